@@ -1,0 +1,120 @@
+"""Prefect flows: thin, batch-level wrappers over tracker services (DESIGN.md).
+
+Each task is one transaction around one service call for every plan; no task per item.
+Tasks have side effects, so they opt out of Prefect's result caching. Every flow takes
+`now` (ISO 8601; naive means Asia/Shanghai) so a whole year can be simulated, and
+`database_url` to override TRACKER_DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import select
+
+from flows.runtime import channels_for, factory_for, policy_for, resolve
+from notifications.dispatch import dispatch
+from tracker.checkpoint import due_year, run_checkpoint
+from tracker.db import transaction
+from tracker.escalation import sweep_overdue
+from tracker.meetings import meeting_duty
+from tracker.models import Plan
+from tracker.requests import open_due_requests
+
+TASK_OPTS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
+
+
+@task(**TASK_OPTS)
+def open_requests_task(now: str | None, database_url: str | None) -> dict[str, Any]:
+    settings, at = resolve(now, database_url)
+    policy = policy_for(settings)
+    out: dict[str, Any] = {"opened": 0, "queued": 0, "periods": []}
+    with transaction(factory_for(settings.database_url)) as session:
+        for plan in session.scalars(select(Plan)):
+            r = open_due_requests(session, plan, at, policy)
+            out["opened"] += r.requests_opened
+            out["queued"] += r.messages_queued
+            out["periods"] += r.periods
+    return out
+
+
+@task(**TASK_OPTS)
+def sweep_ladder_task(now: str | None, database_url: str | None) -> dict[str, Any]:
+    settings, at = resolve(now, database_url)
+    policy = policy_for(settings)
+    fired = {1: 0, 2: 0, 3: 0}
+    queued = 0
+    with transaction(factory_for(settings.database_url)) as session:
+        for plan in session.scalars(select(Plan)):
+            r = sweep_overdue(session, plan, at, policy)
+            for k, v in r.fired.items():
+                fired[k] += v
+            queued += r.messages_queued
+    return {"fired": fired, "queued": queued}
+
+
+@task(**TASK_OPTS)
+def meeting_duty_task(now: str | None, database_url: str | None) -> dict[str, int]:
+    settings, at = resolve(now, database_url)
+    policy = policy_for(settings)
+    out = {"reminders": 0, "warnings": 0, "findings": 0}
+    with transaction(factory_for(settings.database_url)) as session:
+        for plan in session.scalars(select(Plan)):
+            r = meeting_duty(session, plan, at, policy)
+            out["reminders"] += r.reminders
+            out["warnings"] += r.warnings
+            out["findings"] += r.findings
+    return out
+
+
+@task(**TASK_OPTS)
+def deliver_outbox_task(now: str | None, database_url: str | None) -> dict[str, Any]:
+    settings, at = resolve(now, database_url)
+    r = dispatch(factory_for(settings.database_url), channels_for(settings), now=at,
+                 calendar=policy_for(settings).calendar)
+    return {"sent": r.sent, "digests": r.digests, "retrying": r.retrying, "failed": r.failed,
+            "errors": r.errors[:5]}
+
+
+@task(**TASK_OPTS)
+def scorecard_task(now: str | None, database_url: str | None,
+                   year: int | None) -> list[dict[str, Any]]:
+    settings, at = resolve(now, database_url)
+    policy = policy_for(settings)
+    out = []
+    with transaction(factory_for(settings.database_url)) as session:
+        for plan in session.scalars(select(Plan)):
+            y = year if year is not None else due_year(plan, at, policy)
+            if y is None:
+                continue
+            r = run_checkpoint(session, plan, y, at, policy, settings.home)
+            out.append({"plan": plan.key, "year": y, "path": str(r.path), "written": r.written})
+    return out
+
+
+@flow(name="progress_request_flow")
+def progress_request_flow(now: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """Open the progress requests whose issue day has come; queue their notifications."""
+    return open_requests_task(now, database_url)
+
+
+@flow(name="overdue_sweep_flow")
+def overdue_sweep_flow(now: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """Fire due ladder rungs and the executive-meeting reminders and findings."""
+    return {"ladder": sweep_ladder_task(now, database_url),
+            "meetings": meeting_duty_task(now, database_url)}
+
+
+@flow(name="dispatch_flow")
+def dispatch_flow(now: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    """Deliver the outbox: one digest per recipient, retries with backoff."""
+    return deliver_outbox_task(now, database_url)
+
+
+@flow(name="annual_checkpoint_flow")
+def annual_checkpoint_flow(now: str | None = None, database_url: str | None = None,
+                           year: int | None = None) -> list[dict[str, Any]]:
+    """Write the scorecard of the year whose checkpoint is due (or of `year`)."""
+    return scorecard_task(now, database_url, year)

@@ -1,0 +1,9 @@
+"""Delivery channels, one small module each, registered in one plain mapping."""
+
+from __future__ import annotations
+
+from notifications.channels.base import Channel, DeliveryError, Digest
+from notifications.channels.email import EmailChannel
+from notifications.channels.file import FileChannel
+
+__all__ = ["Channel", "DeliveryError", "Digest", "EmailChannel", "FileChannel"]

@@ -1,0 +1,29 @@
+"""The channel interface: `send(digest)`, raising DeliveryError(permanent=…) on failure."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel
+
+
+class Digest(BaseModel):
+    """Everything one recipient gets from one dispatcher run, rendered."""
+
+    digest_id: str  # stable for the same set of messages: a retry reuses it (Message-ID)
+    address: str
+    recipient_name: str
+    subject: str
+    body: str
+
+
+class DeliveryError(Exception):
+    """Delivery failed; `permanent` says whether retrying can help."""
+
+    def __init__(self, message: str, *, permanent: bool):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Channel(Protocol):
+    def send(self, digest: Digest) -> None: ...

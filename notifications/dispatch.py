@@ -1,0 +1,133 @@
+"""The outbox dispatcher: claim, render one digest per recipient, send, settle.
+
+Claim before you act (STYLE.md #6): a conditional UPDATE stamps a batch with this run's
+token; a concurrent run claims other rows or none. "sent" is stamped only after the
+channel accepted the digest. A crash between sending and settling leaves rows in
+`sending`; after `lease` they are claimed again and re-sent with the same Message-ID
+(at-least-once, the best SMTP allows). Failures retry with exponential backoff until
+`max_attempts`, or stop at once when the channel says the error is permanent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from notifications.channels.base import Channel, DeliveryError
+from notifications.render import message_rows, render_digests
+from tracker.enums import ChannelKind, OutboxStatus
+from tracker.models import DeliveryAttempt, OutboxMessage
+from tracker.workdays import WorkCalendar
+
+
+@dataclass
+class DispatchResult:
+    sent: int = 0  # messages
+    digests: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait before retry number `attempts` (1-based): 1, 2, 4 … minutes, at most 6 hours."""
+    return dt.timedelta(minutes=min(2 ** (attempts - 1), 360))
+
+
+def claim(session: Session, now: dt.datetime, *, batch: int, lease: dt.timedelta) -> str | None:
+    """Stamp up to `batch` due messages with a fresh token; None if nothing was claimed."""
+    due = or_(
+        and_(OutboxMessage.status == OutboxStatus.PENDING.value,
+             OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == OutboxStatus.SENDING.value,
+             OutboxMessage.claimed_at < now - lease),
+    )
+    ids = session.scalars(select(OutboxMessage.id).where(due).order_by(OutboxMessage.id)
+                          .limit(batch)).all()
+    if not ids:
+        return None
+    token = uuid.uuid4().hex
+    n = session.execute(
+        update(OutboxMessage).where(OutboxMessage.id.in_(ids), due)
+        .values(status=OutboxStatus.SENDING.value, claim_token=token, claimed_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    return token if n else None
+
+
+def dispatch(
+    factory: sessionmaker[Session],
+    channels: Mapping[ChannelKind, Channel],
+    *,
+    now: dt.datetime,
+    calendar: WorkCalendar,
+    batch: int = 2000,
+    max_batches: int = 50,
+    max_attempts: int = 8,
+    lease: dt.timedelta = dt.timedelta(minutes=15),
+    link_for: Callable[[OutboxMessage], str | None] | None = None,
+) -> DispatchResult:
+    """Deliver due outbox messages in bounded batches; returns what happened.
+
+    Each batch: claim (commit), render and send digests, settle (commit). One failing
+    recipient never stops the batch (STYLE.md #11).
+    """
+    result = DispatchResult()
+    for _ in range(max_batches):
+        with factory() as session, session.begin():
+            token = claim(session, now, batch=batch, lease=lease)
+        if token is None:
+            break
+        with factory() as session:
+            ids = list(session.scalars(select(OutboxMessage.id)
+                                       .where(OutboxMessage.claim_token == token)))
+            digests = render_digests(message_rows(session, ids), now=now, calendar=calendar,
+                                     link_for=link_for)
+        outcomes: list[tuple[list[int], str, DeliveryError | None]] = []
+        for kind, digest, msg_ids in digests:
+            channel = channels.get(kind)
+            try:
+                if channel is None:
+                    raise DeliveryError(f"no channel configured for {kind}", permanent=True)
+                channel.send(digest)
+                outcomes.append((msg_ids, digest.digest_id, None))
+            except DeliveryError as exc:
+                outcomes.append((msg_ids, digest.digest_id, exc))
+        with factory() as session, session.begin():
+            _settle(session, token, outcomes, now, max_attempts, result)
+    return result
+
+
+def _settle(session: Session, token: str, outcomes: list[tuple[list[int], str, Any]],
+            now: dt.datetime, max_attempts: int, result: DispatchResult) -> None:
+    attempts = []
+    mine = OutboxMessage.claim_token == token  # a reclaimed row is no longer ours to settle
+    for msg_ids, digest_id, error in outcomes:
+        attempts += [dict(message_id=i, digest_id=digest_id, attempted_at=now, ok=error is None,
+                          permanent=bool(error and error.permanent),
+                          error=str(error) if error else None) for i in msg_ids]
+        base = update(OutboxMessage).where(OutboxMessage.id.in_(msg_ids), mine)
+        if error is None:
+            session.execute(base.values(status=OutboxStatus.SENT.value, sent_at=now,
+                                        attempts=OutboxMessage.attempts + 1, last_error=None))
+            result.sent += len(msg_ids)
+            result.digests += 1
+            continue
+        result.errors.append(str(error))
+        n = (session.scalar(select(func.max(OutboxMessage.attempts))
+                            .where(OutboxMessage.id.in_(msg_ids))) or 0) + 1
+        if error.permanent or n >= max_attempts:
+            session.execute(base.values(status=OutboxStatus.FAILED.value, last_error=str(error),
+                                        attempts=n))
+            result.failed += len(msg_ids)
+            continue
+        session.execute(base.values(status=OutboxStatus.PENDING.value, last_error=str(error),
+                                    attempts=n, next_attempt_at=now + backoff(n)))
+        result.retrying += len(msg_ids)
+    if attempts:
+        session.execute(DeliveryAttempt.__table__.insert(), attempts)

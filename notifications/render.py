@@ -1,0 +1,105 @@
+"""Render claimed outbox messages into one digest per recipient (STYLE.md #7)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from notifications.channels.base import Digest
+from tracker.enums import LEVEL_LABELS, ChannelKind, Level, MessageKind, Role
+from tracker.models import (
+    Agency,
+    Assignment,
+    Indicator,
+    Measure,
+    OutboxMessage,
+    Plan,
+    ProgressRequest,
+    ReportingPeriod,
+)
+from tracker.workdays import WorkCalendar, local_date
+
+ROLE_LABELS = {Role.LEAD: "牵头单位", Role.CO: "配合单位", Role.DISTRICT: "区人民政府"}
+LEVEL_LEADS = {
+    Level.REMINDER: "以下任务已过截止日期仍未报送进展，请尽快报送。",
+    Level.SUPERVISION_NOTICE: "以下任务逾期未报，现予督办，请分管领导督促落实并尽快报送。",
+    Level.CIRCULAR: "以下任务逾期十个工作日仍未报送，拟予通报，请督查室审核。",
+}
+
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True,
+)
+
+
+def message_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
+    """One query: each message with its request, period, measure or indicator and agency."""
+    subject_agency = aliased(Agency)
+    rows = session.execute(
+        select(OutboxMessage, ReportingPeriod.label, ProgressRequest.due_on, Measure.code,
+               Measure.title, Assignment.role, Indicator.code, Indicator.name,
+               subject_agency.name, Plan.title)
+        .outerjoin(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
+        .outerjoin(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+        .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
+        .outerjoin(Measure, Measure.id == Assignment.measure_id)
+        .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
+        .outerjoin(subject_agency, subject_agency.id == OutboxMessage.agency_id)
+        .outerjoin(Plan, Plan.id == subject_agency.plan_id)
+        .where(OutboxMessage.id.in_(ids))
+        .order_by(OutboxMessage.id)
+    ).all()
+    out = []
+    for msg, period, due_on, mcode, mtitle, role, icode, iname, agency, plan_title in rows:
+        subject = f"{mcode} {mtitle}" if mcode else (f"指标{icode} {iname}（年度数值）" if icode else "")
+        out.append(dict(msg=msg, period=period, due_on=due_on, subject=subject,
+                        role=ROLE_LABELS.get(role, "指标报送单位") if role or icode else "",
+                        agency=agency or "", plan_title=plan_title or "规划纲要"))
+    return out
+
+
+def render_digests(
+    rows: list[dict[str, Any]], *, now: dt.datetime, calendar: WorkCalendar,
+    link_for: Any = None,
+) -> list[tuple[ChannelKind, Digest, list[int]]]:
+    """Group rows per (channel, address); render one digest each: (channel, digest, ids)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[(r["msg"].channel, r["msg"].address)].append(r)
+    today = local_date(now)
+    out = []
+    for (channel, address), items in groups.items():
+        msgs = [i["msg"] for i in items]
+        requests = [i for i in items if i["msg"].kind == MessageKind.PROGRESS_REQUEST]
+        escalations = [
+            dict(i, level=i["msg"].level, level_label=LEVEL_LABELS[Level(i["msg"].level)],
+                 is_copy=i["msg"].is_copy, days_overdue=calendar.between(i["due_on"], today))
+            for i in items if i["msg"].kind == MessageKind.ESCALATION
+        ]
+        escalations.sort(key=lambda e: -e["level"])
+        by_level = [
+            dict(label=LEVEL_LABELS[lvl], lead=LEVEL_LEADS[lvl],
+                 items=[e for e in escalations if e["level"] == lvl])
+            for lvl in sorted(Level, reverse=True)
+            if any(e["level"] == lvl for e in escalations)
+        ]
+        meetings = [dict(i["msg"].payload or {}, kind=i["msg"].kind, is_copy=i["msg"].is_copy)
+                    for i in items if i["msg"].kind.startswith("meeting")]
+        ctx = dict(recipient_name=msgs[0].recipient_name, requests=requests,
+                   escalations=escalations, escalations_by_level=by_level, meetings=meetings,
+                   total=len(items), plan_title=items[0]["plan_title"],
+                   link=link_for(msgs[0]) if link_for and requests else None)
+        digest_id = hashlib.sha256("|".join(sorted(m.key for m in msgs)).encode()).hexdigest()[:32]
+        out.append((ChannelKind(channel), Digest(
+            digest_id=digest_id, address=address, recipient_name=msgs[0].recipient_name,
+            subject=_env.get_template("digest_subject.txt.j2").render(ctx).strip(),
+            body=_env.get_template("digest.txt.j2").render(ctx),
+        ), [m.id for m in msgs]))
+    return out

@@ -1,0 +1,100 @@
+"""The overdue sweep: DESIGN.md's ladder after the due date, each rung fired once.
+
+Working days after the due day (`Rules.ladder`, default 1/5/10): reminder (催办) to the
+liaison; supervision notice (督办) to the deputy head in charge, copy to the supervision
+office; circular (通报) to the supervision office. A report stops the ladder. If the sweep
+did not run for a while, every rung whose date has passed fires on the next run, each
+with its own effective date (the rule's date, not the run's).
+
+Set-based: the sweep reads open requests by the indexed `next_action_on`, groups them by
+due day (a handful of distinct days), and fires each rung with one INSERT … SELECT.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, literal, select, update
+from sqlalchemy.orm import Session
+
+from tracker.enums import Level, MessageKind, RequestState
+from tracker.models import AuditEvent, Escalation, Plan, ProgressRequest, ReportingPeriod
+from tracker.notify import agency_id_by_name, enqueue_for_requests
+from tracker.policy import Policy
+from tracker.sql import insert_ignore_from_select
+from tracker.workdays import local_date
+
+
+@dataclass
+class SweepResult:
+    fired: dict[int, int] = field(default_factory=lambda: {lvl.value: 0 for lvl in Level})
+    messages_queued: int = 0
+
+
+def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy) -> SweepResult:
+    """Fire every ladder rung that is due by `now` (Asia/Shanghai date). Does not commit.
+
+    Idempotent and safe to run concurrently: the unique (request, level) key lets one
+    run insert a rung; the other inserts nothing and sends nothing.
+    """
+    today = local_date(now)
+    office = agency_id_by_name(session, plan.id, policy.rules.supervision_office)
+    due_days = session.scalars(
+        select(ProgressRequest.due_on).distinct()
+        .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+        .where(ReportingPeriod.plan_id == plan.id,
+               ProgressRequest.state == RequestState.OPEN.value,
+               ProgressRequest.next_action_on <= today)
+    ).all()
+    result = SweepResult()
+    for due_on in sorted(due_days):
+        rungs = policy.ladder_dates(due_on)
+        for level, fires_on in zip(Level, rungs, strict=True):
+            if fires_on > today:
+                break
+            result.fired[level.value] += _fire(session, plan, due_on, level, fires_on, now)
+            result.messages_queued += enqueue_for_requests(
+                session,
+                and_(ProgressRequest.due_on == due_on,
+                     ProgressRequest.state == RequestState.OPEN.value,
+                     ProgressRequest.level == level.value,
+                     ProgressRequest.period_id.in_(_plan_periods(plan))),
+                kind=MessageKind.ESCALATION, level=level.value, now=now,
+                channel=policy.channel, supervision_office_id=office,
+            )
+        upcoming = [d for d in rungs if d > today]
+        session.execute(
+            update(ProgressRequest)
+            .where(ProgressRequest.due_on == due_on,
+                   ProgressRequest.state == RequestState.OPEN.value,
+                   ProgressRequest.period_id.in_(_plan_periods(plan)))
+            .values(next_action_on=upcoming[0] if upcoming else None)
+        )
+    if any(result.fired.values()):
+        session.add(AuditEvent(at=now, actor="system:overdue_sweep", action="ladder.fire",
+                               object_type="plan", object_id=plan.key,
+                               detail={"fired": result.fired, "day": today.isoformat()}))
+    session.flush()
+    return result
+
+
+def _plan_periods(plan: Plan):  # type: ignore[no-untyped-def]
+    return select(ReportingPeriod.id).where(ReportingPeriod.plan_id == plan.id)
+
+
+def _fire(session: Session, plan: Plan, due_on: dt.date, level: Level, fires_on: dt.date,
+          now: dt.datetime) -> int:
+    """Insert the rung for open requests due on `due_on` below `level`; raise their level."""
+    scope = and_(ProgressRequest.due_on == due_on,
+                 ProgressRequest.state == RequestState.OPEN.value,
+                 ProgressRequest.level < level.value,
+                 ProgressRequest.period_id.in_(_plan_periods(plan)))
+    n = insert_ignore_from_select(
+        session, Escalation.__table__,  # type: ignore[arg-type]
+        ["request_id", "level", "effective_on", "created_at"],
+        select(ProgressRequest.id, literal(level.value), literal(fires_on),
+               literal(now, Escalation.created_at.type)).where(scope),
+    )
+    session.execute(update(ProgressRequest).where(scope).values(level=level.value))
+    return n

@@ -1,0 +1,124 @@
+"""Executive meetings (政府常务会议): the plan's clause 三（一） asks each government's
+executive meeting to study the work at least once a year.
+
+DESIGN.md: the city and each district record ≥ 1 meeting a year; reminder on 1 October
+and warning on 15 November to those with none; non-compliance recorded at year end
+(on the first run after 31 December).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tracker.enums import AgencyKind, ContactRole, MessageKind
+from tracker.models import Agency, AuditEvent, ExecutiveMeeting, MeetingCompliance, Plan
+from tracker.notify import agency_id_by_name, enqueue_to_agency
+from tracker.policy import Policy
+from tracker.sql import insert_ignore_values
+from tracker.workdays import local_date
+
+CITY_GOVERNMENT = "天津市人民政府"
+
+
+class MeetingError(ValueError):
+    pass
+
+
+def governments(session: Session, plan: Plan) -> list[tuple[str, int | None]]:
+    """(government name, agency to contact) for the city and each district government."""
+    districts = session.execute(
+        select(Agency.name, Agency.id)
+        .where(Agency.plan_id == plan.id, Agency.kind == AgencyKind.DISTRICT_GOVERNMENT)
+        .order_by(Agency.id)
+    ).all()
+    return [(CITY_GOVERNMENT, None)] + [(n, i) for n, i in districts]
+
+
+def record_meeting(session: Session, plan: Plan, *, government: str, held_on: dt.date,
+                   topic: str, recorded_by: str, now: dt.datetime) -> bool:
+    """Record that `government`'s executive meeting studied the plan on `held_on`.
+
+    Returns False if that meeting was already recorded (idempotent). Raises MeetingError
+    for an unknown government or a meeting in the future. Does not commit.
+    """
+    if government not in {g for g, _ in governments(session, plan)}:
+        raise MeetingError(f"unknown government: {government}")
+    if held_on > local_date(now):
+        raise MeetingError(f"meeting date {held_on} is in the future")
+    n = insert_ignore_values(session, ExecutiveMeeting.__table__, [dict(  # type: ignore[arg-type]
+        plan_id=plan.id, government=government, held_on=held_on, topic=topic,
+        recorded_at=now, recorded_by=recorded_by)])
+    if n:
+        session.add(AuditEvent(at=now, actor=recorded_by, action="meeting.record",
+                               object_type="executive_meeting", object_id=government,
+                               detail={"held_on": held_on.isoformat(), "topic": topic}))
+    return bool(n)
+
+
+def meeting_counts(session: Session, plan: Plan, year: int) -> dict[str, int]:
+    rows = session.execute(
+        select(ExecutiveMeeting.government, func.count())
+        .where(ExecutiveMeeting.plan_id == plan.id,
+               ExecutiveMeeting.held_on >= dt.date(year, 1, 1),
+               ExecutiveMeeting.held_on <= dt.date(year, 12, 31))
+        .group_by(ExecutiveMeeting.government)
+    ).all()
+    return {g: n for g, n in rows}
+
+
+@dataclass
+class MeetingDutyResult:
+    reminders: int = 0
+    warnings: int = 0
+    findings: int = 0
+
+
+def meeting_duty(session: Session, plan: Plan, now: dt.datetime, policy: Policy) -> MeetingDutyResult:
+    """Remind, warn, and record the year-end finding, as DESIGN.md's dates say. Idempotent."""
+    today = local_date(now)
+    result = MeetingDutyResult()
+    year = today.year
+    if plan.first_year <= year <= plan.last_year:
+        counts = meeting_counts(session, plan, year)
+        missing = [(g, a) for g, a in governments(session, plan) if not counts.get(g)]
+        city_contact = agency_id_by_name(session, plan.id, policy.rules.city_meeting_contact)
+        office = agency_id_by_name(session, plan.id, policy.rules.supervision_office)
+        for kind, (month, day) in ((MessageKind.MEETING_REMINDER, policy.rules.meeting_reminder),
+                                   (MessageKind.MEETING_WARNING, policy.rules.meeting_warning)):
+            if today < dt.date(year, month, day):
+                continue
+            n = 0
+            for government, agency_id in missing:
+                target = agency_id if agency_id is not None else city_contact
+                if target is None:
+                    continue
+                payload = {"government": government, "year": year}
+                key = f"meet:{plan.id}:{year}:{government}:{kind.value}"
+                n += enqueue_to_agency(session, agency_id=target, key_prefix=key, kind=kind,
+                                       payload=payload, now=now, channel=policy.channel)
+                if kind == MessageKind.MEETING_WARNING and office is not None:
+                    n += enqueue_to_agency(session, agency_id=office, key_prefix=key + ":cc",
+                                           kind=kind, payload=payload, now=now,
+                                           channel=policy.channel, role=ContactRole.LIAISON,
+                                           is_copy=True)
+            if kind == MessageKind.MEETING_REMINDER:
+                result.reminders += n
+            else:
+                result.warnings += n
+    last = year - 1
+    if plan.first_year <= last <= plan.last_year:
+        result.findings = record_findings(session, plan, last, now)
+    return result
+
+
+def record_findings(session: Session, plan: Plan, year: int, now: dt.datetime) -> int:
+    """Record each government's compliance for a finished year (once; later runs no-op)."""
+    counts = meeting_counts(session, plan, year)
+    rows = [dict(plan_id=plan.id, year=year, government=g, meetings=counts.get(g, 0),
+                 compliant=counts.get(g, 0) >= 1, recorded_at=now)
+            for g, _ in governments(session, plan)]
+    return insert_ignore_values(session, MeetingCompliance.__table__, rows)  # type: ignore[arg-type]

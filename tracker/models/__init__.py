@@ -1,0 +1,23 @@
+"""SQLAlchemy models, one module per concept; import from here."""
+
+from tracker.models.audit import AuditEvent
+from tracker.models.base import Base
+from tracker.models.outbox import DeliveryAttempt, OutboxMessage
+from tracker.models.plan import Agency, Assignment, Indicator, Liaison, Measure, Plan
+from tracker.models.tracking import (
+    Escalation,
+    ExecutiveMeeting,
+    IndicatorValue,
+    MeetingCompliance,
+    ProgressReport,
+    ProgressRequest,
+    ReportingPeriod,
+    ScorecardRun,
+)
+
+__all__ = [
+    "Agency", "Assignment", "AuditEvent", "Base", "DeliveryAttempt", "Escalation",
+    "ExecutiveMeeting", "Indicator", "IndicatorValue", "Liaison", "Measure",
+    "MeetingCompliance", "OutboxMessage", "Plan", "ProgressReport", "ProgressRequest",
+    "ReportingPeriod", "ScorecardRun",
+]

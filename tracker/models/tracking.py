@@ -1,0 +1,160 @@
+"""Tracking state: periods, progress requests and reports, escalations, meetings, values."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tracker.enums import PeriodKind, ProgressStatus, RequestState
+from tracker.models.base import Base
+from tracker.models.plan import enum_column
+
+
+class ReportingPeriod(Base):
+    """A reporting period (quarter, or a year for indicator values) with its rule dates."""
+
+    __tablename__ = "reporting_period"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"))
+    kind: Mapped[PeriodKind] = mapped_column(enum_column(PeriodKind))
+    label: Mapped[str] = mapped_column(String(20))  # 2017Q1, 2017
+    year: Mapped[int]
+    starts_on: Mapped[dt.date]
+    ends_on: Mapped[dt.date]
+    issue_on: Mapped[dt.date]  # requests open on this day (Asia/Shanghai)
+    due_on: Mapped[dt.date]  # reports due by the end of this day
+    opened_at: Mapped[dt.datetime | None]
+    __table_args__ = (UniqueConstraint("plan_id", "label"),)
+
+
+class ProgressRequest(Base):
+    """One request for progress (进展调度) per assignment (or indicator) per period.
+
+    `next_action_on` is the day the request next needs attention (the next ladder rung);
+    the overdue sweep reads only that indexed column (STYLE.md #5).
+    """
+
+    __tablename__ = "progress_request"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("reporting_period.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignment.id"))
+    indicator_id: Mapped[int | None] = mapped_column(ForeignKey("indicator.id"))
+    issued_on: Mapped[dt.date]
+    original_due_on: Mapped[dt.date]
+    due_on: Mapped[dt.date]  # moves with a granted extension
+    state: Mapped[RequestState] = mapped_column(enum_column(RequestState), default=RequestState.OPEN)
+    level: Mapped[int] = mapped_column(default=0)  # highest ladder rung reached, 0 = none
+    next_action_on: Mapped[dt.date | None]
+    answered_at: Mapped[dt.datetime | None]
+    answered_late: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime]
+    __table_args__ = (
+        UniqueConstraint("period_id", "assignment_id"),
+        UniqueConstraint("period_id", "indicator_id"),
+        CheckConstraint(
+            "(assignment_id IS NULL) != (indicator_id IS NULL)", name="one_subject"
+        ),
+        Index("ix_progress_request_sweep", "state", "next_action_on"),
+    )
+
+
+class ProgressReport(Base):
+    """A liaison's answer (进展情况反馈). Every submission is a new version, never overwritten."""
+
+    __tablename__ = "progress_report"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("progress_request.id"))
+    version: Mapped[int]
+    status: Mapped[ProgressStatus] = mapped_column(enum_column(ProgressStatus))
+    percent: Mapped[int]
+    narrative: Mapped[str] = mapped_column(Text, default="")
+    problems: Mapped[str] = mapped_column(Text, default="")
+    next_steps: Mapped[str] = mapped_column(Text, default="")
+    value: Mapped[float | None]  # indicator value, for indicator requests
+    submitted_at: Mapped[dt.datetime]
+    submitted_by: Mapped[str] = mapped_column(String(200))
+    late: Mapped[bool] = mapped_column(Boolean)
+    __table_args__ = (
+        UniqueConstraint("request_id", "version"),
+        CheckConstraint("percent BETWEEN 0 AND 100", name="percent_range"),
+    )
+
+
+class Escalation(Base):
+    """A ladder rung fired for a request; `effective_on` is the rule's date, not the run's."""
+
+    __tablename__ = "escalation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("progress_request.id"))
+    level: Mapped[int]  # a Level value
+    effective_on: Mapped[dt.date]
+    created_at: Mapped[dt.datetime]
+    __table_args__ = (UniqueConstraint("request_id", "level"),)
+
+
+class ExecutiveMeeting(Base):
+    """A government executive meeting (政府常务会议) that studied the plan.
+
+    `government` is the district government's name, or the plan's city government.
+    """
+
+    __tablename__ = "executive_meeting"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"))
+    government: Mapped[str] = mapped_column(String(200))
+    held_on: Mapped[dt.date]
+    topic: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[dt.datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    __table_args__ = (UniqueConstraint("plan_id", "government", "held_on"),)
+
+
+class MeetingCompliance(Base):
+    """The year-end finding per government: met the ≥ 1 meeting a year duty or not."""
+
+    __tablename__ = "meeting_compliance"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"))
+    year: Mapped[int]
+    government: Mapped[str] = mapped_column(String(200))
+    meetings: Mapped[int]
+    compliant: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[dt.datetime]
+    __table_args__ = (UniqueConstraint("plan_id", "year", "government"),)
+
+
+class IndicatorValue(Base):
+    """The value of a headline indicator for a year, from the owner's latest report."""
+
+    __tablename__ = "indicator_value"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicator.id"))
+    year: Mapped[int]
+    value: Mapped[float]
+    report_id: Mapped[int] = mapped_column(ForeignKey("progress_report.id"))
+    recorded_at: Mapped[dt.datetime]
+    __table_args__ = (UniqueConstraint("indicator_id", "year"),)
+
+
+class ScorecardRun(Base):
+    """Each scorecard written by the annual checkpoint: where, and a hash of its figures."""
+
+    __tablename__ = "scorecard_run"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"))
+    year: Mapped[int]
+    path: Mapped[str] = mapped_column(Text)
+    figures_hash: Mapped[str] = mapped_column(String(64))
+    written_at: Mapped[dt.datetime]
+    __table_args__ = (UniqueConstraint("plan_id", "year"),)

@@ -1,0 +1,109 @@
+"""Who is told what: outbox rows written in the same transaction as the state change.
+
+Recipients follow DESIGN.md's ladder: a progress request and a reminder (催办) go to the
+agency's liaisons; a supervision notice (督办) to its deputy head in charge with a copy to
+the supervision office; a circular (通报) to the supervision office. Each row's `key`
+makes writing it idempotent; channels never decide recipients (STYLE.md #8).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import String, and_, cast, false, literal, select, true
+from sqlalchemy.orm import Session
+
+from tracker.enums import ChannelKind, ContactRole, Level, MessageKind, OutboxStatus
+from tracker.models import Agency, Liaison, OutboxMessage, ProgressRequest
+from tracker.sql import insert_ignore_from_select, insert_ignore_values
+
+OUTBOX_COLUMNS = [
+    "key", "kind", "channel", "address", "recipient_name", "agency_id", "request_id", "level",
+    "is_copy", "status", "attempts", "next_attempt_at", "created_at",
+]
+
+
+def _s(col: Any) -> Any:
+    return cast(col, String)
+
+
+def enqueue_for_requests(
+    session: Session,
+    request_filter: Any,
+    *,
+    kind: MessageKind,
+    level: int,
+    now: dt.datetime,
+    channel: ChannelKind,
+    supervision_office_id: int | None = None,
+) -> int:
+    """Write outbox rows for every request matching `request_filter` (a SQL condition).
+
+    One INSERT … SELECT per recipient group; idempotent through the unique key.
+    Returns the number of rows written.
+    """
+    groups: list[tuple[Any, ContactRole, bool]] = []
+    if kind == MessageKind.PROGRESS_REQUEST or level == Level.REMINDER:
+        groups.append((ProgressRequest.agency_id, ContactRole.LIAISON, False))
+    elif level == Level.SUPERVISION_NOTICE:
+        groups.append((ProgressRequest.agency_id, ContactRole.DEPUTY_HEAD, False))
+        if supervision_office_id is not None:
+            groups.append((literal(supervision_office_id), ContactRole.LIAISON, True))
+    elif level == Level.CIRCULAR and supervision_office_id is not None:
+        groups.append((literal(supervision_office_id), ContactRole.LIAISON, True))
+    prefix = "req" if kind == MessageKind.PROGRESS_REQUEST else "esc"
+    total = 0
+    for agency_col, role, is_copy in groups:
+        key = literal(f"{prefix}:") + _s(ProgressRequest.id)
+        if kind != MessageKind.PROGRESS_REQUEST:
+            key = key + literal(f":{level}")
+        key = key + literal(":") + _s(Liaison.id)
+        sel = (
+            select(
+                key, literal(kind.value), literal(channel.value), Liaison.email, Liaison.name,
+                ProgressRequest.agency_id, ProgressRequest.id, literal(level),
+                true() if is_copy else false(), literal(OutboxStatus.PENDING.value),
+                literal(0), literal(now, OutboxMessage.next_attempt_at.type),
+                literal(now, OutboxMessage.created_at.type),
+            )
+            .select_from(ProgressRequest)
+            .join(Liaison, and_(Liaison.agency_id == agency_col, Liaison.role == role,
+                                Liaison.active.is_(True)))
+            .where(request_filter)
+        )
+        total += insert_ignore_from_select(
+            session, OutboxMessage.__table__, OUTBOX_COLUMNS, sel  # type: ignore[arg-type]
+        )
+    return total
+
+
+def enqueue_to_agency(
+    session: Session,
+    *,
+    agency_id: int,
+    key_prefix: str,
+    kind: MessageKind,
+    payload: dict[str, Any],
+    now: dt.datetime,
+    channel: ChannelKind,
+    role: ContactRole = ContactRole.LIAISON,
+    is_copy: bool = False,
+) -> int:
+    """Write one outbox row per active contact of `role` at an agency (idempotent by key)."""
+    contacts = session.scalars(
+        select(Liaison).where(Liaison.agency_id == agency_id, Liaison.role == role,
+                              Liaison.active.is_(True))
+    ).all()
+    rows = [
+        dict(key=f"{key_prefix}:{c.id}", kind=kind.value, channel=channel.value, address=c.email,
+             recipient_name=c.name, agency_id=agency_id, request_id=None, level=0,
+             is_copy=is_copy, payload=payload, status=OutboxStatus.PENDING.value, attempts=0,
+             next_attempt_at=now, created_at=now)
+        for c in contacts
+    ]
+    return insert_ignore_values(session, OutboxMessage.__table__, rows)  # type: ignore[arg-type]
+
+
+def agency_id_by_name(session: Session, plan_id: int, name: str) -> int | None:
+    return session.scalar(select(Agency.id).where(Agency.plan_id == plan_id, Agency.name == name))

@@ -1,0 +1,81 @@
+"""Reporting periods and their rule dates (DESIGN.md default rules, `Rules` config).
+
+A quarter's request opens `issue_before_quarter_end` working days before the quarter's
+last day and is due on the `due_after_quarter_end`-th working day after it. The annual
+indicator values (period kind `year`) open with the fourth quarter and are due on the
+`indicator_due_working_day_of_january`-th working day of the next January.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.config import Rules
+from tracker.enums import PeriodKind
+from tracker.models import Plan, ReportingPeriod
+from tracker.sql import insert_ignore_values
+from tracker.workdays import WorkCalendar
+
+
+@dataclass(frozen=True)
+class PeriodSpec:
+    kind: PeriodKind
+    label: str
+    year: int
+    starts_on: dt.date
+    ends_on: dt.date
+    issue_on: dt.date
+    due_on: dt.date
+
+
+def quarter_end(year: int, q: int) -> dt.date:
+    month = 3 * q
+    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
+def year_specs(year: int, rules: Rules, cal: WorkCalendar) -> list[PeriodSpec]:
+    """The four quarters of `year` and its annual indicator period, with rule dates."""
+    specs = []
+    for q in range(1, 5):
+        end = quarter_end(year, q)
+        specs.append(PeriodSpec(
+            kind=PeriodKind.QUARTER, label=f"{year}Q{q}", year=year,
+            starts_on=dt.date(year, 3 * q - 2, 1), ends_on=end,
+            issue_on=cal.add(end, -rules.issue_before_quarter_end),
+            due_on=cal.add(end, rules.due_after_quarter_end),
+        ))
+    q4 = specs[-1]
+    specs.append(PeriodSpec(
+        kind=PeriodKind.YEAR, label=str(year), year=year,
+        starts_on=dt.date(year, 1, 1), ends_on=dt.date(year, 12, 31), issue_on=q4.issue_on,
+        due_on=cal.nth_of_month(year + 1, 1, rules.indicator_due_working_day_of_january),
+    ))
+    return specs
+
+
+def ensure_periods(
+    session: Session, plan: Plan, year: int, rules: Rules, cal: WorkCalendar
+) -> list[ReportingPeriod]:
+    """Create the year's periods if missing (idempotent); returns them in order.
+
+    Years outside the plan's period get none. Does not commit.
+    """
+    if not plan.first_year <= year <= plan.last_year:
+        return []
+    rows = [
+        dict(plan_id=plan.id, kind=s.kind.value, label=s.label, year=s.year,
+             starts_on=s.starts_on, ends_on=s.ends_on, issue_on=s.issue_on, due_on=s.due_on)
+        for s in year_specs(year, rules, cal)
+    ]
+    # ON CONFLICT DO NOTHING: two concurrent runs may both try; the unique key decides.
+    insert_ignore_values(session, ReportingPeriod.__table__, rows)  # type: ignore[arg-type]
+    return list(session.scalars(
+        select(ReportingPeriod)
+        .where(ReportingPeriod.plan_id == plan.id, ReportingPeriod.year == year)
+        .order_by(ReportingPeriod.issue_on, ReportingPeriod.kind)
+    ))

@@ -1,0 +1,161 @@
+"""Recording progress reports (进展情况反馈): validated, versioned, set-based.
+
+A report answers its request and stops the ladder; a report after the due day (end of
+day, Asia/Shanghai) counts as late (DESIGN.md). Every submission is a new version; the
+first submission decides whether the request was answered on time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tracker.enums import ProgressStatus, RequestState
+from tracker.models import (
+    AuditEvent,
+    IndicatorValue,
+    ProgressReport,
+    ProgressRequest,
+    ReportingPeriod,
+)
+from tracker.sql import insert_ignore_values
+from tracker.workdays import end_of_day, local_date
+
+
+class ReportError(ValueError):
+    """A report cannot be recorded; `problems` maps request id (or field) to the reason."""
+
+    def __init__(self, problems: dict[str, str]):
+        self.problems = problems
+        super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
+
+
+class ReportInput(BaseModel):
+    """One liaison answer. A narrative is required when the status is delayed or blocked."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    request_id: int
+    status: ProgressStatus
+    percent: int = Field(ge=0, le=100)
+    narrative: str = Field("", max_length=20000)
+    problems: str = Field("", max_length=20000)
+    next_steps: str = Field("", max_length=20000)
+    value: float | None = None  # indicator requests only
+
+    @model_validator(mode="after")
+    def _narrative_when_off_track(self) -> ReportInput:
+        if self.status in (ProgressStatus.DELAYED, ProgressStatus.BLOCKED) and not self.narrative:
+            raise ValueError("narrative is required when the status is delayed or blocked")
+        if self.status == ProgressStatus.COMPLETED and self.percent != 100:
+            raise ValueError("a completed item is 100 percent")
+        return self
+
+
+@dataclass
+class RecordResult:
+    recorded: int
+    on_time: int
+    late: int
+    report_ids: list[int]
+
+
+def record_reports(
+    session: Session, items: list[ReportInput], *, submitted_by: str, now: dt.datetime,
+    max_attempts: int = 5,
+) -> RecordResult:
+    """Record a batch of reports in a few statements; all or nothing.
+
+    Raises ReportError if a request is unknown, waived, or an indicator request lacks its
+    value. Concurrent submissions to the same request both land as versions: a clash on
+    (request, version) retries inside a savepoint. Does not commit.
+    """
+    if not items:
+        return RecordResult(0, 0, 0, [])
+    for attempt in range(max_attempts):
+        try:
+            with session.begin_nested():
+                return _record(session, items, submitted_by, now)
+        except IntegrityError:
+            if attempt == max_attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetime) -> RecordResult:
+    ids = [i.request_id for i in items]
+    rows = session.execute(
+        select(ProgressRequest.id, ProgressRequest.state, ProgressRequest.due_on,
+               ProgressRequest.indicator_id, ReportingPeriod.year,
+               func.coalesce(func.max(ProgressReport.version), 0))
+        .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+        .outerjoin(ProgressReport, ProgressReport.request_id == ProgressRequest.id)
+        .where(ProgressRequest.id.in_(ids))
+        .group_by(ProgressRequest.id, ProgressRequest.state, ProgressRequest.due_on,
+                  ProgressRequest.indicator_id, ReportingPeriod.year)
+    ).all()
+    info = {r[0]: r for r in rows}
+    problems: dict[str, str] = {}
+    for item in items:
+        r = info.get(item.request_id)
+        if r is None:
+            problems[str(item.request_id)] = "unknown request"
+        elif r[1] == RequestState.WAIVED:
+            problems[str(item.request_id)] = "request was waived"
+        elif r[3] is not None and item.value is None:
+            problems[str(item.request_id)] = "an indicator request needs a value"
+    if problems:
+        raise ReportError(problems)
+
+    versions: dict[int, int] = {rid: info[rid][5] for rid in info}
+    report_rows = []
+    for item in items:
+        versions[item.request_id] += 1
+        late = now > end_of_day(info[item.request_id][2])
+        report_rows.append(dict(
+            request_id=item.request_id, version=versions[item.request_id], status=item.status,
+            percent=item.percent, narrative=item.narrative, problems=item.problems,
+            next_steps=item.next_steps, value=item.value, submitted_at=now, submitted_by=by,
+            late=late,
+        ))
+    report_ids = list(session.scalars(
+        insert(ProgressReport).returning(ProgressReport.id, sort_by_parameter_order=True),
+        report_rows,
+    ))
+    # First answer closes the request and stops the ladder; later versions leave it be.
+    late_expr = case((ProgressRequest.due_on < local_date(now), True), else_=False)
+    session.execute(
+        update(ProgressRequest)
+        .where(ProgressRequest.id.in_(ids), ProgressRequest.state == RequestState.OPEN.value)
+        .values(state=RequestState.ANSWERED.value, answered_at=now, answered_late=late_expr,
+                next_action_on=None)
+    )
+    _record_indicator_values(session, items, info, report_ids, now)
+    session.add(AuditEvent(
+        at=now, actor=by, action="report.submit", object_type="progress_request",
+        object_id=",".join(str(i) for i in sorted(set(ids)))[:100],
+        detail={"reports": report_ids, "versions": {str(k): v for k, v in versions.items()}},
+    ))
+    session.flush()
+    n_late = sum(1 for r in report_rows if r["late"])
+    return RecordResult(len(report_rows), len(report_rows) - n_late, n_late, report_ids)
+
+
+def _record_indicator_values(session, items, info, report_ids, now) -> None:  # type: ignore[no-untyped-def]
+    latest: dict[int, dict[str, object]] = {}
+    for item, rid in zip(items, report_ids, strict=True):
+        ind = info[item.request_id][3]
+        if ind is not None:
+            latest[ind] = dict(indicator_id=ind, year=info[item.request_id][4], value=item.value,
+                               report_id=rid, recorded_at=now)
+    if not latest:
+        return
+    insert_ignore_values(session, IndicatorValue.__table__, list(latest.values()))  # type: ignore[arg-type]
+    for row in latest.values():  # a corrected value replaces the earlier one
+        session.execute(update(IndicatorValue).where(
+            IndicatorValue.indicator_id == row["indicator_id"], IndicatorValue.year == row["year"]
+        ).values(value=row["value"], report_id=row["report_id"], recorded_at=now))

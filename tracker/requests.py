@@ -1,0 +1,83 @@
+"""Opening progress requests (进展调度): one per active assignment per period, set-based."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, literal, select, update
+from sqlalchemy.orm import Session
+
+from tracker.enums import MessageKind, PeriodKind, RequestState
+from tracker.models import Assignment, Indicator, Measure, Plan, ProgressRequest, ReportingPeriod
+from tracker.notify import enqueue_for_requests
+from tracker.periods import ensure_periods
+from tracker.policy import Policy
+from tracker.sql import insert_ignore_from_select
+from tracker.workdays import local_date
+
+REQUEST_COLUMNS = [
+    "period_id", "agency_id", "assignment_id", "indicator_id", "issued_on", "original_due_on",
+    "due_on", "state", "level", "next_action_on", "created_at",
+]
+
+
+@dataclass
+class OpenResult:
+    periods: list[str] = field(default_factory=list)
+    requests_opened: int = 0
+    messages_queued: int = 0
+
+
+def open_due_requests(session: Session, plan: Plan, now: dt.datetime, policy: Policy) -> OpenResult:
+    """Open the requests of every period whose issue day has come and whose due day has not.
+
+    Idempotent: a request exists once per (period, assignment) or (period, indicator);
+    assignments added to the catalog mid-period get theirs on the next run. Each new
+    request queues a notification to the agency's liaisons. Does not commit.
+    """
+    today = local_date(now)
+    ensure_periods(session, plan, today.year, policy.rules, policy.calendar)
+    periods = session.scalars(
+        select(ReportingPeriod).where(
+            ReportingPeriod.plan_id == plan.id,
+            ReportingPeriod.issue_on <= today,
+            ReportingPeriod.due_on >= today,
+        ).order_by(ReportingPeriod.issue_on)
+    ).all()
+    result = OpenResult()
+    for period in periods:
+        first_rung = policy.ladder_dates(period.due_on)[0]
+        common = (
+            literal(period.id), literal(period.issue_on), literal(period.due_on),
+            literal(period.due_on), literal(RequestState.OPEN.value), literal(0),
+            literal(first_rung), literal(now, ProgressRequest.created_at.type),
+        )
+        if period.kind == PeriodKind.QUARTER:
+            sel = (
+                select(common[0], Assignment.agency_id, Assignment.id, literal(None), *common[1:])
+                .join(Measure, Measure.id == Assignment.measure_id)
+                .where(Measure.plan_id == plan.id, Measure.active.is_(True),
+                       Assignment.active.is_(True))
+            )
+        else:
+            sel = select(
+                common[0], Indicator.owner_agency_id, literal(None), Indicator.id, *common[1:]
+            ).where(Indicator.plan_id == plan.id, Indicator.active.is_(True))
+        n = insert_ignore_from_select(
+            session, ProgressRequest.__table__, REQUEST_COLUMNS, sel  # type: ignore[arg-type]
+        )
+        result.requests_opened += n
+        result.periods.append(period.label)
+        if n or period.opened_at is None:
+            result.messages_queued += enqueue_for_requests(
+                session,
+                and_(ProgressRequest.period_id == period.id,
+                     ProgressRequest.state == RequestState.OPEN.value),
+                kind=MessageKind.PROGRESS_REQUEST, level=0, now=now, channel=policy.channel,
+            )
+        if period.opened_at is None:
+            session.execute(update(ReportingPeriod).where(
+                ReportingPeriod.id == period.id, ReportingPeriod.opened_at.is_(None)
+            ).values(opened_at=now))
+    return result
