@@ -86,7 +86,7 @@ def render_digests(
         escalations.sort(key=lambda e: -e["level"])
         by_level = [
             dict(label=LEVEL_LABELS[lvl], lead=LEVEL_LEADS[lvl],
-                 items=[e for e in escalations if e["level"] == lvl])
+                 entries=[e for e in escalations if e["level"] == lvl])
             for lvl in sorted(Level, reverse=True)
             if any(e["level"] == lvl for e in escalations)
         ]

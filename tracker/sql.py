@@ -20,7 +20,7 @@ def insert_ignore_from_select(
     dialect = session.get_bind().dialect.name
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     stmt = ins.from_select(columns, select).on_conflict_do_nothing()
-    result = session.execute(stmt)
+    result = session.connection().execute(stmt.execution_options(preserve_rowcount=True))
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
@@ -30,5 +30,6 @@ def insert_ignore_values(session: Session, table: Table, rows: list[dict[str, An
         return 0
     dialect = session.get_bind().dialect.name
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    result = session.execute(ins.values(rows).on_conflict_do_nothing())
+    stmt = ins.values(rows).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
+    result = session.connection().execute(stmt)
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]

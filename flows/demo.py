@@ -1,0 +1,234 @@
+"""`tracker demo`: reporting year 2017 of the Tianjin plan through the real flows.
+
+A simulated clock walks the year's event days (issue days, liaisons' answer days, ladder
+days, meeting dates, the annual checkpoint) and runs the same Prefect flows production
+runs, in the same order a day would: requests 08:00, sweep 08:30, answers during the
+day, dispatch 17:00. Days on which nothing is due are skipped: the flows would no-op.
+Liaisons' behaviour is seeded, so two runs give the same figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from sqlalchemy import case, func, select
+
+from tracker.catalog.load import load_catalog
+from tracker.catalog.schema import Catalog
+from tracker.checkpoint import checkpoint_day
+from tracker.db import make_engine, migrate, session_factory, transaction
+from tracker.enums import PeriodKind, ProgressStatus, RequestState
+from tracker.liaisons import ensure_demo_contacts
+from tracker.meetings import governments, record_meeting
+from tracker.models import (
+    Escalation,
+    Indicator,
+    OutboxMessage,
+    Plan,
+    ProgressRequest,
+    ReportingPeriod,
+)
+from tracker.periods import year_specs
+from tracker.policy import Policy
+from tracker.reports import ReportInput, record_reports
+from tracker.workdays import SHANGHAI
+
+NARRATIVES = {
+    ProgressStatus.IN_PROGRESS: "已制定年度工作方案，按计划推进，本季度完成阶段性任务。",
+    ProgressStatus.COMPLETED: "年度任务已全部完成，相关佐证材料已归档。",
+    ProgressStatus.DELAYED: "受资金拨付进度影响，部分工作滞后于计划，正协调加快推进。",
+    ProgressStatus.BLOCKED: "需市级部门协调政策口径，工作暂时受阻，已报请协调。",
+    ProgressStatus.NOT_STARTED: "",
+}
+
+
+@dataclass
+class DemoResult:
+    db_path: Path
+    scorecard: Path | None
+    outbox_dir: Path
+    per_period: list[dict[str, Any]] = field(default_factory=list)
+    escalations: dict[int, int] = field(default_factory=dict)
+    messages_sent: int = 0
+    files_written: int = 0
+    days: int = 0
+
+
+def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), SHANGHAI)
+
+
+def _plan_answers(rng: random.Random, policy: Policy, issue_on: dt.date, due_on: dt.date) -> dt.date | None:
+    """When a simulated liaison answers: mostly on time, some late, a few never."""
+    cal = policy.calendar
+    roll = rng.random()
+    if roll < 0.80:
+        return rng.choice([cal.add(issue_on, 3), cal.add(due_on, -1), due_on])
+    if roll < 0.93:
+        return cal.add(due_on, rng.choice([2, 3, 7, 12]))
+    return None
+
+
+def run_demo(
+    catalog: Catalog,
+    out: Path,
+    *,
+    year: int = 2017,
+    seed: int = 2017,
+    policy: Policy,
+    on_day: Callable[[dt.date, int, int], None] | None = None,
+) -> DemoResult:
+    """Simulate `year` on a fresh SQLite file in `out`; return what happened.
+
+    `on_day(day, index, total)` is called for each simulated day (progress display).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    db_path = out / "tracker.db"
+    for stale in (db_path, out / "tracker.db-wal", out / "tracker.db-shm"):
+        stale.unlink(missing_ok=True)
+    shutil.rmtree(out / "outbox", ignore_errors=True)
+    (out / f"scorecard-{year}.xlsx").unlink(missing_ok=True)
+    os.environ["TRACKER_HOME"] = str(out)
+    os.environ["TRACKER_CHANNEL"] = "file"
+    url = f"sqlite:///{db_path}"
+    engine = make_engine(url)
+    migrate(engine)
+    factory = session_factory(engine)
+    rng = random.Random(seed)
+    cal = policy.calendar
+    start = _at(dt.date(year, 1, 3), 9)
+    with transaction(factory) as s:
+        plan_id = load_catalog(s, catalog, start).plan_id
+        ensure_demo_contacts(s, plan_id)
+        govs = [g for g, _ in governments(s, s.get_one(Plan, plan_id))]
+
+    specs = year_specs(year, policy.rules, cal)
+    # Meetings: the city and most districts hold one; two districts never do.
+    meeting_days: dict[dt.date, list[str]] = {}
+    for i, g in enumerate(govs):
+        if i in (7, 12):
+            continue
+        month = 12 if i == 3 else rng.randint(3, 9)  # one district only after the warning
+        meeting_days.setdefault(cal.add(dt.date(year, month, 1), rng.randint(1, 15)), []).append(g)
+
+    event_days: set[dt.date] = set(meeting_days)
+    for s_ in specs:
+        event_days.add(s_.issue_on)
+        event_days.update(policy.ladder_dates(s_.due_on))
+        event_days.update({cal.add(s_.issue_on, 3), cal.add(s_.due_on, -1), s_.due_on})
+        event_days.update(cal.add(s_.due_on, k) for k in (2, 3, 7, 12))
+    mr, mw = policy.rules.meeting_reminder, policy.rules.meeting_warning
+    event_days.update({dt.date(year, *mr), dt.date(year, *mw), dt.date(year + 1, 1, 2)})
+    check_day = checkpoint_day(year, policy)
+    event_days.add(check_day)
+    days = sorted(d for d in event_days if dt.date(year, 1, 1) <= d <= check_day)
+
+    # Heartbeats let a Prefect server spot crashed runs; a simulated year has no server to
+    # watch, and each heartbeat thread costs ~1 s at flow exit (Prefect 3.9 joins it).
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        result = _simulate(days, url, factory, plan_id, rng, policy, meeting_days, check_day,
+                           year, on_day)
+    result.db_path, result.outbox_dir = db_path, out / "outbox"
+    _summarise(factory, result, year, out)
+    engine.dispose()
+    return result
+
+
+def _simulate(days, url, factory, plan_id, rng, policy, meeting_days, check_day, year,  # type: ignore[no-untyped-def]
+              on_day) -> DemoResult:
+    from flows.tracker_flows import (
+        annual_checkpoint_flow,
+        dispatch_flow,
+        overdue_sweep_flow,
+        progress_request_flow,
+    )
+
+    answers: dict[dt.date, list[ReportInput]] = {}
+    planned: set[int] = set()
+    result = DemoResult(db_path=Path(), scorecard=None, outbox_dir=Path())
+    for index, day in enumerate(days):
+        if on_day:
+            on_day(day, index, len(days))
+        progress_request_flow(now=_at(day, 8).isoformat(), database_url=url)
+        overdue_sweep_flow(now=_at(day, 8, 30).isoformat(), database_url=url)
+        with transaction(factory) as s:
+            _plan_new_requests(s, rng, policy, planned, answers)
+            for g in meeting_days.get(day, []):
+                record_meeting(s, s.get_one(Plan, plan_id), government=g, held_on=day,
+                               topic="研究推进残疾人小康进程工作", recorded_by="demo:督查室",
+                               now=_at(day, 12))
+            todays = answers.pop(day, [])
+            if todays:
+                record_reports(s, todays, submitted_by="demo:liaison", now=_at(day, 10))
+        dispatch_flow(now=_at(day, 17).isoformat(), database_url=url)
+        if day == check_day:
+            annual_checkpoint_flow(now=_at(day, 9).isoformat(), database_url=url, year=year)
+    result.days = len(days)
+    return result
+
+
+def _plan_new_requests(session, rng, policy, planned, answers) -> None:  # type: ignore[no-untyped-def]
+    """Decide, once per new request, when and what its liaison will answer."""
+    rows = session.execute(
+        select(ProgressRequest.id, ProgressRequest.issued_on, ProgressRequest.due_on,
+               ProgressRequest.indicator_id, ReportingPeriod.label, ReportingPeriod.kind,
+               Indicator.target)
+        .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+        .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
+        .where(ProgressRequest.state == RequestState.OPEN.value)
+        .order_by(ProgressRequest.id)
+    ).all()
+    for rid, issued_on, due_on, indicator_id, label, kind, target in rows:
+        if rid in planned:
+            continue
+        planned.add(rid)
+        day = _plan_answers(rng, policy, issued_on, due_on)
+        if day is None:
+            continue
+        quarter = int(label[-1]) if kind == PeriodKind.QUARTER else 4
+        percent = min(100, max(0, 12 * quarter + rng.randint(-8, 10)))
+        roll = rng.random()
+        status = (ProgressStatus.DELAYED if roll < 0.08 else ProgressStatus.BLOCKED
+                  if roll < 0.11 else ProgressStatus.IN_PROGRESS)
+        value = None
+        if indicator_id is not None:
+            value = round(target * rng.uniform(0.93, 1.04), 1)
+            status, percent = ProgressStatus.COMPLETED, 100
+        answers.setdefault(day, []).append(ReportInput(
+            request_id=rid, status=status, percent=percent, narrative=NARRATIVES[status],
+            problems="需财政资金支持" if status == ProgressStatus.BLOCKED else "",
+            next_steps="" if rng.random() < 0.1 else "按计划推进下一阶段工作。", value=value,
+        ))
+
+
+def _summarise(factory, result: DemoResult, year: int, out: Path) -> None:  # type: ignore[no-untyped-def]
+    with factory() as s:
+        rows = s.execute(
+            select(ReportingPeriod.label, func.count(ProgressRequest.id),
+                   func.sum(case((ProgressRequest.answered_late.is_(False), 1), else_=0)),
+                   func.sum(case((ProgressRequest.answered_late.is_(True), 1), else_=0)))
+            .join(ProgressRequest, ProgressRequest.period_id == ReportingPeriod.id)
+            .where(ReportingPeriod.year == year)
+            .group_by(ReportingPeriod.label, ReportingPeriod.issue_on)
+            .order_by(ReportingPeriod.issue_on, ReportingPeriod.label)
+        ).all()
+        for label, n, on_time, late in rows:
+            result.per_period.append({"period": label, "requests": n, "on_time": int(on_time or 0),
+                                      "late": int(late or 0),
+                                      "missing": n - int(on_time or 0) - int(late or 0)})
+        result.escalations = {lvl: n for lvl, n in s.execute(
+            select(Escalation.level, func.count()).group_by(Escalation.level))}
+        result.messages_sent = s.scalar(select(func.count()).select_from(OutboxMessage)
+                                        .where(OutboxMessage.status == "sent")) or 0
+    result.files_written = len(list((out / "outbox").glob("*.eml")))
+    card = out / f"scorecard-{year}.xlsx"
+    result.scorecard = card if card.exists() else None
+

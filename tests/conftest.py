@@ -1,0 +1,114 @@
+"""Shared fixtures: real SQLite and PostgreSQL databases, the seed's catalog, a clock.
+
+PostgreSQL is the machine's server at 127.0.0.1:5432 (user postgres, trust auth; `.ci/run`
+starts it). Each test session creates its own database and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.catalog.parse import parse_plan_text
+from tracker.catalog.schema import Catalog
+from tracker.config import Rules
+from tracker.db import make_engine, migrate, session_factory, transaction
+from tracker.enums import ChannelKind
+from tracker.models import Base, Plan
+from tracker.policy import Policy
+from tracker.workdays import SHANGHAI, WorkCalendar
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT.parent / "shared" / "seed" / "tianjin-disability-plan-2016-2020.txt"
+PG_ADMIN_URL = os.environ.get("TRACKER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def at(day: str, hour: int = 9, minute: int = 0) -> dt.datetime:
+    """An aware Asia/Shanghai datetime for an ISO day."""
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour, minute), SHANGHAI)
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def catalog(seed_text: str) -> Catalog:
+    return parse_plan_text(seed_text)
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return Policy(Rules(), WorkCalendar(), ChannelKind.EMAIL)
+
+
+@pytest.fixture(scope="session")
+def pg_url():  # type: ignore[no-untyped-def]
+    name = f"tracker_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'tracker.db'}"
+
+
+_engines: dict[str, object] = {}
+
+
+def _engine(url: str):  # type: ignore[no-untyped-def]
+    if url not in _engines:
+        engine = make_engine(url)
+        migrate(engine)
+        _engines[url] = engine
+    return _engines[url]
+
+
+def _wipe(engine) -> None:  # type: ignore[no-untyped-def]
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """The URL of an empty, migrated database of each kind (emptied after the test)."""
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    engine = _engine(url)
+    _wipe(engine)
+    yield url
+    _wipe(engine)
+
+
+@pytest.fixture
+def db(db_url: str) -> sessionmaker[Session]:
+    return session_factory(_engine(db_url))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def plan(db: sessionmaker[Session], catalog: Catalog) -> Plan:
+    """The seed's catalog loaded, with a liaison and a deputy head for every agency."""
+    from tracker.catalog.load import load_catalog
+    from tracker.liaisons import ensure_demo_contacts
+
+    with transaction(db) as s:
+        plan_id = load_catalog(s, catalog, at("2017-01-03")).plan_id
+        ensure_demo_contacts(s, plan_id)
+    with db() as s:
+        return s.get_one(Plan, plan_id)

@@ -1,0 +1,161 @@
+"""Opening requests, recording reports: set-based, idempotent, versioned (SQLite and PG)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import func, select
+
+from tests.conftest import at
+from tracker.db import transaction
+from tracker.enums import RequestState
+from tracker.models import (
+    Agency,
+    Assignment,
+    IndicatorValue,
+    Measure,
+    OutboxMessage,
+    ProgressReport,
+    ProgressRequest,
+)
+from tracker.reports import ReportError, ReportInput, record_reports
+from tracker.requests import open_due_requests
+
+
+def _count(s, model, *where) -> int:  # type: ignore[no-untyped-def]
+    return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_open_requests_once(db, plan, policy):
+    with transaction(db) as s:
+        assert open_due_requests(s, plan, at("2017-03-16"), policy).requests_opened == 0
+    with transaction(db) as s:
+        r = open_due_requests(s, plan, at("2017-03-17"), policy)
+    assert (r.periods, r.requests_opened, r.messages_queued) == (["2017Q1"], 798, 798)
+    with transaction(db) as s:
+        again = open_due_requests(s, plan, at("2017-03-20"), policy)
+    assert (again.requests_opened, again.messages_queued) == (0, 0)
+    with db() as s:
+        assert _count(s, ProgressRequest) == 798
+        assert _count(s, OutboxMessage) == 798
+        due = s.scalars(select(ProgressRequest.due_on).distinct()).all()
+        assert [d.isoformat() for d in due] == ["2017-04-10"]
+
+
+def test_new_assignment_mid_period_gets_its_request(db, plan, policy):
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-03-17"), policy)
+    with transaction(db) as s:
+        m = s.scalar(select(Measure).where(Measure.code == "2.7.1"))
+        office = s.scalar(select(Agency).where(Agency.name == "市司法局"))
+        s.add(Assignment(measure_id=m.id, agency_id=office.id, role="co", position=99))
+    with transaction(db) as s:
+        assert open_due_requests(s, plan, at("2017-03-21"), policy).requests_opened == 1
+
+
+def _open(db, plan, policy, day="2017-03-17"):  # type: ignore[no-untyped-def]
+    with transaction(db) as s:
+        open_due_requests(s, plan, at(day), policy)
+    with db() as s:
+        return s.scalars(select(ProgressRequest.id).order_by(ProgressRequest.id)).all()
+
+
+def test_report_on_time_late_and_versions(db, plan, policy):
+    ids = _open(db, plan, policy)
+    with transaction(db) as s:
+        r = record_reports(s, [ReportInput(request_id=ids[0], status="in_progress", percent=30,
+                                           narrative="进展顺利", next_steps="继续")],
+                           submitted_by="liaison:1", now=at("2017-04-10", 23, 59))
+        assert (r.on_time, r.late) == (1, 0)
+        r = record_reports(s, [ReportInput(request_id=ids[1], status="in_progress", percent=10)],
+                           submitted_by="liaison:2", now=at("2017-04-11", 0, 1))
+        assert (r.on_time, r.late) == (0, 1)
+        record_reports(s, [ReportInput(request_id=ids[0], status="in_progress", percent=35)],
+                       submitted_by="liaison:1", now=at("2017-04-12"))
+    with db() as s:
+        first = s.get_one(ProgressRequest, ids[0])
+        assert first.state == RequestState.ANSWERED and first.answered_late is False
+        assert first.next_action_on is None
+        assert s.get_one(ProgressRequest, ids[1]).answered_late is True
+        versions = s.execute(select(ProgressReport.version, ProgressReport.percent, ProgressReport.late)
+                             .where(ProgressReport.request_id == ids[0])
+                             .order_by(ProgressReport.version)).all()
+        assert versions == [(1, 30, False), (2, 35, True)]
+
+
+def test_report_validation():
+    with pytest.raises(ValidationError, match="narrative is required"):
+        ReportInput(request_id=1, status="delayed", percent=20)
+    with pytest.raises(ValidationError):
+        ReportInput(request_id=1, status="in_progress", percent=101)
+    with pytest.raises(ValidationError):
+        ReportInput(request_id=1, status="done", percent=10)
+    with pytest.raises(ValidationError, match="100 percent"):
+        ReportInput(request_id=1, status="completed", percent=90)
+
+
+def test_unknown_request_refuses_the_whole_batch(db, plan, policy):
+    ids = _open(db, plan, policy)
+    with pytest.raises(ReportError) as exc, transaction(db) as s:
+        record_reports(s, [ReportInput(request_id=ids[0], status="in_progress", percent=1),
+                           ReportInput(request_id=10**9, status="in_progress", percent=1)],
+                       submitted_by="x", now=at("2017-04-01"))
+    assert exc.value.problems == {str(10**9): "unknown request"}
+    with db() as s:
+        assert _count(s, ProgressReport) == 0
+
+
+def test_indicator_value_recorded(db, plan, policy):
+    with transaction(db) as s:
+        r = open_due_requests(s, plan, at("2017-12-18"), policy)
+    assert sorted(r.periods) == ["2017", "2017Q4"] and r.requests_opened == 798 + 9
+    with db() as s:
+        rid = s.scalar(select(ProgressRequest.id).where(ProgressRequest.indicator_id.is_not(None)))
+    with pytest.raises(ReportError), transaction(db) as s:
+        record_reports(s, [ReportInput(request_id=rid, status="completed", percent=100)],
+                       submitted_by="x", now=at("2018-01-05"))
+    with transaction(db) as s:
+        record_reports(s, [ReportInput(request_id=rid, status="completed", percent=100, value=97.5)],
+                       submitted_by="x", now=at("2018-01-05"))
+        record_reports(s, [ReportInput(request_id=rid, status="completed", percent=100, value=98.0)],
+                       submitted_by="x", now=at("2018-01-06"))
+    with db() as s:
+        assert s.execute(select(IndicatorValue.year, IndicatorValue.value)).all() == [(2017, 98.0)]
+
+
+def test_concurrent_submissions_both_land(db, plan, policy):
+    ids = _open(db, plan, policy)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+    # PostgreSQL: both transactions read before either writes (a true race on the version).
+    # SQLite: BEGIN IMMEDIATE serialises writers, so the race is on taking the lock.
+    racing_inside = db.kw["bind"].dialect.name == "postgresql"
+
+    def submit(n: int) -> None:
+        try:
+            if not racing_inside:
+                barrier.wait(timeout=10)
+            with transaction(db) as s:
+                s.scalar(select(func.count()).select_from(ProgressReport))
+                if racing_inside:
+                    barrier.wait(timeout=10)
+                record_reports(s, [ReportInput(request_id=ids[0], status="in_progress",
+                                               percent=n)], submitted_by=f"t{n}",
+                               now=at("2017-04-01"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in (10, 20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with db() as s:
+        rows = s.execute(select(ProgressReport.version, ProgressReport.percent)
+                         .where(ProgressReport.request_id == ids[0])
+                         .order_by(ProgressReport.version)).all()
+    assert [v for v, _ in rows] == [1, 2]
+    assert sorted(p for _, p in rows) == [10, 20]

@@ -1,0 +1,278 @@
+"""The `tracker` command (Typer + Rich). Each command commits once, at its end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tracker.catalog.schema import CatalogError
+
+app = typer.Typer(help="规划纲要督查督办系统 Plan Tracker", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+catalog_app = typer.Typer(help="The plan as data: parse, validate, load.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Periodic jobs (Prefect flows).", no_args_is_help=True)
+liaison_app = typer.Typer(help="Agency contacts.", no_args_is_help=True)
+meeting_app = typer.Typer(help="Executive meetings (政府常务会议).", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(liaison_app, name="liaison")
+app.add_typer(meeting_app, name="meeting")
+console = Console()
+err = Console(stderr=True)
+
+DEFAULT_CATALOG = Path("tasks_catalog.json")
+
+
+def _quiet_prefect() -> None:
+    """Keep Prefect's own logging and shutdown noise away from our users."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_UI_ENABLED", "false")
+    os.environ.setdefault("PREFECT_HOME", str(Path(os.environ.get("TRACKER_HOME", "var")).resolve()
+                                                / "prefect"))
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]错误[/]: {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def _now(value: str | None) -> dt.datetime:
+    from tracker.workdays import SHANGHAI
+
+    if value is None:
+        return dt.datetime.now(SHANGHAI)
+    at = dt.datetime.fromisoformat(value)
+    return at if at.tzinfo else at.replace(tzinfo=SHANGHAI)
+
+
+def _factory():  # type: ignore[no-untyped-def]
+    from tracker.config import load_settings
+    from tracker.db import make_engine, migrate, session_factory
+
+    engine = make_engine(load_settings().database_url)
+    migrate(engine)
+    return session_factory(engine)
+
+
+@catalog_app.command("parse")
+def catalog_parse(
+    plan: Annotated[Path, typer.Argument(help="the plan's published text (UTF-8)")],
+    output: Annotated[Path, typer.Option("-o", "--output")] = DEFAULT_CATALOG,
+) -> None:
+    """Turn the plan's text into the catalog JSON."""
+    from tracker.catalog.parse import SeedFormatError, parse_plan_text
+    from tracker.catalog.schema import dump_catalog
+
+    try:
+        catalog = parse_plan_text(plan.read_text(encoding="utf-8"))
+    except (SeedFormatError, CatalogError, OSError) as exc:
+        raise _fail(f"{plan}: {exc}") from exc
+    output.write_text(dump_catalog(catalog), encoding="utf-8")
+    console.print(f"{output}: {len(catalog.measures)} measures, {len(catalog.indicators)} "
+                  f"indicators, {len(catalog.agencies)} agencies")
+
+
+@catalog_app.command("validate")
+def catalog_validate(path: Annotated[Path, typer.Argument()] = DEFAULT_CATALOG) -> None:
+    """Check a catalog file; name each bad field with its JSON path and line."""
+    from tracker.catalog.schema import load_catalog
+
+    try:
+        catalog = load_catalog(path)
+    except (CatalogError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"{path}: OK ({len(catalog.measures)} measures, "
+                  f"{len(catalog.indicators)} indicators)")
+
+
+@catalog_app.command("load")
+def catalog_load(path: Annotated[Path, typer.Argument()] = DEFAULT_CATALOG,
+                 now: Annotated[str | None, typer.Option(help="ISO time")] = None) -> None:
+    """Load the catalog into the database (idempotent; updates in place)."""
+    from tracker.catalog.load import load_catalog as load_into
+    from tracker.catalog.schema import load_catalog
+    from tracker.db import transaction
+
+    try:
+        catalog = load_catalog(path)
+    except (CatalogError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    with transaction(_factory()) as session:
+        result = load_into(session, catalog, _now(now))
+    console.print("no changes" if not result.changed else
+                  ", ".join(f"{k}={v}" for k, v in sorted(result.changes.items())))
+
+
+@liaison_app.command("add")
+def liaison_add(agency: str, name: str, email: str,
+                deputy: Annotated[bool, typer.Option(help="deputy head in charge")] = False,
+                plan: Annotated[str | None, typer.Option(help="plan id")] = None) -> None:
+    """Add a liaison (or, with --deputy, a deputy head) to an agency."""
+    from sqlalchemy import select
+
+    from tracker.db import transaction
+    from tracker.enums import ContactRole
+    from tracker.liaisons import LiaisonError, add_contact
+    from tracker.models import Plan
+
+    with transaction(_factory()) as session:
+        query = select(Plan.id) if plan is None else select(Plan.id).where(Plan.key == plan)
+        plan_id = session.scalars(query).first()
+        if plan_id is None:
+            raise _fail("no plan loaded: run `tracker catalog load` first")
+        try:
+            added = add_contact(session, plan_id, agency=agency, name=name, email=email,
+                                role=ContactRole.DEPUTY_HEAD if deputy else ContactRole.LIAISON)
+        except LiaisonError as exc:
+            raise _fail(str(exc)) from exc
+    console.print("added" if added else "already present")
+
+
+@meeting_app.command("add")
+def meeting_add(government: str, held_on: str, topic: str = "研究推进残疾人小康进程工作",
+                now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Record an executive meeting (城市 天津市人民政府 or a district government)."""
+    from sqlalchemy import select
+
+    from tracker.db import transaction
+    from tracker.meetings import MeetingError, record_meeting
+    from tracker.models import Plan
+
+    with transaction(_factory()) as session:
+        plan = session.scalars(select(Plan)).first()
+        if plan is None:
+            raise _fail("no plan loaded: run `tracker catalog load` first")
+        try:
+            added = record_meeting(session, plan, government=government,
+                                   held_on=dt.date.fromisoformat(held_on), topic=topic,
+                                   recorded_by="cli", now=_now(now))
+        except (MeetingError, ValueError) as exc:
+            raise _fail(str(exc)) from exc
+    console.print("recorded" if added else "already recorded")
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """The periodic jobs and their schedules (Asia/Shanghai)."""
+    _quiet_prefect()
+    from flows.registry import JOBS
+
+    table = Table("job", "flow", "cron (Asia/Shanghai)", "说明")
+    for job in JOBS.values():
+        table.add_row(job.name, job.flow.name, job.cron, job.description)  # type: ignore[attr-defined]
+    console.print(table)
+
+
+@jobs_app.command("run")
+def jobs_run(name: str, now: Annotated[str | None, typer.Option(help="ISO time")] = None) -> None:
+    """Run one job once through its Prefect flow, at `--now` (default: the wall clock)."""
+    _quiet_prefect()
+    from flows.registry import JOBS
+
+    job = JOBS.get(name)
+    if job is None:
+        raise _fail(f"unknown job {name!r}; known: {', '.join(JOBS)}")
+    result = job.flow(now=_now(now).isoformat())
+    console.print_json(data=result)
+
+
+@app.command("scorecard")
+def scorecard(year: int, now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Write scorecard-YEAR.xlsx now (the annual checkpoint, on demand)."""
+    _quiet_prefect()
+    from flows.tracker_flows import annual_checkpoint_flow
+
+    for row in annual_checkpoint_flow(now=_now(now).isoformat(), year=year):
+        console.print(f"{row['path']} ({'written' if row['written'] else 'unchanged'})")
+
+
+@app.command("serve")
+def serve() -> None:
+    """Run the periodic jobs on their schedules with the embedded APScheduler."""
+    _quiet_prefect()
+    from flows.scheduler import run_forever
+
+    run_forever(console)
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option(help="folder for the demo's files")] = Path("var/demo"),
+    catalog_path: Annotated[Path, typer.Option("--catalog")] = DEFAULT_CATALOG,
+    year: int = 2017,
+    seed: int = 2017,
+) -> None:
+    """Run reporting year 2017 of the plan through the real flows on a fresh SQLite file."""
+    os.environ["TRACKER_HOME"] = str(out.resolve())
+    _quiet_prefect()
+    from tracker.catalog.schema import load_catalog
+    from tracker.config import load_settings
+    from tracker.enums import LEVEL_LABELS, ChannelKind, Level
+    from tracker.policy import Policy
+
+    try:
+        catalog = load_catalog(catalog_path)
+    except (CatalogError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    from flows.demo import run_demo
+
+    policy = Policy.from_settings(load_settings(), ChannelKind.FILE)
+    started = time.monotonic()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} 天"), TimeElapsedColumn(),
+                  console=console) as progress:
+        bar = progress.add_task("启动 Prefect…", total=None)
+
+        def on_day(day: dt.date, index: int, total: int) -> None:
+            progress.update(bar, description=f"模拟 {day.isoformat()}", completed=index,
+                            total=total)
+
+        result = run_demo(catalog, out.resolve(), year=year, seed=seed, policy=policy,
+                          on_day=on_day)
+        progress.update(bar, description="完成", completed=result.days)
+    table = Table(title=f"{year}年度 报送情况", show_lines=False)
+    for col in ("报送期", "应报", "按时", "逾期", "未报"):
+        table.add_column(col, justify="right" if col != "报送期" else "left")
+    totals = [0, 0, 0, 0]
+    for row in result.per_period:
+        vals = [row["requests"], row["on_time"], row["late"], row["missing"]]
+        totals = [a + b for a, b in zip(totals, vals, strict=True)]
+        table.add_row(row["period"], *map(str, vals))
+    table.add_row("合计", *map(str, totals), style="bold")
+    console.print(table)
+    esc = Table(title="逾期督办")
+    esc.add_column("级别")
+    esc.add_column("次数", justify="right")
+    for lvl in Level:
+        esc.add_row(LEVEL_LABELS[lvl], str(result.escalations.get(lvl.value, 0)))
+    console.print(esc)
+    files = Table(title="输出文件")
+    files.add_column("文件")
+    files.add_column("说明")
+    files.add_row(str(result.db_path), "SQLite 数据库")
+    files.add_row(f"{result.outbox_dir}/ ({result.files_written} 封)",
+                  f"通知邮件（.eml，{result.messages_sent} 条消息合并发送）")
+    files.add_row(str(result.scorecard or "未生成"), "年度考核记分卡")
+    console.print(files)
+    console.print(f"模拟 {result.days} 个事件日，用时 {time.monotonic() - started:.0f} 秒")
+    if result.scorecard is None:
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
