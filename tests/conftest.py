@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.orm import Session, sessionmaker
+# Prefect keeps its ephemeral API database under PREFECT_HOME: one per test session, quiet.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="prefect-home-"))
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+import pytest  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from tracker.catalog.parse import parse_plan_text
 from tracker.catalog.schema import Catalog

@@ -257,14 +257,11 @@ def demo(
     for lvl in Level:
         esc.add_row(LEVEL_LABELS[lvl], str(result.escalations.get(lvl.value, 0)))
     console.print(esc)
-    files = Table(title="输出文件")
-    files.add_column("文件")
-    files.add_column("说明")
-    files.add_row(str(result.db_path), "SQLite 数据库")
-    files.add_row(f"{result.outbox_dir}/ ({result.files_written} 封)",
-                  f"通知邮件（.eml，{result.messages_sent} 条消息合并发送）")
-    files.add_row(str(result.scorecard or "未生成"), "年度考核记分卡")
-    console.print(files)
+    console.print("[bold]输出文件[/]")
+    console.print(f"  数据库    {result.db_path}", soft_wrap=True, highlight=False)
+    console.print(f"  通知邮件  {result.outbox_dir}/ （{result.files_written} 封 .eml，合并 "
+                  f"{result.messages_sent} 条通知）", soft_wrap=True, highlight=False)
+    console.print(f"  记分卡    {result.scorecard or '未生成'}", soft_wrap=True, highlight=False)
     console.print(f"模拟 {result.days} 个事件日，用时 {time.monotonic() - started:.0f} 秒")
     if result.scorecard is None:
         raise typer.Exit(1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import smtplib
-import socket
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
@@ -34,5 +33,5 @@ class EmailChannel:
         except smtplib.SMTPResponseException as exc:
             raise DeliveryError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
                                 permanent=500 <= exc.smtp_code < 600) from exc
-        except (OSError, smtplib.SMTPException, socket.timeout) as exc:
+        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"SMTP unreachable: {exc}", permanent=False) from exc

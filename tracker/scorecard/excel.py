@@ -33,11 +33,11 @@ def method_table(rules: Rules, plan_title: str, year: int, generated: dt.datetim
         ("规划纲要", plan_title),
         ("考核年度", str(year)),
         ("生成时间", generated.strftime("%Y-%m-%d %H:%M %Z")),
-        ("报送周期", "按季度调度；季末前第%d个工作日发出，季末后第%d个工作日截止"
-         % (rules.issue_before_quarter_end, rules.due_after_quarter_end)),
-        ("年度指标", "次年1月第%d个工作日前报送" % rules.indicator_due_working_day_of_january),
-        ("逾期督办", "截止后第%d个工作日催办联络员；第%d个工作日督办分管领导并抄送督查室；"
-         "第%d个工作日报督查室通报" % tuple(rules.ladder)),
+        ("报送周期", f"按季度调度；季末前第{rules.issue_before_quarter_end}个工作日发出，"
+                     f"季末后第{rules.due_after_quarter_end}个工作日截止"),
+        ("年度指标", f"次年1月第{rules.indicator_due_working_day_of_january}个工作日前报送"),
+        ("逾期督办", "截止后第{}个工作日催办联络员；第{}个工作日督办分管领导并抄送督查室；"
+                     "第{}个工作日报督查室通报".format(*rules.ladder)),
         ("工作日", "按国务院公布的法定节假日和调休安排计算（chinese-calendar），北京时间"),
         ("按时报送", f"{w.on_time:g}分：截止日前报送的比例"),
         ("完整性", f"{w.completeness:g}分：首次报送即包含进展情况及下步计划（已完成的除外）的比例"),

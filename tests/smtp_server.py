@@ -1,0 +1,40 @@
+"""A real SMTP server on loopback (aiosmtpd) that records what it receives."""
+
+from __future__ import annotations
+
+import email
+import socket
+from email import policy as email_policy
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.reject: dict[str, str] = {}  # address -> SMTP reply, e.g. "550 no such user"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if address in self.reject:
+            return self.reject[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        msg = email.message_from_bytes(envelope.content, policy=email_policy.default)
+        self.messages.append(msg)  # type: ignore[arg-type]
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(port: int | None = None) -> tuple[Controller, Recorder]:
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port or free_port())
+    controller.start()
+    return controller, recorder

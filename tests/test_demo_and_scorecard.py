@@ -1,0 +1,116 @@
+"""`tracker demo` end to end, and the scorecard it writes checked against the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import ROOT, at
+from tracker.cli import app
+from tracker.db import transaction
+from tracker.models import Plan
+from tracker.scorecard.excel import SHEETS
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):  # type: ignore[no-untyped-def]
+    out = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(app, ["demo", "--out", str(out),
+                                      "--catalog", str(ROOT / "tasks_catalog.json")])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_demo_prints_summary_and_writes_files(demo):
+    out, output = demo
+    assert "合计" in output and "3201" in output  # 4 × 798 requests + 9 indicator values
+    assert "催办" in output and "scorecard-2017.xlsx" in output
+    assert (out / "tracker.db").exists()
+    assert len(list((out / "outbox").glob("*.eml"))) > 100
+    assert "Traceback" not in output and "CancelledError" not in output
+
+
+def _rows(sheet):  # type: ignore[no-untyped-def]
+    rows = list(sheet.iter_rows(values_only=True))
+    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+
+
+def test_scorecard_figures_equal_the_database(demo):
+    out, _ = demo
+    book = openpyxl.load_workbook(out / "scorecard-2017.xlsx")
+    assert book.sheetnames == SHEETS
+    con = sqlite3.connect(out / "tracker.db")
+    per_agency = {name: (n, on, late, notices, circulars) for name, n, on, late, notices, circulars
+                  in con.execute("""
+        SELECT a.name, count(r.id),
+               sum(r.answered_late = 0), sum(r.answered_late = 1),
+               (SELECT count(*) FROM escalation e JOIN progress_request r2 ON r2.id = e.request_id
+                 JOIN reporting_period p2 ON p2.id = r2.period_id
+                 WHERE r2.agency_id = a.id AND e.level = 2 AND p2.year = 2017),
+               (SELECT count(*) FROM escalation e JOIN progress_request r2 ON r2.id = e.request_id
+                 JOIN reporting_period p2 ON p2.id = r2.period_id
+                 WHERE r2.agency_id = a.id AND e.level = 3 AND p2.year = 2017)
+        FROM agency a JOIN progress_request r ON r.agency_id = a.id
+        JOIN reporting_period p ON p.id = r.period_id WHERE p.year = 2017 GROUP BY a.id""")}
+    summary = _rows(book["汇总"])
+    assert len(summary) == len(per_agency) == 52
+    for row in summary:
+        n, on, late, notices, circulars = per_agency[row["单位"]]
+        assert (row["应报"], row["按时"], row["逾期报送"], row["未报"]) == (n, on, late, n - on - late)
+        assert (row["督办次数"], row["通报次数"]) == (notices, circulars)
+        assert row["扣分"] == 2 * notices + 5 * circulars
+        parts = [row[k] or 0 for k in ("按时报送得分", "完整性得分", "牵头任务进展得分", "常务会议得分")]
+        assert row["总分"] == pytest.approx(max(sum(parts) - row["扣分"], 0), abs=0.02)
+    ranks = [r["排名"] for r in summary]
+    assert ranks == sorted(ranks) and ranks[0] == 1
+    values = dict(con.execute("SELECT i.code, v.value FROM indicator_value v "
+                              "JOIN indicator i ON i.id = v.indicator_id WHERE v.year = 2017"))
+    for row in _rows(book["指标"]):
+        assert row["2017年实际值"] == pytest.approx(values[row["编号"]])
+    escalations = con.execute("SELECT count(*) FROM escalation").fetchone()[0]
+    assert len(_rows(book["逾期督办"])) == escalations
+    meetings = _rows(book["常务会议"])
+    assert len(meetings) == 17 and sum(r["是否履职"] == "否" for r in meetings) == 2
+    sheet = book["汇总"]
+    assert sheet.freeze_panes == "B2" and sheet.auto_filter.ref
+
+
+def test_user_text_never_becomes_a_formula(db, plan, policy, tmp_path):
+    from sqlalchemy import select
+
+    from tracker.checkpoint import run_checkpoint
+    from tracker.models import Assignment, ProgressRequest
+    from tracker.reports import ReportInput, record_reports
+    from tracker.requests import open_due_requests
+
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-12-18"), policy)
+    with db() as s:
+        lead = s.scalars(select(ProgressRequest.id)
+                         .join(Assignment, Assignment.id == ProgressRequest.assignment_id)
+                         .where(Assignment.role == "lead").order_by(ProgressRequest.id)).first()
+    evil = ["=HYPERLINK(\"http://x\",\"点我\")", "+1+1", "-2+3", "@SUM(A1)", "<script>alert(1)</script>"]
+    with transaction(db) as s:
+        for text in evil:
+            record_reports(s, [ReportInput(request_id=lead, status="delayed", percent=10,
+                                           narrative=text)], submitted_by="t",
+                           now=at("2017-12-20"))
+        p = s.get_one(Plan, plan.id)
+        result = run_checkpoint(s, p, 2017, at("2018-02-11"), policy, tmp_path)
+    book = openpyxl.load_workbook(result.path)
+    cells = [c for row in book["任务进展"].iter_rows() for c in row if c.value == evil[-1]]
+    assert cells and all(c.data_type == "s" for c in cells)
+    for text in evil[:-1]:
+        with transaction(db) as s:
+            record_reports(s, [ReportInput(request_id=lead, status="delayed", percent=10,
+                                           narrative=text)], submitted_by="t",
+                           now=at("2017-12-21"))
+            result = run_checkpoint(s, s.get_one(Plan, plan.id), 2017,
+                                    at("2018-02-11") + dt.timedelta(minutes=1), policy, tmp_path)
+        book = openpyxl.load_workbook(result.path)
+        found = [c for row in book["任务进展"].iter_rows() for c in row if c.value == text]
+        assert found and all(c.data_type == "s" for c in found), text

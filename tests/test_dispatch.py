@@ -1,0 +1,132 @@
+"""The outbox dispatcher against a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from notifications.channels import EmailChannel
+from notifications.dispatch import dispatch
+from tests import smtp_server
+from tests.conftest import at
+from tracker.db import transaction
+from tracker.enums import ChannelKind
+from tracker.models import DeliveryAttempt, OutboxMessage
+from tracker.requests import open_due_requests
+
+
+@pytest.fixture
+def smtp():  # type: ignore[no-untyped-def]
+    controller, recorder = smtp_server.start()
+    yield controller, recorder
+    controller.stop()
+
+
+def _channels(port: int) -> dict[ChannelKind, EmailChannel]:
+    return {ChannelKind.EMAIL: EmailChannel("127.0.0.1", port, "tracker@example.org", timeout=5)}
+
+
+def _queue(db, plan, policy) -> int:  # type: ignore[no-untyped-def]
+    with transaction(db) as s:
+        return open_due_requests(s, plan, at("2017-03-17"), policy).messages_queued
+
+
+def _status(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    with db() as s:
+        return dict(s.execute(select(OutboxMessage.status, func.count())
+                              .group_by(OutboxMessage.status)).all())
+
+
+def test_one_digest_per_recipient_sent_once(db, plan, policy, smtp):
+    controller, recorder = smtp
+    assert _queue(db, plan, policy) == 798
+    r = dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 5),
+                 calendar=policy.calendar)
+    assert (r.sent, r.failed, r.retrying) == (798, 0, 0)
+    assert r.digests == len(recorder.messages) == 52  # one per agency liaison
+    again = dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 10),
+                     calendar=policy.calendar)
+    assert (again.sent, len(recorder.messages)) == (0, 52)
+    assert _status(db) == {"sent": 798}
+    mca = next(m for m in recorder.messages if "市残联联络员" in m["To"])
+    body = mca.get_content()
+    assert "进展调度" in mca["Subject"]
+    assert "2.2.4 加强辅助器具推广和适配服务" in body and "牵头单位" in body
+    assert "截止日期：2017-04-10" in body
+    assert mca["Message-ID"].endswith("@plan-tracker>")
+
+
+def test_concurrent_dispatchers_send_each_message_once(db, plan, policy, smtp):
+    controller, recorder = smtp
+    _queue(db, plan, policy)
+    results = []
+
+    def run() -> None:
+        results.append(dispatch(db, _channels(controller.port), now=at("2017-03-17", 10),
+                                calendar=policy.calendar, batch=100))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r.sent for r in results) == 798
+    with db() as s:
+        attempts = s.scalar(select(func.count()).select_from(DeliveryAttempt))
+    assert attempts == 798
+    assert _status(db) == {"sent": 798}
+
+
+def test_server_down_retries_with_backoff_then_delivers(db, plan, policy):
+    port = smtp_server.free_port()  # nothing listens yet
+    _queue(db, plan, policy)
+    r = dispatch(db, _channels(port), now=at("2017-03-17", 9), calendar=policy.calendar)
+    assert (r.sent, r.retrying) == (0, 798)
+    with db() as s:
+        nxt = s.scalars(select(OutboxMessage.next_attempt_at).distinct()).all()
+        assert nxt == [at("2017-03-17", 9, 1).astimezone(dt.UTC)]
+    early = dispatch(db, _channels(port), now=at("2017-03-17", 9, 0, ), calendar=policy.calendar)
+    assert early.sent == early.retrying == 0  # not due yet
+    controller, recorder = smtp_server.start(port)
+    try:
+        r = dispatch(db, _channels(port), now=at("2017-03-17", 9, 2), calendar=policy.calendar)
+    finally:
+        controller.stop()
+    assert r.sent == 798 and len(recorder.messages) == 52
+    with db() as s:
+        assert s.scalar(select(func.max(OutboxMessage.attempts))) == 2
+
+
+def test_permanent_refusal_fails_only_that_recipient(db, plan, policy, smtp):
+    controller, recorder = smtp
+    _queue(db, plan, policy)
+    with db() as s:
+        bad = s.scalar(select(OutboxMessage.address).order_by(OutboxMessage.id).limit(1))
+        n_bad = s.scalar(select(func.count()).select_from(OutboxMessage)
+                         .where(OutboxMessage.address == bad))
+    recorder.reject[bad] = "550 no such mailbox"
+    assert n_bad > 0
+    r = dispatch(db, _channels(controller.port), now=at("2017-03-17", 9), calendar=policy.calendar)
+    assert (r.failed, r.sent) == (n_bad, 798 - n_bad)
+    assert _status(db) == {"failed": n_bad, "sent": 798 - n_bad}
+    with db() as s:
+        assert s.scalar(select(DeliveryAttempt.permanent).where(DeliveryAttempt.ok.is_(False))
+                        .limit(1)) is True
+
+
+def test_crashed_claim_is_reclaimed_after_the_lease(db, plan, policy, smtp):
+    from notifications.dispatch import claim
+
+    controller, recorder = smtp
+    _queue(db, plan, policy)
+    with transaction(db) as s:  # a dispatcher claims everything, then dies
+        assert claim(s, at("2017-03-17", 9), batch=5000, lease=dt.timedelta(minutes=15))
+    r = dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 10),
+                 calendar=policy.calendar)
+    assert r.sent == 0  # still leased
+    r = dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 16),
+                 calendar=policy.calendar)
+    assert r.sent == 798

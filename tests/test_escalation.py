@@ -1,0 +1,86 @@
+"""The overdue ladder: each rung fires once, on its working day, to the right people."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from tests.conftest import at
+from tracker.db import transaction
+from tracker.enums import ContactRole, MessageKind
+from tracker.escalation import sweep_overdue
+from tracker.models import Agency, Escalation, Liaison, OutboxMessage, ProgressRequest
+from tracker.reports import ReportInput, record_reports
+from tracker.requests import open_due_requests
+
+D = dt.date.fromisoformat
+
+
+def _setup(db, plan, policy):  # type: ignore[no-untyped-def]
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-03-17"), policy)
+    with db() as s:
+        ids = s.scalars(select(ProgressRequest.id).order_by(ProgressRequest.id)).all()
+    with transaction(db) as s:  # everyone but the first three answers on time
+        record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=20,
+                                       narrative="正常推进", next_steps="继续")
+                           for i in ids[3:]], submitted_by="t", now=at("2017-04-07"))
+    return ids[:3]
+
+
+def _sweep(db, plan, policy, day):  # type: ignore[no-untyped-def]
+    with transaction(db) as s:
+        return sweep_overdue(s, plan, at(day), policy)
+
+
+def test_ladder_dates_and_once_only(db, plan, policy):
+    late = _setup(db, plan, policy)
+    assert policy.ladder_dates(D("2017-04-10")) == [D("2017-04-11"), D("2017-04-17"),
+                                                    D("2017-04-24")]
+    assert _sweep(db, plan, policy, "2017-04-10").fired == {1: 0, 2: 0, 3: 0}
+    assert _sweep(db, plan, policy, "2017-04-11").fired == {1: 3, 2: 0, 3: 0}
+    assert _sweep(db, plan, policy, "2017-04-11").fired == {1: 0, 2: 0, 3: 0}
+    assert _sweep(db, plan, policy, "2017-04-14").fired == {1: 0, 2: 0, 3: 0}
+    assert _sweep(db, plan, policy, "2017-04-17").fired == {1: 0, 2: 3, 3: 0}
+    with transaction(db) as s:  # a late report stops the ladder for that request
+        record_reports(s, [ReportInput(request_id=late[0], status="in_progress", percent=5)],
+                       submitted_by="t", now=at("2017-04-18"))
+    assert _sweep(db, plan, policy, "2017-04-24").fired == {1: 0, 2: 0, 3: 2}
+    assert _sweep(db, plan, policy, "2017-05-30").fired == {1: 0, 2: 0, 3: 0}
+    with db() as s:
+        rows = s.execute(select(Escalation.level, Escalation.effective_on, func.count())
+                         .group_by(Escalation.level, Escalation.effective_on)
+                         .order_by(Escalation.level)).all()
+        assert rows == [(1, D("2017-04-11"), 3), (2, D("2017-04-17"), 3), (3, D("2017-04-24"), 2)]
+        first = s.get_one(ProgressRequest, late[0])
+        assert (first.level, first.answered_late, first.next_action_on) == (2, True, None)
+        assert s.get_one(ProgressRequest, late[1]).next_action_on is None  # top rung reached
+
+
+def test_missed_days_catch_up_with_rule_dates(db, plan, policy):
+    _setup(db, plan, policy)
+    assert _sweep(db, plan, policy, "2017-05-02").fired == {1: 3, 2: 3, 3: 3}
+    with db() as s:
+        dates = s.scalars(select(Escalation.effective_on).distinct()
+                          .order_by(Escalation.effective_on)).all()
+    assert dates == [D("2017-04-11"), D("2017-04-17"), D("2017-04-24")]
+
+
+def test_recipients_per_rung(db, plan, policy):
+    late = _setup(db, plan, policy)
+    _sweep(db, plan, policy, "2017-04-24")
+    with db() as s:
+        office = s.scalar(select(Agency.id).where(Agency.name == "市政府督查室"))
+        subject = s.get_one(ProgressRequest, late[0]).agency_id
+        contact = {c.id: (c.agency_id, c.role) for c in s.scalars(select(Liaison))}
+        msgs = s.scalars(select(OutboxMessage).where(
+            OutboxMessage.kind == MessageKind.ESCALATION,
+            OutboxMessage.request_id == late[0])).all()
+        got = sorted((m.level, contact[int(m.key.rsplit(":", 1)[1])], m.is_copy) for m in msgs)
+    assert got == [
+        (1, (subject, ContactRole.LIAISON), False),
+        (2, (subject, ContactRole.DEPUTY_HEAD), False),
+        (2, (office, ContactRole.LIAISON), True),
+        (3, (office, ContactRole.LIAISON), True),
+    ]
