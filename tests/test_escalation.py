@@ -84,3 +84,28 @@ def test_recipients_per_rung(db, plan, policy):
         (2, (office, ContactRole.LIAISON), True),
         (3, (office, ContactRole.LIAISON), True),
     ]
+
+
+def test_concurrent_sweeps_fire_each_rung_once(db, plan, policy):
+    import threading
+
+    _setup(db, plan, policy)
+    results = []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        barrier.wait(timeout=10)
+        results.append(_sweep(db, plan, policy, "2017-04-24"))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = {lvl: sum(r.fired[lvl] for r in results) for lvl in (1, 2, 3)}
+    assert total == {1: 3, 2: 3, 3: 3}
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(Escalation)) == 9
+        # liaison + deputy + office copy + office circular, once each per request
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)
+                        .where(OutboxMessage.kind == MessageKind.ESCALATION)) == 3 * 4

@@ -1,0 +1,22 @@
+"""The embedded scheduler registers every job of the registry on its Asia/Shanghai cron."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flows.registry import JOBS
+from flows.scheduler import build_scheduler
+from tracker.workdays import SHANGHAI
+
+
+def test_jobs_registered_with_their_triggers():
+    scheduler = build_scheduler()
+    jobs = {j.id: j for j in scheduler.get_jobs()}
+    assert set(jobs) == {"progress_requests", "overdue_sweep", "dispatch", "annual_checkpoint"}
+    assert jobs["dispatch"].func is JOBS["dispatch"].flow
+    after = dt.datetime(2017, 4, 10, 8, 10, tzinfo=SHANGHAI)
+    fire = jobs["overdue_sweep"].trigger.get_next_fire_time(None, after)
+    assert fire == dt.datetime(2017, 4, 10, 8, 30, tzinfo=SHANGHAI)
+    fire = jobs["progress_requests"].trigger.get_next_fire_time(None, after)
+    assert fire == dt.datetime(2017, 4, 11, 8, 0, tzinfo=SHANGHAI)
+    assert all(j.max_instances == 1 for j in jobs.values())
