@@ -25,6 +25,7 @@ test: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/mypy tracker notifications flows
 
 clean:
 	rm -rf $(VENV) var

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.channels.base import Channel, DeliveryError
@@ -130,4 +130,4 @@ def _settle(session: Session, token: str, outcomes: list[tuple[list[int], str, A
                                     attempts=n, next_attempt_at=now + backoff(n)))
         result.retrying += len(msg_ids)
     if attempts:
-        session.execute(DeliveryAttempt.__table__.insert(), attempts)
+        session.execute(insert(DeliveryAttempt), attempts)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 
 def insert_ignore_from_select(
-    session: Session, table: Table, columns: list[str], select: Select[Any]
+    session: Session, table: Table, columns: list[str], select: Select[*tuple[Any, ...]]
 ) -> int:
     """INSERT … SELECT … ON CONFLICT DO NOTHING; returns the number of rows inserted.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from tracker.catalog.schema import (
     Agency,
@@ -26,6 +27,7 @@ from tracker.catalog.schema import (
 from tracker.enums import AgencyKind, IndicatorAttribute
 
 DISTRICTS_PHRASE = "各区县人民政府"
+TargetKind = Literal["percent", "count", "deadline"]
 
 # Tianjin's 16 districts when the plan was issued (DESIGN.md; 蓟县 became 蓟州区 in 2016).
 TIANJIN_DISTRICTS = (
@@ -109,7 +111,7 @@ def split_agencies(resp: str) -> tuple[list[str], bool]:
     return [n for n in names if n != DISTRICTS_PHRASE], districts
 
 
-_TARGET_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+_TARGET_PATTERNS: list[tuple[TargetKind, re.Pattern[str]]] = [
     ("percent", re.compile(r"(\d+(?:\.\d+)?)%")),
     ("count", re.compile(r"(?<![\d—〔（(])(\d+)(名|所|个|家|人)(?!次)")),
     ("deadline", re.compile(r"(?<![—〔（(])(20\d\d)年(?!\d|—|）)(?=完成|前|底|全国|实现|达到)")),
@@ -142,7 +144,7 @@ def parse_plan_text(text: str, plan_id: str = "tianjin-disability-2016-2020") ->
     lines = text.splitlines()
     state = _State()
     measures: list[Measure] = []
-    indicator_rows: list[tuple[int, str, float, str, str, str]] = []
+    indicator_rows: list[tuple[int, str, float, Literal[">", ">="], str, str]] = []
     agency_order: list[str] = []
     issued: dt.date | None = None
 
@@ -159,7 +161,7 @@ def parse_plan_text(text: str, plan_id: str = "tianjin-disability-2016-2020") ->
             issued = dt.date(int(m[1]), int(m[2]), int(m[3]))
             continue
         if m := _INDICATOR_ROW.match(line):
-            comparator = ">" if m[3] == ">" else ">="
+            comparator: Literal[">", ">="] = ">" if m[3] == ">" else ">="
             attr = "binding" if m[6] == "约束性" else "expected"
             indicator_rows.append((int(m[1]), m[2], float(m[4]), comparator, m[5], attr))
             continue
