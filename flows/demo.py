@@ -21,6 +21,7 @@ from typing import Any
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from sqlalchemy import case, func, select
 
+from flows.runtime import dispose_engines
 from tracker.catalog.load import load_catalog
 from tracker.catalog.schema import Catalog
 from tracker.checkpoint import checkpoint_day
@@ -139,6 +140,7 @@ def run_demo(
     result.db_path, result.outbox_dir = db_path, out / "outbox"
     _summarise(factory, result, year, out)
     engine.dispose()
+    dispose_engines()  # checkpoints SQLite's WAL into tracker.db
     return result
 
 
@@ -217,8 +219,8 @@ def _summarise(factory, result: DemoResult, year: int, out: Path) -> None:  # ty
                    func.sum(case((ProgressRequest.answered_late.is_(True), 1), else_=0)))
             .join(ProgressRequest, ProgressRequest.period_id == ReportingPeriod.id)
             .where(ReportingPeriod.year == year)
-            .group_by(ReportingPeriod.label, ReportingPeriod.issue_on)
-            .order_by(ReportingPeriod.issue_on, ReportingPeriod.label)
+            .group_by(ReportingPeriod.label, ReportingPeriod.due_on)
+            .order_by(ReportingPeriod.due_on, ReportingPeriod.label)
         ).all()
         for label, n, on_time, late in rows:
             result.per_period.append({"period": label, "requests": n, "on_time": int(on_time or 0),

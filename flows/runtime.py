@@ -19,7 +19,19 @@ from tracker.workdays import SHANGHAI
 def factory_for(url: str) -> sessionmaker[Session]:
     engine = make_engine(url)
     migrate(engine)
+    _urls.add(url)
     return session_factory(engine)
+
+
+def dispose_engines() -> None:
+    """Close every cached engine's connections (SQLite folds its WAL back into the file)."""
+    for url in list(_urls):
+        factory_for(url).kw["bind"].dispose()
+    _urls.clear()
+    factory_for.cache_clear()
+
+
+_urls: set[str] = set()
 
 
 def resolve(now: str | None, database_url: str | None) -> tuple[Settings, dt.datetime]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -24,10 +25,15 @@ def build_scheduler() -> BlockingScheduler:
     return scheduler
 
 
+def next_runs(scheduler: BlockingScheduler, now: dt.datetime) -> list[tuple[str, dt.datetime]]:
+    """(job, next fire time) for each job, before the scheduler starts."""
+    return [(job.id, job.trigger.get_next_fire_time(None, now)) for job in scheduler.get_jobs()]
+
+
 def run_forever(console: Console) -> None:
     scheduler = build_scheduler()
-    for job in scheduler.get_jobs():
-        console.print(f"{job.id}: next run {job.next_run_time}")
+    for name, when in next_runs(scheduler, dt.datetime.now(SHANGHAI)):
+        console.print(f"{name}: 下次运行 {when:%Y-%m-%d %H:%M %Z}")
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):

@@ -100,6 +100,6 @@ def render_digests(
         out.append((ChannelKind(channel), Digest(
             digest_id=digest_id, address=address, recipient_name=msgs[0].recipient_name,
             subject=_env.get_template("digest_subject.txt.j2").render(ctx).strip(),
-            body=_env.get_template("digest.txt.j2").render(ctx),
+            body=_env.get_template("digest.txt.j2").render(ctx), date=now,
         ), [m.id for m in msgs]))
     return out

@@ -44,24 +44,25 @@ def test_scorecard_figures_equal_the_database(demo):
     book = openpyxl.load_workbook(out / "scorecard-2017.xlsx")
     assert book.sheetnames == SHEETS
     con = sqlite3.connect(out / "tracker.db")
-    per_agency = {name: (n, on, late, notices, circulars) for name, n, on, late, notices, circulars
-                  in con.execute("""
-        SELECT a.name, count(r.id),
-               sum(r.answered_late = 0), sum(r.answered_late = 1),
-               (SELECT count(*) FROM escalation e JOIN progress_request r2 ON r2.id = e.request_id
+    escalations_of = """(SELECT {what} FROM escalation e
+                 JOIN progress_request r2 ON r2.id = e.request_id
                  JOIN reporting_period p2 ON p2.id = r2.period_id
-                 WHERE r2.agency_id = a.id AND e.level = 2 AND p2.year = 2017),
-               (SELECT count(*) FROM escalation e JOIN progress_request r2 ON r2.id = e.request_id
-                 JOIN reporting_period p2 ON p2.id = r2.period_id
-                 WHERE r2.agency_id = a.id AND e.level = 3 AND p2.year = 2017)
+                 WHERE r2.agency_id = a.id AND e.level = {level} AND p2.year = 2017)"""
+    per_agency = {row[0]: row[1:] for row in con.execute(f"""
+        SELECT a.name, count(r.id), sum(r.answered_late = 0), sum(r.answered_late = 1),
+               {escalations_of.format(what="count(*)", level=2)},
+               {escalations_of.format(what="count(*)", level=3)},
+               {escalations_of.format(what="count(DISTINCT r2.period_id || e.effective_on)", level=2)},
+               {escalations_of.format(what="count(DISTINCT r2.period_id || e.effective_on)", level=3)}
         FROM agency a JOIN progress_request r ON r.agency_id = a.id
         JOIN reporting_period p ON p.id = r.period_id WHERE p.year = 2017 GROUP BY a.id""")}
     summary = _rows(book["汇总"])
     assert len(summary) == len(per_agency) == 52
     for row in summary:
-        n, on, late, notices, circulars = per_agency[row["单位"]]
+        n, on, late, notice_items, circular_items, notices, circulars = per_agency[row["单位"]]
         assert (row["应报"], row["按时"], row["逾期报送"], row["未报"]) == (n, on, late, n - on - late)
-        assert (row["督办次数"], row["通报次数"]) == (notices, circulars)
+        assert (row["督办项数"], row["通报项数"]) == (notice_items, circular_items)
+        assert (row["督办通知(份)"], row["通报(份)"]) == (notices, circulars)
         assert row["扣分"] == 2 * notices + 5 * circulars
         parts = [row[k] or 0 for k in ("按时报送得分", "完整性得分", "牵头任务进展得分", "常务会议得分")]
         assert row["总分"] == pytest.approx(max(sum(parts) - row["扣分"], 0), abs=0.02)

@@ -12,10 +12,14 @@ from tracker.db import transaction
 from tracker.enums import MessageKind
 from tracker.meetings import CITY_GOVERNMENT, MeetingError, meeting_duty, record_meeting
 from tracker.models import MeetingCompliance, OutboxMessage
+from tracker.periods import ensure_periods
 
 
 def test_meeting_duty(db, plan, policy):
     with transaction(db) as s:
+        # 2016 was never tracked (no reporting periods): no finding for it
+        assert meeting_duty(s, plan, at("2017-01-05"), policy).findings == 0
+        ensure_periods(s, plan, 2017, policy.rules, policy.calendar)
         for g in [CITY_GOVERNMENT, "和平区人民政府", "河东区人民政府"]:
             assert record_meeting(s, plan, government=g, held_on=dt.date(2017, 5, 4),
                                   topic="研究", recorded_by="t", now=at("2017-05-04"))

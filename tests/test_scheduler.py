@@ -20,3 +20,12 @@ def test_jobs_registered_with_their_triggers():
     fire = jobs["progress_requests"].trigger.get_next_fire_time(None, after)
     assert fire == dt.datetime(2017, 4, 11, 8, 0, tzinfo=SHANGHAI)
     assert all(j.max_instances == 1 for j in jobs.values())
+
+
+def test_serve_prints_next_runs_before_starting():
+    from flows.scheduler import next_runs
+
+    now = dt.datetime(2017, 4, 10, 8, 11, tzinfo=SHANGHAI)
+    runs = dict(next_runs(build_scheduler(), now))
+    assert runs["dispatch"] == dt.datetime(2017, 4, 10, 8, 15, tzinfo=SHANGHAI)
+    assert runs["annual_checkpoint"] == dt.datetime(2017, 4, 10, 9, 0, tzinfo=SHANGHAI)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -37,12 +38,14 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_UI_ENABLED", "false")
-    os.environ.setdefault("PREFECT_HOME", str(Path(os.environ.get("TRACKER_HOME", "var")).resolve()
-                                                / "prefect"))
+    home = Path(os.environ.get("TRACKER_HOME", "var")).resolve()
+    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    # Prefect's ephemeral API keeps a SQLite file there; it cannot create missing parents.
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]错误[/]: {message}", highlight=False, markup=True)
+    err.print(f"[bold red]错误[/]: {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -184,14 +187,27 @@ def jobs_run(name: str, now: Annotated[str | None, typer.Option(help="ISO time")
         raise _fail(f"unknown job {name!r}; known: {', '.join(JOBS)}")
     result = job.flow(now=_now(now).isoformat())
     console.print_json(data=result)
+    if name == "dispatch" and result.get("errors"):
+        raise _fail(f"{result['failed']} 条通知投递失败，{result['retrying']} 条等待重试: "
+                    f"{result['errors'][0]}", code=1)
 
 
 @app.command("scorecard")
 def scorecard(year: int, now: Annotated[str | None, typer.Option()] = None) -> None:
     """Write scorecard-YEAR.xlsx now (the annual checkpoint, on demand)."""
     _quiet_prefect()
-    from flows.tracker_flows import annual_checkpoint_flow
+    from sqlalchemy import select
 
+    from flows.tracker_flows import annual_checkpoint_flow
+    from tracker.models import Plan
+
+    with _factory()() as session:
+        periods = [(p.key, p.first_year, p.last_year) for p in session.scalars(select(Plan))]
+    if not periods:
+        raise _fail("no plan loaded: run `tracker catalog load` first")
+    if not any(first <= year <= last for _, first, last in periods):
+        spans = ", ".join(f"{key} {first}–{last}" for key, first, last in periods)
+        raise _fail(f"{year} is outside every plan's period ({spans})")
     for row in annual_checkpoint_flow(now=_now(now).isoformat(), year=year):
         console.print(f"{row['path']} ({'written' if row['written'] else 'unchanged'})")
 

@@ -15,7 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.enums import AgencyKind, ContactRole, MessageKind
-from tracker.models import Agency, AuditEvent, ExecutiveMeeting, MeetingCompliance, Plan
+from tracker.models import (
+    Agency,
+    AuditEvent,
+    ExecutiveMeeting,
+    MeetingCompliance,
+    Plan,
+    ReportingPeriod,
+)
 from tracker.notify import agency_id_by_name, enqueue_to_agency
 from tracker.policy import Policy
 from tracker.sql import insert_ignore_values
@@ -110,9 +117,15 @@ def meeting_duty(session: Session, plan: Plan, now: dt.datetime, policy: Policy)
             else:
                 result.warnings += n
     last = year - 1
-    if plan.first_year <= last <= plan.last_year:
+    if plan.first_year <= last <= plan.last_year and _tracked(session, plan, last):
         result.findings = record_findings(session, plan, last, now)
     return result
+
+
+def _tracked(session: Session, plan: Plan, year: int) -> bool:
+    """Whether the product tracked `year` (it had reporting periods): no findings before."""
+    return session.scalar(select(ReportingPeriod.id).where(
+        ReportingPeriod.plan_id == plan.id, ReportingPeriod.year == year).limit(1)) is not None
 
 
 def record_findings(session: Session, plan: Plan, year: int, now: dt.datetime) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Protocol
 
 from pydantic import BaseModel
@@ -15,6 +16,7 @@ class Digest(BaseModel):
     recipient_name: str
     subject: str
     body: str
+    date: dt.datetime  # the dispatcher's `now`: the Date header, simulated or real
 
 
 class DeliveryError(Exception):

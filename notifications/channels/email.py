@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import smtplib
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate
+from email.utils import format_datetime, formataddr
 
 from notifications.channels.base import DeliveryError, Digest
 
@@ -18,7 +18,7 @@ class EmailChannel:
         msg["From"] = formataddr(("规划纲要督查督办系统", self.sender))
         msg["To"] = formataddr((digest.recipient_name, digest.address))
         msg["Subject"] = digest.subject
-        msg["Date"] = formatdate(localtime=False)
+        msg["Date"] = format_datetime(digest.date)
         # Same digest, same Message-ID: a resend after a crash can be recognised downstream.
         msg["Message-ID"] = f"<{digest.digest_id}@plan-tracker>"
         msg.set_content(digest.body, charset="utf-8")

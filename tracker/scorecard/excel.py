@@ -44,7 +44,8 @@ def method_table(rules: Rules, plan_title: str, year: int, generated: dt.datetim
         ("牵头任务进展", f"{w.progress:g}分：牵头任务最新完成进度与规划期内按年度应达进度之比（封顶）"),
         ("常务会议", f"{w.meetings:g}分：仅区人民政府，年内政府常务会议至少研究一次"),
         ("权重调整", "不适用的项目不计分，其余项目按权重折算为百分制"),
-        ("扣分", f"每次督办扣{w.per_supervision_notice:g}分，每次通报扣{w.per_circular:g}分，最低0分"),
+        ("扣分", f"每份督办通知扣{w.per_supervision_notice:g}分，每份通报扣{w.per_circular:g}分，"
+                 "最低0分；同一单位同一报送期同日升级的逾期事项合为一份"),
         ("指标", "实际值与目标值比较；约束性指标未达标的单独标注"),
     ]
     return pd.DataFrame(rows, columns=["项目", "说明"])
@@ -63,7 +64,8 @@ def write_scorecard(figures: Figures, path: Path, *, rules: Rules, plan_title: s
         "逾期督办": figures.escalations, "常务会议": figures.meetings,
         "说明": method_table(rules, plan_title, figures.year, generated),
     }
-    with pd.ExcelWriter(tmp, engine="xlsxwriter",
+    with pd.ExcelWriter(tmp, engine="xlsxwriter", datetime_format="yyyy-mm-dd hh:mm",
+                        date_format="yyyy-mm-dd",
                         engine_kwargs={"options": WRITER_OPTIONS}) as writer:
         book = writer.book
         header = book.add_format({"bold": True, "bg_color": "#1F4E79", "font_color": "#FFFFFF",

@@ -11,6 +11,9 @@ re-weighted to 100. Then minus 2 per supervision notice and 5 per circular, floo
 - progress: mean latest percent reported by the lead for each measure it leads, against
   the expected share of the plan period elapsed by year end (2017 of 2016–2020 = 40 %),
   capped at 1
+- deductions count documents, not items: the overdue items of one agency that reach a
+  rung on the same day (one period's batch) are one supervision notice or one circular,
+  as the office would issue them; the item counts are shown beside
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ from tracker.models import (
     ReportingPeriod,
 )
 from tracker.workdays import SHANGHAI as _SH
+
+SUMMARY_COLUMNS = [
+    "agency_id", "单位", "类别", "应报", "按时", "逾期报送", "未报", "完整", "牵头任务平均进度",
+    "按时报送得分", "完整性得分", "牵头任务进展得分", "常务会议得分", "催办项数", "督办项数",
+    "通报项数", "督办通知(份)", "通报(份)", "扣分", "总分",
+]
 
 
 @dataclass
@@ -110,9 +119,10 @@ def agency_summary(session: Session, plan: Plan, year: int, w: Weights) -> pd.Da
         .group_by(req.c.agency_id)
     ).all()
     esc = session.execute(
-        select(req.c.agency_id, Escalation.level, func.count())
+        select(req.c.agency_id, Escalation.level, req.c.period_id, Escalation.effective_on,
+               func.count())
         .join(Escalation, Escalation.request_id == req.c.id)
-        .group_by(req.c.agency_id, Escalation.level)
+        .group_by(req.c.agency_id, Escalation.level, req.c.period_id, Escalation.effective_on)
     ).all()
     progress = _lead_progress(session, plan, year)
     agencies = session.execute(
@@ -125,7 +135,11 @@ def agency_summary(session: Session, plan: Plan, year: int, w: Weights) -> pd.Da
             .where(MeetingCompliance.plan_id == plan.id, MeetingCompliance.year == year))
     }
     by_agency = {a: (n, on, late, comp) for a, n, on, late, comp in counts}
-    levels: dict[tuple[int, int], int] = {(a, lvl): n for a, lvl, n in esc}
+    items: dict[tuple[int, int], int] = {}  # overdue items per (agency, level)
+    documents: dict[tuple[int, int], int] = {}  # notices per (agency, level): one per batch
+    for a, lvl, _period, _day, n in esc:
+        items[(a, lvl)] = items.get((a, lvl), 0) + n
+        documents[(a, lvl)] = documents.get((a, lvl), 0) + 1
     share = expected_share(plan, year)
     rows = []
     for aid, name, kind in agencies:
@@ -141,8 +155,8 @@ def agency_summary(session: Session, plan: Plan, year: int, w: Weights) -> pd.Da
             parts["meetings"] = (w.meetings, 1.0 if compliance.get(name) else 0.0)
         applicable = sum(weight for weight, _ in parts.values())
         earned = {k: weight * ratio * 100 / applicable for k, (weight, ratio) in parts.items()}
-        notices = levels.get((aid, Level.SUPERVISION_NOTICE.value), 0)
-        circulars = levels.get((aid, Level.CIRCULAR.value), 0)
+        notices = documents.get((aid, Level.SUPERVISION_NOTICE.value), 0)
+        circulars = documents.get((aid, Level.CIRCULAR.value), 0)
         deduction = notices * w.per_supervision_notice + circulars * w.per_circular
         rows.append({
             "agency_id": aid, "单位": name, "类别": kind.value, "应报": n, "按时": on_time,
@@ -152,13 +166,15 @@ def agency_summary(session: Session, plan: Plan, year: int, w: Weights) -> pd.Da
             "完整性得分": round(earned["completeness"], 2),
             "牵头任务进展得分": round(earned["progress"], 2) if "progress" in earned else None,
             "常务会议得分": round(earned["meetings"], 2) if "meetings" in earned else None,
-            "催办次数": levels.get((aid, Level.REMINDER.value), 0),
-            "督办次数": notices, "通报次数": circulars, "扣分": round(deduction, 2),
+            "催办项数": items.get((aid, Level.REMINDER.value), 0),
+            "督办项数": items.get((aid, Level.SUPERVISION_NOTICE.value), 0),
+            "通报项数": items.get((aid, Level.CIRCULAR.value), 0),
+            "督办通知(份)": notices, "通报(份)": circulars, "扣分": round(deduction, 2),
             "总分": round(max(sum(earned.values()) - deduction, 0.0), 2),
         })
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     if df.empty:
-        return df
+        return df.assign(排名=pd.Series(dtype=int))
     df["排名"] = df["总分"].rank(ascending=False, method="min").astype(int)
     return df.sort_values(["排名", "agency_id"]).reset_index(drop=True)
 
@@ -273,7 +289,7 @@ def escalation_list(session: Session, plan: Plan, year: int) -> pd.DataFrame:
     return pd.DataFrame([{
         "报送期": period, "任务/指标": mcode or icode, "责任单位": agency,
         "级别": LEVEL_LABELS[Level(level)], "截止日期": due_on, "发出日期": effective_on,
-        "报送时间": answered_at.astimezone(_SH).strftime("%Y-%m-%d %H:%M") if answered_at else "未报送",
+        "报送时间": answered_at.astimezone(_SH).replace(tzinfo=None) if answered_at else None,
     } for period, mcode, icode, agency, level, effective_on, due_on, answered_at in rows],
         columns=["报送期", "任务/指标", "责任单位", "级别", "截止日期", "发出日期", "报送时间"])
 
