@@ -45,6 +45,8 @@ class Rules(BaseModel):
     meeting_warning: tuple[int, int] = (11, 15)
     checkpoint_working_day: int = Field(30, ge=1)  # annual checkpoint: Nth wd of next year
     yellow_within: int = 3  # traffic light: due within N wd
+    return_working_days: int = Field(3, ge=1)  # a returned report is due again N wd later
+    link_max_age_days: int = Field(30, ge=1)  # liaison links expire after N calendar days
     city_meeting_contact: str = "市残联"  # 市政府残工委办公室 sits in 市残联
     supervision_office: str = "市政府督查室"
     performance_office: str = "市绩效办"

@@ -77,6 +77,8 @@ class ContactRole(StrEnum):
 class MessageKind(StrEnum):
     PROGRESS_REQUEST = "progress_request"
     ESCALATION = "escalation"
+    REPORT_RETURNED = "report_returned"
+    EXTENSION_DECIDED = "extension_decided"
     MEETING_REMINDER = "meeting_reminder"
     MEETING_WARNING = "meeting_warning"
 
@@ -91,3 +93,17 @@ class OutboxStatus(StrEnum):
 class ChannelKind(StrEnum):
     EMAIL = "email"
     FILE = "file"
+
+
+class ReviewState(StrEnum):
+    """The supervision office's review (审核) of a submitted report."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    RETURNED = "returned"
+
+
+class ExtensionState(StrEnum):
+    PENDING = "pending"
+    GRANTED = "granted"
+    REFUSED = "refused"

@@ -19,7 +19,8 @@ from tracker.models import Agency, Liaison, OutboxMessage, ProgressRequest
 from tracker.sql import insert_ignore_from_select, insert_ignore_values
 
 OUTBOX_COLUMNS = [
-    "key", "kind", "channel", "address", "recipient_name", "agency_id", "request_id", "level",
+    "key", "kind", "channel", "address", "recipient_name", "agency_id", "request_id", "liaison_id",
+    "level",
     "is_copy", "status", "attempts", "next_attempt_at", "created_at",
 ]
 
@@ -62,7 +63,7 @@ def enqueue_for_requests(
         sel = (
             select(
                 key, literal(kind.value), literal(channel.value), Liaison.email, Liaison.name,
-                ProgressRequest.agency_id, ProgressRequest.id, literal(level),
+                ProgressRequest.agency_id, ProgressRequest.id, Liaison.id, literal(level),
                 true() if is_copy else false(), literal(OutboxStatus.PENDING.value),
                 literal(0), literal(now, OutboxMessage.next_attempt_at.type),
                 literal(now, OutboxMessage.created_at.type),
@@ -97,7 +98,7 @@ def enqueue_to_agency(
     ).all()
     rows = [
         dict(key=f"{key_prefix}:{c.id}", kind=kind.value, channel=channel.value, address=c.email,
-             recipient_name=c.name, agency_id=agency_id, request_id=None, level=0,
+             recipient_name=c.name, agency_id=agency_id, request_id=None, liaison_id=c.id, level=0,
              is_copy=is_copy, payload=payload, status=OutboxStatus.PENDING.value, attempts=0,
              next_attempt_at=now, created_at=now)
         for c in contacts

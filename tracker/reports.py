@@ -11,16 +11,18 @@ import datetime as dt
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tracker.enums import ProgressStatus, RequestState
+from tracker.enums import ProgressStatus, RequestState, ReviewState
 from tracker.models import (
     AuditEvent,
+    Evidence,
     IndicatorValue,
     ProgressReport,
     ProgressRequest,
+    ReportDraft,
     ReportingPeriod,
 )
 from tracker.sql import insert_ignore_values
@@ -66,7 +68,7 @@ class RecordResult:
 
 def record_reports(
     session: Session, items: list[ReportInput], *, submitted_by: str, now: dt.datetime,
-    max_attempts: int = 5,
+    source: str = "web", max_attempts: int = 5,
 ) -> RecordResult:
     """Record a batch of reports in a few statements; all or nothing.
 
@@ -79,14 +81,15 @@ def record_reports(
     for attempt in range(max_attempts):
         try:
             with session.begin_nested():
-                return _record(session, items, submitted_by, now)
+                return _record(session, items, submitted_by, now, source)
         except IntegrityError:
             if attempt == max_attempts - 1:
                 raise
     raise AssertionError("unreachable")
 
 
-def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetime) -> RecordResult:
+def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetime,
+            source: str) -> RecordResult:
     ids = [i.request_id for i in items]
     rows = session.execute(
         select(ProgressRequest.id, ProgressRequest.state, ProgressRequest.due_on,
@@ -120,23 +123,35 @@ def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetim
             request_id=item.request_id, version=versions[item.request_id], status=item.status,
             percent=item.percent, narrative=item.narrative, problems=item.problems,
             next_steps=item.next_steps, value=item.value, submitted_at=now, submitted_by=by,
-            late=late,
+            late=late, source=source, review_state=ReviewState.PENDING,
         ))
     report_ids = list(session.scalars(
         insert(ProgressReport).returning(ProgressReport.id, sort_by_parameter_order=True),
         report_rows,
     ))
-    # First answer closes the request and stops the ladder; later versions leave it be.
+    # An answer closes the request and stops the ladder. The first answer decides whether
+    # it was on time: a request reopened by a returned report keeps that first verdict.
     late_expr = case((ProgressRequest.due_on < local_date(now), True), else_=False)
     session.execute(
         update(ProgressRequest)
         .where(ProgressRequest.id.in_(ids), ProgressRequest.state == RequestState.OPEN.value)
-        .values(state=RequestState.ANSWERED.value, answered_at=now, answered_late=late_expr,
+        .values(state=RequestState.ANSWERED.value,
+                answered_at=func.coalesce(ProgressRequest.answered_at, now),
+                answered_late=func.coalesce(ProgressRequest.answered_late, late_expr),
                 next_action_on=None)
     )
+    # Evidence uploaded before submitting belongs to the version it was submitted with.
+    newest = (select(func.max(ProgressReport.id))
+              .where(ProgressReport.request_id == Evidence.request_id,
+                     ProgressReport.id.in_(report_ids))
+              .scalar_subquery())
+    session.execute(update(Evidence).where(Evidence.request_id.in_(ids),
+                                           Evidence.report_id.is_(None))
+                    .values(report_id=newest))
+    session.execute(delete(ReportDraft).where(ReportDraft.request_id.in_(ids)))
     _record_indicator_values(session, items, info, report_ids, now)
     session.add(AuditEvent(
-        at=now, actor=by, action="report.submit", object_type="progress_request",
+        at=now, actor=by, action=f"report.submit.{source}", object_type="progress_request",
         object_id=",".join(str(i) for i in sorted(set(ids)))[:100],
         detail={"reports": report_ids, "versions": {str(k): v for k, v in versions.items()}},
     ))

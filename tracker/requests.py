@@ -58,7 +58,7 @@ def open_due_requests(session: Session, plan: Plan, now: dt.datetime, policy: Po
                 select(common[0], Assignment.agency_id, Assignment.id, literal(None), *common[1:])
                 .join(Measure, Measure.id == Assignment.measure_id)
                 .where(Measure.plan_id == plan.id, Measure.active.is_(True),
-                       Assignment.active.is_(True))
+                       Measure.closed_at.is_(None), Assignment.active.is_(True))
             )
         else:
             sel = select(

@@ -6,18 +6,21 @@ from tracker.models.outbox import DeliveryAttempt, OutboxMessage
 from tracker.models.plan import Agency, Assignment, Indicator, Liaison, Measure, Plan
 from tracker.models.tracking import (
     Escalation,
+    Evidence,
     ExecutiveMeeting,
+    ExtensionRequest,
     IndicatorValue,
     MeetingCompliance,
     ProgressReport,
     ProgressRequest,
+    ReportDraft,
     ReportingPeriod,
     ScorecardRun,
 )
 
 __all__ = [
-    "Agency", "Assignment", "AuditEvent", "Base", "DeliveryAttempt", "Escalation",
-    "ExecutiveMeeting", "Indicator", "IndicatorValue", "Liaison", "Measure",
+    "Agency", "Assignment", "AuditEvent", "Base", "DeliveryAttempt", "Escalation", "Evidence",
+    "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue", "Liaison", "Measure",
     "MeetingCompliance", "OutboxMessage", "Plan", "ProgressReport", "ProgressRequest",
     "ReportingPeriod", "ScorecardRun",
 ]

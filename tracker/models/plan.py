@@ -67,6 +67,8 @@ class Measure(Base):
     targets: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     position: Mapped[int]  # order in the plan
     active: Mapped[bool] = mapped_column(Boolean, default=True)  # false once dropped from the catalog
+    closed_at: Mapped[dt.datetime | None]  # 办结销号: signed off by the supervision office
+    closed_by: Mapped[str | None] = mapped_column(String(200))
     __table_args__ = (UniqueConstraint("plan_id", "code"),)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -15,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracker.enums import PeriodKind, ProgressStatus, RequestState
+from tracker.enums import ExtensionState, PeriodKind, ProgressStatus, RequestState, ReviewState
 from tracker.models.base import Base
 from tracker.models.plan import enum_column
 
@@ -85,6 +87,12 @@ class ProgressReport(Base):
     submitted_at: Mapped[dt.datetime]
     submitted_by: Mapped[str] = mapped_column(String(200))
     late: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(20), default="web")  # web, excel, cli, demo
+    review_state: Mapped[ReviewState] = mapped_column(
+        enum_column(ReviewState), default=ReviewState.PENDING)
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[dt.datetime | None]
     __table_args__ = (
         UniqueConstraint("request_id", "version"),
         CheckConstraint("percent BETWEEN 0 AND 100", name="percent_range"),
@@ -158,3 +166,46 @@ class ScorecardRun(Base):
     figures_hash: Mapped[str] = mapped_column(String(64))
     written_at: Mapped[dt.datetime]
     __table_args__ = (UniqueConstraint("plan_id", "year"),)
+
+
+class ReportDraft(Base):
+    """A liaison's unsent answer, one per request, overwritten on each save."""
+
+    __tablename__ = "report_draft"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("progress_request.id"), unique=True)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    saved_at: Mapped[dt.datetime]
+    saved_by: Mapped[str] = mapped_column(String(200))
+
+
+class Evidence(Base):
+    """An evidence file (佐证材料) attached to a request, stored on disk by content hash."""
+
+    __tablename__ = "evidence"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("progress_request.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("progress_report.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime]
+    uploaded_by: Mapped[str] = mapped_column(String(200))
+
+
+class ExtensionRequest(Base):
+    """延期申请: a liaison asks for a later due day; the supervision office decides."""
+
+    __tablename__ = "extension_request"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("progress_request.id"), index=True)
+    requested_due_on: Mapped[dt.date]
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[ExtensionState] = mapped_column(
+        enum_column(ExtensionState), default=ExtensionState.PENDING)
+    asked_at: Mapped[dt.datetime]
+    asked_by: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decision_note: Mapped[str | None] = mapped_column(Text)

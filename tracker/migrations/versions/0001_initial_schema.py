@@ -5,8 +5,9 @@ Revises:
 Create Date: 2026-11-29
 """
 
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = '0001'
 down_revision = None
@@ -69,6 +70,8 @@ def upgrade() -> None:
     sa.Column('targets', sa.JSON(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_by', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['plan_id'], ['plan.id'], name=op.f('fk_measure_plan_id_plan')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_measure')),
     sa.UniqueConstraint('plan_id', 'code', name=op.f('uq_measure_plan_id_code'))
@@ -198,15 +201,33 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_escalation')),
     sa.UniqueConstraint('request_id', 'level', name=op.f('uq_escalation_request_id_level'))
     )
+    op.create_table('extension_request',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('requested_due_on', sa.Date(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('state', sa.Enum('pending', 'granted', 'refused', name='extensionstate', native_enum=False, length=32), nullable=False),
+    sa.Column('asked_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('asked_by', sa.String(length=200), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decided_by', sa.String(length=200), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['request_id'], ['progress_request.id'], name=op.f('fk_extension_request_request_id_progress_request')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_extension_request'))
+    )
+    with op.batch_alter_table('extension_request', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_extension_request_request_id'), ['request_id'], unique=False)
+
     op.create_table('outbox_message',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('kind', sa.Enum('progress_request', 'escalation', 'meeting_reminder', 'meeting_warning', name='messagekind', native_enum=False, length=32), nullable=False),
+    sa.Column('kind', sa.Enum('progress_request', 'escalation', 'report_returned', 'extension_decided', 'meeting_reminder', 'meeting_warning', name='messagekind', native_enum=False, length=32), nullable=False),
     sa.Column('channel', sa.Enum('email', 'file', name='channelkind', native_enum=False, length=32), nullable=False),
     sa.Column('address', sa.String(length=254), nullable=False),
     sa.Column('recipient_name', sa.String(length=200), nullable=False),
     sa.Column('agency_id', sa.Integer(), nullable=True),
     sa.Column('request_id', sa.Integer(), nullable=True),
+    sa.Column('liaison_id', sa.Integer(), nullable=True),
     sa.Column('level', sa.Integer(), nullable=False),
     sa.Column('is_copy', sa.Boolean(), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=True),
@@ -219,6 +240,7 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['agency_id'], ['agency.id'], name=op.f('fk_outbox_message_agency_id_agency')),
+    sa.ForeignKeyConstraint(['liaison_id'], ['liaison.id'], name=op.f('fk_outbox_message_liaison_id_liaison')),
     sa.ForeignKeyConstraint(['request_id'], ['progress_request.id'], name=op.f('fk_outbox_message_request_id_progress_request')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message')),
     sa.UniqueConstraint('key', name=op.f('uq_outbox_message_key'))
@@ -239,10 +261,25 @@ def upgrade() -> None:
     sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('submitted_by', sa.String(length=200), nullable=False),
     sa.Column('late', sa.Boolean(), nullable=False),
+    sa.Column('source', sa.String(length=20), nullable=False),
+    sa.Column('review_state', sa.Enum('pending', 'accepted', 'returned', name='reviewstate', native_enum=False, length=32), nullable=False),
+    sa.Column('review_comment', sa.Text(), nullable=True),
+    sa.Column('reviewed_by', sa.String(length=200), nullable=True),
+    sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint('percent BETWEEN 0 AND 100', name=op.f('ck_progress_report_percent_range')),
     sa.ForeignKeyConstraint(['request_id'], ['progress_request.id'], name=op.f('fk_progress_report_request_id_progress_request')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_progress_report')),
     sa.UniqueConstraint('request_id', 'version', name=op.f('uq_progress_report_request_id_version'))
+    )
+    op.create_table('report_draft',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('fields', sa.JSON(), nullable=False),
+    sa.Column('saved_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('saved_by', sa.String(length=200), nullable=False),
+    sa.ForeignKeyConstraint(['request_id'], ['progress_request.id'], name=op.f('fk_report_draft_request_id_progress_request')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_report_draft')),
+    sa.UniqueConstraint('request_id', name=op.f('uq_report_draft_request_id'))
     )
     op.create_table('delivery_attempt',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -257,6 +294,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('delivery_attempt', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_delivery_attempt_message_id'), ['message_id'], unique=False)
+
+    op.create_table('evidence',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=True),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('media_type', sa.String(length=100), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('uploaded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('uploaded_by', sa.String(length=200), nullable=False),
+    sa.ForeignKeyConstraint(['report_id'], ['progress_report.id'], name=op.f('fk_evidence_report_id_progress_report')),
+    sa.ForeignKeyConstraint(['request_id'], ['progress_request.id'], name=op.f('fk_evidence_request_id_progress_request')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_evidence'))
+    )
+    with op.batch_alter_table('evidence', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_evidence_request_id'), ['request_id'], unique=False)
 
     op.create_table('indicator_value',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -276,15 +330,24 @@ def upgrade() -> None:
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_table('indicator_value')
+    with op.batch_alter_table('evidence', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_evidence_request_id'))
+
+    op.drop_table('evidence')
     with op.batch_alter_table('delivery_attempt', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_delivery_attempt_message_id'))
 
     op.drop_table('delivery_attempt')
+    op.drop_table('report_draft')
     op.drop_table('progress_report')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_message_due')
 
     op.drop_table('outbox_message')
+    with op.batch_alter_table('extension_request', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_extension_request_request_id'))
+
+    op.drop_table('extension_request')
     op.drop_table('escalation')
     with op.batch_alter_table('progress_request', schema=None) as batch_op:
         batch_op.drop_index('ix_progress_request_sweep')

@@ -1,0 +1,79 @@
+"""Evidence files (佐证材料): size and type limits, stored on disk by content hash.
+
+Files are kept as HOME/evidence/<sha256[:2]>/<sha256> and always served as downloads
+with a neutral type (see tracker.web), so nothing a liaison uploads runs in a browser.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.models import AuditEvent, Evidence, ProgressRequest
+
+MAX_BYTES = 20 * 1024 * 1024
+# extension -> (media type, magic prefixes); the content must match its extension.
+ALLOWED: dict[str, tuple[str, tuple[bytes, ...]]] = {
+    ".pdf": ("application/pdf", (b"%PDF-",)),
+    ".jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", (b"PK\x03\x04",)),
+    ".xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (b"PK\x03\x04",)),
+    ".doc": ("application/msword", (b"\xd0\xcf\x11\xe0",)),
+    ".xls": ("application/vnd.ms-excel", (b"\xd0\xcf\x11\xe0",)),
+    ".ofd": ("application/ofd", (b"PK\x03\x04",)),
+}
+
+
+class EvidenceError(ValueError):
+    pass
+
+
+def evidence_path(root: Path, sha256: str) -> Path:
+    return root / "evidence" / sha256[:2] / sha256
+
+
+def store_evidence(session: Session, root: Path, *, agency_id: int, request_id: int,
+                   filename: str, data: bytes, uploaded_by: str, now: dt.datetime) -> Evidence:
+    """Check and store one file for a request of the agency. Does not commit.
+
+    Raises EvidenceError (in Chinese, for the form) for a wrong agency, an empty or
+    oversized file, a type not in ALLOWED, or content that does not match its extension.
+    """
+    owner = session.scalar(select(ProgressRequest.agency_id).where(ProgressRequest.id == request_id))
+    if owner != agency_id:
+        raise EvidenceError("该任务不属于本单位")
+    name = os.path.basename(filename.replace("\\", "/")).strip()[:200] or "file"
+    ext = os.path.splitext(name)[1].lower()
+    if ext not in ALLOWED:
+        raise EvidenceError(f"不支持的文件类型 {ext or '（无扩展名）'}；允许："
+                            + "、".join(sorted(ALLOWED)))
+    if not data:
+        raise EvidenceError("文件为空")
+    if len(data) > MAX_BYTES:
+        raise EvidenceError(f"文件超过 {MAX_BYTES // (1024 * 1024)} MB 上限")
+    media, magics = ALLOWED[ext]
+    if not any(data.startswith(m) for m in magics):
+        raise EvidenceError(f"文件内容与扩展名 {ext} 不符")
+    digest = hashlib.sha256(data).hexdigest()
+    path = evidence_path(root, digest)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    ev = Evidence(request_id=request_id, filename=name, media_type=media, size=len(data),
+                  sha256=digest, uploaded_at=now, uploaded_by=uploaded_by)
+    session.add(ev)
+    session.flush()
+    session.add(AuditEvent(at=now, actor=uploaded_by, action="evidence.upload",
+                           object_type="progress_request", object_id=str(request_id),
+                           detail={"evidence": ev.id, "filename": name, "sha256": digest,
+                                   "size": len(data)}))
+    return ev

@@ -1,0 +1,1 @@
+"""The Excel round trip: a pre-filled sheet per agency, and reading it back."""

@@ -1,0 +1,85 @@
+"""Write an agency's open requests to a pre-filled Excel sheet (`tracker template`).
+
+Key columns are locked (sheet protection), 状态 is a drop-down list, 完成进度 accepts
+whole numbers 0–100. Every text cell is written as a string: nothing becomes a formula.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import xlsxwriter
+from sqlalchemy.orm import Session
+
+from tracker.answers import agency_items
+from tracker.enums import PROGRESS_STATUS_LABELS, RequestState, Role
+from tracker.exchange.layout import COLUMNS, HEADERS, META_SHEET, SHEET, STATUS_LABELS
+from tracker.models import Agency
+
+ROLE_LABELS = {Role.LEAD: "牵头单位", Role.CO: "配合单位", Role.DISTRICT: "区人民政府"}
+WIDTHS = [10, 9, 8, 40, 10, 12, 10, 12, 50, 40, 40, 10]
+
+
+def agency_template(session: Session, agency_id: int, today: dt.date,
+                    generated: dt.datetime) -> bytes:
+    """The workbook for the agency's open requests as bytes (pre-filled as the form is)."""
+    agency = session.get_one(Agency, agency_id)
+    items = [i for i in agency_items(session, agency_id, today) if i.state == RequestState.OPEN]
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False,
+                                     "strings_to_urls": False, "strings_to_numbers": False})
+    header = book.add_format({"bold": True, "bg_color": "#1F4E79", "font_color": "#FFFFFF",
+                              "border": 1, "text_wrap": True, "locked": True})
+    locked = book.add_format({"locked": True, "text_wrap": True, "valign": "top",
+                              "bg_color": "#F2F2F2"})
+    editable = book.add_format({"locked": False, "text_wrap": True, "valign": "top"})
+    date_fmt = book.add_format({"locked": True, "num_format": "yyyy-mm-dd", "valign": "top",
+                                "bg_color": "#F2F2F2"})
+    sheet = book.add_worksheet(SHEET)
+    for col, title in enumerate(HEADERS):
+        sheet.write_string(0, col, title, header)
+        sheet.set_column(col, col, WIDTHS[col])
+    for row, item in enumerate(items, start=1):
+        p = item.prefill
+        values = {
+            "request_id": item.request_id, "period": item.period,
+            "code": item.measure_code or (item.indicator or {}).get("code", ""),
+            "subject": item.measure_title, "role": ROLE_LABELS.get(item.role, "指标报送单位")
+            if item.role else "指标报送单位", "due_on": item.due_on,
+            "status": PROGRESS_STATUS_LABELS.get(p.get("status"), "") if p.get("status") else "",
+            "percent": p.get("percent"), "narrative": p.get("narrative") or "",
+            "problems": p.get("problems") or "", "next_steps": p.get("next_steps") or "",
+            "value": p.get("value"),
+        }
+        for col, (_, key, edit) in enumerate(COLUMNS):
+            value, fmt = values[key], editable if edit else locked
+            if key == "due_on":
+                sheet.write_datetime(row, col, dt.datetime.combine(value, dt.time()), date_fmt)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                sheet.write_number(row, col, value, fmt)
+            elif value in (None, ""):
+                sheet.write_blank(row, col, None, fmt)
+            else:
+                sheet.write_string(row, col, str(value), fmt)
+    last = max(len(items), 1) + 200  # room for the validation if rows are added by mistake
+    sheet.data_validation(1, 6, last, 6, {"validate": "list", "source": STATUS_LABELS,
+                                          "error_message": "请从下拉列表中选择状态"})
+    sheet.data_validation(1, 7, last, 7, {"validate": "integer", "criteria": "between",
+                                          "minimum": 0, "maximum": 100,
+                                          "error_message": "完成进度须为0到100的整数"})
+    sheet.freeze_panes(1, 4)
+    sheet.protect("", {"autofilter": True, "sort": False, "format_columns": True,
+                       "format_rows": True})
+    sheet.autofilter(0, 0, max(len(items), 1), len(HEADERS) - 1)
+    meta = book.add_worksheet(META_SHEET)
+    for r, (k, v) in enumerate([("单位", agency.name), ("单位编号", str(agency.id)),
+                                ("生成时间", generated.isoformat(timespec="minutes")),
+                                ("填写说明", "只填写白色单元格；状态请从下拉列表选择；"
+                                            "完成进度填0到100的整数；状态为滞后或受阻时须填写工作进展。")]):
+        meta.write_string(r, 0, k)
+        meta.write_string(r, 1, v)
+    meta.set_column(0, 0, 12)
+    meta.set_column(1, 1, 80)
+    book.close()
+    return buf.getvalue()

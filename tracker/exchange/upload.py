@@ -1,0 +1,169 @@
+"""Read an agency's sheet back: record every row, or refuse the whole file.
+
+Each problem is named by sheet, row and column (unknown request, a row for another
+agency, a status not in the list, a percent out of range or stored as text, a formula).
+Nothing is recorded unless every row is good.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from openpyxl import load_workbook
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.enums import RequestState
+from tracker.exchange.layout import COLUMN_OF, HEADERS, META_SHEET, SHEET, STATUS_BY_LABEL, column_letter
+from tracker.models import AuditEvent, ProgressRequest
+from tracker.reports import RecordResult, ReportInput, record_reports
+
+FIELD_COLUMN = {"status": "status", "percent": "percent", "narrative": "narrative",
+                "problems": "problems", "next_steps": "next_steps", "value": "value"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    sheet: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.sheet + (f" 第{self.row}行" if self.row else "") + (
+            f" {self.column}列" if self.column else "")
+        return f"{where}：{self.message}"
+
+
+class UploadError(ValueError):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _col(key: str) -> str:
+    i = COLUMN_OF[key]
+    return f"{column_letter(i)}（{HEADERS[i]}）"
+
+
+def parse_rows(data: bytes, agency_id: int) -> list[tuple[int, dict[str, Any]]]:
+    """(row number, values) for every answered row. Raises UploadError with all problems."""
+    try:
+        book = load_workbook(io.BytesIO(data), data_only=False)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise UploadError([Problem("文件", None, None, f"不是有效的 Excel（.xlsx）文件：{exc}")]) from exc
+    if SHEET not in book.sheetnames:
+        raise UploadError([Problem(SHEET, None, None, "找不到该工作表；请使用系统下载的模板")])
+    sheet = book[SHEET]
+    header = [c.value for c in sheet[1]][: len(HEADERS)]
+    if header != HEADERS:
+        raise UploadError([Problem(SHEET, 1, None, "表头与模板不一致；请勿增删或移动列")])
+    problems: list[Problem] = []
+    if META_SHEET in book.sheetnames:
+        meta = {r[0]: r[1] for r in book[META_SHEET].iter_rows(values_only=True) if r and r[0]}
+        if str(meta.get("单位编号", "")) not in ("", str(agency_id)):
+            problems.append(Problem(META_SHEET, 2, "B", f"此文件属于其他单位（{meta.get('单位')}）"))
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for cells in sheet.iter_rows(min_row=2):
+        number = cells[0].row
+        values: dict[str, Any] = {}
+        for key, idx in COLUMN_OF.items():
+            cell = cells[idx] if idx < len(cells) else None
+            if cell is None:
+                values[key] = None
+                continue
+            if cell.data_type == "f":
+                problems.append(Problem(SHEET, number, _col(key), "不接受公式，请填写数值或文字"))
+            values[key] = cell.value
+            values[f"{key}__type"] = cell.data_type
+        if all(values.get(k) in (None, "") for k in COLUMN_OF):
+            continue  # blank line
+        rows.append((number, values))
+    if problems:
+        raise UploadError(problems)
+    return rows
+
+
+def import_sheet(session: Session, data: bytes, *, agency_id: int, submitted_by: str,
+                 now: dt.datetime) -> RecordResult:
+    """Validate every row, then record all answered rows as one batch. Does not commit.
+
+    Rows whose 状态 is empty are left unanswered. Raises UploadError listing every
+    problem; nothing is recorded then.
+    """
+    rows = parse_rows(data, agency_id)
+    problems: list[Problem] = []
+    ids = [v["request_id"] for _, v in rows if isinstance(v["request_id"], int)]
+    known = {rid: (agency, state, indicator) for rid, agency, state, indicator in session.execute(
+        select(ProgressRequest.id, ProgressRequest.agency_id, ProgressRequest.state,
+               ProgressRequest.indicator_id)
+        .where(ProgressRequest.id.in_(ids)))}
+    items: list[ReportInput] = []
+    for number, v in rows:
+        rid = v["request_id"]
+        if v.get("request_id__type") == "s":
+            problems.append(Problem(SHEET, number, _col("request_id"), "数字以文本形式存储"))
+            continue
+        if not isinstance(rid, int) or rid not in known:
+            problems.append(Problem(SHEET, number, _col("request_id"), f"未知的请求编号 {rid!r}"))
+            continue
+        if known[rid][0] != agency_id:
+            problems.append(Problem(SHEET, number, _col("request_id"), "该行属于其他单位"))
+            continue
+        if known[rid][1] == RequestState.WAIVED:
+            problems.append(Problem(SHEET, number, _col("request_id"), "该请求已免报"))
+            continue
+        if v["status"] in (None, ""):
+            continue  # not answered in this upload
+        status = STATUS_BY_LABEL.get(str(v["status"]).strip())
+        if status is None:
+            problems.append(Problem(SHEET, number, _col("status"),
+                                    f"状态“{v['status']}”不在下拉列表中"))
+            continue
+        percent = v["percent"]
+        if v.get("percent__type") == "s":
+            problems.append(Problem(SHEET, number, _col("percent"), "数字以文本形式存储"))
+            continue
+        if not isinstance(percent, (int, float)) or isinstance(percent, bool) \
+                or percent != int(percent) or not 0 <= percent <= 100:
+            problems.append(Problem(SHEET, number, _col("percent"),
+                                    f"完成进度须为0到100的整数，现为 {percent!r}"))
+            continue
+        value = v["value"]
+        if value not in (None, "") and (v.get("value__type") == "s"
+                                        or not isinstance(value, (int, float))):
+            problems.append(Problem(SHEET, number, _col("value"), "指标数值须为数字"))
+            continue
+        if known[rid][2] is not None and value in (None, ""):
+            problems.append(Problem(SHEET, number, _col("value"), "指标类请求须填写指标数值"))
+            continue
+        try:
+            items.append(ReportInput(
+                request_id=rid, status=status, percent=int(percent),
+                narrative=str(v["narrative"] or ""), problems=str(v["problems"] or ""),
+                next_steps=str(v["next_steps"] or ""),
+                value=float(value) if value not in (None, "") else None))
+        except ValidationError as exc:
+            for err in exc.errors():
+                key = FIELD_COLUMN.get(str(err["loc"][0]) if err["loc"] else "", "narrative")
+                problems.append(Problem(SHEET, number, _col(key), _chinese(err["msg"])))
+    if problems:
+        raise UploadError(problems)
+    result = record_reports(session, items, submitted_by=submitted_by, now=now, source="excel")
+    session.add(AuditEvent(at=now, actor=submitted_by, action="excel.upload",
+                           object_type="agency", object_id=str(agency_id),
+                           detail={"rows": len(items), "reports": result.report_ids}))
+    return result
+
+
+def _chinese(msg: str) -> str:
+    if "narrative is required" in msg:
+        return "状态为滞后或受阻时须填写工作进展"
+    if "100 percent" in msg:
+        return "状态为已完成时完成进度须为100"
+    return msg

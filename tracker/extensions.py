@@ -1,0 +1,89 @@
+"""Extension requests (延期申请): asked before the due day, decided by the supervision office.
+
+A granted extension moves the request's due day and its whole ladder with it (the next
+rung is recomputed from the new due day); `original_due_on` keeps the first deadline,
+and the scorecard counts granted extensions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.enums import ExtensionState, MessageKind, RequestState
+from tracker.models import AuditEvent, ExtensionRequest, ProgressRequest
+from tracker.notify import enqueue_to_agency
+from tracker.policy import Policy
+from tracker.workdays import local_date
+
+
+class ExtensionError(ValueError):
+    pass
+
+
+def ask_extension(session: Session, *, agency_id: int, request_id: int, new_due_on: dt.date,
+                  reason: str, asked_by: str, now: dt.datetime) -> ExtensionRequest:
+    """Record a liaison's request. Raises ExtensionError (Chinese) if not allowed.
+
+    Allowed only for the agency's own open request, on or before its due day, for a later
+    day, with a reason, and with no other request pending.
+    """
+    req = session.get(ProgressRequest, request_id)
+    if req is None or req.agency_id != agency_id:
+        raise ExtensionError("该任务不属于本单位")
+    if req.state != RequestState.OPEN:
+        raise ExtensionError("该任务已报送或已免报，无需延期")
+    if local_date(now) > req.due_on:
+        raise ExtensionError("已过截止日期，不能再申请延期")
+    if new_due_on <= req.due_on:
+        raise ExtensionError("申请的新截止日期须晚于现截止日期")
+    if not reason.strip():
+        raise ExtensionError("请填写延期理由")
+    pending = session.scalar(select(ExtensionRequest.id).where(
+        ExtensionRequest.request_id == request_id, ExtensionRequest.state == ExtensionState.PENDING))
+    if pending is not None:
+        raise ExtensionError("已有待审批的延期申请")
+    ext = ExtensionRequest(request_id=request_id, requested_due_on=new_due_on,
+                           reason=reason.strip()[:5000], state=ExtensionState.PENDING,
+                           asked_at=now, asked_by=asked_by)
+    session.add(ext)
+    session.flush()
+    session.add(AuditEvent(at=now, actor=asked_by, action="extension.ask",
+                           object_type="progress_request", object_id=str(request_id),
+                           detail={"extension": ext.id, "new_due_on": new_due_on.isoformat()}))
+    return ext
+
+
+def decide_extension(session: Session, extension_id: int, *, grant: bool, note: str,
+                     decided_by: str, now: dt.datetime, policy: Policy) -> ExtensionRequest:
+    """Grant or refuse. A grant moves the due day and the ladder. Notifies the liaison.
+
+    Raises ExtensionError if the extension is unknown or already decided.
+    """
+    ext = session.get(ExtensionRequest, extension_id)
+    if ext is None:
+        raise ExtensionError(f"unknown extension request {extension_id}")
+    if ext.state != ExtensionState.PENDING:
+        raise ExtensionError(f"extension request {extension_id} was already {ext.state.value}")
+    req = session.get_one(ProgressRequest, ext.request_id)
+    ext.state = ExtensionState.GRANTED if grant else ExtensionState.REFUSED
+    ext.decided_at, ext.decided_by, ext.decision_note = now, decided_by, note
+    before = req.due_on
+    if grant:
+        req.due_on = ext.requested_due_on
+        if req.state == RequestState.OPEN and req.level == 0:
+            req.next_action_on = policy.ladder_dates(req.due_on)[0]
+    session.add(AuditEvent(at=now, actor=decided_by, action="extension.decide",
+                           object_type="progress_request", object_id=str(req.id),
+                           detail={"extension": ext.id, "granted": grant, "note": note,
+                                   "due_on": [before.isoformat(), req.due_on.isoformat()]}))
+    enqueue_to_agency(session, agency_id=req.agency_id, key_prefix=f"ext:{ext.id}",
+                      kind=MessageKind.EXTENSION_DECIDED,
+                      payload={"text": (f"您单位的延期申请已{'批准' if grant else '不予批准'}，"
+                                        f"截止日期为 {req.due_on.isoformat()}。"
+                                        + (f"意见：{note}" if note else "")),
+                               "request_id": req.id},
+                      now=now, channel=policy.channel)
+    return ext

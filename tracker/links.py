@@ -1,0 +1,90 @@
+"""Signed links for liaisons: no password, scoped to one liaison of one agency.
+
+A link carries {liaison, agency, token version, issued-at} signed with the deployment's
+secret (itsdangerous). It is refused when the signature is wrong (forged), when it is
+older than `max_age` (expired, default 30 days), when the liaison's token version has
+moved on or the liaison was deactivated (revoked). Expiry is checked against the `now`
+passed in, so tests and simulations control time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.orm import Session
+
+from tracker.models import Liaison
+
+DEFAULT_MAX_AGE = dt.timedelta(days=30)
+SALT = "liaison-link"
+
+
+class LinkError(Exception):
+    """`reason` is forged, expired or revoked; the web layer maps it to 403/410."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class LinkClaims:
+    liaison_id: int
+    agency_id: int
+    version: int
+    issued_at: dt.datetime
+
+
+def load_secret(home: Path, env_value: str | None = None) -> str:
+    """The signing secret: TRACKER_SECRET_KEY, else a random one kept in HOME/secret.key."""
+    if env_value:
+        return env_value
+    path = home / "secret.key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def make_token(secret: str, liaison: Liaison, now: dt.datetime) -> str:
+    """A link token for `liaison`, issued at `now`."""
+    payload = {"l": liaison.id, "a": liaison.agency_id, "v": liaison.token_version,
+               "t": int(now.timestamp())}
+    return str(URLSafeSerializer(secret, salt=SALT).dumps(payload))
+
+
+def read_token(secret: str, token: str, now: dt.datetime,
+               max_age: dt.timedelta = DEFAULT_MAX_AGE) -> LinkClaims:
+    """Check the signature and age. Raises LinkError('forged' | 'expired')."""
+    try:
+        data = URLSafeSerializer(secret, salt=SALT).loads(token)
+        claims = LinkClaims(int(data["l"]), int(data["a"]), int(data["v"]),
+                            dt.datetime.fromtimestamp(int(data["t"]), dt.UTC))
+    except (BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise LinkError("forged") from exc
+    if now - claims.issued_at > max_age:
+        raise LinkError("expired")
+    return claims
+
+
+def verify(session: Session, secret: str, token: str, now: dt.datetime,
+           max_age: dt.timedelta = DEFAULT_MAX_AGE) -> Liaison:
+    """The liaison a link speaks for. Raises LinkError('forged' | 'expired' | 'revoked')."""
+    claims = read_token(secret, token, now, max_age)
+    liaison = session.get(Liaison, claims.liaison_id)
+    if liaison is None or liaison.agency_id != claims.agency_id:
+        raise LinkError("forged")
+    if not liaison.active or liaison.token_version != claims.version:
+        raise LinkError("revoked")
+    return liaison
+
+
+def revoke(session: Session, liaison_id: int) -> None:
+    """Invalidate every link issued so far to a liaison (bump the token version)."""
+    liaison = session.get_one(Liaison, liaison_id)
+    liaison.token_version += 1

@@ -1,0 +1,120 @@
+"""Review (审核) by the supervision office, and close-out (办结销号) of a measure.
+
+Accepting marks a report version accepted. Returning it (with a comment) reopens the
+request: the liaison is notified and answers again; the first answer still decides
+whether the request was on time, and the due day moves to at least
+`Rules.return_working_days` working days after the return so the ladder does not fire
+at once. A measure is closed out only when its lead's latest report says completed,
+has evidence attached, and the office signs it off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.enums import MessageKind, ProgressStatus, RequestState, ReviewState, Role
+from tracker.models import (
+    Assignment,
+    AuditEvent,
+    Evidence,
+    Measure,
+    ProgressReport,
+    ProgressRequest,
+)
+from tracker.notify import enqueue_to_agency
+from tracker.policy import Policy
+from tracker.workdays import local_date
+
+
+class ReviewError(ValueError):
+    pass
+
+
+def _latest_version(session: Session, request_id: int) -> int:
+    return session.scalar(select(ProgressReport.version).where(
+        ProgressReport.request_id == request_id).order_by(ProgressReport.version.desc()).limit(1)) or 0
+
+
+def accept_report(session: Session, report_id: int, *, reviewer: str, comment: str,
+                  now: dt.datetime) -> ProgressReport:
+    """Accept a report version. Raises ReviewError if unknown or superseded."""
+    report = session.get(ProgressReport, report_id)
+    if report is None:
+        raise ReviewError(f"unknown report {report_id}")
+    if report.version != _latest_version(session, report.request_id):
+        raise ReviewError("a newer version exists; review that one")
+    report.review_state, report.review_comment = ReviewState.ACCEPTED, comment or None
+    report.reviewed_by, report.reviewed_at = reviewer, now
+    session.add(AuditEvent(at=now, actor=reviewer, action="report.accept",
+                           object_type="progress_report", object_id=str(report_id),
+                           detail={"request": report.request_id, "comment": comment}))
+    return report
+
+
+def return_report(session: Session, report_id: int, *, reviewer: str, comment: str,
+                  now: dt.datetime, policy: Policy) -> ProgressReport:
+    """Return a report with a comment: reopen its request and notify the liaison.
+
+    Raises ReviewError if unknown, superseded, or returned without a comment.
+    """
+    if not comment.strip():
+        raise ReviewError("a returned report needs a comment saying what to fix")
+    report = session.get(ProgressReport, report_id)
+    if report is None:
+        raise ReviewError(f"unknown report {report_id}")
+    if report.version != _latest_version(session, report.request_id):
+        raise ReviewError("a newer version exists; review that one")
+    report.review_state, report.review_comment = ReviewState.RETURNED, comment.strip()
+    report.reviewed_by, report.reviewed_at = reviewer, now
+    req = session.get_one(ProgressRequest, report.request_id)
+    earliest = policy.calendar.add(local_date(now), policy.rules.return_working_days)
+    req.state = RequestState.OPEN
+    req.due_on = max(req.due_on, earliest)
+    req.next_action_on = policy.ladder_dates(req.due_on)[0]
+    session.add(AuditEvent(at=now, actor=reviewer, action="report.return",
+                           object_type="progress_report", object_id=str(report_id),
+                           detail={"request": req.id, "comment": comment,
+                                   "due_on": req.due_on.isoformat()}))
+    enqueue_to_agency(session, agency_id=req.agency_id,
+                      key_prefix=f"ret:{report_id}", kind=MessageKind.REPORT_RETURNED,
+                      payload={"text": f"您单位报送的进展情况（第{report.version}版）被督查室退回，"
+                                       f"请于 {req.due_on.isoformat()} 前修改后重新报送。"
+                                       f"退回意见：{comment.strip()}",
+                               "request_id": req.id},
+                      now=now, channel=policy.channel)
+    return report
+
+
+def close_out(session: Session, measure_id: int, *, signed_by: str, now: dt.datetime) -> Measure:
+    """办结销号: needs the lead's latest report completed, with evidence. Idempotent-safe.
+
+    Raises ReviewError naming what is missing.
+    """
+    measure = session.get(Measure, measure_id)
+    if measure is None:
+        raise ReviewError(f"unknown measure {measure_id}")
+    if measure.closed_at is not None:
+        raise ReviewError(f"{measure.code} was closed out already")
+    latest = session.scalars(
+        select(ProgressReport)
+        .join(ProgressRequest, ProgressRequest.id == ProgressReport.request_id)
+        .join(Assignment, Assignment.id == ProgressRequest.assignment_id)
+        .where(Assignment.measure_id == measure_id, Assignment.role == Role.LEAD.value)
+        .order_by(ProgressReport.submitted_at.desc(), ProgressReport.id.desc()).limit(1)
+    ).first()
+    if latest is None or latest.status != ProgressStatus.COMPLETED:
+        raise ReviewError(f"{measure.code}: the lead's latest report is not 已完成")
+    if latest.review_state == ReviewState.RETURNED:
+        raise ReviewError(f"{measure.code}: the lead's completed report was returned")
+    has_evidence = session.scalar(select(Evidence.id).where(
+        Evidence.report_id == latest.id).limit(1)) is not None
+    if not has_evidence:
+        raise ReviewError(f"{measure.code}: the lead's completed report has no evidence")
+    measure.closed_at, measure.closed_by = now, signed_by
+    session.add(AuditEvent(at=now, actor=signed_by, action="measure.close_out",
+                           object_type="measure", object_id=measure.code,
+                           detail={"report": latest.id}))
+    return measure
