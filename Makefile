@@ -20,7 +20,12 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-run
 	$(BIN)/tracker demo
 
-test: $(VENV)/.installed-test
+tests/js/node_modules/axe-core/axe.min.js: tests/js/package.json
+	npm install --prefix tests/js --no-audit --no-fund --silent
+	touch $@
+
+test: $(VENV)/.installed-test tests/js/node_modules/axe-core/axe.min.js
+	@test -x /usr/bin/chromium || { echo "Browser tests need Debian's Chromium: apt-get install chromium"; exit 1; }
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-test

@@ -62,3 +62,15 @@ def channels_for(settings: Settings) -> dict[ChannelKind, Channel]:
         ChannelKind.EMAIL: EmailChannel(settings.smtp_host, settings.smtp_port, settings.smtp_from),
         ChannelKind.FILE: FileChannel(settings.outbox_dir, settings.smtp_from),
     }
+
+
+def link_maker(settings: Settings, now: dt.datetime):  # type: ignore[no-untyped-def]
+    """A function liaison -> signed answer link, issued at `now`."""
+    from tracker.links import load_secret, make_token
+
+    secret = load_secret(settings.home, settings.secret_key)
+
+    def link_for(liaison):  # type: ignore[no-untyped-def]
+        return f"{settings.base_url}/l/{make_token(secret, liaison, now)}"
+
+    return link_for

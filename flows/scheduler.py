@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from rich.console import Console
@@ -15,9 +17,9 @@ from tracker.workdays import SHANGHAI
 log = logging.getLogger(__name__)
 
 
-def build_scheduler() -> BlockingScheduler:
+def build_scheduler(background: bool = False) -> BaseScheduler:
     """One job per registry entry; a run never overlaps itself (max_instances=1)."""
-    scheduler = BlockingScheduler(timezone=SHANGHAI)
+    scheduler = (BackgroundScheduler if background else BlockingScheduler)(timezone=SHANGHAI)
     for job in JOBS.values():
         scheduler.add_job(job.flow, CronTrigger.from_crontab(job.cron, timezone=SHANGHAI),
                           id=job.name, name=job.name, max_instances=1, coalesce=True,
@@ -25,16 +27,34 @@ def build_scheduler() -> BlockingScheduler:
     return scheduler
 
 
-def next_runs(scheduler: BlockingScheduler, now: dt.datetime) -> list[tuple[str, dt.datetime]]:
+def next_runs(scheduler: BaseScheduler, now: dt.datetime) -> list[tuple[str, dt.datetime]]:
     """(job, next fire time) for each job, before the scheduler starts."""
     return [(job.id, job.trigger.get_next_fire_time(None, now)) for job in scheduler.get_jobs()]
 
 
-def run_forever(console: Console) -> None:
-    scheduler = build_scheduler()
+def run_forever(console: Console, host: str = "127.0.0.1", port: int = 8000,
+                web: bool = True) -> None:
+    """The embedded deployment: the web app (uvicorn) with the scheduler in the background."""
+    scheduler = build_scheduler(background=web)
     for name, when in next_runs(scheduler, dt.datetime.now(SHANGHAI)):
         console.print(f"{name}: 下次运行 {when:%Y-%m-%d %H:%M %Z}")
+    if not web:
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            scheduler.shutdown(wait=False)
+        return
+    import uvicorn
+
+    from flows.runtime import factory_for
+    from tracker.config import load_settings
+    from tracker.web.app import create_app
+
+    settings = load_settings()
+    app = create_app(factory_for(settings.database_url), settings)
+    scheduler.start()
+    console.print(f"网页：http://{host}:{port}/（联络员通过通知邮件中的专用链接进入）")
     try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
         scheduler.shutdown(wait=False)

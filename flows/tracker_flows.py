@@ -14,7 +14,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 
-from flows.runtime import channels_for, factory_for, policy_for, resolve
+from flows.runtime import channels_for, factory_for, link_maker, policy_for, resolve
 from notifications.dispatch import dispatch
 from tracker.checkpoint import due_year, run_checkpoint
 from tracker.db import transaction
@@ -73,7 +73,7 @@ def meeting_duty_task(now: str | None, database_url: str | None) -> dict[str, in
 def deliver_outbox_task(now: str | None, database_url: str | None) -> dict[str, Any]:
     settings, at = resolve(now, database_url)
     r = dispatch(factory_for(settings.database_url), channels_for(settings), now=at,
-                 calendar=policy_for(settings).calendar)
+                 calendar=policy_for(settings).calendar, link_for=link_maker(settings, at))
     return {"sent": r.sent, "digests": r.digests, "retrying": r.retrying, "failed": r.failed,
             "errors": r.errors[:5]}
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from notifications.channels.base import Channel, DeliveryError
 from notifications.render import message_rows, render_digests
 from tracker.enums import ChannelKind, OutboxStatus
-from tracker.models import DeliveryAttempt, OutboxMessage
+from tracker.models import DeliveryAttempt, Liaison, OutboxMessage
 from tracker.workdays import WorkCalendar
 
 
@@ -70,7 +70,7 @@ def dispatch(
     max_batches: int = 50,
     max_attempts: int = 8,
     lease: dt.timedelta = dt.timedelta(minutes=15),
-    link_for: Callable[[OutboxMessage], str | None] | None = None,
+    link_for: Callable[[Liaison], str | None] | None = None,
 ) -> DispatchResult:
     """Deliver due outbox messages in bounded batches; returns what happened.
 

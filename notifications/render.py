@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from notifications.channels.base import Digest
-from tracker.enums import LEVEL_LABELS, ChannelKind, Level, MessageKind, Role
+from tracker.enums import LEVEL_LABELS, ChannelKind, ContactRole, Level, MessageKind, Role
 from tracker.models import (
     Agency,
     Assignment,
     Indicator,
+    Liaison,
     Measure,
     OutboxMessage,
     Plan,
@@ -45,7 +46,7 @@ def message_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
     rows = session.execute(
         select(OutboxMessage, ReportingPeriod.label, ProgressRequest.due_on, Measure.code,
                Measure.title, Assignment.role, Indicator.code, Indicator.name,
-               subject_agency.name, Plan.title)
+               subject_agency.name, Plan.title, Liaison)
         .outerjoin(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
         .outerjoin(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
@@ -53,15 +54,16 @@ def message_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
         .outerjoin(subject_agency, subject_agency.id == OutboxMessage.agency_id)
         .outerjoin(Plan, Plan.id == subject_agency.plan_id)
+        .outerjoin(Liaison, Liaison.id == OutboxMessage.liaison_id)
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.id)
     ).all()
     out = []
-    for msg, period, due_on, mcode, mtitle, role, icode, iname, agency, plan_title in rows:
+    for msg, period, due_on, mcode, mtitle, role, icode, iname, agency, plan_title, liaison in rows:
         subject = f"{mcode} {mtitle}" if mcode else (f"指标{icode} {iname}（年度数值）" if icode else "")
         out.append(dict(msg=msg, period=period, due_on=due_on, subject=subject,
                         role=ROLE_LABELS.get(role, "指标报送单位") if role or icode else "",
-                        agency=agency or "", plan_title=plan_title or "规划纲要"))
+                        agency=agency or "", plan_title=plan_title or "规划纲要", liaison=liaison))
     return out
 
 
@@ -92,10 +94,18 @@ def render_digests(
         ]
         meetings = [dict(i["msg"].payload or {}, kind=i["msg"].kind, is_copy=i["msg"].is_copy)
                     for i in items if i["msg"].kind.startswith("meeting")]
+        notices = [(i["msg"].payload or {}).get("text", "") for i in items
+                   if i["msg"].kind in (MessageKind.REPORT_RETURNED, MessageKind.EXTENSION_DECIDED)]
+        # Only a liaison's own copy carries the answer link (never a deputy's or a cc).
+        answerable = [i for i in items if not i["msg"].is_copy and i["liaison"] is not None
+                      and i["liaison"].role == ContactRole.LIAISON
+                      and (i["msg"].kind != MessageKind.ESCALATION or i["msg"].level == Level.REMINDER)
+                      and not i["msg"].kind.startswith("meeting")]
+        link = link_for(answerable[0]["liaison"]) if link_for and answerable else None
         ctx = dict(recipient_name=msgs[0].recipient_name, requests=requests,
                    escalations=escalations, escalations_by_level=by_level, meetings=meetings,
-                   total=len(items), plan_title=items[0]["plan_title"],
-                   link=link_for(msgs[0]) if link_for and requests else None)
+                   total=len(items), plan_title=items[0]["plan_title"], notices=notices,
+                   link=link)
         digest_id = hashlib.sha256("|".join(sorted(m.key for m in msgs)).encode()).hexdigest()[:32]
         out.append((ChannelKind(channel), Digest(
             digest_id=digest_id, address=address, recipient_name=msgs[0].recipient_name,

@@ -7,6 +7,7 @@ query per item (an agency like 市残联 has ~40 requests a quarter; a district 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,7 +177,7 @@ def _attach_evidence_and_extensions(session: Session, by_request: dict[int, Item
             "pending": ext.state == ExtensionState.PENDING}
 
 
-def _attach_peers(session: Session, items: list[Item], rows: list[Any]) -> None:
+def _attach_peers(session: Session, items: list[Item], rows: Sequence[Any]) -> None:
     """For measures this agency leads: co-agencies' and districts' answers, same period."""
     lead = {(row[0].period_id, row[3]): by for row, by in zip(rows, items, strict=True)
             if row[2] == Role.LEAD}

@@ -213,12 +213,13 @@ def scorecard(year: int, now: Annotated[str | None, typer.Option()] = None) -> N
 
 
 @app.command("serve")
-def serve() -> None:
-    """Run the periodic jobs on their schedules with the embedded APScheduler."""
+def serve(host: str = "127.0.0.1", port: int = 8000,
+          web: Annotated[bool, typer.Option(help="serve the web pages too")] = True) -> None:
+    """Run the web pages and the periodic jobs (embedded APScheduler) in one process."""
     _quiet_prefect()
     from flows.scheduler import run_forever
 
-    run_forever(console)
+    run_forever(console, host=host, port=port, web=web)
 
 
 @app.command("demo")

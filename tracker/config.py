@@ -6,6 +6,8 @@ Environment variables:
   TRACKER_RULES         optional JSON file overriding any field of `Rules`
   TRACKER_CALENDAR_OVERRIDES  optional JSON file of working-day overrides (see workdays.py)
   TRACKER_CHANNEL       email (default) or file: how contacts are notified
+  TRACKER_BASE_URL      the web address in liaisons' links (default http://127.0.0.1:8000)
+  TRACKER_SECRET_KEY    signs liaisons' links (default: a random key kept in HOME/secret.key)
   TRACKER_SMTP_HOST / TRACKER_SMTP_PORT / TRACKER_SMTP_FROM  the email channel
 """
 
@@ -64,6 +66,8 @@ class Settings:
     smtp_from: str = "plan-tracker@example.gov.cn"
     outbox_dir: Path = field(default=Path("var/outbox"))
     channel: ChannelKind = ChannelKind.EMAIL
+    base_url: str = "http://127.0.0.1:8000"  # where liaisons' links point
+    secret_key: str | None = None  # TRACKER_SECRET_KEY; else HOME/secret.key is made
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -85,4 +89,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         smtp_from=env.get("TRACKER_SMTP_FROM", "plan-tracker@example.gov.cn"),
         outbox_dir=home / "outbox",
         channel=ChannelKind(env.get("TRACKER_CHANNEL", "email")),
+        base_url=env.get("TRACKER_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        secret_key=env.get("TRACKER_SECRET_KEY") or None,
     )

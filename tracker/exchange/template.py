@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Any
 
 import xlsxwriter
 from sqlalchemy.orm import Session
 
 from tracker.answers import agency_items
-from tracker.enums import PROGRESS_STATUS_LABELS, RequestState, Role
+from tracker.enums import PROGRESS_STATUS_LABELS, ProgressStatus, RequestState, Role
 from tracker.exchange.layout import COLUMNS, HEADERS, META_SHEET, SHEET, STATUS_LABELS
 from tracker.models import Agency
 
@@ -42,15 +43,15 @@ def agency_template(session: Session, agency_id: int, today: dt.date,
         sheet.set_column(col, col, WIDTHS[col])
     for row, item in enumerate(items, start=1):
         p = item.prefill
-        values = {
+        values: dict[str, Any] = {
             "request_id": item.request_id, "period": item.period,
             "code": item.measure_code or (item.indicator or {}).get("code", ""),
             "subject": item.measure_title, "role": ROLE_LABELS.get(item.role, "指标报送单位")
             if item.role else "指标报送单位", "due_on": item.due_on,
-            "status": PROGRESS_STATUS_LABELS.get(p.get("status"), "") if p.get("status") else "",
-            "percent": p.get("percent"), "narrative": p.get("narrative") or "",
+            "status": _status_label(p.get("status")),
+            "percent": _number(p.get("percent")), "narrative": p.get("narrative") or "",
             "problems": p.get("problems") or "", "next_steps": p.get("next_steps") or "",
-            "value": p.get("value"),
+            "value": _number(p.get("value")),
         }
         for col, (_, key, edit) in enumerate(COLUMNS):
             value, fmt = values[key], editable if edit else locked
@@ -83,3 +84,21 @@ def agency_template(session: Session, agency_id: int, today: dt.date,
     meta.set_column(1, 1, 80)
     book.close()
     return buf.getvalue()
+
+
+def _status_label(value: Any) -> str:
+    try:
+        return PROGRESS_STATUS_LABELS[ProgressStatus(value)] if value else ""
+    except ValueError:  # a draft may hold anything
+        return ""
+
+
+def _number(value: Any) -> float | int | None:
+    """Drafts keep what was typed; the sheet wants numbers, never numbers-as-text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    try:
+        number = float(str(value))
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else number

@@ -36,7 +36,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.sheet + (f" 第{self.row}行" if self.row else "") + (
-            f" {self.column}列" if self.column else "")
+            f" {self.column}" if self.column else "")
         return f"{where}：{self.message}"
 
 
@@ -48,11 +48,14 @@ class UploadError(ValueError):
 
 def _col(key: str) -> str:
     i = COLUMN_OF[key]
-    return f"{column_letter(i)}（{HEADERS[i]}）"
+    return f"{column_letter(i)}列（{HEADERS[i]}）"
 
 
-def parse_rows(data: bytes, agency_id: int) -> list[tuple[int, dict[str, Any]]]:
-    """(row number, values) for every answered row. Raises UploadError with all problems."""
+def parse_rows(data: bytes, agency_id: int) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
+    """(row number, values) of every non-blank row, and the cell-level problems found.
+
+    Raises UploadError at once when the file is not the template (no sheet, other headers).
+    """
     try:
         book = load_workbook(io.BytesIO(data), data_only=False)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
@@ -79,14 +82,13 @@ def parse_rows(data: bytes, agency_id: int) -> list[tuple[int, dict[str, Any]]]:
                 continue
             if cell.data_type == "f":
                 problems.append(Problem(SHEET, number, _col(key), "不接受公式，请填写数值或文字"))
+                values["__formula"] = True
             values[key] = cell.value
             values[f"{key}__type"] = cell.data_type
         if all(values.get(k) in (None, "") for k in COLUMN_OF):
             continue  # blank line
         rows.append((number, values))
-    if problems:
-        raise UploadError(problems)
-    return rows
+    return rows, problems
 
 
 def import_sheet(session: Session, data: bytes, *, agency_id: int, submitted_by: str,
@@ -96,8 +98,7 @@ def import_sheet(session: Session, data: bytes, *, agency_id: int, submitted_by:
     Rows whose 状态 is empty are left unanswered. Raises UploadError listing every
     problem; nothing is recorded then.
     """
-    rows = parse_rows(data, agency_id)
-    problems: list[Problem] = []
+    rows, problems = parse_rows(data, agency_id)
     ids = [v["request_id"] for _, v in rows if isinstance(v["request_id"], int)]
     known = {rid: (agency, state, indicator) for rid, agency, state, indicator in session.execute(
         select(ProgressRequest.id, ProgressRequest.agency_id, ProgressRequest.state,
@@ -105,6 +106,8 @@ def import_sheet(session: Session, data: bytes, *, agency_id: int, submitted_by:
         .where(ProgressRequest.id.in_(ids)))}
     items: list[ReportInput] = []
     for number, v in rows:
+        if v.get("__formula"):
+            continue  # already named
         rid = v["request_id"]
         if v.get("request_id__type") == "s":
             problems.append(Problem(SHEET, number, _col("request_id"), "数字以文本形式存储"))

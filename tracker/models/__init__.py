@@ -20,7 +20,8 @@ from tracker.models.tracking import (
 
 __all__ = [
     "Agency", "Assignment", "AuditEvent", "Base", "DeliveryAttempt", "Escalation", "Evidence",
-    "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue", "Liaison", "Measure",
+    "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue", "Liaison",
+    "Measure",
     "MeetingCompliance", "OutboxMessage", "Plan", "ProgressReport", "ProgressRequest",
     "ReportingPeriod", "ScorecardRun",
 ]

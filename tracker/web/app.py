@@ -1,0 +1,91 @@
+"""The web application: `create_app(factory, settings)`; `tracker serve` runs it.
+
+Time comes from `app.state.clock` (a callable returning an aware datetime), so tests and
+simulations drive the pages with the same clock as the rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tracker.config import Settings
+from tracker.enums import LEVEL_LABELS, PROGRESS_STATUS_LABELS
+from tracker.links import load_secret
+from tracker.policy import Policy
+from tracker.workdays import SHANGHAI
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(STATUS_LABELS=PROGRESS_STATUS_LABELS, LEVEL_LABELS=LEVEL_LABELS)
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    # Links carry the liaison's token: never leak it to another site.
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _real_clock() -> dt.datetime:
+    return dt.datetime.now(SHANGHAI)
+
+
+def create_app(factory: sessionmaker[Session], settings: Settings,
+               clock: Callable[[], dt.datetime] = _real_clock) -> FastAPI:
+    from tracker.web import liaison_routes
+
+    app = FastAPI(title="规划纲要督查督办系统", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.factory = factory
+    app.state.settings = settings
+    app.state.policy = Policy.from_settings(settings)
+    app.state.clock = clock
+    app.state.secret = load_secret(settings.home, settings.secret_key)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(liaison_routes.router)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+        return error_page(request, exc.status_code, str(exc.detail))
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "home.html", {})
+
+    return app
+
+
+ERROR_TEXT = {
+    "forged": ("链接无效", "此链接无效或已被篡改。请使用督查室通知邮件中的链接。"),
+    "expired": ("链接已过期", "此链接已超过有效期。系统会在下一次调度通知中发送新的链接，"
+                            "如需立即填报请联系督查室。"),
+    "revoked": ("链接已停用", "此链接已被停用（联络员变更或链接被收回）。请联系督查室获取新链接。"),
+    "other-agency": ("无权访问", "该事项不属于此链接对应的单位。"),
+    "not-found": ("未找到", "没有找到您要访问的页面。"),
+}
+
+
+def error_page(request: Request, status: int, reason: str) -> HTMLResponse:
+    """A clear page in Chinese; `reason` is one of ERROR_TEXT's keys or a plain message."""
+    title, text = ERROR_TEXT.get(reason, ("出错了", reason if status < 500 else "服务器内部错误"))
+    if status == 404 and reason not in ERROR_TEXT:
+        title, text = ERROR_TEXT["not-found"]
+    return templates.TemplateResponse(request, "error.html", {"title": title, "text": text},
+                                      status_code=status)
