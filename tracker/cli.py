@@ -26,6 +26,11 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(liaison_app, name="liaison")
 app.add_typer(meeting_app, name="meeting")
+extension_app = typer.Typer(help="Extension requests (延期申请).", no_args_is_help=True)
+review_app = typer.Typer(help="Review reports (审核) and close out measures (办结销号).",
+                         no_args_is_help=True)
+app.add_typer(extension_app, name="extension")
+app.add_typer(review_app, name="review")
 console = Console()
 err = Console(stderr=True)
 
@@ -162,6 +167,213 @@ def meeting_add(government: str, held_on: str, topic: str = "研究推进残疾�
         except (MeetingError, ValueError) as exc:
             raise _fail(str(exc)) from exc
     console.print("recorded" if added else "already recorded")
+
+
+def _plan_or_fail(session, plan: str | None = None):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from tracker.models import Plan
+
+    query = select(Plan) if plan is None else select(Plan).where(Plan.key == plan)
+    found = session.scalars(query).first()
+    if found is None:
+        raise _fail("no plan loaded: run `tracker catalog load` first")
+    return found
+
+
+def _policy():  # type: ignore[no-untyped-def]
+    from tracker.config import load_settings
+    from tracker.policy import Policy
+
+    return Policy.from_settings(load_settings())
+
+
+@liaison_app.command("link")
+def liaison_link(agency: str, now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Print a signed answer link for each active liaison of an agency."""
+    from sqlalchemy import select
+
+    from tracker.config import load_settings
+    from tracker.enums import ContactRole
+    from tracker.links import load_secret, make_token
+    from tracker.models import Agency, Liaison
+
+    settings = load_settings()
+    secret = load_secret(settings.home, settings.secret_key)
+    with _factory()() as session:
+        plan = _plan_or_fail(session)
+        rows = session.scalars(select(Liaison).join(Agency, Agency.id == Liaison.agency_id).where(
+            Agency.plan_id == plan.id, Agency.name == agency, Liaison.active.is_(True),
+            Liaison.role == ContactRole.LIAISON)).all()
+        if not rows:
+            raise _fail(f"no active liaison for {agency}")
+        for liaison in rows:
+            token = make_token(secret, liaison, _now(now))
+            console.print(f"{liaison.name} <{liaison.email}>: {settings.base_url}/l/{token}",
+                          soft_wrap=True, highlight=False)
+
+
+@liaison_app.command("revoke")
+def liaison_revoke(email: str) -> None:
+    """Invalidate every link issued so far to the liaison with this address."""
+    from sqlalchemy import select
+
+    from tracker.db import transaction
+    from tracker.links import revoke
+    from tracker.models import Liaison
+
+    with transaction(_factory()) as session:
+        ids = session.scalars(select(Liaison.id).where(Liaison.email == email.lower())).all()
+        if not ids:
+            raise _fail(f"no liaison with address {email}")
+        for liaison_id in ids:
+            revoke(session, liaison_id)
+    console.print(f"revoked links of {len(ids)} contact(s)")
+
+
+@app.command("template")
+def template(agency: str,
+             output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+             now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Write an agency's open requests to a pre-filled Excel sheet."""
+    from sqlalchemy import select
+
+    from tracker.exchange.template import agency_template
+    from tracker.models import Agency
+    from tracker.workdays import local_date
+
+    at = _now(now)
+    with _factory()() as session:
+        plan = _plan_or_fail(session)
+        agency_id = session.scalar(select(Agency.id).where(Agency.plan_id == plan.id,
+                                                           Agency.name == agency))
+        if agency_id is None:
+            raise _fail(f"unknown agency: {agency}")
+        data = agency_template(session, agency_id, local_date(at), at)
+    path = output or Path(f"进展填报-{agency}.xlsx")
+    path.write_bytes(data)
+    console.print(f"{path}", highlight=False)
+
+
+@app.command("import")
+def import_sheet_cmd(agency: str, path: Path,
+                     now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Record a filled agency sheet (all rows, or nothing with each problem named)."""
+    from sqlalchemy import select
+
+    from tracker.db import transaction
+    from tracker.exchange.upload import UploadError, import_sheet
+    from tracker.models import Agency
+    from tracker.reports import ReportError
+
+    with transaction(_factory()) as session:
+        plan = _plan_or_fail(session)
+        agency_id = session.scalar(select(Agency.id).where(Agency.plan_id == plan.id,
+                                                           Agency.name == agency))
+        if agency_id is None:
+            raise _fail(f"unknown agency: {agency}")
+        try:
+            result = import_sheet(session, path.read_bytes(), agency_id=agency_id,
+                                  submitted_by="cli", now=_now(now))
+        except (UploadError, ReportError, OSError) as exc:
+            raise _fail(f"{path} 未导入:\n{exc}") from exc
+    console.print(f"recorded {result.recorded} report(s): {result.on_time} on time, "
+                  f"{result.late} late")
+
+
+@extension_app.command("list")
+def extension_list(all_: Annotated[bool, typer.Option("--all")] = False) -> None:
+    """Pending extension requests (or all, with --all)."""
+    from sqlalchemy import select
+
+    from tracker.enums import ExtensionState
+    from tracker.models import Agency, ExtensionRequest, ProgressRequest
+
+    with _factory()() as session:
+        query = (select(ExtensionRequest, Agency.name, ProgressRequest.due_on)
+                 .join(ProgressRequest, ProgressRequest.id == ExtensionRequest.request_id)
+                 .join(Agency, Agency.id == ProgressRequest.agency_id)
+                 .order_by(ExtensionRequest.id))
+        if not all_:
+            query = query.where(ExtensionRequest.state == ExtensionState.PENDING)
+        table = Table("编号", "单位", "请求", "现截止日期", "申请至", "理由", "状态")
+        for ext, agency, due_on in session.execute(query):
+            table.add_row(str(ext.id), agency, str(ext.request_id), str(due_on),
+                          str(ext.requested_due_on), ext.reason, ext.state.value)
+    console.print(table)
+
+
+@extension_app.command("decide")
+def extension_decide(extension_id: int, decision: Annotated[str, typer.Argument(help="grant|refuse")],
+                     note: str = "", by: str = "督查室",
+                     now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Grant or refuse an extension; a grant moves the due day and the ladder."""
+    from tracker.db import transaction
+    from tracker.extensions import ExtensionError, decide_extension
+
+    if decision not in ("grant", "refuse"):
+        raise _fail("decision must be grant or refuse")
+    with transaction(_factory()) as session:
+        try:
+            ext = decide_extension(session, extension_id, grant=decision == "grant", note=note,
+                                   decided_by=f"cli:{by}", now=_now(now), policy=_policy())
+        except ExtensionError as exc:
+            raise _fail(str(exc)) from exc
+    console.print(f"extension {ext.id}: {ext.state.value}")
+
+
+@review_app.command("accept")
+def review_accept(report_id: int, comment: str = "", by: str = "督查室",
+                  now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Accept a report version."""
+    from tracker.db import transaction
+    from tracker.review import ReviewError, accept_report
+
+    with transaction(_factory()) as session:
+        try:
+            accept_report(session, report_id, reviewer=f"cli:{by}", comment=comment, now=_now(now))
+        except ReviewError as exc:
+            raise _fail(str(exc)) from exc
+    console.print(f"report {report_id}: accepted")
+
+
+@review_app.command("return")
+def review_return(report_id: int, comment: str, by: str = "督查室",
+                  now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Return a report with a comment; the request reopens and the liaison is told."""
+    from tracker.db import transaction
+    from tracker.review import ReviewError, return_report
+
+    with transaction(_factory()) as session:
+        try:
+            return_report(session, report_id, reviewer=f"cli:{by}", comment=comment,
+                          now=_now(now), policy=_policy())
+        except ReviewError as exc:
+            raise _fail(str(exc)) from exc
+    console.print(f"report {report_id}: returned")
+
+
+@review_app.command("close-out")
+def review_close_out(measure: str, by: str = "督查室",
+                     now: Annotated[str | None, typer.Option()] = None) -> None:
+    """办结销号: close a measure whose lead reported it completed, with evidence."""
+    from sqlalchemy import select
+
+    from tracker.db import transaction
+    from tracker.models import Measure
+    from tracker.review import ReviewError, close_out
+
+    with transaction(_factory()) as session:
+        plan = _plan_or_fail(session)
+        measure_id = session.scalar(select(Measure.id).where(Measure.plan_id == plan.id,
+                                                             Measure.code == measure))
+        if measure_id is None:
+            raise _fail(f"unknown measure {measure}")
+        try:
+            close_out(session, measure_id, signed_by=f"cli:{by}", now=_now(now))
+        except ReviewError as exc:
+            raise _fail(str(exc)) from exc
+    console.print(f"{measure}: closed out")
 
 
 @jobs_app.command("list")

@@ -11,6 +11,8 @@ re-weighted to 100. Then minus 2 per supervision notice and 5 per circular, floo
 - progress: mean latest percent reported by the lead for each measure it leads, against
   the expected share of the plan period elapsed by year end (2017 of 2016–2020 = 40 %),
   capped at 1
+- a granted extension moves the due day, so a report by the new day is on time; the
+  number of granted extensions is shown per agency
 - deductions count documents, not items: the overdue items of one agency that reach a
   rung on the same day (one period's batch) are one supervision notice or one circular,
   as the office would issue them; the item counts are shown beside
@@ -30,6 +32,7 @@ from tracker.enums import (
     LEVEL_LABELS,
     PROGRESS_STATUS_LABELS,
     AgencyKind,
+    ExtensionState,
     Level,
     ProgressStatus,
     RequestState,
@@ -41,6 +44,7 @@ from tracker.models import (
     Assignment,
     Escalation,
     ExecutiveMeeting,
+    ExtensionRequest,
     Indicator,
     IndicatorValue,
     Measure,
@@ -55,7 +59,7 @@ from tracker.workdays import SHANGHAI as _SH
 SUMMARY_COLUMNS = [
     "agency_id", "单位", "类别", "应报", "按时", "逾期报送", "未报", "完整", "牵头任务平均进度",
     "按时报送得分", "完整性得分", "牵头任务进展得分", "常务会议得分", "催办项数", "督办项数",
-    "通报项数", "督办通知(份)", "通报(份)", "扣分", "总分",
+    "通报项数", "督办通知(份)", "通报(份)", "获批延期", "扣分", "总分",
 ]
 
 
@@ -124,6 +128,12 @@ def agency_summary(session: Session, plan: Plan, year: int, w: Weights) -> pd.Da
         .join(Escalation, Escalation.request_id == req.c.id)
         .group_by(req.c.agency_id, Escalation.level, req.c.period_id, Escalation.effective_on)
     ).all()
+    granted: dict[int, int] = dict(session.execute(
+        select(req.c.agency_id, func.count())
+        .join(ExtensionRequest, ExtensionRequest.request_id == req.c.id)
+        .where(ExtensionRequest.state == ExtensionState.GRANTED.value)
+        .group_by(req.c.agency_id)
+    ).all())
     progress = _lead_progress(session, plan, year)
     agencies = session.execute(
         select(Agency.id, Agency.name, Agency.kind).where(Agency.plan_id == plan.id)
@@ -169,7 +179,8 @@ def agency_summary(session: Session, plan: Plan, year: int, w: Weights) -> pd.Da
             "催办项数": items.get((aid, Level.REMINDER.value), 0),
             "督办项数": items.get((aid, Level.SUPERVISION_NOTICE.value), 0),
             "通报项数": items.get((aid, Level.CIRCULAR.value), 0),
-            "督办通知(份)": notices, "通报(份)": circulars, "扣分": round(deduction, 2),
+            "督办通知(份)": notices, "通报(份)": circulars, "获批延期": granted.get(aid, 0),
+            "扣分": round(deduction, 2),
             "总分": round(max(sum(earned.values()) - deduction, 0.0), 2),
         })
     df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

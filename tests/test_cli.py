@@ -1,0 +1,61 @@
+"""The office's CLI twins: template and import, extensions, review, links."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from tests.conftest import at
+from tracker.cli import app
+from tracker.db import transaction
+from tracker.extensions import ask_extension
+from tracker.models import Agency, ExtensionRequest, ProgressReport, ProgressRequest
+from tracker.requests import open_due_requests
+
+run = CliRunner().invoke
+
+
+def test_template_import_extension_review(db, db_url, plan, policy, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACKER_DATABASE_URL", db_url)
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-03-17"), policy)
+    sheet_path = tmp_path / "t.xlsx"
+    r = run(app, ["template", "市残联", "-o", str(sheet_path), "--now", "2017-03-20T10:00"])
+    assert r.exit_code == 0, r.output
+    book = openpyxl.load_workbook(sheet_path)
+    book["进展填报"].cell(2, 7, "推进中")
+    book["进展填报"].cell(2, 8, "三十")
+    buf = io.BytesIO()
+    book.save(buf)
+    sheet_path.write_bytes(buf.getvalue())
+    r = run(app, ["import", "市残联", str(sheet_path), "--now", "2017-03-21T10:00"])
+    assert r.exit_code == 2 and "第2行 H列（完成进度(%)）" in r.output
+    book["进展填报"].cell(2, 8, 30)
+    book.save(sheet_path)
+    r = run(app, ["import", "市残联", str(sheet_path), "--now", "2017-03-21T10:00"])
+    assert r.exit_code == 0 and "recorded 1 report(s): 1 on time" in r.output
+    with db() as s:
+        report_id = s.scalar(select(ProgressReport.id))
+        agency_id = s.scalar(select(Agency.id).where(Agency.name == "市残联"))
+        rid = s.scalar(select(ProgressRequest.id).where(ProgressRequest.agency_id == agency_id,
+                                                        ProgressRequest.state == "open"))
+    r = run(app, ["review", "return", str(report_id), "请补充", "--now", "2017-03-22T10:00"])
+    assert r.exit_code == 0, r.output
+    with transaction(db) as s:
+        import datetime as dt
+        ask_extension(s, agency_id=agency_id, request_id=rid, new_due_on=dt.date(2017, 4, 28),
+                      reason="等待审计结果", asked_by="t", now=at("2017-03-23"))
+    r = run(app, ["extension", "list"])
+    assert "等待审计结果" in r.output
+    with db() as s:
+        ext_id = s.scalar(select(ExtensionRequest.id))
+    r = run(app, ["extension", "decide", str(ext_id), "grant", "--note", "同意"])
+    assert r.exit_code == 0 and "granted" in r.output
+    r = run(app, ["extension", "decide", str(ext_id), "refuse"])
+    assert r.exit_code == 2 and "already" in r.output
+    r = run(app, ["liaison", "link", "市残联", "--now", "2017-03-20T10:00"])
+    assert r.exit_code == 0 and "/l/" in r.output
