@@ -95,7 +95,8 @@ def render_digests(
         meetings = [dict(i["msg"].payload or {}, kind=i["msg"].kind, is_copy=i["msg"].is_copy)
                     for i in items if i["msg"].kind.startswith("meeting")]
         notices = [(i["msg"].payload or {}).get("text", "") for i in items
-                   if i["msg"].kind in (MessageKind.REPORT_RETURNED, MessageKind.EXTENSION_DECIDED)]
+                   if i["msg"].kind in (MessageKind.REPORT_RETURNED, MessageKind.EXTENSION_DECIDED,
+                                        MessageKind.CIRCULAR_ISSUED, MessageKind.WAIVED)]
         # Only a liaison's own copy carries the answer link (never a deputy's or a cc).
         answerable = [i for i in items if not i["msg"].is_copy and i["liaison"] is not None
                       and i["liaison"].role == ContactRole.LIAISON

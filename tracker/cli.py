@@ -30,6 +30,8 @@ extension_app = typer.Typer(help="Extension requests (延期申请).", no_args_i
 review_app = typer.Typer(help="Review reports (审核) and close out measures (办结销号).",
                          no_args_is_help=True)
 app.add_typer(extension_app, name="extension")
+user_app = typer.Typer(help="Staff accounts (督查室, 绩效办, administrators).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 app.add_typer(review_app, name="review")
 console = Console()
 err = Console(stderr=True)
@@ -374,6 +376,90 @@ def review_close_out(measure: str, by: str = "督查室",
         except ReviewError as exc:
             raise _fail(str(exc)) from exc
     console.print(f"{measure}: closed out")
+
+
+@user_app.command("add")
+def user_add(username: str, display_name: str,
+             role: Annotated[str, typer.Option(help="office | performance | admin")] = "admin",
+             password: Annotated[str | None, typer.Option(
+                 help="default: asked for twice; or TRACKER_NEW_PASSWORD")] = None) -> None:
+    """Add a staff account (the first administrator, then the offices' users)."""
+    from tracker.accounts import create_user
+    from tracker.db import transaction
+    from tracker.enums import StaffRole
+
+    try:
+        staff_role = StaffRole(role)
+    except ValueError as exc:
+        raise _fail("role must be office, performance or admin") from exc
+    secret = password or os.environ.get("TRACKER_NEW_PASSWORD") or typer.prompt(
+        "密码", hide_input=True, confirmation_prompt=True)
+    with transaction(_factory()) as session:
+        try:
+            create_user(session, username=username, display_name=display_name, role=staff_role,
+                        password=secret, now=_now(None))
+        except ValueError as exc:
+            raise _fail(str(exc)) from exc
+    console.print(f"user {username} ({staff_role.value}) added")
+
+
+def _board_filter(agency: str | None, period: str | None, level: int | None,
+                  light: str | None, session):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from tracker.board import BoardFilter
+    from tracker.models import Agency
+
+    agency_id = None
+    if agency:
+        agency_id = session.scalar(select(Agency.id).where(Agency.name == agency))
+        if agency_id is None:
+            raise _fail(f"unknown agency: {agency}")
+    return BoardFilter(agency_id=agency_id, period=period, level=level, light=light,
+                       per_page=1_000_000)
+
+
+@app.command("overdue")
+def overdue(agency: str | None = None, period: str | None = None, level: int | None = None,
+            light: Annotated[str, typer.Option(help="red | yellow | green | grey | all")] = "red",
+            now: Annotated[str | None, typer.Option()] = None, limit: int = 100) -> None:
+    """The overdue board in the terminal (default: red items, most overdue first)."""
+    from tracker.board import LIGHT_LABELS, board
+    from tracker.enums import LEVEL_LABELS, Level
+    from tracker.workdays import local_date
+
+    with _factory()() as session:
+        plan = _plan_or_fail(session)
+        f = _board_filter(agency, period, level, None if light == "all" else light, session)
+        result = board(session, plan, f, local_date(_now(now)), _policy())
+    table = Table("灯", "报送期", "编号", "任务或指标", "责任单位", "截止日期", "逾期工作日", "级别",
+                  title=f"共 {result.total} 项")
+    for r in result.rows[:limit]:
+        table.add_row(LIGHT_LABELS[r["light"]], r["period"], r["code"] or "", r["title"] or "",
+                      r["agency"], r["due_on"].isoformat(), str(r["days_overdue"] or ""),
+                      LEVEL_LABELS[Level(r["level"])] if r["level"] else "")
+    console.print(table)
+    if result.total > limit:
+        console.print(f"（仅显示前 {limit} 项；导出全部请用 tracker ledger）")
+
+
+@app.command("ledger")
+def ledger_cmd(output: Annotated[Path, typer.Option("-o", "--output")] = Path("督查台账.xlsx"),
+               agency: str | None = None, period: str | None = None, level: int | None = None,
+               light: Annotated[str, typer.Option(help="red | yellow | green | grey | all")] = "all",
+               now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Export the ledger (台账) as Excel: one row per request, as filtered."""
+    from tracker.ledger import ledger_frame, ledger_xlsx
+    from tracker.workdays import local_date
+
+    at = _now(now)
+    with _factory()() as session:
+        plan = _plan_or_fail(session)
+        f = _board_filter(agency, period, level, None if light == "all" else light, session)
+        frame = ledger_frame(session, plan, f, local_date(at), _policy())
+        title = f"{plan.title} 督查台账（{local_date(at).isoformat()}）"
+    output.write_bytes(ledger_xlsx(frame, title))
+    console.print(f"{output}: {len(frame)} 行", highlight=False)
 
 
 @jobs_app.command("list")

@@ -49,6 +49,10 @@ class Rules(BaseModel):
     yellow_within: int = 3  # traffic light: due within N wd
     return_working_days: int = Field(3, ge=1)  # a returned report is due again N wd later
     link_max_age_days: int = Field(30, ge=1)  # liaison links expire after N calendar days
+    session_idle_minutes: int = Field(30, ge=1)  # a staff session unused this long is stale
+    session_max_hours: int = Field(12, ge=1)  # and never lasts longer than this
+    login_max_failures: int = Field(5, ge=1)  # consecutive wrong passwords before a lock
+    login_lock_minutes: int = Field(15, ge=1)
     city_meeting_contact: str = "市残联"  # 市政府残工委办公室 sits in 市残联
     supervision_office: str = "市政府督查室"
     performance_office: str = "市绩效办"

@@ -79,6 +79,8 @@ class MessageKind(StrEnum):
     ESCALATION = "escalation"
     REPORT_RETURNED = "report_returned"
     EXTENSION_DECIDED = "extension_decided"
+    CIRCULAR_ISSUED = "circular_issued"
+    WAIVED = "waived"
     MEETING_REMINDER = "meeting_reminder"
     MEETING_WARNING = "meeting_warning"
 
@@ -107,3 +109,21 @@ class ExtensionState(StrEnum):
     PENDING = "pending"
     GRANTED = "granted"
     REFUSED = "refused"
+
+
+class StaffRole(StrEnum):
+    OFFICE = "office"  # 督查室
+    PERFORMANCE = "performance"  # 绩效办
+    ADMIN = "admin"  # 系统管理员
+
+
+STAFF_ROLE_LABELS = {
+    StaffRole.OFFICE: "督查室",
+    StaffRole.PERFORMANCE: "绩效办",
+    StaffRole.ADMIN: "系统管理员",
+}
+
+
+class CircularState(StrEnum):
+    DRAFT = "draft"  # drafted by the product, waiting for the office's sign-off
+    SIGNED = "signed"  # signed off: sent to the agencies named in it

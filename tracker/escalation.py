@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, literal, select, update
 from sqlalchemy.orm import Session
 
+from tracker.circulars import add_to_draft
 from tracker.enums import Level, MessageKind, RequestState
 from tracker.models import AuditEvent, Escalation, Plan, ProgressRequest, ReportingPeriod
 from tracker.notify import agency_id_by_name, enqueue_for_requests
@@ -53,7 +54,13 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
         for level, fires_on in zip(Level, rungs, strict=True):
             if fires_on > today:
                 break
-            result.fired[level.value] += _fire(session, plan, due_on, level, fires_on, now)
+            fired = _fire(session, plan, due_on, level, fires_on, now)
+            result.fired[level.value] += fired
+            if level == Level.CIRCULAR and fired:
+                ids = session.scalars(select(Escalation.request_id).where(
+                    Escalation.level == level.value, Escalation.effective_on == fires_on)).all()
+                add_to_draft(session, plan_id=plan.id, request_ids=list(ids),
+                             effective_on=fires_on, now=now)
             result.messages_queued += enqueue_for_requests(
                 session,
                 and_(ProgressRequest.due_on == due_on,

@@ -4,6 +4,7 @@ from tracker.models.audit import AuditEvent
 from tracker.models.base import Base
 from tracker.models.outbox import DeliveryAttempt, OutboxMessage
 from tracker.models.plan import Agency, Assignment, Indicator, Liaison, Measure, Plan
+from tracker.models.staff import Circular, FormToken, Note, StaffSession, StaffUser
 from tracker.models.tracking import (
     Escalation,
     Evidence,
@@ -23,5 +24,5 @@ __all__ = [
     "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue", "Liaison",
     "Measure",
     "MeetingCompliance", "OutboxMessage", "Plan", "ProgressReport", "ProgressRequest",
-    "ReportingPeriod", "ScorecardRun",
+    "ReportingPeriod", "ScorecardRun", "Circular", "FormToken", "Note", "StaffSession", "StaffUser",
 ]

@@ -60,6 +60,7 @@ class ProgressRequest(Base):
     next_action_on: Mapped[dt.date | None]
     answered_at: Mapped[dt.datetime | None]
     answered_late: Mapped[bool | None] = mapped_column(Boolean)
+    waive_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
     __table_args__ = (
         UniqueConstraint("period_id", "assignment_id"),

@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,7 +44,8 @@ def _real_clock() -> dt.datetime:
 
 def create_app(factory: sessionmaker[Session], settings: Settings,
                clock: Callable[[], dt.datetime] = _real_clock) -> FastAPI:
-    from tracker.web import liaison_routes
+    from tracker.web import desk_routes, liaison_routes
+    from tracker.web.staff import NeedsLogin
 
     app = FastAPI(title="规划纲要督查督办系统", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.factory = factory
@@ -53,6 +55,11 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
     app.state.secret = load_secret(settings.home, settings.secret_key)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(liaison_routes.router)
+    app.include_router(desk_routes.router)
+
+    @app.exception_handler(NeedsLogin)
+    async def _needs_login(request: Request, exc: NeedsLogin) -> RedirectResponse:
+        return RedirectResponse("/login?next=" + quote(request.url.path), status_code=303)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -78,6 +85,9 @@ ERROR_TEXT = {
                             "如需立即填报请联系督查室。"),
     "revoked": ("链接已停用", "此链接已被停用（联络员变更或链接被收回）。请联系督查室获取新链接。"),
     "other-agency": ("无权访问", "该事项不属于此链接对应的单位。"),
+    "role": ("无权操作", "您的账户角色不能执行此操作。"),
+    "csrf": ("表单已失效", "该表单已提交过或已过期，请返回页面刷新后重试。"),
+    "stale": ("请重新登录", "登录已超时，请重新登录。"),
     "not-found": ("未找到", "没有找到您要访问的页面。"),
 }
 

@@ -39,6 +39,19 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_plan')),
     sa.UniqueConstraint('key', name=op.f('uq_plan_key'))
     )
+    op.create_table('staff_user',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=80), nullable=False),
+    sa.Column('display_name', sa.String(length=100), nullable=False),
+    sa.Column('role', sa.Enum('office', 'performance', 'admin', name='staffrole', native_enum=False, length=32), nullable=False),
+    sa.Column('password_hash', sa.String(length=255), nullable=False),
+    sa.Column('failed_logins', sa.Integer(), nullable=False),
+    sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_user')),
+    sa.UniqueConstraint('username', name=op.f('uq_staff_user_username'))
+    )
     op.create_table('agency',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('plan_id', sa.Integer(), nullable=False),
@@ -47,6 +60,20 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['plan_id'], ['plan.id'], name=op.f('fk_agency_plan_id_plan')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_agency')),
     sa.UniqueConstraint('plan_id', 'name', name=op.f('uq_agency_plan_id_name'))
+    )
+    op.create_table('circular',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('plan_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=100), nullable=False),
+    sa.Column('title', sa.Text(), nullable=False),
+    sa.Column('items', sa.JSON(), nullable=False),
+    sa.Column('state', sa.Enum('draft', 'signed', name='circularstate', native_enum=False, length=32), nullable=False),
+    sa.Column('drafted_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('signed_by', sa.String(length=200), nullable=True),
+    sa.Column('signed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['plan_id'], ['plan.id'], name=op.f('fk_circular_plan_id_plan')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_circular')),
+    sa.UniqueConstraint('key', name=op.f('uq_circular_key'))
     )
     op.create_table('executive_meeting',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -114,6 +141,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_scorecard_run')),
     sa.UniqueConstraint('plan_id', 'year', name=op.f('uq_scorecard_run_plan_id_year'))
     )
+    op.create_table('staff_session',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['staff_user.id'], name=op.f('fk_staff_session_user_id_staff_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_session')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_staff_session_token_hash'))
+    )
+    with op.batch_alter_table('staff_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_staff_session_user_id'), ['user_id'], unique=False)
+
     op.create_table('assignment',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('measure_id', sa.Integer(), nullable=False),
@@ -129,6 +170,19 @@ def upgrade() -> None:
     with op.batch_alter_table('assignment', schema=None) as batch_op:
         batch_op.create_index('ix_assignment_active', ['active'], unique=False)
         batch_op.create_index(batch_op.f('ix_assignment_agency_id'), ['agency_id'], unique=False)
+
+    op.create_table('form_token',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['session_id'], ['staff_session.id'], name=op.f('fk_form_token_session_id_staff_session')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_form_token')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_form_token_token_hash'))
+    )
+    with op.batch_alter_table('form_token', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_form_token_session_id'), ['session_id'], unique=False)
 
     op.create_table('indicator',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -177,6 +231,7 @@ def upgrade() -> None:
     sa.Column('next_action_on', sa.Date(), nullable=True),
     sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('answered_late', sa.Boolean(), nullable=True),
+    sa.Column('waive_reason', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('(assignment_id IS NULL) != (indicator_id IS NULL)', name=op.f('ck_progress_request_one_subject')),
     sa.ForeignKeyConstraint(['agency_id'], ['agency.id'], name=op.f('fk_progress_request_agency_id_agency')),
@@ -218,10 +273,25 @@ def upgrade() -> None:
     with op.batch_alter_table('extension_request', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_extension_request_request_id'), ['request_id'], unique=False)
 
+    op.create_table('note',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=True),
+    sa.Column('measure_id', sa.Integer(), nullable=True),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('author', sa.String(length=200), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['measure_id'], ['measure.id'], name=op.f('fk_note_measure_id_measure')),
+    sa.ForeignKeyConstraint(['request_id'], ['progress_request.id'], name=op.f('fk_note_request_id_progress_request')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_note'))
+    )
+    with op.batch_alter_table('note', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_note_measure_id'), ['measure_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_note_request_id'), ['request_id'], unique=False)
+
     op.create_table('outbox_message',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('kind', sa.Enum('progress_request', 'escalation', 'report_returned', 'extension_decided', 'meeting_reminder', 'meeting_warning', name='messagekind', native_enum=False, length=32), nullable=False),
+    sa.Column('kind', sa.Enum('progress_request', 'escalation', 'report_returned', 'extension_decided', 'circular_issued', 'waived', 'meeting_reminder', 'meeting_warning', name='messagekind', native_enum=False, length=32), nullable=False),
     sa.Column('channel', sa.Enum('email', 'file', name='channelkind', native_enum=False, length=32), nullable=False),
     sa.Column('address', sa.String(length=254), nullable=False),
     sa.Column('recipient_name', sa.String(length=200), nullable=False),
@@ -344,6 +414,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_message_due')
 
     op.drop_table('outbox_message')
+    with op.batch_alter_table('note', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_note_request_id'))
+        batch_op.drop_index(batch_op.f('ix_note_measure_id'))
+
+    op.drop_table('note')
     with op.batch_alter_table('extension_request', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_extension_request_request_id'))
 
@@ -359,17 +434,27 @@ def downgrade() -> None:
 
     op.drop_table('liaison')
     op.drop_table('indicator')
+    with op.batch_alter_table('form_token', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_form_token_session_id'))
+
+    op.drop_table('form_token')
     with op.batch_alter_table('assignment', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_assignment_agency_id'))
         batch_op.drop_index('ix_assignment_active')
 
     op.drop_table('assignment')
+    with op.batch_alter_table('staff_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_staff_session_user_id'))
+
+    op.drop_table('staff_session')
     op.drop_table('scorecard_run')
     op.drop_table('reporting_period')
     op.drop_table('meeting_compliance')
     op.drop_table('measure')
     op.drop_table('executive_meeting')
+    op.drop_table('circular')
     op.drop_table('agency')
+    op.drop_table('staff_user')
     op.drop_table('plan')
     op.drop_table('audit_event')
     # ### end Alembic commands ###

@@ -1,0 +1,191 @@
+"""The supervision office's desk over HTTP: accounts, roles, CSRF, board, actions, ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+
+import openpyxl
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from tests.conftest import at
+from tests.web_helpers import Clock, liaison_of, make_app, make_settings, token_for
+from tracker.accounts import create_user
+from tracker.db import transaction
+from tracker.enums import CircularState, StaffRole
+from tracker.escalation import sweep_overdue
+from tracker.models import (
+    AuditEvent,
+    Circular,
+    Escalation,
+    OutboxMessage,
+    ProgressRequest,
+    StaffUser,
+)
+from tracker.reports import ReportInput, record_reports
+from tracker.requests import open_due_requests
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def desk(db, db_url, plan, policy, tmp_path):  # type: ignore[no-untyped-def]
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-03-17"), policy)
+        create_user(s, username="duchashi", display_name="督查室张科长", role=StaffRole.OFFICE,
+                    password=PASSWORD, now=at("2017-03-01"))
+        create_user(s, username="jixiaoban", display_name="绩效办李科长",
+                    role=StaffRole.PERFORMANCE, password=PASSWORD, now=at("2017-03-01"))
+    with db() as s:
+        ids = s.scalars(select(ProgressRequest.id).order_by(ProgressRequest.id)).all()
+    with transaction(db) as s:
+        record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=20)
+                           for i in ids[5:]], submitted_by="t", now=at("2017-04-07"))
+        sweep_overdue(s, plan, at("2017-04-12"), policy)
+    clock = Clock(at("2017-04-12", 10))
+    settings = make_settings(tmp_path, db_url)
+    client = TestClient(make_app(db, settings, clock), follow_redirects=False)
+    return client, settings, clock, ids
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no form token on the page"
+    return m.group(1)
+
+
+def login(client, username="duchashi", password=PASSWORD):  # type: ignore[no-untyped-def]
+    page = client.get("/login")
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf": _csrf(page.text), "next": "/desk"})
+
+
+def test_sign_in_board_and_filters(desk):
+    client, _, _, ids = desk
+    assert client.get("/desk").status_code == 303  # to /login
+    r = login(client)
+    assert r.status_code == 303 and r.headers["location"] == "/desk"
+    page = client.get("/desk")
+    assert page.status_code == 200
+    assert "共 798 项" in page.text and "逾期 5" in page.text
+    red = client.get("/desk", params={"light": "red"})
+    assert "共 5 项" in red.text and red.text.count('class="row-red"') == 5
+    assert "催办" in red.text
+    one = client.get("/desk", params={"light": "red", "role": "lead"})
+    leads = re.search(r"共 (\d+) 项", one.text).group(1)
+    assert int(leads) <= 5
+    heat = page.text[page.text.index('id="heat-h"'):]
+    assert "主要指标" in heat
+
+
+def test_wrong_password_lockout_and_unlock(desk, db):
+    client, _, clock, _ = desk
+    for _ in range(4):
+        r = login(client, password="wrong password!")
+        assert r.status_code == 401 and "用户名或密码错误" in r.text
+    r = login(client, password="wrong password!")  # the 5th failure locks
+    assert r.status_code == 401
+    r = login(client)  # even the right password is refused while locked
+    assert r.status_code == 423 and "锁定" in r.text
+    clock.now = clock.now + dt.timedelta(minutes=16)
+    assert login(client).status_code == 303
+    with db() as s:
+        assert s.scalar(select(StaffUser.failed_logins).where(StaffUser.username == "duchashi")) == 0
+        assert "user.locked" in s.scalars(select(AuditEvent.action)).all()
+    assert login(client, username="nobody").status_code == 401
+
+
+def test_login_needs_its_form_token(desk):
+    client, _, _, _ = desk
+    r = client.post("/login", data={"username": "duchashi", "password": PASSWORD})
+    assert r.status_code == 403
+
+
+def test_csrf_missing_replayed_and_stale_session(desk, db):
+    client, _, clock, ids = desk
+    login(client)
+    item = client.get(f"/desk/requests/{ids[0]}")
+    token = _csrf(item.text)
+    r = client.post(f"/desk/requests/{ids[0]}/note", data={"text": "无令牌"})
+    assert r.status_code == 403 and "表单已失效" in r.text
+    r = client.post(f"/desk/requests/{ids[0]}/note", data={"text": "第一次", "csrf": token})
+    assert r.status_code == 303
+    r = client.post(f"/desk/requests/{ids[0]}/note", data={"text": "重放", "csrf": token})
+    assert r.status_code == 403
+    clock.now = clock.now + dt.timedelta(minutes=31)  # idle too long
+    fresh = token  # whatever token: the session is stale first
+    r = client.post(f"/desk/requests/{ids[0]}/note", data={"text": "过期", "csrf": fresh})
+    assert r.status_code == 401
+    assert client.get("/desk").status_code == 303
+    with db() as s:
+        from tracker.models import Note
+        assert s.scalars(select(Note.text)).all() == ["第一次"]
+
+
+def test_roles_liaison_link_and_performance_cannot_act(desk, db):
+    client, settings, _, ids = desk
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-04-12"))
+    r = client.get("/desk", cookies={"tracker_session": token})
+    assert r.status_code == 303  # a liaison link is no staff session
+    login(client, username="jixiaoban")
+    item = client.get(f"/desk/requests/{ids[0]}")
+    assert item.status_code == 200 and "立即督办" not in item.text
+    r = client.post(f"/desk/requests/{ids[0]}/escalate", data={"csrf": _csrf(item.text)})
+    assert r.status_code == 403 and "无权操作" in r.text
+    with db() as s:
+        assert s.get_one(ProgressRequest, ids[0]).level == 1
+
+
+def test_escalate_waive_and_circular_sign_off(desk, db):
+    client, _, _, ids = desk
+    login(client)
+    for expected in (2, 3):
+        page = client.get(f"/desk/requests/{ids[0]}")
+        r = client.post(f"/desk/requests/{ids[0]}/escalate", data={"csrf": _csrf(page.text)})
+        assert r.status_code == 303
+        with db() as s:
+            assert s.get_one(ProgressRequest, ids[0]).level == expected
+    page = client.get(f"/desk/requests/{ids[0]}")
+    assert "立即" not in page.text.split('id="act-h"')[1].split("</section>")[0]
+    with db() as s:
+        circular = s.scalars(select(Circular)).one()
+        assert circular.state == CircularState.DRAFT and len(circular.items) == 1
+        sent_before = s.scalar(select(func.count()).select_from(OutboxMessage)
+                               .where(OutboxMessage.kind == "circular_issued"))
+    assert sent_before == 0  # a circular goes out only after sign-off
+    docx = client.get(f"/desk/circulars/{circular.id}.docx")
+    assert docx.status_code == 200 and docx.content[:2] == b"PK"
+    listing = client.get("/desk/circulars")
+    r = client.post(f"/desk/circulars/{circular.id}/sign", data={"csrf": _csrf(listing.text)})
+    assert r.status_code == 303
+    with db() as s:
+        assert s.get_one(Circular, circular.id).state == CircularState.SIGNED
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)
+                        .where(OutboxMessage.kind == "circular_issued")) == 2  # liaison + deputy
+    page = client.get(f"/desk/requests/{ids[1]}")
+    r = client.post(f"/desk/requests/{ids[1]}/waive", data={"csrf": _csrf(page.text), "reason": ""})
+    assert "免报须填写理由" in client.get(r.headers["location"]).text
+    page = client.get(f"/desk/requests/{ids[1]}")
+    client.post(f"/desk/requests/{ids[1]}/waive", data={"csrf": _csrf(page.text), "reason": "任务调整"})
+    with db() as s:
+        assert s.get_one(ProgressRequest, ids[1]).state == "waived"
+        assert s.scalar(select(func.count()).select_from(Escalation)
+                        .where(Escalation.request_id == ids[0])) == 3
+
+
+def test_ledger_export(desk):
+    client, _, _, _ = desk
+    login(client)
+    r = client.get("/desk/ledger.xlsx", params={"light": "red"})
+    assert r.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(r.content))
+    sheet = book["台账"]
+    header = [c.value for c in sheet[2]]
+    assert header[:6] == ["请求编号", "报送期", "编号", "任务或指标", "领域", "责任单位"]
+    assert sheet.max_row == 2 + 5
+    assert sheet.freeze_panes == "D3" and sheet.auto_filter.ref
+    assert sheet.print_title_rows == "$2:$2" and sheet.page_setup.orientation == "landscape"
+    assert sheet.page_setup.paperSize == 9

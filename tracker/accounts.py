@@ -1,0 +1,151 @@
+"""Staff accounts: argon2id passwords, sessions, single-use form tokens, login throttling.
+
+Rules (config `Rules`): after `login_max_failures` consecutive wrong passwords an account
+is locked for `login_lock_minutes`; a session unused for `session_idle_minutes`, or older
+than `session_max_hours`, is stale and refused; every POST carries a form token issued
+with the page for that session, usable once (a missing, foreign or replayed one is
+refused). Only SHA-256 digests of cookie values and form tokens are stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tracker.config import Rules
+from tracker.enums import StaffRole
+from tracker.models import AuditEvent, FormToken, StaffSession, StaffUser
+
+_hasher = PasswordHasher()
+# Verifying against a dummy hash for unknown users keeps the timing of both paths alike.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class AuthError(Exception):
+    """`reason`: bad (wrong user or password), locked, stale, csrf."""
+
+    def __init__(self, reason: str, until: dt.datetime | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.until = until
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: StaffUser
+    session: StaffSession
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(session: Session, *, username: str, display_name: str, role: StaffRole,
+                password: str, now: dt.datetime) -> StaffUser:
+    """Add a staff account. Raises ValueError for a short password or a taken username."""
+    if len(password) < 10:
+        raise ValueError("password must have at least 10 characters")
+    if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
+        raise ValueError(f"username {username!r} is taken")
+    user = StaffUser(username=username, display_name=display_name, role=role,
+                     password_hash=_hasher.hash(password), created_at=now, active=True)
+    session.add(user)
+    session.flush()
+    session.add(AuditEvent(at=now, actor="cli", action="user.create", object_type="staff_user",
+                           object_id=username, detail={"role": role.value}))
+    return user
+
+
+def sign_in(session: Session, *, username: str, password: str, now: dt.datetime,
+            rules: Rules) -> tuple[StaffUser, str]:
+    """Check the password and open a session; returns (user, cookie value).
+
+    Raises AuthError('bad') or AuthError('locked', until). Counts failures; does not commit.
+    """
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username,
+                                                  StaffUser.active.is_(True)))
+    if user is None:
+        try:
+            _hasher.verify(_DUMMY_HASH, password)
+        except VerificationError:
+            pass
+        raise AuthError("bad")
+    if user.locked_until is not None and user.locked_until > now:
+        raise AuthError("locked", user.locked_until)
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        user.failed_logins += 1
+        if user.failed_logins >= rules.login_max_failures:
+            user.locked_until = now + dt.timedelta(minutes=rules.login_lock_minutes)
+            user.failed_logins = 0
+            session.add(AuditEvent(at=now, actor=f"user:{username}", action="user.locked",
+                                   object_type="staff_user", object_id=username, detail={}))
+        raise AuthError("bad") from None
+    user.failed_logins, user.locked_until = 0, None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    token = secrets.token_urlsafe(32)
+    session.add(StaffSession(token_hash=_digest(token), user_id=user.id, created_at=now,
+                             last_seen_at=now))
+    session.add(AuditEvent(at=now, actor=f"user:{username}", action="user.sign_in",
+                           object_type="staff_user", object_id=username, detail={}))
+    return user, token
+
+
+def current(session: Session, cookie: str | None, now: dt.datetime, rules: Rules) -> SignedIn:
+    """The signed-in user of a session cookie; touches `last_seen_at`.
+
+    Raises AuthError('stale') for a missing, ended, idle or too old session.
+    """
+    if not cookie:
+        raise AuthError("stale")
+    row = session.execute(
+        select(StaffSession, StaffUser).join(StaffUser, StaffUser.id == StaffSession.user_id)
+        .where(StaffSession.token_hash == _digest(cookie))
+    ).first()
+    if row is None:
+        raise AuthError("stale")
+    sess, user = row
+    idle = now - sess.last_seen_at > dt.timedelta(minutes=rules.session_idle_minutes)
+    old = now - sess.created_at > dt.timedelta(hours=rules.session_max_hours)
+    if sess.ended_at is not None or idle or old or not user.active:
+        raise AuthError("stale")
+    sess.last_seen_at = now
+    return SignedIn(user, sess)
+
+
+def sign_out(session: Session, signed_in: SignedIn, now: dt.datetime) -> None:
+    signed_in.session.ended_at = now
+
+
+def issue_form_token(session: Session, staff_session: StaffSession, now: dt.datetime) -> str:
+    """A fresh CSRF token for the forms of one page."""
+    token = secrets.token_urlsafe(24)
+    session.add(FormToken(token_hash=_digest(token), session_id=staff_session.id, issued_at=now))
+    return token
+
+
+def consume_form_token(session: Session, staff_session: StaffSession, token: str | None,
+                       now: dt.datetime, max_age: dt.timedelta = dt.timedelta(hours=12)) -> None:
+    """Use a form token once. Raises AuthError('csrf') if missing, foreign, old or used.
+
+    The conditional UPDATE decides: of two requests replaying one token, one wins.
+    """
+    if not token:
+        raise AuthError("csrf")
+    used = session.execute(
+        update(FormToken)
+        .where(FormToken.token_hash == _digest(token), FormToken.session_id == staff_session.id,
+               FormToken.used_at.is_(None), FormToken.issued_at >= now - max_age)
+        .values(used_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    if used != 1:
+        raise AuthError("csrf")

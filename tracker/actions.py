@@ -1,0 +1,85 @@
+"""The supervision office's actions on a request: escalate now, waive, add a note.
+
+Each action is an audit event and, where it changes what people must do, a notification.
+Escalating to the top rung does not send anything by itself: a circular (通报) is an
+administrative act, drafted here and sent only after sign-off (tracker.circulars).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from tracker.circulars import add_to_draft
+from tracker.enums import Level, MessageKind, RequestState
+from tracker.models import AuditEvent, Escalation, Note, ProgressRequest
+from tracker.notify import agency_id_by_name, enqueue_for_requests, enqueue_to_agency
+from tracker.policy import Policy
+from tracker.sql import insert_ignore_values
+from tracker.workdays import local_date
+
+
+class ActionError(ValueError):
+    pass
+
+
+def escalate_now(session: Session, request_id: int, *, actor: str, now: dt.datetime,
+                 policy: Policy, plan_id: int) -> int:
+    """Fire the request's next rung today; returns the level reached.
+
+    Raises ActionError if the request is not open or is at the top rung already.
+    """
+    req = session.get(ProgressRequest, request_id)
+    if req is None or req.state != RequestState.OPEN:
+        raise ActionError("只有待报送的事项可以督办")
+    if req.level >= Level.CIRCULAR:
+        raise ActionError("已到最高一级（通报）")
+    level = Level(req.level + 1)
+    today = local_date(now)
+    insert_ignore_values(session, Escalation.__table__, [dict(  # type: ignore[arg-type]
+        request_id=req.id, level=level.value, effective_on=today, created_at=now)])
+    req.level = level.value
+    upcoming = [d for d in policy.ladder_dates(req.due_on)[level.value:] if d > today]
+    req.next_action_on = upcoming[0] if upcoming else None
+    office = agency_id_by_name(session, plan_id, policy.rules.supervision_office)
+    enqueue_for_requests(session, ProgressRequest.id == req.id, kind=MessageKind.ESCALATION,
+                         level=level.value, now=now, channel=policy.channel,
+                         supervision_office_id=office)
+    if level == Level.CIRCULAR:
+        add_to_draft(session, plan_id=plan_id, request_ids=[req.id], effective_on=today, now=now)
+    session.add(AuditEvent(at=now, actor=actor, action="ladder.escalate_now",
+                           object_type="progress_request", object_id=str(req.id),
+                           detail={"level": level.value}))
+    return level.value
+
+
+def waive(session: Session, request_id: int, *, reason: str, actor: str, now: dt.datetime,
+          policy: Policy) -> None:
+    """免报: the request needs no answer; the ladder stops; the agency is told."""
+    if not reason.strip():
+        raise ActionError("免报须填写理由")
+    req = session.get(ProgressRequest, request_id)
+    if req is None or req.state != RequestState.OPEN:
+        raise ActionError("只有待报送的事项可以免报")
+    req.state, req.waive_reason, req.next_action_on = RequestState.WAIVED, reason.strip(), None
+    session.add(AuditEvent(at=now, actor=actor, action="request.waive",
+                           object_type="progress_request", object_id=str(req.id),
+                           detail={"reason": reason.strip()}))
+    enqueue_to_agency(session, agency_id=req.agency_id, key_prefix=f"waive:{req.id}",
+                      kind=MessageKind.WAIVED, now=now, channel=policy.channel,
+                      payload={"text": f"经督查室同意，您单位本期一项报送任务免报（请求编号 {req.id}）。"
+                                       f"理由：{reason.strip()}"})
+
+
+def add_note(session: Session, *, request_id: int | None, measure_id: int | None, text: str,
+             author: str, now: dt.datetime) -> Note:
+    if not text.strip():
+        raise ActionError("备注不能为空")
+    note = Note(request_id=request_id, measure_id=measure_id, text=text.strip()[:5000],
+                author=author, at=now)
+    session.add(note)
+    session.add(AuditEvent(at=now, actor=author, action="note.add",
+                           object_type="progress_request" if request_id else "measure",
+                           object_id=str(request_id or measure_id), detail={}))
+    return note

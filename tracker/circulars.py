@@ -1,0 +1,137 @@
+"""Circulars (通报): drafted from the top rung of the ladder, sent after sign-off.
+
+The sweep and "escalate now" add the requests that reach the top rung to the draft of
+their day (one draft per plan and effective day). The office downloads the draft as a
+Word document, and signs it off on the desk; only then does a notification go to each
+agency named in it (liaison and deputy head). Signing twice sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from docx import Document
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.enums import CircularState, ContactRole, MessageKind, Role
+from tracker.models import (
+    Agency,
+    Assignment,
+    AuditEvent,
+    Circular,
+    Indicator,
+    Measure,
+    Plan,
+    ProgressRequest,
+    ReportingPeriod,
+)
+from tracker.notify import enqueue_to_agency
+from tracker.policy import Policy
+from tracker.sql import insert_ignore_values
+
+ROLE_TEXT = {Role.LEAD: "牵头", Role.CO: "配合", Role.DISTRICT: "区"}
+
+
+class CircularError(ValueError):
+    pass
+
+
+def add_to_draft(session: Session, *, plan_id: int, request_ids: list[int],
+                 effective_on: dt.date, now: dt.datetime) -> Circular:
+    """Add requests to the day's draft circular (created if missing). Does not commit."""
+    key = f"{plan_id}:{effective_on.isoformat()}"
+    day = f"{effective_on.year}年{effective_on.month}月{effective_on.day}日"
+    title = f"关于{day}逾期未报送进展情况的通报（稿）"
+    insert_ignore_values(session, Circular.__table__, [dict(  # type: ignore[arg-type]
+        plan_id=plan_id, key=key, title=title, items=[], state=CircularState.DRAFT.value,
+        drafted_at=now)])
+    circular = session.scalars(select(Circular).where(Circular.key == key)).one()
+    if circular.state != CircularState.DRAFT:
+        return circular  # signed already; later items go to a new day's draft
+    rows = session.execute(
+        select(ProgressRequest.id, ReportingPeriod.label, Agency.id, Agency.name, Measure.code,
+               Measure.title, Assignment.role, Indicator.code, Indicator.name,
+               ProgressRequest.due_on)
+        .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+        .join(Agency, Agency.id == ProgressRequest.agency_id)
+        .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
+        .outerjoin(Measure, Measure.id == Assignment.measure_id)
+        .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
+        .where(ProgressRequest.id.in_(request_ids))
+    ).all()
+    known = {i["request_id"] for i in circular.items}
+    added = [
+        {"request_id": rid, "period": period, "agency_id": aid, "agency": agency,
+         "code": code or icode, "title": title or iname,
+         "role": ROLE_TEXT.get(role, "指标") if role else "指标", "due_on": due.isoformat()}
+        for rid, period, aid, agency, code, title, role, icode, iname, due in rows
+        if rid not in known]
+    if added:  # rerunning the sweep changes nothing
+        circular.items = sorted(list(circular.items) + added,
+                                key=lambda i: (i["agency_id"], i["code"] or ""))
+    return circular
+
+
+def render_docx(circular: Circular, plan: Plan) -> bytes:
+    """The draft as a Word document: a title, a lead paragraph, a table per agency."""
+    doc = Document()
+    doc.add_heading(circular.title, level=1)
+    agencies = sorted({(i["agency_id"], i["agency"]) for i in circular.items})
+    doc.add_paragraph(
+        f"根据《{plan.title}》实施工作要求，市政府督查室对各责任单位报送进展情况进行督办。"
+        f"截至{circular.key.split(':')[1]}，下列{len(agencies)}个单位共{len(circular.items)}项"
+        "任务逾期十个工作日以上仍未报送进展情况，经催办、督办仍未落实，现予通报。"
+        "请各单位认真查找原因，立即报送，并将整改情况报市政府督查室。")
+    table = doc.add_table(rows=1, cols=5)
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, ["责任单位", "报送期", "任务编号", "任务", "截止日期"],
+                          strict=True):
+        cell.text = text
+    for item in circular.items:
+        cells = table.add_row().cells
+        values = [item["agency"], item["period"], item["code"] or "", item["title"] or "",
+                  item["due_on"]]
+        for cell, text in zip(cells, values, strict=True):
+            cell.text = str(text)
+    doc.add_paragraph("")
+    doc.add_paragraph("天津市人民政府督查室")
+    if circular.signed_at:
+        doc.add_paragraph(f"签发：{circular.signed_by}　{circular.signed_at:%Y-%m-%d}")
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.datetime,
+             policy: Policy) -> int:
+    """Sign the draft and notify every agency named in it; returns messages queued.
+
+    Raises CircularError if unknown, empty or signed already.
+    """
+    circular = session.get(Circular, circular_id)
+    if circular is None:
+        raise CircularError("unknown circular")
+    if circular.state != CircularState.DRAFT:
+        raise CircularError("该通报已签发")
+    if not circular.items:
+        raise CircularError("通报没有事项")
+    circular.state, circular.signed_by, circular.signed_at = CircularState.SIGNED, signed_by, now
+    circular.title = circular.title.removesuffix("（稿）")
+    queued = 0
+    by_agency: dict[int, list[str]] = {}
+    for item in circular.items:
+        by_agency.setdefault(item["agency_id"], []).append(f"{item['code']} {item['title']}")
+    for agency_id, subjects in by_agency.items():
+        text = (f"{circular.title}：您单位{len(subjects)}项任务逾期未报送进展情况，被予以通报（"
+                + "；".join(subjects[:10]) + ("等" if len(subjects) > 10 else "") + "）。请立即报送。")
+        for role in (ContactRole.LIAISON, ContactRole.DEPUTY_HEAD):
+            queued += enqueue_to_agency(
+                session, agency_id=agency_id, key_prefix=f"circ:{circular.id}:{role.value}",
+                kind=MessageKind.CIRCULAR_ISSUED, payload={"text": text}, now=now,
+                channel=policy.channel, role=role)
+    session.add(AuditEvent(at=now, actor=signed_by, action="circular.sign_off",
+                           object_type="circular", object_id=str(circular.id),
+                           detail={"agencies": len(by_agency), "items": len(circular.items)}))
+    return queued

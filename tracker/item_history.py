@@ -1,0 +1,87 @@
+"""Everything that happened to one request, for the office's item page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.models import (
+    Agency,
+    Assignment,
+    AuditEvent,
+    DeliveryAttempt,
+    Escalation,
+    Evidence,
+    ExtensionRequest,
+    Indicator,
+    Measure,
+    Note,
+    OutboxMessage,
+    ProgressReport,
+    ProgressRequest,
+    ReportingPeriod,
+)
+
+
+@dataclass
+class RequestHistory:
+    request: ProgressRequest
+    period: str
+    agency: str
+    role: str | None
+    measure: Measure | None
+    indicator: Indicator | None
+    reports: list[ProgressReport]
+    escalations: list[Escalation]
+    messages: list[dict[str, Any]]
+    extensions: list[ExtensionRequest]
+    evidence: list[Evidence]
+    notes: list[Note]
+    audit: list[AuditEvent]
+
+
+def request_history(session: Session, request_id: int) -> RequestHistory | None:
+    """The request with its reports (all versions), ladder, deliveries, extensions, notes."""
+    row = session.execute(
+        select(ProgressRequest, ReportingPeriod.label, Agency.name, Assignment.role, Measure,
+               Indicator)
+        .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+        .join(Agency, Agency.id == ProgressRequest.agency_id)
+        .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
+        .outerjoin(Measure, Measure.id == Assignment.measure_id)
+        .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
+        .where(ProgressRequest.id == request_id)
+    ).first()
+    if row is None:
+        return None
+    req, period, agency, role, measure, indicator = row
+    messages = []
+    for msg, attempted_at, ok, error in session.execute(
+        select(OutboxMessage, DeliveryAttempt.attempted_at, DeliveryAttempt.ok, DeliveryAttempt.error)
+        .outerjoin(DeliveryAttempt, DeliveryAttempt.message_id == OutboxMessage.id)
+        .where(OutboxMessage.request_id == request_id)
+        .order_by(OutboxMessage.id, DeliveryAttempt.id)
+    ):
+        messages.append({"kind": msg.kind, "level": msg.level, "to": msg.recipient_name,
+                         "address": msg.address, "channel": msg.channel, "status": msg.status,
+                         "is_copy": msg.is_copy, "queued_at": msg.created_at,
+                         "attempted_at": attempted_at, "ok": ok, "error": error})
+
+    def all_of(model, *where):  # type: ignore[no-untyped-def]
+        return list(session.scalars(select(model).where(*where).order_by(model.id)))
+
+    return RequestHistory(
+        request=req, period=period, agency=agency, role=role, measure=measure,
+        indicator=indicator,
+        reports=all_of(ProgressReport, ProgressReport.request_id == request_id),
+        escalations=all_of(Escalation, Escalation.request_id == request_id),
+        messages=messages,
+        extensions=all_of(ExtensionRequest, ExtensionRequest.request_id == request_id),
+        evidence=all_of(Evidence, Evidence.request_id == request_id),
+        notes=all_of(Note, Note.request_id == request_id),
+        audit=all_of(AuditEvent, AuditEvent.object_type == "progress_request",
+                     AuditEvent.object_id == str(request_id)),
+    )

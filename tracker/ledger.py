@@ -1,0 +1,100 @@
+"""The ledger (台账): the board as filtered, one row per request, for Excel and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.answers import latest_reports
+from tracker.board import LIGHT_LABELS, BoardFilter, board
+from tracker.enums import LEVEL_LABELS, PROGRESS_STATUS_LABELS, Level, Role
+from tracker.models import Agency, Assignment, Measure, Plan
+from tracker.policy import Policy
+from tracker.scorecard.excel import WRITER_OPTIONS, display_width
+from tracker.workdays import SHANGHAI
+
+ROLE_LABELS = {Role.LEAD: "牵头", Role.CO: "配合", Role.DISTRICT: "区", None: "指标"}
+STATE_LABELS = {"open": "待报送", "answered": "已报送", "waived": "已免报"}
+
+
+def ledger_frame(session: Session, plan: Plan, f: BoardFilter, today: dt.date,
+                 policy: Policy) -> pd.DataFrame:
+    """All requests matching the filter (no paging), with the measure's agencies and text."""
+    f = BoardFilter(**{**f.__dict__, "page": 1, "per_page": 1_000_000})
+    rows = board(session, plan, f, today, policy).rows
+    agencies: dict[int, dict[str, Any]] = {}
+    for mid, name, role in session.execute(
+        select(Assignment.measure_id, Agency.name, Assignment.role)
+        .join(Agency, Agency.id == Assignment.agency_id)
+        .join(Measure, Measure.id == Assignment.measure_id)
+        .where(Measure.plan_id == plan.id, Assignment.active.is_(True),
+               Assignment.role != Role.DISTRICT.value)
+        .order_by(Assignment.measure_id, Assignment.position)
+    ):
+        entry = agencies.setdefault(mid, {"lead": "", "co": []})
+        if role == Role.LEAD:
+            entry["lead"] = name
+        else:
+            entry["co"].append(name)
+    measures: dict[str, tuple[int, str]] = {
+        code: (measure_id, text) for code, measure_id, text in session.execute(
+            select(Measure.code, Measure.id, Measure.text).where(Measure.plan_id == plan.id))}
+    latest = latest_reports(session, [r["id"] for r in rows])
+    out = []
+    for r in rows:
+        measure_id, text = measures.get(r["code"], (0, ""))
+        who = agencies.get(measure_id, {"lead": "", "co": []})
+        report = latest.get(r["id"], (None, 0))[0]
+        out.append({
+            "请求编号": r["id"], "报送期": r["period"], "编号": r["code"], "任务或指标": r["title"],
+            "领域": r["section"], "责任单位": r["agency"], "角色": ROLE_LABELS.get(r["role"], ""),
+            "牵头单位": who["lead"], "配合单位": "、".join(who["co"]), "任务内容": text,
+            "截止日期": r["due_on"],
+            "报送时间": r["answered_at"].astimezone(SHANGHAI).replace(tzinfo=None)
+            if r["answered_at"] else None,
+            "状态": STATE_LABELS.get(r["state"], r["state"]),
+            "进展": PROGRESS_STATUS_LABELS[report.status] if report else "",
+            "完成进度(%)": report.percent if report else None,
+            "督办级别": LEVEL_LABELS[Level(r["level"])] if r["level"] else "无",
+            "灯": LIGHT_LABELS[r["light"]], "逾期工作日": r["days_overdue"] or None,
+            "最新进展": report.narrative if report else "",
+        })
+    return pd.DataFrame(out, columns=LEDGER_COLUMNS)
+
+
+LEDGER_COLUMNS = ["请求编号", "报送期", "编号", "任务或指标", "领域", "责任单位", "角色", "牵头单位",
+                  "配合单位", "任务内容", "截止日期", "报送时间", "状态", "进展", "完成进度(%)",
+                  "督办级别", "灯", "逾期工作日", "最新进展"]
+WRAPPED = {"任务内容": 50, "最新进展": 40, "配合单位": 30, "任务或指标": 30}
+
+
+def ledger_xlsx(frame: pd.DataFrame, title: str) -> bytes:
+    """The ledger workbook: frozen header, autofilter, A4 landscape, header on every page."""
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="xlsxwriter", datetime_format="yyyy-mm-dd hh:mm",
+                        date_format="yyyy-mm-dd", engine_kwargs={"options": WRITER_OPTIONS}) as w:
+        frame.to_excel(w, sheet_name="台账", index=False, startrow=1)
+        book, sheet = w.book, w.sheets["台账"]
+        head = book.add_format({"bold": True, "bg_color": "#1F4E79", "font_color": "#FFFFFF",
+                                "border": 1, "text_wrap": True, "valign": "vcenter"})
+        wrap = book.add_format({"text_wrap": True, "valign": "top"})
+        sheet.write_string(0, 0, title, book.add_format({"bold": True, "font_size": 14}))
+        for col, name in enumerate(frame.columns):
+            sheet.write_string(1, col, name, head)
+            if name in WRAPPED:
+                sheet.set_column(col, col, WRAPPED[name], wrap)
+            else:
+                widest = max([display_width(name)] + [display_width(v) for v in frame[name]])
+                sheet.set_column(col, col, min(max(widest + 2, 8), 24))
+        sheet.freeze_panes(2, 3)
+        sheet.autofilter(1, 0, max(len(frame), 1) + 1, len(frame.columns) - 1)
+        sheet.set_landscape()
+        sheet.set_paper(9)
+        sheet.repeat_rows(1)
+        sheet.fit_to_pages(1, 0)
+    return buf.getvalue()

@@ -1,0 +1,304 @@
+"""The supervision office's desk: sign-in, overdue board, item pages, actions, ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from tracker.accounts import AuthError, sign_in, sign_out
+from tracker.actions import ActionError, add_note, escalate_now, waive
+from tracker.board import LIGHT_LABELS, BoardFilter, board, heat_table, on_time_by_period
+from tracker.circulars import CircularError, render_docx, sign_off
+from tracker.enums import STAFF_ROLE_LABELS, CircularState
+from tracker.extensions import ExtensionError, decide_extension
+from tracker.item_history import request_history
+from tracker.ledger import ledger_frame, ledger_xlsx
+from tracker.meetings import MeetingError, governments, record_meeting
+from tracker.models import Agency, Circular, Plan, ReportingPeriod
+from tracker.review import ReviewError, accept_report, return_report
+from tracker.web.app import templates
+from tracker.web.staff import COOKIE, LOGIN_COOKIE, acting, login_nonce, page
+from tracker.workdays import SHANGHAI, local_date
+
+router = APIRouter()
+NOTICES = {"escalated": "已督办。", "waived": "已免报。", "noted": "备注已添加。",
+           "accepted": "已审核通过。", "returned": "已退回，已通知联络员。",
+           "decided": "延期申请已处理，已通知联络员。", "signed": "通报已签发，已通知相关单位。",
+           "meeting": "常务会议已记录。"}
+
+
+def _plan(session) -> Plan:  # type: ignore[no-untyped-def]
+    plan = session.scalars(select(Plan).order_by(Plan.id)).first()
+    if plan is None:
+        raise HTTPException(404, "not-found")
+    return plan
+
+
+def _actor(who) -> str:  # type: ignore[no-untyped-def]
+    return f"user:{who.user.username}"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/desk") -> HTMLResponse:
+    nonce = login_nonce()
+    resp = templates.TemplateResponse(request, "desk/login.html",
+                                      {"nonce": nonce, "next": _safe_next(next), "error": None})
+    resp.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict", max_age=1800)
+    return resp
+
+
+def _safe_next(value: str) -> str:
+    return value if value.startswith("/desk") else "/desk"
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    if not nonce or form.get("csrf") != nonce:
+        raise HTTPException(403, "csrf")
+    app = request.app
+    now = app.state.clock()
+    with app.state.factory() as session:
+        try:
+            _user, token = sign_in(session, username=form.get("username", ""),
+                                   password=form.get("password", ""), now=now,
+                                   rules=app.state.settings.rules)
+        except AuthError as exc:
+            session.commit()  # failed attempts count, even though sign-in failed
+            text = ("用户名或密码错误。" if exc.reason == "bad" else
+                    f"账户已暂时锁定，请于 {exc.until.astimezone(SHANGHAI):%H:%M} 后再试。"
+                    if exc.until else "账户已暂时锁定。")
+            fresh = login_nonce()
+            resp = templates.TemplateResponse(
+                request, "desk/login.html",
+                {"nonce": fresh, "next": _safe_next(form.get("next", "/desk")), "error": text},
+                status_code=401 if exc.reason == "bad" else 423)
+            resp.set_cookie(LOGIN_COOKIE, fresh, httponly=True, samesite="strict", max_age=1800)
+            return resp
+        session.commit()
+    done = RedirectResponse(_safe_next(form.get("next", "/desk")), status_code=303)
+    done.set_cookie(COOKIE, token, httponly=True, samesite="strict",
+                    secure=app.state.settings.base_url.startswith("https"))
+    done.delete_cookie(LOGIN_COOKIE)
+    return done
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    from tracker.enums import StaffRole
+
+    with request.app.state.factory() as session:
+        who, _ = await acting(request, session, set(StaffRole))
+        sign_out(session, who, request.app.state.clock())
+        session.commit()
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(COOKIE)
+    return resp
+
+
+@router.get("/desk", response_class=HTMLResponse)
+def desk(request: Request) -> HTMLResponse:
+    app = request.app
+    today = local_date(app.state.clock())
+    f = BoardFilter.from_query(dict(request.query_params))
+    with app.state.factory() as session:
+        d = page(request, session)
+        plan = _plan(session)
+        result = board(session, plan, f, today, app.state.policy)
+        sections, heat = heat_table(session, plan, today, f.period)
+        rates = on_time_by_period(session, plan)
+        agencies = session.execute(select(Agency.id, Agency.name)
+                                   .where(Agency.plan_id == plan.id).order_by(Agency.id)).all()
+        periods = session.scalars(select(ReportingPeriod.label).where(
+            ReportingPeriod.plan_id == plan.id).order_by(ReportingPeriod.due_on)).all()
+        drafts = session.scalar(select(Circular.id).where(
+            Circular.plan_id == plan.id, Circular.state == CircularState.DRAFT).limit(1))
+        session.commit()
+        query = {k: v for k, v in request.query_params.items() if k != "page" and v}
+        return templates.TemplateResponse(request, "desk/board.html", {
+            "desk": d, "role_label": STAFF_ROLE_LABELS[d.signed_in.user.role], "board": result,
+            "f": f, "agencies": agencies, "periods": periods, "sections": sections, "heat": heat,
+            "rates": rates, "today": today, "LIGHT_LABELS": LIGHT_LABELS, "query": query,
+            "qs": urlencode(query), "pages": max((result.total + f.per_page - 1) // f.per_page, 1),
+            "has_drafts": drafts is not None, "notice": NOTICES.get(request.query_params.get("m", "")),
+            "governments": [g for g, _ in governments(session, plan)],
+            "can_act": d.signed_in.user.role.value == "office",
+        })
+
+
+@router.get("/desk/ledger.xlsx")
+def ledger(request: Request) -> Response:
+    app = request.app
+    now = app.state.clock()
+    f = BoardFilter.from_query(dict(request.query_params))
+    with app.state.factory() as session:
+        page(request, session)
+        plan = _plan(session)
+        frame = ledger_frame(session, plan, f, local_date(now), app.state.policy)
+        session.commit()
+    data = ledger_xlsx(frame, f"{plan.title} 督查台账（{local_date(now).isoformat()}）")
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument."
+                                     "spreadsheetml.sheet", headers={
+        "Content-Disposition": "attachment; filename*=UTF-8''" + quote("督查台账.xlsx")})
+
+
+@router.get("/desk/requests/{request_id}", response_class=HTMLResponse)
+def item(request: Request, request_id: int) -> HTMLResponse:
+    with request.app.state.factory() as session:
+        d = page(request, session)
+        history = request_history(session, request_id)
+        if history is None:
+            raise HTTPException(404, "not-found")
+        session.commit()
+        return templates.TemplateResponse(request, "desk/item.html", {
+            "desk": d, "h": history, "tz": SHANGHAI, "today": local_date(request.app.state.clock()),
+            "notice": NOTICES.get(request.query_params.get("m", "")),
+            "error": request.query_params.get("error"),
+            "can_act": d.signed_in.user.role.value == "office"})
+
+
+def _back(request_id: int, message: str | None = None, error: str | None = None) -> Response:
+    q = urlencode({k: v for k, v in (("m", message), ("error", error)) if v})
+    return RedirectResponse(f"/desk/requests/{request_id}?{q}", status_code=303)
+
+
+@router.post("/desk/requests/{request_id}/{action}")
+async def request_action(request: Request, request_id: int, action: str) -> Response:
+    app = request.app
+    now: dt.datetime = app.state.clock()
+    with app.state.factory() as session:
+        who, form = await acting(request, session)
+        plan = _plan(session)
+        try:
+            if action == "escalate":
+                escalate_now(session, request_id, actor=_actor(who), now=now,
+                             policy=app.state.policy, plan_id=plan.id)
+                message = "escalated"
+            elif action == "waive":
+                waive(session, request_id, reason=form.get("reason", ""), actor=_actor(who),
+                      now=now, policy=app.state.policy)
+                message = "waived"
+            elif action == "note":
+                add_note(session, request_id=request_id, measure_id=None,
+                         text=form.get("text", ""), author=_actor(who), now=now)
+                message = "noted"
+            else:
+                raise HTTPException(404, "not-found")
+        except ActionError as exc:
+            session.commit()  # the form token stays used
+            return _back(request_id, error=str(exc))
+        session.commit()
+    return _back(request_id, message)
+
+
+@router.post("/desk/reports/{report_id}/{decision}")
+async def review(request: Request, report_id: int, decision: str) -> Response:
+    app = request.app
+    now = app.state.clock()
+    with app.state.factory() as session:
+        who, form = await acting(request, session)
+        request_id = int(form.get("request_id", "0"))
+        try:
+            if decision == "accept":
+                accept_report(session, report_id, reviewer=_actor(who),
+                              comment=form.get("comment", ""), now=now)
+            elif decision == "return":
+                return_report(session, report_id, reviewer=_actor(who),
+                              comment=form.get("comment", ""), now=now, policy=app.state.policy)
+            else:
+                raise HTTPException(404, "not-found")
+        except ReviewError as exc:
+            session.commit()
+            return _back(request_id, error=_zh(str(exc)))
+        session.commit()
+    return _back(request_id, "accepted" if decision == "accept" else "returned")
+
+
+@router.post("/desk/extensions/{extension_id}")
+async def extension(request: Request, extension_id: int) -> Response:
+    app = request.app
+    with app.state.factory() as session:
+        who, form = await acting(request, session)
+        request_id = int(form.get("request_id", "0"))
+        try:
+            decide_extension(session, extension_id, grant=form.get("decision") == "grant",
+                             note=form.get("note", ""), decided_by=_actor(who),
+                             now=app.state.clock(), policy=app.state.policy)
+        except ExtensionError as exc:
+            session.commit()
+            return _back(request_id, error=_zh(str(exc)))
+        session.commit()
+    return _back(request_id, "decided")
+
+
+def _zh(text: str) -> str:
+    return {"a returned report needs a comment saying what to fix": "退回须填写意见。",
+            "a newer version exists; review that one": "已有更新的版本，请审核最新版本。"}.get(
+        text, "操作未完成：" + text)
+
+
+@router.get("/desk/circulars", response_class=HTMLResponse)
+def circulars(request: Request) -> HTMLResponse:
+    with request.app.state.factory() as session:
+        d = page(request, session)
+        plan = _plan(session)
+        rows = session.scalars(select(Circular).where(Circular.plan_id == plan.id)
+                               .order_by(Circular.id.desc())).all()
+        session.commit()
+        return templates.TemplateResponse(request, "desk/circulars.html", {
+            "desk": d, "circulars": rows, "tz": SHANGHAI,
+            "notice": NOTICES.get(request.query_params.get("m", "")),
+            "error": request.query_params.get("error"),
+            "can_act": d.signed_in.user.role.value == "office"})
+
+
+@router.get("/desk/circulars/{circular_id}.docx")
+def circular_docx(request: Request, circular_id: int) -> Response:
+    with request.app.state.factory() as session:
+        page(request, session)
+        circular = session.get(Circular, circular_id)
+        if circular is None:
+            raise HTTPException(404, "not-found")
+        data = render_docx(circular, session.get_one(Plan, circular.plan_id))
+        session.commit()
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument."
+                                     "wordprocessingml.document", headers={
+        "Content-Disposition": "attachment; filename*=UTF-8''" + quote(f"通报-{circular_id}.docx")})
+
+
+@router.post("/desk/circulars/{circular_id}/sign")
+async def circular_sign(request: Request, circular_id: int) -> Response:
+    app = request.app
+    with app.state.factory() as session:
+        who, _ = await acting(request, session)
+        try:
+            sign_off(session, circular_id, signed_by=f"{who.user.display_name}",
+                     now=app.state.clock(), policy=app.state.policy)
+        except CircularError as exc:
+            session.commit()
+            return RedirectResponse("/desk/circulars?" + urlencode({"error": str(exc)}), 303)
+        session.commit()
+    return RedirectResponse("/desk/circulars?m=signed", status_code=303)
+
+
+@router.post("/desk/meetings")
+async def meeting(request: Request) -> Response:
+    app = request.app
+    with app.state.factory() as session:
+        who, form = await acting(request, session)
+        try:
+            record_meeting(session, _plan(session), government=form.get("government", ""),
+                           held_on=dt.date.fromisoformat(form.get("held_on", "")),
+                           topic=form.get("topic", ""), recorded_by=_actor(who),
+                           now=app.state.clock())
+        except (MeetingError, ValueError):
+            session.commit()
+            return RedirectResponse("/desk?error=meeting", status_code=303)
+        session.commit()
+    return RedirectResponse("/desk?m=meeting", status_code=303)
+

@@ -1,0 +1,71 @@
+"""Signing in and the staff session for desk pages (cookie + single-use form tokens)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+from sqlalchemy.orm import Session
+
+from tracker.accounts import AuthError, SignedIn, consume_form_token, current, issue_form_token
+from tracker.enums import StaffRole
+
+COOKIE = "tracker_session"
+LOGIN_COOKIE = "tracker_login"
+ACT_ROLES = {StaffRole.OFFICE}
+VIEW_ROLES = {StaffRole.OFFICE, StaffRole.PERFORMANCE, StaffRole.ADMIN}
+
+
+class NeedsLogin(Exception):
+    """Raised for a page view without a live session: redirect to the sign-in page."""
+
+
+@dataclass
+class Desk:
+    signed_in: SignedIn
+    csrf: str  # the form token for this page's forms
+
+
+def signed_in(request: Request, session: Session, roles: set[StaffRole]) -> SignedIn:
+    """The current staff user. Raises NeedsLogin (stale) or 403 (wrong role)."""
+    app = request.app
+    try:
+        who = current(session, request.cookies.get(COOKIE), app.state.clock(),
+                      app.state.settings.rules)
+    except AuthError as exc:
+        raise NeedsLogin() from exc
+    if who.user.role not in roles:
+        raise HTTPException(403, "role")
+    return who
+
+
+def page(request: Request, session: Session, roles: set[StaffRole] = VIEW_ROLES) -> Desk:
+    who = signed_in(request, session, roles)
+    return Desk(who, issue_form_token(session, who.session, request.app.state.clock()))
+
+
+async def acting(request: Request, session: Session, roles: set[StaffRole] = ACT_ROLES
+                 ) -> tuple[SignedIn, dict[str, str]]:
+    """For a POST: a live session of the right role and an unused form token of it.
+
+    A stale session gets 401, a wrong role 403, a missing or replayed token 403.
+    """
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    app = request.app
+    try:
+        who = current(session, request.cookies.get(COOKIE), app.state.clock(),
+                      app.state.settings.rules)
+    except AuthError as exc:
+        raise HTTPException(401, "stale") from exc
+    if who.user.role not in roles:
+        raise HTTPException(403, "role")
+    try:
+        consume_form_token(session, who.session, form.get("csrf"), app.state.clock())
+    except AuthError as exc:
+        raise HTTPException(403, "csrf") from exc
+    return who, form
+
+
+def login_nonce() -> str:
+    return secrets.token_urlsafe(24)
