@@ -1,0 +1,118 @@
+"""The office's desk in Debian's Chromium: sign in, filter, open an item, escalate.
+
+Every page is checked with axe-core, at 200 % zoom (no horizontal scrolling of the page
+body, controls still reachable), and the path is walked by keyboard alone.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import sync_playwright
+from sqlalchemy import select
+
+from tests import smtp_server
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, ServerThread, axe_violations
+from tests.conftest import at
+from tests.web_helpers import Clock, make_app, make_settings
+from tracker.accounts import create_user
+from tracker.db import transaction
+from tracker.enums import StaffRole
+from tracker.escalation import sweep_overdue
+from tracker.models import ProgressRequest
+from tracker.reports import ReportInput, record_reports
+from tracker.requests import open_due_requests
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def site(db, db_url, plan, policy, tmp_path):  # type: ignore[no-untyped-def]
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-03-17"), policy)
+        create_user(s, username="duchashi", display_name="督查室张科长", role=StaffRole.OFFICE,
+                    password=PASSWORD, now=at("2017-03-01"))
+    with db() as s:
+        ids = s.scalars(select(ProgressRequest.id).order_by(ProgressRequest.id)).all()
+    with transaction(db) as s:
+        record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=20)
+                           for i in ids[7:]], submitted_by="t", now=at("2017-04-07"))
+        sweep_overdue(s, plan, at("2017-04-12"), policy)
+    port = smtp_server.free_port()
+    settings = make_settings(tmp_path, db_url, base_url=f"http://127.0.0.1:{port}")
+    server = ServerThread(make_app(db, settings, Clock(at("2017-04-12", 10))), port)
+    server.start()
+    yield f"http://127.0.0.1:{port}", ids
+    server.stop()
+
+
+@pytest.fixture
+def page():  # type: ignore[no-untyped-def]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(bypass_csp=True, accept_downloads=True)
+        yield context.new_page()
+        browser.close()
+
+
+def _tab_to(page, selector: str, limit: int = 300) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(limit):
+        if page.evaluate(f"document.activeElement && document.activeElement.matches({selector!r})"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"could not reach {selector} by keyboard")
+
+
+def _check(page) -> None:  # type: ignore[no-untyped-def]
+    assert axe_violations(page) == []
+    page.evaluate("document.body.style.zoom = '200%'")
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 2, f"page scrolls sideways at 200% zoom by {overflow}px"
+    page.evaluate("document.body.style.zoom = ''")
+
+
+def test_office_signs_in_filters_and_escalates_by_keyboard(site, page, db):
+    base, ids = site
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(base + "/desk")
+    assert page.url.startswith(base + "/login")
+    _check(page)
+    _tab_to(page, "#username")
+    page.keyboard.type("duchashi")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url == base + "/desk"
+    assert "共 798 项" in page.inner_text("#counts")
+    _check(page)
+
+    # filter to the red items by keyboard
+    _tab_to(page, "#f-light")
+    page.select_option("#f-light", "red")  # a keyboard user picks with arrows; same value
+    _tab_to(page, "form.filters button[type=submit]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "共 7 项" in page.inner_text("#counts")
+    assert page.locator("tr.row-red").count() == 7
+    _check(page)
+
+    # open the first item, escalate it from the page
+    _tab_to(page, "table.board tbody a")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/desk/requests/" in page.url
+    _check(page)
+    _tab_to(page, "#act-h ~ form button, section.panel form.inline button")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "立即督办"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "已督办" in page.inner_text("[role=status]")
+    request_id = int(page.url.split("/desk/requests/")[1].split("?")[0])
+    with db() as s:
+        assert s.get_one(ProgressRequest, request_id).level == 2
+    assert "督办" in page.inner_text("#esc-h + table")
+    _check(page)
+
+    page.goto(base + "/desk/circulars")
+    _check(page)
