@@ -24,9 +24,12 @@ def save_draft(session: Session, *, agency_id: int, request_id: int, fields: dic
 
     Raises DraftError if the request is not this agency's.
     """
-    owner = session.scalar(select(ProgressRequest.agency_id).where(ProgressRequest.id == request_id))
-    if owner != agency_id:
+    owner = session.execute(select(ProgressRequest.agency_id, ProgressRequest.state)
+                            .where(ProgressRequest.id == request_id)).first()
+    if owner is None or owner[0] != agency_id:
         raise DraftError("not this agency's request")
+    if owner[1] == "waived":
+        raise DraftError("waived")
     kept = {k: ("" if fields.get(k) is None else str(fields.get(k)))[:20000] for k in DRAFT_FIELDS}
     row = dict(request_id=request_id, fields=kept, saved_at=now, saved_by=saved_by)
     if not insert_ignore_values(session, ReportDraft.__table__, [row]):  # type: ignore[arg-type]

@@ -35,6 +35,18 @@ class EvidenceError(ValueError):
     pass
 
 
+_INVISIBLE = dict.fromkeys(
+    [*range(0x00, 0x20), 0x7F, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def clean_filename(filename: str) -> str:
+    """The base name without control or bidi-override characters, at most 200 characters
+    with its extension kept (so a long name is not mistaken for one without a type)."""
+    name = os.path.basename(filename.replace("\\", "/")).translate(_INVISIBLE).strip()
+    stem, ext = os.path.splitext(name)
+    return (stem[: 200 - len(ext[:20])] + ext[:20]) or "file"
+
+
 def evidence_path(root: Path, sha256: str) -> Path:
     return root / "evidence" / sha256[:2] / sha256
 
@@ -46,10 +58,13 @@ def store_evidence(session: Session, root: Path, *, agency_id: int, request_id: 
     Raises EvidenceError (in Chinese, for the form) for a wrong agency, an empty or
     oversized file, a type not in ALLOWED, or content that does not match its extension.
     """
-    owner = session.scalar(select(ProgressRequest.agency_id).where(ProgressRequest.id == request_id))
-    if owner != agency_id:
+    owner = session.execute(select(ProgressRequest.agency_id, ProgressRequest.state)
+                            .where(ProgressRequest.id == request_id)).first()
+    if owner is None or owner[0] != agency_id:
         raise EvidenceError("该任务不属于本单位")
-    name = os.path.basename(filename.replace("\\", "/")).strip()[:200] or "file"
+    if owner[1] == "waived":
+        raise EvidenceError("该事项已免报，无需上传材料")
+    name = clean_filename(filename)
     ext = os.path.splitext(name)[1].lower()
     if ext not in ALLOWED:
         raise EvidenceError(f"不支持的文件类型 {ext or '（无扩展名）'}；允许："

@@ -18,6 +18,8 @@ from tracker.notify import enqueue_to_agency
 from tracker.policy import Policy
 from tracker.workdays import local_date
 
+MAX_EXTENSION_DAYS = 90  # calendar days after the current due day
+
 
 class ExtensionError(ValueError):
     pass
@@ -39,8 +41,12 @@ def ask_extension(session: Session, *, agency_id: int, request_id: int, new_due_
         raise ExtensionError("已过截止日期，不能再申请延期")
     if new_due_on <= req.due_on:
         raise ExtensionError("申请的新截止日期须晚于现截止日期")
+    if new_due_on > req.due_on + dt.timedelta(days=MAX_EXTENSION_DAYS):
+        raise ExtensionError(f"延期不能超过现截止日期后 {MAX_EXTENSION_DAYS} 天")
     if not reason.strip():
         raise ExtensionError("请填写延期理由")
+    if len(reason) > 2000:
+        raise ExtensionError("延期理由过长（最多 2000 字）")
     pending = session.scalar(select(ExtensionRequest.id).where(
         ExtensionRequest.request_id == request_id, ExtensionRequest.state == ExtensionState.PENDING))
     if pending is not None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from tracker.models import Liaison
 
 DEFAULT_MAX_AGE = dt.timedelta(days=30)
+CLOCK_SKEW = dt.timedelta(minutes=5)
 SALT = "liaison-link"
 
 
@@ -65,23 +66,38 @@ def read_token(secret: str, token: str, now: dt.datetime,
         data = URLSafeSerializer(secret, salt=SALT).loads(token)
         claims = LinkClaims(int(data["l"]), int(data["a"]), int(data["v"]),
                             dt.datetime.fromtimestamp(int(data["t"]), dt.UTC))
-    except (BadSignature, KeyError, TypeError, ValueError) as exc:
+    except (BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
         raise LinkError("forged") from exc
+    if claims.issued_at > now + CLOCK_SKEW:
+        raise LinkError("forged")  # issued in the future: not a link we gave out
     if now - claims.issued_at > max_age:
         raise LinkError("expired")
     return claims
 
 
+def link_id(claims: LinkClaims) -> str:
+    """A stable name for one issued link in the audit trail (not the token's bytes)."""
+    return f"{claims.liaison_id}v{claims.version}@{int(claims.issued_at.timestamp())}"
+
+
 def verify(session: Session, secret: str, token: str, now: dt.datetime,
            max_age: dt.timedelta = DEFAULT_MAX_AGE) -> Liaison:
     """The liaison a link speaks for. Raises LinkError('forged' | 'expired' | 'revoked')."""
+    return verify_link(session, secret, token, now, max_age)[0]
+
+
+def verify_link(session: Session, secret: str, token: str, now: dt.datetime,
+                max_age: dt.timedelta = DEFAULT_MAX_AGE) -> tuple[Liaison, LinkClaims]:
+    """As `verify`, with the link's claims (for the audit trail)."""
     claims = read_token(secret, token, now, max_age)
+    if not 0 < claims.liaison_id < 2**31:
+        raise LinkError("forged")
     liaison = session.get(Liaison, claims.liaison_id)
     if liaison is None or liaison.agency_id != claims.agency_id:
         raise LinkError("forged")
     if not liaison.active or liaison.token_version != claims.version:
         raise LinkError("revoked")
-    return liaison
+    return liaison, claims
 
 
 def revoke(session: Session, liaison_id: int) -> None:

@@ -8,6 +8,7 @@ first submission decides whether the request was answered on time.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -51,6 +52,8 @@ class ReportInput(BaseModel):
 
     @model_validator(mode="after")
     def _narrative_when_off_track(self) -> ReportInput:
+        if self.value is not None and not (math.isfinite(self.value) and abs(self.value) < 1e9):
+            raise ValueError("value must be a finite number")
         if self.status in (ProgressStatus.DELAYED, ProgressStatus.BLOCKED) and not self.narrative:
             raise ValueError("narrative is required when the status is delayed or blocked")
         if self.status == ProgressStatus.COMPLETED and self.percent != 100:
@@ -122,7 +125,9 @@ def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetim
         report_rows.append(dict(
             request_id=item.request_id, version=versions[item.request_id], status=item.status,
             percent=item.percent, narrative=item.narrative, problems=item.problems,
-            next_steps=item.next_steps, value=item.value, submitted_at=now, submitted_by=by,
+            next_steps=item.next_steps, submitted_at=now, submitted_by=by,
+            # a value means something only for an indicator request
+            value=item.value if info[item.request_id][3] is not None else None,
             late=late, source=source, review_state=ReviewState.PENDING,
         ))
     report_ids = list(session.scalars(

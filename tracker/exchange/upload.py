@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import zipfile
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,19 +51,37 @@ def _col(key: str) -> str:
     return f"{column_letter(i)}列（{HEADERS[i]}）"
 
 
+MAX_BYTES = 5 * 1024 * 1024  # an agency's sheet is tens of KB
+MAX_ROWS = 2000  # an agency has at most a few hundred requests open
+
+
 def parse_rows(data: bytes, agency_id: int) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
     """(row number, values) of every non-blank row, and the cell-level problems found.
 
-    Raises UploadError at once when the file is not the template (no sheet, other headers).
+    Raises UploadError at once when the file is too large, is not a workbook, or is not
+    the template (no sheet, other headers, too many rows). The workbook is read in
+    openpyxl's streaming mode, so a stray cell at row 1,048,576 costs nothing.
     """
+    if len(data) > MAX_BYTES:
+        raise UploadError([Problem("文件", None, None, "文件过大（超过 5 MB），请使用系统下载的模板")])
     try:
-        book = load_workbook(io.BytesIO(data), data_only=False)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise UploadError([Problem("文件", None, None, f"不是有效的 Excel（.xlsx）文件：{exc}")]) from exc
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        return _read(book, agency_id)
+    except UploadError:
+        raise
+    except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign file
+        raise UploadError([Problem("文件", None, None, "不是有效的 Excel（.xlsx）文件，"
+                                   "或文件已损坏；请使用系统下载的模板")]) from exc
+
+
+def _read(book: Any, agency_id: int) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
     if SHEET not in book.sheetnames:
         raise UploadError([Problem(SHEET, None, None, "找不到该工作表；请使用系统下载的模板")])
     sheet = book[SHEET]
-    header = [c.value for c in sheet[1]][: len(HEADERS)]
+    if (sheet.max_row or 0) > MAX_ROWS + 1:
+        raise UploadError([Problem(SHEET, None, None, f"行数过多（{sheet.max_row} 行）；"
+                                   "请只填写模板中的行，勿在远处单元格留下内容")])
+    header = [c.value for c in next(sheet.iter_rows(min_row=1, max_row=1))][: len(HEADERS)]
     if header != HEADERS:
         raise UploadError([Problem(SHEET, 1, None, "表头与模板不一致；请勿增删或移动列")])
     problems: list[Problem] = []
@@ -72,12 +90,12 @@ def parse_rows(data: bytes, agency_id: int) -> tuple[list[tuple[int, dict[str, A
         if str(meta.get("单位编号", "")) not in ("", str(agency_id)):
             problems.append(Problem(META_SHEET, 2, "B", f"此文件属于其他单位（{meta.get('单位')}）"))
     rows: list[tuple[int, dict[str, Any]]] = []
-    for cells in sheet.iter_rows(min_row=2):
-        number = cells[0].row
+    for number, cells in enumerate(sheet.iter_rows(min_row=2, max_row=MAX_ROWS + 1,
+                                                   max_col=len(HEADERS)), start=2):
         values: dict[str, Any] = {}
         for key, idx in COLUMN_OF.items():
             cell = cells[idx] if idx < len(cells) else None
-            if cell is None:
+            if cell is None or getattr(cell, "value", None) is None:
                 values[key] = None
                 continue
             if cell.data_type == "f":
@@ -99,12 +117,14 @@ def import_sheet(session: Session, data: bytes, *, agency_id: int, submitted_by:
     problem; nothing is recorded then.
     """
     rows, problems = parse_rows(data, agency_id)
-    ids = [v["request_id"] for _, v in rows if isinstance(v["request_id"], int)]
+    ids = [v["request_id"] for _, v in rows
+           if isinstance(v["request_id"], int) and 0 < v["request_id"] < 2**31]
     known = {rid: (agency, state, indicator) for rid, agency, state, indicator in session.execute(
         select(ProgressRequest.id, ProgressRequest.agency_id, ProgressRequest.state,
                ProgressRequest.indicator_id)
         .where(ProgressRequest.id.in_(ids)))}
     items: list[ReportInput] = []
+    seen: dict[int, int] = {}
     for number, v in rows:
         if v.get("__formula"):
             continue  # already named
@@ -112,17 +132,29 @@ def import_sheet(session: Session, data: bytes, *, agency_id: int, submitted_by:
         if v.get("request_id__type") == "s":
             problems.append(Problem(SHEET, number, _col("request_id"), "数字以文本形式存储"))
             continue
+        if isinstance(rid, float) and rid.is_integer():
+            rid = int(rid)
         if not isinstance(rid, int) or rid not in known:
-            problems.append(Problem(SHEET, number, _col("request_id"), f"未知的请求编号 {rid!r}"))
+            problems.append(Problem(SHEET, number, _col("request_id"),
+                                    f"未知的请求编号 {_shown(v['request_id'])}"))
             continue
         if known[rid][0] != agency_id:
             problems.append(Problem(SHEET, number, _col("request_id"), "该行属于其他单位"))
             continue
-        if known[rid][1] == RequestState.WAIVED:
-            problems.append(Problem(SHEET, number, _col("request_id"), "该请求已免报"))
+        if rid in seen:
+            problems.append(Problem(SHEET, number, _col("request_id"),
+                                    f"同一请求编号在第{seen[rid]}行已出现"))
             continue
+        seen[rid] = number
         if v["status"] in (None, ""):
+            if any(v.get(k) not in (None, "") for k in
+                   ("percent", "narrative", "problems", "next_steps", "value")):
+                problems.append(Problem(SHEET, number, _col("status"),
+                                        "填写了进展内容但未选择状态"))
             continue  # not answered in this upload
+        if known[rid][1] == RequestState.WAIVED:
+            problems.append(Problem(SHEET, number, _col("request_id"), "该事项已免报，无需报送"))
+            continue
         status = STATUS_BY_LABEL.get(str(v["status"]).strip())
         if status is None:
             problems.append(Problem(SHEET, number, _col("status"),
@@ -133,17 +165,23 @@ def import_sheet(session: Session, data: bytes, *, agency_id: int, submitted_by:
             problems.append(Problem(SHEET, number, _col("percent"), "数字以文本形式存储"))
             continue
         if not isinstance(percent, (int, float)) or isinstance(percent, bool) \
-                or percent != int(percent) or not 0 <= percent <= 100:
+                or not math.isfinite(percent) or percent != int(percent) \
+                or not 0 <= percent <= 100:
             problems.append(Problem(SHEET, number, _col("percent"),
-                                    f"完成进度须为0到100的整数，现为 {percent!r}"))
+                                    f"完成进度须为0到100的整数，现为 {_shown(percent)}"))
             continue
         value = v["value"]
         if value not in (None, "") and (v.get("value__type") == "s"
-                                        or not isinstance(value, (int, float))):
-            problems.append(Problem(SHEET, number, _col("value"), "指标数值须为数字"))
+                                        or not isinstance(value, (int, float))
+                                        or isinstance(value, bool) or not math.isfinite(value)
+                                        or abs(value) >= 1e9):
+            problems.append(Problem(SHEET, number, _col("value"), "指标数值须为有效数字"))
             continue
         if known[rid][2] is not None and value in (None, ""):
             problems.append(Problem(SHEET, number, _col("value"), "指标类请求须填写指标数值"))
+            continue
+        if known[rid][2] is None and value not in (None, ""):
+            problems.append(Problem(SHEET, number, _col("value"), "该行不是指标，请勿填写指标数值"))
             continue
         try:
             items.append(ReportInput(
@@ -153,7 +191,9 @@ def import_sheet(session: Session, data: bytes, *, agency_id: int, submitted_by:
                 value=float(value) if value not in (None, "") else None))
         except ValidationError as exc:
             for err in exc.errors():
-                key = FIELD_COLUMN.get(str(err["loc"][0]) if err["loc"] else "", "narrative")
+                key = FIELD_COLUMN.get(str(err["loc"][0]) if err["loc"] else "", "")
+                if not key:  # a rule across fields: name the column it is about
+                    key = "percent" if "100 percent" in err["msg"] else "narrative"
                 problems.append(Problem(SHEET, number, _col(key), _chinese(err["msg"])))
     if problems:
         raise UploadError(problems)
@@ -169,4 +209,15 @@ def _chinese(msg: str) -> str:
         return "状态为滞后或受阻时须填写工作进展"
     if "100 percent" in msg:
         return "状态为已完成时完成进度须为100"
-    return msg
+    if "at most" in msg:
+        return "内容过长（最多 20000 字）"
+    return "填写有误"
+
+
+def _shown(value: Any) -> str:
+    """A cell value as a liaison would recognise it (no Python reprs)."""
+    if isinstance(value, dt.datetime):
+        return f"日期 {value:%Y-%m-%d}"
+    if isinstance(value, str):
+        return f"“{value[:30]}”"
+    return str(value)

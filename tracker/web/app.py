@@ -7,11 +7,13 @@ simulations drive the pages with the same clock as the rules.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -25,8 +27,17 @@ from tracker.policy import Policy
 from tracker.workdays import SHANGHAI
 
 HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(STATUS_LABELS=PROGRESS_STATUS_LABELS, LEVEL_LABELS=LEVEL_LABELS)
+
+
+def _filesize(size: int) -> str:
+    return f"{size} 字节" if size < 1024 else (
+        f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB")
+
+
+templates.env.filters["filesize"] = _filesize
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -66,11 +77,23 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
         response = await call_next(request)
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
+        if not request.url.path.startswith("/static"):
+            # pages behind a link or a sign-in carry agency data: never cache them
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
         return error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_path(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        return error_page(request, 404, "not-found")
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> HTMLResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        return error_page(request, 500, "server")
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:
@@ -80,6 +103,10 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
 
 
 ERROR_TEXT = {
+    "waived": ("已免报", "该事项已由督查室同意免报，无需报送。"),
+    "server": ("出错了", "服务器处理时出现错误，您的提交未被保存。请稍后重试；如仍有问题请联系督查室。"),
+    "bad-request": ("提交有误", "提交的内容过大或格式有误，请检查后重试。"),
+    "method": ("不支持的操作", "请通过页面上的按钮和链接操作。"),
     "forged": ("链接无效", "此链接无效或已被篡改。请使用督查室通知邮件中的链接。"),
     "expired": ("链接已过期", "此链接已超过有效期。系统会在下一次调度通知中发送新的链接，"
                             "如需立即填报请联系督查室。"),
@@ -94,8 +121,13 @@ ERROR_TEXT = {
 
 def error_page(request: Request, status: int, reason: str) -> HTMLResponse:
     """A clear page in Chinese; `reason` is one of ERROR_TEXT's keys or a plain message."""
-    title, text = ERROR_TEXT.get(reason, ("出错了", reason if status < 500 else "服务器内部错误"))
-    if status == 404 and reason not in ERROR_TEXT:
-        title, text = ERROR_TEXT["not-found"]
-    return templates.TemplateResponse(request, "error.html", {"title": title, "text": text},
-                                      status_code=status)
+    if reason not in ERROR_TEXT:
+        # framework reasons are English ("Method Not Allowed"): show ours instead
+        reason = {400: "bad-request", 404: "not-found", 405: "method", 413: "bad-request",
+                  422: "bad-request"}.get(status, "server")
+    title, text = ERROR_TEXT[reason]
+    response = templates.TemplateResponse(request, "error.html", {"title": title, "text": text},
+                                          status_code=status)
+    response.headers.update(SECURITY_HEADERS)  # error responses may bypass the middleware
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -3,41 +3,48 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from tracker.answers import agency_items, request_history
 from tracker.drafts import DraftError, save_draft
-from tracker.evidence import EvidenceError, evidence_path, store_evidence
+from tracker.evidence import MAX_BYTES, EvidenceError, evidence_path, store_evidence
 from tracker.exchange.template import agency_template
+from tracker.exchange.upload import MAX_BYTES as SHEET_MAX_BYTES
 from tracker.exchange.upload import UploadError, import_sheet
 from tracker.extensions import ExtensionError, ask_extension
-from tracker.links import LinkError, verify
+from tracker.links import LinkError, link_id, verify_link
 from tracker.models import Agency, Evidence, Liaison, ProgressRequest
 from tracker.reports import ReportError, ReportInput, record_reports
 from tracker.web.app import templates
 from tracker.workdays import SHANGHAI, local_date
 
 router = APIRouter(prefix="/l/{token}")
+RequestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 MESSAGES = {
     "saved": "草稿已保存。", "submitted": "已提交，感谢您的报送。",
     "evidence": "佐证材料已上传。", "extension": "延期申请已提交，待督查室审批。",
     "uploaded": "Excel 文件已导入。",
+    "uploaded-none": "文件无误，但没有填写状态的行，未导入任何事项。",
 }
 
 
 def _liaison(request: Request, session: Session, token: str) -> Liaison:
     try:
-        return verify(session, request.app.state.secret, token, request.app.state.clock(),
-                      dt.timedelta(days=request.app.state.settings.rules.link_max_age_days))
+        liaison, claims = verify_link(
+            session, request.app.state.secret, token, request.app.state.clock(),
+            dt.timedelta(days=request.app.state.settings.rules.link_max_age_days))
     except LinkError as exc:
         raise HTTPException(410 if exc.reason == "expired" else 403, exc.reason) from exc
+    request.state.link = claims
+    return liaison
 
 
 def _own_request(session: Session, liaison: Liaison, request_id: int) -> ProgressRequest:
@@ -47,9 +54,10 @@ def _own_request(session: Session, liaison: Liaison, request_id: int) -> Progres
     return req
 
 
-def _actor(liaison: Liaison, token: str) -> str:
-    # who, and through which link (a token's tail identifies it in the audit trail)
-    return f"liaison:{liaison.id}:link:{token[-12:]}"
+def _actor(request: Request, liaison: Liaison) -> str:
+    # who, and through which link: named by what was signed (liaison, version, issue time),
+    # not by the token's bytes, which have equivalent spellings
+    return f"liaison:{liaison.id}:link:{link_id(request.state.link)}"
 
 
 def _page(request: Request, token: str, liaison: Liaison, session: Session, *,
@@ -80,7 +88,7 @@ def _redirect(token: str, message: str, anchor: str = "") -> RedirectResponse:
 
 
 @router.post("/requests/{request_id}")
-async def answer(request: Request, token: str, request_id: int) -> Response:
+async def answer(request: Request, token: str, request_id: RequestId) -> Response:
     form = await request.form()
     fields = {k: str(form.get(k) or "") for k in
               ("status", "percent", "narrative", "problems", "next_steps", "value")}
@@ -88,13 +96,14 @@ async def answer(request: Request, token: str, request_id: int) -> Response:
     with request.app.state.factory() as session:
         liaison = _liaison(request, session, token)
         _own_request(session, liaison, request_id)
-        actor = _actor(liaison, token)
+        actor = _actor(request, liaison)
         if form.get("action") == "save":
             try:
                 save_draft(session, agency_id=liaison.agency_id, request_id=request_id,
                            fields=fields, saved_by=actor, now=now)
             except DraftError as exc:
-                raise HTTPException(403, "other-agency") from exc
+                raise HTTPException(409, "waived") if str(exc) == "waived" else \
+                    HTTPException(403, "other-agency") from exc
             session.commit()
             return _redirect(token, "saved", f"#r{request_id}")
         try:
@@ -106,6 +115,8 @@ async def answer(request: Request, token: str, request_id: int) -> Response:
             record_reports(session, [item], submitted_by=actor, now=now, source="web")
         except (ValidationError, ReportError) as exc:
             session.rollback()
+            if isinstance(exc, ReportError) and "waived" in str(exc):
+                raise HTTPException(409, "waived") from exc
             return _page(request, token, liaison, session, errors={request_id: _errors(exc)},
                          posted={request_id: fields}, status=422)
         session.commit()
@@ -119,7 +130,8 @@ def _errors(exc: Exception) -> list[str]:
     for err in exc.errors():  # type: ignore[attr-defined]
         field = str(err["loc"][0]) if err["loc"] else ""
         label = {"status": "状态", "percent": "完成进度", "narrative": "工作进展",
-                 "value": "指标数值"}.get(field, "")
+                 "problems": "需协调解决的问题", "next_steps": "下步计划",
+                 "value": "指标数值"}.get(field, "内容")
         msg = err["msg"]
         if "narrative is required" in msg:
             out.append("状态为滞后或受阻时，须填写工作进展。")
@@ -129,13 +141,17 @@ def _errors(exc: Exception) -> list[str]:
             out.append("请选择状态。")
         elif field == "percent":
             out.append("完成进度须为 0 到 100 的整数。")
+        elif "at most" in msg:
+            out.append(f"{label}过长（最多 20000 字）。")
+        elif field == "value" or "finite" in msg:
+            out.append("指标数值须为有效数字。")
         else:
-            out.append(f"{label or field}：填写有误。")
+            out.append(f"{label}：填写有误。")
     return out
 
 
 @router.get("/requests/{request_id}/history", response_class=HTMLResponse)
-def history(request: Request, token: str, request_id: int) -> HTMLResponse:
+def history(request: Request, token: str, request_id: RequestId) -> HTMLResponse:
     with request.app.state.factory() as session:
         liaison = _liaison(request, session, token)
         req = _own_request(session, liaison, request_id)
@@ -148,7 +164,7 @@ def history(request: Request, token: str, request_id: int) -> HTMLResponse:
 
 
 @router.post("/requests/{request_id}/evidence")
-async def upload_evidence(request: Request, token: str, request_id: int) -> Response:
+async def upload_evidence(request: Request, token: str, request_id: RequestId) -> Response:
     form = await request.form()
     upload = form.get("file")
     now = request.app.state.clock()
@@ -158,11 +174,11 @@ async def upload_evidence(request: Request, token: str, request_id: int) -> Resp
         if not isinstance(upload, UploadFile) or not upload.filename:
             return _page(request, token, liaison, session,
                          errors={request_id: ["请选择要上传的文件。"]}, status=422)
-        data = await upload.read()
+        data = await upload.read(MAX_BYTES + 1)  # never more than the limit into memory
         try:
             store_evidence(session, request.app.state.settings.home, agency_id=liaison.agency_id,
                            request_id=request_id, filename=upload.filename, data=data,
-                           uploaded_by=_actor(liaison, token), now=now)
+                           uploaded_by=_actor(request, liaison), now=now)
         except EvidenceError as exc:
             session.rollback()
             return _page(request, token, liaison, session, errors={request_id: [str(exc)]},
@@ -172,7 +188,7 @@ async def upload_evidence(request: Request, token: str, request_id: int) -> Resp
 
 
 @router.get("/evidence/{evidence_id}")
-def download_evidence(request: Request, token: str, evidence_id: int) -> Response:
+def download_evidence(request: Request, token: str, evidence_id: RequestId) -> Response:
     with request.app.state.factory() as session:
         liaison = _liaison(request, session, token)
         ev = session.get(Evidence, evidence_id)
@@ -187,7 +203,7 @@ def download_evidence(request: Request, token: str, evidence_id: int) -> Respons
 
 
 @router.post("/requests/{request_id}/extension")
-async def extension(request: Request, token: str, request_id: int) -> Response:
+async def extension(request: Request, token: str, request_id: RequestId) -> Response:
     form = await request.form()
     now = request.app.state.clock()
     with request.app.state.factory() as session:
@@ -197,7 +213,7 @@ async def extension(request: Request, token: str, request_id: int) -> Response:
             new_due = dt.date.fromisoformat(str(form.get("new_due_on") or ""))
             ask_extension(session, agency_id=liaison.agency_id, request_id=request_id,
                           new_due_on=new_due, reason=str(form.get("reason") or ""),
-                          asked_by=_actor(liaison, token), now=now)
+                          asked_by=_actor(request, liaison), now=now)
         except ValueError as exc:
             session.rollback()
             text = str(exc) if isinstance(exc, ExtensionError) else "请填写有效的新截止日期。"
@@ -228,13 +244,16 @@ async def upload(request: Request, token: str) -> Response:
         if not isinstance(file, UploadFile) or not file.filename:
             return _page(request, token, liaison, session, upload_errors=["请选择要上传的 Excel 文件。"],
                          status=422)
+        data = await file.read(SHEET_MAX_BYTES + 1)
         try:
-            import_sheet(session, await file.read(), agency_id=liaison.agency_id,
-                         submitted_by=_actor(liaison, token), now=now)
+            # parsing is CPU work: keep it off the event loop so other users are served
+            result = await run_in_threadpool(
+                import_sheet, session, data, agency_id=liaison.agency_id,
+                submitted_by=_actor(request, liaison), now=now)
         except (UploadError, ReportError) as exc:
             session.rollback()
             problems = ([str(p) for p in exc.problems] if isinstance(exc, UploadError)
                         else [f"请求 {k}：{v}" for k, v in exc.problems.items()])
             return _page(request, token, liaison, session, upload_errors=problems, status=422)
         session.commit()
-    return _redirect(token, "uploaded", "#upload")
+    return _redirect(token, "uploaded" if result.recorded else "uploaded-none", "#upload")

@@ -1,0 +1,163 @@
+"""Regressions from an adversarial review of the liaison pages and the Excel import."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import openpyxl
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from tests.conftest import at
+from tests.web_helpers import Clock, liaison_of, make_app, make_settings, token_for
+from tracker.db import transaction
+from tracker.models import Evidence, ProgressReport, ProgressRequest
+from tracker.requests import open_due_requests
+
+
+@pytest.fixture
+def site(db, db_url, plan, policy, tmp_path):  # type: ignore[no-untyped-def]
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-12-18"), policy)  # Q4 and the indicator values
+    clock = Clock(at("2017-12-20", 10))
+    settings = make_settings(tmp_path, db_url)
+    client = TestClient(make_app(db, settings, clock), follow_redirects=False)
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-12-18"))
+    return client, token
+
+
+def _ids(db):  # type: ignore[no-untyped-def]
+    from tracker.models import Agency
+    with db() as s:
+        agency = s.scalar(select(Agency.id).where(Agency.name == "市残联"))
+        measure = s.scalar(select(ProgressRequest.id).where(
+            ProgressRequest.agency_id == agency, ProgressRequest.assignment_id.is_not(None)))
+        indicator = s.scalar(select(ProgressRequest.id).where(
+            ProgressRequest.agency_id == agency, ProgressRequest.indicator_id.is_not(None)))
+    return measure, indicator
+
+
+def _count(db) -> int:  # type: ignore[no-untyped-def]
+    with db() as s:
+        return s.scalar(select(func.count()).select_from(ProgressReport))
+
+
+def test_non_finite_indicator_values_are_refused(site, db):
+    client, token = site
+    measure, indicator = _ids(db)
+    for value in ("inf", "-inf", "nan", "1e308"):
+        r = client.post(f"/l/{token}/requests/{indicator}", data={
+            "action": "submit", "status": "completed", "percent": "100", "value": value})
+        assert r.status_code == 422 and "指标数值须为有效数字" in r.text, value
+    client.post(f"/l/{token}/requests/{measure}", data={
+        "action": "submit", "status": "in_progress", "percent": "10", "value": "5"})
+    with db() as s:
+        assert s.scalars(select(ProgressReport.value)).all() == [None]  # not an indicator
+
+
+def test_framework_errors_are_chinese_pages_with_headers(site, db):
+    client, token = site
+    for path in (f"/l/{token}/requests/99999999999999999999999/history",
+                 f"/l/{token}/requests/abc/history", f"/l/{token}/evidence/9223372036854775808"):
+        r = client.get(path)
+        assert r.status_code == 404 and "没有找到" in r.text, path
+        assert r.headers["content-security-policy"].startswith("default-src 'self'")
+    r = client.put(f"/l/{token}")
+    assert r.status_code == 405 and "不支持的操作" in r.text and "Method" not in r.text
+    assert client.get(f"/l/{token}").headers["cache-control"] == "no-store"
+
+
+def test_link_issued_in_the_future_is_refused(site, db):
+    client, _ = site
+    future = token_for(client.app.state.settings, liaison_of(db, "市残联"), at("2030-10-01"))
+    assert client.get(f"/l/{future}").status_code == 403
+
+
+def test_extension_date_is_bounded(site, db):
+    client, token = site
+    measure, _ = _ids(db)
+    r = client.post(f"/l/{token}/requests/{measure}/extension",
+                    data={"new_due_on": "9999-12-31", "reason": "x"})
+    assert r.status_code == 422 and "不能超过" in r.text
+
+
+def test_filenames_lose_bidi_controls(site, db):
+    client, token = site
+    measure, _ = _ids(db)
+    r = client.post(f"/l/{token}/requests/{measure}/evidence",
+                    files={"file": ("\u202egnp.pdf", b"%PDF-1.4 x", "application/pdf")})
+    assert r.status_code == 303
+    with db() as s:
+        assert s.scalars(select(Evidence.filename)).one() == "gnp.pdf"
+    assert "字节" in client.get(f"/l/{token}").text
+
+
+def _template(client, token) -> openpyxl.Workbook:  # type: ignore[no-untyped-def]
+    return openpyxl.load_workbook(io.BytesIO(client.get(f"/l/{token}/template.xlsx").content))
+
+
+def _bytes(book) -> bytes:  # type: ignore[no-untyped-def]
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_stray_far_cell_is_refused_fast(site, db):
+    client, token = site
+    book = _template(client, token)
+    book["进展填报"].cell(1048576, 13).value = "x"
+    r = client.post(f"/l/{token}/upload", files={"file": ("a.xlsx", _bytes(book))})
+    assert r.status_code == 422 and "行数过多" in r.text
+    assert _count(db) == 0
+
+
+def test_sheet_rows_checked_together(site, db):
+    client, token = site
+    book = _template(client, token)
+    sheet = book["进展填报"]
+    first = sheet.cell(2, 1).value
+    sheet.cell(2, 7, "推进中")
+    sheet.cell(2, 8, 10)
+    sheet.cell(3, 1, first)  # the same request twice
+    sheet.cell(3, 7, "推进中")
+    sheet.cell(3, 8, 20)
+    sheet.cell(4, 8, 30)  # a percent without a status
+    sheet.cell(5, 7, "已完成")
+    sheet.cell(5, 8, 99)  # completed must be 100: the percent column is named
+    r = client.post(f"/l/{token}/upload", files={"file": ("a.xlsx", _bytes(book))})
+    text = r.text
+    assert r.status_code == 422
+    assert "第3行 A列（请求编号）：同一请求编号在第2行已出现" in text
+    assert "第4行 G列（状态）：填写了进展内容但未选择状态" in text
+    assert "第5行 H列（完成进度(%)）：状态为已完成时完成进度须为100" in text
+    assert _count(db) == 0
+
+
+def _patch_cell(data: bytes, old: str, new: str) -> bytes:
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            content = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                content = content.replace(old.encode(), new.encode(), 1)
+            dst.writestr(item, content)
+    return out.getvalue()
+
+
+def test_crafted_cells_get_row_errors_not_crashes(site, db):
+    client, token = site
+    book = _template(client, token)
+    book["进展填报"].cell(2, 7, "推进中")
+    book["进展填报"].cell(2, 8, 12345)
+    data = _patch_cell(_bytes(book), "<v>12345</v>", "<v>1e400</v>")
+    r = client.post(f"/l/{token}/upload", files={"file": ("a.xlsx", data)})
+    assert r.status_code == 422 and "第2行 H列（完成进度(%)）" in r.text
+    broken = _patch_cell(_bytes(book), "<sheetData>", "<!DOCTYPE x [<!ENTITY a 'b'>]><sheetData>")
+    r = client.post(f"/l/{token}/upload", files={"file": ("a.xlsx", broken)})
+    assert r.status_code == 422 and "不是有效的 Excel" in r.text
+    assert not re.search(r"Error|Traceback|archive", r.text)
+    assert _count(db) == 0
