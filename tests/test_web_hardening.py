@@ -161,3 +161,11 @@ def test_crafted_cells_get_row_errors_not_crashes(site, db):
     assert r.status_code == 422 and "不是有效的 Excel" in r.text
     assert not re.search(r"Error|Traceback|archive", r.text)
     assert _count(db) == 0
+
+
+def test_oversized_body_refused_before_reading(site):
+    client, token = site
+    r = client.post(f"/l/{token}/upload", content=b"x" * 10,
+                    headers={"content-length": str(26 * 1024 * 1024),
+                             "content-type": "application/octet-stream"})
+    assert r.status_code == 413 and "25 MB" in r.text

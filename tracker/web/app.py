@@ -74,6 +74,9 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY:
+            return error_page(request, 413, "too-large")
         response = await call_next(request)
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
@@ -102,7 +105,9 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
     return app
 
 
+MAX_BODY = 25 * 1024 * 1024  # the largest upload (20 MB evidence) plus the form around it
 ERROR_TEXT = {
+    "too-large": ("文件过大", "上传的内容超过 25 MB 上限，未被接收。"),
     "waived": ("已免报", "该事项已由督查室同意免报，无需报送。"),
     "server": ("出错了", "服务器处理时出现错误，您的提交未被保存。请稍后重试；如仍有问题请联系督查室。"),
     "bad-request": ("提交有误", "提交的内容过大或格式有误，请检查后重试。"),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -25,6 +26,7 @@ from tracker.web.staff import COOKIE, LOGIN_COOKIE, acting, login_nonce, page
 from tracker.workdays import SHANGHAI, local_date
 
 router = APIRouter()
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 NOTICES = {"escalated": "已督办。", "waived": "已免报。", "noted": "备注已添加。",
            "accepted": "已审核通过。", "returned": "已退回，已通知联络员。",
            "decided": "延期申请已处理，已通知联络员。", "signed": "通报已签发，已通知相关单位。",
@@ -148,7 +150,7 @@ def ledger(request: Request) -> Response:
 
 
 @router.get("/desk/requests/{request_id}", response_class=HTMLResponse)
-def item(request: Request, request_id: int) -> HTMLResponse:
+def item(request: Request, request_id: Id) -> HTMLResponse:
     with request.app.state.factory() as session:
         d = page(request, session)
         history = request_history(session, request_id)
@@ -168,7 +170,7 @@ def _back(request_id: int, message: str | None = None, error: str | None = None)
 
 
 @router.post("/desk/requests/{request_id}/{action}")
-async def request_action(request: Request, request_id: int, action: str) -> Response:
+async def request_action(request: Request, request_id: Id, action: str) -> Response:
     app = request.app
     now: dt.datetime = app.state.clock()
     with app.state.factory() as session:
@@ -197,12 +199,12 @@ async def request_action(request: Request, request_id: int, action: str) -> Resp
 
 
 @router.post("/desk/reports/{report_id}/{decision}")
-async def review(request: Request, report_id: int, decision: str) -> Response:
+async def review(request: Request, report_id: Id, decision: str) -> Response:
     app = request.app
     now = app.state.clock()
     with app.state.factory() as session:
         who, form = await acting(request, session)
-        request_id = int(form.get("request_id", "0"))
+        request_id = _int(form.get("request_id"))
         try:
             if decision == "accept":
                 accept_report(session, report_id, reviewer=_actor(who),
@@ -220,11 +222,11 @@ async def review(request: Request, report_id: int, decision: str) -> Response:
 
 
 @router.post("/desk/extensions/{extension_id}")
-async def extension(request: Request, extension_id: int) -> Response:
+async def extension(request: Request, extension_id: Id) -> Response:
     app = request.app
     with app.state.factory() as session:
         who, form = await acting(request, session)
-        request_id = int(form.get("request_id", "0"))
+        request_id = _int(form.get("request_id"))
         try:
             decide_extension(session, extension_id, grant=form.get("decision") == "grant",
                              note=form.get("note", ""), decided_by=_actor(who),
@@ -234,6 +236,14 @@ async def extension(request: Request, extension_id: int) -> Response:
             return _back(request_id, error=_zh(str(exc)))
         session.commit()
     return _back(request_id, "decided")
+
+
+def _int(value: str | None) -> int:
+    try:
+        number = int(value or "0")
+    except ValueError:
+        return 0
+    return number if 0 < number < 2**31 else 0
 
 
 def _zh(text: str) -> str:
@@ -258,7 +268,7 @@ def circulars(request: Request) -> HTMLResponse:
 
 
 @router.get("/desk/circulars/{circular_id}.docx")
-def circular_docx(request: Request, circular_id: int) -> Response:
+def circular_docx(request: Request, circular_id: Id) -> Response:
     with request.app.state.factory() as session:
         page(request, session)
         circular = session.get(Circular, circular_id)
@@ -272,7 +282,7 @@ def circular_docx(request: Request, circular_id: int) -> Response:
 
 
 @router.post("/desk/circulars/{circular_id}/sign")
-async def circular_sign(request: Request, circular_id: int) -> Response:
+async def circular_sign(request: Request, circular_id: Id) -> Response:
     app = request.app
     with app.state.factory() as session:
         who, _ = await acting(request, session)
