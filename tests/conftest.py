@@ -118,3 +118,37 @@ def plan(db: sessionmaker[Session], catalog: Catalog) -> Plan:
         ensure_demo_contacts(s, plan_id)
     with db() as s:
         return s.get_one(Plan, plan_id)
+
+
+STAFF_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def overdue(db: sessionmaker[Session], plan: Plan, policy: Policy) -> list[int]:
+    """Q1 2017 opened; all but the first five requests answered; reminders fired on 12 April.
+
+    Also an office account `duchashi` and a performance-office account `jixiaoban`
+    (password STAFF_PASSWORD). Returns the request ids in order.
+    """
+    from sqlalchemy import select as _select
+
+    from tracker.accounts import create_user
+    from tracker.enums import StaffRole
+    from tracker.escalation import sweep_overdue
+    from tracker.models import ProgressRequest
+    from tracker.reports import ReportInput, record_reports
+    from tracker.requests import open_due_requests
+
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-03-17"), policy)
+        create_user(s, username="duchashi", display_name="督查室张科长", role=StaffRole.OFFICE,
+                    password=STAFF_PASSWORD, now=at("2017-03-01"))
+        create_user(s, username="jixiaoban", display_name="绩效办李科长",
+                    role=StaffRole.PERFORMANCE, password=STAFF_PASSWORD, now=at("2017-03-01"))
+    with db() as s:
+        ids = list(s.scalars(_select(ProgressRequest.id).order_by(ProgressRequest.id)))
+    with transaction(db) as s:
+        record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=20)
+                           for i in ids[5:]], submitted_by="t", now=at("2017-04-07"))
+        sweep_overdue(s, plan, at("2017-04-12"), policy)
+    return ids

@@ -11,12 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from tests.conftest import at
+from tests.conftest import STAFF_PASSWORD, at
 from tests.web_helpers import Clock, liaison_of, make_app, make_settings, token_for
-from tracker.accounts import create_user
-from tracker.db import transaction
-from tracker.enums import CircularState, StaffRole
-from tracker.escalation import sweep_overdue
+from tracker.enums import CircularState
 from tracker.models import (
     AuditEvent,
     Circular,
@@ -25,30 +22,16 @@ from tracker.models import (
     ProgressRequest,
     StaffUser,
 )
-from tracker.reports import ReportInput, record_reports
-from tracker.requests import open_due_requests
 
-PASSWORD = "correct horse battery"
+PASSWORD = STAFF_PASSWORD
 
 
 @pytest.fixture
-def desk(db, db_url, plan, policy, tmp_path):  # type: ignore[no-untyped-def]
-    with transaction(db) as s:
-        open_due_requests(s, plan, at("2017-03-17"), policy)
-        create_user(s, username="duchashi", display_name="督查室张科长", role=StaffRole.OFFICE,
-                    password=PASSWORD, now=at("2017-03-01"))
-        create_user(s, username="jixiaoban", display_name="绩效办李科长",
-                    role=StaffRole.PERFORMANCE, password=PASSWORD, now=at("2017-03-01"))
-    with db() as s:
-        ids = s.scalars(select(ProgressRequest.id).order_by(ProgressRequest.id)).all()
-    with transaction(db) as s:
-        record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=20)
-                           for i in ids[5:]], submitted_by="t", now=at("2017-04-07"))
-        sweep_overdue(s, plan, at("2017-04-12"), policy)
+def desk(db, db_url, overdue, tmp_path):  # type: ignore[no-untyped-def]
     clock = Clock(at("2017-04-12", 10))
     settings = make_settings(tmp_path, db_url)
     client = TestClient(make_app(db, settings, clock), follow_redirects=False)
-    return client, settings, clock, ids
+    return client, settings, clock, overdue
 
 
 def _csrf(html: str) -> str:

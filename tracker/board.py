@@ -29,6 +29,7 @@ from tracker.models import (
     ReportingPeriod,
 )
 from tracker.policy import Policy
+from tracker.subjects import with_subject
 
 LIGHTS = ("red", "yellow", "green", "grey")
 LIGHT_LABELS = {"red": "逾期", "yellow": "临近截止或逾期报送", "green": "正常", "grey": "已免报"}
@@ -113,14 +114,9 @@ def board(session: Session, plan: Plan, f: BoardFilter, today: dt.date, policy: 
         total = counts.get(f.light, 0)
     severity = case((light == "red", 0), (light == "yellow", 1), (light == "green", 2), else_=3)
     rows = session.execute(
-        select(ProgressRequest, light.label("light"), ReportingPeriod.label, Agency.name,
-               Assignment.role, Measure.code, Measure.title, Measure.section, Indicator.code,
-               Indicator.name)
-        .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
-        .join(Agency, Agency.id == ProgressRequest.agency_id)
-        .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
-        .outerjoin(Measure, Measure.id == Assignment.measure_id)
-        .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
+        with_subject(select(ProgressRequest, light.label("light"), ReportingPeriod.label,
+                            Agency.name, Assignment.role, Measure.code, Measure.title,
+                            Measure.section, Indicator.code, Indicator.name))
         .where(ProgressRequest.id.in_(select(base.c.id)))
         .order_by(severity, ProgressRequest.due_on, Agency.id, Measure.position, ProgressRequest.id)
         .limit(f.per_page).offset((f.page - 1) * f.per_page)

@@ -30,6 +30,7 @@ from tracker.models import (
 from tracker.notify import enqueue_to_agency
 from tracker.policy import Policy
 from tracker.sql import insert_ignore_values
+from tracker.subjects import with_subject
 
 ROLE_TEXT = {Role.LEAD: "牵头", Role.CO: "配合", Role.DISTRICT: "区"}
 
@@ -51,14 +52,9 @@ def add_to_draft(session: Session, *, plan_id: int, request_ids: list[int],
     if circular.state != CircularState.DRAFT:
         return circular  # signed already; later items go to a new day's draft
     rows = session.execute(
-        select(ProgressRequest.id, ReportingPeriod.label, Agency.id, Agency.name, Measure.code,
-               Measure.title, Assignment.role, Indicator.code, Indicator.name,
-               ProgressRequest.due_on)
-        .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
-        .join(Agency, Agency.id == ProgressRequest.agency_id)
-        .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
-        .outerjoin(Measure, Measure.id == Assignment.measure_id)
-        .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
+        with_subject(select(ProgressRequest.id, ReportingPeriod.label, Agency.id, Agency.name,
+                            Measure.code, Measure.title, Assignment.role, Indicator.code,
+                            Indicator.name, ProgressRequest.due_on))
         .where(ProgressRequest.id.in_(request_ids))
     ).all()
     known = {i["request_id"] for i in circular.items}

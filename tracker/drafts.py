@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.models import AuditEvent, ProgressRequest, ReportDraft
+from tracker.enums import RequestState
+from tracker.models import AuditEvent, ReportDraft
+from tracker.requests import owned_state
 from tracker.sql import insert_ignore_values
 
 DRAFT_FIELDS = ("status", "percent", "narrative", "problems", "next_steps", "value")
@@ -24,11 +26,10 @@ def save_draft(session: Session, *, agency_id: int, request_id: int, fields: dic
 
     Raises DraftError if the request is not this agency's.
     """
-    owner = session.execute(select(ProgressRequest.agency_id, ProgressRequest.state)
-                            .where(ProgressRequest.id == request_id)).first()
-    if owner is None or owner[0] != agency_id:
+    state = owned_state(session, agency_id, request_id)
+    if state is None:
         raise DraftError("not this agency's request")
-    if owner[1] == "waived":
+    if state == RequestState.WAIVED:
         raise DraftError("waived")
     kept = {k: ("" if fields.get(k) is None else str(fields.get(k)))[:20000] for k in DRAFT_FIELDS}
     row = dict(request_id=request_id, fields=kept, saved_at=now, saved_by=saved_by)

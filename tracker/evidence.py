@@ -11,10 +11,11 @@ import hashlib
 import os
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.models import AuditEvent, Evidence, ProgressRequest
+from tracker.enums import RequestState
+from tracker.models import AuditEvent, Evidence
+from tracker.requests import owned_state
 
 MAX_BYTES = 20 * 1024 * 1024
 # extension -> (media type, magic prefixes); the content must match its extension.
@@ -58,11 +59,10 @@ def store_evidence(session: Session, root: Path, *, agency_id: int, request_id: 
     Raises EvidenceError (in Chinese, for the form) for a wrong agency, an empty or
     oversized file, a type not in ALLOWED, or content that does not match its extension.
     """
-    owner = session.execute(select(ProgressRequest.agency_id, ProgressRequest.state)
-                            .where(ProgressRequest.id == request_id)).first()
-    if owner is None or owner[0] != agency_id:
+    state = owned_state(session, agency_id, request_id)
+    if state is None:
         raise EvidenceError("该任务不属于本单位")
-    if owner[1] == "waived":
+    if state == RequestState.WAIVED:
         raise EvidenceError("该事项已免报，无需上传材料")
     name = clean_filename(filename)
     ext = os.path.splitext(name)[1].lower()

@@ -24,6 +24,7 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
+from tracker.subjects import with_subject
 
 
 @dataclass
@@ -46,13 +47,8 @@ class RequestHistory:
 def request_history(session: Session, request_id: int) -> RequestHistory | None:
     """The request with its reports (all versions), ladder, deliveries, extensions, notes."""
     row = session.execute(
-        select(ProgressRequest, ReportingPeriod.label, Agency.name, Assignment.role, Measure,
-               Indicator)
-        .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
-        .join(Agency, Agency.id == ProgressRequest.agency_id)
-        .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
-        .outerjoin(Measure, Measure.id == Assignment.measure_id)
-        .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
+        with_subject(select(ProgressRequest, ReportingPeriod.label, Agency.name, Assignment.role,
+                            Measure, Indicator))
         .where(ProgressRequest.id == request_id)
     ).first()
     if row is None:

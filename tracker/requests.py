@@ -81,3 +81,10 @@ def open_due_requests(session: Session, plan: Plan, now: dt.datetime, policy: Po
                 ReportingPeriod.id == period.id, ReportingPeriod.opened_at.is_(None)
             ).values(opened_at=now))
     return result
+
+
+def owned_state(session: Session, agency_id: int, request_id: int) -> RequestState | None:
+    """The state of a request if it belongs to the agency, else None (not its business)."""
+    row = session.execute(select(ProgressRequest.agency_id, ProgressRequest.state)
+                          .where(ProgressRequest.id == request_id)).first()
+    return RequestState(row[1]) if row is not None and row[0] == agency_id else None

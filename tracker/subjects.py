@@ -1,0 +1,26 @@
+"""The joins from a progress request to what it is about, shared by the read models.
+
+A request belongs to a period and an agency, and is about either a measure (through its
+assignment) or an indicator; the last three joins are outer joins for that reason.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVarTuple
+
+from sqlalchemy import Select
+
+from tracker.models import Agency, Assignment, Indicator, Measure, ProgressRequest, ReportingPeriod
+
+Ts = TypeVarTuple("Ts")
+
+
+def with_subject(query: Select[*Ts]) -> Select[*Ts]:
+    """Add the period, agency, assignment, measure and indicator of each request."""
+    return (
+        query.join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+        .join(Agency, Agency.id == ProgressRequest.agency_id)
+        .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
+        .outerjoin(Measure, Measure.id == Assignment.measure_id)
+        .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
+    )
