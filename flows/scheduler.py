@@ -35,6 +35,10 @@ def next_runs(scheduler: BaseScheduler, now: dt.datetime) -> list[tuple[str, dt.
 def run_forever(console: Console, host: str = "127.0.0.1", port: int = 8000,
                 web: bool = True) -> None:
     """The embedded deployment: the web app (uvicorn) with the scheduler in the background."""
+    import os
+
+    # Links in notifications must point at this server unless told otherwise.
+    os.environ.setdefault("TRACKER_BASE_URL", f"http://{host}:{port}")
     scheduler = build_scheduler(background=web)
     for name, when in next_runs(scheduler, dt.datetime.now(SHANGHAI)):
         console.print(f"{name}: 下次运行 {when:%Y-%m-%d %H:%M %Z}")
@@ -54,6 +58,12 @@ def run_forever(console: Console, host: str = "127.0.0.1", port: int = 8000,
     app = create_app(factory_for(settings.database_url), settings)
     scheduler.start()
     console.print(f"网页：http://{host}:{port}/（联络员通过通知邮件中的专用链接进入）")
+    console.print(f"通知中的链接地址：{settings.base_url}")
+    if settings.channel.value == "email":
+        console.print(f"通知渠道：邮件，经 SMTP {settings.smtp_host}:{settings.smtp_port}"
+                      "（无邮件服务器时可设 TRACKER_CHANNEL=file 写入 .eml 文件）")
+    else:
+        console.print(f"通知渠道：文件，写入 {settings.outbox_dir}")
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:

@@ -111,8 +111,10 @@ def test_csrf_missing_replayed_and_stale_session(desk, db):
 def test_roles_liaison_link_and_performance_cannot_act(desk, db):
     client, settings, _, ids = desk
     token = token_for(settings, liaison_of(db, "市残联"), at("2017-04-12"))
-    r = client.get("/desk", cookies={"tracker_session": token})
+    client.cookies.set("tracker_session", token)
+    r = client.get("/desk")
     assert r.status_code == 303  # a liaison link is no staff session
+    client.cookies.clear()
     login(client, username="jixiaoban")
     item = client.get(f"/desk/requests/{ids[0]}")
     assert item.status_code == 200 and "立即督办" not in item.text

@@ -25,8 +25,8 @@ class ActionError(ValueError):
 
 
 def escalate_now(session: Session, request_id: int, *, actor: str, now: dt.datetime,
-                 policy: Policy, plan_id: int) -> int:
-    """Fire the request's next rung today; returns the level reached.
+                 policy: Policy, plan_id: int) -> tuple[int, int]:
+    """Fire the request's next rung today; returns (level reached, messages queued).
 
     Raises ActionError if the request is not open or is at the top rung already.
     """
@@ -43,15 +43,15 @@ def escalate_now(session: Session, request_id: int, *, actor: str, now: dt.datet
     upcoming = [d for d in policy.ladder_dates(req.due_on)[level.value:] if d > today]
     req.next_action_on = upcoming[0] if upcoming else None
     office = agency_id_by_name(session, plan_id, policy.rules.supervision_office)
-    enqueue_for_requests(session, ProgressRequest.id == req.id, kind=MessageKind.ESCALATION,
-                         level=level.value, now=now, channel=policy.channel,
-                         supervision_office_id=office)
+    queued = enqueue_for_requests(session, ProgressRequest.id == req.id,
+                                  kind=MessageKind.ESCALATION, level=level.value, now=now,
+                                  channel=policy.channel, supervision_office_id=office)
     if level == Level.CIRCULAR:
         add_to_draft(session, plan_id=plan_id, request_ids=[req.id], effective_on=today, now=now)
     session.add(AuditEvent(at=now, actor=actor, action="ladder.escalate_now",
                            object_type="progress_request", object_id=str(req.id),
-                           detail={"level": level.value}))
-    return level.value
+                           detail={"level": level.value, "queued": queued}))
+    return level.value, queued
 
 
 def waive(session: Session, request_id: int, *, reason: str, actor: str, now: dt.datetime,

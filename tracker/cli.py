@@ -37,6 +37,7 @@ console = Console()
 err = Console(stderr=True)
 
 DEFAULT_CATALOG = Path("tasks_catalog.json")
+STAFF_LABEL = {"office": "督查室", "performance": "绩效办", "admin": "系统管理员"}
 
 
 def _quiet_prefect() -> None:
@@ -145,7 +146,7 @@ def liaison_add(agency: str, name: str, email: str,
                                 role=ContactRole.DEPUTY_HEAD if deputy else ContactRole.LIAISON)
         except LiaisonError as exc:
             raise _fail(str(exc)) from exc
-    console.print("added" if added else "already present")
+    console.print("已添加" if added else "已存在，未重复添加")
 
 
 @meeting_app.command("add")
@@ -380,7 +381,7 @@ def review_close_out(measure: str, by: str = "督查室",
 
 @user_app.command("add")
 def user_add(username: str, display_name: str,
-             role: Annotated[str, typer.Option(help="office | performance | admin")] = "admin",
+             role: Annotated[str, typer.Option(help="office | performance | admin")],
              password: Annotated[str | None, typer.Option(
                  help="default: asked for twice; or TRACKER_NEW_PASSWORD")] = None) -> None:
     """Add a staff account (the first administrator, then the offices' users)."""
@@ -393,14 +394,14 @@ def user_add(username: str, display_name: str,
     except ValueError as exc:
         raise _fail("role must be office, performance or admin") from exc
     secret = password or os.environ.get("TRACKER_NEW_PASSWORD") or typer.prompt(
-        "密码", hide_input=True, confirmation_prompt=True)
+        "密码（至少 10 位）", hide_input=True, confirmation_prompt="再次输入密码")
     with transaction(_factory()) as session:
         try:
             create_user(session, username=username, display_name=display_name, role=staff_role,
                         password=secret, now=_now(None))
         except ValueError as exc:
             raise _fail(str(exc)) from exc
-    console.print(f"user {username} ({staff_role.value}) added")
+    console.print(f"已添加账户 {username}（{STAFF_LABEL[staff_role.value]}）")
 
 
 def _board_filter(agency: str | None, period: str | None, level: int | None,
@@ -432,12 +433,13 @@ def overdue(agency: str | None = None, period: str | None = None, level: int | N
         plan = _plan_or_fail(session)
         f = _board_filter(agency, period, level, None if light == "all" else light, session)
         result = board(session, plan, f, local_date(_now(now)), _policy())
-    table = Table("灯", "报送期", "编号", "任务或指标", "责任单位", "截止日期", "逾期工作日", "级别",
-                  title=f"共 {result.total} 项")
+    table = Table(title=f"共 {result.total} 项")
+    for name in ("灯", "报送期", "编号", "任务或指标", "责任单位", "截止日期", "逾期工作日", "级别"):
+        table.add_column(name, overflow="fold")
     for r in result.rows[:limit]:
         table.add_row(LIGHT_LABELS[r["light"]], r["period"], r["code"] or "", r["title"] or "",
                       r["agency"], r["due_on"].isoformat(), str(r["days_overdue"] or ""),
-                      LEVEL_LABELS[Level(r["level"])] if r["level"] else "")
+                      LEVEL_LABELS[Level(r["level"])] if r["level"] else "—")
     console.print(table)
     if result.total > limit:
         console.print(f"（仅显示前 {limit} 项；导出全部请用 tracker ledger）")
@@ -468,7 +470,9 @@ def jobs_list() -> None:
     _quiet_prefect()
     from flows.registry import JOBS
 
-    table = Table("job", "flow", "cron (Asia/Shanghai)", "说明")
+    table = Table()
+    for name in ("任务", "Prefect 流程", "计划（北京时间 cron）", "说明"):
+        table.add_column(name, overflow="fold")
     for job in JOBS.values():
         table.add_row(job.name, job.flow.name, job.cron, job.description)  # type: ignore[attr-defined]
     console.print(table)
@@ -576,6 +580,9 @@ def demo(
     console.print(f"  通知邮件  {result.outbox_dir}/ （{result.files_written} 封 .eml，合并 "
                   f"{result.messages_sent} 条通知）", soft_wrap=True, highlight=False)
     console.print(f"  记分卡    {result.scorecard or '未生成'}", soft_wrap=True, highlight=False)
+    console.print(f"  其他      {result.db_path.parent}/prefect/（Prefect 本地数据）、"
+                  f"{result.db_path.parent}/secret.key（链接签名密钥）", soft_wrap=True,
+                  highlight=False)
     console.print(f"模拟 {result.days} 个事件日，用时 {time.monotonic() - started:.0f} 秒")
     if result.scorecard is None:
         raise typer.Exit(1)

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,6 +38,41 @@ def _filesize(size: int) -> str:
 
 
 templates.env.filters["filesize"] = _filesize
+
+ACTION_LABELS = {
+    "report.submit.web": "网页报送", "report.submit.excel": "Excel 报送", "report.submit.cli": "命令行报送",
+    "report.submit.demo": "演示报送", "report.draft": "保存草稿", "report.accept": "审核通过",
+    "report.return": "退回修改", "evidence.upload": "上传佐证材料", "extension.ask": "申请延期",
+    "extension.decide": "审批延期", "request.waive": "免报", "note.add": "添加备注",
+    "ladder.escalate_now": "手动督办", "excel.upload": "上传 Excel", "meeting.record": "记录常务会议",
+}
+
+
+def _actor_label(actor: str) -> str:
+    """`liaison:3:link:3v1@1489712400` -> 联络员#3（链接 3v1@1489712400）, and so on."""
+    kind, _, rest = actor.partition(":")
+    if kind == "liaison":
+        number, _, link = rest.partition(":link:")
+        return f"联络员#{number}" + (f"（链接 {link}）" if link else "")
+    if kind == "user":
+        return f"工作人员 {rest}"
+    if kind == "system":
+        return f"系统（{rest}）"
+    return {"cli": "命令行", "t": "测试"}.get(actor, actor)
+
+
+def _delivery_error(error: str | None) -> str:
+    text = error or ""
+    if "unreachable" in text:
+        return "无法连接邮件服务器"
+    if "refused" in text or text.startswith("SMTP 5"):
+        return "收件地址被拒收"
+    return "投递失败" if text else ""
+
+
+templates.env.filters["action_label"] = lambda a: ACTION_LABELS.get(a, a)
+templates.env.filters["actor_label"] = _actor_label
+templates.env.filters["delivery_error"] = _delivery_error
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -97,6 +132,10 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
     async def _crash(request: Request, exc: Exception) -> HTMLResponse:
         log.exception("unhandled error on %s", request.url.path)
         return error_page(request, 500, "server")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:

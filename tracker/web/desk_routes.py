@@ -27,7 +27,10 @@ from tracker.workdays import SHANGHAI, local_date
 
 router = APIRouter()
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-NOTICES = {"escalated": "已督办。", "waived": "已免报。", "noted": "备注已添加。",
+NOTICES = {"escalated-1": "已催办，已通知联络员。", "escalated-2": "已督办，已通知分管领导并抄送督查室。",
+           "escalated-3": "已列入通报稿，待签发后通知相关单位。",
+           "escalated-nobody": "已升级，但该单位没有可通知的联系人，请先添加联络员。",
+           "waived": "已免报。", "noted": "备注已添加。",
            "accepted": "已审核通过。", "returned": "已退回，已通知联络员。",
            "decided": "延期申请已处理，已通知联络员。", "signed": "通报已签发，已通知相关单位。",
            "meeting": "常务会议已记录。"}
@@ -178,9 +181,9 @@ async def request_action(request: Request, request_id: Id, action: str) -> Respo
         plan = _plan(session)
         try:
             if action == "escalate":
-                escalate_now(session, request_id, actor=_actor(who), now=now,
-                             policy=app.state.policy, plan_id=plan.id)
-                message = "escalated"
+                level, queued = escalate_now(session, request_id, actor=_actor(who), now=now,
+                                             policy=app.state.policy, plan_id=plan.id)
+                message = f"escalated-{level}" if queued else "escalated-nobody"
             elif action == "waive":
                 waive(session, request_id, reason=form.get("reason", ""), actor=_actor(who),
                       now=now, policy=app.state.policy)
