@@ -117,7 +117,8 @@ def agency_items(session: Session, agency_id: int, today: dt.date) -> list[Item]
     _attach_reports(session, by_request, assignment_of)
     _attach_evidence_and_extensions(session, by_request)
     _attach_peers(session, items, rows)
-    return items
+    # what still needs an answer first, then what was answered, each in plan order
+    return sorted(items, key=lambda i: i.state != RequestState.OPEN)
 
 
 def _attach_reports(session: Session, by_request: dict[int, Item],
