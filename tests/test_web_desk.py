@@ -174,3 +174,15 @@ def test_ledger_export(desk):
     assert sheet.freeze_panes == "D3" and sheet.auto_filter.ref
     assert sheet.print_title_rows == "$2:$2" and sheet.page_setup.orientation == "landscape"
     assert sheet.page_setup.paperSize == 9
+
+
+def test_performance_office_downloads_the_scorecard(desk):
+    client, _, _, _ = desk
+    login(client, username="jixiaoban")
+    page = client.get("/desk")
+    assert "下载 2017 年度考核记分卡" in page.text
+    r = client.get("/desk/scorecard/2017.xlsx")
+    assert r.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(r.content))
+    assert book.sheetnames[0] == "汇总"
+    assert client.get("/desk/scorecard/2030.xlsx").status_code == 404

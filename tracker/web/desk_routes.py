@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
+from pathlib import Path as FsPath
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
@@ -21,6 +23,8 @@ from tracker.ledger import ledger_frame, ledger_xlsx
 from tracker.meetings import MeetingError, governments, record_meeting
 from tracker.models import Agency, Circular, Plan, ReportingPeriod
 from tracker.review import ReviewError, accept_report, return_report
+from tracker.scorecard.excel import write_scorecard
+from tracker.scorecard.figures import compute
 from tracker.web.app import templates
 from tracker.web.staff import COOKIE, LOGIN_COOKIE, acting, login_nonce, page
 from tracker.workdays import SHANGHAI, local_date
@@ -121,6 +125,8 @@ def desk(request: Request) -> HTMLResponse:
                                    .where(Agency.plan_id == plan.id).order_by(Agency.id)).all()
         periods = session.scalars(select(ReportingPeriod.label).where(
             ReportingPeriod.plan_id == plan.id).order_by(ReportingPeriod.due_on)).all()
+        years = sorted(set(session.scalars(select(ReportingPeriod.year).where(
+            ReportingPeriod.plan_id == plan.id))))
         drafts = session.scalar(select(Circular.id).where(
             Circular.plan_id == plan.id, Circular.state == CircularState.DRAFT).limit(1))
         session.commit()
@@ -131,7 +137,7 @@ def desk(request: Request) -> HTMLResponse:
             "rates": rates, "today": today, "LIGHT_LABELS": LIGHT_LABELS, "query": query,
             "qs": urlencode(query), "pages": max((result.total + f.per_page - 1) // f.per_page, 1),
             "has_drafts": drafts is not None, "notice": NOTICES.get(request.query_params.get("m", "")),
-            "governments": [g for g, _ in governments(session, plan)],
+            "governments": [g for g, _ in governments(session, plan)], "years": years,
             "can_act": d.signed_in.user.role.value == "office",
         })
 
@@ -150,6 +156,27 @@ def ledger(request: Request) -> Response:
     return Response(data, media_type="application/vnd.openxmlformats-officedocument."
                                      "spreadsheetml.sheet", headers={
         "Content-Disposition": "attachment; filename*=UTF-8''" + quote("督查台账.xlsx")})
+
+
+@router.get("/desk/scorecard/{year}.xlsx")
+def scorecard(request: Request, year: Annotated[int, Path(ge=2000, le=2100)]) -> Response:
+    """The year's scorecard as it stands now (the annual checkpoint writes the final one)."""
+    app = request.app
+    now = app.state.clock()
+    with app.state.factory() as session:
+        page(request, session)
+        plan = _plan(session)
+        if not plan.first_year <= year <= plan.last_year:
+            raise HTTPException(404, "not-found")
+        figures = compute(session, plan, year, app.state.policy.rules.weights)
+        session.commit()
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_scorecard(figures, FsPath(folder) / "card.xlsx", rules=app.state.policy.rules,
+                               plan_title=plan.title, generated=now)
+        data = path.read_bytes()
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument."
+                                     "spreadsheetml.sheet", headers={
+        "Content-Disposition": "attachment; filename*=UTF-8''" + quote(f"考核记分卡-{year}.xlsx")})
 
 
 @router.get("/desk/requests/{request_id}", response_class=HTMLResponse)
