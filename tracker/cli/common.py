@@ -1,0 +1,104 @@
+"""Shared pieces of the `tracker` command: the Typer apps, consoles and small helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+app = typer.Typer(help="规划纲要督查督办系统 Plan Tracker", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+catalog_app = typer.Typer(help="The plan as data: parse, validate, load.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Periodic jobs (Prefect flows).", no_args_is_help=True)
+liaison_app = typer.Typer(help="Agency contacts.", no_args_is_help=True)
+meeting_app = typer.Typer(help="Executive meetings (政府常务会议).", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(liaison_app, name="liaison")
+app.add_typer(meeting_app, name="meeting")
+extension_app = typer.Typer(help="Extension requests (延期申请).", no_args_is_help=True)
+review_app = typer.Typer(help="Review reports (审核) and close out measures (办结销号).",
+                         no_args_is_help=True)
+app.add_typer(extension_app, name="extension")
+user_app = typer.Typer(help="Staff accounts (督查室, 绩效办, administrators).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(review_app, name="review")
+console = Console()
+err = Console(stderr=True)
+
+DEFAULT_CATALOG = Path("tasks_catalog.json")
+STAFF_LABEL = {"office": "督查室", "performance": "绩效办", "admin": "系统管理员"}
+
+
+def quiet_prefect() -> None:
+    """Keep Prefect's own logging and shutdown noise away from our users."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_UI_ENABLED", "false")
+    home = Path(os.environ.get("TRACKER_HOME", "var")).resolve()
+    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
+    # Prefect's ephemeral API keeps a SQLite file there; it cannot create missing parents.
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]错误[/]: {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def parse_now(value: str | None) -> dt.datetime:
+    from tracker.workdays import SHANGHAI
+
+    if value is None:
+        return dt.datetime.now(SHANGHAI)
+    at = dt.datetime.fromisoformat(value)
+    return at if at.tzinfo else at.replace(tzinfo=SHANGHAI)
+
+
+def factory():  # type: ignore[no-untyped-def]
+    from tracker.config import load_settings
+    from tracker.db import make_engine, migrate, session_factory
+
+    engine = make_engine(load_settings().database_url)
+    migrate(engine)
+    return session_factory(engine)
+
+
+def plan_or_fail(session, plan: str | None = None):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from tracker.models import Plan
+
+    query = select(Plan) if plan is None else select(Plan).where(Plan.key == plan)
+    found = session.scalars(query).first()
+    if found is None:
+        raise fail("no plan loaded: run `tracker catalog load` first")
+    return found
+
+
+def policy():  # type: ignore[no-untyped-def]
+    from tracker.config import load_settings
+    from tracker.policy import Policy
+
+    return Policy.from_settings(load_settings())
+
+
+def board_filter(agency: str | None, period: str | None, level: int | None,
+                  light: str | None, session):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from tracker.board import BoardFilter
+    from tracker.models import Agency
+
+    agency_id = None
+    if agency:
+        agency_id = session.scalar(select(Agency.id).where(Agency.name == agency))
+        if agency_id is None:
+            raise fail(f"unknown agency: {agency}")
+    return BoardFilter(agency_id=agency_id, period=period, level=level, light=light,
+                       per_page=1_000_000)

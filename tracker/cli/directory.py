@@ -1,0 +1,213 @@
+"""Commands for the plan and its directory: catalog, liaisons, meetings, agency sheets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tracker.catalog.schema import CatalogError
+from tracker.cli.common import (
+    DEFAULT_CATALOG,
+    app,
+    catalog_app,
+    console,
+    factory,
+    fail,
+    liaison_app,
+    meeting_app,
+    parse_now,
+    plan_or_fail,
+)
+
+
+@catalog_app.command("parse")
+def catalog_parse(
+    plan: Annotated[Path, typer.Argument(help="the plan's published text (UTF-8)")],
+    output: Annotated[Path, typer.Option("-o", "--output")] = DEFAULT_CATALOG,
+) -> None:
+    """Turn the plan's text into the catalog JSON."""
+    from tracker.catalog.parse import SeedFormatError, parse_plan_text
+    from tracker.catalog.schema import dump_catalog
+
+    try:
+        catalog = parse_plan_text(plan.read_text(encoding="utf-8"))
+    except (SeedFormatError, CatalogError, OSError) as exc:
+        raise fail(f"{plan}: {exc}") from exc
+    output.write_text(dump_catalog(catalog), encoding="utf-8")
+    console.print(f"{output}: {len(catalog.measures)} measures, {len(catalog.indicators)} "
+                  f"indicators, {len(catalog.agencies)} agencies")
+
+
+@catalog_app.command("validate")
+def catalog_validate(path: Annotated[Path, typer.Argument()] = DEFAULT_CATALOG) -> None:
+    """Check a catalog file; name each bad field with its JSON path and line."""
+    from tracker.catalog.schema import load_catalog
+
+    try:
+        catalog = load_catalog(path)
+    except (CatalogError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"{path}: OK ({len(catalog.measures)} measures, "
+                  f"{len(catalog.indicators)} indicators)")
+
+
+@catalog_app.command("load")
+def catalog_load(path: Annotated[Path, typer.Argument()] = DEFAULT_CATALOG,
+                 now: Annotated[str | None, typer.Option(help="ISO time")] = None) -> None:
+    """Load the catalog into the database (idempotent; updates in place)."""
+    from tracker.catalog.load import load_catalog as load_into
+    from tracker.catalog.schema import load_catalog
+    from tracker.db import transaction
+
+    try:
+        catalog = load_catalog(path)
+    except (CatalogError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    with transaction(factory()) as session:
+        result = load_into(session, catalog, parse_now(now))
+    console.print("no changes" if not result.changed else
+                  ", ".join(f"{k}={v}" for k, v in sorted(result.changes.items())))
+
+
+@liaison_app.command("add")
+def liaison_add(agency: str, name: str, email: str,
+                deputy: Annotated[bool, typer.Option(help="deputy head in charge")] = False,
+                plan: Annotated[str | None, typer.Option(help="plan id")] = None) -> None:
+    """Add a liaison (or, with --deputy, a deputy head) to an agency."""
+    from sqlalchemy import select
+
+    from tracker.db import transaction
+    from tracker.enums import ContactRole
+    from tracker.liaisons import LiaisonError, add_contact
+    from tracker.models import Plan
+
+    with transaction(factory()) as session:
+        query = select(Plan.id) if plan is None else select(Plan.id).where(Plan.key == plan)
+        plan_id = session.scalars(query).first()
+        if plan_id is None:
+            raise fail("no plan loaded: run `tracker catalog load` first")
+        try:
+            added = add_contact(session, plan_id, agency=agency, name=name, email=email,
+                                role=ContactRole.DEPUTY_HEAD if deputy else ContactRole.LIAISON)
+        except LiaisonError as exc:
+            raise fail(str(exc)) from exc
+    console.print("已添加" if added else "已存在，未重复添加")
+
+
+@meeting_app.command("add")
+def meeting_add(government: str, held_on: str, topic: str = "研究推进残疾人小康进程工作",
+                now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Record an executive meeting (城市 天津市人民政府 or a district government)."""
+    from sqlalchemy import select
+
+    from tracker.db import transaction
+    from tracker.meetings import MeetingError, record_meeting
+    from tracker.models import Plan
+
+    with transaction(factory()) as session:
+        plan = session.scalars(select(Plan)).first()
+        if plan is None:
+            raise fail("no plan loaded: run `tracker catalog load` first")
+        try:
+            added = record_meeting(session, plan, government=government,
+                                   held_on=dt.date.fromisoformat(held_on), topic=topic,
+                                   recorded_by="cli", now=parse_now(now))
+        except (MeetingError, ValueError) as exc:
+            raise fail(str(exc)) from exc
+    console.print("recorded" if added else "already recorded")
+
+
+@liaison_app.command("link")
+def liaison_link(agency: str, now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Print a signed answer link for each active liaison of an agency."""
+    from sqlalchemy import select
+
+    from tracker.config import load_settings
+    from tracker.enums import ContactRole
+    from tracker.links import load_secret, make_token
+    from tracker.models import Agency, Liaison
+
+    settings = load_settings()
+    secret = load_secret(settings.home, settings.secret_key)
+    with factory()() as session:
+        plan = plan_or_fail(session)
+        rows = session.scalars(select(Liaison).join(Agency, Agency.id == Liaison.agency_id).where(
+            Agency.plan_id == plan.id, Agency.name == agency, Liaison.active.is_(True),
+            Liaison.role == ContactRole.LIAISON)).all()
+        if not rows:
+            raise fail(f"no active liaison for {agency}")
+        for liaison in rows:
+            token = make_token(secret, liaison, parse_now(now))
+            console.print(f"{liaison.name} <{liaison.email}>: {settings.base_url}/l/{token}",
+                          soft_wrap=True, highlight=False)
+
+
+@liaison_app.command("revoke")
+def liaison_revoke(email: str) -> None:
+    """Invalidate every link issued so far to the liaison with this address."""
+    from sqlalchemy import select
+
+    from tracker.db import transaction
+    from tracker.links import revoke
+    from tracker.models import Liaison
+
+    with transaction(factory()) as session:
+        ids = session.scalars(select(Liaison.id).where(Liaison.email == email.lower())).all()
+        if not ids:
+            raise fail(f"no liaison with address {email}")
+        for liaison_id in ids:
+            revoke(session, liaison_id)
+    console.print(f"revoked links of {len(ids)} contact(s)")
+
+
+@app.command("template")
+def template(agency: str,
+             output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+             now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Write an agency's open requests to a pre-filled Excel sheet."""
+    from sqlalchemy import select
+
+    from tracker.exchange.template import agency_template
+    from tracker.models import Agency
+    from tracker.workdays import local_date
+
+    at = parse_now(now)
+    with factory()() as session:
+        plan = plan_or_fail(session)
+        agency_id = session.scalar(select(Agency.id).where(Agency.plan_id == plan.id,
+                                                           Agency.name == agency))
+        if agency_id is None:
+            raise fail(f"unknown agency: {agency}")
+        data = agency_template(session, agency_id, local_date(at), at)
+    path = output or Path(f"进展填报-{agency}.xlsx")
+    path.write_bytes(data)
+    console.print(f"{path}", highlight=False)
+
+
+@app.command("import")
+def import_sheet_cmd(agency: str, path: Path,
+                     now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Record a filled agency sheet (all rows, or nothing with each problem named)."""
+    from sqlalchemy import select
+
+    from tracker.db import transaction
+    from tracker.exchange.upload import UploadError, import_sheet
+    from tracker.models import Agency
+    from tracker.reports import ReportError
+
+    with transaction(factory()) as session:
+        plan = plan_or_fail(session)
+        agency_id = session.scalar(select(Agency.id).where(Agency.plan_id == plan.id,
+                                                           Agency.name == agency))
+        if agency_id is None:
+            raise fail(f"unknown agency: {agency}")
+        try:
+            result = import_sheet(session, path.read_bytes(), agency_id=agency_id,
+                                  submitted_by="cli", now=parse_now(now))
+        except (UploadError, ReportError, OSError) as exc:
+            raise fail(f"{path} 未导入:\n{exc}") from exc
+    console.print(f"recorded {result.recorded} report(s): {result.on_time} on time, "
+                  f"{result.late} late")

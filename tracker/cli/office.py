@@ -1,0 +1,189 @@
+"""The supervision office's commands: extensions, review, accounts, the board and ledger."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tracker.cli.common import (
+    STAFF_LABEL,
+    app,
+    board_filter,
+    console,
+    extension_app,
+    factory,
+    fail,
+    parse_now,
+    plan_or_fail,
+    policy,
+    review_app,
+    user_app,
+)
+
+
+@extension_app.command("list")
+def extension_list(all_: Annotated[bool, typer.Option("--all")] = False) -> None:
+    """Pending extension requests (or all, with --all)."""
+    from sqlalchemy import select
+
+    from tracker.enums import ExtensionState
+    from tracker.models import Agency, ExtensionRequest, ProgressRequest
+
+    with factory()() as session:
+        query = (select(ExtensionRequest, Agency.name, ProgressRequest.due_on)
+                 .join(ProgressRequest, ProgressRequest.id == ExtensionRequest.request_id)
+                 .join(Agency, Agency.id == ProgressRequest.agency_id)
+                 .order_by(ExtensionRequest.id))
+        if not all_:
+            query = query.where(ExtensionRequest.state == ExtensionState.PENDING)
+        table = Table("编号", "单位", "请求", "现截止日期", "申请至", "理由", "状态")
+        for ext, agency, due_on in session.execute(query):
+            table.add_row(str(ext.id), agency, str(ext.request_id), str(due_on),
+                          str(ext.requested_due_on), ext.reason, ext.state.value)
+    console.print(table)
+
+
+@extension_app.command("decide")
+def extension_decide(extension_id: int, decision: Annotated[str, typer.Argument(help="grant|refuse")],
+                     note: str = "", by: str = "督查室",
+                     now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Grant or refuse an extension; a grant moves the due day and the ladder."""
+    from tracker.db import transaction
+    from tracker.extensions import ExtensionError, decide_extension
+
+    if decision not in ("grant", "refuse"):
+        raise fail("decision must be grant or refuse")
+    with transaction(factory()) as session:
+        try:
+            ext = decide_extension(session, extension_id, grant=decision == "grant", note=note,
+                                   decided_by=f"cli:{by}", now=parse_now(now), policy=policy())
+        except ExtensionError as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"extension {ext.id}: {ext.state.value}")
+
+
+@review_app.command("accept")
+def review_accept(report_id: int, comment: str = "", by: str = "督查室",
+                  now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Accept a report version."""
+    from tracker.db import transaction
+    from tracker.review import ReviewError, accept_report
+
+    with transaction(factory()) as session:
+        try:
+            accept_report(session, report_id, reviewer=f"cli:{by}", comment=comment, now=parse_now(now))
+        except ReviewError as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"report {report_id}: accepted")
+
+
+@review_app.command("return")
+def review_return(report_id: int, comment: str, by: str = "督查室",
+                  now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Return a report with a comment; the request reopens and the liaison is told."""
+    from tracker.db import transaction
+    from tracker.review import ReviewError, return_report
+
+    with transaction(factory()) as session:
+        try:
+            return_report(session, report_id, reviewer=f"cli:{by}", comment=comment,
+                          now=parse_now(now), policy=policy())
+        except ReviewError as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"report {report_id}: returned")
+
+
+@review_app.command("close-out")
+def review_close_out(measure: str, by: str = "督查室",
+                     now: Annotated[str | None, typer.Option()] = None) -> None:
+    """办结销号: close a measure whose lead reported it completed, with evidence."""
+    from sqlalchemy import select
+
+    from tracker.db import transaction
+    from tracker.models import Measure
+    from tracker.review import ReviewError, close_out
+
+    with transaction(factory()) as session:
+        plan = plan_or_fail(session)
+        measure_id = session.scalar(select(Measure.id).where(Measure.plan_id == plan.id,
+                                                             Measure.code == measure))
+        if measure_id is None:
+            raise fail(f"unknown measure {measure}")
+        try:
+            close_out(session, measure_id, signed_by=f"cli:{by}", now=parse_now(now))
+        except ReviewError as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"{measure}: closed out")
+
+
+@user_app.command("add")
+def user_add(username: str, display_name: str,
+             role: Annotated[str, typer.Option(help="office | performance | admin")],
+             password: Annotated[str | None, typer.Option(
+                 help="default: asked for twice; or TRACKER_NEW_PASSWORD")] = None) -> None:
+    """Add a staff account (the first administrator, then the offices' users)."""
+    from tracker.accounts import create_user
+    from tracker.db import transaction
+    from tracker.enums import StaffRole
+
+    try:
+        staff_role = StaffRole(role)
+    except ValueError as exc:
+        raise fail("role must be office, performance or admin") from exc
+    secret = password or os.environ.get("TRACKER_NEW_PASSWORD") or typer.prompt(
+        "密码（至少 10 位）", hide_input=True, confirmation_prompt="再次输入密码")
+    with transaction(factory()) as session:
+        try:
+            create_user(session, username=username, display_name=display_name, role=staff_role,
+                        password=secret, now=parse_now(None))
+        except ValueError as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"已添加账户 {username}（{STAFF_LABEL[staff_role.value]}）")
+
+
+@app.command("overdue")
+def overdue(agency: str | None = None, period: str | None = None, level: int | None = None,
+            light: Annotated[str, typer.Option(help="red | yellow | green | grey | all")] = "red",
+            now: Annotated[str | None, typer.Option()] = None, limit: int = 100) -> None:
+    """The overdue board in the terminal (default: red items, most overdue first)."""
+    from tracker.board import LIGHT_LABELS, board
+    from tracker.enums import LEVEL_LABELS, Level
+    from tracker.workdays import local_date
+
+    with factory()() as session:
+        plan = plan_or_fail(session)
+        f = board_filter(agency, period, level, None if light == "all" else light, session)
+        result = board(session, plan, f, local_date(parse_now(now)), policy())
+    table = Table(title=f"共 {result.total} 项")
+    for name in ("灯", "报送期", "编号", "任务或指标", "责任单位", "截止日期", "逾期工作日", "级别"):
+        table.add_column(name, overflow="fold")
+    for r in result.rows[:limit]:
+        table.add_row(LIGHT_LABELS[r["light"]], r["period"], r["code"] or "", r["title"] or "",
+                      r["agency"], r["due_on"].isoformat(), str(r["days_overdue"] or ""),
+                      LEVEL_LABELS[Level(r["level"])] if r["level"] else "—")
+    console.print(table)
+    if result.total > limit:
+        console.print(f"（仅显示前 {limit} 项；导出全部请用 tracker ledger）")
+
+
+@app.command("ledger")
+def ledger_cmd(output: Annotated[Path, typer.Option("-o", "--output")] = Path("督查台账.xlsx"),
+               agency: str | None = None, period: str | None = None, level: int | None = None,
+               light: Annotated[str, typer.Option(help="red | yellow | green | grey | all")] = "all",
+               now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Export the ledger (台账) as Excel: one row per request, as filtered."""
+    from tracker.ledger import ledger_frame, ledger_xlsx
+    from tracker.workdays import local_date
+
+    at = parse_now(now)
+    with factory()() as session:
+        plan = plan_or_fail(session)
+        f = board_filter(agency, period, level, None if light == "all" else light, session)
+        frame = ledger_frame(session, plan, f, local_date(at), policy())
+        title = f"{plan.title} 督查台账（{local_date(at).isoformat()}）"
+    output.write_bytes(ledger_xlsx(frame, title))
+    console.print(f"{output}: {len(frame)} 行", highlight=False)
