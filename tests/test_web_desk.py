@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import STAFF_PASSWORD, at
 from tests.web_helpers import Clock, liaison_of, make_app, make_settings, token_for
+from tracker.db import transaction
 from tracker.enums import CircularState
 from tracker.models import (
     AuditEvent,
@@ -22,6 +23,7 @@ from tracker.models import (
     ProgressRequest,
     StaffUser,
 )
+from tracker.reports import ReportInput, record_reports
 
 PASSWORD = STAFF_PASSWORD
 
@@ -186,3 +188,32 @@ def test_performance_office_downloads_the_scorecard(desk):
     book = openpyxl.load_workbook(io.BytesIO(r.content))
     assert book.sheetnames[0] == "汇总"
     assert client.get("/desk/scorecard/2030.xlsx").status_code == 404
+
+
+def test_close_out_from_the_item_page(desk, db, tmp_path):
+    from tracker.evidence import store_evidence
+    from tracker.models import Assignment, Measure
+
+    client, _, _, _ = desk
+    with db() as s:
+        rid, agency_id, measure_id = s.execute(
+            select(ProgressRequest.id, ProgressRequest.agency_id, Measure.id)
+            .join(Assignment, Assignment.id == ProgressRequest.assignment_id)
+            .join(Measure, Measure.id == Assignment.measure_id)
+            .where(Measure.code == "2.7.1", Assignment.role == "lead")).one()
+    login(client)
+    page = client.get(f"/desk/requests/{rid}")
+    r = client.post(f"/desk/measures/{measure_id}/close-out",
+                    data={"csrf": _csrf(page.text), "request_id": rid})
+    assert "不是“已完成”" in client.get(r.headers["location"]).text
+    with transaction(db) as s:
+        store_evidence(s, tmp_path, agency_id=agency_id, request_id=rid, filename="验收.pdf",
+                       data=b"%PDF-1.7 x", uploaded_by="t", now=at("2017-04-12"))
+        record_reports(s, [ReportInput(request_id=rid, status="completed", percent=100,
+                                       narrative="已完成")], submitted_by="t", now=at("2017-04-12"))
+    page = client.get(f"/desk/requests/{rid}")
+    r = client.post(f"/desk/measures/{measure_id}/close-out",
+                    data={"csrf": _csrf(page.text), "request_id": rid})
+    assert "已办结销号" in client.get(r.headers["location"]).text
+    with db() as s:
+        assert s.get_one(Measure, measure_id).closed_by == "user:duchashi"

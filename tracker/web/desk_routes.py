@@ -22,7 +22,7 @@ from tracker.item_history import request_history
 from tracker.ledger import ledger_frame, ledger_xlsx
 from tracker.meetings import MeetingError, governments, record_meeting
 from tracker.models import Agency, Circular, Plan, ReportingPeriod
-from tracker.review import ReviewError, accept_report, return_report
+from tracker.review import ReviewError, accept_report, close_out, return_report
 from tracker.scorecard.excel import write_scorecard
 from tracker.scorecard.figures import compute
 from tracker.web.app import templates
@@ -37,7 +37,7 @@ NOTICES = {"escalated-1": "已催办，已通知联络员。", "escalated-2": "�
            "waived": "已免报。", "noted": "备注已添加。",
            "accepted": "已审核通过。", "returned": "已退回，已通知联络员。",
            "decided": "延期申请已处理，已通知联络员。", "signed": "通报已签发，已通知相关单位。",
-           "meeting": "常务会议已记录。"}
+           "meeting": "常务会议已记录。", "closed": "已办结销号，该任务不再调度。"}
 
 
 def _plan(session) -> Plan:  # type: ignore[no-untyped-def]
@@ -280,6 +280,34 @@ def _zh(text: str) -> str:
     return {"a returned report needs a comment saying what to fix": "退回须填写意见。",
             "a newer version exists; review that one": "已有更新的版本，请审核最新版本。"}.get(
         text, "操作未完成：" + text)
+
+
+@router.post("/desk/measures/{measure_id}/close-out")
+async def measure_close_out(request: Request, measure_id: Id) -> Response:
+    """办结销号 from the lead's item page; the service checks what the rule needs."""
+    app = request.app
+    with app.state.factory() as session:
+        who, form = await acting(request, session)
+        request_id = _int(form.get("request_id"))
+        try:
+            close_out(session, measure_id, signed_by=_actor(who), now=app.state.clock())
+        except ReviewError as exc:
+            session.commit()
+            return _back(request_id, error=_zh_close(str(exc)))
+        session.commit()
+    return _back(request_id, "closed")
+
+
+def _zh_close(text: str) -> str:
+    if "not 已完成" in text:
+        return "不能办结：牵头单位最新报送的状态不是“已完成”。"
+    if "no evidence" in text:
+        return "不能办结：牵头单位的完成报告没有佐证材料。"
+    if "returned" in text:
+        return "不能办结：牵头单位的完成报告已被退回。"
+    if "already" in text:
+        return "该任务已办结销号。"
+    return "不能办结：" + text
 
 
 @router.get("/desk/circulars", response_class=HTMLResponse)
