@@ -56,6 +56,6 @@ def test_template_import_extension_review(db, db_url, plan, policy, tmp_path, mo
     r = run(app, ["extension", "decide", str(ext_id), "grant", "--note", "同意"])
     assert r.exit_code == 0 and "granted" in r.output
     r = run(app, ["extension", "decide", str(ext_id), "refuse"])
-    assert r.exit_code == 2 and "already" in r.output
+    assert r.exit_code == 2 and "已处理过" in r.output
     r = run(app, ["liaison", "link", "市残联", "--now", "2017-03-20T10:00"])
     assert r.exit_code == 0 and "/l/" in r.output

@@ -29,7 +29,7 @@ def test_meeting_duty(db, plan, policy):
         with pytest.raises(MeetingError):
             record_meeting(s, plan, government="火星区人民政府", held_on=dt.date(2017, 5, 4),
                            topic="", recorded_by="t", now=at("2017-05-05"))
-        with pytest.raises(MeetingError, match="future"):
+        with pytest.raises(MeetingError, match="晚于今天"):
             record_meeting(s, plan, government="河西区人民政府", held_on=dt.date(2017, 6, 4),
                            topic="", recorded_by="t", now=at("2017-05-05"))
     with transaction(db) as s:

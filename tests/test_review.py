@@ -64,7 +64,7 @@ def test_return_reopens_notifies_and_keeps_first_verdict(db, plan, policy):
         second = record_reports(s, [ReportInput(request_id=rid, status="in_progress", percent=20,
                                                 narrative="已补充")],
                                 submitted_by="t", now=at("2017-04-14")).report_ids[0]
-        with pytest.raises(ReviewError, match="newer version"):
+        with pytest.raises(ReviewError, match="更新的版本"):
             accept_report(s, report_id, reviewer="user:office", comment="", now=at("2017-04-15"))
         accept_report(s, second, reviewer="user:office", comment="", now=at("2017-04-15"))
     with db() as s:
@@ -82,12 +82,12 @@ def test_close_out_needs_completed_lead_report_with_evidence(db, plan, policy, t
     with transaction(db) as s:
         record_reports(s, [ReportInput(request_id=rid, status="in_progress", percent=90)],
                        submitted_by="t", now=at("2017-04-07"))
-    with pytest.raises(ReviewError, match="not 已完成"), transaction(db) as s:
+    with pytest.raises(ReviewError, match="不是“已完成”"), transaction(db) as s:
         close_out(s, measure_id, signed_by="user:office", now=at("2017-04-10"))
     with transaction(db) as s:
         record_reports(s, [ReportInput(request_id=rid, status="completed", percent=100)],
                        submitted_by="t", now=at("2017-04-08"))
-    with pytest.raises(ReviewError, match="no evidence"), transaction(db) as s:
+    with pytest.raises(ReviewError, match="没有佐证材料"), transaction(db) as s:
         close_out(s, measure_id, signed_by="user:office", now=at("2017-04-10"))
     with transaction(db) as s:
         store_evidence(s, tmp_path, agency_id=agency_id, request_id=rid, filename="验收.pdf",
@@ -119,7 +119,7 @@ def test_extension_rules_and_refusal(db, plan, policy):
     with transaction(db) as s:
         decide_extension(s, ext.id, grant=False, note="理由不充分", decided_by="user:office",
                          now=at("2017-04-03"), policy=policy)
-        with pytest.raises(ExtensionError, match="already"):
+        with pytest.raises(ExtensionError, match="已处理过"):
             decide_extension(s, ext.id, grant=True, note="", decided_by="user:office",
                              now=at("2017-04-03"), policy=policy)
     with db() as s:

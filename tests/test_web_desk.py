@@ -15,6 +15,7 @@ from tests.conftest import STAFF_PASSWORD, at
 from tests.web_helpers import Clock, liaison_of, make_app, make_settings, token_for
 from tracker.db import transaction
 from tracker.enums import CircularState
+from tracker.escalation import sweep_overdue
 from tracker.models import (
     AuditEvent,
     Circular,
@@ -24,6 +25,7 @@ from tracker.models import (
     StaffUser,
 )
 from tracker.reports import ReportInput, record_reports
+from tracker.requests import open_due_requests
 
 PASSWORD = STAFF_PASSWORD
 
@@ -74,7 +76,7 @@ def test_wrong_password_lockout_and_unlock(desk, db):
     r = login(client, password="wrong password!")  # the 5th failure locks
     assert r.status_code == 401
     r = login(client)  # even the right password is refused while locked
-    assert r.status_code == 423 and "锁定" in r.text
+    assert r.status_code == 401 and "锁定" in r.text  # same words as a wrong password
     clock.now = clock.now + dt.timedelta(minutes=16)
     assert login(client).status_code == 303
     with db() as s:
@@ -217,3 +219,51 @@ def test_close_out_from_the_item_page(desk, db, tmp_path):
     assert "已办结销号" in client.get(r.headers["location"]).text
     with db() as s:
         assert s.get_one(Measure, measure_id).closed_by == "user:duchashi"
+
+
+def test_desk_review_round_trip_and_guards(desk, db, plan, policy):
+    """Regressions from an adversarial review of the desk."""
+    from tracker.models import Circular, ProgressReport
+
+    client, _, clock, ids = desk
+    login(client)
+    # escalating before the due day is refused
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-06-16"), policy)
+        future = s.scalar(select(ProgressRequest.id).order_by(ProgressRequest.id.desc()))
+    page = client.get(f"/desk/requests/{future}")
+    r = client.post(f"/desk/requests/{future}/escalate", data={"csrf": _csrf(page.text)})
+    assert "尚未逾期" in client.get(r.headers["location"]).text
+    # a report returned, then accepted from a stale tab: the second review is refused
+    with db() as s:
+        report_id = s.scalar(select(ProgressReport.id).where(ProgressReport.request_id == ids[6]))
+    tab1 = _csrf(client.get(f"/desk/requests/{ids[6]}").text)
+    tab2 = _csrf(client.get(f"/desk/requests/{ids[6]}").text)
+    client.post(f"/desk/reports/{report_id}/return", data={"csrf": tab1, "comment": "请补充"})
+    r = client.post(f"/desk/reports/{report_id}/accept", data={"csrf": tab2})
+    assert "已审核过" in client.get(r.headers["location"]).text
+    # the reopened request gets a fresh ladder: a new reminder after its new due day
+    with transaction(db) as s:
+        sweep_overdue(s, plan, at("2017-04-18"), policy)
+    with db() as s:
+        rounds = s.execute(select(Escalation.round, Escalation.level)
+                           .where(Escalation.request_id == ids[6])).all()
+    assert rounds == [(1, 1)]
+    # crafted messages in the address are not shown; odd filters do not break the board
+    assert "请致电" not in client.get("/desk/circulars", params={"error": "请致电 010"}).text
+    for params in ({"agency": "9" * 20}, {"level": "9" * 20}, {"page": str(2**63)}):
+        assert client.get("/desk", params=params).status_code == 200
+    page = client.get(f"/desk/requests/{ids[0]}")
+    r = client.post("/desk/requests/2147483000/note", data={"csrf": _csrf(page.text), "text": "x"})
+    assert r.status_code == 303
+    # a circular leaves out what was answered after the draft was made
+    for _ in range(2):
+        page = client.get(f"/desk/requests/{ids[0]}")
+        client.post(f"/desk/requests/{ids[0]}/escalate", data={"csrf": _csrf(page.text)})
+    with transaction(db) as s:
+        record_reports(s, [ReportInput(request_id=ids[0], status="in_progress", percent=5)],
+                       submitted_by="t", now=at("2017-04-13"))
+        circular_id = s.scalar(select(Circular.id))
+    listing = client.get("/desk/circulars")
+    r = client.post(f"/desk/circulars/{circular_id}/sign", data={"csrf": _csrf(listing.text)})
+    assert "均已报送或免报" in client.get(r.headers["location"]).text

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tracker.config import Rules
@@ -24,6 +24,7 @@ from tracker.enums import StaffRole
 from tracker.models import AuditEvent, FormToken, StaffSession, StaffUser
 
 _hasher = PasswordHasher()
+FORM_TOKEN_AGE = dt.timedelta(hours=12)  # a page left open longer must be reloaded
 # Verifying against a dummy hash for unknown users keeps the timing of both paths alike.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
@@ -78,10 +79,16 @@ def sign_in(session: Session, *, username: str, password: str, now: dt.datetime,
             pass
         raise AuthError("bad")
     if user.locked_until is not None and user.locked_until > now:
+        try:  # same cost as a real check, so timing does not tell a locked account apart
+            _hasher.verify(_DUMMY_HASH, password)
+        except VerificationError:
+            pass
         raise AuthError("locked", user.locked_until)
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
+        session.add(AuditEvent(at=now, actor=f"user:{username}", action="user.sign_in_failed",
+                               object_type="staff_user", object_id=username, detail={}))
         user.failed_logins += 1
         if user.failed_logins >= rules.login_max_failures:
             user.locked_until = now + dt.timedelta(minutes=rules.login_lock_minutes)
@@ -127,14 +134,16 @@ def sign_out(session: Session, signed_in: SignedIn, now: dt.datetime) -> None:
 
 
 def issue_form_token(session: Session, staff_session: StaffSession, now: dt.datetime) -> str:
-    """A fresh CSRF token for the forms of one page."""
+    """A fresh CSRF token for the forms of one page (this session's old ones are dropped)."""
+    session.execute(delete(FormToken).where(FormToken.session_id == staff_session.id,
+                                            FormToken.issued_at < now - FORM_TOKEN_AGE))
     token = secrets.token_urlsafe(24)
     session.add(FormToken(token_hash=_digest(token), session_id=staff_session.id, issued_at=now))
     return token
 
 
 def consume_form_token(session: Session, staff_session: StaffSession, token: str | None,
-                       now: dt.datetime, max_age: dt.timedelta = dt.timedelta(hours=12)) -> None:
+                       now: dt.datetime, max_age: dt.timedelta | None = None) -> None:
     """Use a form token once. Raises AuthError('csrf') if missing, foreign, old or used.
 
     The conditional UPDATE decides: of two requests replaying one token, one wins.
@@ -144,7 +153,7 @@ def consume_form_token(session: Session, staff_session: StaffSession, token: str
     used = session.execute(
         update(FormToken)
         .where(FormToken.token_hash == _digest(token), FormToken.session_id == staff_session.id,
-               FormToken.used_at.is_(None), FormToken.issued_at >= now - max_age)
+               FormToken.used_at.is_(None), FormToken.issued_at >= now - (max_age or FORM_TOKEN_AGE))
         .values(used_at=now)
     ).rowcount  # type: ignore[attr-defined]
     if used != 1:

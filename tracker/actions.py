@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tracker.circulars import add_to_draft
-from tracker.enums import Level, MessageKind, RequestState
-from tracker.models import AuditEvent, Escalation, Note, ProgressRequest
+from tracker.enums import ExtensionState, Level, MessageKind, RequestState
+from tracker.models import AuditEvent, Escalation, ExtensionRequest, Note, ProgressRequest
 from tracker.notify import agency_id_by_name, enqueue_for_requests, enqueue_to_agency
 from tracker.policy import Policy
 from tracker.sql import insert_ignore_values
@@ -35,10 +36,13 @@ def escalate_now(session: Session, request_id: int, *, actor: str, now: dt.datet
         raise ActionError("只有待报送的事项可以督办")
     if req.level >= Level.CIRCULAR:
         raise ActionError("已到最高一级（通报）")
+    if local_date(now) <= req.due_on:
+        raise ActionError("尚未逾期，不能督办（截止日期 " + req.due_on.isoformat() + "）")
     level = Level(req.level + 1)
     today = local_date(now)
     insert_ignore_values(session, Escalation.__table__, [dict(  # type: ignore[arg-type]
-        request_id=req.id, level=level.value, effective_on=today, created_at=now)])
+        request_id=req.id, round=req.ladder_round, level=level.value, effective_on=today,
+        created_at=now)])
     req.level = level.value
     upcoming = [d for d in policy.ladder_dates(req.due_on)[level.value:] if d > today]
     req.next_action_on = upcoming[0] if upcoming else None
@@ -59,23 +63,34 @@ def waive(session: Session, request_id: int, *, reason: str, actor: str, now: dt
     """免报: the request needs no answer; the ladder stops; the agency is told."""
     if not reason.strip():
         raise ActionError("免报须填写理由")
+    if len(reason) > 2000:
+        raise ActionError("免报理由过长（最多 2000 字）")
     req = session.get(ProgressRequest, request_id)
     if req is None or req.state != RequestState.OPEN:
         raise ActionError("只有待报送的事项可以免报")
     req.state, req.waive_reason, req.next_action_on = RequestState.WAIVED, reason.strip(), None
+    # a pending extension has nothing left to decide
+    session.execute(update(ExtensionRequest).where(
+        ExtensionRequest.request_id == req.id, ExtensionRequest.state == ExtensionState.PENDING
+    ).values(state=ExtensionState.REFUSED, decided_at=now, decided_by=actor,
+             decision_note="事项已免报"))
     session.add(AuditEvent(at=now, actor=actor, action="request.waive",
                            object_type="progress_request", object_id=str(req.id),
                            detail={"reason": reason.strip()}))
     enqueue_to_agency(session, agency_id=req.agency_id, key_prefix=f"waive:{req.id}",
                       kind=MessageKind.WAIVED, now=now, channel=policy.channel,
                       payload={"text": f"经督查室同意，您单位本期一项报送任务免报（请求编号 {req.id}）。"
-                                       f"理由：{reason.strip()}"})
+                                       f"理由：{reason.strip()}"}, request_id=req.id)
 
 
 def add_note(session: Session, *, request_id: int | None, measure_id: int | None, text: str,
              author: str, now: dt.datetime) -> Note:
     if not text.strip():
         raise ActionError("备注不能为空")
+    if len(text) > 5000:
+        raise ActionError("备注过长（最多 5000 字）")
+    if request_id is not None and session.get(ProgressRequest, request_id) is None:
+        raise ActionError("没有该事项")
     note = Note(request_id=request_id, measure_id=measure_id, text=text.strip()[:5000],
                 author=author, at=now)
     session.add(note)

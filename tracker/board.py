@@ -50,15 +50,16 @@ class BoardFilter:
     def from_query(cls, q: dict[str, str]) -> BoardFilter:
         def num(key: str) -> int | None:
             try:
-                return int(q[key]) if q.get(key) else None
+                value = int(q[key]) if q.get(key) else None
             except ValueError:
                 return None
+            return value if value is not None and 0 < value < 2**31 else None
 
         light = q.get("light") if q.get("light") in LIGHTS else None
         return cls(agency_id=num("agency"), section=q.get("section") or None,
                    role=q.get("role") if q.get("role") in ("lead", "co", "district") else None,
                    period=q.get("period") or None, level=num("level"), light=light,
-                   page=max(num("page") or 1, 1))
+                   page=min(max(num("page") or 1, 1), 100_000))
 
 
 @dataclass

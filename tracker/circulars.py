@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Any
 
 from docx import Document
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.enums import CircularState, ContactRole, MessageKind, Role
+from tracker.enums import CircularState, ContactRole, MessageKind, RequestState, Role
 from tracker.models import (
     Agency,
     Assignment,
@@ -70,14 +71,23 @@ def add_to_draft(session: Session, *, plan_id: int, request_ids: list[int],
     return circular
 
 
-def render_docx(circular: Circular, plan: Plan) -> bytes:
+def still_overdue(session: Session, circular: Circular) -> list[dict[str, Any]]:
+    """The circular's items whose requests are still open (answered or waived drop out)."""
+    ids = [i["request_id"] for i in circular.items]
+    open_ids = set(session.scalars(select(ProgressRequest.id).where(
+        ProgressRequest.id.in_(ids), ProgressRequest.state == RequestState.OPEN.value)))
+    return [i for i in circular.items if i["request_id"] in open_ids]
+
+
+def render_docx(circular: Circular, plan: Plan, items: list[dict[str, Any]] | None = None) -> bytes:
     """The draft as a Word document: a title, a lead paragraph, a table per agency."""
+    items = circular.items if items is None else items
     doc = Document()
     doc.add_heading(circular.title, level=1)
-    agencies = sorted({(i["agency_id"], i["agency"]) for i in circular.items})
+    agencies = sorted({(i["agency_id"], i["agency"]) for i in items})
     doc.add_paragraph(
         f"根据《{plan.title}》实施工作要求，市政府督查室对各责任单位报送进展情况进行督办。"
-        f"截至{circular.key.split(':')[1]}，下列{len(agencies)}个单位共{len(circular.items)}项"
+        f"截至{circular.key.split(':')[1]}，下列{len(agencies)}个单位共{len(items)}项"
         "任务逾期十个工作日以上仍未报送进展情况，经催办、督办仍未落实，现予通报。"
         "请各单位认真查找原因，立即报送，并将整改情况报市政府督查室。")
     table = doc.add_table(rows=1, cols=5)
@@ -85,7 +95,7 @@ def render_docx(circular: Circular, plan: Plan) -> bytes:
     for cell, text in zip(table.rows[0].cells, ["责任单位", "报送期", "任务编号", "任务", "截止日期"],
                           strict=True):
         cell.text = text
-    for item in circular.items:
+    for item in items:
         cells = table.add_row().cells
         values = [item["agency"], item["period"], item["code"] or "", item["title"] or "",
                   item["due_on"]]
@@ -108,11 +118,13 @@ def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.date
     """
     circular = session.get(Circular, circular_id)
     if circular is None:
-        raise CircularError("unknown circular")
+        raise CircularError("没有该通报")
     if circular.state != CircularState.DRAFT:
         raise CircularError("该通报已签发")
+    # what was answered or waived since the draft was made is not circulated
+    circular.items = still_overdue(session, circular)
     if not circular.items:
-        raise CircularError("通报没有事项")
+        raise CircularError("通报所列事项均已报送或免报，无需签发")
     circular.state, circular.signed_by, circular.signed_at = CircularState.SIGNED, signed_by, now
     circular.title = circular.title.removesuffix("（稿）")
     queued = 0

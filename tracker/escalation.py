@@ -99,9 +99,9 @@ def _fire(session: Session, plan: Plan, due_on: dt.date, level: Level, fires_on:
                  ProgressRequest.period_id.in_(_plan_periods(plan)))
     n = insert_ignore_from_select(
         session, Escalation.__table__,  # type: ignore[arg-type]
-        ["request_id", "level", "effective_on", "created_at"],
-        select(ProgressRequest.id, literal(level.value), literal(fires_on),
-               literal(now, Escalation.created_at.type)).where(scope),
+        ["request_id", "round", "level", "effective_on", "created_at"],
+        select(ProgressRequest.id, ProgressRequest.ladder_round, literal(level.value),
+               literal(fires_on), literal(now, Escalation.created_at.type)).where(scope),
     )
     session.execute(update(ProgressRequest).where(scope).values(level=level.value))
     return n

@@ -70,10 +70,13 @@ def decide_extension(session: Session, extension_id: int, *, grant: bool, note: 
     """
     ext = session.get(ExtensionRequest, extension_id)
     if ext is None:
-        raise ExtensionError(f"unknown extension request {extension_id}")
+        raise ExtensionError(f"没有编号为 {extension_id} 的延期申请")
     if ext.state != ExtensionState.PENDING:
-        raise ExtensionError(f"extension request {extension_id} was already {ext.state.value}")
+        done = "已批准" if ext.state == ExtensionState.GRANTED else "未批准"
+        raise ExtensionError(f"延期申请 {extension_id} 已处理过（{done}）")
     req = session.get_one(ProgressRequest, ext.request_id)
+    if req.state != RequestState.OPEN:
+        raise ExtensionError("该事项已报送或已免报，无需延期")
     ext.state = ExtensionState.GRANTED if grant else ExtensionState.REFUSED
     ext.decided_at, ext.decided_by, ext.decision_note = now, decided_by, note
     before = req.due_on
@@ -91,5 +94,5 @@ def decide_extension(session: Session, extension_id: int, *, grant: bool, note: 
                                         f"截止日期为 {req.due_on.isoformat()}。"
                                         + (f"意见：{note}" if note else "")),
                                "request_id": req.id},
-                      now=now, channel=policy.channel)
+                      now=now, channel=policy.channel, request_id=req.id)
     return ext

@@ -53,9 +53,11 @@ def record_meeting(session: Session, plan: Plan, *, government: str, held_on: dt
     for an unknown government or a meeting in the future. Does not commit.
     """
     if government not in {g for g, _ in governments(session, plan)}:
-        raise MeetingError(f"unknown government: {government}")
+        raise MeetingError(f"不是本规划的政府：{government}")
     if held_on > local_date(now):
-        raise MeetingError(f"meeting date {held_on} is in the future")
+        raise MeetingError(f"会议日期 {held_on} 晚于今天")
+    if held_on.year < plan.first_year:
+        raise MeetingError(f"会议日期 {held_on} 早于规划期（{plan.first_year}年起）")
     n = insert_ignore_values(session, ExecutiveMeeting.__table__, [dict(  # type: ignore[arg-type]
         plan_id=plan.id, government=government, held_on=held_on, topic=topic,
         recorded_at=now, recorded_by=recorded_by)])

@@ -58,7 +58,8 @@ def enqueue_for_requests(
     for agency_col, role, is_copy in groups:
         key = literal(f"{prefix}:") + _s(ProgressRequest.id)
         if kind != MessageKind.PROGRESS_REQUEST:
-            key = key + literal(f":{level}")
+            # a report returned and reopened starts a new round of the ladder
+            key = key + literal(":r") + _s(ProgressRequest.ladder_round) + literal(f":{level}")
         key = key + literal(":") + _s(Liaison.id)
         sel = (
             select(
@@ -90,6 +91,7 @@ def enqueue_to_agency(
     channel: ChannelKind,
     role: ContactRole = ContactRole.LIAISON,
     is_copy: bool = False,
+    request_id: int | None = None,
 ) -> int:
     """Write one outbox row per active contact of `role` at an agency (idempotent by key)."""
     contacts = session.scalars(
@@ -98,7 +100,8 @@ def enqueue_to_agency(
     ).all()
     rows = [
         dict(key=f"{key_prefix}:{c.id}", kind=kind.value, channel=channel.value, address=c.email,
-             recipient_name=c.name, agency_id=agency_id, request_id=None, liaison_id=c.id, level=0,
+             recipient_name=c.name, agency_id=agency_id, request_id=request_id, liaison_id=c.id,
+             level=0,
              is_copy=is_copy, payload=payload, status=OutboxStatus.PENDING.value, attempts=0,
              next_attempt_at=now, created_at=now)
         for c in contacts

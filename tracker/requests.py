@@ -18,7 +18,7 @@ from tracker.workdays import local_date
 
 REQUEST_COLUMNS = [
     "period_id", "agency_id", "assignment_id", "indicator_id", "issued_on", "original_due_on",
-    "due_on", "state", "level", "next_action_on", "created_at",
+    "due_on", "state", "level", "ladder_round", "next_action_on", "created_at",
 ]
 
 
@@ -50,7 +50,7 @@ def open_due_requests(session: Session, plan: Plan, now: dt.datetime, policy: Po
         first_rung = policy.ladder_dates(period.due_on)[0]
         common = (
             literal(period.id), literal(period.issue_on), literal(period.due_on),
-            literal(period.due_on), literal(RequestState.OPEN.value), literal(0),
+            literal(period.due_on), literal(RequestState.OPEN.value), literal(0), literal(0),
             literal(first_rung), literal(now, ProgressRequest.created_at.type),
         )
         if period.kind == PeriodKind.QUARTER:

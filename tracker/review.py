@@ -38,19 +38,27 @@ def _latest_version(session: Session, request_id: int) -> int:
         ProgressReport.request_id == request_id).order_by(ProgressReport.version.desc()).limit(1)) or 0
 
 
-def accept_report(session: Session, report_id: int, *, reviewer: str, comment: str,
-                  now: dt.datetime) -> ProgressReport:
-    """Accept a report version. Raises ReviewError if unknown or superseded."""
+def _reviewable(session: Session, report_id: int) -> ProgressReport:
+    """The report, if it is its request's latest version and not reviewed yet."""
     report = session.get(ProgressReport, report_id)
     if report is None:
-        raise ReviewError(f"unknown report {report_id}")
+        raise ReviewError(f"没有编号为 {report_id} 的报告")
     if report.version != _latest_version(session, report.request_id):
-        raise ReviewError("a newer version exists; review that one")
+        raise ReviewError("已有更新的版本，请审核最新版本")
+    if report.review_state != ReviewState.PENDING:
+        raise ReviewError("该报告已审核过（可能在另一窗口已处理），请刷新页面")
+    return report
+
+
+def accept_report(session: Session, report_id: int, *, reviewer: str, comment: str,
+                  now: dt.datetime) -> ProgressReport:
+    """Accept a report version. Raises ReviewError if unknown, superseded or reviewed."""
+    report = _reviewable(session, report_id)
     report.review_state, report.review_comment = ReviewState.ACCEPTED, comment or None
     report.reviewed_by, report.reviewed_at = reviewer, now
     session.add(AuditEvent(at=now, actor=reviewer, action="report.accept",
-                           object_type="progress_report", object_id=str(report_id),
-                           detail={"request": report.request_id, "comment": comment}))
+                           object_type="progress_request", object_id=str(report.request_id),
+                           detail={"report": report_id, "comment": comment}))
     return report
 
 
@@ -61,22 +69,21 @@ def return_report(session: Session, report_id: int, *, reviewer: str, comment: s
     Raises ReviewError if unknown, superseded, or returned without a comment.
     """
     if not comment.strip():
-        raise ReviewError("a returned report needs a comment saying what to fix")
-    report = session.get(ProgressReport, report_id)
-    if report is None:
-        raise ReviewError(f"unknown report {report_id}")
-    if report.version != _latest_version(session, report.request_id):
-        raise ReviewError("a newer version exists; review that one")
+        raise ReviewError("退回须填写意见，说明需要修改什么")
+    if len(comment) > 5000:
+        raise ReviewError("退回意见过长（最多 5000 字）")
+    report = _reviewable(session, report_id)
     report.review_state, report.review_comment = ReviewState.RETURNED, comment.strip()
     report.reviewed_by, report.reviewed_at = reviewer, now
     req = session.get_one(ProgressRequest, report.request_id)
     earliest = policy.calendar.add(local_date(now), policy.rules.return_working_days)
     req.state = RequestState.OPEN
     req.due_on = max(req.due_on, earliest)
+    req.level, req.ladder_round = 0, req.ladder_round + 1  # the ladder starts over
     req.next_action_on = policy.ladder_dates(req.due_on)[0]
     session.add(AuditEvent(at=now, actor=reviewer, action="report.return",
-                           object_type="progress_report", object_id=str(report_id),
-                           detail={"request": req.id, "comment": comment,
+                           object_type="progress_request", object_id=str(req.id),
+                           detail={"report": report_id, "comment": comment,
                                    "due_on": req.due_on.isoformat()}))
     enqueue_to_agency(session, agency_id=req.agency_id,
                       key_prefix=f"ret:{report_id}", kind=MessageKind.REPORT_RETURNED,
@@ -84,7 +91,7 @@ def return_report(session: Session, report_id: int, *, reviewer: str, comment: s
                                        f"请于 {req.due_on.isoformat()} 前修改后重新报送。"
                                        f"退回意见：{comment.strip()}",
                                "request_id": req.id},
-                      now=now, channel=policy.channel)
+                      now=now, channel=policy.channel, request_id=req.id)
     return report
 
 
@@ -95,9 +102,9 @@ def close_out(session: Session, measure_id: int, *, signed_by: str, now: dt.date
     """
     measure = session.get(Measure, measure_id)
     if measure is None:
-        raise ReviewError(f"unknown measure {measure_id}")
+        raise ReviewError(f"没有编号为 {measure_id} 的任务")
     if measure.closed_at is not None:
-        raise ReviewError(f"{measure.code} was closed out already")
+        raise ReviewError(f"{measure.code} 已办结销号")
     latest = session.scalars(
         select(ProgressReport)
         .join(ProgressRequest, ProgressRequest.id == ProgressReport.request_id)
@@ -106,13 +113,13 @@ def close_out(session: Session, measure_id: int, *, signed_by: str, now: dt.date
         .order_by(ProgressReport.submitted_at.desc(), ProgressReport.id.desc()).limit(1)
     ).first()
     if latest is None or latest.status != ProgressStatus.COMPLETED:
-        raise ReviewError(f"{measure.code}: the lead's latest report is not 已完成")
+        raise ReviewError(f"{measure.code}：牵头单位最新报送的状态不是“已完成”")
     if latest.review_state == ReviewState.RETURNED:
-        raise ReviewError(f"{measure.code}: the lead's completed report was returned")
+        raise ReviewError(f"{measure.code}：牵头单位的完成报告已被退回")
     has_evidence = session.scalar(select(Evidence.id).where(
         Evidence.report_id == latest.id).limit(1)) is not None
     if not has_evidence:
-        raise ReviewError(f"{measure.code}: the lead's completed report has no evidence")
+        raise ReviewError(f"{measure.code}：牵头单位的完成报告没有佐证材料")
     measure.closed_at, measure.closed_by = now, signed_by
     session.add(AuditEvent(at=now, actor=signed_by, action="measure.close_out",
                            object_type="measure", object_id=measure.code,

@@ -16,8 +16,9 @@ from tracker.models.plan import enum_column
 class OutboxMessage(Base):
     """One notification intent to one recipient; `key` makes writing it idempotent.
 
-    Key shapes: `req:{request}:{recipient}` for a progress request, `esc:{request}:{level}:
-    {recipient}` for a ladder rung, `meet:{plan}:{year}:{government}:{kind}:{recipient}`.
+    Key shapes: `req:{request}:{recipient}` for a progress request,
+    `esc:{request}:r{round}:{level}:{recipient}` for a ladder rung,
+    `meet:{plan}:{year}:{government}:{kind}:{recipient}` for a meeting reminder.
     The dispatcher groups pending messages per (channel, address) into one digest.
     """
 

@@ -57,6 +57,7 @@ class ProgressRequest(Base):
     due_on: Mapped[dt.date]  # moves with a granted extension
     state: Mapped[RequestState] = mapped_column(enum_column(RequestState), default=RequestState.OPEN)
     level: Mapped[int] = mapped_column(default=0)  # highest ladder rung reached, 0 = none
+    ladder_round: Mapped[int] = mapped_column(default=0)  # +1 each time a return reopens it
     next_action_on: Mapped[dt.date | None]
     answered_at: Mapped[dt.datetime | None]
     answered_late: Mapped[bool | None] = mapped_column(Boolean)
@@ -106,10 +107,11 @@ class Escalation(Base):
     __tablename__ = "escalation"
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("progress_request.id"))
+    round: Mapped[int] = mapped_column(default=0)  # the request's ladder_round when fired
     level: Mapped[int]  # a Level value
     effective_on: Mapped[dt.date]
     created_at: Mapped[dt.datetime]
-    __table_args__ = (UniqueConstraint("request_id", "level"),)
+    __table_args__ = (UniqueConstraint("request_id", "round", "level"),)
 
 
 class ExecutiveMeeting(Base):

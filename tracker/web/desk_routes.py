@@ -11,22 +11,23 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from tracker.accounts import AuthError, sign_in, sign_out
 from tracker.actions import ActionError, add_note, escalate_now, waive
 from tracker.board import LIGHT_LABELS, BoardFilter, board, heat_table, on_time_by_period
-from tracker.circulars import CircularError, render_docx, sign_off
+from tracker.circulars import CircularError, render_docx, sign_off, still_overdue
 from tracker.enums import STAFF_ROLE_LABELS, CircularState
 from tracker.extensions import ExtensionError, decide_extension
 from tracker.item_history import request_history
 from tracker.ledger import ledger_frame, ledger_xlsx
 from tracker.meetings import MeetingError, governments, record_meeting
-from tracker.models import Agency, Circular, Plan, ReportingPeriod
+from tracker.models import Agency, Circular, ExtensionRequest, Plan, ProgressReport, ReportingPeriod
 from tracker.review import ReviewError, accept_report, close_out, return_report
 from tracker.scorecard.excel import write_scorecard
 from tracker.scorecard.figures import compute
 from tracker.web.app import templates
-from tracker.web.staff import COOKIE, LOGIN_COOKIE, acting, login_nonce, page
+from tracker.web.staff import COOKIE, LOGIN_COOKIE, acting, flash, login_nonce, page, read_flash
 from tracker.workdays import SHANGHAI, local_date
 
 router = APIRouter()
@@ -37,7 +38,9 @@ NOTICES = {"escalated-1": "已催办，已通知联络员。", "escalated-2": "�
            "waived": "已免报。", "noted": "备注已添加。",
            "accepted": "已审核通过。", "returned": "已退回，已通知联络员。",
            "decided": "延期申请已处理，已通知联络员。", "signed": "通报已签发，已通知相关单位。",
-           "meeting": "常务会议已记录。", "closed": "已办结销号，该任务不再调度。"}
+           "meeting": "常务会议已记录。",
+           "meeting-dup": "该政府当天的常务会议已记录过，未重复记录。",
+           "closed": "已办结销号，该任务不再调度。"}
 
 
 def _plan(session) -> Plan:  # type: ignore[no-untyped-def]
@@ -74,19 +77,20 @@ async def login(request: Request) -> Response:
     now = app.state.clock()
     with app.state.factory() as session:
         try:
-            _user, token = sign_in(session, username=form.get("username", ""),
-                                   password=form.get("password", ""), now=now,
-                                   rules=app.state.settings.rules)
-        except AuthError as exc:
+            # argon2 is deliberately slow: verify in a worker thread, not on the event loop
+            _user, token = await run_in_threadpool(
+                sign_in, session, username=form.get("username", "")[:80],
+                password=form.get("password", "")[:200], now=now, rules=app.state.settings.rules)
+        except AuthError:
             session.commit()  # failed attempts count, even though sign-in failed
-            text = ("用户名或密码错误。" if exc.reason == "bad" else
-                    f"账户已暂时锁定，请于 {exc.until.astimezone(SHANGHAI):%H:%M} 后再试。"
-                    if exc.until else "账户已暂时锁定。")
+            # the same words whether the name exists or is locked: no account discovery
+            text = (f"用户名或密码错误。连续错误 {app.state.settings.rules.login_max_failures} 次后"
+                    f"账户将锁定 {app.state.settings.rules.login_lock_minutes} 分钟。")
             fresh = login_nonce()
             resp = templates.TemplateResponse(
                 request, "desk/login.html",
                 {"nonce": fresh, "next": _safe_next(form.get("next", "/desk")), "error": text},
-                status_code=401 if exc.reason == "bad" else 423)
+                status_code=401)
             resp.set_cookie(LOGIN_COOKIE, fresh, httponly=True, samesite="strict", max_age=1800)
             return resp
         session.commit()
@@ -102,9 +106,14 @@ async def logout(request: Request) -> Response:
     from tracker.enums import StaffRole
 
     with request.app.state.factory() as session:
-        who, _ = await acting(request, session, set(StaffRole))
-        sign_out(session, who, request.app.state.clock())
-        session.commit()
+        try:
+            who, _ = await acting(request, session, set(StaffRole))
+        except HTTPException as exc:
+            if exc.status_code != 401:
+                raise
+        else:  # a stale session is over already: just drop the cookie
+            sign_out(session, who, request.app.state.clock())
+            session.commit()
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(COOKIE)
     return resp
@@ -137,6 +146,7 @@ def desk(request: Request) -> HTMLResponse:
             "rates": rates, "today": today, "LIGHT_LABELS": LIGHT_LABELS, "query": query,
             "qs": urlencode(query), "pages": max((result.total + f.per_page - 1) // f.per_page, 1),
             "has_drafts": drafts is not None, "notice": NOTICES.get(request.query_params.get("m", "")),
+            "error": read_flash(app, request.query_params.get("error")),
             "governments": [g for g, _ in governments(session, plan)], "years": years,
             "can_act": d.signed_in.user.role.value == "office",
         })
@@ -190,7 +200,7 @@ def item(request: Request, request_id: Id) -> HTMLResponse:
         return templates.TemplateResponse(request, "desk/item.html", {
             "desk": d, "h": history, "tz": SHANGHAI, "today": local_date(request.app.state.clock()),
             "notice": NOTICES.get(request.query_params.get("m", "")),
-            "error": request.query_params.get("error"),
+            "error": read_flash(request.app, request.query_params.get("error")),
             "can_act": d.signed_in.user.role.value == "office"})
 
 
@@ -223,7 +233,7 @@ async def request_action(request: Request, request_id: Id, action: str) -> Respo
                 raise HTTPException(404, "not-found")
         except ActionError as exc:
             session.commit()  # the form token stays used
-            return _back(request_id, error=str(exc))
+            return _back(request_id, error=flash(app, str(exc)))
         session.commit()
     return _back(request_id, message)
 
@@ -234,7 +244,10 @@ async def review(request: Request, report_id: Id, decision: str) -> Response:
     now = app.state.clock()
     with app.state.factory() as session:
         who, form = await acting(request, session)
-        request_id = _int(form.get("request_id"))
+        report = session.get(ProgressReport, report_id)
+        if report is None:
+            raise HTTPException(404, "not-found")
+        request_id = report.request_id
         try:
             if decision == "accept":
                 accept_report(session, report_id, reviewer=_actor(who),
@@ -246,7 +259,7 @@ async def review(request: Request, report_id: Id, decision: str) -> Response:
                 raise HTTPException(404, "not-found")
         except ReviewError as exc:
             session.commit()
-            return _back(request_id, error=_zh(str(exc)))
+            return _back(request_id, error=flash(app, str(exc)))
         session.commit()
     return _back(request_id, "accepted" if decision == "accept" else "returned")
 
@@ -256,14 +269,20 @@ async def extension(request: Request, extension_id: Id) -> Response:
     app = request.app
     with app.state.factory() as session:
         who, form = await acting(request, session)
-        request_id = _int(form.get("request_id"))
+        ext = session.get(ExtensionRequest, extension_id)
+        if ext is None:
+            raise HTTPException(404, "not-found")
+        request_id = ext.request_id
+        if form.get("decision") not in ("grant", "refuse"):
+            session.commit()
+            return _back(request_id, error=flash(app, "请选择批准或不予批准。"))
         try:
             decide_extension(session, extension_id, grant=form.get("decision") == "grant",
                              note=form.get("note", ""), decided_by=_actor(who),
                              now=app.state.clock(), policy=app.state.policy)
         except ExtensionError as exc:
             session.commit()
-            return _back(request_id, error=_zh(str(exc)))
+            return _back(request_id, error=flash(app, str(exc)))
         session.commit()
     return _back(request_id, "decided")
 
@@ -274,12 +293,6 @@ def _int(value: str | None) -> int:
     except ValueError:
         return 0
     return number if 0 < number < 2**31 else 0
-
-
-def _zh(text: str) -> str:
-    return {"a returned report needs a comment saying what to fix": "退回须填写意见。",
-            "a newer version exists; review that one": "已有更新的版本，请审核最新版本。"}.get(
-        text, "操作未完成：" + text)
 
 
 @router.post("/desk/measures/{measure_id}/close-out")
@@ -293,21 +306,9 @@ async def measure_close_out(request: Request, measure_id: Id) -> Response:
             close_out(session, measure_id, signed_by=_actor(who), now=app.state.clock())
         except ReviewError as exc:
             session.commit()
-            return _back(request_id, error=_zh_close(str(exc)))
+            return _back(request_id, error=flash(app, str(exc)))
         session.commit()
     return _back(request_id, "closed")
-
-
-def _zh_close(text: str) -> str:
-    if "not 已完成" in text:
-        return "不能办结：牵头单位最新报送的状态不是“已完成”。"
-    if "no evidence" in text:
-        return "不能办结：牵头单位的完成报告没有佐证材料。"
-    if "returned" in text:
-        return "不能办结：牵头单位的完成报告已被退回。"
-    if "already" in text:
-        return "该任务已办结销号。"
-    return "不能办结：" + text
 
 
 @router.get("/desk/circulars", response_class=HTMLResponse)
@@ -321,7 +322,7 @@ def circulars(request: Request) -> HTMLResponse:
         return templates.TemplateResponse(request, "desk/circulars.html", {
             "desk": d, "circulars": rows, "tz": SHANGHAI,
             "notice": NOTICES.get(request.query_params.get("m", "")),
-            "error": request.query_params.get("error"),
+            "error": read_flash(request.app, request.query_params.get("error")),
             "can_act": d.signed_in.user.role.value == "office"})
 
 
@@ -332,7 +333,8 @@ def circular_docx(request: Request, circular_id: Id) -> Response:
         circular = session.get(Circular, circular_id)
         if circular is None:
             raise HTTPException(404, "not-found")
-        data = render_docx(circular, session.get_one(Plan, circular.plan_id))
+        items = still_overdue(session, circular) if circular.state == CircularState.DRAFT else None
+        data = render_docx(circular, session.get_one(Plan, circular.plan_id), items)
         session.commit()
     return Response(data, media_type="application/vnd.openxmlformats-officedocument."
                                      "wordprocessingml.document", headers={
@@ -349,7 +351,8 @@ async def circular_sign(request: Request, circular_id: Id) -> Response:
                      now=app.state.clock(), policy=app.state.policy)
         except CircularError as exc:
             session.commit()
-            return RedirectResponse("/desk/circulars?" + urlencode({"error": str(exc)}), 303)
+            return RedirectResponse("/desk/circulars?" + urlencode({"error": flash(app, str(exc))}),
+                                    303)
         session.commit()
     return RedirectResponse("/desk/circulars?m=signed", status_code=303)
 
@@ -360,13 +363,17 @@ async def meeting(request: Request) -> Response:
     with app.state.factory() as session:
         who, form = await acting(request, session)
         try:
-            record_meeting(session, _plan(session), government=form.get("government", ""),
-                           held_on=dt.date.fromisoformat(form.get("held_on", "")),
-                           topic=form.get("topic", ""), recorded_by=_actor(who),
-                           now=app.state.clock())
-        except (MeetingError, ValueError):
+            added = record_meeting(session, _plan(session), government=form.get("government", ""),
+                                   held_on=dt.date.fromisoformat(form.get("held_on", "")),
+                                   topic=form.get("topic", "")[:500], recorded_by=_actor(who),
+                                   now=app.state.clock())
+        except MeetingError as exc:
             session.commit()
-            return RedirectResponse("/desk?error=meeting", status_code=303)
+            return RedirectResponse("/desk?" + urlencode({"error": flash(app, str(exc))}), 303)
+        except ValueError:
+            session.commit()
+            return RedirectResponse("/desk?" + urlencode({"error": flash(app, "请填写有效的会议日期。")}),
+                                    303)
         session.commit()
-    return RedirectResponse("/desk?m=meeting", status_code=303)
+    return RedirectResponse("/desk?m=" + ("meeting" if added else "meeting-dup"), status_code=303)
 

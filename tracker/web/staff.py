@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import HTTPException, Request
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
 from tracker.accounts import AuthError, SignedIn, consume_form_token, current, issue_form_token
@@ -69,3 +71,17 @@ async def acting(request: Request, session: Session, roles: set[StaffRole] = ACT
 
 def login_nonce() -> str:
     return secrets.token_urlsafe(24)
+
+
+def flash(app: Any, text: str) -> str:
+    """A message for the next page, signed so a crafted link cannot put words on our pages."""
+    return str(URLSafeSerializer(app.state.secret, salt="flash").dumps(text[:500]))
+
+
+def read_flash(app: Any, value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(URLSafeSerializer(app.state.secret, salt="flash").loads(value))
+    except BadSignature:
+        return None

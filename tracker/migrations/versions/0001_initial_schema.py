@@ -228,6 +228,7 @@ def upgrade() -> None:
     sa.Column('due_on', sa.Date(), nullable=False),
     sa.Column('state', sa.Enum('open', 'answered', 'waived', name='requeststate', native_enum=False, length=32), nullable=False),
     sa.Column('level', sa.Integer(), nullable=False),
+    sa.Column('ladder_round', sa.Integer(), nullable=False),
     sa.Column('next_action_on', sa.Date(), nullable=True),
     sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('answered_late', sa.Boolean(), nullable=True),
@@ -249,12 +250,13 @@ def upgrade() -> None:
     op.create_table('escalation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('round', sa.Integer(), nullable=False),
     sa.Column('level', sa.Integer(), nullable=False),
     sa.Column('effective_on', sa.Date(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['request_id'], ['progress_request.id'], name=op.f('fk_escalation_request_id_progress_request')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_escalation')),
-    sa.UniqueConstraint('request_id', 'level', name=op.f('uq_escalation_request_id_level'))
+    sa.UniqueConstraint('request_id', 'round', 'level', name=op.f('uq_escalation_request_id_round_level'))
     )
     op.create_table('extension_request',
     sa.Column('id', sa.Integer(), nullable=False),
