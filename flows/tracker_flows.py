@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from flows.runtime import channels_for, factory_for, link_maker, policy_for, resolve
 from notifications.dispatch import dispatch
+from tracker.accounts import purge_sessions
 from tracker.checkpoint import due_year, run_checkpoint
 from tracker.db import transaction
 from tracker.escalation import sweep_overdue
@@ -70,6 +71,13 @@ def meeting_duty_task(now: str | None, database_url: str | None) -> dict[str, in
 
 
 @task(**TASK_OPTS)
+def housekeeping_task(now: str | None, database_url: str | None) -> dict[str, int]:
+    settings, at = resolve(now, database_url)
+    with transaction(factory_for(settings.database_url)) as session:
+        return {"sessions_purged": purge_sessions(session, at, settings.rules)}
+
+
+@task(**TASK_OPTS)
 def deliver_outbox_task(now: str | None, database_url: str | None) -> dict[str, Any]:
     settings, at = resolve(now, database_url)
     r = dispatch(factory_for(settings.database_url), channels_for(settings), now=at,
@@ -102,9 +110,10 @@ def progress_request_flow(now: str | None = None, database_url: str | None = Non
 
 @flow(name="overdue_sweep_flow")
 def overdue_sweep_flow(now: str | None = None, database_url: str | None = None) -> dict[str, Any]:
-    """Fire due ladder rungs and the executive-meeting reminders and findings."""
+    """Fire due ladder rungs, the executive-meeting duties, and drop dead staff sessions."""
     return {"ladder": sweep_ladder_task(now, database_url),
-            "meetings": meeting_duty_task(now, database_url)}
+            "meetings": meeting_duty_task(now, database_url),
+            "housekeeping": housekeeping_task(now, database_url)}
 
 
 @flow(name="dispatch_flow")

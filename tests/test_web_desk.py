@@ -267,3 +267,27 @@ def test_desk_review_round_trip_and_guards(desk, db, plan, policy):
     listing = client.get("/desk/circulars")
     r = client.post(f"/desk/circulars/{circular_id}/sign", data={"csrf": _csrf(listing.text)})
     assert "均已报送或免报" in client.get(r.headers["location"]).text
+
+
+def test_one_address_spraying_names_is_throttled(desk):
+    client, _, _, _ = desk
+    client.app.state.login_throttle.limit = 3
+    for name in ("a1", "a2", "a3"):
+        assert login(client, username=name).status_code == 401
+    r = login(client)  # even the right password, from this address, for a while
+    assert r.status_code == 429 and "过于频繁" in r.text
+
+
+def test_sweep_purges_dead_sessions(desk, db, plan, policy):
+    from tracker.accounts import purge_sessions
+    from tracker.config import Rules
+    from tracker.models import StaffSession
+
+    client, _, clock, _ = desk
+    login(client)
+    client.get("/desk")
+    with transaction(db) as s:
+        assert purge_sessions(s, clock.now, Rules()) == 0
+        assert purge_sessions(s, clock.now + dt.timedelta(minutes=31), Rules()) == 1
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(StaffSession)) == 0

@@ -158,3 +158,19 @@ def consume_form_token(session: Session, staff_session: StaffSession, token: str
     ).rowcount  # type: ignore[attr-defined]
     if used != 1:
         raise AuthError("csrf")
+
+
+def purge_sessions(session: Session, now: dt.datetime, rules: Rules) -> int:
+    """Delete sessions that ended or went stale, with their form tokens; returns how many.
+
+    Set-based (two DELETEs); idempotent. Run daily by the sweep flow.
+    """
+    idle = now - dt.timedelta(minutes=rules.session_idle_minutes)
+    old = now - dt.timedelta(hours=rules.session_max_hours)
+    dead = select(StaffSession.id).where(
+        (StaffSession.ended_at.is_not(None)) | (StaffSession.last_seen_at < idle)
+        | (StaffSession.created_at < old))
+    session.execute(delete(FormToken).where(FormToken.session_id.in_(dead)))
+    result = session.execute(delete(StaffSession).where(StaffSession.id.in_(dead.scalar_subquery()))
+                             .execution_options(synchronize_session=False))
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]

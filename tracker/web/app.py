@@ -91,7 +91,7 @@ def _real_clock() -> dt.datetime:
 def create_app(factory: sessionmaker[Session], settings: Settings,
                clock: Callable[[], dt.datetime] = _real_clock) -> FastAPI:
     from tracker.web import desk_routes, liaison_routes
-    from tracker.web.staff import NeedsLogin
+    from tracker.web.staff import LoginThrottle, NeedsLogin
 
     app = FastAPI(title="规划纲要督查督办系统", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.factory = factory
@@ -99,6 +99,7 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
     app.state.policy = Policy.from_settings(settings)
     app.state.clock = clock
     app.state.secret = load_secret(settings.home, settings.secret_key)
+    app.state.login_throttle = LoginThrottle()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(liaison_routes.router)
     app.include_router(desk_routes.router)
@@ -147,6 +148,7 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
 MAX_BODY = 25 * 1024 * 1024  # the largest upload (20 MB evidence) plus the form around it
 ERROR_TEXT = {
     "too-large": ("文件过大", "上传的内容超过 25 MB 上限，未被接收。"),
+    "throttled": ("尝试过于频繁", "从您的网络登录失败次数过多，请 15 分钟后再试。"),
     "waived": ("已免报", "该事项已由督查室同意免报，无需报送。"),
     "server": ("出错了", "服务器处理时出现错误，您的提交未被保存。请稍后重试；如仍有问题请联系督查室。"),
     "bad-request": ("提交有误", "提交的内容过大或格式有误，请检查后重试。"),

@@ -75,6 +75,9 @@ async def login(request: Request) -> Response:
         raise HTTPException(403, "csrf")
     app = request.app
     now = app.state.clock()
+    address = request.client.host if request.client else "?"
+    if app.state.login_throttle.blocked(address, now):
+        raise HTTPException(429, "throttled")
     with app.state.factory() as session:
         try:
             # argon2 is deliberately slow: verify in a worker thread, not on the event loop
@@ -82,6 +85,7 @@ async def login(request: Request) -> Response:
                 sign_in, session, username=form.get("username", "")[:80],
                 password=form.get("password", "")[:200], now=now, rules=app.state.settings.rules)
         except AuthError:
+            app.state.login_throttle.failed(address, now)
             session.commit()  # failed attempts count, even though sign-in failed
             # the same words whether the name exists or is locked: no account discovery
             text = (f"用户名或密码错误。连续错误 {app.state.settings.rules.login_max_failures} 次后"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,3 +87,27 @@ def read_flash(app: Any, value: str | None) -> str | None:
         return str(URLSafeSerializer(app.state.secret, salt="flash").loads(value))
     except BadSignature:
         return None
+
+
+class LoginThrottle:
+    """Failed sign-ins per client address in a sliding window (in-process memory).
+
+    The per-account lock stops guessing one password; this stops one address from
+    spraying names. Behind a proxy, the proxy's address is what is seen here.
+    """
+
+    def __init__(self, limit: int = 20, window: dt.timedelta = dt.timedelta(minutes=15)):
+        self.limit, self.window = limit, window
+        self._failures: dict[str, deque[dt.datetime]] = {}
+
+    def _recent(self, address: str, now: dt.datetime) -> deque[dt.datetime]:
+        times = self._failures.setdefault(address, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def blocked(self, address: str, now: dt.datetime) -> bool:
+        return len(self._recent(address, now)) >= self.limit
+
+    def failed(self, address: str, now: dt.datetime) -> None:
+        self._recent(address, now).append(now)
