@@ -96,6 +96,11 @@ def run_demo(
     for stale in (db_path, out / "tracker.db-wal", out / "tracker.db-shm"):
         stale.unlink(missing_ok=True)
     shutil.rmtree(out / "outbox", ignore_errors=True)
+    # Prefect's local API database grows with every run and slows the next one: the demo's
+    # own (under OUT/prefect) starts fresh too. A PREFECT_HOME set elsewhere is left alone.
+    if Path(os.environ.get("PREFECT_HOME", "")).resolve() == (out / "prefect").resolve():
+        for name in ("prefect.db", "prefect.db-wal", "prefect.db-shm"):
+            (out / "prefect" / name).unlink(missing_ok=True)
     (out / f"scorecard-{year}.xlsx").unlink(missing_ok=True)
     os.environ["TRACKER_HOME"] = str(out)
     os.environ["TRACKER_CHANNEL"] = "file"
