@@ -102,3 +102,16 @@ def board_filter(agency: str | None, period: str | None, level: int | None,
             raise fail(f"unknown agency: {agency}")
     return BoardFilter(agency_id=agency_id, period=period, level=level, light=light,
                        per_page=1_000_000)
+
+
+def agency_or_fail(session, plan, name: str) -> int:  # type: ignore[no-untyped-def]
+    """The id of the plan's agency with this name; exits with a clear error if none."""
+    from sqlalchemy import select
+
+    from tracker.models import Agency
+
+    agency_id = session.scalar(select(Agency.id).where(Agency.plan_id == plan.id,
+                                                       Agency.name == name))
+    if agency_id is None:
+        raise fail(f"unknown agency: {name}")
+    return int(agency_id)

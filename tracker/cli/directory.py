@@ -11,6 +11,7 @@ import typer
 from tracker.catalog.schema import CatalogError
 from tracker.cli.common import (
     DEFAULT_CATALOG,
+    agency_or_fail,
     app,
     catalog_app,
     console,
@@ -168,19 +169,14 @@ def template(agency: str,
              output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
              now: Annotated[str | None, typer.Option()] = None) -> None:
     """Write an agency's open requests to a pre-filled Excel sheet."""
-    from sqlalchemy import select
 
     from tracker.exchange.template import agency_template
-    from tracker.models import Agency
     from tracker.workdays import local_date
 
     at = parse_now(now)
     with factory()() as session:
         plan = plan_or_fail(session)
-        agency_id = session.scalar(select(Agency.id).where(Agency.plan_id == plan.id,
-                                                           Agency.name == agency))
-        if agency_id is None:
-            raise fail(f"unknown agency: {agency}")
+        agency_id = agency_or_fail(session, plan, agency)
         data = agency_template(session, agency_id, local_date(at), at)
     path = output or Path(f"进展填报-{agency}.xlsx")
     path.write_bytes(data)
@@ -191,19 +187,14 @@ def template(agency: str,
 def import_sheet_cmd(agency: str, path: Path,
                      now: Annotated[str | None, typer.Option()] = None) -> None:
     """Record a filled agency sheet (all rows, or nothing with each problem named)."""
-    from sqlalchemy import select
 
     from tracker.db import transaction
     from tracker.exchange.upload import UploadError, import_sheet
-    from tracker.models import Agency
     from tracker.reports import ReportError
 
     with transaction(factory()) as session:
         plan = plan_or_fail(session)
-        agency_id = session.scalar(select(Agency.id).where(Agency.plan_id == plan.id,
-                                                           Agency.name == agency))
-        if agency_id is None:
-            raise fail(f"unknown agency: {agency}")
+        agency_id = agency_or_fail(session, plan, agency)
         try:
             result = import_sheet(session, path.read_bytes(), agency_id=agency_id,
                                   submitted_by="cli", now=parse_now(now))
