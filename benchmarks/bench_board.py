@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.browser import ServerThread  # noqa: E402
 from tests.smtp_server import free_port  # noqa: E402
 from tests.web_helpers import Clock, make_settings  # noqa: E402
-from tracker.accounts import create_user  # noqa: E402
+from tracker.dates.workdays import SHANGHAI  # noqa: E402
 from tracker.db import make_engine, migrate, session_factory, transaction  # noqa: E402
+from tracker.directory.staff import create_user  # noqa: E402
 from tracker.enums import StaffRole  # noqa: E402
 from tracker.web.app import create_app  # noqa: E402
-from tracker.workdays import SHANGHAI  # noqa: E402
 
 TARGET_MS = 200
 QUERIES = [{}, {"light": "red"}, {"period": "2017Q3"}, {"level": "2", "role": "district"},

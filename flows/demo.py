@@ -22,13 +22,15 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settin
 from sqlalchemy import case, func, select
 
 from flows.runtime import dispose_engines
+from tracker.annual.checkpoint import checkpoint_day
+from tracker.annual.meetings import governments, record_meeting
 from tracker.catalog.load import load_catalog
 from tracker.catalog.schema import Catalog
-from tracker.checkpoint import checkpoint_day
+from tracker.dates.periods import year_specs
+from tracker.dates.workdays import SHANGHAI
 from tracker.db import make_engine, migrate, session_factory, transaction
+from tracker.directory.contacts import ensure_demo_contacts
 from tracker.enums import PeriodKind, ProgressStatus, RequestState
-from tracker.liaisons import ensure_demo_contacts
-from tracker.meetings import governments, record_meeting
 from tracker.models import (
     Escalation,
     Indicator,
@@ -37,10 +39,8 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
-from tracker.periods import year_specs
 from tracker.policy import Policy
-from tracker.reports import ReportInput, record_reports
-from tracker.workdays import SHANGHAI
+from tracker.requests.reports import ReportInput, record_reports
 
 NARRATIVES = {
     ProgressStatus.IN_PROGRESS: "已制定年度工作方案，按计划推进，本季度完成阶段性任务。",

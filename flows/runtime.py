@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.channels import Channel, EmailChannel, FileChannel
 from tracker.config import Settings, load_settings
+from tracker.dates.workdays import SHANGHAI
 from tracker.db import make_engine, migrate, session_factory
 from tracker.enums import ChannelKind
 from tracker.policy import Policy
-from tracker.workdays import SHANGHAI
 
 
 @lru_cache(maxsize=8)
@@ -66,7 +66,7 @@ def channels_for(settings: Settings) -> dict[ChannelKind, Channel]:
 
 def link_maker(settings: Settings, now: dt.datetime):  # type: ignore[no-untyped-def]
     """A function liaison -> signed answer link, issued at `now`."""
-    from tracker.links import load_secret, make_token
+    from tracker.directory.links import load_secret, make_token
 
     secret = load_secret(settings.home, settings.secret_key)
 

@@ -12,7 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from rich.console import Console
 
 from flows.registry import JOBS
-from tracker.workdays import SHANGHAI
+from tracker.dates.workdays import SHANGHAI
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,13 @@ from sqlalchemy import select
 
 from flows.runtime import channels_for, factory_for, link_maker, policy_for, resolve
 from notifications.dispatch import dispatch
-from tracker.accounts import purge_sessions
-from tracker.checkpoint import due_year, run_checkpoint
+from tracker.annual.checkpoint import due_year, run_checkpoint
+from tracker.annual.meetings import meeting_duty
 from tracker.db import transaction
-from tracker.escalation import sweep_overdue
-from tracker.meetings import meeting_duty
+from tracker.directory.staff import purge_sessions
+from tracker.escalation.sweep import sweep_overdue
 from tracker.models import Plan
-from tracker.requests import open_due_requests
+from tracker.requests.opening import open_due_requests
 
 TASK_OPTS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 

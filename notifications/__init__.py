@@ -1,5 +1,5 @@
 """Delivery of outbox messages: channels, templates and the dispatcher.
 
-Who gets what is decided in tracker.notify (in the same transaction as the state change);
+Who gets what is decided in tracker.outbox (in the same transaction as the state change);
 this package only renders and delivers.
 """

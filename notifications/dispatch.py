@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.channels.base import Channel, DeliveryError
 from notifications.render import message_rows, render_digests
+from tracker.dates.workdays import WorkCalendar
 from tracker.enums import ChannelKind, OutboxStatus
 from tracker.models import DeliveryAttempt, Liaison, OutboxMessage
-from tracker.workdays import WorkCalendar
 
 
 @dataclass

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from notifications.channels.base import Digest
+from tracker.dates.workdays import WorkCalendar, local_date
 from tracker.enums import LEVEL_LABELS, ChannelKind, ContactRole, Level, MessageKind, Role
 from tracker.models import (
     Agency,
@@ -25,7 +26,6 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
-from tracker.workdays import WorkCalendar, local_date
 
 ROLE_LABELS = {Role.LEAD: "牵头单位", Role.CO: "配合单位", Role.DISTRICT: "区人民政府"}
 LEVEL_LEADS = {

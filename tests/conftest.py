@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 from tracker.catalog.parse import parse_plan_text
 from tracker.catalog.schema import Catalog
 from tracker.config import Rules
+from tracker.dates.workdays import SHANGHAI, WorkCalendar
 from tracker.db import make_engine, migrate, session_factory, transaction
 from tracker.enums import ChannelKind
 from tracker.models import Base, Plan
 from tracker.policy import Policy
-from tracker.workdays import SHANGHAI, WorkCalendar
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT.parent / "shared" / "seed" / "tianjin-disability-plan-2016-2020.txt"
@@ -111,7 +111,7 @@ def db(db_url: str) -> sessionmaker[Session]:
 def plan(db: sessionmaker[Session], catalog: Catalog) -> Plan:
     """The seed's catalog loaded, with a liaison and a deputy head for every agency."""
     from tracker.catalog.load import load_catalog
-    from tracker.liaisons import ensure_demo_contacts
+    from tracker.directory.contacts import ensure_demo_contacts
 
     with transaction(db) as s:
         plan_id = load_catalog(s, catalog, at("2017-01-03")).plan_id
@@ -132,12 +132,12 @@ def overdue(db: sessionmaker[Session], plan: Plan, policy: Policy) -> list[int]:
     """
     from sqlalchemy import select as _select
 
-    from tracker.accounts import create_user
+    from tracker.directory.staff import create_user
     from tracker.enums import StaffRole
-    from tracker.escalation import sweep_overdue
+    from tracker.escalation.sweep import sweep_overdue
     from tracker.models import ProgressRequest
-    from tracker.reports import ReportInput, record_reports
-    from tracker.requests import open_due_requests
+    from tracker.requests.opening import open_due_requests
+    from tracker.requests.reports import ReportInput, record_reports
 
     with transaction(db) as s:
         open_due_requests(s, plan, at("2017-03-17"), policy)

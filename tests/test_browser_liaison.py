@@ -23,10 +23,10 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS, ServerThread, axe_violations
 from tests.conftest import at
 from tests.web_helpers import Clock, make_app, make_settings
 from tracker.db import transaction
+from tracker.directory.links import load_secret, make_token
 from tracker.enums import ChannelKind
-from tracker.links import load_secret, make_token
 from tracker.models import Agency, Assignment, Measure, ProgressReport, ProgressRequest
-from tracker.requests import open_due_requests
+from tracker.requests.opening import open_due_requests
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from tracker.catalog.schema import dump_catalog, validate_catalog_text
 from tracker.db import transaction
 from tracker.enums import Role
 from tracker.models import Agency, Assignment, AuditEvent, Measure, ProgressReport, ProgressRequest
-from tracker.reports import ReportInput, record_reports
-from tracker.requests import open_due_requests
+from tracker.requests.opening import open_due_requests
+from tracker.requests.reports import ReportInput, record_reports
 
 
 def _assignments(s) -> dict[tuple[str, str], tuple[str, bool]]:  # type: ignore[no-untyped-def]

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 from tests.conftest import at
 from tracker.cli import app
 from tracker.db import transaction
-from tracker.extensions import ask_extension
 from tracker.models import Agency, ExtensionRequest, ProgressReport, ProgressRequest
-from tracker.requests import open_due_requests
+from tracker.requests.extensions import ask_extension
+from tracker.requests.opening import open_due_requests
 
 run = CliRunner().invoke
 

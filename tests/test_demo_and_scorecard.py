@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import ROOT, at
+from tracker.annual.scorecard.excel import SHEETS
 from tracker.cli import app
 from tracker.db import transaction
 from tracker.models import Plan
-from tracker.scorecard.excel import SHEETS
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +83,10 @@ def test_scorecard_figures_equal_the_database(demo):
 def test_user_text_never_becomes_a_formula(db, plan, policy, tmp_path):
     from sqlalchemy import select
 
-    from tracker.checkpoint import run_checkpoint
+    from tracker.annual.checkpoint import run_checkpoint
     from tracker.models import Assignment, ProgressRequest
-    from tracker.reports import ReportInput, record_reports
-    from tracker.requests import open_due_requests
+    from tracker.requests.opening import open_due_requests
+    from tracker.requests.reports import ReportInput, record_reports
 
     with transaction(db) as s:
         open_due_requests(s, plan, at("2017-12-18"), policy)

@@ -15,7 +15,7 @@ from tests.conftest import at
 from tracker.db import transaction
 from tracker.enums import ChannelKind
 from tracker.models import DeliveryAttempt, OutboxMessage
-from tracker.requests import open_due_requests
+from tracker.requests.opening import open_due_requests
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from tests.conftest import at
 from tracker.db import transaction
 from tracker.enums import ContactRole, MessageKind
-from tracker.escalation import sweep_overdue
+from tracker.escalation.sweep import sweep_overdue
 from tracker.models import Agency, Escalation, Liaison, OutboxMessage, ProgressRequest
-from tracker.reports import ReportInput, record_reports
-from tracker.requests import open_due_requests
+from tracker.requests.opening import open_due_requests
+from tracker.requests.reports import ReportInput, record_reports
 
 D = dt.date.fromisoformat
 

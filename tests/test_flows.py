@@ -18,7 +18,7 @@ from tests import smtp_server
 from tests.conftest import at
 from tracker.db import transaction
 from tracker.models import Base, ProgressRequest
-from tracker.reports import ReportInput, record_reports
+from tracker.requests.reports import ReportInput, record_reports
 
 
 @pytest.fixture

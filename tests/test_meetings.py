@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import at
+from tracker.annual.meetings import CITY_GOVERNMENT, MeetingError, meeting_duty, record_meeting
+from tracker.dates.periods import ensure_periods
 from tracker.db import transaction
 from tracker.enums import MessageKind
-from tracker.meetings import CITY_GOVERNMENT, MeetingError, meeting_duty, record_meeting
 from tracker.models import MeetingCompliance, OutboxMessage
-from tracker.periods import ensure_periods
 
 
 def test_meeting_duty(db, plan, policy):

@@ -20,8 +20,8 @@ from tracker.models import (
     ProgressReport,
     ProgressRequest,
 )
-from tracker.reports import ReportError, ReportInput, record_reports
-from tracker.requests import open_due_requests
+from tracker.requests.opening import open_due_requests
+from tracker.requests.reports import ReportError, ReportInput, record_reports
 
 
 def _count(s, model, *where) -> int:  # type: ignore[no-untyped-def]

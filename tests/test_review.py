@@ -10,8 +10,6 @@ from sqlalchemy import select
 from tests.conftest import at
 from tracker.db import transaction
 from tracker.enums import MessageKind, RequestState, ReviewState
-from tracker.evidence import store_evidence
-from tracker.extensions import ExtensionError, ask_extension, decide_extension
 from tracker.models import (
     Agency,
     Assignment,
@@ -21,9 +19,11 @@ from tracker.models import (
     ProgressReport,
     ProgressRequest,
 )
-from tracker.reports import ReportInput, record_reports
-from tracker.requests import open_due_requests
-from tracker.review import ReviewError, accept_report, close_out, return_report
+from tracker.requests.evidence import store_evidence
+from tracker.requests.extensions import ExtensionError, ask_extension, decide_extension
+from tracker.requests.opening import open_due_requests
+from tracker.requests.reports import ReportInput, record_reports
+from tracker.requests.review import ReviewError, accept_report, close_out, return_report
 
 
 def _lead_request(db, code: str) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]

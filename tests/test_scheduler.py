@@ -6,7 +6,7 @@ import datetime as dt
 
 from flows.registry import JOBS
 from flows.scheduler import build_scheduler
-from tracker.workdays import SHANGHAI
+from tracker.dates.workdays import SHANGHAI
 
 
 def test_jobs_registered_with_their_triggers():

@@ -15,7 +15,7 @@ from tests.conftest import STAFF_PASSWORD, at
 from tests.web_helpers import Clock, liaison_of, make_app, make_settings, token_for
 from tracker.db import transaction
 from tracker.enums import CircularState
-from tracker.escalation import sweep_overdue
+from tracker.escalation.sweep import sweep_overdue
 from tracker.models import (
     AuditEvent,
     Circular,
@@ -24,8 +24,8 @@ from tracker.models import (
     ProgressRequest,
     StaffUser,
 )
-from tracker.reports import ReportInput, record_reports
-from tracker.requests import open_due_requests
+from tracker.requests.opening import open_due_requests
+from tracker.requests.reports import ReportInput, record_reports
 
 PASSWORD = STAFF_PASSWORD
 
@@ -193,8 +193,8 @@ def test_performance_office_downloads_the_scorecard(desk):
 
 
 def test_close_out_from_the_item_page(desk, db, tmp_path):
-    from tracker.evidence import store_evidence
     from tracker.models import Assignment, Measure
+    from tracker.requests.evidence import store_evidence
 
     client, _, _, _ = desk
     with db() as s:
@@ -279,8 +279,8 @@ def test_one_address_spraying_names_is_throttled(desk):
 
 
 def test_sweep_purges_dead_sessions(desk, db, plan, policy):
-    from tracker.accounts import purge_sessions
     from tracker.config import Rules
+    from tracker.directory.staff import purge_sessions
     from tracker.models import StaffSession
 
     client, _, clock, _ = desk

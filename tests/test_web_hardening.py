@@ -15,7 +15,7 @@ from tests.conftest import at
 from tests.web_helpers import Clock, liaison_of, make_app, make_settings, token_for
 from tracker.db import transaction
 from tracker.models import Evidence, ProgressReport, ProgressRequest
-from tracker.requests import open_due_requests
+from tracker.requests.opening import open_due_requests
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ from sqlalchemy import func, select
 from tests.conftest import at
 from tests.web_helpers import Clock, liaison_of, make_app, make_settings, token_for
 from tracker.db import transaction
-from tracker.escalation import sweep_overdue
-from tracker.extensions import decide_extension
-from tracker.links import revoke
+from tracker.directory.links import revoke
+from tracker.escalation.sweep import sweep_overdue
 from tracker.models import (
     AuditEvent,
     Evidence,
@@ -25,7 +24,8 @@ from tracker.models import (
     ProgressReport,
     ProgressRequest,
 )
-from tracker.requests import open_due_requests
+from tracker.requests.extensions import decide_extension
+from tracker.requests.opening import open_due_requests
 
 
 @pytest.fixture

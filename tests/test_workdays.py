@@ -9,8 +9,8 @@ import logging
 import pytest
 
 from tracker.config import Rules
-from tracker.periods import year_specs
-from tracker.workdays import WorkCalendar
+from tracker.dates.periods import year_specs
+from tracker.dates.workdays import WorkCalendar
 
 D = dt.date.fromisoformat
 

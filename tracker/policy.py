@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from tracker.config import Rules, Settings
+from tracker.dates.workdays import WorkCalendar
 from tracker.enums import ChannelKind
-from tracker.workdays import WorkCalendar
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def parse_now(value: str | None) -> dt.datetime:
-    from tracker.workdays import SHANGHAI
+    from tracker.dates.workdays import SHANGHAI
 
     if value is None:
         return dt.datetime.now(SHANGHAI)
@@ -92,7 +92,7 @@ def board_filter(agency: str | None, period: str | None, level: int | None,
                   light: str | None, session):  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
-    from tracker.board import BoardFilter
+    from tracker.desk.board import BoardFilter
     from tracker.models import Agency
 
     agency_id = None

@@ -81,8 +81,8 @@ def liaison_add(agency: str, name: str, email: str,
     from sqlalchemy import select
 
     from tracker.db import transaction
+    from tracker.directory.contacts import LiaisonError, add_contact
     from tracker.enums import ContactRole
-    from tracker.liaisons import LiaisonError, add_contact
     from tracker.models import Plan
 
     with transaction(factory()) as session:
@@ -104,8 +104,8 @@ def meeting_add(government: str, held_on: str, topic: str = "研究推进残疾�
     """Record an executive meeting (城市 天津市人民政府 or a district government)."""
     from sqlalchemy import select
 
+    from tracker.annual.meetings import MeetingError, record_meeting
     from tracker.db import transaction
-    from tracker.meetings import MeetingError, record_meeting
     from tracker.models import Plan
 
     with transaction(factory()) as session:
@@ -127,8 +127,8 @@ def liaison_link(agency: str, now: Annotated[str | None, typer.Option()] = None)
     from sqlalchemy import select
 
     from tracker.config import load_settings
+    from tracker.directory.links import load_secret, make_token
     from tracker.enums import ContactRole
-    from tracker.links import load_secret, make_token
     from tracker.models import Agency, Liaison
 
     settings = load_settings()
@@ -152,7 +152,7 @@ def liaison_revoke(email: str) -> None:
     from sqlalchemy import select
 
     from tracker.db import transaction
-    from tracker.links import revoke
+    from tracker.directory.links import revoke
     from tracker.models import Liaison
 
     with transaction(factory()) as session:
@@ -170,8 +170,8 @@ def template(agency: str,
              now: Annotated[str | None, typer.Option()] = None) -> None:
     """Write an agency's open requests to a pre-filled Excel sheet."""
 
+    from tracker.dates.workdays import local_date
     from tracker.exchange.template import agency_template
-    from tracker.workdays import local_date
 
     at = parse_now(now)
     with factory()() as session:
@@ -190,7 +190,7 @@ def import_sheet_cmd(agency: str, path: Path,
 
     from tracker.db import transaction
     from tracker.exchange.upload import UploadError, import_sheet
-    from tracker.reports import ReportError
+    from tracker.requests.reports import ReportError
 
     with transaction(factory()) as session:
         plan = plan_or_fail(session)

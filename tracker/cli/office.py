@@ -53,7 +53,7 @@ def extension_decide(extension_id: int, decision: Annotated[str, typer.Argument(
                      now: Annotated[str | None, typer.Option()] = None) -> None:
     """Grant or refuse an extension; a grant moves the due day and the ladder."""
     from tracker.db import transaction
-    from tracker.extensions import ExtensionError, decide_extension
+    from tracker.requests.extensions import ExtensionError, decide_extension
 
     if decision not in ("grant", "refuse"):
         raise fail("decision must be grant or refuse")
@@ -71,7 +71,7 @@ def review_accept(report_id: int, comment: str = "", by: str = "督查室",
                   now: Annotated[str | None, typer.Option()] = None) -> None:
     """Accept a report version."""
     from tracker.db import transaction
-    from tracker.review import ReviewError, accept_report
+    from tracker.requests.review import ReviewError, accept_report
 
     with transaction(factory()) as session:
         try:
@@ -86,7 +86,7 @@ def review_return(report_id: int, comment: str, by: str = "督查室",
                   now: Annotated[str | None, typer.Option()] = None) -> None:
     """Return a report with a comment; the request reopens and the liaison is told."""
     from tracker.db import transaction
-    from tracker.review import ReviewError, return_report
+    from tracker.requests.review import ReviewError, return_report
 
     with transaction(factory()) as session:
         try:
@@ -105,7 +105,7 @@ def review_close_out(measure: str, by: str = "督查室",
 
     from tracker.db import transaction
     from tracker.models import Measure
-    from tracker.review import ReviewError, close_out
+    from tracker.requests.review import ReviewError, close_out
 
     with transaction(factory()) as session:
         plan = plan_or_fail(session)
@@ -126,8 +126,8 @@ def user_add(username: str, display_name: str,
              password: Annotated[str | None, typer.Option(
                  help="default: asked for twice; or TRACKER_NEW_PASSWORD")] = None) -> None:
     """Add a staff account (the first administrator, then the offices' users)."""
-    from tracker.accounts import create_user
     from tracker.db import transaction
+    from tracker.directory.staff import create_user
     from tracker.enums import StaffRole
 
     try:
@@ -150,9 +150,9 @@ def overdue(agency: str | None = None, period: str | None = None, level: int | N
             light: Annotated[str, typer.Option(help="red | yellow | green | grey | all")] = "red",
             now: Annotated[str | None, typer.Option()] = None, limit: int = 100) -> None:
     """The overdue board in the terminal (default: red items, most overdue first)."""
-    from tracker.board import LIGHT_LABELS, board
+    from tracker.dates.workdays import local_date
+    from tracker.desk.board import LIGHT_LABELS, board
     from tracker.enums import LEVEL_LABELS, Level
-    from tracker.workdays import local_date
 
     with factory()() as session:
         plan = plan_or_fail(session)
@@ -176,8 +176,8 @@ def ledger_cmd(output: Annotated[Path, typer.Option("-o", "--output")] = Path("�
                light: Annotated[str, typer.Option(help="red | yellow | green | grey | all")] = "all",
                now: Annotated[str | None, typer.Option()] = None) -> None:
     """Export the ledger (台账) as Excel: one row per request, as filtered."""
-    from tracker.ledger import ledger_frame, ledger_xlsx
-    from tracker.workdays import local_date
+    from tracker.dates.workdays import local_date
+    from tracker.desk.ledger import ledger_frame, ledger_xlsx
 
     at = parse_now(now)
     with factory()() as session:

@@ -13,10 +13,10 @@ from typing import Any
 import xlsxwriter
 from sqlalchemy.orm import Session
 
-from tracker.answers import agency_items
 from tracker.enums import PROGRESS_STATUS_LABELS, ProgressStatus, RequestState, Role
 from tracker.exchange.layout import COLUMNS, HEADERS, META_SHEET, SHEET, STATUS_LABELS
 from tracker.models import Agency
+from tracker.requests.answer_form import agency_items
 
 ROLE_LABELS = {Role.LEAD: "牵头单位", Role.CO: "配合单位", Role.DISTRICT: "区人民政府"}
 WIDTHS = [10, 9, 8, 40, 10, 12, 10, 12, 50, 40, 40, 10]

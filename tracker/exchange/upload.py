@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from tracker.enums import RequestState
 from tracker.exchange.layout import COLUMN_OF, HEADERS, META_SHEET, SHEET, STATUS_BY_LABEL, column_letter
 from tracker.models import AuditEvent, ProgressRequest
-from tracker.reports import RecordResult, ReportInput, record_reports
+from tracker.requests.reports import RecordResult, ReportInput, record_reports
 
 FIELD_COLUMN = {"status": "status", "percent": "percent", "narrative": "narrative",
                 "problems": "problems", "next_steps": "next_steps", "value": "value"}

@@ -13,22 +13,22 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from tracker.accounts import AuthError, sign_in, sign_out
-from tracker.actions import ActionError, add_note, escalate_now, waive
-from tracker.board import LIGHT_LABELS, BoardFilter, board, heat_table, on_time_by_period
-from tracker.circulars import CircularError, render_docx, sign_off, still_overdue
+from tracker.annual.meetings import MeetingError, governments, record_meeting
+from tracker.annual.scorecard.excel import write_scorecard
+from tracker.annual.scorecard.figures import compute
+from tracker.dates.workdays import SHANGHAI, local_date
+from tracker.desk.board import LIGHT_LABELS, BoardFilter, board, heat_table, on_time_by_period
+from tracker.desk.item_history import request_history
+from tracker.desk.ledger import ledger_frame, ledger_xlsx
+from tracker.directory.staff import AuthError, sign_in, sign_out
 from tracker.enums import STAFF_ROLE_LABELS, CircularState
-from tracker.extensions import ExtensionError, decide_extension
-from tracker.item_history import request_history
-from tracker.ledger import ledger_frame, ledger_xlsx
-from tracker.meetings import MeetingError, governments, record_meeting
+from tracker.escalation.circulars import CircularError, render_docx, sign_off, still_overdue
+from tracker.escalation.office_actions import ActionError, add_note, escalate_now, waive
 from tracker.models import Agency, Circular, ExtensionRequest, Plan, ProgressReport, ReportingPeriod
-from tracker.review import ReviewError, accept_report, close_out, return_report
-from tracker.scorecard.excel import write_scorecard
-from tracker.scorecard.figures import compute
-from tracker.web.app import templates
+from tracker.requests.extensions import ExtensionError, decide_extension
+from tracker.requests.review import ReviewError, accept_report, close_out, return_report
+from tracker.web.pages import templates
 from tracker.web.staff import COOKIE, LOGIN_COOKIE, acting, flash, login_nonce, page, read_flash
-from tracker.workdays import SHANGHAI, local_date
 
 router = APIRouter()
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -13,18 +13,18 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from tracker.answers import agency_items, request_history
-from tracker.drafts import DraftError, save_draft
-from tracker.evidence import MAX_BYTES, EvidenceError, evidence_path, store_evidence
+from tracker.dates.workdays import SHANGHAI, local_date
+from tracker.directory.links import LinkError, link_id, verify_link
 from tracker.exchange.template import agency_template
 from tracker.exchange.upload import MAX_BYTES as SHEET_MAX_BYTES
 from tracker.exchange.upload import UploadError, import_sheet
-from tracker.extensions import ExtensionError, ask_extension
-from tracker.links import LinkError, link_id, verify_link
 from tracker.models import Agency, Evidence, Liaison, ProgressRequest
-from tracker.reports import ReportError, ReportInput, record_reports
-from tracker.web.app import templates
-from tracker.workdays import SHANGHAI, local_date
+from tracker.requests.answer_form import agency_items, request_history
+from tracker.requests.drafts import DraftError, save_draft
+from tracker.requests.evidence import MAX_BYTES, EvidenceError, evidence_path, store_evidence
+from tracker.requests.extensions import ExtensionError, ask_extension
+from tracker.requests.reports import ReportError, ReportInput, record_reports
+from tracker.web.pages import templates
 
 router = APIRouter(prefix="/l/{token}")
 RequestId = Annotated[int, Path(ge=1, le=2**31 - 1)]

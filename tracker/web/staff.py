@@ -12,7 +12,7 @@ from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
-from tracker.accounts import AuthError, SignedIn, consume_form_token, current, issue_form_token
+from tracker.directory.staff import AuthError, SignedIn, consume_form_token, current, issue_form_token
 from tracker.enums import StaffRole
 
 COOKIE = "tracker_session"

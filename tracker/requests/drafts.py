@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from tracker.enums import RequestState
 from tracker.models import AuditEvent, ReportDraft
-from tracker.requests import owned_state
+from tracker.requests.opening import owned_state
 from tracker.sql import insert_ignore_values
 
 DRAFT_FIELDS = ("status", "percent", "narrative", "problems", "next_steps", "value")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from tracker.enums import RequestState
 from tracker.models import AuditEvent, Evidence
-from tracker.requests import owned_state
+from tracker.requests.opening import owned_state
 
 MAX_BYTES = 20 * 1024 * 1024
 # extension -> (media type, magic prefixes); the content must match its extension.

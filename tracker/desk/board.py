@@ -29,7 +29,7 @@ from tracker.models import (
     ReportingPeriod,
 )
 from tracker.policy import Policy
-from tracker.subjects import with_subject
+from tracker.requests.subjects import with_subject
 
 LIGHTS = ("red", "yellow", "green", "grey")
 LIGHT_LABELS = {"red": "逾期", "yellow": "临近截止或逾期报送", "green": "正常", "grey": "已免报"}

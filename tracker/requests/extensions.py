@@ -12,11 +12,11 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.dates.workdays import local_date
 from tracker.enums import ExtensionState, MessageKind, RequestState
 from tracker.models import AuditEvent, ExtensionRequest, ProgressRequest
-from tracker.notify import enqueue_to_agency
+from tracker.outbox import enqueue_to_agency
 from tracker.policy import Policy
-from tracker.workdays import local_date
 
 MAX_EXTENSION_DAYS = 90  # calendar days after the current due day
 

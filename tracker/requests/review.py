@@ -15,6 +15,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.dates.workdays import local_date
 from tracker.enums import MessageKind, ProgressStatus, RequestState, ReviewState, Role
 from tracker.models import (
     Assignment,
@@ -24,9 +25,8 @@ from tracker.models import (
     ProgressReport,
     ProgressRequest,
 )
-from tracker.notify import enqueue_to_agency
+from tracker.outbox import enqueue_to_agency
 from tracker.policy import Policy
-from tracker.workdays import local_date
 
 
 class ReviewError(ValueError):

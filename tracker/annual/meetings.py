@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tracker.dates.workdays import local_date
 from tracker.enums import AgencyKind, ContactRole, MessageKind
 from tracker.models import (
     Agency,
@@ -23,10 +24,9 @@ from tracker.models import (
     Plan,
     ReportingPeriod,
 )
-from tracker.notify import agency_id_by_name, enqueue_to_agency
+from tracker.outbox import agency_id_by_name, enqueue_to_agency
 from tracker.policy import Policy
 from tracker.sql import insert_ignore_values
-from tracker.workdays import local_date
 
 CITY_GOVERNMENT = "天津市人民政府"
 

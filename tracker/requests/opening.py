@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, literal, select, update
 from sqlalchemy.orm import Session
 
+from tracker.dates.periods import ensure_periods
+from tracker.dates.workdays import local_date
 from tracker.enums import MessageKind, PeriodKind, RequestState
 from tracker.models import Assignment, Indicator, Measure, Plan, ProgressRequest, ReportingPeriod
-from tracker.notify import enqueue_for_requests
-from tracker.periods import ensure_periods
+from tracker.outbox import enqueue_for_requests
 from tracker.policy import Policy
 from tracker.sql import insert_ignore_from_select
-from tracker.workdays import local_date
 
 REQUEST_COLUMNS = [
     "period_id", "agency_id", "assignment_id", "indicator_id", "issued_on", "original_due_on",

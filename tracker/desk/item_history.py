@@ -24,7 +24,7 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
-from tracker.subjects import with_subject
+from tracker.requests.subjects import with_subject
 
 
 @dataclass

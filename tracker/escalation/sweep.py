@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, literal, select, update
 from sqlalchemy.orm import Session
 
-from tracker.circulars import add_to_draft
+from tracker.dates.workdays import local_date
 from tracker.enums import Level, MessageKind, RequestState
+from tracker.escalation.circulars import add_to_draft
 from tracker.models import AuditEvent, Escalation, Plan, ProgressRequest, ReportingPeriod
-from tracker.notify import agency_id_by_name, enqueue_for_requests
+from tracker.outbox import agency_id_by_name, enqueue_for_requests
 from tracker.policy import Policy
 from tracker.sql import insert_ignore_from_select
-from tracker.workdays import local_date
 
 
 @dataclass

@@ -15,13 +15,13 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tracker.meetings import record_findings
+from tracker.annual.meetings import record_findings
+from tracker.annual.scorecard.excel import write_scorecard
+from tracker.annual.scorecard.figures import Figures, compute
+from tracker.dates.workdays import local_date
 from tracker.models import AuditEvent, Plan, ScorecardRun
 from tracker.policy import Policy
-from tracker.scorecard.excel import write_scorecard
-from tracker.scorecard.figures import Figures, compute
 from tracker.sql import insert_ignore_values
-from tracker.workdays import local_date
 
 
 @dataclass

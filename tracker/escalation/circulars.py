@@ -28,10 +28,10 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
-from tracker.notify import enqueue_to_agency
+from tracker.outbox import enqueue_to_agency
 from tracker.policy import Policy
+from tracker.requests.subjects import with_subject
 from tracker.sql import insert_ignore_values
-from tracker.subjects import with_subject
 
 ROLE_TEXT = {Role.LEAD: "牵头", Role.CO: "配合", Role.DISTRICT: "区"}
 

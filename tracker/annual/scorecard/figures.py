@@ -27,7 +27,9 @@ import pandas as pd
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
+from tracker.annual.meetings import governments
 from tracker.config import Weights
+from tracker.dates.workdays import SHANGHAI as _SH
 from tracker.enums import (
     LEVEL_LABELS,
     PROGRESS_STATUS_LABELS,
@@ -38,7 +40,6 @@ from tracker.enums import (
     RequestState,
     Role,
 )
-from tracker.meetings import governments
 from tracker.models import (
     Agency,
     Assignment,
@@ -54,7 +55,6 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
-from tracker.workdays import SHANGHAI as _SH
 
 SUMMARY_COLUMNS = [
     "agency_id", "单位", "类别", "应报", "按时", "逾期报送", "未报", "完整", "牵头任务平均进度",

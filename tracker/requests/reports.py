@@ -16,6 +16,7 @@ from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tracker.dates.workdays import end_of_day, local_date
 from tracker.enums import ProgressStatus, RequestState, ReviewState
 from tracker.models import (
     AuditEvent,
@@ -27,7 +28,6 @@ from tracker.models import (
     ReportingPeriod,
 )
 from tracker.sql import insert_ignore_values
-from tracker.workdays import end_of_day, local_date
 
 
 class ReportError(ValueError):

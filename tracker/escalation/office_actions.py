@@ -2,7 +2,7 @@
 
 Each action is an audit event and, where it changes what people must do, a notification.
 Escalating to the top rung does not send anything by itself: a circular (通报) is an
-administrative act, drafted here and sent only after sign-off (tracker.circulars).
+administrative act, drafted here and sent only after sign-off (tracker.escalation.circulars).
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import datetime as dt
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from tracker.circulars import add_to_draft
+from tracker.dates.workdays import local_date
 from tracker.enums import ExtensionState, Level, MessageKind, RequestState
+from tracker.escalation.circulars import add_to_draft
 from tracker.models import AuditEvent, Escalation, ExtensionRequest, Note, ProgressRequest
-from tracker.notify import agency_id_by_name, enqueue_for_requests, enqueue_to_agency
+from tracker.outbox import agency_id_by_name, enqueue_for_requests, enqueue_to_agency
 from tracker.policy import Policy
 from tracker.sql import insert_ignore_values
-from tracker.workdays import local_date
 
 
 class ActionError(ValueError):

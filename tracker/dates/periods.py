@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.config import Rules
+from tracker.dates.workdays import WorkCalendar
 from tracker.enums import PeriodKind
 from tracker.models import Plan, ReportingPeriod
 from tracker.sql import insert_ignore_values
-from tracker.workdays import WorkCalendar
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.answers import latest_reports
-from tracker.board import LIGHT_LABELS, BoardFilter, board
+from tracker.annual.scorecard.excel import WRITER_OPTIONS, display_width
+from tracker.dates.workdays import SHANGHAI
+from tracker.desk.board import LIGHT_LABELS, BoardFilter, board
 from tracker.enums import LEVEL_LABELS, PROGRESS_STATUS_LABELS, Level, Role
 from tracker.models import Agency, Assignment, Measure, Plan
 from tracker.policy import Policy
-from tracker.scorecard.excel import WRITER_OPTIONS, display_width
-from tracker.workdays import SHANGHAI
+from tracker.requests.answer_form import latest_reports
 
 ROLE_LABELS = {Role.LEAD: "牵头", Role.CO: "配合", Role.DISTRICT: "区", None: "指标"}
 STATE_LABELS = {"open": "待报送", "answered": "已报送", "waived": "已免报"}

@@ -1,0 +1,1 @@
+"""The annual work: executive meetings, the checkpoint, the scorecard (考核记分卡)."""

@@ -1,0 +1,1 @@
+"""Dates: working days of the Chinese calendar (Asia/Shanghai) and reporting periods."""

@@ -1,0 +1,1 @@
+"""The directory shared by all plans: agencies, contacts, signed links, staff accounts."""

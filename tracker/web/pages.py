@@ -1,0 +1,101 @@
+"""What every page shares: the Jinja2 environment, its filters, and the error page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from tracker.enums import LEVEL_LABELS, PROGRESS_STATUS_LABELS
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(STATUS_LABELS=PROGRESS_STATUS_LABELS, LEVEL_LABELS=LEVEL_LABELS)
+
+
+def _filesize(size: int) -> str:
+    return f"{size} 字节" if size < 1024 else (
+        f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB")
+
+
+templates.env.filters["filesize"] = _filesize
+
+ACTION_LABELS = {
+    "report.submit.web": "网页报送", "report.submit.excel": "Excel 报送", "report.submit.cli": "命令行报送",
+    "report.submit.demo": "演示报送", "report.draft": "保存草稿", "report.accept": "审核通过",
+    "report.return": "退回修改", "evidence.upload": "上传佐证材料", "extension.ask": "申请延期",
+    "extension.decide": "审批延期", "request.waive": "免报", "note.add": "添加备注",
+    "ladder.escalate_now": "手动督办", "excel.upload": "上传 Excel", "meeting.record": "记录常务会议",
+}
+
+
+def _actor_label(actor: str) -> str:
+    """`liaison:3:link:3v1@1489712400` -> 联络员#3（链接 3v1@1489712400）, and so on."""
+    kind, _, rest = actor.partition(":")
+    if kind == "liaison":
+        number, _, link = rest.partition(":link:")
+        return f"联络员#{number}" + (f"（链接 {link}）" if link else "")
+    if kind == "user":
+        return f"工作人员 {rest}"
+    if kind == "system":
+        return f"系统（{rest}）"
+    return {"cli": "命令行", "t": "测试"}.get(actor, actor)
+
+
+def _delivery_error(error: str | None) -> str:
+    text = error or ""
+    if "unreachable" in text:
+        return "无法连接邮件服务器"
+    if "refused" in text or text.startswith("SMTP 5"):
+        return "收件地址被拒收"
+    return "投递失败" if text else ""
+
+
+templates.env.filters["action_label"] = lambda a: ACTION_LABELS.get(a, a)
+templates.env.filters["actor_label"] = _actor_label
+templates.env.filters["delivery_error"] = _delivery_error
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    # Links carry the liaison's token: never leak it to another site.
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+}
+
+
+MAX_BODY = 25 * 1024 * 1024  # the largest upload (20 MB evidence) plus the form around it
+ERROR_TEXT = {
+    "too-large": ("文件过大", "上传的内容超过 25 MB 上限，未被接收。"),
+    "throttled": ("尝试过于频繁", "从您的网络登录失败次数过多，请 15 分钟后再试。"),
+    "waived": ("已免报", "该事项已由督查室同意免报，无需报送。"),
+    "server": ("出错了", "服务器处理时出现错误，您的提交未被保存。请稍后重试；如仍有问题请联系督查室。"),
+    "bad-request": ("提交有误", "提交的内容过大或格式有误，请检查后重试。"),
+    "method": ("不支持的操作", "请通过页面上的按钮和链接操作。"),
+    "forged": ("链接无效", "此链接无效或已被篡改。请使用督查室通知邮件中的链接。"),
+    "expired": ("链接已过期", "此链接已超过有效期。系统会在下一次调度通知中发送新的链接，"
+                            "如需立即填报请联系督查室。"),
+    "revoked": ("链接已停用", "此链接已被停用（联络员变更或链接被收回）。请联系督查室获取新链接。"),
+    "other-agency": ("无权访问", "该事项不属于此链接对应的单位。"),
+    "role": ("无权操作", "您的账户角色不能执行此操作。"),
+    "csrf": ("表单已失效", "该表单已提交过或已过期，请返回页面刷新后重试。"),
+    "stale": ("请重新登录", "登录已超时，请重新登录。"),
+    "not-found": ("未找到", "没有找到您要访问的页面。"),
+}
+
+
+def error_page(request: Request, status: int, reason: str) -> HTMLResponse:
+    """A clear page in Chinese; `reason` is one of ERROR_TEXT's keys or a plain message."""
+    if reason not in ERROR_TEXT:
+        # framework reasons are English ("Method Not Allowed"): show ours instead
+        reason = {400: "bad-request", 404: "not-found", 405: "method", 413: "bad-request",
+                  422: "bad-request"}.get(status, "server")
+    title, text = ERROR_TEXT[reason]
+    response = templates.TemplateResponse(request, "error.html", {"title": title, "text": text},
+                                          status_code=status)
+    response.headers.update(SECURITY_HEADERS)  # error responses may bypass the middleware
+    response.headers["Cache-Control"] = "no-store"
+    return response
