@@ -41,6 +41,7 @@ from tracker.models import (
 )
 from tracker.policy import Policy
 from tracker.requests.reports import ReportInput, record_reports
+from tracker.requests.rules import ladder_dates
 
 NARRATIVES = {
     ProgressStatus.IN_PROGRESS: "已制定年度工作方案，按计划推进，本季度完成阶段性任务。",
@@ -128,7 +129,7 @@ def run_demo(
     event_days: set[dt.date] = set(meeting_days)
     for s_ in specs:
         event_days.add(s_.issue_on)
-        event_days.update(policy.ladder_dates(s_.due_on))
+        event_days.update(ladder_dates(s_.due_on, policy))
         event_days.update({cal.add(s_.issue_on, 3), cal.add(s_.due_on, -1), s_.due_on})
         event_days.update(cal.add(s_.due_on, k) for k in (2, 3, 7, 12))
     mr, mw = policy.rules.meeting_reminder, policy.rules.meeting_warning

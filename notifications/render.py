@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from notifications.channels.base import Digest
 from tracker.dates.workdays import WorkCalendar, local_date
-from tracker.enums import LEVEL_LABELS, ChannelKind, ContactRole, Level, MessageKind, Role
+from tracker.enums import ChannelKind, ContactRole, Level, MessageKind, role_label
 from tracker.models import (
     Agency,
     Assignment,
@@ -27,7 +27,6 @@ from tracker.models import (
     ReportingPeriod,
 )
 
-ROLE_LABELS = {Role.LEAD: "牵头单位", Role.CO: "配合单位", Role.DISTRICT: "区人民政府"}
 LEVEL_LEADS = {
     Level.REMINDER: "以下任务已过截止日期仍未报送进展，请尽快报送。",
     Level.SUPERVISION_NOTICE: "以下任务逾期未报，现予督办，请分管领导督促落实并尽快报送。",
@@ -62,7 +61,7 @@ def message_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
     for msg, period, due_on, mcode, mtitle, role, icode, iname, agency, plan_title, liaison in rows:
         subject = f"{mcode} {mtitle}" if mcode else (f"指标{icode} {iname}（年度数值）" if icode else "")
         out.append(dict(msg=msg, period=period, due_on=due_on, subject=subject,
-                        role=ROLE_LABELS.get(role, "指标报送单位") if role or icode else "",
+                        role=role_label(role, long=True) if role or icode else "",
                         agency=agency or "", plan_title=plan_title or "规划纲要", liaison=liaison))
     return out
 
@@ -81,13 +80,13 @@ def render_digests(
         msgs = [i["msg"] for i in items]
         requests = [i for i in items if i["msg"].kind == MessageKind.PROGRESS_REQUEST]
         escalations = [
-            dict(i, level=i["msg"].level, level_label=LEVEL_LABELS[Level(i["msg"].level)],
+            dict(i, level=i["msg"].level, level_label=Level(i["msg"].level).label,
                  is_copy=i["msg"].is_copy, days_overdue=calendar.between(i["due_on"], today))
             for i in items if i["msg"].kind == MessageKind.ESCALATION
         ]
         escalations.sort(key=lambda e: -e["level"])
         by_level = [
-            dict(label=LEVEL_LABELS[lvl], lead=LEVEL_LEADS[lvl],
+            dict(label=lvl.label, lead=LEVEL_LEADS[lvl],
                  entries=[e for e in escalations if e["level"] == lvl])
             for lvl in sorted(Level, reverse=True)
             if any(e["level"] == lvl for e in escalations)

@@ -10,9 +10,10 @@ from tests.conftest import at
 from tracker.db import transaction
 from tracker.enums import ContactRole, MessageKind
 from tracker.escalation.sweep import sweep_overdue
-from tracker.models import Agency, Escalation, Liaison, OutboxMessage, ProgressRequest
+from tracker.models import Agency, Escalation, ExtensionRequest, Liaison, OutboxMessage, ProgressRequest
 from tracker.requests.opening import open_due_requests
 from tracker.requests.reports import ReportInput, record_reports
+from tracker.requests.rules import ladder_dates
 
 D = dt.date.fromisoformat
 
@@ -36,7 +37,7 @@ def _sweep(db, plan, policy, day):  # type: ignore[no-untyped-def]
 
 def test_ladder_dates_and_once_only(db, plan, policy):
     late = _setup(db, plan, policy)
-    assert policy.ladder_dates(D("2017-04-10")) == [D("2017-04-11"), D("2017-04-17"),
+    assert ladder_dates(D("2017-04-10"), policy) == [D("2017-04-11"), D("2017-04-17"),
                                                     D("2017-04-24")]
     assert _sweep(db, plan, policy, "2017-04-10").fired == {1: 0, 2: 0, 3: 0}
     assert _sweep(db, plan, policy, "2017-04-11").fired == {1: 3, 2: 0, 3: 0}
@@ -109,3 +110,40 @@ def test_concurrent_sweeps_fire_each_rung_once(db, plan, policy):
         # liaison + deputy + office copy + office circular, once each per request
         assert s.scalar(select(func.count()).select_from(OutboxMessage)
                         .where(OutboxMessage.kind == MessageKind.ESCALATION)) == 3 * 4
+
+
+def test_pending_extension_holds_the_ladder_until_decided(db, plan, policy):
+    """DESIGN.md: a pending extension request holds the ladder until it is decided."""
+    from tracker.requests.extensions import ask_extension, decide_extension
+
+    held, other, _ = _setup(db, plan, policy)
+    with transaction(db) as s:
+        agency_id = s.get_one(ProgressRequest, held).agency_id
+        ask_extension(s, agency_id=agency_id, request_id=held, new_due_on=D("2017-04-28"),
+                      reason="数据尚在汇总", asked_by="t", now=at("2017-04-07"))
+    _sweep(db, plan, policy, "2017-04-12")  # the reminder day of the 10 April due day
+    with db() as s:
+        fired = set(s.scalars(select(Escalation.request_id).where(Escalation.level == 1)))
+        assert other in fired and held not in fired
+        assert s.get_one(ProgressRequest, held).next_action_on is None
+    with transaction(db) as s:  # refused: the ladder resumes from the old due day
+        ext_id = s.scalars(select(ExtensionRequest.id)).one()
+        decide_extension(s, ext_id, grant=False, note="", decided_by="t", now=at("2017-04-13"),
+                         policy=policy)
+        assert s.get_one(ProgressRequest, held).next_action_on == D("2017-04-11")
+    _sweep(db, plan, policy, "2017-04-13")
+    with db() as s:
+        rows = s.execute(select(Escalation.level, Escalation.effective_on)
+                         .where(Escalation.request_id == held)).all()
+        assert rows == [(1, D("2017-04-11"))]  # the rule's date, not the run's
+
+
+def test_next_action_day_rule(policy):
+    from tracker.requests.rules import next_action_day
+
+    due = D("2017-04-10")
+    assert next_action_day(due, 0, policy) == D("2017-04-11")
+    assert next_action_day(due, 1, policy) == D("2017-04-17")
+    assert next_action_day(due, 0, policy, after=D("2017-04-17")) == D("2017-04-24")
+    assert next_action_day(due, 3, policy) is None
+    assert next_action_day(due, 0, policy, held=True) is None

@@ -1,4 +1,10 @@
-"""Statuses, roles, levels and kinds, stored by value (STYLE.md #3)."""
+"""Statuses, roles, levels and kinds, stored by value (STYLE.md #3).
+
+Each enum carries its Chinese label (`.label`), the one wording used by pages, Excel
+sheets, documents and notifications alike.
+"""
+
+from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
@@ -12,6 +18,18 @@ class AgencyKind(StrEnum):
     MASS_ORGANISATION = "mass_organisation"  # 残联、妇联、团市委、总工会
     ENTERPRISE = "enterprise"
 
+    @property
+    def label(self) -> str:
+        return _AGENCY_KIND[self]
+
+
+_AGENCY_KIND = {
+    AgencyKind.CITY_AGENCY: "政府部门", AgencyKind.DISTRICT_GOVERNMENT: "区人民政府",
+    AgencyKind.PARTY_ORGAN: "党委部门", AgencyKind.CENTRAL_BRANCH: "中央驻地单位",
+    AgencyKind.JUDICIAL: "司法机关", AgencyKind.MASS_ORGANISATION: "人民团体",
+    AgencyKind.ENTERPRISE: "企业",
+}
+
 
 class Role(StrEnum):
     """An agency's role in an assignment (任务分解)."""
@@ -20,21 +38,76 @@ class Role(StrEnum):
     CO = "co"  # 配合单位
     DISTRICT = "district"  # 各区县人民政府
 
+    @property
+    def label(self) -> str:
+        """The short form for tables: 牵头 / 配合 / 区."""
+        return {"lead": "牵头", "co": "配合", "district": "区"}[self.value]
+
+    @property
+    def long_label(self) -> str:
+        """The full form for forms and notices: 牵头单位 / 配合单位 / 区人民政府."""
+        return {"lead": "牵头单位", "co": "配合单位", "district": "区人民政府"}[self.value]
+
+
+INDICATOR_ROLE_LABEL = "指标报送单位"  # the agency that reports a headline indicator's value
+
+
+def role_label(role: Role | str | None, *, long: bool = False) -> str:
+    """The label of an assignment role; a request with no role is an indicator's."""
+    if role is None or role == "":
+        return INDICATOR_ROLE_LABEL if long else "指标"
+    r = Role(role)
+    return r.long_label if long else r.label
+
 
 class IndicatorAttribute(StrEnum):
     BINDING = "binding"  # 约束性
     EXPECTED = "expected"  # 预期性
 
+    @property
+    def label(self) -> str:
+        return "约束性" if self is IndicatorAttribute.BINDING else "预期性"
+
 
 class PeriodKind(StrEnum):
     QUARTER = "quarter"
+    HALF_YEAR = "half_year"
     YEAR = "year"  # annual indicator values
+
+
+class Cadence(StrEnum):
+    """How often a plan's assignments are asked for progress (a plan setting)."""
+
+    QUARTER = "quarter"  # 按季度
+    HALF_YEAR = "half_year"  # 按半年
+
+    @property
+    def label(self) -> str:
+        return "按季度调度" if self is Cadence.QUARTER else "按半年调度"
 
 
 class RequestState(StrEnum):
     OPEN = "open"  # waiting for a report
     ANSWERED = "answered"
     WAIVED = "waived"
+
+    @property
+    def label(self) -> str:
+        return {"open": "待报送", "answered": "已报送", "waived": "已免报"}[self.value]
+
+
+class Light(StrEnum):
+    """The board's traffic light (rule: tracker.requests.rules.light)."""
+
+    RED = "red"
+    YELLOW = "yellow"
+    GREEN = "green"
+    GREY = "grey"
+
+    @property
+    def label(self) -> str:
+        return {"red": "逾期", "yellow": "临近截止或逾期报送", "green": "正常",
+                "grey": "已免报"}[self.value]
 
 
 class ProgressStatus(StrEnum):
@@ -44,14 +117,19 @@ class ProgressStatus(StrEnum):
     DELAYED = "delayed"
     BLOCKED = "blocked"
 
+    @property
+    def label(self) -> str:
+        return _PROGRESS_STATUS[self]
 
-PROGRESS_STATUS_LABELS = {
+
+_PROGRESS_STATUS = {
     ProgressStatus.NOT_STARTED: "未开始",
     ProgressStatus.IN_PROGRESS: "推进中",
     ProgressStatus.COMPLETED: "已完成",
     ProgressStatus.DELAYED: "滞后",
     ProgressStatus.BLOCKED: "受阻",
 }
+PROGRESS_STATUS_LABELS = {s: s.label for s in ProgressStatus}  # in list order, for drop-downs
 
 
 class Level(IntEnum):
@@ -61,17 +139,23 @@ class Level(IntEnum):
     SUPERVISION_NOTICE = 2  # 督办: to the deputy head in charge, copy to 督查室
     CIRCULAR = 3  # 通报: to the supervision office
 
+    @property
+    def label(self) -> str:
+        return {1: "催办", 2: "督办", 3: "通报"}[self.value]
 
-LEVEL_LABELS = {
-    Level.REMINDER: "催办",
-    Level.SUPERVISION_NOTICE: "督办",
-    Level.CIRCULAR: "通报",
-}
+
+def level_label(level: int | None) -> str:
+    """The label of the highest rung reached; 无 for none."""
+    return Level(level).label if level else "无"
 
 
 class ContactRole(StrEnum):
     LIAISON = "liaison"  # 联络员
     DEPUTY_HEAD = "deputy_head"  # 分管领导
+
+    @property
+    def label(self) -> str:
+        return "联络员" if self is ContactRole.LIAISON else "分管领导"
 
 
 class MessageKind(StrEnum):
@@ -84,6 +168,26 @@ class MessageKind(StrEnum):
     MEETING_REMINDER = "meeting_reminder"
     MEETING_WARNING = "meeting_warning"
 
+    @property
+    def label(self) -> str:
+        return _MESSAGE_KIND[self]
+
+    @property
+    def is_meeting(self) -> bool:
+        return self in (MessageKind.MEETING_REMINDER, MessageKind.MEETING_WARNING)
+
+
+_MESSAGE_KIND = {
+    MessageKind.PROGRESS_REQUEST: "进展调度",
+    MessageKind.ESCALATION: "逾期督办",
+    MessageKind.REPORT_RETURNED: "退回修改",
+    MessageKind.EXTENSION_DECIDED: "延期审批结果",
+    MessageKind.CIRCULAR_ISSUED: "通报",
+    MessageKind.WAIVED: "免报",
+    MessageKind.MEETING_REMINDER: "常务会议提醒",
+    MessageKind.MEETING_WARNING: "常务会议预警",
+}
+
 
 class OutboxStatus(StrEnum):
     PENDING = "pending"
@@ -91,10 +195,19 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # permanently, or retries exhausted
 
+    @property
+    def label(self) -> str:
+        return {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败"}[
+            self.value]
+
 
 class ChannelKind(StrEnum):
     EMAIL = "email"
     FILE = "file"
+
+    @property
+    def label(self) -> str:
+        return "邮件" if self is ChannelKind.EMAIL else "文件"
 
 
 class ReviewState(StrEnum):
@@ -104,11 +217,19 @@ class ReviewState(StrEnum):
     ACCEPTED = "accepted"
     RETURNED = "returned"
 
+    @property
+    def label(self) -> str:
+        return {"pending": "待审核", "accepted": "已通过", "returned": "已退回"}[self.value]
+
 
 class ExtensionState(StrEnum):
     PENDING = "pending"
     GRANTED = "granted"
     REFUSED = "refused"
+
+    @property
+    def label(self) -> str:
+        return {"pending": "待审批", "granted": "已批准", "refused": "不予批准"}[self.value]
 
 
 class StaffRole(StrEnum):
@@ -116,14 +237,15 @@ class StaffRole(StrEnum):
     PERFORMANCE = "performance"  # 绩效办
     ADMIN = "admin"  # 系统管理员
 
-
-STAFF_ROLE_LABELS = {
-    StaffRole.OFFICE: "督查室",
-    StaffRole.PERFORMANCE: "绩效办",
-    StaffRole.ADMIN: "系统管理员",
-}
+    @property
+    def label(self) -> str:
+        return {"office": "督查室", "performance": "绩效办", "admin": "系统管理员"}[self.value]
 
 
 class CircularState(StrEnum):
     DRAFT = "draft"  # drafted by the product, waiting for the office's sign-off
     SIGNED = "signed"  # signed off: sent to the agencies named in it
+
+    @property
+    def label(self) -> str:
+        return "待签发" if self is CircularState.DRAFT else "已签发"

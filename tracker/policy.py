@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from tracker.config import Rules, Settings
@@ -20,7 +19,3 @@ class Policy:
     def from_settings(cls, settings: Settings, channel: ChannelKind | None = None) -> Policy:
         return cls(settings.rules, WorkCalendar.from_file(settings.calendar_overrides),
                    channel or settings.channel)
-
-    def ladder_dates(self, due_on: dt.date) -> list[dt.date]:
-        """The dates each ladder rung fires for a due date: [reminder, notice, circular]."""
-        return [self.calendar.add(due_on, n) for n in self.rules.ladder]

@@ -31,7 +31,6 @@ console = Console()
 err = Console(stderr=True)
 
 DEFAULT_CATALOG = Path("tasks_catalog.json")
-STAFF_LABEL = {"office": "督查室", "performance": "绩效办", "admin": "系统管理员"}
 
 
 def quiet_prefect() -> None:

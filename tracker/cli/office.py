@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from tracker.cli.common import (
-    STAFF_LABEL,
     app,
     board_filter,
     console,
@@ -142,7 +141,7 @@ def user_add(username: str, display_name: str,
                         password=secret, now=parse_now(None))
         except ValueError as exc:
             raise fail(str(exc)) from exc
-    console.print(f"已添加账户 {username}（{STAFF_LABEL[staff_role.value]}）")
+    console.print(f"已添加账户 {username}（{staff_role.label}）")
 
 
 @app.command("overdue")
@@ -151,8 +150,8 @@ def overdue(agency: str | None = None, period: str | None = None, level: int | N
             now: Annotated[str | None, typer.Option()] = None, limit: int = 100) -> None:
     """The overdue board in the terminal (default: red items, most overdue first)."""
     from tracker.dates.workdays import local_date
-    from tracker.desk.board import LIGHT_LABELS, board
-    from tracker.enums import LEVEL_LABELS, Level
+    from tracker.desk.board import board
+    from tracker.enums import Light, level_label
 
     with factory()() as session:
         plan = plan_or_fail(session)
@@ -162,9 +161,9 @@ def overdue(agency: str | None = None, period: str | None = None, level: int | N
     for name in ("灯", "报送期", "编号", "任务或指标", "责任单位", "截止日期", "逾期工作日", "级别"):
         table.add_column(name, overflow="fold")
     for r in result.rows[:limit]:
-        table.add_row(LIGHT_LABELS[r["light"]], r["period"], r["code"] or "", r["title"] or "",
+        table.add_row(Light(r["light"]).label, r["period"], r["code"] or "", r["title"] or "",
                       r["agency"], r["due_on"].isoformat(), str(r["days_overdue"] or ""),
-                      LEVEL_LABELS[Level(r["level"])] if r["level"] else "—")
+                      level_label(r["level"]))
     console.print(table)
     if result.total > limit:
         console.print(f"（仅显示前 {limit} 项；导出全部请用 tracker ledger）")

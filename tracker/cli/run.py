@@ -97,7 +97,7 @@ def demo(
     quiet_prefect()
     from tracker.catalog.schema import load_catalog
     from tracker.config import load_settings
-    from tracker.enums import LEVEL_LABELS, ChannelKind, Level
+    from tracker.enums import ChannelKind, Level
     from tracker.policy import Policy
 
     try:
@@ -134,7 +134,7 @@ def demo(
     esc.add_column("级别")
     esc.add_column("次数", justify="right")
     for lvl in Level:
-        esc.add_row(LEVEL_LABELS[lvl], str(result.escalations.get(lvl.value, 0)))
+        esc.add_row(lvl.label, str(result.escalations.get(lvl.value, 0)))
     console.print(esc)
     console.print("[bold]输出文件[/]")
     console.print(f"  数据库    {result.db_path}", soft_wrap=True, highlight=False)

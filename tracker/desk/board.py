@@ -1,12 +1,8 @@
 """The supervision office's overdue board: traffic lights, filters, heat table, on-time rate.
 
-Light of a request on day `today` (Asia/Shanghai):
-- red: open and past its due day (overdue);
-- yellow: open and due within `Rules.yellow_within` working days, or answered late;
-- green: answered on time, or open and not yet near its due day;
-- grey: waived.
-Days overdue count working days after the due day. Everything is computed in SQL for
-the whole filtered set (one query for the rows, one for the count), never per row.
+The light of a request is `tracker.requests.rules.light` (as SQL: `light_sql`). Days overdue
+count working days after the due day. Everything is computed in SQL for the whole filtered
+set (one query for the rows, one for the count), never per row.
 """
 
 from __future__ import annotations
@@ -15,10 +11,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, select
+from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from tracker.enums import RequestState
+from tracker.enums import Light, RequestState
 from tracker.models import (
     Agency,
     Assignment,
@@ -29,10 +25,10 @@ from tracker.models import (
     ReportingPeriod,
 )
 from tracker.policy import Policy
+from tracker.requests.rules import light_sql
 from tracker.requests.subjects import with_subject
 
-LIGHTS = ("red", "yellow", "green", "grey")
-LIGHT_LABELS = {"red": "逾期", "yellow": "临近截止或逾期报送", "green": "正常", "grey": "已免报"}
+LIGHTS = tuple(light.value for light in Light)
 
 
 @dataclass
@@ -69,16 +65,6 @@ class Board:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _light_expr(today: dt.date, near: dt.date) -> Any:
-    return case(
-        (ProgressRequest.state == RequestState.WAIVED.value, "grey"),
-        (and_(ProgressRequest.state == RequestState.OPEN.value, ProgressRequest.due_on < today), "red"),
-        (and_(ProgressRequest.state == RequestState.OPEN.value, ProgressRequest.due_on <= near), "yellow"),
-        (ProgressRequest.answered_late.is_(True), "yellow"),
-        else_="green",
-    )
-
-
 def _base(plan: Plan, f: BoardFilter, light: Any) -> Select[Any]:
     q = (
         select(ProgressRequest.id)
@@ -104,8 +90,7 @@ def _base(plan: Plan, f: BoardFilter, light: Any) -> Select[Any]:
 
 def board(session: Session, plan: Plan, f: BoardFilter, today: dt.date, policy: Policy) -> Board:
     """The filtered, sorted page of requests, with counts per light for the filter."""
-    near = policy.calendar.add(today, policy.rules.yellow_within)
-    light = _light_expr(today, near)
+    light = light_sql(today, policy)
     base = _base(plan, f, light).subquery()
     counts: dict[str, int] = dict(session.execute(
         select(light, func.count()).select_from(ProgressRequest)

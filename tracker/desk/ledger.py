@@ -12,14 +12,11 @@ from sqlalchemy.orm import Session
 
 from tracker.annual.scorecard.excel import WRITER_OPTIONS, display_width
 from tracker.dates.workdays import SHANGHAI
-from tracker.desk.board import LIGHT_LABELS, BoardFilter, board
-from tracker.enums import LEVEL_LABELS, PROGRESS_STATUS_LABELS, Level, Role
+from tracker.desk.board import BoardFilter, board
+from tracker.enums import Light, RequestState, Role, level_label, role_label
 from tracker.models import Agency, Assignment, Measure, Plan
 from tracker.policy import Policy
 from tracker.requests.answer_form import latest_reports
-
-ROLE_LABELS = {Role.LEAD: "牵头", Role.CO: "配合", Role.DISTRICT: "区", None: "指标"}
-STATE_LABELS = {"open": "待报送", "answered": "已报送", "waived": "已免报"}
 
 
 def ledger_frame(session: Session, plan: Plan, f: BoardFilter, today: dt.date,
@@ -52,16 +49,16 @@ def ledger_frame(session: Session, plan: Plan, f: BoardFilter, today: dt.date,
         report = latest.get(r["id"], (None, 0))[0]
         out.append({
             "请求编号": r["id"], "报送期": r["period"], "编号": r["code"], "任务或指标": r["title"],
-            "领域": r["section"], "责任单位": r["agency"], "角色": ROLE_LABELS.get(r["role"], ""),
+            "领域": r["section"], "责任单位": r["agency"], "角色": role_label(r["role"]),
             "牵头单位": who["lead"], "配合单位": "、".join(who["co"]), "任务内容": text,
             "截止日期": r["due_on"],
             "报送时间": r["answered_at"].astimezone(SHANGHAI).replace(tzinfo=None)
             if r["answered_at"] else None,
-            "状态": STATE_LABELS.get(r["state"], r["state"]),
-            "进展": PROGRESS_STATUS_LABELS[report.status] if report else "",
+            "状态": RequestState(r["state"]).label,
+            "进展": report.status.label if report else "",
             "完成进度(%)": report.percent if report else None,
-            "督办级别": LEVEL_LABELS[Level(r["level"])] if r["level"] else "无",
-            "灯": LIGHT_LABELS[r["light"]], "逾期工作日": r["days_overdue"] or None,
+            "督办级别": level_label(r["level"]),
+            "灯": Light(r["light"]).label, "逾期工作日": r["days_overdue"] or None,
             "最新进展": report.narrative if report else "",
         })
     return pd.DataFrame(out, columns=LEDGER_COLUMNS)

@@ -13,10 +13,10 @@ import io
 from typing import Any
 
 from docx import Document
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from tracker.enums import CircularState, ContactRole, MessageKind, RequestState, Role
+from tracker.enums import CircularState, ContactRole, MessageKind, RequestState, role_label
 from tracker.models import (
     Agency,
     Assignment,
@@ -33,16 +33,18 @@ from tracker.policy import Policy
 from tracker.requests.subjects import with_subject
 from tracker.sql import insert_ignore_values
 
-ROLE_TEXT = {Role.LEAD: "牵头", Role.CO: "配合", Role.DISTRICT: "区"}
-
 
 class CircularError(ValueError):
     pass
 
 
-def add_to_draft(session: Session, *, plan_id: int, request_ids: list[int],
+def add_to_draft(session: Session, *, plan_id: int, request_ids: list[int] | Select[Any],
                  effective_on: dt.date, now: dt.datetime) -> Circular:
-    """Add requests to the day's draft circular (created if missing). Does not commit."""
+    """Add requests to the day's draft circular (created if missing). Does not commit.
+
+    `request_ids` is a list of ids or a SELECT of them (the sweep passes a query, so a
+    national batch never binds one parameter per id).
+    """
     key = f"{plan_id}:{effective_on.isoformat()}"
     day = f"{effective_on.year}年{effective_on.month}月{effective_on.day}日"
     title = f"关于{day}逾期未报送进展情况的通报（稿）"
@@ -62,7 +64,7 @@ def add_to_draft(session: Session, *, plan_id: int, request_ids: list[int],
     added = [
         {"request_id": rid, "period": period, "agency_id": aid, "agency": agency,
          "code": code or icode, "title": title or iname,
-         "role": ROLE_TEXT.get(role, "指标") if role else "指标", "due_on": due.isoformat()}
+         "role": role_label(role), "due_on": due.isoformat()}
         for rid, period, aid, agency, code, title, role, icode, iname, due in rows
         if rid not in known]
     if added:  # rerunning the sweep changes nothing

@@ -18,6 +18,8 @@ from tracker.escalation.circulars import add_to_draft
 from tracker.models import AuditEvent, Escalation, ExtensionRequest, Note, ProgressRequest
 from tracker.outbox import agency_id_by_name, enqueue_for_requests, enqueue_to_agency
 from tracker.policy import Policy
+from tracker.requests.extensions import extension_pending
+from tracker.requests.rules import next_action_day
 from tracker.sql import insert_ignore_values
 
 
@@ -44,8 +46,8 @@ def escalate_now(session: Session, request_id: int, *, actor: str, now: dt.datet
         request_id=req.id, round=req.ladder_round, level=level.value, effective_on=today,
         created_at=now)])
     req.level = level.value
-    upcoming = [d for d in policy.ladder_dates(req.due_on)[level.value:] if d > today]
-    req.next_action_on = upcoming[0] if upcoming else None
+    req.next_action_on = next_action_day(req.due_on, level.value, policy, after=today,
+                                         held=extension_pending(session, req.id))
     office = agency_id_by_name(session, plan_id, policy.rules.supervision_office)
     queued = enqueue_for_requests(session, ProgressRequest.id == req.id,
                                   kind=MessageKind.ESCALATION, level=level.value, now=now,

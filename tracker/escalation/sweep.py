@@ -24,6 +24,7 @@ from tracker.escalation.circulars import add_to_draft
 from tracker.models import AuditEvent, Escalation, Plan, ProgressRequest, ReportingPeriod
 from tracker.outbox import agency_id_by_name, enqueue_for_requests
 from tracker.policy import Policy
+from tracker.requests.rules import ladder_dates, next_action_day
 from tracker.sql import insert_ignore_from_select
 
 
@@ -50,16 +51,20 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
     ).all()
     result = SweepResult()
     for due_on in sorted(due_days):
-        rungs = policy.ladder_dates(due_on)
+        rungs = ladder_dates(due_on, policy)
         for level, fires_on in zip(Level, rungs, strict=True):
             if fires_on > today:
                 break
             fired = _fire(session, plan, due_on, level, fires_on, now)
             result.fired[level.value] += fired
             if level == Level.CIRCULAR and fired:
-                ids = session.scalars(select(Escalation.request_id).where(
-                    Escalation.level == level.value, Escalation.effective_on == fires_on)).all()
-                add_to_draft(session, plan_id=plan.id, request_ids=list(ids),
+                # this plan's requests of this due day that reached the top rung today
+                ids = select(Escalation.request_id).join(
+                    ProgressRequest, ProgressRequest.id == Escalation.request_id).where(
+                    Escalation.level == level.value, Escalation.effective_on == fires_on,
+                    ProgressRequest.due_on == due_on,
+                    ProgressRequest.period_id.in_(_plan_periods(plan)))
+                add_to_draft(session, plan_id=plan.id, request_ids=ids,
                              effective_on=fires_on, now=now)
             result.messages_queued += enqueue_for_requests(
                 session,
@@ -70,13 +75,13 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
                 kind=MessageKind.ESCALATION, level=level.value, now=now,
                 channel=policy.channel, supervision_office_id=office,
             )
-        upcoming = [d for d in rungs if d > today]
+        # every rung up to today has fired for these requests: the next is the first after
         session.execute(
             update(ProgressRequest)
-            .where(ProgressRequest.due_on == due_on,
+            .where(ProgressRequest.due_on == due_on, _not_held(),
                    ProgressRequest.state == RequestState.OPEN.value,
                    ProgressRequest.period_id.in_(_plan_periods(plan)))
-            .values(next_action_on=upcoming[0] if upcoming else None)
+            .values(next_action_on=next_action_day(due_on, 0, policy, after=today))
         )
     if any(result.fired.values()):
         session.add(AuditEvent(at=now, actor="system:overdue_sweep", action="ladder.fire",
@@ -86,6 +91,12 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
     return result
 
 
+def _not_held():  # type: ignore[no-untyped-def]
+    # An open request with no next action day is held (a pending extension request) or at
+    # the top of its ladder: the sweep leaves it alone (tracker.requests.rules).
+    return ProgressRequest.next_action_on.is_not(None)
+
+
 def _plan_periods(plan: Plan):  # type: ignore[no-untyped-def]
     return select(ReportingPeriod.id).where(ReportingPeriod.plan_id == plan.id)
 
@@ -93,7 +104,7 @@ def _plan_periods(plan: Plan):  # type: ignore[no-untyped-def]
 def _fire(session: Session, plan: Plan, due_on: dt.date, level: Level, fires_on: dt.date,
           now: dt.datetime) -> int:
     """Insert the rung for open requests due on `due_on` below `level`; raise their level."""
-    scope = and_(ProgressRequest.due_on == due_on,
+    scope = and_(ProgressRequest.due_on == due_on, _not_held(),
                  ProgressRequest.state == RequestState.OPEN.value,
                  ProgressRequest.level < level.value,
                  ProgressRequest.period_id.in_(_plan_periods(plan)))

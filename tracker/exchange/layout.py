@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracker.enums import PROGRESS_STATUS_LABELS, ProgressStatus
+from tracker.enums import ProgressStatus
 
 SHEET = "进展填报"
 META_SHEET = "说明"
@@ -23,8 +23,8 @@ COLUMNS: list[tuple[str, str, bool]] = [
 ]
 HEADERS = [c[0] for c in COLUMNS]
 COLUMN_OF = {key: i for i, (_, key, _) in enumerate(COLUMNS)}
-STATUS_BY_LABEL = {label: status for status, label in PROGRESS_STATUS_LABELS.items()}
-STATUS_LABELS = [PROGRESS_STATUS_LABELS[s] for s in ProgressStatus]
+STATUS_BY_LABEL = {status.label: status for status in ProgressStatus}
+STATUS_LABELS = [s.label for s in ProgressStatus]
 
 
 def column_letter(index: int) -> str:

@@ -13,12 +13,11 @@ from typing import Any
 import xlsxwriter
 from sqlalchemy.orm import Session
 
-from tracker.enums import PROGRESS_STATUS_LABELS, ProgressStatus, RequestState, Role
+from tracker.enums import ProgressStatus, RequestState, role_label
 from tracker.exchange.layout import COLUMNS, HEADERS, META_SHEET, SHEET, STATUS_LABELS
 from tracker.models import Agency
 from tracker.requests.answer_form import agency_items
 
-ROLE_LABELS = {Role.LEAD: "牵头单位", Role.CO: "配合单位", Role.DISTRICT: "区人民政府"}
 WIDTHS = [10, 9, 8, 40, 10, 12, 10, 12, 50, 40, 40, 10]
 
 
@@ -46,8 +45,7 @@ def agency_template(session: Session, agency_id: int, today: dt.date,
         values: dict[str, Any] = {
             "request_id": item.request_id, "period": item.period,
             "code": item.measure_code or (item.indicator or {}).get("code", ""),
-            "subject": item.measure_title, "role": ROLE_LABELS.get(item.role, "指标报送单位")
-            if item.role else "指标报送单位", "due_on": item.due_on,
+            "subject": item.measure_title, "role": role_label(item.role, long=True), "due_on": item.due_on,
             "status": _status_label(p.get("status")),
             "percent": _number(p.get("percent")), "narrative": p.get("narrative") or "",
             "problems": p.get("problems") or "", "next_steps": p.get("next_steps") or "",
@@ -88,7 +86,7 @@ def agency_template(session: Session, agency_id: int, today: dt.date,
 
 def _status_label(value: Any) -> str:
     try:
-        return PROGRESS_STATUS_LABELS[ProgressStatus(value)] if value else ""
+        return ProgressStatus(value).label if value else ""
     except ValueError:  # a draft may hold anything
         return ""
 

@@ -17,6 +17,7 @@ from tracker.enums import ExtensionState, MessageKind, RequestState
 from tracker.models import AuditEvent, ExtensionRequest, ProgressRequest
 from tracker.outbox import enqueue_to_agency
 from tracker.policy import Policy
+from tracker.requests.rules import next_action_day
 
 MAX_EXTENSION_DAYS = 90  # calendar days after the current due day
 
@@ -55,11 +56,21 @@ def ask_extension(session: Session, *, agency_id: int, request_id: int, new_due_
                            reason=reason.strip()[:5000], state=ExtensionState.PENDING,
                            asked_at=now, asked_by=asked_by)
     session.add(ext)
+    # A pending request holds the ladder (rules.next_action_day(..., held=True) is None);
+    # the decision resumes it.
+    req.next_action_on = None
     session.flush()
     session.add(AuditEvent(at=now, actor=asked_by, action="extension.ask",
                            object_type="progress_request", object_id=str(request_id),
                            detail={"extension": ext.id, "new_due_on": new_due_on.isoformat()}))
     return ext
+
+
+def extension_pending(session: Session, request_id: int) -> bool:
+    """Whether the request has an extension request waiting for the office's decision."""
+    return session.scalar(select(ExtensionRequest.id).where(
+        ExtensionRequest.request_id == request_id,
+        ExtensionRequest.state == ExtensionState.PENDING).limit(1)) is not None
 
 
 def decide_extension(session: Session, extension_id: int, *, grant: bool, note: str,
@@ -82,8 +93,8 @@ def decide_extension(session: Session, extension_id: int, *, grant: bool, note: 
     before = req.due_on
     if grant:
         req.due_on = ext.requested_due_on
-        if req.state == RequestState.OPEN and req.level == 0:
-            req.next_action_on = policy.ladder_dates(req.due_on)[0]
+    # deciding lifts the hold of the pending request: the ladder resumes from the due day
+    req.next_action_on = next_action_day(req.due_on, req.level, policy)
     session.add(AuditEvent(at=now, actor=decided_by, action="extension.decide",
                            object_type="progress_request", object_id=str(req.id),
                            detail={"extension": ext.id, "granted": grant, "note": note,

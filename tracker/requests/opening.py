@@ -14,6 +14,7 @@ from tracker.enums import MessageKind, PeriodKind, RequestState
 from tracker.models import Assignment, Indicator, Measure, Plan, ProgressRequest, ReportingPeriod
 from tracker.outbox import enqueue_for_requests
 from tracker.policy import Policy
+from tracker.requests.rules import next_action_day
 from tracker.sql import insert_ignore_from_select
 
 REQUEST_COLUMNS = [
@@ -47,7 +48,7 @@ def open_due_requests(session: Session, plan: Plan, now: dt.datetime, policy: Po
     ).all()
     result = OpenResult()
     for period in periods:
-        first_rung = policy.ladder_dates(period.due_on)[0]
+        first_rung = next_action_day(period.due_on, 0, policy)
         common = (
             literal(period.id), literal(period.issue_on), literal(period.due_on),
             literal(period.due_on), literal(RequestState.OPEN.value), literal(0), literal(0),

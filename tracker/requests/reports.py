@@ -12,11 +12,10 @@ import math
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tracker.dates.workdays import end_of_day, local_date
 from tracker.enums import ProgressStatus, RequestState, ReviewState
 from tracker.models import (
     AuditEvent,
@@ -27,6 +26,7 @@ from tracker.models import (
     ReportDraft,
     ReportingPeriod,
 )
+from tracker.requests.rules import is_late, late_sql
 from tracker.sql import insert_ignore_values
 
 
@@ -121,7 +121,7 @@ def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetim
     report_rows = []
     for item in items:
         versions[item.request_id] += 1
-        late = now > end_of_day(info[item.request_id][2])
+        late = is_late(info[item.request_id][2], now)
         report_rows.append(dict(
             request_id=item.request_id, version=versions[item.request_id], status=item.status,
             percent=item.percent, narrative=item.narrative, problems=item.problems,
@@ -136,13 +136,12 @@ def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetim
     ))
     # An answer closes the request and stops the ladder. The first answer decides whether
     # it was on time: a request reopened by a returned report keeps that first verdict.
-    late_expr = case((ProgressRequest.due_on < local_date(now), True), else_=False)
     session.execute(
         update(ProgressRequest)
         .where(ProgressRequest.id.in_(ids), ProgressRequest.state == RequestState.OPEN.value)
         .values(state=RequestState.ANSWERED.value,
                 answered_at=func.coalesce(ProgressRequest.answered_at, now),
-                answered_late=func.coalesce(ProgressRequest.answered_late, late_expr),
+                answered_late=func.coalesce(ProgressRequest.answered_late, late_sql(now)),
                 next_action_on=None)
     )
     # Evidence uploaded before submitting belongs to the version it was submitted with.

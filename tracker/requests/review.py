@@ -27,6 +27,7 @@ from tracker.models import (
 )
 from tracker.outbox import enqueue_to_agency
 from tracker.policy import Policy
+from tracker.requests.rules import next_action_day
 
 
 class ReviewError(ValueError):
@@ -80,7 +81,7 @@ def return_report(session: Session, report_id: int, *, reviewer: str, comment: s
     req.state = RequestState.OPEN
     req.due_on = max(req.due_on, earliest)
     req.level, req.ladder_round = 0, req.ladder_round + 1  # the ladder starts over
-    req.next_action_on = policy.ladder_dates(req.due_on)[0]
+    req.next_action_on = next_action_day(req.due_on, 0, policy)
     session.add(AuditEvent(at=now, actor=reviewer, action="report.return",
                            object_type="progress_request", object_id=str(req.id),
                            detail={"report": report_id, "comment": comment,

@@ -17,11 +17,11 @@ from tracker.annual.meetings import MeetingError, governments, record_meeting
 from tracker.annual.scorecard.excel import write_scorecard
 from tracker.annual.scorecard.figures import compute
 from tracker.dates.workdays import SHANGHAI, local_date
-from tracker.desk.board import LIGHT_LABELS, BoardFilter, board, heat_table, on_time_by_period
+from tracker.desk.board import BoardFilter, board, heat_table, on_time_by_period
 from tracker.desk.item_history import request_history
 from tracker.desk.ledger import ledger_frame, ledger_xlsx
 from tracker.directory.staff import AuthError, sign_in, sign_out
-from tracker.enums import STAFF_ROLE_LABELS, CircularState
+from tracker.enums import CircularState
 from tracker.escalation.circulars import CircularError, render_docx, sign_off, still_overdue
 from tracker.escalation.office_actions import ActionError, add_note, escalate_now, waive
 from tracker.models import Agency, Circular, ExtensionRequest, Plan, ProgressReport, ReportingPeriod
@@ -145,9 +145,9 @@ def desk(request: Request) -> HTMLResponse:
         session.commit()
         query = {k: v for k, v in request.query_params.items() if k != "page" and v}
         return templates.TemplateResponse(request, "desk/board.html", {
-            "desk": d, "role_label": STAFF_ROLE_LABELS[d.signed_in.user.role], "board": result,
+            "desk": d, "role_label": d.signed_in.user.role.label, "board": result,
             "f": f, "agencies": agencies, "periods": periods, "sections": sections, "heat": heat,
-            "rates": rates, "today": today, "LIGHT_LABELS": LIGHT_LABELS, "query": query,
+            "rates": rates, "today": today, "query": query,
             "qs": urlencode(query), "pages": max((result.total + f.per_page - 1) // f.per_page, 1),
             "has_drafts": drafts is not None, "notice": NOTICES.get(request.query_params.get("m", "")),
             "error": read_flash(app, request.query_params.get("error")),

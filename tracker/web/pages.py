@@ -8,11 +8,17 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from tracker.enums import LEVEL_LABELS, PROGRESS_STATUS_LABELS
+from tracker import enums
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(STATUS_LABELS=PROGRESS_STATUS_LABELS, LEVEL_LABELS=LEVEL_LABELS)
+# The enums carry their labels; templates use them as `ProgressStatus(v).label` and so on.
+templates.env.globals.update(
+    ProgressStatus=enums.ProgressStatus, Level=enums.Level, Role=enums.Role, Light=enums.Light,
+    RequestState=enums.RequestState, ReviewState=enums.ReviewState, MessageKind=enums.MessageKind,
+    ExtensionState=enums.ExtensionState, OutboxStatus=enums.OutboxStatus,
+    StaffRole=enums.StaffRole, CircularState=enums.CircularState, role_label=enums.role_label,
+    level_label=enums.level_label)
 
 
 def _filesize(size: int) -> str:

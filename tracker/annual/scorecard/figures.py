@@ -31,14 +31,14 @@ from tracker.annual.meetings import governments
 from tracker.config import Weights
 from tracker.dates.workdays import SHANGHAI as _SH
 from tracker.enums import (
-    LEVEL_LABELS,
-    PROGRESS_STATUS_LABELS,
     AgencyKind,
     ExtensionState,
+    IndicatorAttribute,
     Level,
     ProgressStatus,
     RequestState,
     Role,
+    level_label,
 )
 from tracker.models import (
     Agency,
@@ -252,11 +252,11 @@ def measure_progress(session: Session, plan: Plan, year: int) -> pd.DataFrame:
     ).all()
     return pd.DataFrame([{
         "编号": code, "领域": section, "任务": title, "牵头单位": lead_name,
-        "牵头单位最新状态": PROGRESS_STATUS_LABELS[ProgressStatus(status)] if status else "未报送",
+        "牵头单位最新状态": ProgressStatus(status).label if status else "未报送",
         "完成进度(%)": percent if percent is not None else 0,
         "应报": int(n or 0), "按时": int(on or 0), "逾期报送": int(late or 0),
         "未报": int(n or 0) - int(on or 0) - int(late or 0),
-        "最高督办级别": LEVEL_LABELS[Level(lvl)] if lvl else "无",
+        "最高督办级别": level_label(lvl),
         "最新进展": narrative or "",
     } for code, section, title, lead_name, status, percent, narrative, n, on, late, lvl in rows])
 
@@ -276,7 +276,7 @@ def indicator_results(session: Session, plan: Plan, year: int) -> pd.DataFrame:
         met = ind.meets(value) if value is not None else None
         out.append({
             "编号": ind.code, "指标": ind.name, "目标值": f"{ind.comparator}{ind.target:g}{ind.unit}",
-            "属性": "约束性" if ind.attribute == "binding" else "预期性", "报送单位": owner_name,
+            "属性": IndicatorAttribute(ind.attribute).label, "报送单位": owner_name,
             f"{year}年实际值": value,
             "是否达标": "未报送" if met is None else ("达标" if met else "未达标"),
             "约束性指标未达标": "是" if ind.attribute == "binding" and met is False else "",
@@ -299,7 +299,7 @@ def escalation_list(session: Session, plan: Plan, year: int) -> pd.DataFrame:
     ).all()
     return pd.DataFrame([{
         "报送期": period, "任务/指标": mcode or icode, "责任单位": agency,
-        "级别": LEVEL_LABELS[Level(level)], "截止日期": due_on, "发出日期": effective_on,
+        "级别": Level(level).label, "截止日期": due_on, "发出日期": effective_on,
         "报送时间": answered_at.astimezone(_SH).replace(tzinfo=None) if answered_at else None,
     } for period, mcode, icode, agency, level, effective_on, due_on, answered_at in rows],
         columns=["报送期", "任务/指标", "责任单位", "级别", "截止日期", "发出日期", "报送时间"])
