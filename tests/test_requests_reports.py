@@ -86,13 +86,17 @@ def test_report_on_time_late_and_versions(db, plan, policy):
 
 
 def test_report_validation():
-    with pytest.raises(ValidationError, match="narrative is required"):
+    from tracker.requests.reports import input_problems
+
+    with pytest.raises(ValidationError, match="须填写工作进展") as exc:
         ReportInput(request_id=1, status="delayed", percent=20)
-    with pytest.raises(ValidationError):
+    assert input_problems(exc.value) == [("narrative", "状态为滞后或受阻时，须填写工作进展。")]
+    with pytest.raises(ValidationError) as exc:
         ReportInput(request_id=1, status="in_progress", percent=101)
+    assert input_problems(exc.value) == [("percent", "完成进度须为 0 到 100 的整数。")]
     with pytest.raises(ValidationError):
         ReportInput(request_id=1, status="done", percent=10)
-    with pytest.raises(ValidationError, match="100 percent"):
+    with pytest.raises(ValidationError, match="完成进度须为 100"):
         ReportInput(request_id=1, status="completed", percent=90)
 
 
@@ -102,7 +106,8 @@ def test_unknown_request_refuses_the_whole_batch(db, plan, policy):
         record_reports(s, [ReportInput(request_id=ids[0], status="in_progress", percent=1),
                            ReportInput(request_id=10**9, status="in_progress", percent=1)],
                        submitted_by="x", now=at("2017-04-01"))
-    assert exc.value.problems == {str(10**9): "unknown request"}
+    assert exc.value.problems == {10**9: "没有该报送事项"}
+    assert exc.value.code == "invalid" and exc.value.status == 422
     with db() as s:
         assert _count(s, ProgressReport) == 0
 

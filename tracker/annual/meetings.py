@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
 from tracker.enums import AgencyKind, ContactRole, MessageKind
+from tracker.errors import DomainError
 from tracker.models import (
     Agency,
     AuditEvent,
@@ -31,8 +32,8 @@ from tracker.sql import insert_ignore_values
 CITY_GOVERNMENT = "天津市人民政府"
 
 
-class MeetingError(ValueError):
-    pass
+class MeetingError(DomainError):
+    """A refusal with its reason in Chinese (tracker.errors)."""
 
 
 def governments(session: Session, plan: Plan) -> list[tuple[str, int | None]]:

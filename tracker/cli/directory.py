@@ -81,7 +81,7 @@ def liaison_add(agency: str, name: str, email: str,
     from sqlalchemy import select
 
     from tracker.db import transaction
-    from tracker.directory.contacts import LiaisonError, add_contact
+    from tracker.directory.contacts import ContactError, add_contact
     from tracker.enums import ContactRole
     from tracker.models import Plan
 
@@ -93,7 +93,7 @@ def liaison_add(agency: str, name: str, email: str,
         try:
             added = add_contact(session, plan_id, agency=agency, name=name, email=email,
                                 role=ContactRole.DEPUTY_HEAD if deputy else ContactRole.LIAISON)
-        except LiaisonError as exc:
+        except ContactError as exc:
             raise fail(str(exc)) from exc
     console.print("已添加" if added else "已存在，未重复添加")
 

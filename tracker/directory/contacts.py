@@ -6,12 +6,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.enums import ContactRole
+from tracker.errors import DomainError
 from tracker.models import Agency, Liaison
 from tracker.sql import insert_ignore_values
 
 
-class LiaisonError(ValueError):
-    pass
+class ContactError(DomainError):
+    """A refusal with its reason in Chinese (tracker.errors)."""
 
 
 def add_contact(session: Session, plan_id: int, *, agency: str, name: str, email: str,
@@ -23,9 +24,9 @@ def add_contact(session: Session, plan_id: int, *, agency: str, name: str, email
     agency_id = session.scalar(select(Agency.id).where(Agency.plan_id == plan_id,
                                                        Agency.name == agency))
     if agency_id is None:
-        raise LiaisonError(f"unknown agency: {agency}")
+        raise ContactError(f"单位名录中没有“{agency}”", status=404, code="unknown-agency")
     if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise LiaisonError(f"not an email address: {email}")
+        raise ContactError(f"“{email}”不是有效的电子邮件地址")
     return bool(insert_ignore_values(session, Liaison.__table__, [dict(  # type: ignore[arg-type]
         agency_id=agency_id, role=role.value, name=name, email=email.strip().lower(),
         phone=phone, active=True, token_version=1)]))

@@ -17,6 +17,7 @@ from pathlib import Path
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
+from tracker.errors import DomainError
 from tracker.models import Liaison
 
 DEFAULT_MAX_AGE = dt.timedelta(days=30)
@@ -24,11 +25,13 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 SALT = "liaison-link"
 
 
-class LinkError(Exception):
-    """`reason` is forged, expired or revoked; the web layer maps it to 403/410."""
+class LinkError(DomainError):
+    """`code` (and `reason`) is forged, expired (410) or revoked (403)."""
 
     def __init__(self, reason: str):
-        super().__init__(reason)
+        text = {"forged": "链接无效或已被篡改", "expired": "链接已过期",
+                "revoked": "链接已停用"}[reason]
+        super().__init__(text, status=410 if reason == "expired" else 403, code=reason)
         self.reason = reason
 
 

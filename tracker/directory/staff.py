@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from tracker.config import Rules
 from tracker.enums import StaffRole
+from tracker.errors import DomainError
 from tracker.models import AuditEvent, FormToken, StaffSession, StaffUser
 
 _hasher = PasswordHasher()
@@ -50,11 +51,11 @@ def _digest(token: str) -> str:
 
 def create_user(session: Session, *, username: str, display_name: str, role: StaffRole,
                 password: str, now: dt.datetime) -> StaffUser:
-    """Add a staff account. Raises ValueError for a short password or a taken username."""
+    """Add a staff account. Raises DomainError for a short password or a taken username."""
     if len(password) < 10:
-        raise ValueError("password must have at least 10 characters")
+        raise DomainError("密码至少需要 10 位")
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
-        raise ValueError(f"username {username!r} is taken")
+        raise DomainError(f"用户名 {username} 已被使用", status=409, code="taken")
     user = StaffUser(username=username, display_name=display_name, role=role,
                      password_hash=_hasher.hash(password), created_at=now, active=True)
     session.add(user)

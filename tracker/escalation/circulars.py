@@ -17,6 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from tracker.enums import CircularState, ContactRole, MessageKind, RequestState, role_label
+from tracker.errors import DomainError
 from tracker.models import (
     Agency,
     Assignment,
@@ -34,8 +35,8 @@ from tracker.requests.subjects import with_subject
 from tracker.sql import insert_ignore_values
 
 
-class CircularError(ValueError):
-    pass
+class CircularError(DomainError):
+    """A refusal with its reason in Chinese (tracker.errors)."""
 
 
 def add_to_draft(session: Session, *, plan_id: int, request_ids: list[int] | Select[Any],

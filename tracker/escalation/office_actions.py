@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
 from tracker.enums import ExtensionState, Level, MessageKind, RequestState
+from tracker.errors import DomainError
 from tracker.escalation.circulars import add_to_draft
 from tracker.models import AuditEvent, Escalation, ExtensionRequest, Note, ProgressRequest
 from tracker.outbox import agency_id_by_name, enqueue_for_requests, enqueue_to_agency
@@ -23,8 +24,8 @@ from tracker.requests.rules import next_action_day
 from tracker.sql import insert_ignore_values
 
 
-class ActionError(ValueError):
-    pass
+class ActionError(DomainError):
+    """A refusal with its reason in Chinese (tracker.errors)."""
 
 
 def escalate_now(session: Session, request_id: int, *, actor: str, now: dt.datetime,

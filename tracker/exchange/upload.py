@@ -19,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.enums import RequestState
+from tracker.errors import DomainError
 from tracker.exchange.layout import COLUMN_OF, HEADERS, META_SHEET, SHEET, STATUS_BY_LABEL, column_letter
 from tracker.models import AuditEvent, ProgressRequest
-from tracker.requests.reports import RecordResult, ReportInput, record_reports
+from tracker.requests.reports import RecordResult, ReportInput, input_problems, record_reports
 
 FIELD_COLUMN = {"status": "status", "percent": "percent", "narrative": "narrative",
                 "problems": "problems", "next_steps": "next_steps", "value": "value"}
@@ -40,7 +41,9 @@ class Problem:
         return f"{where}：{self.message}"
 
 
-class UploadError(ValueError):
+class UploadError(DomainError):
+    """The whole file is refused; `problems` names each by sheet, row and column."""
+
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
@@ -190,11 +193,9 @@ def import_sheet(session: Session, data: bytes, *, agency_id: int, submitted_by:
                 next_steps=str(v["next_steps"] or ""),
                 value=float(value) if value not in (None, "") else None))
         except ValidationError as exc:
-            for err in exc.errors():
-                key = FIELD_COLUMN.get(str(err["loc"][0]) if err["loc"] else "", "")
-                if not key:  # a rule across fields: name the column it is about
-                    key = "percent" if "100 percent" in err["msg"] else "narrative"
-                problems.append(Problem(SHEET, number, _col(key), _chinese(err["msg"])))
+            for field, text in input_problems(exc):
+                key = FIELD_COLUMN.get(field, "narrative")
+                problems.append(Problem(SHEET, number, _col(key), text.rstrip("。")))
     if problems:
         raise UploadError(problems)
     result = record_reports(session, items, submitted_by=submitted_by, now=now, source="excel")
@@ -202,16 +203,6 @@ def import_sheet(session: Session, data: bytes, *, agency_id: int, submitted_by:
                            object_type="agency", object_id=str(agency_id),
                            detail={"rows": len(items), "reports": result.report_ids}))
     return result
-
-
-def _chinese(msg: str) -> str:
-    if "narrative is required" in msg:
-        return "状态为滞后或受阻时须填写工作进展"
-    if "100 percent" in msg:
-        return "状态为已完成时完成进度须为100"
-    if "at most" in msg:
-        return "内容过长（最多 20000 字）"
-    return "填写有误"
 
 
 def _shown(value: Any) -> str:

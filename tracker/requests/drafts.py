@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.enums import RequestState
+from tracker.errors import DomainError
 from tracker.models import AuditEvent, ReportDraft
 from tracker.requests.opening import owned_state
 from tracker.sql import insert_ignore_values
@@ -16,8 +17,8 @@ from tracker.sql import insert_ignore_values
 DRAFT_FIELDS = ("status", "percent", "narrative", "problems", "next_steps", "value")
 
 
-class DraftError(ValueError):
-    pass
+class DraftError(DomainError):
+    """Codes: other-agency (403), waived (409)."""
 
 
 def save_draft(session: Session, *, agency_id: int, request_id: int, fields: dict[str, Any],
@@ -28,9 +29,9 @@ def save_draft(session: Session, *, agency_id: int, request_id: int, fields: dic
     """
     state = owned_state(session, agency_id, request_id)
     if state is None:
-        raise DraftError("not this agency's request")
+        raise DraftError("该事项不属于本单位", status=403, code="other-agency")
     if state == RequestState.WAIVED:
-        raise DraftError("waived")
+        raise DraftError("该事项已免报，无需报送", status=409, code="waived")
     kept = {k: ("" if fields.get(k) is None else str(fields.get(k)))[:20000] for k in DRAFT_FIELDS}
     row = dict(request_id=request_id, fields=kept, saved_at=now, saved_by=saved_by)
     if not insert_ignore_values(session, ReportDraft.__table__, [row]):  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from tracker.enums import RequestState
+from tracker.errors import DomainError
 from tracker.models import AuditEvent, Evidence
 from tracker.requests.opening import owned_state
 
@@ -32,8 +33,8 @@ ALLOWED: dict[str, tuple[str, tuple[bytes, ...]]] = {
 }
 
 
-class EvidenceError(ValueError):
-    pass
+class EvidenceError(DomainError):
+    """A refusal with its reason in Chinese (tracker.errors)."""
 
 
 _INVISIBLE = dict.fromkeys(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
 from tracker.enums import ExtensionState, MessageKind, RequestState
+from tracker.errors import DomainError
 from tracker.models import AuditEvent, ExtensionRequest, ProgressRequest
 from tracker.outbox import enqueue_to_agency
 from tracker.policy import Policy
@@ -22,8 +23,8 @@ from tracker.requests.rules import next_action_day
 MAX_EXTENSION_DAYS = 90  # calendar days after the current due day
 
 
-class ExtensionError(ValueError):
-    pass
+class ExtensionError(DomainError):
+    """A refusal with its reason in Chinese (tracker.errors)."""
 
 
 def ask_extension(session: Session, *, agency_id: int, request_id: int, new_due_on: dt.date,

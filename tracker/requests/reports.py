@@ -11,12 +11,14 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker.enums import ProgressStatus, RequestState, ReviewState
+from tracker.errors import DomainError
 from tracker.models import (
     AuditEvent,
     Evidence,
@@ -30,35 +32,79 @@ from tracker.requests.rules import is_late, late_sql
 from tracker.sql import insert_ignore_values
 
 
-class ReportError(ValueError):
-    """A report cannot be recorded; `problems` maps request id (or field) to the reason."""
+class ReportError(DomainError):
+    """A batch cannot be recorded; `problems` maps each request id to the reason (Chinese).
 
-    def __init__(self, problems: dict[str, str]):
+    `code` is "waived" (status 409) when a request was waived, else "invalid".
+    """
+
+    def __init__(self, problems: dict[int, str], *, waived: bool = False):
         self.problems = problems
-        super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
+        super().__init__("；".join(f"请求 {k}：{v}" for k, v in problems.items()),
+                         status=409 if waived else 422, code="waived" if waived else "invalid")
+
+
+FIELD_LABELS = {"status": "状态", "percent": "完成进度", "narrative": "工作进展",
+                "problems": "需协调解决的问题", "next_steps": "下步计划", "value": "指标数值"}
+MAX_TEXT = 20000
 
 
 class ReportInput(BaseModel):
-    """One liaison answer. A narrative is required when the status is delayed or blocked."""
+    """One liaison answer. A narrative is required when the status is delayed or blocked.
+
+    Cross-field rules raise errors whose `ctx["field"]` names the field they are about and
+    whose message is already Chinese; `input_problems` turns any ValidationError of this
+    model into (field, Chinese message) pairs for the form and the Excel import.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     request_id: int
     status: ProgressStatus
     percent: int = Field(ge=0, le=100)
-    narrative: str = Field("", max_length=20000)
-    problems: str = Field("", max_length=20000)
-    next_steps: str = Field("", max_length=20000)
+    narrative: str = Field("", max_length=MAX_TEXT)
+    problems: str = Field("", max_length=MAX_TEXT)
+    next_steps: str = Field("", max_length=MAX_TEXT)
     value: float | None = None  # indicator requests only
 
     @model_validator(mode="after")
     def _narrative_when_off_track(self) -> ReportInput:
         if self.value is not None and not (math.isfinite(self.value) and abs(self.value) < 1e9):
-            raise ValueError("value must be a finite number")
+            raise PydanticCustomError("value_not_finite", "指标数值须为有效数字。",
+                                      {"field": "value"})
         if self.status in (ProgressStatus.DELAYED, ProgressStatus.BLOCKED) and not self.narrative:
-            raise ValueError("narrative is required when the status is delayed or blocked")
+            raise PydanticCustomError("narrative_required", "状态为滞后或受阻时，须填写工作进展。",
+                                      {"field": "narrative"})
         if self.status == ProgressStatus.COMPLETED and self.percent != 100:
-            raise ValueError("a completed item is 100 percent")
+            raise PydanticCustomError("completed_not_100", "状态为已完成时，完成进度须为 100。",
+                                      {"field": "percent"})
         return self
+
+
+def input_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """(field, Chinese message) for each error of a ReportInput validation, by error type.
+
+    Our own rules carry their field in `ctx`; pydantic's field errors are named by their
+    location and type code, never by their (English) message.
+    """
+    out: list[tuple[str, str]] = []
+    for err in exc.errors():
+        ctx = err.get("ctx") or {}
+        field = str(ctx.get("field") or (err["loc"][0] if err["loc"] else ""))
+        kind = err["type"]
+        if "field" in ctx:
+            text = err["msg"]
+        elif kind == "string_too_long":
+            text = f"{FIELD_LABELS.get(field, '内容')}过长（最多 {MAX_TEXT} 字）。"
+        elif field == "status":
+            text = "请选择状态。"
+        elif field == "percent":
+            text = "完成进度须为 0 到 100 的整数。"
+        elif field == "value":
+            text = "指标数值须为有效数字。"
+        else:
+            text = f"{FIELD_LABELS.get(field, '内容')}：填写有误。"
+        out.append((field, text))
+    return out
 
 
 @dataclass
@@ -105,17 +151,19 @@ def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetim
                   ProgressRequest.indicator_id, ReportingPeriod.year)
     ).all()
     info = {r[0]: r for r in rows}
-    problems: dict[str, str] = {}
+    problems: dict[int, str] = {}
+    waived = False
     for item in items:
         r = info.get(item.request_id)
         if r is None:
-            problems[str(item.request_id)] = "unknown request"
+            problems[item.request_id] = "没有该报送事项"
         elif r[1] == RequestState.WAIVED:
-            problems[str(item.request_id)] = "request was waived"
+            problems[item.request_id] = "该事项已免报，无需报送"
+            waived = True
         elif r[3] is not None and item.value is None:
-            problems[str(item.request_id)] = "an indicator request needs a value"
+            problems[item.request_id] = "该指标须填写指标数值"
     if problems:
-        raise ReportError(problems)
+        raise ReportError(problems, waived=waived)
 
     versions: dict[int, int] = {rid: info[rid][5] for rid in info}
     report_rows = []

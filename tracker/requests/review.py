@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
 from tracker.enums import MessageKind, ProgressStatus, RequestState, ReviewState, Role
+from tracker.errors import DomainError
 from tracker.models import (
     Assignment,
     AuditEvent,
@@ -30,8 +31,8 @@ from tracker.policy import Policy
 from tracker.requests.rules import next_action_day
 
 
-class ReviewError(ValueError):
-    pass
+class ReviewError(DomainError):
+    """A refusal with its reason in Chinese (tracker.errors)."""
 
 
 def _latest_version(session: Session, request_id: int) -> int:

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tracker.config import Settings
 from tracker.dates.workdays import SHANGHAI
 from tracker.directory.links import load_secret
+from tracker.errors import DomainError
 from tracker.policy import Policy
 from tracker.web import desk_routes, liaison_routes
 from tracker.web.pages import HERE, MAX_BODY, SECURITY_HEADERS, error_page, templates
@@ -66,6 +67,11 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
         return error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(DomainError)
+    async def _refused(request: Request, exc: DomainError) -> HTMLResponse:
+        # a service's refusal that no route turned into a redirect: show its own words
+        return error_page(request, exc.status, exc.code, message=exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_path(request: Request, exc: RequestValidationError) -> HTMLResponse:

@@ -23,7 +23,7 @@ from tracker.requests.answer_form import agency_items, request_history
 from tracker.requests.drafts import DraftError, save_draft
 from tracker.requests.evidence import MAX_BYTES, EvidenceError, evidence_path, store_evidence
 from tracker.requests.extensions import ExtensionError, ask_extension
-from tracker.requests.reports import ReportError, ReportInput, record_reports
+from tracker.requests.reports import ReportError, ReportInput, input_problems, record_reports
 from tracker.web.pages import templates
 
 router = APIRouter(prefix="/l/{token}")
@@ -42,7 +42,7 @@ def _liaison(request: Request, session: Session, token: str) -> Liaison:
             session, request.app.state.secret, token, request.app.state.clock(),
             dt.timedelta(days=request.app.state.settings.rules.link_max_age_days))
     except LinkError as exc:
-        raise HTTPException(410 if exc.reason == "expired" else 403, exc.reason) from exc
+        raise HTTPException(exc.status, exc.code) from exc
     request.state.link = claims
     return liaison
 
@@ -102,8 +102,7 @@ async def answer(request: Request, token: str, request_id: RequestId) -> Respons
                 save_draft(session, agency_id=liaison.agency_id, request_id=request_id,
                            fields=fields, saved_by=actor, now=now)
             except DraftError as exc:
-                raise HTTPException(409, "waived") if str(exc) == "waived" else \
-                    HTTPException(403, "other-agency") from exc
+                raise HTTPException(exc.status, exc.code) from exc
             session.commit()
             return _redirect(token, "saved", f"#r{request_id}")
         try:
@@ -115,8 +114,8 @@ async def answer(request: Request, token: str, request_id: RequestId) -> Respons
             record_reports(session, [item], submitted_by=actor, now=now, source="web")
         except (ValidationError, ReportError) as exc:
             session.rollback()
-            if isinstance(exc, ReportError) and "waived" in str(exc):
-                raise HTTPException(409, "waived") from exc
+            if isinstance(exc, ReportError) and exc.code == "waived":
+                raise HTTPException(exc.status, exc.code) from exc
             return _page(request, token, liaison, session, errors={request_id: _errors(exc)},
                          posted={request_id: fields}, status=422)
         session.commit()
@@ -125,29 +124,8 @@ async def answer(request: Request, token: str, request_id: RequestId) -> Respons
 
 def _errors(exc: Exception) -> list[str]:
     if isinstance(exc, ReportError):
-        return ["该指标须填写指标数值" if "value" in v else v for v in exc.problems.values()]
-    out = []
-    for err in exc.errors():  # type: ignore[attr-defined]
-        field = str(err["loc"][0]) if err["loc"] else ""
-        label = {"status": "状态", "percent": "完成进度", "narrative": "工作进展",
-                 "problems": "需协调解决的问题", "next_steps": "下步计划",
-                 "value": "指标数值"}.get(field, "内容")
-        msg = err["msg"]
-        if "narrative is required" in msg:
-            out.append("状态为滞后或受阻时，须填写工作进展。")
-        elif "100 percent" in msg:
-            out.append("状态为已完成时，完成进度须为 100。")
-        elif field == "status":
-            out.append("请选择状态。")
-        elif field == "percent":
-            out.append("完成进度须为 0 到 100 的整数。")
-        elif "at most" in msg:
-            out.append(f"{label}过长（最多 20000 字）。")
-        elif field == "value" or "finite" in msg:
-            out.append("指标数值须为有效数字。")
-        else:
-            out.append(f"{label}：填写有误。")
-    return out
+        return list(exc.problems.values())
+    return [text for _field, text in input_problems(exc)]  # type: ignore[arg-type]
 
 
 @router.get("/requests/{request_id}/history", response_class=HTMLResponse)
@@ -253,7 +231,7 @@ async def upload(request: Request, token: str) -> Response:
         except (UploadError, ReportError) as exc:
             session.rollback()
             problems = ([str(p) for p in exc.problems] if isinstance(exc, UploadError)
-                        else [f"请求 {k}：{v}" for k, v in exc.problems.items()])
+                        else [str(exc)])
             return _page(request, token, liaison, session, upload_errors=problems, status=422)
         session.commit()
     return _redirect(token, "uploaded" if result.recorded else "uploaded-none", "#upload")

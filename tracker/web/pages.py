@@ -93,13 +93,23 @@ ERROR_TEXT = {
 }
 
 
-def error_page(request: Request, status: int, reason: str) -> HTMLResponse:
-    """A clear page in Chinese; `reason` is one of ERROR_TEXT's keys or a plain message."""
+def error_page(request: Request, status: int, reason: str, message: str | None = None
+               ) -> HTMLResponse:
+    """A clear page in Chinese: `reason` is one of ERROR_TEXT's keys (a framework reason
+    such as "Method Not Allowed" is replaced by ours); `message`, if given, is a service's
+    own Chinese refusal (tracker.errors.DomainError) and is shown instead of the text."""
+    if message is not None:
+        title = ERROR_TEXT.get(reason, ("无法办理", ""))[0]
+        return _render_error(request, status, title, message)
     if reason not in ERROR_TEXT:
         # framework reasons are English ("Method Not Allowed"): show ours instead
         reason = {400: "bad-request", 404: "not-found", 405: "method", 413: "bad-request",
                   422: "bad-request"}.get(status, "server")
     title, text = ERROR_TEXT[reason]
+    return _render_error(request, status, title, text)
+
+
+def _render_error(request: Request, status: int, title: str, text: str) -> HTMLResponse:
     response = templates.TemplateResponse(request, "error.html", {"title": title, "text": text},
                                           status_code=status)
     response.headers.update(SECURITY_HEADERS)  # error responses may bypass the middleware
