@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -137,11 +137,14 @@ def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetim
     # An answer closes the request and stops the ladder. The first answer decides whether
     # it was on time: a request reopened by a returned report keeps that first verdict.
     late_expr = case((ProgressRequest.due_on < local_date(now), True), else_=False)
+    # Inside coalesce() `now` takes no type from the column: bind it as the column's type so
+    # UTCDateTime converts it to UTC (SQLite would otherwise store the Beijing wall time).
+    answered_at = literal(now, ProgressRequest.answered_at.type)
     session.execute(
         update(ProgressRequest)
         .where(ProgressRequest.id.in_(ids), ProgressRequest.state == RequestState.OPEN.value)
         .values(state=RequestState.ANSWERED.value,
-                answered_at=func.coalesce(ProgressRequest.answered_at, now),
+                answered_at=func.coalesce(ProgressRequest.answered_at, answered_at),
                 answered_late=func.coalesce(ProgressRequest.answered_late, late_expr),
                 next_action_on=None)
     )
