@@ -27,6 +27,7 @@ from sqlalchemy import (
     create_engine,
     func,
     insert,
+    literal,
     select,
     text,
     update,
@@ -160,13 +161,13 @@ def test_late_night_report_reads_back_at_its_time(path, db, db_url, plan, policy
 
 
 @pytest.fixture
-def one_request(db, plan, policy) -> int:  # type: ignore[no-untyped-def]
+def two_requests(db, plan, policy) -> list[int]:  # type: ignore[no-untyped-def]
     from tracker.requests.opening import open_due_requests
 
     with transaction(db) as s:
         open_due_requests(s, plan, at("2017-03-17"), policy)
     with db() as s:
-        return s.scalar(select(func.min(ProgressRequest.id)))  # type: ignore[return-value]
+        return list(s.scalars(select(ProgressRequest.id).order_by(ProgressRequest.id).limit(2)))
 
 
 def _answered_at(db, request_id: int) -> dt.datetime | None:  # type: ignore[no-untyped-def]
@@ -180,20 +181,26 @@ def _stored_text(db, request_id: int) -> str:  # type: ignore[no-untyped-def]
                          {"i": request_id}).scalar_one()
 
 
-def test_raw_sql_with_an_aware_datetime(db, db_url, one_request):
+def test_raw_sql_with_an_aware_datetime(db, db_url, two_requests):
+    one_request, another = two_requests
     sql = text("UPDATE progress_request SET answered_at = :t WHERE id = :i")
     with transaction(db) as s:
         s.execute(sql, {"t": LATE_NIGHT, "i": one_request})
     assert _answered_at(db, one_request) == LATE_NIGHT
     assert _shown(_answered_at(db, one_request).astimezone(SHANGHAI)) == SHOWN  # type: ignore[union-attr]
+    # SQL compares the stored values too: answered before midnight, not after 16:00 UTC
+    with db() as s:
+        assert s.scalars(select(ProgressRequest.id).where(
+            ProgressRequest.answered_at < at("2017-04-14", 0, 0),
+            ProgressRequest.answered_at > at("2017-04-13", 23, 0))).all() == [one_request]
     if db_url.startswith("sqlite"):
         assert _stored_text(db, one_request) == "2017-04-13 15:30:00.000000"
 
     # executemany (a list of parameter sets) and the driver's own positional form
     other = at("2017-04-14", 0, 15)
     with transaction(db) as s:
-        s.execute(sql, [{"t": other, "i": one_request}, {"t": other, "i": one_request + 10**6}])
-    assert _answered_at(db, one_request) == other
+        s.execute(sql, [{"t": other, "i": one_request}, {"t": other, "i": another}])
+    assert _answered_at(db, one_request) == _answered_at(db, another) == other
     if db_url.startswith("sqlite"):
         assert _stored_text(db, one_request) == "2017-04-13 16:15:00.000000"
         with transaction(db) as s:
@@ -205,18 +212,20 @@ def test_raw_sql_with_an_aware_datetime(db, db_url, one_request):
         assert _answered_at(db, one_request) == LATE_NIGHT
 
 
-def test_untyped_binds_in_coalesce_and_literal(db, one_request):
-    # what record_reports did before it attached the column's type
-    with transaction(db) as s:
-        s.execute(update(ProgressRequest).where(ProgressRequest.id == one_request)
-                  .values(answered_at=func.coalesce(ProgressRequest.answered_at, LATE_NIGHT)))
-    assert _answered_at(db, one_request) == LATE_NIGHT
-    with transaction(db) as s:
-        s.execute(update(ProgressRequest).where(ProgressRequest.id == one_request)
-                  .values(answered_at=None))
-        s.execute(update(ProgressRequest).where(ProgressRequest.id == one_request)
-                  .values(answered_at=select(func.coalesce(None, LATE_NIGHT)).scalar_subquery()))
-    assert _answered_at(db, one_request) == LATE_NIGHT
+def test_untyped_binds_in_coalesce_and_literal(db, two_requests):
+    one_request = two_requests[0]
+    untyped = {  # values bound as a plain DateTime, not the column's UTCDateTime
+        "coalesce": func.coalesce(ProgressRequest.answered_at, LATE_NIGHT),  # record_reports' old form
+        "literal": literal(LATE_NIGHT),
+        "subquery": select(func.coalesce(None, LATE_NIGHT)).scalar_subquery(),
+    }
+    for name, value in untyped.items():
+        with transaction(db) as s:
+            s.execute(update(ProgressRequest).where(ProgressRequest.id == one_request)
+                      .values(answered_at=None))
+            s.execute(update(ProgressRequest).where(ProgressRequest.id == one_request)
+                      .values(answered_at=value))
+        assert _answered_at(db, one_request) == LATE_NIGHT, name
 
 
 # --- c. the migration over the demo year as revision 0001 wrote it --------------------------
@@ -344,7 +353,7 @@ def test_migration_on_postgresql(demo_rev0001, before, tmp_path, fresh_pg_url):
     command.upgrade(alembic_config(pg), "0001")
     _copy_rows(sqlite_engine, pg)
     sqlite_engine.dispose()
-    with Session(pg) as s:  # as the old code left it on PostgreSQL: already right
+    with Session(pg) as s:  # copied whole
         assert s.scalar(select(func.count()).select_from(ProgressRequest)) == 3201
         assert s.scalar(select(func.count()).select_from(Agency)) == 52
     migrate(pg)
