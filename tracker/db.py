@@ -74,8 +74,10 @@ def _utc_cursor_params(conn, cursor, statement, parameters, context, executemany
 
     Catches what no SQLAlchemy type processed: raw `text()` SQL, `exec_driver_sql`, and
     binds of no type. sqlite3's own adapter (deprecated since Python 3.12) would write
-    `isoformat(" ")`, a different text form with the offset, that SQLAlchemy reads back as
-    the wall time in UTC.
+    `isoformat(" ")`: the wall time with its offset ('2017-04-13 23:30:00+08:00'). The ORM
+    reads that back as the right instant, but SQL compares, sorts and aggregates the text,
+    and it is 8 hours "later" than the UTC text stored everywhere else. A naive datetime
+    would be stored as if it were UTC: refused (ValueError).
     """
     if executemany:
         parameters = [_utc_params(p) for p in parameters]
