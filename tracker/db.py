@@ -2,16 +2,88 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# What SQLAlchemy's SQLite DateTime writes (its default storage format): one text form for
+# every timestamp, so comparisons and ORDER BY on the stored strings stay right.
+SQLITE_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    """The UTC wall time of an aware datetime; naive values are refused as UTCDateTime does."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetime: pass a timezone-aware value")
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def sqlite_utc_text(value: dt.datetime) -> str:
+    """An aware datetime as SQLite stores timestamps here: UTC, '%Y-%m-%d %H:%M:%S.%f'."""
+    return _naive_utc(value).strftime(SQLITE_DATETIME_FORMAT)
+
+
+class _UTCSQLiteDateTime(sqlite.DATETIME):
+    """SQLite's DATETIME that converts aware values to UTC before dropping the offset.
+
+    SQLAlchemy's own writes the value's wall time and drops the offset, so a datetime bound
+    with a plain DateTime type (`func.coalesce(col, now)`, `literal(now)`) was stored as
+    Beijing time. By the time `before_cursor_execute` runs, such a value is already text,
+    so the listener below cannot see it: the conversion has to happen here.
+    """
+
+    def bind_processor(self, dialect: Any) -> Callable[[Any], Any] | None:
+        format_value = super().bind_processor(dialect)
+        assert format_value is not None
+
+        def process(value: Any) -> Any:
+            if isinstance(value, dt.datetime):
+                value = _naive_utc(value)
+            return format_value(value)
+
+        return process
+
+
+def _utc_param(value: Any) -> Any:
+    return sqlite_utc_text(value) if isinstance(value, dt.datetime) else value
+
+
+def _utc_params(params: Any) -> Any:
+    """One parameter set (a tuple, list or dict) with its datetimes as UTC text."""
+    if isinstance(params, dict):
+        if any(isinstance(v, dt.datetime) for v in params.values()):
+            return {k: _utc_param(v) for k, v in params.items()}
+        return params
+    if isinstance(params, (tuple, list)) and any(isinstance(v, dt.datetime) for v in params):
+        return type(params)(_utc_param(v) for v in params)
+    return params
+
+
+def _utc_cursor_params(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    """before_cursor_execute: no datetime reaches sqlite3 with its offset dropped.
+
+    Catches what no SQLAlchemy type processed: raw `text()` SQL, `exec_driver_sql`, and
+    binds of no type. sqlite3's own adapter (deprecated since Python 3.12) would write
+    `isoformat(" ")`: the wall time with its offset ('2017-04-13 23:30:00+08:00'). The ORM
+    reads that back as the right instant, but SQL compares, sorts and aggregates the text,
+    and it is 8 hours "later" than the UTC text stored everywhere else. A naive datetime
+    would be stored as if it were UTC: refused (ValueError).
+    """
+    if executemany:
+        parameters = [_utc_params(p) for p in parameters]
+    elif parameters:
+        parameters = _utc_params(parameters)
+    return statement, parameters
 
 
 def make_engine(url: str) -> Engine:
@@ -21,6 +93,11 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
+        # Every timestamp is stored as UTC text, whichever path binds it: typed binds through
+        # this dialect's DateTime (an instance-level colspecs, as type_descriptor allows),
+        # untyped and raw ones through the cursor listener.
+        engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: _UTCSQLiteDateTime}
+        event.listen(engine, "before_cursor_execute", _utc_cursor_params, retval=True)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -38,6 +115,9 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    # PostgreSQL needs neither: every timestamp column is timestamptz, and psycopg sends an
+    # aware datetime as timestamptz with its offset, so the same instant is stored whatever
+    # the bound type or the session's TimeZone (checked: text(), literal(), coalesce()).
     return create_engine(url, pool_pre_ping=True)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -184,11 +184,14 @@ def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetim
     ))
     # An answer closes the request and stops the ladder. The first answer decides whether
     # it was on time: a request reopened by a returned report keeps that first verdict.
+    # Inside coalesce() `now` takes no type from the column: bind it as the column's type so
+    # UTCDateTime converts it to UTC (SQLite would otherwise store the Beijing wall time).
+    answered_at = literal(now, ProgressRequest.answered_at.type)
     session.execute(
         update(ProgressRequest)
         .where(ProgressRequest.id.in_(ids), ProgressRequest.state == RequestState.OPEN.value)
         .values(state=RequestState.ANSWERED.value,
-                answered_at=func.coalesce(ProgressRequest.answered_at, now),
+                answered_at=func.coalesce(ProgressRequest.answered_at, answered_at),
                 answered_late=func.coalesce(ProgressRequest.answered_late, late_sql(now)),
                 next_action_on=None)
     )
