@@ -23,7 +23,7 @@ from notifications.channels.base import Channel, DeliveryError
 from notifications.render import message_rows, render_digests
 from tracker.dates.workdays import WorkCalendar
 from tracker.enums import ChannelKind, OutboxStatus
-from tracker.models import DeliveryAttempt, Liaison, OutboxMessage
+from tracker.models import Contact, DeliveryAttempt, OutboxMessage
 
 
 @dataclass
@@ -70,7 +70,7 @@ def dispatch(
     max_batches: int = 50,
     max_attempts: int = 8,
     lease: dt.timedelta = dt.timedelta(minutes=15),
-    link_for: Callable[[Liaison], str | None] | None = None,
+    link_for: Callable[[Contact], str | None] | None = None,
 ) -> DispatchResult:
     """Deliver due outbox messages in bounded batches; returns what happened.
 

@@ -18,8 +18,8 @@ from tracker.enums import ChannelKind, ContactRole, Level, MessageKind, role_lab
 from tracker.models import (
     Agency,
     Assignment,
+    Contact,
     Indicator,
-    Liaison,
     Measure,
     OutboxMessage,
     Plan,
@@ -45,15 +45,15 @@ def message_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
     rows = session.execute(
         select(OutboxMessage, ReportingPeriod.label, ProgressRequest.due_on, Measure.code,
                Measure.title, Assignment.role, Indicator.code, Indicator.name,
-               subject_agency.name, Plan.title, Liaison)
+               subject_agency.name, Plan.title, Contact)
         .outerjoin(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
         .outerjoin(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
         .outerjoin(Measure, Measure.id == Assignment.measure_id)
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
         .outerjoin(subject_agency, subject_agency.id == OutboxMessage.agency_id)
-        .outerjoin(Plan, Plan.id == subject_agency.plan_id)
-        .outerjoin(Liaison, Liaison.id == OutboxMessage.liaison_id)
+        .outerjoin(Plan, Plan.id == OutboxMessage.plan_id)
+        .outerjoin(Contact, Contact.id == OutboxMessage.contact_id)
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.id)
     ).all()
@@ -91,7 +91,8 @@ def render_digests(
             for lvl in sorted(Level, reverse=True)
             if any(e["level"] == lvl for e in escalations)
         ]
-        meetings = [dict(i["msg"].payload or {}, kind=i["msg"].kind, is_copy=i["msg"].is_copy)
+        meetings = [{"plan": i["plan_title"], **(i["msg"].payload or {}),
+                     "kind": i["msg"].kind, "is_copy": i["msg"].is_copy}
                     for i in items if i["msg"].kind.startswith("meeting")]
         notices = [(i["msg"].payload or {}).get("text", "") for i in items
                    if i["msg"].kind in (MessageKind.REPORT_RETURNED, MessageKind.EXTENSION_DECIDED,
@@ -102,9 +103,11 @@ def render_digests(
                       and (i["msg"].kind != MessageKind.ESCALATION or i["msg"].level == Level.REMINDER)
                       and not i["msg"].kind.startswith("meeting")]
         link = link_for(answerable[0]["liaison"]) if link_for and answerable else None
+        plans = sorted({i["plan_title"] for i in items})
         ctx = dict(recipient_name=msgs[0].recipient_name, requests=requests,
                    escalations=escalations, escalations_by_level=by_level, meetings=meetings,
-                   total=len(items), plan_title=items[0]["plan_title"], notices=notices,
+                   total=len(items), plan_title=plans[0] if len(plans) == 1 else
+                   f"{len(plans)}项规划纲要", several_plans=len(plans) > 1, notices=notices,
                    link=link)
         digest_id = hashlib.sha256("|".join(sorted(m.key for m in msgs)).encode()).hexdigest()[:32]
         out.append((ChannelKind(channel), Digest(

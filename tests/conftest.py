@@ -31,7 +31,7 @@ from tracker.models import Base, Plan
 from tracker.policy import Policy
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT.parent / "shared" / "seed" / "tianjin-disability-plan-2016-2020.txt"
+SEED = ROOT / "data" / "seed" / "tianjin-disability-plan-2016-2020.txt"
 PG_ADMIN_URL = os.environ.get("TRACKER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 

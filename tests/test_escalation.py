@@ -10,7 +10,7 @@ from tests.conftest import at
 from tracker.db import transaction
 from tracker.enums import ContactRole, MessageKind
 from tracker.escalation.sweep import sweep_overdue
-from tracker.models import Agency, Escalation, ExtensionRequest, Liaison, OutboxMessage, ProgressRequest
+from tracker.models import Agency, Contact, Escalation, ExtensionRequest, OutboxMessage, ProgressRequest
 from tracker.requests.opening import open_due_requests
 from tracker.requests.reports import ReportInput, record_reports
 from tracker.requests.rules import ladder_dates
@@ -74,7 +74,7 @@ def test_recipients_per_rung(db, plan, policy):
     with db() as s:
         office = s.scalar(select(Agency.id).where(Agency.name == "市政府督查室"))
         subject = s.get_one(ProgressRequest, late[0]).agency_id
-        contact = {c.id: (c.agency_id, c.role) for c in s.scalars(select(Liaison))}
+        contact = {c.id: (c.agency_id, c.role) for c in s.scalars(select(Contact))}
         msgs = s.scalars(select(OutboxMessage).where(
             OutboxMessage.kind == MessageKind.ESCALATION,
             OutboxMessage.request_id == late[0])).all()

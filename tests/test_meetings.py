@@ -8,11 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import at
-from tracker.annual.meetings import CITY_GOVERNMENT, MeetingError, meeting_duty, record_meeting
+from tracker.annual.meetings import MeetingError, meeting_duty, record_meeting
 from tracker.dates.periods import ensure_periods
 from tracker.db import transaction
 from tracker.enums import MessageKind
 from tracker.models import MeetingCompliance, OutboxMessage
+
+CITY_GOVERNMENT = "天津市人民政府"
 
 
 def test_meeting_duty(db, plan, policy):

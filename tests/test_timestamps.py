@@ -135,7 +135,7 @@ def test_late_night_report_reads_back_at_its_time(path, db, db_url, plan, policy
         report = s.scalars(select(ProgressReport).where(ProgressReport.request_id == request_id)).one()
         assert report.submitted_at == LATE_NIGHT
         # the ledger (台账)
-        ledger = ledger_frame(s, plan, BoardFilter(), dt.date(2017, 4, 14), policy)
+        ledger = ledger_frame(s, BoardFilter(plan_id=plan.id), dt.date(2017, 4, 14), policy)
         row = ledger[ledger["请求编号"] == request_id].iloc[0]
         assert _shown(row["报送时间"]) == SHOWN
         # the scorecard's 逾期督办 list
@@ -244,6 +244,7 @@ def demo_rev0001(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _copy(source: Path, tmp_path: Path) -> str:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "tracker.db"
     shutil.copyfile(source, path)
     return f"sqlite:///{path}"
@@ -298,11 +299,15 @@ def test_migration_on_sqlite(demo_rev0001, before, tmp_path):
             " ON r.request_id = q.id AND r.version = 1")).all()
     assert len(stored) == 2971 and all(STORED.fullmatch(a) and a == s for a, s in stored)
 
-    command.downgrade(alembic_config(engine), "0001")
-    with engine.connect() as conn:
+    engine.dispose()
+    # 0002 alone can be undone (0003 merges the directory and refuses to go back)
+    again = make_engine(_copy(demo_rev0001, tmp_path / "again"))
+    command.upgrade(alembic_config(again), "0002")
+    command.downgrade(alembic_config(again), "0001")
+    with again.connect() as conn:
         raw_after = dict(conn.execute(text("SELECT id, answered_at FROM progress_request")).all())
     assert raw_after == raw_before
-    engine.dispose()
+    again.dispose()
 
 
 @pytest.fixture

@@ -173,7 +173,8 @@ def test_ledger_export(desk):
     book = openpyxl.load_workbook(io.BytesIO(r.content))
     sheet = book["台账"]
     header = [c.value for c in sheet[2]]
-    assert header[:6] == ["请求编号", "报送期", "编号", "任务或指标", "领域", "责任单位"]
+    assert header[:7] == ["请求编号", "规划", "报送期", "编号", "任务或指标", "领域", "责任单位"]
+    assert sheet["A1"].value.startswith("全部规划 督查台账（逾期）")
     assert sheet.max_row == 2 + 5
     assert sheet.freeze_panes == "D3" and sheet.auto_filter.ref
     assert sheet.print_title_rows == "$2:$2" and sheet.page_setup.orientation == "landscape"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tracker.config import Rules, Settings
 from tracker.directory.links import load_secret, make_token
 from tracker.enums import ChannelKind, ContactRole
-from tracker.models import Agency, Liaison
+from tracker.models import Agency, Contact
 from tracker.web.app import create_app
 
 
@@ -35,11 +35,11 @@ def make_app(factory: sessionmaker[Session], settings: Settings, clock: Clock): 
     return create_app(factory, settings, clock)
 
 
-def liaison_of(factory: sessionmaker[Session], agency: str) -> Liaison:
+def liaison_of(factory: sessionmaker[Session], agency: str) -> Contact:
     with factory() as s:
-        return s.scalars(select(Liaison).join(Agency, Agency.id == Liaison.agency_id)
-                         .where(Agency.name == agency, Liaison.role == ContactRole.LIAISON)).one()
+        return s.scalars(select(Contact).join(Agency, Agency.id == Contact.agency_id)
+                         .where(Agency.name == agency, Contact.role == ContactRole.LIAISON)).one()
 
 
-def token_for(settings: Settings, liaison: Liaison, now: dt.datetime) -> str:
+def token_for(settings: Settings, liaison: Contact, now: dt.datetime) -> str:
     return make_token(load_secret(settings.home, settings.secret_key), liaison, now)

@@ -15,12 +15,12 @@ from sqlalchemy import String, and_, cast, false, literal, select, true
 from sqlalchemy.orm import Session
 
 from tracker.enums import ChannelKind, ContactRole, Level, MessageKind, OutboxStatus
-from tracker.models import Agency, Liaison, OutboxMessage, ProgressRequest
+from tracker.models import Contact, OutboxMessage, ProgressRequest, ReportingPeriod
 from tracker.sql import insert_ignore_from_select, insert_ignore_values
 
 OUTBOX_COLUMNS = [
-    "key", "kind", "channel", "address", "recipient_name", "agency_id", "request_id", "liaison_id",
-    "level",
+    "key", "kind", "channel", "address", "recipient_name", "agency_id", "request_id", "contact_id",
+    "plan_id", "level",
     "is_copy", "status", "attempts", "next_attempt_at", "created_at",
 ]
 
@@ -60,18 +60,20 @@ def enqueue_for_requests(
         if kind != MessageKind.PROGRESS_REQUEST:
             # a report returned and reopened starts a new round of the ladder
             key = key + literal(":r") + _s(ProgressRequest.ladder_round) + literal(f":{level}")
-        key = key + literal(":") + _s(Liaison.id)
+        key = key + literal(":") + _s(Contact.id)
         sel = (
             select(
-                key, literal(kind.value), literal(channel.value), Liaison.email, Liaison.name,
-                ProgressRequest.agency_id, ProgressRequest.id, Liaison.id, literal(level),
+                key, literal(kind.value), literal(channel.value), Contact.email, Contact.name,
+                ProgressRequest.agency_id, ProgressRequest.id, Contact.id, ReportingPeriod.plan_id,
+                literal(level),
                 true() if is_copy else false(), literal(OutboxStatus.PENDING.value),
                 literal(0), literal(now, OutboxMessage.next_attempt_at.type),
                 literal(now, OutboxMessage.created_at.type),
             )
             .select_from(ProgressRequest)
-            .join(Liaison, and_(Liaison.agency_id == agency_col, Liaison.role == role,
-                                Liaison.active.is_(True)))
+            .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+            .join(Contact, and_(Contact.agency_id == agency_col, Contact.role == role,
+                                Contact.active.is_(True)))
             .where(request_filter)
         )
         total += insert_ignore_from_select(
@@ -92,22 +94,23 @@ def enqueue_to_agency(
     role: ContactRole = ContactRole.LIAISON,
     is_copy: bool = False,
     request_id: int | None = None,
+    plan_id: int | None = None,
 ) -> int:
-    """Write one outbox row per active contact of `role` at an agency (idempotent by key)."""
+    """Write one outbox row per active contact of `role` at an agency (idempotent by key).
+
+    `plan_id` names the plan the notice is about (a digest names each item's plan).
+    """
     contacts = session.scalars(
-        select(Liaison).where(Liaison.agency_id == agency_id, Liaison.role == role,
-                              Liaison.active.is_(True))
+        select(Contact).where(Contact.agency_id == agency_id, Contact.role == role,
+                              Contact.active.is_(True))
     ).all()
     rows = [
         dict(key=f"{key_prefix}:{c.id}", kind=kind.value, channel=channel.value, address=c.email,
-             recipient_name=c.name, agency_id=agency_id, request_id=request_id, liaison_id=c.id,
-             level=0,
+             recipient_name=c.name, agency_id=agency_id, request_id=request_id, contact_id=c.id,
+             plan_id=plan_id, level=0,
              is_copy=is_copy, payload=payload, status=OutboxStatus.PENDING.value, attempts=0,
              next_attempt_at=now, created_at=now)
         for c in contacts
     ]
     return insert_ignore_values(session, OutboxMessage.__table__, rows)  # type: ignore[arg-type]
 
-
-def agency_id_by_name(session: Session, plan_id: int, name: str) -> int | None:
-    return session.scalar(select(Agency.id).where(Agency.plan_id == plan_id, Agency.name == name))

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
-from tracker.enums import AgencyKind, ContactRole, MessageKind
+from tracker.directory.agencies import office_id
+from tracker.enums import ContactRole, MessageKind
 from tracker.errors import DomainError
 from tracker.models import (
     Agency,
@@ -25,11 +26,9 @@ from tracker.models import (
     Plan,
     ReportingPeriod,
 )
-from tracker.outbox import agency_id_by_name, enqueue_to_agency
+from tracker.outbox import enqueue_to_agency
 from tracker.policy import Policy
 from tracker.sql import insert_ignore_values
-
-CITY_GOVERNMENT = "天津市人民政府"
 
 
 class MeetingError(DomainError):
@@ -37,13 +36,19 @@ class MeetingError(DomainError):
 
 
 def governments(session: Session, plan: Plan) -> list[tuple[str, int | None]]:
-    """(government name, agency to contact) for the city and each district government."""
-    districts = session.execute(
-        select(Agency.name, Agency.id)
-        .where(Agency.plan_id == plan.id, Agency.kind == AgencyKind.DISTRICT_GOVERNMENT)
-        .order_by(Agency.id)
-    ).all()
-    return [(CITY_GOVERNMENT, None)] + [(n, i) for n, i in districts]
+    """(government name, agency to contact) for the plan's government and each district
+    government of its settings; none when the plan sets no meeting duty.
+
+    The plan's own government is reached through its `meeting_contact` (for Tianjin's plan,
+    市残联, where the city's 残工委办公室 sits); a district government is its own contact.
+    """
+    if not plan.meeting_duty:
+        return []
+    ids = {name: ensure for name, ensure in session.execute(
+        select(Agency.name, Agency.id).where(Agency.government == plan.government,
+                                             Agency.name.in_(plan.districts)))}
+    city_contact = office_id(session, plan, plan.meeting_contact)
+    return [(plan.government, city_contact)] + [(d, ids.get(d)) for d in plan.districts]
 
 
 def record_meeting(session: Session, plan: Plan, *, government: str, held_on: dt.date,
@@ -95,26 +100,26 @@ def meeting_duty(session: Session, plan: Plan, now: dt.datetime, policy: Policy)
     if plan.first_year <= year <= plan.last_year:
         counts = meeting_counts(session, plan, year)
         missing = [(g, a) for g, a in governments(session, plan) if not counts.get(g)]
-        city_contact = agency_id_by_name(session, plan.id, policy.rules.city_meeting_contact)
-        office = agency_id_by_name(session, plan.id, policy.rules.supervision_office)
+        office = office_id(session, plan, plan.supervision_office)
         for kind, (month, day) in ((MessageKind.MEETING_REMINDER, policy.rules.meeting_reminder),
                                    (MessageKind.MEETING_WARNING, policy.rules.meeting_warning)):
             if today < dt.date(year, month, day):
                 continue
             n = 0
             for government, agency_id in missing:
-                target = agency_id if agency_id is not None else city_contact
+                target = agency_id
                 if target is None:
                     continue
-                payload = {"government": government, "year": year}
+                payload = {"government": government, "year": year, "plan": plan.title}
                 key = f"meet:{plan.id}:{year}:{government}:{kind.value}"
                 n += enqueue_to_agency(session, agency_id=target, key_prefix=key, kind=kind,
-                                       payload=payload, now=now, channel=policy.channel)
+                                       payload=payload, now=now, channel=policy.channel,
+                                       plan_id=plan.id)
                 if kind == MessageKind.MEETING_WARNING and office is not None:
                     n += enqueue_to_agency(session, agency_id=office, key_prefix=key + ":cc",
                                            kind=kind, payload=payload, now=now,
                                            channel=policy.channel, role=ContactRole.LIAISON,
-                                           is_copy=True)
+                                           is_copy=True, plan_id=plan.id)
             if kind == MessageKind.MEETING_REMINDER:
                 result.reminders += n
             else:

@@ -11,10 +11,11 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.catalog.schema import Catalog, dump_catalog
+from tracker.directory.agencies import AgencySpec, ensure_agencies
 from tracker.enums import AgencyKind, Role
 from tracker.models import Agency, Assignment, AuditEvent, Indicator, Measure, Plan
 
@@ -53,26 +54,34 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime) -> LoadRe
     def bump(key: str, n: int = 1) -> None:
         counts[key] = counts.get(key, 0) + n
 
+    settings = dict(
+        title=info.title, issuer=info.issuer, doc_number=info.doc_number, issued=info.issued,
+        first_year=info.period[0], last_year=info.period[1], cadence=info.cadence,
+        government=info.government, districts=list(info.districts),
+        supervision_office=info.supervision_office, performance_office=info.performance_office,
+        meeting_contact=info.meeting_contact, meeting_duty=info.meeting_duty)
     if plan is None:
-        plan = Plan(key=info.id, title=info.title, issuer=info.issuer, issued=info.issued,
-                    first_year=info.period[0], last_year=info.period[1], catalog_hash=digest)
+        plan = Plan(key=info.id, catalog_hash=digest, **settings)
         session.add(plan)
         session.flush()
         bump("plan_created")
     elif plan.catalog_hash == digest:
         return LoadResult(plan.id, {})
-    elif _set(plan, title=info.title, issuer=info.issuer, issued=info.issued,
-              first_year=info.period[0], last_year=info.period[1], catalog_hash=digest):
+    elif _set(plan, catalog_hash=digest, **settings):
         bump("plan_updated")
 
-    agencies = {a.name: a for a in session.scalars(select(Agency).where(Agency.plan_id == plan.id))}
-    for a in catalog.agencies:
-        if a.name not in agencies:
-            agencies[a.name] = Agency(plan_id=plan.id, name=a.name, kind=a.kind)
-            session.add(agencies[a.name])
-            bump("agencies_created")
-        elif _set(agencies[a.name], kind=a.kind):
-            bump("agencies_updated")
+    # Agencies live in the directory shared by all plans, keyed by (government, name):
+    # a second plan naming 市民政局 finds the same row, its contacts and its link.
+    specs = [AgencySpec(a.name, a.kind, tuple(a.aliases)) for a in catalog.agencies]
+    listed = {a.name for a in catalog.agencies}
+    specs += [AgencySpec(name, AgencyKind.CITY_AGENCY) for name in
+              (info.supervision_office, info.performance_office, info.meeting_contact)
+              if name and name not in listed]
+    before = session.scalar(select(func.count()).select_from(Agency)) or 0
+    agency_ids = ensure_agencies(session, info.government, specs)
+    created = (session.scalar(select(func.count()).select_from(Agency)) or 0) - before
+    if created:
+        bump("agencies_created", created)
 
     measures = {m.code: m for m in session.scalars(select(Measure).where(Measure.plan_id == plan.id))}
     for pos, m in enumerate(catalog.measures):
@@ -91,8 +100,8 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime) -> LoadRe
             bump("measures_deactivated")
     session.flush()
 
-    _load_assignments(session, catalog, measures, agencies, bump)
-    _load_indicators(session, catalog, plan, agencies, bump)
+    _load_assignments(session, catalog, measures, agency_ids, bump)
+    _load_indicators(session, catalog, plan, agency_ids, bump)
     session.add(AuditEvent(at=now, actor="system:catalog", action="catalog.load",
                            object_type="plan", object_id=info.id,
                            detail={"hash": digest, **counts}))
@@ -101,14 +110,14 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime) -> LoadRe
 
 
 def _load_assignments(session, catalog, measures, agencies, bump) -> None:  # type: ignore[no-untyped-def]
-    districts = [a.name for a in catalog.agencies if a.kind == AgencyKind.DISTRICT_GOVERNMENT]
+    districts = list(catalog.plan.districts)
     wanted: dict[tuple[int, int], tuple[Role, int]] = {}
     for m in catalog.measures:
         mid = measures[m.code].id
         rows = [(m.lead, Role.LEAD)] + [(c, Role.CO) for c in m.co]
         rows += [(d, Role.DISTRICT) for d in districts] if m.districts else []
         for pos, (name, role) in enumerate(rows):
-            wanted[(mid, agencies[name].id)] = (role, pos)
+            wanted[(mid, agencies[name])] = (role, pos)
     measure_ids = [m.id for m in measures.values()]
     existing = {
         (a.measure_id, a.agency_id): a
@@ -132,7 +141,7 @@ def _load_indicators(session, catalog, plan, agencies, bump) -> None:  # type: i
     for ind in catalog.indicators:
         values = dict(name=ind.name, target=ind.target, comparator=ind.comparator, unit=ind.unit,
                       attribute=ind.attribute, measure_codes=list(ind.measures),
-                      owner_agency_id=agencies[ind.owner].id, active=True)
+                      owner_agency_id=agencies[ind.owner], active=True)
         if ind.code not in existing:
             session.add(Indicator(plan_id=plan.id, code=ind.code, **values))
             bump("indicators_created")

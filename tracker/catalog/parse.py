@@ -216,6 +216,11 @@ def parse_plan_text(text: str, plan_id: str = "tianjin-disability-2016-2020") ->
         issued=issued,
         period=(2016, 2020),
         source="天津市人民政府办公厅关于转发市残联拟定的天津市“十三五”加快残疾人小康进程规划纲要的通知",
+        government="天津市人民政府",
+        districts=districts,
+        supervision_office="市政府督查室",
+        performance_office="市绩效办",
+        meeting_contact="市残联",  # 市政府残工委办公室 sits in 市残联
     )
     catalog = Catalog(plan=plan, agencies=agencies, measures=measures, indicators=indicators)
     return validate_catalog_text(dump_catalog(catalog))

@@ -16,9 +16,9 @@ from typing import Literal
 import json_source_map
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tracker.enums import AgencyKind, IndicatorAttribute
+from tracker.enums import AgencyKind, Cadence, IndicatorAttribute
 
-MEASURE_CODE = re.compile(r"^[23](\.\d{1,2}){1,2}$")
+MEASURE_CODE = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff（）().\-]{1,20}$")  # the document's own numbering
 INDICATOR_CODE = re.compile(r"^I\d+$")
 
 
@@ -39,12 +39,22 @@ class _Strict(BaseModel):
 
 
 class PlanInfo(_Strict):
+    """The plan's own settings: nothing about a city lives in code (DESIGN.md, many plans)."""
+
     id: str = Field(min_length=1)
     title: str = Field(min_length=1)
     issuer: str = Field(min_length=1)
+    doc_number: str | None = None  # 文号
     issued: dt.date
     period: tuple[int, int]
     source: str | None = None
+    cadence: Cadence = Cadence.QUARTER
+    government: str = Field(min_length=1)  # whose districts apply, and whose meeting counts
+    districts: list[str] = []  # the district governments 各区（县）人民政府 expands to
+    supervision_office: str = Field("市政府督查室", min_length=1)
+    performance_office: str = Field("市绩效办", min_length=1)
+    meeting_contact: str | None = None  # the agency told of the government's own meeting
+    meeting_duty: bool = True  # each government's executive meeting studies it yearly
 
     @model_validator(mode="after")
     def _period_ordered(self) -> PlanInfo:
@@ -56,6 +66,7 @@ class PlanInfo(_Strict):
 class Agency(_Strict):
     name: str = Field(min_length=1)
     kind: AgencyKind
+    aliases: list[str] = []  # other names of the same agency (市人力社保局)
 
 
 class Target(_Strict):
@@ -110,6 +121,9 @@ class Catalog(_Strict):
             if a.name in seen:
                 problems.append((f"agencies[{i}].name", "duplicate agency name", a.name))
             seen[a.name] = i
+        for j, d in enumerate(self.plan.districts):
+            if d not in names:
+                problems.append((f"plan.districts[{j}]", "unknown agency", d))
         codes: set[str] = set()
         for i, m in enumerate(self.measures):
             if m.code in codes:

@@ -30,7 +30,6 @@ app.add_typer(review_app, name="review")
 console = Console()
 err = Console(stderr=True)
 
-DEFAULT_CATALOG = Path("tasks_catalog.json")
 
 
 def quiet_prefect() -> None:
@@ -69,15 +68,31 @@ def factory():  # type: ignore[no-untyped-def]
 
 
 def plan_or_fail(session, plan: str | None = None):  # type: ignore[no-untyped-def]
+    """The plan named by `--plan` (its id), or the only plan loaded; exits with a clear
+    error when none is loaded or several are and none was named."""
     from sqlalchemy import select
 
     from tracker.models import Plan
 
-    query = select(Plan) if plan is None else select(Plan).where(Plan.key == plan)
-    found = session.scalars(query).first()
-    if found is None:
-        raise fail("no plan loaded: run `tracker catalog load` first")
-    return found
+    if plan is not None:
+        found = session.scalar(select(Plan).where(Plan.key == plan))
+        if found is None:
+            raise fail(f"没有标识为 {plan} 的规划；已载入：{_plan_keys(session) or '无'}")
+        return found
+    plans = session.scalars(select(Plan).order_by(Plan.id).limit(2)).all()
+    if not plans:
+        raise fail("尚未载入规划：请先运行 tracker catalog load")
+    if len(plans) > 1:
+        raise fail(f"已载入多个规划，请用 --plan 指定其一：{_plan_keys(session)}")
+    return plans[0]
+
+
+def _plan_keys(session) -> str:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from tracker.models import Plan
+
+    return "、".join(session.scalars(select(Plan.key).order_by(Plan.id)))
 
 
 def policy():  # type: ignore[no-untyped-def]
@@ -88,29 +103,21 @@ def policy():  # type: ignore[no-untyped-def]
 
 
 def board_filter(agency: str | None, period: str | None, level: int | None,
-                  light: str | None, session):  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
-
+                 light: str | None, session, plan=None):  # type: ignore[no-untyped-def]
+    """A board filter from CLI options (agency by directory name; the plan if given)."""
     from tracker.desk.board import BoardFilter
-    from tracker.models import Agency
 
-    agency_id = None
-    if agency:
-        agency_id = session.scalar(select(Agency.id).where(Agency.name == agency))
-        if agency_id is None:
-            raise fail(f"unknown agency: {agency}")
-    return BoardFilter(agency_id=agency_id, period=period, level=level, light=light,
-                       per_page=1_000_000)
+    agency_id = agency_or_fail(session, agency) if agency else None
+    return BoardFilter(plan_id=plan.id if plan is not None else None, agency_id=agency_id,
+                       period=period, level=level, light=light, per_page=1_000_000)
 
 
-def agency_or_fail(session, plan, name: str) -> int:  # type: ignore[no-untyped-def]
-    """The id of the plan's agency with this name; exits with a clear error if none."""
-    from sqlalchemy import select
+def agency_or_fail(session, name: str, government: str | None = None) -> int:  # type: ignore[no-untyped-def]
+    """The directory id of the agency with this name (or alias); exits with a clear error
+    if there is none, or if several governments have one and `government` is not given."""
+    from tracker.directory.agencies import AgencyError, find_by_name
 
-    from tracker.models import Agency
-
-    agency_id = session.scalar(select(Agency.id).where(Agency.plan_id == plan.id,
-                                                       Agency.name == name))
-    if agency_id is None:
-        raise fail(f"unknown agency: {name}")
-    return int(agency_id)
+    try:
+        return find_by_name(session, name, government)
+    except AgencyError as exc:
+        raise fail(str(exc)) from exc

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
+from tracker.catalog import default_catalog_path
 from tracker.catalog.schema import CatalogError
 from tracker.cli.common import (
-    DEFAULT_CATALOG,
     agency_or_fail,
     app,
     catalog_app,
@@ -27,7 +27,7 @@ from tracker.cli.common import (
 @catalog_app.command("parse")
 def catalog_parse(
     plan: Annotated[Path, typer.Argument(help="the plan's published text (UTF-8)")],
-    output: Annotated[Path, typer.Option("-o", "--output")] = DEFAULT_CATALOG,
+    output: Annotated[Path, typer.Option("-o", "--output")] = Path("tasks_catalog.json"),
 ) -> None:
     """Turn the plan's text into the catalog JSON."""
     from tracker.catalog.parse import SeedFormatError, parse_plan_text
@@ -43,11 +43,13 @@ def catalog_parse(
 
 
 @catalog_app.command("validate")
-def catalog_validate(path: Annotated[Path, typer.Argument()] = DEFAULT_CATALOG) -> None:
+def catalog_validate(path: Annotated[Path | None, typer.Argument(
+                     help="default: ./tasks_catalog.json, else the checked-in catalog")] = None) -> None:
     """Check a catalog file; name each bad field with its JSON path and line."""
     from tracker.catalog.schema import load_catalog
 
     try:
+        path = path or default_catalog_path()
         catalog = load_catalog(path)
     except (CatalogError, OSError) as exc:
         raise fail(str(exc)) from exc
@@ -56,7 +58,8 @@ def catalog_validate(path: Annotated[Path, typer.Argument()] = DEFAULT_CATALOG) 
 
 
 @catalog_app.command("load")
-def catalog_load(path: Annotated[Path, typer.Argument()] = DEFAULT_CATALOG,
+def catalog_load(path: Annotated[Path | None, typer.Argument(
+                     help="default: ./tasks_catalog.json, else the checked-in catalog")] = None,
                  now: Annotated[str | None, typer.Option(help="ISO time")] = None) -> None:
     """Load the catalog into the database (idempotent; updates in place)."""
     from tracker.catalog.load import load_catalog as load_into
@@ -64,7 +67,7 @@ def catalog_load(path: Annotated[Path, typer.Argument()] = DEFAULT_CATALOG,
     from tracker.db import transaction
 
     try:
-        catalog = load_catalog(path)
+        catalog = load_catalog(path or default_catalog_path())
     except (CatalogError, OSError) as exc:
         raise fail(str(exc)) from exc
     with transaction(factory()) as session:
@@ -76,45 +79,39 @@ def catalog_load(path: Annotated[Path, typer.Argument()] = DEFAULT_CATALOG,
 @liaison_app.command("add")
 def liaison_add(agency: str, name: str, email: str,
                 deputy: Annotated[bool, typer.Option(help="deputy head in charge")] = False,
-                plan: Annotated[str | None, typer.Option(help="plan id")] = None) -> None:
-    """Add a liaison (or, with --deputy, a deputy head) to an agency."""
-    from sqlalchemy import select
-
+                government: Annotated[str | None, typer.Option(
+                    help="the agency's government, when the name exists under several")] = None
+                ) -> None:
+    """Add a liaison (or, with --deputy, a deputy head) to an agency of the directory."""
     from tracker.db import transaction
-    from tracker.directory.contacts import ContactError, add_contact
+    from tracker.directory.contacts import add_contact
     from tracker.enums import ContactRole
-    from tracker.models import Plan
+    from tracker.errors import DomainError
 
     with transaction(factory()) as session:
-        query = select(Plan.id) if plan is None else select(Plan.id).where(Plan.key == plan)
-        plan_id = session.scalars(query).first()
-        if plan_id is None:
-            raise fail("no plan loaded: run `tracker catalog load` first")
         try:
-            added = add_contact(session, plan_id, agency=agency, name=name, email=email,
-                                role=ContactRole.DEPUTY_HEAD if deputy else ContactRole.LIAISON)
-        except ContactError as exc:
+            added = add_contact(session, agency=agency, name=name, email=email,
+                                role=ContactRole.DEPUTY_HEAD if deputy else ContactRole.LIAISON,
+                                government=government)
+        except DomainError as exc:
             raise fail(str(exc)) from exc
     console.print("已添加" if added else "已存在，未重复添加")
 
 
 @meeting_app.command("add")
-def meeting_add(government: str, held_on: str, topic: str = "研究推进残疾人小康进程工作",
+def meeting_add(government: str, held_on: str, topic: str | None = None,
+                plan: Annotated[str | None, typer.Option(help="plan id (when several)")] = None,
                 now: Annotated[str | None, typer.Option()] = None) -> None:
-    """Record an executive meeting (城市 天津市人民政府 or a district government)."""
-    from sqlalchemy import select
-
+    """Record an executive meeting (the plan's government or one of its districts)."""
     from tracker.annual.meetings import MeetingError, record_meeting
     from tracker.db import transaction
-    from tracker.models import Plan
 
     with transaction(factory()) as session:
-        plan = session.scalars(select(Plan)).first()
-        if plan is None:
-            raise fail("no plan loaded: run `tracker catalog load` first")
+        chosen = plan_or_fail(session, plan)
         try:
-            added = record_meeting(session, plan, government=government,
-                                   held_on=dt.date.fromisoformat(held_on), topic=topic,
+            added = record_meeting(session, chosen, government=government,
+                                   held_on=dt.date.fromisoformat(held_on),
+                                   topic=topic or f"研究《{chosen.title}》实施工作",
                                    recorded_by="cli", now=parse_now(now))
         except (MeetingError, ValueError) as exc:
             raise fail(str(exc)) from exc
@@ -129,15 +126,15 @@ def liaison_link(agency: str, now: Annotated[str | None, typer.Option()] = None)
     from tracker.config import load_settings
     from tracker.directory.links import load_secret, make_token
     from tracker.enums import ContactRole
-    from tracker.models import Agency, Liaison
+    from tracker.models import Contact
 
     settings = load_settings()
     secret = load_secret(settings.home, settings.secret_key)
     with factory()() as session:
-        plan = plan_or_fail(session)
-        rows = session.scalars(select(Liaison).join(Agency, Agency.id == Liaison.agency_id).where(
-            Agency.plan_id == plan.id, Agency.name == agency, Liaison.active.is_(True),
-            Liaison.role == ContactRole.LIAISON)).all()
+        agency_id = agency_or_fail(session, agency)
+        rows = session.scalars(select(Contact).where(
+            Contact.agency_id == agency_id, Contact.active.is_(True),
+            Contact.role == ContactRole.LIAISON)).all()
         if not rows:
             raise fail(f"no active liaison for {agency}")
         for liaison in rows:
@@ -153,10 +150,10 @@ def liaison_revoke(email: str) -> None:
 
     from tracker.db import transaction
     from tracker.directory.links import revoke
-    from tracker.models import Liaison
+    from tracker.models import Contact
 
     with transaction(factory()) as session:
-        ids = session.scalars(select(Liaison.id).where(Liaison.email == email.lower())).all()
+        ids = session.scalars(select(Contact.id).where(Contact.email == email.lower())).all()
         if not ids:
             raise fail(f"no liaison with address {email}")
         for liaison_id in ids:
@@ -175,8 +172,7 @@ def template(agency: str,
 
     at = parse_now(now)
     with factory()() as session:
-        plan = plan_or_fail(session)
-        agency_id = agency_or_fail(session, plan, agency)
+        agency_id = agency_or_fail(session, agency)
         data = agency_template(session, agency_id, local_date(at), at)
     path = output or Path(f"进展填报-{agency}.xlsx")
     path.write_bytes(data)
@@ -193,8 +189,7 @@ def import_sheet_cmd(agency: str, path: Path,
     from tracker.requests.reports import ReportError
 
     with transaction(factory()) as session:
-        plan = plan_or_fail(session)
-        agency_id = agency_or_fail(session, plan, agency)
+        agency_id = agency_or_fail(session, agency)
         try:
             result = import_sheet(session, path.read_bytes(), agency_id=agency_id,
                                   submitted_by="cli", now=parse_now(now))

@@ -98,6 +98,7 @@ def review_return(report_id: int, comment: str, by: str = "督查室",
 
 @review_app.command("close-out")
 def review_close_out(measure: str, by: str = "督查室",
+                     plan: Annotated[str | None, typer.Option(help="plan id (when several)")] = None,
                      now: Annotated[str | None, typer.Option()] = None) -> None:
     """办结销号: close a measure whose lead reported it completed, with evidence."""
     from sqlalchemy import select
@@ -107,8 +108,8 @@ def review_close_out(measure: str, by: str = "督查室",
     from tracker.requests.review import ReviewError, close_out
 
     with transaction(factory()) as session:
-        plan = plan_or_fail(session)
-        measure_id = session.scalar(select(Measure.id).where(Measure.plan_id == plan.id,
+        chosen = plan_or_fail(session, plan)
+        measure_id = session.scalar(select(Measure.id).where(Measure.plan_id == chosen.id,
                                                              Measure.code == measure))
         if measure_id is None:
             raise fail(f"unknown measure {measure}")
@@ -146,6 +147,7 @@ def user_add(username: str, display_name: str,
 
 @app.command("overdue")
 def overdue(agency: str | None = None, period: str | None = None, level: int | None = None,
+            plan: Annotated[str | None, typer.Option(help="plan id (default: every plan)")] = None,
             light: Annotated[str, typer.Option(help="red | yellow | green | grey | all")] = "red",
             now: Annotated[str | None, typer.Option()] = None, limit: int = 100) -> None:
     """The overdue board in the terminal (default: red items, most overdue first)."""
@@ -154,9 +156,9 @@ def overdue(agency: str | None = None, period: str | None = None, level: int | N
     from tracker.enums import Light, level_label
 
     with factory()() as session:
-        plan = plan_or_fail(session)
-        f = board_filter(agency, period, level, None if light == "all" else light, session)
-        result = board(session, plan, f, local_date(parse_now(now)), policy())
+        chosen = plan_or_fail(session, plan) if plan else None
+        f = board_filter(agency, period, level, None if light == "all" else light, session, chosen)
+        result = board(session, f, local_date(parse_now(now)), policy())
     table = Table(title=f"共 {result.total} 项")
     for name in ("灯", "报送期", "编号", "任务或指标", "责任单位", "截止日期", "逾期工作日", "级别"):
         table.add_column(name, overflow="fold")
@@ -172,17 +174,18 @@ def overdue(agency: str | None = None, period: str | None = None, level: int | N
 @app.command("ledger")
 def ledger_cmd(output: Annotated[Path, typer.Option("-o", "--output")] = Path("督查台账.xlsx"),
                agency: str | None = None, period: str | None = None, level: int | None = None,
+               plan: Annotated[str | None, typer.Option(help="plan id (default: every plan)")] = None,
                light: Annotated[str, typer.Option(help="red | yellow | green | grey | all")] = "all",
                now: Annotated[str | None, typer.Option()] = None) -> None:
     """Export the ledger (台账) as Excel: one row per request, as filtered."""
     from tracker.dates.workdays import local_date
-    from tracker.desk.ledger import ledger_frame, ledger_xlsx
+    from tracker.desk.ledger import ledger_frame, ledger_title, ledger_xlsx
 
     at = parse_now(now)
     with factory()() as session:
-        plan = plan_or_fail(session)
-        f = board_filter(agency, period, level, None if light == "all" else light, session)
-        frame = ledger_frame(session, plan, f, local_date(at), policy())
-        title = f"{plan.title} 督查台账（{local_date(at).isoformat()}）"
+        chosen = plan_or_fail(session, plan) if plan else None
+        f = board_filter(agency, period, level, None if light == "all" else light, session, chosen)
+        frame = ledger_frame(session, f, local_date(at), policy())
+        title = ledger_title(session, f, local_date(at))
     output.write_bytes(ledger_xlsx(frame, title))
     console.print(f"{output}: {len(frame)} 行", highlight=False)

@@ -12,9 +12,9 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tracker.catalog import default_catalog_path
 from tracker.catalog.schema import CatalogError
 from tracker.cli.common import (
-    DEFAULT_CATALOG,
     app,
     console,
     factory,
@@ -88,7 +88,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option(help="folder for the demo's files")] = Path("var/demo"),
-    catalog_path: Annotated[Path, typer.Option("--catalog")] = DEFAULT_CATALOG,
+    catalog_path: Annotated[Path | None, typer.Option(
+        "--catalog", help="default: ./tasks_catalog.json, else the checked-in catalog")] = None,
     year: int = 2017,
     seed: int = 2017,
 ) -> None:
@@ -101,7 +102,7 @@ def demo(
     from tracker.policy import Policy
 
     try:
-        catalog = load_catalog(catalog_path)
+        catalog = load_catalog(catalog_path or default_catalog_path())
     except (CatalogError, OSError) as exc:
         raise fail(str(exc)) from exc
     from flows.demo import run_demo

@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from tracker.enums import Light, RequestState
+from tracker.enums import CircularState, Light, RequestState
 from tracker.models import (
     Agency,
     Assignment,
+    Circular,
     Indicator,
     Measure,
     Plan,
@@ -33,6 +34,7 @@ LIGHTS = tuple(light.value for light in Light)
 
 @dataclass
 class BoardFilter:
+    plan_id: int | None = None  # None: every loaded plan
     agency_id: int | None = None
     section: str | None = None
     role: str | None = None
@@ -52,7 +54,7 @@ class BoardFilter:
             return value if value is not None and 0 < value < 2**31 else None
 
         light = q.get("light") if q.get("light") in LIGHTS else None
-        return cls(agency_id=num("agency"), section=q.get("section") or None,
+        return cls(plan_id=num("plan"), agency_id=num("agency"), section=q.get("section") or None,
                    role=q.get("role") if q.get("role") in ("lead", "co", "district") else None,
                    period=q.get("period") or None, level=num("level"), light=light,
                    page=min(max(num("page") or 1, 1), 100_000))
@@ -65,14 +67,15 @@ class Board:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _base(plan: Plan, f: BoardFilter, light: Any) -> Select[Any]:
+def _base(f: BoardFilter, light: Any) -> Select[Any]:
     q = (
         select(ProgressRequest.id)
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
         .outerjoin(Measure, Measure.id == Assignment.measure_id)
-        .where(ReportingPeriod.plan_id == plan.id)
     )
+    if f.plan_id:
+        q = q.where(ReportingPeriod.plan_id == f.plan_id)
     if f.agency_id:
         q = q.where(ProgressRequest.agency_id == f.agency_id)
     if f.section:
@@ -88,10 +91,13 @@ def _base(plan: Plan, f: BoardFilter, light: Any) -> Select[Any]:
     return q
 
 
-def board(session: Session, plan: Plan, f: BoardFilter, today: dt.date, policy: Policy) -> Board:
-    """The filtered, sorted page of requests, with counts per light for the filter."""
+def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> Board:
+    """The filtered, sorted page of requests, with counts per light for the filter.
+
+    `f.plan_id` None covers every loaded plan; each row names its plan.
+    """
     light = light_sql(today, policy)
-    base = _base(plan, f, light).subquery()
+    base = _base(f, light).subquery()
     counts: dict[str, int] = dict(session.execute(
         select(light, func.count()).select_from(ProgressRequest)
         .where(ProgressRequest.id.in_(select(base.c.id))).group_by(light)).all())
@@ -100,19 +106,21 @@ def board(session: Session, plan: Plan, f: BoardFilter, today: dt.date, policy: 
         total = counts.get(f.light, 0)
     severity = case((light == "red", 0), (light == "yellow", 1), (light == "green", 2), else_=3)
     rows = session.execute(
-        with_subject(select(ProgressRequest, light.label("light"), ReportingPeriod.label,
-                            Agency.name, Assignment.role, Measure.code, Measure.title,
+        with_subject(select(ProgressRequest, light.label("light"), ReportingPeriod.label, Plan.title,
+                            Agency.name, Assignment.role, Measure.id, Measure.code, Measure.title,
                             Measure.section, Indicator.code, Indicator.name))
+        .join(Plan, Plan.id == ReportingPeriod.plan_id)
         .where(ProgressRequest.id.in_(select(base.c.id)))
         .order_by(severity, ProgressRequest.due_on, Agency.id, Measure.position, ProgressRequest.id)
         .limit(f.per_page).offset((f.page - 1) * f.per_page)
     ).all()
     overdue_days = _overdue_days({r[0].due_on for r in rows}, today, policy)
     out = []
-    for req, lt, period, agency, role, code, title, section, icode, iname in rows:
+    for req, lt, period, plan_title, agency, role, mid, code, title, section, icode, iname in rows:
         out.append({
-            "id": req.id, "light": lt, "period": period, "agency": agency, "role": role,
-            "code": code or icode, "title": title or iname, "section": section or "主要指标",
+            "id": req.id, "light": lt, "period": period, "plan": plan_title, "agency": agency,
+            "role": role, "measure_id": mid, "code": code or icode, "title": title or iname,
+            "section": section or "主要指标",
             "due_on": req.due_on, "state": req.state, "level": req.level,
             "answered_at": req.answered_at, "late": req.answered_late,
             "days_overdue": overdue_days[req.due_on] if lt == "red" else 0,
@@ -125,22 +133,32 @@ def _overdue_days(due_days: set[dt.date], today: dt.date, policy: Policy) -> dic
     return {d: max(policy.calendar.between(d, today), 0) for d in due_days}
 
 
-def heat_table(session: Session, plan: Plan, today: dt.date, period: str | None = None
+def heat_table(session: Session, today: dt.date, *, plan_id: int | None = None,
+               period: str | None = None, agency_id: int | None = None
                ) -> tuple[list[str], list[tuple[str, dict[str, int], int]]]:
-    """Overdue (red) requests per agency and section: (sections, [(agency, cells, total)])."""
+    """Overdue (red) requests per agency and section: (sections, [(agency, cells, total)]).
+
+    Scoped like the board: one plan (or all), one period, one agency.
+    """
     q = (select(Agency.name, func.coalesce(Measure.section, literal("主要指标")), func.count())
          .select_from(ProgressRequest)
          .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
          .join(Agency, Agency.id == ProgressRequest.agency_id)
          .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
          .outerjoin(Measure, Measure.id == Assignment.measure_id)
-         .where(ReportingPeriod.plan_id == plan.id,
-                ProgressRequest.state == RequestState.OPEN.value, ProgressRequest.due_on < today)
+         .where(ProgressRequest.state == RequestState.OPEN.value, ProgressRequest.due_on < today)
          .group_by(Agency.id, Agency.name, Measure.section).order_by(Agency.id))
+    if plan_id:
+        q = q.where(ReportingPeriod.plan_id == plan_id)
     if period:
         q = q.where(ReportingPeriod.label == period)
-    sections = list(session.scalars(select(Measure.section).where(Measure.plan_id == plan.id)
-                                    .group_by(Measure.section).order_by(func.min(Measure.position))))
+    if agency_id:
+        q = q.where(ProgressRequest.agency_id == agency_id)
+    section_query = select(Measure.section).group_by(Measure.section).order_by(
+        func.min(Measure.plan_id), func.min(Measure.position))
+    if plan_id:
+        section_query = section_query.where(Measure.plan_id == plan_id)
+    sections = list(session.scalars(section_query))
     sections.append("主要指标")
     table: dict[str, dict[str, int]] = {}
     for agency, section, n in session.execute(q):
@@ -150,14 +168,70 @@ def heat_table(session: Session, plan: Plan, today: dt.date, period: str | None 
     return sections, rows
 
 
-def on_time_by_period(session: Session, plan: Plan) -> list[tuple[str, int, int]]:
-    """(period label, answered on time, requests) per period, in due order (waived excluded)."""
-    return [(label, int(on or 0), n) for label, on, n in session.execute(
+def on_time_by_period(session: Session, plan_id: int | None = None,
+                      agency_id: int | None = None) -> list[tuple[str, int, int]]:
+    """(period label, answered on time, requests) per period, in due order (waived excluded).
+
+    Scoped to one plan (or all: periods of the same label are added up) and one agency.
+    """
+    query = (
         select(ReportingPeriod.label,
                func.sum(case((ProgressRequest.answered_late.is_(False), 1), else_=0)),
                func.count(ProgressRequest.id))
         .join(ProgressRequest, ProgressRequest.period_id == ReportingPeriod.id)
-        .where(ReportingPeriod.plan_id == plan.id,
-               ProgressRequest.state != RequestState.WAIVED.value)
-        .group_by(ReportingPeriod.label, ReportingPeriod.due_on)
-        .order_by(ReportingPeriod.due_on))]
+        .where(ProgressRequest.state != RequestState.WAIVED.value)
+        .group_by(ReportingPeriod.label)
+        .order_by(func.min(ReportingPeriod.due_on), ReportingPeriod.label))
+    if plan_id:
+        query = query.where(ReportingPeriod.plan_id == plan_id)
+    if agency_id:
+        query = query.where(ProgressRequest.agency_id == agency_id)
+    return [(label, int(on or 0), n) for label, on, n in session.execute(query)]
+
+
+@dataclass
+class BoardOptions:
+    """What the board's filters and forms offer, for the plan chosen (or all plans)."""
+
+    plans: list[tuple[int, str]]
+    agencies: list[tuple[int, str]]
+    periods: list[str]
+    years: list[tuple[int, str, int]]  # (plan id, plan title, year) with a scorecard
+    has_drafts: bool
+    governments: list[str]  # whose executive meetings the chosen plan tracks
+
+
+def board_options(session: Session, plan_id: int | None) -> BoardOptions:
+    """The choices of the desk's filters: plans, agencies, periods, scorecard years, and
+    whether a circular waits for sign-off. A few small queries."""
+    from tracker.annual.meetings import governments
+    from tracker.directory.agencies import plan_agencies
+
+    plans = [(i, t) for i, t in session.execute(select(Plan.id, Plan.title).order_by(Plan.id))]
+    period_query = select(ReportingPeriod.label).group_by(ReportingPeriod.label).order_by(
+        func.min(ReportingPeriod.due_on))
+    drafts = select(Circular.id).where(Circular.state == CircularState.DRAFT)
+    if plan_id:
+        period_query = period_query.where(ReportingPeriod.plan_id == plan_id)
+        drafts = drafts.where(Circular.plan_id == plan_id)
+    years = [(pid, title, y) for pid, title, y in session.execute(
+        select(Plan.id, Plan.title, ReportingPeriod.year).join(
+            ReportingPeriod, ReportingPeriod.plan_id == Plan.id)
+        .where(*([Plan.id == plan_id] if plan_id else []))
+        .group_by(Plan.id, Plan.title, ReportingPeriod.year)
+        .order_by(Plan.id, ReportingPeriod.year))]
+    chosen = session.get(Plan, plan_id) if plan_id else (
+        session.get(Plan, plans[0][0]) if len(plans) == 1 else None)
+    return BoardOptions(
+        plans=plans, agencies=plan_agencies(session, plan_id),
+        periods=list(session.scalars(period_query)), years=years,
+        has_drafts=session.scalar(drafts.limit(1)) is not None,
+        governments=[g for g, _ in governments(session, chosen)] if chosen else [])
+
+
+def plan_for_page(session: Session, plan_id: int | None) -> Plan | None:
+    """The plan a page is about: the one asked for, else the only one loaded (else None)."""
+    if plan_id:
+        return session.get(Plan, plan_id)
+    plans = session.scalars(select(Plan).order_by(Plan.id).limit(2)).all()
+    return plans[0] if len(plans) == 1 else None

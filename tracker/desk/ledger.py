@@ -19,17 +19,21 @@ from tracker.policy import Policy
 from tracker.requests.answer_form import latest_reports
 
 
-def ledger_frame(session: Session, plan: Plan, f: BoardFilter, today: dt.date,
+def ledger_frame(session: Session, f: BoardFilter, today: dt.date,
                  policy: Policy) -> pd.DataFrame:
-    """All requests matching the filter (no paging), with the measure's agencies and text."""
+    """All requests matching the filter (no paging), with the measure's agencies and text.
+
+    `f.plan_id` None covers every plan; the 规划 column names each row's plan.
+    """
     f = BoardFilter(**{**f.__dict__, "page": 1, "per_page": 1_000_000})
-    rows = board(session, plan, f, today, policy).rows
+    rows = board(session, f, today, policy).rows
+    measure_ids = {r["measure_id"] for r in rows if r["measure_id"]}
     agencies: dict[int, dict[str, Any]] = {}
     for mid, name, role in session.execute(
         select(Assignment.measure_id, Agency.name, Assignment.role)
         .join(Agency, Agency.id == Assignment.agency_id)
         .join(Measure, Measure.id == Assignment.measure_id)
-        .where(Measure.plan_id == plan.id, Assignment.active.is_(True),
+        .where(Measure.id.in_(measure_ids), Assignment.active.is_(True),
                Assignment.role != Role.DISTRICT.value)
         .order_by(Assignment.measure_id, Assignment.position)
     ):
@@ -38,17 +42,17 @@ def ledger_frame(session: Session, plan: Plan, f: BoardFilter, today: dt.date,
             entry["lead"] = name
         else:
             entry["co"].append(name)
-    measures: dict[str, tuple[int, str]] = {
-        code: (measure_id, text) for code, measure_id, text in session.execute(
-            select(Measure.code, Measure.id, Measure.text).where(Measure.plan_id == plan.id))}
+    texts: dict[int, str] = dict(session.execute(
+        select(Measure.id, Measure.text).where(Measure.id.in_(measure_ids))).all())
     latest = latest_reports(session, [r["id"] for r in rows])
     out = []
     for r in rows:
-        measure_id, text = measures.get(r["code"], (0, ""))
-        who = agencies.get(measure_id, {"lead": "", "co": []})
+        text = texts.get(r["measure_id"], "")
+        who = agencies.get(r["measure_id"], {"lead": "", "co": []})
         report = latest.get(r["id"], (None, 0))[0]
         out.append({
-            "请求编号": r["id"], "报送期": r["period"], "编号": r["code"], "任务或指标": r["title"],
+            "请求编号": r["id"], "规划": r["plan"], "报送期": r["period"], "编号": r["code"],
+            "任务或指标": r["title"],
             "领域": r["section"], "责任单位": r["agency"], "角色": role_label(r["role"]),
             "牵头单位": who["lead"], "配合单位": "、".join(who["co"]), "任务内容": text,
             "截止日期": r["due_on"],
@@ -64,10 +68,30 @@ def ledger_frame(session: Session, plan: Plan, f: BoardFilter, today: dt.date,
     return pd.DataFrame(out, columns=LEDGER_COLUMNS)
 
 
-LEDGER_COLUMNS = ["请求编号", "报送期", "编号", "任务或指标", "领域", "责任单位", "角色", "牵头单位",
+LEDGER_COLUMNS = ["请求编号", "规划", "报送期", "编号", "任务或指标", "领域", "责任单位", "角色", "牵头单位",
                   "配合单位", "任务内容", "截止日期", "报送时间", "状态", "进展", "完成进度(%)",
                   "督办级别", "灯", "逾期工作日", "最新进展"]
-WRAPPED = {"任务内容": 50, "最新进展": 40, "配合单位": 30, "任务或指标": 30}
+WRAPPED = {"规划": 20, "任务内容": 50, "最新进展": 40, "配合单位": 30, "任务或指标": 30}
+
+
+def ledger_title(session: Session, f: BoardFilter, today: dt.date) -> str:
+    """The ledger's title: the plan, the filter that produced it, and the day."""
+    plan = session.get(Plan, f.plan_id) if f.plan_id else None
+    parts = []
+    if f.agency_id:
+        parts.append(session.get_one(Agency, f.agency_id).name)
+    if f.section:
+        parts.append(f.section)
+    if f.role:
+        parts.append(role_label(f.role, long=True))
+    if f.period:
+        parts.append(f.period)
+    if f.level:
+        parts.append(f"{level_label(f.level)}及以上")
+    if f.light:
+        parts.append(Light(f.light).label)
+    where = "（" + "，".join(parts) + "）" if parts else ""
+    return f"{plan.title if plan else '全部规划'} 督查台账{where} {today.year}年{today.month}月{today.day}日"
 
 
 def ledger_xlsx(frame: pd.DataFrame, title: str) -> bytes:

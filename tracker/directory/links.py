@@ -18,7 +18,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
 from tracker.errors import DomainError
-from tracker.models import Liaison
+from tracker.models import Contact
 
 DEFAULT_MAX_AGE = dt.timedelta(days=30)
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -55,7 +55,7 @@ def load_secret(home: Path, env_value: str | None = None) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def make_token(secret: str, liaison: Liaison, now: dt.datetime) -> str:
+def make_token(secret: str, liaison: Contact, now: dt.datetime) -> str:
     """A link token for `liaison`, issued at `now`."""
     payload = {"l": liaison.id, "a": liaison.agency_id, "v": liaison.token_version,
                "t": int(now.timestamp())}
@@ -84,18 +84,18 @@ def link_id(claims: LinkClaims) -> str:
 
 
 def verify(session: Session, secret: str, token: str, now: dt.datetime,
-           max_age: dt.timedelta = DEFAULT_MAX_AGE) -> Liaison:
+           max_age: dt.timedelta = DEFAULT_MAX_AGE) -> Contact:
     """The liaison a link speaks for. Raises LinkError('forged' | 'expired' | 'revoked')."""
     return verify_link(session, secret, token, now, max_age)[0]
 
 
 def verify_link(session: Session, secret: str, token: str, now: dt.datetime,
-                max_age: dt.timedelta = DEFAULT_MAX_AGE) -> tuple[Liaison, LinkClaims]:
+                max_age: dt.timedelta = DEFAULT_MAX_AGE) -> tuple[Contact, LinkClaims]:
     """As `verify`, with the link's claims (for the audit trail)."""
     claims = read_token(secret, token, now, max_age)
     if not 0 < claims.liaison_id < 2**31:
         raise LinkError("forged")
-    liaison = session.get(Liaison, claims.liaison_id)
+    liaison = session.get(Contact, claims.liaison_id)
     if liaison is None or liaison.agency_id != claims.agency_id:
         raise LinkError("forged")
     if not liaison.active or liaison.token_version != claims.version:
@@ -105,5 +105,5 @@ def verify_link(session: Session, secret: str, token: str, now: dt.datetime,
 
 def revoke(session: Session, liaison_id: int) -> None:
     """Invalidate every link issued so far to a liaison (bump the token version)."""
-    liaison = session.get_one(Liaison, liaison_id)
+    liaison = session.get_one(Contact, liaison_id)
     liaison.token_version += 1

@@ -74,6 +74,15 @@ def add_to_draft(session: Session, *, plan_id: int, request_ids: list[int] | Sel
     return circular
 
 
+def circular_list(session: Session, plan_id: int | None = None) -> list[tuple[Circular, str]]:
+    """Circulars newest first with their plan's title (one plan's, or every plan's)."""
+    query = (select(Circular, Plan.title).join(Plan, Plan.id == Circular.plan_id)
+             .order_by(Circular.id.desc()))
+    if plan_id is not None:
+        query = query.where(Circular.plan_id == plan_id)
+    return [(c, title) for c, title in session.execute(query)]
+
+
 def still_overdue(session: Session, circular: Circular) -> list[dict[str, Any]]:
     """The circular's items whose requests are still open (answered or waived drop out)."""
     ids = [i["request_id"] for i in circular.items]
@@ -89,10 +98,10 @@ def render_docx(circular: Circular, plan: Plan, items: list[dict[str, Any]] | No
     doc.add_heading(circular.title, level=1)
     agencies = sorted({(i["agency_id"], i["agency"]) for i in items})
     doc.add_paragraph(
-        f"根据《{plan.title}》实施工作要求，市政府督查室对各责任单位报送进展情况进行督办。"
+        f"根据《{plan.title}》实施工作要求，{plan.supervision_office}对各责任单位报送进展情况进行督办。"
         f"截至{circular.key.split(':')[1]}，下列{len(agencies)}个单位共{len(items)}项"
         "任务逾期十个工作日以上仍未报送进展情况，经催办、督办仍未落实，现予通报。"
-        "请各单位认真查找原因，立即报送，并将整改情况报市政府督查室。")
+        f"请各单位认真查找原因，立即报送，并将整改情况报{plan.supervision_office}。")
     table = doc.add_table(rows=1, cols=5)
     table.style = "Table Grid"
     for cell, text in zip(table.rows[0].cells, ["责任单位", "报送期", "任务编号", "任务", "截止日期"],
@@ -105,7 +114,7 @@ def render_docx(circular: Circular, plan: Plan, items: list[dict[str, Any]] | No
         for cell, text in zip(cells, values, strict=True):
             cell.text = str(text)
     doc.add_paragraph("")
-    doc.add_paragraph("天津市人民政府督查室")
+    doc.add_paragraph(f"{plan.government}督查室")
     if circular.signed_at:
         doc.add_paragraph(f"签发：{circular.signed_by}　{circular.signed_at:%Y-%m-%d}")
     buf = io.BytesIO()
@@ -141,7 +150,7 @@ def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.date
             queued += enqueue_to_agency(
                 session, agency_id=agency_id, key_prefix=f"circ:{circular.id}:{role.value}",
                 kind=MessageKind.CIRCULAR_ISSUED, payload={"text": text}, now=now,
-                channel=policy.channel, role=role)
+                channel=policy.channel, role=role, plan_id=circular.plan_id)
     session.add(AuditEvent(at=now, actor=signed_by, action="circular.sign_off",
                            object_type="circular", object_id=str(circular.id),
                            detail={"agencies": len(by_agency), "items": len(circular.items)}))

@@ -13,14 +13,16 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
+from tracker.directory.agencies import office_id
 from tracker.enums import ExtensionState, Level, MessageKind, RequestState
 from tracker.errors import DomainError
 from tracker.escalation.circulars import add_to_draft
-from tracker.models import AuditEvent, Escalation, ExtensionRequest, Note, ProgressRequest
-from tracker.outbox import agency_id_by_name, enqueue_for_requests, enqueue_to_agency
+from tracker.models import AuditEvent, Escalation, ExtensionRequest, Note, Plan, ProgressRequest
+from tracker.outbox import enqueue_for_requests, enqueue_to_agency
 from tracker.policy import Policy
 from tracker.requests.extensions import extension_pending
 from tracker.requests.rules import next_action_day
+from tracker.requests.subjects import plan_of_request
 from tracker.sql import insert_ignore_values
 
 
@@ -29,7 +31,7 @@ class ActionError(DomainError):
 
 
 def escalate_now(session: Session, request_id: int, *, actor: str, now: dt.datetime,
-                 policy: Policy, plan_id: int) -> tuple[int, int]:
+                 policy: Policy) -> tuple[int, int]:
     """Fire the request's next rung today; returns (level reached, messages queued).
 
     Raises ActionError if the request is not open or is at the top rung already.
@@ -49,12 +51,13 @@ def escalate_now(session: Session, request_id: int, *, actor: str, now: dt.datet
     req.level = level.value
     req.next_action_on = next_action_day(req.due_on, level.value, policy, after=today,
                                          held=extension_pending(session, req.id))
-    office = agency_id_by_name(session, plan_id, policy.rules.supervision_office)
+    plan = session.get_one(Plan, plan_of_request(session, req.id))
+    office = office_id(session, plan, plan.supervision_office)
     queued = enqueue_for_requests(session, ProgressRequest.id == req.id,
                                   kind=MessageKind.ESCALATION, level=level.value, now=now,
                                   channel=policy.channel, supervision_office_id=office)
     if level == Level.CIRCULAR:
-        add_to_draft(session, plan_id=plan_id, request_ids=[req.id], effective_on=today, now=now)
+        add_to_draft(session, plan_id=plan.id, request_ids=[req.id], effective_on=today, now=now)
     session.add(AuditEvent(at=now, actor=actor, action="ladder.escalate_now",
                            object_type="progress_request", object_id=str(req.id),
                            detail={"level": level.value, "queued": queued}))
@@ -83,7 +86,8 @@ def waive(session: Session, request_id: int, *, reason: str, actor: str, now: dt
     enqueue_to_agency(session, agency_id=req.agency_id, key_prefix=f"waive:{req.id}",
                       kind=MessageKind.WAIVED, now=now, channel=policy.channel,
                       payload={"text": f"经督查室同意，您单位本期一项报送任务免报（请求编号 {req.id}）。"
-                                       f"理由：{reason.strip()}"}, request_id=req.id)
+                                       f"理由：{reason.strip()}"}, request_id=req.id,
+                      plan_id=plan_of_request(session, req.id))
 
 
 def add_note(session: Session, *, request_id: int | None, measure_id: int | None, text: str,

@@ -19,10 +19,11 @@ from sqlalchemy import and_, literal, select, update
 from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
+from tracker.directory.agencies import office_id
 from tracker.enums import Level, MessageKind, RequestState
 from tracker.escalation.circulars import add_to_draft
 from tracker.models import AuditEvent, Escalation, Plan, ProgressRequest, ReportingPeriod
-from tracker.outbox import agency_id_by_name, enqueue_for_requests
+from tracker.outbox import enqueue_for_requests
 from tracker.policy import Policy
 from tracker.requests.rules import ladder_dates, next_action_day
 from tracker.sql import insert_ignore_from_select
@@ -41,7 +42,7 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
     run insert a rung; the other inserts nothing and sends nothing.
     """
     today = local_date(now)
-    office = agency_id_by_name(session, plan.id, policy.rules.supervision_office)
+    office = office_id(session, plan, plan.supervision_office)
     due_days = session.scalars(
         select(ProgressRequest.due_on).distinct()
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)

@@ -3,7 +3,15 @@
 from tracker.models.audit import AuditEvent
 from tracker.models.base import Base
 from tracker.models.outbox import DeliveryAttempt, OutboxMessage
-from tracker.models.plan import Agency, Assignment, Indicator, Liaison, Measure, Plan
+from tracker.models.plan import (
+    Agency,
+    AgencyAlias,
+    Assignment,
+    Contact,
+    Indicator,
+    Measure,
+    Plan,
+)
 from tracker.models.staff import Circular, FormToken, Note, StaffSession, StaffUser
 from tracker.models.tracking import (
     Escalation,
@@ -20,8 +28,9 @@ from tracker.models.tracking import (
 )
 
 __all__ = [
-    "Agency", "Assignment", "AuditEvent", "Base", "DeliveryAttempt", "Escalation", "Evidence",
-    "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue", "Liaison",
+    "Agency", "AgencyAlias", "Assignment", "Contact", "AuditEvent", "Base", "DeliveryAttempt",
+    "Escalation", "Evidence",
+    "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue",
     "Measure",
     "MeetingCompliance", "OutboxMessage", "Plan", "ProgressReport", "ProgressRequest",
     "ReportingPeriod", "ScorecardRun", "Circular", "FormToken", "Note", "StaffSession", "StaffUser",

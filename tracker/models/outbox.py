@@ -31,7 +31,8 @@ class OutboxMessage(Base):
     recipient_name: Mapped[str] = mapped_column(String(200), default="")
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("progress_request.id"))
-    liaison_id: Mapped[int | None] = mapped_column(ForeignKey("liaison.id"))  # the recipient
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))  # the recipient
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plan.id"))  # the plan it is about
     level: Mapped[int] = mapped_column(default=0)
     is_copy: Mapped[bool] = mapped_column(default=False)  # 抄送
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)

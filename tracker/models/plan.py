@@ -1,4 +1,5 @@
-"""The plan as tracked: plan, agency, liaison, measure, indicator, assignment."""
+"""The plan as tracked: plan, the agency directory (agencies, aliases, contacts), measures,
+indicators and assignments."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracker.enums import AgencyKind, ContactRole, IndicatorAttribute, Role
+from tracker.enums import AgencyKind, Cadence, ContactRole, IndicatorAttribute, Role
 from tracker.models.base import Base
 
 
@@ -21,30 +22,63 @@ def enum_column(enum_cls: type) -> Any:
 
 
 class Plan(Base):
+    """One tracked document (规划纲要 or 任务分工方案) with its own settings.
+
+    The settings come from the catalog (`catalog.schema.PlanInfo`): the government whose
+    districts apply and their list, the office names, the meeting duty and the cadence;
+    no rule reads a city's name from code.
+    """
+
     __tablename__ = "plan"
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(100), unique=True)
     title: Mapped[str] = mapped_column(Text)
     issuer: Mapped[str] = mapped_column(String(200))
+    doc_number: Mapped[str | None] = mapped_column(String(100))  # 文号, e.g. 津政办发〔2016〕99号
     issued: Mapped[dt.date]
     first_year: Mapped[int]
     last_year: Mapped[int]
+    cadence: Mapped[Cadence] = mapped_column(enum_column(Cadence), default=Cadence.QUARTER)
+    government: Mapped[str] = mapped_column(String(200))  # whose districts apply: 天津市人民政府
+    districts: Mapped[list[str]] = mapped_column(JSON, default=list)  # district governments
+    supervision_office: Mapped[str] = mapped_column(String(200))  # 市政府督查室
+    performance_office: Mapped[str] = mapped_column(String(200))  # 市绩效办
+    meeting_contact: Mapped[str | None] = mapped_column(String(200))  # told of the city's meetings
+    meeting_duty: Mapped[bool] = mapped_column(Boolean, default=True)  # executive meetings yearly
     catalog_hash: Mapped[str] = mapped_column(String(64))
 
 
 class Agency(Base):
+    """An agency of the directory shared by all plans, keyed by its parent government and
+    name (every city has a 市民政局). A district government's parent is the city's."""
+
     __tablename__ = "agency"
     id: Mapped[int] = mapped_column(primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"))
+    government: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[AgencyKind] = mapped_column(enum_column(AgencyKind))
-    __table_args__ = (UniqueConstraint("plan_id", "name"),)
+    __table_args__ = (UniqueConstraint("government", "name"),)
 
 
-class Liaison(Base):
-    """A contact person of an agency: its liaison (联络员) or deputy head in charge (分管领导)."""
+class AgencyAlias(Base):
+    """Another name of an agency under the same government (市人力社保局 = 市人力资源和社会保障局)."""
 
-    __tablename__ = "liaison"
+    __tablename__ = "agency_alias"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
+    government: Mapped[str] = mapped_column(String(200))
+    alias: Mapped[str] = mapped_column(String(200))
+    __table_args__ = (UniqueConstraint("government", "alias"),)
+
+
+class Contact(Base):
+    """A contact person of an agency: its liaison (联络员) or deputy head in charge (分管领导).
+
+    Contacts belong to the directory, not to a plan: one liaison answers for every plan of
+    their agency from one link.
+    """
+
+    __tablename__ = "contact"
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
     role: Mapped[ContactRole] = mapped_column(enum_column(ContactRole), default=ContactRole.LIAISON)

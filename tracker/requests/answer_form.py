@@ -22,6 +22,7 @@ from tracker.models import (
     ExtensionRequest,
     Indicator,
     Measure,
+    Plan,
     ProgressReport,
     ProgressRequest,
     ReportDraft,
@@ -36,6 +37,7 @@ class Item:
     """One request as the answer form shows it."""
 
     request_id: int
+    plan: str  # the plan's title: one link shows the agency's items of every plan
     period: str
     due_on: dt.date
     state: RequestState
@@ -87,8 +89,9 @@ def agency_items(session: Session, agency_id: int, today: dt.date) -> list[Item]
               .scalar_subquery())
     rows = session.execute(
         select(ProgressRequest, ReportingPeriod.label, Assignment.role, Assignment.measure_id,
-               Measure.code, Measure.title, Measure.text, Measure.section, Indicator)
+               Measure.code, Measure.title, Measure.text, Measure.section, Indicator, Plan.title)
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+        .join(Plan, Plan.id == ReportingPeriod.plan_id)
         .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
         .outerjoin(Measure, Measure.id == Assignment.measure_id)
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
@@ -96,14 +99,14 @@ def agency_items(session: Session, agency_id: int, today: dt.date) -> list[Item]
                ProgressRequest.state != RequestState.WAIVED.value,
                or_(ProgressRequest.state == RequestState.OPEN.value,
                    ReportingPeriod.issue_on == recent))
-        .order_by(ReportingPeriod.due_on, Measure.position, Indicator.id)
+        .order_by(ReportingPeriod.due_on, Plan.id, Measure.position, Indicator.id)
     ).all()
     items: list[Item] = []
     by_request: dict[int, Item] = {}
     assignment_of: dict[int, int] = {}
-    for req, period, role, _mid, code, title, text, section, ind in rows:
+    for req, period, role, _mid, code, title, text, section, ind, plan_title in rows:
         item = Item(
-            request_id=req.id, period=period, due_on=req.due_on, state=req.state, role=role,
+            request_id=req.id, plan=plan_title, period=period, due_on=req.due_on, state=req.state, role=role,
             measure_code=code, measure_title=title or (ind.name if ind else ""),
             measure_text=text or "", section=section or "主要指标",
             indicator=None if ind is None else {

@@ -19,6 +19,7 @@ from tracker.models import AuditEvent, ExtensionRequest, ProgressRequest
 from tracker.outbox import enqueue_to_agency
 from tracker.policy import Policy
 from tracker.requests.rules import next_action_day
+from tracker.requests.subjects import plan_of_request
 
 MAX_EXTENSION_DAYS = 90  # calendar days after the current due day
 
@@ -106,5 +107,6 @@ def decide_extension(session: Session, extension_id: int, *, grant: bool, note: 
                                         f"截止日期为 {req.due_on.isoformat()}。"
                                         + (f"意见：{note}" if note else "")),
                                "request_id": req.id},
-                      now=now, channel=policy.channel, request_id=req.id)
+                      now=now, channel=policy.channel, request_id=req.id,
+                      plan_id=plan_of_request(session, req.id))
     return ext

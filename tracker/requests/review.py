@@ -29,6 +29,7 @@ from tracker.models import (
 from tracker.outbox import enqueue_to_agency
 from tracker.policy import Policy
 from tracker.requests.rules import next_action_day
+from tracker.requests.subjects import plan_of_request
 
 
 class ReviewError(DomainError):
@@ -93,7 +94,8 @@ def return_report(session: Session, report_id: int, *, reviewer: str, comment: s
                                        f"请于 {req.due_on.isoformat()} 前修改后重新报送。"
                                        f"退回意见：{comment.strip()}",
                                "request_id": req.id},
-                      now=now, channel=policy.channel, request_id=req.id)
+                      now=now, channel=policy.channel, request_id=req.id,
+                      plan_id=plan_of_request(session, req.id))
     return report
 
 

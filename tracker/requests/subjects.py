@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TypeVarTuple
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from tracker.models import Agency, Assignment, Indicator, Measure, ProgressRequest, ReportingPeriod
 
@@ -24,3 +25,11 @@ def with_subject(query: Select[*Ts]) -> Select[*Ts]:
         .outerjoin(Measure, Measure.id == Assignment.measure_id)
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
     )
+
+
+def plan_of_request(session: Session, request_id: int) -> int:
+    """The id of the plan a request belongs to (through its reporting period)."""
+    return session.scalars(
+        select(ReportingPeriod.plan_id)
+        .join(ProgressRequest, ProgressRequest.period_id == ReportingPeriod.id)
+        .where(ProgressRequest.id == request_id)).one()

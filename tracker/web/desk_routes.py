@@ -8,23 +8,22 @@ from pathlib import Path as FsPath
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from tracker.annual.meetings import MeetingError, governments, record_meeting
+from tracker.annual.meetings import MeetingError, record_meeting
 from tracker.annual.scorecard.excel import write_scorecard
 from tracker.annual.scorecard.figures import compute
 from tracker.dates.workdays import SHANGHAI, local_date
-from tracker.desk.board import BoardFilter, board, heat_table, on_time_by_period
+from tracker.desk.board import BoardFilter, board, board_options, heat_table, on_time_by_period, plan_for_page
 from tracker.desk.item_history import request_history
-from tracker.desk.ledger import ledger_frame, ledger_xlsx
+from tracker.desk.ledger import ledger_frame, ledger_title, ledger_xlsx
 from tracker.directory.staff import AuthError, sign_in, sign_out
 from tracker.enums import CircularState
-from tracker.escalation.circulars import CircularError, render_docx, sign_off, still_overdue
+from tracker.escalation.circulars import CircularError, circular_list, render_docx, sign_off, still_overdue
 from tracker.escalation.office_actions import ActionError, add_note, escalate_now, waive
-from tracker.models import Agency, Circular, ExtensionRequest, Plan, ProgressReport, ReportingPeriod
+from tracker.models import Circular, ExtensionRequest, Plan, ProgressReport
 from tracker.requests.extensions import ExtensionError, decide_extension
 from tracker.requests.review import ReviewError, accept_report, close_out, return_report
 from tracker.web.pages import templates
@@ -43,8 +42,9 @@ NOTICES = {"escalated-1": "已催办，已通知联络员。", "escalated-2": "�
            "closed": "已办结销号，该任务不再调度。"}
 
 
-def _plan(session) -> Plan:  # type: ignore[no-untyped-def]
-    plan = session.scalars(select(Plan).order_by(Plan.id)).first()
+def _chosen_plan(session, plan_id: int | None) -> Plan:  # type: ignore[no-untyped-def]
+    """The plan a page is about: the one asked for, or the only one loaded."""
+    plan = plan_for_page(session, plan_id)
     if plan is None:
         raise HTTPException(404, "not-found")
     return plan
@@ -130,28 +130,22 @@ def desk(request: Request) -> HTMLResponse:
     f = BoardFilter.from_query(dict(request.query_params))
     with app.state.factory() as session:
         d = page(request, session)
-        plan = _plan(session)
-        result = board(session, plan, f, today, app.state.policy)
-        sections, heat = heat_table(session, plan, today, f.period)
-        rates = on_time_by_period(session, plan)
-        agencies = session.execute(select(Agency.id, Agency.name)
-                                   .where(Agency.plan_id == plan.id).order_by(Agency.id)).all()
-        periods = session.scalars(select(ReportingPeriod.label).where(
-            ReportingPeriod.plan_id == plan.id).order_by(ReportingPeriod.due_on)).all()
-        years = sorted(set(session.scalars(select(ReportingPeriod.year).where(
-            ReportingPeriod.plan_id == plan.id))))
-        drafts = session.scalar(select(Circular.id).where(
-            Circular.plan_id == plan.id, Circular.state == CircularState.DRAFT).limit(1))
+        opts = board_options(session, f.plan_id)
+        result = board(session, f, today, app.state.policy)
+        sections, heat = heat_table(session, today, plan_id=f.plan_id, period=f.period,
+                                    agency_id=f.agency_id)
+        rates = on_time_by_period(session, f.plan_id, f.agency_id)
+        meeting_plan = plan_for_page(session, f.plan_id)
         session.commit()
         query = {k: v for k, v in request.query_params.items() if k != "page" and v}
         return templates.TemplateResponse(request, "desk/board.html", {
-            "desk": d, "role_label": d.signed_in.user.role.label, "board": result,
-            "f": f, "agencies": agencies, "periods": periods, "sections": sections, "heat": heat,
+            "desk": d, "board": result,
+            "f": f, "opts": opts, "sections": sections, "heat": heat,
+            "several_plans": len(opts.plans) > 1 and not f.plan_id, "meeting_plan": meeting_plan,
             "rates": rates, "today": today, "query": query,
             "qs": urlencode(query), "pages": max((result.total + f.per_page - 1) // f.per_page, 1),
-            "has_drafts": drafts is not None, "notice": NOTICES.get(request.query_params.get("m", "")),
+            "notice": NOTICES.get(request.query_params.get("m", "")),
             "error": read_flash(app, request.query_params.get("error")),
-            "governments": [g for g, _ in governments(session, plan)], "years": years,
             "can_act": d.signed_in.user.role.value == "office",
         })
 
@@ -163,30 +157,32 @@ def ledger(request: Request) -> Response:
     f = BoardFilter.from_query(dict(request.query_params))
     with app.state.factory() as session:
         page(request, session)
-        plan = _plan(session)
-        frame = ledger_frame(session, plan, f, local_date(now), app.state.policy)
+        frame = ledger_frame(session, f, local_date(now), app.state.policy)
+        title = ledger_title(session, f, local_date(now))
         session.commit()
-    data = ledger_xlsx(frame, f"{plan.title} 督查台账（{local_date(now).isoformat()}）")
+    data = ledger_xlsx(frame, title)
     return Response(data, media_type="application/vnd.openxmlformats-officedocument."
                                      "spreadsheetml.sheet", headers={
         "Content-Disposition": "attachment; filename*=UTF-8''" + quote("督查台账.xlsx")})
 
 
 @router.get("/desk/scorecard/{year}.xlsx")
-def scorecard(request: Request, year: Annotated[int, Path(ge=2000, le=2100)]) -> Response:
-    """The year's scorecard as it stands now (the annual checkpoint writes the final one)."""
+def scorecard(request: Request, year: Annotated[int, Path(ge=2000, le=2100)],
+              plan: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> Response:
+    """A plan's scorecard of the year as it stands now (the annual checkpoint writes the
+    final one). `?plan=` names the plan when several are loaded."""
     app = request.app
     now = app.state.clock()
     with app.state.factory() as session:
         page(request, session)
-        plan = _plan(session)
-        if not plan.first_year <= year <= plan.last_year:
+        plan_row = _chosen_plan(session, plan)
+        if not plan_row.first_year <= year <= plan_row.last_year:
             raise HTTPException(404, "not-found")
-        figures = compute(session, plan, year, app.state.policy.rules.weights)
+        figures = compute(session, plan_row, year, app.state.policy.rules.weights)
         session.commit()
     with tempfile.TemporaryDirectory() as folder:
         path = write_scorecard(figures, FsPath(folder) / "card.xlsx", rules=app.state.policy.rules,
-                               plan_title=plan.title, generated=now)
+                               plan_title=plan_row.title, generated=now)
         data = path.read_bytes()
     return Response(data, media_type="application/vnd.openxmlformats-officedocument."
                                      "spreadsheetml.sheet", headers={
@@ -219,11 +215,10 @@ async def request_action(request: Request, request_id: Id, action: str) -> Respo
     now: dt.datetime = app.state.clock()
     with app.state.factory() as session:
         who, form = await acting(request, session)
-        plan = _plan(session)
         try:
             if action == "escalate":
                 level, queued = escalate_now(session, request_id, actor=_actor(who), now=now,
-                                             policy=app.state.policy, plan_id=plan.id)
+                                             policy=app.state.policy)
                 message = f"escalated-{level}" if queued else "escalated-nobody"
             elif action == "waive":
                 waive(session, request_id, reason=form.get("reason", ""), actor=_actor(who),
@@ -319,9 +314,7 @@ async def measure_close_out(request: Request, measure_id: Id) -> Response:
 def circulars(request: Request) -> HTMLResponse:
     with request.app.state.factory() as session:
         d = page(request, session)
-        plan = _plan(session)
-        rows = session.scalars(select(Circular).where(Circular.plan_id == plan.id)
-                               .order_by(Circular.id.desc())).all()
+        rows = circular_list(session)
         session.commit()
         return templates.TemplateResponse(request, "desk/circulars.html", {
             "desk": d, "circulars": rows, "tz": SHANGHAI,
@@ -367,7 +360,8 @@ async def meeting(request: Request) -> Response:
     with app.state.factory() as session:
         who, form = await acting(request, session)
         try:
-            added = record_meeting(session, _plan(session), government=form.get("government", ""),
+            plan = _chosen_plan(session, _int(form.get("plan")) or None)
+            added = record_meeting(session, plan, government=form.get("government", ""),
                                    held_on=dt.date.fromisoformat(form.get("held_on", "")),
                                    topic=form.get("topic", "")[:500], recorded_by=_actor(who),
                                    now=app.state.clock())

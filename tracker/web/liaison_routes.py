@@ -18,7 +18,7 @@ from tracker.directory.links import LinkError, link_id, verify_link
 from tracker.exchange.template import agency_template
 from tracker.exchange.upload import MAX_BYTES as SHEET_MAX_BYTES
 from tracker.exchange.upload import UploadError, import_sheet
-from tracker.models import Agency, Evidence, Liaison, ProgressRequest
+from tracker.models import Agency, Contact, Evidence, ProgressRequest
 from tracker.requests.answer_form import agency_items, request_history
 from tracker.requests.drafts import DraftError, save_draft
 from tracker.requests.evidence import MAX_BYTES, EvidenceError, evidence_path, store_evidence
@@ -36,7 +36,7 @@ MESSAGES = {
 }
 
 
-def _liaison(request: Request, session: Session, token: str) -> Liaison:
+def _liaison(request: Request, session: Session, token: str) -> Contact:
     try:
         liaison, claims = verify_link(
             session, request.app.state.secret, token, request.app.state.clock(),
@@ -47,20 +47,20 @@ def _liaison(request: Request, session: Session, token: str) -> Liaison:
     return liaison
 
 
-def _own_request(session: Session, liaison: Liaison, request_id: int) -> ProgressRequest:
+def _own_request(session: Session, liaison: Contact, request_id: int) -> ProgressRequest:
     req = session.get(ProgressRequest, request_id)
     if req is None or req.agency_id != liaison.agency_id:
         raise HTTPException(403, "other-agency")
     return req
 
 
-def _actor(request: Request, liaison: Liaison) -> str:
+def _actor(request: Request, liaison: Contact) -> str:
     # who, and through which link: named by what was signed (liaison, version, issue time),
     # not by the token's bytes, which have equivalent spellings
     return f"liaison:{liaison.id}:link:{link_id(request.state.link)}"
 
 
-def _page(request: Request, token: str, liaison: Liaison, session: Session, *,
+def _page(request: Request, token: str, liaison: Contact, session: Session, *,
           errors: dict[int, list[str]] | None = None, posted: dict[int, dict[str, Any]] | None = None,
           upload_errors: list[str] | None = None, status: int = 200) -> HTMLResponse:
     now = request.app.state.clock()
@@ -73,6 +73,7 @@ def _page(request: Request, token: str, liaison: Liaison, session: Session, *,
         "token": token, "liaison": liaison, "agency": agency, "items": items,
         "today": local_date(now), "message": MESSAGES.get(request.query_params.get("m", "")),
         "errors": errors or {}, "upload_errors": upload_errors or [],
+        "several_plans": len({i.plan for i in items}) > 1,
     }, status_code=status)
 
 

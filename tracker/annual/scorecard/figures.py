@@ -136,8 +136,8 @@ def agency_summary(session: Session, plan: Plan, year: int, w: Weights) -> pd.Da
     ).all())
     progress = _lead_progress(session, plan, year)
     agencies = session.execute(
-        select(Agency.id, Agency.name, Agency.kind).where(Agency.plan_id == plan.id)
-        .order_by(Agency.id)
+        select(Agency.id, Agency.name, Agency.kind)
+        .where(Agency.id.in_(select(req.c.agency_id))).order_by(Agency.id)
     ).all()
     compliance = {
         g: ok for g, ok in session.execute(
@@ -161,7 +161,7 @@ def agency_summary(session: Session, plan: Plan, year: int, w: Weights) -> pd.Da
         led = progress.get(aid)
         if led is not None:
             parts["progress"] = (w.progress, min(led / 100 / share, 1.0) if share else 1.0)
-        if kind == AgencyKind.DISTRICT_GOVERNMENT:
+        if plan.meeting_duty and kind == AgencyKind.DISTRICT_GOVERNMENT and name in plan.districts:
             parts["meetings"] = (w.meetings, 1.0 if compliance.get(name) else 0.0)
         applicable = sum(weight for weight, _ in parts.values())
         earned = {k: weight * ratio * 100 / applicable for k, (weight, ratio) in parts.items()}

@@ -1,0 +1,143 @@
+"""The agency directory (单位名录) shared by all plans: agencies keyed by their parent
+government and name, with aliases (市人力社保局 = 市人力资源和社会保障局).
+
+A plan names agencies as its text writes them; `resolve` and `ensure_agencies` map those
+names to one directory row, so two plans of one city share 市民政局, its contacts and its
+link, while another city's 市民政局 stays apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select, union
+from sqlalchemy.orm import Session
+
+from tracker.enums import AgencyKind
+from tracker.errors import DomainError
+from tracker.models import Agency, AgencyAlias, Assignment, Indicator, Measure, Plan
+from tracker.sql import insert_ignore_values
+
+
+class AgencyError(DomainError):
+    """A refusal naming the agency (tracker.errors)."""
+
+
+@dataclass(frozen=True)
+class AgencySpec:
+    """An agency as a catalog names it: its name, kind and other names it goes by."""
+
+    name: str
+    kind: AgencyKind
+    aliases: tuple[str, ...] = field(default=())
+
+
+def resolve(session: Session, government: str, name: str) -> int | None:
+    """The id of the agency called `name` (or aliased so) under `government`, or None."""
+    return session.scalar(
+        select(Agency.id).where(Agency.government == government, Agency.name == name)
+        .union(select(AgencyAlias.agency_id).where(AgencyAlias.government == government,
+                                                   AgencyAlias.alias == name))
+        .limit(1))
+
+
+def ensure_agencies(session: Session, government: str, specs: Iterable[AgencySpec]
+                    ) -> dict[str, int]:
+    """Find or add each agency under `government`; returns {name or alias: agency id}.
+
+    A name already known as an alias maps to its agency; new aliases are recorded.
+    Idempotent (ON CONFLICT DO NOTHING); a few statements for the whole list. Raises
+    AgencyError when one alias would point at two agencies. Does not commit.
+    """
+    specs = list(specs)
+    names = {s.name for s in specs} | {a for s in specs for a in s.aliases}
+    known = _lookup(session, government, names)
+    # a catalog's full name for an agency the directory knows by its short name (or the
+    # other way round) is the same agency: the unknown name becomes one more alias
+    adopted = []
+    for s in specs:
+        if s.name not in known:
+            hits = {known[a] for a in s.aliases if a in known}
+            if len(hits) == 1:
+                known[s.name] = hits.pop()
+                adopted.append(dict(agency_id=known[s.name], government=government, alias=s.name))
+    insert_ignore_values(session, AgencyAlias.__table__, adopted)  # type: ignore[arg-type]
+    new = [s for s in specs if s.name not in known]
+    insert_ignore_values(session, Agency.__table__, [  # type: ignore[arg-type]
+        dict(government=government, name=s.name, kind=s.kind.value) for s in new])
+    known = _lookup(session, government, names)
+    alias_rows = []
+    for s in specs:
+        for alias in s.aliases:
+            if alias in known and known[alias] != known[s.name]:
+                raise AgencyError(f"简称“{alias}”已属于另一单位，不能再作为“{s.name}”的简称",
+                                  code="alias-clash")
+            alias_rows.append(dict(agency_id=known[s.name], government=government, alias=alias))
+    insert_ignore_values(session, AgencyAlias.__table__, alias_rows)  # type: ignore[arg-type]
+    return _lookup(session, government, names)
+
+
+def _lookup(session: Session, government: str, names: set[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    found: dict[str, int] = {n: i for n, i in session.execute(
+        select(Agency.name, Agency.id).where(Agency.government == government,
+                                             Agency.name.in_(names)))}
+    found.update({a: i for a, i in session.execute(
+        select(AgencyAlias.alias, AgencyAlias.agency_id).where(
+            AgencyAlias.government == government, AgencyAlias.alias.in_(names)))
+        if a not in found})
+    return found
+
+
+def plan_agency_ids(plan_id: int):  # type: ignore[no-untyped-def]
+    """A SELECT of the ids of the agencies a plan involves: its assignments' agencies and
+    its indicators' reporting agencies."""
+    return union(
+        select(Assignment.agency_id).join(Measure, Measure.id == Assignment.measure_id)
+        .where(Measure.plan_id == plan_id, Assignment.active.is_(True)),
+        select(Indicator.owner_agency_id).where(Indicator.plan_id == plan_id,
+                                                Indicator.active.is_(True)),
+    )
+
+
+def plan_agencies(session: Session, plan_id: int | None = None) -> list[tuple[int, str]]:
+    """(id, name) of the agencies of one plan, or of every loaded plan, in directory order."""
+    query = select(Agency.id, Agency.name).order_by(Agency.id)
+    if plan_id is not None:
+        query = query.where(Agency.id.in_(plan_agency_ids(plan_id)))
+    else:
+        plans = list(session.scalars(select(Plan.id)))
+        if plans:
+            query = query.where(or_(*[Agency.id.in_(plan_agency_ids(p)) for p in plans]))
+    return [(i, n) for i, n in session.execute(query)]
+
+
+def office_id(session: Session, plan: Plan, name: str | None) -> int | None:
+    """The directory id of one of the plan's offices (督查室, 绩效办, meeting contact)."""
+    return resolve(session, plan.government, name) if name else None
+
+
+def find_by_name(session: Session, name: str, government: str | None = None) -> int:
+    """The agency called `name` (or aliased so) for the CLI: under `government` if given,
+    else the only one of that name in the directory.
+
+    Raises AgencyError (404) if there is none, or if several governments have one.
+    """
+    if government is not None:
+        found = resolve(session, government, name)
+        if found is None:
+            raise AgencyError(f"单位名录中没有 {government} 的“{name}”", status=404,
+                              code="unknown-agency")
+        return found
+    rows = sorted(set(session.execute(
+        select(Agency.id, Agency.government).where(Agency.name == name)
+        .union(select(AgencyAlias.agency_id, AgencyAlias.government)
+               .where(AgencyAlias.alias == name)))))
+    if not rows:
+        raise AgencyError(f"单位名录中没有“{name}”", status=404, code="unknown-agency")
+    if len({g for _, g in rows}) > 1:
+        raise AgencyError(f"“{name}”在多个政府下都有（{'、'.join(sorted({g for _, g in rows}))}），"
+                          "请用 --government 指明", code="ambiguous-agency")
+    return int(rows[0][0])
