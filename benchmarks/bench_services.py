@@ -24,7 +24,6 @@ from notifications.render import message_rows, render_digests
 from tracker.annual.scorecard.figures import compute
 from tracker.catalog.load import load_catalog
 from tracker.catalog.schema import Agency, Catalog, Measure, PlanInfo
-from tracker.config import Rules
 from tracker.dates.workdays import SHANGHAI, WorkCalendar
 from tracker.db import make_engine, migrate, session_factory, transaction
 from tracker.directory.contacts import ensure_demo_contacts
@@ -33,6 +32,7 @@ from tracker.escalation.sweep import sweep_overdue
 from tracker.models import OutboxMessage, Plan
 from tracker.policy import Policy
 from tracker.requests.opening import open_due_requests
+from tracker.settings import Rules
 
 TARGET_SECONDS = 10.0
 

@@ -10,7 +10,6 @@ Liaisons' behaviour is seeded, so two runs give the same figures.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
 import shutil
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, PREFECT_HOME, temporary_settings
 from sqlalchemy import case, func, select
 
 from flows.runtime import dispose_engines
@@ -30,7 +29,7 @@ from tracker.dates.periods import year_specs
 from tracker.dates.workdays import SHANGHAI
 from tracker.db import make_engine, migrate, session_factory, transaction
 from tracker.directory.contacts import ensure_demo_contacts
-from tracker.enums import PeriodKind, ProgressStatus, RequestState
+from tracker.enums import ChannelKind, PeriodKind, ProgressStatus, RequestState
 from tracker.models import (
     Escalation,
     Indicator,
@@ -42,6 +41,7 @@ from tracker.models import (
 from tracker.policy import Policy
 from tracker.requests.reports import ReportInput, record_reports
 from tracker.requests.rules import ladder_dates
+from tracker.settings import Settings
 
 NARRATIVES = {
     ProgressStatus.IN_PROGRESS: "已制定年度工作方案，按计划推进，本季度完成阶段性任务。",
@@ -79,33 +79,43 @@ def _plan_answers(rng: random.Random, policy: Policy, issue_on: dt.date, due_on:
     return None
 
 
+def demo_settings(out: Path) -> Settings:
+    """The demo's settings: home is `out`, its own SQLite file, notifications as .eml files.
+
+    Everything else (rules, calendar overrides, SMTP sender) comes from the environment.
+    """
+    out = out.resolve()
+    return Settings(home=out, database_url=f"sqlite:///{out / 'tracker.db'}",
+                    outbox_dir=out / "outbox", channel=ChannelKind.FILE)
+
+
 def run_demo(
     catalog: Catalog,
-    out: Path,
+    settings: Settings,
     *,
     year: int = 2017,
     seed: int = 2017,
     policy: Policy,
     on_day: Callable[[dt.date, int, int], None] | None = None,
 ) -> DemoResult:
-    """Simulate `year` on a fresh SQLite file in `out`; return what happened.
+    """Simulate `year` on a fresh SQLite file in `settings.home` (see `demo_settings`).
 
+    Every flow runs with `settings`; call this inside `prefect_context(settings)`.
     `on_day(day, index, total)` is called for each simulated day (progress display).
     """
+    out = settings.home
     out.mkdir(parents=True, exist_ok=True)
     db_path = out / "tracker.db"
     for stale in (db_path, out / "tracker.db-wal", out / "tracker.db-shm"):
         stale.unlink(missing_ok=True)
-    shutil.rmtree(out / "outbox", ignore_errors=True)
+    shutil.rmtree(settings.outbox_dir, ignore_errors=True)
     # Prefect's local API database grows with every run and slows the next one: the demo's
     # own (under OUT/prefect) starts fresh too. A PREFECT_HOME set elsewhere is left alone.
-    if Path(os.environ.get("PREFECT_HOME", "")).resolve() == (out / "prefect").resolve():
+    if Path(PREFECT_HOME.value()).resolve() == (out / "prefect").resolve():
         for name in ("prefect.db", "prefect.db-wal", "prefect.db-shm"):
             (out / "prefect" / name).unlink(missing_ok=True)
     (out / f"scorecard-{year}.xlsx").unlink(missing_ok=True)
-    os.environ["TRACKER_HOME"] = str(out)
-    os.environ["TRACKER_CHANNEL"] = "file"
-    url = f"sqlite:///{db_path}"
+    url = settings.database_url
     engine = make_engine(url)
     migrate(engine)
     factory = session_factory(engine)
@@ -141,16 +151,16 @@ def run_demo(
     # Heartbeats let a Prefect server spot crashed runs; a simulated year has no server to
     # watch, and each heartbeat thread costs ~1 s at flow exit (Prefect 3.9 joins it).
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        result = _simulate(days, url, factory, plan_id, rng, policy, meeting_days, check_day,
+        result = _simulate(days, settings, factory, plan_id, rng, policy, meeting_days, check_day,
                            year, on_day)
-    result.db_path, result.outbox_dir = db_path, out / "outbox"
-    _summarise(factory, result, year, out)
+    result.db_path, result.outbox_dir = db_path, settings.outbox_dir
+    _summarise(factory, result, year, settings)
     engine.dispose()
     dispose_engines()  # checkpoints SQLite's WAL into tracker.db
     return result
 
 
-def _simulate(days, url, factory, plan_id, rng, policy, meeting_days, check_day, year,  # type: ignore[no-untyped-def]
+def _simulate(days, settings, factory, plan_id, rng, policy, meeting_days, check_day, year,  # type: ignore[no-untyped-def]
               on_day) -> DemoResult:
     from flows.tracker_flows import (
         annual_checkpoint_flow,
@@ -165,8 +175,8 @@ def _simulate(days, url, factory, plan_id, rng, policy, meeting_days, check_day,
     for index, day in enumerate(days):
         if on_day:
             on_day(day, index, len(days))
-        progress_request_flow(now=_at(day, 8).isoformat(), database_url=url)
-        overdue_sweep_flow(now=_at(day, 8, 30).isoformat(), database_url=url)
+        progress_request_flow(now=_at(day, 8).isoformat(), settings=settings)
+        overdue_sweep_flow(now=_at(day, 8, 30).isoformat(), settings=settings)
         with transaction(factory) as s:
             _plan_new_requests(s, rng, policy, planned, answers)
             for g in meeting_days.get(day, []):
@@ -176,9 +186,9 @@ def _simulate(days, url, factory, plan_id, rng, policy, meeting_days, check_day,
             todays = answers.pop(day, [])
             if todays:
                 record_reports(s, todays, submitted_by="demo:liaison", now=_at(day, 10))
-        dispatch_flow(now=_at(day, 17).isoformat(), database_url=url)
+        dispatch_flow(now=_at(day, 17).isoformat(), settings=settings)
         if day == check_day:
-            annual_checkpoint_flow(now=_at(day, 9).isoformat(), database_url=url, year=year)
+            annual_checkpoint_flow(now=_at(day, 9).isoformat(), settings=settings, year=year)
     result.days = len(days)
     return result
 
@@ -217,7 +227,7 @@ def _plan_new_requests(session, rng, policy, planned, answers) -> None:  # type:
         ))
 
 
-def _summarise(factory, result: DemoResult, year: int, out: Path) -> None:  # type: ignore[no-untyped-def]
+def _summarise(factory, result: DemoResult, year: int, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     with factory() as s:
         rows = s.execute(
             select(ReportingPeriod.label, func.count(ProgressRequest.id),
@@ -236,7 +246,7 @@ def _summarise(factory, result: DemoResult, year: int, out: Path) -> None:  # ty
             select(Escalation.level, func.count()).group_by(Escalation.level))}
         result.messages_sent = s.scalar(select(func.count()).select_from(OutboxMessage)
                                         .where(OutboxMessage.status == "sent")) or 0
-    result.files_written = len(list((out / "outbox").glob("*.eml")))
-    card = out / f"scorecard-{year}.xlsx"
+    result.files_written = len(list(settings.outbox_dir.glob("*.eml")))
+    card = settings.home / f"scorecard-{year}.xlsx"
     result.scorecard = card if card.exists() else None
 

@@ -1,18 +1,26 @@
-"""What a flow run needs: settings, a cached engine per URL, the policy, the channels."""
+"""What a flow run needs: settings, a cached engine per URL, the policy, the channels.
+
+Also `prefect_context(settings)`: Prefect's own configuration for the commands that run
+flows, given through Prefect's settings context rather than os.environ.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.channels import Channel, EmailChannel, FileChannel
-from tracker.config import Settings, load_settings
 from tracker.dates.workdays import SHANGHAI
 from tracker.db import make_engine, migrate, session_factory
 from tracker.enums import ChannelKind
 from tracker.policy import Policy
+from tracker.settings import Settings
 
 
 @lru_cache(maxsize=8)
@@ -34,11 +42,13 @@ def dispose_engines() -> None:
 _urls: set[str] = set()
 
 
-def resolve(now: str | None, database_url: str | None) -> tuple[Settings, dt.datetime]:
-    """Settings (with an optional URL override) and an aware `now` (ISO text or wall clock)."""
-    settings = load_settings()
-    if database_url:
-        settings = Settings(**{**settings.__dict__, "database_url": database_url})
+def resolve(now: str | None, settings: Settings | None) -> tuple[Settings, dt.datetime]:
+    """The settings given (None: read from the environment) and an aware `now`.
+
+    `now` is ISO text (naive means Asia/Shanghai) or None for the wall clock.
+    """
+    if settings is None:
+        settings = Settings()
     if now is None:
         at = dt.datetime.now(SHANGHAI)
     else:
@@ -74,3 +84,49 @@ def link_maker(settings: Settings, now: dt.datetime):  # type: ignore[no-untyped
         return f"{settings.base_url}/l/{make_token(secret, liaison, now)}"
 
     return link_for
+
+
+# Prefect's loggers that carry a level of their own in its logging.yml; the others inherit.
+PREFECT_LOGGERS = ("prefect", "prefect.extra", "prefect.client", "prefect.infrastructure")
+
+
+@contextmanager
+def prefect_context(settings: Settings) -> Iterator[None]:
+    """Prefect configured for our commands: its data under HOME/prefect, quiet, local only.
+
+    Defaults only: a PREFECT_* variable the user did set (PREFECT_HOME, PREFECT_API_URL,
+    PREFECT_LOGGING_LEVEL=DEBUG to look into a problem) still wins. The temporary local API
+    Prefect starts on the first flow run is a subprocess that receives these settings
+    (`get_current_settings().to_environment_variables()`), so its SQLite database lands in
+    HOME/prefect too. Its startup timeout is raised from 20 s to 90 s: on a loaded 2-core
+    machine it can miss 20 s (DESIGN.md).
+
+    Prefect configured its loggers when it was imported, so they are quieted here
+    directly, and stay so for the rest of the process: Prefect's background services
+    drain at interpreter exit and would otherwise print their shutdown noise.
+    """
+    from prefect.settings import (
+        PREFECT_HOME,
+        PREFECT_LOGGING_LEVEL,
+        PREFECT_LOGGING_TO_API_ENABLED,
+        PREFECT_SERVER_ANALYTICS_ENABLED,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        PREFECT_UI_ENABLED,
+        temporary_settings,
+    )
+
+    defaults: dict[Any, Any] = {
+        PREFECT_HOME: settings.home / "prefect",
+        PREFECT_LOGGING_LEVEL: "ERROR",
+        PREFECT_LOGGING_TO_API_ENABLED: False,
+        PREFECT_SERVER_ANALYTICS_ENABLED: False,
+        PREFECT_UI_ENABLED: False,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 90,
+    }
+    with temporary_settings(set_defaults=defaults):
+        # Prefect's local API keeps a SQLite file there; it cannot create missing parents.
+        PREFECT_HOME.value().mkdir(parents=True, exist_ok=True)
+        level = logging.getLevelName(str(PREFECT_LOGGING_LEVEL.value()).upper())
+        for name in PREFECT_LOGGERS:
+            logging.getLogger(name).setLevel(level)
+        yield

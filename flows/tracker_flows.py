@@ -3,7 +3,13 @@
 Each task is one transaction around one service call for every plan; no task per item.
 Tasks have side effects, so they opt out of Prefect's result caching. Every flow takes
 `now` (ISO 8601; naive means Asia/Shanghai) so a whole year can be simulated, and
-`database_url` to override TRACKER_DATABASE_URL.
+`settings`: the `Settings` to run with, or None to read them from the environment (what a
+Prefect deployment would do).
+
+`settings` is a pydantic model, which Prefect validates as a flow parameter and keeps as
+the same instance when the flow is called in-process. Prefect also stores the parameters
+of each flow run in its API database, as JSON: the secret key is a `SecretStr`, stored as
+"**********", so a deployment must pass None and let the worker read its own environment.
 """
 
 from __future__ import annotations
@@ -23,13 +29,14 @@ from tracker.directory.staff import purge_sessions
 from tracker.escalation.sweep import sweep_overdue
 from tracker.models import Plan
 from tracker.requests.opening import open_due_requests
+from tracker.settings import Settings
 
 TASK_OPTS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
 @task(**TASK_OPTS)
-def open_requests_task(now: str | None, database_url: str | None) -> dict[str, Any]:
-    settings, at = resolve(now, database_url)
+def open_requests_task(now: str | None, settings: Settings | None) -> dict[str, Any]:
+    settings, at = resolve(now, settings)
     policy = policy_for(settings)
     out: dict[str, Any] = {"opened": 0, "queued": 0, "periods": []}
     with transaction(factory_for(settings.database_url)) as session:
@@ -42,8 +49,8 @@ def open_requests_task(now: str | None, database_url: str | None) -> dict[str, A
 
 
 @task(**TASK_OPTS)
-def sweep_ladder_task(now: str | None, database_url: str | None) -> dict[str, Any]:
-    settings, at = resolve(now, database_url)
+def sweep_ladder_task(now: str | None, settings: Settings | None) -> dict[str, Any]:
+    settings, at = resolve(now, settings)
     policy = policy_for(settings)
     fired = {1: 0, 2: 0, 3: 0}
     queued = 0
@@ -57,9 +64,9 @@ def sweep_ladder_task(now: str | None, database_url: str | None) -> dict[str, An
 
 
 @task(**TASK_OPTS)
-def meeting_duty_task(now: str | None, database_url: str | None) -> dict[str, int]:
+def meeting_duty_task(now: str | None, settings: Settings | None) -> dict[str, int]:
     # One task for the daily duties: each extra Prefect task run costs the demo ~1 s a day.
-    settings, at = resolve(now, database_url)
+    settings, at = resolve(now, settings)
     policy = policy_for(settings)
     out = {"reminders": 0, "warnings": 0, "findings": 0}
     with transaction(factory_for(settings.database_url)) as session:
@@ -73,8 +80,8 @@ def meeting_duty_task(now: str | None, database_url: str | None) -> dict[str, in
 
 
 @task(**TASK_OPTS)
-def deliver_outbox_task(now: str | None, database_url: str | None) -> dict[str, Any]:
-    settings, at = resolve(now, database_url)
+def deliver_outbox_task(now: str | None, settings: Settings | None) -> dict[str, Any]:
+    settings, at = resolve(now, settings)
     r = dispatch(factory_for(settings.database_url), channels_for(settings), now=at,
                  calendar=policy_for(settings).calendar, link_for=link_maker(settings, at))
     return {"sent": r.sent, "digests": r.digests, "retrying": r.retrying, "failed": r.failed,
@@ -82,9 +89,9 @@ def deliver_outbox_task(now: str | None, database_url: str | None) -> dict[str, 
 
 
 @task(**TASK_OPTS)
-def scorecard_task(now: str | None, database_url: str | None,
+def scorecard_task(now: str | None, settings: Settings | None,
                    year: int | None) -> list[dict[str, Any]]:
-    settings, at = resolve(now, database_url)
+    settings, at = resolve(now, settings)
     policy = policy_for(settings)
     out = []
     with transaction(factory_for(settings.database_url)) as session:
@@ -98,26 +105,26 @@ def scorecard_task(now: str | None, database_url: str | None,
 
 
 @flow(name="progress_request_flow")
-def progress_request_flow(now: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+def progress_request_flow(now: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """Open the progress requests whose issue day has come; queue their notifications."""
-    return open_requests_task(now, database_url)
+    return open_requests_task(now, settings)
 
 
 @flow(name="overdue_sweep_flow")
-def overdue_sweep_flow(now: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+def overdue_sweep_flow(now: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """Fire due ladder rungs and the daily duties (meetings, dead staff sessions)."""
-    return {"ladder": sweep_ladder_task(now, database_url),
-            "meetings": meeting_duty_task(now, database_url)}
+    return {"ladder": sweep_ladder_task(now, settings),
+            "meetings": meeting_duty_task(now, settings)}
 
 
 @flow(name="dispatch_flow")
-def dispatch_flow(now: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+def dispatch_flow(now: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """Deliver the outbox: one digest per recipient, retries with backoff."""
-    return deliver_outbox_task(now, database_url)
+    return deliver_outbox_task(now, settings)
 
 
 @flow(name="annual_checkpoint_flow")
-def annual_checkpoint_flow(now: str | None = None, database_url: str | None = None,
+def annual_checkpoint_flow(now: str | None = None, settings: Settings | None = None,
                            year: int | None = None) -> list[dict[str, Any]]:
     """Write the scorecard of the year whose checkpoint is due (or of `year`)."""
-    return scorecard_task(now, database_url, year)
+    return scorecard_task(now, settings, year)

@@ -23,12 +23,12 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from tracker.catalog.parse import parse_plan_text
 from tracker.catalog.schema import Catalog
-from tracker.config import Rules
 from tracker.dates.workdays import SHANGHAI, WorkCalendar
 from tracker.db import make_engine, migrate, session_factory, transaction
 from tracker.enums import ChannelKind
 from tracker.models import Base, Plan
 from tracker.policy import Policy
+from tracker.settings import Rules
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "data" / "seed" / "tianjin-disability-plan-2016-2020.txt"

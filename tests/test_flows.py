@@ -8,6 +8,7 @@ import pytest
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from sqlalchemy import select
 
+from flows.runtime import prefect_context
 from flows.tracker_flows import (
     annual_checkpoint_flow,
     dispatch_flow,
@@ -19,16 +20,18 @@ from tests.conftest import at
 from tracker.db import transaction
 from tracker.models import Base, ProgressRequest
 from tracker.requests.reports import ReportInput, record_reports
+from tracker.settings import Settings
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch, db_url):  # type: ignore[no-untyped-def]
+def env(tmp_path, db_url):  # type: ignore[no-untyped-def]
+    """(settings, SMTP recorder): the flows' settings, passed to them explicitly."""
     controller, recorder = smtp_server.start()
-    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
-    monkeypatch.setenv("TRACKER_SMTP_PORT", str(controller.port))
-    monkeypatch.setenv("TRACKER_CHANNEL", "email")
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        yield recorder
+    settings = Settings(home=tmp_path, database_url=db_url, smtp_port=controller.port,
+                        channel="email")
+    with prefect_context(settings), \
+            temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield settings, recorder
     controller.stop()
 
 
@@ -52,11 +55,11 @@ def twice(db, recorder, flow, **kwargs):  # type: ignore[no-untyped-def]
     return first, second
 
 
-def test_every_flow_is_idempotent(db_url, db, plan, env):
-    recorder = env
+def test_every_flow_is_idempotent(db, plan, env):
+    settings, recorder = env
 
     def run(flow, day, hour=9, **kw):  # type: ignore[no-untyped-def]
-        return twice(db, recorder, flow, now=at(day, hour).isoformat(), database_url=db_url, **kw)
+        return twice(db, recorder, flow, now=at(day, hour).isoformat(), settings=settings, **kw)
 
     first, second = run(progress_request_flow, "2017-03-17")
     assert (first["opened"], second["opened"]) == (798, 0)

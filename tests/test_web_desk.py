@@ -280,9 +280,9 @@ def test_one_address_spraying_names_is_throttled(desk):
 
 
 def test_sweep_purges_dead_sessions(desk, db, plan, policy):
-    from tracker.config import Rules
     from tracker.directory.staff import purge_sessions
     from tracker.models import StaffSession
+    from tracker.settings import Rules
 
     client, _, clock, _ = desk
     login(client)

@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from tracker.config import Rules
 from tracker.dates.periods import year_specs
 from tracker.dates.workdays import WorkCalendar
+from tracker.settings import Rules
 
 D = dt.date.fromisoformat
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.config import Rules, Settings
 from tracker.directory.links import load_secret, make_token
 from tracker.enums import ChannelKind, ContactRole
 from tracker.models import Agency, Contact
+from tracker.settings import Rules, Settings
 from tracker.web.app import create_app
 
 

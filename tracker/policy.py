@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tracker.config import Rules, Settings
 from tracker.dates.workdays import WorkCalendar
 from tracker.enums import ChannelKind
+from tracker.settings import Rules, Settings
 
 
 @dataclass(frozen=True)

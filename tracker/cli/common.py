@@ -3,15 +3,44 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
+from contextvars import ContextVar
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
+
+from tracker.settings import Settings, SettingsError
+
+_settings: ContextVar[Settings] = ContextVar("tracker_cli_settings")
+
+
+class TrackerGroup(TyperGroup):
+    """The root command: loads the settings once, before any command runs.
+
+    They come from the environment and .env, checked here (the calendar override file
+    too), so a wrong value stops every command before it does anything. A configuration
+    error, wherever raised, is one line in Chinese and exit code 2, never a traceback.
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        from tracker.dates.workdays import WorkCalendar
+
+        try:
+            settings = Settings()
+            WorkCalendar.from_file(settings.calendar_overrides)
+            token = _settings.set(settings)
+            try:
+                return super().invoke(ctx)
+            finally:
+                _settings.reset(token)
+        except SettingsError as exc:
+            raise fail(str(exc)) from None
+
 
 app = typer.Typer(help="规划纲要督查督办系统 Plan Tracker", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, cls=TrackerGroup)
 catalog_app = typer.Typer(help="The plan as data: parse, validate, load.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Periodic jobs (Prefect flows).", no_args_is_help=True)
 liaison_app = typer.Typer(help="Agency contacts.", no_args_is_help=True)
@@ -32,16 +61,10 @@ err = Console(stderr=True)
 
 
 
-def quiet_prefect() -> None:
-    """Keep Prefect's own logging and shutdown noise away from our users."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
-    os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_UI_ENABLED", "false")
-    home = Path(os.environ.get("TRACKER_HOME", "var")).resolve()
-    os.environ.setdefault("PREFECT_HOME", str(home / "prefect"))
-    # Prefect's ephemeral API keeps a SQLite file there; it cannot create missing parents.
-    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+def current_settings() -> Settings:
+    """The settings the running command was started with (see `TrackerGroup`)."""
+    settings = _settings.get(None)
+    return settings if settings is not None else Settings()
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -59,10 +82,9 @@ def parse_now(value: str | None) -> dt.datetime:
 
 
 def factory():  # type: ignore[no-untyped-def]
-    from tracker.config import load_settings
     from tracker.db import make_engine, migrate, session_factory
 
-    engine = make_engine(load_settings().database_url)
+    engine = make_engine(current_settings().database_url)
     migrate(engine)
     return session_factory(engine)
 
@@ -96,10 +118,9 @@ def _plan_keys(session) -> str:  # type: ignore[no-untyped-def]
 
 
 def policy():  # type: ignore[no-untyped-def]
-    from tracker.config import load_settings
     from tracker.policy import Policy
 
-    return Policy.from_settings(load_settings())
+    return Policy.from_settings(current_settings())
 
 
 def board_filter(agency: str | None, period: str | None, level: int | None,

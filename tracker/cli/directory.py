@@ -15,6 +15,7 @@ from tracker.cli.common import (
     app,
     catalog_app,
     console,
+    current_settings,
     factory,
     fail,
     liaison_app,
@@ -123,12 +124,11 @@ def liaison_link(agency: str, now: Annotated[str | None, typer.Option()] = None)
     """Print a signed answer link for each active liaison of an agency."""
     from sqlalchemy import select
 
-    from tracker.config import load_settings
     from tracker.directory.links import load_secret, make_token
     from tracker.enums import ContactRole
     from tracker.models import Contact
 
-    settings = load_settings()
+    settings = current_settings()
     secret = load_secret(settings.home, settings.secret_key)
     with factory()() as session:
         agency_id = agency_or_fail(session, agency)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -17,18 +16,17 @@ from tracker.catalog.schema import CatalogError
 from tracker.cli.common import (
     app,
     console,
+    current_settings,
     factory,
     fail,
     jobs_app,
     parse_now,
-    quiet_prefect,
 )
 
 
 @jobs_app.command("list")
 def jobs_list() -> None:
     """The periodic jobs and their schedules (Asia/Shanghai)."""
-    quiet_prefect()
     from flows.registry import JOBS
 
     table = Table()
@@ -42,13 +40,15 @@ def jobs_list() -> None:
 @jobs_app.command("run")
 def jobs_run(name: str, now: Annotated[str | None, typer.Option(help="ISO time")] = None) -> None:
     """Run one job once through its Prefect flow, at `--now` (default: the wall clock)."""
-    quiet_prefect()
     from flows.registry import JOBS
+    from flows.runtime import prefect_context
 
     job = JOBS.get(name)
     if job is None:
         raise fail(f"unknown job {name!r}; known: {', '.join(JOBS)}")
-    result = job.flow(now=parse_now(now).isoformat())
+    settings = current_settings()
+    with prefect_context(settings):
+        result = job.flow(now=parse_now(now).isoformat(), settings=settings)
     console.print_json(data=result)
     if name == "dispatch" and result.get("errors"):
         raise fail(f"{result['failed']} 条通知投递失败，{result['retrying']} 条等待重试: "
@@ -58,9 +58,9 @@ def jobs_run(name: str, now: Annotated[str | None, typer.Option(help="ISO time")
 @app.command("scorecard")
 def scorecard(year: int, now: Annotated[str | None, typer.Option()] = None) -> None:
     """Write scorecard-YEAR.xlsx now (the annual checkpoint, on demand)."""
-    quiet_prefect()
     from sqlalchemy import select
 
+    from flows.runtime import prefect_context
     from flows.tracker_flows import annual_checkpoint_flow
     from tracker.models import Plan
 
@@ -71,7 +71,10 @@ def scorecard(year: int, now: Annotated[str | None, typer.Option()] = None) -> N
     if not any(first <= year <= last for _, first, last in periods):
         spans = ", ".join(f"{key} {first}–{last}" for key, first, last in periods)
         raise fail(f"{year} is outside every plan's period ({spans})")
-    for row in annual_checkpoint_flow(now=parse_now(now).isoformat(), year=year):
+    settings = current_settings()
+    with prefect_context(settings):
+        rows = annual_checkpoint_flow(now=parse_now(now).isoformat(), settings=settings, year=year)
+    for row in rows:
         console.print(f"{row['path']} ({'written' if row['written'] else 'unchanged'})")
 
 
@@ -79,10 +82,12 @@ def scorecard(year: int, now: Annotated[str | None, typer.Option()] = None) -> N
 def serve(host: str = "127.0.0.1", port: int = 8000,
           web: Annotated[bool, typer.Option(help="serve the web pages too")] = True) -> None:
     """Run the web pages and the periodic jobs (embedded APScheduler) in one process."""
-    quiet_prefect()
-    from flows.scheduler import run_forever
+    from flows.runtime import prefect_context
+    from flows.scheduler import run_forever, serve_settings
 
-    run_forever(console, host=host, port=port, web=web)
+    settings = serve_settings(current_settings(), host, port)
+    with prefect_context(settings):
+        run_forever(console, settings, host=host, port=port, web=web)
 
 
 @app.command("demo")
@@ -94,22 +99,21 @@ def demo(
     seed: int = 2017,
 ) -> None:
     """Run reporting year 2017 of the plan through the real flows on a fresh SQLite file."""
-    os.environ["TRACKER_HOME"] = str(out.resolve())
-    quiet_prefect()
     from tracker.catalog.schema import load_catalog
-    from tracker.config import load_settings
-    from tracker.enums import ChannelKind, Level
+    from tracker.enums import Level
     from tracker.policy import Policy
 
     try:
         catalog = load_catalog(catalog_path or default_catalog_path())
     except (CatalogError, OSError) as exc:
         raise fail(str(exc)) from exc
-    from flows.demo import run_demo
+    from flows.demo import demo_settings, run_demo
+    from flows.runtime import prefect_context
 
-    policy = Policy.from_settings(load_settings(), ChannelKind.FILE)
+    settings = demo_settings(out)
+    policy = Policy.from_settings(settings)
     started = time.monotonic()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+    with prefect_context(settings), Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} 天"), TimeElapsedColumn(),
                   console=console) as progress:
         bar = progress.add_task("启动 Prefect…", total=None)
@@ -118,7 +122,7 @@ def demo(
             progress.update(bar, description=f"模拟 {day.isoformat()}", completed=index,
                             total=total)
 
-        result = run_demo(catalog, out.resolve(), year=year, seed=seed, policy=policy,
+        result = run_demo(catalog, settings, year=year, seed=seed, policy=policy,
                           on_day=on_day)
         progress.update(bar, description="完成", completed=result.days)
     table = Table(title=f"{year}年度 报送情况", show_lines=False)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.config import Rules
 from tracker.dates.workdays import WorkCalendar
 from tracker.enums import PeriodKind
 from tracker.models import Plan, ReportingPeriod
+from tracker.settings import Rules
 from tracker.sql import insert_ignore_values
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import chinese_calendar
 
+from tracker.settings import SettingsError, json_line, parse_json_file
+
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 log = logging.getLogger(__name__)
 
@@ -37,19 +39,37 @@ class WorkCalendar:
 
     @classmethod
     def from_file(cls, path: Path | None) -> WorkCalendar:
-        """Load overrides from a JSON file; None gives the plain calendar.
+        """Load overrides from a JSON file (UTF-8, a BOM allowed); None gives the plain calendar.
 
-        Raises ValueError naming the key and the bad value if the file is malformed.
+        Raises SettingsError naming the file, the key and the bad value if it is malformed.
         """
         if path is None:
             return cls()
-        data = json.loads(path.read_text(encoding="utf-8"))
+        label = "日历调整文件"
+        data, text = parse_json_file(path, label)
+        if not isinstance(data, dict):
+            raise SettingsError(f"{label} {path}：内容应为 JSON 对象"
+                                '（{"workdays": [...], "holidays": [...]}）')
+        for key in data:
+            if key not in ("workdays", "holidays"):
+                raise SettingsError(f"{label} {path} 第 {json_line(text, (key,))} 行：键 {key} "
+                                    "不是可识别的键（应为 workdays 或 holidays）")
         sets: dict[str, set[dt.date]] = {}
         for key in ("workdays", "holidays"):
-            try:
-                sets[key] = {dt.date.fromisoformat(s) for s in data.get(key, [])}
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{path}: {key}: not a list of ISO dates ({exc})") from exc
+            values = data.get(key, [])
+            if not isinstance(values, list):
+                raise SettingsError(f"{label} {path} 第 {json_line(text, (key,))} 行：键 {key} 的值"
+                                    f"“{json.dumps(values, ensure_ascii=False)}”不是日期列表"
+                                    "（应为 [\"YYYY-MM-DD\", …]）")
+            sets[key] = set()
+            for i, value in enumerate(values):
+                try:
+                    sets[key].add(dt.date.fromisoformat(value))
+                except (TypeError, ValueError):
+                    shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                    raise SettingsError(
+                        f"{label} {path} 第 {json_line(text, (key, i))} 行：键 {key} 的值“{shown}”"
+                        "不是有效的日期（应为 YYYY-MM-DD，如 2027-02-08）") from None
         return cls(sets["workdays"], sets["holidays"])
 
     def is_workday(self, day: dt.date) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from tracker.errors import DomainError
@@ -43,8 +44,10 @@ class LinkClaims:
     issued_at: dt.datetime
 
 
-def load_secret(home: Path, env_value: str | None = None) -> str:
+def load_secret(home: Path, env_value: str | SecretStr | None = None) -> str:
     """The signing secret: TRACKER_SECRET_KEY, else a random one kept in HOME/secret.key."""
+    if isinstance(env_value, SecretStr):
+        env_value = env_value.get_secret_value()
     if env_value:
         return env_value
     path = home / "secret.key"

@@ -19,10 +19,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from tracker.config import Rules
 from tracker.enums import StaffRole
 from tracker.errors import DomainError
 from tracker.models import AuditEvent, FormToken, StaffSession, StaffUser
+from tracker.settings import Rules
 
 _hasher = PasswordHasher()
 FORM_TOKEN_AGE = dt.timedelta(hours=12)  # a page left open longer must be reloaded

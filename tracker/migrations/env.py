@@ -7,10 +7,10 @@ from tracker.models import Base
 config = context.config
 engine = config.attributes.get("engine")
 if engine is None:  # `alembic` command line: use the configured URL
-    from tracker.config import load_settings
     from tracker.db import make_engine
+    from tracker.settings import Settings
 
-    engine = make_engine(config.get_main_option("sqlalchemy.url") or load_settings().database_url)
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or Settings().database_url)
 
 with engine.connect() as connection:
     sqlite = connection.dialect.name == "sqlite"

@@ -18,11 +18,11 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tracker.config import Settings
 from tracker.dates.workdays import SHANGHAI
 from tracker.directory.links import load_secret
 from tracker.errors import DomainError
 from tracker.policy import Policy
+from tracker.settings import Settings
 from tracker.web import desk_routes, liaison_routes
 from tracker.web.pages import HERE, MAX_BODY, SECURITY_HEADERS, error_page, templates
 from tracker.web.staff import LoginThrottle, NeedsLogin

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from tracker.annual.scorecard.figures import Figures
-from tracker.config import Rules
+from tracker.settings import Rules
 
 SHEETS = ["汇总", "任务进展", "指标", "逾期督办", "常务会议", "说明"]
 WRITER_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False,

@@ -28,7 +28,6 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from tracker.annual.meetings import governments
-from tracker.config import Weights
 from tracker.dates.workdays import SHANGHAI as _SH
 from tracker.enums import (
     AgencyKind,
@@ -55,6 +54,7 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
+from tracker.settings import Weights
 
 SUMMARY_COLUMNS = [
     "agency_id", "单位", "类别", "应报", "按时", "逾期报送", "未报", "完整", "牵头任务平均进度",

@@ -1,0 +1,369 @@
+"""Settings: one database URL, a data folder, and the default rules (DESIGN.md).
+
+`Settings` reads the environment and an optional `.env` file in the current folder
+(UTF-8, with or without the BOM Windows Notepad writes); keyword arguments win over both:
+
+  TRACKER_HOME          data folder (default ./var): SQLite file, outbox files, evidence
+  TRACKER_DATABASE_URL  SQLAlchemy URL (default sqlite:///$TRACKER_HOME/tracker.db)
+  TRACKER_RULES         optional JSON file overriding any field of `Rules`
+  TRACKER_CALENDAR_OVERRIDES  optional JSON file of working-day overrides (see workdays.py)
+  TRACKER_CHANNEL       email (default) or file: how contacts are notified
+  TRACKER_BASE_URL      the web address in liaisons' links (default http://127.0.0.1:8000)
+  TRACKER_SECRET_KEY    signs liaisons' links (default: a random key kept in HOME/secret.key)
+  TRACKER_SMTP_HOST / TRACKER_SMTP_PORT / TRACKER_SMTP_FROM  the email channel
+
+Settings are built once by the caller (the CLI, a test, the demo) and passed down
+explicitly; nothing here or elsewhere writes os.environ. A bad value raises
+`SettingsError`, whose message is one line in Chinese naming where the value came from,
+the key and the value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import json_source_map
+import pydantic_settings
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+from tracker.enums import ChannelKind
+
+ENV_PREFIX = "TRACKER_"
+ENV_FILE = ".env"
+
+
+class SettingsError(ValueError):
+    """A configuration value is wrong; the message is one line in Chinese for the user."""
+
+
+class Weights(BaseModel):
+    """Scorecard weights out of 100 and deductions (DESIGN.md, tunable by 绩效办)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    on_time: float = 40
+    completeness: float = 20
+    progress: float = 30
+    meetings: float = 10
+    per_supervision_notice: float = 2
+    per_circular: float = 5
+
+
+class Rules(BaseModel):
+    """The default rules of DESIGN.md; every unit is working days unless named otherwise."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    issue_before_quarter_end: int = Field(10, ge=1)  # request opens N wd before quarter end
+    due_after_quarter_end: int = Field(5, ge=1)  # due the Nth wd after quarter end
+    indicator_due_working_day_of_january: int = Field(15, ge=1)
+    ladder: tuple[int, int, int] = (1, 5, 10)  # wd after due: reminder, notice, circular
+    meeting_reminder: tuple[int, int] = (10, 1)  # (month, day): reminder if no meeting yet
+    meeting_warning: tuple[int, int] = (11, 15)
+    checkpoint_working_day: int = Field(30, ge=1)  # annual checkpoint: Nth wd of next year
+    yellow_within: int = 3  # traffic light: due within N wd
+    return_working_days: int = Field(3, ge=1)  # a returned report is due again N wd later
+    link_max_age_days: int = Field(30, ge=1)  # liaison links expire after N calendar days
+    session_idle_minutes: int = Field(30, ge=1)  # a staff session unused this long is stale
+    session_max_hours: int = Field(12, ge=1)  # and never lasts longer than this
+    login_max_failures: int = Field(5, ge=1)  # consecutive wrong passwords before a lock
+    login_lock_minutes: int = Field(15, ge=1)
+    weights: Weights = Weights()
+
+
+class Settings(BaseSettings):
+    """Where the data lives, how to reach contacts, and the rules in force.
+
+    `home`, `database_url` and `outbox_dir` are filled in from each other when built;
+    `model_copy(update=...)` does not recompute them, so build a new `Settings(...)`
+    to move `home`.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8-sig",  # Notepad saves UTF-8 with a BOM
+        env_ignore_empty=True,  # TRACKER_X= means "not set", as before
+        extra="forbid",  # a misspelt TRACKER_ key in .env is named, not ignored
+        frozen=True,
+    )
+
+    home: Path = Path("var")  # made absolute
+    database_url: str = ""  # empty: sqlite:///{home}/tracker.db
+    rules: Annotated[Rules, NoDecode] = Rules()  # TRACKER_RULES names a JSON file
+    calendar_overrides: Path | None = None
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "plan-tracker@example.gov.cn"
+    outbox_dir: Path = Path("var/outbox")  # unset: {home}/outbox
+    channel: ChannelKind = ChannelKind.EMAIL
+    base_url: str = "http://127.0.0.1:8000"  # where liaisons' links point
+    secret_key: SecretStr | None = None  # else HOME/secret.key is made
+
+    if not TYPE_CHECKING:  # keep the mypy plugin's typed keyword arguments
+
+        def __init__(self, **values: Any) -> None:
+            try:
+                super().__init__(**values)
+            except ValidationError as exc:
+                raise SettingsError(_describe(exc, values)) from None
+            except UnicodeDecodeError as exc:
+                raise SettingsError(f"配置有误：{ENV_FILE} 文件不是 UTF-8 编码的文本（第 {exc.start + 1} "
+                                    "个字节起无法解码）") from None
+            except pydantic_settings.SettingsError as exc:
+                raise SettingsError(f"配置有误：无法解析环境变量或 {ENV_FILE} 文件中的取值"
+                                    f"（{exc}）") from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        home = data.get("home") or "var"
+        if not isinstance(home, str | os.PathLike):
+            return data  # the field's own validation names the bad value
+        home = Path(home).expanduser().resolve()
+        data = {**data, "home": home}
+        if not data.get("database_url"):
+            data["database_url"] = f"sqlite:///{home / 'tracker.db'}"
+        if not data.get("outbox_dir"):
+            data["outbox_dir"] = home / "outbox"
+        return data
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _rules_file(cls, value: Any) -> Any:
+        if isinstance(value, str | os.PathLike):
+            return load_rules(Path(value).expanduser().resolve())
+        return value
+
+    @field_validator("calendar_overrides")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_serializer("database_url", when_used="json")
+    def _hide_password(self, value: str) -> str:
+        # JSON copies leave the process (Prefect stores flow parameters in its database).
+        try:
+            return make_url(value).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001  (not a URL SQLAlchemy can parse: nothing to hide)
+            return value
+
+
+# --- Reading files ------------------------------------------------------------------
+
+
+def read_config_file(path: Path, label: str) -> str:
+    """The text of a configuration file (BOM dropped); SettingsError naming it if unreadable."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        reason = "文件不存在"
+    except IsADirectoryError:
+        reason = "这是一个文件夹，不是文件"
+    except PermissionError:
+        reason = "没有读取权限"
+    except UnicodeDecodeError as exc:
+        reason = f"不是 UTF-8 编码的文本，第 {exc.start + 1} 个字节起无法解码"
+    except OSError as exc:
+        reason = f"无法读取：{exc.strerror or exc}"
+    raise SettingsError(f"{label} {path}：{reason}")
+
+
+def parse_json_file(path: Path, label: str) -> tuple[Any, str]:
+    """(data, text) of a JSON configuration file; SettingsError naming file and line if invalid."""
+    text = read_config_file(path, label)
+    try:
+        return json.loads(text), text
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{label} {path} 第 {exc.lineno} 行第 {exc.colno} 列：不是有效的 JSON"
+                            f"（{_json_reason(exc.msg)}）") from None
+
+
+def json_line(text: str, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the value at `loc` (or of its nearest parent) in JSON text."""
+    try:
+        lines = json_source_map.calculate(text)
+    except Exception:  # noqa: BLE001  (the text parsed as JSON; a line number is a bonus)
+        return None
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in loc]
+    while True:
+        entry = lines.get("".join(f"/{p}" for p in parts))
+        if entry is not None:
+            return int(entry.value_start.line) + 1
+        if not parts:
+            return None
+        parts.pop()
+
+
+def load_rules(path: Path) -> Rules:
+    """The rules of a JSON file (any field of `Rules` may be left out)."""
+    label = "规则文件"
+    data, text = parse_json_file(path, label)
+    if not isinstance(data, dict):
+        raise SettingsError(f"{label} {path}：内容应为一个 JSON 对象（{{\"键\": 值, …}}），"
+                            f"实际为 {_show(data)}")
+    try:
+        return Rules.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = _value_loc(err)
+            line = json_line(text, loc)
+            where = f"{label} {path}" + (f" 第 {line} 行" if line else "")
+            key = _dotted(loc) or "（顶层）"
+            if err["type"] == "extra_forbidden":
+                problems.append(f"{where}：键 {key} 不是可识别的规则项")
+            else:
+                problems.append(f"{where}：键 {key} 的值{_show(_value_at(data, loc))}无效"
+                                f"（{_reason(err)}）")
+        raise SettingsError("；".join(problems)) from None
+
+
+# --- Messages -------------------------------------------------------------------------
+
+
+def _describe(exc: ValidationError, init: dict[str, Any]) -> str:
+    """One line naming, for every problem, its source, key and value."""
+    problems, own = [], 0
+    for err in exc.errors():
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, SettingsError):  # already names its file, key and value
+            problems.append(str(cause))
+            own += 1
+            continue
+        field = str(err["loc"][0]) if err["loc"] else ""
+        rest = _dotted(tuple(err["loc"][1:]))
+        if field in init:
+            where = f"参数 {field}{'.' + rest if rest else ''} "
+        else:
+            where = _env_source(field, init.get("_env_file", ENV_FILE)) + (f" 中的 {rest} " if rest else "")
+        if err["type"] == "extra_forbidden":
+            problems.append(f"{where}不是可识别的配置项")
+        else:
+            problems.append(f"{where}的值{_show(err['input'])}{_reason(err)}")
+    return ("" if own == len(problems) else "配置有误：") + "；".join(problems)
+
+
+def _env_source(field: str, env_file: Any) -> str:
+    """Where an environment setting came from: the environment or the .env file."""
+    name = field.upper() if field.upper().startswith(ENV_PREFIX) else ENV_PREFIX + field.upper()
+    if any(key.upper() == name for key in os.environ):
+        return f"{name}（环境变量）"
+    if isinstance(env_file, str | os.PathLike) and Path(env_file).is_file():
+        return f"{name}（{Path(env_file).resolve()} 文件）"
+    return f"{name}（环境变量或 {ENV_FILE} 文件）"
+
+
+def _reason(err: Any) -> str:
+    """Pydantic's error in Chinese, phrased to follow "的值“…”"."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "value_error" and isinstance(ctx.get("error"), SettingsError):
+        return str(ctx["error"])
+    simple = {
+        "int_parsing": "不是有效的整数",
+        "int_type": "不是有效的整数",
+        "int_from_float": "不是整数（有小数部分）",
+        "float_parsing": "不是有效的数字",
+        "float_type": "不是有效的数字",
+        "bool_parsing": "不是有效的布尔值（应为 true 或 false）",
+        "bool_type": "不是有效的布尔值（应为 true 或 false）",
+        "string_type": "不是文本",
+        "tuple_type": "不是列表",
+        "list_type": "不是列表",
+        "dict_type": "不是 JSON 对象",
+        "model_type": "不是 JSON 对象",
+        "model_attributes_type": "不是 JSON 对象",
+        "path_type": "不是有效的路径",
+        "missing": "缺少此项",
+    }
+    if kind == "missing" and err["loc"] and isinstance(err["loc"][-1], int):
+        return f"缺少第 {err['loc'][-1] + 1} 项"
+    if kind in simple:
+        return simple[kind]
+    if kind == "enum":
+        return f"不是允许的取值（应为 {_choices(ctx.get('expected', ''))}）"
+    if kind == "literal_error":
+        return f"不是允许的取值（应为 {_choices(ctx.get('expected', ''))}）"
+    bounds = {"greater_than_equal": ("ge", "不应小于"), "greater_than": ("gt", "应大于"),
+              "less_than_equal": ("le", "不应大于"), "less_than": ("lt", "应小于")}
+    if kind in bounds:
+        key, words = bounds[kind]
+        return f"超出范围（{words} {ctx.get(key)}）"
+    if kind in ("too_long", "too_short"):
+        count = ctx.get("max_length") if kind == "too_long" else ctx.get("min_length")
+        return f"项数不对（应为 {count} 项，实际 {ctx.get('actual_length')} 项）"
+    return f"不符合要求（{err.get('msg', kind)}）"
+
+
+def _choices(expected: str) -> str:
+    return expected.replace("' or '", "、").replace("', '", "、").strip("'")
+
+
+def _json_reason(msg: str) -> str:
+    known = {
+        "Expecting value": "此处缺少取值",
+        "Expecting property name enclosed in double quotes": "键名应使用英文双引号，或多了一个逗号",
+        "Expecting ',' delimiter": "缺少英文逗号",
+        "Expecting ':' delimiter": "缺少英文冒号",
+        "Extra data": "JSON 结束后还有多余内容",
+        "Unterminated string starting at": "字符串缺少结尾的引号",
+        "Invalid control character at": "字符串中有控制字符",
+    }
+    return next((zh for en, zh in known.items() if msg.startswith(en)), "格式错误")
+
+
+def _value_loc(err: Any) -> tuple[int | str, ...]:
+    """The location of the value to show: a missing tuple item is shown as its whole list."""
+    loc = tuple(err["loc"])
+    if err["type"] == "missing" and loc and isinstance(loc[-1], int):
+        return loc[:-1]
+    return loc
+
+
+def _value_at(data: Any, loc: tuple[int | str, ...]) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _show(value: Any) -> str:
+    """A value quoted for a message: text as typed, anything else as JSON."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError):
+            text = str(value)
+    if len(text) > 80:
+        text = text[:77] + "…"
+    return f"“{text}”"
