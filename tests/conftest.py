@@ -120,6 +120,22 @@ def plan(db: sessionmaker[Session], catalog: Catalog) -> Plan:
         return s.get_one(Plan, plan_id)
 
 
+@pytest.fixture
+def small(db: sessionmaker[Session]) -> Plan:
+    """A small plan (tests.factories.small_plan: 3 measures, 9 assignments, 1 indicator)
+    with a liaison and a deputy head for each of its agencies: for tests whose point is a
+    rule, not the size of the seed."""
+    from tests.factories import small_plan
+    from tracker.catalog.load import load_catalog
+    from tracker.directory.contacts import ensure_demo_contacts
+
+    with transaction(db) as s:
+        plan_id = load_catalog(s, small_plan(), at("2017-01-05")).plan_id
+        ensure_demo_contacts(s, plan_id)
+    with db() as s:
+        return s.get_one(Plan, plan_id)
+
+
 STAFF_PASSWORD = "correct horse battery"
 
 

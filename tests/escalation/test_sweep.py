@@ -35,20 +35,20 @@ def _sweep(db, plan, policy, day):  # type: ignore[no-untyped-def]
         return sweep_overdue(s, plan, at(day), policy)
 
 
-def test_ladder_dates_and_once_only(db, plan, policy):
-    late = _setup(db, plan, policy)
+def test_ladder_dates_and_once_only(db, small, policy):
+    late = _setup(db, small, policy)
     assert ladder_dates(D("2017-04-10"), policy) == [D("2017-04-11"), D("2017-04-17"),
                                                     D("2017-04-24")]
-    assert _sweep(db, plan, policy, "2017-04-10").fired == {1: 0, 2: 0, 3: 0}
-    assert _sweep(db, plan, policy, "2017-04-11").fired == {1: 3, 2: 0, 3: 0}
-    assert _sweep(db, plan, policy, "2017-04-11").fired == {1: 0, 2: 0, 3: 0}
-    assert _sweep(db, plan, policy, "2017-04-14").fired == {1: 0, 2: 0, 3: 0}
-    assert _sweep(db, plan, policy, "2017-04-17").fired == {1: 0, 2: 3, 3: 0}
+    assert _sweep(db, small, policy, "2017-04-10").fired == {1: 0, 2: 0, 3: 0}
+    assert _sweep(db, small, policy, "2017-04-11").fired == {1: 3, 2: 0, 3: 0}
+    assert _sweep(db, small, policy, "2017-04-11").fired == {1: 0, 2: 0, 3: 0}
+    assert _sweep(db, small, policy, "2017-04-14").fired == {1: 0, 2: 0, 3: 0}
+    assert _sweep(db, small, policy, "2017-04-17").fired == {1: 0, 2: 3, 3: 0}
     with transaction(db) as s:  # a late report stops the ladder for that request
         record_reports(s, [ReportInput(request_id=late[0], status="in_progress", percent=5)],
                        submitted_by="t", now=at("2017-04-18"))
-    assert _sweep(db, plan, policy, "2017-04-24").fired == {1: 0, 2: 0, 3: 2}
-    assert _sweep(db, plan, policy, "2017-05-30").fired == {1: 0, 2: 0, 3: 0}
+    assert _sweep(db, small, policy, "2017-04-24").fired == {1: 0, 2: 0, 3: 2}
+    assert _sweep(db, small, policy, "2017-05-30").fired == {1: 0, 2: 0, 3: 0}
     with db() as s:
         rows = s.execute(select(Escalation.level, Escalation.effective_on, func.count())
                          .group_by(Escalation.level, Escalation.effective_on)
@@ -59,18 +59,18 @@ def test_ladder_dates_and_once_only(db, plan, policy):
         assert s.get_one(ProgressRequest, late[1]).next_action_on is None  # top rung reached
 
 
-def test_missed_days_catch_up_with_rule_dates(db, plan, policy):
-    _setup(db, plan, policy)
-    assert _sweep(db, plan, policy, "2017-05-02").fired == {1: 3, 2: 3, 3: 3}
+def test_missed_days_catch_up_with_rule_dates(db, small, policy):
+    _setup(db, small, policy)
+    assert _sweep(db, small, policy, "2017-05-02").fired == {1: 3, 2: 3, 3: 3}
     with db() as s:
         dates = s.scalars(select(Escalation.effective_on).distinct()
                           .order_by(Escalation.effective_on)).all()
     assert dates == [D("2017-04-11"), D("2017-04-17"), D("2017-04-24")]
 
 
-def test_recipients_per_rung(db, plan, policy):
-    late = _setup(db, plan, policy)
-    _sweep(db, plan, policy, "2017-04-24")
+def test_recipients_per_rung(db, small, policy):
+    late = _setup(db, small, policy)
+    _sweep(db, small, policy, "2017-04-24")
     with db() as s:
         office = s.scalar(select(Agency.id).where(Agency.name == "市政府督查室"))
         subject = s.get_one(ProgressRequest, late[0]).agency_id
@@ -87,16 +87,16 @@ def test_recipients_per_rung(db, plan, policy):
     ]
 
 
-def test_concurrent_sweeps_fire_each_rung_once(db, plan, policy):
+def test_concurrent_sweeps_fire_each_rung_once(db, small, policy):
     import threading
 
-    _setup(db, plan, policy)
+    _setup(db, small, policy)
     results = []
     barrier = threading.Barrier(2)
 
     def run() -> None:
         barrier.wait(timeout=10)
-        results.append(_sweep(db, plan, policy, "2017-04-24"))
+        results.append(_sweep(db, small, policy, "2017-04-24"))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for t in threads:
@@ -112,16 +112,16 @@ def test_concurrent_sweeps_fire_each_rung_once(db, plan, policy):
                         .where(OutboxMessage.kind == MessageKind.ESCALATION)) == 3 * 4
 
 
-def test_pending_extension_holds_the_ladder_until_decided(db, plan, policy):
+def test_pending_extension_holds_the_ladder_until_decided(db, small, policy):
     """DESIGN.md: a pending extension request holds the ladder until it is decided."""
     from tracker.requests.extensions import ask_extension, decide_extension
 
-    held, other, _ = _setup(db, plan, policy)
+    held, other, _ = _setup(db, small, policy)
     with transaction(db) as s:
         agency_id = s.get_one(ProgressRequest, held).agency_id
         ask_extension(s, agency_id=agency_id, request_id=held, new_due_on=D("2017-04-28"),
                       reason="数据尚在汇总", asked_by="t", now=at("2017-04-07"))
-    _sweep(db, plan, policy, "2017-04-12")  # the reminder day of the 10 April due day
+    _sweep(db, small, policy, "2017-04-12")  # the reminder day of the 10 April due day
     with db() as s:
         fired = set(s.scalars(select(Escalation.request_id).where(Escalation.level == 1)))
         assert other in fired and held not in fired
@@ -131,7 +131,7 @@ def test_pending_extension_holds_the_ladder_until_decided(db, plan, policy):
         decide_extension(s, ext_id, grant=False, note="", decided_by="t", now=at("2017-04-13"),
                          policy=policy)
         assert s.get_one(ProgressRequest, held).next_action_on == D("2017-04-11")
-    _sweep(db, plan, policy, "2017-04-13")
+    _sweep(db, small, policy, "2017-04-13")
     with db() as s:
         rows = s.execute(select(Escalation.level, Escalation.effective_on)
                          .where(Escalation.request_id == held)).all()
