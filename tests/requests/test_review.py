@@ -19,11 +19,12 @@ from tracker.models import (
     ProgressReport,
     ProgressRequest,
 )
+from tracker.requests.close_out import close_out
 from tracker.requests.evidence import store_evidence
 from tracker.requests.extensions import ExtensionError, ask_extension, decide_extension
 from tracker.requests.opening import open_due_requests
 from tracker.requests.reports import ReportInput, record_reports
-from tracker.requests.review import ReviewError, accept_report, close_out, return_report
+from tracker.requests.review import ReviewError, accept_report, return_report
 
 
 def _lead_request(db, code: str) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]

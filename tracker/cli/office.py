@@ -105,7 +105,8 @@ def review_close_out(measure: str, by: str = "督查室",
 
     from tracker.db import transaction
     from tracker.models import Measure
-    from tracker.requests.review import ReviewError, close_out
+    from tracker.requests.close_out import close_out
+    from tracker.requests.review import ReviewError
 
     with transaction(factory()) as session:
         chosen = plan_or_fail(session, plan)

@@ -40,12 +40,14 @@ def agency_template(session: Session, agency_id: int, today: dt.date,
     for col, title in enumerate(HEADERS):
         sheet.write_string(0, col, title, header)
         sheet.set_column(col, col, WIDTHS[col])
+    several = len({i.plan for i in items}) > 1
     for row, item in enumerate(items, start=1):
         p = item.prefill
         values: dict[str, Any] = {
             "request_id": item.request_id, "period": item.period,
             "code": item.measure_code or (item.indicator or {}).get("code", ""),
-            "subject": item.measure_title, "role": role_label(item.role, long=True), "due_on": item.due_on,
+            # one sheet holds the agency's items of every plan: name the plan when several
+            "subject": f"《{item.plan}》{item.measure_title}" if several else item.measure_title, "role": role_label(item.role, long=True), "due_on": item.due_on,
             "status": _status_label(p.get("status")),
             "percent": _number(p.get("percent")), "narrative": p.get("narrative") or "",
             "problems": p.get("problems") or "", "next_steps": p.get("next_steps") or "",

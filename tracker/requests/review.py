@@ -1,4 +1,4 @@
-"""Review (审核) by the supervision office, and close-out (办结销号) of a measure.
+"""Review (审核) by the supervision office of a submitted report.
 
 Accepting marks a report version accepted. Returning it (with a comment) reopens the
 request: the liaison is notified and answers again; the first answer still decides
@@ -16,13 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
-from tracker.enums import MessageKind, ProgressStatus, RequestState, ReviewState, Role
+from tracker.enums import MessageKind, RequestState, ReviewState
 from tracker.errors import DomainError
 from tracker.models import (
-    Assignment,
     AuditEvent,
-    Evidence,
-    Measure,
     ProgressReport,
     ProgressRequest,
 )
@@ -97,35 +94,3 @@ def return_report(session: Session, report_id: int, *, reviewer: str, comment: s
                       now=now, channel=policy.channel, request_id=req.id,
                       plan_id=plan_of_request(session, req.id))
     return report
-
-
-def close_out(session: Session, measure_id: int, *, signed_by: str, now: dt.datetime) -> Measure:
-    """办结销号: needs the lead's latest report completed, with evidence. Idempotent-safe.
-
-    Raises ReviewError naming what is missing.
-    """
-    measure = session.get(Measure, measure_id)
-    if measure is None:
-        raise ReviewError(f"没有编号为 {measure_id} 的任务")
-    if measure.closed_at is not None:
-        raise ReviewError(f"{measure.code} 已办结销号")
-    latest = session.scalars(
-        select(ProgressReport)
-        .join(ProgressRequest, ProgressRequest.id == ProgressReport.request_id)
-        .join(Assignment, Assignment.id == ProgressRequest.assignment_id)
-        .where(Assignment.measure_id == measure_id, Assignment.role == Role.LEAD.value)
-        .order_by(ProgressReport.submitted_at.desc(), ProgressReport.id.desc()).limit(1)
-    ).first()
-    if latest is None or latest.status != ProgressStatus.COMPLETED:
-        raise ReviewError(f"{measure.code}：牵头单位最新报送的状态不是“已完成”")
-    if latest.review_state == ReviewState.RETURNED:
-        raise ReviewError(f"{measure.code}：牵头单位的完成报告已被退回")
-    has_evidence = session.scalar(select(Evidence.id).where(
-        Evidence.report_id == latest.id).limit(1)) is not None
-    if not has_evidence:
-        raise ReviewError(f"{measure.code}：牵头单位的完成报告没有佐证材料")
-    measure.closed_at, measure.closed_by = now, signed_by
-    session.add(AuditEvent(at=now, actor=signed_by, action="measure.close_out",
-                           object_type="measure", object_id=measure.code,
-                           detail={"report": latest.id}))
-    return measure

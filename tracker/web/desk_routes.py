@@ -24,8 +24,9 @@ from tracker.enums import CircularState
 from tracker.escalation.circulars import CircularError, circular_list, render_docx, sign_off, still_overdue
 from tracker.escalation.office_actions import ActionError, add_note, escalate_now, waive
 from tracker.models import Circular, ExtensionRequest, Plan, ProgressReport
+from tracker.requests.close_out import close_out
 from tracker.requests.extensions import ExtensionError, decide_extension
-from tracker.requests.review import ReviewError, accept_report, close_out, return_report
+from tracker.requests.review import ReviewError, accept_report, return_report
 from tracker.web.pages import templates
 from tracker.web.staff import COOKIE, LOGIN_COOKIE, acting, flash, login_nonce, page, read_flash
 
