@@ -125,3 +125,29 @@ def test_two_plans_share_the_directory_and_nothing_else(db, plan, policy):
         assert {i.request_id for i in items if i.plan == titles[b_id]} == set(s.scalars(
             select(ProgressRequest.id).where(ProgressRequest.id.in_(b_reqs),
                                              ProgressRequest.agency_id == civil)))
+
+
+def test_one_digest_names_each_items_plan(db, plan, policy):
+    from notifications.render import message_rows, render_digests
+    from tracker.enums import ContactRole, MessageKind
+    from tracker.models import Contact
+
+    with transaction(db) as s:
+        b_id = load_catalog(s, small_plan(), at("2017-01-05")).plan_id
+        ensure_demo_contacts(s, b_id)
+        for p in (plan.id, b_id):
+            open_due_requests(s, s.get_one(Plan, p), at("2017-03-17"), policy)
+    with db() as s:
+        civil = resolve(s, "天津市人民政府", "市民政局")
+        liaison = s.scalars(select(Contact).where(Contact.agency_id == civil,
+                                                  Contact.role == ContactRole.LIAISON)).one()
+        ids = list(s.scalars(select(OutboxMessage.id).where(
+            OutboxMessage.contact_id == liaison.id,
+            OutboxMessage.kind == MessageKind.PROGRESS_REQUEST)))
+        digests = render_digests(message_rows(s, ids), now=at("2017-03-17", 17),
+                                 calendar=policy.calendar)
+    assert len(digests) == 1  # one person, one digest, both plans
+    body = digests[0][1].body
+    assert "《天津市残疾人就业促进三年行动方案》" in body
+    assert "《天津市“十三五”加快残疾人小康进程规划纲要》" in body
+    assert "扶持残疾人自主创业" in body
