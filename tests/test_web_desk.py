@@ -26,6 +26,7 @@ from tracker.models import (
 )
 from tracker.requests.opening import open_due_requests
 from tracker.requests.reports import ReportInput, record_reports
+from tracker.web.deps import app_context
 
 PASSWORD = STAFF_PASSWORD
 
@@ -272,7 +273,7 @@ def test_desk_review_round_trip_and_guards(desk, db, plan, policy):
 
 def test_one_address_spraying_names_is_throttled(desk):
     client, _, _, _ = desk
-    client.app.state.login_throttle.limit = 3
+    app_context(client.app).login_throttle.limit = 3
     for name in ("a1", "a2", "a3"):
         assert login(client, username=name).status_code == 401
     r = login(client)  # even the right password, from this address, for a while

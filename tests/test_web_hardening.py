@@ -16,6 +16,7 @@ from tests.web_helpers import Clock, liaison_of, make_app, make_settings, token_
 from tracker.db import transaction
 from tracker.models import Evidence, ProgressReport, ProgressRequest
 from tracker.requests.opening import open_due_requests
+from tracker.web.deps import app_context
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def test_framework_errors_are_chinese_pages_with_headers(site, db):
 
 def test_link_issued_in_the_future_is_refused(site, db):
     client, _ = site
-    future = token_for(client.app.state.settings, liaison_of(db, "市残联"), at("2030-10-01"))
+    future = token_for(app_context(client.app).settings, liaison_of(db, "市残联"), at("2030-10-01"))
     assert client.get(f"/l/{future}").status_code == 403
 
 

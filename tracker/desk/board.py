@@ -15,6 +15,7 @@ from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from tracker.enums import CircularState, Light, RequestState
+from tracker.errors import NotFound
 from tracker.models import (
     Agency,
     Assignment,
@@ -235,3 +236,12 @@ def plan_for_page(session: Session, plan_id: int | None) -> Plan | None:
         return session.get(Plan, plan_id)
     plans = session.scalars(select(Plan).order_by(Plan.id).limit(2)).all()
     return plans[0] if len(plans) == 1 else None
+
+
+def chosen_plan(session: Session, plan_id: int | None) -> Plan:
+    """As `plan_for_page`, for an action that needs a plan. Raises NotFound (404) when the
+    plan asked for is unknown, or when none is asked for and several (or none) are loaded."""
+    plan = plan_for_page(session, plan_id)
+    if plan is None:
+        raise NotFound("请指明规划" if not plan_id else f"没有编号为 {plan_id} 的规划")
+    return plan

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select, union
 from sqlalchemy.orm import Session
 
 from tracker.enums import AgencyKind
-from tracker.errors import DomainError
+from tracker.errors import DomainError, NotFound
 from tracker.models import Agency, AgencyAlias, Assignment, Indicator, Measure, Plan
 from tracker.sql import insert_ignore_values
 
@@ -112,6 +112,14 @@ def plan_agencies(session: Session, plan_id: int | None = None) -> list[tuple[in
         if plans:
             query = query.where(or_(*[Agency.id.in_(plan_agency_ids(p)) for p in plans]))
     return [(i, n) for i, n in session.execute(query)]
+
+
+def get_agency(session: Session, agency_id: int) -> Agency:
+    """The directory row of an agency. Raises NotFound (404) if there is none."""
+    agency = session.get(Agency, agency_id)
+    if agency is None:
+        raise NotFound(f"单位名录中没有编号为 {agency_id} 的单位")
+    return agency
 
 
 def office_id(session: Session, plan: Plan, name: str | None) -> int | None:

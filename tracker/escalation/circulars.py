@@ -17,7 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from tracker.enums import CircularState, ContactRole, MessageKind, RequestState, role_label
-from tracker.errors import DomainError
+from tracker.errors import DomainError, NotFound
 from tracker.models import (
     Agency,
     Assignment,
@@ -120,6 +120,19 @@ def render_docx(circular: Circular, plan: Plan, items: list[dict[str, Any]] | No
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
+
+
+def circular_docx(session: Session, circular_id: int) -> bytes:
+    """The circular as a Word document: a draft lists only its still-open items (what was
+    answered or waived since drops out), a signed one what it was signed with.
+
+    Raises NotFound (404) if there is no such circular.
+    """
+    circular = session.get(Circular, circular_id)
+    if circular is None:
+        raise NotFound(f"没有编号为 {circular_id} 的通报")
+    items = still_overdue(session, circular) if circular.state == CircularState.DRAFT else None
+    return render_docx(circular, session.get_one(Plan, circular.plan_id), items)
 
 
 def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.datetime,

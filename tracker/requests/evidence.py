@@ -14,9 +14,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from tracker.enums import RequestState
-from tracker.errors import DomainError
+from tracker.errors import DomainError, NotFound
 from tracker.models import AuditEvent, Evidence
-from tracker.requests.opening import owned_state
+from tracker.requests.opening import owned_request, owned_state
 
 MAX_BYTES = 20 * 1024 * 1024
 # extension -> (media type, magic prefixes); the content must match its extension.
@@ -51,6 +51,19 @@ def clean_filename(filename: str) -> str:
 
 def evidence_path(root: Path, sha256: str) -> Path:
     return root / "evidence" / sha256[:2] / sha256
+
+
+def evidence_for_agency(session: Session, agency_id: int, evidence_id: int) -> Evidence:
+    """An evidence file of one of the agency's requests, for download.
+
+    Raises NotFound (404) if there is no such file, Forbidden (403, "other-agency") if it
+    belongs to another agency's request.
+    """
+    ev = session.get(Evidence, evidence_id)
+    if ev is None:
+        raise NotFound(f"没有编号为 {evidence_id} 的佐证材料")
+    owned_request(session, agency_id, ev.request_id)
+    return ev
 
 
 def store_evidence(session: Session, root: Path, *, agency_id: int, request_id: int,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
 from tracker.enums import ExtensionState, MessageKind, RequestState
-from tracker.errors import DomainError
+from tracker.errors import DomainError, NotFound
 from tracker.models import AuditEvent, ExtensionRequest, ProgressRequest
 from tracker.outbox import enqueue_to_agency
 from tracker.policy import Policy
@@ -66,6 +66,15 @@ def ask_extension(session: Session, *, agency_id: int, request_id: int, new_due_
                            object_type="progress_request", object_id=str(request_id),
                            detail={"extension": ext.id, "new_due_on": new_due_on.isoformat()}))
     return ext
+
+
+def extension_request_id(session: Session, extension_id: int) -> int:
+    """The id of the request an extension request is about. Raises NotFound (404) if unknown."""
+    request_id = session.scalar(select(ExtensionRequest.request_id)
+                                .where(ExtensionRequest.id == extension_id))
+    if request_id is None:
+        raise NotFound(f"没有编号为 {extension_id} 的延期申请")
+    return request_id
 
 
 def extension_pending(session: Session, request_id: int) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from tracker.dates.periods import ensure_periods
 from tracker.dates.workdays import local_date
 from tracker.enums import MessageKind, PeriodKind, RequestState
+from tracker.errors import Forbidden
 from tracker.models import Assignment, Indicator, Measure, Plan, ProgressRequest, ReportingPeriod
 from tracker.outbox import enqueue_for_requests
 from tracker.policy import Policy
@@ -89,3 +90,15 @@ def owned_state(session: Session, agency_id: int, request_id: int) -> RequestSta
     row = session.execute(select(ProgressRequest.agency_id, ProgressRequest.state)
                           .where(ProgressRequest.id == request_id)).first()
     return RequestState(row[1]) if row is not None and row[0] == agency_id else None
+
+
+def owned_request(session: Session, agency_id: int, request_id: int) -> ProgressRequest:
+    """The agency's own request `request_id` (a liaison's link speaks for one agency).
+
+    Raises Forbidden (403, code "other-agency") when the request is unknown or another
+    agency's: a link holder learns nothing about requests that are not theirs.
+    """
+    req = session.get(ProgressRequest, request_id)
+    if req is None or req.agency_id != agency_id:
+        raise Forbidden("该事项不属于本单位", code="other-agency")
+    return req

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -107,6 +108,28 @@ def input_problems(exc: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
+class AnswerError(DomainError):
+    """A form's answer that is not a valid ReportInput: `problems` are the Chinese texts
+    of `input_problems`, one per fault, for the form shown again with what was typed."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("；".join(problems))
+
+
+def answer_input(request_id: int, fields: Mapping[str, str]) -> ReportInput:
+    """A ReportInput from an answer form's fields as typed (text; an empty status, percent
+    or value is "not given"). Raises AnswerError naming every fault in Chinese."""
+    try:
+        return ReportInput.model_validate({
+            "request_id": request_id, "status": fields.get("status") or None,
+            "percent": fields.get("percent") or None, "narrative": fields.get("narrative", ""),
+            "problems": fields.get("problems", ""), "next_steps": fields.get("next_steps", ""),
+            "value": fields.get("value") or None})
+    except ValidationError as exc:
+        raise AnswerError([text for _field, text in input_problems(exc)]) from exc
+
+
 @dataclass
 class RecordResult:
     recorded: int
@@ -135,6 +158,17 @@ def record_reports(
             if attempt == max_attempts - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def submit_answer(session: Session, *, request_id: int, fields: Mapping[str, str],
+                  submitted_by: str, now: dt.datetime, source: str = "web") -> RecordResult:
+    """Check one answer typed in a form (`answer_input`) and record it as a new version.
+
+    Raises AnswerError (the answer's faults), or ReportError (unknown request, a waived
+    one: code "waived", 409; an indicator without its value). Does not commit.
+    """
+    item = answer_input(request_id, fields)
+    return record_reports(session, [item], submitted_by=submitted_by, now=now, source=source)
 
 
 def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetime,

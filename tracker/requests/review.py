@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
 from tracker.enums import MessageKind, RequestState, ReviewState
-from tracker.errors import DomainError
+from tracker.errors import DomainError, NotFound
 from tracker.models import (
     AuditEvent,
     ProgressReport,
@@ -31,6 +31,15 @@ from tracker.requests.subjects import plan_of_request
 
 class ReviewError(DomainError):
     """A refusal with its reason in Chinese (tracker.errors)."""
+
+
+def report_request_id(session: Session, report_id: int) -> int:
+    """The id of the request a report version answers. Raises NotFound (404) if unknown."""
+    request_id = session.scalar(select(ProgressReport.request_id)
+                                .where(ProgressReport.id == report_id))
+    if request_id is None:
+        raise NotFound(f"没有编号为 {report_id} 的报告")
+    return request_id
 
 
 def _latest_version(session: Session, request_id: int) -> int:

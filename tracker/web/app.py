@@ -1,6 +1,8 @@
 """The web application: `create_app(factory, settings)`; `tracker serve` runs it.
 
-Time comes from `app.state.clock` (a callable returning an aware datetime), so tests and
+The app's wiring is one `tracker.web.deps.WebContext` on `app.state.context`; handlers
+receive what they need from it through the dependencies in `tracker.web.deps`. Time
+comes from the context's clock (a callable returning an aware datetime), so tests and
 simulations drive the pages with the same clock as the rules.
 """
 
@@ -19,13 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tracker.dates.workdays import SHANGHAI
-from tracker.directory.links import load_secret
 from tracker.errors import DomainError
-from tracker.policy import Policy
 from tracker.settings import Settings
 from tracker.web import desk_routes, liaison_routes
-from tracker.web.pages import HERE, MAX_BODY, SECURITY_HEADERS, error_page, templates
-from tracker.web.staff import LoginThrottle, NeedsLogin
+from tracker.web.deps import WebContext
+from tracker.web.pages import HERE, MAX_BODY, SECURITY_HEADERS, error_page, refusal_page, templates
+from tracker.web.staff import NeedsLogin
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,7 @@ def _real_clock() -> dt.datetime:
 def create_app(factory: sessionmaker[Session], settings: Settings,
                clock: Callable[[], dt.datetime] = _real_clock) -> FastAPI:
     app = FastAPI(title="规划纲要督查督办系统", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.factory = factory
-    app.state.settings = settings
-    app.state.policy = Policy.from_settings(settings)
-    app.state.clock = clock
-    app.state.secret = load_secret(settings.home, settings.secret_key)
-    app.state.login_throttle = LoginThrottle()
+    app.state.context = WebContext.build(factory, settings, clock)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(liaison_routes.router)
     app.include_router(desk_routes.router)
@@ -70,11 +66,15 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
 
     @app.exception_handler(DomainError)
     async def _refused(request: Request, exc: DomainError) -> HTMLResponse:
-        # a service's refusal that no route turned into a redirect: show its own words
-        return error_page(request, exc.status, exc.code, message=exc.message)
+        # a service's refusal that no route turned into a redirect or a form shown again
+        return refusal_page(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _bad_path(request: Request, exc: RequestValidationError) -> HTMLResponse:
+    async def _bad_input(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        # a path that is no row id ("abc", 2**63) names no page; a form field that is not
+        # text (a file where a field belongs: the forms are all text otherwise) is refused
+        if any(error.get("loc", ("",))[0] == "body" for error in exc.errors()):
+            return error_page(request, 400, "bad-request")
         return error_page(request, 404, "not-found")
 
     @app.exception_handler(Exception)

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from tracker import enums
+from tracker.errors import DomainError
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -107,6 +108,16 @@ def error_page(request: Request, status: int, reason: str, message: str | None =
                   422: "bad-request"}.get(status, "server")
     title, text = ERROR_TEXT[reason]
     return _render_error(request, status, title, text)
+
+
+def refusal_page(request: Request, exc: DomainError) -> HTMLResponse:
+    """A service's refusal as a page with its status. A `code` that names one of the pages
+    above (a forged, expired or revoked link, another agency's item, a waived request, not
+    found) shows that page's words, written for someone who came by a link or a bookmark;
+    any other refusal shows the service's own message."""
+    if exc.code in ERROR_TEXT:
+        return error_page(request, exc.status, exc.code)
+    return error_page(request, exc.status, exc.code, message=exc.message)
 
 
 def _render_error(request: Request, status: int, title: str, text: str) -> HTMLResponse:

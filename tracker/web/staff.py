@@ -1,4 +1,6 @@
-"""Signing in and the staff session for desk pages (cookie + single-use form tokens)."""
+"""The desk's sign-in pieces: cookie names, roles, the page's form token, flash messages,
+and the per-address sign-in throttle. The dependencies that check a staff session are in
+`tracker.web.deps`."""
 
 from __future__ import annotations
 
@@ -6,13 +8,10 @@ import datetime as dt
 import secrets
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
-from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy.orm import Session
 
-from tracker.directory.staff import AuthError, SignedIn, consume_form_token, current, issue_form_token
+from tracker.directory.staff import SignedIn
 from tracker.enums import StaffRole
 
 COOKIE = "tracker_session"
@@ -27,64 +26,31 @@ class NeedsLogin(Exception):
 
 @dataclass
 class Desk:
+    """The staff member viewing a desk page, and the form token for the page's forms."""
+
     signed_in: SignedIn
-    csrf: str  # the form token for this page's forms
+    csrf: str
 
-
-def signed_in(request: Request, session: Session, roles: set[StaffRole]) -> SignedIn:
-    """The current staff user. Raises NeedsLogin (stale) or 403 (wrong role)."""
-    app = request.app
-    try:
-        who = current(session, request.cookies.get(COOKIE), app.state.clock(),
-                      app.state.settings.rules)
-    except AuthError as exc:
-        raise NeedsLogin() from exc
-    if who.user.role not in roles:
-        raise HTTPException(403, "role")
-    return who
-
-
-def page(request: Request, session: Session, roles: set[StaffRole] = VIEW_ROLES) -> Desk:
-    who = signed_in(request, session, roles)
-    return Desk(who, issue_form_token(session, who.session, request.app.state.clock()))
-
-
-async def acting(request: Request, session: Session, roles: set[StaffRole] = ACT_ROLES
-                 ) -> tuple[SignedIn, dict[str, str]]:
-    """For a POST: a live session of the right role and an unused form token of it.
-
-    A stale session gets 401, a wrong role 403, a missing or replayed token 403.
-    """
-    form = {k: str(v) for k, v in (await request.form()).items()}
-    app = request.app
-    try:
-        who = current(session, request.cookies.get(COOKIE), app.state.clock(),
-                      app.state.settings.rules)
-    except AuthError as exc:
-        raise HTTPException(401, "stale") from exc
-    if who.user.role not in roles:
-        raise HTTPException(403, "role")
-    try:
-        consume_form_token(session, who.session, form.get("csrf"), app.state.clock())
-    except AuthError as exc:
-        raise HTTPException(403, "csrf") from exc
-    return who, form
+    @property
+    def can_act(self) -> bool:
+        """Whether the page shows the office's action forms (others only read)."""
+        return self.signed_in.user.role in ACT_ROLES
 
 
 def login_nonce() -> str:
     return secrets.token_urlsafe(24)
 
 
-def flash(app: Any, text: str) -> str:
+def flash(secret: str, text: str) -> str:
     """A message for the next page, signed so a crafted link cannot put words on our pages."""
-    return str(URLSafeSerializer(app.state.secret, salt="flash").dumps(text[:500]))
+    return str(URLSafeSerializer(secret, salt="flash").dumps(text[:500]))
 
 
-def read_flash(app: Any, value: str | None) -> str | None:
+def read_flash(secret: str, value: str | None) -> str | None:
     if not value:
         return None
     try:
-        return str(URLSafeSerializer(app.state.secret, salt="flash").loads(value))
+        return str(URLSafeSerializer(secret, salt="flash").loads(value))
     except BadSignature:
         return None
 

@@ -1,0 +1,148 @@
+"""The pages' forms as pydantic models, read by FastAPI (`Annotated[Model, Form()]`).
+
+Every field is a permissive string with a default, so no form ever fails here with a
+bare 422: what a field must hold is checked by the service the route calls (an answer by
+`tracker.requests.reports.ReportInput`, a reason by the office's actions), which refuses
+with Chinese words the page shows next to what was typed. Lengths are clipped only where
+the routes clipped them before (sign-in fields, a meeting's topic).
+
+Staff forms also carry `csrf`, the single-use form token; `tracker.web.deps` consumes it
+before the handler runs, so the desk models below do not repeat it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import UploadFile
+from pydantic import AfterValidator, BaseModel
+from starlette.datastructures import UploadFile as ParsedUpload
+
+from tracker.requests.drafts import DRAFT_FIELDS
+
+
+def _clip(limit: int) -> AfterValidator:
+    return AfterValidator(lambda value: value[:limit])
+
+
+def _date(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _positive_int(value: str) -> int | None:
+    """A database id typed in a form (1 … 2**31-1), else None."""
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    return number if 0 < number < 2**31 else None
+
+
+# The liaison's pages -------------------------------------------------------------------
+
+
+class AnswerForm(BaseModel):
+    """A liaison's answer as typed: saved as a draft (`action=save`) or submitted."""
+
+    action: str = "submit"
+    status: str = ""
+    percent: str = ""
+    narrative: str = ""
+    problems: str = ""
+    next_steps: str = ""
+    value: str = ""
+
+    @property
+    def saving(self) -> bool:
+        return self.action == "save"
+
+    def fields(self) -> dict[str, str]:
+        """The answer's fields as typed (a draft, or the form shown again with errors)."""
+        return {k: getattr(self, k) for k in DRAFT_FIELDS}
+
+
+class ExtensionAskForm(BaseModel):
+    """A liaison asks for a later due day (延期申请)."""
+
+    new_due_on: str = ""
+    reason: str = ""
+
+    @property
+    def new_due_date(self) -> dt.date | None:
+        """The day asked for, or None if the field is not an ISO date."""
+        return _date(self.new_due_on)
+
+
+class UploadForm(BaseModel):
+    """One file: evidence, or the agency's filled Excel sheet.
+
+    A browser sends an empty file part when nothing was chosen (read as None); a text
+    field of the same name (no browser sends one) is taken as no file either.
+    """
+
+    file: UploadFile | str | None = None
+
+    @property
+    def chosen(self) -> ParsedUpload | None:
+        # the value is Starlette's UploadFile (FastAPI's subclass only types the field)
+        if isinstance(self.file, ParsedUpload) and self.file.filename:
+            return self.file
+        return None
+
+
+# The desk ------------------------------------------------------------------------------
+
+
+class LoginForm(BaseModel):
+    username: Annotated[str, _clip(80)] = ""
+    password: Annotated[str, _clip(200)] = ""
+    csrf: str = ""  # the sign-in form's nonce, matched against its cookie
+    next: str = "/desk"
+
+
+class RequestActionForm(BaseModel):
+    """Escalate now (no field), waive (`reason`) or add a note (`text`)."""
+
+    reason: str = ""
+    text: str = ""
+
+
+class ReviewForm(BaseModel):
+    comment: str = ""
+
+
+class ExtensionDecisionForm(BaseModel):
+    decision: str = ""  # grant | refuse
+    note: str = ""
+
+    @property
+    def grant(self) -> bool | None:
+        """True to grant, False to refuse, None when neither was chosen."""
+        return {"grant": True, "refuse": False}.get(self.decision)
+
+
+class CloseOutForm(BaseModel):
+    request_id: str = ""  # the item page to return to
+
+    @property
+    def back_to(self) -> int:
+        return _positive_int(self.request_id) or 0
+
+
+class MeetingForm(BaseModel):
+    government: str = ""
+    held_on: str = ""
+    topic: Annotated[str, _clip(500)] = ""
+    plan: str = ""
+
+    @property
+    def held_on_date(self) -> dt.date | None:
+        return _date(self.held_on)
+
+    @property
+    def plan_id(self) -> int | None:
+        return _positive_int(self.plan)
