@@ -22,7 +22,7 @@ from tracker.models import Agency, Note, ProgressRequest, ReportDraft
 from tracker.requests.opening import open_due_requests
 from tracker.web.deps import app_context, get_now, get_session
 
-WEB = Path(__file__).resolve().parent.parent / "tracker" / "web"
+WEB = Path(__file__).resolve().parents[2] / "tracker" / "web"
 
 
 @pytest.fixture
