@@ -92,7 +92,16 @@ def _wipe(engine) -> None:  # type: ignore[no-untyped-def]
             conn.execute(table.delete())
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test on a database runs on SQLite and PostgreSQL, unless marked
+    `pytest.mark.sqlite_only` (its point is not the database: the browser, the web wiring)."""
+    if "db_url" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        metafunc.parametrize("db_url", ["sqlite"] if only else ["sqlite", "postgresql"],
+                             indirect=True)
+
+
+@pytest.fixture
 def db_url(request: pytest.FixtureRequest) -> str:
     """The URL of an empty, migrated database of each kind (emptied after the test)."""
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")

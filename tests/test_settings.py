@@ -208,22 +208,38 @@ def test_prefect_context_puts_prefect_under_the_data_folder(tmp_path, monkeypatc
         assert PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value() >= 90
 
 
-def test_cli_run_keeps_prefect_data_in_tracker_home_and_stays_quiet(tmp_path):
-    """A real `tracker jobs run` in a fresh process: Prefect's local API database lands in
-    TRACKER_HOME/prefect, and nothing but the result is printed."""
-    home = tmp_path / "home"
+PREFECT_HOME_PROBE = """
+import json, sys
+from prefect.settings import get_current_settings
+from flows.runtime import prefect_context
+from tracker.settings import Settings
+with prefect_context(Settings(home=sys.argv[1], _env_file=None)):
+    print(json.dumps(get_current_settings().to_environment_variables(exclude_unset=True)))
+"""
+
+
+def test_prefect_data_goes_to_tracker_home_unless_prefect_home_is_set(tmp_path):
+    """Inside our commands Prefect's home is TRACKER_HOME/prefect. The temporary local API is
+    a subprocess started with exactly these variables
+    (`get_current_settings().to_environment_variables()`), so its database lands there; a
+    PREFECT_HOME the user set still wins. Prefect reads its environment once, at import: a
+    fresh interpreter is the only honest place to look. (The demo scenario runs the real
+    flows and checks that nothing but our output is printed.)"""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "TRACKER_"))}
-    env.update(TRACKER_HOME=str(home), TRACKER_CHANNEL="file",
-               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90")
-    tracker = Path(sys.executable).parent / "tracker"
-    done = subprocess.run([str(tracker), "jobs", "run", "annual_checkpoint", "--now",
-                           "2017-03-01T09:00"], env=env, cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == []  # no plan loaded: nothing to write
-    assert done.stderr == ""
-    assert (home / "prefect" / "prefect.db").exists()
-    assert (home / "tracker.db").exists()
+
+    def probe(extra: dict[str, str]) -> dict[str, str]:
+        done = subprocess.run([sys.executable, "-c", PREFECT_HOME_PROBE, str(tmp_path / "home")],
+                              env={**env, **extra}, cwd=ROOT, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+    ours = probe({})
+    assert Path(ours["PREFECT_HOME"]) == tmp_path / "home" / "prefect"
+    assert ours["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == "90"
+    assert ours["PREFECT_LOGGING_LEVEL"] == "ERROR"
+    theirs = probe({"PREFECT_HOME": str(tmp_path / "mine")})
+    assert Path(theirs["PREFECT_HOME"]) == tmp_path / "mine"
 
 
 WRITES = [

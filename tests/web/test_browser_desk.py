@@ -15,6 +15,11 @@ from tests.conftest import STAFF_PASSWORD, at
 from tests.web_helpers import Clock, make_app, make_settings
 from tracker.models import ProgressRequest
 
+# The wiring and the browser do not depend on the database: these run on the embedded
+# default (SQLite); the services and pages under them are tested on both databases.
+pytestmark = pytest.mark.sqlite_only
+
+
 PASSWORD = STAFF_PASSWORD
 
 

@@ -28,6 +28,11 @@ from tracker.enums import ChannelKind
 from tracker.models import Agency, Assignment, Measure, ProgressReport, ProgressRequest
 from tracker.requests.opening import open_due_requests
 
+# The wiring and the browser do not depend on the database: these run on the embedded
+# default (SQLite); the services and pages under them are tested on both databases.
+pytestmark = pytest.mark.sqlite_only
+
+
 
 @pytest.fixture
 def browser():  # type: ignore[no-untyped-def]

@@ -22,6 +22,11 @@ from tracker.models import Agency, Note, ProgressRequest, ReportDraft
 from tracker.requests.opening import open_due_requests
 from tracker.web.deps import app_context, get_now, get_session
 
+# The wiring and the browser do not depend on the database: these run on the embedded
+# default (SQLite); the services and pages under them are tested on both databases.
+pytestmark = pytest.mark.sqlite_only
+
+
 WEB = Path(__file__).resolve().parents[2] / "tracker" / "web"
 
 
