@@ -6,14 +6,15 @@ from __future__ import annotations
 import datetime as dt
 
 from tracker.catalog.schema import Agency, Catalog, Indicator, Measure, PlanInfo
-from tracker.enums import AgencyKind, IndicatorAttribute
+from tracker.enums import AgencyKind, Cadence, IndicatorAttribute
 
 
 def small_plan(*, plan_id: str = "tianjin-employment-2017-2018",
                title: str = "天津市残疾人就业促进三年行动方案",
                government: str = "天津市人民政府",
                districts: tuple[str, ...] = ("和平区人民政府", "河东区人民政府"),
-               period: tuple[int, int] = (2017, 2018)) -> Catalog:
+               period: tuple[int, int] = (2017, 2018),
+               cadence: Cadence = Cadence.QUARTER) -> Catalog:
     """A second plan of the same city: three measures, an indicator, two districts.
 
     It names 市民政局 and 市财政局 as the Tianjin plan does (the same directory rows), and
@@ -43,6 +44,6 @@ def small_plan(*, plan_id: str = "tianjin-employment-2017-2018",
     return Catalog(
         plan=PlanInfo(id=plan_id, title=title, issuer="天津市人民政府办公厅",
                       doc_number="津政办发〔2017〕1号", issued=dt.date(2017, 1, 5), period=period,
-                      government=government, districts=list(districts),
+                      government=government, districts=list(districts), cadence=cadence,
                       meeting_contact="市残联"),
         agencies=agencies, measures=measures, indicators=indicators)

@@ -164,3 +164,27 @@ def test_concurrent_submissions_both_land(db, small, policy):
                          .order_by(ProgressReport.version)).all()
     assert [v for v, _ in rows] == [1, 2]
     assert sorted(p for _, p in rows) == [10, 20]
+
+
+def test_half_year_cadence_asks_twice_a_year(db, policy):
+    """A plan whose cadence is half_year (a plan setting) gets 2017H1 and 2017H2, each
+    opening 10 working days before the half's last day and due the 5th after it."""
+    from tests.factories import small_plan
+    from tracker.catalog.load import load_catalog
+    from tracker.enums import Cadence
+    from tracker.models import Plan, ReportingPeriod
+
+    with transaction(db) as s:
+        plan_id = load_catalog(s, small_plan(cadence=Cadence.HALF_YEAR), at("2017-01-05")).plan_id
+    with transaction(db) as s:  # the quarter's issue day is no issue day for this plan
+        assert open_due_requests(s, s.get_one(Plan, plan_id), at("2017-03-17"),
+                                 policy).requests_opened == 0
+    with transaction(db) as s:
+        r = open_due_requests(s, s.get_one(Plan, plan_id), at("2017-06-16"), policy)
+    assert (r.periods, r.requests_opened) == (["2017H1"], 9)
+    with db() as s:
+        periods = s.execute(select(ReportingPeriod.label, ReportingPeriod.issue_on,
+                                   ReportingPeriod.due_on).order_by(ReportingPeriod.issue_on)).all()
+    assert [(label, str(i), str(d)) for label, i, d in periods] == [
+        ("2017H1", "2017-06-16", "2017-07-07"), ("2017H2", "2017-12-18", "2018-01-08"),
+        ("2017", "2017-12-18", "2018-01-22")]

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import WorkCalendar
-from tracker.enums import PeriodKind
+from tracker.enums import Cadence, PeriodKind
 from tracker.models import Plan, ReportingPeriod
 from tracker.settings import Rules
 from tracker.sql import insert_ignore_values
@@ -38,14 +38,24 @@ def quarter_end(year: int, q: int) -> dt.date:
     return nxt - dt.timedelta(days=1)
 
 
-def year_specs(year: int, rules: Rules, cal: WorkCalendar) -> list[PeriodSpec]:
-    """The four quarters of `year` and its annual indicator period, with rule dates."""
+def year_specs(year: int, rules: Rules, cal: WorkCalendar,
+               cadence: Cadence = Cadence.QUARTER) -> list[PeriodSpec]:
+    """The reporting periods of `year` under the plan's cadence (four quarters 2017Q1…, or
+    two halves 2017H1, 2017H2) and its annual indicator period, with rule dates.
+
+    Each period's request opens `issue_before_quarter_end` working days before its last day
+    and is due the `due_after_quarter_end`-th working day after it (DESIGN.md; the rule is
+    the same for a half year as for a quarter).
+    """
     specs = []
-    for q in range(1, 5):
+    quarters = range(1, 5) if cadence == Cadence.QUARTER else (2, 4)
+    for n, q in enumerate(quarters, start=1):
         end = quarter_end(year, q)
+        first_month = 3 * q - 2 if cadence == Cadence.QUARTER else 6 * n - 5
         specs.append(PeriodSpec(
-            kind=PeriodKind.QUARTER, label=f"{year}Q{q}", year=year,
-            starts_on=dt.date(year, 3 * q - 2, 1), ends_on=end,
+            kind=PeriodKind.QUARTER if cadence == Cadence.QUARTER else PeriodKind.HALF_YEAR,
+            label=f"{year}Q{q}" if cadence == Cadence.QUARTER else f"{year}H{n}", year=year,
+            starts_on=dt.date(year, first_month, 1), ends_on=end,
             issue_on=cal.add(end, -rules.issue_before_quarter_end),
             due_on=cal.add(end, rules.due_after_quarter_end),
         ))
@@ -70,7 +80,7 @@ def ensure_periods(
     rows = [
         dict(plan_id=plan.id, kind=s.kind.value, label=s.label, year=s.year,
              starts_on=s.starts_on, ends_on=s.ends_on, issue_on=s.issue_on, due_on=s.due_on)
-        for s in year_specs(year, rules, cal)
+        for s in year_specs(year, rules, cal, plan.cadence)
     ]
     # ON CONFLICT DO NOTHING: two concurrent runs may both try; the unique key decides.
     insert_ignore_values(session, ReportingPeriod.__table__, rows)  # type: ignore[arg-type]

@@ -55,7 +55,7 @@ def open_due_requests(session: Session, plan: Plan, now: dt.datetime, policy: Po
             literal(period.due_on), literal(RequestState.OPEN.value), literal(0), literal(0),
             literal(first_rung), literal(now, ProgressRequest.created_at.type),
         )
-        if period.kind == PeriodKind.QUARTER:
+        if period.kind != PeriodKind.YEAR:  # a quarter or a half year: every assignment
             sel = (
                 select(common[0], Assignment.agency_id, Assignment.id, literal(None), *common[1:])
                 .join(Measure, Measure.id == Assignment.measure_id)
