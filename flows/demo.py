@@ -114,7 +114,8 @@ def run_demo(
     if Path(PREFECT_HOME.value()).resolve() == (out / "prefect").resolve():
         for name in ("prefect.db", "prefect.db-wal", "prefect.db-shm"):
             (out / "prefect" / name).unlink(missing_ok=True)
-    (out / f"scorecard-{year}.xlsx").unlink(missing_ok=True)
+    for stale_card in out.glob(f"scorecard-{year}*.xlsx"):
+        stale_card.unlink()
     url = settings.database_url
     engine = make_engine(url)
     migrate(engine)
@@ -247,6 +248,6 @@ def _summarise(factory, result: DemoResult, year: int, settings: Settings) -> No
         result.messages_sent = s.scalar(select(func.count()).select_from(OutboxMessage)
                                         .where(OutboxMessage.status == "sent")) or 0
     result.files_written = len(list(settings.outbox_dir.glob("*.eml")))
-    card = settings.home / f"scorecard-{year}.xlsx"
-    result.scorecard = card if card.exists() else None
+    cards = sorted(settings.home.glob(f"scorecard-{year}-*.xlsx"))
+    result.scorecard = cards[0] if cards else None
 

@@ -97,8 +97,8 @@ def scorecard_task(now: str | None, settings: Settings | None,
     with transaction(factory_for(settings.database_url)) as session:
         for plan in session.scalars(select(Plan)):
             y = year if year is not None else due_year(plan, at, policy)
-            if y is None:
-                continue
+            if y is None or not plan.first_year <= y <= plan.last_year:
+                continue  # a year outside this plan's period is another plan's
             r = run_checkpoint(session, plan, y, at, policy, settings.home)
             out.append({"plan": plan.key, "year": y, "path": str(r.path), "written": r.written})
     return out

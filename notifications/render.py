@@ -94,7 +94,7 @@ def render_digests(
         meetings = [{"plan": i["plan_title"], **(i["msg"].payload or {}),
                      "kind": i["msg"].kind, "is_copy": i["msg"].is_copy}
                     for i in items if i["msg"].kind.startswith("meeting")]
-        notices = [(i["msg"].payload or {}).get("text", "") for i in items
+        notices = [(i["plan_title"], (i["msg"].payload or {}).get("text", "")) for i in items
                    if i["msg"].kind in (MessageKind.REPORT_RETURNED, MessageKind.EXTENSION_DECIDED,
                                         MessageKind.CIRCULAR_ISSUED, MessageKind.WAIVED)]
         # Only a liaison's own copy carries the answer link (never a deputy's or a cc).

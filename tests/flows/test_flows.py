@@ -81,4 +81,4 @@ def test_every_flow_is_idempotent(db, plan, env):
     run(dispatch_flow, "2017-11-15", 10)
     first, second = run(annual_checkpoint_flow, "2018-02-11")
     assert first[0]["written"] is True and second[0]["written"] is False
-    assert first[0]["path"].endswith("scorecard-2017.xlsx")
+    assert first[0]["path"].endswith("scorecard-2017-tianjin-disability-2016-2020.xlsx")

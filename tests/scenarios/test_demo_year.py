@@ -28,7 +28,7 @@ def demo(tmp_path_factory):  # type: ignore[no-untyped-def]
 def test_demo_prints_summary_and_writes_files(demo):
     out, output = demo
     assert "合计" in output and "3201" in output  # 4 × 798 requests + 9 indicator values
-    assert "催办" in output and "scorecard-2017.xlsx" in output
+    assert "催办" in output and "scorecard-2017-tianjin-disability-2016-2020.xlsx" in output
     assert (out / "tracker.db").exists()
     assert len(list((out / "outbox").glob("*.eml"))) > 100
     assert "Traceback" not in output and "CancelledError" not in output
@@ -52,7 +52,7 @@ def _rows(sheet):  # type: ignore[no-untyped-def]
 
 def test_scorecard_figures_equal_the_database(demo):
     out, _ = demo
-    book = openpyxl.load_workbook(out / "scorecard-2017.xlsx")
+    book = openpyxl.load_workbook(out / "scorecard-2017-tianjin-disability-2016-2020.xlsx")
     assert book.sheetnames == SHEETS
     con = sqlite3.connect(out / "tracker.db")
     escalations_of = """(SELECT {what} FROM escalation e

@@ -19,6 +19,7 @@ from tracker.annual.meetings import record_findings
 from tracker.annual.scorecard.excel import write_scorecard
 from tracker.annual.scorecard.figures import Figures, compute
 from tracker.dates.workdays import local_date
+from tracker.errors import DomainError
 from tracker.models import AuditEvent, Plan, ScorecardRun
 from tracker.policy import Policy
 from tracker.sql import insert_ignore_values
@@ -45,6 +46,11 @@ def due_year(plan: Plan, now: dt.datetime, policy: Policy) -> int | None:
     return None
 
 
+def scorecard_path(out_dir: Path, plan: Plan, year: int) -> Path:
+    """Where a plan's scorecard of a year is written: one file per plan and year."""
+    return out_dir / f"scorecard-{year}-{plan.key}.xlsx"
+
+
 def figures_hash(figures: Figures) -> str:
     h = hashlib.sha256()
     for df in (figures.summary, figures.measures, figures.indicators, figures.escalations,
@@ -58,11 +64,14 @@ def run_checkpoint(session: Session, plan: Plan, year: int, now: dt.datetime, po
     """Record the year's meeting findings and write `scorecard-<year>.xlsx` in `out_dir`.
 
     Does not commit. The file is written only if missing or if the figures changed.
+    Raises DomainError for a year outside the plan's period.
     """
     record_findings(session, plan, year, now)
     figures = compute(session, plan, year, policy.rules.weights)
     digest = figures_hash(figures)
-    path = out_dir / f"scorecard-{year}.xlsx"
+    if not plan.first_year <= year <= plan.last_year:
+        raise DomainError(f"{year}年不在《{plan.title}》的规划期（{plan.first_year}—{plan.last_year}年）内")
+    path = scorecard_path(out_dir, plan, year)
     previous = session.scalar(
         select(ScorecardRun).where(ScorecardRun.plan_id == plan.id, ScorecardRun.year == year)
     )

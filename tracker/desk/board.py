@@ -141,7 +141,8 @@ def heat_table(session: Session, today: dt.date, *, plan_id: int | None = None,
 
     Scoped like the board: one plan (or all), one period, one agency.
     """
-    q = (select(Agency.name, func.coalesce(Measure.section, literal("主要指标")), func.count())
+    q = (select(Agency.id, Agency.name, func.coalesce(Measure.section, literal("主要指标")),
+                func.count())
          .select_from(ProgressRequest)
          .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
          .join(Agency, Agency.id == ProgressRequest.agency_id)
@@ -161,10 +162,11 @@ def heat_table(session: Session, today: dt.date, *, plan_id: int | None = None,
         section_query = section_query.where(Measure.plan_id == plan_id)
     sections = list(session.scalars(section_query))
     sections.append("主要指标")
-    table: dict[str, dict[str, int]] = {}
-    for agency, section, n in session.execute(q):
-        table.setdefault(agency, {})[section] = n
-    rows = sorted(((a, cells, sum(cells.values())) for a, cells in table.items()),
+    # keyed by the agency's id: two cities' 市民政局 are two rows
+    table: dict[tuple[int, str], dict[str, int]] = {}
+    for agency_id, agency, section, n in session.execute(q):
+        table.setdefault((agency_id, agency), {})[section] = n
+    rows = sorted(((a, cells, sum(cells.values())) for (_, a), cells in table.items()),
                   key=lambda r: -r[2])
     return sections, rows
 

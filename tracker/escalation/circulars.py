@@ -114,7 +114,7 @@ def render_docx(circular: Circular, plan: Plan, items: list[dict[str, Any]] | No
         for cell, text in zip(cells, values, strict=True):
             cell.text = str(text)
     doc.add_paragraph("")
-    doc.add_paragraph(f"{plan.government}督查室")
+    doc.add_paragraph(plan.supervision_office)
     if circular.signed_at:
         doc.add_paragraph(f"签发：{circular.signed_by}　{circular.signed_at:%Y-%m-%d}")
     buf = io.BytesIO()

@@ -83,9 +83,13 @@ def latest_reports(session: Session, request_ids: list[int]) -> dict[int, tuple[
 
 def agency_items(session: Session, agency_id: int, today: dt.date) -> list[Item]:
     """The agency's open requests, and those answered in its latest periods, in plan order."""
-    recent = (select(func.max(ReportingPeriod.issue_on))
-              .join(ProgressRequest, ProgressRequest.period_id == ReportingPeriod.id)
-              .where(ProgressRequest.agency_id == agency_id, ReportingPeriod.issue_on <= today)
+    # the latest period of each plan (plans may ask quarterly and half-yearly side by side)
+    earlier, asked = aliased(ReportingPeriod), aliased(ProgressRequest)
+    recent = (select(func.max(earlier.issue_on))
+              .join(asked, asked.period_id == earlier.id)
+              .where(asked.agency_id == agency_id, earlier.issue_on <= today,
+                     earlier.plan_id == ReportingPeriod.plan_id)
+              .correlate(ReportingPeriod)
               .scalar_subquery())
     rows = session.execute(
         select(ProgressRequest, ReportingPeriod.label, Assignment.role, Assignment.measure_id,

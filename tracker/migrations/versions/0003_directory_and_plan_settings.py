@@ -62,22 +62,34 @@ def _plan_settings(bind) -> None:
         batch.add_column(sa.Column('meeting_contact', sa.String(length=200), nullable=True))
         batch.add_column(sa.Column('meeting_duty', sa.Boolean(), nullable=False,
                                    server_default=sa.true()))
-    plans = bind.execute(sa.text('SELECT id FROM plan')).scalars().all()
-    for plan_id in plans:
+    plans = bind.execute(sa.text('SELECT id, issuer FROM plan')).all()
+    for plan_id, issuer in plans:
         districts = bind.execute(sa.text(
             "SELECT name FROM agency WHERE plan_id = :p AND kind = 'district_government' "
             "ORDER BY id"), {'p': plan_id}).scalars().all()
         contact = bind.execute(sa.text(
             "SELECT name FROM agency WHERE plan_id = :p AND name = '市残联'"),
             {'p': plan_id}).scalar()
-        bind.execute(sa.text('UPDATE plan SET districts = :d, meeting_contact = :c WHERE id = :p'),
-                     {'d': json.dumps(districts, ensure_ascii=False), 'c': contact, 'p': plan_id})
+        bind.execute(sa.text('UPDATE plan SET districts = :d, meeting_contact = :c, government = :g '
+                             'WHERE id = :p'),
+                     {'d': json.dumps(districts, ensure_ascii=False), 'c': contact, 'p': plan_id,
+                      'g': _government_of(issuer)})
     # the defaults served the backfill only: new plans bring their own settings
     with op.batch_alter_table('plan') as batch:
         for column in ('cadence', 'government', 'supervision_office', 'performance_office',
                        'meeting_duty'):
             batch.alter_column(column, server_default=None)
         batch.alter_column('districts', existing_type=sa.JSON(), nullable=False)
+
+
+def _government_of(issuer: str) -> str:
+    """The government a plan was issued by: 北京市人民政府办公厅 -> 北京市人民政府. A plan loaded
+    before this revision from a hand-written catalog keeps its own city: agencies are merged
+    only within one government."""
+    for suffix in ('办公厅', '办公室'):
+        if issuer.endswith('人民政府' + suffix):
+            return issuer.removesuffix(suffix)
+    return issuer if issuer.endswith('人民政府') else TIANJIN
 
 
 def _directory(bind) -> None:
@@ -119,6 +131,12 @@ def _merge_agencies(bind, keep_of: dict[int, int]) -> None:
             'SELECT d.id, k.id FROM liaison d JOIN liaison k ON k.agency_id = :keep '
             'AND k.email = d.email WHERE d.agency_id = :old'), {'old': old, 'keep': keep}).all()
         for dup, kept in same:
+            # the kept row stays active if either was, and links issued to either stay revoked
+            # only if they were: the larger token version wins
+            bind.execute(sa.text(
+                'UPDATE liaison SET active = (SELECT MAX(CASE WHEN active THEN 1 ELSE 0 END) '
+                'FROM liaison WHERE id IN (:k, :d)) = 1, token_version = (SELECT MAX(token_version) '
+                'FROM liaison WHERE id IN (:k, :d)) WHERE id = :k'), {'k': kept, 'd': dup})
             bind.execute(sa.text('UPDATE outbox_message SET liaison_id = :k WHERE liaison_id = :d'),
                          {'k': kept, 'd': dup})
             bind.execute(sa.text('DELETE FROM liaison WHERE id = :d'), {'d': dup})
