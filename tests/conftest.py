@@ -12,9 +12,14 @@ import tempfile
 import uuid
 from pathlib import Path
 
-# Prefect keeps its ephemeral API database under PREFECT_HOME: one per test session, quiet.
+# Prefect keeps its ephemeral API database under PREFECT_HOME: one per test session (and one
+# per pytest-xdist worker, which inherits the controller's environment), quiet.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="prefect-home-")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="prefect-home-"))
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+# Two workers share two cores: Prefect's temporary API may need more than its default 20 s.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import pytest  # noqa: E402
