@@ -19,11 +19,13 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from notifications.channels.base import Channel, DeliveryError
+from notifications.channels.base import Channel, DeliveryError, Digest
 from notifications.render import message_rows, render_digests
 from tracker.dates.workdays import WorkCalendar
-from tracker.enums import ChannelKind, OutboxStatus
-from tracker.models import Contact, DeliveryAttempt, OutboxMessage
+from tracker.directory.addresses import AddressError
+from tracker.directory.addresses import check as check_address
+from tracker.enums import ChannelKind, MessageKind, OutboxStatus, RequestState
+from tracker.models import Contact, DeliveryAttempt, OutboxMessage, ProgressRequest
 
 
 @dataclass
@@ -32,6 +34,7 @@ class DispatchResult:
     digests: int = 0
     retrying: int = 0
     failed: int = 0
+    dropped: int = 0  # no longer applied when their turn came (answered, waived, inactive)
     errors: list[str] = field(default_factory=list)
 
 
@@ -83,6 +86,8 @@ def dispatch(
             token = claim(session, now, batch=batch, lease=lease)
         if token is None:
             break
+        with factory() as session, session.begin():
+            result.dropped += drop_stale(session, token)
         with factory() as session:
             ids = list(session.scalars(select(OutboxMessage.id)
                                        .where(OutboxMessage.claim_token == token)))
@@ -90,17 +95,60 @@ def dispatch(
                                      link_for=link_for)
         outcomes: list[tuple[list[int], str, DeliveryError | None]] = []
         for kind, digest, msg_ids in digests:
-            channel = channels.get(kind)
-            try:
-                if channel is None:
-                    raise DeliveryError(f"no channel configured for {kind}", permanent=True)
-                channel.send(digest)
-                outcomes.append((msg_ids, digest.digest_id, None))
-            except DeliveryError as exc:
-                outcomes.append((msg_ids, digest.digest_id, exc))
+            outcomes.append((msg_ids, digest.digest_id if isinstance(digest, Digest) else "",
+                             _deliver(channels.get(kind), kind, digest)))
         with factory() as session, session.begin():
             _settle(session, token, outcomes, now, max_attempts, result)
     return result
+
+
+def _deliver(channel: Channel | None, kind: ChannelKind, digest: Digest | Exception
+             ) -> DeliveryError | None:
+    """Send one digest; any failure is this digest's alone (None when it was accepted).
+
+    The address is checked again before sending (it may predate the check on entry); a
+    digest that cannot be built (an address or name a mail header cannot carry, a template
+    error) is a permanent failure naming the reason, never a crash of the run.
+    """
+    if isinstance(digest, Exception):
+        return DeliveryError(f"无法生成通知：{digest}", permanent=True)
+    if channel is None:
+        return DeliveryError(f"未配置 {kind.label} 渠道", permanent=True)
+    try:
+        digest = digest.model_copy(update={"address": check_address(digest.address)})
+        channel.send(digest)
+    except DeliveryError as exc:
+        return exc
+    except AddressError as exc:
+        return DeliveryError(f"收件地址无效：{exc}", permanent=True)
+    except Exception as exc:  # a message that cannot be built fails alone (STYLE.md #11)
+        return DeliveryError(f"无法生成邮件（{type(exc).__name__}：{exc}）", permanent=True)
+    return None
+
+
+def drop_stale(session: Session, token: str) -> int:
+    """Drop claimed notices that no longer apply, just before sending (DESIGN.md: a report
+    stops the ladder): a request or reminder whose request was answered or waived since it
+    was queued, and anything to a contact deactivated since. Each drop keeps its reason.
+    Returns how many were dropped. Does not commit.
+    """
+    mine = OutboxMessage.claim_token == token
+    answered = (select(OutboxMessage.id)
+                .join(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
+                .where(mine, OutboxMessage.kind.in_([MessageKind.PROGRESS_REQUEST.value,
+                                                     MessageKind.ESCALATION.value]),
+                       ProgressRequest.state != RequestState.OPEN.value))
+    inactive = (select(OutboxMessage.id)
+                .join(Contact, Contact.id == OutboxMessage.contact_id)
+                .where(mine, Contact.active.is_(False)))
+    n = 0
+    for query, reason in ((answered, "事项已报送或已免报，不再发送"),
+                          (inactive, "联系人已停用，不再发送")):
+        n += session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(query.scalar_subquery()))
+            .values(status=OutboxStatus.DROPPED.value, last_error=reason, claim_token=None)
+            .execution_options(synchronize_session=False)).rowcount or 0  # type: ignore[attr-defined]
+    return n
 
 
 def _settle(session: Session, token: str, outcomes: list[tuple[list[int], str, Any]],

@@ -69,50 +69,64 @@ def message_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
 def render_digests(
     rows: list[dict[str, Any]], *, now: dt.datetime, calendar: WorkCalendar,
     link_for: Any = None,
-) -> list[tuple[ChannelKind, Digest, list[int]]]:
-    """Group rows per (channel, address); render one digest each: (channel, digest, ids)."""
+) -> list[tuple[ChannelKind, Digest | Exception, list[int]]]:
+    """Group rows per (channel, address); render one digest each: (channel, digest, ids).
+
+    A recipient whose digest cannot be rendered gets the exception in place of the digest,
+    so the dispatcher records that failure for them alone and goes on.
+    """
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         groups[(r["msg"].channel, r["msg"].address)].append(r)
     today = local_date(now)
-    out = []
+    out: list[tuple[ChannelKind, Digest | Exception, list[int]]] = []
     for (channel, address), items in groups.items():
-        msgs = [i["msg"] for i in items]
-        requests = [i for i in items if i["msg"].kind == MessageKind.PROGRESS_REQUEST]
-        escalations = [
-            dict(i, level=i["msg"].level, level_label=Level(i["msg"].level).label,
-                 is_copy=i["msg"].is_copy, days_overdue=calendar.between(i["due_on"], today))
-            for i in items if i["msg"].kind == MessageKind.ESCALATION
-        ]
-        escalations.sort(key=lambda e: -e["level"])
-        by_level = [
-            dict(label=lvl.label, lead=LEVEL_LEADS[lvl],
-                 entries=[e for e in escalations if e["level"] == lvl])
-            for lvl in sorted(Level, reverse=True)
-            if any(e["level"] == lvl for e in escalations)
-        ]
-        meetings = [{"plan": i["plan_title"], **(i["msg"].payload or {}),
-                     "kind": i["msg"].kind, "is_copy": i["msg"].is_copy}
-                    for i in items if i["msg"].kind.startswith("meeting")]
-        notices = [(i["plan_title"], (i["msg"].payload or {}).get("text", "")) for i in items
-                   if i["msg"].kind in (MessageKind.REPORT_RETURNED, MessageKind.EXTENSION_DECIDED,
-                                        MessageKind.CIRCULAR_ISSUED, MessageKind.WAIVED)]
-        # Only a liaison's own copy carries the answer link (never a deputy's or a cc).
-        answerable = [i for i in items if not i["msg"].is_copy and i["liaison"] is not None
-                      and i["liaison"].role == ContactRole.LIAISON
-                      and (i["msg"].kind != MessageKind.ESCALATION or i["msg"].level == Level.REMINDER)
-                      and not i["msg"].kind.startswith("meeting")]
-        link = link_for(answerable[0]["liaison"]) if link_for and answerable else None
-        plans = sorted({i["plan_title"] for i in items})
-        ctx = dict(recipient_name=msgs[0].recipient_name, requests=requests,
-                   escalations=escalations, escalations_by_level=by_level, meetings=meetings,
-                   total=len(items), plan_title=plans[0] if len(plans) == 1 else
-                   f"{len(plans)}项规划纲要", several_plans=len(plans) > 1, notices=notices,
-                   link=link)
-        digest_id = hashlib.sha256("|".join(sorted(m.key for m in msgs)).encode()).hexdigest()[:32]
-        out.append((ChannelKind(channel), Digest(
-            digest_id=digest_id, address=address, recipient_name=msgs[0].recipient_name,
-            subject=_env.get_template("digest_subject.txt.j2").render(ctx).strip(),
-            body=_env.get_template("digest.txt.j2").render(ctx), date=now,
-        ), [m.id for m in msgs]))
+        try:
+            out.append(_render_one(channel, address, items, now=now, today=today,
+                                   calendar=calendar, link_for=link_for))
+        except Exception as exc:  # one recipient's failure is theirs alone
+            out.append((ChannelKind(channel), exc, [i["msg"].id for i in items]))
     return out
+
+
+def _render_one(channel: str, address: str, items: list[dict[str, Any]], *, now: dt.datetime,
+                today: dt.date, calendar: WorkCalendar, link_for: Any
+                ) -> tuple[ChannelKind, Digest, list[int]]:
+    msgs = [i["msg"] for i in items]
+    requests = [i for i in items if i["msg"].kind == MessageKind.PROGRESS_REQUEST]
+    escalations = [
+        dict(i, level=i["msg"].level, level_label=Level(i["msg"].level).label,
+             is_copy=i["msg"].is_copy, days_overdue=calendar.between(i["due_on"], today))
+        for i in items if i["msg"].kind == MessageKind.ESCALATION
+    ]
+    escalations.sort(key=lambda e: -e["level"])
+    by_level = [
+        dict(label=lvl.label, lead=LEVEL_LEADS[lvl],
+             entries=[e for e in escalations if e["level"] == lvl])
+        for lvl in sorted(Level, reverse=True)
+        if any(e["level"] == lvl for e in escalations)
+    ]
+    meetings = [{"plan": i["plan_title"], **(i["msg"].payload or {}),
+                 "kind": i["msg"].kind, "is_copy": i["msg"].is_copy}
+                for i in items if i["msg"].kind.startswith("meeting")]
+    notices = [(i["plan_title"], (i["msg"].payload or {}).get("text", "")) for i in items
+               if i["msg"].kind in (MessageKind.REPORT_RETURNED, MessageKind.EXTENSION_DECIDED,
+                                    MessageKind.CIRCULAR_ISSUED, MessageKind.WAIVED)]
+    # Only a liaison's own copy carries the answer link (never a deputy's or a cc).
+    answerable = [i for i in items if not i["msg"].is_copy and i["liaison"] is not None
+                  and i["liaison"].role == ContactRole.LIAISON
+                  and (i["msg"].kind != MessageKind.ESCALATION or i["msg"].level == Level.REMINDER)
+                  and not i["msg"].kind.startswith("meeting")]
+    link = link_for(answerable[0]["liaison"]) if link_for and answerable else None
+    plans = sorted({i["plan_title"] for i in items})
+    ctx = dict(recipient_name=msgs[0].recipient_name, requests=requests,
+               escalations=escalations, escalations_by_level=by_level, meetings=meetings,
+               total=len(items), plan_title=plans[0] if len(plans) == 1 else
+               f"{len(plans)}项规划纲要", several_plans=len(plans) > 1, notices=notices,
+               link=link)
+    digest_id = hashlib.sha256("|".join(sorted(m.key for m in msgs)).encode()).hexdigest()[:32]
+    return ChannelKind(channel), Digest(
+        digest_id=digest_id, address=address, recipient_name=msgs[0].recipient_name,
+        subject=_env.get_template("digest_subject.txt.j2").render(ctx).strip(),
+        body=_env.get_template("digest.txt.j2").render(ctx), date=now,
+    ), [m.id for m in msgs]

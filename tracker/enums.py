@@ -194,11 +194,12 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"  # claimed by one dispatcher run
     SENT = "sent"
     FAILED = "failed"  # permanently, or retries exhausted
+    DROPPED = "dropped"  # no longer applied when its turn came (answered, waived, inactive)
 
     @property
     def label(self) -> str:
-        return {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败"}[
-            self.value]
+        return {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败",
+                "dropped": "已撤销"}[self.value]
 
 
 class ChannelKind(StrEnum):

@@ -130,3 +130,56 @@ def test_crashed_claim_is_reclaimed_after_the_lease(db, plan, policy, smtp):
     r = dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 16),
                  calendar=policy.calendar)
     assert r.sent == 798
+
+
+def test_one_bad_address_fails_alone(db, plan, policy, smtp):
+    """One malformed address among 52 liaisons: the other 51 get their digest exactly once;
+    the bad one is a permanent failure naming the address, and the run goes on."""
+    from sqlalchemy import update
+
+    controller, recorder = smtp
+    _queue(db, plan, policy)
+    with transaction(db) as s:
+        victim = s.scalar(select(OutboxMessage.contact_id).order_by(OutboxMessage.id).limit(1))
+        s.execute(update(OutboxMessage).where(OutboxMessage.contact_id == victim)
+                  .values(address="张三 <zhang@@tj.gov.cn>"))
+    r = dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 5),
+                 calendar=policy.calendar)
+    assert r.digests == len(recorder.messages) == 51
+    again = dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 10),
+                     calendar=policy.calendar)
+    assert again.sent == 0 and len(recorder.messages) == 51
+    with db() as s:
+        failed = s.execute(select(OutboxMessage.contact_id, OutboxMessage.last_error).where(
+            OutboxMessage.status == "failed")).all()
+    assert {c for c, _ in failed} == {victim}
+    assert all("收件地址无效" in e and "zhang@@tj.gov.cn" in e for _, e in failed)
+
+
+def test_a_report_after_the_sweep_stops_its_reminder(db, plan, policy, smtp):
+    """A report stored between the sweep and the dispatch: no reminder is delivered for it."""
+    from tracker.escalation.sweep import sweep_overdue
+    from tracker.models import ProgressRequest
+    from tracker.requests.reports import ReportInput, record_reports
+
+    controller, recorder = smtp
+    _queue(db, plan, policy)
+    dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 5), calendar=policy.calendar)
+    with db() as s:
+        ids = list(s.scalars(select(ProgressRequest.id).order_by(ProgressRequest.id)))
+    with transaction(db) as s:
+        record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=20)
+                           for i in ids[2:]], submitted_by="t", now=at("2017-04-07"))
+        sweep_overdue(s, plan, at("2017-04-11", 8, 30), policy)  # 催办 for ids[0] and ids[1]
+    with transaction(db) as s:  # ids[0] answers minutes after the sweep
+        record_reports(s, [ReportInput(request_id=ids[0], status="in_progress", percent=5)],
+                       submitted_by="t", now=at("2017-04-11", 8, 40))
+    before = len(recorder.messages)
+    r = dispatch(db, _channels(controller.port), now=at("2017-04-11", 9), calendar=policy.calendar)
+    assert r.dropped == 1 and r.sent == 1
+    sent = recorder.messages[before:]
+    assert len(sent) == 1 and "催办" in sent[0]["Subject"]
+    with db() as s:
+        rows = dict(s.execute(select(OutboxMessage.request_id, OutboxMessage.status).where(
+            OutboxMessage.kind == "escalation")).all())
+    assert rows == {ids[0]: "dropped", ids[1]: "sent"}

@@ -96,7 +96,7 @@ def liaison_add(agency: str, name: str, email: str,
                                 government=government)
         except DomainError as exc:
             raise fail(str(exc)) from exc
-    console.print("已添加" if added else "已存在，未重复添加")
+    console.print(f"已添加 {added} 位联系人" if added else "已存在，未重复添加")
 
 
 @meeting_app.command("add")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from tracker.directory.addresses import parse
 from tracker.directory.agencies import find_by_name, office_id, plan_agencies
 from tracker.enums import ContactRole
 from tracker.errors import DomainError
@@ -17,19 +18,22 @@ class ContactError(DomainError):
 
 def add_contact(session: Session, *, agency: str, name: str, email: str,
                 role: ContactRole = ContactRole.LIAISON, phone: str | None = None,
-                government: str | None = None) -> bool:
+                government: str | None = None) -> int:
     """Add a contact to an agency of the directory (by name or alias; `government` when the
-    name exists under several); False if the agency already has that address.
+    name exists under several); returns how many were added (0 if already there).
 
-    Raises AgencyError for an unknown or ambiguous agency, ContactError for an address
-    without '@'. Does not commit.
+    `email` is what the office typed (tracker.directory.addresses): `张三 <a@x.cn>` keeps the
+    address, two addresses become two contacts of the same name, an internationalised
+    domain is stored in ASCII. A name containing a line break is refused (it would break
+    the mail header). Raises AgencyError for an unknown or ambiguous agency and
+    AddressError / ContactError naming the bad value. Does not commit.
     """
     agency_id = find_by_name(session, agency, government)
-    if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise ContactError(f"“{email}”不是有效的电子邮件地址")
-    return bool(insert_ignore_values(session, Contact.__table__, [dict(  # type: ignore[arg-type]
-        agency_id=agency_id, role=role.value, name=name, email=email.strip().lower(),
-        phone=phone, active=True, token_version=1)]))
+    if not name.strip() or "\r" in name or "\n" in name or len(name) > 100:
+        raise ContactError(f"联系人姓名“{name[:40]}”无效（不能为空、不能换行、最多 100 字）")
+    rows = [dict(agency_id=agency_id, role=role.value, name=name.strip(), email=a.email,
+                 phone=phone, active=True, token_version=1) for a in parse(email)]
+    return insert_ignore_values(session, Contact.__table__, rows)  # type: ignore[arg-type]
 
 
 def ensure_demo_contacts(session: Session, plan_id: int, domain: str = "example.org") -> int:
