@@ -94,9 +94,15 @@ def dispatch(
             digests = render_digests(message_rows(session, ids), now=now, calendar=calendar,
                                      link_for=link_for)
         outcomes: list[tuple[list[int], str, DeliveryError | None]] = []
+        broken: dict[ChannelKind, DeliveryError] = {}  # a channel that failed as a whole
         for kind, digest, msg_ids in digests:
-            outcomes.append((msg_ids, digest.digest_id if isinstance(digest, Digest) else "",
-                             _deliver(channels.get(kind), kind, digest)))
+            digest_id = digest.digest_id if isinstance(digest, Digest) else ""
+            # once the server is unreachable or refuses our login, the others would only wait
+            # for the same timeout: they are deferred with the same reason, not tried
+            error = broken.get(kind) or _deliver(channels.get(kind), kind, digest)
+            if error is not None and error.setup:
+                broken[kind] = error
+            outcomes.append((msg_ids, digest_id, error))
         with factory() as session, session.begin():
             _settle(session, token, outcomes, now, max_attempts, result)
     return result

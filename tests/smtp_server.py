@@ -33,8 +33,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(port: int | None = None) -> tuple[Controller, Recorder]:
+def start(port: int | None = None, *, login: tuple[str, str] | None = None
+          ) -> tuple[Controller, Recorder]:
+    """Start the server; with `login`, it requires AUTH (PLAIN/LOGIN) with that user and
+    password before MAIL FROM, as hosted government mailboxes do ("530 … authentication
+    required"); plain text on loopback (no TLS) is allowed for the test."""
     recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port or free_port())
+    kwargs = {}
+    if login is not None:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        def authenticator(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+            ok = isinstance(auth_data, LoginPassword) and (
+                auth_data.login.decode(), auth_data.password.decode()) == login
+            return AuthResult(success=ok)
+
+        kwargs = dict(auth_required=True, auth_require_tls=False, authenticator=authenticator)
+    controller = Controller(recorder, hostname="127.0.0.1", port=port or free_port(), **kwargs)
     controller.start()
     return controller, recorder

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import String, and_, cast, false, literal, select, true
+from sqlalchemy import String, and_, cast, false, func, literal, select, true, update
 from sqlalchemy.orm import Session
 
 from tracker.enums import ChannelKind, ContactRole, Level, MessageKind, OutboxStatus
@@ -114,3 +114,21 @@ def enqueue_to_agency(
     ]
     return insert_ignore_values(session, OutboxMessage.__table__, rows)  # type: ignore[arg-type]
 
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    """Messages per state (待发送, 发送中, 已发送, 发送失败, 已撤销), for `tracker outbox`."""
+    return {str(s): n for s, n in session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))}
+
+
+def requeue_failed(session: Session, now: dt.datetime, message_id: int | None = None) -> int:
+    """Put failed messages (dead letters) back in the queue once the cause is fixed: due at
+    `now`, attempts reset. One message by id, or all failed ones. Returns how many.
+    Does not commit; the dispatcher's next run sends them (each once, by its unique key)."""
+    query = update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED.value)
+    if message_id is not None:
+        query = query.where(OutboxMessage.id == message_id)
+    return max(session.execute(query.values(
+        status=OutboxStatus.PENDING.value, attempts=0, claim_token=None,
+        next_attempt_at=literal(now, OutboxMessage.next_attempt_at.type))).rowcount or 0, 0)  # type: ignore[attr-defined]

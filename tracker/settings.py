@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import json_source_map
 import pydantic_settings
@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "plan-tracker@example.gov.cn"
+    smtp_user: str | None = None  # hosted government mailboxes require AUTH
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"  # ssl: SMTPS, usually port 465
+    smtp_timeout: float = Field(30.0, gt=0, le=300)  # seconds, per connection and command
     outbox_dir: Path = Path("var/outbox")  # unset: {home}/outbox
     channel: ChannelKind = ChannelKind.EMAIL
     base_url: str = "http://127.0.0.1:8000"  # where liaisons' links point

@@ -20,11 +20,14 @@ class Digest(BaseModel):
 
 
 class DeliveryError(Exception):
-    """Delivery failed; `permanent` says whether retrying can help."""
+    """Delivery failed; `permanent` says whether retrying can help. `setup` marks a failure
+    of the channel itself (server unreachable or silent, login refused): every other
+    message of the run would fail the same way, so the dispatcher defers them at once."""
 
-    def __init__(self, message: str, *, permanent: bool):
+    def __init__(self, message: str, *, permanent: bool, setup: bool = False):
         super().__init__(message)
         self.permanent = permanent
+        self.setup = setup
 
 
 class Channel(Protocol):

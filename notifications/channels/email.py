@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
@@ -10,8 +11,17 @@ from notifications.channels.base import DeliveryError, Digest
 
 
 class EmailChannel:
-    def __init__(self, host: str, port: int, sender: str, timeout: float = 30.0):
+    """SMTP with optional AUTH and TLS (`security`: none, starttls, ssl).
+
+    `timeout` bounds each connection and each command, so a server that accepts the
+    connection and never answers costs one timeout, not the run.
+    """
+
+    def __init__(self, host: str, port: int, sender: str, timeout: float = 30.0, *,
+                 user: str | None = None, password: str | None = None,
+                 security: str = "none"):
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
+        self.user, self.password, self.security = user, password, security
 
     def build(self, digest: Digest) -> EmailMessage:
         msg = EmailMessage()
@@ -24,14 +34,40 @@ class EmailChannel:
         msg.set_content(digest.body, charset="utf-8")
         return msg
 
+    def _connect(self) -> smtplib.SMTP:
+        if self.security == "ssl":
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                    context=ssl.create_default_context())
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        if self.security == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+        return smtp
+
     def send(self, digest: Digest) -> None:
+        """Deliver one digest. Raises DeliveryError: permanent for this recipient (5xx on the
+        recipient or the message), not permanent for the server or its setup (unreachable,
+        timeouts, 4xx, and AUTH refused or required: the messages wait and retry until the
+        configuration is fixed, instead of failing everyone's notice at once)."""
+        message = self.build(digest)
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                smtp.send_message(self.build(digest))
+            with self._connect() as smtp:
+                if self.user:
+                    smtp.login(self.user, self.password or "")
+                smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError(f"recipient refused: {exc.recipients}", permanent=True) from exc
+            raise DeliveryError(f"收件地址被拒收：{exc.recipients}", permanent=True) from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(f"邮件服务器拒绝登录（请检查 TRACKER_SMTP_USER / "
+                                f"TRACKER_SMTP_PASSWORD）：SMTP {exc.smtp_code}",
+                                permanent=False, setup=True) from exc
         except smtplib.SMTPResponseException as exc:
-            raise DeliveryError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
-                                permanent=500 <= exc.smtp_code < 600) from exc
+            # 530 and 503 on MAIL FROM mean "authenticate first": a setup problem, not this
+            # recipient's; other 5xx replies refuse this message for good
+            setup = exc.smtp_code in (530, 503) or (exc.smtp_code in (550, 553)
+                                                   and isinstance(exc, smtplib.SMTPSenderRefused))
+            text = (f"邮件服务器要求登录或拒绝发件人（SMTP {exc.smtp_code}）" if setup
+                    else f"邮件服务器拒收（SMTP {exc.smtp_code}：{exc.smtp_error!r}）")
+            raise DeliveryError(text, permanent=not setup and 500 <= exc.smtp_code < 600,
+                                setup=setup) from exc
         except (TimeoutError, OSError, smtplib.SMTPException) as exc:
-            raise DeliveryError(f"SMTP unreachable: {exc}", permanent=False) from exc
+            raise DeliveryError(f"无法连接邮件服务器（{exc}）", permanent=False, setup=True) from exc

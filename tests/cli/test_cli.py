@@ -59,3 +59,29 @@ def test_template_import_extension_review(db, db_url, plan, policy, tmp_path, mo
     assert r.exit_code == 2 and "已处理过" in r.output
     r = run(app, ["liaison", "link", "市残联", "--now", "2017-03-20T10:00"])
     assert r.exit_code == 0 and "/l/" in r.output
+
+
+def test_outbox_counts_and_retry_of_dead_letters(db, db_url, plan, policy, tmp_path, monkeypatch):
+    """Messages failed for good (a refused address, before the setup was fixed) go back in
+    the queue with `tracker outbox retry`; `tracker outbox` shows the counts by state."""
+    from sqlalchemy import update
+
+    from tracker.models import OutboxMessage
+
+    monkeypatch.setenv("TRACKER_DATABASE_URL", db_url)
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-03-17"), policy)
+        s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(
+            select(OutboxMessage.id).order_by(OutboxMessage.id).limit(3).scalar_subquery()))
+            .values(status="failed", attempts=8, last_error="收件地址被拒收"))
+    r = run(app, ["outbox"])
+    assert r.exit_code == 0 and "发送失败" in r.output and "795" in r.output
+    r = run(app, ["outbox", "retry", "--now", "2017-03-18T09:00"])
+    assert r.exit_code == 0 and "已重新排队 3 条" in r.output
+    with db() as s:
+        rows = s.execute(select(OutboxMessage.status, OutboxMessage.attempts)
+                         .where(OutboxMessage.last_error == "收件地址被拒收")).all()
+    assert rows == [("pending", 0)] * 3
+    r = run(app, ["outbox", "retry", "99999999"])
+    assert r.exit_code == 2 and "不是“发送失败”状态" in r.output

@@ -183,3 +183,27 @@ def test_a_report_after_the_sweep_stops_its_reminder(db, plan, policy, smtp):
         rows = dict(s.execute(select(OutboxMessage.request_id, OutboxMessage.status).where(
             OutboxMessage.kind == "escalation")).all())
     assert rows == {ids[0]: "dropped", ids[1]: "sent"}
+
+
+def test_a_server_that_requires_login(db, plan, policy):
+    """Without credentials the server answers 530: every message waits and retries (a setup
+    problem, not a refusal of 52 addresses); with the right login they are delivered."""
+    controller, recorder = smtp_server.start(login=("duchashi", "s3cret-pass"))
+    try:
+        _queue(db, plan, policy)
+        anonymous = {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port,
+                                                     "tracker@example.org", timeout=5)}
+        r = dispatch(db, anonymous, now=at("2017-03-17", 9, 5), calendar=policy.calendar)
+        assert (r.sent, r.failed, r.retrying) == (0, 0, 798) and not recorder.messages
+        assert "要求登录" in r.errors[0]
+        wrong = {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port, "tracker@example.org",
+                                                 timeout=5, user="duchashi", password="nope")}
+        r = dispatch(db, wrong, now=at("2017-03-17", 12), calendar=policy.calendar)
+        # a wrong password is a setup problem too: nothing fails for good, all wait
+        assert (r.sent, r.failed, r.retrying) == (0, 0, 798) and not recorder.messages
+        right = {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port, "tracker@example.org",
+                                                 timeout=5, user="duchashi", password="s3cret-pass")}
+        r = dispatch(db, right, now=at("2017-03-18", 9), calendar=policy.calendar)
+        assert (r.sent, r.failed) == (798, 0) and len(recorder.messages) == 52
+    finally:
+        controller.stop()

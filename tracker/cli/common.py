@@ -53,6 +53,9 @@ extension_app = typer.Typer(help="Extension requests (延期申请).", no_args_i
 review_app = typer.Typer(help="Review reports (审核) and close out measures (办结销号).",
                          no_args_is_help=True)
 app.add_typer(extension_app, name="extension")
+outbox_app = typer.Typer(help="The outbox: notices by state; retry failed ones.",
+                         invoke_without_command=True)
+app.add_typer(outbox_app, name="outbox")
 user_app = typer.Typer(help="Staff accounts (督查室, 绩效办, administrators).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(review_app, name="review")

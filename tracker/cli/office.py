@@ -16,6 +16,7 @@ from tracker.cli.common import (
     extension_app,
     factory,
     fail,
+    outbox_app,
     parse_now,
     plan_or_fail,
     policy,
@@ -190,3 +191,34 @@ def ledger_cmd(output: Annotated[Path, typer.Option("-o", "--output")] = Path("�
         title = ledger_title(session, f, local_date(at))
     output.write_bytes(ledger_xlsx(frame, title))
     console.print(f"{output}: {len(frame)} 行", highlight=False)
+
+
+@outbox_app.callback()
+def outbox_show(ctx: typer.Context) -> None:
+    """Notices by state (待发送 / 发送中 / 已发送 / 发送失败 / 已撤销)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from tracker.enums import OutboxStatus
+    from tracker.outbox import outbox_counts
+
+    with factory()() as session:
+        counts = outbox_counts(session)
+    table = Table("状态", "条数")
+    for status in OutboxStatus:
+        table.add_row(status.label, str(counts.get(status.value, 0)))
+    console.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(message_id: Annotated[int | None, typer.Argument(
+                     help="one message; default: all failed")] = None,
+                 now: Annotated[str | None, typer.Option()] = None) -> None:
+    """Put failed notices back in the queue (after fixing the mail setup or an address)."""
+    from tracker.db import transaction
+    from tracker.outbox import requeue_failed
+
+    with transaction(factory()) as session:
+        n = requeue_failed(session, parse_now(now), message_id)
+    if message_id is not None and not n:
+        raise fail(f"编号为 {message_id} 的通知不是“发送失败”状态")
+    console.print(f"已重新排队 {n} 条通知，下次投递时发送", highlight=False)

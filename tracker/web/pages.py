@@ -52,12 +52,9 @@ def _actor_label(actor: str) -> str:
 
 
 def _delivery_error(error: str | None) -> str:
-    text = error or ""
-    if "unreachable" in text:
-        return "无法连接邮件服务器"
-    if "refused" in text or text.startswith("SMTP 5"):
-        return "收件地址被拒收"
-    return "投递失败" if text else ""
+    """A delivery attempt's error as stored: channels write it in Chinese at the source
+    (notifications.channels), so the page shows it as it is, never guessing from its words."""
+    return (error or "投递失败")[:300]
 
 
 templates.env.filters["action_label"] = lambda a: ACTION_LABELS.get(a, a)
