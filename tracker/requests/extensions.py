@@ -50,9 +50,7 @@ def ask_extension(session: Session, *, agency_id: int, request_id: int, new_due_
         raise ExtensionError("请填写延期理由")
     if len(reason) > 2000:
         raise ExtensionError("延期理由过长（最多 2000 字）")
-    pending = session.scalar(select(ExtensionRequest.id).where(
-        ExtensionRequest.request_id == request_id, ExtensionRequest.state == ExtensionState.PENDING))
-    if pending is not None:
+    if extension_pending(session, request_id):
         raise ExtensionError("已有待审批的延期申请")
     ext = ExtensionRequest(request_id=request_id, requested_due_on=new_due_on,
                            reason=reason.strip()[:5000], state=ExtensionState.PENDING,
