@@ -15,7 +15,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from notifications.channels import Channel, EmailChannel, FileChannel
+from notifications.channels import (
+    Channel,
+    DingTalkChannel,
+    EmailChannel,
+    FeishuChannel,
+    FileChannel,
+    WebhookChannel,
+    WeComChannel,
+)
 from tracker.dates.workdays import SHANGHAI
 from tracker.db import make_engine, migrate, session_factory
 from tracker.enums import ChannelKind
@@ -40,6 +48,7 @@ def dispose_engines() -> None:
 
 
 _urls: set[str] = set()
+log = logging.getLogger("tracker.channels")
 
 
 def resolve(now: str | None, settings: Settings | None) -> tuple[Settings, dt.datetime]:
@@ -67,14 +76,45 @@ def policy_for(settings: Settings) -> Policy:
     return _policy(settings)
 
 
-def channels_for(settings: Settings) -> dict[ChannelKind, Channel]:
+def channels_for(settings: Settings, *, announce: bool = True) -> dict[ChannelKind, Channel]:
+    """Every channel kind mapped to its channel, as configured by `settings`.
+
+    Outside production (TRACKER_ENV=development, the default, or test) every kind, email
+    and group bots alike, writes files to TRACKER_OUTBOX_DIR instead (issue 8: a copied
+    database never mails or messages real people); a one-line notice in Chinese is logged.
+    """
+    file = FileChannel(settings.outbox_dir, settings.smtp_from)
+    if settings.env != "production":
+        if announce:
+            log.warning(redirect_notice(settings))
+        return dict.fromkeys(ChannelKind, file)
+    from notifications.channels.chat import endpoint_lookup
+    from tracker.directory.bots import load_endpoints
+
+    def load():  # type: ignore[no-untyped-def]
+        with factory_for(settings.database_url)() as session:
+            return load_endpoints(session, settings.channel_key)
+
+    lookup = endpoint_lookup(load)
+    common: dict[str, Any] = dict(timeout=settings.chat_timeout, max_wait=settings.chat_max_wait,
+                                  link_marker=f"{settings.base_url}/l/")
     return {
         ChannelKind.EMAIL: EmailChannel(
             settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_timeout,
             user=settings.smtp_user, security=settings.smtp_security,
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None),
-        ChannelKind.FILE: FileChannel(settings.outbox_dir, settings.smtp_from),
+        ChannelKind.FILE: file,
+        ChannelKind.WECOM: WeComChannel(lookup, base_url=settings.wecom_base_url, **common),
+        ChannelKind.DINGTALK: DingTalkChannel(lookup, base_url=settings.dingtalk_base_url, **common),
+        ChannelKind.FEISHU: FeishuChannel(lookup, base_url=settings.feishu_base_url, **common),
+        ChannelKind.WEBHOOK: WebhookChannel(lookup, **common),
     }
+
+
+def redirect_notice(settings: Settings) -> str:
+    """The one line saying that notices are written to files, not sent (TRACKER_ENV)."""
+    return (f"当前运行环境为 {settings.env}（非 production）：所有通知（邮件、群机器人）均写入 "
+            f"{settings.outbox_dir}，不会实际发送；正式使用请设置 TRACKER_ENV=production")
 
 
 def link_maker(settings: Settings, now: dt.datetime):  # type: ignore[no-untyped-def]

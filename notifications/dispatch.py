@@ -94,14 +94,16 @@ def dispatch(
             digests = render_digests(message_rows(session, ids), now=now, calendar=calendar,
                                      link_for=link_for)
         outcomes: list[tuple[list[int], str, DeliveryError | None]] = []
-        broken: dict[ChannelKind, DeliveryError] = {}  # a channel that failed as a whole
+        broken: dict[Any, DeliveryError] = {}  # a channel (or one bot) that failed as a whole
         for kind, digest, msg_ids in digests:
             digest_id = digest.digest_id if isinstance(digest, Digest) else ""
             # once the server is unreachable or refuses our login, the others would only wait
             # for the same timeout: they are deferred with the same reason, not tried
-            error = broken.get(kind) or _deliver(channels.get(kind), kind, digest)
+            # a group bot's setup error (its token, signature, keyword) is that bot's alone
+            scope = (kind, digest.address) if kind.is_bot and isinstance(digest, Digest) else kind
+            error = broken.get(scope) or _deliver(channels.get(kind), kind, digest)
             if error is not None and error.setup:
-                broken[kind] = error
+                broken[scope] = error
             outcomes.append((msg_ids, digest_id, error))
         with factory() as session, session.begin():
             _settle(session, token, outcomes, now, max_attempts, result)
@@ -121,7 +123,8 @@ def _deliver(channel: Channel | None, kind: ChannelKind, digest: Digest | Except
     if channel is None:
         return DeliveryError(f"未配置 {kind.label} 渠道", permanent=True)
     try:
-        digest = digest.model_copy(update={"address": check_address(digest.address)})
+        if not kind.is_bot:  # a bot's address is "bot:{id}", resolved by its channel
+            digest = digest.model_copy(update={"address": check_address(digest.address)})
         channel.send(digest)
     except DeliveryError as exc:
         return exc

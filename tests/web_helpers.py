@@ -28,7 +28,7 @@ class Clock:
 def make_settings(home: Path, url: str, smtp_port: int = 25, base_url: str = "http://testserver") -> Settings:
     return Settings(home=home, database_url=url, rules=Rules(), calendar_overrides=None,
                     smtp_port=smtp_port, outbox_dir=home / "outbox", channel=ChannelKind.EMAIL,
-                    base_url=base_url, secret_key="test-secret-key")
+                    base_url=base_url, secret_key="test-secret-key", env="production")
 
 
 def make_app(factory: sessionmaker[Session], settings: Settings, clock: Clock):  # type: ignore[no-untyped-def]

@@ -205,10 +205,28 @@ class OutboxStatus(StrEnum):
 class ChannelKind(StrEnum):
     EMAIL = "email"
     FILE = "file"
+    # an agency's group bots (issue 8): the outbox row's address is "bot:{ChatEndpoint.id}"
+    WECOM = "wecom"
+    DINGTALK = "dingtalk"
+    FEISHU = "feishu"
+    WEBHOOK = "webhook"
 
     @property
     def label(self) -> str:
-        return "邮件" if self is ChannelKind.EMAIL else "文件"
+        return _CHANNEL_KIND[self]
+
+    @property
+    def is_bot(self) -> bool:
+        return self in BOT_KINDS
+
+
+_CHANNEL_KIND = {
+    ChannelKind.EMAIL: "邮件", ChannelKind.FILE: "文件", ChannelKind.WECOM: "企业微信群机器人",
+    ChannelKind.DINGTALK: "钉钉群机器人", ChannelKind.FEISHU: "飞书群机器人",
+    ChannelKind.WEBHOOK: "通用 Webhook",
+}
+BOT_KINDS = frozenset({ChannelKind.WECOM, ChannelKind.DINGTALK, ChannelKind.FEISHU,
+                       ChannelKind.WEBHOOK})
 
 
 class ReviewState(StrEnum):

@@ -15,7 +15,7 @@ from sqlalchemy import String, and_, cast, false, func, literal, select, true, u
 from sqlalchemy.orm import Session
 
 from tracker.enums import ChannelKind, ContactRole, Level, MessageKind, OutboxStatus
-from tracker.models import Contact, OutboxMessage, ProgressRequest, ReportingPeriod
+from tracker.models import ChatEndpoint, Contact, OutboxMessage, ProgressRequest, ReportingPeriod
 from tracker.sql import insert_ignore_from_select, insert_ignore_values
 
 OUTBOX_COLUMNS = [
@@ -79,7 +79,55 @@ def enqueue_for_requests(
         total += insert_ignore_from_select(
             session, OutboxMessage.__table__, OUTBOX_COLUMNS, sel  # type: ignore[arg-type]
         )
+    if kind == MessageKind.PROGRESS_REQUEST or level == Level.REMINDER:
+        total += _enqueue_bots_for_requests(session, request_filter, kind=kind, level=level,
+                                            now=now, prefix=prefix)
     return total
+
+
+# --- group bots (issue 8): what goes to an agency's liaisons also goes to its group bots ----
+
+BOT_NOTICES = {MessageKind.REPORT_RETURNED, MessageKind.EXTENSION_DECIDED, MessageKind.WAIVED}
+
+
+def _enqueue_bots_for_requests(session: Session, request_filter: Any, *, kind: MessageKind,
+                               level: int, now: dt.datetime, prefix: str) -> int:
+    """One row per matching request and active bot of its agency: channel = the bot's kind,
+    address "bot:{id}", key as the liaison's with ":bot{id}" for the contact; no contact,
+    so the digest carries no answer link (a group is not a person). One INSERT … SELECT."""
+    key = literal(f"{prefix}:") + _s(ProgressRequest.id)
+    if kind != MessageKind.PROGRESS_REQUEST:
+        key = key + literal(":r") + _s(ProgressRequest.ladder_round) + literal(f":{level}")
+    sel = (
+        select(
+            key + literal(":bot") + _s(ChatEndpoint.id), literal(kind.value), ChatEndpoint.kind,
+            literal("bot:") + _s(ChatEndpoint.id), ChatEndpoint.name, ProgressRequest.agency_id,
+            ProgressRequest.id, literal(None, OutboxMessage.contact_id.type),
+            ReportingPeriod.plan_id, literal(level), false(), literal(OutboxStatus.PENDING.value),
+            literal(0), literal(now, OutboxMessage.next_attempt_at.type),
+            literal(now, OutboxMessage.created_at.type),
+        )
+        .select_from(ProgressRequest)
+        .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+        .join(ChatEndpoint, and_(ChatEndpoint.agency_id == ProgressRequest.agency_id,
+                                 ChatEndpoint.active.is_(True)))
+        .where(request_filter)
+    )
+    return insert_ignore_from_select(
+        session, OutboxMessage.__table__, OUTBOX_COLUMNS, sel  # type: ignore[arg-type]
+    )
+
+
+def _bot_rows(session: Session, *, agency_id: int, key_prefix: str, kind: MessageKind,
+              payload: dict[str, Any], now: dt.datetime, request_id: int | None,
+              plan_id: int | None) -> list[dict[str, Any]]:
+    bots = session.execute(select(ChatEndpoint.id, ChatEndpoint.kind, ChatEndpoint.name).where(
+        ChatEndpoint.agency_id == agency_id, ChatEndpoint.active.is_(True))).all()
+    return [dict(key=f"{key_prefix}:bot{b.id}", kind=kind.value, channel=b.kind.value,
+                 address=f"bot:{b.id}", recipient_name=b.name, agency_id=agency_id,
+                 request_id=request_id, contact_id=None, plan_id=plan_id, level=0, is_copy=False,
+                 payload=payload, status=OutboxStatus.PENDING.value, attempts=0,
+                 next_attempt_at=now, created_at=now) for b in bots]
 
 
 def enqueue_to_agency(
@@ -112,6 +160,9 @@ def enqueue_to_agency(
              next_attempt_at=now, created_at=now)
         for c in contacts
     ]
+    if role == ContactRole.LIAISON and not is_copy and kind in BOT_NOTICES:
+        rows += _bot_rows(session, agency_id=agency_id, key_prefix=key_prefix, kind=kind,
+                          payload=payload, now=now, request_id=request_id, plan_id=plan_id)
     return insert_ignore_values(session, OutboxMessage.__table__, rows)  # type: ignore[arg-type]
 
 

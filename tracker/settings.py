@@ -11,6 +11,11 @@
   TRACKER_BASE_URL      the web address in liaisons' links (default http://127.0.0.1:8000)
   TRACKER_SECRET_KEY    signs liaisons' links (default: a random key kept in HOME/secret.key)
   TRACKER_SMTP_HOST / TRACKER_SMTP_PORT / TRACKER_SMTP_FROM  the email channel
+  TRACKER_ENV           development (default), test or production: outside production every
+                        channel writes files to TRACKER_OUTBOX_DIR (a copied database never
+                        mails or messages real people)
+  TRACKER_CHANNEL_KEY   Fernet key that encrypts group bots' tokens and secrets in the database
+  TRACKER_WECOM_BASE_URL / TRACKER_DINGTALK_BASE_URL / TRACKER_FEISHU_BASE_URL  the bots' APIs
 
 Settings are built once by the caller (the CLI, a test, the demo) and passed down
 explicitly; nothing here or elsewhere writes os.environ. A bad value raises
@@ -115,6 +120,13 @@ class Settings(BaseSettings):
     channel: ChannelKind = ChannelKind.EMAIL
     base_url: str = "http://127.0.0.1:8000"  # where liaisons' links point
     secret_key: SecretStr | None = None  # else HOME/secret.key is made
+    env: Literal["development", "test", "production"] = "development"
+    channel_key: SecretStr | None = None  # Fernet key (tracker bot keygen) for bot credentials
+    wecom_base_url: str = "https://qyapi.weixin.qq.com"
+    dingtalk_base_url: str = "https://oapi.dingtalk.com"
+    feishu_base_url: str = "https://open.feishu.cn"
+    chat_timeout: float = Field(10.0, gt=0, le=120)  # seconds per bot API call
+    chat_max_wait: float = Field(60.0, ge=0, le=600)  # seconds a run may wait for a bot's rate limit
 
     if not TYPE_CHECKING:  # keep the mypy plugin's typed keyword arguments
 
@@ -158,10 +170,35 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
 
-    @field_validator("base_url")
+    @field_validator("base_url", "wecom_base_url", "dingtalk_base_url", "feishu_base_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("channel")
+    @classmethod
+    def _contact_channel(cls, value: ChannelKind) -> ChannelKind:
+        # contacts are reached by email (or files); group bots are configured per agency
+        if value.is_bot:
+            from pydantic_core import PydanticCustomError
+
+            raise PydanticCustomError("enum", "Input should be {expected}",
+                                      {"expected": "'email' or 'file'"})
+        return value
+
+    @field_validator("channel_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from cryptography.fernet import Fernet
+
+            try:
+                Fernet(value.get_secret_value().encode())
+            except (ValueError, TypeError):
+                # SettingsError: the message names the key but never shows the value
+                raise SettingsError("配置有误：TRACKER_CHANNEL_KEY 不是有效的 Fernet 密钥（应为 "
+                                    "tracker bot keygen 生成的 44 个字符）") from None
+        return value
 
     @field_serializer("database_url", when_used="json")
     def _hide_password(self, value: str) -> str:

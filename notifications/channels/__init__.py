@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from notifications.channels.base import Channel, DeliveryError, Digest
+from notifications.channels.dingtalk import DingTalkChannel
 from notifications.channels.email import EmailChannel
+from notifications.channels.feishu import FeishuChannel
 from notifications.channels.file import FileChannel
+from notifications.channels.webhook import WebhookChannel
+from notifications.channels.wecom import WeComChannel
 
-__all__ = ["Channel", "DeliveryError", "Digest", "EmailChannel", "FileChannel"]
+__all__ = ["Channel", "DeliveryError", "DingTalkChannel", "Digest", "EmailChannel",
+           "FeishuChannel", "FileChannel", "WeComChannel", "WebhookChannel"]

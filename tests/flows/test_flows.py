@@ -28,7 +28,7 @@ def env(tmp_path, db_url):  # type: ignore[no-untyped-def]
     """(settings, SMTP recorder): the flows' settings, passed to them explicitly."""
     controller, recorder = smtp_server.start()
     settings = Settings(home=tmp_path, database_url=db_url, smtp_port=controller.port,
-                        channel="email")
+                        channel="email", env="production")
     with prefect_context(settings), \
             temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield settings, recorder

@@ -2,6 +2,7 @@
 
 from tracker.models.audit import AuditEvent
 from tracker.models.base import Base
+from tracker.models.chat import ChatEndpoint
 from tracker.models.outbox import DeliveryAttempt, OutboxMessage
 from tracker.models.plan import (
     Agency,
@@ -28,7 +29,7 @@ from tracker.models.tracking import (
 )
 
 __all__ = [
-    "Agency", "AgencyAlias", "Assignment", "Contact", "AuditEvent", "Base", "DeliveryAttempt",
+    "Agency", "AgencyAlias", "Assignment", "ChatEndpoint", "Contact", "AuditEvent", "Base", "DeliveryAttempt",
     "Escalation", "Evidence",
     "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue",
     "Measure",
