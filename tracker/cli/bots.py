@@ -114,6 +114,10 @@ def bot_test(bot_id: int, now: Annotated[str | None, typer.Option()] = None) -> 
     console.print(f"测试消息已发送至{bot.kind.label}“{bot.name}”。")
 
 
+def say(line: str) -> None:
+    console.print(line, highlight=False, soft_wrap=True, markup=False)
+
+
 @app.command("doctor")
 def doctor() -> None:
     """The environment and the channels in effect, with warnings (issue 8; issue 9 extends)."""
@@ -124,11 +128,11 @@ def doctor() -> None:
 
     settings = current_settings()
     warnings: list[str] = []
-    console.print(f"运行环境（TRACKER_ENV）：{settings.env}")
+    say(f"运行环境（TRACKER_ENV）：{settings.env}")
     with factory()() as session:
         bots = dict(session.execute(select(ChatEndpoint.kind, func.count())
                                     .where(ChatEndpoint.active.is_(True))
-                                    .group_by(ChatEndpoint.kind)).tuples().all())
+                                    .group_by(ChatEndpoint.kind)).all())
         key_problem = None
         if bots:
             try:
@@ -136,20 +140,20 @@ def doctor() -> None:
             except BotError as exc:
                 key_problem = str(exc)
     if settings.env != "production":
-        console.print(f"通知渠道：全部写入文件 {settings.outbox_dir}（不实际发送）")
+        say(f"通知渠道：全部写入文件 {settings.outbox_dir}（不实际发送）")
         warnings.append("TRACKER_ENV 不是 production：邮件和群机器人消息只写入文件，不会发给任何人；"
                         "正式使用请设置 TRACKER_ENV=production")
     else:
         security = {"none": "不加密", "starttls": "STARTTLS", "ssl": "SSL"}[settings.smtp_security]
         login = f"，登录用户 {settings.smtp_user}" if settings.smtp_user else "，不登录"
         channel = "邮件" if settings.channel.value == "email" else f"文件（{settings.outbox_dir}）"
-        console.print(f"联系人通知渠道：{channel}")
-        console.print(f"邮件服务器：{settings.smtp_host}:{settings.smtp_port}（{security}{login}）")
+        say(f"联系人通知渠道：{channel}")
+        say(f"邮件服务器：{settings.smtp_host}:{settings.smtp_port}（{security}{login}）")
     for kind, n in sorted(bots.items()):
-        console.print(f"群机器人：{kind.label} {n} 个")
+        say(f"群机器人：{kind.label} {n} 个")
     if not bots:
-        console.print("群机器人：未添加")
+        say("群机器人：未添加")
     if key_problem:
         warnings.append(key_problem)
     for line in warnings:
-        console.print(f"[yellow]警告[/]：{line}", highlight=False)
+        console.print(f"[yellow]警告[/]：{line}", highlight=False, soft_wrap=True)

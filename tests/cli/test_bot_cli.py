@@ -1,0 +1,68 @@
+"""`tracker bot …` and `tracker doctor`."""
+
+from __future__ import annotations
+
+import time
+
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from tests import chat_receivers
+from tests.chat_receivers import Receiver
+from tracker.cli import app
+
+run = CliRunner().invoke
+
+
+def test_bot_add_list_test_remove_and_doctor(db, db_url, small, tmp_path, monkeypatch):
+    key = Fernet.generate_key().decode()
+    for name, value in (("DATABASE_URL", db_url), ("HOME", str(tmp_path)), ("ENV", "production")):
+        monkeypatch.setenv(f"TRACKER_{name}", value)
+    r = run(app, ["bot", "add", "--agency", "市残联", "--kind", "dingtalk", "--token", "tok-1",
+                  "--secret", "SEC-x"])
+    assert r.exit_code == 2 and "未配置 TRACKER_CHANNEL_KEY" in r.output
+    monkeypatch.setenv("TRACKER_CHANNEL_KEY", key)
+    r = run(app, ["bot", "add", "--agency", "市残联", "--kind", "qq", "--token", "t"])
+    assert r.exit_code == 2 and "--kind 的值“qq”无效" in r.output
+    r = run(app, ["bot", "add", "--agency", "市残联", "--kind", "dingtalk", "--token", "tok-1",
+                  "--secret", "SEC-x", "--name", "市残联督办群"])
+    assert r.exit_code == 0, r.output
+    with db() as s:
+        bot_id = s.scalar(text("SELECT id FROM chat_endpoint"))
+    assert f"已为市残联添加钉钉群机器人（编号 {bot_id}）" in r.output
+    r = run(app, ["bot", "list"])
+    assert r.exit_code == 0 and "市残联督办群" in r.output and "已设置" in r.output
+    assert "tok-1" not in r.output and "SEC-x" not in r.output
+
+    rx = Receiver("dingtalk", token="tok-1", secret="SEC-x", clock=time.time)
+    server, url = chat_receivers.start(rx)
+    monkeypatch.setenv("TRACKER_DINGTALK_BASE_URL", url)
+    r = run(app, ["bot", "test", str(bot_id)])
+    assert r.exit_code == 0, r.output
+    assert len(rx.accepted) == 1 and "测试消息" in rx.accepted[0].json["text"]["content"]
+    rx.secret = "rotated"  # the group's secret changed: the test says what to fix
+    r = run(app, ["bot", "test", str(bot_id)])
+    server.shutdown()
+    assert r.exit_code == 1 and "测试消息未送达" in r.output and "加签密钥" in r.output
+
+    r = run(app, ["doctor"])
+    assert r.exit_code == 0 and "运行环境（TRACKER_ENV）：production" in r.output
+    assert "钉钉群机器人 1 个" in r.output and "警告" not in r.output
+    monkeypatch.setenv("TRACKER_CHANNEL_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("TRACKER_ENV", "development")
+    r = run(app, ["doctor"])
+    assert "TRACKER_ENV 不是 production" in r.output and "密钥不一致" in r.output
+
+    r = run(app, ["bot", "remove", str(bot_id)])
+    assert r.exit_code == 0 and f"已移除群机器人 {bot_id}" in r.output
+    r = run(app, ["bot", "remove", "999"])
+    assert r.exit_code == 2 and "没有编号为 999 的群机器人" in r.output
+
+
+def test_a_malformed_channel_key_is_named_without_its_value(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    monkeypatch.setenv("TRACKER_CHANNEL_KEY", "not-a-fernet-key-secret")
+    r = run(app, ["doctor"])
+    assert r.exit_code == 2 and "TRACKER_CHANNEL_KEY 不是有效的 Fernet 密钥" in r.output
+    assert "not-a-fernet-key-secret" not in r.output
