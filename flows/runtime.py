@@ -49,6 +49,7 @@ def dispose_engines() -> None:
 
 _urls: set[str] = set()
 log = logging.getLogger("tracker.channels")
+_announced: set[str] = set()
 
 
 def resolve(now: str | None, settings: Settings | None) -> tuple[Settings, dt.datetime]:
@@ -85,8 +86,10 @@ def channels_for(settings: Settings, *, announce: bool = True) -> dict[ChannelKi
     """
     file = FileChannel(settings.outbox_dir, settings.smtp_from)
     if settings.env != "production":
-        if announce:
-            log.warning(redirect_notice(settings))
+        notice = redirect_notice(settings)
+        if announce and notice not in _announced:  # once per process, not every 5 minutes
+            _announced.add(notice)
+            log.warning(notice)
         return dict.fromkeys(ChannelKind, file)
     from notifications.channels.chat import endpoint_lookup
     from tracker.directory.bots import load_endpoints

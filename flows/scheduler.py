@@ -83,7 +83,11 @@ def run_forever(console: Console, settings: Settings, host: str = "127.0.0.1", p
     scheduler.start()
     console.print(f"网页：http://{host}:{port}/（联络员通过通知邮件中的专用链接进入）")
     console.print(f"通知中的链接地址：{settings.base_url}")
-    if settings.channel.value == "email":
+    if settings.env != "production":
+        from flows.runtime import redirect_notice
+
+        console.print(redirect_notice(settings))
+    elif settings.channel.value == "email":
         console.print(f"通知渠道：邮件，经 SMTP {settings.smtp_host}:{settings.smtp_port}"
                       "（无邮件服务器时可设 TRACKER_CHANNEL=file 写入 .eml 文件）")
     else:

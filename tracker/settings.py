@@ -16,6 +16,8 @@
                         mails or messages real people)
   TRACKER_CHANNEL_KEY   Fernet key that encrypts group bots' tokens and secrets in the database
   TRACKER_WECOM_BASE_URL / TRACKER_DINGTALK_BASE_URL / TRACKER_FEISHU_BASE_URL  the bots' APIs
+  TRACKER_CHAT_TIMEOUT / TRACKER_CHAT_MAX_WAIT  seconds per bot API call / a run may wait
+                        for a bot's rate limit before deferring the digest
 
 Settings are built once by the caller (the CLI, a test, the demo) and passed down
 explicitly; nothing here or elsewhere writes os.environ. A bad value raises

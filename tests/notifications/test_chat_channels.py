@@ -135,6 +135,24 @@ def test_dingtalk_too_long_answer_splits_the_part(clock):
     assert joined == f"【催办通知】市残联\n\n{body}"
 
 
+@pytest.mark.parametrize("cls, vendor, limit, code", [
+    (WeComChannel, "wecom", 300, 40058),  # errmsg "text.content exceed max length"
+    (FeishuChannel, "feishu", 400, 9499),  # msg "request body exceed max length"
+])
+def test_wecom_and_feishu_too_long_answers_split_too(clock, cls, vendor, limit, code):
+    rx = Receiver(vendor, token="t", clock=clock, max_bytes=limit)
+    server, url = serve(rx)
+    body = "".join(f"{i:02d}. 市残联：加强辅助器具推广和适配服务\n" for i in range(8))
+    ch = channel(cls, url, endpoint(cls.kind, "t"), clock)
+    ch.send(digest(body))
+    server.shutdown()
+    answers = [a.get("errcode", a.get("code")) for _, a in rx.refused]
+    assert answers == [code] and len(rx.accepted) == 2
+    texts = [(r.json.get("text") or r.json["content"])["content" if vendor == "wecom" else "text"]
+             for r in rx.accepted]
+    assert texts[0] + texts[1].removeprefix("（续2/2）\n") == f"【催办通知】市残联\n\n{body}"
+
+
 def test_dingtalk_paces_to_twenty_a_minute_with_an_injected_clock(clock):
     rx = Receiver("dingtalk", token="t", clock=clock)
     server, url = serve(rx)
