@@ -181,6 +181,17 @@ def test_pacing_longer_than_allowed_defers_without_sending(clock):
     assert not caught.value.setup and "顺延" in str(caught.value) and clock.sleeps == []
 
 
+def test_a_digest_longer_than_a_minute_of_posts_goes_when_the_bot_is_idle(clock):
+    """25 parts to an idle WeCom bot (20 a minute): not deferred forever, paced instead."""
+    rx = Receiver("wecom", token="t", clock=clock)
+    server, url = serve(rx)
+    ch = channel(WeComChannel, url, endpoint(ChannelKind.WECOM, "t"), clock, max_wait=10)
+    body = "".join(f"{i:03d}. " + "加强辅助器具推广和适配服务" * 40 + "\n" for i in range(25))
+    ch.send(digest(body))
+    server.shutdown()
+    assert len(rx.accepted) == 25 and rx.refused == [] and clock.sleeps == [60.0]
+
+
 # --- WeCom --------------------------------------------------------------------------------
 
 

@@ -28,7 +28,10 @@ def bot_keygen() -> None:
 def bot_add(
     agency: Annotated[str, typer.Option(help="agency name (or alias)")],
     kind: Annotated[str, typer.Option(help="wecom | dingtalk | feishu | webhook")],
-    token: Annotated[str, typer.Option(help="the webhook key / access_token / hook id, or its URL")],
+    token: Annotated[str, typer.Option(
+        prompt="令牌（webhook 的 key / access_token / hook id，或完整地址）", hide_input=True,
+        help="the webhook key / access_token / hook id, or its URL (asked if not given, "
+             "so it stays out of the shell history)")],
     secret: Annotated[str | None, typer.Option(
         help="signing secret (DingTalk 加签, Feishu 签名校验)")] = None,
     name: Annotated[str, typer.Option(help="a name for the group")] = "",
