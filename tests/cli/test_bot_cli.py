@@ -54,6 +54,16 @@ def test_bot_add_list_test_remove_and_doctor(db, db_url, small, tmp_path, monkey
     r = run(app, ["doctor"])
     assert "TRACKER_ENV 不是 production" in r.output and "密钥不一致" in r.output
 
+    r = run(app, ["bot", "test", str(bot_id)])  # outside production: a file, said so
+    assert "密钥不一致" in r.output and r.exit_code == 2
+    monkeypatch.setenv("TRACKER_CHANNEL_KEY", key)
+    r = run(app, ["bot", "test", str(bot_id), "--now", "2017-04-10T09:00"])
+    assert r.exit_code == 0 and "不会实际发送" in r.output
+    assert [p.name for p in (tmp_path / "outbox").glob("*.eml")] == [f"test-{bot_id}-1491786000.eml"]
+    monkeypatch.delenv("TRACKER_CHANNEL_KEY")
+    r = run(app, ["doctor"])
+    assert "警告：未配置 TRACKER_CHANNEL_KEY" in r.output
+
     r = run(app, ["bot", "remove", str(bot_id)])
     assert r.exit_code == 0 and f"已移除群机器人 {bot_id}" in r.output
     r = run(app, ["bot", "remove", "999"])

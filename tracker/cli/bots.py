@@ -109,7 +109,7 @@ def bot_test(bot_id: int, now: Annotated[str | None, typer.Option()] = None) -> 
                     body=f"这是一条测试消息：{bot.agency}的通知将发送至本群。\n发送时间："
                          f"{at.astimezone(dt.timezone(dt.timedelta(hours=8))):%Y年%m月%d日 %H:%M}\n")
     if settings.env != "production":
-        console.print(redirect_notice(settings))
+        console.print(redirect_notice(settings), soft_wrap=True, highlight=False)
     try:
         channels_for(settings, announce=False)[bot.kind].send(digest)
     except DeliveryError as exc:
