@@ -11,6 +11,7 @@
   TRACKER_BASE_URL      the web address in liaisons' links (default http://127.0.0.1:8000)
   TRACKER_SECRET_KEY    signs liaisons' links (default: a random key kept in HOME/secret.key)
   TRACKER_SMTP_HOST / TRACKER_SMTP_PORT / TRACKER_SMTP_FROM  the email channel
+  TRACKER_TEMPLATES_DIR optional folder of notice templates searched before the packaged ones
 
 Settings are built once by the caller (the CLI, a test, the demo) and passed down
 explicitly; nothing here or elsewhere writes os.environ. A bad value raises
@@ -70,6 +71,7 @@ class Rules(BaseModel):
     due_after_quarter_end: int = Field(5, ge=1)  # due the Nth wd after quarter end
     indicator_due_working_day_of_january: int = Field(15, ge=1)
     ladder: tuple[int, int, int] = (1, 5, 10)  # wd after due: reminder, notice, circular
+    pre_due_working_days: int = Field(3, ge=0)  # 临期提醒 N wd before the due day (0: none)
     meeting_reminder: tuple[int, int] = (10, 1)  # (month, day): reminder if no meeting yet
     meeting_warning: tuple[int, int] = (11, 15)
     checkpoint_working_day: int = Field(30, ge=1)  # annual checkpoint: Nth wd of next year
@@ -115,6 +117,7 @@ class Settings(BaseSettings):
     channel: ChannelKind = ChannelKind.EMAIL
     base_url: str = "http://127.0.0.1:8000"  # where liaisons' links point
     secret_key: SecretStr | None = None  # else HOME/secret.key is made
+    templates_dir: Path | None = None  # an administrator's notice templates (override ours)
 
     if not TYPE_CHECKING:  # keep the mypy plugin's typed keyword arguments
 
@@ -153,7 +156,7 @@ class Settings(BaseSettings):
             return load_rules(Path(value).expanduser().resolve())
         return value
 
-    @field_validator("calendar_overrides")
+    @field_validator("calendar_overrides", "templates_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None

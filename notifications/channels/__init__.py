@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from notifications.channels.base import Channel, DeliveryError, Digest
+from notifications.channels.base import Attachment, Channel, DeliveryError, Digest
 from notifications.channels.email import EmailChannel
 from notifications.channels.file import FileChannel
 
-__all__ = ["Channel", "DeliveryError", "Digest", "EmailChannel", "FileChannel"]
+__all__ = ["Attachment", "Channel", "DeliveryError", "Digest", "EmailChannel", "FileChannel"]

@@ -32,6 +32,10 @@ class EmailChannel:
         # Same digest, same Message-ID: a resend after a crash can be recognised downstream.
         msg["Message-ID"] = f"<{digest.digest_id}@plan-tracker>"
         msg.set_content(digest.body, charset="utf-8")
+        for attachment in digest.attachments:  # e.g. the signed circular (通报) as .docx
+            maintype, _, subtype = attachment.media_type.partition("/")
+            msg.add_attachment(attachment.content, maintype=maintype,
+                               subtype=subtype or "octet-stream", filename=attachment.filename)
         return msg
 
     def _connect(self) -> smtplib.SMTP:
