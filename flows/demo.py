@@ -29,7 +29,7 @@ from tracker.dates.periods import year_specs
 from tracker.dates.workdays import SHANGHAI
 from tracker.db import make_engine, migrate, session_factory, transaction
 from tracker.directory.contacts import ensure_demo_contacts
-from tracker.enums import ChannelKind, PeriodKind, ProgressStatus, RequestState
+from tracker.enums import ChannelKind, MessageKind, PeriodKind, ProgressStatus, RequestState
 from tracker.models import (
     Escalation,
     Indicator,
@@ -60,6 +60,7 @@ class DemoResult:
     per_period: list[dict[str, Any]] = field(default_factory=list)
     escalations: dict[int, int] = field(default_factory=dict)
     messages_sent: int = 0
+    pre_due_reminders: int = 0  # 临期提醒 queued (messages, one per liaison and request)
     files_written: int = 0
     days: int = 0
 
@@ -247,6 +248,9 @@ def _summarise(factory, result: DemoResult, year: int, settings: Settings) -> No
             select(Escalation.level, func.count()).group_by(Escalation.level))}
         result.messages_sent = s.scalar(select(func.count()).select_from(OutboxMessage)
                                         .where(OutboxMessage.status == "sent")) or 0
+        result.pre_due_reminders = s.scalar(
+            select(func.count()).select_from(OutboxMessage)
+            .where(OutboxMessage.kind == MessageKind.PRE_DUE_REMINDER.value)) or 0
     result.files_written = len(list(settings.outbox_dir.glob("*.eml")))
     cards = sorted(settings.home.glob(f"scorecard-{year}-*.xlsx"))
     result.scorecard = cards[0] if cards else None

@@ -181,6 +181,10 @@ def _natural(code: str) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", code))
 
 
+def _cn(iso: str | None) -> str:
+    return cn_date(iso) if iso else ""
+
+
 def _item(r: dict[str, Any], *, today: dt.date, calendar: WorkCalendar,
           config: NoticeConfig) -> dict[str, Any]:
     msg, payload = r["msg"], r["msg"].payload or {}
@@ -195,7 +199,8 @@ def _item(r: dict[str, Any], *, today: dt.date, calendar: WorkCalendar,
         desk_url=desk_url, is_copy=msg.is_copy,
         # what the office decided, for 延期审批结果 / 退回修改 / 免报
         granted=payload.get("granted"), note=payload.get("note") or "",
-        requested_due=cn_date(payload["requested_due_on"]) if payload.get("requested_due_on") else "",
+        requested_due=_cn(payload.get("requested_due_on")),
+        previous_due=_cn(payload.get("previous_due_on")),
         version=payload.get("version"), comment=payload.get("comment") or "",
         reason=payload.get("reason") or "",
         # a meeting reminder or warning

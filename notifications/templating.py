@@ -64,7 +64,7 @@ def render_notice(name: str, context: dict[str, Any], *,
     except TemplateProblem:
         raise
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateProblem(f"通知模板 {exc.filename or exc.name or name} 第 {exc.lineno} 行"
+        raise TemplateProblem(f"通知模板 {exc.name or name} 第 {exc.lineno} 行"
                               f"语法错误：{exc.message}") from exc
     except jinja2.TemplateNotFound as exc:
         raise TemplateProblem(f"找不到通知模板 {exc.name}") from exc

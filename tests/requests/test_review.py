@@ -134,5 +134,6 @@ def test_extension_rules_and_refusal(db, plan, policy):
             OutboxMessage.kind == MessageKind.EXTENSION_DECIDED)).one()
     assert name == "市残联"
     assert msg.payload == {"granted": False, "due_on": "2017-04-10",
+                           "previous_due_on": "2017-04-10",
                            "requested_due_on": "2017-05-01",
                            "note": "理由不充分", "request_id": rid}

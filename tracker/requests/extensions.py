@@ -111,6 +111,7 @@ def decide_extension(session: Session, extension_id: int, *, grant: bool, note: 
     enqueue_to_agency(session, agency_id=req.agency_id, key_prefix=f"ext:{ext.id}",
                       kind=MessageKind.EXTENSION_DECIDED,
                       payload={"granted": grant, "due_on": req.due_on.isoformat(),
+                               "previous_due_on": before.isoformat(),
                                "requested_due_on": ext.requested_due_on.isoformat(),
                                "note": note, "request_id": req.id},
                       now=now, channel=policy.channel, request_id=req.id,
