@@ -42,6 +42,7 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
+from tracker.settings import Settings
 
 # a circular's items keep the short role labels of its table (tracker.enums.role_label)
 _LONG_ROLE = {"牵头": "牵头单位", "配合": "配合单位", "区": "区人民政府", "指标": "指标报送单位"}
@@ -58,7 +59,7 @@ class NoticeConfig:
     templates_dir: Path | None = None
 
     @classmethod
-    def from_settings(cls, settings: Any) -> NoticeConfig:
+    def from_settings(cls, settings: Settings) -> NoticeConfig:
         return cls(base_url=settings.base_url, templates_dir=settings.templates_dir)
 
 
