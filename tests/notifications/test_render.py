@@ -315,3 +315,20 @@ def test_a_message_queued_by_the_previous_version_still_reads(db, small, policy)
     assert isinstance(d, Digest)
     assert d.subject == f"【通报】{PLAN}逾期未报送进展情况的通报"
     assert _lines(d)[2] == "关于逾期未报送进展情况的通报：您单位1项任务被予以通报。"
+
+
+@pytest.mark.parametrize("address", ["a16.liaison@example.org", "a6.liaison@example.org",
+                                     "a1236.liaison@example.org"])
+def test_header_lines_stay_within_78_characters(address):
+    """CPython folds an encoded display name and an address of a certain length to 79
+    characters; the email build keeps every header line within RFC 5322's 78."""
+    digest = Digest(digest_id="0" * 32, address=address, recipient_name="和平区人民政府联络员",
+                    subject="【免报】" + "很长的标题" * 12, body="正文",
+                    date=dt.datetime(2017, 4, 7, tzinfo=dt.UTC))
+    raw = bytes(EmailChannel("127.0.0.1", 25, "tracker@example.org").build(digest))
+    head = raw.split(b"\n\n", 1)[0].replace(b"\r", b"")
+    assert max(len(line) for line in head.splitlines()) <= 78
+    msg = email.message_from_bytes(raw, policy=email_policy.default)
+    assert msg["Subject"] == digest.subject
+    assert (msg["To"].addresses[0].display_name, msg["To"].addresses[0].addr_spec) == (
+        "和平区人民政府联络员", address)
