@@ -22,14 +22,14 @@ from sqlalchemy import case, func, select
 
 from flows.runtime import dispose_engines
 from tracker.annual.checkpoint import checkpoint_day
-from tracker.annual.meetings import governments, record_meeting
+from tracker.annual.meetings import governments, notice_day, record_meeting
 from tracker.catalog.load import load_catalog
 from tracker.catalog.schema import Catalog
 from tracker.dates.periods import year_specs
 from tracker.dates.workdays import SHANGHAI
 from tracker.db import make_engine, migrate, session_factory, transaction
 from tracker.directory.contacts import ensure_demo_contacts
-from tracker.enums import ChannelKind, PeriodKind, ProgressStatus, RequestState
+from tracker.enums import ChannelKind, MessageKind, PeriodKind, ProgressStatus, RequestState
 from tracker.models import (
     Escalation,
     Indicator,
@@ -60,6 +60,8 @@ class DemoResult:
     per_period: list[dict[str, Any]] = field(default_factory=list)
     escalations: dict[int, int] = field(default_factory=dict)
     messages_sent: int = 0
+    pre_due_sent: int = 0  # 临期提醒 sent (messages, one per liaison and request)
+    pre_due_dropped: int = 0  # queued, then answered before the dispatcher's turn
     files_written: int = 0
     days: int = 0
 
@@ -144,7 +146,9 @@ def run_demo(
         event_days.update({cal.add(s_.issue_on, 3), cal.add(s_.due_on, -1), s_.due_on})
         event_days.update(cal.add(s_.due_on, k) for k in (2, 3, 7, 12))
     mr, mw = policy.rules.meeting_reminder, policy.rules.meeting_warning
-    event_days.update({dt.date(year, *mr), dt.date(year, *mw), dt.date(year + 1, 1, 2)})
+    # a meeting notice set on a rest day (1 October) goes out on the working day before it
+    event_days.update({notice_day(dt.date(year, *mr), cal), notice_day(dt.date(year, *mw), cal),
+                       dt.date(year + 1, 1, 2)})
     check_day = checkpoint_day(year, policy)
     event_days.add(check_day)
     days = sorted(d for d in event_days if dt.date(year, 1, 1) <= d <= check_day)
@@ -247,6 +251,12 @@ def _summarise(factory, result: DemoResult, year: int, settings: Settings) -> No
             select(Escalation.level, func.count()).group_by(Escalation.level))}
         result.messages_sent = s.scalar(select(func.count()).select_from(OutboxMessage)
                                         .where(OutboxMessage.status == "sent")) or 0
+        pre_due = dict(s.execute(
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.kind == MessageKind.PRE_DUE_REMINDER.value)
+            .group_by(OutboxMessage.status)).all())
+        result.pre_due_sent = pre_due.get("sent", 0)
+        result.pre_due_dropped = pre_due.get("dropped", 0)
     result.files_written = len(list(settings.outbox_dir.glob("*.eml")))
     cards = sorted(settings.home.glob(f"scorecard-{year}-*.xlsx"))
     result.scorecard = cards[0] if cards else None

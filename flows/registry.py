@@ -26,7 +26,8 @@ JOBS: dict[str, Job] = {
     j.name: j
     for j in (
         Job("progress_requests", progress_request_flow, "0 8 * * *", "每日08:00 发出到期的进展调度"),
-        Job("overdue_sweep", overdue_sweep_flow, "30 8 * * *", "每日08:30 逾期催办督办、常务会议提醒"),
+        Job("overdue_sweep", overdue_sweep_flow, "30 8 * * *",
+            "每日08:30 临期提醒、逾期催办督办、常务会议提醒"),
         Job("dispatch", dispatch_flow, "*/5 * * * *", "每5分钟 投递待发通知"),
         Job("annual_checkpoint", annual_checkpoint_flow, "0 9 * * *", "每日09:00 到期时生成年度记分卡"),
     )

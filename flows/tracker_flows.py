@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from flows.runtime import channels_for, factory_for, link_maker, policy_for, resolve
 from notifications.dispatch import dispatch
+from notifications.render import NoticeConfig
 from tracker.annual.checkpoint import due_year, run_checkpoint
 from tracker.annual.meetings import meeting_duty
 from tracker.db import transaction
@@ -29,6 +30,7 @@ from tracker.directory.staff import purge_sessions
 from tracker.escalation.sweep import sweep_overdue
 from tracker.models import Plan
 from tracker.requests.opening import open_due_requests
+from tracker.requests.pre_due import queue_pre_due_reminders
 from tracker.settings import Settings
 
 TASK_OPTS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
@@ -53,14 +55,15 @@ def sweep_ladder_task(now: str | None, settings: Settings | None) -> dict[str, A
     settings, at = resolve(now, settings)
     policy = policy_for(settings)
     fired = {1: 0, 2: 0, 3: 0}
-    queued = 0
+    queued = pre_due = 0
     with transaction(factory_for(settings.database_url)) as session:
         for plan in session.scalars(select(Plan)):
             r = sweep_overdue(session, plan, at, policy)
             for k, v in r.fired.items():
                 fired[k] += v
             queued += r.messages_queued
-    return {"fired": fired, "queued": queued}
+            pre_due += queue_pre_due_reminders(session, plan, at, policy)
+    return {"fired": fired, "queued": queued, "pre_due": pre_due}
 
 
 @task(**TASK_OPTS)
@@ -83,7 +86,8 @@ def meeting_duty_task(now: str | None, settings: Settings | None) -> dict[str, i
 def deliver_outbox_task(now: str | None, settings: Settings | None) -> dict[str, Any]:
     settings, at = resolve(now, settings)
     r = dispatch(factory_for(settings.database_url), channels_for(settings), now=at,
-                 calendar=policy_for(settings).calendar, link_for=link_maker(settings, at))
+                 calendar=policy_for(settings).calendar, link_for=link_maker(settings, at),
+                 notices=NoticeConfig.from_settings(settings))
     return {"sent": r.sent, "digests": r.digests, "retrying": r.retrying, "failed": r.failed,
             "errors": r.errors[:5]}
 
@@ -112,7 +116,8 @@ def progress_request_flow(now: str | None = None, settings: Settings | None = No
 
 @flow(name="overdue_sweep_flow")
 def overdue_sweep_flow(now: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
-    """Fire due ladder rungs and the daily duties (meetings, dead staff sessions)."""
+    """Fire due ladder rungs, queue pre-due reminders (临期提醒), and the daily duties
+    (meetings, dead staff sessions)."""
     return {"ladder": sweep_ladder_task(now, settings),
             "meetings": meeting_duty_task(now, settings)}
 

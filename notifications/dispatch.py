@@ -20,7 +20,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.channels.base import Channel, DeliveryError, Digest
-from notifications.render import message_rows, render_digests
+from notifications.render import NoticeConfig, message_rows, render_digests
 from tracker.dates.workdays import WorkCalendar
 from tracker.directory.addresses import AddressError
 from tracker.directory.addresses import check as check_address
@@ -74,6 +74,7 @@ def dispatch(
     max_attempts: int = 8,
     lease: dt.timedelta = dt.timedelta(minutes=15),
     link_for: Callable[[Contact], str | None] | None = None,
+    notices: NoticeConfig | None = None,
 ) -> DispatchResult:
     """Deliver due outbox messages in bounded batches; returns what happened.
 
@@ -92,7 +93,7 @@ def dispatch(
             ids = list(session.scalars(select(OutboxMessage.id)
                                        .where(OutboxMessage.claim_token == token)))
             digests = render_digests(message_rows(session, ids), now=now, calendar=calendar,
-                                     link_for=link_for)
+                                     link_for=link_for, config=notices)
         outcomes: list[tuple[list[int], str, DeliveryError | None]] = []
         broken: dict[Any, DeliveryError] = {}  # a channel (or one bot) that failed as a whole
         for kind, digest, msg_ids in digests:
@@ -145,6 +146,7 @@ def drop_stale(session: Session, token: str) -> int:
     answered = (select(OutboxMessage.id)
                 .join(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
                 .where(mine, OutboxMessage.kind.in_([MessageKind.PROGRESS_REQUEST.value,
+                                                     MessageKind.PRE_DUE_REMINDER.value,
                                                      MessageKind.ESCALATION.value]),
                        ProgressRequest.state != RequestState.OPEN.value))
     inactive = (select(OutboxMessage.id)

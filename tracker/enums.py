@@ -167,6 +167,7 @@ class MessageKind(StrEnum):
     WAIVED = "waived"
     MEETING_REMINDER = "meeting_reminder"
     MEETING_WARNING = "meeting_warning"
+    PRE_DUE_REMINDER = "pre_due_reminder"  # 临期提醒: a few working days before the due day
 
     @property
     def label(self) -> str:
@@ -186,6 +187,52 @@ _MESSAGE_KIND = {
     MessageKind.WAIVED: "免报",
     MessageKind.MEETING_REMINDER: "常务会议提醒",
     MessageKind.MEETING_WARNING: "常务会议预警",
+    MessageKind.PRE_DUE_REMINDER: "临期提醒",
+}
+
+
+class NoticeKind(StrEnum):
+    """What a notice is, as its reader sees it (issue 8): one digest per recipient and kind
+    per run, each kind with its own template and subject (notifications/templates)."""
+
+    REQUEST = "request"  # 报送通知: a progress request opened
+    PRE_DUE = "pre_due"  # 临期提醒: due in a few working days, not answered yet
+    REMINDER = "reminder"  # 催办: ladder rung 1, to the liaison
+    SUPERVISION = "supervision"  # 督办: rung 2, to the deputy head, copy to 督查室
+    CIRCULAR = "circular"  # 通报: rung 3 (督查室's copy) and the signed circular issued
+    EXTENSION = "extension"  # 延期审批结果
+    RETURNED = "returned"  # 退回修改
+    WAIVED = "waived"  # 免报
+    MEETING = "meeting"  # 会议提醒 (and its warning)
+
+    @property
+    def label(self) -> str:
+        return _NOTICE_KIND[self]
+
+    @classmethod
+    def of(cls, kind: MessageKind | str, level: int = 0) -> NoticeKind:
+        """The notice kind of an outbox message (its kind, and its level for a ladder rung)."""
+        kind = MessageKind(kind)
+        if kind == MessageKind.ESCALATION:
+            return {1: cls.REMINDER, 2: cls.SUPERVISION}.get(level, cls.CIRCULAR)
+        return _NOTICE_OF_MESSAGE[kind]
+
+
+_NOTICE_KIND = {
+    NoticeKind.REQUEST: "报送通知", NoticeKind.PRE_DUE: "临期提醒", NoticeKind.REMINDER: "催办",
+    NoticeKind.SUPERVISION: "督办", NoticeKind.CIRCULAR: "通报",
+    NoticeKind.EXTENSION: "延期审批结果", NoticeKind.RETURNED: "退回修改",
+    NoticeKind.WAIVED: "免报", NoticeKind.MEETING: "会议提醒",
+}
+_NOTICE_OF_MESSAGE = {
+    MessageKind.PROGRESS_REQUEST: NoticeKind.REQUEST,
+    MessageKind.PRE_DUE_REMINDER: NoticeKind.PRE_DUE,
+    MessageKind.REPORT_RETURNED: NoticeKind.RETURNED,
+    MessageKind.EXTENSION_DECIDED: NoticeKind.EXTENSION,
+    MessageKind.CIRCULAR_ISSUED: NoticeKind.CIRCULAR,
+    MessageKind.WAIVED: NoticeKind.WAIVED,
+    MessageKind.MEETING_REMINDER: NoticeKind.MEETING,
+    MessageKind.MEETING_WARNING: NoticeKind.MEETING,
 }
 
 

@@ -45,7 +45,8 @@ def enqueue_for_requests(
     Returns the number of rows written.
     """
     groups: list[tuple[Any, ContactRole, bool]] = []
-    if kind == MessageKind.PROGRESS_REQUEST or level == Level.REMINDER:
+    if kind in (MessageKind.PROGRESS_REQUEST, MessageKind.PRE_DUE_REMINDER) \
+            or level == Level.REMINDER:
         groups.append((ProgressRequest.agency_id, ContactRole.LIAISON, False))
     elif level == Level.SUPERVISION_NOTICE:
         groups.append((ProgressRequest.agency_id, ContactRole.DEPUTY_HEAD, False))
@@ -53,11 +54,16 @@ def enqueue_for_requests(
             groups.append((literal(supervision_office_id), ContactRole.LIAISON, True))
     elif level == Level.CIRCULAR and supervision_office_id is not None:
         groups.append((literal(supervision_office_id), ContactRole.LIAISON, True))
-    prefix = "req" if kind == MessageKind.PROGRESS_REQUEST else "esc"
+    prefix = {MessageKind.PROGRESS_REQUEST: "req", MessageKind.PRE_DUE_REMINDER: "pre"}.get(
+        kind, "esc")
     total = 0
     for agency_col, role, is_copy in groups:
         key = literal(f"{prefix}:") + _s(ProgressRequest.id)
-        if kind != MessageKind.PROGRESS_REQUEST:
+        if kind == MessageKind.PRE_DUE_REMINDER:
+            # one per round and due day: an extension's new due day gets its own reminder
+            key = (key + literal(":r") + _s(ProgressRequest.ladder_round) + literal(":")
+                   + _s(ProgressRequest.due_on))
+        elif kind != MessageKind.PROGRESS_REQUEST:
             # a report returned and reopened starts a new round of the ladder
             key = key + literal(":r") + _s(ProgressRequest.ladder_round) + literal(f":{level}")
         key = key + literal(":") + _s(Contact.id)

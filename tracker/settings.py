@@ -18,6 +18,7 @@
   TRACKER_WECOM_BASE_URL / TRACKER_DINGTALK_BASE_URL / TRACKER_FEISHU_BASE_URL  the bots' APIs
   TRACKER_CHAT_TIMEOUT / TRACKER_CHAT_MAX_WAIT  seconds per bot API call / a run may wait
                         for a bot's rate limit before deferring the digest
+  TRACKER_TEMPLATES_DIR optional folder of notice templates searched before the packaged ones
 
 Settings are built once by the caller (the CLI, a test, the demo) and passed down
 explicitly; nothing here or elsewhere writes os.environ. A bad value raises
@@ -77,6 +78,7 @@ class Rules(BaseModel):
     due_after_quarter_end: int = Field(5, ge=1)  # due the Nth wd after quarter end
     indicator_due_working_day_of_january: int = Field(15, ge=1)
     ladder: tuple[int, int, int] = (1, 5, 10)  # wd after due: reminder, notice, circular
+    pre_due_working_days: int = Field(3, ge=0)  # 临期提醒 N wd before the due day (0: none)
     meeting_reminder: tuple[int, int] = (10, 1)  # (month, day): reminder if no meeting yet
     meeting_warning: tuple[int, int] = (11, 15)
     checkpoint_working_day: int = Field(30, ge=1)  # annual checkpoint: Nth wd of next year
@@ -129,6 +131,7 @@ class Settings(BaseSettings):
     feishu_base_url: str = "https://open.feishu.cn"
     chat_timeout: float = Field(10.0, gt=0, le=120)  # seconds per bot API call
     chat_max_wait: float = Field(60.0, ge=0, le=600)  # seconds a run may wait for a bot's rate limit
+    templates_dir: Path | None = None  # an administrator's notice templates (override ours)
 
     if not TYPE_CHECKING:  # keep the mypy plugin's typed keyword arguments
 
@@ -167,7 +170,7 @@ class Settings(BaseSettings):
             return load_rules(Path(value).expanduser().resolve())
         return value
 
-    @field_validator("calendar_overrides")
+    @field_validator("calendar_overrides", "templates_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None

@@ -5,7 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+
+class Attachment(BaseModel):
+    """A file sent with a digest (the signed circular's .docx); the email carries it as a
+    MIME part, channels that cannot carry files name it in the text instead."""
+
+    filename: str  # may be Chinese: the email encodes it (RFC 2231)
+    content: bytes
+    media_type: str = "application/octet-stream"  # type/subtype
 
 
 class Digest(BaseModel):
@@ -17,6 +26,8 @@ class Digest(BaseModel):
     subject: str
     body: str
     date: dt.datetime  # the dispatcher's `now`: the Date header, simulated or real
+    kind: str = ""  # the notice kind (tracker.enums.NoticeKind) the digest gathers
+    attachments: list[Attachment] = Field(default_factory=list)
 
 
 class DeliveryError(Exception):

@@ -1,4 +1,5 @@
-"""Executive meetings: reminder 1 Oct, warning 15 Nov, finding after year end."""
+"""Executive meetings: reminder 1 Oct (or the last working day before), warning 15 Nov,
+finding after year end."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import at
-from tracker.annual.meetings import MeetingError, meeting_duty, record_meeting
+from tracker.annual.meetings import MeetingError, meeting_duty, notice_day, record_meeting
 from tracker.dates.periods import ensure_periods
 from tracker.db import transaction
 from tracker.enums import MessageKind
@@ -35,9 +36,11 @@ def test_meeting_duty(db, plan, policy):
             record_meeting(s, plan, government="河西区人民政府", held_on=dt.date(2017, 6, 4),
                            topic="", recorded_by="t", now=at("2017-05-05"))
     with transaction(db) as s:
-        assert meeting_duty(s, plan, at("2017-09-30"), policy).reminders == 0
-        assert meeting_duty(s, plan, at("2017-10-01"), policy).reminders == 14
-        assert meeting_duty(s, plan, at("2017-10-02"), policy).reminders == 0
+        assert meeting_duty(s, plan, at("2017-09-29"), policy).reminders == 0
+        # 1 October is National Day: the reminder goes out on the last working day before
+        # it, Saturday 30 September 2017 (a make-up working day)
+        assert meeting_duty(s, plan, at("2017-09-30"), policy).reminders == 14
+        assert meeting_duty(s, plan, at("2017-10-01"), policy).reminders == 0
         r = meeting_duty(s, plan, at("2017-11-15"), policy)
         assert (r.reminders, r.warnings) == (0, 28)  # 14 governments + copy to 督查室 each
     with transaction(db) as s:
@@ -53,3 +56,18 @@ def test_meeting_duty(db, plan, policy):
         assert found["河西区人民政府"] and not found["南开区人民政府"]
         kinds = s.scalars(select(OutboxMessage.kind)).all()
         assert kinds.count(MessageKind.MEETING_REMINDER) == 14
+
+
+@pytest.mark.parametrize(("day", "sent_on"), [
+    ("2017-10-01", "2017-09-30"),  # National Day; 30 September 2017 was a make-up Saturday
+    ("2016-10-01", "2016-09-30"),  # National Day; Friday before it
+    ("2017-11-15", "2017-11-15"),  # a Wednesday: the day itself
+    ("2018-10-01", "2018-09-30"),  # Monday of the holiday week; 29-30 Sep 2018 were make-up days
+    ("2019-10-01", "2019-09-30"),  # Tuesday; the Monday before
+    ("2017-04-02", "2017-04-01"),  # Qingming; 1 April 2017 a make-up Saturday
+    ("2017-11-12", "2017-11-10"),  # a Sunday: the Friday before
+])
+def test_a_meeting_notice_on_a_rest_day_goes_out_on_the_last_working_day_before(day, sent_on):
+    from tracker.dates.workdays import WorkCalendar
+
+    assert notice_day(dt.date.fromisoformat(day), WorkCalendar()) == dt.date.fromisoformat(sent_on)

@@ -53,9 +53,9 @@ def test_one_digest_per_recipient_sent_once(db, plan, policy, smtp):
     assert _status(db) == {"sent": 798}
     mca = next(m for m in recorder.messages if "市残联联络员" in m["To"])
     body = mca.get_content()
-    assert "进展调度" in mca["Subject"]
+    assert mca["Subject"].startswith("【报送通知】《")
     assert "2.2.4 加强辅助器具推广和适配服务" in body and "牵头单位" in body
-    assert "截止日期：2017-04-10" in body
+    assert "截止日期：2017年4月10日" in body
     assert mca["Message-ID"].endswith("@plan-tracker>")
 
 

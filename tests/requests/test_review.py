@@ -60,7 +60,9 @@ def test_return_reopens_notifies_and_keeps_first_verdict(db, plan, policy):
         assert req.answered_late is False
         msg = s.scalars(select(OutboxMessage).where(
             OutboxMessage.kind == MessageKind.REPORT_RETURNED)).one()
-        assert msg.agency_id == agency_id and "请补充数据" in msg.payload["text"]
+        assert msg.agency_id == agency_id
+        assert msg.payload == {"version": 1, "comment": "请补充数据", "due_on": "2017-04-17",
+                               "request_id": rid}
     with transaction(db) as s:
         second = record_reports(s, [ReportInput(request_id=rid, status="in_progress", percent=20,
                                                 narrative="已补充")],
@@ -130,4 +132,8 @@ def test_extension_rules_and_refusal(db, plan, policy):
         name = s.scalar(select(Agency.name).where(Agency.id == agency_id))
         msg = s.scalars(select(OutboxMessage).where(
             OutboxMessage.kind == MessageKind.EXTENSION_DECIDED)).one()
-    assert name == "市残联" and "不予批准" in msg.payload["text"]
+    assert name == "市残联"
+    assert msg.payload == {"granted": False, "due_on": "2017-04-10",
+                           "previous_due_on": "2017-04-10",
+                           "requested_due_on": "2017-05-01",
+                           "note": "理由不充分", "request_id": rid}

@@ -43,6 +43,14 @@ def test_demo_prints_summary_and_writes_files(demo):
               if (cells := [c.strip() for c in line.strip("│┃ ").split("│")]) and len(cells) == 2
               and cells[1].isdigit()}
     assert ladder == {"催办": "644", "督办": "443", "通报": "337"}
+    # 临期提醒 3 working days before each due day; those answered first are not sent
+    assert ("临期提醒 已发送 1529 条（截止日前3个工作日，发给尚未报送的联络员；另有 834 条"
+            "在发送前已报送，不再发送）") in output.replace("\n", "")
+    con = sqlite3.connect(out / "tracker.db")
+    # 1 October 2017 is National Day: the meeting reminders went out on Saturday 30
+    # September, a make-up working day (stored as UTC text: 08:30 Shanghai is 00:30 UTC)
+    assert {d[:10] for d, in con.execute(
+        "SELECT created_at FROM outbox_message WHERE kind = 'meeting_reminder'")} == {"2017-09-30"}
 
 
 def _rows(sheet):  # type: ignore[no-untyped-def]

@@ -2,8 +2,9 @@
 executive meeting to study the work at least once a year.
 
 DESIGN.md: the city and each district record ≥ 1 meeting a year; reminder on 1 October
-and warning on 15 November to those with none; non-compliance recorded at year end
-(on the first run after 31 December).
+and warning on 15 November to those with none (a date that is a rest day moves to the last
+working day before it); non-compliance recorded at year end (on the first run after
+31 December).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.dates.workdays import local_date
+from tracker.dates.workdays import WorkCalendar, local_date
 from tracker.directory.agencies import office_id
 from tracker.enums import ContactRole, MessageKind
 from tracker.errors import DomainError
@@ -85,6 +86,15 @@ def meeting_counts(session: Session, plan: Plan, year: int) -> dict[str, int]:
     return {g: n for g, n in rows}
 
 
+def notice_day(day: dt.date, calendar: WorkCalendar) -> dt.date:
+    """The day a meeting reminder or warning set for `day` goes out: `day` itself if it is
+    a working day, else the last working day before it (issue 8: the reminder of 1 October
+    falls in the National Day holiday, so it goes out on the last working day of September:
+    2017-09-30, a make-up Saturday). Working days of the Chinese calendar, Asia/Shanghai.
+    """
+    return day if calendar.is_workday(day) else calendar.add(day, -1)
+
+
 @dataclass
 class MeetingDutyResult:
     reminders: int = 0
@@ -103,7 +113,7 @@ def meeting_duty(session: Session, plan: Plan, now: dt.datetime, policy: Policy)
         office = office_id(session, plan, plan.supervision_office)
         for kind, (month, day) in ((MessageKind.MEETING_REMINDER, policy.rules.meeting_reminder),
                                    (MessageKind.MEETING_WARNING, policy.rules.meeting_warning)):
-            if today < dt.date(year, month, day):
+            if today < notice_day(dt.date(year, month, day), policy.calendar):
                 continue
             n = 0
             for government, agency_id in missing:

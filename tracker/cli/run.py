@@ -141,6 +141,10 @@ def demo(
     for lvl in Level:
         esc.add_row(lvl.label, str(result.escalations.get(lvl.value, 0)))
     console.print(esc)
+    console.print(f"临期提醒 已发送 {result.pre_due_sent} 条（截止日前"
+                  f"{policy.rules.pre_due_working_days}个工作日，发给尚未报送的联络员；另有 "
+                  f"{result.pre_due_dropped} 条在发送前已报送，不再发送）", soft_wrap=True,
+                  highlight=False)
     console.print("[bold]输出文件[/]")
     console.print(f"  数据库    {result.db_path}", soft_wrap=True, highlight=False)
     console.print(f"  通知邮件  {result.outbox_dir}/ （{result.files_written} 封 .eml，合并 "

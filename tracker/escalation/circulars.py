@@ -16,6 +16,8 @@ from docx import Document
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from tracker.dates.chinese import cn_date, cn_period
+from tracker.dates.workdays import local_date
 from tracker.enums import CircularState, ContactRole, MessageKind, RequestState, role_label
 from tracker.errors import DomainError, NotFound
 from tracker.models import (
@@ -47,7 +49,7 @@ def add_to_draft(session: Session, *, plan_id: int, request_ids: list[int] | Sel
     national batch never binds one parameter per id).
     """
     key = f"{plan_id}:{effective_on.isoformat()}"
-    day = f"{effective_on.year}年{effective_on.month}月{effective_on.day}日"
+    day = cn_date(effective_on)
     title = f"关于{day}逾期未报送进展情况的通报（稿）"
     insert_ignore_values(session, Circular.__table__, [dict(  # type: ignore[arg-type]
         plan_id=plan_id, key=key, title=title, items=[], state=CircularState.DRAFT.value,
@@ -99,7 +101,7 @@ def render_docx(circular: Circular, plan: Plan, items: list[dict[str, Any]] | No
     agencies = sorted({(i["agency_id"], i["agency"]) for i in items})
     doc.add_paragraph(
         f"根据《{plan.title}》实施工作要求，{plan.supervision_office}对各责任单位报送进展情况进行督办。"
-        f"截至{circular.key.split(':')[1]}，下列{len(agencies)}个单位共{len(items)}项"
+        f"截至{cn_date(circular.key.split(':')[1])}，下列{len(agencies)}个单位共{len(items)}项"
         "任务逾期十个工作日以上仍未报送进展情况，经催办、督办仍未落实，现予通报。"
         f"请各单位认真查找原因，立即报送，并将整改情况报{plan.supervision_office}。")
     table = doc.add_table(rows=1, cols=5)
@@ -109,14 +111,14 @@ def render_docx(circular: Circular, plan: Plan, items: list[dict[str, Any]] | No
         cell.text = text
     for item in items:
         cells = table.add_row().cells
-        values = [item["agency"], item["period"], item["code"] or "", item["title"] or "",
-                  item["due_on"]]
+        values = [item["agency"], cn_period(item["period"]), item["code"] or "",
+                  item["title"] or "", cn_date(item["due_on"])]
         for cell, text in zip(cells, values, strict=True):
             cell.text = str(text)
     doc.add_paragraph("")
     doc.add_paragraph(plan.supervision_office)
     if circular.signed_at:
-        doc.add_paragraph(f"签发：{circular.signed_by}　{circular.signed_at:%Y-%m-%d}")
+        doc.add_paragraph(f"签发：{circular.signed_by}　{cn_date(local_date(circular.signed_at))}")
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
@@ -153,16 +155,15 @@ def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.date
     circular.state, circular.signed_by, circular.signed_at = CircularState.SIGNED, signed_by, now
     circular.title = circular.title.removesuffix("（稿）")
     queued = 0
-    by_agency: dict[int, list[str]] = {}
-    for item in circular.items:
-        by_agency.setdefault(item["agency_id"], []).append(f"{item['code']} {item['title']}")
-    for agency_id, subjects in by_agency.items():
-        text = (f"{circular.title}：您单位{len(subjects)}项任务逾期未报送进展情况，被予以通报（"
-                + "；".join(subjects[:10]) + ("等" if len(subjects) > 10 else "") + "）。请立即报送。")
+    by_agency = sorted({item["agency_id"] for item in circular.items})
+    # the notice lists the agency's own items and carries the signed circular (.docx):
+    # notifications.render reads both from the circular named here
+    for agency_id in by_agency:
         for role in (ContactRole.LIAISON, ContactRole.DEPUTY_HEAD):
             queued += enqueue_to_agency(
                 session, agency_id=agency_id, key_prefix=f"circ:{circular.id}:{role.value}",
-                kind=MessageKind.CIRCULAR_ISSUED, payload={"text": text}, now=now,
+                kind=MessageKind.CIRCULAR_ISSUED,
+                payload={"circular_id": circular.id, "title": circular.title}, now=now,
                 channel=policy.channel, role=role, plan_id=circular.plan_id)
     session.add(AuditEvent(at=now, actor=signed_by, action="circular.sign_off",
                            object_type="circular", object_id=str(circular.id),

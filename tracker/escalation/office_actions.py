@@ -85,8 +85,7 @@ def waive(session: Session, request_id: int, *, reason: str, actor: str, now: dt
                            detail={"reason": reason.strip()}))
     enqueue_to_agency(session, agency_id=req.agency_id, key_prefix=f"waive:{req.id}",
                       kind=MessageKind.WAIVED, now=now, channel=policy.channel,
-                      payload={"text": f"经督查室同意，您单位本期一项报送任务免报（请求编号 {req.id}）。"
-                                       f"理由：{reason.strip()}"}, request_id=req.id,
+                      payload={"reason": reason.strip()}, request_id=req.id,
                       plan_id=plan_of_request(session, req.id))
 
 

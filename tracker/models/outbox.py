@@ -18,6 +18,7 @@ class OutboxMessage(Base):
 
     Key shapes: `req:{request}:{recipient}` for a progress request,
     `esc:{request}:r{round}:{level}:{recipient}` for a ladder rung,
+    `pre:{request}:r{round}:{due day}:{recipient}` for a pre-due reminder (临期提醒),
     `meet:{plan}:{year}:{government}:{kind}:{recipient}` for a meeting reminder.
     The dispatcher groups pending messages per (channel, address) into one digest.
     """

@@ -110,10 +110,10 @@ def decide_extension(session: Session, extension_id: int, *, grant: bool, note: 
                                    "due_on": [before.isoformat(), req.due_on.isoformat()]}))
     enqueue_to_agency(session, agency_id=req.agency_id, key_prefix=f"ext:{ext.id}",
                       kind=MessageKind.EXTENSION_DECIDED,
-                      payload={"text": (f"您单位的延期申请已{'批准' if grant else '不予批准'}，"
-                                        f"截止日期为 {req.due_on.isoformat()}。"
-                                        + (f"意见：{note}" if note else "")),
-                               "request_id": req.id},
+                      payload={"granted": grant, "due_on": req.due_on.isoformat(),
+                               "previous_due_on": before.isoformat(),
+                               "requested_due_on": ext.requested_due_on.isoformat(),
+                               "note": note, "request_id": req.id},
                       now=now, channel=policy.channel, request_id=req.id,
                       plan_id=plan_of_request(session, req.id))
     return ext

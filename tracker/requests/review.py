@@ -96,10 +96,8 @@ def return_report(session: Session, report_id: int, *, reviewer: str, comment: s
                                    "due_on": req.due_on.isoformat()}))
     enqueue_to_agency(session, agency_id=req.agency_id,
                       key_prefix=f"ret:{report_id}", kind=MessageKind.REPORT_RETURNED,
-                      payload={"text": f"您单位报送的进展情况（第{report.version}版）被督查室退回，"
-                                       f"请于 {req.due_on.isoformat()} 前修改后重新报送。"
-                                       f"退回意见：{comment.strip()}",
-                               "request_id": req.id},
+                      payload={"version": report.version, "comment": comment.strip(),
+                               "due_on": req.due_on.isoformat(), "request_id": req.id},
                       now=now, channel=policy.channel, request_id=req.id,
                       plan_id=plan_of_request(session, req.id))
     return report

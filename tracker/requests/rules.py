@@ -29,6 +29,18 @@ def ladder_dates(due_on: dt.date, policy: Policy) -> list[dt.date]:
     return [policy.calendar.add(due_on, n) for n in policy.rules.ladder]
 
 
+def pre_due_day(due_on: dt.date, policy: Policy) -> dt.date | None:
+    """The day the pre-due reminder (临期提醒) of a request due on `due_on` is sent, or None
+    when `Rules.pre_due_working_days` is 0.
+
+    Rule (DESIGN.md, issue 8): `Rules.pre_due_working_days` working days before the due
+    day (default 3): due 2017-04-10 -> 2017-04-05, the Qingming days 2017-04-02..04 not
+    counted. A due day that is itself a rest day counts from the day as given.
+    """
+    n = policy.rules.pre_due_working_days
+    return policy.calendar.add(due_on, -n) if n else None
+
+
 def next_action_day(due_on: dt.date, level: int, policy: Policy, *,
                     after: dt.date | None = None, held: bool = False) -> dt.date | None:
     """The day a request next needs attention (its `next_action_on`), or None.
