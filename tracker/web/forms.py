@@ -146,3 +146,13 @@ class MeetingForm(BaseModel):
     @property
     def plan_id(self) -> int | None:
         return _positive_int(self.plan)
+
+
+class RequeueForm(BaseModel):
+    """Put dead letters back in the queue: one (`message`, its id) or, when empty, all."""
+
+    message: str = ""
+
+    @property
+    def message_id(self) -> int | None:
+        return _positive_int(self.message)
