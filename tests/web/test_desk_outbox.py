@@ -57,7 +57,7 @@ def test_dead_letters_listed_with_reason_and_requeued_after_confirming(failed, d
     assert "市残联联络员" in row and victim.email in row
     assert "进展调度" in row and "《天津市“十三五”加快残疾人小康进程规划纲要》" in page.text
     assert "Recipient address rejected" in row and '<td data-label="尝试次数">1</td>' in row
-    assert "2017-04-12 09:30" in row
+    assert "2017-04-12</span> <span class=\"nowrap\">09:30" in row
     assert "2.1.1 提高残疾人社会救助水平" in row and "/desk/requests/" in row
     # one: the confirmation page, then the POST with the page's form token
     confirm = client.get("/desk/outbox/retry", params={"message": dead[0]})
