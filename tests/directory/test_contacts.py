@@ -205,3 +205,22 @@ def test_cli_refusals_in_chinese_and_the_government_option(db, small, cli_env):
     with db() as s:
         assert s.scalar(select(func.count()).select_from(Contact).where(
             Contact.active.is_(False))) == 1
+
+
+def test_revoke_by_address_as_typed(db, small, cli_env):
+    contact = _liaison(db, "市残联")
+    token = make_token(SECRET, contact, at("2017-03-17"))
+    r = run(app, ["liaison", "revoke", f"联络员 <{contact.email.upper()}>"])
+    assert r.exit_code == 0 and "已停用 1 位联系人此前收到的全部答复链接" in r.output
+    with db() as s, pytest.raises(LinkError):
+        verify(s, SECRET, token, at("2017-03-17", 10))
+    with db() as s:
+        assert s.get_one(Contact, contact.id).active is True  # revoked links, not the contact
+    r = run(app, ["liaison", "revoke", "nobody@example.org"])
+    assert r.exit_code == 2 and "没有地址为 nobody@example.org 的联系人" in r.output
+    r = run(app, ["liaison", "link", "市政府督查室"])
+    assert r.exit_code == 0
+    run(app, ["liaison", "deactivate", "--agency", "市政府督查室", "--email",
+              _liaison(db, "市政府督查室").email])
+    r = run(app, ["liaison", "link", "市政府督查室"])
+    assert r.exit_code == 2 and "市政府督查室没有在用的联络员" in r.output

@@ -138,7 +138,7 @@ def liaison_link(agency: str, now: Annotated[str | None, typer.Option()] = None,
             Contact.agency_id == agency_id, Contact.active.is_(True),
             Contact.role == ContactRole.LIAISON)).all()
         if not rows:
-            raise fail(f"no active liaison for {agency}")
+            raise fail(f"{agency}没有在用的联络员：请先用 tracker liaison add 添加")
         for liaison in rows:
             token = make_token(secret, liaison, parse_now(now))
             console.print(f"{liaison.name} <{liaison.email}>: {settings.base_url}/l/{token}",
@@ -151,16 +151,21 @@ def liaison_revoke(email: str) -> None:
     from sqlalchemy import select
 
     from tracker.db import transaction
+    from tracker.directory.addresses import AddressError, parse
     from tracker.directory.links import revoke
     from tracker.models import Contact
 
+    try:
+        addresses = [a.email for a in parse(email)]
+    except AddressError as exc:
+        raise fail(str(exc)) from exc
     with transaction(factory()) as session:
-        ids = session.scalars(select(Contact.id).where(Contact.email == email.lower())).all()
+        ids = session.scalars(select(Contact.id).where(Contact.email.in_(addresses))).all()
         if not ids:
-            raise fail(f"no liaison with address {email}")
+            raise fail(f"没有地址为 {'、'.join(addresses)} 的联系人")
         for liaison_id in ids:
             revoke(session, liaison_id)
-    console.print(f"revoked links of {len(ids)} contact(s)")
+    console.print(f"已停用 {len(ids)} 位联系人此前收到的全部答复链接", highlight=False)
 
 
 @app.command("template")
