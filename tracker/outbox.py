@@ -162,6 +162,7 @@ class DeadLetter:
     reason: str
     attempts: int
     last_attempt_at: dt.datetime | None
+    status: str = "发送失败"  # the state's label
 
 
 def dead_letter_count(session: Session) -> int:
@@ -171,10 +172,10 @@ def dead_letter_count(session: Session) -> int:
 
 
 def dead_letters(session: Session, *, limit: int = 100, offset: int = 0,
-                 message_id: int | None = None) -> list[DeadLetter]:
+                 message_id: int | None = None, any_status: bool = False) -> list[DeadLetter]:
     """Failed messages, the most recently failed first, with what they were about: one
     query for the page (plan, agency, measure or indicator, last attempt's time in UTC);
-    only message `message_id` when given."""
+    only message `message_id` when given, in whatever state with `any_status`."""
     last = (select(func.max(DeliveryAttempt.attempted_at))
             .where(DeliveryAttempt.message_id == OutboxMessage.id)
             .correlate(OutboxMessage).scalar_subquery())
@@ -187,7 +188,7 @@ def dead_letters(session: Session, *, limit: int = 100, offset: int = 0,
         .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
         .outerjoin(Measure, Measure.id == Assignment.measure_id)
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
-        .where(OutboxMessage.status == OutboxStatus.FAILED.value,
+        .where(true() if any_status else OutboxMessage.status == OutboxStatus.FAILED.value,
                true() if message_id is None else OutboxMessage.id == message_id)
         .order_by(last.desc(), OutboxMessage.id.desc()).limit(limit).offset(offset)).all()
     out = []
@@ -198,7 +199,8 @@ def dead_letters(session: Session, *, limit: int = 100, offset: int = 0,
         item = (f"{m_code} {m_title}" if m_code else f"{i_code} {i_name}" if i_code else None)
         out.append(DeadLetter(m.id, m.recipient_name, m.address, label, m.is_copy, plan, agency,
                               item, m.request_id, m.last_error or "（未记录原因）", m.attempts,
-                              at if at is None or at.tzinfo else at.replace(tzinfo=dt.UTC)))
+                              at if at is None or at.tzinfo else at.replace(tzinfo=dt.UTC),
+                              OutboxStatus(m.status).label))
     return out
 
 
@@ -220,3 +222,10 @@ def requeue_by_office(session: Session, now: dt.datetime, *, actor: str,
 def dead_letters_by_id(session: Session, message_id: int) -> list[DeadLetter]:
     """The dead letter `message_id`, as a list of one (empty if it is not failed)."""
     return dead_letters(session, limit=1, message_id=message_id)
+
+
+def delivery_attempts(session: Session, message_id: int) -> list[DeliveryAttempt]:
+    """Every attempt to deliver message `message_id`, oldest first (`tracker outbox show`)."""
+    return list(session.scalars(select(DeliveryAttempt)
+                                .where(DeliveryAttempt.message_id == message_id)
+                                .order_by(DeliveryAttempt.attempted_at, DeliveryAttempt.id)))
