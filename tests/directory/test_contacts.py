@@ -163,7 +163,7 @@ def test_deactivated_contact_comes_back_with_no_old_link(db, small):
         verify(s, SECRET, token, at("2017-03-17", 10))
 
 
-def test_cli_refusals_in_chinese_and_the_government_option(db, small, cli_env):
+def test_cli_refusals_in_chinese_and_the_government_option(db, small, cli_env, tmp_path):
     from tests.factories import small_plan
     from tracker.catalog.load import load_catalog
     from tracker.directory.contacts import ensure_demo_contacts
@@ -202,6 +202,15 @@ def test_cli_refusals_in_chinese_and_the_government_option(db, small, cli_env):
     assert r.exit_code == 0 and "赵六 <zhao@x.cn>" in r.output
     r = run(app, ["liaison", "link", "市残联", "--now", "2017-03-20T10:00"])
     assert r.exit_code == 2 and "滨海市人民政府" in r.output
+    sheet = tmp_path / "binhai.xlsx"
+    r = run(app, ["template", "市残联", "-o", str(sheet), "--now", "2017-03-20T10:00"])
+    assert r.exit_code == 2 and "滨海市人民政府" in r.output and not sheet.exists()
+    r = run(app, ["template", "市残联", "--government", "滨海市人民政府", "-o", str(sheet),
+                  "--now", "2017-03-20T10:00"])
+    assert r.exit_code == 0 and sheet.exists()
+    r = run(app, ["import", "市残联", str(sheet), "--government", "滨海市人民政府",
+                  "--now", "2017-03-20T10:00"])
+    assert r.exit_code == 0 and "recorded 0 report(s)" in r.output
     with db() as s:
         assert s.scalar(select(func.count()).select_from(Contact).where(
             Contact.active.is_(False))) == 1
