@@ -12,6 +12,7 @@ from tests import smtp_server
 from tests.conftest import at
 from tests.web_helpers import liaison_of
 from tracker.cli import app
+from tracker.cli.common import console
 from tracker.db import transaction
 from tracker.enums import ChannelKind
 from tracker.models import OutboxMessage
@@ -23,7 +24,7 @@ run = CliRunner().invoke
 def test_failed_list_and_show_one(db, db_url, small, policy, tmp_path, monkeypatch):
     monkeypatch.setenv("TRACKER_DATABASE_URL", db_url)
     monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(console, "width", 200)  # a wide terminal: one line per row
     r = run(app, ["outbox", "failed"])
     assert r.exit_code == 0 and "目前没有发送失败的通知" in r.output
     with transaction(db) as s:
