@@ -15,6 +15,7 @@ from tests.conftest import at
 from tests.web_helpers import Clock, make_app, make_settings, token_for
 from tracker.db import transaction
 from tracker.directory.contacts import add_contact, deactivate_contact
+from tracker.enums import ChannelKind
 from tracker.models import Agency, Assignment, Contact, Measure, ProgressReport, ProgressRequest
 from tracker.requests.opening import open_due_requests
 
@@ -124,3 +125,37 @@ def test_excel_sheets_of_each_agency_through_one_link(person, db):
     with transaction(db) as s:
         deactivate_contact(s, contacts["市残联"].id)
     assert client.get(f"/l/{token}/template.xlsx", params={"agency": canlian}).status_code == 403
+
+
+def test_the_link_in_the_persons_one_digest_opens_all_their_items(db, db_url, small, policy,
+                                                                   tmp_path):
+    """Through the real dispatcher and SMTP server: the person gets one digest for both
+    agencies, and its link opens both agencies' items."""
+    import re
+
+    from flows.runtime import link_maker
+    from notifications.channels import EmailChannel
+    from notifications.dispatch import dispatch
+    from tests import smtp_server
+
+    with transaction(db) as s:
+        add_contact(s, agency="市民政局", name="李四", email=PERSON)
+        add_contact(s, agency="市残联", name="李四", email=PERSON)
+        open_due_requests(s, small, at("2017-03-17"), policy)
+    settings = make_settings(tmp_path, db_url)
+    controller, recorder = smtp_server.start()
+    try:
+        dispatch(db, {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port,
+                                                      "tracker@example.org", timeout=5)},
+                 now=at("2017-03-17", 9, 5), calendar=policy.calendar,
+                 link_for=link_maker(settings, at("2017-03-17", 9, 5)))
+    finally:
+        controller.stop()
+    mine = [m for m in recorder.messages if PERSON in m["To"]]
+    assert len(mine) == 1
+    link = re.search(r"http://testserver(/l/\S+)", mine[0].get_content()).group(1)
+    client = TestClient(make_app(db, settings, Clock(at("2017-03-20", 10))),
+                        follow_redirects=False)
+    page = client.get(link)
+    assert page.status_code == 200 and page.text.count('class="item"') == 3
+    assert "【市民政局】" in page.text and "【市残联】" in page.text
