@@ -233,3 +233,9 @@ def test_revoke_by_address_as_typed(db, small, cli_env):
               _liaison(db, "市政府督查室").email])
     r = run(app, ["liaison", "link", "市政府督查室"])
     assert r.exit_code == 2 and "市政府督查室没有在用的联络员" in r.output
+    r = run(app, ["liaison", "list", "--agency", "市政府督查室"])
+    assert r.exit_code == 0 and "联系人（1 位）" in r.output and "分管领导" in r.output
+    r = run(app, ["liaison", "list", "--agency", "市政府督查室", "--all"])
+    assert r.exit_code == 0 and "联系人（2 位）" in r.output and "已停用" in r.output
+    r = run(app, ["liaison", "list", "--email", "nobody@example.org"])
+    assert r.exit_code == 0 and "没有符合条件的联系人" in r.output

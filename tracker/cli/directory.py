@@ -281,3 +281,35 @@ def liaison_replace(
     console.print(f"原联系人{'已停用，其答复链接即时失效' if done.deactivated else '此前已停用'}；"
                   f"新联系人{'已添加' if done.added else '已在名录中，已启用'}；"
                   f"{done.handed_over} 条待发送通知改由新联系人接收。", highlight=False, soft_wrap=True)
+
+
+@liaison_app.command("list")
+def liaison_list(
+    agency: Annotated[str | None, typer.Option(help="one agency (name or alias)")] = None,
+    government: Annotated[str | None, typer.Option(
+        help="the agency's government, when the name exists under several")] = None,
+    email: Annotated[str | None, typer.Option(help="one person's address, at every agency")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="deactivated contacts too")] = False,
+) -> None:
+    """Contacts of the directory with their ids (for deactivate --id), active ones by default."""
+    from sqlalchemy import select
+
+    from tracker.directory.addresses import AddressError, parse
+    from tracker.models import Contact
+
+    with factory()() as session:
+        query = select(Contact.id).order_by(Contact.agency_id, Contact.role, Contact.id)
+        if agency is not None:
+            query = query.where(Contact.agency_id == agency_or_fail(session, agency, government))
+        if email is not None:
+            try:
+                query = query.where(Contact.email.in_([a.email for a in parse(email)]))
+            except AddressError as exc:
+                raise fail(str(exc)) from exc
+        if not all_:
+            query = query.where(Contact.active.is_(True))
+        ids = list(session.scalars(query))
+        if not ids:
+            console.print("没有符合条件的联系人。")
+            return
+        console.print(_contact_table(session, ids, f"联系人（{len(ids)} 位）"))
