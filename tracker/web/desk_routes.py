@@ -350,11 +350,10 @@ def outbox(request: Request, viewer: OfficeViewer, session: DbSession, context: 
     rows = dead_letters(session, limit=DEAD_PER_PAGE, offset=(page - 1) * DEAD_PER_PAGE)
     session.commit()
     total = viewer.dead_letters
-    done = request.query_params.get("n", "")
     return templates.TemplateResponse(request, "desk/outbox.html", {
         "desk": viewer, "rows": rows, "total": total, "page": page, "tz": SHANGHAI,
         "pages": max((total + DEAD_PER_PAGE - 1) // DEAD_PER_PAGE, 1),
-        "requeued": int(done) if done.isdigit() else None,
+        "notice": read_flash(context.secret, request.query_params.get("done")),
         "error": read_flash(context.secret, request.query_params.get("error"))})
 
 
@@ -375,10 +374,17 @@ def outbox_retry_confirm(request: Request, viewer: OfficeViewer, session: DbSess
 @router.post("/desk/outbox/retry")
 def outbox_retry(form: Annotated[RequeueForm, Form()], who: StaffActor, session: DbSession,
                  context: Context, now: Now) -> Response:
+    """One dead letter (`message`) or all (`all=1`) back in the queue; anything else is
+    refused, so a damaged id never becomes "all"."""
+    if form.message_id is None and not form.everything:
+        session.commit()  # the form token stays used
+        return RedirectResponse("/desk/outbox?" + urlencode({"error": flash(
+            context.secret, "请从列表中选择要重新发送的通知。")}), 303)
     n = requeue_by_office(session, now, actor=staff_actor_name(who),
                           message_id=form.message_id)
     session.commit()
     if not n:
         return RedirectResponse("/desk/outbox?" + urlencode({"error": flash(
             context.secret, "没有可重新发送的通知：该通知已不在“发送失败”状态。")}), 303)
-    return RedirectResponse(f"/desk/outbox?n={n}", status_code=303)
+    return RedirectResponse("/desk/outbox?" + urlencode({"done": flash(
+        context.secret, f"已将 {n} 条通知重新放入发送队列，将在下一次发送时送出。")}), 303)

@@ -149,9 +149,14 @@ class MeetingForm(BaseModel):
 
 
 class RequeueForm(BaseModel):
-    """Put dead letters back in the queue: one (`message`, its id) or, when empty, all."""
+    """Put dead letters back in the queue: one (`message`, its id) or all (`all=1`)."""
 
     message: str = ""
+    all: str = ""
+
+    @property
+    def everything(self) -> bool:
+        return self.all == "1" and not self.message
 
     @property
     def message_id(self) -> int | None:
