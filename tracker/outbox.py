@@ -9,13 +9,26 @@ makes writing it idempotent; channels never decide recipients (STYLE.md #8).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, and_, cast, false, func, literal, select, true, update
 from sqlalchemy.orm import Session
 
 from tracker.enums import ChannelKind, ContactRole, Level, MessageKind, OutboxStatus
-from tracker.models import ChatEndpoint, Contact, OutboxMessage, ProgressRequest, ReportingPeriod
+from tracker.models import (
+    Agency,
+    Assignment,
+    ChatEndpoint,
+    Contact,
+    DeliveryAttempt,
+    Indicator,
+    Measure,
+    OutboxMessage,
+    Plan,
+    ProgressRequest,
+    ReportingPeriod,
+)
 from tracker.sql import insert_ignore_from_select, insert_ignore_values
 
 OUTBOX_COLUMNS = [
@@ -189,3 +202,88 @@ def requeue_failed(session: Session, now: dt.datetime, message_id: int | None = 
     return max(session.execute(query.values(
         status=OutboxStatus.PENDING.value, attempts=0, claim_token=None,
         next_attempt_at=literal(now, OutboxMessage.next_attempt_at.type))).rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A failed message as the desk lists it (issue 8, item 3: dead letters on the desk)."""
+
+    id: int
+    recipient: str  # name
+    address: str
+    kind: str  # the kind's label; a ladder rung by its level (催办, 督办, 通报)
+    is_copy: bool
+    plan: str | None
+    agency: str | None
+    item: str | None  # the measure's code and title (or the indicator's), if about a request
+    request_id: int | None
+    reason: str
+    attempts: int
+    last_attempt_at: dt.datetime | None
+    status: str = "发送失败"  # the state's label
+
+
+def dead_letter_count(session: Session) -> int:
+    """How many messages failed for good (the desk's badge); uses the (status, due) index."""
+    return int(session.scalar(select(func.count()).select_from(OutboxMessage)
+                              .where(OutboxMessage.status == OutboxStatus.FAILED.value)) or 0)
+
+
+def dead_letters(session: Session, *, limit: int = 100, offset: int = 0,
+                 message_id: int | None = None, any_status: bool = False) -> list[DeadLetter]:
+    """Failed messages, the most recently failed first, with what they were about: one
+    query for the page (plan, agency, measure or indicator, last attempt's time in UTC);
+    only message `message_id` when given, in whatever state with `any_status`."""
+    last = (select(func.max(DeliveryAttempt.attempted_at))
+            .where(DeliveryAttempt.message_id == OutboxMessage.id)
+            .correlate(OutboxMessage).scalar_subquery())
+    rows = session.execute(
+        select(OutboxMessage, Plan.title, Agency.name, Measure.code, Measure.title,
+               Indicator.code, Indicator.name, last.label("last"))
+        .outerjoin(Plan, Plan.id == OutboxMessage.plan_id)
+        .outerjoin(Agency, Agency.id == OutboxMessage.agency_id)
+        .outerjoin(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
+        .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
+        .outerjoin(Measure, Measure.id == Assignment.measure_id)
+        .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
+        .where(true() if any_status else OutboxMessage.status == OutboxStatus.FAILED.value,
+               true() if message_id is None else OutboxMessage.id == message_id)
+        .order_by(last.desc(), OutboxMessage.id.desc()).limit(limit).offset(offset)).all()
+    out = []
+    for m, plan, agency, m_code, m_title, i_code, i_name, at in rows:
+        kind = MessageKind(m.kind)
+        label = (Level(m.level).label if kind == MessageKind.ESCALATION and m.level in (1, 2, 3)
+                 else kind.label)
+        item = (f"{m_code} {m_title}" if m_code else f"{i_code} {i_name}" if i_code else None)
+        out.append(DeadLetter(m.id, m.recipient_name, m.address, label, m.is_copy, plan, agency,
+                              item, m.request_id, m.last_error or "（未记录原因）", m.attempts,
+                              at if at is None or at.tzinfo else at.replace(tzinfo=dt.UTC),
+                              OutboxStatus(m.status).label))
+    return out
+
+
+def requeue_by_office(session: Session, now: dt.datetime, *, actor: str,
+                      message_id: int | None = None) -> int:
+    """`requeue_failed` from the desk, recorded in the audit trail (who put what back, when).
+    Returns how many went back in the queue (0 when none was failed any more)."""
+    from tracker.models import AuditEvent
+
+    n = requeue_failed(session, now, message_id)
+    if n:
+        session.add(AuditEvent(at=now, actor=actor, action="outbox_requeue",
+                               object_type="outbox_message",
+                               object_id=str(message_id) if message_id else "all",
+                               detail={"count": n}))
+    return n
+
+
+def dead_letters_by_id(session: Session, message_id: int) -> list[DeadLetter]:
+    """The dead letter `message_id`, as a list of one (empty if it is not failed)."""
+    return dead_letters(session, limit=1, message_id=message_id)
+
+
+def delivery_attempts(session: Session, message_id: int) -> list[DeliveryAttempt]:
+    """Every attempt to deliver message `message_id`, oldest first (`tracker outbox show`)."""
+    return list(session.scalars(select(DeliveryAttempt)
+                                .where(DeliveryAttempt.message_id == message_id)
+                                .order_by(DeliveryAttempt.attempted_at, DeliveryAttempt.id)))

@@ -120,7 +120,9 @@ def meeting_add(government: str, held_on: str, topic: str | None = None,
 
 
 @liaison_app.command("link")
-def liaison_link(agency: str, now: Annotated[str | None, typer.Option()] = None) -> None:
+def liaison_link(agency: str, now: Annotated[str | None, typer.Option()] = None,
+                 government: Annotated[str | None, typer.Option(
+                    help="the agency's government, when the name exists under several")] = None) -> None:
     """Print a signed answer link for each active liaison of an agency."""
     from sqlalchemy import select
 
@@ -131,12 +133,12 @@ def liaison_link(agency: str, now: Annotated[str | None, typer.Option()] = None)
     settings = current_settings()
     secret = load_secret(settings.home, settings.secret_key)
     with factory()() as session:
-        agency_id = agency_or_fail(session, agency)
+        agency_id = agency_or_fail(session, agency, government)
         rows = session.scalars(select(Contact).where(
             Contact.agency_id == agency_id, Contact.active.is_(True),
             Contact.role == ContactRole.LIAISON)).all()
         if not rows:
-            raise fail(f"no active liaison for {agency}")
+            raise fail(f"{agency}没有在用的联络员：请先用 tracker liaison add 添加")
         for liaison in rows:
             token = make_token(secret, liaison, parse_now(now))
             console.print(f"{liaison.name} <{liaison.email}>: {settings.base_url}/l/{token}",
@@ -149,22 +151,29 @@ def liaison_revoke(email: str) -> None:
     from sqlalchemy import select
 
     from tracker.db import transaction
+    from tracker.directory.addresses import AddressError, parse
     from tracker.directory.links import revoke
     from tracker.models import Contact
 
+    try:
+        addresses = [a.email for a in parse(email)]
+    except AddressError as exc:
+        raise fail(str(exc)) from exc
     with transaction(factory()) as session:
-        ids = session.scalars(select(Contact.id).where(Contact.email == email.lower())).all()
+        ids = session.scalars(select(Contact.id).where(Contact.email.in_(addresses))).all()
         if not ids:
-            raise fail(f"no liaison with address {email}")
+            raise fail(f"没有地址为 {'、'.join(addresses)} 的联系人")
         for liaison_id in ids:
             revoke(session, liaison_id)
-    console.print(f"revoked links of {len(ids)} contact(s)")
+    console.print(f"已停用 {len(ids)} 位联系人此前收到的全部答复链接", highlight=False)
 
 
 @app.command("template")
 def template(agency: str,
              output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
-             now: Annotated[str | None, typer.Option()] = None) -> None:
+             now: Annotated[str | None, typer.Option()] = None,
+             government: Annotated[str | None, typer.Option(
+                    help="the agency's government, when the name exists under several")] = None) -> None:
     """Write an agency's open requests to a pre-filled Excel sheet."""
 
     from tracker.dates.workdays import local_date
@@ -172,7 +181,7 @@ def template(agency: str,
 
     at = parse_now(now)
     with factory()() as session:
-        agency_id = agency_or_fail(session, agency)
+        agency_id = agency_or_fail(session, agency, government)
         data = agency_template(session, agency_id, local_date(at), at)
     path = output or Path(f"进展填报-{agency}.xlsx")
     path.write_bytes(data)
@@ -181,7 +190,9 @@ def template(agency: str,
 
 @app.command("import")
 def import_sheet_cmd(agency: str, path: Path,
-                     now: Annotated[str | None, typer.Option()] = None) -> None:
+                     now: Annotated[str | None, typer.Option()] = None,
+                     government: Annotated[str | None, typer.Option(
+                    help="the agency's government, when the name exists under several")] = None) -> None:
     """Record a filled agency sheet (all rows, or nothing with each problem named)."""
 
     from tracker.db import transaction
@@ -189,7 +200,7 @@ def import_sheet_cmd(agency: str, path: Path,
     from tracker.requests.reports import ReportError
 
     with transaction(factory()) as session:
-        agency_id = agency_or_fail(session, agency)
+        agency_id = agency_or_fail(session, agency, government)
         try:
             result = import_sheet(session, path.read_bytes(), agency_id=agency_id,
                                   submitted_by="cli", now=parse_now(now))
@@ -197,3 +208,108 @@ def import_sheet_cmd(agency: str, path: Path,
             raise fail(f"{path} 未导入:\n{exc}") from exc
     console.print(f"recorded {result.recorded} report(s): {result.on_time} on time, "
                   f"{result.late} late")
+
+
+def _contact_table(session, ids: list[int], title: str):  # type: ignore[no-untyped-def]
+    """The contacts `ids` as a Rich table (agency, role, name, address, state)."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from tracker.models import Agency, Contact
+
+    table = Table(title=title, title_justify="left")
+    for column in ("编号", "单位", "角色", "姓名", "电子邮件", "状态"):
+        table.add_column(column, no_wrap=column in ("电子邮件", "编号", "状态"))
+    rows = session.execute(select(Contact, Agency).join(Agency, Agency.id == Contact.agency_id)
+                           .where(Contact.id.in_(ids)).order_by(Contact.id)).all()
+    for contact, agency in rows:
+        table.add_row(str(contact.id), f"{agency.government}·{agency.name}", contact.role.label,
+                      contact.name, contact.email, "在用" if contact.active else "已停用")
+    return table
+
+
+@liaison_app.command("deactivate")
+def liaison_deactivate(
+    agency: Annotated[str | None, typer.Option(help="the contact's agency (name or alias)")] = None,
+    email: Annotated[str | None, typer.Option(help="the contact's address")] = None,
+    contact_id: Annotated[int | None, typer.Option("--id", help="the contact's id")] = None,
+    government: Annotated[str | None, typer.Option(
+        help="the agency's government, when the name exists under several")] = None,
+) -> None:
+    """Deactivate a contact: no more notices, every link issued to them stops working."""
+    from tracker.db import transaction
+    from tracker.directory.contacts import deactivate_contact, find_contact
+    from tracker.errors import DomainError
+
+    with transaction(factory()) as session:
+        try:
+            contact = find_contact(session, agency=agency, email=email, contact_id=contact_id,
+                                   government=government)
+        except DomainError as exc:
+            raise fail(str(exc)) from exc
+        changed = deactivate_contact(session, contact.id)
+        session.flush()
+        console.print(_contact_table(session, [contact.id], "联系人"))
+    console.print("已停用：不再向其发送通知，已发出的答复链接即时失效。" if changed
+                  else "该联系人此前已停用，未作改动。", highlight=False, soft_wrap=True)
+
+
+@liaison_app.command("replace")
+def liaison_replace(
+    agency: Annotated[str, typer.Option(help="the contact's agency (name or alias)")],
+    email: Annotated[str, typer.Option(help="the address of the contact replaced")],
+    new_email: Annotated[str, typer.Option(help="the new contact's address")],
+    name: Annotated[str, typer.Option(help="the new contact's name")],
+    government: Annotated[str | None, typer.Option(
+        help="the agency's government, when the name exists under several")] = None,
+    phone: Annotated[str | None, typer.Option(help="the new contact's telephone")] = None,
+) -> None:
+    """Replace a contact: the old one is deactivated, the new one gets the same role and
+    the notices still waiting for the old one."""
+    from tracker.db import transaction
+    from tracker.directory.contacts import replace_contact
+    from tracker.errors import DomainError
+
+    with transaction(factory()) as session:
+        try:
+            done = replace_contact(session, agency=agency, old_email=email, new_email=new_email,
+                                   name=name, government=government, phone=phone)
+        except DomainError as exc:
+            raise fail(str(exc)) from exc
+        session.flush()
+        console.print(_contact_table(session, [done.old_id, done.new_id], "联系人替换"))
+    console.print(f"原联系人{'已停用，其答复链接即时失效' if done.deactivated else '此前已停用'}；"
+                  f"新联系人{'已添加' if done.added else '已在名录中，已启用'}；"
+                  f"{done.handed_over} 条待发送通知改由新联系人接收。", highlight=False, soft_wrap=True)
+
+
+@liaison_app.command("list")
+def liaison_list(
+    agency: Annotated[str | None, typer.Option(help="one agency (name or alias)")] = None,
+    government: Annotated[str | None, typer.Option(
+        help="the agency's government, when the name exists under several")] = None,
+    email: Annotated[str | None, typer.Option(help="one person's address, at every agency")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="deactivated contacts too")] = False,
+) -> None:
+    """Contacts of the directory with their ids (for deactivate --id), active ones by default."""
+    from sqlalchemy import select
+
+    from tracker.directory.addresses import AddressError, parse
+    from tracker.models import Contact
+
+    with factory()() as session:
+        query = select(Contact.id).order_by(Contact.agency_id, Contact.role, Contact.id)
+        if agency is not None:
+            query = query.where(Contact.agency_id == agency_or_fail(session, agency, government))
+        if email is not None:
+            try:
+                query = query.where(Contact.email.in_([a.email for a in parse(email)]))
+            except AddressError as exc:
+                raise fail(str(exc)) from exc
+        if not all_:
+            query = query.where(Contact.active.is_(True))
+        ids = list(session.scalars(query))
+        if not ids:
+            console.print("没有符合条件的联系人。")
+            return
+        console.print(_contact_table(session, ids, f"联系人（{len(ids)} 位）"))

@@ -222,3 +222,56 @@ def outbox_retry(message_id: Annotated[int | None, typer.Argument(
     if message_id is not None and not n:
         raise fail(f"编号为 {message_id} 的通知不是“发送失败”状态")
     console.print(f"已重新排队 {n} 条通知，下次投递时发送", highlight=False)
+
+
+@outbox_app.command("failed")
+def outbox_failed(limit: Annotated[int, typer.Option(help="at most this many")] = 50) -> None:
+    """Notices that failed for good (dead letters), the most recent first, with the reason."""
+    from tracker.dates.workdays import SHANGHAI
+    from tracker.outbox import dead_letter_count, dead_letters
+
+    with factory()() as session:
+        total = dead_letter_count(session)
+        rows = dead_letters(session, limit=max(limit, 1))
+    if not rows:
+        console.print("目前没有发送失败的通知。")
+        return
+    table = Table("编号", "收件人", "类别", "事项", "失败原因", "次数", "最近一次尝试",
+                  title=f"发送失败的通知（共 {total} 条，显示 {len(rows)} 条）", title_justify="left")
+    for r in rows:
+        table.add_row(str(r.id), f"{r.recipient} <{r.address}>",
+                      r.kind + ("（抄送）" if r.is_copy else ""), r.item or "—", r.reason,
+                      str(r.attempts), r.last_attempt_at.astimezone(SHANGHAI).strftime(
+                          "%Y-%m-%d %H:%M") if r.last_attempt_at else "—")
+    console.print(table)
+    console.print("排除原因后，用 tracker outbox retry [编号] 重新放入发送队列。", highlight=False)
+
+
+@outbox_app.command("show")
+def outbox_show_one(message_id: int) -> None:
+    """One notice: whom, what about, its state and every delivery attempt."""
+    from tracker.dates.workdays import SHANGHAI
+    from tracker.outbox import dead_letters, delivery_attempts
+
+    with factory()() as session:
+        found = dead_letters(session, limit=1, message_id=message_id, any_status=True)
+        attempts = delivery_attempts(session, message_id)
+    if not found:
+        raise fail(f"没有编号为 {message_id} 的通知")
+    m = found[0]
+    facts = Table(show_header=False, box=None)
+    for key, value in (("收件人", f"{m.recipient} <{m.address}>"),
+                       ("类别", m.kind + ("（抄送）" if m.is_copy else "")),
+                       ("规划", f"《{m.plan}》" if m.plan else "—"), ("单位", m.agency or "—"),
+                       ("事项", m.item or "—"), ("状态", m.status),
+                       ("尝试次数", str(m.attempts)),
+                       ("原因", m.reason if m.status in ("发送失败", "已撤销") or m.attempts
+                        and m.status != "已发送" else "—")):
+        facts.add_row(key, value)
+    console.print(facts)
+    table = Table("时间", "结果", "说明", title="投递记录", title_justify="left")
+    for a in attempts:
+        table.add_row(a.attempted_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+                      "成功" if a.ok else ("失败（不再重试）" if a.permanent else "失败（将重试）"),
+                      a.error or "")
+    console.print(table)

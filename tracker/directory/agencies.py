@@ -122,6 +122,13 @@ def get_agency(session: Session, agency_id: int) -> Agency:
     return agency
 
 
+def agencies_named(session: Session, agency_ids: Iterable[int]) -> list[Agency]:
+    """The directory rows of these agencies, in the order given (one query)."""
+    ids = list(agency_ids)
+    found = {a.id: a for a in session.scalars(select(Agency).where(Agency.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
 def office_id(session: Session, plan: Plan, name: str | None) -> int | None:
     """The directory id of one of the plan's offices (督查室, 绩效办, meeting contact)."""
     return resolve(session, plan.government, name) if name else None

@@ -1,10 +1,12 @@
-"""Signed links for liaisons: no password, scoped to one liaison of one agency.
+"""Signed links for liaisons: no password, scoped to one liaison and the agencies they serve.
 
 A link carries {liaison, agency, token version, issued-at} signed with the deployment's
 secret (itsdangerous). It is refused when the signature is wrong (forged), when it is
 older than `max_age` (expired, default 30 days), when the liaison's token version has
 moved on or the liaison was deactivated (revoked). Expiry is checked against the `now`
-passed in, so tests and simulations control time.
+passed in, so tests and simulations control time. A link opens the items of every
+agency the same person is an active liaison of (`person_agencies`); the signed claims are
+unchanged, so links issued before keep working.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import SecretStr
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.enums import ContactRole
 from tracker.errors import DomainError
 from tracker.models import Contact
 
@@ -104,6 +108,20 @@ def verify_link(session: Session, secret: str, token: str, now: dt.datetime,
     if not liaison.active or liaison.token_version != claims.version:
         raise LinkError("revoked")
     return liaison, claims
+
+
+def person_agencies(session: Session, liaison: Contact) -> tuple[int, ...]:
+    """The agencies a link opens: the link's own, and every agency where the same person
+    (the same normalised address) is an active liaison right now (issue 8, item 4: one
+    person serving several agencies gets one link to all their items). Read at each
+    request, so deactivating one of their contacts removes that agency's items at once.
+    One query; the link's own agency first, then by id.
+    """
+    others = session.scalars(select(Contact.agency_id).where(
+        Contact.email == liaison.email, Contact.active.is_(True),
+        Contact.role == ContactRole.LIAISON.value, Contact.agency_id != liaison.agency_id)
+        .order_by(Contact.agency_id)).all()
+    return (liaison.agency_id, *dict.fromkeys(others))
 
 
 def revoke(session: Session, liaison_id: int) -> None:

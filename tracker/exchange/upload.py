@@ -58,6 +58,21 @@ MAX_BYTES = 5 * 1024 * 1024  # an agency's sheet is tens of KB
 MAX_ROWS = 2000  # an agency has at most a few hundred requests open
 
 
+def sheet_agency_id(data: bytes) -> int | None:
+    """The agency id a downloaded sheet names (its 说明 sheet's 单位编号), or None when the
+    file is not a workbook or names none; `import_sheet` checks the rest."""
+    if len(data) > MAX_BYTES:
+        return None
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        if META_SHEET not in book.sheetnames:
+            return None
+        meta = {r[0]: r[1] for r in book[META_SHEET].iter_rows(values_only=True) if r and r[0]}
+        return int(str(meta.get("单位编号", "")).strip())
+    except Exception:  # a damaged or foreign file: import_sheet names the problem
+        return None
+
+
 def parse_rows(data: bytes, agency_id: int) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
     """(row number, values) of every non-blank row, and the cell-level problems found.
 

@@ -7,7 +7,7 @@ query per item (an agency like 市残联 has ~40 requests a quarter; a district 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,8 @@ class Item:
     evidence: list[dict[str, Any]] = field(default_factory=list)
     extension: dict[str, Any] | None = None
     peers: list[dict[str, Any]] = field(default_factory=list)  # lead only
+    agency_id: int = 0  # whose item it is: one person may serve several agencies
+    agency: str = ""
 
 
 def _report_dict(r: ProgressReport) -> dict[str, Any]:
@@ -81,34 +83,43 @@ def latest_reports(session: Session, request_ids: list[int]) -> dict[int, tuple[
     return {r.request_id: (r, n) for r, n in rows}
 
 
-def agency_items(session: Session, agency_id: int, today: dt.date) -> list[Item]:
-    """The agency's open requests, and those answered in its latest periods, in plan order."""
+def agency_items(session: Session, agency_id: int | Collection[int], today: dt.date
+                 ) -> list[Item]:
+    """The agency's open requests, and those answered in its latest periods, in plan order.
+
+    `agency_id` may be several agencies (one person serving several, issue 8 item 4): the
+    items of all of them, each naming its agency (`Item.agency`); the same few queries.
+    """
+    agency_ids = [agency_id] if isinstance(agency_id, int) else sorted(set(agency_id))
     # the latest period of each plan (plans may ask quarterly and half-yearly side by side)
     earlier, asked = aliased(ReportingPeriod), aliased(ProgressRequest)
     recent = (select(func.max(earlier.issue_on))
               .join(asked, asked.period_id == earlier.id)
-              .where(asked.agency_id == agency_id, earlier.issue_on <= today,
+              .where(asked.agency_id == ProgressRequest.agency_id, earlier.issue_on <= today,
                      earlier.plan_id == ReportingPeriod.plan_id)
-              .correlate(ReportingPeriod)
+              .correlate(ReportingPeriod, ProgressRequest)
               .scalar_subquery())
     rows = session.execute(
         select(ProgressRequest, ReportingPeriod.label, Assignment.role, Assignment.measure_id,
-               Measure.code, Measure.title, Measure.text, Measure.section, Indicator, Plan.title)
+               Measure.code, Measure.title, Measure.text, Measure.section, Indicator, Plan.title,
+               Agency.name)
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .join(Plan, Plan.id == ReportingPeriod.plan_id)
+        .join(Agency, Agency.id == ProgressRequest.agency_id)
         .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
         .outerjoin(Measure, Measure.id == Assignment.measure_id)
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
-        .where(ProgressRequest.agency_id == agency_id,
+        .where(ProgressRequest.agency_id.in_(agency_ids),
                ProgressRequest.state != RequestState.WAIVED.value,
                or_(ProgressRequest.state == RequestState.OPEN.value,
                    ReportingPeriod.issue_on == recent))
-        .order_by(ReportingPeriod.due_on, Plan.id, Measure.position, Indicator.id)
+        .order_by(ReportingPeriod.due_on, Plan.id, ProgressRequest.agency_id, Measure.position,
+                  Indicator.id)
     ).all()
     items: list[Item] = []
     by_request: dict[int, Item] = {}
     assignment_of: dict[int, int] = {}
-    for req, period, role, _mid, code, title, text, section, ind, plan_title in rows:
+    for req, period, role, _mid, code, title, text, section, ind, plan_title, agency in rows:
         item = Item(
             request_id=req.id, plan=plan_title, period=period, due_on=req.due_on, state=req.state, role=role,
             measure_code=code, measure_title=title or (ind.name if ind else ""),
@@ -116,6 +127,7 @@ def agency_items(session: Session, agency_id: int, today: dt.date) -> list[Item]
             indicator=None if ind is None else {
                 "code": ind.code, "name": ind.name, "target": ind.target,
                 "comparator": ind.comparator, "unit": ind.unit},
+            agency_id=req.agency_id, agency=agency,
         )
         items.append(item)
         by_request[req.id] = item

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -53,7 +54,8 @@ def evidence_path(root: Path, sha256: str) -> Path:
     return root / "evidence" / sha256[:2] / sha256
 
 
-def evidence_for_agency(session: Session, agency_id: int, evidence_id: int) -> Evidence:
+def evidence_for_agency(session: Session, agency_id: int | Collection[int], evidence_id: int
+                        ) -> Evidence:
     """An evidence file of one of the agency's requests, for download.
 
     Raises NotFound (404) if there is no such file, Forbidden (403, "other-agency") if it

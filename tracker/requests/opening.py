@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, literal, select, update
@@ -92,13 +93,16 @@ def owned_state(session: Session, agency_id: int, request_id: int) -> RequestSta
     return RequestState(row[1]) if row is not None and row[0] == agency_id else None
 
 
-def owned_request(session: Session, agency_id: int, request_id: int) -> ProgressRequest:
-    """The agency's own request `request_id` (a liaison's link speaks for one agency).
+def owned_request(session: Session, agency_id: int | Collection[int], request_id: int
+                  ) -> ProgressRequest:
+    """The agency's own request `request_id`. `agency_id` may be several agencies: a
+    liaison's link speaks for every agency its person serves (directory.links.person_agencies).
 
     Raises Forbidden (403, code "other-agency") when the request is unknown or another
     agency's: a link holder learns nothing about requests that are not theirs.
     """
     req = session.get(ProgressRequest, request_id)
-    if req is None or req.agency_id != agency_id:
+    agencies = {agency_id} if isinstance(agency_id, int) else set(agency_id)
+    if req is None or req.agency_id not in agencies:
         raise Forbidden("该事项不属于本单位", code="other-agency")
     return req

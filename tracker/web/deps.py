@@ -29,10 +29,11 @@ from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 
-from tracker.directory.links import LinkClaims, link_id, load_secret, verify_link
+from tracker.directory.links import LinkClaims, link_id, load_secret, person_agencies, verify_link
 from tracker.directory.staff import AuthError, SignedIn, consume_form_token, current, issue_form_token
 from tracker.enums import StaffRole
 from tracker.models import Contact
+from tracker.outbox import dead_letter_count
 from tracker.policy import Policy
 from tracker.settings import Settings
 from tracker.web.staff import ACT_ROLES, COOKIE, VIEW_ROLES, Desk, LoginThrottle, NeedsLogin
@@ -140,7 +141,15 @@ def staff_viewer(request: Request, session: DbSession, context: Context, now: No
     if who is None:
         raise NeedsLogin()
     _in_role(who, VIEW_ROLES)
-    return Desk(who, issue_form_token(session, who.session, now))
+    dead = dead_letter_count(session) if who.user.role in ACT_ROLES else 0
+    return Desk(who, issue_form_token(session, who.session, now), dead)
+
+
+def office_viewer(desk: Annotated[Desk, Depends(staff_viewer)]) -> Desk:
+    """A desk page for the supervision office's staff only (403 for other roles)."""
+    if not desk.can_act:
+        raise HTTPException(403, "role")
+    return desk
 
 
 def staff_actor(request: Request, session: DbSession, context: Context, now: Now,
@@ -165,6 +174,7 @@ def staff_leaving(request: Request, session: DbSession, context: Context, now: N
 
 
 StaffViewer = Annotated[Desk, Depends(staff_viewer)]
+OfficeViewer = Annotated[Desk, Depends(office_viewer)]
 StaffActor = Annotated[SignedIn, Depends(staff_actor)]
 StaffLeaving = Annotated[SignedIn | None, Depends(staff_leaving)]
 
@@ -179,15 +189,23 @@ def staff_actor_name(who: SignedIn) -> str:
 
 @dataclass(frozen=True)
 class Link:
-    """The contact a signed link speaks for, the claims it was signed with, its token."""
+    """The contact a signed link speaks for, the claims it was signed with, its token, and
+    the agencies it opens (the link's own first; several when one person serves several)."""
 
     contact: Contact
     claims: LinkClaims
     token: str
+    agency_ids: tuple[int, ...] = ()
 
     @property
     def agency_id(self) -> int:
+        """The link's own agency (the contact's)."""
         return self.contact.agency_id
+
+    @property
+    def agencies(self) -> tuple[int, ...]:
+        """Every agency whose items this link opens, as of this request."""
+        return self.agency_ids or (self.contact.agency_id,)
 
     @property
     def actor(self) -> str:
@@ -198,12 +216,13 @@ class Link:
 
 
 def liaison_link(token: str, session: DbSession, context: Context, now: Now) -> Link:
-    """The link in the path (`/l/{token}/…`). Raises LinkError (a DomainError: forged or
-    revoked 403, expired 410), shown as its page."""
+    """The link in the path (`/l/{token}/…`), with the agencies its person serves now
+    (`person_agencies`). Raises LinkError (a DomainError: forged or revoked 403, expired
+    410), shown as its page."""
     contact, claims = verify_link(
         session, context.secret, token, now,
         dt.timedelta(days=context.settings.rules.link_max_age_days))
-    return Link(contact, claims, token)
+    return Link(contact, claims, token, person_agencies(session, contact))
 
 
 LiaisonLink = Annotated[Link, Depends(liaison_link)]

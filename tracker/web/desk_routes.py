@@ -34,6 +34,7 @@ from tracker.directory.staff import AuthError, sign_in, sign_out
 from tracker.errors import DomainError, NotFound
 from tracker.escalation.circulars import circular_docx, circular_list, sign_off
 from tracker.escalation.office_actions import add_note, escalate_now, waive
+from tracker.outbox import dead_letters, dead_letters_by_id, requeue_by_office
 from tracker.requests.close_out import close_out
 from tracker.requests.extensions import decide_extension, extension_request_id
 from tracker.requests.review import accept_report, report_request_id, return_report
@@ -42,6 +43,7 @@ from tracker.web.deps import (
     DbSession,
     Id,
     Now,
+    OfficeViewer,
     StaffActor,
     StaffLeaving,
     StaffViewer,
@@ -54,6 +56,7 @@ from tracker.web.forms import (
     LoginForm,
     MeetingForm,
     RequestActionForm,
+    RequeueForm,
     ReviewForm,
 )
 from tracker.web.pages import templates
@@ -335,3 +338,53 @@ def _to_board(session: Session, context: WebContext, error: str) -> Response:
     """Back to the board with an error; the form token stays used."""
     session.commit()
     return RedirectResponse("/desk?" + urlencode({"error": flash(context.secret, error)}), 303)
+
+
+DEAD_PER_PAGE = 100
+
+
+@router.get("/desk/outbox", response_class=HTMLResponse)
+def outbox(request: Request, viewer: OfficeViewer, session: DbSession, context: Context,
+           page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> HTMLResponse:
+    """Dead letters (issue 8, item 3): failed notices with their reason, newest first."""
+    rows = dead_letters(session, limit=DEAD_PER_PAGE, offset=(page - 1) * DEAD_PER_PAGE)
+    session.commit()
+    total = viewer.dead_letters
+    return templates.TemplateResponse(request, "desk/outbox.html", {
+        "desk": viewer, "rows": rows, "total": total, "page": page, "tz": SHANGHAI,
+        "pages": max((total + DEAD_PER_PAGE - 1) // DEAD_PER_PAGE, 1),
+        "notice": read_flash(context.secret, request.query_params.get("done")),
+        "error": read_flash(context.secret, request.query_params.get("error"))})
+
+
+@router.get("/desk/outbox/retry", response_class=HTMLResponse)
+def outbox_retry_confirm(request: Request, viewer: OfficeViewer, session: DbSession,
+                         message: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None
+                         ) -> HTMLResponse:
+    """The confirmation step before failed notices go back in the queue (one, or all)."""
+    chosen = None
+    if message is not None:
+        chosen = next((r for r in dead_letters_by_id(session, message)), None)
+    session.commit()
+    return templates.TemplateResponse(request, "desk/outbox_retry.html", {
+        "desk": viewer, "message": message, "chosen": chosen, "total": viewer.dead_letters,
+        "tz": SHANGHAI})
+
+
+@router.post("/desk/outbox/retry")
+def outbox_retry(form: Annotated[RequeueForm, Form()], who: StaffActor, session: DbSession,
+                 context: Context, now: Now) -> Response:
+    """One dead letter (`message`) or all (`all=1`) back in the queue; anything else is
+    refused, so a damaged id never becomes "all"."""
+    if form.message_id is None and not form.everything:
+        session.commit()  # the form token stays used
+        return RedirectResponse("/desk/outbox?" + urlencode({"error": flash(
+            context.secret, "请从列表中选择要重新发送的通知。")}), 303)
+    n = requeue_by_office(session, now, actor=staff_actor_name(who),
+                          message_id=form.message_id)
+    session.commit()
+    if not n:
+        return RedirectResponse("/desk/outbox?" + urlencode({"error": flash(
+            context.secret, "没有可重新发送的通知：该通知已不在“发送失败”状态。")}), 303)
+    return RedirectResponse("/desk/outbox?" + urlencode({"done": flash(
+        context.secret, f"已将 {n} 条通知重新放入发送队列，将在下一次发送时送出。")}), 303)

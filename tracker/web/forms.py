@@ -146,3 +146,18 @@ class MeetingForm(BaseModel):
     @property
     def plan_id(self) -> int | None:
         return _positive_int(self.plan)
+
+
+class RequeueForm(BaseModel):
+    """Put dead letters back in the queue: one (`message`, its id) or all (`all=1`)."""
+
+    message: str = ""
+    all: str = ""
+
+    @property
+    def everything(self) -> bool:
+        return self.all == "1" and not self.message
+
+    @property
+    def message_id(self) -> int | None:
+        return _positive_int(self.message)

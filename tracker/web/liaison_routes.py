@@ -1,7 +1,9 @@
 """Pages a liaison reaches from the signed link in a notification (no password).
 
-`LiaisonLink` (tracker.web.deps) checks the link in the path for every page; a request
-that is not the link's agency's is refused by `owned_request` (403). A form that a
+`LiaisonLink` (tracker.web.deps) checks the link in the path for every page. A link opens
+the items of every agency its person is an active liaison of (issue 8, item 4), each
+labelled with its agency; a request of any other agency is refused by `owned_request`
+(403), and each action is recorded under the request's own agency. A form that a
 service refuses (`tracker.errors.DomainError`) is shown again with what was typed and the
 refusal's Chinese words (422).
 """
@@ -12,16 +14,16 @@ import datetime as dt
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import SHANGHAI, local_date
-from tracker.directory.agencies import get_agency
-from tracker.errors import DomainError
+from tracker.directory.agencies import agencies_named, get_agency
+from tracker.errors import DomainError, Forbidden
 from tracker.exchange.template import agency_template
 from tracker.exchange.upload import MAX_BYTES as SHEET_MAX_BYTES
-from tracker.exchange.upload import UploadError, import_sheet
+from tracker.exchange.upload import UploadError, import_sheet, sheet_agency_id
 from tracker.requests.answer_form import agency_items, request_history
 from tracker.requests.drafts import save_draft
 from tracker.requests.evidence import MAX_BYTES, evidence_for_agency, evidence_path, store_evidence
@@ -46,13 +48,14 @@ def _page(request: Request, link: Link, session: Session, now: dt.datetime, *,
           errors: dict[int, list[str]] | None = None, posted: dict[int, dict[str, Any]] | None = None,
           upload_errors: list[str] | None = None, status: int = 200) -> HTMLResponse:
     """The agency's answer page; after a refusal, with the errors and what was typed."""
-    items = agency_items(session, link.agency_id, local_date(now))
+    items = agency_items(session, link.agencies, local_date(now))
     for item in items:
         if posted and item.request_id in posted:
             item.prefill, item.prefill_source = posted[item.request_id], "posted"
     return templates.TemplateResponse(request, "liaison/index.html", {
         "token": link.token, "liaison": link.contact, "agency": get_agency(session, link.agency_id),
-        "items": items, "today": local_date(now),
+        "agencies": agencies_named(session, link.agencies), "items": items,
+        "today": local_date(now),
         "message": MESSAGES.get(request.query_params.get("m", "")),
         "errors": errors or {}, "upload_errors": upload_errors or [],
         "several_plans": len({i.plan for i in items}) > 1,
@@ -79,9 +82,9 @@ def _problems(exc: DomainError) -> list[str]:
 @router.post("/requests/{request_id}")
 def answer(request: Request, request_id: RequestId, form: Annotated[AnswerForm, Form()],
            link: LiaisonLink, session: DbSession, now: Now) -> Response:
-    owned_request(session, link.agency_id, request_id)
+    req = owned_request(session, link.agencies, request_id)
     if form.saving:  # a draft may be incomplete: kept as typed (waived: 409)
-        save_draft(session, agency_id=link.agency_id, request_id=request_id,
+        save_draft(session, agency_id=req.agency_id, request_id=request_id,
                    fields=form.fields(), saved_by=link.actor, now=now)
         session.commit()
         return _redirect(link, "saved", f"#r{request_id}")
@@ -101,9 +104,9 @@ def answer(request: Request, request_id: RequestId, form: Annotated[AnswerForm, 
 @router.get("/requests/{request_id}/history", response_class=HTMLResponse)
 def history(request: Request, request_id: RequestId, link: LiaisonLink, session: DbSession,
             now: Now) -> HTMLResponse:
-    req = owned_request(session, link.agency_id, request_id)
-    items = {i.request_id: i for i in agency_items(session, link.agency_id, local_date(now))}
-    versions = request_history(session, link.agency_id, request_id)
+    req = owned_request(session, link.agencies, request_id)
+    items = {i.request_id: i for i in agency_items(session, req.agency_id, local_date(now))}
+    versions = request_history(session, req.agency_id, request_id)
     return templates.TemplateResponse(request, "liaison/history.html", {
         "token": link.token, "req": req, "item": items.get(request_id), "versions": versions,
         "tz": SHANGHAI})
@@ -113,14 +116,14 @@ def history(request: Request, request_id: RequestId, link: LiaisonLink, session:
 def upload_evidence(request: Request, request_id: RequestId, form: Annotated[UploadForm, Form()],
                     link: LiaisonLink, session: DbSession, context: Context, now: Now
                     ) -> Response:
-    owned_request(session, link.agency_id, request_id)
+    req = owned_request(session, link.agencies, request_id)
     upload = form.chosen
     if upload is None:
         return _page(request, link, session, now, errors={request_id: ["请选择要上传的文件。"]},
                      status=422)
     data = upload.file.read(MAX_BYTES + 1)  # never more than the limit into memory
     try:
-        store_evidence(session, context.settings.home, agency_id=link.agency_id,
+        store_evidence(session, context.settings.home, agency_id=req.agency_id,
                        request_id=request_id, filename=upload.filename or "", data=data,
                        uploaded_by=link.actor, now=now)
     except DomainError as exc:
@@ -133,7 +136,7 @@ def upload_evidence(request: Request, request_id: RequestId, form: Annotated[Upl
 @router.get("/evidence/{evidence_id}")
 def download_evidence(evidence_id: RequestId, link: LiaisonLink, session: DbSession,
                       context: Context) -> Response:
-    ev = evidence_for_agency(session, link.agency_id, evidence_id)  # 404, or 403 if not ours
+    ev = evidence_for_agency(session, link.agencies, evidence_id)  # 404, or 403 if not ours
     data = evidence_path(context.settings.home, ev.sha256).read_bytes()
     # Always a download with a neutral type: nothing uploaded ever runs in the browser.
     return Response(data, media_type="application/octet-stream", headers={
@@ -144,13 +147,13 @@ def download_evidence(evidence_id: RequestId, link: LiaisonLink, session: DbSess
 @router.post("/requests/{request_id}/extension")
 def extension(request: Request, request_id: RequestId, form: Annotated[ExtensionAskForm, Form()],
               link: LiaisonLink, session: DbSession, now: Now) -> Response:
-    owned_request(session, link.agency_id, request_id)
+    req = owned_request(session, link.agencies, request_id)
     new_due_on = form.new_due_date
     if new_due_on is None:
         return _page(request, link, session, now, errors={request_id: ["请填写有效的新截止日期。"]},
                      status=422)
     try:
-        ask_extension(session, agency_id=link.agency_id, request_id=request_id,
+        ask_extension(session, agency_id=req.agency_id, request_id=request_id,
                       new_due_on=new_due_on, reason=form.reason, asked_by=link.actor, now=now)
     except DomainError as exc:
         session.rollback()
@@ -160,8 +163,13 @@ def extension(request: Request, request_id: RequestId, form: Annotated[Extension
 
 
 @router.get("/template.xlsx")
-def template(link: LiaisonLink, session: DbSession, now: Now) -> Response:
-    data = agency_template(session, link.agency_id, local_date(now), now)
+def template(link: LiaisonLink, session: DbSession, now: Now,
+             agency: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> Response:
+    """The sheet of one agency the link opens (`?agency=`; default the link's own)."""
+    chosen = agency or link.agency_id
+    if chosen not in link.agencies:
+        raise Forbidden("该单位不在本链接的范围内", code="other-agency")
+    data = agency_template(session, chosen, local_date(now), now)
     return Response(data, media_type="application/vnd.openxmlformats-officedocument."
                                      "spreadsheetml.sheet", headers={
         "Content-Disposition": "attachment; filename*=UTF-8''" + quote("进展填报.xlsx")})
@@ -177,8 +185,11 @@ def upload(request: Request, form: Annotated[UploadForm, Form()], link: LiaisonL
                      status=422)
     data = file.file.read(SHEET_MAX_BYTES + 1)
     try:
-        result = import_sheet(session, data, agency_id=link.agency_id, submitted_by=link.actor,
-                              now=now)
+        # a person serving several agencies uploads any of their sheets: the sheet names
+        # its agency; one outside the link's agencies is refused as another agency's
+        named = sheet_agency_id(data)
+        result = import_sheet(session, data, submitted_by=link.actor, now=now,
+                              agency_id=named if named in link.agencies else link.agency_id)
     except DomainError as exc:
         session.rollback()
         problems = ([str(p) for p in exc.problems] if isinstance(exc, UploadError)

@@ -30,6 +30,7 @@ class Desk:
 
     signed_in: SignedIn
     csrf: str
+    dead_letters: int = 0  # failed notices, the navigation's badge (office staff only)
 
     @property
     def can_act(self) -> bool:
