@@ -71,7 +71,7 @@ def channels_for(settings: Settings) -> dict[ChannelKind, Channel]:
     return {
         ChannelKind.EMAIL: EmailChannel(
             settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_timeout,
-            user=settings.smtp_user, security=settings.smtp_security,
+            user=settings.smtp_user, security=settings.smtp_security, ca_file=settings.smtp_ca_file,
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None),
         ChannelKind.FILE: FileChannel(settings.outbox_dir, settings.smtp_from),
     }

@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 
 from flows.runtime import channels_for, factory_for, link_maker, policy_for, resolve
-from notifications.dispatch import dispatch
+from notifications.dispatch import SendWindow, dispatch
 from tracker.annual.checkpoint import due_year, run_checkpoint
 from tracker.annual.meetings import meeting_duty
 from tracker.db import transaction
@@ -83,8 +83,12 @@ def meeting_duty_task(now: str | None, settings: Settings | None) -> dict[str, i
 def deliver_outbox_task(now: str | None, settings: Settings | None) -> dict[str, Any]:
     settings, at = resolve(now, settings)
     r = dispatch(factory_for(settings.database_url), channels_for(settings), now=at,
-                 calendar=policy_for(settings).calendar, link_for=link_maker(settings, at))
+                 calendar=policy_for(settings).calendar, link_for=link_maker(settings, at),
+                 run_timeout=settings.dispatch_run_timeout,
+                 recipients=settings.dispatch_recipients,
+                 window=SendWindow.parse(settings.send_hours, settings.send_on_rest_days))
     return {"sent": r.sent, "digests": r.digests, "retrying": r.retrying, "failed": r.failed,
+            "dropped": r.dropped, "deferred": r.deferred, "quiet": r.quiet,
             "errors": r.errors[:5]}
 
 

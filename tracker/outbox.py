@@ -15,7 +15,13 @@ from sqlalchemy import String, and_, cast, false, func, literal, select, true, u
 from sqlalchemy.orm import Session
 
 from tracker.enums import ChannelKind, ContactRole, Level, MessageKind, OutboxStatus
-from tracker.models import Contact, OutboxMessage, ProgressRequest, ReportingPeriod
+from tracker.models import (
+    Contact,
+    DeliveryAttempt,
+    OutboxMessage,
+    ProgressRequest,
+    ReportingPeriod,
+)
 from tracker.sql import insert_ignore_from_select, insert_ignore_values
 
 OUTBOX_COLUMNS = [
@@ -132,3 +138,16 @@ def requeue_failed(session: Session, now: dt.datetime, message_id: int | None = 
     return max(session.execute(query.values(
         status=OutboxStatus.PENDING.value, attempts=0, claim_token=None,
         next_attempt_at=literal(now, OutboxMessage.next_attempt_at.type))).rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+def outbox_message(session: Session, message_id: int
+                   ) -> tuple[OutboxMessage, list[DeliveryAttempt]] | None:
+    """One outbox message and its delivery attempts, oldest first (two queries), for
+    `tracker outbox show ID`; None if there is no such message."""
+    msg = session.get(OutboxMessage, message_id)
+    if msg is None:
+        return None
+    attempts = list(session.scalars(select(DeliveryAttempt)
+                                    .where(DeliveryAttempt.message_id == message_id)
+                                    .order_by(DeliveryAttempt.attempted_at, DeliveryAttempt.id)))
+    return msg, attempts

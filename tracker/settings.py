@@ -11,6 +11,12 @@
   TRACKER_BASE_URL      the web address in liaisons' links (default http://127.0.0.1:8000)
   TRACKER_SECRET_KEY    signs liaisons' links (default: a random key kept in HOME/secret.key)
   TRACKER_SMTP_HOST / TRACKER_SMTP_PORT / TRACKER_SMTP_FROM  the email channel
+  TRACKER_SMTP_CA_FILE  PEM file of the CA(s) to trust for the mail server's TLS certificate
+                        (default: the system's store; verification is never turned off)
+  TRACKER_DISPATCH_RUN_TIMEOUT  seconds one dispatch run may last (default 240, < the 15-min
+                        claim); TRACKER_DISPATCH_RECIPIENTS  recipients claimed per batch
+  TRACKER_SEND_HOURS    when notices go out, Asia/Shanghai: "08:30-18:00" (default) or
+                        "always"; TRACKER_SEND_ON_REST_DAYS  true to send on weekends/holidays
 
 Settings are built once by the caller (the CLI, a test, the demo) and passed down
 explicitly; nothing here or elsewhere writes os.environ. A bad value raises
@@ -111,6 +117,11 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_security: Literal["none", "starttls", "ssl"] = "none"  # ssl: SMTPS, usually port 465
     smtp_timeout: float = Field(30.0, gt=0, le=300)  # seconds, per connection and command
+    smtp_ca_file: Path | None = None  # trust this CA (PEM) for the server's certificate
+    dispatch_run_timeout: float = Field(240.0, gt=0, le=600)  # seconds; the claim lasts 900
+    dispatch_recipients: int = Field(500, ge=1, le=100000)  # whole recipients per batch
+    send_hours: str = "08:30-18:00"  # Asia/Shanghai wall time, or "always"
+    send_on_rest_days: bool = False  # weekends and public holidays (WorkCalendar)
     outbox_dir: Path = Path("var/outbox")  # unset: {home}/outbox
     channel: ChannelKind = ChannelKind.EMAIL
     base_url: str = "http://127.0.0.1:8000"  # where liaisons' links point
@@ -157,6 +168,27 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
+
+    @field_validator("send_hours")
+    @classmethod
+    def _send_hours(cls, value: str) -> str:
+        from notifications.dispatch import SendWindow
+
+        try:
+            SendWindow.parse(value)
+        except ValueError as exc:
+            raise SettingsError(f"配置有误：TRACKER_SEND_HOURS {exc}") from None
+        return value
+
+    @field_validator("smtp_ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        value = value.expanduser().resolve()
+        if not value.is_file():
+            raise SettingsError(f"配置有误：TRACKER_SMTP_CA_FILE 的证书文件 {value} 不存在")
+        return value
 
     @field_validator("base_url")
     @classmethod

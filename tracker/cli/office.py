@@ -209,6 +209,53 @@ def outbox_show(ctx: typer.Context) -> None:
     console.print(table)
 
 
+@outbox_app.command("show")
+def outbox_one(message_id: Annotated[int, typer.Argument(help="the message's number")]) -> None:
+    """One notice: recipient, state, reason of its last failure, and every attempt."""
+    from tracker.dates.workdays import SHANGHAI
+    from tracker.enums import ChannelKind, MessageKind, OutboxStatus
+    from tracker.outbox import outbox_message
+
+    def when(t):  # type: ignore[no-untyped-def]
+        return t.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if t else "—"
+
+    with factory()() as session:
+        found = outbox_message(session, message_id)
+        if found is None:
+            raise fail(f"没有编号为 {message_id} 的通知")
+        msg, attempts = found
+        status = OutboxStatus(msg.status)
+        lines = [
+            f"通知编号：{msg.id}",
+            f"类别：{MessageKind(msg.kind).label}{'（抄送）' if msg.is_copy else ''}",
+            f"收件人：{msg.recipient_name} <{msg.address}>（{ChannelKind(msg.channel).label}）",
+            f"状态：{status.label}",
+            f"已尝试：{msg.attempts} 次",
+            f"生成时间：{when(msg.created_at)}",
+        ]
+        if status == OutboxStatus.PENDING:
+            lines.append(f"下次发送：{when(msg.next_attempt_at)}")
+        if status == OutboxStatus.SENT:
+            lines.append(f"发送时间：{when(msg.sent_at)}")
+        if msg.last_error:
+            lines.append(f"原因：{msg.last_error}")
+        tried = []
+        for a in attempts:
+            result = "成功" if a.ok else ("失败（不再重试）" if a.permanent else "失败（将重试）")
+            line = f"  {when(a.attempted_at)}　{result}"
+            if a.digest_id:
+                line += f"　Message-ID <{a.digest_id}@plan-tracker>"
+            tried.append(line + (f"\n    {a.error}" if a.error else ""))
+    for line in lines:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    console.print("投递记录：" if tried else "尚无投递记录", highlight=False)
+    for line in tried:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if status == OutboxStatus.FAILED:
+        console.print(f"排除原因后可执行 tracker outbox retry {msg.id} 重新排队", highlight=False,
+                      markup=False)
+
+
 @outbox_app.command("retry")
 def outbox_retry(message_id: Annotated[int | None, typer.Argument(
                      help="one message; default: all failed")] = None,
