@@ -70,7 +70,10 @@ class EmailChannel:
         except smtplib.SMTPRecipientsRefused as exc:
             refused = "；".join(f"{addr}（SMTP {code}：{_text(reply)}）"
                                for addr, (code, reply) in exc.recipients.items())
-            raise DeliveryError(f"收件地址被拒收：{refused}", permanent=True) from exc
+            # 4xx (greylisting, mailbox busy) is "try again later"; 5xx refuses for good
+            temporary = any(400 <= code < 500 for code, _ in exc.recipients.values())
+            raise DeliveryError(f"收件地址{'暂时' if temporary else ''}被拒收：{refused}",
+                                permanent=not temporary) from exc
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(f"邮件服务器拒绝登录（请检查 TRACKER_SMTP_USER / "
                                 f"TRACKER_SMTP_PASSWORD）：SMTP {exc.smtp_code}",

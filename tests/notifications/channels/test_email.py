@@ -170,3 +170,18 @@ def test_a_silent_server_costs_one_timeout():
             conn.close()
     assert silent.value.setup and not silent.value.permanent
     assert "无法连接邮件服务器" in str(silent.value)
+
+
+@pytest.mark.parametrize(("reply", "permanent"), [("550 no such mailbox", True),
+                                                  ("451 greylisted, try later", False)])
+def test_a_refused_recipient_is_permanent_only_for_5xx(reply, permanent):
+    controller, recorder = smtp_server.start()
+    recorder.reject["lly@tj.gov.cn"] = reply
+    try:
+        with pytest.raises(DeliveryError) as refused:
+            EmailChannel("127.0.0.1", controller.port, "t@example.org", timeout=5).send(_digest())
+    finally:
+        controller.stop()
+    assert refused.value.permanent is permanent and not refused.value.setup
+    code, text = reply.split(" ", 1)
+    assert f"lly@tj.gov.cn（SMTP {code}：{text}）" in str(refused.value)
