@@ -166,8 +166,9 @@ def dispatch(
     """Deliver due outbox messages; returns what happened.
 
     `now` (aware) is the time stamped on rows and digests; `clock` (seconds, monotonic)
-    measures the run: after `run_timeout` seconds no further digest is started and the
-    rows still claimed go back to pending untouched. The run should end well within
+    measures the run: no digest is started unless the channel's `timeout` (if it has one)
+    still fits in `run_timeout` seconds, so a silent server cannot hold the run past it;
+    at the limit the rows still claimed go back to pending untouched. The run should end well within
     `lease` (a claim's life, renewed every `heartbeat` seconds, default lease/3). Batches
     claim whole recipients (`recipients` per batch, at most `max_batches`). `window`
     (None: any time) keeps quiet days quiet: outside it nothing is claimed.
@@ -199,7 +200,9 @@ def dispatch(
         for kind, digest, msg_ids in digests:
             if kind in broken:
                 continue  # already deferred with the failure's reason
-            if clock() - start >= run_timeout:
+            # a send starts only if its worst case (the channel's own timeout) fits the run
+            if clock() - start + float(getattr(channels.get(kind), "timeout", 0) or 0) > run_timeout \
+                    or clock() - start >= run_timeout:
                 result.timed_out = True
                 break
             if clock() - last_beat >= beat:

@@ -169,6 +169,15 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
 
+    @model_validator(mode="after")
+    def _run_outlasts_one_send(self) -> Settings:
+        if self.smtp_timeout >= self.dispatch_run_timeout:
+            raise SettingsError(
+                f"配置有误：TRACKER_SMTP_TIMEOUT（{self.smtp_timeout:g} 秒）应小于 "
+                f"TRACKER_DISPATCH_RUN_TIMEOUT（{self.dispatch_run_timeout:g} 秒），"
+                "否则一次投递连一封邮件也发不出")
+        return self
+
     @field_validator("send_hours")
     @classmethod
     def _send_hours(cls, value: str) -> str:

@@ -155,6 +155,7 @@ def test_the_run_stops_at_its_timeout_and_gives_back_unsent_rows_untouched(db, p
                  now=NOW, calendar=policy.calendar, clock=clock, run_timeout=35)
     # sends start at 0, 10, 20 and 30 s; at 40 s the run is over
     assert (r.digests, r.sent, r.deferred, r.timed_out) == (4, 8, 12, True)
+    assert clock.t - 1000 == 40
     assert len(recorder.messages) == 4
     with db() as s:
         left = s.execute(select(OutboxMessage.status, OutboxMessage.attempts,
@@ -166,6 +167,18 @@ def test_the_run_stops_at_its_timeout_and_gives_back_unsent_rows_untouched(db, p
                  calendar=policy.calendar)
     assert r.digests == 6 and len(recorder.messages) == 10
     assert set(message_ids(recorder.messages).values()) == {1}
+
+
+def test_no_send_starts_that_could_outlast_the_run(db, policy, smtp):
+    """With 25 s left and a channel timeout of 30 s, the next digest is not started."""
+    controller, recorder = smtp
+    add_notices(db, {f"lly{i}@tj.gov.cn": 1 for i in range(3)}, NOW)
+    clock = Ticks()
+    channel = Probe(_email(controller.port), clock, step=10)
+    channel.timeout = 30  # type: ignore[attr-defined]
+    r = dispatch(db, {ChannelKind.EMAIL: channel}, now=NOW, calendar=policy.calendar,
+                 clock=clock, run_timeout=45)
+    assert (r.digests, r.deferred, r.timed_out) == (2, 1, True) and len(recorder.messages) == 2
 
 
 def test_the_claim_is_renewed_while_the_run_is_alive(db, policy, smtp):
@@ -257,6 +270,9 @@ def test_send_window_edges_and_settings():
     with pytest.raises(SettingsError,
                        match="TRACKER_SEND_HOURS 发送时段“18:00-08:30”的开始时间应早于结束时间"):
         Settings(send_hours="18:00-08:30")
+    with pytest.raises(SettingsError, match=r"TRACKER_SMTP_TIMEOUT（60 秒）应小于 "
+                                            r"TRACKER_DISPATCH_RUN_TIMEOUT（30 秒）"):
+        Settings(smtp_timeout=60, dispatch_run_timeout=30)
     with pytest.raises(SettingsError, match="TRACKER_SMTP_CA_FILE 的证书文件 .* 不存在"):
         Settings(smtp_ca_file="/nonexistent/ca.pem")
 
