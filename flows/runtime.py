@@ -104,7 +104,7 @@ def channels_for(settings: Settings, *, announce: bool = True) -> dict[ChannelKi
     return {
         ChannelKind.EMAIL: EmailChannel(
             settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_timeout,
-            user=settings.smtp_user, security=settings.smtp_security,
+            user=settings.smtp_user, security=settings.smtp_security, ca_file=settings.smtp_ca_file,
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None),
         ChannelKind.FILE: file,
         ChannelKind.WECOM: WeComChannel(lookup, base_url=settings.wecom_base_url, **common),

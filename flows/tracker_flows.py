@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 
 from flows.runtime import channels_for, factory_for, link_maker, policy_for, resolve
-from notifications.dispatch import dispatch
+from notifications.dispatch import SendWindow, dispatch
 from notifications.render import NoticeConfig
 from tracker.annual.checkpoint import due_year, run_checkpoint
 from tracker.annual.meetings import meeting_duty
@@ -87,8 +87,12 @@ def deliver_outbox_task(now: str | None, settings: Settings | None) -> dict[str,
     settings, at = resolve(now, settings)
     r = dispatch(factory_for(settings.database_url), channels_for(settings), now=at,
                  calendar=policy_for(settings).calendar, link_for=link_maker(settings, at),
-                 notices=NoticeConfig.from_settings(settings))
+                 notices=NoticeConfig.from_settings(settings),
+                 run_timeout=settings.dispatch_run_timeout,
+                 recipients=settings.dispatch_recipients,
+                 window=SendWindow.parse(settings.send_hours, settings.send_on_rest_days))
     return {"sent": r.sent, "digests": r.digests, "retrying": r.retrying, "failed": r.failed,
+            "dropped": r.dropped, "deferred": r.deferred, "quiet": r.quiet,
             "errors": r.errors[:5]}
 
 

@@ -287,3 +287,16 @@ def delivery_attempts(session: Session, message_id: int) -> list[DeliveryAttempt
     return list(session.scalars(select(DeliveryAttempt)
                                 .where(DeliveryAttempt.message_id == message_id)
                                 .order_by(DeliveryAttempt.attempted_at, DeliveryAttempt.id)))
+
+
+def outbox_message(session: Session, message_id: int
+                   ) -> tuple[OutboxMessage, list[DeliveryAttempt]] | None:
+    """One outbox message and its delivery attempts, oldest first (two queries), for
+    `tracker outbox show ID`; None if there is no such message."""
+    msg = session.get(OutboxMessage, message_id)
+    if msg is None:
+        return None
+    attempts = list(session.scalars(select(DeliveryAttempt)
+                                    .where(DeliveryAttempt.message_id == message_id)
+                                    .order_by(DeliveryAttempt.attempted_at, DeliveryAttempt.id)))
+    return msg, attempts

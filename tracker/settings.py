@@ -19,6 +19,12 @@
   TRACKER_CHAT_TIMEOUT / TRACKER_CHAT_MAX_WAIT  seconds per bot API call / a run may wait
                         for a bot's rate limit before deferring the digest
   TRACKER_TEMPLATES_DIR optional folder of notice templates searched before the packaged ones
+  TRACKER_SMTP_CA_FILE  PEM file of the CA(s) to trust for the mail server's TLS certificate
+                        (default: the system's store; verification is never turned off)
+  TRACKER_DISPATCH_RUN_TIMEOUT  seconds one dispatch run may last (default 240, < the 15-min
+                        claim); TRACKER_DISPATCH_RECIPIENTS  recipients claimed per batch
+  TRACKER_SEND_HOURS    when notices go out, Asia/Shanghai: "08:30-18:00" (default) or
+                        "always"; TRACKER_SEND_ON_REST_DAYS  true to send on weekends/holidays
 
 Settings are built once by the caller (the CLI, a test, the demo) and passed down
 explicitly; nothing here or elsewhere writes os.environ. A bad value raises
@@ -120,6 +126,11 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_security: Literal["none", "starttls", "ssl"] = "none"  # ssl: SMTPS, usually port 465
     smtp_timeout: float = Field(30.0, gt=0, le=300)  # seconds, per connection and command
+    smtp_ca_file: Path | None = None  # trust this CA (PEM) for the server's certificate
+    dispatch_run_timeout: float = Field(240.0, gt=0, le=600)  # seconds; the claim lasts 900
+    dispatch_recipients: int = Field(500, ge=1, le=100000)  # whole recipients per batch
+    send_hours: str = "08:30-18:00"  # Asia/Shanghai wall time, or "always"
+    send_on_rest_days: bool = False  # weekends and public holidays (WorkCalendar)
     outbox_dir: Path = Path("var/outbox")  # unset: {home}/outbox
     channel: ChannelKind = ChannelKind.EMAIL
     base_url: str = "http://127.0.0.1:8000"  # where liaisons' links point
@@ -174,6 +185,36 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
+
+    @model_validator(mode="after")
+    def _run_outlasts_one_send(self) -> Settings:
+        if self.smtp_timeout >= self.dispatch_run_timeout:
+            raise SettingsError(
+                f"配置有误：TRACKER_SMTP_TIMEOUT（{self.smtp_timeout:g} 秒）应小于 "
+                f"TRACKER_DISPATCH_RUN_TIMEOUT（{self.dispatch_run_timeout:g} 秒），"
+                "否则一次投递连一封邮件也发不出")
+        return self
+
+    @field_validator("send_hours")
+    @classmethod
+    def _send_hours(cls, value: str) -> str:
+        from notifications.dispatch import SendWindow
+
+        try:
+            SendWindow.parse(value)
+        except ValueError as exc:
+            raise SettingsError(f"配置有误：TRACKER_SEND_HOURS {exc}") from None
+        return value
+
+    @field_validator("smtp_ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        value = value.expanduser().resolve()
+        if not value.is_file():
+            raise SettingsError(f"配置有误：TRACKER_SMTP_CA_FILE 的证书文件 {value} 不存在")
+        return value
 
     @field_validator("base_url", "wecom_base_url", "dingtalk_base_url", "feishu_base_url")
     @classmethod

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from email import policy as email_policy
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
+from pathlib import Path
 
 from notifications.channels.base import DeliveryError, Digest
 
@@ -14,22 +17,31 @@ from notifications.channels.base import DeliveryError, Digest
 class EmailChannel:
     """SMTP with optional AUTH and TLS (`security`: none, starttls, ssl).
 
-    `timeout` bounds each connection and each command, so a server that accepts the
-    connection and never answers costs one timeout, not the run.
+    `timeout` (seconds) bounds each connection and each command, so a server that accepts
+    the connection and never answers costs one timeout, not the run. TLS always verifies
+    the server's certificate and host name: against the system's CAs, or those of
+    `ca_file` (PEM; TRACKER_SMTP_CA_FILE) for an office's own CA.
     """
 
     def __init__(self, host: str, port: int, sender: str, timeout: float = 30.0, *,
                  user: str | None = None, password: str | None = None,
-                 security: str = "none"):
+                 security: str = "none", ca_file: str | Path | None = None):
         self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
         self.user, self.password, self.security = user, password, security
+        self.ca_file = ca_file
+
+    def _tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
 
     def build(self, digest: Digest) -> EmailMessage:
         # 77, not 78: CPython's header folder lets an encoded display name plus its address
         # run one character over the limit (79); one less keeps every line within RFC 5322's 78
         msg = EmailMessage(policy=email_policy.default.clone(max_line_length=77))
-        msg["From"] = formataddr(("规划纲要督查督办系统", self.sender))
-        msg["To"] = formataddr((digest.recipient_name, digest.address))
+        # Address objects, not formataddr() text: the text is parsed again on assignment,
+        # and a name holding ':' or '@' would turn into another address
+        msg["From"] = Address(display_name="规划纲要督查督办系统", addr_spec=self.sender)
+        msg["To"] = Address(display_name=_display_name(digest.recipient_name),
+                            addr_spec=digest.address)
         msg["Subject"] = digest.subject
         msg["Date"] = format_datetime(digest.date)
         # Same digest, same Message-ID: a resend after a crash can be recognised downstream.
@@ -44,10 +56,10 @@ class EmailChannel:
     def _connect(self) -> smtplib.SMTP:
         if self.security == "ssl":
             return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
-                                    context=ssl.create_default_context())
+                                    context=self._tls())
         smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         if self.security == "starttls":
-            smtp.starttls(context=ssl.create_default_context())
+            smtp.starttls(context=self._tls())
         return smtp
 
     def send(self, digest: Digest) -> None:
@@ -60,9 +72,15 @@ class EmailChannel:
             with self._connect() as smtp:
                 if self.user:
                     smtp.login(self.user, self.password or "")
-                smtp.send_message(message)
+                # the envelope names the one checked address, never what a header parses to
+                smtp.send_message(message, to_addrs=[digest.address])
         except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError(f"收件地址被拒收：{exc.recipients}", permanent=True) from exc
+            refused = "；".join(f"{addr}（SMTP {code}：{_text(reply)}）"
+                               for addr, (code, reply) in exc.recipients.items())
+            # 4xx (greylisting, mailbox busy) is "try again later"; 5xx refuses for good
+            temporary = any(400 <= code < 500 for code, _ in exc.recipients.values())
+            raise DeliveryError(f"收件地址{'暂时' if temporary else ''}被拒收：{refused}",
+                                permanent=not temporary) from exc
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(f"邮件服务器拒绝登录（请检查 TRACKER_SMTP_USER / "
                                 f"TRACKER_SMTP_PASSWORD）：SMTP {exc.smtp_code}",
@@ -73,8 +91,25 @@ class EmailChannel:
             setup = exc.smtp_code in (530, 503) or (exc.smtp_code in (550, 553)
                                                    and isinstance(exc, smtplib.SMTPSenderRefused))
             text = (f"邮件服务器要求登录或拒绝发件人（SMTP {exc.smtp_code}）" if setup
-                    else f"邮件服务器拒收（SMTP {exc.smtp_code}：{exc.smtp_error!r}）")
+                    else f"邮件服务器拒收（SMTP {exc.smtp_code}：{_text(exc.smtp_error)}）")
             raise DeliveryError(text, permanent=not setup and 500 <= exc.smtp_code < 600,
                                 setup=setup) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise DeliveryError(f"邮件服务器的证书未通过校验（{exc.verify_message}；如使用本单位 CA，"
+                                "请设置 TRACKER_SMTP_CA_FILE）", permanent=False, setup=True) from exc
         except (TimeoutError, OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(f"无法连接邮件服务器（{exc}）", permanent=False, setup=True) from exc
+
+
+def _text(reply: bytes | str) -> str:
+    """A server's reply as text for a person (servers may answer in any charset)."""
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def _display_name(name: str) -> str:
+    """A name as a header can carry it: line breaks and control characters become one
+    space (a CR/LF typed into a name must neither crash the run nor inject a header)."""
+    return _CONTROL.sub(" ", name).strip()

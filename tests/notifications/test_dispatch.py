@@ -66,7 +66,7 @@ def test_concurrent_dispatchers_send_each_message_once(db, plan, policy, smtp):
 
     def run() -> None:
         results.append(dispatch(db, _channels(controller.port), now=at("2017-03-17", 10),
-                                calendar=policy.calendar, batch=100))
+                                calendar=policy.calendar, recipients=5))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for t in threads:
@@ -78,21 +78,28 @@ def test_concurrent_dispatchers_send_each_message_once(db, plan, policy, smtp):
         attempts = s.scalar(select(func.count()).select_from(DeliveryAttempt))
     assert attempts == 798
     assert _status(db) == {"sent": 798}
+    ids = [str(m["Message-ID"]) for m in recorder.messages]
+    assert len(ids) == len(set(ids)) == 52
 
 
 def test_server_down_retries_with_backoff_then_delivers(db, plan, policy):
+    """Nothing listens: the first digest spends an attempt, the run's others are deferred
+    with its reason (attempts unspent); all are due again after the first wait, 5 min."""
     port = smtp_server.free_port()  # nothing listens yet
     _queue(db, plan, policy)
     r = dispatch(db, _channels(port), now=at("2017-03-17", 9), calendar=policy.calendar)
-    assert (r.sent, r.retrying) == (0, 798)
+    assert (r.sent, r.failed, r.digests) == (0, 0, 0)
+    assert r.retrying + r.deferred == 798 and r.deferred > 700
     with db() as s:
         nxt = s.scalars(select(OutboxMessage.next_attempt_at).distinct()).all()
-        assert nxt == [at("2017-03-17", 9, 1).astimezone(dt.UTC)]
-    early = dispatch(db, _channels(port), now=at("2017-03-17", 9, 0, ), calendar=policy.calendar)
-    assert early.sent == early.retrying == 0  # not due yet
+        assert nxt == [at("2017-03-17", 9, 5).astimezone(dt.UTC)]
+        assert s.scalar(select(func.count()).select_from(DeliveryAttempt)) == r.retrying
+        assert set(s.scalars(select(OutboxMessage.attempts).distinct())) == {0, 1}
+    early = dispatch(db, _channels(port), now=at("2017-03-17", 9, 4), calendar=policy.calendar)
+    assert early.sent == early.retrying == early.deferred == 0  # not due yet
     controller, recorder = smtp_server.start(port)
     try:
-        r = dispatch(db, _channels(port), now=at("2017-03-17", 9, 2), calendar=policy.calendar)
+        r = dispatch(db, _channels(port), now=at("2017-03-17", 9, 5), calendar=policy.calendar)
     finally:
         controller.stop()
     assert r.sent == 798 and len(recorder.messages) == 52
@@ -123,7 +130,7 @@ def test_crashed_claim_is_reclaimed_after_the_lease(db, plan, policy, smtp):
     controller, recorder = smtp
     _queue(db, plan, policy)
     with transaction(db) as s:  # a dispatcher claims everything, then dies
-        assert claim(s, at("2017-03-17", 9), batch=5000, lease=dt.timedelta(minutes=15))
+        assert claim(s, at("2017-03-17", 9), recipients=5000, lease=dt.timedelta(minutes=15))
     r = dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 10),
                  calendar=policy.calendar)
     assert r.sent == 0  # still leased
@@ -194,16 +201,17 @@ def test_a_server_that_requires_login(db, plan, policy):
         anonymous = {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port,
                                                      "tracker@example.org", timeout=5)}
         r = dispatch(db, anonymous, now=at("2017-03-17", 9, 5), calendar=policy.calendar)
-        assert (r.sent, r.failed, r.retrying) == (0, 0, 798) and not recorder.messages
+        assert (r.sent, r.failed, r.retrying + r.deferred) == (0, 0, 798) and not recorder.messages
         assert "要求登录" in r.errors[0]
         wrong = {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port, "tracker@example.org",
                                                  timeout=5, user="duchashi", password="nope")}
         r = dispatch(db, wrong, now=at("2017-03-17", 12), calendar=policy.calendar)
         # a wrong password is a setup problem too: nothing fails for good, all wait
-        assert (r.sent, r.failed, r.retrying) == (0, 0, 798) and not recorder.messages
+        assert (r.sent, r.failed, r.retrying + r.deferred) == (0, 0, 798)
+        assert not recorder.messages
         right = {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port, "tracker@example.org",
                                                  timeout=5, user="duchashi", password="s3cret-pass")}
-        r = dispatch(db, right, now=at("2017-03-18", 9), calendar=policy.calendar)
+        r = dispatch(db, right, now=at("2017-03-20", 9), calendar=policy.calendar)
         assert (r.sent, r.failed) == (798, 0) and len(recorder.messages) == 52
     finally:
         controller.stop()

@@ -209,6 +209,57 @@ def outbox_show(ctx: typer.Context) -> None:
     console.print(table)
 
 
+@outbox_app.command("show")
+def outbox_one(message_id: Annotated[int, typer.Argument(help="the message's number")]) -> None:
+    """One notice: recipient, state, reason of its last failure, and every attempt."""
+    from tracker.dates.workdays import SHANGHAI
+    from tracker.enums import ChannelKind, MessageKind, OutboxStatus
+    from tracker.outbox import dead_letters, outbox_message
+
+    def when(t):  # type: ignore[no-untyped-def]
+        return t.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if t else "—"
+
+    with factory()() as session:
+        found = outbox_message(session, message_id)
+        if found is None:
+            raise fail(f"没有编号为 {message_id} 的通知")
+        msg, attempts = found
+        about = dead_letters(session, limit=1, message_id=message_id, any_status=True)[0]
+        status = OutboxStatus(msg.status)
+        lines = [
+            f"通知编号：{msg.id}",
+            f"类别：{about.kind or MessageKind(msg.kind).label}{'（抄送）' if msg.is_copy else ''}",
+            f"收件人：{msg.recipient_name} <{msg.address}>（{ChannelKind(msg.channel).label}）",
+            f"规划：{'《' + about.plan + '》' if about.plan else '—'}",
+            f"单位：{about.agency or '—'}",
+            f"事项：{about.item or '—'}",
+            f"状态：{status.label}",
+            f"已尝试：{msg.attempts} 次",
+            f"生成时间：{when(msg.created_at)}",
+        ]
+        if status == OutboxStatus.PENDING:
+            lines.append(f"下次发送：{when(msg.next_attempt_at)}")
+        if status == OutboxStatus.SENT:
+            lines.append(f"发送时间：{when(msg.sent_at)}")
+        if msg.last_error:
+            lines.append(f"原因：{msg.last_error}")
+        tried = []
+        for a in attempts:
+            result = "成功" if a.ok else ("失败（不再重试）" if a.permanent else "失败（将重试）")
+            line = f"  {when(a.attempted_at)}　{result}"
+            if a.digest_id:
+                line += f"　Message-ID <{a.digest_id}@plan-tracker>"
+            tried.append(line + (f"\n    {a.error}" if a.error else ""))
+    for line in lines:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    console.print("投递记录：" if tried else "尚无投递记录", highlight=False)
+    for line in tried:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    if status == OutboxStatus.FAILED:
+        console.print(f"排除原因后可执行 tracker outbox retry {msg.id} 重新排队", highlight=False,
+                      markup=False)
+
+
 @outbox_app.command("retry")
 def outbox_retry(message_id: Annotated[int | None, typer.Argument(
                      help="one message; default: all failed")] = None,
@@ -245,33 +296,3 @@ def outbox_failed(limit: Annotated[int, typer.Option(help="at most this many")] 
                           "%Y-%m-%d %H:%M") if r.last_attempt_at else "—")
     console.print(table)
     console.print("排除原因后，用 tracker outbox retry [编号] 重新放入发送队列。", highlight=False)
-
-
-@outbox_app.command("show")
-def outbox_show_one(message_id: int) -> None:
-    """One notice: whom, what about, its state and every delivery attempt."""
-    from tracker.dates.workdays import SHANGHAI
-    from tracker.outbox import dead_letters, delivery_attempts
-
-    with factory()() as session:
-        found = dead_letters(session, limit=1, message_id=message_id, any_status=True)
-        attempts = delivery_attempts(session, message_id)
-    if not found:
-        raise fail(f"没有编号为 {message_id} 的通知")
-    m = found[0]
-    facts = Table(show_header=False, box=None)
-    for key, value in (("收件人", f"{m.recipient} <{m.address}>"),
-                       ("类别", m.kind + ("（抄送）" if m.is_copy else "")),
-                       ("规划", f"《{m.plan}》" if m.plan else "—"), ("单位", m.agency or "—"),
-                       ("事项", m.item or "—"), ("状态", m.status),
-                       ("尝试次数", str(m.attempts)),
-                       ("原因", m.reason if m.status in ("发送失败", "已撤销") or m.attempts
-                        and m.status != "已发送" else "—")):
-        facts.add_row(key, value)
-    console.print(facts)
-    table = Table("时间", "结果", "说明", title="投递记录", title_justify="left")
-    for a in attempts:
-        table.add_row(a.attempted_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
-                      "成功" if a.ok else ("失败（不再重试）" if a.permanent else "失败（将重试）"),
-                      a.error or "")
-    console.print(table)

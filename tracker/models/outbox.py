@@ -42,7 +42,8 @@ class OutboxMessage(Base):
     )
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime]
-    claim_token: Mapped[str | None] = mapped_column(String(64))
+    # while claimed (status sending), next_attempt_at holds the end of the claim's lease
+    claim_token: Mapped[str | None] = mapped_column(String(64), index=True)
     claimed_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
