@@ -34,13 +34,8 @@ from sqlalchemy import and_, func, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.channels.base import Channel, DeliveryError, Digest
-<<<<<<< HEAD
 from notifications.render import NoticeConfig, message_rows, render_digests
-from tracker.dates.workdays import WorkCalendar
-=======
-from notifications.render import message_rows, render_digests
 from tracker.dates.workdays import SHANGHAI, WorkCalendar
->>>>>>> wt/deliver
 from tracker.directory.addresses import AddressError
 from tracker.directory.addresses import check as check_address
 from tracker.enums import ChannelKind, MessageKind, OutboxStatus, RequestState
@@ -200,18 +195,12 @@ def dispatch(
             ids = list(session.scalars(select(OutboxMessage.id)
                                        .where(OutboxMessage.claim_token == token)))
             digests = render_digests(message_rows(session, ids), now=now, calendar=calendar,
-<<<<<<< HEAD
                                      link_for=link_for, config=notices)
-        outcomes: list[tuple[list[int], str, DeliveryError | None]] = []
-        broken: dict[Any, DeliveryError] = {}  # a channel (or one bot) that failed as a whole
-=======
-                                     link_for=link_for)
         last_beat = clock()
-        broken: set[ChannelKind] = set()  # channels whose setup failed in this run
->>>>>>> wt/deliver
+        # channels whose setup failed in this run; a group bot's (its token, signature,
+        # keyword) is that bot's alone, so a bot is scoped by its address
+        broken: set[object] = set()
         for kind, digest, msg_ids in digests:
-            if kind in broken:
-                continue  # already deferred with the failure's reason
             # a send starts only if its worst case (the channel's own timeout) fits the run
             if clock() - start + float(getattr(channels.get(kind), "timeout", 0) or 0) > run_timeout \
                     or clock() - start >= run_timeout:
@@ -222,27 +211,22 @@ def dispatch(
                     renew(session, token, now + dt.timedelta(seconds=clock() - start) + lease)
                 last_beat = clock()
             digest_id = digest.digest_id if isinstance(digest, Digest) else ""
-<<<<<<< HEAD
-            # once the server is unreachable or refuses our login, the others would only wait
-            # for the same timeout: they are deferred with the same reason, not tried
-            # a group bot's setup error (its token, signature, keyword) is that bot's alone
-            scope = (kind, digest.address) if kind.is_bot and isinstance(digest, Digest) else kind
-            error = broken.get(scope) or _deliver(channels.get(kind), kind, digest)
-            if error is not None and error.setup:
-                broken[scope] = error
-            outcomes.append((msg_ids, digest_id, error))
-=======
+            scope: object = (kind, digest.address) if kind.is_bot and isinstance(digest, Digest) \
+                else kind
+            if scope in broken:
+                continue  # already deferred with the failure's reason
             error = _deliver(channels.get(kind), kind, digest)
             with factory() as session, session.begin():
                 _settle(session, token, msg_ids, digest_id, error, now, max_attempts, result)
                 if error is not None and error.setup:
                     # the server is unreachable or refuses our login: the others would only
                     # wait for the same failure; they are deferred, their attempts unspent
-                    broken.add(kind)
+                    broken.add(scope)
                     result.deferred += _release(
                         session, token, now + backoff(_attempts(session, msg_ids)),
-                        str(error), channel=kind)
->>>>>>> wt/deliver
+                        str(error), channel=kind,
+                        address=digest.address if isinstance(digest, Digest) and isinstance(scope, tuple)
+                        else None)
         with factory() as session, session.begin():
             result.deferred += _release(session, token, now, None)  # time up: untouched
         if result.timed_out:
@@ -261,13 +245,15 @@ def renew(session: Session, token: str, until: dt.datetime) -> int:
 
 
 def _release(session: Session, token: str, due: dt.datetime, reason: str | None,
-             channel: ChannelKind | None = None) -> int:
-    """Give back the rows `token` still holds (of one channel, or all): pending again,
-    due at `due`, attempts untouched. Does not commit."""
+             channel: ChannelKind | None = None, address: str | None = None) -> int:
+    """Give back the rows `token` still holds (of one channel, or one address of it, or
+    all): pending again, due at `due`, attempts untouched. Does not commit."""
     query = update(OutboxMessage).where(OutboxMessage.claim_token == token,
                                         OutboxMessage.status == OutboxStatus.SENDING.value)
     if channel is not None:
         query = query.where(OutboxMessage.channel == channel.value)
+    if address is not None:
+        query = query.where(OutboxMessage.address == address)
     values: dict[str, object] = dict(status=OutboxStatus.PENDING.value, claim_token=None,
                                      next_attempt_at=literal(due, OutboxMessage.next_attempt_at.type))
     if reason is not None:

@@ -1,7 +1,7 @@
 """An index on outbox_message.claim_token (the dispatcher settles and renews by token)
 
-Revision ID: 0004_deliver
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30
 
 The claim query itself uses ix_outbox_message_due (status, next_attempt_at), which exists
@@ -12,8 +12,8 @@ once (no dispatcher runs during a migration).
 
 from alembic import op
 
-revision = '0004_deliver'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """Group bots of an agency (chat_endpoint), tokens and secrets encrypted
 
-Revision ID: 0004_chat
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-30
 
@@ -11,7 +11,7 @@ JSON webhook. Credentials are stored only as Fernet tokens (TRACKER_CHANNEL_KEY)
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004_chat'
+revision = '0004'
 down_revision = '0003'
 branch_labels = None
 depends_on = None
