@@ -190,7 +190,7 @@ def dispatch(
         if token is None:
             break
         with factory() as session, session.begin():
-            result.dropped += drop_stale(session, token)
+            result.dropped += drop_stale(session, token, now.astimezone(SHANGHAI).date())
         with factory() as session:
             ids = list(session.scalars(select(OutboxMessage.id)
                                        .where(OutboxMessage.claim_token == token)))
@@ -291,11 +291,14 @@ def _deliver(channel: Channel | None, kind: ChannelKind, digest: Digest | Except
     return None
 
 
-def drop_stale(session: Session, token: str) -> int:
+def drop_stale(session: Session, token: str, today: dt.date | None = None) -> int:
     """Drop claimed notices that no longer apply, just before sending (DESIGN.md: a report
-    stops the ladder): a request or reminder whose request was answered or waived since it
-    was queued, and anything to a contact deactivated since. Each drop keeps its reason.
-    Returns how many were dropped. Does not commit.
+    stops the ladder; issue 8: answered, waived, extended or the contact deactivated): a
+    request or reminder whose request was answered or waived since it was queued, a ladder
+    rung (催办, 督办, 通报) whose request's due day has been moved to `today` or later since
+    (an extension: it is no longer overdue; `today` is the dispatcher's local date in
+    Asia/Shanghai, None skips this check), and anything to a contact deactivated since.
+    Each drop keeps its reason. Returns how many were dropped. Does not commit.
     """
     mine = OutboxMessage.claim_token == token
     answered = (select(OutboxMessage.id)
@@ -307,9 +310,15 @@ def drop_stale(session: Session, token: str) -> int:
     inactive = (select(OutboxMessage.id)
                 .join(Contact, Contact.id == OutboxMessage.contact_id)
                 .where(mine, Contact.active.is_(False)))
+    checks = [(answered, "事项已报送或已免报，不再发送"), (inactive, "联系人已停用，不再发送")]
+    if today is not None:
+        extended = (select(OutboxMessage.id)
+                    .join(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
+                    .where(mine, OutboxMessage.kind == MessageKind.ESCALATION.value,
+                           ProgressRequest.due_on >= today))
+        checks.append((extended, "截止日期已延后，事项不再逾期，不再发送"))
     n = 0
-    for query, reason in ((answered, "事项已报送或已免报，不再发送"),
-                          (inactive, "联系人已停用，不再发送")):
+    for query, reason in checks:
         n += session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_(query.scalar_subquery()))
             .values(status=OutboxStatus.DROPPED.value, last_error=reason, claim_token=None)

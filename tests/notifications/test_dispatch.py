@@ -192,6 +192,38 @@ def test_a_report_after_the_sweep_stops_its_reminder(db, plan, policy, smtp):
     assert rows == {ids[0]: "dropped", ids[1]: "sent"}
 
 
+def test_a_reminder_whose_due_day_was_moved_is_not_sent(db, plan, policy, smtp):
+    """A due day moved past today between the sweep and the dispatch (an extension): the
+    request is no longer overdue, so its queued 催办 is dropped with the reason, and the
+    other request's 催办 goes out."""
+    from sqlalchemy import update
+
+    from tracker.escalation.sweep import sweep_overdue
+    from tracker.models import ProgressRequest
+    from tracker.requests.reports import ReportInput, record_reports
+
+    controller, recorder = smtp
+    _queue(db, plan, policy)
+    dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 5), calendar=policy.calendar)
+    with db() as s:
+        ids = list(s.scalars(select(ProgressRequest.id).order_by(ProgressRequest.id)))
+    with transaction(db) as s:
+        record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=20)
+                           for i in ids[2:]], submitted_by="t", now=at("2017-04-07"))
+        sweep_overdue(s, plan, at("2017-04-11", 8, 30), policy)  # 催办 for ids[0] and ids[1]
+    with transaction(db) as s:  # the office moves ids[0]'s due day to 20 April
+        s.execute(update(ProgressRequest).where(ProgressRequest.id == ids[0])
+                  .values(due_on=dt.date(2017, 4, 20)))
+    before = len(recorder.messages)
+    r = dispatch(db, _channels(controller.port), now=at("2017-04-11", 9), calendar=policy.calendar)
+    assert (r.dropped, r.sent) == (1, 1) and len(recorder.messages) == before + 1
+    with db() as s:
+        rows = s.execute(select(OutboxMessage.request_id, OutboxMessage.last_error)
+                         .where(OutboxMessage.kind == "escalation",
+                                OutboxMessage.status == "dropped")).all()
+    assert [tuple(r) for r in rows] == [(ids[0], "截止日期已延后，事项不再逾期，不再发送")]
+
+
 def test_a_server_that_requires_login(db, plan, policy):
     """Without credentials the server answers 530: every message waits and retries (a setup
     problem, not a refusal of 52 addresses); with the right login they are delivered."""
