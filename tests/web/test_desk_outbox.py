@@ -16,7 +16,7 @@ from tests.conftest import at
 from tests.web.test_desk import _csrf, login
 from tests.web_helpers import Clock, liaison_of, make_app, make_settings
 from tracker.enums import ChannelKind
-from tracker.models import AuditEvent, OutboxMessage
+from tracker.models import Assignment, AuditEvent, Measure, OutboxMessage, ProgressRequest
 
 
 @pytest.fixture
@@ -58,7 +58,14 @@ def test_dead_letters_listed_with_reason_and_requeued_after_confirming(failed, d
     assert "进展调度" in row and "《天津市“十三五”加快残疾人小康进程规划纲要》" in page.text
     assert "Recipient address rejected" in row and '<td data-label="尝试次数">1</td>' in row
     assert "2017-04-12</span> <span class=\"nowrap\">09:30" in row
-    assert "2.1.1 提高残疾人社会救助水平" in row and "/desk/requests/" in row
+    with db() as s:  # the item the first dead letter is about, by its code and title
+        code, title, request_id = s.execute(
+            select(Measure.code, Measure.title, ProgressRequest.id)
+            .join(Assignment, Assignment.measure_id == Measure.id)
+            .join(ProgressRequest, ProgressRequest.assignment_id == Assignment.id)
+            .join(OutboxMessage, OutboxMessage.request_id == ProgressRequest.id)
+            .where(OutboxMessage.id == dead[0])).one()
+    assert f"{code} {title}" in row and f"/desk/requests/{request_id}" in row
     # one: the confirmation page, then the POST with the page's form token
     confirm = client.get("/desk/outbox/retry", params={"message": dead[0]})
     assert confirm.status_code == 200 and "将以下通知重新放入发送队列？" in confirm.text
