@@ -29,7 +29,7 @@ from notifications.templating import render_notice
 from tracker.dates.chinese import cn_date, cn_period
 from tracker.dates.workdays import WorkCalendar, local_date
 from tracker.directory.agencies import office_id
-from tracker.enums import ChannelKind, ContactRole, Level, MessageKind, NoticeKind, role_label
+from tracker.enums import ChannelKind, ContactRole, Level, MessageKind, NoticeKind, Role, role_label
 from tracker.models import (
     Agency,
     Assignment,
@@ -45,7 +45,7 @@ from tracker.models import (
 from tracker.settings import Settings
 
 # a circular's items keep the short role labels of its table (tracker.enums.role_label)
-_LONG_ROLE = {"牵头": "牵头单位", "配合": "配合单位", "区": "区人民政府", "指标": "指标报送单位"}
+_LONG_ROLE = {"牵头": "牵头单位", "配合": "配合单位", "区": "属地责任单位", "指标": "指标报送单位"}
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
@@ -99,7 +99,7 @@ def message_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
             msg=msg, kind=NoticeKind.of(msg.kind, msg.level), period=period or "",
             due_on=due_on, code=code, title=title, subject=f"{code} {title}".strip(),
             position=position if position is not None else 0,
-            role=role_label(role, long=True) if role or icode else "", agency=agency or "",
+            role=_notice_role(role, icode), agency=agency or "",
             plan_title=plan_title or "规划纲要", office=office, contact_line=contact_line,
             liaison=recipient, circular=circulars.get(payload.get("circular_id", -1))))
     return out
@@ -265,3 +265,12 @@ def _render_one(channel: str, address: str, kind: NoticeKind, rows: list[dict[st
         subject=subject, body=body, date=now, kind=kind.value,
         attachments=[c["attachment"] for c in circulars.values()],
     ), [m.id for m in msgs]
+
+
+def _notice_role(role: str | None, indicator_code: str | None) -> str:
+    """The role after the agency's name in a notice: 牵头单位 / 配合单位 / 属地责任单位 (a
+    district government's own share of a measure; "河东区人民政府（区人民政府）" said
+    nothing) / 指标报送单位; empty for a notice about no request."""
+    if role == Role.DISTRICT:
+        return "属地责任单位"
+    return role_label(role, long=True) if role or indicator_code else ""

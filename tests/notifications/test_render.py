@@ -77,9 +77,9 @@ def test_progress_request(db, policy, scenario):
     assert lines[2] == (f"根据{PLAN}实施工作安排，请你单位于2017年4月10日前报送下列2项任务的进展情况"
                         "（工作进展、存在问题、下一步打算，并附佐证材料）。逾期未报送的，将按规定催办、督办。")
     assert lines[lines.index(f"1. {PLAN}1 落实按比例安排残疾人就业制度") + 1] == (
-        "   责任单位：河东区人民政府（区人民政府）　报送期：2017年第一季度　截止日期：2017年4月10日")
+        "   责任单位：河东区人民政府（属地责任单位）　报送期：2017年第一季度　截止日期：2017年4月10日")
     assert lines[lines.index(f"2. {PLAN}3 开展残疾人职业技能培训") + 1] == (
-        "   责任单位：河东区人民政府（区人民政府）　报送期：2017年第一季度　截止日期：2017年4月10日")
+        "   责任单位：河东区人民政府（属地责任单位）　报送期：2017年第一季度　截止日期：2017年4月10日")
     other = d[("市残联联络员", "request")]  # one item extended since: the earliest due day
     assert other.subject == (f"【报送通知】{PLAN}2项任务请按期报送进展情况"
                              "（最早于2017年4月10日截止）")
@@ -119,7 +119,7 @@ def test_extension_returned_and_waived(db, policy, scenario):
     waived = d[("和平区人民政府联络员", "waived")]
     assert waived.subject == f"【免报】{PLAN}1项任务本期免予报送进展情况"
     assert _lines(waived)[_lines(waived).index(f"1. {PLAN}1 落实按比例安排残疾人就业制度") + 1:][:2] == [
-        "   责任单位：和平区人民政府（区人民政府）　报送期：2017年第一季度　截止日期：2017年4月10日",
+        "   责任单位：和平区人民政府（属地责任单位）　报送期：2017年第一季度　截止日期：2017年4月10日",
         "   免报理由：该区本季度无此项工作"]
     for notice in (ext, returned, waived):
         _ends_with_sender_and_contact(notice, "2017年4月7日", scenario["contact_line"])
@@ -133,7 +133,7 @@ def test_reminder_counts_working_days_overdue(db, policy, scenario):
     lines = _lines(notice)
     for n, measure in ((1, "1 落实按比例安排残疾人就业制度"), (2, "3 开展残疾人职业技能培训")):
         assert lines[lines.index(f"{n}. {PLAN}{measure}") + 1] == (
-            "   责任单位：河东区人民政府（区人民政府）　报送期：2017年第一季度　"
+            "   责任单位：河东区人民政府（属地责任单位）　报送期：2017年第一季度　"
             "截止日期：2017年4月10日　已逾期2个工作日")
     assert any(line.startswith(f"{DESK}/l/") for line in lines)  # the liaison answers here
 
@@ -174,7 +174,7 @@ def test_circular_rung_to_the_office_and_the_signed_circular_attached(db, policy
         lines = _lines(notice)
         assert lines[2].startswith(f"市政府督查室印发了《{title}》。你单位下列2项任务逾期未报送进展情况")
         assert lines[lines.index(f"1. {PLAN}1 落实按比例安排残疾人就业制度") + 1] == (
-            "   责任单位：河东区人民政府（区人民政府）　报送期：2017年第一季度　截止日期：2017年4月10日")
+            "   责任单位：河东区人民政府（属地责任单位）　报送期：2017年第一季度　截止日期：2017年4月10日")
         assert [a.filename for a in notice.attachments] == [f"{title}.docx"]
         assert notice.attachments[0].content[:2] == b"PK"
     assert len([k for k in d if k[1] == "circular"]) == 10  # 5 agencies × (liaison, deputy)
@@ -290,7 +290,7 @@ def test_one_person_for_two_agencies_gets_one_digest_naming_each_agency(db, smal
     assert hers[0].subject == f"【报送通知】{PLAN}4项任务请于2017年4月10日前报送进展情况"
     details = [line for line in lines if line.startswith("   责任单位：")]
     assert sorted(details) == sorted(
-        f"   责任单位：{agency}（区人民政府）　报送期：2017年第一季度　截止日期：2017年4月10日"
+        f"   责任单位：{agency}（属地责任单位）　报送期：2017年第一季度　截止日期：2017年4月10日"
         for agency in ("和平区人民政府", "和平区人民政府", "河东区人民政府", "河东区人民政府"))
 
 
