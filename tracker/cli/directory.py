@@ -211,10 +211,12 @@ def import_sheet_cmd(agency: str, path: Path,
 
 
 def _contact_table(session, ids: list[int], title: str):  # type: ignore[no-untyped-def]
-    """The contacts `ids` as a Rich table (agency, role, name, address, state)."""
+    """The contacts `ids` as a Rich table (agency, role, name, address with its further
+    addresses below it, state)."""
     from rich.table import Table
     from sqlalchemy import select
 
+    from tracker.directory.extra_addresses import extra_addresses
     from tracker.models import Agency, Contact
 
     table = Table(title=title, title_justify="left")
@@ -222,9 +224,12 @@ def _contact_table(session, ids: list[int], title: str):  # type: ignore[no-unty
         table.add_column(column, no_wrap=column in ("电子邮件", "编号", "状态"))
     rows = session.execute(select(Contact, Agency).join(Agency, Agency.id == Contact.agency_id)
                            .where(Contact.id.in_(ids)).order_by(Contact.id)).all()
+    extra = extra_addresses(session, ids)
     for contact, agency in rows:
         table.add_row(str(contact.id), f"{agency.government}·{agency.name}", contact.role.label,
-                      contact.name, contact.email, "在用" if contact.active else "已停用")
+                      contact.name, "\n".join([contact.email, *(
+                          f"附加：{a}" for a in extra.get(contact.id, []))]),
+                      "在用" if contact.active else "已停用")
     return table
 
 
