@@ -17,8 +17,8 @@ from tracker.db import transaction
 from tracker.directory.contacts import add_contact, deactivate_contact, replace_contact
 from tracker.directory.extra_addresses import add_address, extra_addresses, remove_address
 from tracker.enums import ChannelKind, ContactRole, MessageKind
-from tracker.models import Agency, Contact, ContactAddress, OutboxMessage
-from tracker.outbox import enqueue_to_agency
+from tracker.models import Agency, Contact, ContactAddress, OutboxMessage, ProgressRequest
+from tracker.outbox import enqueue_for_requests, enqueue_to_agency
 from tracker.requests.opening import open_due_requests
 
 run = CliRunner().invoke
@@ -76,6 +76,8 @@ def test_two_addresses_each_get_the_digest_once(db, small, policy, smtp, cli_env
     assert again.exit_code == 0 and "未重复添加" in again.output
     listed = run(app, ["liaison", "list", "--agency", "市残联"])
     assert listed.exit_code == 0 and f"附加：{HOME}" in listed.output
+    found = run(app, ["liaison", "list", "--email", HOME])  # found by the further address too
+    assert found.exit_code == 0 and "联系人（1 位）" in found.output and liaison.email in found.output
     with db() as s:
         aid = s.scalars(select(ContactAddress.id)).one()
     with transaction(db) as s:
@@ -275,3 +277,23 @@ def test_refusals_name_the_address(db, small, cli_env):
     assert r.exit_code == 2 and "市残联没有地址为 nobody@example.org 的联系人" in r.output
     with db() as s:  # nothing half-written by the refusals
         assert s.scalars(select(ContactAddress.address)).all() == [HOME]
+
+
+def test_pre_due_reminder_reaches_the_further_address(db, small, policy):
+    """The pre-due reminder (临期提醒) path writes its copy too, keyed as its primary row."""
+    liaison = _liaison(db)
+    with transaction(db) as s:
+        add_address(s, s.get_one(Contact, liaison.id), HOME)
+        aid = s.scalars(select(ContactAddress.id)).one()
+        opened = open_due_requests(s, small, at("2017-03-17"), policy).messages_queued
+        n = enqueue_for_requests(s, ProgressRequest.agency_id == liaison.agency_id,
+                                 kind=MessageKind.PRE_DUE_REMINDER, level=0,
+                                 now=at("2017-04-05"), channel=ChannelKind.EMAIL)
+        again = enqueue_for_requests(s, ProgressRequest.agency_id == liaison.agency_id,
+                                     kind=MessageKind.PRE_DUE_REMINDER, level=0,
+                                     now=at("2017-04-05"), channel=ChannelKind.EMAIL)
+    assert opened > 0 and (n, again) == (4, 0)  # 2 requests x 2 addresses of the liaison
+    pre = [(k, a) for k, a, _ in _rows(db, liaison.id) if k.startswith("pre:")]
+    primary = sorted(k for k, a in pre if a == liaison.email)
+    assert len(primary) == 2 and all(k.endswith(f":{liaison.id}") for k in primary)
+    assert sorted(k for k, a in pre if a == HOME) == [f"{k}:x{aid}" for k in primary]

@@ -293,14 +293,15 @@ def liaison_list(
     agency: Annotated[str | None, typer.Option(help="one agency (name or alias)")] = None,
     government: Annotated[str | None, typer.Option(
         help="the agency's government, when the name exists under several")] = None,
-    email: Annotated[str | None, typer.Option(help="one person's address, at every agency")] = None,
+    email: Annotated[str | None, typer.Option(
+        help="one person's address (primary or further), at every agency")] = None,
     all_: Annotated[bool, typer.Option("--all", help="deactivated contacts too")] = False,
 ) -> None:
     """Contacts of the directory with their ids (for deactivate --id), active ones by default."""
     from sqlalchemy import select
 
     from tracker.directory.addresses import AddressError, parse
-    from tracker.models import Contact
+    from tracker.models import Contact, ContactAddress
 
     with factory()() as session:
         query = select(Contact.id).order_by(Contact.agency_id, Contact.role, Contact.id)
@@ -308,7 +309,10 @@ def liaison_list(
             query = query.where(Contact.agency_id == agency_or_fail(session, agency, government))
         if email is not None:
             try:
-                query = query.where(Contact.email.in_([a.email for a in parse(email)]))
+                wanted = [a.email for a in parse(email)]
+                query = query.where(Contact.email.in_(wanted) | Contact.id.in_(
+                    select(ContactAddress.contact_id).where(ContactAddress.address.in_(wanted),
+                                                            ContactAddress.active.is_(True))))
             except AddressError as exc:
                 raise fail(str(exc)) from exc
         if not all_:
