@@ -128,7 +128,9 @@ def replace_contact(session: Session, *, agency: str, old_email: str, new_email:
     re-addressed in one set-based UPDATE, failed ones put back in the queue due at once.
     Each row's key ends with the recipient's contact id, so it is re-keyed to the new id:
     a notice the new contact already has (same key) is not duplicated, the old row is
-    dropped instead. Rows being sent at this moment (`sending`) are left to their run.
+    dropped instead. Copies to the old contact's further addresses (ContactAddress) are
+    dropped; the new contact's own further addresses get copies of what was handed over.
+    Rows being sent at this moment (`sending`) are left to their run.
     Running it twice changes nothing more. Raises ContactError / AgencyError /
     AddressError naming the bad value. Does not commit.
     """
