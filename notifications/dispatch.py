@@ -39,7 +39,13 @@ from tracker.dates.workdays import SHANGHAI, WorkCalendar
 from tracker.directory.addresses import AddressError
 from tracker.directory.addresses import check as check_address
 from tracker.enums import ChannelKind, MessageKind, OutboxStatus, RequestState
-from tracker.models import Contact, DeliveryAttempt, OutboxMessage, ProgressRequest
+from tracker.models import (
+    Contact,
+    ContactAddress,
+    DeliveryAttempt,
+    OutboxMessage,
+    ProgressRequest,
+)
 
 # Waits after attempt 1, 2, … (then daily): 5 min, 15 min, 1 h, 3 h, 6 h, 12 h, 1 d, 1 d …
 # With MAX_ATTEMPTS = 10 the retries span 3 days 22 h 20 min, so an outage of a day (or a
@@ -297,7 +303,8 @@ def drop_stale(session: Session, token: str, today: dt.date | None = None) -> in
     request or reminder whose request was answered or waived since it was queued, a ladder
     rung (催办, 督办, 通报) whose request's due day has been moved to `today` or later since
     (an extension: it is no longer overdue; `today` is the dispatcher's local date in
-    Asia/Shanghai, None skips this check), and anything to a contact deactivated since.
+    Asia/Shanghai, None skips this check), and anything to a contact deactivated since (all
+    its addresses) or to a further address of a contact removed since.
     Each drop keeps its reason. Returns how many were dropped. Does not commit.
     """
     mine = OutboxMessage.claim_token == token
@@ -310,7 +317,12 @@ def drop_stale(session: Session, token: str, today: dt.date | None = None) -> in
     inactive = (select(OutboxMessage.id)
                 .join(Contact, Contact.id == OutboxMessage.contact_id)
                 .where(mine, Contact.active.is_(False)))
-    checks = [(answered, "事项已报送或已免报，不再发送"), (inactive, "联系人已停用，不再发送")]
+    removed = (select(OutboxMessage.id)  # a contact's further address removed since
+               .join(ContactAddress, and_(ContactAddress.contact_id == OutboxMessage.contact_id,
+                                          ContactAddress.address == OutboxMessage.address))
+               .where(mine, ContactAddress.active.is_(False)))
+    checks = [(answered, "事项已报送或已免报，不再发送"), (inactive, "联系人已停用，不再发送"),
+              (removed, "附加地址已删除，不再发送")]
     if today is not None:
         extended = (select(OutboxMessage.id)
                     .join(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)

@@ -21,6 +21,7 @@ from tracker.models import (
     Assignment,
     ChatEndpoint,
     Contact,
+    ContactAddress,
     DeliveryAttempt,
     Indicator,
     Measure,
@@ -54,8 +55,9 @@ def enqueue_for_requests(
 ) -> int:
     """Write outbox rows for every request matching `request_filter` (a SQL condition).
 
-    One INSERT … SELECT per recipient group; idempotent through the unique key.
-    Returns the number of rows written.
+    One INSERT … SELECT per recipient group, and one more for the group's further addresses
+    (ContactAddress: the same notice to each, key + ":x{address id}"); idempotent through
+    the unique key. Returns the number of rows written.
     """
     groups: list[tuple[Any, ContactRole, bool]] = []
     if kind in (MessageKind.PROGRESS_REQUEST, MessageKind.PRE_DUE_REMINDER) \
@@ -80,28 +82,41 @@ def enqueue_for_requests(
             # a report returned and reopened starts a new round of the ladder
             key = key + literal(":r") + _s(ProgressRequest.ladder_round) + literal(f":{level}")
         key = key + literal(":") + _s(Contact.id)
-        sel = (
-            select(
-                key, literal(kind.value), literal(channel.value), Contact.email, Contact.name,
-                ProgressRequest.agency_id, ProgressRequest.id, Contact.id, ReportingPeriod.plan_id,
-                literal(level),
-                true() if is_copy else false(), literal(OutboxStatus.PENDING.value),
-                literal(0), literal(now, OutboxMessage.next_attempt_at.type),
-                literal(now, OutboxMessage.created_at.type),
+        for extra in (False, True):  # the primary address, then each further one (":x{id}")
+            sel = (
+                select(
+                    key + literal(":x") + _s(ContactAddress.id) if extra else key,
+                    literal(kind.value), literal(channel.value),
+                    ContactAddress.address if extra else Contact.email, Contact.name,
+                    ProgressRequest.agency_id, ProgressRequest.id, Contact.id,
+                    ReportingPeriod.plan_id, literal(level),
+                    true() if is_copy else false(), literal(OutboxStatus.PENDING.value),
+                    literal(0), literal(now, OutboxMessage.next_attempt_at.type),
+                    literal(now, OutboxMessage.created_at.type),
+                )
+                .select_from(ProgressRequest)
+                .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+                .join(Contact, and_(Contact.agency_id == agency_col, Contact.role == role,
+                                    Contact.active.is_(True)))
+                .where(request_filter)
             )
-            .select_from(ProgressRequest)
-            .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
-            .join(Contact, and_(Contact.agency_id == agency_col, Contact.role == role,
-                                Contact.active.is_(True)))
-            .where(request_filter)
-        )
-        total += insert_ignore_from_select(
-            session, OutboxMessage.__table__, OUTBOX_COLUMNS, sel  # type: ignore[arg-type]
-        )
+            if extra:
+                sel = sel.join(ContactAddress, extra_address_join(Contact.id))
+            total += insert_ignore_from_select(
+                session, OutboxMessage.__table__, OUTBOX_COLUMNS, sel  # type: ignore[arg-type]
+            )
     if kind == MessageKind.PROGRESS_REQUEST or level == Level.REMINDER:
         total += _enqueue_bots_for_requests(session, request_filter, kind=kind, level=level,
                                             now=now, prefix=prefix)
     return total
+
+
+def extra_address_join(contact_id: Any) -> Any:
+    """Join condition: the active further email addresses (ContactAddress) of `contact_id`.
+    Issue 8, item 2: every notice to a contact also goes to each of them, one row each,
+    keyed as the primary row + ":x{address id}" (so `hand_over` can tell them apart)."""
+    return and_(ContactAddress.contact_id == contact_id, ContactAddress.active.is_(True),
+                ContactAddress.channel == ChannelKind.EMAIL.value)
 
 
 # --- group bots (issue 8): what goes to an agency's liaisons also goes to its group bots ----
@@ -163,7 +178,8 @@ def enqueue_to_agency(
     request_id: int | None = None,
     plan_id: int | None = None,
 ) -> int:
-    """Write one outbox row per active contact of `role` at an agency (idempotent by key).
+    """Write one outbox row per active contact of `role` at an agency, and one per further
+    address of theirs (key + ":x{address id}"; issue 8, item 2); idempotent by key.
 
     `plan_id` names the plan the notice is about (a digest names each item's plan).
     """
@@ -171,13 +187,22 @@ def enqueue_to_agency(
         select(Contact).where(Contact.agency_id == agency_id, Contact.role == role,
                               Contact.active.is_(True))
     ).all()
+    names = {c.id: c.name for c in contacts}
+    # each contact's primary address, then each further one (one query for all contacts)
+    targets = [(f"{key_prefix}:{c.id}", c.id, c.email) for c in contacts]
+    if contacts:
+        targets += [(f"{key_prefix}:{cid}:x{aid}", cid, address) for aid, cid, address in
+                    session.execute(select(ContactAddress.id, ContactAddress.contact_id,
+                                           ContactAddress.address)
+                                    .where(ContactAddress.contact_id.in_(list(names)),
+                                           extra_address_join(ContactAddress.contact_id)))]
     rows = [
-        dict(key=f"{key_prefix}:{c.id}", kind=kind.value, channel=channel.value, address=c.email,
-             recipient_name=c.name, agency_id=agency_id, request_id=request_id, contact_id=c.id,
-             plan_id=plan_id, level=0,
+        dict(key=key, kind=kind.value, channel=channel.value, address=address,
+             recipient_name=names[cid], agency_id=agency_id, request_id=request_id,
+             contact_id=cid, plan_id=plan_id, level=0,
              is_copy=is_copy, payload=payload, status=OutboxStatus.PENDING.value, attempts=0,
              next_attempt_at=now, created_at=now)
-        for c in contacts
+        for key, cid, address in targets
     ]
     if role == ContactRole.LIAISON and not is_copy and kind in BOT_NOTICES:
         rows += _bot_rows(session, agency_id=agency_id, key_prefix=key_prefix, kind=kind,

@@ -211,10 +211,12 @@ def import_sheet_cmd(agency: str, path: Path,
 
 
 def _contact_table(session, ids: list[int], title: str):  # type: ignore[no-untyped-def]
-    """The contacts `ids` as a Rich table (agency, role, name, address, state)."""
+    """The contacts `ids` as a Rich table (agency, role, name, address with its further
+    addresses below it, state)."""
     from rich.table import Table
     from sqlalchemy import select
 
+    from tracker.directory.extra_addresses import extra_addresses
     from tracker.models import Agency, Contact
 
     table = Table(title=title, title_justify="left")
@@ -222,9 +224,12 @@ def _contact_table(session, ids: list[int], title: str):  # type: ignore[no-unty
         table.add_column(column, no_wrap=column in ("电子邮件", "编号", "状态"))
     rows = session.execute(select(Contact, Agency).join(Agency, Agency.id == Contact.agency_id)
                            .where(Contact.id.in_(ids)).order_by(Contact.id)).all()
+    extra = extra_addresses(session, ids)
     for contact, agency in rows:
         table.add_row(str(contact.id), f"{agency.government}·{agency.name}", contact.role.label,
-                      contact.name, contact.email, "在用" if contact.active else "已停用")
+                      contact.name, "\n".join([contact.email, *(
+                          f"附加：{a}" for a in extra.get(contact.id, []))]),
+                      "在用" if contact.active else "已停用")
     return table
 
 
@@ -288,14 +293,15 @@ def liaison_list(
     agency: Annotated[str | None, typer.Option(help="one agency (name or alias)")] = None,
     government: Annotated[str | None, typer.Option(
         help="the agency's government, when the name exists under several")] = None,
-    email: Annotated[str | None, typer.Option(help="one person's address, at every agency")] = None,
+    email: Annotated[str | None, typer.Option(
+        help="one person's address (primary or further), at every agency")] = None,
     all_: Annotated[bool, typer.Option("--all", help="deactivated contacts too")] = False,
 ) -> None:
     """Contacts of the directory with their ids (for deactivate --id), active ones by default."""
     from sqlalchemy import select
 
     from tracker.directory.addresses import AddressError, parse
-    from tracker.models import Contact
+    from tracker.models import Contact, ContactAddress
 
     with factory()() as session:
         query = select(Contact.id).order_by(Contact.agency_id, Contact.role, Contact.id)
@@ -303,7 +309,10 @@ def liaison_list(
             query = query.where(Contact.agency_id == agency_or_fail(session, agency, government))
         if email is not None:
             try:
-                query = query.where(Contact.email.in_([a.email for a in parse(email)]))
+                wanted = [a.email for a in parse(email)]
+                query = query.where(Contact.email.in_(wanted) | Contact.id.in_(
+                    select(ContactAddress.contact_id).where(ContactAddress.address.in_(wanted),
+                                                            ContactAddress.active.is_(True))))
             except AddressError as exc:
                 raise fail(str(exc)) from exc
         if not all_:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import String, case, exists, func, literal, select, update
+from sqlalchemy import String, case, cast, exists, func, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
 from tracker.directory.addresses import parse
 from tracker.directory.agencies import find_by_name, office_id, plan_agencies
 from tracker.enums import ContactRole, OutboxStatus
 from tracker.errors import DomainError
-from tracker.models import Contact, Plan
-from tracker.sql import insert_ignore_values
+from tracker.models import Contact, ContactAddress, Plan
+from tracker.sql import insert_ignore_from_select, insert_ignore_values
 
 
 class ContactError(DomainError):
@@ -128,7 +128,9 @@ def replace_contact(session: Session, *, agency: str, old_email: str, new_email:
     re-addressed in one set-based UPDATE, failed ones put back in the queue due at once.
     Each row's key ends with the recipient's contact id, so it is re-keyed to the new id:
     a notice the new contact already has (same key) is not duplicated, the old row is
-    dropped instead. Rows being sent at this moment (`sending`) are left to their run.
+    dropped instead. Copies to the old contact's further addresses (ContactAddress) are
+    dropped; the new contact's own further addresses get copies of what was handed over.
+    Rows being sent at this moment (`sending`) are left to their run.
     Running it twice changes nothing more. Raises ContactError / AgencyError /
     AddressError naming the bad value. Does not commit.
     """
@@ -163,6 +165,14 @@ def hand_over(session: Session, old_id: int, new: Contact) -> int:
     suffix = f":{old_id}"
     waiting = (OutboxMessage.contact_id == old_id,
                OutboxMessage.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value]))
+    # copies to the old person's further addresses are theirs, not the post's: dropped
+    # (the new contact's own further addresses get copies below)
+    session.execute(
+        update(OutboxMessage).where(*waiting, exists(select(ContactAddress.id).where(
+            ContactAddress.contact_id == old_id, ContactAddress.address == OutboxMessage.address)))
+        .values(status=OutboxStatus.DROPPED.value, claim_token=None,
+                last_error="原联系人已被替换，不再发往其附加地址")
+        .execution_options(synchronize_session=False))
     new_key = (func.substr(OutboxMessage.key, 1, func.length(OutboxMessage.key) - len(suffix),
                            type_=String)
                + literal(f":{new.id}"))
@@ -187,4 +197,26 @@ def hand_over(session: Session, old_id: int, new: Contact) -> int:
         .values(status=OutboxStatus.DROPPED.value, claim_token=None,
                 last_error=f"已改由新联系人 {new.email} 接收，其已有同一通知")
         .execution_options(synchronize_session=False))
+    copy_to_extra_addresses(session, new.id, new.email)
     return n
+
+
+def copy_to_extra_addresses(session: Session, contact_id: int, primary: str) -> int:
+    """Give each active further address (ContactAddress) of a contact a copy of every
+    pending notice to its primary address `primary`, keyed as the primary row +
+    ":x{address id}" (one INSERT … SELECT, idempotent by key). Used when a replacement
+    hands notices over (issue 8, item 2). Returns how many copies were written."""
+    from tracker.models import OutboxMessage
+    from tracker.outbox import OUTBOX_COLUMNS, extra_address_join
+
+    columns = [c for c in OUTBOX_COLUMNS if c not in ("key", "address", "attempts")]
+    src = OutboxMessage.__table__.c
+    sel = (select(OutboxMessage.key + literal(":x") + cast(ContactAddress.id, String),
+                  ContactAddress.address, OutboxMessage.payload, literal(0),
+                  *(src[c] for c in columns))
+           .join(ContactAddress, extra_address_join(OutboxMessage.contact_id))
+           .where(OutboxMessage.contact_id == contact_id, OutboxMessage.address == primary,
+                  OutboxMessage.status == OutboxStatus.PENDING.value))
+    return insert_ignore_from_select(
+        session, OutboxMessage.__table__, ["key", "address", "payload", "attempts", *columns],  # type: ignore[arg-type]
+        sel)

@@ -9,6 +9,7 @@ from tracker.models.plan import (
     AgencyAlias,
     Assignment,
     Contact,
+    ContactAddress,
     Indicator,
     Measure,
     Plan,
@@ -29,7 +30,8 @@ from tracker.models.tracking import (
 )
 
 __all__ = [
-    "Agency", "AgencyAlias", "Assignment", "ChatEndpoint", "Contact", "AuditEvent", "Base", "DeliveryAttempt",
+    "Agency", "AgencyAlias", "Assignment", "ChatEndpoint", "Contact", "ContactAddress",
+    "AuditEvent", "Base", "DeliveryAttempt",
     "Escalation", "Evidence",
     "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue",
     "Measure",

@@ -20,6 +20,8 @@ class OutboxMessage(Base):
     `esc:{request}:r{round}:{level}:{recipient}` for a ladder rung,
     `pre:{request}:r{round}:{due day}:{recipient}` for a pre-due reminder (临期提醒),
     `meet:{plan}:{year}:{government}:{kind}:{recipient}` for a meeting reminder.
+    A copy to a contact's further address (ContactAddress) has its primary row's key
+    followed by `:x{address id}`.
     The dispatcher groups pending messages per (channel, address) into one digest.
     """
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracker.enums import AgencyKind, Cadence, ContactRole, IndicatorAttribute, Role
+from tracker.enums import AgencyKind, Cadence, ChannelKind, ContactRole, IndicatorAttribute, Role
 from tracker.models.base import Base
 
 
@@ -88,6 +88,24 @@ class Contact(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     token_version: Mapped[int] = mapped_column(default=1)  # bump to revoke signed links
     __table_args__ = (UniqueConstraint("agency_id", "email"),)
+
+
+class ContactAddress(Base):
+    """Another address of a contact besides its primary `Contact.email` (issue 8, item 2: "a
+    contact may have several addresses"). Every notice to the contact also goes to each of
+    its active addresses, one outbox row each (key: the primary row's key + ":x{id}"). A
+    removed address stays, inactive, so the rows that name it keep their meaning and adding
+    it again reuses the id (and the keys). Email only for now.
+    """
+
+    __tablename__ = "contact_address"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    channel: Mapped[ChannelKind] = mapped_column(enum_column(ChannelKind),
+                                                 default=ChannelKind.EMAIL)
+    address: Mapped[str] = mapped_column(String(254))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    __table_args__ = (UniqueConstraint("contact_id", "address"),)
 
 
 class Measure(Base):
