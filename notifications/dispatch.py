@@ -29,8 +29,9 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import and_, func, insert, literal, select, tuple_, update
+from sqlalchemy import and_, exists, func, insert, literal, select, tuple_, union_all, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.channels.base import Channel, DeliveryError, Digest
@@ -185,6 +186,7 @@ def dispatch(
     if window is not None and not window.allows(now, calendar):
         result.quiet = True
         return result
+    today = now.astimezone(SHANGHAI).date()
     start = clock()
     beat = heartbeat if heartbeat is not None else lease.total_seconds() / 3
     for _ in range(max_batches):
@@ -196,7 +198,7 @@ def dispatch(
         if token is None:
             break
         with factory() as session, session.begin():
-            result.dropped += drop_stale(session, token, now.astimezone(SHANGHAI).date())
+            result.dropped += drop_stale(session, token, today)
         with factory() as session:
             ids = list(session.scalars(select(OutboxMessage.id)
                                        .where(OutboxMessage.claim_token == token)))
@@ -206,6 +208,7 @@ def dispatch(
         # channels whose setup failed in this run; a group bot's (its token, signature,
         # keyword) is that bot's alone, so a bot is scoped by its address
         broken: set[object] = set()
+        rechecked: set[tuple[ChannelKind, str]] = set()
         for kind, digest, msg_ids in digests:
             # a send starts only if its worst case (the channel's own timeout) fits the run
             if clock() - start + float(getattr(channels.get(kind), "timeout", 0) or 0) > run_timeout \
@@ -221,6 +224,22 @@ def dispatch(
                 else kind
             if scope in broken:
                 continue  # already deferred with the failure's reason
+            if isinstance(digest, Digest):
+                who = (kind, digest.address)
+                if who in rechecked:
+                    continue  # given back below: its next digests are rendered afresh
+                # checked again just before it goes (a report may have arrived while this
+                # batch was sending): if anything of this recipient no longer applies, it is
+                # dropped and the rest goes back in the queue, rendered anew on the next run
+                with factory() as session:
+                    stale = any_stale(session, token, today, who)
+                if stale:
+                    rechecked.add(who)
+                    with factory() as session, session.begin():
+                        result.dropped += drop_stale(session, token, today, recipient=who)
+                        result.deferred += _release(session, token, now, None, channel=kind,
+                                                    address=digest.address)
+                    continue
             error = _deliver(channels.get(kind), kind, digest)
             with factory() as session, session.begin():
                 _settle(session, token, msg_ids, digest_id, error, now, max_attempts, result)
@@ -297,17 +316,9 @@ def _deliver(channel: Channel | None, kind: ChannelKind, digest: Digest | Except
     return None
 
 
-def drop_stale(session: Session, token: str, today: dt.date | None = None) -> int:
-    """Drop claimed notices that no longer apply, just before sending (DESIGN.md: a report
-    stops the ladder; issue 8: answered, waived, extended or the contact deactivated): a
-    request or reminder whose request was answered or waived since it was queued, a ladder
-    rung (催办, 督办, 通报) whose request's due day has been moved to `today` or later since
-    (an extension: it is no longer overdue; `today` is the dispatcher's local date in
-    Asia/Shanghai, None skips this check), and anything to a contact deactivated since (all
-    its addresses) or to a further address of a contact removed since.
-    Each drop keeps its reason. Returns how many were dropped. Does not commit.
-    """
-    mine = OutboxMessage.claim_token == token
+def _stale(mine: Any, today: dt.date | None) -> list[tuple[Any, str]]:
+    """The claimed rows (`mine`: a SQL condition) that no longer apply, each query with the
+    reason recorded when they are dropped (see `drop_stale`)."""
     answered = (select(OutboxMessage.id)
                 .join(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
                 .where(mine, OutboxMessage.kind.in_([MessageKind.PROGRESS_REQUEST.value,
@@ -329,13 +340,44 @@ def drop_stale(session: Session, token: str, today: dt.date | None = None) -> in
                     .where(mine, OutboxMessage.kind == MessageKind.ESCALATION.value,
                            ProgressRequest.due_on >= today))
         checks.append((extended, "截止日期已延后，事项不再逾期，不再发送"))
+    return checks
+
+
+def _recipient(token: str, channel: ChannelKind, address: str) -> Any:
+    return and_(OutboxMessage.claim_token == token, OutboxMessage.channel == channel.value,
+                OutboxMessage.address == address)
+
+
+def drop_stale(session: Session, token: str, today: dt.date | None = None, *,
+               recipient: tuple[ChannelKind, str] | None = None) -> int:
+    """Drop claimed notices that no longer apply, just before sending (DESIGN.md: a report
+    stops the ladder; issue 8: answered, waived, extended or the contact deactivated): a
+    request or reminder whose request was answered or waived since it was queued, a ladder
+    rung (催办, 督办, 通报) whose request's due day has been moved to `today` or later since
+    (an extension: it is no longer overdue; `today` is the dispatcher's local date in
+    Asia/Shanghai, None skips this check), and anything to a contact deactivated since (all
+    its addresses) or to a further address of a contact removed since. All rows of the
+    claim `token`, or only those of one `recipient` (channel, address).
+    Each drop keeps its reason. Returns how many were dropped. Does not commit.
+    """
+    mine = (OutboxMessage.claim_token == token if recipient is None
+            else _recipient(token, *recipient))
     n = 0
-    for query, reason in checks:
+    for query, reason in _stale(mine, today):
         n += session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_(query.scalar_subquery()))
             .values(status=OutboxStatus.DROPPED.value, last_error=reason, claim_token=None)
             .execution_options(synchronize_session=False)).rowcount or 0  # type: ignore[attr-defined]
     return n
+
+
+def any_stale(session: Session, token: str, today: dt.date | None,
+              recipient: tuple[ChannelKind, str]) -> bool:
+    """Whether any claimed row of one recipient (channel, address) no longer applies: one
+    read-only query, run just before that recipient's digest is sent."""
+    checks = _stale(_recipient(token, *recipient), today)
+    return session.scalar(select(exists(union_all(*(q for q, _ in checks)).subquery().select()))) \
+        is True
 
 
 def _settle(session: Session, token: str, msg_ids: list[int], digest_id: str,

@@ -192,6 +192,54 @@ def test_a_report_after_the_sweep_stops_its_reminder(db, plan, policy, smtp):
     assert rows == {ids[0]: "dropped", ids[1]: "sent"}
 
 
+def test_a_report_while_the_batch_is_sending_stops_its_reminder(db, plan, policy, smtp):
+    """A report stored while the dispatcher is sending the same batch (after its claim and
+    its first re-check): the recipient's digest is checked again just before it goes, so
+    the reminder is dropped, not delivered."""
+    from tracker.escalation.sweep import sweep_overdue
+    from tracker.models import ProgressRequest
+    from tracker.requests.reports import ReportInput, record_reports
+
+    controller, recorder = smtp
+    _queue(db, plan, policy)
+    dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 5), calendar=policy.calendar)
+    with db() as s:
+        ids = list(s.scalars(select(ProgressRequest.id).order_by(ProgressRequest.id)))
+    with transaction(db) as s:
+        record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=20)
+                           for i in ids[2:]], submitted_by="t", now=at("2017-04-07"))
+        sweep_overdue(s, plan, at("2017-04-11", 8, 30), policy)  # 催办 for ids[0] and ids[1]
+    with db() as s:
+        owner = dict(s.execute(select(OutboxMessage.address, OutboxMessage.request_id)
+                               .where(OutboxMessage.kind == "escalation")).all())
+    assert len(owner) == 2  # two liaisons, one digest each
+
+    class AnswersWhileSending:  # the real SMTP channel; the other liaison answers meanwhile
+        def __init__(self, inner):  # type: ignore[no-untyped-def]
+            self.inner, self.timeout, self.first = inner, inner.timeout, None
+
+        def send(self, digest):  # type: ignore[no-untyped-def]
+            self.inner.send(digest)
+            if self.first is None:
+                self.first = digest.address
+                other = next(r for a, r in owner.items() if a != digest.address)
+                with transaction(db) as s:
+                    record_reports(s, [ReportInput(request_id=other, status="in_progress",
+                                                   percent=5)],
+                                   submitted_by="t", now=at("2017-04-11", 9, 0))
+
+    channel = AnswersWhileSending(_channels(controller.port)[ChannelKind.EMAIL])
+    before = len(recorder.messages)
+    r = dispatch(db, {ChannelKind.EMAIL: channel}, now=at("2017-04-11", 9),
+                 calendar=policy.calendar)
+    assert (r.sent, r.dropped) == (1, 1)
+    assert [m["To"].addresses[0].addr_spec for m in recorder.messages[before:]] == [channel.first]
+    with db() as s:
+        rows = dict(s.execute(select(OutboxMessage.address, OutboxMessage.status)
+                              .where(OutboxMessage.kind == "escalation")).all())
+    assert rows == {a: ("sent" if a == channel.first else "dropped") for a in owner}
+
+
 def test_a_reminder_whose_due_day_was_moved_is_not_sent(db, plan, policy, smtp):
     """A due day moved past today between the sweep and the dispatch (an extension): the
     request is no longer overdue, so its queued 催办 is dropped with the reason, and the
