@@ -195,6 +195,17 @@ class Settings(BaseSettings):
                 "否则一次投递连一封邮件也发不出")
         return self
 
+    @field_validator("smtp_from")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        """The From address must be one usable address: a wrong one would fail every mail."""
+        from tracker.directory.addresses import AddressError, check
+
+        try:
+            return check(value)
+        except AddressError as exc:
+            raise SettingsError(f"配置有误：TRACKER_SMTP_FROM {exc}") from None
+
     @field_validator("send_hours")
     @classmethod
     def _send_hours(cls, value: str) -> str:

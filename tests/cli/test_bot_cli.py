@@ -46,8 +46,11 @@ def test_bot_add_list_test_remove_and_doctor(db, db_url, small, tmp_path, monkey
     server.shutdown()
     assert r.exit_code == 1 and "测试消息未送达" in r.output and "加签密钥" in r.output
 
+    monkeypatch.setenv("TRACKER_SMTP_FROM", "ducha@tj.gov.cn")  # a real office's setup:
+    monkeypatch.setenv("TRACKER_BASE_URL", "https://ducha.tj.gov.cn")  # no mail warnings
     r = run(app, ["doctor"])
     assert r.exit_code == 0 and "运行环境（TRACKER_ENV）：production" in r.output
+    assert "发件地址：ducha@tj.gov.cn　链接地址：https://ducha.tj.gov.cn" in r.output
     assert "钉钉群机器人 1 个" in r.output and "警告" not in r.output
     monkeypatch.setenv("TRACKER_CHANNEL_KEY", Fernet.generate_key().decode())
     monkeypatch.setenv("TRACKER_ENV", "development")
@@ -76,3 +79,35 @@ def test_a_malformed_channel_key_is_named_without_its_value(tmp_path, monkeypatc
     r = run(app, ["doctor"])
     assert r.exit_code == 2 and "TRACKER_CHANNEL_KEY 不是有效的 Fernet 密钥" in r.output
     assert "not-a-fernet-key-secret" not in r.output
+
+
+def test_doctor_warns_about_a_production_mail_setup_that_cannot_work(tmp_path, monkeypatch):
+    """Port 465 without SSL, a login without a password, notices only written to files,
+    the example sender and links that open only on this machine: each one warned."""
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    for key, value in (("TRACKER_ENV", "production"), ("TRACKER_SMTP_PORT", "465"),
+                       ("TRACKER_SMTP_USER", "ducha"), ("TRACKER_CHANNEL", "file")):
+        monkeypatch.setenv(key, value)
+    r = run(app, ["doctor"])
+    assert r.exit_code == 0, r.output
+    warned = [line for line in r.output.splitlines() if line.startswith("警告")]
+    assert warned == [
+        "警告：端口 465 一般为 SSL 加密连接，请设置 TRACKER_SMTP_SECURITY=ssl",
+        "警告：已设置 TRACKER_SMTP_USER，但未设置 TRACKER_SMTP_PASSWORD",
+        "警告：TRACKER_CHANNEL=file：联系人的通知只写入文件，不发送邮件",
+        "警告：TRACKER_SMTP_FROM 仍是示例地址，请设置本单位的发件邮箱",
+        "警告：TRACKER_BASE_URL 为 http://127.0.0.1:8000：通知中的填报链接只能在本机打开，"
+        "请设置为联络员可访问的网址",
+    ]
+    monkeypatch.setenv("TRACKER_SMTP_PORT", "25")
+    monkeypatch.setenv("TRACKER_SMTP_SECURITY", "ssl")
+    r = run(app, ["doctor"])
+    assert "警告：端口 25 一般不使用 SSL 直连，请改用 TRACKER_SMTP_SECURITY=starttls 或端口 465" in r.output
+
+
+def test_a_bad_sender_address_stops_every_command(tmp_path, monkeypatch):
+    """TRACKER_SMTP_FROM that is not one address would fail every mail: refused up front."""
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    monkeypatch.setenv("TRACKER_SMTP_FROM", "bad")
+    r = run(app, ["doctor"])
+    assert r.exit_code == 2 and "TRACKER_SMTP_FROM" in r.output and "Traceback" not in r.output

@@ -84,4 +84,4 @@ def test_outbox_counts_and_retry_of_dead_letters(db, db_url, plan, policy, tmp_p
                          .where(OutboxMessage.last_error == "收件地址被拒收")).all()
     assert rows == [("pending", 0)] * 3
     r = run(app, ["outbox", "retry", "99999999"])
-    assert r.exit_code == 2 and "不是“发送失败”状态" in r.output
+    assert r.exit_code == 2 and "没有编号为 99999999 的通知" in r.output

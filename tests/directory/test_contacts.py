@@ -70,6 +70,8 @@ def test_deactivate_stops_notices_and_links_at_once(db, small, policy, smtp, cli
     assert refused.value.reason == "revoked"
     again = run(app, ["liaison", "deactivate", "--id", str(old.id)])
     assert again.exit_code == 0 and "此前已停用" in again.output
+    both = run(app, ["liaison", "deactivate", "--id", str(old.id), "--email", "x@tj.gov.cn"])
+    assert both.exit_code == 2 and "请只用 --id" in both.output
     result = dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 5),
                       calendar=policy.calendar)
     assert result.dropped == waiting and result.sent == queued - waiting

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from tracker.cli.common import agency_or_fail, app, console, current_settings, factory, fail, parse_now
+from tracker.settings import Settings
 
 bot_app = typer.Typer(help="Group bots (群机器人) of agencies: WeCom, DingTalk, Feishu, webhook.",
                       no_args_is_help=True)
@@ -114,11 +115,35 @@ def bot_test(bot_id: int, now: Annotated[str | None, typer.Option()] = None) -> 
         channels_for(settings, announce=False)[bot.kind].send(digest)
     except DeliveryError as exc:
         raise fail(f"测试消息未送达：{exc}", code=1) from exc
-    console.print(f"测试消息已发送至{bot.kind.label}“{bot.name}”。")
+    console.print(f"测试消息已发送至{bot.kind.label}“{bot.name}”。" if settings.env == "production"
+                  else f"测试消息已写入文件（未发送至{bot.kind.label}“{bot.name}”）。")
 
 
 def say(line: str) -> None:
     console.print(line, highlight=False, soft_wrap=True, markup=False)
+
+
+def smtp_warnings(settings: Settings) -> list[str]:
+    """What looks wrong in a production mail setup (issue 8: doctor warns): a port that
+    does not match the TLS setting, a login without a password, notices only written to
+    files, the example sender, and links that point at this machine only."""
+    out = []
+    port, security = settings.smtp_port, settings.smtp_security
+    if port == 465 and security != "ssl":
+        out.append("端口 465 一般为 SSL 加密连接，请设置 TRACKER_SMTP_SECURITY=ssl")
+    if security == "ssl" and port in (25, 587):
+        out.append(f"端口 {port} 一般不使用 SSL 直连，请改用 TRACKER_SMTP_SECURITY=starttls 或端口 465")
+    if settings.smtp_user and settings.smtp_password is None:
+        out.append("已设置 TRACKER_SMTP_USER，但未设置 TRACKER_SMTP_PASSWORD")
+    if settings.channel.value == "file":
+        out.append("TRACKER_CHANNEL=file：联系人的通知只写入文件，不发送邮件")
+    if settings.smtp_from == Settings.model_fields["smtp_from"].default:
+        out.append("TRACKER_SMTP_FROM 仍是示例地址，请设置本单位的发件邮箱")
+    host = settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    if host in ("127.0.0.1", "localhost", "::1", "[::1]"):
+        out.append(f"TRACKER_BASE_URL 为 {settings.base_url}：通知中的填报链接只能在本机打开，"
+                   "请设置为联络员可访问的网址")
+    return out
 
 
 @app.command("doctor")
@@ -152,6 +177,8 @@ def doctor() -> None:
         channel = "邮件" if settings.channel.value == "email" else f"文件（{settings.outbox_dir}）"
         say(f"联系人通知渠道：{channel}")
         say(f"邮件服务器：{settings.smtp_host}:{settings.smtp_port}（{security}{login}）")
+        say(f"发件地址：{settings.smtp_from}　链接地址：{settings.base_url}")
+        warnings += smtp_warnings(settings)
     for kind, n in sorted(bots.items()):
         say(f"群机器人：{kind.label} {n} 个")
     if not bots:

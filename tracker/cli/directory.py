@@ -246,6 +246,8 @@ def liaison_deactivate(
     from tracker.directory.contacts import deactivate_contact, find_contact
     from tracker.errors import DomainError
 
+    if contact_id is not None and (agency or email or government):
+        raise fail("请只用 --id，或只用 --agency 和 --email 指定联系人，不要同时使用")
     with transaction(factory()) as session:
         try:
             contact = find_contact(session, agency=agency, email=email, contact_id=contact_id,

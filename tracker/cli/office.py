@@ -271,7 +271,12 @@ def outbox_retry(message_id: Annotated[int | None, typer.Argument(
     with transaction(factory()) as session:
         n = requeue_failed(session, parse_now(now), message_id)
     if message_id is not None and not n:
-        raise fail(f"编号为 {message_id} 的通知不是“发送失败”状态")
+        from tracker.models import OutboxMessage
+
+        with factory()() as session:
+            exists = session.get(OutboxMessage, message_id) is not None
+        raise fail(f"编号为 {message_id} 的通知不是“发送失败”状态" if exists
+                   else f"没有编号为 {message_id} 的通知")
     console.print(f"已重新排队 {n} 条通知，下次投递时发送", highlight=False)
 
 
