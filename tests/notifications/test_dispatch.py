@@ -163,21 +163,30 @@ def test_one_bad_address_fails_alone(db, plan, policy, smtp):
     assert all("收件地址无效" in e and "zhang@@tj.gov.cn" in e for _, e in failed)
 
 
-def test_a_report_after_the_sweep_stops_its_reminder(db, plan, policy, smtp):
-    """A report stored between the sweep and the dispatch: no reminder is delivered for it."""
+def _two_reminders_queued(db, plan, policy, port: int) -> list[int]:  # type: ignore[no-untyped-def]
+    """Q1 requested and sent; all but the first two requests answered; the sweep of
+    11 April queues a 催办 for those two. Returns the request ids in order."""
     from tracker.escalation.sweep import sweep_overdue
     from tracker.models import ProgressRequest
     from tracker.requests.reports import ReportInput, record_reports
 
-    controller, recorder = smtp
     _queue(db, plan, policy)
-    dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 5), calendar=policy.calendar)
+    dispatch(db, _channels(port), now=at("2017-03-17", 9, 5), calendar=policy.calendar)
     with db() as s:
         ids = list(s.scalars(select(ProgressRequest.id).order_by(ProgressRequest.id)))
     with transaction(db) as s:
         record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=20)
                            for i in ids[2:]], submitted_by="t", now=at("2017-04-07"))
         sweep_overdue(s, plan, at("2017-04-11", 8, 30), policy)  # 催办 for ids[0] and ids[1]
+    return ids
+
+
+def test_a_report_after_the_sweep_stops_its_reminder(db, plan, policy, smtp):
+    """A report stored between the sweep and the dispatch: no reminder is delivered for it."""
+    from tracker.requests.reports import ReportInput, record_reports
+
+    controller, recorder = smtp
+    ids = _two_reminders_queued(db, plan, policy, controller.port)
     with transaction(db) as s:  # ids[0] answers minutes after the sweep
         record_reports(s, [ReportInput(request_id=ids[0], status="in_progress", percent=5)],
                        submitted_by="t", now=at("2017-04-11", 8, 40))
@@ -196,19 +205,10 @@ def test_a_report_while_the_batch_is_sending_stops_its_reminder(db, plan, policy
     """A report stored while the dispatcher is sending the same batch (after its claim and
     its first re-check): the recipient's digest is checked again just before it goes, so
     the reminder is dropped, not delivered."""
-    from tracker.escalation.sweep import sweep_overdue
-    from tracker.models import ProgressRequest
     from tracker.requests.reports import ReportInput, record_reports
 
     controller, recorder = smtp
-    _queue(db, plan, policy)
-    dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 5), calendar=policy.calendar)
-    with db() as s:
-        ids = list(s.scalars(select(ProgressRequest.id).order_by(ProgressRequest.id)))
-    with transaction(db) as s:
-        record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=20)
-                           for i in ids[2:]], submitted_by="t", now=at("2017-04-07"))
-        sweep_overdue(s, plan, at("2017-04-11", 8, 30), policy)  # 催办 for ids[0] and ids[1]
+    _two_reminders_queued(db, plan, policy, controller.port)
     with db() as s:
         owner = dict(s.execute(select(OutboxMessage.address, OutboxMessage.request_id)
                                .where(OutboxMessage.kind == "escalation")).all())
@@ -246,19 +246,10 @@ def test_a_reminder_whose_due_day_was_moved_is_not_sent(db, plan, policy, smtp):
     other request's 催办 goes out."""
     from sqlalchemy import update
 
-    from tracker.escalation.sweep import sweep_overdue
     from tracker.models import ProgressRequest
-    from tracker.requests.reports import ReportInput, record_reports
 
     controller, recorder = smtp
-    _queue(db, plan, policy)
-    dispatch(db, _channels(controller.port), now=at("2017-03-17", 9, 5), calendar=policy.calendar)
-    with db() as s:
-        ids = list(s.scalars(select(ProgressRequest.id).order_by(ProgressRequest.id)))
-    with transaction(db) as s:
-        record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=20)
-                           for i in ids[2:]], submitted_by="t", now=at("2017-04-07"))
-        sweep_overdue(s, plan, at("2017-04-11", 8, 30), policy)  # 催办 for ids[0] and ids[1]
+    ids = _two_reminders_queued(db, plan, policy, controller.port)
     with transaction(db) as s:  # the office moves ids[0]'s due day to 20 April
         s.execute(update(ProgressRequest).where(ProgressRequest.id == ids[0])
                   .values(due_on=dt.date(2017, 4, 20)))
