@@ -59,7 +59,7 @@ def start(port: int | None = None, *, login: tuple[str, str] | None = None,
         def authenticator(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
             ok = isinstance(auth_data, LoginPassword) and (
                 auth_data.login.decode(), auth_data.password.decode()) == login
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)  # a refusal answers 535 at once
 
         kwargs.update(auth_required=True, auth_require_tls=starttls is not None,
                       authenticator=authenticator)

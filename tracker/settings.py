@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     chat_timeout: float = Field(10.0, gt=0, le=120)  # seconds per bot API call
     chat_max_wait: float = Field(60.0, ge=0, le=600)  # seconds a run may wait for a bot's rate limit
     templates_dir: Path | None = None  # an administrator's notice templates (override ours)
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object per line on stderr
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
     if not TYPE_CHECKING:  # keep the mypy plugin's typed keyword arguments
 
@@ -205,6 +207,13 @@ class Settings(BaseSettings):
             return check(value)
         except AddressError as exc:
             raise SettingsError(f"配置有误：TRACKER_SMTP_FROM {exc}") from None
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _log_case(cls, value: Any, info: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     @field_validator("send_hours")
     @classmethod

@@ -1,4 +1,4 @@
-"""Group bots of agencies (`tracker bot …`) and `tracker doctor` (what is in effect)."""
+"""Group bots of agencies (`tracker bot …`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from tracker.cli.common import agency_or_fail, app, console, current_settings, factory, fail, parse_now
-from tracker.settings import Settings
 
 bot_app = typer.Typer(help="Group bots (群机器人) of agencies: WeCom, DingTalk, Feishu, webhook.",
                       no_args_is_help=True)
@@ -117,73 +116,3 @@ def bot_test(bot_id: int, now: Annotated[str | None, typer.Option()] = None) -> 
         raise fail(f"测试消息未送达：{exc}", code=1) from exc
     console.print(f"测试消息已发送至{bot.kind.label}“{bot.name}”。" if settings.env == "production"
                   else f"测试消息已写入文件（未发送至{bot.kind.label}“{bot.name}”）。")
-
-
-def say(line: str) -> None:
-    console.print(line, highlight=False, soft_wrap=True, markup=False)
-
-
-def smtp_warnings(settings: Settings) -> list[str]:
-    """What looks wrong in a production mail setup (issue 8: doctor warns): a port that
-    does not match the TLS setting, a login without a password, notices only written to
-    files, the example sender, and links that point at this machine only."""
-    out = []
-    port, security = settings.smtp_port, settings.smtp_security
-    if port == 465 and security != "ssl":
-        out.append("端口 465 一般为 SSL 加密连接，请设置 TRACKER_SMTP_SECURITY=ssl")
-    if security == "ssl" and port in (25, 587):
-        out.append(f"端口 {port} 一般不使用 SSL 直连，请改用 TRACKER_SMTP_SECURITY=starttls 或端口 465")
-    if settings.smtp_user and settings.smtp_password is None:
-        out.append("已设置 TRACKER_SMTP_USER，但未设置 TRACKER_SMTP_PASSWORD")
-    if settings.channel.value == "file":
-        out.append("TRACKER_CHANNEL=file：联系人的通知只写入文件，不发送邮件")
-    if settings.smtp_from == Settings.model_fields["smtp_from"].default:
-        out.append("TRACKER_SMTP_FROM 仍是示例地址，请设置本单位的发件邮箱")
-    host = settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-    if host in ("127.0.0.1", "localhost", "::1", "[::1]"):
-        out.append(f"TRACKER_BASE_URL 为 {settings.base_url}：通知中的填报链接只能在本机打开，"
-                   "请设置为联络员可访问的网址")
-    return out
-
-
-@app.command("doctor")
-def doctor() -> None:
-    """The environment and the channels in effect, with warnings (issue 8; issue 9 extends)."""
-    from sqlalchemy import func, select
-
-    from tracker.directory.bots import BotError, load_endpoints
-    from tracker.models import ChatEndpoint
-
-    settings = current_settings()
-    warnings: list[str] = []
-    say(f"运行环境（TRACKER_ENV）：{settings.env}")
-    with factory()() as session:
-        bots = dict(session.execute(select(ChatEndpoint.kind, func.count())
-                                    .where(ChatEndpoint.active.is_(True))
-                                    .group_by(ChatEndpoint.kind)).all())
-        key_problem = None
-        if bots:
-            try:
-                load_endpoints(session, settings.channel_key)
-            except BotError as exc:
-                key_problem = str(exc)
-    if settings.env != "production":
-        say(f"通知渠道：全部写入文件 {settings.outbox_dir}（不实际发送）")
-        warnings.append("TRACKER_ENV 不是 production：邮件和群机器人消息只写入文件，不会发给任何人；"
-                        "正式使用请设置 TRACKER_ENV=production")
-    else:
-        security = {"none": "不加密", "starttls": "STARTTLS", "ssl": "SSL"}[settings.smtp_security]
-        login = f"，登录用户 {settings.smtp_user}" if settings.smtp_user else "，不登录"
-        channel = "邮件" if settings.channel.value == "email" else f"文件（{settings.outbox_dir}）"
-        say(f"联系人通知渠道：{channel}")
-        say(f"邮件服务器：{settings.smtp_host}:{settings.smtp_port}（{security}{login}）")
-        say(f"发件地址：{settings.smtp_from}　链接地址：{settings.base_url}")
-        warnings += smtp_warnings(settings)
-    for kind, n in sorted(bots.items()):
-        say(f"群机器人：{kind.label} {n} 个")
-    if not bots:
-        say("群机器人：未添加")
-    if key_problem:
-        warnings.append(key_problem)
-    for line in warnings:
-        console.print(f"[yellow]警告[/]：{line}", highlight=False, soft_wrap=True)

@@ -30,6 +30,10 @@ class TrackerGroup(TyperGroup):
         try:
             settings = Settings()
             WorkCalendar.from_file(settings.calendar_overrides)
+            if settings.log_format == "json":
+                from tracker.ops.logs import configure_logging
+
+                configure_logging(settings)
             token = _settings.set(settings)
             try:
                 return super().invoke(ctx)

@@ -1,0 +1,106 @@
+"""`tracker backup` / `tracker restore` on SQLite (online backup API) and PostgreSQL
+(pg_dump / pg_restore): the copy is whole, a restore brings it back and keeps a copy of
+what it replaced, and a file that is not a backup is refused with the database untouched."""
+
+from __future__ import annotations
+
+import lzma
+import shutil
+from pathlib import Path
+
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from tracker.cli import app
+from tracker.db import make_engine
+
+run = CliRunner().invoke
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "demo-2017-rev0001.sqlite.xz"
+
+
+def _env(monkeypatch, tmp_path, url):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    monkeypatch.setenv("TRACKER_DATABASE_URL", url)
+
+
+def _scalar(url: str, sql: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql)).scalar()
+    finally:
+        engine.dispose()
+
+
+def _exec(url: str, sql: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def test_backup_then_restore_brings_the_data_back(db_url, plan, tmp_path, monkeypatch):
+    _env(monkeypatch, tmp_path, db_url)
+    suffix = ".db" if db_url.startswith("sqlite") else ".dump"
+    r = run(app, ["backup", "--now", "2017-04-10T09:00"])
+    assert r.exit_code == 0, r.output
+    target = tmp_path / "backups" / f"tracker-20170410-090000{suffix}"
+    assert f"已备份至 {target}" in r.output
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no .part left
+    r = run(app, ["backup", "--now", "2017-04-10T09:00"])
+    assert r.exit_code == 1 and f"备份文件 {target} 已存在" in r.output
+
+    assignments = _scalar(db_url, "SELECT count(*) FROM assignment")
+    assert assignments == 798
+    _exec(db_url, "UPDATE plan SET title = '被误改的标题'")
+    _exec(db_url, "DELETE FROM assignment WHERE id IN (SELECT id FROM assignment ORDER BY id LIMIT 100)")
+
+    r = run(app, ["restore", str(target), "--yes", "--now", "2017-04-11T09:00"])
+    assert r.exit_code == 0, r.output
+    assert _scalar(db_url, "SELECT count(*) FROM assignment") == 798
+    assert _scalar(db_url, "SELECT title FROM plan") == plan.title
+    safety = tmp_path / "backups" / f"before-restore-tracker-20170411-090000{suffix}"
+    assert f"恢复前的数据库已另存为 {safety}" in r.output and safety.stat().st_size > 0
+    if suffix == ".db":  # the safety copy holds what the restore replaced
+        assert _scalar(f"sqlite:///{safety}", "SELECT count(*) FROM assignment") == 698
+
+
+def test_what_is_not_a_backup_is_refused_and_nothing_changes(db_url, plan, tmp_path, monkeypatch):
+    _env(monkeypatch, tmp_path, db_url)
+    notes = tmp_path / "会议纪要.txt"
+    notes.write_text("不是数据库", encoding="utf-8")
+    r = run(app, ["restore", str(notes), "--yes"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    expected = "不是 SQLite 数据库文件" if db_url.startswith("sqlite") else "不是 pg_dump 自定义格式的备份"
+    assert f"{notes} {expected}" in r.output.replace("\n", "")
+    r = run(app, ["restore", str(tmp_path / "missing.db"), "--yes"])
+    assert r.exit_code == 1 and "missing.db 不存在" in r.output
+    assert _scalar(db_url, "SELECT count(*) FROM assignment") == 798
+    assert not (tmp_path / "backups").exists()  # refused before any copy was made
+
+
+def test_a_foreign_sqlite_file_is_refused(sqlite_url, tmp_path, monkeypatch):
+    _env(monkeypatch, tmp_path, f"sqlite:///{tmp_path / 'tracker.db'}")
+    other = tmp_path / "other.db"
+    _exec(f"sqlite:///{other}", "CREATE TABLE t (x INTEGER)")
+    r = run(app, ["restore", str(other), "--yes"])
+    assert r.exit_code == 1
+    assert "不是本系统的数据库备份（没有 alembic_version 表），未恢复" in r.output.replace("\n", "")
+
+
+def test_an_old_versions_backup_is_migrated_on_restore(tmp_path, monkeypatch):
+    """A backup made by the first release (schema 0001, the 2017 demo) restores into this
+    version and is brought to the newest schema with its data."""
+    _env(monkeypatch, tmp_path, f"sqlite:///{tmp_path / 'tracker.db'}")
+    old = tmp_path / "old-backup.db"
+    with lzma.open(FIXTURE) as src, open(old, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    requests = _scalar(f"sqlite:///{old}", "SELECT count(*) FROM progress_request")
+    r = run(app, ["restore", str(old), "--yes"])
+    assert r.exit_code == 0, r.output
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    assert _scalar(url, "SELECT count(*) FROM progress_request") == requests == 3201
+    r = run(app, ["doctor"])
+    assert "正常：已连接，结构为最新版本" in r.output

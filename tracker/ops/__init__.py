@@ -1,0 +1,1 @@
+"""Operations: the health report (`doctor`), backups, logs."""
