@@ -76,3 +76,74 @@ def test_0003_merges_one_agency_named_in_two_plans(tmp_path):
         assert json.loads(items)[0]["agency_id"] == civil
         assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
     engine.dispose()
+
+
+def test_a_populated_database_migrates_to_head_on_postgresql_and_sqlite(tmp_path):
+    """The 2017 demo database of the first release (schema 0001), copied row for row into
+    PostgreSQL at 0001, upgrades to head there as on SQLite: every table keeps the same rows,
+    the schema equals the models, and the next quarter opens the same requests on both."""
+    import lzma
+    import shutil
+    import uuid
+
+    from alembic import command
+    from sqlalchemy import MetaData, create_engine, func, select, text
+
+    from tests.conftest import PG_ADMIN_URL, at
+    from tracker.db import alembic_config, make_engine, migrate, session_factory, transaction
+    from tracker.models import Plan
+    from tracker.policy import Policy
+    from tracker.requests.opening import open_due_requests
+    from tracker.settings import Settings
+
+    path = tmp_path / "tracker.db"
+    with lzma.open(Path(__file__).parent / "fixtures" / "demo-2017-rev0001.sqlite.xz") as src, \
+            open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    lite = make_engine(f"sqlite:///{path}")
+    name = f"tracker_mig_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    pg = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        command.upgrade(alembic_config(pg), "0001")
+        source, target = MetaData(), MetaData()
+        source.reflect(lite)
+        target.reflect(pg)
+        with lite.connect() as read, pg.begin() as write:
+            for table in source.sorted_tables:
+                if table.name == "alembic_version":
+                    continue
+                rows = [dict(r._mapping) for r in read.execute(select(table))]
+                if rows:
+                    write.execute(target.tables[table.name].insert(), rows)
+                if "id" in table.c:
+                    write.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                       f"(SELECT coalesce(max(id), 0) + 1 FROM {table.name}), false)"))
+        migrate(pg)
+        migrate(lite)
+        for engine in (pg, lite):
+            with engine.connect() as conn:
+                ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+                assert compare_metadata(ctx, Base.metadata) == []
+        counts = []
+        for engine in (pg, lite):
+            with engine.connect() as conn:
+                counts.append({t.name: conn.execute(select(func.count()).select_from(t)).scalar()
+                               for t in Base.metadata.sorted_tables})
+        assert counts[0] == counts[1]
+        assert counts[0]["progress_request"] == 3201 and counts[0]["escalation"] == 1424
+        opened = []
+        for engine in (pg, lite):
+            with transaction(session_factory(engine)) as s:
+                plan = s.scalars(select(Plan)).one()
+                r = open_due_requests(s, plan, at("2018-03-30", 8), Policy.from_settings(Settings()))
+                opened.append((r.requests_opened, r.periods))
+        assert opened[0] == opened[1] and opened[0][0] == 798
+    finally:
+        pg.dispose()
+        lite.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
