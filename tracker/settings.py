@@ -200,11 +200,20 @@ class Settings(BaseSettings):
     @field_validator("smtp_from")
     @classmethod
     def _sender(cls, value: str) -> str:
-        """The From address must be one usable address: a wrong one would fail every mail."""
-        from tracker.directory.addresses import AddressError, check
+        """The From address must be one usable address: a wrong one would fail every mail.
+
+        A display name may come with it (`督查室 <ducha@tj.gov.cn>`); it is then the sender's
+        name in every mail instead of the product's."""
+        from tracker.directory.addresses import AddressError, check, parse
 
         try:
-            return check(value)
+            if "<" not in value:
+                return check(value)
+            found = parse(value)
+            if len(found) != 1:
+                raise AddressError(f"“{value.strip()[:80]}”应为一个地址，不是 {len(found)} 个")
+            name, addr = found[0].name, found[0].email
+            return f"{name} <{addr}>" if name else addr
         except AddressError as exc:
             raise SettingsError(f"配置有误：TRACKER_SMTP_FROM {exc}") from None
 

@@ -8,7 +8,7 @@ import ssl
 from email import policy as email_policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
 from notifications.channels.base import DeliveryError, Digest
@@ -26,7 +26,10 @@ class EmailChannel:
     def __init__(self, host: str, port: int, sender: str, timeout: float = 30.0, *,
                  user: str | None = None, password: str | None = None,
                  security: str = "none", ca_file: str | Path | None = None):
-        self.host, self.port, self.sender, self.timeout = host, port, sender, timeout
+        # TRACKER_SMTP_FROM may carry the office's name: "督查室 <ducha@tj.gov.cn>"
+        name, addr = parseaddr(sender) if "<" in sender else ("", sender)
+        self.sender_name = name or "规划纲要督查督办系统"
+        self.host, self.port, self.sender, self.timeout = host, port, addr, timeout
         self.user, self.password, self.security = user, password, security
         self.ca_file = ca_file
 
@@ -39,7 +42,7 @@ class EmailChannel:
         msg = EmailMessage(policy=email_policy.default.clone(max_line_length=77))
         # Address objects, not formataddr() text: the text is parsed again on assignment,
         # and a name holding ':' or '@' would turn into another address
-        msg["From"] = Address(display_name="规划纲要督查督办系统", addr_spec=self.sender)
+        msg["From"] = Address(display_name=self.sender_name, addr_spec=self.sender)
         msg["To"] = Address(display_name=_display_name(digest.recipient_name),
                             addr_spec=digest.address)
         msg["Subject"] = digest.subject
