@@ -51,17 +51,23 @@ def test_backup_then_restore_brings_the_data_back(db_url, plan, tmp_path, monkey
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # no .part left
     r = run(app, ["backup", "--now", "2017-04-10T09:00"])
     assert r.exit_code == 1 and f"备份文件 {target} 已存在" in r.output
+    for day in ("11", "12"):
+        r = run(app, ["backup", "--now", f"2017-04-{day}T09:00", "--keep", "2"])
+    assert "已删除较早的备份 1 个，保留最近 2 个" in r.output
+    assert sorted(p.name for p in target.parent.iterdir()) == [
+        f"tracker-20170411-090000{suffix}", f"tracker-20170412-090000{suffix}"]
+    target = target.with_name(f"tracker-20170412-090000{suffix}")
 
     assignments = _scalar(db_url, "SELECT count(*) FROM assignment")
     assert assignments == 798
     _exec(db_url, "UPDATE plan SET title = '被误改的标题'")
     _exec(db_url, "DELETE FROM assignment WHERE id IN (SELECT id FROM assignment ORDER BY id LIMIT 100)")
 
-    r = run(app, ["restore", str(target), "--yes", "--now", "2017-04-11T09:00"])
+    r = run(app, ["restore", str(target), "--yes", "--now", "2017-04-13T09:00"])
     assert r.exit_code == 0, r.output
     assert _scalar(db_url, "SELECT count(*) FROM assignment") == 798
     assert _scalar(db_url, "SELECT title FROM plan") == plan.title
-    safety = tmp_path / "backups" / f"before-restore-tracker-20170411-090000{suffix}"
+    safety = tmp_path / "backups" / f"before-restore-tracker-20170413-090000{suffix}"
     assert f"恢复前的数据库已另存为 {safety}" in r.output and safety.stat().st_size > 0
     if suffix == ".db":  # the safety copy holds what the restore replaced
         assert _scalar(f"sqlite:///{safety}", "SELECT count(*) FROM assignment") == 698

@@ -45,9 +45,11 @@ def backup_cmd(
     out: Annotated[Path | None, typer.Option(
         help="backup file (default: HOME/backups/tracker-YYYYMMDD-HHMMSS.db or .dump)")] = None,
     now: Annotated[str | None, typer.Option(help="ISO time for the default name")] = None,
+    keep: Annotated[int | None, typer.Option(
+        help="then keep only the newest N backups in HOME/backups")] = None,
 ) -> None:
     """Copy the database to a file: SQLite's online backup, or pg_dump for PostgreSQL."""
-    from tracker.ops.backup import BackupError, backup, default_path
+    from tracker.ops.backup import BackupError, backup, default_path, prune
 
     settings = current_settings()
     target = out or default_path(settings.home, settings.database_url, parse_now(now))
@@ -56,6 +58,10 @@ def backup_cmd(
     except BackupError as exc:
         raise fail(str(exc), code=1) from exc
     say(f"已备份至 {result.path}（{result.size / 1024 / 1024:.1f} MB）")
+    if keep is not None:
+        gone = prune(settings.home / "backups", keep)
+        if gone:
+            say(f"已删除较早的备份 {len(gone)} 个，保留最近 {keep} 个")
 
 
 @app.command("restore")

@@ -106,6 +106,16 @@ def restore(url: str, source: Path, safety_copy: Path | None) -> BackupResult | 
     return saved
 
 
+def prune(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` backups named tracker-YYYYMMDD-HHMMSS.* in `folder`
+    (safety copies named before-restore-* are never deleted). Returns what was deleted."""
+    found = sorted(p for p in folder.glob("tracker-*") if p.suffix in (".db", ".dump"))
+    gone = found[:-keep] if keep > 0 else []
+    for path in gone:
+        path.unlink()
+    return gone
+
+
 def _is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
