@@ -42,6 +42,7 @@ def open_requests_task(now: str | None, settings: Settings | None) -> dict[str, 
     policy = policy_for(settings)
     out: dict[str, Any] = {"opened": 0, "queued": 0, "periods": []}
     with transaction(factory_for(settings.database_url)) as session:
+        policy = policy.with_session(session)
         for plan in session.scalars(select(Plan)):
             r = open_due_requests(session, plan, at, policy)
             out["opened"] += r.requests_opened
@@ -57,6 +58,7 @@ def sweep_ladder_task(now: str | None, settings: Settings | None) -> dict[str, A
     fired = {1: 0, 2: 0, 3: 0}
     queued = pre_due = 0
     with transaction(factory_for(settings.database_url)) as session:
+        policy = policy.with_session(session)
         for plan in session.scalars(select(Plan)):
             r = sweep_overdue(session, plan, at, policy)
             for k, v in r.fired.items():
@@ -74,6 +76,7 @@ def meeting_duty_task(now: str | None, settings: Settings | None) -> dict[str, i
     out = {"reminders": 0, "warnings": 0, "findings": 0}
     with transaction(factory_for(settings.database_url)) as session:
         out["sessions_purged"] = purge_sessions(session, at, settings.rules)
+        policy = policy.with_session(session)
         for plan in session.scalars(select(Plan)):
             r = meeting_duty(session, plan, at, policy)
             out["reminders"] += r.reminders
@@ -85,8 +88,10 @@ def meeting_duty_task(now: str | None, settings: Settings | None) -> dict[str, i
 @task(**TASK_OPTS)
 def deliver_outbox_task(now: str | None, settings: Settings | None) -> dict[str, Any]:
     settings, at = resolve(now, settings)
+    with factory_for(settings.database_url)() as session:  # the stored calendar overrides
+        calendar = policy_for(settings).with_session(session).calendar
     r = dispatch(factory_for(settings.database_url), channels_for(settings), now=at,
-                 calendar=policy_for(settings).calendar, link_for=link_maker(settings, at),
+                 calendar=calendar, link_for=link_maker(settings, at),
                  notices=NoticeConfig.from_settings(settings),
                  run_timeout=settings.dispatch_run_timeout,
                  recipients=settings.dispatch_recipients,
@@ -103,6 +108,7 @@ def scorecard_task(now: str | None, settings: Settings | None,
     policy = policy_for(settings)
     out = []
     with transaction(factory_for(settings.database_url)) as session:
+        policy = policy.with_session(session)
         for plan in session.scalars(select(Plan)):
             y = year if year is not None else due_year(plan, at, policy)
             if y is None or not plan.first_year <= y <= plan.last_year:

@@ -323,7 +323,8 @@ def _stale(mine: Any, today: dt.date | None) -> list[tuple[Any, str]]:
                 .join(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
                 .where(mine, OutboxMessage.kind.in_([MessageKind.PROGRESS_REQUEST.value,
                                                      MessageKind.PRE_DUE_REMINDER.value,
-                                                     MessageKind.ESCALATION.value]),
+                                                     MessageKind.ESCALATION.value,
+                                                     MessageKind.DUE_CHANGED.value]),
                        ProgressRequest.state != RequestState.OPEN.value))
     inactive = (select(OutboxMessage.id)
                 .join(Contact, Contact.id == OutboxMessage.contact_id)

@@ -71,7 +71,8 @@ def message_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
     """
     subject_agency = aliased(Agency)
     rows = session.execute(
-        select(OutboxMessage, ReportingPeriod.label, ProgressRequest.due_on, Measure.code,
+        select(OutboxMessage, ReportingPeriod.label, ProgressRequest.due_on,
+               ProgressRequest.due_provisional, Measure.code,
                Measure.title, Measure.position, Assignment.role, Indicator.code,
                Indicator.name, subject_agency.name, Plan.id, Plan.title, Contact)
         .outerjoin(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
@@ -85,19 +86,20 @@ def message_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.id)
     ).all()
-    offices = _offices(session, {r[10] for r in rows if r[10] is not None})
+    offices = _offices(session, {r[11] for r in rows if r[11] is not None})
     circulars = _circulars(session, {
         int(cid) for r in rows if (cid := (r[0].payload or {}).get("circular_id")) is not None})
     out = []
-    for (msg, period, due_on, mcode, mtitle, position, role, icode, iname, agency, plan_id,
-         plan_title, recipient) in rows:
+    for (msg, period, due_on, provisional, mcode, mtitle, position, role, icode, iname, agency,
+         plan_id, plan_title, recipient) in rows:
         code = mcode or (f"指标{icode}" if icode else "")
         title = mtitle or (f"{iname}（年度数值）" if icode else "")
         office, contact_line = offices.get(plan_id, ("", ""))
         payload = msg.payload or {}
         out.append(dict(
             msg=msg, kind=NoticeKind.of(msg.kind, msg.level), period=period or "",
-            due_on=due_on, code=code, title=title, subject=f"{code} {title}".strip(),
+            due_on=due_on, provisional=bool(provisional), code=code, title=title,
+            subject=f"{code} {title}".strip(),
             position=position if position is not None else 0,
             role=_notice_role(role, icode), agency=agency or "",
             plan_title=plan_title or "规划纲要", office=office, contact_line=contact_line,
@@ -197,6 +199,7 @@ def _item(r: dict[str, Any], *, today: dt.date, calendar: WorkCalendar,
         plan=r["plan_title"], code=r["code"], title=r["title"], subject=r["subject"],
         agency=r["agency"], role=r["role"], period=cn_period(r["period"]),
         due=cn_date(due_on) if due_on else "", days_overdue=max(overdue, 0),
+        provisional=r.get("provisional", False),  # 暂定: counted over an uncovered year
         desk_url=desk_url, is_copy=msg.is_copy,
         # what the office decided, for 延期审批结果 / 退回修改 / 免报
         granted=payload.get("granted"), note=payload.get("note") or "",
@@ -235,7 +238,7 @@ def _render_one(channel: str, address: str, kind: NoticeKind, rows: list[dict[st
                                 role=_LONG_ROLE.get(i.get("role", ""), i.get("role", "")),
                                 period=cn_period(i["period"]),
                                 due=cn_date(i["due_on"]), days_overdue=0, desk_url=None,
-                                text="")
+                                text="", provisional=False)
                            for i in c["items"] if i["agency_id"] == r["msg"].agency_id]
     # Only a liaison's own copy carries the answer link (never a deputy's or a cc).
     answerable = [r for r in rows if not r["msg"].is_copy and r["liaison"] is not None
@@ -256,6 +259,7 @@ def _render_one(channel: str, address: str, kind: NoticeKind, rows: list[dict[st
         link=link, sender="、".join(offices) or "督查室",
         contact_lines=list(dict.fromkeys(r["contact_line"] for r in rows if r["contact_line"])),
         today=cn_date(today),
+        reason=next((r["msg"].payload or {}).get("reason", "") for r in rows),
     )
     subject, body = render_notice(f"notices/{kind.value}.txt.j2", ctx,
                                   override_dir=config.templates_dir)

@@ -168,6 +168,7 @@ class MessageKind(StrEnum):
     MEETING_REMINDER = "meeting_reminder"
     MEETING_WARNING = "meeting_warning"
     PRE_DUE_REMINDER = "pre_due_reminder"  # 临期提醒: a few working days before the due day
+    DUE_CHANGED = "due_changed"  # 截止时间调整: a calendar change moved the due day
 
     @property
     def label(self) -> str:
@@ -188,6 +189,7 @@ _MESSAGE_KIND = {
     MessageKind.MEETING_REMINDER: "常务会议提醒",
     MessageKind.MEETING_WARNING: "常务会议预警",
     MessageKind.PRE_DUE_REMINDER: "临期提醒",
+    MessageKind.DUE_CHANGED: "截止时间调整",
 }
 
 
@@ -204,6 +206,7 @@ class NoticeKind(StrEnum):
     RETURNED = "returned"  # 退回修改
     WAIVED = "waived"  # 免报
     MEETING = "meeting"  # 会议提醒 (and its warning)
+    DUE_CHANGED = "due_changed"  # 截止时间调整: the holiday schedule moved a due day
 
     @property
     def label(self) -> str:
@@ -223,6 +226,7 @@ _NOTICE_KIND = {
     NoticeKind.SUPERVISION: "督办", NoticeKind.CIRCULAR: "通报",
     NoticeKind.EXTENSION: "延期审批结果", NoticeKind.RETURNED: "退回修改",
     NoticeKind.WAIVED: "免报", NoticeKind.MEETING: "会议提醒",
+    NoticeKind.DUE_CHANGED: "截止时间调整",
 }
 _NOTICE_OF_MESSAGE = {
     MessageKind.PROGRESS_REQUEST: NoticeKind.REQUEST,
@@ -233,6 +237,7 @@ _NOTICE_OF_MESSAGE = {
     MessageKind.WAIVED: NoticeKind.WAIVED,
     MessageKind.MEETING_REMINDER: NoticeKind.MEETING,
     MessageKind.MEETING_WARNING: NoticeKind.MEETING,
+    MessageKind.DUE_CHANGED: NoticeKind.DUE_CHANGED,
 }
 
 

@@ -52,16 +52,22 @@ def enqueue_for_requests(
     now: dt.datetime,
     channel: ChannelKind,
     supervision_office_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    key_suffix: str = "",
 ) -> int:
     """Write outbox rows for every request matching `request_filter` (a SQL condition).
+
+    `payload` (the same for every row) and `key_suffix` serve notices such as 截止时间调整
+    (DUE_CHANGED: key "due:{request}:r{round}:{key_suffix}:{contact}", the old and new due
+    day in the suffix and the payload).
 
     One INSERT … SELECT per recipient group, and one more for the group's further addresses
     (ContactAddress: the same notice to each, key + ":x{address id}"); idempotent through
     the unique key. Returns the number of rows written.
     """
     groups: list[tuple[Any, ContactRole, bool]] = []
-    if kind in (MessageKind.PROGRESS_REQUEST, MessageKind.PRE_DUE_REMINDER) \
-            or level == Level.REMINDER:
+    if kind in (MessageKind.PROGRESS_REQUEST, MessageKind.PRE_DUE_REMINDER,
+                MessageKind.DUE_CHANGED) or level == Level.REMINDER:
         groups.append((ProgressRequest.agency_id, ContactRole.LIAISON, False))
     elif level == Level.SUPERVISION_NOTICE:
         groups.append((ProgressRequest.agency_id, ContactRole.DEPUTY_HEAD, False))
@@ -69,8 +75,9 @@ def enqueue_for_requests(
             groups.append((literal(supervision_office_id), ContactRole.LIAISON, True))
     elif level == Level.CIRCULAR and supervision_office_id is not None:
         groups.append((literal(supervision_office_id), ContactRole.LIAISON, True))
-    prefix = {MessageKind.PROGRESS_REQUEST: "req", MessageKind.PRE_DUE_REMINDER: "pre"}.get(
-        kind, "esc")
+    prefix = {MessageKind.PROGRESS_REQUEST: "req", MessageKind.PRE_DUE_REMINDER: "pre",
+              MessageKind.DUE_CHANGED: "due"}.get(kind, "esc")
+    columns = OUTBOX_COLUMNS + (["payload"] if payload is not None else [])
     total = 0
     for agency_col, role, is_copy in groups:
         key = literal(f"{prefix}:") + _s(ProgressRequest.id)
@@ -78,6 +85,8 @@ def enqueue_for_requests(
             # one per round and due day: an extension's new due day gets its own reminder
             key = (key + literal(":r") + _s(ProgressRequest.ladder_round) + literal(":")
                    + _s(ProgressRequest.due_on))
+        elif kind == MessageKind.DUE_CHANGED:
+            key = key + literal(":r") + _s(ProgressRequest.ladder_round) + literal(f":{key_suffix}")
         elif kind != MessageKind.PROGRESS_REQUEST:
             # a report returned and reopened starts a new round of the ladder
             key = key + literal(":r") + _s(ProgressRequest.ladder_round) + literal(f":{level}")
@@ -93,6 +102,8 @@ def enqueue_for_requests(
                     true() if is_copy else false(), literal(OutboxStatus.PENDING.value),
                     literal(0), literal(now, OutboxMessage.next_attempt_at.type),
                     literal(now, OutboxMessage.created_at.type),
+                    *([literal(payload, OutboxMessage.payload.type)] if payload is not None
+                      else []),
                 )
                 .select_from(ProgressRequest)
                 .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
@@ -103,7 +114,7 @@ def enqueue_for_requests(
             if extra:
                 sel = sel.join(ContactAddress, extra_address_join(Contact.id))
             total += insert_ignore_from_select(
-                session, OutboxMessage.__table__, OUTBOX_COLUMNS, sel  # type: ignore[arg-type]
+                session, OutboxMessage.__table__, columns, sel  # type: ignore[arg-type]
             )
     if kind == MessageKind.PROGRESS_REQUEST or level == Level.REMINDER:
         total += _enqueue_bots_for_requests(session, request_filter, kind=kind, level=level,

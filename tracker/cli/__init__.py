@@ -1,6 +1,14 @@
 """The `tracker` command (Typer + Rich). Each command commits once, at its end."""
 
-from tracker.cli import addresses, bots, directory, office, ops, run  # noqa: F401  (each module registers its commands)
+from tracker.cli import (  # noqa: F401  (each module registers its commands)
+    addresses,
+    bots,
+    calendar,
+    directory,
+    office,
+    ops,
+    run,
+)
 from tracker.cli.common import app
 
 __all__ = ["app"]

@@ -63,6 +63,9 @@ app.add_typer(outbox_app, name="outbox")
 user_app = typer.Typer(help="Staff accounts (督查室, 绩效办, administrators).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(review_app, name="review")
+calendar_app = typer.Typer(help="The working-day calendar: coverage, State Council notices.",
+                           no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
 console = Console()
 err = Console(stderr=True)
 
@@ -124,10 +127,13 @@ def _plan_keys(session) -> str:  # type: ignore[no-untyped-def]
     return "、".join(session.scalars(select(Plan.key).order_by(Plan.id)))
 
 
-def policy():  # type: ignore[no-untyped-def]
+def policy(session=None):  # type: ignore[no-untyped-def]
+    """The policy of the settings, with the calendar overrides stored in the database when
+    a session is given (`tracker calendar load`)."""
     from tracker.policy import Policy
 
-    return Policy.from_settings(current_settings())
+    base = Policy.from_settings(current_settings())
+    return base if session is None else base.with_session(session)
 
 
 def board_filter(agency: str | None, period: str | None, level: int | None,

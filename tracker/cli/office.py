@@ -60,7 +60,7 @@ def extension_decide(extension_id: int, decision: Annotated[str, typer.Argument(
     with transaction(factory()) as session:
         try:
             ext = decide_extension(session, extension_id, grant=decision == "grant", note=note,
-                                   decided_by=f"cli:{by}", now=parse_now(now), policy=policy())
+                                   decided_by=f"cli:{by}", now=parse_now(now), policy=policy(session))
         except ExtensionError as exc:
             raise fail(str(exc)) from exc
     console.print(f"extension {ext.id}: {ext.state.value}")
@@ -91,7 +91,7 @@ def review_return(report_id: int, comment: str, by: str = "督查室",
     with transaction(factory()) as session:
         try:
             return_report(session, report_id, reviewer=f"cli:{by}", comment=comment,
-                          now=parse_now(now), policy=policy())
+                          now=parse_now(now), policy=policy(session))
         except ReviewError as exc:
             raise fail(str(exc)) from exc
     console.print(f"report {report_id}: returned")
@@ -160,7 +160,7 @@ def overdue(agency: str | None = None, period: str | None = None, level: int | N
     with factory()() as session:
         chosen = plan_or_fail(session, plan) if plan else None
         f = board_filter(agency, period, level, None if light == "all" else light, session, chosen)
-        result = board(session, f, local_date(parse_now(now)), policy())
+        result = board(session, f, local_date(parse_now(now)), policy(session))
     table = Table(title=f"共 {result.total} 项")
     for name in ("灯", "报送期", "编号", "任务或指标", "责任单位", "截止日期", "逾期工作日", "级别"):
         table.add_column(name, overflow="fold")
@@ -187,7 +187,7 @@ def ledger_cmd(output: Annotated[Path, typer.Option("-o", "--output")] = Path("�
     with factory()() as session:
         chosen = plan_or_fail(session, plan) if plan else None
         f = board_filter(agency, period, level, None if light == "all" else light, session, chosen)
-        frame = ledger_frame(session, f, local_date(at), policy())
+        frame = ledger_frame(session, f, local_date(at), policy(session))
         title = ledger_title(session, f, local_date(at))
     output.write_bytes(ledger_xlsx(frame, title))
     console.print(f"{output}: {len(frame)} 行", highlight=False)

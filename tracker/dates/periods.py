@@ -30,6 +30,7 @@ class PeriodSpec:
     ends_on: dt.date
     issue_on: dt.date
     due_on: dt.date
+    due_provisional: bool = False  # due_on counted over a year the calendar does not cover
 
 
 def quarter_end(year: int, q: int) -> dt.date:
@@ -45,7 +46,8 @@ def year_specs(year: int, rules: Rules, cal: WorkCalendar,
 
     Each period's request opens `issue_before_quarter_end` working days before its last day
     and is due the `due_after_quarter_end`-th working day after it (DESIGN.md; the rule is
-    the same for a half year as for a quarter).
+    the same for a half year as for a quarter). A due day counted over a year the calendar
+    does not cover is marked `due_provisional` (WorkCalendar.provisional).
     """
     specs = []
     quarters = range(1, 5) if cadence == Cadence.QUARTER else (2, 4)
@@ -57,13 +59,15 @@ def year_specs(year: int, rules: Rules, cal: WorkCalendar,
             label=f"{year}Q{q}" if cadence == Cadence.QUARTER else f"{year}H{n}", year=year,
             starts_on=dt.date(year, first_month, 1), ends_on=end,
             issue_on=cal.add(end, -rules.issue_before_quarter_end),
-            due_on=cal.add(end, rules.due_after_quarter_end),
+            due_on=(due := cal.add(end, rules.due_after_quarter_end)),
+            due_provisional=cal.provisional(end, due),
         ))
     q4 = specs[-1]
+    due = cal.nth_of_month(year + 1, 1, rules.indicator_due_working_day_of_january)
     specs.append(PeriodSpec(
         kind=PeriodKind.YEAR, label=str(year), year=year,
         starts_on=dt.date(year, 1, 1), ends_on=dt.date(year, 12, 31), issue_on=q4.issue_on,
-        due_on=cal.nth_of_month(year + 1, 1, rules.indicator_due_working_day_of_january),
+        due_on=due, due_provisional=cal.provisional(dt.date(year, 12, 31), due),
     ))
     return specs
 
@@ -79,7 +83,8 @@ def ensure_periods(
         return []
     rows = [
         dict(plan_id=plan.id, kind=s.kind.value, label=s.label, year=s.year,
-             starts_on=s.starts_on, ends_on=s.ends_on, issue_on=s.issue_on, due_on=s.due_on)
+             starts_on=s.starts_on, ends_on=s.ends_on, issue_on=s.issue_on, due_on=s.due_on,
+             due_provisional=s.due_provisional)
         for s in year_specs(year, rules, cal, plan.cadence)
     ]
     # ON CONFLICT DO NOTHING: two concurrent runs may both try; the unique key decides.

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.orm import Session
 
+from tracker.dates.stored import next_year_warning
 from tracker.enums import CircularState, Light, RequestState
 from tracker.errors import NotFound
 from tracker.models import (
@@ -66,6 +67,8 @@ class Board:
     rows: list[dict[str, Any]]
     total: int
     counts: dict[str, int] = field(default_factory=dict)
+    # from 1 November, when next year's holiday schedule is not known (tracker.dates.stored)
+    calendar_warning: str | None = None
 
 
 def _base(f: BoardFilter, light: Any) -> Select[Any]:
@@ -95,7 +98,9 @@ def _base(f: BoardFilter, light: Any) -> Select[Any]:
 def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> Board:
     """The filtered, sorted page of requests, with counts per light for the filter.
 
-    `f.plan_id` None covers every loaded plan; each row names its plan.
+    `f.plan_id` None covers every loaded plan; each row names its plan. A row's
+    `provisional` says its due day was counted over a year the calendar does not cover;
+    `calendar_warning` (from 1 November, next year not covered) is the board's banner.
     """
     light = light_sql(today, policy)
     base = _base(f, light).subquery()
@@ -125,8 +130,9 @@ def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> B
             "due_on": req.due_on, "state": req.state, "level": req.level,
             "answered_at": req.answered_at, "late": req.answered_late,
             "days_overdue": overdue_days[req.due_on] if lt == "red" else 0,
+            "provisional": req.due_provisional,
         })
-    return Board(out, total, counts)
+    return Board(out, total, counts, next_year_warning(policy.calendar, today))
 
 
 def _overdue_days(due_days: set[dt.date], today: dt.date, policy: Policy) -> dict[dt.date, int]:

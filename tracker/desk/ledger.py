@@ -56,6 +56,8 @@ def ledger_frame(session: Session, f: BoardFilter, today: dt.date,
             "领域": r["section"], "责任单位": r["agency"], "角色": role_label(r["role"]),
             "牵头单位": who["lead"], "配合单位": "、".join(who["co"]), "任务内容": text,
             "截止日期": r["due_on"],
+            # counted over a year whose holiday schedule is not published yet (issue 9)
+            "截止日期说明": "暂定，以国务院办公厅公布的放假安排为准" if r["provisional"] else "",
             "报送时间": r["answered_at"].astimezone(SHANGHAI).replace(tzinfo=None)
             if r["answered_at"] else None,
             "状态": RequestState(r["state"]).label,
@@ -69,9 +71,9 @@ def ledger_frame(session: Session, f: BoardFilter, today: dt.date,
 
 
 LEDGER_COLUMNS = ["请求编号", "规划", "报送期", "编号", "任务或指标", "领域", "责任单位", "角色", "牵头单位",
-                  "配合单位", "任务内容", "截止日期", "报送时间", "状态", "进展", "完成进度(%)",
-                  "督办级别", "灯", "逾期工作日", "最新进展"]
-WRAPPED = {"规划": 20, "任务内容": 50, "最新进展": 40, "配合单位": 30, "任务或指标": 30}
+                  "配合单位", "任务内容", "截止日期", "截止日期说明", "报送时间", "状态", "进展",
+                  "完成进度(%)", "督办级别", "灯", "逾期工作日", "最新进展"]
+WRAPPED = {"截止日期说明": 16, "规划": 20, "任务内容": 50, "最新进展": 40, "配合单位": 30, "任务或指标": 30}
 
 
 def ledger_title(session: Session, f: BoardFilter, today: dt.date) -> str:

@@ -2,6 +2,7 @@
 
 from tracker.models.audit import AuditEvent
 from tracker.models.base import Base
+from tracker.models.calendar import CalendarDay, CalendarYear
 from tracker.models.chat import ChatEndpoint
 from tracker.models.outbox import DeliveryAttempt, OutboxMessage
 from tracker.models.plan import (
@@ -31,7 +32,7 @@ from tracker.models.tracking import (
 
 __all__ = [
     "Agency", "AgencyAlias", "Assignment", "ChatEndpoint", "Contact", "ContactAddress",
-    "AuditEvent", "Base", "DeliveryAttempt",
+    "AuditEvent", "Base", "CalendarDay", "CalendarYear", "DeliveryAttempt",
     "Escalation", "Evidence",
     "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue",
     "Measure",

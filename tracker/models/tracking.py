@@ -35,6 +35,8 @@ class ReportingPeriod(Base):
     ends_on: Mapped[dt.date]
     issue_on: Mapped[dt.date]  # requests open on this day (Asia/Shanghai)
     due_on: Mapped[dt.date]  # reports due by the end of this day
+    # due_on was counted over a day of a year the calendar does not cover (provisional)
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     opened_at: Mapped[dt.datetime | None]
     __table_args__ = (UniqueConstraint("plan_id", "label"),)
 
@@ -55,6 +57,9 @@ class ProgressRequest(Base):
     issued_on: Mapped[dt.date]
     original_due_on: Mapped[dt.date]
     due_on: Mapped[dt.date]  # moves with a granted extension
+    # due_on is its period's, counted over an uncovered year: shown as 暂定 until the year's
+    # notice is loaded (tracker.dates.stored recomputes it)
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     state: Mapped[RequestState] = mapped_column(enum_column(RequestState), default=RequestState.OPEN)
     level: Mapped[int] = mapped_column(default=0)  # highest ladder rung reached, 0 = none
     ladder_round: Mapped[int] = mapped_column(default=0)  # +1 each time a return reopens it

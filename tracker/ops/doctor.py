@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 
 # (topic, "module:function") of the checks the other wings own; imported lazily so a
 # missing optional part (e.g. Prefect deployments not in use) does not stop the report.
-PROVIDERS: tuple[tuple[str, str], ...] = ()
+PROVIDERS: tuple[tuple[str, str], ...] = (
+    ("日历", "tracker.dates.stored:doctor_checks"),
+)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class Item:
     plan: str  # the plan's title: one link shows the agency's items of every plan
     period: str
     due_on: dt.date
+    due_provisional: bool  # counted over a year the calendar does not cover (暂定)
     state: RequestState
     role: Role | None
     measure_code: str | None
@@ -121,7 +122,8 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
     assignment_of: dict[int, int] = {}
     for req, period, role, _mid, code, title, text, section, ind, plan_title, agency in rows:
         item = Item(
-            request_id=req.id, plan=plan_title, period=period, due_on=req.due_on, state=req.state, role=role,
+            request_id=req.id, plan=plan_title, period=period, due_on=req.due_on,
+            due_provisional=req.due_provisional, state=req.state, role=role,
             measure_code=code, measure_title=title or (ind.name if ind else ""),
             measure_text=text or "", section=section or "主要指标",
             indicator=None if ind is None else {

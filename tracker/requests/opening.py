@@ -21,7 +21,7 @@ from tracker.sql import insert_ignore_from_select
 
 REQUEST_COLUMNS = [
     "period_id", "agency_id", "assignment_id", "indicator_id", "issued_on", "original_due_on",
-    "due_on", "state", "level", "ladder_round", "next_action_on", "created_at",
+    "due_on", "state", "level", "ladder_round", "next_action_on", "created_at", "due_provisional",
 ]
 
 
@@ -55,6 +55,7 @@ def open_due_requests(session: Session, plan: Plan, now: dt.datetime, policy: Po
             literal(period.id), literal(period.issue_on), literal(period.due_on),
             literal(period.due_on), literal(RequestState.OPEN.value), literal(0), literal(0),
             literal(first_rung), literal(now, ProgressRequest.created_at.type),
+            literal(period.due_provisional),
         )
         if period.kind != PeriodKind.YEAR:  # a quarter or a half year: every assignment
             sel = (

@@ -52,6 +52,11 @@ class WebContext:
     clock: Callable[[], dt.datetime]  # returns an aware datetime
     login_throttle: LoginThrottle
 
+    def policy_in(self, session: Session) -> Policy:
+        """The policy with the calendar overrides stored in the database (cached until
+        they change; `tracker calendar load` in another process is seen at once)."""
+        return self.policy.with_session(session)
+
     @classmethod
     def build(cls, factory: sessionmaker[Session], settings: Settings,
               clock: Callable[[], dt.datetime]) -> WebContext:

@@ -145,7 +145,7 @@ def desk(request: Request, viewer: StaffViewer, session: DbSession, context: Con
     today = local_date(now)
     f = BoardFilter.from_query(dict(request.query_params))
     opts = board_options(session, f.plan_id)
-    result = board(session, f, today, context.policy)
+    result = board(session, f, today, context.policy_in(session))
     sections, heat = heat_table(session, today, plan_id=f.plan_id, period=f.period,
                                 agency_id=f.agency_id)
     rates = on_time_by_period(session, f.plan_id, f.agency_id)
@@ -168,7 +168,7 @@ def desk(request: Request, viewer: StaffViewer, session: DbSession, context: Con
 def ledger(request: Request, _desk: StaffViewer, session: DbSession, context: Context,
            now: Now) -> Response:
     f = BoardFilter.from_query(dict(request.query_params))
-    frame = ledger_frame(session, f, local_date(now), context.policy)
+    frame = ledger_frame(session, f, local_date(now), context.policy_in(session))
     title = ledger_title(session, f, local_date(now))
     session.commit()
     return _attachment(ledger_xlsx(frame, title), XLSX, "督查台账.xlsx")
@@ -222,11 +222,11 @@ def request_action(request_id: Id, action: str, form: Annotated[RequestActionFor
     try:
         if action == "escalate":
             level, queued = escalate_now(session, request_id, actor=actor, now=now,
-                                         policy=context.policy)
+                                         policy=context.policy_in(session))
             message = f"escalated-{level}" if queued else "escalated-nobody"
         elif action == "waive":
             waive(session, request_id, reason=form.reason, actor=actor, now=now,
-                  policy=context.policy)
+                  policy=context.policy_in(session))
             message = "waived"
         else:
             add_note(session, request_id=request_id, measure_id=None, text=form.text,
@@ -250,7 +250,7 @@ def review(report_id: Id, decision: str, form: Annotated[ReviewForm, Form()], wh
                           comment=form.comment, now=now)
         else:
             return_report(session, report_id, reviewer=staff_actor_name(who),
-                          comment=form.comment, now=now, policy=context.policy)
+                          comment=form.comment, now=now, policy=context.policy_in(session))
     except DomainError as exc:
         return _refused(session, context, request_id, exc)
     session.commit()
@@ -266,7 +266,7 @@ def extension(extension_id: Id, form: Annotated[ExtensionDecisionForm, Form()],
         return _back(request_id, error=flash(context.secret, "请选择批准或不予批准。"))
     try:
         decide_extension(session, extension_id, grant=form.grant, note=form.note,
-                         decided_by=staff_actor_name(who), now=now, policy=context.policy)
+                         decided_by=staff_actor_name(who), now=now, policy=context.policy_in(session))
     except DomainError as exc:
         return _refused(session, context, request_id, exc)
     session.commit()
@@ -309,7 +309,7 @@ def circular_sign(circular_id: Id, who: StaffActor, session: DbSession, context:
                   now: Now) -> Response:
     try:
         sign_off(session, circular_id, signed_by=who.user.display_name, now=now,
-                 policy=context.policy)
+                 policy=context.policy_in(session))
     except DomainError as exc:
         session.commit()
         return RedirectResponse(
