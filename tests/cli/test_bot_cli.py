@@ -50,14 +50,14 @@ def test_bot_add_list_test_remove_and_doctor(db, db_url, small, tmp_path, monkey
     monkeypatch.setenv("TRACKER_BASE_URL", "https://ducha.tj.gov.cn")  # no mail warnings
     mail, _ = smtp_server.start()  # doctor connects to the mail server in production
     monkeypatch.setenv("TRACKER_SMTP_PORT", str(mail.port))
-    r = run(app, ["doctor"])
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
     mail.stop()
     assert r.exit_code == 0 and "运行环境（TRACKER_ENV）：production" in r.output
     assert "发件地址：ducha@tj.gov.cn　链接地址：https://ducha.tj.gov.cn" in r.output
     assert "钉钉群机器人 1 个" in r.output and "检查完毕：错误 0 项，警告 0 项" in r.output
     monkeypatch.setenv("TRACKER_CHANNEL_KEY", Fernet.generate_key().decode())
     monkeypatch.setenv("TRACKER_ENV", "development")
-    r = run(app, ["doctor"])
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
     assert "TRACKER_ENV 不是 production" in r.output and "密钥不一致" in r.output
 
     r = run(app, ["bot", "test", str(bot_id)])  # outside production: a file, said so
@@ -67,7 +67,7 @@ def test_bot_add_list_test_remove_and_doctor(db, db_url, small, tmp_path, monkey
     assert r.exit_code == 0 and "不会实际发送" in r.output
     assert [p.name for p in (tmp_path / "outbox").glob("*.eml")] == [f"test-{bot_id}-1491786000.eml"]
     monkeypatch.delenv("TRACKER_CHANNEL_KEY")
-    r = run(app, ["doctor"])
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
     assert "警告：未配置 TRACKER_CHANNEL_KEY" in r.output
 
     r = run(app, ["bot", "remove", str(bot_id)])
@@ -79,7 +79,7 @@ def test_bot_add_list_test_remove_and_doctor(db, db_url, small, tmp_path, monkey
 def test_a_malformed_channel_key_is_named_without_its_value(tmp_path, monkeypatch):
     monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
     monkeypatch.setenv("TRACKER_CHANNEL_KEY", "not-a-fernet-key-secret")
-    r = run(app, ["doctor"])
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
     assert r.exit_code == 2 and "TRACKER_CHANNEL_KEY 不是有效的 Fernet 密钥" in r.output
     assert "not-a-fernet-key-secret" not in r.output
 
@@ -91,7 +91,7 @@ def test_doctor_warns_about_a_production_mail_setup_that_cannot_work(tmp_path, m
     for key, value in (("TRACKER_ENV", "production"), ("TRACKER_SMTP_PORT", "465"),
                        ("TRACKER_SMTP_USER", "ducha"), ("TRACKER_CHANNEL", "file")):
         monkeypatch.setenv(key, value)
-    r = run(app, ["doctor"])
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
     assert r.exit_code == 0, r.output  # warnings only: the file channel sends no mail
     warned = [line for line in r.output.splitlines() if line.startswith("警告")]
     assert warned == [
@@ -105,7 +105,7 @@ def test_doctor_warns_about_a_production_mail_setup_that_cannot_work(tmp_path, m
     ]
     monkeypatch.setenv("TRACKER_SMTP_PORT", "25")
     monkeypatch.setenv("TRACKER_SMTP_SECURITY", "ssl")
-    r = run(app, ["doctor"])
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
     assert "警告：端口 25 一般不使用 SSL 直连，请改用 TRACKER_SMTP_SECURITY=starttls 或端口 465" in r.output
 
 
@@ -113,5 +113,5 @@ def test_a_bad_sender_address_stops_every_command(tmp_path, monkeypatch):
     """TRACKER_SMTP_FROM that is not one address would fail every mail: refused up front."""
     monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
     monkeypatch.setenv("TRACKER_SMTP_FROM", "bad")
-    r = run(app, ["doctor"])
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
     assert r.exit_code == 2 and "TRACKER_SMTP_FROM" in r.output and "Traceback" not in r.output

@@ -108,5 +108,5 @@ def test_an_old_versions_backup_is_migrated_on_restore(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     url = f"sqlite:///{tmp_path / 'tracker.db'}"
     assert _scalar(url, "SELECT count(*) FROM progress_request") == requests == 3201
-    r = run(app, ["doctor"])
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
     assert "正常：已连接，结构为最新版本" in r.output

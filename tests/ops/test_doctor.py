@@ -29,14 +29,14 @@ def test_a_database_behind_the_program_is_an_error_until_upgraded(tmp_path, monk
     engine = make_engine(url)
     command.upgrade(alembic_config(engine), "0005")
     engine.dispose()
-    r = run(app, ["doctor"])
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
     assert r.exit_code == 1
     assert _lines(r.output, "错误") == [
         "错误：数据库结构版本 0005，程序要求 " + _head()
         + "：请运行 tracker db upgrade（升级前先 tracker backup）"]
     r = run(app, ["db", "upgrade"])
     assert r.exit_code == 0 and f"数据库结构已由 0005 升级至 {_head()}" in r.output
-    r = run(app, ["doctor"])
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
     assert r.exit_code == 0, r.output
     assert f"正常：已连接，结构为最新版本（{_head()}）" in r.output
     assert "警告：尚未载入规划：请运行 tracker catalog load" in r.output
@@ -46,7 +46,7 @@ def test_a_database_behind_the_program_is_an_error_until_upgraded(tmp_path, monk
 def test_an_unreachable_database_is_named_and_the_other_checks_still_run(tmp_path, monkeypatch):
     monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
     monkeypatch.setenv("TRACKER_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/none")
-    r = run(app, ["doctor"])
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
     assert r.exit_code == 1
     [line] = _lines(r.output, "错误")
     assert line.startswith("错误：无法连接 postgresql+psycopg://postgres@127.0.0.1:1/none：")
@@ -62,18 +62,18 @@ def test_production_mail_server_is_reached_with_its_login(tmp_path, monkeypatch)
                            ("SMTP_USER", "ducha"), ("SMTP_PASSWORD", "wrong"),
                            ("SMTP_FROM", "ducha@tj.gov.cn"), ("BASE_URL", "https://ducha.tj.gov.cn")):
             monkeypatch.setenv(f"TRACKER_{key}", value)
-        r = run(app, ["doctor"])
+        r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
         assert r.exit_code == 1
         assert _lines(r.output, "错误") == [
             f"错误：邮件服务器 127.0.0.1:{mail.port} 拒绝登录："
             "请核对 TRACKER_SMTP_USER / TRACKER_SMTP_PASSWORD"]
         monkeypatch.setenv("TRACKER_SMTP_PASSWORD", "right")
-        r = run(app, ["doctor"])
+        r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
         assert r.exit_code == 0, r.output
         assert f"正常：邮件服务器 127.0.0.1:{mail.port} 可连接并已登录" in r.output
     finally:
         mail.stop()
-    r = run(app, ["doctor"])  # the server is gone
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])  # the server is gone
     assert r.exit_code == 1 and f"错误：无法连接邮件服务器 127.0.0.1:{mail.port}：" in r.output
 
 

@@ -159,10 +159,19 @@ def doctor_checks(settings: Settings, now: dt.datetime) -> list[tuple[str, str]]
         base = WorkCalendar.from_file(settings.calendar_overrides)
     except SettingsError as exc:
         return [("error", str(exc))]
-    from flows.runtime import factory_for
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.orm import Session
 
-    with factory_for(settings.database_url)() as session:
-        cal = with_stored(base, session)
+    from tracker.db import make_engine
+
+    engine = make_engine(settings.database_url)  # doctor reads; it never migrates
+    try:
+        with Session(engine) as session:
+            cal = with_stored(base, session)
+    except DBAPIError:  # no schema yet (or an old one): only the package and the file count
+        cal = base
+    finally:
+        engine.dispose()
     out: list[tuple[str, str]] = []
     if not cal.covered(today.year):
         out.append(("warn", f"日历未覆盖本年（{today.year} 年）：截止日期均为暂定，"
