@@ -25,6 +25,8 @@
                         claim); TRACKER_DISPATCH_RECIPIENTS  recipients claimed per batch
   TRACKER_SEND_HOURS    when notices go out, Asia/Shanghai: "08:30-18:00" (default) or
                         "always"; TRACKER_SEND_ON_REST_DAYS  true to send on weekends/holidays
+  TRACKER_WORK_POOL     the Prefect work pool of `tracker deploy` / `tracker worker`
+                        (default "tracker"; the server is Prefect's PREFECT_API_URL)
 
 Settings are built once by the caller (the CLI, a test, the demo) and passed down
 explicitly; nothing here or elsewhere writes os.environ. A bad value raises
@@ -131,6 +133,7 @@ class Settings(BaseSettings):
     dispatch_recipients: int = Field(500, ge=1, le=100000)  # whole recipients per batch
     send_hours: str = "08:30-18:00"  # Asia/Shanghai wall time, or "always"
     send_on_rest_days: bool = False  # weekends and public holidays (WorkCalendar)
+    work_pool: str = Field("tracker", min_length=1)  # Prefect process work pool (flows/deploy.py)
     outbox_dir: Path = Path("var/outbox")  # unset: {home}/outbox
     channel: ChannelKind = ChannelKind.EMAIL
     base_url: str = "http://127.0.0.1:8000"  # where liaisons' links point
