@@ -9,6 +9,8 @@ As a subprocess: `python -m tests.flows.sched_sim URL HOME HOLDER` reads command
 one per line, and answers each with one JSON line on stdout:
     tick ISO   -> {"ran": [[job, fire_at ISO, status], ...]}  (empty unless it leads)
     quit       -> exits
+`python -m tests.flows.sched_sim real URL HOME HOLDER TTL EVERY` runs the real scheduler
+(see `real`).
 """
 
 from __future__ import annotations
@@ -131,7 +133,29 @@ def outbox_state(url: str) -> dict[str, Any]:
     return {"rows": rows, "sends": sends, "fires": fires}
 
 
+def real(url: str, home: Path, holder: str, ttl: float, every: float) -> None:
+    """The real scheduler (`start_scheduler`: wall clock, lease loop, ClaimingExecutor) with a
+    job body that only records its call; prints {"leading": bool} at each change and
+    {"fired": [job, fire_at]} for each run, until killed."""
+    import threading
+
+    from flows.scheduler import start_scheduler, utc_now
+
+    def call(job: str, now: dt.datetime) -> None:
+        print(json.dumps({"fired": [job, now.isoformat()]}), flush=True)
+
+    settings = sim_settings(home, url)
+    runner = FireRunner(factory_for(url), holder, call, utc_now)
+    start_scheduler(settings, runner=runner, ttl=dt.timedelta(seconds=ttl),
+                    every=dt.timedelta(seconds=every),
+                    on_change=lambda leading: print(json.dumps({"leading": leading}), flush=True))
+    threading.Event().wait()
+
+
 def main() -> None:
+    if sys.argv[1] == "real":
+        real(sys.argv[2], Path(sys.argv[3]), sys.argv[4], float(sys.argv[5]), float(sys.argv[6]))
+        return
     url, home, holder = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
     d = driver(sim_settings(home, url), holder, START)
     print(json.dumps({"ready": holder}), flush=True)

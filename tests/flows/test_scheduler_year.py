@@ -16,16 +16,12 @@ import select
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
-from sqlalchemy import create_engine, text
-
 from flows.leader import DONE
 from flows.runtime import factory_for
-from tests.conftest import PG_ADMIN_URL, ROOT
+from tests.conftest import ROOT
 from tests.flows.sched_sim import (
     HOLIDAY_FROM,
     HOLIDAY_TO,
@@ -98,27 +94,6 @@ def straight_year(url: str, home: Path, stops: list[dt.datetime]) -> dict[str, A
     finally:
         d.close()
     return outbox_state(url)
-
-
-@pytest.fixture
-def pg_urls():  # type: ignore[no-untyped-def]
-    """Two empty PostgreSQL databases of our own (sched_*), dropped afterwards."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    names = [f"sched_{uuid.uuid4().hex[:10]}" for _ in range(2)]
-    with admin.connect() as conn:
-        for name in names:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield [f"{base}/{name}" for name in names]
-    from flows.runtime import dispose_engines
-
-    dispose_engines()
-    with admin.connect() as conn:
-        for name in names:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
 
 
 def _at(y: int, m: int, d: int, hh: int, mm: int = 0) -> dt.datetime:
