@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, exists, func, literal, or_, select, update
+from sqlalchemy import case, delete, exists, func, literal, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,6 +47,7 @@ LEASE_TTL = dt.timedelta(seconds=30)
 RENEW_EVERY = dt.timedelta(seconds=5)
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
+KEEP_FIRES = dt.timedelta(days=30)  # dispatch alone claims 288 fires a day
 
 
 def new_holder() -> str:
@@ -119,6 +120,15 @@ def finish_fire(session: Session, job: str, fire_at: dt.datetime, *, status: str
         update(JobFire).where(JobFire.job == job, JobFire.fire_at == fire_at)
         .values(status=status, finished_at=finished_at, summary=summary, error=error)
         .execution_options(synchronize_session=False))
+
+
+def prune_fires(session: Session, now: dt.datetime, keep: dt.timedelta = KEEP_FIRES) -> int:
+    """Delete the claims of fires scheduled more than `keep` (calendar time) before `now`;
+    the number deleted. Old claims can no longer collide: a catch-up claims the latest
+    missed fire only."""
+    result = session.execute(delete(JobFire).where(JobFire.fire_at < now - keep)
+                             .execution_options(synchronize_session=False))
+    return result.rowcount or 0  # type: ignore[attr-defined]
 
 
 @dataclass

@@ -40,6 +40,7 @@ from flows.leader import (
     FireRunner,
     acquire,
     new_holder,
+    prune_fires,
     release,
 )
 from flows.registry import JOBS
@@ -248,6 +249,7 @@ class LeaderLoop(threading.Thread):
         self.on_change = on_change
         self.leading: bool | None = None  # unknown until the first step
         self.valid_until = 0.0  # time.monotonic() until which our last renewal holds
+        self._next_prune = 0.0  # time.monotonic() of the next hourly prune of old claims
         self._stop_event = threading.Event()
         if isinstance(scheduler, TrackerScheduler):
             scheduler.may_run = self.may_run
@@ -269,12 +271,19 @@ class LeaderLoop(threading.Thread):
             leading = False
         if leading:
             self.valid_until = started + self.ttl.total_seconds()
+            if started >= self._next_prune:
+                self._next_prune = started + 3600
+                try:
+                    with transaction(self.runner.factory) as session:
+                        prune_fires(session, self.runner.clock())
+                except SQLAlchemyError:
+                    log.exception("pruning old fire claims failed")
         if leading != self.leading:
             if leading:
-                log.warning("本进程（%s）成为定时任务调度主节点", self.runner.holder)
+                log.info("本进程（%s）成为定时任务调度主节点", self.runner.holder)
                 self.scheduler.resume()
             elif self.leading is not None:
-                log.warning("本进程（%s）不再是定时任务调度主节点，暂停运行定时任务",
+                log.info("本进程（%s）不再是定时任务调度主节点，暂停运行定时任务",
                             self.runner.holder)
                 self.scheduler.pause()
             self.leading = leading

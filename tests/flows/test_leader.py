@@ -12,6 +12,7 @@ from flows.leader import (
     claim_fire,
     current_lease,
     doctor_checks,
+    prune_fires,
     release,
 )
 from flows.runtime import factory_for
@@ -138,3 +139,17 @@ def test_doctor_reports_leader_staleness_and_failures(db_url, tmp_path):
     assert doctor_checks(settings, later)[0] == (
         "error", "定时任务调度租约已过期 90 秒（上一主节点 host-1:42:abc，最后续约于 "
                  "2017-04-10 08:00:00）：当前没有进程运行定时任务，请检查 tracker serve 是否在运行")
+
+
+def test_claims_older_than_30_days_are_pruned(db_url):
+    factory = factory_for(db_url)
+    old = dt.datetime(2017, 3, 10, 8, 0, tzinfo=SHANGHAI)
+    recent = dt.datetime(2017, 3, 11, 8, 0, tzinfo=SHANGHAI)
+    with transaction(factory) as session:
+        acquire(session, "A", s(0))
+        assert claim_fire(session, "progress_requests", old, "A", s(0))
+        assert claim_fire(session, "progress_requests", recent, "A", s(0))
+    with transaction(factory) as session:
+        assert prune_fires(session, dt.datetime(2017, 4, 10, 7, 30, tzinfo=SHANGHAI)) == 1
+    with factory() as session:
+        assert [f.fire_at for f in session.query(JobFire)] == [recent]

@@ -176,3 +176,53 @@ def test_two_real_schedulers_follower_takes_over_after_kill(pg_urls, tmp_path):
         a.kill()
         if b is not None:
             b.kill()
+
+
+def test_tracker_serve_leads_follows_and_hands_over_on_ctrl_c(tmp_path):
+    """Two `tracker serve --no-web` on one SQLite file: the first leads, the second waits;
+    Ctrl-C (SIGINT) on the first releases the lease, and the second leads at its next
+    renewal (5 s), well before the lease's 30 s would have run out."""
+    import signal
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "COLUMNS": "200",
+           "TRACKER_HOME": str(tmp_path), "TRACKER_ENV": "development"}
+    cmd = [sys.executable, "-c", "from tracker.cli import app; app(prog_name='tracker')",
+           "serve", "--no-web"]
+
+    def start(name: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE,
+                                stderr=open(tmp_path / f"{name}.stderr", "w"),  # noqa: SIM115
+                                text=True)
+
+    def wait_line(proc: subprocess.Popen[str], text: str, timeout: float) -> float:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            if ready:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                seen.append(line)
+                if text in line:
+                    return time.monotonic()
+        raise AssertionError(f"no {text!r} in {timeout} s; output: {''.join(seen)}")
+
+    first = start("first")
+    second = None
+    try:
+        wait_line(first, "本进程为定时任务调度主节点", 120)
+        second = start("second")
+        wait_line(second, "另一进程为定时任务调度主节点，本进程待命", 120)
+        first.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        assert first.wait(timeout=30) is not None
+        took = wait_line(second, "本进程为定时任务调度主节点", 25) - interrupted
+        assert took < 20  # released: a lease left to run out takes 25 to 30 s more
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
