@@ -113,6 +113,34 @@ def claim_fire(session: Session, job: str, fire_at: dt.datetime, holder: str, no
         ["job", "fire_at", "holder", "now_at", "status"], row) == 1
 
 
+def reclaim_abandoned(session: Session, holder: str, now: dt.datetime, *,
+                      name: str = LEASE) -> list[tuple[str, dt.datetime]]:
+    """Take over the fires another holder claimed and never finished: (job, fire time) of
+    each fire now claimed by `holder` (who must lead at `now`), to be run again.
+
+    Only each job's latest claim counts, and only while still `running` under another
+    holder: a leader killed in the middle of a run left it so, and a daily job would
+    otherwise wait a day for its next fire. Called by a new leader right after taking the
+    lease (the old holder's lease is gone, so it is dead or knows it no longer leads);
+    the jobs are idempotent, so a slow old holder finishing as well sends nothing twice.
+    """
+    latest = (select(JobFire.job, func.max(JobFire.fire_at).label("fire_at"))
+              .group_by(JobFire.job).subquery())
+    held = exists().where(SchedulerLease.name == name, SchedulerLease.holder == holder,
+                          SchedulerLease.expires_at > now)
+    stale = session.execute(
+        select(JobFire.id, JobFire.job, JobFire.fire_at)
+        .join(latest, (latest.c.job == JobFire.job) & (latest.c.fire_at == JobFire.fire_at))
+        .where(JobFire.status == RUNNING, JobFire.holder != holder, held)).all()
+    if not stale:
+        return []
+    session.execute(
+        update(JobFire).where(JobFire.id.in_([r.id for r in stale]), JobFire.status == RUNNING)
+        .values(holder=holder, now_at=now, error=None)
+        .execution_options(synchronize_session=False))
+    return [(r.job, r.fire_at) for r in stale]
+
+
 def finish_fire(session: Session, job: str, fire_at: dt.datetime, *, status: str,
                 finished_at: dt.datetime, summary: Any = None, error: str | None = None) -> None:
     """Record how a claimed fire ended (`status` done or failed)."""
@@ -169,6 +197,23 @@ class FireRunner:
                 log.info("fire %s@%s not run: claimed already or not the leader", job,
                          fire_at.isoformat())
                 return FireOutcome(job, fire_at, now, ran=False)
+        return self._run(job, fire_at, now)
+
+
+    def rerun_abandoned(self) -> list[FireOutcome]:
+        """Run again, as of `clock()`, each job's latest fire left `running` by another
+        holder (see `reclaim_abandoned`); call right after taking the lease."""
+        now = self.clock()
+        with transaction(self.factory) as session:
+            fires = reclaim_abandoned(session, self.holder, now, name=self.lease)
+        out = []
+        for job, fire_at in fires:
+            log.warning("定时任务 %s（计划于 %s）由已停止的主节点开始而未完成，现由本进程重新运行",
+                        job, fire_at.isoformat())
+            out.append(self._run(job, fire_at, now))
+        return out
+
+    def _run(self, job: str, fire_at: dt.datetime, now: dt.datetime) -> FireOutcome:
         try:
             summary = _jsonable(self.call(job, now))
         except Exception as exc:  # one failed run must not stop the scheduler

@@ -196,6 +196,7 @@ class ClockDriver:
     def __init__(self, settings: Settings, runner: FireRunner, clock: SimClock,
                  ttl: dt.timedelta = LEASE_TTL) -> None:
         self.runner, self.clock, self.ttl = runner, clock, ttl
+        self.leading = False
         self.scheduler = build_scheduler(settings, runner)
         self.scheduler.start(paused=True)  # opens the job store; never resumed
         register_jobs(self.scheduler, clock())
@@ -206,10 +207,12 @@ class ClockDriver:
         or tried (empty if it does not lead)."""
         self.clock.now = now
         with transaction(self.runner.factory) as session:
-            if not acquire(session, self.runner.holder, now, ttl=self.ttl,
-                           name=self.runner.lease):
-                return []
-        out = []
+            leading = acquire(session, self.runner.holder, now, ttl=self.ttl,
+                              name=self.runner.lease)
+        was_leading, self.leading = self.leading, leading
+        if not leading:
+            return []
+        out = [] if was_leading else self.runner.rerun_abandoned()
         for job in sorted(self.store.get_due_jobs(now), key=lambda j: (j.next_run_time, j.id)):
             run_times = job._get_run_times(now)
             if not run_times:
@@ -281,6 +284,9 @@ class LeaderLoop(threading.Thread):
         if leading != self.leading:
             if leading:
                 log.info("本进程（%s）成为定时任务调度主节点", self.runner.holder)
+                # in a thread of its own: a job can outlast the lease, which we must renew
+                threading.Thread(target=self.runner.rerun_abandoned, daemon=True,
+                                 name="tracker-scheduler-rerun").start()
                 self.scheduler.resume()
             elif self.leading is not None:
                 log.info("本进程（%s）不再是定时任务调度主节点，暂停运行定时任务",

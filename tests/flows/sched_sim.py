@@ -8,6 +8,7 @@ calls them through the same `FireRunner` as production.
 As a subprocess: `python -m tests.flows.sched_sim URL HOME HOLDER` reads commands on stdin,
 one per line, and answers each with one JSON line on stdout:
     tick ISO   -> {"ran": [[job, fire_at ISO, status], ...]}  (empty unless it leads)
+    hang JOB   -> {"ok": true}; JOB's next run blocks forever once claimed (kill it then)
     quit       -> exits
 `python -m tests.flows.sched_sim real URL HOME HOLDER TTL EVERY` runs the real scheduler
 (see `real`).
@@ -18,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,7 @@ YEAR = 2017
 START = dt.datetime(YEAR, 1, 3, 9, tzinfo=SHANGHAI)  # the plan is loaded, the jobs stored
 HOLIDAY_FROM = dt.datetime(2017, 9, 29, 17, tzinfo=SHANGHAI)  # last tick before the jump
 HOLIDAY_TO = dt.datetime(2017, 10, 9, 7, tzinfo=SHANGHAI)  # first tick after it
+HANG: set[str] = set()  # jobs whose next run blocks forever, after its claim is committed
 
 
 def sim_settings(home: Path, url: str) -> Settings:
@@ -103,7 +106,13 @@ def direct_call(settings: Settings) -> Callable[[str, dt.datetime], Any]:
         "dispatch": lambda now: deliver_outbox_task.fn(now, settings),
         "annual_checkpoint": lambda now: scorecard_task.fn(now, settings, None),
     }
-    return lambda name, now: bodies[name](now.isoformat())
+
+    def call(name: str, now: dt.datetime) -> Any:
+        if name in HANG:  # a process killed in the middle of this run (see `main`)
+            threading.Event().wait()
+        return bodies[name](now.isoformat())
+
+    return call
 
 
 def driver(settings: Settings, holder: str, start: dt.datetime) -> ClockDriver:
@@ -114,7 +123,8 @@ def driver(settings: Settings, holder: str, start: dt.datetime) -> ClockDriver:
 
 def run_ticks(d: ClockDriver, stops: list[dt.datetime]) -> Iterator[list[tuple[str, str, str]]]:
     for now in stops:
-        yield [(o.job, o.fire_at.isoformat(), o.status or "skipped") for o in d.tick(now)]
+        yield [(o.job, o.fire_at.astimezone(SHANGHAI).isoformat(), o.status or "skipped")
+               for o in d.tick(now)]
 
 
 def outbox_state(url: str) -> dict[str, Any]:
@@ -137,8 +147,6 @@ def real(url: str, home: Path, holder: str, ttl: float, every: float) -> None:
     """The real scheduler (`start_scheduler`: wall clock, lease loop, ClaimingExecutor) with a
     job body that only records its call; prints {"leading": bool} at each change and
     {"fired": [job, fire_at]} for each run, until killed."""
-    import threading
-
     from flows.scheduler import start_scheduler, utc_now
 
     def call(job: str, now: dt.datetime) -> None:
@@ -163,6 +171,9 @@ def main() -> None:
         cmd, _, arg = line.strip().partition(" ")
         if cmd == "quit":
             break
+        if cmd == "hang":
+            HANG.add(arg)
+            print(json.dumps({"ok": True}), flush=True)
         if cmd == "tick":
             ran = next(run_ticks(d, [dt.datetime.fromisoformat(arg)]))
             print(json.dumps({"ran": ran}), flush=True)

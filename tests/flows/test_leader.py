@@ -12,6 +12,7 @@ from flows.leader import (
     claim_fire,
     current_lease,
     doctor_checks,
+    finish_fire,
     prune_fires,
     release,
 )
@@ -153,3 +154,33 @@ def test_claims_older_than_30_days_are_pruned(db_url):
         assert prune_fires(session, dt.datetime(2017, 4, 10, 7, 30, tzinfo=SHANGHAI)) == 1
     with factory() as session:
         assert [f.fire_at for f in session.query(JobFire)] == [recent]
+
+
+def test_a_new_leader_reruns_the_fire_a_killed_leader_left_running(db_url):
+    """A claimed the 08:30 sweep and died in the middle of it (its claim stays `running`);
+    B, once leading, runs that fire again, once, as of its own clock. An older unfinished
+    claim (not the job's latest) and a finished one are left alone."""
+    factory = factory_for(db_url)
+    sweep = dt.datetime(2017, 4, 10, 8, 30, tzinfo=SHANGHAI)
+    with transaction(factory) as session:
+        assert acquire(session, "A", s(0))
+        assert claim_fire(session, "overdue_sweep", sweep - dt.timedelta(days=1), "A", s(0))
+        assert claim_fire(session, "overdue_sweep", sweep, "A", s(0))
+        assert claim_fire(session, "progress_requests", sweep, "A", s(0))
+        finish_fire(session, "progress_requests", sweep, status=DONE, finished_at=s(1))
+    calls: list[tuple[str, dt.datetime]] = []
+    clock = SimClock(s(40))
+    b = FireRunner(factory, "B", lambda job, now: calls.append((job, now)), clock)
+    assert b.rerun_abandoned() == []  # B does not lead yet
+    with transaction(factory) as session:
+        assert acquire(session, "B", s(40))
+    again = b.rerun_abandoned()
+    assert [(o.job, o.fire_at, o.status) for o in again] == [("overdue_sweep", sweep, DONE)]
+    assert calls == [("overdue_sweep", s(40))]
+    assert b.rerun_abandoned() == []
+    with factory() as session:
+        rows = sorted((f.job, f.fire_at, f.holder, f.status)
+                      for f in session.query(JobFire))
+    assert rows == [("overdue_sweep", sweep - dt.timedelta(days=1), "A", "running"),
+                    ("overdue_sweep", sweep, "B", DONE),
+                    ("progress_requests", sweep, "A", DONE)]

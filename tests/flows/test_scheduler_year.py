@@ -63,10 +63,13 @@ class SimProcess:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.holder} did not answer in {timeout} s")
 
-    def tick(self, now: dt.datetime) -> list[list[str]]:
+    def send(self, command: str) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(f"tick {now.isoformat()}\n")
+        self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
+
+    def tick(self, now: dt.datetime) -> list[list[str]]:
+        self.send(f"tick {now.isoformat()}")
         ran: list[list[str]] = self._read(120)["ran"]
         return ran
 
@@ -166,13 +169,20 @@ def test_year_jumping_national_day_with_a_restart_sends_each_notice_once(tmp_pat
 
 def test_two_schedulers_on_postgresql_leader_killed_mid_year(tmp_path, catalog, policy, pg_urls):
     """Processes A and B run on one PostgreSQL database; each stop of the clock reaches A,
-    then B. A leads; after the last stop of June it is killed (-9). B takes the lease
-    over at its next stop (A's lease has run out) and runs every later fire. Every fire of
-    the year was claimed and run exactly once (the same fires, in the same state, as one
-    scheduler running the year alone on another database), and the notifications are the
-    same rows, each sent once."""
+    then B. A leads. At the first 08:30 stop of July, A has claimed the day's overdue sweep
+    and is killed (-9) in the middle of running it. B, at the same stop, does not lead yet
+    (A's lease runs 30 s more); at the next stop it takes the lease over, runs the sweep A
+    left unfinished once, then every later fire. Every fire of the year was claimed and
+    run to the end exactly once (the fires of one scheduler running the year alone on
+    another database, but one that coalesced into B's catch-up), and the notifications are
+    the same rows, each sent once."""
+    from sqlalchemy import select
+
+    from tracker.models import JobFire
+
     stops = ticks(policy)
-    kill_after = max(t for t in stops if t < _at(2017, 7, 1, 0))  # the last stop of June
+    kill_at = min(t for t in stops if t >= _at(2017, 7, 1, 0) and t.hour == 8)
+    next_stop = min(t for t in stops if t > kill_at)
     straight_url, url = pg_urls
     (tmp_path / "straight").mkdir()
     load_plan(sim_settings(tmp_path / "straight", straight_url), catalog)
@@ -182,34 +192,52 @@ def test_two_schedulers_on_postgresql_leader_killed_mid_year(tmp_path, catalog, 
     home.mkdir()
     load_plan(sim_settings(home, url), catalog)
     a, b = SimProcess(url, home, "A"), SimProcess(url, home, "B")
-    ran_by: dict[str, int] = {"A": 0, "B": 0}
-    takeover: dt.datetime | None = None
+    ran_by: dict[str, list[list[str]]] = {"A": [], "B": []}
     try:
         for now in stops:
-            if a.proc.poll() is None:
-                ran_by["A"] += len(a.tick(now))
-            ran_b = b.tick(now)
-            if ran_b and takeover is None:
-                takeover = now
-            ran_by["B"] += len(ran_b)
-            if now == kill_after:
+            if now == kill_at:
+                a.send("hang overdue_sweep")
+                assert a._read(30) == {"ok": True}
+                a.send(f"tick {now.isoformat()}")
+
+                def claimed() -> bool:
+                    with factory_for(url)() as s:
+                        return s.scalar(select(JobFire.holder).where(
+                            JobFire.job == "overdue_sweep", JobFire.fire_at == kill_at)) == "A"
+
+                deadline = time.monotonic() + 60
+                while not claimed():
+                    assert time.monotonic() < deadline, "A never claimed the sweep"
+                    time.sleep(0.1)
                 a.kill()
+            elif a.proc.poll() is None:
+                ran_by["A"] += a.tick(now)
+            ran = b.tick(now)
+            assert ran == [] or now >= next_stop
+            ran_by["B"] += ran
     finally:
         if a.proc.poll() is None:
             a.quit()
         b.quit()
     pair = outbox_state(url)
 
-    first_after = min(t for t in stops if t > kill_after)
-    assert takeover == first_after
     with factory_for(url)() as s:
         lease = s.get_one(SchedulerLease, "scheduler")
-        assert (lease.holder, lease.acquired_at) == ("B", first_after)
-    assert {f[3] for f in pair["fires"] if f[4] <= kill_after} == {"A"}
-    assert {f[3] for f in pair["fires"] if f[4] > kill_after} == {"B"}
-    assert ran_by["A"] + ran_by["B"] == len(pair["fires"])
-    # The same fires as one scheduler alone, each run once and done.
-    assert [f[:3] for f in pair["fires"]] == [f[:3] for f in straight["fires"]]
+        assert (lease.holder, lease.acquired_at) == ("B", next_stop)
+    # B's first act as leader: the sweep A left unfinished, as of B's first stop
+    assert ran_by["B"][0] == ["overdue_sweep", kill_at.isoformat(), DONE]
+    sweep = [f for f in pair["fires"] if f[:2] == ("overdue_sweep", kill_at)]
+    assert [(f[3], f[4]) for f in sweep] == [("B", next_stop)]
+    assert {f[3] for f in pair["fires"] if f[4] < kill_at} == {"A"}
+    assert {f[3] for f in pair["fires"] if f[4] >= next_stop} == {"B"}
+    # The same fires as one scheduler alone, each run to the end once, but one: A died
+    # before its round reached the annual checkpoint (due since 3 July 09:00), so that
+    # fire coalesced into B's first round (4 July 09:00, which the lone scheduler also ran).
+    alone = {f[:3] for f in straight["fires"]}
+    together = {f[:3] for f in pair["fires"]}
+    assert together <= alone
+    assert alone - together == {("annual_checkpoint", _at(2017, 7, 3, 9), DONE)}
+    assert len(pair["fires"]) == len(together)
     assert {f[2] for f in pair["fires"]} == {DONE}
     assert len(pair["rows"]) > 1000
     assert pair["rows"] == straight["rows"]
