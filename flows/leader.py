@@ -247,14 +247,15 @@ def doctor_checks(settings: Any, now: dt.datetime) -> list[tuple[str, str]]:
     timezone-aware; times are shown in Asia/Shanghai.
     """
     from flows.registry import JOBS
-    from flows.runtime import factory_for
+    from tracker.db import make_engine, session_factory
 
     def bj(t: dt.datetime) -> str:
         return t.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
     out: list[tuple[str, str]] = []
+    engine = make_engine(settings.database_url)  # not migrated here: doctor only reads
     try:
-        with factory_for(settings.database_url)() as session:
+        with session_factory(engine)() as session:
             lease = current_lease(session)
             stored = dict(session.execute(
                 select(scheduler_job.c.id, scheduler_job.c.next_run_time)).all())
@@ -269,7 +270,10 @@ def doctor_checks(settings: Any, now: dt.datetime) -> list[tuple[str, str]]:
                        JobFire.now_at < now - dt.timedelta(hours=1))
                 .order_by(JobFire.fire_at)).all()
     except SQLAlchemyError as exc:
-        return [("error", f"无法读取定时任务调度状态：{type(exc).__name__}")]
+        return [("error", f"无法读取定时任务调度状态（数据库不可达或未升级到最新版本）："
+                          f"{type(exc).__name__}")]
+    finally:
+        engine.dispose()
     if lease is None:
         out.append(("warn", "尚无定时任务调度主节点：tracker serve 尚未在本数据库上运行过，"
                             "定时任务不会自动执行"))

@@ -162,14 +162,15 @@ def register_jobs(scheduler: BaseScheduler, now: dt.datetime) -> None:
 
     A job already stored with the same cron keeps its next fire time, even one in the past:
     that is how a restarted process catches up (once, coalesced). A job whose cron changed
-    is replaced (next fire computed from `now`); a stored job no longer in the registry is
-    removed. Safe to call from several processes at once.
+    or that has no next fire time (paused) is replaced (next fire computed from `now`); a
+    stored job no longer in the registry is removed. Safe to call from several processes at once.
     """
     stored = {job.id: job for job in scheduler.get_jobs()}
     for job in JOBS.values():
         trigger = CronTrigger.from_crontab(job.cron, timezone=SHANGHAI)
         old = stored.get(job.name)
-        if old is not None and str(old.trigger) == str(trigger) and old.args == (job.name,):
+        if (old is not None and str(old.trigger) == str(trigger) and old.args == (job.name,)
+                and old.next_run_time is not None):
             continue
         scheduler.add_job(scheduled, trigger, args=(job.name,), id=job.name, name=job.name,
                           replace_existing=True, next_run_time=trigger.get_next_fire_time(None, now),
@@ -190,7 +191,11 @@ class ClockDriver:
     in 3.11) at `now`, run in this thread: renew or take the lease; if leading, for each
     stored job due at `now` (in fire-time order), run its latest due fire once (coalesced)
     through `runner.fire` and store its next fire time. `runner.clock` must return the
-    clock the driver was last ticked to (`SimClock`).
+    clock the driver was last ticked to (`SimClock`). One difference: APScheduler stores
+    the next fire time as soon as its executor has the fire, this runs the fire first, so
+    a process killed in mid-round leaves the rest of the round to the next leader's
+    catch-up (coalesced) instead of skipping it. Right after taking the lease, it first
+    reruns the fires a dead leader left running (`FireRunner.rerun_abandoned`).
     """
 
     def __init__(self, settings: Settings, runner: FireRunner, clock: SimClock,

@@ -184,3 +184,28 @@ def test_a_new_leader_reruns_the_fire_a_killed_leader_left_running(db_url):
     assert rows == [("overdue_sweep", sweep - dt.timedelta(days=1), "A", "running"),
                     ("overdue_sweep", sweep, "B", DONE),
                     ("progress_requests", sweep, "A", DONE)]
+
+
+def test_doctor_on_a_database_without_the_scheduler_tables(tmp_path):
+    settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert doctor_checks(settings, s(0)) == [
+        ("error", "无法读取定时任务调度状态（数据库不可达或未升级到最新版本）：OperationalError")]
+
+
+def test_doctor_warns_of_a_job_with_no_upcoming_run(db_url, tmp_path):
+    from sqlalchemy import delete, update
+
+    from tracker.models import scheduler_job
+
+    settings = Settings(home=tmp_path, database_url=db_url)
+    clock = SimClock(s(0))
+    d = ClockDriver(settings, FireRunner(factory_for(db_url), "A", lambda j, n: None, clock), clock)
+    d.tick(s(1))
+    d.close()
+    with transaction(factory_for(db_url)) as session:
+        session.execute(delete(scheduler_job).where(scheduler_job.c.id == "dispatch"))
+        session.execute(update(scheduler_job).where(scheduler_job.c.id == "overdue_sweep")
+                        .values(next_run_time=None))  # paused
+    assert doctor_checks(settings, s(2))[1:] == [
+        ("warn", "以下定时任务没有下次运行时间（未登记或已暂停）：overdue_sweep、dispatch；"
+                 "重启 tracker serve 可重新登记")]
