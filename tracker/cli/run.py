@@ -80,14 +80,19 @@ def scorecard(year: int, now: Annotated[str | None, typer.Option()] = None) -> N
 
 @app.command("serve")
 def serve(host: str = "127.0.0.1", port: int = 8000,
-          web: Annotated[bool, typer.Option(help="serve the web pages too")] = True) -> None:
+          web: Annotated[bool, typer.Option(help="serve the web pages too")] = True,
+          scheduler: Annotated[bool, typer.Option(
+              help="run the periodic jobs here (--no-scheduler: Prefect workers run them)")] = True,
+          ) -> None:
     """Run the web pages and the periodic jobs (embedded APScheduler) in one process."""
+    if not web and not scheduler:
+        raise fail("--no-web 与 --no-scheduler 不能同时使用：本进程将无事可做")
     from flows.runtime import prefect_context
     from flows.scheduler import run_forever, serve_settings
 
     settings = serve_settings(current_settings(), host, port)
     with prefect_context(settings):
-        run_forever(console, settings, host=host, port=port, web=web)
+        run_forever(console, settings, host=host, port=port, web=web, jobs=scheduler)
 
 
 @app.command("demo")

@@ -15,6 +15,7 @@ from tracker.models.plan import (
     Measure,
     Plan,
 )
+from tracker.models.scheduler import JobFire, SchedulerLease, scheduler_job
 from tracker.models.staff import Circular, FormToken, Note, StaffSession, StaffUser
 from tracker.models.tracking import (
     Escalation,
@@ -32,7 +33,8 @@ from tracker.models.tracking import (
 
 __all__ = [
     "Agency", "AgencyAlias", "Assignment", "ChatEndpoint", "Contact", "ContactAddress",
-    "AuditEvent", "Base", "CalendarDay", "CalendarYear", "DeliveryAttempt",
+    "AuditEvent", "Base", "CalendarDay", "CalendarYear", "DeliveryAttempt", "JobFire",
+    "SchedulerLease", "scheduler_job",
     "Escalation", "Evidence",
     "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue",
     "Measure",

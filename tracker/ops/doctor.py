@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # missing optional part (e.g. Prefect deployments not in use) does not stop the report.
 PROVIDERS: tuple[tuple[str, str], ...] = (
     ("日历", "tracker.dates.stored:doctor_checks"),
+    ("调度", "flows.leader:doctor_checks"),
     ("Prefect", "flows.deploy:doctor_checks"),
 )
 

@@ -1,6 +1,6 @@
 """Calendar overrides in the database; provisional due days
 
-Revision ID: 0007_calendar
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-30
 
@@ -13,7 +13,7 @@ marked provisional (due_provisional).
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007_calendar'
+revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
