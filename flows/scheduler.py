@@ -387,7 +387,7 @@ def run_forever(console: Console, settings: Settings, host: str = "127.0.0.1", p
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
-            if scheduler is not None:
+            if scheduler is not None and loop is not None:
                 stop_scheduler(scheduler, loop)
         return
     import uvicorn
@@ -411,5 +411,5 @@ def run_forever(console: Console, settings: Settings, host: str = "127.0.0.1", p
         uvicorn.run(app, host=host, port=port, log_level="warning",
                     log_config=uvicorn_log_config(settings))
     finally:
-        if scheduler is not None:
+        if scheduler is not None and loop is not None:
             stop_scheduler(scheduler, loop)
