@@ -54,7 +54,9 @@ def test_bot_add_list_test_remove_and_doctor(db, db_url, small, tmp_path, monkey
     mail.stop()
     assert r.exit_code == 0 and "运行环境（TRACKER_ENV）：production" in r.output
     assert "发件地址：ducha@tj.gov.cn　链接地址：https://ducha.tj.gov.cn" in r.output
-    assert "钉钉群机器人 1 个" in r.output and "检查完毕：错误 0 项，警告 0 项" in r.output
+    assert "钉钉群机器人 1 个" in r.output and "检查完毕：错误 0 项，警告 1 项" in r.output
+    assert [line for line in r.output.splitlines() if line.startswith("警告")] == [
+        "警告：尚无定时任务调度主节点：tracker serve 尚未在本数据库上运行过，定时任务不会自动执行"]
     monkeypatch.setenv("TRACKER_CHANNEL_KEY", Fernet.generate_key().decode())
     monkeypatch.setenv("TRACKER_ENV", "development")
     r = run(app, ["doctor", "--now", "2026-06-01T09:00"])

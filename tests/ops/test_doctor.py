@@ -40,7 +40,8 @@ def test_a_database_behind_the_program_is_an_error_until_upgraded(tmp_path, monk
     assert r.exit_code == 0, r.output
     assert f"正常：已连接，结构为最新版本（{_head()}）" in r.output
     assert "警告：尚未载入规划：请运行 tracker catalog load" in r.output
-    assert r.output.splitlines()[-1] == "检查完毕：错误 0 项，警告 2 项"
+    assert "警告：尚无定时任务调度主节点：tracker serve 尚未在本数据库上运行过" in r.output
+    assert r.output.splitlines()[-1] == "检查完毕：错误 0 项，警告 3 项"
 
 
 def test_an_unreachable_database_is_named_and_the_other_checks_still_run(tmp_path, monkeypatch):
