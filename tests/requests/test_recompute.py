@@ -93,6 +93,9 @@ def test_loading_a_notice_moves_due_days_and_ladder_and_tells_each_liaison_once(
         open_due_requests(s, plan, at("2026-12-17", 8), policy.with_session(s))
     with db() as s:
         liaisons = s.scalar(select(func.count(func.distinct(ProgressRequest.agency_id))))
+    told = tmp_path / "told"  # the request notices went out with the provisional day
+    dispatch(db, {ChannelKind.EMAIL: FileChannel(told)}, now=at("2026-12-17", 9),
+             calendar=policy.calendar, window=None)
     # a notice invented for the test: 4 January 2027 a rest day, the year complete
     notice = tmp_path / "2027.json"
     notice.write_text(json.dumps({"holidays": ["2027-01-01", "2027-01-04"], "years": [2027]}),
@@ -127,7 +130,7 @@ def test_loading_a_notice_moves_due_days_and_ladder_and_tells_each_liaison_once(
             OutboxMessage.status == "sent"))
     assert digests == liaisons
     notes = [b for b in map(_body, sent.rglob("*.eml")) if "截止日期相应调整" in b]
-    assert len(notes) == liaisons
+    assert len(notes) == liaisons == len(list(sent.rglob("*.eml")))
     assert "截止日期由2027年1月8日调整为2027年1月11日。" in "".join(notes)
     (tmp_path.parent / "due_changed_sample.txt").write_text(notes[0], encoding="utf-8")
     # the ladder fires on the new days, not the old: nothing on 11 January (old +1)
@@ -173,3 +176,22 @@ def test_a_mid_year_change_in_a_covered_year_moves_the_ladder(db, policy, tmp_pa
         after = s.scalar(select(ProgressRequest.next_action_on).where(
             ProgressRequest.due_on == due))
     assert after == D(2020, 2, 12)  # 22, 23 Jan, 10, 11, 12 Feb
+
+
+def test_a_liaison_not_yet_told_gets_the_new_day_in_the_request_notice_only(db, policy, tmp_path):
+    """The notice is loaded before the dispatcher sent the request notices: those go out
+    with the new day, and no 截止时间调整 notice corrects a day nobody was told."""
+    plan = _plan(db, (2026, 2027))
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2026-12-17", 8), policy.with_session(s))
+    notice = tmp_path / "2027.json"
+    notice.write_text(json.dumps({"holidays": ["2027-01-04"], "years": [2027]}), encoding="utf-8")
+    result = _load(db, notice, at("2026-12-17", 8, 30), policy)
+    assert result is not None and result.requests_moved > 0 and result.messages_queued == 0
+    sent = tmp_path / "sent"
+    dispatch(db, {ChannelKind.EMAIL: FileChannel(sent)}, now=at("2026-12-17", 9),
+             calendar=policy.calendar, window=None)
+    bodies = [_body(p) for p in sent.rglob("*.eml")]
+    assert bodies and all("截止日期相应调整" not in b for b in bodies)
+    assert all("2027年1月8日" not in b and PROVISIONAL not in b for b in bodies)
+    assert any("截止日期：2027年1月11日" in b for b in bodies)

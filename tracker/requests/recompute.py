@@ -14,7 +14,8 @@ change in the middle of a year (January 2020: the Spring Festival break extended
   request that is not held, from its due day and the rung it reached: a rung now due on or
   before today fires on the sweep's next run with its rule date; rungs already fired stay;
 - queues one 截止时间调整 notice per moved request and liaison (the dispatcher makes it one
-  digest per liaison) naming the old and the new due day.
+  digest per liaison) naming the old and the new due day, for requests whose request
+  notice (报送通知) was sent; one still queued goes out with the new day instead.
 
 Set-based: one UPDATE per changed period and per distinct (due day, rung) pair, one
 INSERT … SELECT per moved period and recipient group. Idempotent: run again on the same
@@ -32,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from tracker.dates.periods import year_specs
 from tracker.dates.workdays import local_date
-from tracker.enums import MessageKind, RequestState
-from tracker.models import AuditEvent, Plan, ProgressRequest, ReportingPeriod
+from tracker.enums import MessageKind, OutboxStatus, RequestState
+from tracker.models import AuditEvent, OutboxMessage, Plan, ProgressRequest, ReportingPeriod
 from tracker.outbox import enqueue_for_requests
 from tracker.policy import Policy
 from tracker.requests.rules import next_action_day
@@ -78,8 +79,16 @@ def recompute_due_dates(session: Session, now: dt.datetime, policy: Policy, *,
                                   ProgressRequest.original_due_on == old)
             if spec.due_on != old:
                 result.periods.append(f"{plan.key}:{period.label} {old}->{spec.due_on}")
+                # only where the request notice went out: one still waiting is rendered
+                # with the new day when it goes, and a liaison never told of the old day
+                # needs no correction
+                told = exists().where(
+                    OutboxMessage.request_id == ProgressRequest.id,
+                    OutboxMessage.kind == MessageKind.PROGRESS_REQUEST.value,
+                    OutboxMessage.status.in_((OutboxStatus.SENT.value, OutboxStatus.SENDING.value)))
                 result.messages_queued += enqueue_for_requests(
-                    session, same_as_period, kind=MessageKind.DUE_CHANGED, level=0, now=now,
+                    session, and_(same_as_period, told), kind=MessageKind.DUE_CHANGED, level=0,
+                    now=now,
                     channel=policy.channel, key_suffix=f"{old.isoformat()}>{spec.due_on}",
                     payload={"previous_due_on": old.isoformat(),
                              "due_on": spec.due_on.isoformat(), "reason": reason})
