@@ -1,9 +1,11 @@
 """`tracker demo`: reporting year 2017 of the Tianjin plan through the real flows.
 
 A simulated clock walks the year's event days (issue days, liaisons' answer days, ladder
-days, meeting dates, the annual checkpoint) and runs the same Prefect flows production
+days, meeting dates, the annual checkpoint) and runs the same Prefect tasks production
 runs, in the same order a day would: requests 08:00, sweep 08:30, answers during the
-day, dispatch 17:00. Days on which nothing is due are skipped: the flows would no-op.
+day, dispatch 17:00; one Prefect flow run per day holds them (a flow run costs far more
+bookkeeping than a task run). Days on which nothing is due are skipped: the flows would
+no-op.
 Liaisons' behaviour is seeded, so two runs give the same figures.
 """
 
@@ -12,12 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import random
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, PREFECT_HOME, temporary_settings
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from sqlalchemy import case, func, select
 
 from flows.runtime import dispose_engines
@@ -99,11 +102,13 @@ def run_demo(
     seed: int = 2017,
     policy: Policy,
     on_day: Callable[[dt.date, int, int], None] | None = None,
+    through_prefect: bool = True,
 ) -> DemoResult:
     """Simulate `year` on a fresh SQLite file in `settings.home` (see `demo_settings`).
 
     Every flow runs with `settings`; call this inside `prefect_context(settings)`.
     `on_day(day, index, total)` is called for each simulated day (progress display).
+    `through_prefect=False` calls the same task bodies directly (the benchmark's baseline).
     """
     out = settings.home
     out.mkdir(parents=True, exist_ok=True)
@@ -111,11 +116,8 @@ def run_demo(
     for stale in (db_path, out / "tracker.db-wal", out / "tracker.db-shm"):
         stale.unlink(missing_ok=True)
     shutil.rmtree(settings.outbox_dir, ignore_errors=True)
-    # Prefect's local API database grows with every run and slows the next one: the demo's
-    # own (under OUT/prefect) starts fresh too. A PREFECT_HOME set elsewhere is left alone.
-    if Path(PREFECT_HOME.value()).resolve() == (out / "prefect").resolve():
-        for name in ("prefect.db", "prefect.db-wal", "prefect.db-shm"):
-            (out / "prefect" / name).unlink(missing_ok=True)
+    # Prefect's local API keeps its database (OUT/prefect/prefect.db) from run to run: a
+    # fresh one costs a migration at every start; the server prunes old runs itself.
     for stale_card in out.glob(f"scorecard-{year}*.xlsx"):
         stale_card.unlink()
     url = settings.database_url
@@ -157,7 +159,7 @@ def run_demo(
     # watch, and each heartbeat thread costs ~1 s at flow exit (Prefect 3.9 joins it).
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         result = _simulate(days, settings, factory, plan_id, rng, policy, meeting_days, check_day,
-                           year, on_day)
+                           year, on_day, through_prefect)
     result.db_path, result.outbox_dir = db_path, settings.outbox_dir
     _summarise(factory, result, year, settings)
     engine.dispose()
@@ -166,22 +168,43 @@ def run_demo(
 
 
 def _simulate(days, settings, factory, plan_id, rng, policy, meeting_days, check_day, year,  # type: ignore[no-untyped-def]
-              on_day) -> DemoResult:
+              on_day, through_prefect: bool) -> DemoResult:
+    """Each simulated day's work, in the order of a production day.
+
+    Through Prefect, a day is ONE flow run (`demo_day_flow`) whose tasks are the same
+    batch tasks the production flows run (requests 08:00, sweep and meeting duties 08:30,
+    dispatch 17:00, the checkpoint on its day); the liaisons' answers and the meetings in
+    between are plain Python. Without Prefect (`through_prefect=False`, the benchmark's
+    baseline) the same task bodies (`task.fn`) are called directly.
+
+    A flow run that fails on a transient API error (503 under load, a dropped connection)
+    is run again up to 3 times; the steps of the day that completed are not repeated.
+    """
+    from prefect import flow
+
     from flows.tracker_flows import (
-        annual_checkpoint_flow,
-        dispatch_flow,
-        overdue_sweep_flow,
-        progress_request_flow,
+        deliver_outbox_task,
+        meeting_duty_task,
+        open_requests_task,
+        scorecard_task,
+        sweep_ladder_task,
     )
 
     answers: dict[dt.date, list[ReportInput]] = {}
     planned: set[int] = set()
     result = DemoResult(db_path=Path(), scorecard=None, outbox_dir=Path())
-    for index, day in enumerate(days):
-        if on_day:
-            on_day(day, index, len(days))
-        progress_request_flow(now=_at(day, 8).isoformat(), settings=settings)
-        overdue_sweep_flow(now=_at(day, 8, 30).isoformat(), settings=settings)
+    done: set[str] = set()  # steps of the current day already run
+
+    def step(name: str, fn: Callable[[], Any]) -> None:
+        if name not in done:
+            fn()
+            done.add(name)
+
+    def run(task: Any, when: dt.datetime, *extra: Any) -> Any:
+        call = task if through_prefect else task.fn
+        return call(when.isoformat(), settings, *extra)
+
+    def liaisons_and_meetings(day: dt.date) -> None:
         with transaction(factory) as s:
             _plan_new_requests(s, rng, policy, planned, answers)
             for g in meeting_days.get(day, []):
@@ -191,11 +214,54 @@ def _simulate(days, settings, factory, plan_id, rng, policy, meeting_days, check
             todays = answers.pop(day, [])
             if todays:
                 record_reports(s, todays, submitted_by="demo:liaison", now=_at(day, 10))
-        dispatch_flow(now=_at(day, 17).isoformat(), settings=settings)
+
+    def one_day(day: dt.date) -> None:
+        step("requests", lambda: run(open_requests_task, _at(day, 8)))
+        step("sweep", lambda: run(sweep_ladder_task, _at(day, 8, 30)))
+        step("meetings", lambda: run(meeting_duty_task, _at(day, 8, 30)))
+        step("answers", lambda: liaisons_and_meetings(day))
+        step("dispatch", lambda: run(deliver_outbox_task, _at(day, 17)))
         if day == check_day:
-            annual_checkpoint_flow(now=_at(day, 9).isoformat(), settings=settings, year=year)
+            step("checkpoint", lambda: run(scorecard_task, _at(day, 9), year))
+
+    @flow(name="demo_day_flow", persist_result=False, validate_parameters=False)
+    def demo_day_flow(day: str) -> None:
+        """One simulated day of the demo (the date is the flow run's parameter)."""
+        one_day(dt.date.fromisoformat(day))
+
+    for index, day in enumerate(days):
+        if on_day:
+            on_day(day, index, len(days))
+        done.clear()
+        if not through_prefect:
+            one_day(day)
+            continue
+        for attempt in range(4):
+            try:
+                demo_day_flow(day.isoformat())
+                break
+            except Exception as exc:
+                if attempt == 3 or not transient_api_error(exc):
+                    raise
+                time.sleep(2 ** attempt)
     result.days = len(days)
     return result
+
+
+def transient_api_error(exc: BaseException) -> bool:
+    """True for an error of the Prefect API worth another try: 429/502/503/504, a dropped
+    or refused connection, a timeout (Prefect's client already retried some of them)."""
+    import httpx
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, httpx.HTTPStatusError):
+            return exc.response.status_code in (429, 502, 503, 504)
+        if isinstance(exc, httpx.TransportError):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
 
 
 def _plan_new_requests(session, rng, policy, planned, answers) -> None:  # type: ignore[no-untyped-def]

@@ -6,15 +6,20 @@ flows, given through Prefect's settings context rather than os.environ.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from flows.local_api import DEFAULT_STARTUP_TIMEOUT, Lease, acquire, release
 from notifications.channels import (
     Channel,
     DingTalkChannel,
@@ -135,23 +140,92 @@ def link_maker(settings: Settings, now: dt.datetime):  # type: ignore[no-untyped
 # Prefect's loggers that carry a level of their own in its logging.yml; the others inherit.
 PREFECT_LOGGERS = ("prefect", "prefect.extra", "prefect.client", "prefect.infrastructure")
 
+_lease: Lease | None = None
+_lease_guard = threading.Lock()
+
+
+def local_api(settings: Settings) -> Lease:
+    """This process's local Prefect API (see `flows.local_api`), started or reused once.
+
+    Call inside `prefect_context`'s defaults (it passes them to the server). The lease is
+    given back at exit, on SIGTERM (turned into SystemExit here when nothing else handles
+    it) and on Ctrl-C; `stop_local_api()` gives it back earlier. A process keeps one API
+    whatever home a later call names (the bookkeeping of flow runs is the only thing in it).
+    Raises `LocalApiError` when the API cannot be started.
+    """
+    global _lease
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, get_current_settings
+
+    with _lease_guard:
+        if _lease is not None:
+            return _lease
+        env = get_current_settings().to_environment_variables(exclude_unset=True)
+        env.pop("PREFECT_API_URL", None)
+        timeout = float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+        _lease = acquire(Path(env.get("PREFECT_HOME", settings.home / "prefect")), env,
+                         timeout=timeout)
+        atexit.register(stop_local_api)
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        return _lease
+
+
+def current_lease() -> Lease | None:
+    """The local API lease this process holds (None: none yet, or PREFECT_API_URL is used)."""
+    return _lease
+
+
+def api_line() -> str:
+    """One line (Chinese) saying which Prefect API the flows of this process use."""
+    from prefect.settings import PREFECT_API_URL
+
+    lease = _lease
+    if lease is None:
+        return f"Prefect 服务：{PREFECT_API_URL.value() or '未配置'}（PREFECT_API_URL）"
+    if lease.started:
+        return f"本地 Prefect 服务：已启动，用时 {lease.startup_seconds:.1f} 秒（{lease.url}）"
+    return f"本地 Prefect 服务：沿用已在运行的服务（{lease.url}）"
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds: finally blocks and atexit give the API back
+
+
+def stop_local_api() -> bool:
+    """Give back this process's local API lease; True if that stopped the server."""
+    global _lease
+    with _lease_guard:
+        lease, _lease = _lease, None
+    if lease is None:
+        return False
+    from prefect._internal.concurrency.services import QueueService
+
+    try:  # send Prefect's queued events while the API still listens
+        QueueService.drain_all(timeout=30, at_exit=False)
+    except Exception:  # noqa: BLE001 - a lost event must not keep the server running
+        pass
+    return release(lease)
+
 
 @contextmanager
 def prefect_context(settings: Settings) -> Iterator[None]:
     """Prefect configured for our commands: its data under HOME/prefect, quiet, local only.
 
     Defaults only: a PREFECT_* variable the user did set (PREFECT_HOME, PREFECT_API_URL,
-    PREFECT_LOGGING_LEVEL=DEBUG to look into a problem) still wins. The temporary local API
-    Prefect starts on the first flow run is a subprocess that receives these settings
-    (`get_current_settings().to_environment_variables()`), so its SQLite database lands in
-    HOME/prefect too. Its startup timeout is raised from 20 s to 90 s: on a loaded 2-core
-    machine it can miss 20 s (DESIGN.md).
+    PREFECT_LOGGING_LEVEL=DEBUG to look into a problem) still wins. Without
+    PREFECT_API_URL, flows run against the one local API of `flows.local_api` (started or
+    reused here, its SQLite database in HOME/prefect; startup timeout 300 s, since a
+    loaded 2-core machine can miss Prefect's 20 s: DESIGN.md); with it, nothing is
+    started. The client retries a 429/502/503 answer 8 times (Prefect's default: 5).
 
     Prefect configured its loggers when it was imported, so they are quieted here
     directly, and stay so for the rest of the process: Prefect's background services
     drain at interpreter exit and would otherwise print their shutdown noise.
     """
     from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_CLIENT_MAX_RETRIES,
         PREFECT_HOME,
         PREFECT_LOGGING_LEVEL,
         PREFECT_LOGGING_TO_API_ENABLED,
@@ -167,7 +241,8 @@ def prefect_context(settings: Settings) -> Iterator[None]:
         PREFECT_LOGGING_TO_API_ENABLED: False,
         PREFECT_SERVER_ANALYTICS_ENABLED: False,
         PREFECT_UI_ENABLED: False,
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 90,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: DEFAULT_STARTUP_TIMEOUT,
+        PREFECT_CLIENT_MAX_RETRIES: 8,
     }
     with temporary_settings(set_defaults=defaults):
         # Prefect's local API keeps a SQLite file there; it cannot create missing parents.
@@ -175,4 +250,8 @@ def prefect_context(settings: Settings) -> Iterator[None]:
         level = logging.getLevelName(str(PREFECT_LOGGING_LEVEL.value()).upper())
         for name in PREFECT_LOGGERS:
             logging.getLogger(name).setLevel(level)
-        yield
+        if PREFECT_API_URL.value():
+            yield  # the office's own Prefect server
+            return
+        with temporary_settings(updates={PREFECT_API_URL: local_api(settings).url}):
+            yield

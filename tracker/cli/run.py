@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -38,21 +38,72 @@ def jobs_list() -> None:
 
 
 @jobs_app.command("run")
-def jobs_run(name: str, now: Annotated[str | None, typer.Option(help="ISO time")] = None) -> None:
-    """Run one job once through its Prefect flow, at `--now` (default: the wall clock)."""
+def jobs_run(name: str, now: Annotated[str | None, typer.Option(help="ISO time")] = None,
+             as_json: Annotated[bool, typer.Option("--json", help="print the raw result as JSON")]
+             = False) -> None:
+    """Run one job once through its Prefect flow, at `--now` (default: the wall clock).
+
+    Uses the local Prefect API (started or reused, stopped on exit, SIGTERM or Ctrl-C by
+    the last command using it) unless PREFECT_API_URL is set.
+    """
+    from flows.local_api import LocalApiError
     from flows.registry import JOBS
     from flows.runtime import prefect_context
 
     job = JOBS.get(name)
     if job is None:
-        raise fail(f"unknown job {name!r}; known: {', '.join(JOBS)}")
+        raise fail(f"没有名为 {name!r} 的任务；可用的任务：{'、'.join(JOBS)}")
     settings = current_settings()
-    with prefect_context(settings):
-        result = job.flow(now=parse_now(now).isoformat(), settings=settings)
-    console.print_json(data=result)
+    at = parse_now(now)
+    try:
+        with prefect_context(settings):
+            result = job.flow(now=at.isoformat(), settings=settings)
+    except LocalApiError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        console.print_json(data=result)
+    else:
+        console.print(f"{job.description.split(' ', 1)[-1]}（{name}，按 {at:%Y-%m-%d %H:%M} 北京时间运行）",
+                      highlight=False)
+        for line in job_summary(name, result):
+            console.print(f"  {line}", highlight=False, soft_wrap=True)
     if name == "dispatch" and result.get("errors"):
         raise fail(f"{result['failed']} 条通知投递失败，{result['retrying']} 条等待重试: "
                     f"{result['errors'][0]}", code=1)
+
+
+def job_summary(name: str, result: Any) -> list[str]:
+    """The lines `tracker jobs run NAME` prints for the flow's `result` (Chinese)."""
+    if name == "progress_requests":
+        periods = "、".join(dict.fromkeys(result["periods"])) or "无"
+        return [f"新发出进展调度 {result['opened']} 项（报送期：{periods}）",
+                f"待发通知 {result['queued']} 条"]
+    if name == "overdue_sweep":
+        fired, meet = result["ladder"]["fired"], result["meetings"]
+
+        def rung(level: int) -> int:
+            return int(fired.get(level, fired.get(str(level), 0)))
+
+        return [f"逾期督办：催办 {rung(1)} 项、督办 {rung(2)} 项、通报 {rung(3)} 项，"
+                f"待发通知 {result['ladder']['queued']} 条",
+                f"临期提醒：{result['ladder']['pre_due']} 条",
+                f"常务会议：提醒 {meet['reminders']} 条、预警 {meet['warnings']} 条、"
+                f"未召开记录 {meet['findings']} 项",
+                f"清理过期登录会话 {meet.get('sessions_purged', 0)} 个"]
+    if name == "dispatch":
+        if result.get("quiet"):
+            return ["当前不在发送时段（工作日 08:30–18:00 等，见 TRACKER_SEND_HOURS），本次未发送，"
+                    "通知留待下一个发送时段"]
+        lines = [f"已发送通知 {result['sent']} 条，合并为 {result['digests']} 封",
+                 f"等待重试 {result['retrying']} 条，投递失败 {result['failed']} 条，"
+                 f"无需再发 {result['dropped']} 条，推迟 {result['deferred']} 条"]
+        return lines + [f"错误：{e}" for e in result.get("errors", [])]
+    if name == "annual_checkpoint":
+        if not result:
+            return ["今日没有到期的年度检查"]
+        return [f"{r['year']}年度记分卡（{r['plan']}）：{r['path']}"
+                f"（{'已生成' if r['written'] else '无变化'}）" for r in result]
+    return [str(result)]
 
 
 @app.command("scorecard")
@@ -72,8 +123,14 @@ def scorecard(year: int, now: Annotated[str | None, typer.Option()] = None) -> N
         spans = ", ".join(f"{key} {first}–{last}" for key, first, last in periods)
         raise fail(f"{year} is outside every plan's period ({spans})")
     settings = current_settings()
-    with prefect_context(settings):
-        rows = annual_checkpoint_flow(now=parse_now(now).isoformat(), settings=settings, year=year)
+    from flows.local_api import LocalApiError
+
+    try:
+        with prefect_context(settings):
+            rows = annual_checkpoint_flow(now=parse_now(now).isoformat(), settings=settings,
+                                          year=year)
+    except LocalApiError as exc:
+        raise fail(str(exc)) from None
     for row in rows:
         console.print(f"{row['path']} ({'written' if row['written'] else 'unchanged'})")
 
@@ -87,12 +144,20 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     """Run the web pages and the periodic jobs (embedded APScheduler) in one process."""
     if not web and not scheduler:
         raise fail("--no-web 与 --no-scheduler 不能同时使用：本进程将无事可做")
-    from flows.runtime import prefect_context
+    from flows.local_api import LocalApiError
+    from flows.runtime import api_line, prefect_context
     from flows.scheduler import run_forever, serve_settings
 
     settings = serve_settings(current_settings(), host, port)
-    with prefect_context(settings):
-        run_forever(console, settings, host=host, port=port, web=web, jobs=scheduler)
+    if not scheduler:  # the pages only: no flow runs here, so no Prefect API to start
+        run_forever(console, settings, host=host, port=port, web=web, jobs=False)
+        return
+    try:
+        with prefect_context(settings):
+            console.print(api_line(), highlight=False, soft_wrap=True)
+            run_forever(console, settings, host=host, port=port, web=web, jobs=True)
+    except LocalApiError as exc:
+        raise fail(str(exc)) from None
 
 
 @app.command("demo")
@@ -105,23 +170,36 @@ def demo(
 ) -> None:
     """Run reporting year 2017 of the plan through the real flows on a fresh SQLite file."""
     from tracker.catalog.schema import load_catalog
-    from tracker.enums import Level
     from tracker.policy import Policy
 
     try:
         catalog = load_catalog(catalog_path or default_catalog_path())
     except (CatalogError, OSError) as exc:
         raise fail(str(exc)) from exc
-    from flows.demo import demo_settings, run_demo
-    from flows.runtime import prefect_context
+    from flows.demo import demo_settings
+    from flows.local_api import LocalApiError
+    from flows.runtime import api_line, prefect_context
 
     settings = demo_settings(out)
     policy = Policy.from_settings(settings)
     started = time.monotonic()
-    with prefect_context(settings), Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+    console.print("正在连接 Prefect 服务（首次启动本地服务约需 10–60 秒）…", highlight=False)
+    try:
+        with prefect_context(settings):
+            console.print(api_line(), highlight=False, soft_wrap=True)
+            result = _run_demo_with_progress(catalog, settings, year, seed, policy)
+    except LocalApiError as exc:
+        raise fail(str(exc)) from None
+    _print_demo(result, year, policy, started)
+
+
+def _run_demo_with_progress(catalog, settings, year, seed, policy):  # type: ignore[no-untyped-def]
+    from flows.demo import run_demo
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} 天"), TimeElapsedColumn(),
                   console=console) as progress:
-        bar = progress.add_task("启动 Prefect…", total=None)
+        bar = progress.add_task("准备…", total=None)
 
         def on_day(day: dt.date, index: int, total: int) -> None:
             progress.update(bar, description=f"模拟 {day.isoformat()}", completed=index,
@@ -130,6 +208,12 @@ def demo(
         result = run_demo(catalog, settings, year=year, seed=seed, policy=policy,
                           on_day=on_day)
         progress.update(bar, description="完成", completed=result.days)
+    return result
+
+
+def _print_demo(result, year, policy, started) -> None:  # type: ignore[no-untyped-def]
+    from tracker.enums import Level
+
     table = Table(title=f"{year}年度 报送情况", show_lines=False)
     for col in ("报送期", "应报", "按时", "逾期", "未报"):
         table.add_column(col, justify="right" if col != "报送期" else "left")

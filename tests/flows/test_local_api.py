@@ -1,0 +1,140 @@
+"""The one local Prefect API of embedded mode: reused by a second command, stopped by the
+last command using it on SIGTERM, stopping itself when its users were killed outright.
+
+Real subprocesses and a real Prefect API server; waits poll with a deadline."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flows.local_api import acquire, healthy, read_state, release
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = "import sys; from tracker.cli import app; sys.argv[0] = 'tracker'; app()"
+START = 300.0  # seconds: the local API's start-up on a loaded 2-core machine
+
+
+def cli_env(home: Path, db_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PYTHONPATH=str(ROOT), TRACKER_HOME=str(home), TRACKER_DATABASE_URL=db_url,
+               TRACKER_ENV="test", TRACKER_CHANNEL="file")
+    return env
+
+
+def tracker(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", CLI, *args], env=env, cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+
+
+def wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def api_up(prefect_home: Path, user: int):  # type: ignore[no-untyped-def]
+    """The recorded server once `user` holds it and it answers /health."""
+    state = read_state(prefect_home)
+    if state and user in state["users"] and healthy(state["url"]):
+        return state
+    return None
+
+
+@pytest.mark.sqlite_only
+def test_second_command_reuses_and_sigterm_stops_the_api(tmp_path, db_url, plan):
+    env = cli_env(tmp_path, db_url)
+    prefect_home = tmp_path / "prefect"
+    serve = tracker("serve", "--no-web", env=env)
+    try:
+        state = wait_for(lambda: api_up(prefect_home, serve.pid), START + 60, "the local API")
+        server = state["pid"]
+        assert alive(server) and state["started_by"] == serve.pid
+
+        # A second command, while `serve` runs: it reuses the API (no second server).
+        job = tracker("jobs", "run", "progress_requests", "--now", "2017-03-17T09:00", env=env)
+        out, errors = job.communicate(timeout=START)
+        assert job.returncode == 0, errors
+        assert "沿用已在运行的服务" not in out  # `jobs run` does not print the API line
+        assert "新发出进展调度 798 项（报送期：2017Q1）" in out
+        assert "待发通知 798 条" in out
+        assert "Traceback" not in out + errors
+        after = read_state(prefect_home)
+        assert after is not None and after["pid"] == server  # the same server, reused
+        assert after["users"] == [serve.pid]  # the job took itself off when it left
+        assert alive(server)  # left running: `serve` still uses it
+
+        serve.send_signal(signal.SIGTERM)
+        _, serve_errors = serve.communicate(timeout=60)
+        assert "Traceback" not in serve_errors
+        wait_for(lambda: not alive(server), 30, "the API server to stop")
+        assert read_state(prefect_home) is None
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+
+
+@pytest.mark.sqlite_only
+def test_jobs_run_json_keeps_the_raw_result(tmp_path, db_url, plan):
+    env = cli_env(tmp_path, db_url)
+    job = tracker("jobs", "run", "progress_requests", "--now", "2017-03-17T09:00", "--json",
+                  env=env)
+    out, errors = job.communicate(timeout=START)
+    assert job.returncode == 0, errors
+    import json
+
+    assert json.loads(out) == {"opened": 798, "queued": 798, "periods": ["2017Q1"]}
+    assert read_state(tmp_path / "prefect") is None  # it started the API and stopped it
+
+
+def test_last_user_out_stops_it_and_killed_users_leave_nothing(tmp_path):
+    home = tmp_path / "prefect"
+    home.mkdir()
+    env = {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    # two short-lived "commands": processes whose pids hold the lease
+    first = subprocess.Popen(["sleep", "600"])
+    second = subprocess.Popen(["sleep", "600"])
+    try:
+        a = acquire(home, env, timeout=START, user=first.pid)
+        b = acquire(home, env, timeout=START, user=second.pid)
+        assert a.started and not b.started and (a.pid, a.url) == (b.pid, b.url)
+        assert read_state(home)["users"] == sorted([first.pid, second.pid])
+        assert release(a, user=first.pid) is False  # the second still uses it
+        assert alive(a.pid) and healthy(a.url)
+        assert release(b, user=second.pid) is True  # the last one out stops it
+        assert not alive(a.pid) and read_state(home) is None
+
+        # Killed outright (SIGKILL: no exit handler runs): the server stops itself.
+        c = acquire(home, env, timeout=START, user=first.pid)
+        assert c.started and c.pid != a.pid
+        first.kill()
+        first.wait()
+        wait_for(lambda: not alive(c.pid), 60, "the orphaned API server to stop itself")
+        # the next command finds the stale record and starts afresh
+        d = acquire(home, env, timeout=START, user=second.pid)
+        assert d.started and d.pid != c.pid
+        assert release(d, user=second.pid) is True
+    finally:
+        for p in (first, second):
+            p.kill()
+            p.wait()
