@@ -23,7 +23,7 @@ from typing import Any
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from sqlalchemy import case, func, select
 
-from flows.runtime import dispose_engines
+from flows.runtime import dispose_engines, transient_api_error
 from tracker.annual.checkpoint import checkpoint_day
 from tracker.annual.meetings import governments, notice_day, record_meeting
 from tracker.catalog.load import load_catalog
@@ -246,22 +246,6 @@ def _simulate(days, settings, factory, plan_id, rng, policy, meeting_days, check
                 time.sleep(2 ** attempt)
     result.days = len(days)
     return result
-
-
-def transient_api_error(exc: BaseException) -> bool:
-    """True for an error of the Prefect API worth another try: 429/502/503/504, a dropped
-    or refused connection, a timeout (Prefect's client already retried some of them)."""
-    import httpx
-
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, httpx.HTTPStatusError):
-            return exc.response.status_code in (429, 502, 503, 504)
-        if isinstance(exc, httpx.TransportError):
-            return True
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return False
 
 
 def _plan_new_requests(session, rng, policy, planned, answers) -> None:  # type: ignore[no-untyped-def]

@@ -200,6 +200,7 @@ def acquire(home: Path, env: dict[str, str], *, timeout: float = DEFAULT_STARTUP
                 return Lease(home, state["url"], state["pid"], False, 0.0)
             stop_server(state["pid"])  # alive but not answering: replace it
         _write_state(home, None)
+        _rotate_log(home)
         started = time.monotonic()
         pid, url = _start(home, env, timeout, user)
         _write_state(home, {"pid": pid, "port": int(url.split(":")[-1].split("/")[0]),
@@ -216,7 +217,7 @@ def _start(home: Path, env: dict[str, str], timeout: float, owner: int) -> tuple
             proc = subprocess.Popen(
                 [sys.executable, "-m", SERVER_MODULE, "--port", str(port),
                  "--state", str(home / STATE_FILE), "--owner", str(owner)],
-                env={**os.environ, **env}, stdin=subprocess.DEVNULL, stdout=log,
+                env=_server_env(env), stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C in the terminal reaches only its users
             )
@@ -237,6 +238,22 @@ def _start(home: Path, env: dict[str, str], timeout: float, owner: int) -> tuple
         raise LocalApiError(f"本地 Prefect 服务启动失败，退出码 {code}（日志：{home / LOG_FILE}）"
                             f"{_log_tail(home)}")
     raise LocalApiError("本地 Prefect 服务启动失败：找不到可用端口")
+
+
+def _server_env(env: dict[str, str]) -> dict[str, str]:
+    """The server's environment: ours, `env`, and Prefect's ephemeral profile (the API and
+    the services a local run needs, no UI); never a PREFECT_API_URL pointing elsewhere."""
+    merged = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    merged.update({k: v for k, v in env.items() if k != "PREFECT_API_URL"})
+    merged.update(PREFECT__SERVER_EPHEMERAL="1", PREFECT_UI_ENABLED="0")
+    return merged
+
+
+def _rotate_log(home: Path, limit: int = 5_000_000) -> None:
+    log = home / LOG_FILE
+    with contextlib.suppress(OSError):
+        if log.stat().st_size > limit:
+            log.replace(log.with_suffix(".log.1"))
 
 
 def _log_tail(home: Path, lines: int = 5) -> str:
@@ -316,10 +333,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--owner", type=int, required=True)
     parser.add_argument("--retention-days", type=int, default=RETENTION_DAYS)
     args = parser.parse_args(argv)
-    # Prefect's ephemeral profile: the API and the services a local run needs, no UI.
-    os.environ.setdefault("PREFECT__SERVER_EPHEMERAL", "1")
-    os.environ.setdefault("PREFECT_UI_ENABLED", "0")
-    os.environ.pop("PREFECT_API_URL", None)
     import uvicorn
 
     try:

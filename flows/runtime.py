@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import logging
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -224,6 +225,8 @@ def prefect_context(settings: Settings) -> Iterator[None]:
     drain at interpreter exit and would otherwise print their shutdown noise.
     """
     from prefect.settings import (
+        PREFECT_API_SSL_CERT_FILE,
+        PREFECT_API_TLS_INSECURE_SKIP_VERIFY,
         PREFECT_API_URL,
         PREFECT_CLIENT_MAX_RETRIES,
         PREFECT_HOME,
@@ -253,5 +256,64 @@ def prefect_context(settings: Settings) -> Iterator[None]:
         if PREFECT_API_URL.value():
             yield  # the office's own Prefect server
             return
-        with temporary_settings(updates={PREFECT_API_URL: local_api(settings).url}):
+        lease = local_api(settings)
+        updates: dict[Any, Any] = {PREFECT_API_URL: lease.url}
+        if not PREFECT_API_SSL_CERT_FILE.value() and not PREFECT_API_TLS_INSECURE_SKIP_VERIFY.value():
+            updates[PREFECT_API_SSL_CERT_FILE] = str(loopback_ca_file(lease.home))
+        with temporary_settings(updates=updates):
             yield
+
+
+def transient_api_error(exc: BaseException) -> bool:
+    """True for an error of the Prefect API worth another try: 429/502/503/504, a dropped
+    or refused connection, a timeout (Prefect's client already retried it a few times;
+    under load the local API can answer 503 for longer)."""
+    import httpx
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, httpx.HTTPStatusError):
+            return current.response.status_code in (429, 502, 503, 504)
+        if isinstance(current, httpx.TransportError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def run_flow(flow: Any, *, attempts: int = 4, **kwargs: Any) -> Any:
+    """`flow(**kwargs)`, run again (up to `attempts` in all, 1-2-4 s apart) when it fails
+    on a transient Prefect API error. Only for idempotent flows (every flow of
+    `flows.registry.JOBS` is). Other errors are raised at once."""
+    import time
+
+    for attempt in range(attempts):
+        try:
+            return flow(**kwargs)
+        except Exception as exc:
+            if attempt == attempts - 1 or not transient_api_error(exc):
+                raise
+            time.sleep(2 ** attempt)
+    raise AssertionError("unreachable")
+
+
+def loopback_ca_file(prefect_home: Path) -> Path:
+    """A one-certificate CA bundle for the clients of the local API (HOME/prefect).
+
+    Prefect builds an SSL context from PREFECT_API_SSL_CERT_FILE (default: certifi's ~140
+    roots, ~40 ms on a 2-core machine) for every client, one per flow run, even for a
+    plain-http URL that never uses it. The local API is plain http on 127.0.0.1, so the
+    bundle given is certifi's first root alone (~2 ms). Written once.
+    """
+    path = prefect_home / "loopback-ca.pem"
+    if not path.exists():
+        import certifi
+
+        pem = Path(certifi.where()).read_text()
+        end = "-----END CERTIFICATE-----"
+        first = pem[pem.index("-----BEGIN CERTIFICATE-----"):pem.index(end) + len(end)]
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(first + "\n")
+        tmp.replace(path)
+    return path

@@ -228,6 +228,8 @@ def test_prefect_data_goes_to_tracker_home_unless_prefect_home_is_set(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "TRACKER_"))}
 
     def probe(extra: dict[str, str]) -> dict[str, str]:
+        # An API URL of its own: the probe looks at settings and starts no local API.
+        extra = {"PREFECT_API_URL": "http://127.0.0.1:9/api", **extra}
         done = subprocess.run([sys.executable, "-c", PREFECT_HOME_PROBE, str(tmp_path / "home")],
                               env={**env, **extra}, cwd=ROOT, capture_output=True, text=True,
                               timeout=120)
@@ -236,7 +238,7 @@ def test_prefect_data_goes_to_tracker_home_unless_prefect_home_is_set(tmp_path):
 
     ours = probe({})
     assert Path(ours["PREFECT_HOME"]) == tmp_path / "home" / "prefect"
-    assert ours["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == "90"
+    assert ours["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == "300"
     assert ours["PREFECT_LOGGING_LEVEL"] == "ERROR"
     theirs = probe({"PREFECT_HOME": str(tmp_path / "mine")})
     assert Path(theirs["PREFECT_HOME"]) == tmp_path / "mine"

@@ -138,3 +138,52 @@ def test_last_user_out_stops_it_and_killed_users_leave_nothing(tmp_path):
         for p in (first, second):
             p.kill()
             p.wait()
+
+
+def test_run_flow_tries_again_after_a_503_and_not_after_a_bug():
+    """A 503 from the API (as the local API answers under load) is tried again; a 500 or an
+    error of the tracker's own is raised at once. A real HTTP server answers."""
+    import http.server
+    import threading
+
+    import httpx
+
+    from flows.runtime import run_flow
+
+    answers = [503, 503, 200]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(answers.pop(0) if answers else 500)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/"
+    calls = []
+
+    def flow(**kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs)
+        return httpx.get(url).raise_for_status().status_code
+
+    try:
+        assert run_flow(flow, now="2017-03-17T09:00") == 200
+        assert calls == [{"now": "2017-03-17T09:00"}] * 3
+        calls.clear()
+        with pytest.raises(httpx.HTTPStatusError):  # 500: not transient
+            run_flow(flow)
+        assert len(calls) == 1
+
+        def bug(**kwargs):  # type: ignore[no-untyped-def]
+            calls.append(kwargs)
+            raise ValueError("a bug")
+
+        calls.clear()
+        with pytest.raises(ValueError):
+            run_flow(bug)
+        assert len(calls) == 1
+    finally:
+        server.shutdown()

@@ -48,7 +48,7 @@ def jobs_run(name: str, now: Annotated[str | None, typer.Option(help="ISO time")
     """
     from flows.local_api import LocalApiError
     from flows.registry import JOBS
-    from flows.runtime import prefect_context
+    from flows.runtime import prefect_context, run_flow
 
     job = JOBS.get(name)
     if job is None:
@@ -57,7 +57,7 @@ def jobs_run(name: str, now: Annotated[str | None, typer.Option(help="ISO time")
     at = parse_now(now)
     try:
         with prefect_context(settings):
-            result = job.flow(now=at.isoformat(), settings=settings)
+            result = run_flow(job.flow, now=at.isoformat(), settings=settings)
     except LocalApiError as exc:
         raise fail(str(exc)) from None
     if as_json:
