@@ -242,10 +242,13 @@ def _start(home: Path, env: dict[str, str], timeout: float, owner: int) -> tuple
 
 def _server_env(env: dict[str, str]) -> dict[str, str]:
     """The server's environment: ours, `env`, and Prefect's ephemeral profile (the API and
-    the services a local run needs, no UI); never a PREFECT_API_URL pointing elsewhere."""
+    the services a local run needs, no UI, no event store); never a PREFECT_API_URL."""
     merged = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     merged.update({k: v for k, v in env.items() if k != "PREFECT_API_URL"})
     merged.update(PREFECT__SERVER_EPHEMERAL="1", PREFECT_UI_ENABLED="0")
+    # The events table is for Prefect's UI and automations, neither of which runs here;
+    # its writer competes with flow-run creation for SQLite's lock (503s under load).
+    merged.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED", "false")
     return merged
 
 
@@ -325,6 +328,36 @@ def _prune(retention_days: int) -> None:
         asyncio.run(run())
 
 
+RETRY_AFTER = "0.2"  # seconds; the local API's answer to a client it turned away (503)
+
+
+def app_with_quick_retries() -> Any:
+    """Prefect's API app, whose 503 answers carry `Retry-After: 0.2`.
+
+    On SQLite the API answers 503 when a write meets another ("database is locked": its
+    task-run recorder flushing, under CPU load more often). Prefect's client then waits
+    2 s, 4 s, 8 s ... unless the answer says how long to wait; a lock held for
+    milliseconds is better tried again at once. Other answers pass unchanged.
+    """
+    from prefect.server.api.server import create_app
+
+    app = create_app()
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+
+        async def send_with_hint(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 503:
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"retry-after"]
+                message = {**message, "headers": [*headers, (b"retry-after", RETRY_AFTER.encode())]}
+            await send(message)
+
+        return await app(scope, receive, send_with_hint)
+
+    return asgi
+
+
 def main(argv: list[str] | None = None) -> None:
     """The server process: prune, then serve Prefect's API on 127.0.0.1:PORT until told."""
     parser = argparse.ArgumentParser(prog=f"python -m {SERVER_MODULE}")
@@ -339,9 +372,8 @@ def main(argv: list[str] | None = None) -> None:
         _prune(args.retention_days)
     except Exception as exc:  # pruning is housekeeping: never stop the API for it
         print(f"prune skipped: {exc!r}", file=sys.stderr)
-    config = uvicorn.Config("prefect.server.api.server:create_app", factory=True,
-                            host="127.0.0.1", port=args.port, log_level="error",
-                            lifespan="on")
+    config = uvicorn.Config(app_with_quick_retries, factory=True, host="127.0.0.1",
+                            port=args.port, log_level="error", lifespan="on")
     server = uvicorn.Server(config)
     stop = threading.Event()
     watcher = threading.Thread(target=_watch, args=(args.state, args.owner, stop, server),
