@@ -287,6 +287,44 @@ def release(lease: Lease, user: int | None = None) -> bool:
         return True
 
 
+def doctor_checks(settings: Any, now: Any) -> list[tuple[str, str]]:
+    """`tracker doctor`'s lines about the Prefect API the flows use: (level, Chinese text).
+
+    `settings` is the tracker's `Settings` (its home holds HOME/prefect); `now` is unused
+    (the checks look at the present state). With PREFECT_API_URL set, that API must answer
+    /health; otherwise the local API's record is read (nothing is started): a server that
+    answers, none (started on the next run), or a stale record (a crash; cleaned up by the
+    next run). A local database over 1 GB is a warning (old runs are pruned after
+    RETENTION_DAYS). Levels: ok, warn, error.
+    """
+    url = os.environ.get("PREFECT_API_URL", "").rstrip("/")
+    if url:
+        if healthy(url, timeout=10.0):
+            return [("ok", f"Prefect 服务可以访问：{url}")]
+        return [("error", f"无法访问 PREFECT_API_URL 指定的 Prefect 服务：{url}（请检查服务是否启动、"
+                          "地址是否正确）")]
+    home = Path(os.environ.get("PREFECT_HOME") or Path(settings.home) / "prefect")
+    out: list[tuple[str, str]] = []
+    state = read_state(home)
+    if state is None:
+        out.append(("ok", "未配置 PREFECT_API_URL：运行任务时自动启动本地 Prefect 服务"
+                          f"（数据目录 {home}）"))
+    elif _alive(state["pid"]) and healthy(state["url"], timeout=10.0):
+        users = [u for u in state.get("users", []) if _alive(u)]
+        out.append(("ok", f"本地 Prefect 服务运行中：{state['url']}（进程 {state['pid']}，"
+                          f"{len(users)} 个命令在使用）"))
+    elif _alive(state["pid"]):
+        out.append(("warn", f"本地 Prefect 服务（进程 {state['pid']}）没有响应；下次运行任务时将重新启动"))
+    else:
+        out.append(("warn", "本地 Prefect 服务的运行记录已过期（上次未正常退出）；"
+                            "下次运行任务时将自动清理并重新启动"))
+    db = home / "prefect.db"
+    if db.exists() and db.stat().st_size > 1_000_000_000:
+        out.append(("warn", f"本地 Prefect 数据库 {db} 已超过 1 GB；"
+                            f"服务启动时会删除 {RETENTION_DAYS} 天前结束的运行记录"))
+    return out
+
+
 # ------------------------------------------------------------------------- server side
 
 

@@ -187,3 +187,24 @@ def test_run_flow_tries_again_after_a_503_and_not_after_a_bug():
         assert len(calls) == 1
     finally:
         server.shutdown()
+
+
+def test_doctor_reports_the_local_api(tmp_path, monkeypatch):
+    from flows.local_api import doctor_checks
+    from tracker.settings import Settings
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    settings = Settings(home=tmp_path)
+    home = tmp_path / "prefect"
+    assert doctor_checks(settings, None) == [
+        ("ok", f"未配置 PREFECT_API_URL：运行任务时自动启动本地 Prefect 服务（数据目录 {home}）")]
+    home.mkdir()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (home / "api.json").write_text(
+        f'{{"pid": {gone.pid}, "url": "http://127.0.0.1:9/api", "users": []}}')
+    assert doctor_checks(settings, None)[0][0] == "warn"
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    level, text = doctor_checks(settings, None)[0]
+    assert level == "error" and "http://127.0.0.1:9/api" in text
