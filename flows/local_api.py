@@ -291,18 +291,14 @@ def doctor_checks(settings: Any, now: Any) -> list[tuple[str, str]]:
     """`tracker doctor`'s lines about the Prefect API the flows use: (level, Chinese text).
 
     `settings` is the tracker's `Settings` (its home holds HOME/prefect); `now` is unused
-    (the checks look at the present state). With PREFECT_API_URL set, that API must answer
-    /health; otherwise the local API's record is read (nothing is started): a server that
-    answers, none (started on the next run), or a stale record (a crash; cleaned up by the
-    next run). A local database over 1 GB is a warning (old runs are pruned after
-    RETENTION_DAYS). Levels: ok, warn, error.
+    (the checks look at the present state). With PREFECT_API_URL set there is nothing to
+    say here (`flows.deploy.doctor_checks` checks that server); otherwise the local API's
+    record is read (nothing is started): a server that answers, none (started on the next
+    run), or a stale record (a crash; cleaned up by the next run). A local database over
+    1 GB is a warning (old runs are pruned after RETENTION_DAYS). Levels: ok, warn, error.
     """
-    url = os.environ.get("PREFECT_API_URL", "").rstrip("/")
-    if url:
-        if healthy(url, timeout=10.0):
-            return [("ok", f"Prefect 服务可以访问：{url}")]
-        return [("error", f"无法访问 PREFECT_API_URL 指定的 Prefect 服务：{url}（请检查服务是否启动、"
-                          "地址是否正确）")]
+    if os.environ.get("PREFECT_API_URL"):
+        return []  # an office's own Prefect server: `flows.deploy.doctor_checks` reports it
     home = Path(os.environ.get("PREFECT_HOME") or Path(settings.home) / "prefect")
     out: list[tuple[str, str]] = []
     state = read_state(home)

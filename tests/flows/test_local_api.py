@@ -206,5 +206,4 @@ def test_doctor_reports_the_local_api(tmp_path, monkeypatch):
         f'{{"pid": {gone.pid}, "url": "http://127.0.0.1:9/api", "users": []}}')
     assert doctor_checks(settings, None)[0][0] == "warn"
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
-    level, text = doctor_checks(settings, None)[0]
-    assert level == "error" and "http://127.0.0.1:9/api" in text
+    assert doctor_checks(settings, None) == []  # the office's server: flows.deploy checks it
