@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 PROVIDERS: tuple[tuple[str, str], ...] = (
     ("日历", "tracker.dates.stored:doctor_checks"),
     ("调度", "flows.leader:doctor_checks"),
+    ("Prefect", "flows.local_api:doctor_checks"),
     ("Prefect", "flows.deploy:doctor_checks"),
 )
 
