@@ -3,9 +3,9 @@
 A simulated clock walks the year's event days (issue days, liaisons' answer days, ladder
 days, meeting dates, the annual checkpoint) and runs the same Prefect tasks production
 runs, in the same order a day would: requests 08:00, sweep 08:30, answers during the
-day, dispatch 17:00; one Prefect flow run per day holds them (a flow run costs far more
-bookkeeping than a task run). Days on which nothing is due are skipped: the flows would
-no-op.
+day, dispatch 17:00; each day is one Prefect task run, each month one flow run (a flow run
+costs far more bookkeeping than a task run, a task run more than an average day's work:
+see `_simulate`). Days on which nothing is due are skipped: the flows would no-op.
 Liaisons' behaviour is seeded, so two runs give the same figures.
 """
 
@@ -172,20 +172,25 @@ def run_demo(
 
 def _simulate(days, settings, factory, plan_id, rng, policy, meeting_days, check_day, year,  # type: ignore[no-untyped-def]
               on_day, through_prefect: bool) -> DemoResult:
-    """Each simulated day's work, in the order of a production day.
+    """Each simulated day's work, in the order of a production day: the production batch
+    tasks' bodies (requests 08:00, sweep and meeting duties 08:30, dispatch 17:00, the
+    checkpoint on its day), the liaisons' answers and the meetings in between.
 
-    Through Prefect, a day is ONE flow run (`demo_day_flow`) whose tasks are the same
-    batch tasks the production flows run (requests 08:00, sweep and meeting duties 08:30,
-    dispatch 17:00, the checkpoint on its day); the liaisons' answers and the meetings in
-    between are plain Python. Without Prefect (`through_prefect=False`, the benchmark's
-    baseline) the same task bodies (`task.fn`) are called directly.
+    Through Prefect, each simulated day is one task run (`demo_day`) and each simulated
+    month one flow run (`demo_month_flow`) holding its days: about 70 task runs in 14 flow
+    runs for the year. A flow run costs ~0.1-0.25 s of API bookkeeping and a task run
+    ~25-50 ms on a 2-core machine, against ~0.13 s of work in an average day, so one run
+    per production step (~280 task runs, one flow run a day) spent three times the work on
+    bookkeeping (issue 9, item 3). Without Prefect (`through_prefect=False`, the benchmark's
+    baseline) the same days run directly.
 
     A flow run that fails on a transient API error after Prefect's client gave up is run
-    again (up to `RETRIES` times, 0.1 s, 0.2 s, ... apart); the steps of the day that
+    again (up to `RETRIES` times, 0.1 s, 0.2 s, ... apart); the days and steps that
     completed are not repeated. (The local API asks the client to retry a 503 after
     0.2 s: `flows.local_api.app_with_quick_retries`.)
     """
-    from prefect import flow
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
 
     from flows.tracker_flows import (
         deliver_outbox_task,
@@ -198,16 +203,16 @@ def _simulate(days, settings, factory, plan_id, rng, policy, meeting_days, check
     answers: dict[dt.date, list[ReportInput]] = {}
     planned: set[int] = set()
     result = DemoResult(db_path=Path(), scorecard=None, outbox_dir=Path())
-    done: set[str] = set()  # steps of the current day already run
+    done: set[tuple[dt.date, str]] = set()  # (day, step) already run
+    index = {day: i for i, day in enumerate(days)}
 
-    def step(name: str, fn: Callable[[], Any]) -> None:
-        if name not in done:
+    def step(day: dt.date, name: str, fn: Callable[[], Any]) -> None:
+        if (day, name) not in done:
             fn()
-            done.add(name)
+            done.add((day, name))
 
-    def run(task: Any, when: dt.datetime, *extra: Any) -> Any:
-        call = task if through_prefect else task.fn
-        return call(when.isoformat(), settings, *extra)
+    def run(task_: Any, when: dt.datetime, *extra: Any) -> Any:
+        return task_.fn(when.isoformat(), settings, *extra)
 
     def liaisons_and_meetings(day: dt.date) -> None:
         with transaction(factory) as s:
@@ -221,29 +226,40 @@ def _simulate(days, settings, factory, plan_id, rng, policy, meeting_days, check
                 record_reports(s, todays, submitted_by="demo:liaison", now=_at(day, 10))
 
     def one_day(day: dt.date) -> None:
-        step("requests", lambda: run(open_requests_task, _at(day, 8)))
-        step("sweep", lambda: run(sweep_ladder_task, _at(day, 8, 30)))
-        step("meetings", lambda: run(meeting_duty_task, _at(day, 8, 30)))
-        step("answers", lambda: liaisons_and_meetings(day))
-        step("dispatch", lambda: run(deliver_outbox_task, _at(day, 17)))
+        if on_day:
+            on_day(day, index[day], len(days))
+        step(day, "requests", lambda: run(open_requests_task, _at(day, 8)))
+        step(day, "sweep", lambda: run(sweep_ladder_task, _at(day, 8, 30)))
+        step(day, "meetings", lambda: run(meeting_duty_task, _at(day, 8, 30)))
+        step(day, "answers", lambda: liaisons_and_meetings(day))
+        step(day, "dispatch", lambda: run(deliver_outbox_task, _at(day, 17)))
         if day == check_day:
-            step("checkpoint", lambda: run(scorecard_task, _at(day, 9), year))
+            step(day, "checkpoint", lambda: run(scorecard_task, _at(day, 9), year))
+        done.add((day, "day"))
 
-    @flow(name="demo_day_flow", persist_result=False, validate_parameters=False)
-    def demo_day_flow(day: str) -> None:
-        """One simulated day of the demo (the date is the flow run's parameter)."""
+    @task(name="demo_day", cache_policy=NO_CACHE, persist_result=False)
+    def demo_day(day: str) -> None:
+        """One simulated day (the date is the task run's parameter)."""
         one_day(dt.date.fromisoformat(day))
 
-    for index, day in enumerate(days):
-        if on_day:
-            on_day(day, index, len(days))
-        done.clear()
+    @flow(name="demo_month_flow", persist_result=False, validate_parameters=False)
+    def demo_month_flow(month: str, month_days: list[str]) -> None:
+        """One simulated month: its event days, one task run each, in order."""
+        for d in month_days:
+            if (dt.date.fromisoformat(d), "day") not in done:
+                demo_day(d)
+
+    months: dict[str, list[dt.date]] = {}
+    for day in days:
+        months.setdefault(f"{day:%Y-%m}", []).append(day)
+    for month, month_days in months.items():
         if not through_prefect:
-            one_day(day)
+            for day in month_days:
+                one_day(day)
             continue
         for attempt in range(RETRIES + 1):
             try:
-                demo_day_flow(day.isoformat())
+                demo_month_flow(month, [d.isoformat() for d in month_days])
                 break
             except Exception as exc:
                 if attempt == RETRIES or not transient_api_error(exc):
