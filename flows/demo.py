@@ -23,7 +23,7 @@ from typing import Any
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from sqlalchemy import case, func, select
 
-from flows.runtime import dispose_engines, transient_api_error
+from flows.runtime import dispose_engines, quiet_redirect_notice, transient_api_error
 from tracker.annual.checkpoint import checkpoint_day
 from tracker.annual.meetings import governments, notice_day, record_meeting
 from tracker.catalog.load import load_catalog
@@ -113,6 +113,7 @@ def run_demo(
     `on_day(day, index, total)` is called for each simulated day (progress display).
     `through_prefect=False` calls the same task bodies directly (the benchmark's baseline).
     """
+    quiet_redirect_notice(settings)
     out = settings.home
     out.mkdir(parents=True, exist_ok=True)
     db_path = out / "tracker.db"

@@ -120,6 +120,12 @@ def channels_for(settings: Settings, *, announce: bool = True) -> dict[ChannelKi
     }
 
 
+def quiet_redirect_notice(settings: Settings) -> None:
+    """Do not log `redirect_notice` in this process (the demo writes files by design and
+    says where)."""
+    _announced.add(redirect_notice(settings))
+
+
 def redirect_notice(settings: Settings) -> str:
     """The one line saying that notices are written to files, not sent (TRACKER_ENV)."""
     return (f"当前运行环境为 {settings.env}（非 production）：所有通知（邮件、群机器人）均写入 "
