@@ -43,7 +43,6 @@ def test_bot_add_list_test_remove_and_doctor(db, db_url, small, tmp_path, monkey
     assert len(rx.accepted) == 1 and "测试消息" in rx.accepted[0].json["text"]["content"]
     rx.secret = "rotated"  # the group's secret changed: the test says what to fix
     r = run(app, ["bot", "test", str(bot_id)])
-    server.shutdown()
     assert r.exit_code == 1 and "测试消息未送达" in r.output and "加签密钥" in r.output
 
     monkeypatch.setenv("TRACKER_SMTP_FROM", "ducha@tj.gov.cn")  # a real office's setup:
@@ -51,6 +50,10 @@ def test_bot_add_list_test_remove_and_doctor(db, db_url, small, tmp_path, monkey
     mail, _ = smtp_server.start()  # doctor connects to the mail server in production
     monkeypatch.setenv("TRACKER_SMTP_PORT", str(mail.port))
     r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
+    assert f"正常：钉钉群机器人接口 {url} 可连接" in r.output
+    server.shutdown()  # the vendor's host out of reach: doctor says so
+    r2 = run(app, ["doctor", "--now", "2026-06-01T09:00"])
+    assert r2.exit_code == 1 and f"错误：无法连接钉钉群机器人接口 {url}" in r2.output
     mail.stop()
     assert r.exit_code == 0 and "运行环境（TRACKER_ENV）：production" in r.output
     assert "发件地址：ducha@tj.gov.cn　链接地址：https://ducha.tj.gov.cn" in r.output

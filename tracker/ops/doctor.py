@@ -181,6 +181,32 @@ def bot_findings(settings: Settings, engine: Engine) -> list[Finding]:
         out.append(Finding("info", topic, "群机器人：未添加"))
     if problem:
         out.append(Finding("warn", topic, problem))
+    if settings.env == "production":
+        out += _vendor_reachable(settings, set(bots))
+    return out
+
+
+def _vendor_reachable(settings: Settings, kinds: set) -> list[Finding]:  # type: ignore[type-arg]
+    """Whether each vendor's bot API host answers HTTP at all (any status counts: the host
+    is reachable from here), for the kinds that have active bots. Webhooks have one
+    address each and are checked by `tracker bot test`."""
+    import httpx
+
+    from tracker.enums import ChannelKind
+
+    bases = {ChannelKind.WECOM: settings.wecom_base_url, ChannelKind.DINGTALK: settings.dingtalk_base_url,
+             ChannelKind.FEISHU: settings.feishu_base_url}
+    out = []
+    for kind in sorted(k for k in kinds if k in bases):
+        url = bases[kind]
+        try:
+            httpx.get(url, timeout=settings.chat_timeout)
+        except httpx.HTTPError as exc:
+            reason = str(exc) or type(exc).__name__
+            out.append(Finding("error", "通知渠道", f"无法连接{kind.label}接口 {url}：{reason}"
+                                                  "（请检查本机能否访问外网或代理设置）"))
+        else:
+            out.append(Finding("ok", "通知渠道", f"{kind.label}接口 {url} 可连接"))
     return out
 
 
