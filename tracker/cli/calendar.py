@@ -42,7 +42,8 @@ def calendar_show(year: Annotated[int | None, typer.Argument(help="one year; def
 def calendar_load(file: Annotated[Path, typer.Argument(help="the notice as JSON: workdays, "
                                                         "holidays, years")],
                   reason: Annotated[str, typer.Option(help="the notice's title, named in "
-                                                      "the notices to liaisons")] = "",
+                                                      "the notices to liaisons (default: "
+                                                      "国务院办公厅公布的节假日安排)")] = "",
                   now: Annotated[str | None, typer.Option()] = None) -> None:
     """Store a holiday notice in the database, recompute the open due days and ladder days
     it moves, and queue one 截止时间调整 notice per moved item to its liaisons. Loading the
@@ -66,7 +67,7 @@ def calendar_load(file: Annotated[Path, typer.Argument(help="the notice as JSON:
             console.print(f"{file} 中的日期均已载入，无变化；未重新计算，未发送通知。")
             return
         result = recompute_due_dates(session, at, policy(session),
-                                     reason=reason or f"日历调整（{file.name}）",
+                                     reason=reason,
                                      actor="cli:calendar load")
     console.print(f"已载入 {len(stored.days)} 个日期"
                   + (f"，{'、'.join(map(str, stored.years))} 年已完整" if stored.years else "")
