@@ -177,13 +177,13 @@ def template(agency: str,
     """Write an agency's open requests to a pre-filled Excel sheet."""
 
     from tracker.dates.workdays import local_date
-    from tracker.exchange.template import agency_template
+    from tracker.exchange.template import agency_template, sheet_filename
 
     at = parse_now(now)
     with factory()() as session:
         agency_id = agency_or_fail(session, agency, government)
         data = agency_template(session, agency_id, local_date(at), at)
-    path = output or Path(f"进展填报-{agency}.xlsx")
+    path = output or Path(sheet_filename(agency))
     path.write_bytes(data)
     console.print(f"{path}", highlight=False)
 

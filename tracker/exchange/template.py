@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from typing import Any
 
 import xlsxwriter
@@ -85,6 +86,17 @@ def agency_template(session: Session, agency_id: int, today: dt.date,
     meta.set_column(1, 1, 80)
     book.close()
     return buf.getvalue()
+
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
+
+
+def sheet_filename(agency_name: str) -> str:
+    """进展填报-<agency>.xlsx, with what Windows and Linux refuse in a file name (/ \\ : * ?
+    " < > | and control characters) replaced by "-" (an agency named 市人社局/市医保局
+    gives 进展填报-市人社局-市医保局.xlsx)."""
+    name = _UNSAFE.sub("-", agency_name).strip(" .-")[:80] or "单位"
+    return f"进展填报-{name}.xlsx"
 
 
 def _status_label(value: Any) -> str:

@@ -20,7 +20,16 @@ from sqlalchemy.orm import Session
 
 from tracker.enums import RequestState
 from tracker.errors import DomainError
-from tracker.exchange.layout import COLUMN_OF, HEADERS, META_SHEET, SHEET, STATUS_BY_LABEL, column_letter
+from tracker.exchange.layout import (
+    COLUMN_OF,
+    COLUMNS,
+    HEADERS,
+    META_SHEET,
+    SHEET,
+    STATUS_BY_LABEL,
+    column_letter,
+)
+from tracker.exchange.package import Merge, PackageRefused, check_package, merged_ranges
 from tracker.models import AuditEvent, ProgressRequest
 from tracker.requests.reports import RecordResult, ReportInput, input_problems, record_reports
 
@@ -64,10 +73,14 @@ def sheet_agency_id(data: bytes) -> int | None:
     if len(data) > MAX_BYTES:
         return None
     try:
+        check_package(data)
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
         if META_SHEET not in book.sheetnames:
             return None
-        meta = {r[0]: r[1] for r in book[META_SHEET].iter_rows(values_only=True) if r and r[0]}
+        meta_sheet = book[META_SHEET]
+        meta_sheet.reset_dimensions()
+        meta = {r[0]: r[1] for r in meta_sheet.iter_rows(max_row=50, max_col=2, values_only=True)
+                if r and r[0]}
         return int(str(meta.get("单位编号", "")).strip())
     except Exception:  # a damaged or foreign file: import_sheet names the problem
         return None
@@ -82,6 +95,13 @@ def parse_rows(data: bytes, agency_id: int) -> tuple[list[tuple[int, dict[str, A
     """
     if len(data) > MAX_BYTES:
         raise UploadError([Problem("文件", None, None, "文件过大（超过 5 MB），请使用系统下载的模板")])
+    try:
+        package = check_package(data)
+    except PackageRefused as exc:
+        raise UploadError([Problem("文件", None, None, str(exc))]) from None
+    merged = _merge_problems(merged_ranges(package, SHEET))
+    if merged:
+        raise UploadError(merged)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
         return _read(book, agency_id)
@@ -99,17 +119,28 @@ def _read(book: Any, agency_id: int) -> tuple[list[tuple[int, dict[str, Any]]], 
     if (sheet.max_row or 0) > MAX_ROWS + 1:
         raise UploadError([Problem(SHEET, None, None, f"行数过多（{sheet.max_row} 行）；"
                                    "请只填写模板中的行，勿在远处单元格留下内容")])
-    header = [c.value for c in next(sheet.iter_rows(min_row=1, max_row=1))][: len(HEADERS)]
+    # WPS (and other writers) may store the sheet's extent as "A1": read the cells
+    # themselves, never the stored dimension
+    sheet.reset_dimensions()
+    header = [c.value for c in next(sheet.iter_rows(min_row=1, max_row=1, max_col=len(HEADERS)))]
     if header != HEADERS:
         raise UploadError([Problem(SHEET, 1, None, "表头与模板不一致；请勿增删或移动列")])
     problems: list[Problem] = []
     if META_SHEET in book.sheetnames:
-        meta = {r[0]: r[1] for r in book[META_SHEET].iter_rows(values_only=True) if r and r[0]}
+        meta_sheet = book[META_SHEET]
+        meta_sheet.reset_dimensions()
+        meta = {r[0]: r[1] for r in meta_sheet.iter_rows(max_row=50, max_col=2, values_only=True)
+                if r and r[0]}
         if str(meta.get("单位编号", "")) not in ("", str(agency_id)):
             problems.append(Problem(META_SHEET, 2, "B", f"此文件属于其他单位（{meta.get('单位')}）"))
     rows: list[tuple[int, dict[str, Any]]] = []
-    for number, cells in enumerate(sheet.iter_rows(min_row=2, max_row=MAX_ROWS + 1,
+    for number, cells in enumerate(sheet.iter_rows(min_row=2, max_row=MAX_ROWS + 2,
                                                    max_col=len(HEADERS)), start=2):
+        if number > MAX_ROWS + 1:
+            if any(getattr(c, "value", None) not in (None, "") for c in cells):
+                raise UploadError([Problem(SHEET, number, None, "行数过多；请只填写模板中的行，"
+                                           "勿在远处单元格留下内容")])
+            break
         values: dict[str, Any] = {}
         for key, idx in COLUMN_OF.items():
             cell = cells[idx] if idx < len(cells) else None
@@ -119,7 +150,7 @@ def _read(book: Any, agency_id: int) -> tuple[list[tuple[int, dict[str, Any]]], 
             if cell.data_type == "f":
                 problems.append(Problem(SHEET, number, _col(key), "不接受公式，请填写数值或文字"))
                 values["__formula"] = True
-            values[key] = cell.value
+            values[key] = _shown_value(cell)
             values[f"{key}__type"] = cell.data_type
         if all(values.get(k) in (None, "") for k in COLUMN_OF):
             continue  # blank line
@@ -218,6 +249,34 @@ def import_sheet(session: Session, data: bytes, *, agency_id: int, submitted_by:
                            object_type="agency", object_id=str(agency_id),
                            detail={"rows": len(items), "reports": result.report_ids}))
     return result
+
+
+def _shown_value(cell: Any) -> Any:
+    """A cell's value as the liaison sees it: 100% typed in a percent-formatted cell is
+    stored as 1 and means 100."""
+    value = cell.value
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and "%" in str(getattr(cell, "number_format", "") or "")):
+        return round(value * 100, 9)
+    return value
+
+
+EDITABLE = {i for i, (_, _, edit) in enumerate(COLUMNS) if edit}
+
+
+def _merge_problems(merges: list[Merge]) -> list[Problem]:
+    """A merged range over answer columns covering several rows would give one row the
+    text and the others nothing: refused, naming the rows and the column."""
+    out = []
+    for m in merges:
+        if m.last_row <= m.first_row or m.last_row < 2:
+            continue
+        cols = [c for c in range(m.first_col, m.last_col + 1) if c in EDITABLE]
+        if cols:
+            out.append(Problem(SHEET, max(m.first_row, 2), _col(COLUMNS[cols[0]][1]),
+                               f"第{max(m.first_row, 2)}至{m.last_row}行为合并单元格；"
+                               "请取消合并，为每一行分别填写"))
+    return out
 
 
 def _shown(value: Any) -> str:

@@ -1,0 +1,138 @@
+"""Sheets as offices really save them (issue 10, item 6): each shape written for the test,
+each with its exact outcome. The template is filled with openpyxl, then the package is
+edited as WPS or a hostile file would have it."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+import zipfile
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import at
+from tracker.db import transaction
+from tracker.exchange.template import agency_template
+from tracker.exchange.upload import UploadError, import_sheet
+from tracker.models import Agency, ProgressReport
+from tracker.requests.opening import open_due_requests
+
+pytestmark = pytest.mark.sqlite_only  # the point is the file, not the database
+
+
+@pytest.fixture
+def sheet(db, plan, policy):  # type: ignore[no-untyped-def]
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-03-17"), policy)
+    with db() as s:
+        agency_id = s.scalar(select(Agency.id).where(Agency.name == "市残联"))
+        data = agency_template(s, agency_id, at("2017-03-20").date(), at("2017-03-20"))
+    return agency_id, data
+
+
+def _filled(data: bytes, rows: int, percent=30, fmt: str | None = None) -> openpyxl.Workbook:  # type: ignore[no-untyped-def]
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    ws = book["进展填报"]
+    for r in range(2, 2 + rows):
+        ws.cell(r, 7, "推进中")
+        cell = ws.cell(r, 8, percent)
+        if fmt:
+            cell.number_format = fmt
+        ws.cell(r, 9, f"第{r}行的工作进展")
+    return book
+
+
+def _bytes(book: openpyxl.Workbook) -> bytes:
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def _rewrite(data: bytes, edit) -> bytes:  # type: ignore[no-untyped-def]
+    """The same package with each member passed through edit(name, bytes)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, edit(info.filename, src.read(info.filename)))
+    return out.getvalue()
+
+
+def _import(db, agency_id, data):  # type: ignore[no-untyped-def]
+    with transaction(db) as s:
+        return import_sheet(s, data, agency_id=agency_id, submitted_by="t", now=at("2017-03-21"))
+
+
+def test_a_sheet_whose_stored_extent_is_a1_is_read_whole(db, sheet):
+    agency_id, data = sheet
+    wps = _rewrite(_bytes(_filled(data, 2)), lambda name, body: re.sub(
+        rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1"/>', body)
+        if name.startswith("xl/worksheets/") else body)
+    assert b'<dimension ref="A1"/>' in zipfile.ZipFile(io.BytesIO(wps)).read("xl/worksheets/sheet1.xml")
+    result = _import(db, agency_id, wps)
+    assert len(result.report_ids) == 2
+    with db() as s:
+        assert sorted(s.scalars(select(ProgressReport.narrative))) == ["第2行的工作进展", "第3行的工作进展"]
+
+
+def test_a_percent_formatted_cell_means_what_it_shows(db, sheet):
+    agency_id, data = sheet
+    result = _import(db, agency_id, _bytes(_filled(data, 1, percent=1, fmt="0%")))
+    assert len(result.report_ids) == 1
+    with db() as s:
+        assert s.scalar(select(ProgressReport.percent)) == 100
+    with pytest.raises(UploadError) as err:  # 57.5% shows a fraction: refused as such
+        _import(db, agency_id, _bytes(_filled(data, 1, percent=0.575, fmt="0.0%")))
+    assert str(err.value) == "进展填报 第2行 H列（完成进度(%)）：完成进度须为0到100的整数，现为 57.5"
+
+
+def test_merged_answer_cells_are_refused_naming_the_rows(db, sheet):
+    agency_id, data = sheet
+    book = _filled(data, 3)
+    book["进展填报"].merge_cells("I2:I4")
+    with pytest.raises(UploadError) as err:
+        _import(db, agency_id, _bytes(book))
+    assert str(err.value) == ("进展填报 第2行 I列（工作进展）：第2至4行为合并单元格；"
+                              "请取消合并，为每一行分别填写")
+    with db() as s:
+        assert s.scalar(select(ProgressReport.id)) is None
+
+
+def test_shared_strings_that_inflate_are_refused_before_parsing(db, sheet):
+    agency_id, data = sheet
+    bomb = b"<sst>" + b"<si><t>" + b"A" * (60 * 1024 * 1024) + b"</t></si></sst>"
+    assert "xl/sharedStrings.xml" in zipfile.ZipFile(io.BytesIO(data)).namelist()
+    hostile = _rewrite(data, lambda name, body: bomb if name == "xl/sharedStrings.xml" else body)
+    assert len(hostile) < 300 * 1024  # a small upload
+    started = time.perf_counter()
+    with pytest.raises(UploadError) as err:
+        _import(db, agency_id, hostile)
+    assert time.perf_counter() - started < 5  # refused from the ZIP directory, not parsed
+    assert str(err.value) == ("文件：文件解压后过大（约 60 MB，上限 40 MB）；请使用系统下载的模板，"
+                              "只填写其中的行")
+
+
+def test_strict_open_xml_and_legacy_xls_say_how_to_save(db, sheet):
+    agency_id, data = sheet
+    strict = _rewrite(data, lambda name, body: body.replace(
+        b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+        b"http://purl.oclc.org/ooxml/spreadsheetml/main") if name == "xl/workbook.xml" else body)
+    with pytest.raises(UploadError) as err:
+        _import(db, agency_id, strict)
+    assert str(err.value) == ("文件：这是“Strict Open XML 电子表格”格式的文件；请在 Excel 中“另存为”"
+                              "Excel 工作簿（.xlsx）后再上传")
+    legacy = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 4096
+    with pytest.raises(UploadError) as err:
+        _import(db, agency_id, legacy)
+    assert str(err.value) == ("文件：这是旧版 Excel（.xls）或 WPS 表格（.et）格式的文件；请在 Excel 或 WPS 中"
+                              "“另存为”Excel 工作簿（.xlsx）后再上传")
+
+
+def test_a_file_name_from_an_agency_name_is_safe():
+    from tracker.exchange.template import sheet_filename
+
+    assert sheet_filename("市人社局/市医保局") == "进展填报-市人社局-市医保局.xlsx"
+    assert sheet_filename('a\\b:c*d?"e<f>g|h\x07') == "进展填报-a-b-c-d-e-f-g-h.xlsx"
+    assert sheet_filename("..") == "进展填报-单位.xlsx"
