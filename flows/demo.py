@@ -32,7 +32,15 @@ from tracker.dates.periods import year_specs
 from tracker.dates.workdays import SHANGHAI
 from tracker.db import make_engine, migrate, session_factory, transaction
 from tracker.directory.contacts import ensure_demo_contacts
-from tracker.enums import ChannelKind, MessageKind, PeriodKind, ProgressStatus, RequestState
+from tracker.directory.staff import create_user
+from tracker.enums import (
+    ChannelKind,
+    MessageKind,
+    PeriodKind,
+    ProgressStatus,
+    RequestState,
+    StaffRole,
+)
 from tracker.models import (
     Escalation,
     Indicator,
@@ -68,6 +76,11 @@ class DemoResult:
     files_written: int = 0
     days: int = 0
 
+
+# The office account the demo creates, so its year can be explored in the browser with
+# `tracker serve --as-of DAY` (never in production: the demo database is a fresh file)
+DEMO_USER, DEMO_PASSWORD = "duchashi", "demo-2017-duchashi"
+EXPLORE_DAY = "2017-10-20"  # after Q3's due day: the ladder at work, circulars to sign
 
 RETRIES = 10  # a day's flow run after a transient API error (~50 s of waiting in all)
 
@@ -124,6 +137,7 @@ def run_demo(
     # fresh one costs a migration at every start; the server prunes old runs itself.
     for stale_card in out.glob(f"scorecard-{year}*.xlsx"):
         stale_card.unlink()
+    snapshot_path(settings, dt.date.fromisoformat(EXPLORE_DAY)).unlink(missing_ok=True)
     url = settings.database_url
     engine = make_engine(url)
     migrate(engine)
@@ -134,6 +148,8 @@ def run_demo(
     with transaction(factory) as s:
         plan_id = load_catalog(s, catalog, start).plan_id
         ensure_demo_contacts(s, plan_id)
+        create_user(s, username=DEMO_USER, display_name="督查室（演示）", role=StaffRole.OFFICE,
+                    password=DEMO_PASSWORD, now=start)
         govs = [g for g, _ in governments(s, s.get_one(Plan, plan_id))]
 
     specs = year_specs(year, policy.rules, cal)
@@ -226,9 +242,14 @@ def _simulate(days, settings, factory, plan_id, rng, policy, meeting_days, check
             if todays:
                 record_reports(s, todays, submitted_by="demo:liaison", now=_at(day, 10))
 
+    explore = dt.date.fromisoformat(EXPLORE_DAY)
+
     def one_day(day: dt.date) -> None:
         if on_day:
             on_day(day, index[day], len(days))
+        if day > explore and (explore, "snapshot") not in done:
+            snapshot(settings, explore)  # the year as it stood that evening, to explore
+            done.add((explore, "snapshot"))
         step(day, "requests", lambda: run(open_requests_task, _at(day, 8)))
         step(day, "sweep", lambda: run(sweep_ladder_task, _at(day, 8, 30)))
         step(day, "meetings", lambda: run(meeting_duty_task, _at(day, 8, 30)))
@@ -333,3 +354,38 @@ def _summarise(factory, result: DemoResult, year: int, settings: Settings) -> No
     cards = sorted(settings.home.glob(f"scorecard-{year}-*.xlsx"))
     result.scorecard = cards[0] if cards else None
 
+
+
+def snapshot_path(settings: Settings, day: dt.date) -> Path:
+    """Where the demo keeps its database as it stood at the end of `day`."""
+    return settings.home / f"tracker-{day.isoformat()}.db"
+
+
+def snapshot(settings: Settings, day: dt.date) -> Path:
+    """Copy the demo's database as it stands now to `snapshot_path` (SQLite online backup)."""
+    from tracker.ops.backup import backup
+
+    target = snapshot_path(settings, day)
+    target.unlink(missing_ok=True)
+    backup(settings.database_url, target)
+    return target
+
+
+def explore_link(settings: Settings, agency: str, day: str) -> str:
+    """A signed answer link for `agency`'s liaison in the demo database, issued on `day`
+    (10:00 Asia/Shanghai), so it opens under `tracker serve --as-of day`."""
+    from tracker.directory.links import load_secret, make_token
+    from tracker.enums import ContactRole
+    from tracker.models import Agency, Contact
+
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as s:
+            liaison = s.scalars(select(Contact).join(Agency, Agency.id == Contact.agency_id)
+                                .where(Agency.name == agency, Contact.role == ContactRole.LIAISON)
+                                .order_by(Contact.id).limit(1)).one()
+            token = make_token(load_secret(settings.home, settings.secret_key), liaison,
+                               _at(dt.date.fromisoformat(day), 10))
+    finally:
+        engine.dispose()
+    return f"/l/{token}"

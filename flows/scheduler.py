@@ -356,7 +356,8 @@ def serve_settings(settings: Settings, host: str, port: int) -> Settings:
 
 
 def run_forever(console: Console, settings: Settings, host: str = "127.0.0.1", port: int = 8000,
-                web: bool = True, jobs: bool = True) -> None:
+                web: bool = True, jobs: bool = True,
+                clock: Callable[[], dt.datetime] | None = None) -> None:
     """The embedded deployment: the web app (uvicorn) with the scheduler in the background.
 
     Call it inside `prefect_context(settings)`; links point at `settings.base_url` (see
@@ -377,7 +378,7 @@ def run_forever(console: Console, settings: Settings, host: str = "127.0.0.1", p
                           "另一进程为定时任务调度主节点，本进程待命（主节点停止后一分钟内自动接替）")
 
         scheduler, loop = start_scheduler(settings, on_change=announce)
-    else:
+    elif clock is None:
         console.print("本进程不运行定时任务（--no-scheduler）：定时任务由 Prefect worker 执行"
                       "（tracker deploy、tracker worker）")
     if not web:
@@ -395,7 +396,8 @@ def run_forever(console: Console, settings: Settings, host: str = "127.0.0.1", p
     from flows.runtime import factory_for
     from tracker.web.app import create_app
 
-    app = create_app(factory_for(settings.database_url), settings)
+    app = (create_app(factory_for(settings.database_url), settings) if clock is None
+           else create_app(factory_for(settings.database_url), settings, clock))
     console.print(f"网页：http://{host}:{port}/（联络员通过通知邮件中的专用链接进入）")
     console.print(f"通知中的链接地址：{settings.base_url}")
     if settings.env != "production":

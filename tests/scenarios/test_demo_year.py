@@ -53,6 +53,45 @@ def test_demo_prints_summary_and_writes_files(demo):
         "SELECT created_at FROM outbox_message WHERE kind = 'meeting_reminder'")} == {"2017-09-30"}
 
 
+def test_demo_says_how_to_explore_a_day_of_its_year(demo, monkeypatch):
+    """The demo keeps its database as it stood on 2017-10-20 and prints how to open it with
+    a fixed clock, the office account it made and a liaison link valid on that day."""
+    from fastapi.testclient import TestClient
+
+    from flows.demo import DEMO_PASSWORD, DEMO_USER
+    from tests.web_helpers import Clock
+    from tracker.db import make_engine, session_factory
+    from tracker.directory.staff import sign_in
+    from tracker.enums import StaffRole
+    from tracker.settings import Settings
+    from tracker.web.app import create_app
+
+    out, output = demo
+    text = output.replace("\n", "")
+    snap = out / "tracker-2017-10-20.db"
+    assert f"TRACKER_DATABASE_URL=sqlite:///{snap}" in text and "serve --as-of 2017-10-20" in text
+    con = sqlite3.connect(snap)  # Q1-Q3 opened by then, Q4 not yet
+    assert con.execute("SELECT count(*) FROM progress_request").fetchone() == (3 * 798,)
+    link = text.split("市残联联络员（2017-10-20 有效）：http://127.0.0.1:8000", 1)[1].split()[0]
+    settings = Settings(home=out, database_url=f"sqlite:///{snap}", secret_key=None)
+    engine = make_engine(settings.database_url)
+    client = TestClient(create_app(session_factory(engine), settings,
+                                   Clock(at("2017-10-20", 10))))
+    page = client.get(link)
+    assert page.status_code == 200 and "[2017Q3]" in page.text and "[2017Q4]" not in page.text
+    with session_factory(engine)() as s:  # the office account the demo printed signs in
+        user, _ = sign_in(s, username=DEMO_USER, password=DEMO_PASSWORD,
+                          now=at("2017-10-20", 10), rules=settings.rules)
+        assert user.role == StaffRole.OFFICE
+    engine.dispose()
+    monkeypatch.setenv("TRACKER_ENV", "production")  # never a fixed clock in production
+    r = CliRunner().invoke(app, ["serve", "--as-of", "2017-10-20"])
+    assert r.exit_code == 2 and "TRACKER_ENV=production 时不可使用" in r.output
+    monkeypatch.setenv("TRACKER_ENV", "development")
+    r = CliRunner().invoke(app, ["serve", "--as-of", "2017-13-01"])
+    assert r.exit_code == 2 and "“2017-13-01”不是有效的日期" in r.output
+
+
 def _rows(sheet):  # type: ignore[no-untyped-def]
     rows = list(sheet.iter_rows(values_only=True))
     return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]

@@ -140,10 +140,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
           web: Annotated[bool, typer.Option(help="serve the web pages too")] = True,
           scheduler: Annotated[bool, typer.Option(
               help="run the periodic jobs here (--no-scheduler: Prefect workers run them)")] = True,
+          as_of: Annotated[str | None, typer.Option(
+              "--as-of", help="explore a database as it stood on a day (YYYY-MM-DD[THH:MM]): "
+                              "the pages' clock stands still, no jobs run; not in production")] = None,
           ) -> None:
     """Run the web pages and the periodic jobs (embedded APScheduler) in one process."""
     if not web and not scheduler:
         raise fail("--no-web 与 --no-scheduler 不能同时使用：本进程将无事可做")
+    if as_of is not None:
+        _serve_as_of(as_of, host, port)
+        return
     from flows.local_api import LocalApiError
     from flows.runtime import api_line, prefect_context
     from flows.scheduler import run_forever, serve_settings
@@ -158,6 +164,24 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
             run_forever(console, settings, host=host, port=port, web=web, jobs=True)
     except LocalApiError as exc:
         raise fail(str(exc)) from None
+
+
+def _serve_as_of(as_of: str, host: str, port: int) -> None:
+    """`tracker serve --as-of DAY`: the pages with their clock fixed at DAY (10:00 Asia/Shanghai
+    unless a time is given), no scheduler (the jobs would run on today's date), refused in
+    production (issue 10, item 7: exploring the demo's year)."""
+    from flows.scheduler import run_forever, serve_settings
+
+    settings = serve_settings(current_settings(), host, port)
+    if settings.env == "production":
+        raise fail("--as-of 仅用于浏览演示或备份数据；TRACKER_ENV=production 时不可使用")
+    try:
+        fixed = parse_now(as_of if "T" in as_of else f"{as_of}T10:00")
+    except ValueError:
+        raise fail(f"--as-of 的值“{as_of}”不是有效的日期（应为 YYYY-MM-DD，如 2017-10-20）") from None
+    console.print(f"浏览模式：页面时间固定为 {fixed:%Y年%-m月%-d日 %H:%M}（北京时间），不运行定时任务，"
+                  "不发送任何通知", highlight=False)
+    run_forever(console, settings, host=host, port=port, web=True, jobs=False, clock=lambda: fixed)
 
 
 @app.command("demo")
@@ -190,7 +214,7 @@ def demo(
             result = _run_demo_with_progress(catalog, settings, year, seed, policy)
     except LocalApiError as exc:
         raise fail(str(exc)) from None
-    _print_demo(result, year, policy, started)
+    _print_demo(result, year, policy, started, settings, out)
 
 
 def _run_demo_with_progress(catalog, settings, year, seed, policy):  # type: ignore[no-untyped-def]
@@ -211,7 +235,20 @@ def _run_demo_with_progress(catalog, settings, year, seed, policy):  # type: ign
     return result
 
 
-def _print_demo(result, year, policy, started) -> None:  # type: ignore[no-untyped-def]
+def _program() -> str:
+    """How to type this command again: .venv/bin/tracker after `make demo`, else tracker."""
+    import os
+    import shutil
+    import sys
+
+    me = Path(sys.argv[0])
+    if me.name == "tracker" and me.is_file() and shutil.which("tracker") != str(me.resolve()):
+        rel = os.path.relpath(me)
+        return rel if not rel.startswith("..") else str(me)
+    return "tracker"
+
+
+def _print_demo(result, year, policy, started, settings, out) -> None:  # type: ignore[no-untyped-def]
     from tracker.enums import Level
 
     table = Table(title=f"{year}年度 报送情况", show_lines=False)
@@ -243,5 +280,17 @@ def _print_demo(result, year, policy, started) -> None:  # type: ignore[no-untyp
                   f"{result.db_path.parent}/secret.key（链接签名密钥）", soft_wrap=True,
                   highlight=False)
     console.print(f"模拟 {result.days} 个事件日，用时 {time.monotonic() - started:.0f} 秒")
+    from flows.demo import DEMO_PASSWORD, DEMO_USER, EXPLORE_DAY, explore_link, snapshot_path
+
+    snap = snapshot_path(settings, dt.date.fromisoformat(EXPLORE_DAY))
+    console.print(f"[bold]在浏览器中查看[/] {EXPLORE_DAY} 当天的情况（当天的数据库副本，页面时间固定在"
+                  "该日，不运行定时任务）：", highlight=False)
+    console.print(f"  TRACKER_HOME={out} TRACKER_DATABASE_URL=sqlite:///{out / snap.name} "
+                  f"{_program()} serve --as-of {EXPLORE_DAY}", soft_wrap=True,
+                  highlight=False, markup=False)
+    console.print(f"  督查室：http://127.0.0.1:8000/login ，账号 {DEMO_USER}，密码 {DEMO_PASSWORD}",
+                  soft_wrap=True, highlight=False)
+    console.print(f"  市残联联络员（{EXPLORE_DAY} 有效）：http://127.0.0.1:8000"
+                  f"{explore_link(settings, '市残联', EXPLORE_DAY)}", soft_wrap=True, highlight=False)
     if result.scorecard is None:
         raise typer.Exit(1)
