@@ -243,3 +243,19 @@ def test_bad_upload_names_sheet_row_column_and_imports_nothing(site, db):
         assert s.scalar(select(func.count()).select_from(ProgressReport)) == 0
     r = client.post(f"/l/{token}/upload", files={"file": ("a.xlsx", b"not excel")})
     assert r.status_code == 422 and "不是有效的 Excel" in r.text
+
+
+def test_control_characters_typed_are_removed_not_a_500(site, db):
+    """A NUL (PostgreSQL refuses it in text), an escape sequence and CR-LF line ends typed
+    into an answer are stored as the text a person sees."""
+    client, settings, clock = site
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
+    rid = _request_of(db, "市残联", "2.2.4")
+    r = client.post(f"/l/{token}/requests/{rid}", data={
+        "action": "submit", "status": "in_progress", "percent": "30",
+        "narrative": "第一段\x00\r\n\x1b[31m第二段\u2028", "problems": "\x07", "next_steps": "继续"})
+    assert r.status_code == 303
+    with db() as s:
+        stored = s.execute(select(ProgressReport.narrative, ProgressReport.problems)
+                           .where(ProgressReport.request_id == rid)).one()
+    assert tuple(stored) == ("第一段\n[31m第二段", "")

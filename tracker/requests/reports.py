@@ -31,6 +31,7 @@ from tracker.models import (
 )
 from tracker.requests.rules import is_late, late_sql
 from tracker.sql import insert_ignore_values
+from tracker.text import PlainText
 
 
 class ReportError(DomainError):
@@ -62,9 +63,9 @@ class ReportInput(BaseModel):
     request_id: int
     status: ProgressStatus
     percent: int = Field(ge=0, le=100)
-    narrative: str = Field("", max_length=MAX_TEXT)
-    problems: str = Field("", max_length=MAX_TEXT)
-    next_steps: str = Field("", max_length=MAX_TEXT)
+    narrative: PlainText = Field("", max_length=MAX_TEXT)
+    problems: PlainText = Field("", max_length=MAX_TEXT)
+    next_steps: PlainText = Field("", max_length=MAX_TEXT)
     value: float | None = None  # indicator requests only
 
     @model_validator(mode="after")

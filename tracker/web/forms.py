@@ -13,13 +13,27 @@ before the handler runs, so the desk models below do not repeat it.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import UploadFile
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, model_validator
+from pydantic import BaseModel as _PydanticModel
 from starlette.datastructures import UploadFile as ParsedUpload
 
 from tracker.requests.drafts import DRAFT_FIELDS
+from tracker.text import clean_text
+
+
+class BaseModel(_PydanticModel):
+    """Every form: each text field loses its control characters before anything else
+    (`tracker.text.clean_text`), so nothing typed stores a NUL or an escape sequence."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: clean_text(v) if isinstance(v, str) else v for k, v in data.items()}
+        return data
 
 
 def _clip(limit: int) -> AfterValidator:
