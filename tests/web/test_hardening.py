@@ -170,3 +170,20 @@ def test_oversized_body_refused_before_reading(site):
                     headers={"content-length": str(26 * 1024 * 1024),
                              "content-type": "application/octet-stream"})
     assert r.status_code == 413 and "25 MB" in r.text
+
+
+@pytest.mark.sqlite_only
+def test_every_cookie_is_secure_behind_https(db, db_url, tmp_path):
+    """With TRACKER_BASE_URL on https, the sign-in form's cookie is Secure too, not only
+    the session's (issue 10, item 8)."""
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import at
+    from tests.web_helpers import Clock, make_app, make_settings
+
+    settings = make_settings(tmp_path, db_url, base_url="https://ducha.example.gov.cn")
+    client = TestClient(make_app(db, settings, Clock(at("2017-03-20"))))
+    cookie = client.get("/login").headers["set-cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie
+    plain = TestClient(make_app(db, make_settings(tmp_path, db_url), Clock(at("2017-03-20"))))
+    assert "Secure" not in plain.get("/login").headers["set-cookie"]

@@ -86,12 +86,18 @@ def _safe_next(value: str) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/desk") -> HTMLResponse:
+def login_form(request: Request, context: Context, next: str = "/desk") -> HTMLResponse:
     nonce = login_nonce()
     resp = templates.TemplateResponse(request, "desk/login.html",
                                       {"nonce": nonce, "next": _safe_next(next), "error": None})
-    resp.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict", max_age=1800)
+    resp.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict", max_age=1800,
+                    secure=_https(context))
     return resp
+
+
+def _https(context: WebContext) -> bool:
+    """Every cookie is Secure when liaisons and staff reach the site over https."""
+    return context.settings.base_url.startswith("https")
 
 
 @router.post("/login")
@@ -119,12 +125,12 @@ async def login(request: Request, form: Annotated[LoginForm, Form()], session: D
         resp = templates.TemplateResponse(
             request, "desk/login.html",
             {"nonce": fresh, "next": _safe_next(form.next), "error": text}, status_code=401)
-        resp.set_cookie(LOGIN_COOKIE, fresh, httponly=True, samesite="strict", max_age=1800)
+        resp.set_cookie(LOGIN_COOKIE, fresh, httponly=True, samesite="strict", max_age=1800,
+                        secure=_https(context))
         return resp
     session.commit()
     done = RedirectResponse(_safe_next(form.next), status_code=303)
-    done.set_cookie(COOKIE, token, httponly=True, samesite="strict",
-                    secure=context.settings.base_url.startswith("https"))
+    done.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=_https(context))
     done.delete_cookie(LOGIN_COOKIE)
     return done
 
