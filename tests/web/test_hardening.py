@@ -187,3 +187,62 @@ def test_every_cookie_is_secure_behind_https(db, db_url, tmp_path):
     assert "Secure" in cookie and "HttpOnly" in cookie
     plain = TestClient(make_app(db, make_settings(tmp_path, db_url), Clock(at("2017-03-20"))))
     assert "Secure" not in plain.get("/login").headers["set-cookie"]
+
+
+@pytest.mark.sqlite_only
+def test_a_chunked_body_is_cut_off_at_the_limit(db, db_url, plan, tmp_path):
+    """A chunked upload (no Content-Length) to a real server: refused with 413 once the
+    body passes 25 MB, long before the 100 MB the client would send."""
+    import socket
+    import threading
+
+    from tests.browser import ServerThread
+    from tests.conftest import at
+    from tests.smtp_server import free_port
+    from tracker.web.pages import MAX_BODY
+
+    settings = make_settings(tmp_path, db_url)
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-12-18"))
+    port = free_port()
+    server = ServerThread(make_app(db, settings, Clock(at("2017-12-18"))), port)
+    server.start()
+    sent = 0
+    chunk = b"x" * (1024 * 1024)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall((f"POST /l/{token}/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          "Content-Type: multipart/form-data; boundary=XyZ\r\n"
+                          "Transfer-Encoding: chunked\r\n\r\n").encode())
+            head = (b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.xlsx\"\r\n"
+                    b"Content-Type: application/octet-stream\r\n\r\n")
+            sock.sendall(b"%x\r\n" % len(head) + head + b"\r\n")
+            answer = b""
+            answered_after: list[int] = []
+
+            def read() -> None:  # the answer, and how much had been sent when it came
+                nonlocal answer
+                try:
+                    while b"\r\n\r\n" not in answer:
+                        part = sock.recv(65536)
+                        if not part:
+                            break
+                        if not answer:
+                            answered_after.append(sent)
+                        answer += part
+                except OSError:
+                    pass
+
+            reader = threading.Thread(target=read)
+            reader.start()
+            try:
+                while sent < 100 * 1024 * 1024 and not answered_after:
+                    sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+                    sent += len(chunk)
+            except OSError:
+                pass  # the server closed the connection after answering
+            reader.join(timeout=30)
+    finally:
+        server.stop()
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    # answered once the body passed the limit (plus what the sockets' buffers hold)
+    assert answered_after and answered_after[0] <= MAX_BODY + 8 * 1024 * 1024

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -31,6 +32,33 @@ from tracker.web.staff import NeedsLogin
 log = logging.getLogger(__name__)
 
 
+class BodyLimit:
+    """Refuse a request body beyond `limit` bytes while it streams, chunked or not: the
+    Content-Length check alone lets a chunked body of any size be read and spooled
+    (issue 10, item 8). The route that reads past the limit gets HTTP 413, shown as the
+    error page; nothing more of the body is read."""
+
+    def __init__(self, app: Any, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise StarletteHTTPException(413, "too-large")
+            return message
+
+        await self.app(scope, limited, send)
+
+
 def _real_clock() -> dt.datetime:
     return dt.datetime.now(SHANGHAI)
 
@@ -39,6 +67,7 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
                clock: Callable[[], dt.datetime] = _real_clock) -> FastAPI:
     app = FastAPI(title="规划纲要督查督办系统", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.context = WebContext.build(factory, settings, clock)
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(liaison_routes.router)
     app.include_router(desk_routes.router)
