@@ -90,12 +90,24 @@ def sign_in(session: Session, *, username: str, password: str, now: dt.datetime,
     except (VerificationError, InvalidHashError):
         session.add(AuditEvent(at=now, actor=f"user:{username}", action="user.sign_in_failed",
                                object_type="staff_user", object_id=username, detail={}))
-        user.failed_logins += 1
-        if user.failed_logins >= rules.login_max_failures:
-            user.locked_until = now + dt.timedelta(minutes=rules.login_lock_minutes)
-            user.failed_logins = 0
-            session.add(AuditEvent(at=now, actor=f"user:{username}", action="user.locked",
-                                   object_type="staff_user", object_id=username, detail={}))
+        # counted in the database in one statement: parallel wrong passwords in several
+        # processes each add one (an ORM read-modify-write lost updates on PostgreSQL)
+        failures = session.execute(
+            update(StaffUser).where(StaffUser.id == user.id)
+            .values(failed_logins=StaffUser.failed_logins + 1)
+            .returning(StaffUser.failed_logins)
+            .execution_options(synchronize_session=False)).scalar_one()
+        if failures >= rules.login_max_failures:
+            locked = session.execute(
+                update(StaffUser).where(StaffUser.id == user.id,
+                                        StaffUser.failed_logins >= rules.login_max_failures)
+                .values(locked_until=now + dt.timedelta(minutes=rules.login_lock_minutes),
+                        failed_logins=0)
+                .execution_options(synchronize_session=False))
+            if locked.rowcount:  # type: ignore[attr-defined]
+                session.add(AuditEvent(at=now, actor=f"user:{username}", action="user.locked",
+                                       object_type="staff_user", object_id=username, detail={}))
+        session.expire(user)
         raise AuthError("bad") from None
     user.failed_logins, user.locked_until = 0, None
     if _hasher.check_needs_rehash(user.password_hash):

@@ -107,7 +107,7 @@ async def login(request: Request, form: Annotated[LoginForm, Form()], session: D
     if not nonce or form.csrf != nonce:
         raise HTTPException(403, "csrf")
     address = request.client.host if request.client else "?"
-    if context.login_throttle.blocked(address, now):
+    if not context.login_throttle.begin(address, now):
         raise HTTPException(429, "throttled")
     rules = context.settings.rules
     try:
@@ -116,8 +116,7 @@ async def login(request: Request, form: Annotated[LoginForm, Form()], session: D
             sign_in, session, username=form.username, password=form.password, now=now,
             rules=rules)
     except AuthError:
-        context.login_throttle.failed(address, now)
-        session.commit()  # failed attempts count, even though sign-in failed
+        session.commit()  # failed attempts count (the reservation stays), though sign-in failed
         # the same words whether the name exists or is locked: no account discovery
         text = (f"用户名或密码错误。连续错误 {rules.login_max_failures} 次后"
                 f"账户将锁定 {rules.login_lock_minutes} 分钟。")
@@ -129,6 +128,7 @@ async def login(request: Request, form: Annotated[LoginForm, Form()], session: D
                         secure=_https(context))
         return resp
     session.commit()
+    context.login_throttle.succeeded(address, now)
     done = RedirectResponse(_safe_next(form.next), status_code=303)
     done.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=_https(context))
     done.delete_cookie(LOGIN_COOKIE)
