@@ -110,3 +110,80 @@ def test_an_old_versions_backup_is_migrated_on_restore(tmp_path, monkeypatch):
     assert _scalar(url, "SELECT count(*) FROM progress_request") == requests == 3201
     r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
     assert "正常：已连接，结构为最新版本" in r.output
+
+
+def test_another_programs_or_a_newer_versions_database_is_refused(tmp_path, monkeypatch):
+    """A SQLite file that also uses Alembic, with a revision this program does not know
+    (another program, or a newer version of this one), is refused before anything is
+    touched: the live database stays as it was."""
+    import sqlite3
+
+    _env(monkeypatch, tmp_path, f"sqlite:///{tmp_path / 'tracker.db'}")
+    assert run(app, ["db", "upgrade"]).exit_code == 0
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE foo (x)")
+    con.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+    con.execute("INSERT INTO alembic_version VALUES ('abc123')")
+    con.commit()
+    con.close()
+    r = run(app, ["restore", str(other), "--yes"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "的结构版本 abc123 不是本系统的版本" in r.output.replace("\n", "")
+    assert _scalar(f"sqlite:///{tmp_path / 'tracker.db'}", "SELECT count(*) FROM plan") == 0
+    assert not (tmp_path / "backups").exists()
+
+
+def test_an_unwritable_target_and_a_bad_time_are_one_line_each(db_url, plan, tmp_path, monkeypatch):
+    _env(monkeypatch, tmp_path, db_url)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    r = run(app, ["backup", "--out", str(blocker / "sub" / "t.db")])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert f"无法写入备份文件 {blocker / 'sub' / 't.db'}" in r.output.replace("\n", "")
+    r = run(app, ["backup", "--now", "2027-13-01"])
+    assert r.exit_code == 2 and "--now 的值“2027-13-01”不是有效的时间" in r.output
+    r = run(app, ["restore", str(tmp_path / "x.db")], input="")
+    assert r.exit_code == 1 and "已取消，数据库未改动" in r.output and "Aborted" not in r.output
+
+
+def test_an_older_postgresql_backup_restores_over_a_newer_schema(pg_url, tmp_path, monkeypatch):
+    """A pg_dump taken at schema 0006 restored into a database at head: the tables the newer
+    revisions added go with the old schema, and the restore migrates to head."""
+    import uuid
+
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from tests.conftest import PG_ADMIN_URL
+    from tracker.db import alembic_config
+
+    names = [f"tracker_old_{uuid.uuid4().hex[:6]}", f"tracker_new_{uuid.uuid4().hex[:6]}"]
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for n in names:
+            conn.execute(text(f'CREATE DATABASE "{n}"'))
+    old_url, new_url = (PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{n}" for n in names)
+    try:
+        engine = make_engine(old_url)
+        command.upgrade(alembic_config(engine), "0006")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO audit_event (id, at, actor, action, object_type, "
+                              "object_id, detail) VALUES (7, '2017-01-05 00:00', 'old', '旧版本的记录', "
+                              "'plan', '1', '{}')"))
+        engine.dispose()
+        _env(monkeypatch, tmp_path, old_url)
+        dump = tmp_path / "old.dump"
+        assert run(app, ["backup", "--out", str(dump)]).exit_code == 0
+        _env(monkeypatch, tmp_path, new_url)
+        assert run(app, ["db", "upgrade"]).exit_code == 0
+        r = run(app, ["restore", str(dump), "--yes", "--now", "2017-04-11T09:00"])
+        assert r.exit_code == 0, r.output
+        assert _scalar(new_url, "SELECT action FROM audit_event WHERE id = 7") == "旧版本的记录"
+        r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
+        assert "正常：已连接，结构为最新版本" in r.output
+    finally:
+        with admin.connect() as conn:
+            for n in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)'))
+        admin.dispose()

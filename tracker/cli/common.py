@@ -87,7 +87,11 @@ def parse_now(value: str | None) -> dt.datetime:
 
     if value is None:
         return dt.datetime.now(SHANGHAI)
-    at = dt.datetime.fromisoformat(value)
+    try:
+        at = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--now 的值“{value}”不是有效的时间（应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM，"
+                   "如 2017-04-10T09:00）") from None
     return at if at.tzinfo else at.replace(tzinfo=SHANGHAI)
 
 

@@ -75,21 +75,29 @@ def restore_cmd(
     from tracker.ops.backup import BackupError, default_path, restore
 
     settings = current_settings()
-    if not yes and not typer.confirm(f"将用 {source} 覆盖当前数据库，当前数据先另存备份。确认恢复？"):
-        raise fail("已取消，数据库未改动", code=1)
+    try:
+        confirmed = yes or typer.confirm(f"将用 {source} 覆盖当前数据库，当前数据先另存备份。确认恢复？")
+    except (EOFError, RuntimeError) as exc:  # no one to answer (stdin closed): click's Abort
+        if type(exc).__name__ != "Abort":
+            raise
+        confirmed = False
+    if not confirmed:
+        raise fail("已取消，数据库未改动（无人值守时请加 --yes）", code=1)
     safety = default_path(settings.home, settings.database_url, parse_now(now))
     safety = safety.with_name("before-restore-" + safety.name)
     try:
         saved = restore(settings.database_url, source, safety)
     except BackupError as exc:
         raise fail(str(exc), code=1) from exc
+    if saved is not None:
+        say(f"恢复前的数据库已另存为 {saved.path}")
     engine = make_engine(settings.database_url)
     try:
         migrate(engine)  # a backup of an older version is brought to this version's schema
+    except Exception as exc:  # noqa: BLE001  (one line in Chinese, the safety copy named above)
+        raise fail(f"已恢复数据，但升级数据库结构失败：{getattr(exc, 'orig', exc)}", code=1) from None
     finally:
         engine.dispose()
-    if saved is not None:
-        say(f"恢复前的数据库已另存为 {saved.path}")
     say(f"已从 {source} 恢复数据库")
 
 

@@ -176,7 +176,11 @@ def _serve_as_of(as_of: str, host: str, port: int) -> None:
     if settings.env == "production":
         raise fail("--as-of 仅用于浏览演示或备份数据；TRACKER_ENV=production 时不可使用")
     try:
-        fixed = parse_now(as_of if "T" in as_of else f"{as_of}T10:00")
+        fixed = dt.datetime.fromisoformat(as_of if "T" in as_of else f"{as_of}T10:00")
+        if fixed.tzinfo is None:
+            from tracker.dates.workdays import SHANGHAI
+
+            fixed = fixed.replace(tzinfo=SHANGHAI)
     except ValueError:
         raise fail(f"--as-of 的值“{as_of}”不是有效的日期（应为 YYYY-MM-DD，如 2017-10-20）") from None
     console.print(f"浏览模式：页面时间固定为 {fixed:%Y年%-m月%-d日 %H:%M}（北京时间），不运行定时任务，"

@@ -13,6 +13,7 @@ renamed only once complete and checked; a PostgreSQL restore is one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -51,9 +52,13 @@ def backup(url: str, target: Path) -> BackupResult:
     """
     if target.exists():
         raise BackupError(f"备份文件 {target} 已存在，请换一个文件名")
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
-    partial.unlink(missing_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.unlink(missing_ok=True)
+        partial.touch()
+    except OSError as exc:
+        raise BackupError(f"无法写入备份文件 {target}：{exc.strerror or exc}") from None
     try:
         if _is_sqlite(url):
             kind = "sqlite"
@@ -61,10 +66,13 @@ def backup(url: str, target: Path) -> BackupResult:
         else:
             kind = "postgresql"
             _run([_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={partial}",
-                  _libpq(url)], "pg_dump")
+                  _libpq(url)], "pg_dump", env=_pg_env(url))
         os.replace(partial, target)
+    except OSError as exc:
+        raise BackupError(f"无法写入备份文件 {target}：{exc.strerror or exc}") from None
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
     return BackupResult(target, target.stat().st_size, kind)
 
 
@@ -101,9 +109,28 @@ def restore(url: str, source: Path, safety_copy: Path | None) -> BackupResult | 
             src.close()
             dst.close()
     else:
-        _run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
-              f"--dbname={_libpq(url)}", str(source)], "pg_restore")
+        _pg_restore(url, source)
     return saved
+
+
+def _pg_restore(url: str, source: Path) -> None:
+    """Replace everything in the database's public schema by the archive, in ONE transaction:
+    the schema is dropped and made anew (tables a newer version added go too, so an older
+    backup migrates cleanly afterwards), then the archive's SQL runs; any error rolls all
+    of it back."""
+    script = subprocess.run([_tool("pg_restore"), "--no-owner", "--no-privileges", "--file=-",
+                             str(source)], capture_output=True, check=False)
+    if script.returncode != 0:
+        detail = script.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise BackupError(f"{source} 无法读取（pg_restore 退出码 {script.returncode}）："
+                          f"{detail[-1] if detail else ''}")
+    body = b"DROP SCHEMA IF EXISTS public CASCADE;\nCREATE SCHEMA public;\n" + script.stdout
+    proc = subprocess.run([_tool("psql"), "--no-psqlrc", "--quiet", "--single-transaction",
+                           "--set=ON_ERROR_STOP=1", f"--dbname={_libpq(url)}"],
+                          input=body, capture_output=True, check=False, env=_pg_env(url))
+    if proc.returncode != 0:
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise BackupError(f"恢复失败（数据库未改动）：{detail[-1] if detail else proc.returncode}")
 
 
 def prune(folder: Path, keep: int) -> list[Path]:
@@ -131,14 +158,20 @@ def _sqlite_copy(source: Path, target: Path, *, check_source: bool) -> None:
     if not source.is_file():
         raise BackupError(f"数据库文件 {source} 不存在")
     src = sqlite3.connect(source, timeout=60)
-    dst = sqlite3.connect(target)
+    try:
+        dst = sqlite3.connect(target)
+    except sqlite3.Error:
+        src.close()
+        raise BackupError(f"无法写入备份文件 {target}") from None
     try:
         src.backup(dst)
         ok = dst.execute("PRAGMA integrity_check").fetchone()[0]
         if ok != "ok":
-            raise BackupError(f"备份 {target} 完整性检查未通过：{ok}")
+            raise BackupError(f"备份 {target} 完整性检查未通过")
     except sqlite3.Error as exc:
-        raise BackupError(f"读取数据库 {source} 失败：{exc}") from exc
+        full = "full" in str(exc)
+        raise BackupError(f"无法写入备份文件 {target}：磁盘空间不足" if full
+                          else f"备份失败（{source} → {target}）：{exc}") from exc
     finally:
         src.close()
         dst.close()
@@ -156,15 +189,51 @@ def _check_sqlite_backup(source: Path) -> None:
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{source} 不是 SQLite 数据库文件：{exc}") from exc
     if ok != "ok":
-        raise BackupError(f"{source} 已损坏（完整性检查：{ok}），未恢复")
+        raise BackupError(f"{source} 已损坏（完整性检查未通过），未恢复")
     if not has_version:
         raise BackupError(f"{source} 不是本系统的数据库备份（没有 alembic_version 表），未恢复")
+    con = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        revision = (con.execute("SELECT version_num FROM alembic_version").fetchone() or [None])[0]
+    finally:
+        con.close()
+    check_revision(revision, str(source))
+
+
+def check_revision(revision: str | None, source: str) -> None:
+    """Refuse a backup whose schema revision this program does not know (another program's
+    database that also uses Alembic) or that a newer version of this program wrote."""
+    from alembic.script import ScriptDirectory
+
+    from tracker.db import alembic_config, make_engine
+
+    engine = make_engine("sqlite://")
+    try:
+        scripts = ScriptDirectory.from_config(alembic_config(engine))
+        known = {rev.revision for rev in scripts.walk_revisions()}
+        head = scripts.get_current_head()
+    finally:
+        engine.dispose()
+    if revision is None:
+        raise BackupError(f"{source} 中的数据库没有结构版本记录，不是本系统的备份，未恢复")
+    if revision not in known:
+        raise BackupError(f"{source} 的结构版本 {revision} 不是本系统的版本（本程序最新为 {head}）："
+                          "可能是其他系统的数据库，或由更新版本的本系统生成；未恢复")
 
 
 def _libpq(url: str) -> str:
-    """The SQLAlchemy URL as a libpq connection URI (no driver suffix)."""
+    """The SQLAlchemy URL as a libpq connection URI (no driver suffix, no password: the
+    password travels in PGPASSWORD, never on a command line other users can read)."""
     u = make_url(url)
-    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+    return u.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+
+
+def _pg_env(url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    password = make_url(url).password
+    if password:
+        env["PGPASSWORD"] = str(password)
+    return env
 
 
 def _tool(name: str) -> str:
@@ -175,8 +244,8 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(argv: list[str], name: str) -> None:
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+def _run(argv: list[str], name: str, env: dict[str, str] | None = None) -> None:
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().splitlines()
         raise BackupError(f"{name} 失败（退出码 {proc.returncode}）：{detail[-1] if detail else ''}")
