@@ -76,3 +76,16 @@ def test_a_bad_notice_file_is_refused_naming_it(tmp_path, monkeypatch):
     r = run(app, ["calendar", "load", str(bad)])
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert "2027-13-01" in r.output and "通知.json" in r.output
+
+
+def test_changing_a_covered_year_needs_yes(db, db_url, tmp_path, monkeypatch):
+    """A file that rewrites a year chinese-calendar covers (2017) is refused unless the office
+    confirms it is a real mid-year change."""
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    monkeypatch.setenv("TRACKER_DATABASE_URL", db_url)
+    change = tmp_path / "2017.json"
+    change.write_text(json.dumps({"workdays": ["2017-10-02"]}), encoding="utf-8")
+    r = run(app, ["calendar", "load", str(change)])
+    assert r.exit_code == 2 and "改动日历库已覆盖年份（2017 年）的安排" in r.output.replace("\n", "")
+    r = run(app, ["calendar", "load", str(change), "--yes", "--now", "2017-09-20T09:00"])
+    assert r.exit_code == 0 and "已载入 1 个日期" in r.output

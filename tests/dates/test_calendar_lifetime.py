@@ -74,3 +74,13 @@ def test_override_file_years_and_errors(tmp_path):
                     encoding="utf-8")
     with pytest.raises(SettingsError, match="同时列为工作日和休息日"):
         read_overrides(path)
+    # a file for the wrong year, a complete year without holidays, an empty file
+    path.write_text(json.dumps({"holidays": ["2028-02-10"], "years": [2027]}), encoding="utf-8")
+    with pytest.raises(SettingsError, match="2028-02-10 不在 years 所列年份（2027）内"):
+        read_overrides(path)
+    path.write_text(json.dumps({"workdays": ["2027-02-06"], "years": [2027]}), encoding="utf-8")
+    with pytest.raises(SettingsError, match="years 列出 2027 年，但没有 2027 年的放假日期"):
+        read_overrides(path)
+    path.write_text("{}", encoding="utf-8")
+    with pytest.raises(SettingsError, match="未列出任何日期"):
+        read_overrides(path)

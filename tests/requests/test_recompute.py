@@ -195,3 +195,50 @@ def test_a_liaison_not_yet_told_gets_the_new_day_in_the_request_notice_only(db, 
     assert bodies and all("截止日期相应调整" not in b for b in bodies)
     assert all("2027年1月8日" not in b and PROVISIONAL not in b for b in bodies)
     assert any("截止日期：2027年1月11日" in b for b in bodies)
+
+
+def _due_changed(db):  # type: ignore[no-untyped-def]
+    with db() as s:
+        return sorted((p["previous_due_on"], p["due_on"], st) for p, st in s.execute(
+            select(OutboxMessage.payload, OutboxMessage.status)
+            .where(OutboxMessage.kind == MessageKind.DUE_CHANGED.value)).all())
+
+
+def test_a_change_undone_and_redone_is_told_each_time_and_never_twice(db, policy, tmp_path):
+    """X makes 2017-04-10 a rest day (Q1 due 4/10 -> 4/11), Y makes it a working day again.
+    Dispatched between loads, each move is told, the repeat of X too; loaded twice before
+    the dispatcher's turn, X then Y cancel out: the pending notice is dropped, none goes."""
+    plan = _plan(db, (2017, 2018))
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-03-17", 8), policy.with_session(s))
+    sent = tmp_path / "sent"
+
+    def deliver(day: str) -> None:
+        dispatch(db, {ChannelKind.EMAIL: FileChannel(sent)}, now=at(day, 17),
+                 calendar=policy.calendar, window=None)
+
+    deliver("2017-03-17")
+    x, y = tmp_path / "x.json", tmp_path / "y.json"
+    x.write_text(json.dumps({"holidays": ["2017-04-10"]}), encoding="utf-8")
+    y.write_text(json.dumps({"workdays": ["2017-04-10"]}), encoding="utf-8")
+    with db() as s:
+        liaisons = s.scalar(select(func.count(func.distinct(ProgressRequest.agency_id))))
+    _load(db, x, at("2017-03-20", 10), policy)
+    deliver("2017-03-20")
+    _load(db, y, at("2017-03-21", 10), policy)
+    deliver("2017-03-21")
+    _load(db, x, at("2017-03-22", 10), policy)  # the same move as the first: told again
+    deliver("2017-03-22")
+    told = _due_changed(db)
+    quarter = [t for t in told if t[0].startswith("2017-04")]
+    assert {t[2] for t in quarter} == {"sent"}
+    back = [t[:2] for t in quarter].count(("2017-04-11", "2017-04-10"))  # one per request and liaison
+    assert back >= liaisons
+    assert [t[:2] for t in quarter].count(("2017-04-10", "2017-04-11")) == 2 * back
+    # Y then X before the dispatcher runs: back where the liaison was told, nothing goes
+    before = len(told)
+    _load(db, y, at("2017-03-23", 10), policy)
+    _load(db, x, at("2017-03-23", 11), policy)
+    after = _due_changed(db)
+    assert len(after) == before + back  # Y's notices, then dropped by X
+    assert [t for t in after if t[2] != "sent"] == [("2017-04-11", "2017-04-10", "dropped")] * back

@@ -44,7 +44,9 @@ def calendar_load(file: Annotated[Path, typer.Argument(help="the notice as JSON:
                   reason: Annotated[str, typer.Option(help="the notice's title, named in "
                                                       "the notices to liaisons (default: "
                                                       "国务院办公厅公布的节假日安排)")] = "",
-                  now: Annotated[str | None, typer.Option()] = None) -> None:
+                  now: Annotated[str | None, typer.Option()] = None,
+                  yes: Annotated[bool, typer.Option(
+                      "--yes", help="change years chinese-calendar already covers")] = False) -> None:
     """Store a holiday notice in the database, recompute the open due days and ladder days
     it moves, and queue one 截止时间调整 notice per moved item to its liaisons. Loading the
     same file again changes nothing."""
@@ -60,6 +62,13 @@ def calendar_load(file: Annotated[Path, typer.Argument(help="the notice as JSON:
         workdays, holidays, years = read_overrides(file)
     except SettingsError as exc:
         raise fail(str(exc)) from None
+    from tracker.dates.workdays import PACKAGE_YEARS
+
+    covered = sorted({d.year for d in workdays | holidays if d.year in PACKAGE_YEARS})
+    if covered and not yes:
+        raise fail(f"{file} 改动日历库已覆盖年份（{'、'.join(map(str, covered))} 年）的安排，"
+                   "这通常只在国务院临时调整放假（如 2020 年春节延长）时需要；请核对文件，"
+                   "确认无误后加 --yes 载入")
     with transaction(factory()) as session:
         stored = store_overrides(session, workdays=workdays, holidays=holidays, years=years,
                                  source=file.name, now=at)

@@ -242,4 +242,22 @@ def read_overrides(path: Path) -> tuple[set[dt.date], set[dt.date], set[int]]:
     both = sets["workdays"] & sets["holidays"]
     if both:
         raise SettingsError(f"{label} {path}：{min(both).isoformat()} 同时列为工作日和休息日")
+    if not sets["workdays"] and not sets["holidays"]:
+        raise SettingsError(f"{label} {path}：未列出任何日期（应有 holidays，如国务院办公厅通知中的"
+                            "放假日期，及 workdays，即调休上班日）")
+    if years:
+        # a notice for a year lists that year's days (31 December's make-up day of the year
+        # before is the one exception a notice may carry: allowed within 7 days)
+        for key in ("workdays", "holidays"):
+            for day in sorted(sets[key]):
+                if day.year not in years and not any(
+                        abs((day - dt.date(y, 1, 1)).days) <= 7 for y in years):
+                    i = data[key].index(day.isoformat()) if day.isoformat() in data[key] else 0
+                    raise SettingsError(
+                        f"{label} {path} 第 {json_line(text, (key, i))} 行：{day.isoformat()} 不在 "
+                        f"years 所列年份（{'、'.join(map(str, sorted(years)))}）内；请核对文件年份")
+        for y in sorted(years):
+            if not any(d.year == y for d in sets["holidays"]):
+                raise SettingsError(f"{label} {path}：years 列出 {y} 年，但没有 {y} 年的放假日期；"
+                                    "完整的年度安排应列出全年的放假日期")
     return sets["workdays"], sets["holidays"], set(years)

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import and_, exists, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from tracker.dates.periods import year_specs
 from tracker.dates.workdays import local_date
@@ -82,16 +83,13 @@ def recompute_due_dates(session: Session, now: dt.datetime, policy: Policy, *,
                 # only where the request notice went out: one still waiting is rendered
                 # with the new day when it goes, and a liaison never told of the old day
                 # needs no correction
+                notice = aliased(OutboxMessage)  # not the outbox rows `_tell` reads and drops
                 told = exists().where(
-                    OutboxMessage.request_id == ProgressRequest.id,
-                    OutboxMessage.kind == MessageKind.PROGRESS_REQUEST.value,
-                    OutboxMessage.status.in_((OutboxStatus.SENT.value, OutboxStatus.SENDING.value)))
-                result.messages_queued += enqueue_for_requests(
-                    session, and_(same_as_period, told), kind=MessageKind.DUE_CHANGED, level=0,
-                    now=now,
-                    channel=policy.channel, key_suffix=f"{old.isoformat()}>{spec.due_on}",
-                    payload={"previous_due_on": old.isoformat(),
-                             "due_on": spec.due_on.isoformat(), "reason": reason})
+                    notice.request_id == ProgressRequest.id,
+                    notice.kind == MessageKind.PROGRESS_REQUEST.value,
+                    notice.status.in_((OutboxStatus.SENT.value, OutboxStatus.SENDING.value)))
+                result.messages_queued += _tell(session, and_(same_as_period, told), old,
+                                                spec.due_on, now, policy, reason)
                 moved = session.execute(
                     update(ProgressRequest).where(same_as_period)
                     .values(due_on=spec.due_on, original_due_on=spec.due_on,
@@ -121,6 +119,50 @@ def recompute_due_dates(session: Session, now: dt.datetime, policy: Policy, *,
                                        "queued": result.messages_queued}))
     session.flush()
     return result
+
+
+def _tell(session: Session, moved: Any, old: dt.date, new: dt.date, now: dt.datetime,
+          policy: Policy, reason: str) -> int:
+    """Queue the 截止时间调整 notices of the requests matching `moved` (due day old -> new).
+
+    A notice of an earlier change still waiting to be sent is superseded (dropped): the
+    liaison was last told the day that earlier notice started from, so the new notice
+    starts from there too, and none goes when that is the new day itself (a change loaded
+    and undone before the dispatcher's turn). The key names this load (`now`), so a move
+    seen before (4/10 -> 4/11, back, and again) is told each time it happens.
+    """
+    pending = (select(OutboxMessage.request_id, OutboxMessage.payload)
+               .join(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
+               .where(moved, OutboxMessage.kind == MessageKind.DUE_CHANGED.value,
+                      OutboxMessage.status == OutboxStatus.PENDING.value))
+    known: dict[int, str] = {}
+    for request_id, payload in session.execute(pending):
+        first = (payload or {}).get("previous_due_on")
+        if first and request_id not in known:
+            known[request_id] = first
+    if known:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.request_id.in_(select(ProgressRequest.id).where(moved)),
+                   OutboxMessage.kind == MessageKind.DUE_CHANGED.value,
+                   OutboxMessage.status == OutboxStatus.PENDING.value)
+            .values(status=OutboxStatus.DROPPED.value, last_error="已被新的截止时间调整取代")
+            .execution_options(synchronize_session=False))
+    queued = 0
+    by_start: dict[str, list[int]] = {}
+    for request_id, start in known.items():
+        by_start.setdefault(start, []).append(request_id)
+    groups: list[tuple[Any, str]] = [
+        (and_(moved, ProgressRequest.id.not_in(list(known))) if known else moved, old.isoformat())]
+    groups += [(and_(moved, ProgressRequest.id.in_(ids)), start) for start, ids in by_start.items()]
+    for condition, start in groups:
+        if start == new.isoformat():
+            continue  # the liaison still has the day they were told: nothing to correct
+        queued += enqueue_for_requests(
+            session, condition, kind=MessageKind.DUE_CHANGED, level=0, now=now,
+            channel=policy.channel, key_suffix=f"{start}>{new}@{now:%Y%m%d%H%M%S}",
+            payload={"previous_due_on": start, "due_on": new.isoformat(), "reason": reason})
+    return queued
 
 
 def _relad(session: Session, plan: Plan, policy: Policy) -> int:
