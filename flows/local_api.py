@@ -311,6 +311,9 @@ def doctor_checks(settings: Any, now: Any) -> list[tuple[str, str]]:
                           f"{len(users)} 个命令在使用）"))
     elif _alive(state["pid"]):
         out.append(("warn", f"本地 Prefect 服务（进程 {state['pid']}）没有响应；下次运行任务时将重新启动"))
+    elif any(_alive(u) for u in state.get("users", [])):
+        out.append(("warn", f"本地 Prefect 服务（进程 {state['pid']}）已意外停止；仍在运行的命令"
+                            "（如 tracker serve）下次运行任务时将自动重新启动它"))
     else:
         out.append(("warn", "本地 Prefect 服务的运行记录已过期（上次未正常退出）；"
                             "下次运行任务时将自动清理并重新启动"))

@@ -163,9 +163,16 @@ def local_api(settings: Settings) -> Lease:
     global _lease
     from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, get_current_settings
 
+    from flows.local_api import healthy
+
     with _lease_guard:
         if _lease is not None:
-            return _lease
+            if healthy(_lease.url, timeout=5.0):
+                return _lease
+            # the server died under a long-running process (tracker serve): start or reuse
+            # another rather than fail every later run (issue 9 attack, finding 4)
+            log.warning("本地 Prefect 服务 %s 已停止响应，重新启动", _lease.url)
+            _lease = None
         env = get_current_settings().to_environment_variables(exclude_unset=True)
         env.pop("PREFECT_API_URL", None)
         timeout = float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())

@@ -85,3 +85,17 @@ def test_outbox_counts_and_retry_of_dead_letters(db, db_url, plan, policy, tmp_p
     assert rows == [("pending", 0)] * 3
     r = run(app, ["outbox", "retry", "99999999"])
     assert r.exit_code == 2 and "没有编号为 99999999 的通知" in r.output
+
+
+def test_serve_on_a_taken_port_says_so_before_starting_anything(tmp_path, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = run(app, ["serve", "--port", str(port)])
+    assert r.exit_code == 2
+    assert f"无法在 127.0.0.1:{port} 上提供网页：端口已被其他程序占用，请用 --port 换一个端口" in r.output
+    assert not (tmp_path / "prefect" / "api.json").exists()  # no local API was started

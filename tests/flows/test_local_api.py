@@ -207,3 +207,30 @@ def test_doctor_reports_the_local_api(tmp_path, monkeypatch):
     assert doctor_checks(settings, None)[0][0] == "warn"
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
     assert doctor_checks(settings, None) == []  # the office's server: flows.deploy checks it
+
+
+def test_a_long_running_process_restarts_a_dead_local_api(tmp_path):
+    """The local API killed under a running `tracker serve`: the next run in that process
+    starts another instead of failing every later fire; doctor says so meanwhile."""
+    from flows import runtime
+    from flows.local_api import doctor_checks
+    from tracker.settings import Settings
+
+    settings = Settings(home=tmp_path)
+    assert runtime.current_lease() is None
+    try:
+        with runtime.prefect_context(settings):
+            first = runtime.current_lease()
+        assert first is not None and healthy(first.url)
+        os.kill(first.pid, signal.SIGKILL)
+        wait_for(lambda: not alive(first.pid), 30, "the killed API server to go")
+        [(level, text)] = [c for c in doctor_checks(settings, None) if "Prefect" in c[1]]
+        assert level == "warn" and "已意外停止" in text
+        with runtime.prefect_context(settings):
+            second = runtime.current_lease()
+            assert second is not None and second.pid != first.pid and healthy(second.url)
+            from prefect.settings import PREFECT_API_URL
+
+            assert PREFECT_API_URL.value() == second.url  # the flows use the new one
+    finally:
+        runtime.stop_local_api()

@@ -147,6 +147,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     """Run the web pages and the periodic jobs (embedded APScheduler) in one process."""
     if not web and not scheduler:
         raise fail("--no-web 与 --no-scheduler 不能同时使用：本进程将无事可做")
+    if web:
+        _port_free_or_fail(host, port)
     if as_of is not None:
         _serve_as_of(as_of, host, port)
         return
@@ -164,6 +166,25 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
             run_forever(console, settings, host=host, port=port, web=web, jobs=True)
     except LocalApiError as exc:
         raise fail(str(exc)) from None
+
+
+def _port_free_or_fail(host: str, port: int) -> None:
+    """Refuse at once, in Chinese, when the address is taken (uvicorn would say so in
+    English only after the scheduler and the local Prefect API had started)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        import errno
+
+        reason = {errno.EADDRINUSE: "端口已被其他程序占用，请用 --port 换一个端口",
+                  errno.EACCES: "没有使用该端口的权限（1024 以下的端口需要管理员权限）",
+                  errno.EADDRNOTAVAIL: "本机没有这个地址，请检查 --host"}.get(
+            exc.errno or 0, exc.strerror or str(exc))
+        raise fail(f"无法在 {host}:{port} 上提供网页：{reason}") from None
 
 
 def _serve_as_of(as_of: str, host: str, port: int) -> None:
