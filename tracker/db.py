@@ -129,8 +129,34 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest Alembic revision (idempotent)."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the schema to the latest Alembic revision (idempotent).
+
+    Raises SettingsError (Chinese) when the database carries a revision this program does
+    not know: a newer version of the program (or another program) wrote it, and
+    nothing here can or should change it."""
+    from alembic.util.exc import CommandError
+
+    try:
+        command.upgrade(alembic_config(engine), "head")
+    except CommandError as exc:
+        if "Can't locate revision" not in str(exc):
+            raise
+        from tracker.settings import SettingsError
+
+        raise SettingsError(schema_too_new(engine)) from None
+
+
+def schema_too_new(engine: Engine) -> str:
+    """The Chinese message for a database whose revision this program does not know."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    shown = engine.url.render_as_string(hide_password=True)
+    return (f"数据库 {shown} 的结构版本为 {current}，本程序不认识（本程序最新为 {head}）：它由更新版本的"
+            "本系统或其他程序写入；请使用相应版本的程序，或从本程序生成的备份恢复（tracker restore）")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -103,3 +103,21 @@ def _head() -> str:
     from tracker.db import alembic_config
 
     return ScriptDirectory.from_config(alembic_config(make_engine("sqlite://"))).get_current_head()  # type: ignore[return-value]
+
+
+def test_a_database_from_a_newer_version_is_named_not_upgraded(tmp_path, monkeypatch):
+    from sqlalchemy import text as sql
+
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    assert run(app, ["db", "upgrade"]).exit_code == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+    with engine.begin() as conn:
+        conn.execute(sql("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    expected = "的结构版本为 0099，本程序不认识"
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
+    assert r.exit_code == 1 and expected in r.output.replace("\n", "")
+    r = run(app, ["db", "upgrade"])
+    assert r.exit_code == 1 and expected in r.output.replace("\n", "")
+    r = run(app, ["liaison", "list"])  # any command: one line, no traceback
+    assert r.exit_code == 2 and expected in r.output.replace("\n", "") and "Traceback" not in r.output

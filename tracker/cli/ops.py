@@ -107,6 +107,7 @@ def db_upgrade() -> None:
     from alembic.migration import MigrationContext
 
     from tracker.db import make_engine, migrate
+    from tracker.settings import SettingsError
 
     engine = make_engine(current_settings().database_url)
     try:
@@ -115,6 +116,8 @@ def db_upgrade() -> None:
         migrate(engine)
         with engine.connect() as conn:
             after = MigrationContext.configure(conn).get_current_revision()
+    except SettingsError as exc:
+        raise fail(str(exc), code=1) from None
     except Exception as exc:  # noqa: BLE001  (driver errors: one line, no traceback)
         raise fail(f"数据库升级失败：{getattr(exc, 'orig', exc)}", code=1) from exc
     finally:

@@ -84,8 +84,14 @@ def database_findings(settings: Settings, engine: Engine) -> list[Finding]:
     except Exception as exc:  # noqa: BLE001  (any driver error is "unreachable")
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
         return [Finding("error", topic, f"无法连接 {shown}：{reason}")]
-    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
+    head = scripts.get_current_head()
     out = [Finding("info", topic, f"数据库：{shown}")]
+    if current is not None and current not in {r.revision for r in scripts.walk_revisions()}:
+        from tracker.db import schema_too_new
+
+        out.append(Finding("error", topic, schema_too_new(engine)))
+        return out
     if current is None:
         out.append(Finding("warn", topic, "数据库为空，尚未建表：首次运行任一 tracker 命令"
                                           "（如 tracker catalog load）时自动建立"))
