@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import openpyxl
 from sqlalchemy import select
@@ -99,3 +100,24 @@ def test_serve_on_a_taken_port_says_so_before_starting_anything(tmp_path, monkey
     assert r.exit_code == 2
     assert f"无法在 127.0.0.1:{port} 上提供网页：端口已被其他程序占用，请用 --port 换一个端口" in r.output
     assert not (tmp_path / "prefect" / "api.json").exists()  # no local API was started
+
+
+def test_a_worker_hands_its_env_file_and_absolute_paths_to_flow_runs(tmp_path, monkeypatch):
+    """Flow runs of a process worker start in a temporary folder: the worker passes on the
+    .env file's TRACKER_* lines and the data folder and database as absolute paths."""
+    from tracker.cli.deploy import worker_environment
+    from tracker.settings import Settings
+
+    for key in [k for k in os.environ if k.startswith("TRACKER_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(
+        "\ufeffTRACKER_ENV=production\nTRACKER_SMTP_FROM=督查室 <ducha@tj.gov.cn>\n"
+        "TRACKER_SMTP_PORT=465\n", encoding="utf-8")
+    monkeypatch.setenv("TRACKER_SMTP_PORT", "587")  # the environment wins, as for Settings
+    env = worker_environment(Settings())
+    assert env["TRACKER_ENV"] == "production" and env["TRACKER_SMTP_FROM"] == "督查室 <ducha@tj.gov.cn>"
+    assert env["TRACKER_SMTP_PORT"] == "587"
+    assert env["TRACKER_HOME"] == str(tmp_path / "var")
+    assert env["TRACKER_DATABASE_URL"] == f"sqlite:///{tmp_path / 'var' / 'tracker.db'}"
+    assert env["TRACKER_OUTBOX_DIR"] == str(tmp_path / "var" / "outbox")

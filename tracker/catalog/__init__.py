@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 # The checkout's data: the catalog checked in at the repository root, generated from the
@@ -9,10 +10,17 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[2]
 CHECKED_IN_CATALOG = REPOSITORY / "tasks_catalog.json"
 SEED_TEXT = REPOSITORY / "data" / "seed" / "tianjin-disability-plan-2016-2020.txt"
+# where `pip install .` (not editable) puts the same two files: pyproject's data-files
+INSTALLED_DATA = Path(sys.prefix) / "share" / "plan-tracker"
 
 
 def default_catalog_path() -> Path:
-    """`tasks_catalog.json` in the current folder if there is one, else the checked-in one,
-    so the installed `tracker` finds its data wherever it is run from."""
+    """`tasks_catalog.json` in the current folder if there is one, else the checkout's, else
+    the copy `pip install .` put in <prefix>/share/plan-tracker/, so the installed `tracker`
+    finds its data wherever it is run from."""
     here = Path("tasks_catalog.json")
-    return here if here.is_file() else CHECKED_IN_CATALOG
+    if here.is_file():
+        return here
+    if CHECKED_IN_CATALOG.is_file():
+        return CHECKED_IN_CATALOG
+    return INSTALLED_DATA / "tasks_catalog.json"

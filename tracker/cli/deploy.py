@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from tracker.cli.common import app, console, current_settings, fail
+from tracker.settings import Settings
 
 
 @app.command("deploy")
@@ -54,7 +56,27 @@ def worker(
     cmd = worker_command(pool, name or default_worker_name(), limit)
     console.print(f"worker 启动：工作池 {pool}，Prefect 服务器 {url}", soft_wrap=True,
                   highlight=False)
-    env = dict(os.environ)
+    env = worker_environment(current_settings())
     env["PREFECT_API_URL"] = url  # as resolved here, also from a Prefect profile
     # Prefect's worker CLI in place of this process: it handles SIGTERM/SIGINT itself.
     os.execve(cmd[0], cmd, env)
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """The environment the worker hands to each flow run: this process's, plus every
+    TRACKER_* line of the .env file here (a flow run starts in a temporary folder, where
+    no .env is found), with the data folder, database and outbox resolved to absolute
+    paths (a relative `var` would land in that temporary folder and be deleted with it)."""
+    from dotenv import dotenv_values
+
+    from tracker.settings import ENV_FILE
+
+    env = dict(os.environ)
+    if Path(ENV_FILE).is_file():
+        for key, value in dotenv_values(ENV_FILE, encoding="utf-8-sig").items():
+            if key.upper().startswith("TRACKER_") and value is not None:
+                env.setdefault(key.upper(), value)
+    env["TRACKER_HOME"] = str(settings.home)
+    env["TRACKER_DATABASE_URL"] = settings.database_url
+    env["TRACKER_OUTBOX_DIR"] = str(settings.outbox_dir)
+    return env
