@@ -281,9 +281,16 @@ def doctor_checks(settings: Any, now: dt.datetime) -> list[tuple[str, str]]:
     elif lease is None:
         out.append(("warn", "尚无定时任务调度主节点：tracker serve 尚未在本数据库上运行过，"
                             "定时任务不会自动执行"))
+    elif lease.expires_at > now and api_url() is not None:
+        out.append(("warn", f"tracker serve（{lease.holder}）的内置调度正在运行定时任务，而设置了 "
+                            "PREFECT_API_URL：若任务也已用 tracker deploy 部署到 Prefect 工作池，"
+                            "每个任务会运行两次；请改用 tracker serve --no-scheduler"))
     elif lease.expires_at > now:
         out.append(("ok", f"定时任务调度主节点：{lease.holder}，自 {bj(lease.acquired_at)} 起"
                           f"（北京时间），租约有效至 {bj(lease.expires_at)}"))
+    elif api_url() is not None:
+        out.append(("ok", "内置调度未在运行（上次租约已过期）：定时任务由 Prefect 工作池执行"))
+        return out
     else:
         stale = int((now - lease.expires_at).total_seconds())
         out.append(("error", f"定时任务调度租约已过期 {stale} 秒（上一主节点 {lease.holder}，"

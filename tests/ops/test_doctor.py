@@ -121,3 +121,12 @@ def test_a_database_from_a_newer_version_is_named_not_upgraded(tmp_path, monkeyp
     assert r.exit_code == 1 and expected in r.output.replace("\n", "")
     r = run(app, ["liaison", "list"])  # any command: one line, no traceback
     assert r.exit_code == 2 and expected in r.output.replace("\n", "") and "Traceback" not in r.output
+
+
+def test_agencies_nobody_would_hear_from_are_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    assert run(app, ["catalog", "load"]).exit_code == 0
+    assert run(app, ["liaison", "add", "市残联", "王联络", "wang@tj.gov.cn"]).exit_code == 0
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
+    [line] = [x for x in r.output.replace("\n", "").split("警告：") if "没有在用的联络员" in x]
+    assert "等 51 个单位没有在用的联络员：其进展调度和催办无人接收" in line and "市残联" not in line

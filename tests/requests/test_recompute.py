@@ -242,3 +242,18 @@ def test_a_change_undone_and_redone_is_told_each_time_and_never_twice(db, policy
     after = _due_changed(db)
     assert len(after) == before + back  # Y's notices, then dropped by X
     assert [t for t in after if t[2] != "sent"] == [("2017-04-11", "2017-04-10", "dropped")] * back
+
+
+def test_a_change_to_past_days_moves_them_without_telling_anyone(db, policy, tmp_path):
+    """A correction loaded years later (2018-01-08 made a rest day, loaded in 2026) moves the
+    open request's due day, but no liaison is told to meet a deadline long past."""
+    plan = _plan(db, (2017, 2018))
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-03-17", 8), policy.with_session(s))
+    dispatch(db, {ChannelKind.EMAIL: FileChannel(tmp_path / "sent")}, now=at("2017-03-17", 17),
+             calendar=policy.calendar, window=None)
+    late = tmp_path / "late.json"
+    late.write_text(json.dumps({"holidays": ["2017-04-10"]}), encoding="utf-8")
+    result = _load(db, late, at("2026-11-30", 10), policy)
+    assert result is not None and result.requests_moved > 0 and result.messages_queued == 0
+    assert _due_changed(db) == []

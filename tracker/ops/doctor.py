@@ -108,9 +108,31 @@ def database_findings(settings: Settings, engine: Engine) -> list[Finding]:
         requests = conn.execute(select(func.count()).select_from(ProgressRequest)).scalar_one()
     if plans == 0:
         out.append(Finding("warn", topic, "尚未载入规划：请运行 tracker catalog load"))
-    else:
-        out.append(Finding("info", topic, f"数据库：已载入规划 {plans} 个，进展调度 {requests} 条"))
+        return out
+    out.append(Finding("info", topic, f"数据库：已载入规划 {plans} 个，已发出进展调度 {requests} 项"))
+    out += contact_findings(engine)
     return out
+
+
+def contact_findings(engine: Engine) -> list[Finding]:
+    """Agencies with active assignments but no active liaison: their progress requests are
+    opened and never told to anyone (one query)."""
+    from sqlalchemy import exists
+
+    from tracker.enums import ContactRole
+    from tracker.models import Agency, Assignment, Contact
+
+    has_work = exists().where(Assignment.agency_id == Agency.id, Assignment.active.is_(True))
+    has_liaison = exists().where(Contact.agency_id == Agency.id, Contact.active.is_(True),
+                                 Contact.role == ContactRole.LIAISON)
+    with engine.connect() as conn:
+        names = conn.execute(select(Agency.name).where(has_work, ~has_liaison)
+                             .order_by(Agency.name)).scalars().all()
+    if not names:
+        return [Finding("ok", "联系人", "承担任务的单位均有在用的联络员")]
+    shown = "、".join(names[:5]) + (f" 等 {len(names)} 个单位" if len(names) > 5 else "")
+    return [Finding("warn", "联系人", f"{shown}没有在用的联络员：其进展调度和催办无人接收；"
+                                     "请用 tracker liaison add 添加")]
 
 
 def environment_findings(settings: Settings) -> list[Finding]:

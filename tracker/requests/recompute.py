@@ -88,8 +88,9 @@ def recompute_due_dates(session: Session, now: dt.datetime, policy: Policy, *,
                     notice.request_id == ProgressRequest.id,
                     notice.kind == MessageKind.PROGRESS_REQUEST.value,
                     notice.status.in_((OutboxStatus.SENT.value, OutboxStatus.SENDING.value)))
-                result.messages_queued += _tell(session, and_(same_as_period, told), old,
-                                                spec.due_on, now, policy, reason)
+                if spec.due_on >= local_date(now):  # a past deadline needs no notice
+                    result.messages_queued += _tell(session, and_(same_as_period, told), old,
+                                                    spec.due_on, now, policy, reason)
                 moved = session.execute(
                     update(ProgressRequest).where(same_as_period)
                     .values(due_on=spec.due_on, original_due_on=spec.due_on,
