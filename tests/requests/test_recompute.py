@@ -257,3 +257,22 @@ def test_a_change_to_past_days_moves_them_without_telling_anyone(db, policy, tmp
     result = _load(db, late, at("2026-11-30", 10), policy)
     assert result is not None and result.requests_moved > 0 and result.messages_queued == 0
     assert _due_changed(db) == []
+
+
+def test_a_flip_stamped_in_the_past_reaches_a_process_that_cached_the_calendar(db, policy):
+    """A long-running process caches the stored overrides; a later load that only flips a
+    stored day, stamped earlier than the newest row, still reaches it."""
+    from tracker.dates.stored import with_stored
+
+    with transaction(db) as s:
+        store_overrides(s, workdays=set(), holidays={D(2017, 4, 10)}, years=set(), source="a",
+                        now=at("2017-03-20"))
+        store_overrides(s, workdays=set(), holidays={D(2017, 5, 2)}, years=set(), source="b",
+                        now=at("2017-03-26"))
+    with db() as s:
+        assert not with_stored(policy.calendar, s).is_workday(D(2017, 4, 10))
+    with transaction(db) as s:
+        store_overrides(s, workdays={D(2017, 4, 10)}, holidays=set(), years=set(), source="c",
+                        now=at("2017-03-02"))
+    with db() as s:
+        assert with_stored(policy.calendar, s).is_workday(D(2017, 4, 10))

@@ -14,7 +14,7 @@ import datetime as dt
 import threading
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import PACKAGE_YEARS, SHANGHAI, WorkCalendar, local_date
@@ -28,7 +28,11 @@ _cache: dict[tuple[int, object], WorkCalendar] = {}
 
 def _stamp(session: Session) -> object:
     """Changes whenever the stored overrides change: row counts and the latest load."""
-    days = session.execute(select(func.count(), func.max(CalendarDay.loaded_at))).one()
+    # the number of working days changes when a load only flips stored days, even if it
+    # was stamped earlier than the newest row (a --now in the past, a clock behind)
+    days = session.execute(select(func.count(), func.max(CalendarDay.loaded_at),
+                                  func.sum(case((CalendarDay.workday.is_(True), 1),
+                                                else_=0)))).one()
     years = session.execute(select(func.count(), func.max(CalendarYear.loaded_at))).one()
     return (tuple(days), tuple(years))
 
