@@ -136,3 +136,18 @@ def test_a_file_name_from_an_agency_name_is_safe():
     assert sheet_filename("市人社局/市医保局") == "进展填报-市人社局-市医保局.xlsx"
     assert sheet_filename('a\\b:c*d?"e<f>g|h\x07') == "进展填报-a-b-c-d-e-f-g-h.xlsx"
     assert sheet_filename("..") == "进展填报-单位.xlsx"
+
+
+def test_the_sheet_prints_on_a4_landscape_and_is_named_after_agency_and_period(db, sheet):
+    from tracker.exchange.template import template_filename
+
+    agency_id, data = sheet
+    ws = openpyxl.load_workbook(io.BytesIO(data))["进展填报"]
+    assert (ws.page_setup.orientation, str(ws.page_setup.paperSize)) == ("landscape", "9")
+    assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0  # 1 wide
+    assert ws.sheet_properties.pageSetUpPr.fitToPage is True
+    assert ws.print_title_rows == "$1:$1"
+    assert "市残联 进展填报（2017年3月20日）" in ws.oddHeader.center.text
+    assert ws.oddFooter.center.text == "第 &P 页，共 &N 页"
+    with db() as s:
+        assert template_filename(s, agency_id, at("2017-03-20").date()) == "进展填报-市残联-2017Q1.xlsx"

@@ -177,13 +177,14 @@ def template(agency: str,
     """Write an agency's open requests to a pre-filled Excel sheet."""
 
     from tracker.dates.workdays import local_date
-    from tracker.exchange.template import agency_template, sheet_filename
+    from tracker.exchange.template import agency_template, template_filename
 
     at = parse_now(now)
     with factory()() as session:
         agency_id = agency_or_fail(session, agency, government)
         data = agency_template(session, agency_id, local_date(at), at)
-    path = output or Path(sheet_filename(agency))
+        default = template_filename(session, agency_id, local_date(at))
+    path = output or Path(default)
     path.write_bytes(data)
     console.print(f"{path}", highlight=False)
 

@@ -19,7 +19,7 @@ from tracker.exchange.layout import COLUMNS, HEADERS, META_SHEET, SHEET, STATUS_
 from tracker.models import Agency
 from tracker.requests.answer_form import agency_items
 
-WIDTHS = [10, 9, 8, 40, 10, 12, 10, 12, 50, 40, 40, 10]
+WIDTHS = [8, 8, 7, 30, 9, 11, 8, 9, 34, 24, 24, 9]  # ~A4 landscape at ~75 %, text wraps
 
 
 def agency_template(session: Session, agency_id: int, today: dt.date,
@@ -65,12 +65,27 @@ def agency_template(session: Session, agency_id: int, today: dt.date,
                 sheet.write_blank(row, col, None, fmt)
             else:
                 sheet.write_string(row, col, str(value), fmt)
+        # wrapped text needs its row tall enough: Excel and LibreOffice do not grow rows
+        # of a generated file on opening, so the printed sheet would cut the text off
+        lines = max(_lines(str(values[key] or ""), WIDTHS[col])
+                    for col, (_, key, _) in enumerate(COLUMNS))
+        if lines > 1:
+            sheet.set_row(row, min(15 * lines, 409))
     last = max(len(items), 1) + 200  # room for the validation if rows are added by mistake
     sheet.data_validation(1, 6, last, 6, {"validate": "list", "source": STATUS_LABELS,
                                           "error_message": "请从下拉列表中选择状态"})
     sheet.data_validation(1, 7, last, 7, {"validate": "integer", "criteria": "between",
                                           "minimum": 0, "maximum": 100,
                                           "error_message": "完成进度须为0到100的整数"})
+    # printed as offices file it: A4 landscape, all columns on one page's width, the header
+    # row on every page, the agency in the page header and page numbers in the footer
+    sheet.set_paper(9)
+    sheet.set_landscape()
+    sheet.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.6)
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(0)
+    sheet.set_header(f"&C{_header_text(agency.name)} 进展填报（{generated:%Y年%-m月%-d日}）")
+    sheet.set_footer("&C第 &P 页，共 &N 页")
     sheet.freeze_panes(1, 4)
     sheet.protect("", {"autofilter": True, "sort": False, "format_columns": True,
                        "format_rows": True})
@@ -91,12 +106,36 @@ def agency_template(session: Session, agency_id: int, today: dt.date,
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
 
 
-def sheet_filename(agency_name: str) -> str:
-    """进展填报-<agency>.xlsx, with what Windows and Linux refuse in a file name (/ \\ : * ?
-    " < > | and control characters) replaced by "-" (an agency named 市人社局/市医保局
-    gives 进展填报-市人社局-市医保局.xlsx)."""
+def sheet_filename(agency_name: str, periods: list[str] | None = None) -> str:
+    """进展填报-<agency>[-<period>].xlsx (the period when the sheet holds one), with what
+    Windows and Linux refuse in a file name (/ \\ : * ? " < > | and control characters)
+    replaced by "-" (市人社局/市医保局 gives 进展填报-市人社局-市医保局.xlsx)."""
     name = _UNSAFE.sub("-", agency_name).strip(" .-")[:80] or "单位"
-    return f"进展填报-{name}.xlsx"
+    one = periods[0] if periods and len(set(periods)) == 1 else None
+    return f"进展填报-{name}-{_UNSAFE.sub('-', one)}.xlsx" if one else f"进展填报-{name}.xlsx"
+
+
+def template_filename(session: Session, agency_id: int, today: dt.date) -> str:
+    """The download name of `agency_template` for the same agency and day."""
+    agency = session.get_one(Agency, agency_id)
+    items = [i for i in agency_items(session, agency_id, today) if i.state == RequestState.OPEN]
+    return sheet_filename(agency.name, sorted({i.period for i in items}))
+
+
+def _lines(text: str, width: int) -> int:
+    """How many lines `text` takes in a column `width` characters wide (a Chinese character
+    is two wide), for the row height."""
+    if not text:
+        return 1
+    total = 0
+    for part in text.split("\n"):
+        used = sum(2 if ord(ch) > 0x2E7F else 1 for ch in part)
+        total += max(1, -(-used // max(width - 1, 1)))
+    return total
+
+
+def _header_text(text: str) -> str:
+    return text.replace("&", "&&")  # & starts a control code in Excel's page header
 
 
 def _status_label(value: Any) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from tracker.dates.workdays import SHANGHAI, local_date
 from tracker.directory.agencies import agencies_named, get_agency
 from tracker.errors import DomainError, Forbidden
-from tracker.exchange.template import agency_template
+from tracker.exchange.template import agency_template, template_filename
 from tracker.exchange.upload import MAX_BYTES as SHEET_MAX_BYTES
 from tracker.exchange.upload import UploadError, import_sheet, sheet_agency_id
 from tracker.requests.answer_form import agency_items, request_history
@@ -170,9 +170,10 @@ def template(link: LiaisonLink, session: DbSession, now: Now,
     if chosen not in link.agencies:
         raise Forbidden("该单位不在本链接的范围内", code="other-agency")
     data = agency_template(session, chosen, local_date(now), now)
+    name = template_filename(session, chosen, local_date(now))
     return Response(data, media_type="application/vnd.openxmlformats-officedocument."
                                      "spreadsheetml.sheet", headers={
-        "Content-Disposition": "attachment; filename*=UTF-8''" + quote("进展填报.xlsx")})
+        "Content-Disposition": "attachment; filename*=UTF-8''" + quote(name)})
 
 
 @router.post("/upload")
