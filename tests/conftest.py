@@ -75,6 +75,33 @@ def pg_url():  # type: ignore[no-untyped-def]
     admin.dispose()
 
 
+@pytest.fixture
+def fresh_pg():  # type: ignore[no-untyped-def]
+    """A factory of empty PostgreSQL databases (not migrated), each dropped after the test:
+    `fresh_pg("prefix")` returns the URL of a new one."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    names: list[str] = []
+
+    def make(prefix: str = "tracker_scratch") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        names.append(name)
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    yield make
+    with admin.connect() as conn:
+        for name in names:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def fresh_pg_url(fresh_pg) -> str:  # type: ignore[no-untyped-def]
+    """One empty PostgreSQL database for this test (dropped after)."""
+    return fresh_pg("tracker_mig")
+
+
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'tracker.db'}"

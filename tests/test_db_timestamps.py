@@ -11,7 +11,6 @@ import io
 import lzma
 import re
 import shutil
-import uuid
 from pathlib import Path
 
 import openpyxl
@@ -35,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from tests.conftest import PG_ADMIN_URL, STAFF_PASSWORD, at
+from tests.conftest import STAFF_PASSWORD, at
 from tests.web_helpers import Clock, liaison_of, make_app, make_settings, token_for
 from tracker.annual.scorecard.figures import escalation_list
 from tracker.cli import app as cli_app
@@ -310,20 +309,6 @@ def test_migration_on_sqlite(demo_rev0001, before, tmp_path):
     again.dispose()
 
 
-@pytest.fixture
-def fresh_pg_url():  # type: ignore[no-untyped-def]
-    name = f"tracker_mig_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
-
-
 def _copy_rows(source: Engine, target: Engine) -> None:
     """Every table's rows, in foreign-key order, as the old code stored them on PostgreSQL.
 
@@ -369,4 +354,14 @@ def test_migration_on_postgresql(demo_rev0001, before, tmp_path, fresh_pg_url):
         s.add(event)
         s.flush()
         assert event.id == 62
+    from tracker.dates.workdays import WorkCalendar
+    from tracker.models import Plan
+    from tracker.policy import Policy
+    from tracker.requests.opening import open_due_requests
+    from tracker.settings import Rules
+
+    with transaction(session_factory(pg)) as s:  # and the next quarter opens as on SQLite
+        plan = s.scalars(select(Plan)).one()
+        opened = open_due_requests(s, plan, at("2018-03-30", 8), Policy(Rules(), WorkCalendar()))
+        assert (opened.requests_opened, opened.periods) == (798, ["2018Q1"])
     pg.dispose()

@@ -65,6 +65,16 @@ class EmailChannel:
             smtp.starttls(context=self._tls())
         return smtp
 
+    def check(self) -> None:
+        """Connect, start TLS and log in as `send` would, send nothing (`tracker doctor`).
+        Raises DeliveryError with the same Chinese reasons as `send`."""
+        try:
+            with self._connect() as smtp:
+                if self.user:
+                    smtp.login(self.user, self.password or "")
+        except (OSError, smtplib.SMTPException) as exc:
+            raise _delivery_error(exc) from exc
+
     def send(self, digest: Digest) -> None:
         """Deliver one digest. Raises DeliveryError: permanent for this recipient (5xx on the
         recipient or the message), not permanent for the server or its setup (unreachable,
@@ -77,31 +87,37 @@ class EmailChannel:
                     smtp.login(self.user, self.password or "")
                 # the envelope names the one checked address, never what a header parses to
                 smtp.send_message(message, to_addrs=[digest.address])
-        except smtplib.SMTPRecipientsRefused as exc:
-            refused = "；".join(f"{addr}（SMTP {code}：{_text(reply)}）"
-                               for addr, (code, reply) in exc.recipients.items())
-            # 4xx (greylisting, mailbox busy) is "try again later"; 5xx refuses for good
-            temporary = any(400 <= code < 500 for code, _ in exc.recipients.values())
-            raise DeliveryError(f"收件地址{'暂时' if temporary else ''}被拒收：{refused}",
-                                permanent=not temporary) from exc
-        except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(f"邮件服务器拒绝登录（请检查 TRACKER_SMTP_USER / "
-                                f"TRACKER_SMTP_PASSWORD）：SMTP {exc.smtp_code}",
-                                permanent=False, setup=True) from exc
-        except smtplib.SMTPResponseException as exc:
-            # 530 and 503 on MAIL FROM mean "authenticate first": a setup problem, not this
-            # recipient's; other 5xx replies refuse this message for good
-            setup = exc.smtp_code in (530, 503) or (exc.smtp_code in (550, 553)
-                                                   and isinstance(exc, smtplib.SMTPSenderRefused))
-            text = (f"邮件服务器要求登录或拒绝发件人（SMTP {exc.smtp_code}）" if setup
-                    else f"邮件服务器拒收（SMTP {exc.smtp_code}：{_text(exc.smtp_error)}）")
-            raise DeliveryError(text, permanent=not setup and 500 <= exc.smtp_code < 600,
-                                setup=setup) from exc
-        except ssl.SSLCertVerificationError as exc:
-            raise DeliveryError(f"邮件服务器的证书未通过校验（{exc.verify_message}；如使用本单位 CA，"
-                                "请设置 TRACKER_SMTP_CA_FILE）", permanent=False, setup=True) from exc
-        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
-            raise DeliveryError(f"无法连接邮件服务器（{exc}）", permanent=False, setup=True) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise _delivery_error(exc) from exc
+
+
+def _delivery_error(exc: OSError | smtplib.SMTPException) -> DeliveryError:
+    """What an SMTP failure means for the dispatcher, in Chinese (one home for `send` and
+    `check`)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        refused = "；".join(f"{addr}（SMTP {code}：{_text(reply)}）"
+                           for addr, (code, reply) in exc.recipients.items())
+        # 4xx (greylisting, mailbox busy) is "try again later"; 5xx refuses for good
+        temporary = any(400 <= code < 500 for code, _ in exc.recipients.values())
+        return DeliveryError(f"收件地址{'暂时' if temporary else ''}被拒收：{refused}",
+                             permanent=not temporary)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return DeliveryError(f"邮件服务器拒绝登录（请检查 TRACKER_SMTP_USER / "
+                             f"TRACKER_SMTP_PASSWORD）：SMTP {exc.smtp_code}",
+                             permanent=False, setup=True)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        # 530 and 503 on MAIL FROM mean "authenticate first": a setup problem, not this
+        # recipient's; other 5xx replies refuse this message for good
+        setup = exc.smtp_code in (530, 503) or (exc.smtp_code in (550, 553)
+                                               and isinstance(exc, smtplib.SMTPSenderRefused))
+        text = (f"邮件服务器要求登录或拒绝发件人（SMTP {exc.smtp_code}）" if setup
+                else f"邮件服务器拒收（SMTP {exc.smtp_code}：{_text(exc.smtp_error)}）")
+        return DeliveryError(text, permanent=not setup and 500 <= exc.smtp_code < 600,
+                             setup=setup)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return DeliveryError(f"邮件服务器的证书未通过校验（{exc.verify_message}；如使用本单位 CA，"
+                             "请设置 TRACKER_SMTP_CA_FILE）", permanent=False, setup=True)
+    return DeliveryError(f"无法连接邮件服务器（{exc}）", permanent=False, setup=True)
 
 
 def _text(reply: bytes | str) -> str:

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from email import policy as email_policy
@@ -26,6 +25,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from tests import smtp_server
 from tests.conftest import PG_ADMIN_URL, ROOT, at
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -44,19 +44,6 @@ def admin_sql(sql: str) -> None:
                               "WHERE datname = :n"), {"n": name})
         conn.execute(text(sql))
     engine.dispose()
-
-
-def wait_for(what: str, check: Callable[[], Any], deadline: float = 120.0,
-             every: float = 0.5) -> Any:
-    """Poll `check` until it returns something truthy; fail after `deadline` seconds."""
-    end = time.monotonic() + deadline
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(every)
 
 
 def base_env(**extra: str) -> dict[str, str]:

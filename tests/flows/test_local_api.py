@@ -9,12 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from flows.local_api import acquire, healthy, read_state, release
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = "import sys; from tracker.cli import app; sys.argv[0] = 'tracker'; app()"
@@ -42,16 +42,6 @@ def alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
 
 
-def wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def api_up(prefect_home: Path, user: int):  # type: ignore[no-untyped-def]
     """The recorded server once `user` holds it and it answers /health."""
     state = read_state(prefect_home)
@@ -66,7 +56,7 @@ def test_second_command_reuses_and_sigterm_stops_the_api(tmp_path, db_url, plan)
     prefect_home = tmp_path / "prefect"
     serve = tracker("serve", "--no-web", env=env)
     try:
-        state = wait_for(lambda: api_up(prefect_home, serve.pid), START + 60, "the local API")
+        state = wait_for("the local API", lambda: api_up(prefect_home, serve.pid), START + 60)
         server = state["pid"]
         assert alive(server) and state["started_by"] == serve.pid
 
@@ -86,7 +76,7 @@ def test_second_command_reuses_and_sigterm_stops_the_api(tmp_path, db_url, plan)
         serve.send_signal(signal.SIGTERM)
         _, serve_errors = serve.communicate(timeout=60)
         assert "Traceback" not in serve_errors
-        wait_for(lambda: not alive(server), 30, "the API server to stop")
+        wait_for("the API server to stop", lambda: not alive(server), 30)
         assert read_state(prefect_home) is None
     finally:
         if serve.poll() is None:
@@ -129,7 +119,7 @@ def test_last_user_out_stops_it_and_killed_users_leave_nothing(tmp_path):
         assert c.started and c.pid != a.pid
         first.kill()
         first.wait()
-        wait_for(lambda: not alive(c.pid), 60, "the orphaned API server to stop itself")
+        wait_for("the orphaned API server to stop itself", lambda: not alive(c.pid), 60)
         # the next command finds the stale record and starts afresh
         d = acquire(home, env, timeout=START, user=second.pid)
         assert d.started and d.pid != c.pid
@@ -223,7 +213,7 @@ def test_a_long_running_process_restarts_a_dead_local_api(tmp_path):
             first = runtime.current_lease()
         assert first is not None and healthy(first.url)
         os.kill(first.pid, signal.SIGKILL)
-        wait_for(lambda: not alive(first.pid), 30, "the killed API server to go")
+        wait_for("the killed API server to go", lambda: not alive(first.pid), 30)
         [(level, text)] = [c for c in doctor_checks(settings, None) if "Prefect" in c[1]]
         assert level == "warn" and "已意外停止" in text
         with runtime.prefect_context(settings):

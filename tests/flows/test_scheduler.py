@@ -14,6 +14,7 @@ from sqlalchemy import select as sql_select
 
 from flows.scheduler import build_scheduler, scheduled
 from tests.conftest import ROOT
+from tests.waiting import wait_for
 from tracker.dates.workdays import SHANGHAI
 
 
@@ -53,16 +54,6 @@ def _latest_fire(cron: str, at: dt.datetime, since: dt.datetime) -> dt.datetime:
         fire = following
 
 
-def _wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def test_real_scheduler_catches_up_once_as_of_now(db_url, tmp_path):
     """The real scheduler (APScheduler's wall-clock loop, the database job store, the lease
     loop, ClaimingExecutor) started over a store whose jobs were last due 25 hours ago runs
@@ -87,13 +78,13 @@ def test_real_scheduler_catches_up_once_as_of_now(db_url, tmp_path):
     started = utc_now()
     scheduler, loop = start_scheduler(settings, runner=runner, every=dt.timedelta(seconds=0.2))
     try:
-        _wait_for(lambda: {job for job, _ in calls} == set(JOBS), 30, "the catch-up runs")
+        wait_for("the catch-up runs", lambda: {job for job, _ in calls} == set(JOBS), 30)
 
         def done() -> bool:
             with factory() as s:
                 return s.query(JobFire).filter(JobFire.status == DONE).count() >= len(JOBS)
 
-        _wait_for(done, 10, "the fires recorded")
+        wait_for("the fires recorded", done, 10)
     finally:
         stop_scheduler(scheduler, loop)
     stopped = utc_now()

@@ -147,43 +147,28 @@ def test_an_unwritable_target_and_a_bad_time_are_one_line_each(db_url, plan, tmp
     assert r.exit_code == 1 and "已取消，数据库未改动" in r.output and "Aborted" not in r.output
 
 
-def test_an_older_postgresql_backup_restores_over_a_newer_schema(pg_url, tmp_path, monkeypatch):
+def test_an_older_postgresql_backup_restores_over_a_newer_schema(fresh_pg, tmp_path, monkeypatch):
     """A pg_dump taken at schema 0006 restored into a database at head: the tables the newer
     revisions added go with the old schema, and the restore migrates to head."""
-    import uuid
-
     from alembic import command
-    from sqlalchemy import create_engine
 
-    from tests.conftest import PG_ADMIN_URL
     from tracker.db import alembic_config
 
-    names = [f"tracker_old_{uuid.uuid4().hex[:6]}", f"tracker_new_{uuid.uuid4().hex[:6]}"]
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for n in names:
-            conn.execute(text(f'CREATE DATABASE "{n}"'))
-    old_url, new_url = (PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{n}" for n in names)
-    try:
-        engine = make_engine(old_url)
-        command.upgrade(alembic_config(engine), "0006")
-        with engine.begin() as conn:
-            conn.execute(text("INSERT INTO audit_event (id, at, actor, action, object_type, "
-                              "object_id, detail) VALUES (7, '2017-01-05 00:00', 'old', '旧版本的记录', "
-                              "'plan', '1', '{}')"))
-        engine.dispose()
-        _env(monkeypatch, tmp_path, old_url)
-        dump = tmp_path / "old.dump"
-        assert run(app, ["backup", "--out", str(dump)]).exit_code == 0
-        _env(monkeypatch, tmp_path, new_url)
-        assert run(app, ["db", "upgrade"]).exit_code == 0
-        r = run(app, ["restore", str(dump), "--yes", "--now", "2017-04-11T09:00"])
-        assert r.exit_code == 0, r.output
-        assert _scalar(new_url, "SELECT action FROM audit_event WHERE id = 7") == "旧版本的记录"
-        r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
-        assert "正常：已连接，结构为最新版本" in r.output
-    finally:
-        with admin.connect() as conn:
-            for n in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)'))
-        admin.dispose()
+    old_url, new_url = fresh_pg("tracker_old"), fresh_pg("tracker_new")
+    engine = make_engine(old_url)
+    command.upgrade(alembic_config(engine), "0006")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO audit_event (id, at, actor, action, object_type, "
+                          "object_id, detail) VALUES (7, '2017-01-05 00:00', 'old', '旧版本的记录', "
+                          "'plan', '1', '{}')"))
+    engine.dispose()
+    _env(monkeypatch, tmp_path, old_url)
+    dump = tmp_path / "old.dump"
+    assert run(app, ["backup", "--out", str(dump)]).exit_code == 0
+    _env(monkeypatch, tmp_path, new_url)
+    assert run(app, ["db", "upgrade"]).exit_code == 0
+    r = run(app, ["restore", str(dump), "--yes", "--now", "2017-04-11T09:00"])
+    assert r.exit_code == 0, r.output
+    assert _scalar(new_url, "SELECT action FROM audit_event WHERE id = 7") == "旧版本的记录"
+    r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
+    assert "正常：已连接，结构为最新版本" in r.output

@@ -66,8 +66,8 @@ def test_production_mail_server_is_reached_with_its_login(tmp_path, monkeypatch)
         r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
         assert r.exit_code == 1
         assert _lines(r.output, "错误") == [
-            f"错误：邮件服务器 127.0.0.1:{mail.port} 拒绝登录："
-            "请核对 TRACKER_SMTP_USER / TRACKER_SMTP_PASSWORD"]
+            f"错误：邮件服务器 127.0.0.1:{mail.port}：邮件服务器拒绝登录"
+            "（请检查 TRACKER_SMTP_USER / TRACKER_SMTP_PASSWORD）：SMTP 535"]
         monkeypatch.setenv("TRACKER_SMTP_PASSWORD", "right")
         r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
         assert r.exit_code == 0, r.output
@@ -75,7 +75,7 @@ def test_production_mail_server_is_reached_with_its_login(tmp_path, monkeypatch)
     finally:
         mail.stop()
     r = run(app, ["doctor", "--now", "2026-06-01T09:00"])  # the server is gone
-    assert r.exit_code == 1 and f"错误：无法连接邮件服务器 127.0.0.1:{mail.port}：" in r.output
+    assert r.exit_code == 1 and f"错误：邮件服务器 127.0.0.1:{mail.port}：无法连接邮件服务器" in r.output
 
 
 def test_a_check_that_raises_is_one_error_line(tmp_path, monkeypatch):

@@ -12,15 +12,11 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
-import pytest
-from sqlalchemy import create_engine, text
 
 from tests import smtp_server
-from tests.conftest import PG_ADMIN_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -59,19 +55,7 @@ def nginx_conf(prefix: Path, listen: int, upstream: int) -> Path:
     return conf
 
 
-@pytest.fixture
-def pg_database():  # type: ignore[no-untyped-def]
-    name = f"tracker_prod_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def test_the_production_setup_runs_as_documented(pg_database, tmp_path):
+def test_the_production_setup_runs_as_documented(fresh_pg_url, tmp_path):
     site = tmp_path / "ducha"
     site.mkdir()
     mail, recorder = smtp_server.start(login=("ducha@tj.gov.cn", "mail-pass"))
@@ -80,7 +64,7 @@ def test_the_production_setup_runs_as_documented(pg_database, tmp_path):
     (site / ".env").write_text("\n".join([
         "TRACKER_ENV=production",
         f"TRACKER_HOME={site / 'data'}",
-        f"TRACKER_DATABASE_URL={pg_database}",
+        f"TRACKER_DATABASE_URL={fresh_pg_url}",
         "TRACKER_SMTP_HOST=127.0.0.1",
         f"TRACKER_SMTP_PORT={mail.port}",
         "TRACKER_SMTP_USER=ducha@tj.gov.cn",

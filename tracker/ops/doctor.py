@@ -15,8 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
-import smtplib
-import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -156,33 +154,21 @@ def environment_findings(settings: Settings) -> list[Finding]:
 
 
 def smtp_reachable(settings: Settings) -> list[Finding]:
-    """Connect to the mail server as the dispatcher would (TLS, login), send nothing.
-
-    Only in production with the email channel: elsewhere nothing is mailed.
-    """
+    """Connect to the mail server as the dispatcher would (the email channel's own TLS and
+    login: `EmailChannel.check`), send nothing. Only in production with the email channel:
+    elsewhere nothing is mailed."""
     if settings.env != "production" or settings.channel.value != "email":
         return []
+    from flows.runtime import channels_for
+    from notifications.channels import DeliveryError
+    from tracker.enums import ChannelKind
+
     topic, where = "通知渠道", f"{settings.smtp_host}:{settings.smtp_port}"
-    context = ssl.create_default_context(cafile=str(settings.smtp_ca_file) if settings.smtp_ca_file else None)
+    channel = channels_for(settings, announce=False)[ChannelKind.EMAIL]
     try:
-        client: smtplib.SMTP
-        if settings.smtp_security == "ssl":
-            client = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port,
-                                      timeout=settings.smtp_timeout, context=context)
-        else:
-            client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout)
-        with client:
-            client.ehlo()
-            if settings.smtp_security == "starttls":
-                client.starttls(context=context)
-                client.ehlo()
-            if settings.smtp_user and settings.smtp_password is not None:
-                client.login(settings.smtp_user, settings.smtp_password.get_secret_value())
-    except smtplib.SMTPAuthenticationError:
-        return [Finding("error", topic, f"邮件服务器 {where} 拒绝登录：请核对 TRACKER_SMTP_USER / "
-                                        "TRACKER_SMTP_PASSWORD")]
-    except (OSError, smtplib.SMTPException) as exc:
-        return [Finding("error", topic, f"无法连接邮件服务器 {where}：{exc or type(exc).__name__}")]
+        channel.check()  # type: ignore[attr-defined]
+    except DeliveryError as exc:
+        return [Finding("error", topic, f"邮件服务器 {where}：{exc}")]
     return [Finding("ok", topic, f"邮件服务器 {where} 可连接" + ("并已登录" if settings.smtp_user else ""))]
 
 

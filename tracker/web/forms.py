@@ -24,7 +24,7 @@ from tracker.requests.drafts import DRAFT_FIELDS
 from tracker.text import clean_text
 
 
-class BaseModel(_PydanticModel):
+class FormModel(_PydanticModel):
     """Every form: each text field loses its control characters before anything else
     (`tracker.text.clean_text`), so nothing typed stores a NUL or an escape sequence."""
 
@@ -59,7 +59,7 @@ def _positive_int(value: str) -> int | None:
 # The liaison's pages -------------------------------------------------------------------
 
 
-class AnswerForm(BaseModel):
+class AnswerForm(FormModel):
     """A liaison's answer as typed: saved as a draft (`action=save`) or submitted."""
 
     action: str = "submit"
@@ -79,7 +79,7 @@ class AnswerForm(BaseModel):
         return {k: getattr(self, k) for k in DRAFT_FIELDS}
 
 
-class ExtensionAskForm(BaseModel):
+class ExtensionAskForm(FormModel):
     """A liaison asks for a later due day (延期申请)."""
 
     new_due_on: str = ""
@@ -91,7 +91,7 @@ class ExtensionAskForm(BaseModel):
         return _date(self.new_due_on)
 
 
-class UploadForm(BaseModel):
+class UploadForm(FormModel):
     """One file: evidence, or the agency's filled Excel sheet.
 
     A browser sends an empty file part when nothing was chosen (read as None); a text
@@ -111,25 +111,25 @@ class UploadForm(BaseModel):
 # The desk ------------------------------------------------------------------------------
 
 
-class LoginForm(BaseModel):
+class LoginForm(FormModel):
     username: Annotated[str, _clip(80)] = ""
     password: Annotated[str, _clip(200)] = ""
     csrf: str = ""  # the sign-in form's nonce, matched against its cookie
     next: str = "/desk"
 
 
-class RequestActionForm(BaseModel):
+class RequestActionForm(FormModel):
     """Escalate now (no field), waive (`reason`) or add a note (`text`)."""
 
     reason: str = ""
     text: str = ""
 
 
-class ReviewForm(BaseModel):
+class ReviewForm(FormModel):
     comment: str = ""
 
 
-class ExtensionDecisionForm(BaseModel):
+class ExtensionDecisionForm(FormModel):
     decision: str = ""  # grant | refuse
     note: str = ""
 
@@ -139,7 +139,7 @@ class ExtensionDecisionForm(BaseModel):
         return {"grant": True, "refuse": False}.get(self.decision)
 
 
-class CloseOutForm(BaseModel):
+class CloseOutForm(FormModel):
     request_id: str = ""  # the item page to return to
 
     @property
@@ -147,7 +147,7 @@ class CloseOutForm(BaseModel):
         return _positive_int(self.request_id) or 0
 
 
-class MeetingForm(BaseModel):
+class MeetingForm(FormModel):
     government: str = ""
     held_on: str = ""
     topic: Annotated[str, _clip(500)] = ""
@@ -162,7 +162,7 @@ class MeetingForm(BaseModel):
         return _positive_int(self.plan)
 
 
-class RequeueForm(BaseModel):
+class RequeueForm(FormModel):
     """Put dead letters back in the queue: one (`message`, its id) or all (`all=1`)."""
 
     message: str = ""
