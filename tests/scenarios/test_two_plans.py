@@ -101,10 +101,11 @@ def test_two_plans_share_the_directory_and_nothing_else(db, plan, policy):
         assert {r["id"] for r in red_b.rows} == b_reqs
         assert red_a.total + red_b.total == both.total == 14
         assert {r["plan"] for r in red_b.rows} == {"天津市残疾人就业促进三年行动方案"}
-        heat_b = heat_table(s, today, plan_id=b_id)[1]
+        heat_b = heat_table(s, BoardFilter(plan_id=b_id), today, policy)[1]
         assert sum(total for _, _, total in heat_b) == 9
-        assert on_time_by_period(s, b_id) == [("2017Q1", 0, 9)]
-        assert on_time_by_period(s, plan.id) == [("2017Q1", 793, 798)]
+        assert on_time_by_period(s, BoardFilter(plan_id=b_id), today, policy) == [("2017Q1", 0, 9)]
+        assert on_time_by_period(s, BoardFilter(plan_id=plan.id), today, policy) == [
+            ("2017Q1", 793, 798)]
         # the ledger
         ledger_b = ledger_frame(s, BoardFilter(plan_id=b_id), today, policy)
         assert set(ledger_b["请求编号"]) == b_reqs and set(ledger_b["规划"]) == {

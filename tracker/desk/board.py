@@ -32,6 +32,8 @@ from tracker.requests.rules import light_sql
 from tracker.requests.subjects import with_subject
 
 LIGHTS = tuple(light.value for light in Light)
+# the board's section of the headline indicators (a request about an indicator has no measure)
+INDICATORS = "主要指标"
 
 
 @dataclass
@@ -82,7 +84,9 @@ def _base(f: BoardFilter, light: Any) -> Select[Any]:
         q = q.where(ReportingPeriod.plan_id == f.plan_id)
     if f.agency_id:
         q = q.where(ProgressRequest.agency_id == f.agency_id)
-    if f.section:
+    if f.section == INDICATORS:
+        q = q.where(ProgressRequest.indicator_id.is_not(None))
+    elif f.section:
         q = q.where(Measure.section == f.section)
     if f.role:
         q = q.where(Assignment.role == f.role)
@@ -126,7 +130,7 @@ def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> B
         out.append({
             "id": req.id, "light": lt, "period": period, "plan": plan_title, "agency": agency,
             "role": role, "measure_id": mid, "code": code or icode, "title": title or iname,
-            "section": section or "主要指标",
+            "section": section or INDICATORS,
             "due_on": req.due_on, "state": req.state, "level": req.level,
             "answered_at": req.answered_at, "late": req.answered_late,
             "days_overdue": overdue_days[req.due_on] if lt == "red" else 0,
@@ -140,34 +144,34 @@ def _overdue_days(due_days: set[dt.date], today: dt.date, policy: Policy) -> dic
     return {d: max(policy.calendar.between(d, today), 0) for d in due_days}
 
 
-def heat_table(session: Session, today: dt.date, *, plan_id: int | None = None,
-               period: str | None = None, agency_id: int | None = None
+def heat_table(session: Session, f: BoardFilter, today: dt.date, policy: Policy
                ) -> tuple[list[str], list[tuple[str, dict[str, int], int]]]:
     """Overdue (red) requests per agency and section: (sections, [(agency, cells, total)]).
 
-    Scoped like the board: one plan (or all), one period, one agency.
+    The board's filter applies as it does to the board's rows (plan, agency, section, role,
+    period, ladder level, light: a light other than red leaves the table empty), so the
+    table's cells add up to the board's red count for the same filter. `sections` are the
+    chosen plan's sections in catalog order (every plan's when none is chosen, or only the
+    filtered one), then 主要指标; rows are sorted by their total, largest first. Two queries.
     """
-    q = (select(Agency.id, Agency.name, func.coalesce(Measure.section, literal("主要指标")),
+    light = light_sql(today, policy)
+    red = _base(f, light).where(light == Light.RED.value)
+    q = (select(Agency.id, Agency.name, func.coalesce(Measure.section, literal(INDICATORS)),
                 func.count())
          .select_from(ProgressRequest)
-         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
          .join(Agency, Agency.id == ProgressRequest.agency_id)
          .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
          .outerjoin(Measure, Measure.id == Assignment.measure_id)
-         .where(ProgressRequest.state == RequestState.OPEN.value, ProgressRequest.due_on < today)
+         .where(ProgressRequest.id.in_(red))
          .group_by(Agency.id, Agency.name, Measure.section).order_by(Agency.id))
-    if plan_id:
-        q = q.where(ReportingPeriod.plan_id == plan_id)
-    if period:
-        q = q.where(ReportingPeriod.label == period)
-    if agency_id:
-        q = q.where(ProgressRequest.agency_id == agency_id)
-    section_query = select(Measure.section).group_by(Measure.section).order_by(
-        func.min(Measure.plan_id), func.min(Measure.position))
-    if plan_id:
-        section_query = section_query.where(Measure.plan_id == plan_id)
-    sections = list(session.scalars(section_query))
-    sections.append("主要指标")
+    if f.section:
+        sections = [f.section]
+    else:
+        section_query = select(Measure.section).group_by(Measure.section).order_by(
+            func.min(Measure.plan_id), func.min(Measure.position))
+        if f.plan_id:
+            section_query = section_query.where(Measure.plan_id == f.plan_id)
+        sections = [*session.scalars(section_query), INDICATORS]
     # keyed by the agency's id: two cities' 市民政局 are two rows
     table: dict[tuple[int, str], dict[str, int]] = {}
     for agency_id, agency, section, n in session.execute(q):
@@ -177,24 +181,25 @@ def heat_table(session: Session, today: dt.date, *, plan_id: int | None = None,
     return sections, rows
 
 
-def on_time_by_period(session: Session, plan_id: int | None = None,
-                      agency_id: int | None = None) -> list[tuple[str, int, int]]:
+def on_time_by_period(session: Session, f: BoardFilter, today: dt.date, policy: Policy
+                      ) -> list[tuple[str, int, int]]:
     """(period label, answered on time, requests) per period, in due order (waived excluded).
 
-    Scoped to one plan (or all: periods of the same label are added up) and one agency.
+    The board's filter applies as it does to the board's rows (plan, agency, section, role,
+    period, ladder level, light); with no plan chosen, periods of the same label in several
+    plans are added up. "On time" is `answered_late` false (tracker.requests.rules); an
+    open request counts as not on time. One query.
     """
+    light = light_sql(today, policy)
     query = (
         select(ReportingPeriod.label,
                func.sum(case((ProgressRequest.answered_late.is_(False), 1), else_=0)),
                func.count(ProgressRequest.id))
         .join(ProgressRequest, ProgressRequest.period_id == ReportingPeriod.id)
-        .where(ProgressRequest.state != RequestState.WAIVED.value)
+        .where(ProgressRequest.state != RequestState.WAIVED.value,
+               ProgressRequest.id.in_(_base(f, light)))
         .group_by(ReportingPeriod.label)
         .order_by(func.min(ReportingPeriod.due_on), ReportingPeriod.label))
-    if plan_id:
-        query = query.where(ReportingPeriod.plan_id == plan_id)
-    if agency_id:
-        query = query.where(ProgressRequest.agency_id == agency_id)
     return [(label, int(on or 0), n) for label, on, n in session.execute(query)]
 
 

@@ -151,10 +151,10 @@ def desk(request: Request, viewer: StaffViewer, session: DbSession, context: Con
     today = local_date(now)
     f = BoardFilter.from_query(dict(request.query_params))
     opts = board_options(session, f.plan_id)
-    result = board(session, f, today, context.policy_in(session))
-    sections, heat = heat_table(session, today, plan_id=f.plan_id, period=f.period,
-                                agency_id=f.agency_id)
-    rates = on_time_by_period(session, f.plan_id, f.agency_id)
+    policy = context.policy_in(session)
+    result = board(session, f, today, policy)
+    sections, heat = heat_table(session, f, today, policy)
+    rates = on_time_by_period(session, f, today, policy)
     meeting_plan = plan_for_page(session, f.plan_id)
     session.commit()
     query = {k: v for k, v in request.query_params.items() if k != "page" and v}

@@ -1,0 +1,124 @@
+"""The board's heat table and on-time chart follow the board's filter (issue 10, item 5).
+
+The small plan (tests.factories.small_plan) on 23 January 2018, with three periods:
+- 2017Q1 (#1-#9, due 2017-04-10): seven answered on time, #6 (市残联, co, 一) late,
+  #7 (市残联, lead, 二) still open;
+- 2017 (#10, the indicator I1 of 人社局, due 2018-01-22): open;
+- 2017Q4 (#11-#19, due 2018-01-08): five on time, #13 (和平区, district, 一) late,
+  #11 (人社局, lead, 一), #16 (市残联, co, 一) and #18 (和平区, district, 二) open.
+So five requests are red: #7, #10, #11, #16, #18.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import at
+from tracker.db import transaction
+from tracker.desk.board import BoardFilter, board, heat_table, on_time_by_period
+from tracker.models import (
+    Agency,
+    Indicator,
+    Measure,
+    Plan,
+    ProgressRequest,
+    ReportingPeriod,
+)
+from tracker.policy import Policy
+from tracker.requests.opening import open_due_requests
+from tracker.requests.reports import ReportInput, record_reports
+from tracker.requests.subjects import with_subject
+
+TODAY = dt.date(2018, 1, 23)
+ONE, TWO = "一、促进按比例就业", "二、加强就业服务"
+HRSS, CDPF, HEPING = "市人力资源和社会保障局", "市残联", "和平区人民政府"
+
+
+@pytest.fixture
+def year(db: sessionmaker[Session], small: Plan, policy: Policy) -> dict[str, int]:
+    """The state above; returns the ids of the agencies named in the tests."""
+    with transaction(db) as s:
+        open_due_requests(s, small, at("2017-03-17"), policy)
+        open_due_requests(s, small, at("2017-12-20"), policy)
+    with db() as s:
+        rows = s.execute(with_subject(select(ReportingPeriod.label, Agency.name, Measure.code,
+                                             Indicator.code, ProgressRequest.id)
+                                      .select_from(ProgressRequest))).all()
+        agencies = {name: i for name, i in s.execute(select(Agency.name, Agency.id))}
+    assert len(rows) == 19
+    # numbered as above: the small plan's assignments in catalog order, per quarter
+    key = {(p, a, m or i): rid for p, a, m, i, rid in rows}
+    order = [("1", HRSS), ("1", "市财政局"), ("1", HEPING), ("1", "河东区人民政府"),
+             ("2", "市民政局"), ("2", CDPF), ("3", CDPF), ("3", HEPING), ("3", "河东区人民政府")]
+    n = {k + 1: key[("2017Q1", a, m)] for k, (m, a) in enumerate(order)}
+    n[10] = key[("2017", HRSS, "I1")]
+    n.update({k + 11: key[("2017Q4", a, m)] for k, (m, a) in enumerate(order)})
+
+    def answer(numbers: list[int], day: str) -> None:
+        with transaction(db) as s:
+            record_reports(s, [ReportInput(request_id=n[i], status="in_progress", percent=20)
+                               for i in numbers], submitted_by="t", now=at(day))
+
+    answer([1, 2, 3, 4, 5, 8, 9], "2017-04-07")
+    answer([6], "2017-04-20")
+    answer([12, 14, 15, 17, 19], "2018-01-05")
+    answer([13], "2018-01-15")
+    return agencies
+
+
+def _both(db: sessionmaker[Session], policy: Policy, f: BoardFilter):  # type: ignore[no-untyped-def]
+    with db() as s:
+        sections, heat = heat_table(s, f, TODAY, policy)
+        rates = on_time_by_period(s, f, TODAY, policy)
+        red = board(s, f, TODAY, policy).counts.get("red", 0)
+    # the heat table counts the board's red rows, whatever the filter
+    assert sum(total for _, _, total in heat) == red
+    return sections, heat, rates
+
+
+def test_unfiltered(db, year, policy):
+    sections, heat, rates = _both(db, policy, BoardFilter())
+    assert sections == [ONE, TWO, "主要指标"]
+    assert heat == [(HRSS, {ONE: 1, "主要指标": 1}, 2), (CDPF, {ONE: 1, TWO: 1}, 2),
+                    (HEPING, {TWO: 1}, 1)]
+    assert rates == [("2017Q1", 7, 9), ("2017Q4", 5, 9), ("2017", 0, 1)]
+
+
+def test_agency_filter_applies_to_heat_and_chart(db, year, policy):
+    sections, heat, rates = _both(db, policy, BoardFilter(agency_id=year[CDPF]))
+    assert sections == [ONE, TWO, "主要指标"]
+    assert heat == [(CDPF, {ONE: 1, TWO: 1}, 2)]
+    assert rates == [("2017Q1", 0, 2), ("2017Q4", 1, 2)]
+    _, heat, rates = _both(db, policy, BoardFilter(agency_id=year[HEPING]))
+    assert heat == [(HEPING, {TWO: 1}, 1)]
+    assert rates == [("2017Q1", 2, 2), ("2017Q4", 0, 2)]
+
+
+def test_section_role_period_level_and_light_filters(db, year, policy):
+    sections, heat, rates = _both(db, policy, BoardFilter(section=TWO))
+    assert sections == [TWO]
+    assert heat == [(CDPF, {TWO: 1}, 1), (HEPING, {TWO: 1}, 1)]
+    assert rates == [("2017Q1", 2, 3), ("2017Q4", 2, 3)]
+    # the indicators' section: requests about an indicator, which have no measure
+    sections, heat, rates = _both(db, policy, BoardFilter(section="主要指标"))
+    assert sections == ["主要指标"]
+    assert heat == [(HRSS, {"主要指标": 1}, 1)]
+    assert rates == [("2017", 0, 1)]
+    _, heat, rates = _both(db, policy, BoardFilter(role="district"))
+    assert heat == [(HEPING, {TWO: 1}, 1)]
+    assert rates == [("2017Q1", 4, 4), ("2017Q4", 2, 4)]
+    _, heat, rates = _both(db, policy, BoardFilter(period="2017Q4"))
+    assert heat == [(HRSS, {ONE: 1}, 1), (CDPF, {ONE: 1}, 1), (HEPING, {TWO: 1}, 1)]
+    assert rates == [("2017Q4", 5, 9)]
+    _, heat, rates = _both(db, policy, BoardFilter(level=2))  # nothing escalated yet
+    assert heat == [] and rates == []
+    _, heat, rates = _both(db, policy, BoardFilter(light="yellow"))  # the two late answers
+    assert heat == []
+    assert rates == [("2017Q1", 0, 1), ("2017Q4", 0, 1)]
+    _, heat, rates = _both(db, policy, BoardFilter(agency_id=year[CDPF], role="lead"))
+    assert heat == [(CDPF, {TWO: 1}, 1)]
+    assert rates == [("2017Q1", 0, 1), ("2017Q4", 1, 1)]
