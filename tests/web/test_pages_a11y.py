@@ -60,7 +60,8 @@ PAGES = [
     Visit("home", "/"),
     Visit("login", "/login"),
     Visit("board", "/desk", "office"),
-    Visit("board-filtered", "/desk?agency={cdpf}&role=co&period=2017Q1&light=red", "office"),
+    Visit("board-filtered", "/desk?agency={mca}&period=2017Q1&light=red", "office"),
+    Visit("board-filtered-empty", "/desk?agency={cdpf}&role=co&light=red", "office"),
     Visit("board-section", "/desk?plan={plan}&section=基本民生保障&level=1", "office"),
     Visit("board-page-2", "/desk?page=2", "office"),
     Visit("board-performance", "/desk", "performance"),
@@ -86,6 +87,7 @@ PAGES = [
 class Seeded:
     plan: int
     cdpf: int  # 市残联, whose liaison's link is `token`
+    mca: int  # 市民政局
     top: int  # 市民政局's red request, escalated to the top rung (a draft circular)
     answered: int  # a request of 市残联 answered on time
     waived: int  # 市残联's red request, waived
@@ -126,7 +128,7 @@ def site(db, db_url, plan, overdue, policy, tmp_path):  # type: ignore[no-untype
     port = smtp_server.free_port()
     settings = make_settings(tmp_path, db_url, base_url=f"http://127.0.0.1:{port}")
     liaison = liaison_of(db, "市残联")
-    seeded = Seeded(plan=plan.id, cdpf=cdpf, top=red[mca], answered=answered,
+    seeded = Seeded(plan=plan.id, cdpf=cdpf, mca=mca, top=red[mca], answered=answered,
                     waived=red[cdpf], dead=dead, token=token_for(settings, liaison, NOW),
                     expired=token_for(settings, liaison, at("2017-01-03")))
     server = ServerThread(make_app(db, settings, Clock(NOW)), port)
