@@ -192,3 +192,72 @@ def test_every_page_passes_axe_and_never_scrolls_sideways(site, size):
                 page.screenshot(path=f"{shots}/{name}-{size}.png", full_page=True)
         browser.close()
     assert problems == []
+
+
+CONTROLS = ["text", "password", "email", "date", "number", "file", "select", "textarea"]
+PROBE = """(kinds) => {
+    const main = document.querySelector('main');
+    for (const kind of kinds) {
+        const label = document.createElement('label');
+        label.htmlFor = 'probe-' + kind; label.textContent = kind;
+        const el = document.createElement(['select', 'textarea'].includes(kind) ? kind : 'input');
+        if (el.tagName === 'INPUT') el.type = kind;
+        el.id = 'probe-' + kind;
+        main.append(label, el);
+    }
+}"""
+STYLE = """(el) => { const s = getComputedStyle(el); return {
+    border: s.borderTopWidth + ' ' + s.borderTopStyle + ' ' + s.borderTopColor,
+    font: s.fontSize + ' ' + s.fontFamily.split(',')[0], tall: el.offsetHeight >= 44,
+    outline: s.outlineWidth + ' ' + s.outlineStyle + ' ' + s.outlineColor,
+    halo: s.boxShadow.includes('rgb(255, 191, 71)'), shadow: s.boxShadow,
+    transition: s.transitionDuration}; }"""
+
+
+@pytest.fixture
+def bare_site(db, db_url, tmp_path):  # type: ignore[no-untyped-def]
+    port = smtp_server.free_port()
+    settings = make_settings(tmp_path, db_url, base_url=f"http://127.0.0.1:{port}")
+    server = ServerThread(make_app(db, settings, Clock(NOW)), port)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def test_controls_share_one_style_and_a_visible_focus_ring(bare_site):
+    """Every kind of field (text, password, email, date, number, file, select, textarea):
+    the same 2 px dark border, body font (Noto Sans CJK SC first), at least 44 px tall, and
+    on focus a 3 px ring of the ink colour (16:1 on white) with a yellow halo; buttons show
+    the ring on keyboard focus; with reduced motion asked for, nothing transitions."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for motion in ("no-preference", "reduce"):
+            context = browser.new_context(bypass_csp=True, reduced_motion=motion,
+                                          viewport={"width": 390, "height": 844})
+            page = context.new_page()
+            page.goto(bare_site + "/login")
+            page.evaluate(PROBE, CONTROLS)
+            for kind in CONTROLS:
+                style = page.eval_on_selector(f"#probe-{kind}", STYLE)
+                assert style["border"] == "2px solid rgb(90, 101, 112)", kind
+                assert style["font"] == '16px "Noto Sans CJK SC"', kind
+                assert style["tall"], kind
+                page.focus(f"#probe-{kind}")
+                focused = page.eval_on_selector(f"#probe-{kind}", STYLE)
+                assert focused["outline"] == "3px solid rgb(27, 27, 27)", kind
+                assert focused["halo"], (kind, focused["shadow"])
+            _tab_to_button(page)
+            button = page.eval_on_selector("button[type=submit]", STYLE)
+            assert button["outline"] == "3px solid rgb(27, 27, 27)" and button["halo"]
+            assert button["tall"]
+            assert button["transition"] == ("0s" if motion == "reduce" else "0.12s, 0.12s")
+            assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith(
+                '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC"')
+            context.close()
+        browser.close()
+
+
+def _tab_to_button(page: Any) -> None:
+    page.focus("#password")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.type") == "submit"
