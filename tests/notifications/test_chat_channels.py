@@ -276,7 +276,7 @@ def test_a_silent_bot_host_costs_one_timeout_per_run(clock):
     rx = Receiver("wecom", token="t", clock=clock, silent=True)
     server, url = serve(rx)
     ch = WeComChannel({7: endpoint(ChannelKind.WECOM, "t")}.__getitem__, base_url=url,
-                      timeout=0.3, pacer=Pacer((), clock=clock, sleep=clock.sleep))
+                      timeout=2, pacer=Pacer((), clock=clock, sleep=clock.sleep))
     import time
     started = time.monotonic()
     errors = []
@@ -286,7 +286,9 @@ def test_a_silent_bot_host_costs_one_timeout_per_run(clock):
         errors.append(caught.value)
     elapsed = time.monotonic() - started
     server.shutdown()
-    assert all(e.setup and not e.permanent for e in errors) and elapsed < 1.5
+    # one 2 s timeout, then the host is known silent: 5 waits would be 10 s; the margin
+    # leaves room for a loaded CI machine
+    assert all(e.setup and not e.permanent for e in errors) and elapsed < 7
 
 
 def test_answer_links_never_reach_a_group(clock):

@@ -125,7 +125,9 @@ def test_a_silent_server_bounds_the_run_and_holds_no_lock(db, plan, policy):
         listener.close()
         for conn in held:
             conn.close()
-    assert elapsed < 3
+    # a generous wall-clock bound (a loaded CI core may stall a second or two); the exact
+    # check is the next line: one connection tried, not one wait of 1 s per digest (798 s)
+    assert elapsed < 15
     assert writes == ["ok"]  # one connection tried; the others deferred, not waited for
     assert (r.sent, r.failed, r.retrying + r.deferred) == (0, 0, 798)
     assert "无法连接邮件服务器" in r.errors[0]
