@@ -79,7 +79,9 @@ def test_submit_versions_and_script_shown_as_text(site, db):
     token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
     rid = _request_of(db, "市残联", "2.2.4")
     page = client.get(f"/l/{token}")
-    assert "2.2.4 加强辅助器具推广和适配服务" in page.text and f'for="r{rid}-status"' in page.text
+    assert (f'<a href="/l/{token}/requests/{rid}"><span class="code">2.2.4</span> '
+            "加强辅助器具推广和适配服务</a>") in page.text
+    assert f'for="r{rid}-status"' in client.get(f"/l/{token}/requests/{rid}").text
     r = client.post(f"/l/{token}/requests/{rid}", data={
         "action": "submit", "status": "in_progress", "percent": "30",
         "narrative": "<script>alert('x')</script>", "problems": "", "next_steps": "继续"})
@@ -112,15 +114,19 @@ def test_draft_then_prefill_from_last_period(site, db, plan, policy):
     rid = _request_of(db, "市残联", "2.2.4")
     client.post(f"/l/{token}/requests/{rid}", data={"action": "save", "status": "in_progress",
                                                     "percent": "", "narrative": "草稿内容"})
-    assert "已载入您保存的草稿" in client.get(f"/l/{token}").text
+    assert "已载入您保存的草稿" in client.get(f"/l/{token}/requests/{rid}").text
     client.post(f"/l/{token}/requests/{rid}", data={"action": "submit", "status": "in_progress",
                                                     "percent": "25", "narrative": "一季度进展"})
     with transaction(db) as s:
         open_due_requests(s, plan, at("2017-06-16"), policy)
     clock.now = at("2017-06-19", 10)
     token = token_for(settings, liaison_of(db, "市残联"), at("2017-06-16"))  # Q2's link
-    page = client.get(f"/l/{token}").text
-    assert "已按上期报送内容预填" in page and "一季度进展" in page
+    with db() as s:
+        q2 = s.scalars(select(ProgressRequest.id).where(
+            ProgressRequest.assignment_id == s.get_one(ProgressRequest, rid).assignment_id,
+            ProgressRequest.id != rid)).one()
+    page = client.get(f"/l/{token}/requests/{q2}").text
+    assert "已按2017年第一季度报送内容预填" in page and "一季度进展" in page
 
 
 def test_evidence_limits_and_safe_download(site, db):
