@@ -321,7 +321,7 @@ def _link_page(request: Request, context: WebContext, exc: LinkError, *, can_ren
         "reason": exc.reason, "token": token, "can_renew": can_renew, "sent": sent,
         "already": already, "office_contact": context.settings.office_contact,
         "every": context.settings.rules.new_link_every_minutes,
-    }, status_code=exc.status)
+    }, status_code=200 if sent else exc.status)  # a new link sent: that request succeeded
     response.headers.update(SECURITY_HEADERS)  # error responses may bypass the middleware
     response.headers["Cache-Control"] = "no-store"
     return response
