@@ -161,7 +161,8 @@ def test_extension_moves_due_day_and_ladder(site, db, plan, policy):
     rid = _request_of(db, "市残联", "2.2.4")
     r = client.post(f"/l/{token}/requests/{rid}/extension",
                     data={"new_due_on": "2017-04-05", "reason": "x"})
-    assert r.status_code == 422 and "须晚于" in r.text
+    assert r.status_code == 422 and f'<a href="#r{rid}-due">申请的新截止日期须晚于现截止日期</a>' in r.text
+    assert 'value="2017-04-05" aria-describedby=' in r.text and "<details class=\"extension\" open>" in r.text
     r = client.post(f"/l/{token}/requests/{rid}/extension",
                     data={"new_due_on": "2017-04-20", "reason": "需等待财政批复"})
     assert r.status_code == 303
