@@ -169,6 +169,7 @@ class MessageKind(StrEnum):
     MEETING_WARNING = "meeting_warning"
     PRE_DUE_REMINDER = "pre_due_reminder"  # 临期提醒: a few working days before the due day
     DUE_CHANGED = "due_changed"  # 截止时间调整: a calendar change moved the due day
+    NEW_LINK = "new_link"  # 新填报链接: asked for from an expired link's page
 
     @property
     def label(self) -> str:
@@ -190,6 +191,7 @@ _MESSAGE_KIND = {
     MessageKind.MEETING_WARNING: "常务会议预警",
     MessageKind.PRE_DUE_REMINDER: "临期提醒",
     MessageKind.DUE_CHANGED: "截止时间调整",
+    MessageKind.NEW_LINK: "新填报链接",
 }
 
 
@@ -207,6 +209,7 @@ class NoticeKind(StrEnum):
     WAIVED = "waived"  # 免报
     MEETING = "meeting"  # 会议提醒 (and its warning)
     DUE_CHANGED = "due_changed"  # 截止时间调整: the holiday schedule moved a due day
+    NEW_LINK = "new_link"  # 新填报链接: a liaison asked for one from an expired link
 
     @property
     def label(self) -> str:
@@ -226,7 +229,7 @@ _NOTICE_KIND = {
     NoticeKind.SUPERVISION: "督办", NoticeKind.CIRCULAR: "通报",
     NoticeKind.EXTENSION: "延期审批结果", NoticeKind.RETURNED: "退回修改",
     NoticeKind.WAIVED: "免报", NoticeKind.MEETING: "会议提醒",
-    NoticeKind.DUE_CHANGED: "截止时间调整",
+    NoticeKind.DUE_CHANGED: "截止时间调整", NoticeKind.NEW_LINK: "新填报链接",
 }
 _NOTICE_OF_MESSAGE = {
     MessageKind.PROGRESS_REQUEST: NoticeKind.REQUEST,
@@ -238,6 +241,7 @@ _NOTICE_OF_MESSAGE = {
     MessageKind.MEETING_REMINDER: NoticeKind.MEETING,
     MessageKind.MEETING_WARNING: NoticeKind.MEETING,
     MessageKind.DUE_CHANGED: NoticeKind.DUE_CHANGED,
+    MessageKind.NEW_LINK: NoticeKind.NEW_LINK,
 }
 
 

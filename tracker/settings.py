@@ -93,6 +93,7 @@ class Rules(BaseModel):
     yellow_within: int = 3  # traffic light: due within N wd
     return_working_days: int = Field(3, ge=1)  # a returned report is due again N wd later
     link_max_age_days: int = Field(30, ge=1)  # liaison links expire after N calendar days
+    new_link_every_minutes: int = Field(60, ge=1)  # at most one 新填报链接 per liaison per N min
     session_idle_minutes: int = Field(30, ge=1)  # a staff session unused this long is stale
     session_max_hours: int = Field(12, ge=1)  # and never lasts longer than this
     login_max_failures: int = Field(5, ge=1)  # consecutive wrong passwords before a lock
@@ -137,6 +138,9 @@ class Settings(BaseSettings):
     outbox_dir: Path = Path("var/outbox")  # unset: {home}/outbox
     channel: ChannelKind = ChannelKind.EMAIL
     base_url: str = "http://127.0.0.1:8000"  # where liaisons' links point
+    # the supervision office's phone and email as an expired link's page shows them, e.g.
+    # "市政府督查室　电话：022-23456789　电子邮箱：dcs@tj.gov.cn" (unset: a general line)
+    office_contact: str | None = Field(None, max_length=300)
     secret_key: SecretStr | None = None  # else HOME/secret.key is made
     env: Literal["development", "test", "production"] = "development"
     channel_key: SecretStr | None = None  # Fernet key (tracker bot keygen) for bot credentials

@@ -78,7 +78,8 @@ def test_demo_says_how_to_explore_a_day_of_its_year(demo, monkeypatch):
     client = TestClient(create_app(session_factory(engine), settings,
                                    Clock(at("2017-10-20", 10))))
     page = client.get(link)
-    assert page.status_code == 200 and "[2017Q3]" in page.text and "[2017Q4]" not in page.text
+    assert page.status_code == 200 and "2017年第三季度</h2>" in page.text
+    assert "2017年第四季度" not in page.text
     with session_factory(engine)() as s:  # the office account the demo printed signs in
         user, _ = sign_in(s, username=DEMO_USER, password=DEMO_PASSWORD,
                           now=at("2017-10-20", 10), rules=settings.rules)

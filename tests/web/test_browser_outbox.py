@@ -103,6 +103,6 @@ def test_one_person_serving_two_agencies(site, page, db):
     page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
     page.goto(f"{base}/l/{token}")
     assert "您是以下 2 个单位的联络员" in page.inner_text("main")
-    assert page.locator("section.item h2", has_text="【市残联】").count() > 0
-    assert page.locator("section.item h2", has_text="【市民政局】").count() > 0
+    assert page.locator("td.agency", has_text="市残联").count() > 0
+    assert page.locator("td.agency", has_text="市民政局").count() > 0
     _look(page, "person")

@@ -67,12 +67,14 @@ def _csrf(html: str) -> str:
 
 
 def test_pages_and_rules_follow_the_injected_clock(liaison_site):
-    client, clock, token, _ = liaison_site
+    client, clock, token, rid = liaison_site
     page = client.get(f"/l/{token}").text
     assert "今天：2017-03-20" in page and "已逾期" not in page
     clock.now = at("2017-04-12", 10)  # past the due day, the link still young enough
     page = client.get(f"/l/{token}").text
-    assert "今天：2017-04-12" in page and "已逾期，请尽快报送" in page
+    assert "今天：2017-04-12" in page and "已逾期</strong>" in page
+    page = client.get(f"/l/{token}/requests/{rid}").text
+    assert "已逾期，请尽快报送" in page
     clock.now = at("2017-04-17", 10)  # the link's 31st day: the same clock expires it
     assert client.get(f"/l/{token}").status_code == 410
 

@@ -93,7 +93,7 @@ def test_filenames_lose_bidi_controls(site, db):
     assert r.status_code == 303
     with db() as s:
         assert s.scalars(select(Evidence.filename)).one() == "gnp.pdf"
-    assert "字节" in client.get(f"/l/{token}").text
+    assert "字节" in client.get(f"/l/{token}/requests/{measure}").text
 
 
 def _template(client, token) -> openpyxl.Workbook:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from tests.conftest import at
 from tests.web_helpers import Clock, liaison_of, make_app, make_settings, token_for
 from tracker.db import transaction
 from tracker.directory.links import revoke
+from tracker.enums import ChannelKind
 from tracker.escalation.sweep import sweep_overdue
 from tracker.models import (
     AuditEvent,
@@ -79,7 +80,9 @@ def test_submit_versions_and_script_shown_as_text(site, db):
     token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
     rid = _request_of(db, "市残联", "2.2.4")
     page = client.get(f"/l/{token}")
-    assert "2.2.4 加强辅助器具推广和适配服务" in page.text and f'for="r{rid}-status"' in page.text
+    assert (f'<a href="/l/{token}/requests/{rid}"><span class="code">2.2.4</span> '
+            "加强辅助器具推广和适配服务</a>") in page.text
+    assert f'for="r{rid}-status"' in client.get(f"/l/{token}/requests/{rid}").text
     r = client.post(f"/l/{token}/requests/{rid}", data={
         "action": "submit", "status": "in_progress", "percent": "30",
         "narrative": "<script>alert('x')</script>", "problems": "", "next_steps": "继续"})
@@ -112,15 +115,19 @@ def test_draft_then_prefill_from_last_period(site, db, plan, policy):
     rid = _request_of(db, "市残联", "2.2.4")
     client.post(f"/l/{token}/requests/{rid}", data={"action": "save", "status": "in_progress",
                                                     "percent": "", "narrative": "草稿内容"})
-    assert "已载入您保存的草稿" in client.get(f"/l/{token}").text
+    assert "已载入您保存的草稿" in client.get(f"/l/{token}/requests/{rid}").text
     client.post(f"/l/{token}/requests/{rid}", data={"action": "submit", "status": "in_progress",
                                                     "percent": "25", "narrative": "一季度进展"})
     with transaction(db) as s:
         open_due_requests(s, plan, at("2017-06-16"), policy)
     clock.now = at("2017-06-19", 10)
     token = token_for(settings, liaison_of(db, "市残联"), at("2017-06-16"))  # Q2's link
-    page = client.get(f"/l/{token}").text
-    assert "已按上期报送内容预填" in page and "一季度进展" in page
+    with db() as s:
+        q2 = s.scalars(select(ProgressRequest.id).where(
+            ProgressRequest.assignment_id == s.get_one(ProgressRequest, rid).assignment_id,
+            ProgressRequest.id != rid)).one()
+    page = client.get(f"/l/{token}/requests/{q2}").text
+    assert "已按2017年第一季度报送内容预填" in page and "一季度进展" in page
 
 
 def test_evidence_limits_and_safe_download(site, db):
@@ -154,7 +161,8 @@ def test_extension_moves_due_day_and_ladder(site, db, plan, policy):
     rid = _request_of(db, "市残联", "2.2.4")
     r = client.post(f"/l/{token}/requests/{rid}/extension",
                     data={"new_due_on": "2017-04-05", "reason": "x"})
-    assert r.status_code == 422 and "须晚于" in r.text
+    assert r.status_code == 422 and f'<a href="#r{rid}-due">申请的新截止日期须晚于现截止日期</a>' in r.text
+    assert 'value="2017-04-05" aria-describedby=' in r.text and "<details class=\"extension\" open>" in r.text
     r = client.post(f"/l/{token}/requests/{rid}/extension",
                     data={"new_due_on": "2017-04-20", "reason": "需等待财政批复"})
     assert r.status_code == 303
@@ -259,3 +267,264 @@ def test_control_characters_typed_are_removed_not_a_500(site, db):
         stored = s.execute(select(ProgressReport.narrative, ProgressReport.problems)
                            .where(ProgressReport.request_id == rid)).one()
     assert tuple(stored) == ("第一段\n[31m第二段", "")
+
+
+# Issue 10, item 1: the list, one page per item, errors, evidence within the answer ------
+
+
+def test_landing_page_lists_items_compactly_grouped_with_due_light_and_state(site, db):
+    client, settings, clock = site
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
+    rid = _request_of(db, "市残联", "2.2.4")
+    with db() as s:
+        n = s.scalar(select(func.count()).select_from(ProgressRequest)
+                     .where(ProgressRequest.agency_id == liaison_of(db, "市残联").agency_id))
+    page = client.get(f"/l/{token}").text
+    assert page.count("<h2 id=\"g") == 1  # one plan, one period
+    assert "《天津市加快推进残疾人小康进程规划纲要》2017年第一季度" in page or "2017年第一季度</h2>" in page
+    assert page.count(f'<a href="/l/{token}/requests/') == n
+    assert "<form" in page and page.count("<form") == 1  # only the Excel upload
+    row = re.search(rf'<a href="/l/{re.escape(token)}/requests/{rid}">.*?</tr>', page, re.S)
+    assert row is not None
+    assert '<span class="nowrap">2017-04-10</span>' in row.group(0)
+    assert '<span class="light light-green">正常</span>' in row.group(0)
+    assert '<td class="state" data-label="状态">待报送</td>' in row.group(0)
+    assert f"待报送 <strong>{n}</strong> 项" in page
+    # 2 working days before the due day: yellow; after it: red and marked overdue
+    clock.now = at("2017-04-06", 10)
+    assert '<span class="light light-yellow">临近截止或逾期报送</span>' in client.get(f"/l/{token}").text
+    clock.now = at("2017-04-11", 10)
+    page = client.get(f"/l/{token}").text
+    assert f'<strong class="overdue">{n} 项已逾期</strong>' in page
+    assert page.count('<tr class="is-overdue">') == n
+    assert '<span class="light light-red">已逾期</span>' in page
+
+
+def test_refused_submit_returns_the_item_page_with_a_summary_linking_each_field(site, db):
+    client, settings, _ = site
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
+    rid = _request_of(db, "市残联", "2.2.4")
+    r = client.post(f"/l/{token}/requests/{rid}", data={
+        "action": "submit", "status": "", "percent": "120", "narrative": "进展<b>顺利</b>",
+        "problems": "资金未到位"})
+    assert r.status_code == 422
+    page = r.text
+    summary = re.search(r'<div class="error-summary" role="alert".*?</div>', page, re.S).group(0)
+    assert 'id="error-summary"' in summary and 'tabindex="-1"' in summary
+    assert re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary) == [
+        (f"r{rid}-status", "请选择状态。"), (f"r{rid}-percent", "完成进度须为 0 到 100 的整数。")]
+    assert page.index("error-summary") < page.index("<h1")  # at the top
+    assert (f'<select id="r{rid}-status" name="status" required aria-describedby='
+            f'"r{rid}-status-error" aria-invalid="true">') in page
+    assert f'<p class="field-error" id="r{rid}-percent-error">' in page
+    assert 'value="120" aria-describedby=' in page  # typed values kept
+    assert "进展&lt;b&gt;顺利&lt;/b&gt;</textarea>" in page and "资金未到位</textarea>" in page
+    assert "<title>错误：2.2.4" in page
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(ProgressReport)) == 0
+        assert s.get_one(ProgressRequest, rid).state == "open"
+
+
+def test_evidence_goes_with_the_answer_and_upload_alone_keeps_the_typed_draft(site, db):
+    client, settings, _ = site
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
+    rid = _request_of(db, "市残联", "2.2.4")
+    typed = {"status": "in_progress", "percent": "35", "narrative": "已完成需求调研"}
+    # upload only: the typed answer becomes a draft first, then the file is stored
+    r = client.post(f"/l/{token}/requests/{rid}", data={**typed, "action": "upload"},
+                    files={"file": ("调研报告.pdf", b"%PDF-1.4 one", "application/pdf")})
+    assert r.status_code == 303 and r.headers["location"].endswith(f"/requests/{rid}?m=evidence-draft")
+    page = client.get(r.headers["location"]).text
+    assert "页面上填写的内容已保存为草稿" in page and "已载入您保存的草稿" in page
+    assert "已完成需求调研</textarea>" in page and 'value="35"' in page
+    assert '<option value="in_progress" selected>' in page and "调研报告.pdf" in page
+    # upload with no file chosen: refused beside the file field, typed values kept
+    r = client.post(f"/l/{token}/requests/{rid}", data={**typed, "percent": "36", "action": "upload"},
+                    files={"file": ("", b"")})
+    assert r.status_code == 422 and f'<a href="#r{rid}-file">请选择要上传的文件。</a>' in r.text
+    assert 'value="36"' in r.text
+    # a refused submit with a good file: the file and the typed answer are kept as a draft
+    r = client.post(f"/l/{token}/requests/{rid}", data={**typed, "status": "completed",
+                                                        "action": "submit"},
+                    files={"file": ("照片.png", b"\x89PNG\r\n\x1a\nxx", "image/png")})
+    assert r.status_code == 422 and "所选佐证材料“照片.png”已上传" in r.text
+    assert f'<a href="#r{rid}-percent">状态为已完成时，完成进度须为 100。</a>' in r.text
+    # submit with a file: both stored, the evidence belongs to the version submitted
+    r = client.post(f"/l/{token}/requests/{rid}", data={**typed, "action": "submit"},
+                    files={"file": ("验收单.pdf", b"%PDF-1.4 two", "application/pdf")})
+    assert r.status_code == 303 and r.headers["location"].endswith("?m=submitted-evidence")
+    with db() as s:
+        report = s.scalars(select(ProgressReport)).one()
+        files = s.execute(select(Evidence.filename, Evidence.report_id).order_by(Evidence.id)).all()
+    assert (report.percent, report.narrative) == (35, "已完成需求调研")
+    assert files == [("调研报告.pdf", report.id), ("照片.png", report.id), ("验收单.pdf", report.id)]
+    # a file that is not what it says: refused beside the file field, nothing written
+    r = client.post(f"/l/{token}/requests/{rid}", data={**typed, "action": "save"},
+                    files={"file": ("x.pdf", b"<html>", "application/pdf")})
+    assert r.status_code == 422 and f'<a href="#r{rid}-file">文件内容与扩展名 .pdf 不符</a>' in r.text
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(Evidence)) == 3
+
+
+def test_prefill_only_from_the_previous_period(site, db, plan, policy):
+    """Q1 is never pre-filled from Q3; Q3 is not pre-filled from Q1 when Q2 went unanswered."""
+    client, settings, clock = site
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-06-16"), policy)
+        open_due_requests(s, plan, at("2017-09-25"), policy)
+    q1 = _request_of_period(db, "市残联", "2.2.4", "2017Q1")
+    q3 = _request_of_period(db, "市残联", "2.2.4", "2017Q3")
+    clock.now = at("2017-09-26", 10)
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-09-25"))
+    for rid, text in ((q3, "三季度进展"), (q1, "一季度进展")):
+        r = client.post(f"/l/{token}/requests/{rid}", data={
+            "action": "submit", "status": "in_progress", "percent": "30", "narrative": text})
+        assert r.status_code == 303
+    q2 = _request_of_period(db, "市残联", "2.2.4", "2017Q2")
+    page = client.get(f"/l/{token}/requests/{q2}").text
+    assert "已按2017年第一季度报送内容预填" in page and "一季度进展</textarea>" in page
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-12-25"), policy)
+    q4 = _request_of_period(db, "市残联", "2.2.4", "2017Q4")
+    clock.now = at("2017-12-26", 10)
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-12-25"))
+    page = client.get(f"/l/{token}/requests/{q4}").text
+    assert "已按2017年第三季度报送内容预填" in page and "三季度进展</textarea>" in page
+
+
+def _request_of_period(db, agency: str, code: str, period: str) -> int:  # type: ignore[no-untyped-def]
+    from tracker.models import Agency, Assignment, ReportingPeriod
+
+    with db() as s:
+        return s.scalars(select(ProgressRequest.id)
+                         .join(Assignment, Assignment.id == ProgressRequest.assignment_id)
+                         .join(Measure, Measure.id == Assignment.measure_id)
+                         .join(Agency, Agency.id == ProgressRequest.agency_id)
+                         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+                         .where(Agency.name == agency, Measure.code == code,
+                                ReportingPeriod.label == period)).one()
+
+
+def test_lead_consolidates_from_its_item_page(site, db):
+    client, settings, _ = site
+    lead = _request_of(db, "市残联", "2.2.4")  # 市残联 leads 2.2.4
+    with db() as s:
+        from tracker.models import Agency, Assignment
+        peers = s.execute(select(ProgressRequest.id, Agency.name)
+                          .join(Assignment, Assignment.id == ProgressRequest.assignment_id)
+                          .join(Agency, Agency.id == ProgressRequest.agency_id)
+                          .where(Assignment.measure_id == s.get_one(Assignment, s.get_one(
+                              ProgressRequest, lead).assignment_id).measure_id,
+                                 ProgressRequest.id != lead)
+                          .order_by(Assignment.position)).all()
+    (first, first_name), (second, second_name) = peers[0], peers[1]
+    for (rid, name), percent in (((first, first_name), "70"), ((second, second_name), "40")):
+        token = token_for(settings, liaison_of(db, name), at("2017-03-17"))
+        client.post(f"/l/{token}/requests/{rid}", data={
+            "action": "submit", "status": "in_progress", "percent": percent,
+            "narrative": f"{name}的进展"})
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
+    page = client.get(f"/l/{token}/requests/{lead}").text
+    assert "汇总配合单位和各区报送</button>" in page
+    r = client.post(f"/l/{token}/requests/{lead}/consolidate")
+    assert r.status_code == 303 and r.headers["location"].endswith("?m=consolidated")
+    page = client.get(r.headers["location"]).text
+    assert "并保存为本单位的草稿（尚未提交）" in page and "已载入您保存的草稿" in page
+    assert f"{first_name}：{first_name}的进展\n{second_name}：{second_name}的进展</textarea>" in page
+    assert 'value="40"' in page
+    # a co-agency's page has no such button, and posting is refused on its page
+    token = token_for(settings, liaison_of(db, first_name), at("2017-03-17"))
+    assert "汇总配合单位和各区报送" not in client.get(f"/l/{token}/requests/{first}").text
+    r = client.post(f"/l/{token}/requests/{first}/consolidate")
+    assert r.status_code == 422 and "只有牵头单位可以汇总" in r.text
+
+
+# Expired and revoked links: a new link by email ------------------------------------------
+
+
+def test_expired_link_offers_a_new_link_once_an_hour_to_the_address_on_file(site, db, tmp_path):
+    from tracker.models import OutboxMessage
+
+    client, settings, clock = site
+    liaison = liaison_of(db, "市残联")
+    token = token_for(settings, liaison, at("2017-03-17"))
+    clock.now = at("2017-04-17", 10)  # 31 days later
+    page = client.get(f"/l/{token}")
+    assert page.status_code == 410 and "链接已过期" in page.text
+    assert f'<form method="post" action="/l/{token}/new-link"' in page.text
+    assert "向登记邮箱发送新链接</button>" in page.text and "如有疑问，请联系本级政府督查室。" in page.text
+    masked = "a" + "***@" + liaison.email.split("@")[1]
+    r = client.post(f"/l/{token}/new-link")
+    assert r.status_code == 200 and f"新链接已发送至 {masked}。" in r.text
+    r = client.post(f"/l/{token}/new-link")  # pressed twice: sent once
+    assert f"新链接已发送至 {masked}（60 分钟内只发送一次" in r.text
+    clock.now = at("2017-04-17", 10, 59)
+    client.post(f"/l/{token}/new-link")
+    with db() as s:
+        rows = s.execute(select(OutboxMessage.kind, OutboxMessage.address, OutboxMessage.contact_id,
+                                OutboxMessage.key)
+                         .where(OutboxMessage.kind == "new_link")).all()
+    assert [tuple(r) for r in rows] == [("new_link", liaison.email, liaison.id,
+                                         f"newlink:{liaison.id}:0")]
+    clock.now = at("2017-04-17", 11, 1)  # an hour on: one more
+    client.post(f"/l/{token}/new-link")
+    new_links = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "new_link")
+    with db() as s:
+        assert s.scalar(new_links) == 2
+    # a forged token learns nothing and sends nothing
+    forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    r = client.post(f"/l/{forged}/new-link")
+    assert r.status_code == 403 and "链接无效" in r.text and "***" not in r.text
+    assert "new-link" not in client.get(f"/l/{forged}").text
+    with db() as s:
+        assert s.scalar(new_links) == 2
+
+
+def test_revoked_link_of_an_active_liaison_may_ask_the_office_contact_is_shown(db, db_url, plan,
+                                                                              policy, tmp_path):
+    from tracker.directory.contacts import deactivate_contact
+
+    clock = Clock(at("2017-03-20", 10))
+    settings = make_settings(tmp_path, db_url).model_copy(update={
+        "office_contact": "市政府督查室　电话：022-23456789　电子邮箱：dcs@tj.gov.cn"})
+    client = TestClient(make_app(db, settings, clock), follow_redirects=False)
+    liaison = liaison_of(db, "市残联")
+    token = token_for(settings, liaison, at("2017-03-17"))
+    with transaction(db) as s:
+        revoke(s, liaison.id)
+    page = client.get(f"/l/{token}")
+    assert page.status_code == 403 and "链接已停用" in page.text and "new-link" in page.text
+    assert "市政府督查室　电话：022-23456789　电子邮箱：dcs@tj.gov.cn" in page.text
+    with transaction(db) as s:
+        deactivate_contact(s, liaison.id)
+    page = client.get(f"/l/{token}")
+    assert page.status_code == 403 and "new-link" not in page.text and "022-23456789" in page.text
+    r = client.post(f"/l/{token}/new-link")
+    assert r.status_code == 403 and "已发送" not in r.text
+
+
+def test_the_new_link_mail_carries_a_link_that_opens(site, db, policy):
+    from flows.runtime import link_maker
+    from notifications.channels import EmailChannel
+    from notifications.dispatch import dispatch
+    from tests import smtp_server
+
+    client, settings, clock = site
+    liaison = liaison_of(db, "市残联")
+    token = token_for(settings, liaison, at("2017-03-17"))
+    clock.now = at("2017-04-17", 10)
+    client.post(f"/l/{token}/new-link")
+    controller, recorder = smtp_server.start()
+    try:
+        dispatch(db, {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port,
+                                                      "tracker@example.org", timeout=5)},
+                 now=at("2017-04-17", 10, 5), calendar=policy.calendar,
+                 link_for=link_maker(settings, at("2017-04-17", 10, 5)))
+    finally:
+        controller.stop()
+    [mail] = [m for m in recorder.messages if liaison.email in m["To"]
+              and m["Subject"] == "【新填报链接】规划纲要进展情况在线填报的新链接"]
+    body = mail.get_content()
+    assert "现将新的在线填报链接发送给您" in body
+    link = re.search(r"http://testserver(/l/\S+)", body).group(1)
+    assert client.get(link).status_code == 200

@@ -5,6 +5,7 @@ active contacts at the moment of the request."""
 from __future__ import annotations
 
 import io
+import re
 
 import openpyxl
 import pytest
@@ -58,20 +59,22 @@ def test_one_link_opens_every_agency_of_the_person(person, db):
     assert page.status_code == 200
     assert "您是以下 2 个单位的联络员" in page.text and "市民政局、市残联" in page.text
     # 市民政局 leads measure 2; 市残联 is co on 2 and leads 3: three items, each labelled
-    assert page.text.count('class="item"') == 3
-    assert "【市民政局】[2017Q1] 2 扶持残疾人自主创业" in page.text
-    assert "【市残联】[2017Q1] 2 扶持残疾人自主创业" in page.text
-    assert "【市残联】[2017Q1] 3 开展残疾人职业技能培训" in page.text
-    assert "<dt>单位</dt><dd>市残联</dd>" in page.text
+    rows = re.findall(r'<span class="code">(\S+)</span> ([^<]+)</a></th>\s*'
+                      r'<td class="agency" data-label="单位">([^<]+)</td>', page.text)
+    assert rows == [("2", "扶持残疾人自主创业", "市民政局"), ("2", "扶持残疾人自主创业", "市残联"),
+                    ("3", "开展残疾人职业技能培训", "市残联")]
+    assert "《天津市残疾人就业促进三年行动方案》2017年第一季度" in page.text
+    item = client.get(f"/l/{token}/requests/{_request(db, '市残联', '3')}").text
+    assert "<dt>单位</dt><dd>市残联（牵头单位）</dd>" in item
     # the same page from the other agency's contact: the same items
     other = token_for(settings, contacts["市残联"], at("2017-03-17"))
-    assert client.get(f"/l/{other}").text.count('class="item"') == 3
+    assert client.get(f"/l/{other}").text.count('<tr>') == 3 + 1
     # an item of the other agency answered through this link, recorded for its agency
     rid = _request(db, "市残联", "3")
     r = client.post(f"/l/{token}/requests/{rid}", data=ANSWER)
     assert r.status_code == 303
     history = client.get(f"/l/{token}/requests/{rid}/history")
-    assert history.status_code == 200 and "市残联 [2017Q1]" in history.text
+    assert history.status_code == 200 and "市残联 [2017年第一季度]" in history.text
     with db() as s:
         report = s.scalars(select(ProgressReport).where(ProgressReport.request_id == rid)).one()
         assert report.percent == 40 and f"liaison:{contacts['市民政局'].id}:" in report.submitted_by
@@ -85,7 +88,7 @@ def test_deactivating_one_contact_removes_just_that_agency(person, db):
         deactivate_contact(s, contacts["市残联"].id)
     page = client.get(f"/l/{token}")
     assert page.status_code == 200 and "【市残联】" not in page.text
-    assert page.text.count('class="item"') == 1 and "<h1>市民政局 · 进展填报</h1>" in page.text
+    assert page.text.count("<tr>") == 1 + 1 and "<h1>市民政局 · 进展填报</h1>" in page.text
     r = client.post(f"/l/{token}/requests/{theirs}", data=ANSWER)
     assert r.status_code == 403 and "不属于" in r.text
     assert client.post(f"/l/{token}/requests/{ours}", data=ANSWER).status_code == 303
@@ -157,5 +160,6 @@ def test_the_link_in_the_persons_one_digest_opens_all_their_items(db, db_url, sm
     client = TestClient(make_app(db, settings, Clock(at("2017-03-20", 10))),
                         follow_redirects=False)
     page = client.get(link)
-    assert page.status_code == 200 and page.text.count('class="item"') == 3
-    assert "【市民政局】" in page.text and "【市残联】" in page.text
+    assert page.status_code == 200 and page.text.count("<tr>") == 3 + 1
+    assert 'data-label="单位">市民政局</td>' in page.text
+    assert 'data-label="单位">市残联</td>' in page.text

@@ -18,12 +18,13 @@ from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.enums import ContactRole
+from tracker.enums import ChannelKind, ContactRole, MessageKind, OutboxStatus
 from tracker.errors import DomainError
-from tracker.models import Contact
+from tracker.models import AuditEvent, Contact, OutboxMessage
+from tracker.sql import insert_ignore_values
 
 DEFAULT_MAX_AGE = dt.timedelta(days=30)
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -122,6 +123,81 @@ def person_agencies(session: Session, liaison: Contact) -> tuple[int, ...]:
         Contact.role == ContactRole.LIAISON.value, Contact.agency_id != liaison.agency_id)
         .order_by(Contact.agency_id)).all()
     return (liaison.agency_id, *dict.fromkeys(others))
+
+
+def renewable(session: Session, secret: str, token: str, now: dt.datetime,
+              max_age: dt.timedelta = DEFAULT_MAX_AGE) -> tuple[str, Contact | None]:
+    """Whether a link may be renewed by email (issue 10, item 1): (state, liaison).
+
+    `state` is "valid" (the link works), "expired" or "revoked"; `liaison` is the active
+    liaison the link was issued to when it is expired or revoked (they may ask for a new
+    link), else None (the page then names the office to contact). Raises
+    LinkError("forged") for a token we did not sign, issued in the future, or naming a
+    contact that does not exist or belongs to another agency: a forged token learns
+    nothing, not even whether its liaison exists.
+    """
+    claims = read_token(secret, token, now, max_age=dt.timedelta.max)
+    if not 0 < claims.liaison_id < 2**31:
+        raise LinkError("forged")
+    liaison = session.get(Contact, claims.liaison_id)
+    if liaison is None or liaison.agency_id != claims.agency_id:
+        raise LinkError("forged")
+    revoked = not liaison.active or liaison.token_version != claims.version
+    state = "revoked" if revoked else "expired" if now - claims.issued_at > max_age else "valid"
+    if state == "valid" or not liaison.active or liaison.role != ContactRole.LIAISON:
+        return state, None
+    return state, liaison
+
+
+def mask_address(address: str) -> str:
+    """An address as a page may show it to whoever holds a link: the first character of the
+    local part and the domain (zhang@example.org -> z***@example.org)."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else f"{local[:1]}***"
+
+
+@dataclass(frozen=True)
+class NewLink:
+    """The outcome of `send_new_link`: `sent` (queued now) or `already` (one was queued in
+    the last `Rules.new_link_every_minutes`; nothing more is sent), and the masked address."""
+
+    outcome: str
+    masked: str
+
+
+def send_new_link(session: Session, liaison: Contact, now: dt.datetime, *,
+                  every: dt.timedelta = dt.timedelta(hours=1),
+                  channel: ChannelKind = ChannelKind.EMAIL) -> NewLink:
+    """Queue a 新填报链接 notice (MessageKind.NEW_LINK) to the liaison's address on file
+    (never to an address typed by whoever asks); the dispatcher makes the fresh link when it
+    sends (notifications.render: a liaison's own notice carries the answer link).
+
+    At most one per liaison per `every` (default one hour, `Rules.new_link_every_minutes`):
+    a row queued within `every` before `now` means "already". The row's key counts the
+    liaison's earlier new-link rows ("newlink:{contact}:{n}"), so two presses racing each
+    other write one row (the unique key), and pressing twice sends once. Does not commit.
+    """
+    masked = mask_address(liaison.email)
+    recent, count = session.execute(
+        select(func.max(OutboxMessage.created_at), func.count())
+        .where(OutboxMessage.contact_id == liaison.id,
+               OutboxMessage.kind == MessageKind.NEW_LINK.value)).one()
+    if recent is not None and recent.tzinfo is None:
+        recent = recent.replace(tzinfo=dt.UTC)  # SQLite keeps UTC text without its zone
+    if recent is not None and now - recent < every:
+        return NewLink("already", masked)
+    written = insert_ignore_values(session, OutboxMessage.__table__, [dict(  # type: ignore[arg-type]
+        key=f"newlink:{liaison.id}:{count}", kind=MessageKind.NEW_LINK.value,
+        channel=channel.value, address=liaison.email, recipient_name=liaison.name,
+        agency_id=liaison.agency_id, request_id=None, contact_id=liaison.id, plan_id=None,
+        level=0, is_copy=False, payload={}, status=OutboxStatus.PENDING.value, attempts=0,
+        next_attempt_at=now, created_at=now)])
+    if not written:
+        return NewLink("already", masked)
+    session.add(AuditEvent(at=now, actor=f"liaison:{liaison.id}", action="link.renew",
+                           object_type="contact", object_id=str(liaison.id),
+                           detail={"address": masked}))
+    return NewLink("sent", masked)
 
 
 def revoke(session: Session, liaison_id: int) -> None:

@@ -1,7 +1,9 @@
 """What a liaison sees behind their link: the agency's requests, pre-filled, with peers.
 
 Everything is read with a handful of set-based queries for the whole agency, never one
-query per item (an agency like 市残联 has ~40 requests a quarter; a district 38).
+query per item (an agency like 市残联 has ~40 requests a quarter; a district 38). The
+landing page lists the items compactly (`agency_items(..., detail=False)`, grouped by
+`item_groups`); one item's page reads the same for one request (`item_page`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from tracker.enums import ExtensionState, RequestState, Role
+from tracker.dates.chinese import cn_period
+from tracker.enums import ExtensionState, Light, RequestState, Role
+from tracker.errors import Forbidden
 from tracker.models import (
     Agency,
     Assignment,
@@ -28,6 +32,8 @@ from tracker.models import (
     ReportDraft,
     ReportingPeriod,
 )
+from tracker.policy import Policy
+from tracker.requests.rules import is_overdue, light
 
 FIELDS = ("status", "percent", "narrative", "problems", "next_steps")
 
@@ -51,12 +57,40 @@ class Item:
     latest: dict[str, Any] | None = None  # this request's latest submitted version
     versions: int = 0
     prefill: dict[str, Any] = field(default_factory=dict)
-    prefill_source: str = ""  # draft, latest, previous period, or empty
+    prefill_source: str = ""  # draft, latest, previous (period), posted, or empty
+    prefill_period: str = ""  # the previous period's name in words when source is previous
     evidence: list[dict[str, Any]] = field(default_factory=list)
     extension: dict[str, Any] | None = None
     peers: list[dict[str, Any]] = field(default_factory=list)  # lead only
     agency_id: int = 0  # whose item it is: one person may serve several agencies
     agency: str = ""
+    plan_id: int = 0
+    period_name: str = ""  # `period` (2017Q1 as stored) in words: 2017年第一季度
+    light: Light = Light.GREEN  # the board's light (requests.rules.light); needs a policy
+    overdue: bool = False  # open past its due day (requests.rules.is_overdue)
+    answered_late: bool | None = None
+
+    @property
+    def code(self) -> str:
+        """The measure's code, or the indicator's (I1 …)."""
+        return self.measure_code or (self.indicator or {}).get("code", "")
+
+
+@dataclass
+class ItemGroup:
+    """The items of one plan and period on the landing page (`item_groups`)."""
+
+    plan: str
+    period: str  # in words: 2017年第一季度
+    items: list[Item]
+
+    @property
+    def open_count(self) -> int:
+        return sum(1 for i in self.items if i.state == RequestState.OPEN)
+
+    @property
+    def overdue_count(self) -> int:
+        return sum(1 for i in self.items if i.overdue)
 
 
 def _report_dict(r: ProgressReport) -> dict[str, Any]:
@@ -84,12 +118,18 @@ def latest_reports(session: Session, request_ids: list[int]) -> dict[int, tuple[
     return {r.request_id: (r, n) for r, n in rows}
 
 
-def agency_items(session: Session, agency_id: int | Collection[int], today: dt.date
-                 ) -> list[Item]:
+def agency_items(session: Session, agency_id: int | Collection[int], today: dt.date,
+                 policy: Policy | None = None, *, request_ids: Collection[int] | None = None,
+                 detail: bool = True) -> list[Item]:
     """The agency's open requests, and those answered in its latest periods, in plan order.
 
     `agency_id` may be several agencies (one person serving several, issue 8 item 4): the
     items of all of them, each naming its agency (`Item.agency`); the same few queries.
+    `today` is the local date (Asia/Shanghai). With `policy`, each item carries the board's
+    light (`requests.rules.light`: red overdue, yellow due within `Rules.yellow_within`
+    working days or answered late). `request_ids` reads those requests only (any period,
+    still only the agency's); `detail=False` skips reports, drafts, evidence, extensions
+    and peers (the landing page's compact list).
     """
     agency_ids = [agency_id] if isinstance(agency_id, int) else sorted(set(agency_id))
     # the latest period of each plan (plans may ask quarterly and half-yearly side by side)
@@ -103,7 +143,7 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
     rows = session.execute(
         select(ProgressRequest, ReportingPeriod.label, Assignment.role, Assignment.measure_id,
                Measure.code, Measure.title, Measure.text, Measure.section, Indicator, Plan.title,
-               Agency.name)
+               Agency.name, Plan.id)
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .join(Plan, Plan.id == ReportingPeriod.plan_id)
         .join(Agency, Agency.id == ProgressRequest.agency_id)
@@ -111,16 +151,18 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
         .outerjoin(Measure, Measure.id == Assignment.measure_id)
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
         .where(ProgressRequest.agency_id.in_(agency_ids),
-               ProgressRequest.state != RequestState.WAIVED.value,
-               or_(ProgressRequest.state == RequestState.OPEN.value,
-                   ReportingPeriod.issue_on == recent))
+               *([ProgressRequest.id.in_(list(request_ids))] if request_ids is not None else
+                 [ProgressRequest.state != RequestState.WAIVED.value,
+                  or_(ProgressRequest.state == RequestState.OPEN.value,
+                      ReportingPeriod.issue_on == recent)]))
         .order_by(ReportingPeriod.due_on, Plan.id, ProgressRequest.agency_id, Measure.position,
                   Indicator.id)
     ).all()
     items: list[Item] = []
     by_request: dict[int, Item] = {}
     assignment_of: dict[int, int] = {}
-    for req, period, role, _mid, code, title, text, section, ind, plan_title, agency in rows:
+    for req, period, role, _mid, code, title, text, section, ind, plan_title, agency, plan_id \
+            in rows:
         item = Item(
             request_id=req.id, plan=plan_title, period=period, due_on=req.due_on,
             due_provisional=req.due_provisional, state=req.state, role=role,
@@ -129,15 +171,19 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
             indicator=None if ind is None else {
                 "code": ind.code, "name": ind.name, "target": ind.target,
                 "comparator": ind.comparator, "unit": ind.unit},
-            agency_id=req.agency_id, agency=agency,
+            agency_id=req.agency_id, agency=agency, plan_id=plan_id, period_name=cn_period(period),
+            overdue=is_overdue(req.state, req.due_on, today), answered_late=req.answered_late,
         )
+        if policy is not None:
+            item.light = light(req.state, req.due_on, req.answered_late, today, policy)
         items.append(item)
         by_request[req.id] = item
         if req.assignment_id is not None:
             assignment_of[req.id] = req.assignment_id
-    _attach_reports(session, by_request, assignment_of)
-    _attach_evidence_and_extensions(session, by_request)
-    _attach_peers(session, items, rows)
+    if detail:
+        _attach_reports(session, by_request, assignment_of)
+        _attach_evidence_and_extensions(session, by_request)
+        _attach_peers(session, items, rows)
     # what still needs an answer first, then what was answered, each in plan order
     return sorted(items, key=lambda i: i.state != RequestState.OPEN)
 
@@ -147,7 +193,7 @@ def _attach_reports(session: Session, by_request: dict[int, Item],
     latest = latest_reports(session, list(by_request))
     drafts = {d.request_id: d for d in session.scalars(
         select(ReportDraft).where(ReportDraft.request_id.in_(list(by_request))))}
-    previous = _previous_period_reports(session, assignment_of, list(by_request))
+    previous = _previous_period_reports(session, assignment_of)
     for rid, item in by_request.items():
         if rid in latest:
             report, n = latest[rid]
@@ -157,32 +203,40 @@ def _attach_reports(session: Session, by_request: dict[int, Item],
         elif item.latest:
             item.prefill, item.prefill_source = dict(item.latest), "latest"
         elif rid in previous:
-            item.prefill, item.prefill_source = _report_dict(previous[rid]), "previous"
+            report, label = previous[rid]
+            item.prefill, item.prefill_source = _report_dict(report), "previous"
+            item.prefill_period = cn_period(label)
 
 
-def _previous_period_reports(session: Session, assignment_of: dict[int, int],
-                             current: list[int]) -> dict[int, ProgressReport]:
-    """For each request, the newest report its assignment gave in an earlier period."""
+def _previous_period_reports(session: Session, assignment_of: dict[int, int]
+                             ) -> dict[int, tuple[ProgressReport, str]]:
+    """For each request, the latest report its assignment gave in the period just before
+    the request's own (by the periods' end days), with that period's label.
+
+    Only the previous period counts (issue 10): a Q1 request is never pre-filled from Q3,
+    nor from Q1 of the year before when Q4 went unanswered. Two queries (`lag` over the
+    assignment's periods, then `latest_reports`).
+    """
     if not assignment_of:
         return {}
-    ranked = (
-        select(ProgressReport.id, ProgressRequest.assignment_id,
-               func.row_number().over(
+    ordered = (
+        select(ProgressRequest.id.label("rid"),
+               func.lag(ProgressRequest.id).over(
                    partition_by=ProgressRequest.assignment_id,
-                   order_by=(ReportingPeriod.ends_on.desc(), ProgressReport.version.desc()),
-               ).label("rn"))
-        .join(ProgressRequest, ProgressRequest.id == ProgressReport.request_id)
+                   order_by=(ReportingPeriod.ends_on, ProgressRequest.id)).label("prev_id"),
+               func.lag(ReportingPeriod.label).over(
+                   partition_by=ProgressRequest.assignment_id,
+                   order_by=(ReportingPeriod.ends_on, ProgressRequest.id)).label("prev_label"))
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
-        .where(ProgressRequest.assignment_id.in_(set(assignment_of.values())),
-               ProgressRequest.id.not_in(current))
+        .where(ProgressRequest.assignment_id.in_(set(assignment_of.values())))
         .subquery()
     )
-    rows = session.execute(
-        select(ProgressReport, ranked.c.assignment_id)
-        .join(ranked, ranked.c.id == ProgressReport.id).where(ranked.c.rn == 1)
-    ).all()
-    by_assignment = {aid: r for r, aid in rows}
-    return {rid: by_assignment[aid] for rid, aid in assignment_of.items() if aid in by_assignment}
+    pairs = {rid: (prev, label) for rid, prev, label in session.execute(
+        select(ordered.c.rid, ordered.c.prev_id, ordered.c.prev_label)
+        .where(ordered.c.rid.in_(list(assignment_of)), ordered.c.prev_id.is_not(None)))}
+    reports = latest_reports(session, [prev for prev, _ in pairs.values()])
+    return {rid: (reports[prev][0], label) for rid, (prev, label) in pairs.items()
+            if prev in reports}
 
 
 def _attach_evidence_and_extensions(session: Session, by_request: dict[int, Item]) -> None:
@@ -221,6 +275,31 @@ def _attach_peers(session: Session, items: list[Item], rows: Sequence[Any]) -> N
         lead[(period_id, measure_id)].peers.append({
             "agency": name, "role": role, "state": state,
             "report": _report_dict(report[0]) if report else None})
+
+
+def item_page(session: Session, agencies: Collection[int], request_id: int, today: dt.date,
+              policy: Policy) -> Item:
+    """One request of the link's agencies with everything its page shows (report, draft or
+    previous period's pre-fill, evidence, extension, peers for a lead), any period.
+
+    Raises Forbidden (403, "other-agency") when the request is not one of `agencies`'.
+    """
+    found = agency_items(session, agencies, today, policy, request_ids=[request_id])
+    if not found:
+        raise Forbidden("该事项不属于本单位", code="other-agency")
+    return found[0]
+
+
+def item_groups(items: Sequence[Item]) -> list[ItemGroup]:
+    """The landing page's items grouped by plan and period, in the order given (due day
+    first), each group's items in plan order."""
+    groups: dict[tuple[int, str], ItemGroup] = {}
+    for item in sorted(items, key=lambda i: i.due_on):
+        key = (item.plan_id, item.period)
+        if key not in groups:
+            groups[key] = ItemGroup(item.plan, item.period_name, [])
+        groups[key].items.append(item)
+    return list(groups.values())
 
 
 def request_history(session: Session, agency_id: int, request_id: int) -> list[ProgressReport]:

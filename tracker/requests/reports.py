@@ -111,10 +111,12 @@ def input_problems(exc: ValidationError) -> list[tuple[str, str]]:
 
 class AnswerError(DomainError):
     """A form's answer that is not a valid ReportInput: `problems` are the Chinese texts
-    of `input_problems`, one per fault, for the form shown again with what was typed."""
+    of `input_problems`, one per fault, for the form shown again with what was typed;
+    `fields` the same as (field name, text) pairs, so a page can put each beside its field."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], fields: list[tuple[str, str]] | None = None):
         self.problems = problems
+        self.fields = fields if fields is not None else [("", p) for p in problems]
         super().__init__("；".join(problems))
 
 
@@ -128,7 +130,8 @@ def answer_input(request_id: int, fields: Mapping[str, str]) -> ReportInput:
             "problems": fields.get("problems", ""), "next_steps": fields.get("next_steps", ""),
             "value": fields.get("value") or None})
     except ValidationError as exc:
-        raise AnswerError([text for _field, text in input_problems(exc)]) from exc
+        found = input_problems(exc)
+        raise AnswerError([text for _field, text in found], found) from exc
 
 
 @dataclass

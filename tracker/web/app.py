@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tracker.dates.workdays import SHANGHAI
+from tracker.directory.links import LinkError
 from tracker.errors import DomainError
 from tracker.settings import Settings
 from tracker.web import desk_routes, liaison_routes
@@ -70,6 +71,7 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(liaison_routes.router)
+    app.include_router(liaison_routes.renewal)
     app.include_router(desk_routes.router)
 
     @app.exception_handler(NeedsLogin)
@@ -88,6 +90,9 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
             # pages behind a link or a sign-in carry agency data: never cache them
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    # an expired or revoked link's page offers a new link by email (issue 10, item 1)
+    app.add_exception_handler(LinkError, liaison_routes.link_refused)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:

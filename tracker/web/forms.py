@@ -79,6 +79,25 @@ class AnswerForm(FormModel):
         return {k: getattr(self, k) for k in DRAFT_FIELDS}
 
 
+class AnswerWithFileForm(AnswerForm):
+    """The answer form with its optional evidence file (multipart, issue 10 item 1):
+    `action` submit (the file goes with the answer), save (a draft, and the file) or upload
+    (the file only; what was typed is kept as a draft first)."""
+
+    file: UploadFile | str | None = None
+
+    @property
+    def uploading(self) -> bool:
+        return self.action == "upload"
+
+    @property
+    def chosen(self) -> ParsedUpload | None:
+        """The chosen file, or None (an empty file part when nothing was chosen)."""
+        if isinstance(self.file, ParsedUpload) and self.file.filename:
+            return self.file
+        return None
+
+
 class ExtensionAskForm(FormModel):
     """A liaison asks for a later due day (延期申请)."""
 

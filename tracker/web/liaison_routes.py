@@ -3,9 +3,15 @@
 `LiaisonLink` (tracker.web.deps) checks the link in the path for every page. A link opens
 the items of every agency its person is an active liaison of (issue 8, item 4), each
 labelled with its agency; a request of any other agency is refused by `owned_request`
-(403), and each action is recorded under the request's own agency. A form that a
-service refuses (`tracker.errors.DomainError`) is shown again with what was typed and the
-refusal's Chinese words (422).
+(403), and each action is recorded under the request's own agency.
+
+The landing page (`/l/{token}`) lists the items compactly, grouped by plan and period,
+with due day, light and state, and the Excel upload; each item has its own short page
+(`/l/{token}/requests/{id}`: the answer form with its evidence file, extension, peers and,
+for a lead, consolidation). A form that a service refuses (`tracker.errors.DomainError`)
+comes back as the item's page (422) with an error summary at the top linking to each
+field, each field's message beside it, and what was typed. An expired or revoked link's
+page offers a new link by email to the address on file (`link_refused`, `new_link`).
 """
 
 from __future__ import annotations
@@ -20,95 +26,190 @@ from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import SHANGHAI, local_date
 from tracker.directory.agencies import agencies_named, get_agency
+from tracker.directory.links import LinkError, renewable, send_new_link
 from tracker.errors import DomainError, Forbidden
 from tracker.exchange.template import agency_template, template_filename
 from tracker.exchange.upload import MAX_BYTES as SHEET_MAX_BYTES
 from tracker.exchange.upload import UploadError, import_sheet, sheet_agency_id
-from tracker.requests.answer_form import agency_items, request_history
+from tracker.requests.answer_form import agency_items, item_groups, item_page, request_history
+from tracker.requests.consolidate import consolidate
 from tracker.requests.drafts import save_draft
 from tracker.requests.evidence import MAX_BYTES, evidence_for_agency, evidence_path, store_evidence
 from tracker.requests.extensions import ask_extension
 from tracker.requests.opening import owned_request
 from tracker.requests.reports import AnswerError, ReportError, submit_answer
-from tracker.web.deps import Context, DbSession, LiaisonLink, Link, Now
-from tracker.web.forms import AnswerForm, ExtensionAskForm, UploadForm
-from tracker.web.pages import templates
+from tracker.web.deps import Context, DbSession, LiaisonLink, Link, Now, WebContext, app_context
+from tracker.web.forms import AnswerWithFileForm, ExtensionAskForm, UploadForm
+from tracker.web.pages import SECURITY_HEADERS, templates
 
 router = APIRouter(prefix="/l/{token}")
 RequestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 MESSAGES = {
     "saved": "草稿已保存。", "submitted": "已提交，感谢您的报送。",
-    "evidence": "佐证材料已上传。", "extension": "延期申请已提交，待督查室审批。",
+    "evidence": "佐证材料已上传。",
+    "evidence-draft": "佐证材料已上传，页面上填写的内容已保存为草稿（尚未提交）。",
+    "submitted-evidence": "已提交，佐证材料随本次报送一并上传。感谢您的报送。",
+    "saved-evidence": "草稿已保存，佐证材料已上传。",
+    "extension": "延期申请已提交，待督查室审批。",
+    "consolidated": "已汇总配合单位和各区的报送，并保存为本单位的草稿（尚未提交）；请核改后提交。",
+    "consolidated-none": "配合单位和各区尚无报送内容，没有可汇总的内容。",
     "uploaded": "Excel 文件已导入。",
     "uploaded-none": "文件无误，但没有填写状态的行，未导入任何事项。",
 }
+# a form field's name -> the suffix of its element id on the item page (#r{id}-{suffix})
+FIELD_IDS = {"status": "status", "percent": "percent", "value": "value",
+             "narrative": "narrative", "problems": "problems", "next_steps": "next",
+             "file": "file", "new_due_on": "due", "reason": "reason"}
+Problems = list[tuple[str, str]]  # (element id suffix or "", Chinese text)
 
 
-def _page(request: Request, link: Link, session: Session, now: dt.datetime, *,
-          errors: dict[int, list[str]] | None = None, posted: dict[int, dict[str, Any]] | None = None,
-          upload_errors: list[str] | None = None, status: int = 200) -> HTMLResponse:
-    """The agency's answer page; after a refusal, with the errors and what was typed."""
-    items = agency_items(session, link.agencies, local_date(now))
-    for item in items:
-        if posted and item.request_id in posted:
-            item.prefill, item.prefill_source = posted[item.request_id], "posted"
+def _index(request: Request, link: Link, session: Session, context: WebContext,
+           now: dt.datetime, *, upload_errors: list[str] | None = None,
+           status: int = 200) -> HTMLResponse:
+    """The landing page: every item of the link's agencies in a compact list, grouped by
+    plan and period, and the Excel upload."""
+    today = local_date(now)
+    items = agency_items(session, link.agencies, today, context.policy_in(session), detail=False)
     return templates.TemplateResponse(request, "liaison/index.html", {
         "token": link.token, "liaison": link.contact, "agency": get_agency(session, link.agency_id),
-        "agencies": agencies_named(session, link.agencies), "items": items,
-        "today": local_date(now),
-        "message": MESSAGES.get(request.query_params.get("m", "")),
-        "errors": errors or {}, "upload_errors": upload_errors or [],
-        "several_plans": len({i.plan for i in items}) > 1,
+        "agencies": agencies_named(session, link.agencies), "groups": item_groups(items),
+        "open_count": sum(1 for i in items if i.state == "open"),
+        "overdue_count": sum(1 for i in items if i.overdue),
+        "today": today, "message": MESSAGES.get(request.query_params.get("m", "")),
+        "upload_errors": upload_errors or [],
     }, status_code=status)
 
 
-def _redirect(link: Link, message: str, anchor: str = "") -> RedirectResponse:
-    return RedirectResponse(f"/l/{quote(link.token)}?m={message}{anchor}", status_code=303)
+def _item(request: Request, link: Link, session: Session, context: WebContext,
+          now: dt.datetime, request_id: int, *, problems: Problems | None = None,
+          posted: dict[str, Any] | None = None, note: str | None = None,
+          asked: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
+    """One item's page; after a refusal, with the errors (summary and beside each field)
+    and what was typed (`posted`: the answer, `asked`: the extension form)."""
+    today = local_date(now)
+    item = item_page(session, link.agencies, request_id, today, context.policy_in(session))
+    if posted is not None:
+        item.prefill, item.prefill_source = posted, "posted"
+    problems = problems or []
+    by_field: dict[str, list[str]] = {}
+    for suffix, text in problems:
+        by_field.setdefault(suffix, []).append(text)
+    return templates.TemplateResponse(request, "liaison/item.html", {
+        "token": link.token, "item": item, "today": today,
+        "several_agencies": len(link.agencies) > 1,
+        "message": note or MESSAGES.get(request.query_params.get("m", "")),
+        "problems": problems, "field_errors": by_field, "asked": asked or {},
+    }, status_code=status)
+
+
+def _to_item(link: Link, request_id: int, message: str) -> RedirectResponse:
+    return RedirectResponse(f"/l/{quote(link.token)}/requests/{request_id}?m={message}",
+                            status_code=303)
 
 
 @router.get("", response_class=HTMLResponse)
-def index(request: Request, link: LiaisonLink, session: DbSession, now: Now) -> HTMLResponse:
-    return _page(request, link, session, now)
+def index(request: Request, link: LiaisonLink, session: DbSession, context: Context,
+          now: Now) -> HTMLResponse:
+    return _index(request, link, session, context, now)
 
 
-def _problems(exc: DomainError) -> list[str]:
+@router.get("/requests/{request_id}", response_class=HTMLResponse)
+def item(request: Request, request_id: RequestId, link: LiaisonLink, session: DbSession,
+         context: Context, now: Now) -> HTMLResponse:
+    return _item(request, link, session, context, now, request_id)
+
+
+def _problems(exc: DomainError) -> Problems:
+    """A refusal's faults, each with the id suffix of the field it is about ("" if none)."""
     if isinstance(exc, AnswerError):
-        return exc.problems
-    if isinstance(exc, ReportError):
-        return list(exc.problems.values())
-    return [exc.message]
+        return [(FIELD_IDS.get(name, ""), text) for name, text in exc.fields]
+    if isinstance(exc, ReportError):  # the only field-bound one: an indicator's value
+        return [("value" if "指标数值" in text else "", text) for text in exc.problems.values()]
+    return [("", exc.message)]
 
 
 @router.post("/requests/{request_id}")
-def answer(request: Request, request_id: RequestId, form: Annotated[AnswerForm, Form()],
-           link: LiaisonLink, session: DbSession, now: Now) -> Response:
+def answer(request: Request, request_id: RequestId,
+           form: Annotated[AnswerWithFileForm, Form()], link: LiaisonLink, session: DbSession,
+           context: Context, now: Now) -> Response:
+    """Submit, save a draft, or upload the evidence file only; the file chosen in the form
+    goes with any of them. Uploading only a file saves what was typed as a draft first, so
+    nothing typed is lost. A refused answer writes nothing, except that a good file chosen
+    with it is kept (with the typed answer as a draft), so it need not be chosen again."""
     req = owned_request(session, link.agencies, request_id)
-    if form.saving:  # a draft may be incomplete: kept as typed (waived: 409)
-        save_draft(session, agency_id=req.agency_id, request_id=request_id,
-                   fields=form.fields(), saved_by=link.actor, now=now)
-        session.commit()
-        return _redirect(link, "saved", f"#r{request_id}")
+    fields, upload = form.fields(), form.chosen
+    submitting = not (form.saving or form.uploading)
+    if form.uploading and upload is None:
+        return _item(request, link, session, context, now, request_id, posted=fields,
+                     problems=[("file", "请选择要上传的文件。")], status=422)
     try:
-        submit_answer(session, request_id=request_id, fields=form.fields(),
-                      submitted_by=link.actor, now=now, source="web")
+        if not submitting:  # a draft may be incomplete: kept as typed (waived: 409)
+            save_draft(session, agency_id=req.agency_id, request_id=request_id,
+                       fields=fields, saved_by=link.actor, now=now)
+        if upload is not None:
+            store_evidence(session, context.settings.home, agency_id=req.agency_id,
+                           request_id=request_id, filename=upload.filename or "",
+                           data=upload.file.read(MAX_BYTES + 1),  # never more than the limit
+                           uploaded_by=link.actor, now=now)
     except DomainError as exc:
         session.rollback()
         if exc.code == "waived":
             raise  # its own page (409)
-        return _page(request, link, session, now, errors={request_id: _problems(exc)},
-                     posted={request_id: form.fields()}, status=422)
+        return _item(request, link, session, context, now, request_id, posted=fields,
+                     problems=[("file", exc.message)], status=422)
+    if submitting:
+        try:
+            with session.begin_nested():
+                submit_answer(session, request_id=request_id, fields=fields,
+                              submitted_by=link.actor, now=now, source="web")
+        except DomainError as exc:
+            if exc.code == "waived":
+                session.rollback()
+                raise
+            note = None
+            if upload is not None:  # the file was good: keep it, with what was typed
+                save_draft(session, agency_id=req.agency_id, request_id=request_id,
+                           fields=fields, saved_by=link.actor, now=now)
+                session.commit()
+                note = (f"所选佐证材料“{upload.filename}”已上传，填写的内容已保存为草稿；"
+                        "请修改以下问题后提交。")
+            else:
+                session.rollback()
+            return _item(request, link, session, context, now, request_id, posted=fields,
+                         problems=_problems(exc), note=note, status=422)
     session.commit()
-    return _redirect(link, "submitted", f"#r{request_id}")
+    done = "submitted" if submitting else "saved" if form.saving else "evidence-draft"
+    if upload is not None and done != "evidence-draft":
+        done += "-evidence"
+    return _to_item(link, request_id, done)
+
+
+@router.post("/requests/{request_id}/consolidate")
+def consolidate_peers(request: Request, request_id: RequestId, link: LiaisonLink,
+                      session: DbSession, context: Context, now: Now) -> Response:
+    """A lead's "汇总配合单位和各区报送": its answer filled from its peers' as a draft."""
+    try:
+        done = consolidate(session, agencies=link.agencies, request_id=request_id,
+                           saved_by=link.actor, now=now)
+    except DomainError as exc:
+        session.rollback()
+        if exc.status == 403:
+            raise
+        return _item(request, link, session, context, now, request_id,
+                     problems=[("", exc.message)], status=422)
+    session.commit()
+    return _to_item(link, request_id, "consolidated" if done.reported else "consolidated-none")
 
 
 @router.get("/requests/{request_id}/history", response_class=HTMLResponse)
 def history(request: Request, request_id: RequestId, link: LiaisonLink, session: DbSession,
-            now: Now) -> HTMLResponse:
+            context: Context, now: Now) -> HTMLResponse:
     req = owned_request(session, link.agencies, request_id)
-    items = {i.request_id: i for i in agency_items(session, req.agency_id, local_date(now))}
+    found = item_page(session, link.agencies, request_id, local_date(now),
+                      context.policy_in(session))
     versions = request_history(session, req.agency_id, request_id)
     return templates.TemplateResponse(request, "liaison/history.html", {
-        "token": link.token, "req": req, "item": items.get(request_id), "versions": versions,
+        "token": link.token, "req": req, "item": found, "versions": versions,
         "tz": SHANGHAI})
 
 
@@ -116,11 +217,13 @@ def history(request: Request, request_id: RequestId, link: LiaisonLink, session:
 def upload_evidence(request: Request, request_id: RequestId, form: Annotated[UploadForm, Form()],
                     link: LiaisonLink, session: DbSession, context: Context, now: Now
                     ) -> Response:
+    """A file alone (pages before issue 10 posted here; the item page's answer form now
+    carries the file, see `answer`)."""
     req = owned_request(session, link.agencies, request_id)
     upload = form.chosen
     if upload is None:
-        return _page(request, link, session, now, errors={request_id: ["请选择要上传的文件。"]},
-                     status=422)
+        return _item(request, link, session, context, now, request_id,
+                     problems=[("file", "请选择要上传的文件。")], status=422)
     data = upload.file.read(MAX_BYTES + 1)  # never more than the limit into memory
     try:
         store_evidence(session, context.settings.home, agency_id=req.agency_id,
@@ -128,9 +231,10 @@ def upload_evidence(request: Request, request_id: RequestId, form: Annotated[Upl
                        uploaded_by=link.actor, now=now)
     except DomainError as exc:
         session.rollback()
-        return _page(request, link, session, now, errors={request_id: [exc.message]}, status=422)
+        return _item(request, link, session, context, now, request_id,
+                     problems=[("file", exc.message)], status=422)
     session.commit()
-    return _redirect(link, "evidence", f"#r{request_id}")
+    return _to_item(link, request_id, "evidence")
 
 
 @router.get("/evidence/{evidence_id}")
@@ -146,20 +250,23 @@ def download_evidence(evidence_id: RequestId, link: LiaisonLink, session: DbSess
 
 @router.post("/requests/{request_id}/extension")
 def extension(request: Request, request_id: RequestId, form: Annotated[ExtensionAskForm, Form()],
-              link: LiaisonLink, session: DbSession, now: Now) -> Response:
+              link: LiaisonLink, session: DbSession, context: Context, now: Now) -> Response:
     req = owned_request(session, link.agencies, request_id)
+    asked = {"new_due_on": form.new_due_on, "reason": form.reason}
     new_due_on = form.new_due_date
     if new_due_on is None:
-        return _page(request, link, session, now, errors={request_id: ["请填写有效的新截止日期。"]},
-                     status=422)
+        return _item(request, link, session, context, now, request_id, asked=asked,
+                     problems=[("due", "请填写有效的新截止日期。")], status=422)
     try:
         ask_extension(session, agency_id=req.agency_id, request_id=request_id,
                       new_due_on=new_due_on, reason=form.reason, asked_by=link.actor, now=now)
     except DomainError as exc:
         session.rollback()
-        return _page(request, link, session, now, errors={request_id: [exc.message]}, status=422)
+        suffix = "reason" if "理由" in exc.message else "due"
+        return _item(request, link, session, context, now, request_id, asked=asked,
+                     problems=[(suffix, exc.message)], status=422)
     session.commit()
-    return _redirect(link, "extension", f"#r{request_id}")
+    return _to_item(link, request_id, "extension")
 
 
 @router.get("/template.xlsx")
@@ -178,12 +285,12 @@ def template(link: LiaisonLink, session: DbSession, now: Now,
 
 @router.post("/upload")
 def upload(request: Request, form: Annotated[UploadForm, Form()], link: LiaisonLink,
-           session: DbSession, now: Now) -> Response:
+           session: DbSession, context: Context, now: Now) -> Response:
     # a sync handler runs in a worker thread: parsing the sheet does not hold up the event loop
     file = form.chosen
     if file is None:
-        return _page(request, link, session, now, upload_errors=["请选择要上传的 Excel 文件。"],
-                     status=422)
+        return _index(request, link, session, context, now,
+                      upload_errors=["请选择要上传的 Excel 文件。"], status=422)
     data = file.file.read(SHEET_MAX_BYTES + 1)
     try:
         # a person serving several agencies uploads any of their sheets: the sheet names
@@ -195,6 +302,67 @@ def upload(request: Request, form: Annotated[UploadForm, Form()], link: LiaisonL
         session.rollback()
         problems = ([str(p) for p in exc.problems] if isinstance(exc, UploadError)
                     else [exc.message])
-        return _page(request, link, session, now, upload_errors=problems, status=422)
+        return _index(request, link, session, context, now, upload_errors=problems, status=422)
     session.commit()
-    return _redirect(link, "uploaded" if result.recorded else "uploaded-none", "#upload")
+    return RedirectResponse(f"/l/{quote(link.token)}?m="
+                            + ("uploaded" if result.recorded else "uploaded-none") + "#upload",
+                            status_code=303)
+
+
+# Expired and revoked links -----------------------------------------------------------
+
+renewal = APIRouter()
+
+
+def _link_page(request: Request, context: WebContext, exc: LinkError, *, can_renew: bool,
+               sent: str | None = None, already: bool = False) -> HTMLResponse:
+    token = request.path_params.get("token", "")
+    response = templates.TemplateResponse(request, "liaison/link_refused.html", {
+        "reason": exc.reason, "token": token, "can_renew": can_renew, "sent": sent,
+        "already": already, "office_contact": context.settings.office_contact,
+        "every": context.settings.rules.new_link_every_minutes,
+    }, status_code=200 if sent else exc.status)  # a new link sent: that request succeeded
+    response.headers.update(SECURITY_HEADERS)  # error responses may bypass the middleware
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def link_refused(request: Request, exc: Exception) -> Response:
+    """The page of a link that does not open (installed by create_app for LinkError): a
+    forged one says only that; an expired or revoked one of an active liaison offers "向登
+    记邮箱发送新链接" (`new_link`), and every one names the office to contact."""
+    assert isinstance(exc, LinkError)
+    context = app_context(request.app)
+    liaison = None
+    if exc.reason != "forged":
+        with context.factory() as session:
+            try:
+                _, liaison = renewable(session, context.secret,
+                                       str(request.path_params.get("token", "")),
+                                       context.clock(), _max_age(context))
+            except LinkError:
+                liaison = None
+    return _link_page(request, context, exc, can_renew=liaison is not None)
+
+
+def _max_age(context: WebContext) -> dt.timedelta:
+    return dt.timedelta(days=context.settings.rules.link_max_age_days)
+
+
+@renewal.post("/l/{token}/new-link")
+def new_link(request: Request, token: str, session: DbSession, context: Context,
+             now: Now) -> Response:
+    """Send a new link to the liaison's address on file (at most one per
+    `Rules.new_link_every_minutes`; pressing twice sends once). A forged token gets the
+    forged page and nothing else; a link that still works goes back to its page."""
+    state, liaison = renewable(session, context.secret, token, now, _max_age(context))
+    if state == "valid":
+        return RedirectResponse(f"/l/{quote(token)}", status_code=303)
+    refused = LinkError(state)
+    if liaison is None:  # no active liaison to send to: the office's contact only
+        return _link_page(request, context, refused, can_renew=False)
+    every = dt.timedelta(minutes=context.settings.rules.new_link_every_minutes)
+    outcome = send_new_link(session, liaison, now, every=every, channel=context.policy.channel)
+    session.commit()
+    return _link_page(request, context, refused, can_renew=False, sent=outcome.masked,
+                      already=outcome.outcome == "already")
