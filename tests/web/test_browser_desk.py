@@ -71,7 +71,9 @@ def test_office_signs_in_filters_and_escalates_by_keyboard(site, page, db):
     page.keyboard.type(PASSWORD)
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert page.url == base + "/desk"
+    assert page.url == base + "/desk/queues"  # the office lands on its queues
+    _check(page)
+    page.goto(base + "/desk")
     assert "共 798 项" in page.inner_text("#counts")
     _check(page)
 
@@ -94,6 +96,12 @@ def test_office_signs_in_filters_and_escalates_by_keyboard(site, page, db):
     _check(page)
     _tab_to(page, "#act-h ~ form button, section.panel form.inline button")
     assert page.evaluate("document.activeElement.textContent.trim()") == "立即督办"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.inner_text("h1") == "确认立即督办"  # nothing sent yet: what will be, to whom
+    assert "分管领导" in page.inner_text("table.recipients")
+    _check(page)
+    _tab_to(page, "form.actions button[type=submit]")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert "已督办" in page.inner_text("[role=status]")

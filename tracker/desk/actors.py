@@ -32,7 +32,7 @@ def actor_names(session: Session, actors: Iterable[str | None]) -> dict[str, str
         .join(Agency, Agency.id == Contact.agency_id)
         .where(Contact.id.in_(contact_ids)))} if contact_ids else {}
     users = dict(session.execute(select(StaffUser.username, StaffUser.display_name)
-                                 .where(StaffUser.username.in_(usernames))).tuples().all()
+                                 .where(StaffUser.username.in_(usernames))).all()
                  ) if usernames else {}
     out: dict[str, str] = {}
     for actor in wanted:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.desk.actors import actor_names
 from tracker.models import (
     Agency,
     Assignment,
@@ -24,7 +25,6 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
-from tracker.desk.actors import actor_names
 from tracker.requests.subjects import with_subject
 
 

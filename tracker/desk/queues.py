@@ -19,7 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from tracker.enums import (
@@ -122,11 +122,11 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _page(session: Session, name: str, query: Select[Any], total: int, page: int,
-          make: Any) -> QueuePage:
-    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
+def _page(session: Session, name: str, query: Any, total: int, page: int,
+          make: Any, per_page: int) -> QueuePage:
+    pages = max((total + per_page - 1) // per_page, 1)
     page = min(max(page, 1), pages)
-    rows = session.execute(query.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    rows = session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
     return QueuePage(name, [make(r) for r in rows], total, page, pages)
 
 
@@ -135,15 +135,18 @@ def _subject(m_code: str | None, m_title: str | None, i_code: str | None,
     return f"{m_code} {m_title}" if m_code else f"{i_code} {i_name}"
 
 
-def queue_page(session: Session, name: str, page: int = 1) -> QueuePage:
-    """One page (`PER_PAGE` rows, oldest first) of the queue `name` (one of `QUEUES`).
+def queue_page(session: Session, name: str, page: int = 1,
+               counts: QueueCounts | None = None, per_page: int = PER_PAGE) -> QueuePage:
+    """One page (`per_page` rows, oldest first; a page past the last shows the last) of
+    the queue `name` (one of `QUEUES`).
 
     reviews: latest pending report versions by submission time; extensions: pending
     requests by the time asked; circulars: drafts by the time drafted; agencies: agencies
     with active assignments and no active liaison, by name. Two queries: the count and the
-    page. Raises KeyError for an unknown name (the route answers 404).
+    page (`counts`, when given, spares the count). Raises KeyError for an unknown name.
     """
-    counts = queue_counts(session)
+    counts = counts or queue_counts(session)
+    query: Any
     subject_cols = (Plan.title, ReportingPeriod.label, Agency.name, Measure.code, Measure.title,
                     Indicator.code, Indicator.name)
     if name == "reviews":
@@ -153,7 +156,7 @@ def queue_page(session: Session, name: str, page: int = 1) -> QueuePage:
                  .where(_latest_pending())
                  .order_by(ProgressReport.submitted_at, ProgressReport.id))
         return _page(session, name, query, counts.reviews, page, lambda r: QueueItem(
-            r[1], r[2], r[3], r[4], _subject(*r[5:9]), _aware(r[0].submitted_at), r[0]))
+            r[1], r[2], r[3], r[4], _subject(*r[5:9]), _aware(r[0].submitted_at), r[0]), per_page)
     if name == "extensions":
         query = (with_subject(select(ExtensionRequest, ProgressRequest, *subject_cols)
                               .join(ProgressRequest,
@@ -163,13 +166,13 @@ def queue_page(session: Session, name: str, page: int = 1) -> QueuePage:
                  .order_by(ExtensionRequest.asked_at, ExtensionRequest.id))
         return _page(session, name, query, counts.extensions, page, lambda r: QueueItem(
             r[1].id, r[2], r[3], r[4], _subject(*r[5:9]), _aware(r[0].asked_at),
-            (r[0], r[1])))
+            (r[0], r[1])), per_page)
     if name == "circulars":
         query = (select(Circular, Plan.title).join(Plan, Plan.id == Circular.plan_id)
                  .where(Circular.state == CircularState.DRAFT.value)
                  .order_by(Circular.drafted_at, Circular.id))
         return _page(session, name, query, counts.circulars, page, lambda r: QueueItem(
-            None, r[1], "", "", r[0].title, _aware(r[0].drafted_at), r[0]))
+            None, r[1], "", "", r[0].title, _aware(r[0].drafted_at), r[0]), per_page)
     if name == "agencies":
         open_requests = (select(func.count()).select_from(ProgressRequest)
                          .where(ProgressRequest.agency_id == Agency.id,
@@ -178,5 +181,5 @@ def queue_page(session: Session, name: str, page: int = 1) -> QueuePage:
         query = (select(Agency, open_requests).where(_without_liaison())
                  .order_by(Agency.name, Agency.id))
         return _page(session, name, query, counts.agencies, page, lambda r: QueueItem(
-            None, "", "", r[0].name, r[0].kind.label, None, (r[0], int(r[1] or 0))))
+            None, "", "", r[0].name, r[0].kind.label, None, (r[0], int(r[1] or 0))), per_page)
     raise KeyError(name)

@@ -22,7 +22,6 @@ re-plans the ladder:
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import Any
 
 from sqlalchemy import and_, exists, select

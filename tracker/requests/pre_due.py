@@ -31,8 +31,9 @@ def queue_pre_due_reminders(session: Session, plan: Plan, now: dt.datetime,
 
     A sweep that missed the day catches up on a later one, up to the due day itself.
     Skipped: answered or waived requests, requests held by a pending extension request
-    (their due day is being decided; `Rules.extension_holds_ladder`), and requests issued today (their own 报送通知 goes
-    out the same day). Idempotent: one message per (request, round, due day, liaison).
+    (their due day is being decided; `Rules.extension_holds_ladder`), and requests issued
+    today (their own 报送通知 goes out the same day). Idempotent: one message per
+    (request, round, due day, liaison).
     """
     n = policy.rules.pre_due_working_days
     if not n:

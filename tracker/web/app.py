@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tracker.dates.workdays import SHANGHAI
 from tracker.errors import DomainError
 from tracker.settings import Settings
-from tracker.web import desk_routes, liaison_routes
+from tracker.web import confirm_routes, desk_routes, liaison_routes, queues_routes
 from tracker.web.deps import WebContext
 from tracker.web.pages import HERE, MAX_BODY, SECURITY_HEADERS, error_page, refusal_page, templates
 from tracker.web.staff import NeedsLogin
@@ -71,6 +71,8 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(liaison_routes.router)
     app.include_router(desk_routes.router)
+    app.include_router(queues_routes.router)
+    app.include_router(confirm_routes.router)
 
     @app.exception_handler(NeedsLogin)
     async def _needs_login(request: Request, exc: NeedsLogin) -> RedirectResponse:

@@ -29,11 +29,11 @@ from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 
+from tracker.desk.queues import QueueCounts, queue_counts
 from tracker.directory.links import LinkClaims, link_id, load_secret, person_agencies, verify_link
 from tracker.directory.staff import AuthError, SignedIn, consume_form_token, current, issue_form_token
 from tracker.enums import StaffRole
 from tracker.models import Contact
-from tracker.desk.queues import QueueCounts, queue_counts
 from tracker.policy import Policy
 from tracker.settings import Settings
 from tracker.web.staff import ACT_ROLES, COOKIE, VIEW_ROLES, Desk, LoginThrottle, NeedsLogin
