@@ -73,9 +73,11 @@ def confirm_escalate(request: Request, request_id: Id, viewer: OfficeViewer,
     effect = {Level.REMINDER: "向该单位联络员发出催办通知。",
               Level.SUPERVISION_NOTICE: "向该单位分管领导发出督办通知，并抄送督查室。",
               Level.CIRCULAR: "将该事项列入当日通报稿（审核签发后才通知被通报单位），并告知督查室。"}
-    facts.append(("将执行", f"立即{level.label}：{effect[level]}"))
+    if result.error is None:
+        facts.append(("将执行", f"立即{level.label}：{effect[level]}"))
+    title = f"确认立即{level.label}" if result.error is None else "无法升级督办"
     session.commit()
-    return _page(request, viewer, title=f"确认立即{level.label}", facts=facts, result=result,
+    return _page(request, viewer, title=title, facts=facts, result=result,
                  action=f"/desk/requests/{request_id}/escalate", button=f"确认{level.label}",
                  cancel=f"/desk/requests/{request_id}",
                  nobody="该单位没有可通知的联系人：确认后仅记录升级，不发送通知。")
