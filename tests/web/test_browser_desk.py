@@ -108,7 +108,7 @@ def test_office_signs_in_filters_and_escalates_by_keyboard(site, page, db):
     request_id = int(page.url.split("/desk/requests/")[1].split("?")[0])
     with db() as s:
         assert s.get_one(ProgressRequest, request_id).level == 2
-    assert "督办" in page.inner_text("#esc-h + table")
+    assert "督办" in page.inner_text("section[aria-labelledby=esc-h] table")
     _check(page)
 
     page.goto(base + "/desk/circulars")

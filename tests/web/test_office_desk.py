@@ -121,7 +121,7 @@ def test_confirmation_pages_show_what_will_be_sent(desk, db):
         assert s.scalar(select(func.count()).select_from(OutboxMessage)
                         .where(OutboxMessage.level == 2)) == 0  # the preview left nothing
     assert "<h1>确认立即督办</h1>" in page.text
-    table = page.text[page.text.index('class="recipients"'):]
+    table = page.text[page.text.index('id="send-h"'):]
     assert f"{agency}分管领导" in table and "市政府督查室联络员（抄送）" in table
     assert re.search(r"a\d+\.deputy@example\.org", table)
     assert "【督办】" in table and "逾期未报送进展情况" in table
@@ -134,7 +134,7 @@ def test_confirmation_pages_show_what_will_be_sent(desk, db):
                     data={"csrf": _csrf(item.text), "reason": "任务调整"})
     page = client.get(r.headers["location"])
     assert "<h1>确认免报</h1>" in page.text and "任务调整" in page.text
-    assert "免报" in page.text[page.text.index('class="recipients"'):]
+    assert "免报" in page.text[page.text.index('id="send-h"'):]
     assert 'name="reason" value="任务调整"' in page.text
     with db() as s:
         assert s.get_one(ProgressRequest, ids[1]).state == "open"
