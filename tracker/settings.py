@@ -92,6 +92,8 @@ class Rules(BaseModel):
     checkpoint_working_day: int = Field(30, ge=1)  # annual checkpoint: Nth wd of next year
     yellow_within: int = 3  # traffic light: due within N wd
     return_working_days: int = Field(3, ge=1)  # a returned report is due again N wd later
+    # a pending extension request (延期申请) holds the ladder and the 临期提醒 until decided
+    extension_holds_ladder: bool = True
     link_max_age_days: int = Field(30, ge=1)  # liaison links expire after N calendar days
     new_link_every_minutes: int = Field(60, ge=1)  # at most one 新填报链接 per liaison per N min
     session_idle_minutes: int = Field(30, ge=1)  # a staff session unused this long is stale

@@ -113,7 +113,9 @@ def test_concurrent_sweeps_fire_each_rung_once(db, small, policy):
 
 
 def test_pending_extension_holds_the_ladder_until_decided(db, small, policy):
-    """DESIGN.md: a pending extension request holds the ladder until it is decided."""
+    """DESIGN.md: a pending extension request holds the ladder until it is decided; a
+    refusal resumes the original due day's ladder without firing the rungs that passed
+    while it was held (tracker.requests.extensions)."""
     from tracker.requests.extensions import ask_extension, decide_extension
 
     held, other, _ = _setup(db, small, policy)
@@ -125,17 +127,17 @@ def test_pending_extension_holds_the_ladder_until_decided(db, small, policy):
     with db() as s:
         fired = set(s.scalars(select(Escalation.request_id).where(Escalation.level == 1)))
         assert other in fired and held not in fired
-        assert s.get_one(ProgressRequest, held).next_action_on is None
-    with transaction(db) as s:  # refused: the ladder resumes from the old due day
+    with transaction(db) as s:  # refused after the 催办 day: that rung is not sent late
         ext_id = s.scalars(select(ExtensionRequest.id)).one()
         decide_extension(s, ext_id, grant=False, note="", decided_by="t", now=at("2017-04-13"),
                          policy=policy)
-        assert s.get_one(ProgressRequest, held).next_action_on == D("2017-04-11")
-    _sweep(db, small, policy, "2017-04-13")
+        assert s.get_one(ProgressRequest, held).next_action_on == D("2017-04-17")
+    assert _sweep(db, small, policy, "2017-04-14").fired == {1: 0, 2: 0, 3: 0}
+    _sweep(db, small, policy, "2017-04-17")
     with db() as s:
         rows = s.execute(select(Escalation.level, Escalation.effective_on)
                          .where(Escalation.request_id == held)).all()
-        assert rows == [(1, D("2017-04-11"))]  # the rule's date, not the run's
+        assert rows == [(2, D("2017-04-17"))]  # 督办 on its own day from the original due day
 
 
 def test_next_action_day_rule(policy):

@@ -71,7 +71,9 @@ def test_office_signs_in_filters_and_escalates_by_keyboard(site, page, db):
     page.keyboard.type(PASSWORD)
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert page.url == base + "/desk"
+    assert page.url == base + "/desk/queues"  # the office lands on its queues
+    _check(page)
+    page.goto(base + "/desk")
     assert "共 798 项" in page.inner_text("#counts")
     _check(page)
 
@@ -96,11 +98,17 @@ def test_office_signs_in_filters_and_escalates_by_keyboard(site, page, db):
     assert page.evaluate("document.activeElement.textContent.trim()") == "立即督办"
     with page.expect_navigation():
         page.keyboard.press("Enter")
+    assert page.inner_text("h1") == "确认立即督办"  # nothing sent yet: what will be, to whom
+    assert "分管领导" in page.inner_text("table.recipients")
+    _check(page)
+    _tab_to(page, "form.actions button[type=submit]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert "已督办" in page.inner_text("[role=status]")
     request_id = int(page.url.split("/desk/requests/")[1].split("?")[0])
     with db() as s:
         assert s.get_one(ProgressRequest, request_id).level == 2
-    assert "督办" in page.inner_text("#esc-h + table")
+    assert "督办" in page.inner_text("section[aria-labelledby=esc-h] table")
     _check(page)
 
     page.goto(base + "/desk/circulars")

@@ -82,7 +82,7 @@ def test_dead_letters_requeued_by_keyboard(site, page, db):
     assert page.url == base + "/desk/outbox"
     with db() as s:
         dead = list(s.scalars(select(OutboxMessage.id).where(OutboxMessage.status == "failed")))
-    assert page.inner_text(".desk-nav .badge") == str(len(dead))
+    assert page.inner_text(".desk-nav a[href='/desk/outbox'] .count") == str(len(dead))
     assert page.locator("table.dead-letters tbody tr").count() == len(dead) > 2
     _look(page, "outbox")
     _tab_to(page, "table.dead-letters tbody a[href^='/desk/outbox/retry']")
@@ -94,7 +94,7 @@ def test_dead_letters_requeued_by_keyboard(site, page, db):
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert "已将 1 条通知重新放入发送队列" in page.inner_text("[role=status]")
-    assert page.inner_text(".desk-nav .badge") == str(len(dead) - 1)
+    assert page.inner_text(".desk-nav a[href='/desk/outbox'] .count") == str(len(dead) - 1)
 
 
 def test_one_person_serving_two_agencies(site, page, db):

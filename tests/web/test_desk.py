@@ -55,7 +55,7 @@ def test_sign_in_board_and_filters(desk):
     client, _, _, ids = desk
     assert client.get("/desk").status_code == 303  # to /login
     r = login(client)
-    assert r.status_code == 303 and r.headers["location"] == "/desk"
+    assert r.status_code == 303 and r.headers["location"] == "/desk/queues"  # the office's page
     page = client.get("/desk")
     assert page.status_code == 200
     assert "共 798 项" in page.text and "逾期 5" in page.text
@@ -134,7 +134,8 @@ def test_escalate_waive_and_circular_sign_off(desk, db):
     login(client)
     for expected in (2, 3):
         page = client.get(f"/desk/requests/{ids[0]}")
-        r = client.post(f"/desk/requests/{ids[0]}/escalate", data={"csrf": _csrf(page.text)})
+        r = client.post(f"/desk/requests/{ids[0]}/escalate",
+                        data={"csrf": _csrf(page.text), "confirm": "1"})
         assert r.status_code == 303
         with db() as s:
             assert s.get_one(ProgressRequest, ids[0]).level == expected
@@ -150,16 +151,25 @@ def test_escalate_waive_and_circular_sign_off(desk, db):
     assert docx.status_code == 200 and docx.content[:2] == b"PK"
     listing = client.get("/desk/circulars")
     r = client.post(f"/desk/circulars/{circular.id}/sign", data={"csrf": _csrf(listing.text)})
+    assert r.status_code == 303 and r.headers["location"] == f"/desk/circulars/{circular.id}/sign"
+    confirm = client.get(r.headers["location"])  # what will be sent, before anything is
+    assert "确认审核签发" in confirm.text and confirm.text.count("【通报】") == 2
+    with db() as s:
+        assert s.get_one(Circular, circular.id).state == CircularState.DRAFT
+    r = client.post(f"/desk/circulars/{circular.id}/sign",
+                    data={"csrf": _csrf(confirm.text), "confirm": "1"})
     assert r.status_code == 303
     with db() as s:
         assert s.get_one(Circular, circular.id).state == CircularState.SIGNED
         assert s.scalar(select(func.count()).select_from(OutboxMessage)
                         .where(OutboxMessage.kind == "circular_issued")) == 2  # liaison + deputy
     page = client.get(f"/desk/requests/{ids[1]}")
-    r = client.post(f"/desk/requests/{ids[1]}/waive", data={"csrf": _csrf(page.text), "reason": ""})
+    r = client.post(f"/desk/requests/{ids[1]}/waive",
+                    data={"csrf": _csrf(page.text), "reason": "", "confirm": "1"})
     assert "免报须填写理由" in client.get(r.headers["location"]).text
     page = client.get(f"/desk/requests/{ids[1]}")
-    client.post(f"/desk/requests/{ids[1]}/waive", data={"csrf": _csrf(page.text), "reason": "任务调整"})
+    client.post(f"/desk/requests/{ids[1]}/waive",
+                data={"csrf": _csrf(page.text), "reason": "任务调整", "confirm": "1"})
     with db() as s:
         assert s.get_one(ProgressRequest, ids[1]).state == "waived"
         assert s.scalar(select(func.count()).select_from(Escalation)
@@ -209,6 +219,10 @@ def test_close_out_from_the_item_page(desk, db, tmp_path):
     page = client.get(f"/desk/requests/{rid}")
     r = client.post(f"/desk/measures/{measure_id}/close-out",
                     data={"csrf": _csrf(page.text), "request_id": rid})
+    confirm = client.get(r.headers["location"])  # the confirmation page names the refusal
+    assert "不是“已完成”" in confirm.text and 'name="confirm"' not in confirm.text
+    r = client.post(f"/desk/measures/{measure_id}/close-out",
+                    data={"csrf": _csrf(confirm.text), "request_id": rid, "confirm": "1"})
     assert "不是“已完成”" in client.get(r.headers["location"]).text
     with transaction(db) as s:
         store_evidence(s, tmp_path, agency_id=agency_id, request_id=rid, filename="验收.pdf",
@@ -217,7 +231,7 @@ def test_close_out_from_the_item_page(desk, db, tmp_path):
                                        narrative="已完成")], submitted_by="t", now=at("2017-04-12"))
     page = client.get(f"/desk/requests/{rid}")
     r = client.post(f"/desk/measures/{measure_id}/close-out",
-                    data={"csrf": _csrf(page.text), "request_id": rid})
+                    data={"csrf": _csrf(page.text), "request_id": rid, "confirm": "1"})
     assert "已办结销号" in client.get(r.headers["location"]).text
     with db() as s:
         assert s.get_one(Measure, measure_id).closed_by == "user:duchashi"
@@ -234,7 +248,8 @@ def test_desk_review_round_trip_and_guards(desk, db, plan, policy):
         open_due_requests(s, plan, at("2017-06-16"), policy)
         future = s.scalar(select(ProgressRequest.id).order_by(ProgressRequest.id.desc()))
     page = client.get(f"/desk/requests/{future}")
-    r = client.post(f"/desk/requests/{future}/escalate", data={"csrf": _csrf(page.text)})
+    r = client.post(f"/desk/requests/{future}/escalate",
+                    data={"csrf": _csrf(page.text), "confirm": "1"})
     assert "尚未逾期" in client.get(r.headers["location"]).text
     # a report returned, then accepted from a stale tab: the second review is refused
     with db() as s:
@@ -261,13 +276,15 @@ def test_desk_review_round_trip_and_guards(desk, db, plan, policy):
     # a circular leaves out what was answered after the draft was made
     for _ in range(2):
         page = client.get(f"/desk/requests/{ids[0]}")
-        client.post(f"/desk/requests/{ids[0]}/escalate", data={"csrf": _csrf(page.text)})
+        client.post(f"/desk/requests/{ids[0]}/escalate",
+                    data={"csrf": _csrf(page.text), "confirm": "1"})
     with transaction(db) as s:
         record_reports(s, [ReportInput(request_id=ids[0], status="in_progress", percent=5)],
                        submitted_by="t", now=at("2017-04-13"))
         circular_id = s.scalar(select(Circular.id))
     listing = client.get("/desk/circulars")
-    r = client.post(f"/desk/circulars/{circular_id}/sign", data={"csrf": _csrf(listing.text)})
+    r = client.post(f"/desk/circulars/{circular_id}/sign",
+                    data={"csrf": _csrf(listing.text), "confirm": "1"})
     assert "均已报送或免报" in client.get(r.headers["location"]).text
 
 

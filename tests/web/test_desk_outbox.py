@@ -47,7 +47,7 @@ def test_dead_letters_listed_with_reason_and_requeued_after_confirming(failed, d
     assert result.failed == len(dead) > 1
     login(client)
     board = client.get("/desk")
-    assert re.search(r'href="/desk/outbox">发送失败 <span class="badge" aria-label="(\d+) 条">',
+    assert re.search(r'href="/desk/outbox">发送失败 <span class="count">(\d+)</span>',
                      board.text).group(1) == str(len(dead))
     page = client.get("/desk/outbox")
     assert page.status_code == 200 and f"共 {len(dead)} 条发送失败" in page.text
@@ -93,7 +93,7 @@ def test_dead_letters_listed_with_reason_and_requeued_after_confirming(failed, d
     r = client.post("/desk/outbox/retry", data={"csrf": _csrf(confirm.text), "all": "1"})
     assert f"已将 {len(dead) - 1} 条通知重新放入发送队列" in client.get(r.headers["location"]).text
     assert _dead(db) == [] and "目前没有发送失败的通知" in client.get("/desk/outbox").text
-    assert 'class="badge"' not in client.get("/desk").text
+    assert 'href="/desk/outbox">发送失败 <span class="count">0</span>' in client.get("/desk").text
     with db() as s:
         events = s.execute(select(AuditEvent.actor, AuditEvent.object_id, AuditEvent.detail)
                            .where(AuditEvent.action == "outbox_requeue")

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.desk.actors import actor_names
 from tracker.models import (
     Agency,
     Assignment,
@@ -42,10 +43,12 @@ class RequestHistory:
     evidence: list[Evidence]
     notes: list[Note]
     audit: list[AuditEvent]
+    names: dict[str, str]  # each actor named here, as people read it (tracker.desk.actors)
 
 
 def request_history(session: Session, request_id: int) -> RequestHistory | None:
-    """The request with its reports (all versions), ladder, deliveries, extensions, notes."""
+    """The request with its reports (all versions), ladder, deliveries, extensions, evidence
+    (newest last), notes, audit trail, and the names of everyone who acted on it."""
     row = session.execute(
         with_subject(select(ProgressRequest, ReportingPeriod.label, Agency.name, Assignment.role,
                             Measure, Indicator))
@@ -69,15 +72,20 @@ def request_history(session: Session, request_id: int) -> RequestHistory | None:
     def all_of(model, *where):  # type: ignore[no-untyped-def]
         return list(session.scalars(select(model).where(*where).order_by(model.id)))
 
+    reports = all_of(ProgressReport, ProgressReport.request_id == request_id)
+    extensions = all_of(ExtensionRequest, ExtensionRequest.request_id == request_id)
+    evidence = all_of(Evidence, Evidence.request_id == request_id)
+    notes = all_of(Note, Note.request_id == request_id)
+    audit = all_of(AuditEvent, AuditEvent.object_type == "progress_request",
+                   AuditEvent.object_id == str(request_id))
+    actors = ([r.submitted_by for r in reports] + [r.reviewed_by for r in reports]
+              + [e.asked_by for e in extensions] + [e.decided_by for e in extensions]
+              + [e.uploaded_by for e in evidence] + [n.author for n in notes]
+              + [a.actor for a in audit] + [measure.closed_by if measure else None])
     return RequestHistory(
         request=req, period=period, agency=agency, role=role, measure=measure,
-        indicator=indicator,
-        reports=all_of(ProgressReport, ProgressReport.request_id == request_id),
+        indicator=indicator, reports=reports,
         escalations=all_of(Escalation, Escalation.request_id == request_id),
-        messages=messages,
-        extensions=all_of(ExtensionRequest, ExtensionRequest.request_id == request_id),
-        evidence=all_of(Evidence, Evidence.request_id == request_id),
-        notes=all_of(Note, Note.request_id == request_id),
-        audit=all_of(AuditEvent, AuditEvent.object_type == "progress_request",
-                     AuditEvent.object_id == str(request_id)),
+        messages=messages, extensions=extensions, evidence=evidence, notes=notes, audit=audit,
+        names=actor_names(session, actors),
     )

@@ -85,6 +85,15 @@ def circular_list(session: Session, plan_id: int | None = None) -> list[tuple[Ci
     return [(c, title) for c, title in session.execute(query)]
 
 
+def circular_by_id(session: Session, circular_id: int) -> tuple[Circular, str]:
+    """A circular with its plan's title, for its confirmation page. Raises NotFound (404)."""
+    row = session.execute(select(Circular, Plan.title).join(Plan, Plan.id == Circular.plan_id)
+                          .where(Circular.id == circular_id)).first()
+    if row is None:
+        raise NotFound(f"没有编号为 {circular_id} 的通报")
+    return row[0], row[1]
+
+
 def still_overdue(session: Session, circular: Circular) -> list[dict[str, Any]]:
     """The circular's items whose requests are still open (answered or waived drop out)."""
     ids = [i["request_id"] for i in circular.items]

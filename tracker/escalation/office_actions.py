@@ -50,7 +50,8 @@ def escalate_now(session: Session, request_id: int, *, actor: str, now: dt.datet
         created_at=now)])
     req.level = level.value
     req.next_action_on = next_action_day(req.due_on, level.value, policy, after=today,
-                                         held=extension_pending(session, req.id))
+                                         held=policy.rules.extension_holds_ladder
+                                         and extension_pending(session, req.id))
     plan = session.get_one(Plan, plan_of_request(session, req.id))
     office = office_id(session, plan, plan.supervision_office)
     queued = enqueue_for_requests(session, ProgressRequest.id == req.id,

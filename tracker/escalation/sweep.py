@@ -25,6 +25,7 @@ from tracker.escalation.circulars import add_to_draft
 from tracker.models import AuditEvent, Escalation, Plan, ProgressRequest, ReportingPeriod
 from tracker.outbox import enqueue_for_requests
 from tracker.policy import Policy
+from tracker.requests.extensions import ladder_live
 from tracker.requests.rules import ladder_dates, next_action_day
 from tracker.sql import insert_ignore_from_select
 
@@ -56,7 +57,7 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
         for level, fires_on in zip(Level, rungs, strict=True):
             if fires_on > today:
                 break
-            fired = _fire(session, plan, due_on, level, fires_on, now)
+            fired = _fire(session, plan, due_on, level, fires_on, now, policy)
             result.fired[level.value] += fired
             if level == Level.CIRCULAR and fired:
                 # this plan's requests of this due day that reached the top rung today
@@ -79,7 +80,7 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
         # every rung up to today has fired for these requests: the next is the first after
         session.execute(
             update(ProgressRequest)
-            .where(ProgressRequest.due_on == due_on, _not_held(),
+            .where(ProgressRequest.due_on == due_on, ladder_live(policy),
                    ProgressRequest.state == RequestState.OPEN.value,
                    ProgressRequest.period_id.in_(_plan_periods(plan)))
             .values(next_action_on=next_action_day(due_on, 0, policy, after=today))
@@ -92,10 +93,6 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
     return result
 
 
-def _not_held():  # type: ignore[no-untyped-def]
-    # An open request with no next action day is held (a pending extension request) or at
-    # the top of its ladder: the sweep leaves it alone (tracker.requests.rules).
-    return ProgressRequest.next_action_on.is_not(None)
 
 
 def _plan_periods(plan: Plan):  # type: ignore[no-untyped-def]
@@ -103,9 +100,14 @@ def _plan_periods(plan: Plan):  # type: ignore[no-untyped-def]
 
 
 def _fire(session: Session, plan: Plan, due_on: dt.date, level: Level, fires_on: dt.date,
-          now: dt.datetime) -> int:
+          now: dt.datetime, policy: Policy) -> int:
     """Insert the rung for open requests due on `due_on` below `level`; raise their level."""
-    scope = and_(ProgressRequest.due_on == due_on, _not_held(),
+    # `next_action_on <= fires_on`: a rung fires for a request only once its next action
+    # day has reached it, so a ladder resumed after a refused extension skips the rungs that
+    # passed while it was held (tracker.requests.extensions) and a sweep that missed days
+    # still catches up every rung (the next action day is then the first missed rung's)
+    scope = and_(ProgressRequest.due_on == due_on, ladder_live(policy),
+                 ProgressRequest.next_action_on <= fires_on,
                  ProgressRequest.state == RequestState.OPEN.value,
                  ProgressRequest.level < level.value,
                  ProgressRequest.period_id.in_(_plan_periods(plan)))

@@ -1,15 +1,30 @@
 """Extension requests (延期申请): asked before the due day, decided by the supervision office.
 
-A granted extension moves the request's due day and its whole ladder with it (the next
-rung is recomputed from the new due day); `original_due_on` keeps the first deadline,
-and the scorecard counts granted extensions.
+While a request is pending, the ladder (催办/督办/通报) and the 临期提醒 are held when
+`Rules.extension_holds_ladder` is on (the default, DESIGN.md): the sweep and the pre-due
+run select only requests that `ladder_live` admits, with the rules in force when they run
+(turning the setting off releases every held request at the next sweep). The decision
+re-plans the ladder:
+
+- granted: the due day becomes the day asked for; the rungs count from it (+1/+5/+10
+  working days); a rung fired before (only possible when the ladder was not held, or the
+  office escalated by hand) starts a new round, so 催办 can follow the new due day;
+- refused: the due day stays the original one (an answer after it is late) and the rungs
+  keep their days counted from it, but a rung whose day passed while the request was held
+  is not fired afterwards: the ladder resumes with the first rung falling after the
+  decision day (`rules.next_action_day(..., after=decision day)`; the sweep fires a rung
+  only for requests whose next action day has reached it). The refusal notice itself tells
+  the liaison that the report is due at once; no burst of 催办 and 督办 follows it.
+
+`original_due_on` keeps the first deadline, and the scorecard counts granted extensions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
@@ -32,8 +47,10 @@ def ask_extension(session: Session, *, agency_id: int, request_id: int, new_due_
                   reason: str, asked_by: str, now: dt.datetime) -> ExtensionRequest:
     """Record a liaison's request. Raises ExtensionError (Chinese) if not allowed.
 
-    Allowed only for the agency's own open request, on or before its due day, for a later
-    day, with a reason, and with no other request pending.
+    Allowed only for the agency's own open request, on or before its due day (Asia/Shanghai),
+    for a later day at most MAX_EXTENSION_DAYS calendar days on, with a reason, and with no
+    other request pending. While it is pending, the ladder is held if the rules say so
+    (`ladder_live`).
     """
     req = session.get(ProgressRequest, request_id)
     if req is None or req.agency_id != agency_id:
@@ -56,9 +73,8 @@ def ask_extension(session: Session, *, agency_id: int, request_id: int, new_due_
                            reason=reason.strip()[:5000], state=ExtensionState.PENDING,
                            asked_at=now, asked_by=asked_by)
     session.add(ext)
-    # A pending request holds the ladder (rules.next_action_day(..., held=True) is None);
-    # the decision resumes it.
-    req.next_action_on = None
+    # The pending request holds the ladder through `ladder_live` (read by the sweep and the
+    # pre-due run with the rules in force then); the decision re-plans it.
     session.flush()
     session.add(AuditEvent(at=now, actor=asked_by, action="extension.ask",
                            object_type="progress_request", object_id=str(request_id),
@@ -75,6 +91,17 @@ def extension_request_id(session: Session, extension_id: int) -> int:
     return request_id
 
 
+def ladder_live(policy: Policy) -> Any:
+    """The SQL condition of requests whose ladder runs: a next action day is set (None: the
+    top rung is reached, or held by a request asked under an older version) and, when
+    `Rules.extension_holds_ladder` is on, no extension request is pending."""
+    live = ProgressRequest.next_action_on.is_not(None)
+    if not policy.rules.extension_holds_ladder:
+        return live
+    return and_(live, ~exists().where(ExtensionRequest.request_id == ProgressRequest.id,
+                                      ExtensionRequest.state == ExtensionState.PENDING.value))
+
+
 def extension_pending(session: Session, request_id: int) -> bool:
     """Whether the request has an extension request waiting for the office's decision."""
     return session.scalar(select(ExtensionRequest.id).where(
@@ -84,9 +111,10 @@ def extension_pending(session: Session, request_id: int) -> bool:
 
 def decide_extension(session: Session, extension_id: int, *, grant: bool, note: str,
                      decided_by: str, now: dt.datetime, policy: Policy) -> ExtensionRequest:
-    """Grant or refuse. A grant moves the due day and the ladder. Notifies the liaison.
+    """Grant or refuse, and re-plan the ladder (module docstring). Notifies the liaison.
 
-    Raises ExtensionError if the extension is unknown or already decided.
+    Raises ExtensionError if the extension is unknown or already decided, or its request is
+    answered or waived.
     """
     ext = session.get(ExtensionRequest, extension_id)
     if ext is None:
@@ -102,8 +130,13 @@ def decide_extension(session: Session, extension_id: int, *, grant: bool, note: 
     before = req.due_on
     if grant:
         req.due_on = ext.requested_due_on
-    # deciding lifts the hold of the pending request: the ladder resumes from the due day
-    req.next_action_on = next_action_day(req.due_on, req.level, policy)
+        if req.level:  # rungs fired on the old due day: the new one gets a ladder of its own
+            req.level, req.ladder_round = 0, req.ladder_round + 1
+        req.next_action_on = next_action_day(req.due_on, 0, policy)
+    else:
+        # the original due day's rungs, but none that passed while the request was held
+        req.next_action_on = next_action_day(req.due_on, req.level, policy,
+                                             after=max(local_date(now), req.due_on))
     session.add(AuditEvent(at=now, actor=decided_by, action="extension.decide",
                            object_type="progress_request", object_id=str(req.id),
                            detail={"extension": ext.id, "granted": grant, "note": note,

@@ -18,6 +18,7 @@ from tracker.enums import MessageKind, RequestState
 from tracker.models import Plan, ProgressRequest, ReportingPeriod
 from tracker.outbox import enqueue_for_requests
 from tracker.policy import Policy
+from tracker.requests.extensions import ladder_live
 from tracker.requests.rules import pre_due_day
 
 
@@ -30,8 +31,9 @@ def queue_pre_due_reminders(session: Session, plan: Plan, now: dt.datetime,
 
     A sweep that missed the day catches up on a later one, up to the due day itself.
     Skipped: answered or waived requests, requests held by a pending extension request
-    (their due day is being decided), and requests issued today (their own 报送通知 goes
-    out the same day). Idempotent: one message per (request, round, due day, liaison).
+    (their due day is being decided; `Rules.extension_holds_ladder`), and requests issued
+    today (their own 报送通知 goes out the same day). Idempotent: one message per
+    (request, round, due day, liaison).
     """
     n = policy.rules.pre_due_working_days
     if not n:
@@ -43,7 +45,7 @@ def queue_pre_due_reminders(session: Session, plan: Plan, now: dt.datetime,
     periods = select(ReportingPeriod.id).where(ReportingPeriod.plan_id == plan.id)
     open_ = and_(ProgressRequest.period_id.in_(periods),
                  ProgressRequest.state == RequestState.OPEN.value,
-                 ProgressRequest.next_action_on.is_not(None),  # None: held by an extension
+                 ladder_live(policy),  # not held by a pending extension request
                  ProgressRequest.issued_on < today)
     due_days = session.scalars(
         select(ProgressRequest.due_on).distinct()

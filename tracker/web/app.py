@@ -25,7 +25,7 @@ from tracker.dates.workdays import SHANGHAI
 from tracker.directory.links import LinkError
 from tracker.errors import DomainError
 from tracker.settings import Settings
-from tracker.web import desk_routes, liaison_routes
+from tracker.web import confirm_routes, desk_routes, liaison_routes, queues_routes
 from tracker.web.deps import WebContext
 from tracker.web.pages import HERE, MAX_BODY, SECURITY_HEADERS, error_page, refusal_page, templates
 from tracker.web.staff import NeedsLogin
@@ -73,6 +73,8 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
     app.include_router(liaison_routes.router)
     app.include_router(liaison_routes.renewal)
     app.include_router(desk_routes.router)
+    app.include_router(queues_routes.router)
+    app.include_router(confirm_routes.router)
 
     @app.exception_handler(NeedsLogin)
     async def _needs_login(request: Request, exc: NeedsLogin) -> RedirectResponse:

@@ -31,6 +31,7 @@ from tracker.desk.board import (
 from tracker.desk.item_history import request_history
 from tracker.desk.ledger import ledger_frame, ledger_title, ledger_xlsx
 from tracker.directory.staff import AuthError, sign_in, sign_out
+from tracker.enums import StaffRole
 from tracker.errors import DomainError, NotFound
 from tracker.escalation.circulars import circular_docx, circular_list, sign_off
 from tracker.escalation.office_actions import add_note, escalate_now, waive
@@ -52,6 +53,7 @@ from tracker.web.deps import (
 )
 from tracker.web.forms import (
     CloseOutForm,
+    ConfirmForm,
     ExtensionDecisionForm,
     LoginForm,
     MeetingForm,
@@ -72,6 +74,9 @@ NOTICES = {"escalated-1": "已催办，已通知联络员。", "escalated-2": "�
            "meeting": "常务会议已记录。",
            "meeting-dup": "该政府当天的常务会议已记录过，未重复记录。",
            "closed": "已办结销号，该任务不再调度。"}
+# where each role lands after signing in: the office on its queues, the performance office
+# (绩效办) on its scorecards, administrators on the board
+LANDING = {StaffRole.OFFICE: "/desk/queues", StaffRole.PERFORMANCE: "/desk/scorecards"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -129,7 +134,10 @@ async def login(request: Request, form: Annotated[LoginForm, Form()], session: D
         return resp
     session.commit()
     context.login_throttle.succeeded(address, now)
-    done = RedirectResponse(_safe_next(form.next), status_code=303)
+    target = _safe_next(form.next)
+    if target == "/desk":  # no page asked for: the role's own page (issue 10, item 4)
+        target = LANDING.get(_user.role, "/desk")
+    done = RedirectResponse(target, status_code=303)
     done.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=_https(context))
     done.delete_cookie(LOGIN_COOKIE)
     return done
@@ -224,6 +232,10 @@ def request_action(request_id: Id, action: str, form: Annotated[RequestActionFor
                    ) -> Response:
     if action not in ("escalate", "waive", "note"):
         raise HTTPException(404, "not-found")
+    if action != "note" and not form.confirmed:  # the first step: what will be sent
+        session.commit()  # the form token stays used
+        q = "?" + urlencode({"reason": form.reason}) if action == "waive" else ""
+        return RedirectResponse(f"/desk/requests/{request_id}/{action}{q}", status_code=303)
     actor = staff_actor_name(who)
     try:
         if action == "escalate":
@@ -258,9 +270,14 @@ def review(report_id: Id, decision: str, form: Annotated[ReviewForm, Form()], wh
             return_report(session, report_id, reviewer=staff_actor_name(who),
                           comment=form.comment, now=now, policy=context.policy_in(session))
     except DomainError as exc:
+        if form.queue:
+            return _to_queue(session, context, form.queue, error=exc.message)
         return _refused(session, context, request_id, exc)
     session.commit()
-    return _back(request_id, "accepted" if decision == "accept" else "returned")
+    message = "accepted" if decision == "accept" else "returned"
+    if form.queue:
+        return _to_queue(session, context, form.queue, message=message)
+    return _back(request_id, message)
 
 
 @router.post("/desk/extensions/{extension_id}")
@@ -268,21 +285,44 @@ def extension(extension_id: Id, form: Annotated[ExtensionDecisionForm, Form()],
               who: StaffActor, session: DbSession, context: Context, now: Now) -> Response:
     request_id = extension_request_id(session, extension_id)  # 404 if unknown
     if form.grant is None:
+        if form.queue:
+            return _to_queue(session, context, form.queue, error="请选择批准或不予批准。")
         session.commit()
         return _back(request_id, error=flash(context.secret, "请选择批准或不予批准。"))
     try:
         decide_extension(session, extension_id, grant=form.grant, note=form.note,
                          decided_by=staff_actor_name(who), now=now, policy=context.policy_in(session))
     except DomainError as exc:
+        if form.queue:
+            return _to_queue(session, context, form.queue, error=exc.message)
         return _refused(session, context, request_id, exc)
     session.commit()
+    if form.queue:
+        return _to_queue(session, context, form.queue, message="decided")
     return _back(request_id, "decided")
+
+
+def _to_queue(session: Session, context: WebContext, queue: str, *, message: str | None = None,
+              error: str | None = None) -> Response:
+    """Back to the queue page an action was taken from (its page number kept), with the
+    outcome; the form token stays used."""
+    session.commit()
+    path, _, query = queue.partition("?")
+    params = [(k, v) for k, v in (p.split("=", 1) for p in query.split("&") if "=" in p)
+              if k == "page" and v.isdigit()]
+    params += [("m", message)] if message else []
+    params += [("error", flash(context.secret, error))] if error else []
+    return RedirectResponse(f"{path}?{urlencode(params)}", status_code=303)
 
 
 @router.post("/desk/measures/{measure_id}/close-out")
 def measure_close_out(measure_id: Id, form: Annotated[CloseOutForm, Form()], who: StaffActor,
                       session: DbSession, context: Context, now: Now) -> Response:
     """办结销号 from the lead's item page; the service checks what the rule needs."""
+    if not form.confirmed:  # the first step: the confirmation page
+        session.commit()
+        return RedirectResponse(f"/desk/measures/{measure_id}/close-out?"
+                                + urlencode({"request_id": form.back_to}), status_code=303)
     try:
         close_out(session, measure_id, signed_by=staff_actor_name(who), now=now)
     except DomainError as exc:
@@ -311,8 +351,11 @@ def circular_download(circular_id: Id, _desk: StaffViewer, session: DbSession) -
 
 
 @router.post("/desk/circulars/{circular_id}/sign")
-def circular_sign(circular_id: Id, who: StaffActor, session: DbSession, context: Context,
-                  now: Now) -> Response:
+def circular_sign(circular_id: Id, form: Annotated[ConfirmForm, Form()], who: StaffActor,
+                  session: DbSession, context: Context, now: Now) -> Response:
+    if not form.confirmed:  # the first step: what will be sent to whom
+        session.commit()
+        return RedirectResponse(f"/desk/circulars/{circular_id}/sign", status_code=303)
     try:
         sign_off(session, circular_id, signed_by=who.user.display_name, now=now,
                  policy=context.policy_in(session))

@@ -137,7 +137,23 @@ class LoginForm(FormModel):
     next: str = "/desk"
 
 
-class RequestActionForm(FormModel):
+def _back_to_queue(value: str) -> str | None:
+    """A queue page to return to after an action taken there (nothing else is followed)."""
+    return value if value.startswith("/desk/queues/") and "//" not in value else None
+
+
+class ConfirmForm(FormModel):
+    """An outward or destructive action's second step: `confirm=1` acts; without it the
+    action's confirmation page is shown (issue 10, item 3)."""
+
+    confirm: str = ""
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirm == "1"
+
+
+class RequestActionForm(ConfirmForm):
     """Escalate now (no field), waive (`reason`) or add a note (`text`)."""
 
     reason: str = ""
@@ -146,11 +162,21 @@ class RequestActionForm(FormModel):
 
 class ReviewForm(FormModel):
     comment: str = ""
+    back: str = ""  # the queue page the review was made from
+
+    @property
+    def queue(self) -> str | None:
+        return _back_to_queue(self.back)
 
 
 class ExtensionDecisionForm(FormModel):
     decision: str = ""  # grant | refuse
     note: str = ""
+    back: str = ""  # the queue page the decision was made from
+
+    @property
+    def queue(self) -> str | None:
+        return _back_to_queue(self.back)
 
     @property
     def grant(self) -> bool | None:
@@ -158,7 +184,7 @@ class ExtensionDecisionForm(FormModel):
         return {"grant": True, "refuse": False}.get(self.decision)
 
 
-class CloseOutForm(FormModel):
+class CloseOutForm(ConfirmForm):
     request_id: str = ""  # the item page to return to
 
     @property

@@ -35,17 +35,19 @@ ACTION_LABELS = {
     "report.return": "退回修改", "evidence.upload": "上传佐证材料", "extension.ask": "申请延期",
     "extension.decide": "审批延期", "request.waive": "免报", "note.add": "添加备注",
     "ladder.escalate_now": "手动督办", "excel.upload": "上传 Excel", "meeting.record": "记录常务会议",
+    "measure.close_out": "办结销号", "circular.sign_off": "签发通报", "outbox_requeue": "重新发送通知",
+    "ladder.fire": "逾期督办",
 }
 
 
 def _actor_label(actor: str) -> str:
-    """`liaison:3:link:3v1@1489712400` -> 联络员#3（链接 3v1@1489712400）, and so on."""
+    """An actor by kind when its name is not at hand (pages that can name people use
+    `tracker.desk.actors.actor_names`): never an internal id or a link's signature."""
     kind, _, rest = actor.partition(":")
     if kind == "liaison":
-        number, _, link = rest.partition(":link:")
-        return f"联络员#{number}" + (f"（链接 {link}）" if link else "")
+        return "联络员"
     if kind == "user":
-        return f"工作人员 {rest}"
+        return "工作人员"
     if kind == "system":
         return f"系统（{rest}）"
     return {"cli": "命令行", "t": "测试"}.get(actor, actor)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from tracker.desk.queues import QueueCounts
 from tracker.directory.staff import SignedIn
 from tracker.enums import StaffRole
 
@@ -30,7 +31,12 @@ class Desk:
 
     signed_in: SignedIn
     csrf: str
-    dead_letters: int = 0  # failed notices, the navigation's badge (office staff only)
+    queues: QueueCounts = QueueCounts()  # the navigation's badges (office staff only)
+
+    @property
+    def dead_letters(self) -> int:
+        """Failed notices (the outbox page's total)."""
+        return self.queues.dead_letters
 
     @property
     def can_act(self) -> bool:

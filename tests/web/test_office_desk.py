@@ -1,0 +1,209 @@
+"""The office's desk over HTTP (issue 10, items 3 and 4): queues with actions, confirmation
+pages that show what will be sent, evidence served to staff, names instead of ids, and
+each role's landing page."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from tests.conftest import STAFF_PASSWORD, at
+from tests.web_helpers import Clock, liaison_of, make_app, make_settings, token_for
+from tracker.db import transaction
+from tracker.models import Agency, OutboxMessage, ProgressReport, ProgressRequest
+from tracker.requests.extensions import ask_extension
+from tracker.requests.opening import open_due_requests
+
+
+@pytest.fixture
+def desk(db, db_url, overdue, tmp_path):  # type: ignore[no-untyped-def]
+    clock = Clock(at("2017-04-12", 10))
+    settings = make_settings(tmp_path, db_url)
+    client = TestClient(make_app(db, settings, clock), follow_redirects=False)
+    return client, settings, clock, overdue
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no form token on the page"
+    return m.group(1)
+
+
+def login(client, username="duchashi"):  # type: ignore[no-untyped-def]
+    page = client.get("/login")
+    return client.post("/login", data={"username": username, "password": STAFF_PASSWORD,
+                                       "csrf": _csrf(page.text), "next": "/desk"})
+
+
+def test_review_queue_accepts_and_returns_fifty_a_page(desk, db):
+    client, _, _, ids = desk
+    r = login(client)
+    assert r.headers["location"] == "/desk/queues"
+    overview = client.get("/desk/queues")
+    assert "待审核的报送</a>（793 项）" in overview.text
+    assert re.search(r'href="/desk/queues/reviews">待审核 <span class="count">793</span>',
+                     overview.text)
+    board = client.get("/desk")  # the counts are in every desk page's navigation
+    assert '待审核 <span class="count">793</span>' in board.text
+    page = client.get("/desk/queues/reviews")
+    rows = re.findall(r'<tr id="rv(\d+)"', page.text)
+    assert len(rows) == 50 and "第 1 / 16 页" in page.text
+    last = client.get("/desk/queues/reviews", params={"page": 16})
+    assert len(re.findall(r'<tr id="rv', last.text)) == 793 - 15 * 50
+    first, second = int(rows[0]), int(rows[1])
+    r = client.post(f"/desk/reports/{first}/accept",
+                    data={"csrf": _csrf(page.text), "back": "/desk/queues/reviews?page=1"})
+    assert r.headers["location"] == "/desk/queues/reviews?page=1&m=accepted"
+    page = client.get(r.headers["location"])
+    assert "已审核通过" in page.text and f'id="rv{first}"' not in page.text
+    r = client.post(f"/desk/reports/{second}/return",
+                    data={"csrf": _csrf(page.text), "back": "/desk/queues/reviews?page=1",
+                          "comment": ""})
+    assert "退回须填写意见" in client.get(r.headers["location"]).text
+    page = client.get("/desk/queues/reviews")
+    r = client.post(f"/desk/reports/{second}/return",
+                    data={"csrf": _csrf(page.text), "back": "/desk/queues/reviews?page=1",
+                          "comment": "请补充量化数据"})
+    page = client.get(r.headers["location"])
+    assert "已退回，已通知联络员" in page.text and "待审核 <span class=\"count\">791</span>" in page.text
+    with db() as s:
+        states = dict(s.execute(select(ProgressReport.id, ProgressReport.review_state)
+                                .where(ProgressReport.id.in_([first, second]))).all())
+        assert states == {first: "accepted", second: "returned"}
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)
+                        .where(OutboxMessage.kind == "report_returned")) == 1
+    # only a queue page is followed back; anything else goes to the item page
+    page = client.get("/desk/queues/reviews")
+    r = client.post(f"/desk/reports/{rows[2]}/accept",
+                    data={"csrf": _csrf(page.text), "back": "https://evil.example/"})
+    assert r.headers["location"].startswith("/desk/requests/")
+
+
+def test_extension_queue_grants_from_the_queue(desk, db, plan, policy):
+    client, _, _, _ = desk
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-06-16"), policy)
+        req = s.scalars(select(ProgressRequest).order_by(ProgressRequest.id.desc())).first()
+        ext = ask_extension(s, agency_id=req.agency_id, request_id=req.id,
+                            new_due_on=at("2017-07-31").date(), reason="需汇总各区数据",
+                            asked_by="t", now=at("2017-06-20")).id
+        rid = req.id
+    login(client)
+    page = client.get("/desk/queues/extensions")
+    assert "需汇总各区数据" in page.text and "申请至 2017-07-31" in page.text
+    r = client.post(f"/desk/extensions/{ext}", data={
+        "csrf": _csrf(page.text), "back": "/desk/queues/extensions?page=1",
+        "decision": "grant", "note": "同意"})
+    assert r.headers["location"] == "/desk/queues/extensions?page=1&m=decided"
+    assert "无待办事项" in client.get(r.headers["location"]).text
+    with db() as s:
+        assert s.get_one(ProgressRequest, rid).due_on.isoformat() == "2017-07-31"
+
+
+def test_confirmation_pages_show_what_will_be_sent(desk, db):
+    client, _, _, ids = desk
+    login(client)
+    with db() as s:
+        agency = s.scalar(select(Agency.name).join(ProgressRequest,
+                                                   ProgressRequest.agency_id == Agency.id)
+                          .where(ProgressRequest.id == ids[0]))
+    item = client.get(f"/desk/requests/{ids[0]}")
+    # a POST without confirm acts on nothing: it leads to the confirmation page
+    r = client.post(f"/desk/requests/{ids[0]}/escalate", data={"csrf": _csrf(item.text)})
+    assert r.headers["location"] == f"/desk/requests/{ids[0]}/escalate"
+    page = client.get(r.headers["location"])
+    with db() as s:
+        assert s.get_one(ProgressRequest, ids[0]).level == 1
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)
+                        .where(OutboxMessage.level == 2)) == 0  # the preview left nothing
+    assert "<h1>确认立即督办</h1>" in page.text
+    table = page.text[page.text.index('id="send-h"'):]
+    assert f"{agency}分管领导" in table and "市政府督查室联络员（抄送）" in table
+    assert re.search(r"a\d+\.deputy@example\.org", table)
+    assert "【督办】" in table and "逾期未报送进展情况" in table
+    r = client.post(f"/desk/requests/{ids[0]}/escalate",
+                    data={"csrf": _csrf(page.text), "confirm": "1"})
+    assert "已督办" in client.get(r.headers["location"]).text
+    # 免报: the reason travels to the confirmation page and back
+    item = client.get(f"/desk/requests/{ids[1]}")
+    r = client.post(f"/desk/requests/{ids[1]}/waive",
+                    data={"csrf": _csrf(item.text), "reason": "任务调整"})
+    page = client.get(r.headers["location"])
+    assert "<h1>确认免报</h1>" in page.text and "任务调整" in page.text
+    assert "免报" in page.text[page.text.index('id="send-h"'):]
+    assert 'name="reason" value="任务调整"' in page.text
+    with db() as s:
+        assert s.get_one(ProgressRequest, ids[1]).state == "open"
+
+
+def test_evidence_is_listed_and_downloaded_by_staff_only(desk, db):
+    client, settings, _, ids = desk
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-04-12"))
+    with db() as s:
+        rid = s.scalar(select(ProgressRequest.id).join(Agency, Agency.id == ProgressRequest.agency_id)
+                       .where(Agency.name == "市残联", ProgressRequest.id.in_(ids[5:])))
+    data = b"%PDF-1.4 <script>alert(1)</script> evidence"
+    r = client.post(f"/l/{token}/requests/{rid}/evidence",
+                    files={"file": ("验收报告 2017.pdf", data, "application/pdf")})
+    assert r.status_code == 303
+    assert client.get("/desk/evidence/1").status_code == 303  # to /login
+    login(client)
+    item = client.get(f"/desk/requests/{rid}")
+    listing = item.text[item.text.index('id="evidence-h"'):]
+    assert "验收报告 2017.pdf" in listing and f"{len(data)} 字节" in listing
+    assert "市残联联络员（市残联联络员）" in listing and "2017-04-12 10:00" in listing
+    href = re.search(r'href="(/desk/evidence/\d+)"', listing).group(1)
+    for user in ("duchashi", "jixiaoban"):
+        client.cookies.clear()
+        login(client, user)
+        r = client.get(href)
+        assert r.status_code == 200 and r.content == data
+        assert r.headers["content-type"] == "application/octet-stream"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["content-security-policy"] == "sandbox"
+        disposition = r.headers["content-disposition"]
+        assert disposition.startswith("attachment; filename*=UTF-8''")
+        assert unquote(disposition.split("''", 1)[1]) == "验收报告 2017.pdf"
+    assert client.get("/desk/evidence/999999").status_code == 404
+
+
+def test_people_by_name_and_labels_in_chinese(desk, db):
+    client, settings, _, ids = desk
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-04-12"))
+    with db() as s:
+        rid = s.scalar(select(ProgressRequest.id).join(Agency, Agency.id == ProgressRequest.agency_id)
+                       .where(Agency.name == "市残联", ProgressRequest.id.in_(ids[5:])))
+    client.post(f"/l/{token}/requests/{rid}", data={
+        "action": "submit", "status": "in_progress", "percent": "30", "narrative": "第二版"})
+    login(client)
+    page = client.get(f"/desk/requests/{rid}")
+    r = client.post(f"/desk/requests/{rid}/note", data={"csrf": _csrf(page.text), "text": "已电话督促"})
+    page = client.get(r.headers["location"]).text
+    assert "联络员#" not in page and "链接" not in page and "user:" not in page
+    assert "工作人员 duchashi" not in page
+    assert "督查室张科长：已电话督促" in page
+    audit = page[page.index('id="audit-h"'):]
+    assert "市残联联络员（市残联联络员）" in audit and "网页报送" in audit
+    for raw in ("report_returned", "in_progress", "pending", "escalation"):
+        assert raw not in re.sub(r"<[^>]+>", "", page)
+
+
+def test_each_role_lands_on_its_page(desk):
+    client, _, _, _ = desk
+    r = login(client, "jixiaoban")
+    assert r.headers["location"] == "/desk/scorecards"
+    page = client.get("/desk/scorecards")
+    assert 'href="/desk/scorecard/2017.xlsx"' in page.text and "本年度" in page.text
+    assert client.get("/desk/queues").status_code == 403  # the office's queues only
+    assert "待审核" not in page.text  # no queue counts for a role that cannot act
+    r = client.get("/desk/scorecard/2017.xlsx")
+    assert r.status_code == 200 and r.content[:2] == b"PK"
+    client.cookies.clear()
+    page = client.get("/login", params={"next": "/desk/circulars"})
+    r = client.post("/login", data={"username": "duchashi", "password": STAFF_PASSWORD,
+                                    "csrf": _csrf(page.text), "next": "/desk/circulars"})
+    assert r.headers["location"] == "/desk/circulars"  # a page asked for is kept

@@ -1,0 +1,185 @@
+"""The supervision office's queues (issue 10, item 3): what waits for the office.
+
+- reports awaiting review (审核): a request's latest report version not reviewed yet;
+- extension requests to decide (延期申请);
+- draft circulars to sign off (通报稿);
+- dead letters (notices that failed for good; listed on /desk/outbox);
+- agencies with work but no active liaison (their notices reach nobody). The catalog loader
+  creates every agency it names (tracker.catalog.load), so an import leaves no unmatched
+  name behind: this queue shows agencies the directory cannot reach instead.
+
+Each list is one set-based query, oldest first, paginated (`PER_PAGE` rows a page); the
+counts of all five are one SELECT of scalar subqueries (`queue_counts`), cheap enough for
+the navigation of every desk page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from tracker.enums import (
+    CircularState,
+    ContactRole,
+    ExtensionState,
+    OutboxStatus,
+    RequestState,
+    ReviewState,
+)
+from tracker.models import (
+    Agency,
+    Assignment,
+    Circular,
+    Contact,
+    ExtensionRequest,
+    Indicator,
+    Measure,
+    OutboxMessage,
+    Plan,
+    ProgressReport,
+    ProgressRequest,
+    ReportingPeriod,
+)
+from tracker.requests.subjects import with_subject
+
+PER_PAGE = 50
+QUEUES = ("reviews", "extensions", "circulars", "agencies")
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """How many wait in each queue (the desk navigation's badges)."""
+
+    reviews: int = 0
+    extensions: int = 0
+    circulars: int = 0
+    dead_letters: int = 0
+    agencies: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.reviews + self.extensions + self.circulars + self.dead_letters
+
+
+def _latest_pending() -> Any:
+    """Reports that are their request's latest version and still pending review."""
+    newer = aliased(ProgressReport)
+    return and_(ProgressReport.review_state == ReviewState.PENDING.value,
+                ~exists().where(newer.request_id == ProgressReport.request_id,
+                                newer.version > ProgressReport.version))
+
+
+def _without_liaison() -> Any:
+    has_work = exists().where(Assignment.agency_id == Agency.id, Assignment.active.is_(True))
+    has_liaison = exists().where(Contact.agency_id == Agency.id, Contact.active.is_(True),
+                                 Contact.role == ContactRole.LIAISON.value)
+    return and_(has_work, ~has_liaison)
+
+
+def queue_counts(session: Session) -> QueueCounts:
+    """The five queues' sizes in one SELECT of five counts (each on an indexed or small
+    table: review states, pending extensions, drafts, failed messages, agencies)."""
+    def count(model: Any, *where: Any) -> Any:
+        return select(func.count()).select_from(model).where(*where).scalar_subquery()
+
+    row = session.execute(select(
+        count(ProgressReport, _latest_pending()),
+        count(ExtensionRequest, ExtensionRequest.state == ExtensionState.PENDING.value),
+        count(Circular, Circular.state == CircularState.DRAFT.value),
+        count(OutboxMessage, OutboxMessage.status == OutboxStatus.FAILED.value),
+        count(Agency, _without_liaison()),
+    )).one()
+    return QueueCounts(*(int(n or 0) for n in row))
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One row of a queue, named as people read it (no internal ids but the links')."""
+
+    request_id: int | None
+    plan: str
+    period: str
+    agency: str
+    subject: str  # the measure's code and title, or the indicator's
+    at: dt.datetime | None  # submitted, asked or drafted (UTC-aware; shown in Asia/Shanghai)
+    row: Any  # the report, extension request, circular or agency
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    name: str
+    items: list[QueueItem]
+    total: int
+    page: int
+    pages: int
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _page(session: Session, name: str, query: Any, total: int, page: int,
+          make: Any, per_page: int) -> QueuePage:
+    pages = max((total + per_page - 1) // per_page, 1)
+    page = min(max(page, 1), pages)
+    rows = session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return QueuePage(name, [make(r) for r in rows], total, page, pages)
+
+
+def _subject(m_code: str | None, m_title: str | None, i_code: str | None,
+             i_name: str | None) -> str:
+    return f"{m_code} {m_title}" if m_code else f"{i_code} {i_name}"
+
+
+def queue_page(session: Session, name: str, page: int = 1,
+               counts: QueueCounts | None = None, per_page: int = PER_PAGE) -> QueuePage:
+    """One page (`per_page` rows, oldest first; a page past the last shows the last) of
+    the queue `name` (one of `QUEUES`).
+
+    reviews: latest pending report versions by submission time; extensions: pending
+    requests by the time asked; circulars: drafts by the time drafted; agencies: agencies
+    with active assignments and no active liaison, by name. Two queries: the count and the
+    page (`counts`, when given, spares the count). Raises KeyError for an unknown name.
+    """
+    counts = counts or queue_counts(session)
+    query: Any
+    subject_cols = (Plan.title, ReportingPeriod.label, Agency.name, Measure.code, Measure.title,
+                    Indicator.code, Indicator.name)
+    if name == "reviews":
+        query = (with_subject(select(ProgressReport, ProgressRequest.id, *subject_cols)
+                              .join(ProgressRequest, ProgressRequest.id == ProgressReport.request_id))
+                 .join(Plan, Plan.id == ReportingPeriod.plan_id)
+                 .where(_latest_pending())
+                 .order_by(ProgressReport.submitted_at, ProgressReport.id))
+        return _page(session, name, query, counts.reviews, page, lambda r: QueueItem(
+            r[1], r[2], r[3], r[4], _subject(*r[5:9]), _aware(r[0].submitted_at), r[0]), per_page)
+    if name == "extensions":
+        query = (with_subject(select(ExtensionRequest, ProgressRequest, *subject_cols)
+                              .join(ProgressRequest,
+                                    ProgressRequest.id == ExtensionRequest.request_id))
+                 .join(Plan, Plan.id == ReportingPeriod.plan_id)
+                 .where(ExtensionRequest.state == ExtensionState.PENDING.value)
+                 .order_by(ExtensionRequest.asked_at, ExtensionRequest.id))
+        return _page(session, name, query, counts.extensions, page, lambda r: QueueItem(
+            r[1].id, r[2], r[3], r[4], _subject(*r[5:9]), _aware(r[0].asked_at),
+            (r[0], r[1])), per_page)
+    if name == "circulars":
+        query = (select(Circular, Plan.title).join(Plan, Plan.id == Circular.plan_id)
+                 .where(Circular.state == CircularState.DRAFT.value)
+                 .order_by(Circular.drafted_at, Circular.id))
+        return _page(session, name, query, counts.circulars, page, lambda r: QueueItem(
+            None, r[1], "", "", r[0].title, _aware(r[0].drafted_at), r[0]), per_page)
+    if name == "agencies":
+        open_requests = (select(func.count()).select_from(ProgressRequest)
+                         .where(ProgressRequest.agency_id == Agency.id,
+                                ProgressRequest.state == RequestState.OPEN.value)
+                         .correlate(Agency).scalar_subquery())
+        query = (select(Agency, open_requests).where(_without_liaison())
+                 .order_by(Agency.name, Agency.id))
+        return _page(session, name, query, counts.agencies, page, lambda r: QueueItem(
+            None, "", "", r[0].name, r[0].kind.label, None, (r[0], int(r[1] or 0))), per_page)
+    raise KeyError(name)

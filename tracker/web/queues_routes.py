@@ -1,0 +1,81 @@
+"""The office's queues (issue 10, item 3), the performance office's scorecards page (item 4)
+and evidence served to staff (item 3).
+
+- `/desk/queues`: what waits for the office, queue by queue, with counts; each queue has
+  its own page, 50 rows a page, oldest first (`/desk/queues/{name}?page=`), with the
+  actions that clear it (accept or return a report, grant or refuse an extension; a draft
+  circular is signed from its confirmation page).
+- `/desk/scorecards`: each plan's years with a download of its scorecard.
+- `/desk/evidence/{id}`: a liaison's upload, as a download with safe headers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from tracker.dates.workdays import SHANGHAI, local_date
+from tracker.desk.evidence import evidence_file
+from tracker.desk.queues import QUEUES, queue_page
+from tracker.desk.scorecards import scorecard_years
+from tracker.web.deps import Context, DbSession, Id, Now, OfficeViewer, StaffViewer
+from tracker.web.pages import templates
+from tracker.web.staff import read_flash
+
+router = APIRouter()
+Page = Annotated[int, Query(ge=1, le=100_000)]
+TITLES = {"reviews": "待审核的报送", "extensions": "待审批的延期申请", "circulars": "待签发的通报",
+          "agencies": "没有联络员的单位"}
+NOTICES = {"accepted": "已审核通过。", "returned": "已退回，已通知联络员。",
+           "decided": "延期申请已处理，已通知联络员。"}
+
+
+@router.get("/desk/queues", response_class=HTMLResponse)
+def queues(request: Request, viewer: OfficeViewer, session: DbSession, now: Now
+           ) -> HTMLResponse:
+    """Every queue's count and its oldest rows (the counts are the navigation's)."""
+    firsts = {name: queue_page(session, name, 1, viewer.queues, per_page=5) for name in QUEUES}
+    session.commit()
+    return templates.TemplateResponse(request, "desk/queues.html", {
+        "desk": viewer, "firsts": firsts, "titles": TITLES, "tz": SHANGHAI,
+        "today": local_date(now)})
+
+
+@router.get("/desk/queues/{name}", response_class=HTMLResponse)
+def queue(request: Request, name: str, viewer: OfficeViewer, session: DbSession,
+          context: Context, now: Now, page: Page = 1) -> HTMLResponse:
+    """One queue, `PER_PAGE` rows a page, oldest first."""
+    if name not in QUEUES:
+        raise HTTPException(404, "not-found")
+    result = queue_page(session, name, page, viewer.queues)
+    session.commit()
+    return templates.TemplateResponse(request, "desk/queue.html", {
+        "desk": viewer, "q": result, "title": TITLES[name], "tz": SHANGHAI,
+        "today": local_date(now), "back": f"/desk/queues/{name}?page={result.page}",
+        "notice": NOTICES.get(request.query_params.get("m", "")),
+        "error": read_flash(context.secret, request.query_params.get("error"))})
+
+
+@router.get("/desk/scorecards", response_class=HTMLResponse)
+def scorecards(request: Request, viewer: StaffViewer, session: DbSession, now: Now
+               ) -> HTMLResponse:
+    """The performance office's page: each plan's years, each with its scorecard."""
+    plans = scorecard_years(session, local_date(now))
+    session.commit()
+    return templates.TemplateResponse(request, "desk/scorecards.html", {
+        "desk": viewer, "plans": plans, "tz": SHANGHAI, "several": len(plans) > 1})
+
+
+@router.get("/desk/evidence/{evidence_id}")
+def evidence_download(evidence_id: Id, _viewer: StaffViewer, session: DbSession,
+                      context: Context) -> Response:
+    """A liaison's evidence file for staff (office, performance office, administrators).
+    Always a download with a neutral type, sandboxed: nothing uploaded runs in a browser."""
+    ev, data = evidence_file(session, context.settings.home, evidence_id)
+    session.commit()
+    return Response(data, media_type="application/octet-stream", headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(ev.filename)}",
+        "Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"})
