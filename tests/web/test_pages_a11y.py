@@ -33,7 +33,7 @@ from tracker.db import transaction
 from tracker.directory.staff import sign_in
 from tracker.enums import ChannelKind, OutboxStatus
 from tracker.escalation.office_actions import escalate_now, waive
-from tracker.models import Agency, OutboxMessage, ProgressRequest
+from tracker.models import Agency, Circular, OutboxMessage, ProgressRequest
 from tracker.settings import Rules
 from tracker.web.staff import COOKIE
 
@@ -69,6 +69,16 @@ PAGES = [
     Visit("item-answered", "/desk/requests/{answered}", "office"),
     Visit("circulars", "/desk/circulars", "office"),
     Visit("outbox", "/desk/outbox", "office"),
+    Visit("queues", "/desk/queues", "office"),
+    Visit("queue-reviews", "/desk/queues/reviews", "office"),
+    Visit("queue-extensions", "/desk/queues/extensions", "office"),
+    Visit("queue-circulars", "/desk/queues/circulars", "office"),
+    Visit("queue-agencies", "/desk/queues/agencies", "office"),
+    Visit("scorecards", "/desk/scorecards", "performance"),
+    Visit("confirm-escalate", "/desk/requests/{answered}/escalate", "office"),
+    Visit("confirm-escalate-refused", "/desk/requests/{top}/escalate", "office"),
+    Visit("confirm-waive", "/desk/requests/{top}/waive", "office"),
+    Visit("confirm-sign", "/desk/circulars/{circular}/sign", "office"),
     Visit("outbox-retry", "/desk/outbox/retry?message={dead}", "office"),
     Visit("outbox-retry-all", "/desk/outbox/retry", "office"),
     Visit("liaison", "/l/{token}"),
@@ -95,6 +105,7 @@ class Seeded:
     answered: int  # a request of 市残联 answered on time
     waived: int  # 市残联's red request, waived
     dead: int  # a dead letter
+    circular: int  # the draft circular holding 市民政局's top rung
     token: str
     expired: str  # 市残联's liaison's link of 1 January
 
@@ -125,6 +136,7 @@ def site(db, db_url, plan, overdue, policy, tmp_path):  # type: ignore[no-untype
         dead = s.scalars(select(OutboxMessage.id).where(
             OutboxMessage.status == OutboxStatus.FAILED).order_by(OutboxMessage.id).limit(1)
             ).one()
+        circular = s.scalars(select(Circular.id).order_by(Circular.id).limit(1)).one()
         cookies = {who: sign_in(s, username=name, password=STAFF_PASSWORD, now=NOW,
                                 rules=Rules())[1]
                    for who, name in (("office", "duchashi"), ("performance", "jixiaoban"))}
@@ -132,7 +144,8 @@ def site(db, db_url, plan, overdue, policy, tmp_path):  # type: ignore[no-untype
     settings = make_settings(tmp_path, db_url, base_url=f"http://127.0.0.1:{port}")
     liaison = liaison_of(db, "市残联")
     seeded = Seeded(plan=plan.id, cdpf=cdpf, mca=mca, top=red[mca], answered=answered,
-                    waived=red[cdpf], dead=dead, token=token_for(settings, liaison, NOW),
+                    waived=red[cdpf], dead=dead, circular=circular,
+                    token=token_for(settings, liaison, NOW),
                     expired=token_for(settings, liaison, at("2017-01-03")))
     server = ServerThread(make_app(db, settings, Clock(NOW)), port)
     server.start()
