@@ -97,7 +97,7 @@ def test_an_extension_holds_the_ladder_and_the_office_decides(db, db_url, plan, 
         rid = _request_of(db, "市残联", "2.2.4")
         token = token_for(settings, liaison_of(db, "市残联"), at("2017-04-07"))
         page = browser.new_page(bypass_csp=True)
-        page.goto(f"{base}/l/{token}")
+        page.goto(f"{base}/l/{token}/requests/{rid}")  # the item's own page
         form = page.locator(f"form[action$='/requests/{rid}/extension']")
         form.evaluate("f => { const d = f.closest('details'); if (d) d.open = true; }")
         form.locator("input[name=new_due_on]").fill("2017-04-28")  # the browser's date picker
@@ -184,12 +184,12 @@ def test_staff_download_a_liaisons_evidence(db, db_url, overdue, tmp_path, brows
         token = token_for(settings, liaison_of(db, "市残联"), at("2017-04-12"))
         data = b"%PDF-1.4\n<html><script>alert(1)</script></html>\n" + bytes(range(256))
         page = browser.new_page(bypass_csp=True, accept_downloads=True)
-        page.goto(f"{base}/l/{token}")
-        form = page.locator(f"form[action$='/requests/{rid}/evidence']")
-        form.locator("input[type=file]").set_input_files(files=[{
+        page.goto(f"{base}/l/{token}/requests/{rid}")  # evidence goes within the answer
+        page.locator(f"#r{rid}-file").set_input_files(files=[{
             "name": "验收报告.pdf", "buffer": data, "mimeType": "application/pdf"}])
         with page.expect_navigation():
-            form.locator("button[type=submit]").click()
+            page.click(f"#r{rid}-upload")
+        assert "佐证材料已上传" in page.inner_text("main")
 
         _sign_in(page, base)
         page.goto(f"{base}/desk/requests/{rid}")
