@@ -23,7 +23,7 @@ from tracker.directory.agencies import agencies_named, get_agency
 from tracker.errors import DomainError, Forbidden
 from tracker.exchange.template import agency_template, template_filename
 from tracker.exchange.upload import MAX_BYTES as SHEET_MAX_BYTES
-from tracker.exchange.upload import UploadError, import_sheet, sheet_agency_id
+from tracker.exchange.upload import UploadError, read_sheet, record_sheet
 from tracker.requests.answer_form import agency_items, request_history
 from tracker.requests.drafts import save_draft
 from tracker.requests.evidence import MAX_BYTES, evidence_for_agency, evidence_path, store_evidence
@@ -178,18 +178,22 @@ def template(link: LiaisonLink, session: DbSession, now: Now,
 
 @router.post("/upload")
 def upload(request: Request, form: Annotated[UploadForm, Form()], link: LiaisonLink,
-           session: DbSession, now: Now) -> Response:
+           session: DbSession, context: Context, now: Now) -> Response:
     # a sync handler runs in a worker thread: parsing the sheet does not hold up the event loop
     file = form.chosen
     if file is None:
         return _page(request, link, session, now, upload_errors=["请选择要上传的 Excel 文件。"],
                      status=422)
     data = file.file.read(SHEET_MAX_BYTES + 1)
+    # parse holding no transaction: on SQLite the link check's transaction holds the write
+    # lock, and every other page would wait for the parse (issue 10, item 8)
+    session.rollback()
     try:
+        sheet = read_sheet(data, context.converter)
         # a person serving several agencies uploads any of their sheets: the sheet names
         # its agency; one outside the link's agencies is refused as another agency's
-        named = sheet_agency_id(data)
-        result = import_sheet(session, data, submitted_by=link.actor, now=now,
+        named = sheet.agency_id
+        result = record_sheet(session, sheet, submitted_by=link.actor, now=now,
                               agency_id=named if named in link.agencies else link.agency_id)
     except DomainError as exc:
         session.rollback()
