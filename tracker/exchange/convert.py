@@ -11,6 +11,7 @@ Each conversion runs in its own temporary folder with its own LibreOffice profil
 (`-env:UserInstallation`, so it never meets a desktop session's profile or lock), is killed
 with its process group after `timeout` seconds, and at most `MAX_PARALLEL` run at a time in
 a process; a conversion that cannot get a slot within `timeout` seconds is refused as busy.
+LibreOffice runs at a lower CPU priority (`nice -n 10`) than the pages.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ SAVE_AS_XLSX = "请在 Excel/WPS 中另存为 .xlsx（Excel 工作簿）后再�
 MAX_PARALLEL = 1  # one LibreOffice at a time: each takes ~150 MB and a core for a second
 MAX_OUTPUT = 5 * 1024 * 1024  # the converted file meets the upload's own size bound
 _SLOTS = threading.BoundedSemaphore(MAX_PARALLEL)
+# LibreOffice yields the CPU to the pages: a conversion may take a second longer, while
+# every other request keeps its pace (two cores, one of them converting)
+_NICE = ["nice", "-n", "10"] if shutil.which("nice") else []
 
 
 class ConversionRefused(ValueError):
@@ -78,7 +82,7 @@ class Converter:
             source = folder / f"upload{suffix}"
             source.write_bytes(data)
             out = folder / "out"
-            command = [self.program, "--headless", "--norestore", "--nolockcheck",
+            command = [*_NICE, self.program, "--headless", "--norestore", "--nolockcheck",
                        f"-env:UserInstallation={(folder / 'profile').as_uri()}",
                        "--convert-to", "xlsx:Calc Office Open XML", "--outdir", str(out),
                        str(source)]

@@ -102,18 +102,19 @@ def check_package(data: bytes) -> zipfile.ZipFile:
 
 
 def _count(package: zipfile.ZipFile, name: str, pattern: re.Pattern[bytes]) -> int:
-    """Occurrences of `pattern` in a member, inflated one CHUNK at a time; stops counting
-    past MAX_CELLS. A tag that a chunk boundary cuts is counted with the next chunk."""
+    """Occurrences of `pattern` (a tag's opening, "<c " or "<x:c ") in a member, inflated one
+    CHUNK at a time; stops counting past MAX_CELLS. A chunk is counted up to its last "<",
+    the rest is counted with the next chunk, so no tag is cut or counted twice."""
     found, text = 0, b""
     try:
         with package.open(name) as member:
             while found <= MAX_CELLS:
                 chunk = member.read(CHUNK)
                 text += chunk
-                keep = 64 if chunk else 0  # the last bytes may hold the start of a tag
-                cut = len(text) - keep
-                found += sum(1 for m in pattern.finditer(text) if m.start() < cut)
-                text = text[cut:] if keep else b""
+                cut = text.rfind(b"<", max(len(text) - 64, 0)) if chunk else -1
+                cut = len(text) if cut < 0 else cut
+                found += len(pattern.findall(text, 0, cut))
+                text = text[cut:]
                 if not chunk:
                     break
     except KeyError:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from tracker.enums import RequestState
 from tracker.errors import DomainError
+from tracker.exchange.convert import NO_CONVERTER, ConversionRefused, Converter
 from tracker.exchange.layout import (
     COLUMN_OF,
     COLUMNS,
@@ -35,7 +36,6 @@ from tracker.exchange.layout import (
     STATUS_BY_LABEL,
     column_letter,
 )
-from tracker.exchange.convert import NO_CONVERTER, ConversionRefused, Converter
 from tracker.exchange.package import (
     Merge,
     NeedsConversion,

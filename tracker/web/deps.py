@@ -3,7 +3,8 @@
     def item(request_id: Id, session: DbSession, who: StaffViewer, now: Now) -> HTMLResponse
 
 - `WebContext`: the app's wiring (settings, policy, session factory, link secret, clock,
-  the converter of legacy and Strict workbooks), built once by `create_app` and the only thing kept on `app.state`.
+  the converter of legacy and Strict workbooks), built once by `create_app` and the only
+  thing kept on `app.state`.
 - `DbSession`: one Session per request. The handler commits once; an exception rolls it
   back; it is closed when the request is done.
 - `Now`: the injected clock's aware datetime, read once per request, so the pages and the
