@@ -272,6 +272,7 @@ def test_a_post_nobody_may_send_is_refused_before_its_body_is_read(db, db_url, p
     head = (b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.xlsx\"\r\n"
             b"Content-Type: application/octet-stream\r\n\r\n")
     outcomes = []
+    titles: list[str] = []
     try:
         for path in (f"/l/{forged}/upload", f"/l/{expired}/upload",
                      f"/l/{forged}/requests/1/evidence", "/desk/meetings", f"/l/{good}/upload"):
@@ -290,10 +291,13 @@ def test_a_post_nobody_may_send_is_refused_before_its_body_is_read(db, db_url, p
                            headers={"Content-Type": "multipart/form-data; boundary=XyZ",
                                     "Cookie": "tracker_session=made-up"})
             outcomes.append((r.status_code, r.headers.get("connection"), yielded))
+            titles.append(re.search(r"<h1[^>]*>([^<]+)</h1>", r.text).group(1))  # type: ignore[union-attr]
+            assert r.headers["content-security-policy"].startswith("default-src 'self'")
     finally:
         server.stop()
     assert [(code, conn) for code, conn, _ in outcomes] == [
         (403, "close"), (410, "close"), (403, "close"), (401, "close"), (413, "close")]
+    assert titles == ["链接无效", "链接已过期", "链接无效", "请重新登录", "文件过大"]
     assert all(y < MAX_BODY // 2 for _, _, y in outcomes[:4]), outcomes
     # a good link's upload is read up to the limit, then cut off: the rest is never sent
     assert outcomes[4][2] < MAX_BODY + 8 * 1024 * 1024, outcomes
