@@ -25,6 +25,13 @@
                         claim); TRACKER_DISPATCH_RECIPIENTS  recipients claimed per batch
   TRACKER_SEND_HOURS    when notices go out, Asia/Shanghai: "08:30-18:00" (default) or
                         "always"; TRACKER_SEND_ON_REST_DAYS  true to send on weekends/holidays
+  TRACKER_SOFFICE       LibreOffice's program (default "soffice" on the PATH; empty: none),
+                        converting .xls/.et and Strict Open XML uploads to .xlsx;
+                        TRACKER_CONVERT_TIMEOUT  seconds one conversion may take (default 60)
+  TRACKER_TRUSTED_PROXY_HEADER  the header a reverse proxy puts the client's address in
+                        (e.g. X-Real-IP); read only on connections from TRACKER_TRUSTED_PROXIES
+                        (comma-separated addresses or networks, e.g. 127.0.0.1); otherwise
+                        the socket's peer is the client (sign-in throttling counts by it)
   TRACKER_WORK_POOL     the Prefect work pool of `tracker deploy` / `tracker worker`
                         (default "tracker"; the server is Prefect's PREFECT_API_URL)
 
@@ -100,6 +107,9 @@ class Rules(BaseModel):
     session_max_hours: int = Field(12, ge=1)  # and never lasts longer than this
     login_max_failures: int = Field(5, ge=1)  # consecutive wrong passwords before a lock
     login_lock_minutes: int = Field(15, ge=1)
+    # failed sign-ins for unknown names one client address may have evaluated per window
+    login_address_limit: int = Field(20, ge=1)
+    login_address_window_minutes: int = Field(15, ge=1)
     weights: Weights = Weights()
 
 
@@ -154,6 +164,10 @@ class Settings(BaseSettings):
     templates_dir: Path | None = None  # an administrator's notice templates (override ours)
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line on stderr
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    soffice: str = "soffice"  # LibreOffice for .xls/.et/Strict uploads; "" turns it off
+    convert_timeout: float = Field(60.0, gt=0, le=600)  # seconds per conversion
+    trusted_proxy_header: str | None = None  # e.g. X-Real-IP, set by the reverse proxy
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()  # peers whose header is believed
 
     if not TYPE_CHECKING:  # keep the mypy plugin's typed keyword arguments
 
@@ -205,6 +219,23 @@ class Settings(BaseSettings):
                 f"TRACKER_DISPATCH_RUN_TIMEOUT（{self.dispatch_run_timeout:g} 秒），"
                 "否则一次投递连一封邮件也发不出")
         return self
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        import ipaddress
+
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list | tuple):
+            for item in value:
+                try:
+                    ipaddress.ip_network(str(item), strict=False)
+                except ValueError:
+                    raise SettingsError(f"配置有误：TRACKER_TRUSTED_PROXIES 中的“{str(item)[:60]}”"
+                                        "不是有效的 IP 地址或网段") from None
+            return tuple(str(v) for v in value)
+        return value
 
     @field_validator("smtp_from")
     @classmethod

@@ -114,22 +114,6 @@ def test_shared_strings_that_inflate_are_refused_before_parsing(db, sheet):
                               "只填写其中的行")
 
 
-def test_strict_open_xml_and_legacy_xls_say_how_to_save(db, sheet):
-    agency_id, data = sheet
-    strict = _rewrite(data, lambda name, body: body.replace(
-        b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-        b"http://purl.oclc.org/ooxml/spreadsheetml/main") if name == "xl/workbook.xml" else body)
-    with pytest.raises(UploadError) as err:
-        _import(db, agency_id, strict)
-    assert str(err.value) == ("文件：这是“Strict Open XML 电子表格”格式的文件；请在 Excel 中“另存为”"
-                              "Excel 工作簿（.xlsx）后再上传")
-    legacy = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 4096
-    with pytest.raises(UploadError) as err:
-        _import(db, agency_id, legacy)
-    assert str(err.value) == ("文件：这是旧版 Excel（.xls）或 WPS 表格（.et）格式的文件；请在 Excel 或 WPS 中"
-                              "“另存为”Excel 工作簿（.xlsx）后再上传")
-
-
 def test_a_file_name_from_an_agency_name_is_safe():
     from tracker.exchange.template import sheet_filename
 

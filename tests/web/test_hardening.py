@@ -246,3 +246,174 @@ def test_a_chunked_body_is_cut_off_at_the_limit(db, db_url, plan, tmp_path):
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     # answered once the body passed the limit (plus what the sockets' buffers hold)
     assert answered_after and answered_after[0] <= MAX_BODY + 8 * 1024 * 1024
+
+
+@pytest.mark.sqlite_only
+def test_a_post_nobody_may_send_is_refused_before_its_body_is_read(db, db_url, plan, tmp_path):
+    """A 100 MB chunked upload to a forged or expired link, or to the desk without a
+    session, is answered 403/410/401 from the link or cookie alone (not 413 at the 25 MB
+    body limit): the server closes the connection, so the client gets to send only what
+    the sockets' buffers hold. Counted by the generator that feeds the body. To a good
+    link, it is refused with 413 at the limit and the connection closed there too."""
+    import httpx
+
+    from tests.browser import ServerThread
+    from tests.smtp_server import free_port
+    from tracker.web.pages import MAX_BODY
+
+    settings = make_settings(tmp_path, db_url)
+    liaison = liaison_of(db, "市残联")
+    good = token_for(settings, liaison, at("2017-12-18"))
+    forged = good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB")
+    expired = token_for(settings, liaison, at("2017-10-01"))  # 30 days are up on 12-18
+    port = free_port()
+    server = ServerThread(make_app(db, settings, Clock(at("2017-12-18"))), port)
+    server.start()
+    head = (b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.xlsx\"\r\n"
+            b"Content-Type: application/octet-stream\r\n\r\n")
+    outcomes = []
+    titles: list[str] = []
+    try:
+        for path in (f"/l/{forged}/upload", f"/l/{expired}/upload",
+                     f"/l/{forged}/requests/1/evidence", "/desk/meetings", f"/l/{good}/upload"):
+            yielded = 0
+
+            def body():  # type: ignore[no-untyped-def]
+                nonlocal yielded
+                yielded += len(head)
+                yield head
+                chunk = b"x" * 65536
+                while yielded < 100 * 1024 * 1024:
+                    yielded += len(chunk)
+                    yield chunk
+
+            r = httpx.post(f"http://127.0.0.1:{port}{path}", content=body(), timeout=60,
+                           headers={"Content-Type": "multipart/form-data; boundary=XyZ",
+                                    "Cookie": "tracker_session=made-up"})
+            outcomes.append((r.status_code, r.headers.get("connection"), yielded))
+            titles.append(re.search(r"<h1[^>]*>([^<]+)</h1>", r.text).group(1))  # type: ignore[union-attr]
+            assert r.headers["content-security-policy"].startswith("default-src 'self'")
+    finally:
+        server.stop()
+    assert [(code, conn) for code, conn, _ in outcomes] == [
+        (403, "close"), (410, "close"), (403, "close"), (401, "close"), (413, "close")]
+    assert titles == ["链接无效", "链接已过期", "链接无效", "请重新登录", "文件过大"]
+    assert all(y < MAX_BODY // 2 for _, _, y in outcomes[:4]), outcomes
+    # a good link's upload is read up to the limit, then cut off: the rest is never sent
+    assert outcomes[4][2] < MAX_BODY + 8 * 1024 * 1024, outcomes
+
+
+def _big_xls(template: bytes, folder) -> bytes:  # type: ignore[no-untyped-def]
+    """A hostile legacy .xls: the template with 300 rows of unknown requests and long text,
+    written by LibreOffice."""
+    import subprocess
+
+    book = openpyxl.load_workbook(io.BytesIO(template))
+    ws = book["进展填报"]
+    for r in range(2, 302):
+        ws.cell(r, 1, 900000 + r)
+        ws.cell(r, 7, "推进中")
+        ws.cell(r, 8, 50)
+        ws.cell(r, 9, f"第{r}行" + "工作进展" * 100)
+    (folder / "big.xlsx").write_bytes(_bytes(book))
+    subprocess.run(["soffice", "--headless", "--norestore",
+                    f"-env:UserInstallation={(folder / 'profile').as_uri()}",
+                    "--convert-to", "xls", "--outdir", str(folder / "xls"),
+                    str(folder / "big.xlsx")], check=True, capture_output=True, timeout=120)
+    return (folder / "xls" / "big.xls").read_bytes()
+
+
+@pytest.mark.sqlite_only
+def test_other_pages_answer_within_a_second_while_an_upload_is_read(db, db_url, overdue,
+                                                                    tmp_path):
+    """A real server on a real SQLite file: while one liaison's 300-row .xls is converted
+    by a slow LibreOffice (the real one, started 3 s late: a loaded machine, a big file)
+    and read, another agency's liaison page and the desk board each answer in under a
+    second, because the upload holds no transaction (and so not SQLite's write lock) until
+    the file is parsed. The upload is then refused whole. (Before, every page waited for
+    the whole conversion and parse.)"""
+    import shutil
+    import threading
+    import time
+
+    import httpx
+
+    from tests.browser import ServerThread
+    from tests.conftest import STAFF_PASSWORD
+    from tests.smtp_server import free_port
+
+    slow = tmp_path / "slow-soffice"
+    slow.write_text(f"#!/bin/sh\nsleep 3\nexec {shutil.which('soffice')} \"$@\"\n")
+    slow.chmod(0o755)
+    settings = make_settings(tmp_path, db_url).model_copy(update={"soffice": str(slow)})
+    clock = Clock(at("2017-04-12", 10))
+    app = make_app(db, settings, clock)
+    own = token_for(settings, liaison_of(db, "市残联"), at("2017-04-12"))
+    other = token_for(settings, liaison_of(db, "市教委"), at("2017-04-12"))
+    before = _count(db)
+    port = free_port()
+    server = ServerThread(app, port)
+    server.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        template = httpx.get(f"{base}/l/{own}/template.xlsx", timeout=30).content
+        hostile = _big_xls(template, tmp_path)
+        assert hostile.startswith(b"\xd0\xcf\x11\xe0") and len(hostile) < 5 * 1024 * 1024
+        office = httpx.Client(base_url=base, timeout=30)
+        page = office.get("/login")
+        nonce = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        assert office.post("/login", data={"username": "duchashi", "password": STAFF_PASSWORD,
+                                           "csrf": nonce, "next": "/desk"}).status_code == 303
+        answer: list[httpx.Response] = []
+        upload = threading.Thread(target=lambda: answer.append(httpx.post(
+            f"{base}/l/{own}/upload", files={"file": ("填报.xls", hostile)}, timeout=120)))
+        upload.start()
+        timings: list[tuple[str, int, float]] = []
+        while upload.is_alive():
+            for name, get in (("liaison", lambda: httpx.get(f"{base}/l/{other}", timeout=30)),
+                              ("desk", lambda: office.get("/desk"))):
+                started = time.perf_counter()
+                r = get()
+                timings.append((name, r.status_code, time.perf_counter() - started))
+        upload.join()
+    finally:
+        server.stop()
+    assert answer[0].status_code == 422
+    assert "进展填报 第2行 A列（请求编号）：未知的请求编号 900002" in answer[0].text
+    assert _count(db) == before  # nothing of the upload recorded
+    assert {name for name, _, _ in timings} == {"liaison", "desk"} and len(timings) >= 4
+    assert all(code == 200 for _, code, _ in timings)
+    assert max(seconds for _, _, seconds in timings) < 1.0, timings
+
+
+@pytest.mark.sqlite_only
+def test_a_legacy_sheet_without_libreoffice_is_refused_on_the_page(db, db_url, plan, policy,
+                                                                    tmp_path):
+    """TRACKER_SOFFICE= (no LibreOffice): the liaison's page says to save as .xlsx, and the
+    same file is recorded once a server has LibreOffice."""
+    import subprocess
+
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-12-18"), policy)
+    settings = make_settings(tmp_path, db_url)
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-12-18"))
+    without = TestClient(make_app(db, settings.model_copy(update={"soffice": ""}),
+                                  Clock(at("2017-12-20", 10))), follow_redirects=False)
+    book = _template(without, token)
+    book["进展填报"].cell(2, 7, "推进中")
+    book["进展填报"].cell(2, 8, 10)
+    (tmp_path / "a.xlsx").write_bytes(_bytes(book))
+    subprocess.run(["soffice", "--headless", "--norestore",
+                    f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+                    "--convert-to", "xls", "--outdir", str(tmp_path), str(tmp_path / "a.xlsx")],
+                   check=True, capture_output=True, timeout=120)
+    xls = (tmp_path / "a.xls").read_bytes()
+    r = without.post(f"/l/{token}/upload", files={"file": ("填报.xls", xls)})
+    assert r.status_code == 422
+    assert ("文件：这是旧版 Excel（.xls）或 WPS 表格（.et）格式的文件，本系统无法直接读取；"
+            "请在 Excel/WPS 中另存为 .xlsx（Excel 工作簿）后再上传") in r.text
+    assert _count(db) == 0
+    with_lo = TestClient(make_app(db, settings, Clock(at("2017-12-20", 10))), follow_redirects=False)
+    r = with_lo.post(f"/l/{token}/upload", files={"file": ("填报.xls", xls)})
+    assert r.status_code == 303 and r.headers["location"].endswith("?m=uploaded#upload")
+    assert _count(db) == 1

@@ -5,10 +5,13 @@ module looks into the file as a ZIP package, cheaply and with bounded memory, an
 what it is and whether it is safe to parse:
 
 - a legacy binary workbook (.xls, WPS .et: an OLE compound file) or a Strict Open XML
-  workbook (another namespace that openpyxl does not read): refused with a message saying
-  to save it as an ordinary .xlsx;
+  workbook (another namespace that openpyxl does not read): `NeedsConversion`, which the
+  reader hands to LibreOffice (`tracker.exchange.convert`) or refuses;
 - a package whose members would inflate beyond `MAX_UNCOMPRESSED` bytes (shared strings
   that expand a few hundred KB into a gigabyte): refused before anything is inflated;
+- a package whose worksheets hold more than `MAX_CELLS` cells, or whose shared strings
+  table more than `MAX_CELLS` strings: refused after a streaming count that stops at the
+  cap (memory bounded by one chunk, well under a second), before openpyxl parses a cell;
 - the merged ranges of a sheet (openpyxl's streaming reader does not report them).
 
 Sizes are what the ZIP directory declares; a member that inflates beyond its declared
@@ -23,18 +26,38 @@ import zipfile
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
+from tracker.exchange.convert import SAVE_AS_XLSX
+
 MAX_UNCOMPRESSED = 40 * 1024 * 1024  # an agency's sheet inflates to well under 1 MB
 MAX_XML_READ = 8 * 1024 * 1024  # workbook.xml, its rels, one sheet's XML (merges only)
+MAX_CELLS = 200_000  # cells in all worksheets; the template has ~12 per request row
+CHUNK = 1024 * 1024  # bytes inflated at a time while counting cells
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_CELL = re.compile(rb"<(?:\w+:)?c[\s/>]")
+_STRING = re.compile(rb"<(?:\w+:)?si[\s/>]")
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
 
 
 class PackageRefused(ValueError):
     """The file cannot be read as an ordinary .xlsx; the message (Chinese) says what to do."""
+
+
+class NeedsConversion(PackageRefused):
+    """A legacy (.xls/.et) or Strict Open XML workbook: readable once LibreOffice has saved
+    it as an ordinary .xlsx. `suffix` is the file name ending LibreOffice expects, `what`
+    the format's name in the messages."""
+
+    def __init__(self, suffix: str, what: str):
+        self.suffix, self.what = suffix, what
+        super().__init__(f"这是{what}格式的文件，本系统无法直接读取；{SAVE_AS_XLSX}")
+
+
+LEGACY = "旧版 Excel（.xls）或 WPS 表格（.et）"
+STRICT = "“Strict Open XML 电子表格”"
 
 
 @dataclass(frozen=True)
@@ -50,12 +73,12 @@ class Merge:
 def check_package(data: bytes) -> zipfile.ZipFile:
     """The workbook's ZIP package, once it is known to be an ordinary .xlsx of bounded size.
 
-    Raises PackageRefused for a legacy .xls/.et, a file that is not a ZIP package, a
-    Strict Open XML workbook, or one whose members declare more than MAX_UNCOMPRESSED bytes.
+    Raises NeedsConversion for a legacy .xls/.et or a Strict Open XML workbook, and
+    PackageRefused for a file that is not a ZIP package, one whose members declare more
+    than MAX_UNCOMPRESSED bytes, or one holding more than MAX_CELLS cells or strings.
     """
     if data.startswith(OLE_MAGIC):
-        raise PackageRefused("这是旧版 Excel（.xls）或 WPS 表格（.et）格式的文件；请在 Excel 或 WPS 中"
-                             "“另存为”Excel 工作簿（.xlsx）后再上传")
+        raise NeedsConversion(".xls", LEGACY)
     try:
         package = zipfile.ZipFile(io.BytesIO(data))
         members = package.infolist()
@@ -68,9 +91,37 @@ def check_package(data: bytes) -> zipfile.ZipFile:
                              "只填写其中的行")
     head = _read(package, "xl/workbook.xml", 4096)
     if head is not None and STRICT_NS.encode() in head:
-        raise PackageRefused("这是“Strict Open XML 电子表格”格式的文件；请在 Excel 中“另存为”"
-                             "Excel 工作簿（.xlsx）后再上传")
+        raise NeedsConversion(".xlsx", STRICT)
+    cells = sum(_count(package, m.filename, _CELL) for m in members
+                if m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml"))
+    strings = _count(package, "xl/sharedStrings.xml", _STRING)
+    if max(cells, strings) > MAX_CELLS:
+        raise PackageRefused(f"表格中的单元格过多（超过 {MAX_CELLS} 个）；请使用系统下载的模板，"
+                             "只填写其中的行，勿在远处单元格留下内容或格式")
     return package
+
+
+def _count(package: zipfile.ZipFile, name: str, pattern: re.Pattern[bytes]) -> int:
+    """Occurrences of `pattern` (a tag's opening, "<c " or "<x:c ") in a member, inflated one
+    CHUNK at a time; stops counting past MAX_CELLS. A chunk is counted up to its last "<",
+    the rest is counted with the next chunk, so no tag is cut or counted twice."""
+    found, text = 0, b""
+    try:
+        with package.open(name) as member:
+            while found <= MAX_CELLS:
+                chunk = member.read(CHUNK)
+                text += chunk
+                cut = text.rfind(b"<", max(len(text) - 64, 0)) if chunk else -1
+                cut = len(text) if cut < 0 else cut
+                found += len(pattern.findall(text, 0, cut))
+                text = text[cut:]
+                if not chunk:
+                    break
+    except KeyError:
+        return 0
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise PackageRefused("不是有效的 Excel（.xlsx）文件，或文件已损坏；请使用系统下载的模板") from exc
+    return found
 
 
 def merged_ranges(package: zipfile.ZipFile, sheet_name: str) -> list[Merge]:

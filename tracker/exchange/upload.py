@@ -3,6 +3,12 @@
 Each problem is named by sheet, row and column (unknown request, a row for another
 agency, a status not in the list, a percent out of range or stored as text, a formula).
 Nothing is recorded unless every row is good.
+
+Two steps, so that parsing never holds a database transaction (issue 10, item 8: on
+SQLite a transaction holds the write lock, and a slow parse made every other page wait):
+`read_sheet` reads the file with no database at all (converting a legacy or Strict
+workbook with LibreOffice first, `tracker.exchange.convert`); `record_sheet` then checks
+the rows against the requests and records them. `import_sheet` does both.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from tracker.enums import RequestState
 from tracker.errors import DomainError
+from tracker.exchange.convert import NO_CONVERTER, ConversionRefused, Converter
 from tracker.exchange.layout import (
     COLUMN_OF,
     COLUMNS,
@@ -29,7 +36,13 @@ from tracker.exchange.layout import (
     STATUS_BY_LABEL,
     column_letter,
 )
-from tracker.exchange.package import Merge, PackageRefused, check_package, merged_ranges
+from tracker.exchange.package import (
+    Merge,
+    NeedsConversion,
+    PackageRefused,
+    check_package,
+    merged_ranges,
+)
 from tracker.models import AuditEvent, ProgressRequest
 from tracker.requests.reports import RecordResult, ReportInput, input_problems, record_reports
 
@@ -67,44 +80,49 @@ MAX_BYTES = 5 * 1024 * 1024  # an agency's sheet is tens of KB
 MAX_ROWS = 2000  # an agency has at most a few hundred requests open
 
 
-def sheet_agency_id(data: bytes) -> int | None:
-    """The agency id a downloaded sheet names (its 说明 sheet's 单位编号), or None when the
-    file is not a workbook or names none; `import_sheet` checks the rest."""
-    if len(data) > MAX_BYTES:
-        return None
-    try:
-        check_package(data)
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-        if META_SHEET not in book.sheetnames:
-            return None
-        meta_sheet = book[META_SHEET]
-        meta_sheet.reset_dimensions()
-        meta = {r[0]: r[1] for r in meta_sheet.iter_rows(max_row=50, max_col=2, values_only=True)
-                if r and r[0]}
-        return int(str(meta.get("单位编号", "")).strip())
-    except Exception:  # a damaged or foreign file: import_sheet names the problem
-        return None
+@dataclass(frozen=True)
+class Sheet:
+    """A parsed agency sheet: what its 说明 sheet says (`meta_id`: 单位编号 as text, ""
+    when absent; `meta_name`: 单位), its non-blank rows as (row number, values), and the
+    cell-level problems found without the database."""
+
+    meta_id: str
+    meta_name: str
+    rows: list[tuple[int, dict[str, Any]]]
+    problems: list[Problem]
+
+    @property
+    def agency_id(self) -> int | None:
+        """The agency id the sheet names, or None."""
+        return int(self.meta_id) if self.meta_id.isdigit() and len(self.meta_id) < 10 else None
 
 
-def parse_rows(data: bytes, agency_id: int) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
-    """(row number, values) of every non-blank row, and the cell-level problems found.
+def read_sheet(data: bytes, converter: Converter = NO_CONVERTER) -> Sheet:
+    """Parse an uploaded workbook; touches no database (call it outside any transaction).
 
-    Raises UploadError at once when the file is too large, is not a workbook, or is not
-    the template (no sheet, other headers, too many rows). The workbook is read in
-    openpyxl's streaming mode, so a stray cell at row 1,048,576 costs nothing.
+    A legacy .xls/.et or a Strict Open XML workbook is converted by `converter` first
+    (refused with a message to save as .xlsx when it cannot be); the converted file meets
+    the same bounds. Raises UploadError at once when the file is too large, inflates too
+    far, holds too many cells, is not a workbook, or is not the template (no sheet, other
+    headers, too many rows, merged answer cells). The workbook is read in openpyxl's
+    streaming mode, so a stray cell at row 1,048,576 costs nothing.
     """
     if len(data) > MAX_BYTES:
         raise UploadError([Problem("文件", None, None, "文件过大（超过 5 MB），请使用系统下载的模板")])
     try:
-        package = check_package(data)
-    except PackageRefused as exc:
+        try:
+            package = check_package(data)
+        except NeedsConversion as exc:
+            data = converter.to_xlsx(data, exc.suffix, exc.what)
+            package = check_package(data)  # the converted file meets the same bounds
+    except (PackageRefused, ConversionRefused) as exc:
         raise UploadError([Problem("文件", None, None, str(exc))]) from None
     merged = _merge_problems(merged_ranges(package, SHEET))
     if merged:
         raise UploadError(merged)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-        return _read(book, agency_id)
+        return _read(book)
     except UploadError:
         raise
     except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign file
@@ -112,7 +130,7 @@ def parse_rows(data: bytes, agency_id: int) -> tuple[list[tuple[int, dict[str, A
                                    "或文件已损坏；请使用系统下载的模板")]) from exc
 
 
-def _read(book: Any, agency_id: int) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
+def _read(book: Any) -> Sheet:
     if SHEET not in book.sheetnames:
         raise UploadError([Problem(SHEET, None, None, "找不到该工作表；请使用系统下载的模板")])
     sheet = book[SHEET]
@@ -126,13 +144,12 @@ def _read(book: Any, agency_id: int) -> tuple[list[tuple[int, dict[str, Any]]], 
     if header != HEADERS:
         raise UploadError([Problem(SHEET, 1, None, "表头与模板不一致；请勿增删或移动列")])
     problems: list[Problem] = []
+    meta: dict[Any, Any] = {}
     if META_SHEET in book.sheetnames:
         meta_sheet = book[META_SHEET]
         meta_sheet.reset_dimensions()
         meta = {r[0]: r[1] for r in meta_sheet.iter_rows(max_row=50, max_col=2, values_only=True)
                 if r and r[0]}
-        if str(meta.get("单位编号", "")) not in ("", str(agency_id)):
-            problems.append(Problem(META_SHEET, 2, "B", f"此文件属于其他单位（{meta.get('单位')}）"))
     rows: list[tuple[int, dict[str, Any]]] = []
     for number, cells in enumerate(sheet.iter_rows(min_row=2, max_row=MAX_ROWS + 2,
                                                    max_col=len(HEADERS)), start=2):
@@ -155,17 +172,32 @@ def _read(book: Any, agency_id: int) -> tuple[list[tuple[int, dict[str, Any]]], 
         if all(values.get(k) in (None, "") for k in COLUMN_OF):
             continue  # blank line
         rows.append((number, values))
-    return rows, problems
+    meta_id = meta.get("单位编号")
+    if isinstance(meta_id, float) and meta_id.is_integer():
+        meta_id = int(meta_id)  # a converted sheet may store the id as a float
+    return Sheet("" if meta_id is None else str(meta_id).strip(), str(meta.get("单位") or ""),
+                 rows, problems)
 
 
 def import_sheet(session: Session, data: bytes, *, agency_id: int, submitted_by: str,
+                 now: dt.datetime, converter: Converter = NO_CONVERTER) -> RecordResult:
+    """`read_sheet`, then `record_sheet`. Does not commit. Raises UploadError listing
+    every problem; nothing is recorded then."""
+    return record_sheet(session, read_sheet(data, converter), agency_id=agency_id,
+                        submitted_by=submitted_by, now=now)
+
+
+def record_sheet(session: Session, sheet: Sheet, *, agency_id: int, submitted_by: str,
                  now: dt.datetime) -> RecordResult:
-    """Validate every row, then record all answered rows as one batch. Does not commit.
+    """Validate every row of a parsed sheet against agency `agency_id`'s requests, then
+    record all answered rows as one batch. Does not commit.
 
     Rows whose 状态 is empty are left unanswered. Raises UploadError listing every
     problem; nothing is recorded then.
     """
-    rows, problems = parse_rows(data, agency_id)
+    rows, problems = sheet.rows, list(sheet.problems)
+    if sheet.meta_id not in ("", str(agency_id)):
+        problems.insert(0, Problem(META_SHEET, 2, "B", f"此文件属于其他单位（{sheet.meta_name}）"))
     ids = [v["request_id"] for _, v in rows
            if isinstance(v["request_id"], int) and 0 < v["request_id"] < 2**31]
     known = {rid: (agency, state, indicator) for rid, agency, state, indicator in session.execute(

@@ -16,7 +16,14 @@ from tracker.models.plan import (
     Plan,
 )
 from tracker.models.scheduler import JobFire, SchedulerLease, scheduler_job
-from tracker.models.staff import Circular, FormToken, Note, StaffSession, StaffUser
+from tracker.models.staff import (
+    Circular,
+    FormToken,
+    Note,
+    SignInAddress,
+    StaffSession,
+    StaffUser,
+)
 from tracker.models.tracking import (
     Escalation,
     Evidence,
@@ -39,5 +46,6 @@ __all__ = [
     "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue",
     "Measure",
     "MeetingCompliance", "OutboxMessage", "Plan", "ProgressReport", "ProgressRequest",
-    "ReportingPeriod", "ScorecardRun", "Circular", "FormToken", "Note", "StaffSession", "StaffUser",
+    "ReportingPeriod", "ScorecardRun", "Circular", "FormToken", "Note", "SignInAddress",
+    "StaffSession", "StaffUser",
 ]

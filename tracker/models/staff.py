@@ -26,6 +26,18 @@ class StaffUser(Base):
     created_at: Mapped[dt.datetime]
 
 
+class SignInAddress(Base):
+    """Failed sign-ins from one client address in the current window (issue 10, item 8),
+    shared by every process through the database; `tracker.directory.staff` reserves and
+    counts with conditional UPDATEs."""
+
+    __tablename__ = "sign_in_address"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), unique=True)
+    window_start: Mapped[dt.datetime]
+    failures: Mapped[int] = mapped_column(default=0)
+
+
 class StaffSession(Base):
     """A signed-in browser. Only the SHA-256 of the cookie value is stored."""
 

@@ -19,16 +19,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tracker.dates.workdays import SHANGHAI
-from tracker.directory.links import LinkError
+from tracker.directory.links import LinkError, verify_link
+from tracker.directory.staff import session_is_live
 from tracker.errors import DomainError
 from tracker.settings import Settings
 from tracker.web import confirm_routes, desk_routes, liaison_routes, queues_routes
-from tracker.web.deps import WebContext
+from tracker.web.deps import WebContext, app_context
 from tracker.web.pages import HERE, MAX_BODY, SECURITY_HEADERS, error_page, refusal_page, templates
-from tracker.web.staff import NeedsLogin
+from tracker.web.staff import COOKIE, NeedsLogin
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,61 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+class CheckBeforeBody:
+    """A POST is refused before a byte of its body is read when nobody may send it: to a
+    liaison's page (`/l/{token}/…`) unless the link verifies (forged or revoked 403,
+    expired 410), to the desk (`/desk/…`) unless the session cookie is live (401). Without
+    this, FastAPI reads and spools the whole form (up to the body limit) before any
+    dependency checks the link or the session (issue 10, item 8). The refusal closes the
+    connection, so the server does not read the rest of the body either. The route's own
+    dependencies check again, as before; this only moves the refusal ahead of the body."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        refusal: Response | None = None
+        if path.startswith("/l/"):
+            refusal = await run_in_threadpool(_link_refusal, scope, path.split("/")[2])
+        elif path.startswith("/desk/"):
+            refusal = await run_in_threadpool(_session_refusal, scope)
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        refusal.headers["Connection"] = "close"  # the rest of the body is never read
+        await refusal(scope, receive, send)
+
+
+def _link_refusal(scope: Any, token: str) -> Response | None:
+    context = app_context(scope["app"])
+    with context.factory() as session:
+        try:
+            verify_link(session, context.secret, token, context.clock(),
+                        dt.timedelta(days=context.settings.rules.link_max_age_days))
+        except LinkError as exc:
+            return refusal_page(Request(scope), exc)
+        finally:
+            session.rollback()
+    return None
+
+
+def _session_refusal(scope: Any) -> Response | None:
+    context = app_context(scope["app"])
+    request = Request(scope)
+    with context.factory() as session:
+        try:
+            if session_is_live(session, request.cookies.get(COOKIE), context.clock(),
+                               context.settings.rules):
+                return None
+        finally:
+            session.rollback()
+    return error_page(request, 401, "stale")
+
+
 def _real_clock() -> dt.datetime:
     return dt.datetime.now(SHANGHAI)
 
@@ -69,6 +126,7 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
     app = FastAPI(title="规划纲要督查督办系统", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.context = WebContext.build(factory, settings, clock)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
+    app.add_middleware(CheckBeforeBody)  # runs before BodyLimit: a refusal reads nothing
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(liaison_routes.router)
     app.include_router(liaison_routes.renewal)
@@ -84,7 +142,9 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
     async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > MAX_BODY:
-            return error_page(request, 413, "too-large")
+            refused = error_page(request, 413, "too-large")
+            refused.headers["Connection"] = "close"
+            return refused
         response = await call_next(request)
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
@@ -98,7 +158,10 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
-        return error_page(request, exc.status_code, str(exc.detail))
+        page = error_page(request, exc.status_code, str(exc.detail))
+        if exc.status_code == 413:  # else the server reads (and drops) the rest of the body
+            page.headers["Connection"] = "close"
+        return page
 
     @app.exception_handler(DomainError)
     async def _refused(request: Request, exc: DomainError) -> HTMLResponse:

@@ -3,7 +3,8 @@
     def item(request_id: Id, session: DbSession, who: StaffViewer, now: Now) -> HTMLResponse
 
 - `WebContext`: the app's wiring (settings, policy, session factory, link secret, clock,
-  sign-in throttle), built once by `create_app` and the only thing kept on `app.state`.
+  the converter of legacy and Strict workbooks), built once by `create_app` and the only
+  thing kept on `app.state`.
 - `DbSession`: one Session per request. The handler commits once; an exception rolls it
   back; it is closed when the request is done.
 - `Now`: the injected clock's aware datetime, read once per request, so the pages and the
@@ -33,10 +34,11 @@ from tracker.desk.queues import QueueCounts, queue_counts
 from tracker.directory.links import LinkClaims, link_id, load_secret, person_agencies, verify_link
 from tracker.directory.staff import AuthError, SignedIn, consume_form_token, current, issue_form_token
 from tracker.enums import StaffRole
+from tracker.exchange.convert import Converter
 from tracker.models import Contact
 from tracker.policy import Policy
 from tracker.settings import Settings
-from tracker.web.staff import ACT_ROLES, COOKIE, VIEW_ROLES, Desk, LoginThrottle, NeedsLogin
+from tracker.web.staff import ACT_ROLES, COOKIE, VIEW_ROLES, Desk, NeedsLogin
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]  # a row id in a URL; anything else is a 404
 
@@ -50,7 +52,7 @@ class WebContext:
     factory: sessionmaker[Session]
     secret: str  # signs liaisons' links and the pages' flash messages
     clock: Callable[[], dt.datetime]  # returns an aware datetime
-    login_throttle: LoginThrottle
+    converter: Converter  # LibreOffice for .xls/.et and Strict Open XML uploads
 
     def policy_in(self, session: Session) -> Policy:
         """The policy with the calendar overrides stored in the database (cached until
@@ -62,7 +64,7 @@ class WebContext:
               clock: Callable[[], dt.datetime]) -> WebContext:
         return cls(settings=settings, policy=Policy.from_settings(settings), factory=factory,
                    secret=load_secret(settings.home, settings.secret_key), clock=clock,
-                   login_throttle=LoginThrottle())
+                   converter=Converter.find(settings.soffice, settings.convert_timeout))
 
 
 def app_context(app: Starlette) -> WebContext:

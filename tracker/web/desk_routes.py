@@ -8,6 +8,7 @@ action comes back to the page it was made from, with its words.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
@@ -30,7 +31,7 @@ from tracker.desk.board import (
 )
 from tracker.desk.item_history import request_history
 from tracker.desk.ledger import ledger_frame, ledger_title, ledger_xlsx
-from tracker.directory.staff import AuthError, sign_in, sign_out
+from tracker.directory.staff import CHECK_SECONDS, AuthError, sign_in_committed, sign_out
 from tracker.enums import StaffRole
 from tracker.errors import DomainError, NotFound
 from tracker.escalation.circulars import circular_docx, circular_list, sign_off
@@ -62,7 +63,14 @@ from tracker.web.forms import (
     ReviewForm,
 )
 from tracker.web.pages import templates
-from tracker.web.staff import COOKIE, LOGIN_COOKIE, flash, login_nonce, read_flash
+from tracker.web.staff import (
+    COOKIE,
+    LOGIN_COOKIE,
+    client_address,
+    flash,
+    login_nonce,
+    read_flash,
+)
 
 router = APIRouter()
 NOTICES = {"escalated-1": "已催办，已通知联络员。", "escalated-2": "已督办，已通知分管领导并抄送督查室。",
@@ -106,22 +114,20 @@ def _https(context: WebContext) -> bool:
 
 
 @router.post("/login")
-async def login(request: Request, form: Annotated[LoginForm, Form()], session: DbSession,
-                context: Context, now: Now) -> Response:
+async def login(request: Request, form: Annotated[LoginForm, Form()], context: Context,
+                now: Now) -> Response:
     nonce = request.cookies.get(LOGIN_COOKIE)
     if not nonce or form.csrf != nonce:
         raise HTTPException(403, "csrf")
-    address = request.client.host if request.client else "?"
-    if not context.login_throttle.begin(address, now):
-        raise HTTPException(429, "throttled")
     rules = context.settings.rules
     try:
-        # argon2 is deliberately slow: verify in a worker thread, not on the event loop
+        # argon2 is deliberately slow: checked in a worker thread, holding no transaction
         _user, token = await run_in_threadpool(
-            sign_in, session, username=form.username, password=form.password, now=now,
-            rules=rules)
-    except AuthError:
-        session.commit()  # failed attempts count (the reservation stays), though sign-in failed
+            sign_in_committed, context.factory, username=form.username, password=form.password,
+            address=client_address(request, context.settings), now=now, rules=rules)
+    except AuthError as exc:
+        if not exc.checked:  # answered no sooner than a checked one: timing tells nothing
+            await asyncio.sleep(CHECK_SECONDS)
         # the same words whether the name exists or is locked: no account discovery
         text = (f"用户名或密码错误。连续错误 {rules.login_max_failures} 次后"
                 f"账户将锁定 {rules.login_lock_minutes} 分钟。")
@@ -132,8 +138,6 @@ async def login(request: Request, form: Annotated[LoginForm, Form()], session: D
         resp.set_cookie(LOGIN_COOKIE, fresh, httponly=True, samesite="strict", max_age=1800,
                         secure=_https(context))
         return resp
-    session.commit()
-    context.login_throttle.succeeded(address, now)
     target = _safe_next(form.next)
     if target == "/desk":  # no page asked for: the role's own page (issue 10, item 4)
         target = LANDING.get(_user.role, "/desk")

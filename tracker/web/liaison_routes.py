@@ -30,7 +30,7 @@ from tracker.directory.links import LinkError, renewable, send_new_link
 from tracker.errors import DomainError, Forbidden
 from tracker.exchange.template import agency_template, template_filename
 from tracker.exchange.upload import MAX_BYTES as SHEET_MAX_BYTES
-from tracker.exchange.upload import UploadError, import_sheet, sheet_agency_id
+from tracker.exchange.upload import UploadError, read_sheet, record_sheet
 from tracker.requests.answer_form import agency_items, item_groups, item_page, request_history
 from tracker.requests.consolidate import consolidate
 from tracker.requests.drafts import save_draft
@@ -292,11 +292,15 @@ def upload(request: Request, form: Annotated[UploadForm, Form()], link: LiaisonL
         return _index(request, link, session, context, now,
                       upload_errors=["请选择要上传的 Excel 文件。"], status=422)
     data = file.file.read(SHEET_MAX_BYTES + 1)
+    # parse holding no transaction: on SQLite the link check's transaction holds the write
+    # lock, and every other page would wait for the parse (issue 10, item 8)
+    session.rollback()
     try:
+        sheet = read_sheet(data, context.converter)
         # a person serving several agencies uploads any of their sheets: the sheet names
         # its agency; one outside the link's agencies is refused as another agency's
-        named = sheet_agency_id(data)
-        result = import_sheet(session, data, submitted_by=link.actor, now=now,
+        named = sheet.agency_id
+        result = record_sheet(session, sheet, submitted_by=link.actor, now=now,
                               agency_id=named if named in link.agencies else link.agency_id)
     except DomainError as exc:
         session.rollback()

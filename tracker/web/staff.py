@@ -1,19 +1,20 @@
 """The desk's sign-in pieces: cookie names, roles, the page's form token, flash messages,
-and the per-address sign-in throttle. The dependencies that check a staff session are in
+and the client address sign-ins are counted against. The dependencies that check a staff session are in
 `tracker.web.deps`."""
 
 from __future__ import annotations
 
-import datetime as dt
+import ipaddress
 import secrets
-from collections import deque
 from dataclasses import dataclass
 
+from fastapi import Request
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from tracker.desk.queues import QueueCounts
 from tracker.directory.staff import SignedIn
 from tracker.enums import StaffRole
+from tracker.settings import Settings
 
 COOKIE = "tracker_session"
 LOGIN_COOKIE = "tracker_login"
@@ -62,42 +63,26 @@ def read_flash(secret: str, value: str | None) -> str | None:
         return None
 
 
-class LoginThrottle:
-    """Failed sign-ins per client address in a sliding window (in-process memory).
+def client_address(request: Request, settings: Settings) -> str:
+    """The address a sign-in is counted against: the socket's peer, or, when the peer is
+    one of TRACKER_TRUSTED_PROXIES and TRACKER_TRUSTED_PROXY_HEADER is set, the address the
+    proxy wrote in that header (X-Real-IP; for X-Forwarded-For, the last entry, the one the
+    proxy itself appended). A header from any other peer is ignored: anyone can send one.
+    A header that holds no IP address falls back to the peer."""
+    peer = request.client.host if request.client else "unknown"
+    header = settings.trusted_proxy_header
+    if not header or not _trusted(peer, settings.trusted_proxies):
+        return peer
+    value = request.headers.get(header, "").split(",")[-1].strip()
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return peer
 
-    The per-account lock stops guessing one password; this stops one address from
-    spraying names. Behind a proxy, the proxy's address is what is seen here.
-    """
 
-    def __init__(self, limit: int = 20, window: dt.timedelta = dt.timedelta(minutes=15)):
-        self.limit, self.window = limit, window
-        self._failures: dict[str, deque[dt.datetime]] = {}
-
-    def _recent(self, address: str, now: dt.datetime) -> deque[dt.datetime]:
-        times = self._failures.setdefault(address, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def blocked(self, address: str, now: dt.datetime) -> bool:
-        return len(self._recent(address, now)) >= self.limit
-
-    def begin(self, address: str, now: dt.datetime) -> bool:
-        """Reserve one attempt for `address` before its password is checked; False when the
-        address has used up its attempts. The reservation counts as a failure until
-        `succeeded` returns it, so parallel attempts cannot all pass the check while the
-        slow password hash runs (issue 10, item 8: 80 in parallel were all evaluated)."""
-        times = self._recent(address, now)
-        if len(times) >= self.limit:
-            return False
-        times.append(now)
-        return True
-
-    def succeeded(self, address: str, now: dt.datetime) -> None:
-        """The reserved attempt was the right password: it does not count."""
-        times = self._recent(address, now)
-        if times:
-            times.pop()
-
-    def failed(self, address: str, now: dt.datetime) -> None:
-        self._recent(address, now).append(now)
+def _trusted(peer: str, proxies: tuple[str, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(p, strict=False) for p in proxies)

@@ -1,0 +1,108 @@
+"""Legacy and Strict workbooks converted to an ordinary .xlsx by LibreOffice (issue 10, item 6).
+
+Offices save sheets as .xls (old Excel), .et (WPS, the same binary format) or "Strict Open
+XML" (an Excel option openpyxl cannot read). When LibreOffice's `soffice` is installed
+(`TRACKER_SOFFICE`, default `soffice` on the PATH; empty: never convert), such a file is
+converted headless into a transitional .xlsx, which is then checked and read exactly as an
+upload would be (the same size, package and cell bounds). Without it the file is refused
+with `SAVE_AS_XLSX`.
+
+Each conversion runs in its own temporary folder with its own LibreOffice profile
+(`-env:UserInstallation`, so it never meets a desktop session's profile or lock), is killed
+with its process group after `timeout` seconds, and at most `MAX_PARALLEL` run at a time in
+a process; a conversion that cannot get a slot within `timeout` seconds is refused as busy.
+LibreOffice runs at a lower CPU priority (`nice -n 10`) than the pages.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SAVE_AS_XLSX = "请在 Excel/WPS 中另存为 .xlsx（Excel 工作簿）后再上传"
+MAX_PARALLEL = 1  # one LibreOffice at a time: each takes ~150 MB and a core for a second
+MAX_OUTPUT = 5 * 1024 * 1024  # the converted file meets the upload's own size bound
+_SLOTS = threading.BoundedSemaphore(MAX_PARALLEL)
+# LibreOffice yields the CPU to the pages: a conversion may take a second longer, while
+# every other request keeps its pace (two cores, one of them converting)
+_NICE = ["nice", "-n", "10"] if shutil.which("nice") else []
+
+
+class ConversionRefused(ValueError):
+    """The file could not be converted; the message (Chinese) says what to do."""
+
+
+@dataclass(frozen=True)
+class Converter:
+    """LibreOffice headless as a converter of uploads. `program` is the resolved path of
+    `soffice` (None: not installed or turned off, every conversion is refused); `timeout`
+    in seconds bounds both the wait for a slot and the conversion itself."""
+
+    program: str | None
+    timeout: float = 60.0
+    slots: threading.BoundedSemaphore = field(default=_SLOTS, compare=False, repr=False)
+
+    @classmethod
+    def find(cls, soffice: str, timeout: float = 60.0) -> Converter:
+        """The converter for the setting `soffice` (a name on the PATH or a path; empty
+        turns conversion off)."""
+        return cls(shutil.which(soffice) if soffice.strip() else None, timeout)
+
+    @property
+    def available(self) -> bool:
+        return self.program is not None
+
+    def to_xlsx(self, data: bytes, suffix: str, what: str) -> bytes:
+        """The workbook `data` (a file whose name would end in `suffix`: ".xls" or ".xlsx")
+        saved again by LibreOffice as an ordinary .xlsx.
+
+        `what` names the format for the refusal ("旧版 Excel（.xls）或 WPS 表格（.et）").
+        Raises ConversionRefused when LibreOffice is absent, busy beyond the timeout, fails,
+        runs out of time, or writes more than MAX_OUTPUT bytes.
+        """
+        if self.program is None:
+            raise ConversionRefused(f"这是{what}格式的文件，本系统无法直接读取；{SAVE_AS_XLSX}")
+        if not self.slots.acquire(timeout=self.timeout):
+            raise ConversionRefused(f"系统正忙于转换其他文件，请稍后重试，或{SAVE_AS_XLSX}")
+        try:
+            return self._run(data, suffix, what)
+        finally:
+            self.slots.release()
+
+    def _run(self, data: bytes, suffix: str, what: str) -> bytes:
+        assert self.program is not None
+        with tempfile.TemporaryDirectory(prefix="tracker-convert-") as tmp:
+            folder = Path(tmp)
+            source = folder / f"upload{suffix}"
+            source.write_bytes(data)
+            out = folder / "out"
+            command = [*_NICE, self.program, "--headless", "--norestore", "--nolockcheck",
+                       f"-env:UserInstallation={(folder / 'profile').as_uri()}",
+                       "--convert-to", "xlsx:Calc Office Open XML", "--outdir", str(out),
+                       str(source)]
+            # its own process group, so a timeout kills soffice.bin with its launcher
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, start_new_session=True,
+                                       env={**os.environ, "HOME": str(folder)})
+            try:
+                process.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                raise ConversionRefused(f"{what}格式的文件转换超时；{SAVE_AS_XLSX}") from None
+            result = out / "upload.xlsx"
+            if process.returncode != 0 or not result.is_file():
+                raise ConversionRefused(f"无法读取此{what}格式的文件（文件可能已损坏）；{SAVE_AS_XLSX}")
+            if result.stat().st_size > MAX_OUTPUT:
+                raise ConversionRefused(f"转换后的文件过大（超过 {MAX_OUTPUT // 1024 // 1024} MB）；"
+                                        "请使用系统下载的模板，只填写其中的行")
+            return result.read_bytes()
+
+
+NO_CONVERTER = Converter(None)
