@@ -410,7 +410,10 @@ def run_forever(console: Console, settings: Settings, host: str = "127.0.0.1", p
     else:
         console.print(f"通知渠道：文件，写入 {settings.outbox_dir}")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning",
+        # proxy_headers=False: the client address comes only from TRACKER_TRUSTED_PROXY_HEADER
+        # sent by TRACKER_TRUSTED_PROXIES (tracker.web.staff.client_address), never from
+        # uvicorn's own reading of X-Forwarded-For
+        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False,
                     log_config=uvicorn_log_config(settings))
     finally:
         if scheduler is not None and loop is not None:

@@ -121,3 +121,27 @@ def test_a_worker_hands_its_env_file_and_absolute_paths_to_flow_runs(tmp_path, m
     assert env["TRACKER_HOME"] == str(tmp_path / "var")
     assert env["TRACKER_DATABASE_URL"] == f"sqlite:///{tmp_path / 'var' / 'tracker.db'}"
     assert env["TRACKER_OUTBOX_DIR"] == str(tmp_path / "var" / "outbox")
+
+
+def test_import_reads_a_sheet_saved_as_xls(db, db_url, plan, policy, tmp_path, monkeypatch):
+    """`tracker import` converts an Excel 97-2003 file with LibreOffice, as the page does."""
+    from tests.exchange.test_convert import _as_xls
+
+    monkeypatch.setenv("TRACKER_DATABASE_URL", db_url)
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    with transaction(db) as s:
+        open_due_requests(s, plan, at("2017-03-17"), policy)
+    sheet_path = tmp_path / "t.xlsx"
+    r = run(app, ["template", "市残联", "-o", str(sheet_path), "--now", "2017-03-20T10:00"])
+    assert r.exit_code == 0, r.output
+    book = openpyxl.load_workbook(sheet_path)
+    book["进展填报"].cell(2, 7, "推进中")
+    book["进展填报"].cell(2, 8, 30)
+    buf = io.BytesIO()
+    book.save(buf)
+    xls = tmp_path / "t.xls"
+    xls.write_bytes(_as_xls(buf.getvalue(), tmp_path))
+    r = run(app, ["import", "市残联", str(xls), "--now", "2017-03-21T10:00"])
+    assert r.exit_code == 0 and "recorded 1 report(s): 1 on time" in r.output, r.output
+    with db() as s:
+        assert s.scalar(select(ProgressReport.percent)) == 30

@@ -197,14 +197,18 @@ def import_sheet_cmd(agency: str, path: Path,
     """Record a filled agency sheet (all rows, or nothing with each problem named)."""
 
     from tracker.db import transaction
+    from tracker.exchange.convert import Converter
     from tracker.exchange.upload import UploadError, import_sheet
     from tracker.requests.reports import ReportError
 
+    settings = current_settings()
+    # .xls/.et and Strict Open XML through LibreOffice, as on the liaison's page
+    converter = Converter.find(settings.soffice, settings.convert_timeout)
     with transaction(factory()) as session:
         agency_id = agency_or_fail(session, agency, government)
         try:
             result = import_sheet(session, path.read_bytes(), agency_id=agency_id,
-                                  submitted_by="cli", now=parse_now(now))
+                                  submitted_by="cli", now=parse_now(now), converter=converter)
         except (UploadError, ReportError, OSError) as exc:
             raise fail(f"{path} 未导入:\n{exc}") from exc
     console.print(f"recorded {result.recorded} report(s): {result.on_time} on time, "
