@@ -126,11 +126,14 @@ def _wipe(engine) -> None:  # type: ignore[no-untyped-def]
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test on a database runs on SQLite and PostgreSQL, unless marked
-    `pytest.mark.sqlite_only` (its point is not the database: the browser, the web wiring)."""
+    `pytest.mark.sqlite_only` (its point is not the database: the browser, the web wiring)
+    or `pytest.mark.postgresql_only` (its point is two transactions at once: SQLite's
+    BEGIN IMMEDIATE serialises them anyway)."""
     if "db_url" in metafunc.fixturenames:
-        only = metafunc.definition.get_closest_marker("sqlite_only")
-        metafunc.parametrize("db_url", ["sqlite"] if only else ["sqlite", "postgresql"],
-                             indirect=True)
+        kinds = (["sqlite"] if metafunc.definition.get_closest_marker("sqlite_only") else
+                 ["postgresql"] if metafunc.definition.get_closest_marker("postgresql_only")
+                 else ["sqlite", "postgresql"])
+        metafunc.parametrize("db_url", kinds, indirect=True)
 
 
 @pytest.fixture

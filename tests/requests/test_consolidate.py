@@ -51,21 +51,26 @@ def test_lead_draft_gathers_peers_lines_and_their_lowest_percent(db, small, poli
         draft = s.scalars(select(ReportDraft).where(ReportDraft.request_id == lead)).one()
     assert draft.fields == {
         "status": "", "percent": "45",  # the lead had none: the lowest of its peers'
-        "narrative": "市财政局：拨付就业补助资金300万元 已下达各区\n和平区人民政府：新增安置残疾人就业12人",
-        "problems": "市财政局：资金拨付进度偏慢", "next_steps": "", "value": ""}
+        "narrative": "【配合单位和各区报送情况】\n市财政局：拨付就业补助资金300万元 已下达各区\n"
+                     "和平区人民政府：新增安置残疾人就业12人",
+        "problems": "【配合单位和各区报送情况】\n市财政局：资金拨付进度偏慢", "next_steps": "",
+        "value": ""}
 
-    # the lead's own text and percent are kept; pressing again does not repeat the lines
+    # the lead's own text and percent are kept, even a line it typed that starts with a
+    # peer's name; pressing again does not repeat the lines
+    own = "本局牵头制定实施细则。\n和平区人民政府：场地问题由本局协调解决。\n"
     with transaction(db) as s:
         save_draft(s, agency_id=lead_agency, request_id=lead, saved_by="liaison:1", now=NOW,
                    fields={**draft.fields, "status": "in_progress", "percent": "50",
-                           "narrative": "本局牵头制定实施细则。\n" + draft.fields["narrative"]})
+                           "narrative": own + draft.fields["narrative"]})
     with transaction(db) as s:
         consolidate(s, agencies=[lead_agency], request_id=lead, saved_by="liaison:1", now=NOW)
     with db() as s:
         again = s.scalars(select(ReportDraft).where(ReportDraft.request_id == lead)).one()
     assert (again.fields["status"], again.fields["percent"]) == ("in_progress", "50")
     assert again.fields["narrative"] == (
-        "本局牵头制定实施细则。\n市财政局：拨付就业补助资金300万元 已下达各区\n"
+        "本局牵头制定实施细则。\n和平区人民政府：场地问题由本局协调解决。\n"
+        "【配合单位和各区报送情况】\n市财政局：拨付就业补助资金300万元 已下达各区\n"
         "和平区人民政府：新增安置残疾人就业12人")
     with db() as s:  # nothing was submitted
         assert s.get_one(ProgressRequest, lead).state == "open"

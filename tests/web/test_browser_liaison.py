@@ -285,7 +285,8 @@ def test_a_lead_consolidates_its_peers_answers(db, opened):
         page.keyboard.press("Enter")
     assert "已汇总配合单位和各区的报送" in page.inner_text("[role=status]")
     assert page.input_value(f"#r{lead}-narrative") == (
-        "市卫生计生委：完成辅具适配人员培训\n和平区人民政府：新建社区辅具服务点3个")
+        "【配合单位和各区报送情况】\n市卫生计生委：完成辅具适配人员培训\n"
+        "和平区人民政府：新建社区辅具服务点3个")
     assert page.input_value(f"#r{lead}-percent") == "45"
     _fits(page, width)
     # the lead edits the draft, then submits

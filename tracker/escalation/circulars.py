@@ -152,7 +152,8 @@ def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.date
 
     Raises CircularError if unknown, empty or signed already.
     """
-    circular = session.get(Circular, circular_id)
+    # locked (PostgreSQL): of two sign-offs at once, the second is told it was signed
+    circular = session.get(Circular, circular_id, with_for_update=True, populate_existing=True)
     if circular is None:
         raise CircularError("没有该通报")
     if circular.state != CircularState.DRAFT:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
 from tracker.directory.agencies import office_id
-from tracker.enums import ExtensionState, Level, MessageKind, RequestState
+from tracker.enums import ExtensionState, Level, MessageKind, RequestState, level_label
 from tracker.errors import DomainError
 from tracker.escalation.circulars import add_to_draft
 from tracker.models import AuditEvent, Escalation, ExtensionRequest, Note, Plan, ProgressRequest
@@ -31,14 +31,20 @@ class ActionError(DomainError):
 
 
 def escalate_now(session: Session, request_id: int, *, actor: str, now: dt.datetime,
-                 policy: Policy) -> tuple[int, int]:
+                 policy: Policy, to_level: int | None = None) -> tuple[int, int]:
     """Fire the request's next rung today; returns (level reached, messages queued).
 
-    Raises ActionError if the request is not open or is at the top rung already.
+    `to_level` (a Level value) is the rung the office confirmed: when given and the next
+    rung is another one (someone escalated meanwhile), nothing is done. Raises ActionError
+    if the request is not open, is at the top rung already, or `to_level` is not its next.
     """
-    req = session.get(ProgressRequest, request_id)
+    # locked (PostgreSQL): two people acting at once are served one after the other
+    req = session.get(ProgressRequest, request_id, with_for_update=True, populate_existing=True)
     if req is None or req.state != RequestState.OPEN:
         raise ActionError("只有待报送的事项可以督办")
+    if to_level is not None and req.level + 1 != to_level:
+        raise ActionError(f"该事项的督办等级已变为“{level_label(req.level)}”（可能已在另一窗口"
+                          "处理），本次未升级；请刷新页面后核对")
     if req.level >= Level.CIRCULAR:
         raise ActionError("已到最高一级（通报）")
     if local_date(now) <= req.due_on:
@@ -72,7 +78,8 @@ def waive(session: Session, request_id: int, *, reason: str, actor: str, now: dt
         raise ActionError("免报须填写理由")
     if len(reason) > 2000:
         raise ActionError("免报理由过长（最多 2000 字）")
-    req = session.get(ProgressRequest, request_id)
+    # locked (PostgreSQL): two people acting at once are served one after the other
+    req = session.get(ProgressRequest, request_id, with_for_update=True, populate_existing=True)
     if req is None or req.state != RequestState.OPEN:
         raise ActionError("只有待报送的事项可以免报")
     req.state, req.waive_reason, req.next_action_on = RequestState.WAIVED, reason.strip(), None

@@ -22,7 +22,7 @@ def close_out(session: Session, measure_id: int, *, signed_by: str, now: dt.date
 
     Raises ReviewError naming what is missing.
     """
-    measure = session.get(Measure, measure_id)
+    measure = session.get(Measure, measure_id, with_for_update=True, populate_existing=True)
     if measure is None:
         raise ReviewError(f"没有编号为 {measure_id} 的任务")
     if measure.closed_at is not None:

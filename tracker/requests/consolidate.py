@@ -23,6 +23,7 @@ from tracker.requests.drafts import DRAFT_FIELDS, save_draft
 from tracker.requests.opening import owned_request
 
 SEPARATOR = "："  # between a peer agency's name and its text, one line per agency
+BLOCK = "【配合单位和各区报送情况】"  # heads the lines a consolidation writes, on its own line
 
 
 class ConsolidateError(DomainError):
@@ -39,15 +40,18 @@ class Consolidation:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-def _merged(own: str, peers: list[tuple[str, str]], names: Collection[str]) -> str:
-    """The lead's own text without lines an earlier consolidation put there (a line that
-    starts with a peer's name and "："), then one line per peer with something to say."""
-    kept = [line for line in own.splitlines()
-            if not any(line.startswith(name + SEPARATOR) for name in names)]
+def _merged(own: str, peers: list[tuple[str, str]]) -> str:
+    """The lead's own text up to the block an earlier consolidation wrote (the line `BLOCK`
+    and everything after it), then a fresh block: `BLOCK` and one line per peer with
+    something to say. Whatever the lead typed above the block is kept as typed, even a
+    line that starts with a peer's name."""
+    kept = own.splitlines()
+    if BLOCK in (line.strip() for line in kept):
+        kept = kept[:[line.strip() for line in kept].index(BLOCK)]
     while kept and not kept[-1].strip():
         kept.pop()
     lines = [f"{name}{SEPARATOR}{' '.join(text.split())}" for name, text in peers if text.strip()]
-    return "\n".join(kept + lines)
+    return "\n".join(kept + ([BLOCK, *lines] if lines else []))
 
 
 def consolidate(session: Session, *, agencies: Collection[int], request_id: int,
@@ -61,10 +65,11 @@ def consolidate(session: Session, *, agencies: Collection[int], request_id: int,
     one's latest submitted version (any review state).
 
     The draft (rule of issue 10, item 1):
-    - narrative and problems: the lead's own text (its draft, else its latest version),
-      without lines a previous consolidation added, then one line per peer that wrote
-      something, "<agency>：<its text on one line>"; pressing the button twice gives the
-      same draft;
+    - narrative and problems: the lead's own text (its draft, else its latest version) up
+      to the block a previous consolidation wrote, then the block: the line
+      "【配合单位和各区报送情况】" and one line per peer that wrote something,
+      "<agency>：<its text on one line>"; pressing the button twice gives the same draft,
+      and a peer's newer report replaces its line;
     - percent: the lead's own if it has one, else the MINIMUM of the peers' percents: a
       shared measure is only as far along as its slowest part, and the lead can raise it
       before submitting; empty when no peer has reported;
@@ -104,10 +109,9 @@ def consolidate(session: Session, *, agencies: Collection[int], request_id: int,
                "value": "" if mine.value is None else f"{mine.value:g}"}
     else:
         own = dict.fromkeys(DRAFT_FIELDS, "")
-    names = [name for _, name in peers]
     fields = dict(own)
-    fields["narrative"] = _merged(own["narrative"], [(n, r.narrative) for n, r in reports], names)
-    fields["problems"] = _merged(own["problems"], [(n, r.problems) for n, r in reports], names)
+    fields["narrative"] = _merged(own["narrative"], [(n, r.narrative) for n, r in reports])
+    fields["problems"] = _merged(own["problems"], [(n, r.problems) for n, r in reports])
     if not own["percent"].strip() and reports:
         fields["percent"] = str(min(r.percent for _, r in reports))
     save_draft(session, agency_id=req.agency_id, request_id=request_id, fields=fields,

@@ -52,7 +52,7 @@ def ask_extension(session: Session, *, agency_id: int, request_id: int, new_due_
     other request pending. While it is pending, the ladder is held if the rules say so
     (`ladder_live`).
     """
-    req = session.get(ProgressRequest, request_id)
+    req = session.get(ProgressRequest, request_id, with_for_update=True, populate_existing=True)
     if req is None or req.agency_id != agency_id:
         raise ExtensionError("该任务不属于本单位")
     if req.state != RequestState.OPEN:
@@ -116,13 +116,17 @@ def decide_extension(session: Session, extension_id: int, *, grant: bool, note: 
     Raises ExtensionError if the extension is unknown or already decided, or its request is
     answered or waived.
     """
-    ext = session.get(ExtensionRequest, extension_id)
+    # locked (PostgreSQL): two people deciding at once are served one after the other, and
+    # the second is told it was decided already
+    ext = session.get(ExtensionRequest, extension_id, with_for_update=True,
+                      populate_existing=True)
     if ext is None:
         raise ExtensionError(f"没有编号为 {extension_id} 的延期申请")
     if ext.state != ExtensionState.PENDING:
         done = "已批准" if ext.state == ExtensionState.GRANTED else "未批准"
         raise ExtensionError(f"延期申请 {extension_id} 已处理过（{done}）")
-    req = session.get_one(ProgressRequest, ext.request_id)
+    req = session.get_one(ProgressRequest, ext.request_id, with_for_update=True,
+                          populate_existing=True)
     if req.state != RequestState.OPEN:
         raise ExtensionError("该事项已报送或已免报，无需延期")
     ext.state = ExtensionState.GRANTED if grant else ExtensionState.REFUSED

@@ -49,7 +49,8 @@ def _latest_version(session: Session, request_id: int) -> int:
 
 def _reviewable(session: Session, report_id: int) -> ProgressReport:
     """The report, if it is its request's latest version and not reviewed yet."""
-    report = session.get(ProgressReport, report_id)
+    # locked (PostgreSQL): of two reviews at once, the second sees the first's outcome
+    report = session.get(ProgressReport, report_id, with_for_update=True, populate_existing=True)
     if report is None:
         raise ReviewError(f"没有编号为 {report_id} 的报告")
     if report.version != _latest_version(session, report.request_id):
@@ -84,7 +85,7 @@ def return_report(session: Session, report_id: int, *, reviewer: str, comment: s
     report = _reviewable(session, report_id)
     report.review_state, report.review_comment = ReviewState.RETURNED, comment.strip()
     report.reviewed_by, report.reviewed_at = reviewer, now
-    req = session.get_one(ProgressRequest, report.request_id)
+    req = session.get_one(ProgressRequest, report.request_id, with_for_update=True, populate_existing=True)
     earliest = policy.calendar.add(local_date(now), policy.rules.return_working_days)
     req.state = RequestState.OPEN
     req.due_on = max(req.due_on, earliest)

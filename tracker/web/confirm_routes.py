@@ -79,7 +79,7 @@ def confirm_escalate(request: Request, request_id: Id, viewer: OfficeViewer,
     session.commit()
     return _page(request, viewer, title=title, facts=facts, result=result,
                  action=f"/desk/requests/{request_id}/escalate", button=f"确认{level.label}",
-                 cancel=f"/desk/requests/{request_id}",
+                 cancel=f"/desk/requests/{request_id}", hidden=[("level", str(level.value))],
                  nobody="该单位没有可通知的联系人：确认后仅记录升级，不发送通知。")
 
 

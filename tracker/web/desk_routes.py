@@ -244,7 +244,8 @@ def request_action(request_id: Id, action: str, form: Annotated[RequestActionFor
     try:
         if action == "escalate":
             level, queued = escalate_now(session, request_id, actor=actor, now=now,
-                                         policy=context.policy_in(session))
+                                         policy=context.policy_in(session),
+                                         to_level=form.to_level)
             message = f"escalated-{level}" if queued else "escalated-nobody"
         elif action == "waive":
             waive(session, request_id, reason=form.reason, actor=actor, now=now,

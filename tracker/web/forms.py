@@ -158,6 +158,11 @@ class RequestActionForm(ConfirmForm):
 
     reason: str = ""
     text: str = ""
+    level: str = ""  # escalate: the rung the confirmation page showed (a Level value)
+
+    @property
+    def to_level(self) -> int | None:
+        return int(self.level) if self.level.isdigit() else None
 
 
 class ReviewForm(FormModel):
