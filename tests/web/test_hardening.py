@@ -69,6 +69,10 @@ def test_framework_errors_are_chinese_pages_with_headers(site, db):
     r = client.put(f"/l/{token}")
     assert r.status_code == 405 and "不支持的操作" in r.text and "Method" not in r.text
     assert client.get(f"/l/{token}").headers["cache-control"] == "no-store"
+    # no redirect built from the Host header: it would carry the token to that host
+    for path in (f"/l/{token}/", "/desk/queues/"):
+        r = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+        assert r.status_code == 404 and "location" not in r.headers, path
 
 
 def test_link_issued_in_the_future_is_refused(site, db):

@@ -153,6 +153,21 @@ def test_evidence_limits_and_safe_download(site, db):
     assert d.headers["x-content-type-options"] == "nosniff"
     other = token_for(settings, liaison_of(db, "市民政局"), at("2017-03-17"))
     assert client.get(f"/l/{other}/evidence/{ev.id}").status_code == 403
+    # an unknown id answers as another agency's does: ids of others' files are not revealed
+    assert client.get(f"/l/{token}/evidence/{ev.id + 1000}").status_code == 403
+    # a second upload of the same file while another writer's temporary file is there (two
+    # uploads at once: each writes under a name of its own)
+    data = b"%PDF-1.4 twice"
+    digest = __import__("hashlib").sha256(data).hexdigest()
+    busy = settings.home / "evidence" / digest[:2] / f"{digest}.tmp"
+    busy.mkdir(parents=True)
+    r = client.post(f"/l/{token}/requests/{rid}/evidence",
+                    files={"file": ("\u202egnp.exe\u200b\x85二.pdf", data, "application/pdf")})
+    assert r.status_code == 303
+    with db() as s:
+        assert s.scalars(select(Evidence.filename).where(Evidence.sha256 == digest)).one() == (
+            "gnp.exe二.pdf")
+    assert client.get(f"/l/{token}/evidence/{ev.id + 1}").content == data
 
 
 def test_extension_moves_due_day_and_ladder(site, db, plan, policy):

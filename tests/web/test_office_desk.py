@@ -54,6 +54,11 @@ def test_review_queue_accepts_and_returns_fifty_a_page(desk, db):
     assert len(rows) == 50 and "第 1 / 16 页" in page.text
     last = client.get("/desk/queues/reviews", params={"page": 16})
     assert len(re.findall(r'<tr id="rv', last.text)) == 793 - 15 * 50
+    # odd page numbers read as the board reads them: the first page, or the last
+    for odd, shown in (("0", 1), ("-1", 1), ("abc", 1), ("1.5", 1), ("99", 16), ("1" * 24, 16)):
+        r = client.get("/desk/queues/reviews", params={"page": odd})
+        assert r.status_code == 200 and f"第 {shown} / 16 页" in r.text, odd
+    assert client.get("/desk/outbox", params={"page": "-1"}).status_code == 200
     first, second = int(rows[0]), int(rows[1])
     r = client.post(f"/desk/reports/{first}/accept",
                     data={"csrf": _csrf(page.text), "back": "/desk/queues/reviews?page=1"})

@@ -9,15 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import tempfile
 from collections.abc import Collection
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from tracker.enums import RequestState
-from tracker.errors import DomainError, NotFound
+from tracker.errors import DomainError, Forbidden
 from tracker.models import AuditEvent, Evidence
 from tracker.requests.opening import owned_request, owned_state
+from tracker.text import clean_name
 
 MAX_BYTES = 20 * 1024 * 1024
 # extension -> (media type, magic prefixes); the content must match its extension.
@@ -38,14 +40,10 @@ class EvidenceError(DomainError):
     """A refusal with its reason in Chinese (tracker.errors)."""
 
 
-_INVISIBLE = dict.fromkeys(
-    [*range(0x00, 0x20), 0x7F, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
-
-
 def clean_filename(filename: str) -> str:
     """The base name without control or bidi-override characters, at most 200 characters
     with its extension kept (so a long name is not mistaken for one without a type)."""
-    name = os.path.basename(filename.replace("\\", "/")).translate(_INVISIBLE).strip()
+    name = clean_name(os.path.basename(filename.replace("\\", "/"))).strip()
     stem, ext = os.path.splitext(name)
     return (stem[: 200 - len(ext[:20])] + ext[:20]) or "file"
 
@@ -58,12 +56,12 @@ def evidence_for_agency(session: Session, agency_id: int | Collection[int], evid
                         ) -> Evidence:
     """An evidence file of one of the agency's requests, for download.
 
-    Raises NotFound (404) if there is no such file, Forbidden (403, "other-agency") if it
-    belongs to another agency's request.
+    Raises Forbidden (403, "other-agency") if there is no such file or it belongs to
+    another agency's request (the same answer: ids of others' files are not revealed).
     """
     ev = session.get(Evidence, evidence_id)
-    if ev is None:
-        raise NotFound(f"没有编号为 {evidence_id} 的佐证材料")
+    if ev is None:  # as for requests: a link holder cannot tell unknown ids from others'
+        raise Forbidden("该佐证材料不属于本单位", code="other-agency")
     owned_request(session, agency_id, ev.request_id)
     return ev
 
@@ -96,8 +94,11 @@ def store_evidence(session: Session, root: Path, *, agency_id: int, request_id: 
     path = evidence_path(root, digest)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
+        # a name of its own: two uploads of the same file at once (a double click) must not
+        # move each other's temporary file away
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
         os.replace(tmp, path)
     ev = Evidence(request_id=request_id, filename=name, media_type=media, size=len(data),
                   sha256=digest, uploaded_at=now, uploaded_by=uploaded_by)

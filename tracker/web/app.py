@@ -123,7 +123,10 @@ def _real_clock() -> dt.datetime:
 
 def create_app(factory: sessionmaker[Session], settings: Settings,
                clock: Callable[[], dt.datetime] = _real_clock) -> FastAPI:
-    app = FastAPI(title="规划纲要督查督办系统", docs_url=None, redoc_url=None, openapi_url=None)
+    # redirect_slashes off: a redirect built from the Host header would carry a liaison
+    # token to whatever host a client names; "/l/<token>/" is simply not found
+    app = FastAPI(title="规划纲要督查督办系统", docs_url=None, redoc_url=None, openapi_url=None,
+                  redirect_slashes=False)
     app.state.context = WebContext.build(factory, settings, clock)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     app.add_middleware(CheckBeforeBody)  # runs before BodyLimit: a refusal reads nothing

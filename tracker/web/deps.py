@@ -41,6 +41,17 @@ from tracker.settings import Settings
 from tracker.web.staff import ACT_ROLES, COOKIE, VIEW_ROLES, Desk, NeedsLogin
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]  # a row id in a URL; anything else is a 404
+MAX_PAGE = 100_000
+
+
+def page_number(page: str = "1") -> int:
+    """`?page=` of a paged list, as the board reads it: a whole number clamped to
+    1..MAX_PAGE, anything else (0, -1, abc, 1.5) page 1; a page past the last shows the
+    last (each list's service clamps)."""
+    return min(int(page), MAX_PAGE) if page.isdigit() and int(page[:7]) > 0 else 1
+
+
+PageNo = Annotated[int, Depends(page_number)]
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from tracker.web.deps import (
     Id,
     Now,
     OfficeViewer,
+    PageNo,
     StaffActor,
     StaffLeaving,
     StaffViewer,
@@ -399,11 +400,12 @@ DEAD_PER_PAGE = 100
 
 @router.get("/desk/outbox", response_class=HTMLResponse)
 def outbox(request: Request, viewer: OfficeViewer, session: DbSession, context: Context,
-           page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> HTMLResponse:
+           page: PageNo) -> HTMLResponse:
     """Dead letters (issue 8, item 3): failed notices with their reason, newest first."""
+    total = viewer.dead_letters
+    page = min(page, max((total + DEAD_PER_PAGE - 1) // DEAD_PER_PAGE, 1))  # past the last: last
     rows = dead_letters(session, limit=DEAD_PER_PAGE, offset=(page - 1) * DEAD_PER_PAGE)
     session.commit()
-    total = viewer.dead_letters
     return templates.TemplateResponse(request, "desk/outbox.html", {
         "desk": viewer, "rows": rows, "total": total, "page": page, "tz": SHANGHAI,
         "pages": max((total + DEAD_PER_PAGE - 1) // DEAD_PER_PAGE, 1),

@@ -11,22 +11,20 @@ and evidence served to staff (item 3).
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tracker.dates.workdays import SHANGHAI, local_date
 from tracker.desk.evidence import evidence_file
 from tracker.desk.queues import QUEUES, queue_page
 from tracker.desk.scorecards import scorecard_years
-from tracker.web.deps import Context, DbSession, Id, Now, OfficeViewer, StaffViewer
+from tracker.web.deps import Context, DbSession, Id, Now, OfficeViewer, PageNo, StaffViewer
 from tracker.web.pages import templates
 from tracker.web.staff import read_flash
 
 router = APIRouter()
-Page = Annotated[int, Query(ge=1, le=100_000)]
 TITLES = {"reviews": "待审核的报送", "extensions": "待审批的延期申请", "circulars": "待签发的通报",
           "agencies": "没有联络员的单位"}
 NOTICES = {"accepted": "已审核通过。", "returned": "已退回，已通知联络员。",
@@ -46,7 +44,7 @@ def queues(request: Request, viewer: OfficeViewer, session: DbSession, now: Now
 
 @router.get("/desk/queues/{name}", response_class=HTMLResponse)
 def queue(request: Request, name: str, viewer: OfficeViewer, session: DbSession,
-          context: Context, now: Now, page: Page = 1) -> HTMLResponse:
+          context: Context, now: Now, page: PageNo) -> HTMLResponse:
     """One queue, `PER_PAGE` rows a page, oldest first."""
     if name not in QUEUES:
         raise HTTPException(404, "not-found")
