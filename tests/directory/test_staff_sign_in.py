@@ -182,7 +182,7 @@ def test_over_http_the_address_is_the_trusted_proxys_header(db, db_url, tmp_path
         assert s.execute(select(SignInAddress.address, SignInAddress.failures)).all() == [
             ("198.51.100.20", 20)]
     r = _login(client, "ducha", PASSWORD, office)
-    assert r.status_code == 303 and r.headers["location"] == "/desk"
+    assert r.status_code == 303 and r.headers["location"] == "/desk/queues"  # the office lands
     # another office behind the same proxy has its own count
     assert _login(client, "nobody", "x" * 12, {"X-Real-IP": "198.51.100.21"}).status_code == 401
     assert _failed(db) == 21

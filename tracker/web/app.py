@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tracker.dates.workdays import SHANGHAI
-from tracker.directory.links import LinkError, verify_link
+from tracker.directory.links import LinkError, renewable, verify_link
 from tracker.directory.staff import session_is_live
 from tracker.errors import DomainError
 from tracker.settings import Settings
@@ -65,11 +65,12 @@ class BodyLimit:
 class CheckBeforeBody:
     """A POST is refused before a byte of its body is read when nobody may send it: to a
     liaison's page (`/l/{token}/…`) unless the link verifies (forged or revoked 403,
-    expired 410), to the desk (`/desk/…`) unless the session cookie is live (401). Without
-    this, FastAPI reads and spools the whole form (up to the body limit) before any
-    dependency checks the link or the session (issue 10, item 8). The refusal closes the
-    connection, so the server does not read the rest of the body either. The route's own
-    dependencies check again, as before; this only moves the refusal ahead of the body."""
+    expired 410; the new-link request only needs a link we signed, else 403), to the desk
+    (`/desk/…`) unless the session cookie is live (401). Without this, FastAPI reads and
+    spools the whole form (up to the body limit) before any dependency checks the link or
+    the session (issue 10, item 8). The refusal closes the connection, so the server does
+    not read the rest of the body either. The route's own dependencies check again, as
+    before; this only moves the refusal ahead of the body."""
 
     def __init__(self, app: Any):
         self.app = app
@@ -81,7 +82,11 @@ class CheckBeforeBody:
         path: str = scope["path"]
         refusal: Response | None = None
         if path.startswith("/l/"):
-            refusal = await run_in_threadpool(_link_refusal, scope, path.split("/")[2])
+            parts = path.split("/")
+            # "/l/{token}/new-link" is for expired and revoked links: only a forged one is
+            # refused here (the route itself says what it may do for the rest)
+            renewing = len(parts) == 4 and parts[3] == "new-link"
+            refusal = await run_in_threadpool(_link_refusal, scope, parts[2], renewing)
         elif path.startswith("/desk/"):
             refusal = await run_in_threadpool(_session_refusal, scope)
         if refusal is None:
@@ -91,12 +96,15 @@ class CheckBeforeBody:
         await refusal(scope, receive, send)
 
 
-def _link_refusal(scope: Any, token: str) -> Response | None:
+def _link_refusal(scope: Any, token: str, renewing: bool = False) -> Response | None:
     context = app_context(scope["app"])
+    max_age = dt.timedelta(days=context.settings.rules.link_max_age_days)
     with context.factory() as session:
         try:
-            verify_link(session, context.secret, token, context.clock(),
-                        dt.timedelta(days=context.settings.rules.link_max_age_days))
+            if renewing:
+                renewable(session, context.secret, token, context.clock(), max_age)
+            else:
+                verify_link(session, context.secret, token, context.clock(), max_age)
         except LinkError as exc:
             return refusal_page(Request(scope), exc)
         finally:
