@@ -296,7 +296,7 @@ def test_a_lead_consolidates_its_peers_answers(db, opened):
         page.click(f"#r{lead}-submit")
     with db() as s:
         report = s.scalars(select(ProgressReport).where(ProgressReport.request_id == lead)).one()
-    assert report.percent == 50 and report.narrative.startswith("市卫生计生委：完成辅具适配人员培训")
+    assert report.percent == 50 and report.narrative.startswith("【配合单位和各区报送情况】\n市卫生计生委：")
 
 
 @pytest.mark.parametrize("opened", list(SIZES), indirect=True)
