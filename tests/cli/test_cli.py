@@ -145,3 +145,15 @@ def test_import_reads_a_sheet_saved_as_xls(db, db_url, plan, policy, tmp_path, m
     assert r.exit_code == 0 and "recorded 1 report(s): 1 on time" in r.output, r.output
     with db() as s:
         assert s.scalar(select(ProgressReport.percent)) == 30
+
+
+def test_as_of_day_fixes_the_clock_after_the_demos_last_action():
+    """`serve --as-of DAY` stands at 18:00 Asia/Shanghai, after the demo's 17:00 dispatch
+    (office item 2); a time given is kept."""
+    import datetime as dt
+
+    from tracker.cli.run import as_of_instant
+    from tracker.dates.workdays import SHANGHAI
+
+    assert as_of_instant("2017-10-20") == dt.datetime(2017, 10, 20, 18, 0, tzinfo=SHANGHAI)
+    assert as_of_instant("2017-10-20T09:30") == dt.datetime(2017, 10, 20, 9, 30, tzinfo=SHANGHAI)

@@ -212,3 +212,20 @@ def test_each_role_lands_on_its_page(desk):
     r = client.post("/login", data={"username": "duchashi", "password": STAFF_PASSWORD,
                                     "csrf": _csrf(page.text), "next": "/desk/circulars"})
     assert r.headers["location"] == "/desk/circulars"  # a page asked for is kept
+
+
+def test_browsing_mode_says_the_notice_is_queued_not_sent(db, db_url, overdue, tmp_path):
+    """Under `serve --as-of` no job sends: returning a report says so (office item 3)."""
+    from tracker.web.app import create_app
+
+    settings = make_settings(tmp_path, db_url)
+    client = TestClient(create_app(db, settings, Clock(at("2017-04-12", 10)), browsing=True),
+                        follow_redirects=False)
+    login(client)
+    page = client.get("/desk/queues/reviews")
+    rid = re.findall(r'<tr id="rv(\d+)"', page.text)[0]
+    r = client.post(f"/desk/reports/{rid}/return",
+                    data={"csrf": _csrf(page.text), "back": "/desk/queues/reviews?page=1",
+                          "comment": "请补充量化数据"})
+    page = client.get(r.headers["location"]).text
+    assert "已退回；已生成通知（浏览模式不发送）。" in page and "已通知联络员" not in page

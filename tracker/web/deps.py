@@ -64,6 +64,7 @@ class WebContext:
     secret: str  # signs liaisons' links and the pages' flash messages
     clock: Callable[[], dt.datetime]  # returns an aware datetime
     converter: Converter  # LibreOffice for .xls/.et and Strict Open XML uploads
+    browsing: bool = False  # `serve --as-of`: no jobs run, queued notices are never sent
 
     def policy_in(self, session: Session) -> Policy:
         """The policy with the calendar overrides stored in the database (cached until
@@ -72,10 +73,11 @@ class WebContext:
 
     @classmethod
     def build(cls, factory: sessionmaker[Session], settings: Settings,
-              clock: Callable[[], dt.datetime]) -> WebContext:
+              clock: Callable[[], dt.datetime], *, browsing: bool = False) -> WebContext:
         return cls(settings=settings, policy=Policy.from_settings(settings), factory=factory,
                    secret=load_secret(settings.home, settings.secret_key), clock=clock,
-                   converter=Converter.find(settings.soffice, settings.convert_timeout))
+                   converter=Converter.find(settings.soffice, settings.convert_timeout),
+                   browsing=browsing)
 
 
 def app_context(app: Starlette) -> WebContext:

@@ -63,6 +63,7 @@ from tracker.web.forms import (
     RequeueForm,
     ReviewForm,
 )
+from tracker.web.notices import notice
 from tracker.web.pages import templates
 from tracker.web.staff import (
     COOKIE,
@@ -74,15 +75,6 @@ from tracker.web.staff import (
 )
 
 router = APIRouter()
-NOTICES = {"escalated-1": "已催办，已通知联络员。", "escalated-2": "已督办，已通知分管领导并抄送督查室。",
-           "escalated-3": "已列入通报稿，待签发后通知相关单位。",
-           "escalated-nobody": "已升级，但该单位没有可通知的联系人，请先添加联络员。",
-           "waived": "已免报。", "noted": "备注已添加。",
-           "accepted": "已审核通过。", "returned": "已退回，已通知联络员。",
-           "decided": "延期申请已处理，已通知联络员。", "signed": "通报已签发，已通知相关单位。",
-           "meeting": "常务会议已记录。",
-           "meeting-dup": "该政府当天的常务会议已记录过，未重复记录。",
-           "closed": "已办结销号，该任务不再调度。"}
 # where each role lands after signing in: the office on its queues, the performance office
 # (绩效办) on its scorecards, administrators on the board
 LANDING = {StaffRole.OFFICE: "/desk/queues", StaffRole.PERFORMANCE: "/desk/scorecards"}
@@ -177,7 +169,7 @@ def desk(request: Request, viewer: StaffViewer, session: DbSession, context: Con
         "several_plans": len(opts.plans) > 1 and not f.plan_id, "meeting_plan": meeting_plan,
         "rates": rates, "today": today, "query": query,
         "qs": urlencode(query), "pages": max((result.total + f.per_page - 1) // f.per_page, 1),
-        "notice": NOTICES.get(request.query_params.get("m", "")),
+        "notice": notice(context, request.query_params.get("m")),
         "error": read_flash(context.secret, request.query_params.get("error")),
         "can_act": viewer.can_act,
     })
@@ -214,7 +206,7 @@ def item(request: Request, request_id: Id, viewer: StaffViewer, session: DbSessi
     session.commit()
     return templates.TemplateResponse(request, "desk/item.html", {
         "desk": viewer, "h": history, "tz": SHANGHAI, "today": local_date(now),
-        "notice": NOTICES.get(request.query_params.get("m", "")),
+        "notice": notice(context, request.query_params.get("m")),
         "error": read_flash(context.secret, request.query_params.get("error")),
         "can_act": viewer.can_act})
 
@@ -344,7 +336,7 @@ def circulars(request: Request, viewer: StaffViewer, session: DbSession, context
     session.commit()
     return templates.TemplateResponse(request, "desk/circulars.html", {
         "desk": viewer, "circulars": rows, "tz": SHANGHAI,
-        "notice": NOTICES.get(request.query_params.get("m", "")),
+        "notice": notice(context, request.query_params.get("m")),
         "error": read_flash(context.secret, request.query_params.get("error")),
         "can_act": viewer.can_act})
 

@@ -21,14 +21,13 @@ from tracker.desk.evidence import evidence_file
 from tracker.desk.queues import QUEUES, queue_page
 from tracker.desk.scorecards import scorecard_years
 from tracker.web.deps import Context, DbSession, Id, Now, OfficeViewer, PageNo, StaffViewer
+from tracker.web.notices import notice
 from tracker.web.pages import templates
 from tracker.web.staff import read_flash
 
 router = APIRouter()
 TITLES = {"reviews": "待审核的报送", "extensions": "待审批的延期申请", "circulars": "待签发的通报",
           "agencies": "没有联络员的单位"}
-NOTICES = {"accepted": "已审核通过。", "returned": "已退回，已通知联络员。",
-           "decided": "延期申请已处理，已通知联络员。"}
 
 
 @router.get("/desk/queues", response_class=HTMLResponse)
@@ -53,7 +52,7 @@ def queue(request: Request, name: str, viewer: OfficeViewer, session: DbSession,
     return templates.TemplateResponse(request, "desk/queue.html", {
         "desk": viewer, "q": result, "title": TITLES[name], "tz": SHANGHAI,
         "today": local_date(now), "back": f"/desk/queues/{name}?page={result.page}",
-        "notice": NOTICES.get(request.query_params.get("m", "")),
+        "notice": notice(context, request.query_params.get("m")),
         "error": read_flash(context.secret, request.query_params.get("error"))})
 
 
