@@ -229,3 +229,46 @@ def test_browsing_mode_says_the_notice_is_queued_not_sent(db, db_url, overdue, t
                           "comment": "请补充量化数据"})
     page = client.get(r.headers["location"]).text
     assert "已退回；已生成通知（浏览模式不发送）。" in page and "已通知联络员" not in page
+
+
+def test_review_queue_filters_by_agency_and_period_and_orders(desk, db):
+    """Office item 4: agency and period filters (GET), newest or oldest first, 50 a page;
+    item 5: periods named in words, the code kept as the option's value."""
+    client, settings, _, ids = desk
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-04-12"))
+    with db() as s:
+        cdpf = s.scalar(select(Agency.id).where(Agency.name == "市残联"))
+        mine = list(s.scalars(select(ProgressRequest.id).where(
+            ProgressRequest.agency_id == cdpf, ProgressRequest.id.in_(ids[5:]))
+            .order_by(ProgressRequest.id)))
+    later = mine[0]  # a second version, submitted later: the newest of the queue
+    client.post(f"/l/{token}/requests/{later}", data={
+        "action": "submit", "status": "in_progress", "percent": "30", "narrative": "第二版"})
+    login(client)
+    page = client.get("/desk/queues/reviews")
+    assert '<option value="2017Q1" >2017年第一季度</option>' in page.text
+    assert "2017年第一季度 · " in page.text and "2017Q1 · " not in page.text
+    r = client.get("/desk/queues/reviews", params={"agency": cdpf, "period": "2017Q1"})
+    rows = [int(x) for x in re.findall(r'<tr id="rv(\d+)"', r.text)]
+    assert f"符合筛选条件的 {len(mine)} 项。" in r.text and len(rows) == len(mine) == 37
+    assert "待审核的报送（793 项）" in r.text  # the heading keeps the whole queue's size
+    assert f'<option value="{cdpf}" selected>市残联</option>' in r.text
+    with db() as s:
+        reports = dict(s.execute(select(ProgressReport.id, ProgressReport.request_id)
+                                 .where(ProgressReport.id.in_(rows))).all())
+    assert sorted(reports.values()) == mine and reports[rows[-1]] == later  # oldest first
+    r = client.get("/desk/queues/reviews", params={"agency": cdpf, "order": "newest"})
+    newest = [int(x) for x in re.findall(r'<tr id="rv(\d+)"', r.text)]
+    assert newest == rows[::-1]
+    whole = client.get("/desk/queues/reviews", params={"order": "newest"})
+    assert re.findall(r'<tr id="rv(\d+)"', whole.text)[0] == str(rows[-1])
+    assert len(re.findall(r'<tr id="rv', whole.text)) == 50 and "第 1 / 16 页" in whole.text
+    assert 'href="/desk/queues/reviews?page=2&amp;order=newest"' in whole.text
+    none = client.get("/desk/queues/reviews", params={"period": "2017Q4"})
+    assert "没有符合筛选条件的待办事项。" in none.text
+    # an action taken under a filter comes back to the same filter
+    back = f"/desk/queues/reviews?page=1&agency={cdpf}&period=2017Q1&order=newest"
+    r = client.post(f"/desk/reports/{newest[0]}/accept", data={"csrf": _csrf(r.text), "back": back})
+    assert r.headers["location"] == (f"/desk/queues/reviews?page=1&agency={cdpf}"
+                                     "&period=2017Q1&order=newest&m=accepted")
+    assert f"符合筛选条件的 {len(mine) - 1} 项。" in client.get(r.headers["location"]).text

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -31,6 +31,7 @@ from tracker.desk.board import (
 )
 from tracker.desk.item_history import request_history
 from tracker.desk.ledger import ledger_frame, ledger_title, ledger_xlsx
+from tracker.desk.queues import QueueFilter
 from tracker.directory.staff import CHECK_SECONDS, AuthError, sign_in_committed, sign_out
 from tracker.enums import StaffRole
 from tracker.errors import DomainError, NotFound
@@ -302,12 +303,13 @@ def extension(extension_id: Id, form: Annotated[ExtensionDecisionForm, Form()],
 
 def _to_queue(session: Session, context: WebContext, queue: str, *, message: str | None = None,
               error: str | None = None) -> Response:
-    """Back to the queue page an action was taken from (its page number kept), with the
+    """Back to the queue page an action was taken from (its page and filter kept), with the
     outcome; the form token stays used."""
     session.commit()
     path, _, query = queue.partition("?")
-    params = [(k, v) for k, v in (p.split("=", 1) for p in query.split("&") if "=" in p)
-              if k == "page" and v.isdigit()]
+    given = dict(parse_qsl(query))
+    params = [("page", given["page"])] if given.get("page", "").isdigit() else []
+    params += list(QueueFilter.from_query(given).query().items())  # the filter it was under
     params += [("m", message)] if message else []
     params += [("error", flash(context.secret, error))] if error else []
     return RedirectResponse(f"{path}?{urlencode(params)}", status_code=303)

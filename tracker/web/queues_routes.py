@@ -11,14 +11,14 @@ and evidence served to staff (item 3).
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tracker.dates.workdays import SHANGHAI, local_date
 from tracker.desk.evidence import evidence_file
-from tracker.desk.queues import QUEUES, queue_page
+from tracker.desk.queues import FILTERED, QUEUES, QueueFilter, queue_options, queue_page
 from tracker.desk.scorecards import scorecard_years
 from tracker.web.deps import Context, DbSession, Id, Now, OfficeViewer, PageNo, StaffViewer
 from tracker.web.notices import notice
@@ -44,14 +44,19 @@ def queues(request: Request, viewer: OfficeViewer, session: DbSession, now: Now
 @router.get("/desk/queues/{name}", response_class=HTMLResponse)
 def queue(request: Request, name: str, viewer: OfficeViewer, session: DbSession,
           context: Context, now: Now, page: PageNo) -> HTMLResponse:
-    """One queue, `PER_PAGE` rows a page, oldest first."""
+    """One queue, `PER_PAGE` rows a page, oldest first (or newest first), the review and
+    extension queues narrowed by agency and period (`QueueFilter`)."""
     if name not in QUEUES:
         raise HTTPException(404, "not-found")
-    result = queue_page(session, name, page, viewer.queues)
+    f = QueueFilter.from_query(dict(request.query_params)) if name in FILTERED else QueueFilter()
+    result = queue_page(session, name, page, viewer.queues, f=f)
+    opts = queue_options(session) if name in FILTERED else None
     session.commit()
+    qs = urlencode(f.query())
     return templates.TemplateResponse(request, "desk/queue.html", {
         "desk": viewer, "q": result, "title": TITLES[name], "tz": SHANGHAI,
-        "today": local_date(now), "back": f"/desk/queues/{name}?page={result.page}",
+        "today": local_date(now), "f": f, "opts": opts, "qs": qs,
+        "back": f"/desk/queues/{name}?page={result.page}" + (f"&{qs}" if qs else ""),
         "notice": notice(context, request.query_params.get("m")),
         "error": read_flash(context.secret, request.query_params.get("error"))})
 
