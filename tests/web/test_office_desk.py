@@ -67,8 +67,16 @@ def test_review_queue_accepts_and_returns_fifty_a_page(desk, db):
     assert "已审核通过" in page.text and f'id="rv{first}"' not in page.text
     r = client.post(f"/desk/reports/{second}/return",
                     data={"csrf": _csrf(page.text), "back": "/desk/queues/reviews?page=1",
-                          "comment": ""})
-    assert "退回须填写意见" in client.get(r.headers["location"]).text
+                          "comment": "  "})
+    # the form again with the field marked and the message beside it, no signed blob in a
+    # URL (office item 7)
+    assert r.status_code == 400 and "location" not in r.headers
+    assert (f'<p class="field-error" id="ret-{second}-error"><span class="visually-hidden">错误：'
+            "</span>退回须填写意见，说明需要修改什么</p>") in r.text
+    assert (f'<textarea id="ret-{second}" name="comment" rows="2" required aria-invalid="true" '
+            f'aria-describedby="ret-{second}-error"></textarea>') in r.text
+    assert f'<a href="#ret-{second}">退回意见：退回须填写意见，说明需要修改什么</a>' in r.text
+    assert "<title>错误：待审核的报送" in r.text
     page = client.get("/desk/queues/reviews")
     r = client.post(f"/desk/reports/{second}/return",
                     data={"csrf": _csrf(page.text), "back": "/desk/queues/reviews?page=1",
@@ -272,3 +280,22 @@ def test_review_queue_filters_by_agency_and_period_and_orders(desk, db):
     assert r.headers["location"] == (f"/desk/queues/reviews?page=1&agency={cdpf}"
                                      "&period=2017Q1&order=newest&m=accepted")
     assert f"符合筛选条件的 {len(mine) - 1} 项。" in client.get(r.headers["location"]).text
+
+
+def test_return_without_comment_on_the_item_page_marks_the_field(desk, db):
+    """Office item 7 on the item page: 400, the field marked, nothing returned."""
+    client, _, _, ids = desk
+    login(client)
+    rid = ids[5]
+    page = client.get(f"/desk/requests/{rid}")
+    report = int(re.search(r'action="/desk/reports/(\d+)/return"', page.text).group(1))
+    r = client.post(f"/desk/reports/{report}/return", data={"csrf": _csrf(page.text), "comment": ""})
+    assert r.status_code == 400 and "error=" not in r.text
+    assert f'aria-invalid="true" aria-describedby="ret-{report}-error"' in r.text
+    assert f'id="ret-{report}-error"><span class="visually-hidden">错误：</span>退回须填写意见' in r.text
+    with db() as s:
+        assert s.get_one(ProgressReport, report).review_state == "pending"
+    # the page's new form token works: the same form, now with a comment
+    r = client.post(f"/desk/reports/{report}/return",
+                    data={"csrf": _csrf(r.text), "comment": "请补充量化数据"})
+    assert r.status_code == 303 and r.headers["location"] == f"/desk/requests/{rid}?m=returned"

@@ -166,6 +166,13 @@ def staff_viewer(request: Request, session: DbSession, context: Context, now: No
     return Desk(who, issue_form_token(session, who.session, now), counts)
 
 
+def desk_again(session: Session, who: SignedIn, now: dt.datetime) -> Desk:
+    """The acting staff member as a page's viewer (a fresh form token, the queue counts),
+    for an action that shows its form again with the errors marked."""
+    counts = queue_counts(session) if who.user.role in ACT_ROLES else QueueCounts()
+    return Desk(who, issue_form_token(session, who.session, now), counts)
+
+
 def office_viewer(desk: Annotated[Desk, Depends(staff_viewer)]) -> Desk:
     """A desk page for the supervision office's staff only (403 for other roles)."""
     if not desk.can_act:

@@ -9,6 +9,7 @@ action comes back to the page it was made from, with its words.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Annotated
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -31,7 +32,7 @@ from tracker.desk.board import (
 )
 from tracker.desk.item_history import request_history
 from tracker.desk.ledger import ledger_frame, ledger_title, ledger_xlsx
-from tracker.desk.queues import QueueFilter
+from tracker.desk.queues import QUEUES, QueueFilter
 from tracker.directory.staff import CHECK_SECONDS, AuthError, sign_in_committed, sign_out
 from tracker.enums import StaffRole
 from tracker.errors import DomainError, NotFound
@@ -40,7 +41,12 @@ from tracker.escalation.office_actions import add_note, escalate_now, waive
 from tracker.outbox import dead_letters, dead_letters_by_id, requeue_by_office
 from tracker.requests.close_out import close_out
 from tracker.requests.extensions import decide_extension, extension_request_id
-from tracker.requests.review import accept_report, report_request_id, return_report
+from tracker.requests.review import (
+    accept_report,
+    report_request_id,
+    return_comment_problem,
+    return_report,
+)
 from tracker.web.deps import (
     Context,
     DbSession,
@@ -52,6 +58,7 @@ from tracker.web.deps import (
     StaffLeaving,
     StaffViewer,
     WebContext,
+    desk_again,
     staff_actor_name,
 )
 from tracker.web.forms import (
@@ -66,9 +73,11 @@ from tracker.web.forms import (
 )
 from tracker.web.notices import notice
 from tracker.web.pages import templates
+from tracker.web.queues_routes import queue_response
 from tracker.web.staff import (
     COOKIE,
     LOGIN_COOKIE,
+    Desk,
     client_address,
     flash,
     login_nonce,
@@ -201,15 +210,24 @@ def scorecard(year: Annotated[int, Path(ge=2000, le=2100)], _desk: StaffViewer,
 @router.get("/desk/requests/{request_id}", response_class=HTMLResponse)
 def item(request: Request, request_id: Id, viewer: StaffViewer, session: DbSession,
          context: Context, now: Now) -> HTMLResponse:
+    return _item_response(request, session, context, now, viewer, request_id,
+                          dict(request.query_params))
+
+
+def _item_response(request: Request, session: Session, context: WebContext, now: dt.datetime,
+                   viewer: Desk, request_id: int, params: dict[str, str], *,
+                   field_errors: dict[int, str] | None = None) -> HTMLResponse:
+    """Render the item page of `request_id` (NotFound if unknown); commits. `field_errors`
+    ({report id: message}) shows the review form again with its comment marked (400)."""
     history = request_history(session, request_id)
     if history is None:
         raise NotFound(f"没有编号为 {request_id} 的事项")
     session.commit()
     return templates.TemplateResponse(request, "desk/item.html", {
         "desk": viewer, "h": history, "tz": SHANGHAI, "today": local_date(now),
-        "notice": notice(context, request.query_params.get("m")),
-        "error": read_flash(context.secret, request.query_params.get("error")),
-        "can_act": viewer.can_act})
+        "notice": notice(context, params.get("m")), "field_errors": field_errors or {},
+        "error": read_flash(context.secret, params.get("error")),
+        "can_act": viewer.can_act}, status_code=400 if field_errors else 200)
 
 
 def _back(request_id: int, message: str | None = None, error: str | None = None) -> Response:
@@ -256,11 +274,23 @@ def request_action(request_id: Id, action: str, form: Annotated[RequestActionFor
 
 
 @router.post("/desk/reports/{report_id}/{decision}")
-def review(report_id: Id, decision: str, form: Annotated[ReviewForm, Form()], who: StaffActor,
-           session: DbSession, context: Context, now: Now) -> Response:
+def review(request: Request, report_id: Id, decision: str, form: Annotated[ReviewForm, Form()],
+           who: StaffActor, session: DbSession, context: Context, now: Now) -> Response:
     request_id = report_request_id(session, report_id)  # 404 if unknown
     if decision not in ("accept", "return"):
         raise HTTPException(404, "not-found")
+    if decision == "return" and (problem := return_comment_problem(form.comment)):
+        # the form again, its comment field marked, on the page it was sent from
+        viewer, errors = desk_again(session, who, now), {report_id: problem}
+        path, _, query = (form.queue or "").partition("?")
+        if path.rsplit("/", 1)[-1] in QUEUES:
+            params = dict(parse_qsl(query))
+            page = int(params["page"]) if params.get("page", "").isdigit() else 1
+            return queue_response(request, session, context, now, viewer,
+                                  path.rsplit("/", 1)[-1], min(page, 10**6), params,
+                                  field_errors=errors)
+        return _item_response(request, session, context, now, viewer, request_id, {},
+                              field_errors=errors)
     try:
         if decision == "accept":
             accept_report(session, report_id, reviewer=staff_actor_name(who),
