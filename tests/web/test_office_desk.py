@@ -303,3 +303,19 @@ def test_return_without_comment_on_the_item_page_marks_the_field(desk, db):
     r = client.post(f"/desk/reports/{report}/return",
                     data={"csrf": _csrf(r.text), "comment": "请补充量化数据"})
     assert r.status_code == 303 and r.headers["location"] == f"/desk/requests/{rid}?m=returned"
+
+
+def test_agencies_without_liaison_are_explained_in_the_offices_words(desk, db):
+    """Office item 8: what the office does about an agency nobody can be notified at, and
+    where, without commands or developer notes."""
+    from tracker.directory.contacts import deactivate_contact
+
+    client, _, _, _ = desk
+    with transaction(db) as s:
+        deactivate_contact(s, liaison_of(db, "市残联").id)
+    login(client)
+    for path in ("/desk/queues", "/desk/queues/agencies"):
+        text = client.get(path).text
+        assert ("请与该单位联系，确定一名联络员（姓名、手机、电子邮箱），报系统管理员录入通讯录；"
+                "录入后该单位即从本列表移除，此后的通知发给该联络员。") in text, path
+        assert "tracker liaison add" not in text and "无法匹配" not in text, path
