@@ -13,3 +13,11 @@ def test_a_person_is_named_once_with_context_only_when_it_adds_something():
     assert staff_label("绩效办", StaffRole.PERFORMANCE) == "绩效办"
     assert staff_label("王芳", StaffRole.PERFORMANCE) == "王芳（绩效办）"
     assert staff_label("张科长", StaffRole.OFFICE) == "张科长（督查室）"
+
+
+def test_the_demos_simulated_people_read_as_such(db):
+    from tracker.desk.actors import actor_names
+
+    with db() as s:
+        assert actor_names(s, ["demo:liaison", "demo:督查室"]) == {
+            "demo:liaison": "联络员（演示）", "demo:督查室": "督查室（演示）"}

@@ -2,8 +2,9 @@
 "display names and Chinese labels everywhere; no internal ids in anything a person reads").
 
 An actor is stored as `liaison:<contact id>:link:<link id>`, `user:<username>`,
-`system:<job>`, `cli` or a display name (a circular's signer). `actor_names` resolves a
-batch of them with two queries (contacts with their agencies, staff accounts).
+`system:<job>`, `demo:<who>` (the demo's simulated people), `cli` or a display name (a
+circular's signer). `actor_names` resolves a batch of them with two queries (contacts with
+their agencies, staff accounts).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tracker.models import Agency, Contact, StaffUser
 
 SYSTEM = {"overdue_sweep": "系统（逾期督办）", "pre_due": "系统（临期提醒）",
           "open_requests": "系统（进展调度）", "checkpoint": "系统（年度考核）"}
+DEMO = {"liaison": "联络员"}
 
 
 def person_label(name: str, context: str, *, said_by: str | None = None) -> str:
@@ -64,6 +66,8 @@ def actor_names(session: Session, actors: Iterable[str | None]) -> dict[str, str
             out[actor] = users.get(rest, "工作人员（账户已删除）")
         elif kind == "system":
             out[actor] = SYSTEM.get(rest, "系统")
+        elif kind == "demo":  # `tracker demo`'s simulated people (demo:liaison, demo:督查室)
+            out[actor] = f"{DEMO.get(rest, rest)}（演示）"
         else:
             out[actor] = {"cli": "命令行", "t": "测试"}.get(actor, actor)
     return out
