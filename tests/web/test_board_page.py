@@ -47,7 +47,8 @@ def test_heat_table_and_chart_follow_the_agency_filter(client):
     c, agencies = client
     page = c.get("/desk").text
     assert _heat(page) == {HRSS: "2", CDPF: "2", HEPING: "1"}
-    assert _rates(page) == [("2017年第一季度", "7", "9"), ("2017年第四季度", "5", "9"), ("2017年度", "0", "1")]
+    assert _rates(page) == [("2017年第一季度", "7", "9"), ("2017年第四季度", "5", "9"),
+                            ("2017年度", "0", "1")]
     assert "按上方筛选条件统计" not in page
 
     page = c.get("/desk", params={"agency": agencies[CDPF]}).text
