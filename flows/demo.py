@@ -80,7 +80,12 @@ class DemoResult:
 # The office account the demo creates, so its year can be explored in the browser with
 # `tracker serve --as-of DAY` (never in production: the demo database is a fresh file)
 DEMO_USER, DEMO_PASSWORD = "duchashi", "demo-2017-duchashi"
+# and a performance office (绩效办) account, which lands on the scorecards
+DEMO_PERF_USER, DEMO_PERF_PASSWORD = "jixiaoban", "demo-2017-jixiaoban"
 EXPLORE_DAY = "2017-10-20"  # after Q3's due day: the ladder at work, circulars to sign
+# `serve --as-of DAY` fixes the pages' clock at this hour (Asia/Shanghai): after the demo's
+# last action of a day (the dispatch at 17:00), as the snapshot stands that evening
+EXPLORE_HOUR = 18
 
 RETRIES = 10  # a day's flow run after a transient API error (~50 s of waiting in all)
 
@@ -150,6 +155,8 @@ def run_demo(
         ensure_demo_contacts(s, plan_id)
         create_user(s, username=DEMO_USER, display_name="督查室（演示）", role=StaffRole.OFFICE,
                     password=DEMO_PASSWORD, now=start)
+        create_user(s, username=DEMO_PERF_USER, display_name="绩效办（演示）",
+                    role=StaffRole.PERFORMANCE, password=DEMO_PERF_PASSWORD, now=start)
         govs = [g for g, _ in governments(s, s.get_one(Plan, plan_id))]
 
     specs = year_specs(year, policy.rules, cal)

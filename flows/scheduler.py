@@ -357,13 +357,15 @@ def serve_settings(settings: Settings, host: str, port: int) -> Settings:
 
 def run_forever(console: Console, settings: Settings, host: str = "127.0.0.1", port: int = 8000,
                 web: bool = True, jobs: bool = True,
-                clock: Callable[[], dt.datetime] | None = None) -> None:
+                clock: Callable[[], dt.datetime] | None = None, browsing: bool = False) -> None:
     """The embedded deployment: the web app (uvicorn) with the scheduler in the background.
 
     Call it inside `prefect_context(settings)`; links point at `settings.base_url` (see
     `serve_settings`). Several processes may run on one database: only the lease holder
     runs jobs, another takes over within a minute when it dies. `jobs=False` (`tracker
     serve --no-scheduler`): the pages only, the jobs run on Prefect workers (`tracker deploy`).
+    `browsing=True` (`tracker serve --as-of`): no jobs will ever send what the pages queue,
+    and the pages say so.
     """
     from tracker.ops.logs import configure_logging, uvicorn_log_config
 
@@ -397,7 +399,7 @@ def run_forever(console: Console, settings: Settings, host: str = "127.0.0.1", p
     from tracker.web.app import create_app
 
     app = (create_app(factory_for(settings.database_url), settings) if clock is None
-           else create_app(factory_for(settings.database_url), settings, clock))
+           else create_app(factory_for(settings.database_url), settings, clock, browsing=browsing))
     console.print(f"网页：http://{host}:{port}/（联络员通过通知邮件中的专用链接进入）")
     console.print(f"通知中的链接地址：{settings.base_url}")
     if settings.env != "production":

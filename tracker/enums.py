@@ -143,6 +143,16 @@ class Level(IntEnum):
     def label(self) -> str:
         return {1: "催办", 2: "督办", 3: "通报"}[self.value]
 
+    @classmethod
+    def from_text(cls, text: str) -> Level:
+        """A rung as people type it: its label (催办, 督办, 通报) or its number (1, 2, 3).
+        Raises ValueError for anything else."""
+        text = text.strip()
+        for level in cls:
+            if text in (level.label, str(level.value)):
+                return level
+        raise ValueError(text)
+
 
 def level_label(level: int | None) -> str:
     """The label of the highest rung reached; 无 for none."""

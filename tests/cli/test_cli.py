@@ -145,3 +145,30 @@ def test_import_reads_a_sheet_saved_as_xls(db, db_url, plan, policy, tmp_path, m
     assert r.exit_code == 0 and "recorded 1 report(s): 1 on time" in r.output, r.output
     with db() as s:
         assert s.scalar(select(ProgressReport.percent)) == 30
+
+
+def test_as_of_day_fixes_the_clock_after_the_demos_last_action():
+    """`serve --as-of DAY` stands at 18:00 Asia/Shanghai, after the demo's 17:00 dispatch
+    (office item 2); a time given is kept."""
+    import datetime as dt
+
+    from tracker.cli.run import as_of_instant
+    from tracker.dates.workdays import SHANGHAI
+
+    assert as_of_instant("2017-10-20") == dt.datetime(2017, 10, 20, 18, 0, tzinfo=SHANGHAI)
+    assert as_of_instant("2017-10-20T09:30") == dt.datetime(2017, 10, 20, 9, 30, tzinfo=SHANGHAI)
+
+
+def test_overdue_level_by_name_or_number(db, db_url, overdue, tmp_path, monkeypatch):
+    """Office item 10: `--level 通报` (and 催办/督办, 1/2/3) reads as the board's level."""
+    monkeypatch.setenv("TRACKER_DATABASE_URL", db_url)
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    for level, total in (("催办", 5), ("1", 5), ("督办", 0), ("通报", 0), ("3", 0)):
+        r = run(app, ["overdue", "--level", level, "--now", "2017-04-12T10:00"])
+        assert r.exit_code == 0 and f"共 {total} 项" in r.output, (level, r.output)
+    r = run(app, ["overdue", "--level", "五", "--now", "2017-04-12T10:00"])
+    assert r.exit_code == 2
+    assert "--level 的值“五”无效：应为 催办、督办、通报（或 1、2、3）" in r.output.replace("\n", "")
+    r = run(app, ["ledger", "-o", str(tmp_path / "l.xlsx"), "--level", "督办",
+                  "--now", "2017-04-12T10:00"])
+    assert r.exit_code == 0 and "l.xlsx: 0 行" in " ".join(r.output.split())  # long paths wrap

@@ -58,7 +58,7 @@ def test_demo_says_how_to_explore_a_day_of_its_year(demo, monkeypatch):
     a fixed clock, the office account it made and a liaison link valid on that day."""
     from fastapi.testclient import TestClient
 
-    from flows.demo import DEMO_PASSWORD, DEMO_USER
+    from flows.demo import DEMO_PASSWORD, DEMO_PERF_PASSWORD, DEMO_PERF_USER, DEMO_USER
     from tests.web_helpers import Clock
     from tracker.db import make_engine, session_factory
     from tracker.directory.staff import sign_in
@@ -84,6 +84,11 @@ def test_demo_says_how_to_explore_a_day_of_its_year(demo, monkeypatch):
         user, _ = sign_in(s, username=DEMO_USER, password=DEMO_PASSWORD,
                           now=at("2017-10-20", 10), rules=settings.rules)
         assert user.role == StaffRole.OFFICE
+        user, _ = sign_in(s, username=DEMO_PERF_USER, password=DEMO_PERF_PASSWORD,
+                          now=at("2017-10-20", 18), rules=settings.rules)
+        assert user.role == StaffRole.PERFORMANCE
+    assert "绩效办：http://127.0.0.1:8000/login ，账号 jixiaoban，密码 demo-2017-jixiaoban" in text
+    assert "页面时间固定在该日 18:00" in text
     engine.dispose()
     monkeypatch.setenv("TRACKER_ENV", "production")  # never a fixed clock in production
     r = CliRunner().invoke(app, ["serve", "--as-of", "2017-10-20"])

@@ -47,16 +47,17 @@ def test_heat_table_and_chart_follow_the_agency_filter(client):
     c, agencies = client
     page = c.get("/desk").text
     assert _heat(page) == {HRSS: "2", CDPF: "2", HEPING: "1"}
-    assert _rates(page) == [("2017Q1", "7", "9"), ("2017Q4", "5", "9"), ("2017", "0", "1")]
+    assert _rates(page) == [("2017年第一季度", "7", "9"), ("2017年第四季度", "5", "9"),
+                            ("2017年度", "0", "1")]
     assert "按上方筛选条件统计" not in page
 
     page = c.get("/desk", params={"agency": agencies[CDPF]}).text
     assert "共 4 项" in page
     assert _heat(page) == {CDPF: "2"}
-    assert _rates(page) == [("2017Q1", "0", "2"), ("2017Q4", "1", "2")]
-    assert "2017Q1：0.0%；2017Q4：50.0%；" in page  # the chart's description
+    assert _rates(page) == [("2017年第一季度", "0", "2"), ("2017年第四季度", "1", "2")]
+    assert "2017年第一季度：0.0%；2017年第四季度：50.0%；" in page  # the chart's description
     assert page.count("按上方筛选条件统计") == 2
 
     page = c.get("/desk", params={"agency": agencies[HEPING], "light": "green"}).text
     assert "符合筛选条件的事项中没有逾期事项。" in page and _heat(page) == {}
-    assert _rates(page) == [("2017Q1", "2", "2")]
+    assert _rates(page) == [("2017年第一季度", "2", "2")]

@@ -216,6 +216,9 @@ def test_close_out_from_the_item_page(desk, db, tmp_path):
             .where(Measure.code == "2.7.1", Assignment.role == "lead")).one()
     login(client)
     page = client.get(f"/desk/requests/{rid}")
+    # no button the service would refuse: the reason instead (office item 6)
+    assert "签批办结销号</button>" not in page.text
+    assert "<strong>暂不能办结销号：</strong>2.7.1：牵头单位最新报送的状态不是“已完成”。" in page.text
     r = client.post(f"/desk/measures/{measure_id}/close-out",
                     data={"csrf": _csrf(page.text), "request_id": rid})
     confirm = client.get(r.headers["location"])  # the confirmation page names the refusal
@@ -229,6 +232,7 @@ def test_close_out_from_the_item_page(desk, db, tmp_path):
         record_reports(s, [ReportInput(request_id=rid, status="completed", percent=100,
                                        narrative="已完成")], submitted_by="t", now=at("2017-04-12"))
     page = client.get(f"/desk/requests/{rid}")
+    assert "签批办结销号</button>" in page.text and "暂不能办结销号" not in page.text
     r = client.post(f"/desk/measures/{measure_id}/close-out",
                     data={"csrf": _csrf(page.text), "request_id": rid, "confirm": "1"})
     assert "已办结销号" in client.get(r.headers["location"]).text

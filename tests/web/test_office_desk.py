@@ -67,8 +67,16 @@ def test_review_queue_accepts_and_returns_fifty_a_page(desk, db):
     assert "已审核通过" in page.text and f'id="rv{first}"' not in page.text
     r = client.post(f"/desk/reports/{second}/return",
                     data={"csrf": _csrf(page.text), "back": "/desk/queues/reviews?page=1",
-                          "comment": ""})
-    assert "退回须填写意见" in client.get(r.headers["location"]).text
+                          "comment": "  "})
+    # the form again with the field marked and the message beside it, no signed blob in a
+    # URL (office item 7)
+    assert r.status_code == 400 and "location" not in r.headers
+    assert (f'<p class="field-error" id="ret-{second}-error"><span class="visually-hidden">错误：'
+            "</span>退回须填写意见，说明需要修改什么</p>") in r.text
+    assert (f'<textarea id="ret-{second}" name="comment" rows="2" required aria-invalid="true" '
+            f'aria-describedby="ret-{second}-error"></textarea>') in r.text
+    assert f'<a href="#ret-{second}">退回意见：退回须填写意见，说明需要修改什么</a>' in r.text
+    assert "<title>错误：待审核的报送" in r.text
     page = client.get("/desk/queues/reviews")
     r = client.post(f"/desk/reports/{second}/return",
                     data={"csrf": _csrf(page.text), "back": "/desk/queues/reviews?page=1",
@@ -160,7 +168,8 @@ def test_evidence_is_listed_and_downloaded_by_staff_only(desk, db):
     item = client.get(f"/desk/requests/{rid}")
     listing = item.text[item.text.index('id="evidence-h"'):]
     assert "验收报告 2017.pdf" in listing and f"{len(data)} 字节" in listing
-    assert "市残联联络员（市残联联络员）" in listing and "2017-04-12 10:00" in listing
+    assert "市残联联络员</td>" in listing and "联络员（市残联" not in listing
+    assert "2017-04-12 10:00" in listing
     href = re.search(r'href="(/desk/evidence/\d+)"', listing).group(1)
     for user in ("duchashi", "jixiaoban"):
         client.cookies.clear()
@@ -192,7 +201,10 @@ def test_people_by_name_and_labels_in_chinese(desk, db):
     assert "工作人员 duchashi" not in page
     assert "督查室张科长：已电话督促" in page
     audit = page[page.index('id="audit-h"'):]
-    assert "市残联联络员（市残联联络员）" in audit and "网页报送" in audit
+    # a person once (office item 9): the liaison's name says the agency, the office's
+    # display name says 督查室
+    assert "<td>市残联联络员</td>" in audit and "联络员（市残联" not in audit and "网页报送" in audit
+    assert "<span>督查室张科长</span>" in page and "（督查室）" not in page
     for raw in ("report_returned", "in_progress", "pending", "escalation"):
         assert raw not in re.sub(r"<[^>]+>", "", page)
 
@@ -212,3 +224,98 @@ def test_each_role_lands_on_its_page(desk):
     r = client.post("/login", data={"username": "duchashi", "password": STAFF_PASSWORD,
                                     "csrf": _csrf(page.text), "next": "/desk/circulars"})
     assert r.headers["location"] == "/desk/circulars"  # a page asked for is kept
+
+
+def test_browsing_mode_says_the_notice_is_queued_not_sent(db, db_url, overdue, tmp_path):
+    """Under `serve --as-of` no job sends: returning a report says so (office item 3)."""
+    from tracker.web.app import create_app
+
+    settings = make_settings(tmp_path, db_url)
+    client = TestClient(create_app(db, settings, Clock(at("2017-04-12", 10)), browsing=True),
+                        follow_redirects=False)
+    login(client)
+    page = client.get("/desk/queues/reviews")
+    rid = re.findall(r'<tr id="rv(\d+)"', page.text)[0]
+    r = client.post(f"/desk/reports/{rid}/return",
+                    data={"csrf": _csrf(page.text), "back": "/desk/queues/reviews?page=1",
+                          "comment": "请补充量化数据"})
+    page = client.get(r.headers["location"]).text
+    assert "已退回；已生成通知（浏览模式不发送）。" in page and "已通知联络员" not in page
+
+
+def test_review_queue_filters_by_agency_and_period_and_orders(desk, db):
+    """Office item 4: agency and period filters (GET), newest or oldest first, 50 a page;
+    item 5: periods named in words, the code kept as the option's value."""
+    client, settings, _, ids = desk
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-04-12"))
+    with db() as s:
+        cdpf = s.scalar(select(Agency.id).where(Agency.name == "市残联"))
+        mine = list(s.scalars(select(ProgressRequest.id).where(
+            ProgressRequest.agency_id == cdpf, ProgressRequest.id.in_(ids[5:]))
+            .order_by(ProgressRequest.id)))
+    later = mine[0]  # a second version, submitted later: the newest of the queue
+    client.post(f"/l/{token}/requests/{later}", data={
+        "action": "submit", "status": "in_progress", "percent": "30", "narrative": "第二版"})
+    login(client)
+    page = client.get("/desk/queues/reviews")
+    assert '<option value="2017Q1" >2017年第一季度</option>' in page.text
+    assert "2017年第一季度 · " in page.text and "2017Q1 · " not in page.text
+    r = client.get("/desk/queues/reviews", params={"agency": cdpf, "period": "2017Q1"})
+    rows = [int(x) for x in re.findall(r'<tr id="rv(\d+)"', r.text)]
+    assert f"符合筛选条件的 {len(mine)} 项。" in r.text and len(rows) == len(mine) == 37
+    assert "待审核的报送（793 项）" in r.text  # the heading keeps the whole queue's size
+    assert f'<option value="{cdpf}" selected>市残联</option>' in r.text
+    with db() as s:
+        reports = dict(s.execute(select(ProgressReport.id, ProgressReport.request_id)
+                                 .where(ProgressReport.id.in_(rows))).all())
+    assert sorted(reports.values()) == mine and reports[rows[-1]] == later  # oldest first
+    r = client.get("/desk/queues/reviews", params={"agency": cdpf, "order": "newest"})
+    newest = [int(x) for x in re.findall(r'<tr id="rv(\d+)"', r.text)]
+    assert newest == rows[::-1]
+    whole = client.get("/desk/queues/reviews", params={"order": "newest"})
+    assert re.findall(r'<tr id="rv(\d+)"', whole.text)[0] == str(rows[-1])
+    assert len(re.findall(r'<tr id="rv', whole.text)) == 50 and "第 1 / 16 页" in whole.text
+    assert 'href="/desk/queues/reviews?page=2&amp;order=newest"' in whole.text
+    none = client.get("/desk/queues/reviews", params={"period": "2017Q4"})
+    assert "没有符合筛选条件的待办事项。" in none.text
+    # an action taken under a filter comes back to the same filter
+    back = f"/desk/queues/reviews?page=1&agency={cdpf}&period=2017Q1&order=newest"
+    r = client.post(f"/desk/reports/{newest[0]}/accept", data={"csrf": _csrf(r.text), "back": back})
+    assert r.headers["location"] == (f"/desk/queues/reviews?page=1&agency={cdpf}"
+                                     "&period=2017Q1&order=newest&m=accepted")
+    assert f"符合筛选条件的 {len(mine) - 1} 项。" in client.get(r.headers["location"]).text
+
+
+def test_return_without_comment_on_the_item_page_marks_the_field(desk, db):
+    """Office item 7 on the item page: 400, the field marked, nothing returned."""
+    client, _, _, ids = desk
+    login(client)
+    rid = ids[5]
+    page = client.get(f"/desk/requests/{rid}")
+    report = int(re.search(r'action="/desk/reports/(\d+)/return"', page.text).group(1))
+    r = client.post(f"/desk/reports/{report}/return", data={"csrf": _csrf(page.text), "comment": ""})
+    assert r.status_code == 400 and "error=" not in r.text
+    assert f'aria-invalid="true" aria-describedby="ret-{report}-error"' in r.text
+    assert f'id="ret-{report}-error"><span class="visually-hidden">错误：</span>退回须填写意见' in r.text
+    with db() as s:
+        assert s.get_one(ProgressReport, report).review_state == "pending"
+    # the page's new form token works: the same form, now with a comment
+    r = client.post(f"/desk/reports/{report}/return",
+                    data={"csrf": _csrf(r.text), "comment": "请补充量化数据"})
+    assert r.status_code == 303 and r.headers["location"] == f"/desk/requests/{rid}?m=returned"
+
+
+def test_agencies_without_liaison_are_explained_in_the_offices_words(desk, db):
+    """Office item 8: what the office does about an agency nobody can be notified at, and
+    where, without commands or developer notes."""
+    from tracker.directory.contacts import deactivate_contact
+
+    client, _, _, _ = desk
+    with transaction(db) as s:
+        deactivate_contact(s, liaison_of(db, "市残联").id)
+    login(client)
+    for path in ("/desk/queues", "/desk/queues/agencies"):
+        text = client.get(path).text
+        assert ("请与该单位联系，确定一名联络员（姓名、手机、电子邮箱），报系统管理员录入通讯录；"
+                "录入后该单位即从本列表移除，此后的通知发给该联络员。") in text, path
+        assert "tracker liaison add" not in text and "无法匹配" not in text, path

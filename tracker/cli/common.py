@@ -140,14 +140,28 @@ def policy(session=None):  # type: ignore[no-untyped-def]
     return base if session is None else base.with_session(session)
 
 
-def board_filter(agency: str | None, period: str | None, level: int | None,
+def level_or_fail(value: str | None) -> int | None:
+    """`--level` as typed: 催办/督办/通报 or 1/2/3 (None: any); exits with a Chinese error
+    naming the option otherwise."""
+    from tracker.enums import Level
+
+    if value is None or not value.strip():
+        return None
+    try:
+        return Level.from_text(value).value
+    except ValueError:
+        raise fail(f"--level 的值“{value}”无效：应为 催办、督办、通报（或 1、2、3）") from None
+
+
+def board_filter(agency: str | None, period: str | None, level: str | None,
                  light: str | None, session, plan=None):  # type: ignore[no-untyped-def]
-    """A board filter from CLI options (agency by directory name; the plan if given)."""
+    """A board filter from CLI options (agency by directory name; the level as `level_or_fail`
+    reads it; the plan if given)."""
     from tracker.desk.board import BoardFilter
 
     agency_id = agency_or_fail(session, agency) if agency else None
     return BoardFilter(plan_id=plan.id if plan is not None else None, agency_id=agency_id,
-                       period=period, level=level, light=light, per_page=1_000_000)
+                       period=period, level=level_or_fail(level), light=light, per_page=1_000_000)
 
 
 def agency_or_fail(session, name: str, government: str | None = None) -> int:  # type: ignore[no-untyped-def]

@@ -148,7 +148,9 @@ def user_add(username: str, display_name: str,
 
 
 @app.command("overdue")
-def overdue(agency: str | None = None, period: str | None = None, level: int | None = None,
+def overdue(agency: str | None = None, period: str | None = None,
+            level: Annotated[str | None, typer.Option(
+                    help="at least this rung: 催办 | 督办 | 通报 (or 1 | 2 | 3)")] = None,
             plan: Annotated[str | None, typer.Option(help="plan id (default: every plan)")] = None,
             light: Annotated[str, typer.Option(help="red | yellow | green | grey | all")] = "red",
             now: Annotated[str | None, typer.Option()] = None, limit: int = 100) -> None:
@@ -175,7 +177,9 @@ def overdue(agency: str | None = None, period: str | None = None, level: int | N
 
 @app.command("ledger")
 def ledger_cmd(output: Annotated[Path, typer.Option("-o", "--output")] = Path("督查台账.xlsx"),
-               agency: str | None = None, period: str | None = None, level: int | None = None,
+               agency: str | None = None, period: str | None = None,
+               level: Annotated[str | None, typer.Option(
+                   help="at least this rung: 催办 | 督办 | 通报 (or 1 | 2 | 3)")] = None,
                plan: Annotated[str | None, typer.Option(help="plan id (default: every plan)")] = None,
                light: Annotated[str, typer.Option(help="red | yellow | green | grey | all")] = "all",
                now: Annotated[str | None, typer.Option()] = None) -> None:

@@ -187,26 +187,35 @@ def _port_free_or_fail(host: str, port: int) -> None:
         raise fail(f"无法在 {host}:{port} 上提供网页：{reason}") from None
 
 
+def as_of_instant(as_of: str) -> dt.datetime:
+    """The fixed clock of `tracker serve --as-of VALUE`: `YYYY-MM-DD` means that day at
+    `flows.demo.EXPLORE_HOUR` (18:00 Asia/Shanghai, after the demo's 17:00 dispatch, so the
+    day's deliveries are not later than "now"); `YYYY-MM-DDTHH:MM` that minute, in
+    Asia/Shanghai unless an offset is given. Raises ValueError for anything else."""
+    from flows.demo import EXPLORE_HOUR
+    from tracker.dates.workdays import SHANGHAI
+
+    fixed = dt.datetime.fromisoformat(as_of if "T" in as_of else f"{as_of}T{EXPLORE_HOUR:02d}:00")
+    return fixed if fixed.tzinfo is not None else fixed.replace(tzinfo=SHANGHAI)
+
+
 def _serve_as_of(as_of: str, host: str, port: int) -> None:
-    """`tracker serve --as-of DAY`: the pages with their clock fixed at DAY (10:00 Asia/Shanghai
-    unless a time is given), no scheduler (the jobs would run on today's date), refused in
-    production (issue 10, item 7: exploring the demo's year)."""
+    """`tracker serve --as-of DAY`: the pages with their clock fixed at DAY (`as_of_instant`),
+    no scheduler (the jobs would run on today's date), nothing sent (the pages say a notice is
+    queued, not sent), refused in production (issue 10, item 7: exploring the demo's year)."""
     from flows.scheduler import run_forever, serve_settings
 
     settings = serve_settings(current_settings(), host, port)
     if settings.env == "production":
         raise fail("--as-of 仅用于浏览演示或备份数据；TRACKER_ENV=production 时不可使用")
     try:
-        fixed = dt.datetime.fromisoformat(as_of if "T" in as_of else f"{as_of}T10:00")
-        if fixed.tzinfo is None:
-            from tracker.dates.workdays import SHANGHAI
-
-            fixed = fixed.replace(tzinfo=SHANGHAI)
+        fixed = as_of_instant(as_of)
     except ValueError:
         raise fail(f"--as-of 的值“{as_of}”不是有效的日期（应为 YYYY-MM-DD，如 2017-10-20）") from None
     console.print(f"浏览模式：页面时间固定为 {fixed:%Y年%-m月%-d日 %H:%M}（北京时间），不运行定时任务，"
                   "不发送任何通知", highlight=False)
-    run_forever(console, settings, host=host, port=port, web=True, jobs=False, clock=lambda: fixed)
+    run_forever(console, settings, host=host, port=port, web=True, jobs=False, clock=lambda: fixed,
+                browsing=True)
 
 
 @app.command("demo")
@@ -305,16 +314,27 @@ def _print_demo(result, year, policy, started, settings, out) -> None:  # type: 
                   f"{result.db_path.parent}/secret.key（链接签名密钥）", soft_wrap=True,
                   highlight=False)
     console.print(f"模拟 {result.days} 个事件日，用时 {time.monotonic() - started:.0f} 秒")
-    from flows.demo import DEMO_PASSWORD, DEMO_USER, EXPLORE_DAY, explore_link, snapshot_path
+    from flows.demo import (
+        DEMO_PASSWORD,
+        DEMO_PERF_PASSWORD,
+        DEMO_PERF_USER,
+        DEMO_USER,
+        EXPLORE_DAY,
+        EXPLORE_HOUR,
+        explore_link,
+        snapshot_path,
+    )
 
     snap = snapshot_path(settings, dt.date.fromisoformat(EXPLORE_DAY))
-    console.print(f"[bold]在浏览器中查看[/] {EXPLORE_DAY} 当天的情况（当天的数据库副本，页面时间固定在"
-                  "该日，不运行定时任务）：", highlight=False)
+    console.print(f"[bold]在浏览器中查看[/] {EXPLORE_DAY} 当天傍晚的情况（当天的数据库副本，页面时间固定在"
+                  f"该日 {EXPLORE_HOUR}:00，不运行定时任务，不发送通知）：", highlight=False)
     console.print(f"  TRACKER_HOME={out} TRACKER_DATABASE_URL=sqlite:///{out / snap.name} "
                   f"{_program()} serve --as-of {EXPLORE_DAY}", soft_wrap=True,
                   highlight=False, markup=False)
     console.print(f"  督查室：http://127.0.0.1:8000/login ，账号 {DEMO_USER}，密码 {DEMO_PASSWORD}",
                   soft_wrap=True, highlight=False)
+    console.print(f"  绩效办：http://127.0.0.1:8000/login ，账号 {DEMO_PERF_USER}，密码 "
+                  f"{DEMO_PERF_PASSWORD}", soft_wrap=True, highlight=False)
     console.print(f"  市残联联络员（{EXPLORE_DAY} 有效）：http://127.0.0.1:8000"
                   f"{explore_link(settings, '市残联', EXPLORE_DAY)}", soft_wrap=True, highlight=False)
     if result.scorecard is None:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.desk.actors import actor_names
+from tracker.enums import Role
 from tracker.models import (
     Agency,
     Assignment,
@@ -25,6 +26,7 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
+from tracker.requests.close_out import close_out_refusal
 from tracker.requests.subjects import with_subject
 
 
@@ -44,6 +46,8 @@ class RequestHistory:
     notes: list[Note]
     audit: list[AuditEvent]
     names: dict[str, str]  # each actor named here, as people read it (tracker.desk.actors)
+    # why 办结销号 is refused now (None: the office may sign it off); only for a lead's measure
+    close_out_refusal: str | None = None
 
 
 def request_history(session: Session, request_id: int) -> RequestHistory | None:
@@ -82,10 +86,13 @@ def request_history(session: Session, request_id: int) -> RequestHistory | None:
               + [e.asked_by for e in extensions] + [e.decided_by for e in extensions]
               + [e.uploaded_by for e in evidence] + [n.author for n in notes]
               + [a.actor for a in audit] + [measure.closed_by if measure else None])
+    refusal = None
+    if measure is not None and role == Role.LEAD.value and measure.closed_at is None:
+        refusal, _ = close_out_refusal(session, measure)
     return RequestHistory(
         request=req, period=period, agency=agency, role=role, measure=measure,
         indicator=indicator, reports=reports,
         escalations=all_of(Escalation, Escalation.request_id == request_id),
         messages=messages, extensions=extensions, evidence=evidence, notes=notes, audit=audit,
-        names=actor_names(session, actors),
+        names=actor_names(session, actors), close_out_refusal=refusal,
     )

@@ -109,6 +109,66 @@ class QueueItem:
     row: Any  # the report, extension request, circular or agency
 
 
+FILTERED = ("reviews", "extensions")  # the queues whose rows have an agency and a period
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """The review and extension queues' filters (GET params `agency`, `period`, `order`).
+
+    agency: an agency's id; period: a reporting period's label (`2017Q1`, `2017`), in every
+    plan that has it; newest: newest first instead of oldest first. Other queues ignore it.
+    """
+
+    agency: int | None = None
+    period: str | None = None
+    newest: bool = False
+
+    @property
+    def active(self) -> bool:
+        """Whether the rows are narrowed (then the count is the filter's, not the badge's)."""
+        return self.agency is not None or self.period is not None
+
+    @classmethod
+    def from_query(cls, params: dict[str, str]) -> QueueFilter:
+        """Read `agency` (a positive id), `period` (a label of up to 16 characters) and
+        `order` (`newest`; anything else is oldest first). Unreadable values are ignored,
+        as the board's filters ignore them."""
+        raw = params.get("agency", "").strip()
+        agency = int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31 else None
+        period = params.get("period", "").strip()[:16] or None
+        return cls(agency=agency, period=period, newest=params.get("order") == "newest")
+
+    def query(self) -> dict[str, str]:
+        """The filter as GET params (for links that keep it: pages, actions' way back)."""
+        out = {}
+        if self.agency is not None:
+            out["agency"] = str(self.agency)
+        if self.period:
+            out["period"] = self.period
+        if self.newest:
+            out["order"] = "newest"
+        return out
+
+
+@dataclass(frozen=True)
+class QueueOptions:
+    """What the queue filters offer: (id, name) of the plans' agencies in directory order,
+    and the period labels in due order."""
+
+    agencies: list[tuple[int, str]]
+    periods: list[str]
+
+
+def queue_options(session: Session) -> QueueOptions:
+    """The choices of the review and extension queues' filters (two queries)."""
+    from tracker.directory.agencies import plan_agencies
+
+    periods = session.scalars(select(ReportingPeriod.label).group_by(ReportingPeriod.label)
+                              .order_by(func.min(ReportingPeriod.due_on), ReportingPeriod.label))
+    return QueueOptions(agencies=plan_agencies(session), periods=list(periods))
+
+
 @dataclass(frozen=True)
 class QueuePage:
     name: str
@@ -135,17 +195,37 @@ def _subject(m_code: str | None, m_title: str | None, i_code: str | None,
     return f"{m_code} {m_title}" if m_code else f"{i_code} {i_name}"
 
 
+def _narrow(query: Any, f: QueueFilter, *order: Any) -> Any:
+    """`query` (joined to ProgressRequest and ReportingPeriod) narrowed by `f`, in its order."""
+    if f.agency is not None:
+        query = query.where(ProgressRequest.agency_id == f.agency)
+    if f.period:
+        query = query.where(ReportingPeriod.label == f.period)
+    return query.order_by(*(o.desc() for o in order) if f.newest else order)
+
+
+def _total(session: Session, query: Any, f: QueueFilter, unfiltered: int) -> int:
+    if not f.active:
+        return unfiltered
+    return int(session.scalar(select(func.count()).select_from(
+        query.order_by(None).subquery())) or 0)
+
+
 def queue_page(session: Session, name: str, page: int = 1,
-               counts: QueueCounts | None = None, per_page: int = PER_PAGE) -> QueuePage:
-    """One page (`per_page` rows, oldest first; a page past the last shows the last) of
-    the queue `name` (one of `QUEUES`).
+               counts: QueueCounts | None = None, per_page: int = PER_PAGE,
+               f: QueueFilter | None = None) -> QueuePage:
+    """One page (`per_page` rows, oldest first unless `f.newest`; a page past the last
+    shows the last) of the queue `name` (one of `QUEUES`).
 
     reviews: latest pending report versions by submission time; extensions: pending
     requests by the time asked; circulars: drafts by the time drafted; agencies: agencies
-    with active assignments and no active liaison, by name. Two queries: the count and the
-    page (`counts`, when given, spares the count). Raises KeyError for an unknown name.
+    with active assignments and no active liaison, by name. `f` narrows reviews and
+    extensions by agency and period (set-based, in the same query). Two queries: the count
+    and the page (`counts`, when given and no filter is active, spares the count). Raises
+    KeyError for an unknown name.
     """
     counts = counts or queue_counts(session)
+    f = f or QueueFilter()
     query: Any
     subject_cols = (Plan.title, ReportingPeriod.label, Agency.name, Measure.code, Measure.title,
                     Indicator.code, Indicator.name)
@@ -153,18 +233,20 @@ def queue_page(session: Session, name: str, page: int = 1,
         query = (with_subject(select(ProgressReport, ProgressRequest.id, *subject_cols)
                               .join(ProgressRequest, ProgressRequest.id == ProgressReport.request_id))
                  .join(Plan, Plan.id == ReportingPeriod.plan_id)
-                 .where(_latest_pending())
-                 .order_by(ProgressReport.submitted_at, ProgressReport.id))
-        return _page(session, name, query, counts.reviews, page, lambda r: QueueItem(
+                 .where(_latest_pending()))
+        query = _narrow(query, f, ProgressReport.submitted_at, ProgressReport.id)
+        return _page(session, name, query, _total(session, query, f, counts.reviews), page,
+                     lambda r: QueueItem(
             r[1], r[2], r[3], r[4], _subject(*r[5:9]), _aware(r[0].submitted_at), r[0]), per_page)
     if name == "extensions":
         query = (with_subject(select(ExtensionRequest, ProgressRequest, *subject_cols)
                               .join(ProgressRequest,
                                     ProgressRequest.id == ExtensionRequest.request_id))
                  .join(Plan, Plan.id == ReportingPeriod.plan_id)
-                 .where(ExtensionRequest.state == ExtensionState.PENDING.value)
-                 .order_by(ExtensionRequest.asked_at, ExtensionRequest.id))
-        return _page(session, name, query, counts.extensions, page, lambda r: QueueItem(
+                 .where(ExtensionRequest.state == ExtensionState.PENDING.value))
+        query = _narrow(query, f, ExtensionRequest.asked_at, ExtensionRequest.id)
+        return _page(session, name, query, _total(session, query, f, counts.extensions), page,
+                     lambda r: QueueItem(
             r[1].id, r[2], r[3], r[4], _subject(*r[5:9]), _aware(r[0].asked_at),
             (r[0], r[1])), per_page)
     if name == "circulars":

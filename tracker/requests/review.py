@@ -72,16 +72,24 @@ def accept_report(session: Session, report_id: int, *, reviewer: str, comment: s
     return report
 
 
+def return_comment_problem(comment: str) -> str | None:
+    """What is wrong with a return's comment (in Chinese, for beside the field), or None.
+    A return must say what to change, in at most 5000 characters."""
+    if not comment.strip():
+        return "退回须填写意见，说明需要修改什么"
+    if len(comment) > 5000:
+        return "退回意见过长（最多 5000 字）"
+    return None
+
+
 def return_report(session: Session, report_id: int, *, reviewer: str, comment: str,
                   now: dt.datetime, policy: Policy) -> ProgressReport:
     """Return a report with a comment: reopen its request and notify the liaison.
 
     Raises ReviewError if unknown, superseded, or returned without a comment.
     """
-    if not comment.strip():
-        raise ReviewError("退回须填写意见，说明需要修改什么")
-    if len(comment) > 5000:
-        raise ReviewError("退回意见过长（最多 5000 字）")
+    if (problem := return_comment_problem(comment)) is not None:
+        raise ReviewError(problem)
     report = _reviewable(session, report_id)
     report.review_state, report.review_comment = ReviewState.RETURNED, comment.strip()
     report.reviewed_by, report.reviewed_at = reviewer, now

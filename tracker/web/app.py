@@ -130,12 +130,16 @@ def _real_clock() -> dt.datetime:
 
 
 def create_app(factory: sessionmaker[Session], settings: Settings,
-               clock: Callable[[], dt.datetime] = _real_clock) -> FastAPI:
+               clock: Callable[[], dt.datetime] = _real_clock, *, browsing: bool = False
+               ) -> FastAPI:
+    """The web app on `factory`'s database. `clock` returns an aware datetime (the pages'
+    "now"); `browsing=True` is `tracker serve --as-of`: no job runs, so the pages say a
+    notice was queued but will not be sent."""
     # redirect_slashes off: a redirect built from the Host header would carry a liaison
     # token to whatever host a client names; "/l/<token>/" is simply not found
     app = FastAPI(title="规划纲要督查督办系统", docs_url=None, redoc_url=None, openapi_url=None,
                   redirect_slashes=False)
-    app.state.context = WebContext.build(factory, settings, clock)
+    app.state.context = WebContext.build(factory, settings, clock, browsing=browsing)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     app.add_middleware(CheckBeforeBody)  # runs before BodyLimit: a refusal reads nothing
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -64,6 +64,7 @@ class WebContext:
     secret: str  # signs liaisons' links and the pages' flash messages
     clock: Callable[[], dt.datetime]  # returns an aware datetime
     converter: Converter  # LibreOffice for .xls/.et and Strict Open XML uploads
+    browsing: bool = False  # `serve --as-of`: no jobs run, queued notices are never sent
 
     def policy_in(self, session: Session) -> Policy:
         """The policy with the calendar overrides stored in the database (cached until
@@ -72,10 +73,11 @@ class WebContext:
 
     @classmethod
     def build(cls, factory: sessionmaker[Session], settings: Settings,
-              clock: Callable[[], dt.datetime]) -> WebContext:
+              clock: Callable[[], dt.datetime], *, browsing: bool = False) -> WebContext:
         return cls(settings=settings, policy=Policy.from_settings(settings), factory=factory,
                    secret=load_secret(settings.home, settings.secret_key), clock=clock,
-                   converter=Converter.find(settings.soffice, settings.convert_timeout))
+                   converter=Converter.find(settings.soffice, settings.convert_timeout),
+                   browsing=browsing)
 
 
 def app_context(app: Starlette) -> WebContext:
@@ -160,6 +162,13 @@ def staff_viewer(request: Request, session: DbSession, context: Context, now: No
         raise NeedsLogin()
     _in_role(who, VIEW_ROLES)
     # the office's queue counts for the navigation: one SELECT of five counts
+    counts = queue_counts(session) if who.user.role in ACT_ROLES else QueueCounts()
+    return Desk(who, issue_form_token(session, who.session, now), counts)
+
+
+def desk_again(session: Session, who: SignedIn, now: dt.datetime) -> Desk:
+    """The acting staff member as a page's viewer (a fresh form token, the queue counts),
+    for an action that shows its form again with the errors marked."""
     counts = queue_counts(session) if who.user.role in ACT_ROLES else QueueCounts()
     return Desk(who, issue_form_token(session, who.session, now), counts)
 

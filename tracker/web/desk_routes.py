@@ -9,8 +9,9 @@ action comes back to the page it was made from, with its words.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -31,6 +32,7 @@ from tracker.desk.board import (
 )
 from tracker.desk.item_history import request_history
 from tracker.desk.ledger import ledger_frame, ledger_title, ledger_xlsx
+from tracker.desk.queues import QUEUES, QueueFilter
 from tracker.directory.staff import CHECK_SECONDS, AuthError, sign_in_committed, sign_out
 from tracker.enums import StaffRole
 from tracker.errors import DomainError, NotFound
@@ -39,7 +41,12 @@ from tracker.escalation.office_actions import add_note, escalate_now, waive
 from tracker.outbox import dead_letters, dead_letters_by_id, requeue_by_office
 from tracker.requests.close_out import close_out
 from tracker.requests.extensions import decide_extension, extension_request_id
-from tracker.requests.review import accept_report, report_request_id, return_report
+from tracker.requests.review import (
+    accept_report,
+    report_request_id,
+    return_comment_problem,
+    return_report,
+)
 from tracker.web.deps import (
     Context,
     DbSession,
@@ -51,6 +58,7 @@ from tracker.web.deps import (
     StaffLeaving,
     StaffViewer,
     WebContext,
+    desk_again,
     staff_actor_name,
 )
 from tracker.web.forms import (
@@ -63,10 +71,13 @@ from tracker.web.forms import (
     RequeueForm,
     ReviewForm,
 )
+from tracker.web.notices import notice
 from tracker.web.pages import templates
+from tracker.web.queues_routes import queue_response
 from tracker.web.staff import (
     COOKIE,
     LOGIN_COOKIE,
+    Desk,
     client_address,
     flash,
     login_nonce,
@@ -74,15 +85,6 @@ from tracker.web.staff import (
 )
 
 router = APIRouter()
-NOTICES = {"escalated-1": "已催办，已通知联络员。", "escalated-2": "已督办，已通知分管领导并抄送督查室。",
-           "escalated-3": "已列入通报稿，待签发后通知相关单位。",
-           "escalated-nobody": "已升级，但该单位没有可通知的联系人，请先添加联络员。",
-           "waived": "已免报。", "noted": "备注已添加。",
-           "accepted": "已审核通过。", "returned": "已退回，已通知联络员。",
-           "decided": "延期申请已处理，已通知联络员。", "signed": "通报已签发，已通知相关单位。",
-           "meeting": "常务会议已记录。",
-           "meeting-dup": "该政府当天的常务会议已记录过，未重复记录。",
-           "closed": "已办结销号，该任务不再调度。"}
 # where each role lands after signing in: the office on its queues, the performance office
 # (绩效办) on its scorecards, administrators on the board
 LANDING = {StaffRole.OFFICE: "/desk/queues", StaffRole.PERFORMANCE: "/desk/scorecards"}
@@ -177,7 +179,7 @@ def desk(request: Request, viewer: StaffViewer, session: DbSession, context: Con
         "several_plans": len(opts.plans) > 1 and not f.plan_id, "meeting_plan": meeting_plan,
         "rates": rates, "today": today, "query": query,
         "qs": urlencode(query), "pages": max((result.total + f.per_page - 1) // f.per_page, 1),
-        "notice": NOTICES.get(request.query_params.get("m", "")),
+        "notice": notice(context, request.query_params.get("m")),
         "error": read_flash(context.secret, request.query_params.get("error")),
         "can_act": viewer.can_act,
     })
@@ -208,15 +210,24 @@ def scorecard(year: Annotated[int, Path(ge=2000, le=2100)], _desk: StaffViewer,
 @router.get("/desk/requests/{request_id}", response_class=HTMLResponse)
 def item(request: Request, request_id: Id, viewer: StaffViewer, session: DbSession,
          context: Context, now: Now) -> HTMLResponse:
+    return _item_response(request, session, context, now, viewer, request_id,
+                          dict(request.query_params))
+
+
+def _item_response(request: Request, session: Session, context: WebContext, now: dt.datetime,
+                   viewer: Desk, request_id: int, params: dict[str, str], *,
+                   field_errors: dict[int, str] | None = None) -> HTMLResponse:
+    """Render the item page of `request_id` (NotFound if unknown); commits. `field_errors`
+    ({report id: message}) shows the review form again with its comment marked (400)."""
     history = request_history(session, request_id)
     if history is None:
         raise NotFound(f"没有编号为 {request_id} 的事项")
     session.commit()
     return templates.TemplateResponse(request, "desk/item.html", {
         "desk": viewer, "h": history, "tz": SHANGHAI, "today": local_date(now),
-        "notice": NOTICES.get(request.query_params.get("m", "")),
-        "error": read_flash(context.secret, request.query_params.get("error")),
-        "can_act": viewer.can_act})
+        "notice": notice(context, params.get("m")), "field_errors": field_errors or {},
+        "error": read_flash(context.secret, params.get("error")),
+        "can_act": viewer.can_act}, status_code=400 if field_errors else 200)
 
 
 def _back(request_id: int, message: str | None = None, error: str | None = None) -> Response:
@@ -263,11 +274,23 @@ def request_action(request_id: Id, action: str, form: Annotated[RequestActionFor
 
 
 @router.post("/desk/reports/{report_id}/{decision}")
-def review(report_id: Id, decision: str, form: Annotated[ReviewForm, Form()], who: StaffActor,
-           session: DbSession, context: Context, now: Now) -> Response:
+def review(request: Request, report_id: Id, decision: str, form: Annotated[ReviewForm, Form()],
+           who: StaffActor, session: DbSession, context: Context, now: Now) -> Response:
     request_id = report_request_id(session, report_id)  # 404 if unknown
     if decision not in ("accept", "return"):
         raise HTTPException(404, "not-found")
+    if decision == "return" and (problem := return_comment_problem(form.comment)):
+        # the form again, its comment field marked, on the page it was sent from
+        viewer, errors = desk_again(session, who, now), {report_id: problem}
+        path, _, query = (form.queue or "").partition("?")
+        if path.rsplit("/", 1)[-1] in QUEUES:
+            params = dict(parse_qsl(query))
+            page = int(params["page"]) if params.get("page", "").isdigit() else 1
+            return queue_response(request, session, context, now, viewer,
+                                  path.rsplit("/", 1)[-1], min(page, 10**6), params,
+                                  field_errors=errors)
+        return _item_response(request, session, context, now, viewer, request_id, {},
+                              field_errors=errors)
     try:
         if decision == "accept":
             accept_report(session, report_id, reviewer=staff_actor_name(who),
@@ -310,12 +333,13 @@ def extension(extension_id: Id, form: Annotated[ExtensionDecisionForm, Form()],
 
 def _to_queue(session: Session, context: WebContext, queue: str, *, message: str | None = None,
               error: str | None = None) -> Response:
-    """Back to the queue page an action was taken from (its page number kept), with the
+    """Back to the queue page an action was taken from (its page and filter kept), with the
     outcome; the form token stays used."""
     session.commit()
     path, _, query = queue.partition("?")
-    params = [(k, v) for k, v in (p.split("=", 1) for p in query.split("&") if "=" in p)
-              if k == "page" and v.isdigit()]
+    given = dict(parse_qsl(query))
+    params = [("page", given["page"])] if given.get("page", "").isdigit() else []
+    params += list(QueueFilter.from_query(given).query().items())  # the filter it was under
     params += [("m", message)] if message else []
     params += [("error", flash(context.secret, error))] if error else []
     return RedirectResponse(f"{path}?{urlencode(params)}", status_code=303)
@@ -344,7 +368,7 @@ def circulars(request: Request, viewer: StaffViewer, session: DbSession, context
     session.commit()
     return templates.TemplateResponse(request, "desk/circulars.html", {
         "desk": viewer, "circulars": rows, "tz": SHANGHAI,
-        "notice": NOTICES.get(request.query_params.get("m", "")),
+        "notice": notice(context, request.query_params.get("m")),
         "error": read_flash(context.secret, request.query_params.get("error")),
         "can_act": viewer.can_act})
 

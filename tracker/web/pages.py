@@ -9,6 +9,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from tracker import enums
+from tracker.dates.chinese import cn_period
+from tracker.desk.actors import staff_label
 from tracker.errors import DomainError
 
 HERE = Path(__file__).parent
@@ -28,6 +30,9 @@ def _filesize(size: int) -> str:
 
 
 templates.env.filters["filesize"] = _filesize
+# a period's code (2017Q1, 2017) as people read it (2017年第一季度, 2017年度)
+templates.env.filters["cn_period"] = cn_period
+templates.env.globals["staff_label"] = staff_label  # a person once: 督查室张科长, not …（督查室）
 
 ACTION_LABELS = {
     "report.submit.web": "网页报送", "report.submit.excel": "Excel 报送", "report.submit.cli": "命令行报送",

@@ -11,24 +11,34 @@ and evidence served to staff (item 3).
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import datetime as dt
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import SHANGHAI, local_date
 from tracker.desk.evidence import evidence_file
-from tracker.desk.queues import QUEUES, queue_page
+from tracker.desk.queues import FILTERED, QUEUES, QueueFilter, queue_options, queue_page
 from tracker.desk.scorecards import scorecard_years
-from tracker.web.deps import Context, DbSession, Id, Now, OfficeViewer, PageNo, StaffViewer
+from tracker.web.deps import (
+    Context,
+    DbSession,
+    Id,
+    Now,
+    OfficeViewer,
+    PageNo,
+    StaffViewer,
+    WebContext,
+)
+from tracker.web.notices import notice
 from tracker.web.pages import templates
-from tracker.web.staff import read_flash
+from tracker.web.staff import Desk, read_flash
 
 router = APIRouter()
 TITLES = {"reviews": "待审核的报送", "extensions": "待审批的延期申请", "circulars": "待签发的通报",
           "agencies": "没有联络员的单位"}
-NOTICES = {"accepted": "已审核通过。", "returned": "已退回，已通知联络员。",
-           "decided": "延期申请已处理，已通知联络员。"}
 
 
 @router.get("/desk/queues", response_class=HTMLResponse)
@@ -45,16 +55,32 @@ def queues(request: Request, viewer: OfficeViewer, session: DbSession, now: Now
 @router.get("/desk/queues/{name}", response_class=HTMLResponse)
 def queue(request: Request, name: str, viewer: OfficeViewer, session: DbSession,
           context: Context, now: Now, page: PageNo) -> HTMLResponse:
-    """One queue, `PER_PAGE` rows a page, oldest first."""
+    """One queue, `PER_PAGE` rows a page, oldest first (or newest first), the review and
+    extension queues narrowed by agency and period (`QueueFilter`)."""
     if name not in QUEUES:
         raise HTTPException(404, "not-found")
-    result = queue_page(session, name, page, viewer.queues)
+    return queue_response(request, session, context, now, viewer, name, page,
+                          dict(request.query_params))
+
+
+def queue_response(request: Request, session: Session, context: WebContext, now: dt.datetime,
+                   viewer: Desk, name: str, page: int, params: dict[str, str], *,
+                   field_errors: dict[int, str] | None = None) -> HTMLResponse:
+    """Render queue `name` (one of QUEUES) at `page` under the filter in `params`; commits.
+    `field_errors` ({report id: message}) shows a review form again with its comment field
+    marked (400), as the liaison's forms do."""
+    f = QueueFilter.from_query(params) if name in FILTERED else QueueFilter()
+    result = queue_page(session, name, page, viewer.queues, f=f)
+    opts = queue_options(session) if name in FILTERED else None
     session.commit()
+    qs = urlencode(f.query())
     return templates.TemplateResponse(request, "desk/queue.html", {
         "desk": viewer, "q": result, "title": TITLES[name], "tz": SHANGHAI,
-        "today": local_date(now), "back": f"/desk/queues/{name}?page={result.page}",
-        "notice": NOTICES.get(request.query_params.get("m", "")),
-        "error": read_flash(context.secret, request.query_params.get("error"))})
+        "today": local_date(now), "f": f, "opts": opts, "qs": qs,
+        "back": f"/desk/queues/{name}?page={result.page}" + (f"&{qs}" if qs else ""),
+        "notice": notice(context, params.get("m")), "field_errors": field_errors or {},
+        "error": read_flash(context.secret, params.get("error"))},
+        status_code=400 if field_errors else 200)
 
 
 @router.get("/desk/scorecards", response_class=HTMLResponse)
