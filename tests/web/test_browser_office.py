@@ -159,6 +159,8 @@ def test_the_review_queue_accepts_one_and_returns_one(db, db_url, overdue, tmp_p
         with page.expect_navigation():
             page.keyboard.press("Enter")
         assert "已审核通过" in page.inner_text("[role=status]")
+        _tab_to(page, f"#rv{second} details.return summary")  # the return form is folded
+        page.keyboard.press("Enter")
         _tab_to(page, f"#ret-{second}")
         page.keyboard.type("请补充量化数据")
         page.keyboard.press("Tab")

@@ -96,6 +96,38 @@ def test_review_queue_accepts_and_returns_fifty_a_page(desk, db):
     assert r.headers["location"].startswith("/desk/requests/")
 
 
+def test_checked_reports_are_accepted_at_once(desk, db):
+    """勾选本页全部 checks every row; the checked rows are accepted by one action; a row
+    reviewed meanwhile is reported, not accepted twice."""
+    client, _, _, _ = desk
+    login(client)
+    page = client.get("/desk/queues/reviews", params={"check": "all"})
+    rows = [int(i) for i in re.findall(r'<tr id="rv(\d+)"', page.text)]
+    assert len(rows) == 50
+    assert len(re.findall(r'form="checked-reviews" id="chk-\d+" aria-label="[^"]+" checked>',
+                          page.text)) == 50
+    r = client.post(f"/desk/reports/{rows[0]}/accept",
+                    data={"csrf": _csrf(page.text), "back": "/desk/queues/reviews?page=1"})
+    page = client.get("/desk/queues/reviews")
+    r = client.post("/desk/reports/accept-checked", data={
+        "csrf": _csrf(page.text), "back": "/desk/queues/reviews?page=1",
+        "report": [str(i) for i in rows[:3]]})
+    assert r.status_code == 303
+    page = client.get(r.headers["location"])
+    assert "勾选的报送已审核通过。" in page.text
+    assert "另有 1 项未审核通过：已由他人审核，或已有更新的版本。" in page.text
+    assert '待审核 <span class="count">790</span>' in page.text
+    with db() as s:
+        assert s.execute(select(ProgressReport.id, ProgressReport.review_state, ProgressReport
+                                .reviewed_by).where(ProgressReport.id.in_(rows[:4]))
+                         .order_by(ProgressReport.id)).all() == sorted(
+            [(rows[0], "accepted", "user:duchashi"), (rows[1], "accepted", "user:duchashi"),
+             (rows[2], "accepted", "user:duchashi"), (rows[3], "pending", None)])
+    r = client.post("/desk/reports/accept-checked", data={
+        "csrf": _csrf(page.text), "back": "/desk/queues/reviews?page=1"})
+    assert "请先勾选要审核通过的报送" in client.get(r.headers["location"]).text
+
+
 def test_extension_queue_grants_from_the_queue(desk, db, plan, policy):
     client, _, _, _ = desk
     with transaction(db) as s:

@@ -11,9 +11,10 @@ has evidence attached, and the office signs it off.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, insert, select, update
+from sqlalchemy.orm import Session, aliased
 
 from tracker.dates.workdays import local_date
 from tracker.enums import MessageKind, RequestState, ReviewState
@@ -70,6 +71,44 @@ def accept_report(session: Session, report_id: int, *, reviewer: str, comment: s
                            object_type="progress_request", object_id=str(report.request_id),
                            detail={"report": report_id, "comment": comment}))
     return report
+
+
+MAX_CHECKED = 100  # reports accepted at once: a queue page holds 50
+
+
+def accept_reports(session: Session, report_ids: Collection[int], *, reviewer: str,
+                   now: dt.datetime) -> list[int]:
+    """Accept the review queue's checked reports at once (审核通过, no comment): one UPDATE
+    of those that are still their request's latest version and pending, one audit row
+    each. Others (reviewed meanwhile, or superseded by a newer version) are left as they
+    are. Returns the ids accepted, in ascending order. Does not commit.
+
+    `report_ids`: at most MAX_CHECKED ids (a queue page's checkboxes); raises ReviewError
+    for more, or for none.
+    """
+    ids = sorted(set(report_ids))
+    if not ids:
+        raise ReviewError("请先勾选要审核通过的报送")
+    if len(ids) > MAX_CHECKED:
+        raise ReviewError(f"一次最多审核通过 {MAX_CHECKED} 项")
+    later = aliased(ProgressReport)
+    accepted = session.execute(
+        update(ProgressReport)
+        .where(ProgressReport.id.in_(ids),
+               ProgressReport.review_state == ReviewState.PENDING,
+               ~exists().where(later.request_id == ProgressReport.request_id,
+                               later.version > ProgressReport.version))
+        .values(review_state=ReviewState.ACCEPTED, review_comment=None,
+                reviewed_by=reviewer, reviewed_at=now)
+        .returning(ProgressReport.id, ProgressReport.request_id)
+        .execution_options(synchronize_session=False)).all()
+    if accepted:
+        session.execute(insert(AuditEvent), [
+            {"at": now, "actor": reviewer, "action": "report.accept",
+             "object_type": "progress_request", "object_id": str(request_id),
+             "detail": {"report": report_id, "comment": "", "checked": True}}
+            for report_id, request_id in accepted])
+    return sorted(report_id for report_id, _ in accepted)
 
 
 def return_comment_problem(comment: str) -> str | None:

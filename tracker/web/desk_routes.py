@@ -43,6 +43,7 @@ from tracker.requests.close_out import close_out
 from tracker.requests.extensions import decide_extension, extension_request_id
 from tracker.requests.review import (
     accept_report,
+    accept_reports,
     report_request_id,
     return_comment_problem,
     return_report,
@@ -62,6 +63,7 @@ from tracker.web.deps import (
     staff_actor_name,
 )
 from tracker.web.forms import (
+    CheckedReportsForm,
     CloseOutForm,
     ConfirmForm,
     ExtensionDecisionForm,
@@ -271,6 +273,21 @@ def request_action(request_id: Id, action: str, form: Annotated[RequestActionFor
         return _refused(session, context, request_id, exc)
     session.commit()
     return _back(request_id, message)
+
+
+@router.post("/desk/reports/accept-checked")
+def review_checked(form: Annotated[CheckedReportsForm, Form()], who: StaffActor,
+                   session: DbSession, context: Context, now: Now) -> Response:
+    """审核通过 for the queue page's checked rows; back to that page with the outcome."""
+    back = form.queue or "/desk/queues/reviews"
+    try:
+        done = accept_reports(session, form.report, reviewer=staff_actor_name(who), now=now)
+    except DomainError as exc:
+        return _to_queue(session, context, back, error=exc.message)
+    skipped = len(set(form.report)) - len(done)
+    return _to_queue(session, context, back, message="accepted-checked",
+                     error=(f"另有 {skipped} 项未审核通过：已由他人审核，或已有更新的版本。"
+                            if skipped else None))
 
 
 @router.post("/desk/reports/{report_id}/{decision}")

@@ -174,6 +174,17 @@ class ReviewForm(FormModel):
         return _back_to_queue(self.back)
 
 
+class CheckedReportsForm(FormModel):
+    """The review queue's checked rows (`report`: report ids), accepted at once."""
+
+    report: list[int] = []
+    back: str = ""  # the queue page the rows were checked on
+
+    @property
+    def queue(self) -> str | None:
+        return _back_to_queue(self.back)
+
+
 class ExtensionDecisionForm(FormModel):
     decision: str = ""  # grant | refuse
     note: str = ""

@@ -78,6 +78,8 @@ def queue_response(request: Request, session: Session, context: WebContext, now:
         "desk": viewer, "q": result, "title": TITLES[name], "tz": SHANGHAI,
         "today": local_date(now), "f": f, "opts": opts, "qs": qs,
         "back": f"/desk/queues/{name}?page={result.page}" + (f"&{qs}" if qs else ""),
+        "qs_page": f"page={result.page}" + (f"&{qs}" if qs else ""),
+        "check_all": params.get("check") == "all",
         "notice": notice(context, params.get("m")), "field_errors": field_errors or {},
         "error": read_flash(context.secret, params.get("error"))},
         status_code=400 if field_errors else 200)
