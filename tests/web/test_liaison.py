@@ -307,12 +307,24 @@ def test_landing_page_lists_items_compactly_grouped_with_due_light_and_state(sit
     assert f"待报送 <strong>{n}</strong> 项" in page
     # 2 working days before the due day: yellow; after it: red and marked overdue
     clock.now = at("2017-04-06", 10)
-    assert '<span class="light light-yellow">临近截止或逾期报送</span>' in client.get(f"/l/{token}").text
+    page = client.get(f"/l/{token}").text
+    assert page.count('<span class="light light-yellow">临近截止</span>') == n
+    assert "临近截止或逾期报送" not in page
+    assert (f'<p class="group-counts">共 {n} 项：待报送 {n} 项（其中已退回 0 项，已逾期 0 项），'
+            '已报送 0 项</p>') in page
     clock.now = at("2017-04-11", 10)
     page = client.get(f"/l/{token}").text
     assert f'<strong class="overdue">{n} 项已逾期</strong>' in page
     assert page.count('<tr class="is-overdue">') == n
     assert '<span class="light light-red">已逾期</span>' in page
+    # answered after the due day: yellow again, but it now says why (issue 10, liaison2 5)
+    assert client.post(f"/l/{token}/requests/{rid}", data={
+        "action": "submit", "status": "in_progress", "percent": "40"}).status_code == 303
+    page = client.get(f"/l/{token}").text
+    row = re.search(rf'<a href="/l/{re.escape(token)}/requests/{rid}">.*?</tr>', page, re.S)
+    assert '<span class="light light-yellow">逾期报送</span>' in row.group(0)
+    assert (f'<p class="group-counts">共 {n} 项：待报送 {n - 1} 项（其中已退回 0 项，'
+            f'已逾期 {n - 1} 项），已报送 1 项</p>') in page
 
 
 def test_refused_submit_returns_the_item_page_with_a_summary_linking_each_field(site, db):
