@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from tracker import enums
+from tracker.dates.chinese import cn_period
 from tracker.errors import DomainError
 from tracker.requests.rules import light_label
 
@@ -29,6 +30,7 @@ def _filesize(size: int) -> str:
 
 
 templates.env.filters["filesize"] = _filesize
+templates.env.filters["period_words"] = cn_period  # 2017Q3 -> 2017年第三季度
 
 ACTION_LABELS = {
     "report.submit.web": "网页报送", "report.submit.excel": "Excel 报送", "report.submit.cli": "命令行报送",
