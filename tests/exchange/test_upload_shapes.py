@@ -135,3 +135,35 @@ def test_the_sheet_prints_on_a4_landscape_and_is_named_after_agency_and_period(d
     assert ws.oddFooter.center.text == "第 &P 页，共 &N 页"
     with db() as s:
         assert template_filename(s, agency_id, at("2017-03-20").date()) == "进展填报-市残联-2017Q1.xlsx"
+
+
+def test_a_percent_in_words_says_what_to_type(db, sheet):
+    agency_id, data = sheet
+    book = _filled(data, 2)
+    ws = book["进展填报"]
+    ws.cell(2, 8).value = "五十"
+    ws.cell(3, 8).value = "50"  # digits stored as text: Excel's own wording
+    with pytest.raises(UploadError) as refused:
+        _import(db, agency_id, _bytes(book))
+    assert [str(p) for p in refused.value.problems] == [
+        "进展填报 第2行 H列（完成进度(%)）：完成进度须为0到100的整数（请填写阿拉伯数字，如 50）",
+        "进展填报 第3行 H列（完成进度(%)）：数字以文本形式存储"]
+
+
+def test_only_rows_whose_status_is_filled_are_submitted(db, sheet):
+    """The texts come pre-filled; a row whose 状态 is empty is not an answer, unless a
+    number the template leaves empty was typed in it."""
+    agency_id, data = sheet
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    ws = book["进展填报"]
+    assert {ws.cell(r, 7).value for r in range(2, ws.max_row + 1)} == {None}
+    ws.cell(2, 9).value = "只改了文字"
+    ws.cell(3, 7).value = "推进中"
+    ws.cell(3, 8).value = 30
+    result = _import(db, agency_id, _bytes(book))
+    assert len(result.report_ids) == 1
+    ws.cell(4, 8).value = 20
+    with pytest.raises(UploadError) as refused:
+        _import(db, agency_id, _bytes(book))
+    assert [str(p) for p in refused.value.problems] == [
+        "进展填报 第4行 G列（状态）：填写了完成进度或指标数值但未选择状态"]

@@ -188,3 +188,17 @@ def test_half_year_cadence_asks_twice_a_year(db, policy):
     assert [(label, str(i), str(d)) for label, i, d in periods] == [
         ("2017H1", "2017-06-16", "2017-07-07"), ("2017H2", "2017-12-18", "2018-01-08"),
         ("2017", "2017-12-18", "2018-01-22")]
+
+
+def test_an_answer_names_every_fault_at_once():
+    """A percent of 150 does not hide the narrative a delayed item needs (issue 10)."""
+    from tracker.requests.reports import AnswerError, answer_input
+
+    with pytest.raises(AnswerError) as refused:
+        answer_input(1873, {"status": "delayed", "percent": "150", "narrative": " "})
+    assert refused.value.fields == [("percent", "完成进度须为 0 到 100 的整数。"),
+                                    ("narrative", "状态为滞后或受阻时，须填写工作进展。")]
+    with pytest.raises(AnswerError) as refused:
+        answer_input(1873, {"status": "completed", "percent": "80", "narrative": "x" * 20001})
+    assert refused.value.fields == [("percent", "状态为已完成时，完成进度须为 100。"),
+                                    ("narrative", "工作进展过长（最多 20000 字）。")]

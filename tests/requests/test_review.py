@@ -137,3 +137,26 @@ def test_extension_rules_and_refusal(db, plan, policy):
                            "previous_due_on": "2017-04-10",
                            "requested_due_on": "2017-05-01",
                            "note": "理由不充分", "request_id": rid}
+
+
+def test_an_extension_request_names_every_fault_at_once_and_one_grant_per_request(db, plan, policy):
+    _open(db, plan, policy)
+    rid, agency_id, _ = _lead_request(db, "2.2.4")
+    with transaction(db) as s:
+        with pytest.raises(ExtensionError) as refused:
+            ask_extension(s, agency_id=agency_id, request_id=rid, new_due_on=None, reason="",
+                          asked_by="t", now=at("2017-04-01"))
+        assert refused.value.fields == [("new_due_on", "请填写有效的新截止日期"),
+                                        ("reason", "请填写延期理由")]
+        with pytest.raises(ExtensionError) as refused:
+            ask_extension(s, agency_id=agency_id, request_id=rid, new_due_on=dt.date(2017, 9, 1),
+                          reason="x" * 2001, asked_by="t", now=at("2017-04-01"))
+        assert refused.value.message == "延期不能超过现截止日期后 90 天；延期理由过长（最多 2000 字）"
+        ext = ask_extension(s, agency_id=agency_id, request_id=rid, new_due_on=dt.date(2017, 4, 20),
+                            reason="等待批复", asked_by="t", now=at("2017-04-01"))
+    with transaction(db) as s:
+        decide_extension(s, ext.id, grant=True, note="同意", decided_by="user:office",
+                         now=at("2017-04-03"), policy=policy)
+    with transaction(db) as s, pytest.raises(ExtensionError, match="已批准过一次延期"):
+        ask_extension(s, agency_id=agency_id, request_id=rid, new_due_on=dt.date(2017, 4, 28),
+                      reason="再延", asked_by="t", now=at("2017-04-05"))

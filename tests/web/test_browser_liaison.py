@@ -311,3 +311,65 @@ def test_expired_link_page_sends_a_new_link(db, opened):
         page.click("text=向登记邮箱发送新链接")
     assert page.inner_text("[role=status]").startswith("新链接已发送至 a")
     _fits(page, width)
+
+
+@pytest.mark.parametrize("opened", list(SIZES), indirect=True)
+def test_returned_report_and_extension_decision_read_well(db, policy, opened):
+    """A returned report heads the list and its item names the office's comment; a
+    granted extension shows the decision, the note and both due days; every fault of the
+    extension form comes back at once. Each page fits and passes axe-core at both sizes
+    (screenshots to $SHOTS_DIR when set, for a person to look at)."""
+    import os
+
+    from tracker.models import ExtensionRequest
+    from tracker.requests.extensions import ask_extension, decide_extension
+    from tracker.requests.review import return_report
+
+    page, link_of, clock, width = opened
+    returned, granted = _request(db, "市残联", "2.8.2"), _request(db, "市残联", "2.2.4")
+    with transaction(db) as s:
+        submit_answer(s, request_id=returned, fields={"status": "in_progress", "percent": "20",
+                                                      "narrative": "已启动"},
+                      submitted_by="t", now=at("2017-03-18"))
+        report_id = s.scalar(select(ProgressReport.id).where(ProgressReport.request_id == returned))
+        return_report(s, report_id, reviewer="user:督查室", comment="请补充资金到位情况和下步时间安排",
+                      now=at("2017-03-19"), policy=policy)
+        agency_id = s.scalar(select(Agency.id).where(Agency.name == "市残联"))
+        ask_extension(s, agency_id=agency_id, request_id=granted, new_due_on=at("2017-04-20").date(),
+                      reason="需等待财政批复", asked_by="t", now=at("2017-03-19"))
+    with transaction(db) as s:
+        ext = s.scalars(select(ExtensionRequest)).one()
+        decide_extension(s, ext.id, grant=True, note="同意，请于新截止日期前报送",
+                         decided_by="user:督查室", now=at("2017-03-20"), policy=policy)
+    shots = os.environ.get("SHOTS_DIR")
+    link = link_of("市残联")
+    size = "desktop" if width > 400 else "phone"
+
+    def look(name: str) -> None:
+        _fits(page, width)
+        if shots:
+            page.screenshot(path=f"{shots}/{name}-{size}.png", full_page=True)
+
+    page.goto(link)
+    look("list")
+    first = page.locator("table.item-list tbody tr").first
+    assert first.get_attribute("class") == "is-returned"
+    assert "已退回，请修改后重新报送" in first.inner_text()
+    page.goto(f"{link}/requests/{returned}")
+    look("returned")
+    assert "督查室退回了第 1 版：请补充资金到位情况和下步时间安排" in page.inner_text("main")
+    page.goto(f"{link}/requests/{granted}")
+    look("granted")
+    assert page.inner_text(".facts dd:nth-of-type(5)") == (
+        "2017-04-20（已批准延期，原截止日期 2017-04-10，查看审批意见）")
+    assert page.inner_text(".extension-decisions li") == (
+        "申请延期至 2017-04-20：已批准。原截止日期 2017-04-10，新截止日期 2017-04-20。"
+        "督查室意见：同意，请于新截止日期前报送")
+    other = _request(db, "市残联", "2.4.2")
+    page.goto(f"{link}/requests/{other}")
+    page.click("summary:text('申请延期')")
+    with page.expect_navigation():  # past the browser's own `required` check
+        page.evaluate("document.querySelector('details.extension form').submit()")
+    look("extension-errors")
+    assert page.locator("#error-summary li").all_inner_texts() == ["请填写有效的新截止日期",
+                                                                   "请填写延期理由"]

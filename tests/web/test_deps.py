@@ -69,7 +69,7 @@ def _csrf(html: str) -> str:
 def test_pages_and_rules_follow_the_injected_clock(liaison_site):
     client, clock, token, rid = liaison_site
     page = client.get(f"/l/{token}").text
-    assert "今天：2017-03-20" in page and "已逾期" not in page
+    assert "今天：2017-03-20" in page and 'class="light light-red"' not in page
     clock.now = at("2017-04-12", 10)  # past the due day, the link still young enough
     page = client.get(f"/l/{token}").text
     assert "今天：2017-04-12" in page and "已逾期</strong>" in page
@@ -205,7 +205,7 @@ def test_forms_never_end_in_a_bare_422(liaison_site):
         "status": "completed", "percent": "abc", "narrative": "已落实"})
     assert r.status_code == 422 and "完成进度须为 0 到 100 的整数。" in r.text and "已落实" in r.text
     r = client.post(f"/l/{token}/requests/{rid}/extension", data={"new_due_on": "下个月"})
-    assert r.status_code == 422 and "请填写有效的新截止日期。" in r.text
+    assert r.status_code == 422 and "请填写有效的新截止日期" in r.text and "请填写延期理由" in r.text
     # a file where text belongs is a bad request, in Chinese, not a framework error
     r = client.post(f"/l/{token}/requests/{rid}", files={"narrative": ("a.txt", b"x")})
     assert r.status_code == 400 and "提交有误" in r.text and "detail" not in r.text

@@ -136,7 +136,7 @@ def test_sheet_rows_checked_together(site, db):
     text = r.text
     assert r.status_code == 422
     assert "第3行 A列（请求编号）：同一请求编号在第2行已出现" in text
-    assert "第4行 G列（状态）：填写了进展内容但未选择状态" in text
+    assert "第4行 G列（状态）：填写了完成进度或指标数值但未选择状态" in text
     assert "第5行 H列（完成进度(%)）：状态为已完成时，完成进度须为 100" in text
     assert _count(db) == 0
 
@@ -419,5 +419,5 @@ def test_a_legacy_sheet_without_libreoffice_is_refused_on_the_page(db, db_url, p
     assert _count(db) == 0
     with_lo = TestClient(make_app(db, settings, Clock(at("2017-12-20", 10))), follow_redirects=False)
     r = with_lo.post(f"/l/{token}/upload", files={"file": ("填报.xls", xls)})
-    assert r.status_code == 303 and r.headers["location"].endswith("?m=uploaded#upload")
+    assert r.status_code == 303 and re.search(r"\?m=uploaded&r=\d+#upload$", r.headers["location"])
     assert _count(db) == 1

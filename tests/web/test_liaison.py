@@ -307,12 +307,24 @@ def test_landing_page_lists_items_compactly_grouped_with_due_light_and_state(sit
     assert f"待报送 <strong>{n}</strong> 项" in page
     # 2 working days before the due day: yellow; after it: red and marked overdue
     clock.now = at("2017-04-06", 10)
-    assert '<span class="light light-yellow">临近截止或逾期报送</span>' in client.get(f"/l/{token}").text
+    page = client.get(f"/l/{token}").text
+    assert page.count('<span class="light light-yellow">临近截止</span>') == n
+    assert "临近截止或逾期报送" not in page
+    assert (f'<p class="group-counts">共 {n} 项：待报送 {n} 项（其中已退回 0 项，已逾期 0 项），'
+            '已报送 0 项</p>') in page
     clock.now = at("2017-04-11", 10)
     page = client.get(f"/l/{token}").text
     assert f'<strong class="overdue">{n} 项已逾期</strong>' in page
     assert page.count('<tr class="is-overdue">') == n
     assert '<span class="light light-red">已逾期</span>' in page
+    # answered after the due day: yellow again, but it now says why (issue 10, liaison2 5)
+    assert client.post(f"/l/{token}/requests/{rid}", data={
+        "action": "submit", "status": "in_progress", "percent": "40"}).status_code == 303
+    page = client.get(f"/l/{token}").text
+    row = re.search(rf'<a href="/l/{re.escape(token)}/requests/{rid}">.*?</tr>', page, re.S)
+    assert '<span class="light light-yellow">逾期报送</span>' in row.group(0)
+    assert (f'<p class="group-counts">共 {n} 项：待报送 {n - 1} 项（其中已退回 0 项，'
+            f'已逾期 {n - 1} 项），已报送 1 项</p>') in page
 
 
 def test_refused_submit_returns_the_item_page_with_a_summary_linking_each_field(site, db):
@@ -543,3 +555,159 @@ def test_the_new_link_mail_carries_a_link_that_opens(site, db, policy):
     assert "现将新的在线填报链接发送给您" in body
     link = re.search(r"http://testserver(/l/\S+)", body).group(1)
     assert client.get(link).status_code == 200
+
+
+# Issue 10, what a new user found on the liaison's side ---------------------------------
+
+
+def _summary_links(page: str) -> list[tuple[str, str]]:
+    summary = re.search(r'<div class="error-summary" role="alert".*?</div>', page, re.S)
+    assert summary is not None
+    return re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary.group(0))
+
+
+def test_every_fault_of_an_answer_is_reported_at_once_even_beside_a_refused_file(site, db):
+    client, settings, _ = site
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
+    rid = _request_of(db, "市残联", "2.2.4")
+    typed = {"action": "submit", "status": "delayed", "percent": "150", "narrative": ""}
+    r = client.post(f"/l/{token}/requests/{rid}", data=typed)
+    assert r.status_code == 422
+    assert _summary_links(r.text) == [
+        (f"r{rid}-percent", "完成进度须为 0 到 100 的整数。"),
+        (f"r{rid}-narrative", "状态为滞后或受阻时，须填写工作进展。")]
+    assert "请修改以下 2 处问题" in r.text
+    r = client.post(f"/l/{token}/requests/{rid}", data=typed,
+                    files={"file": ("setup.exe", b"MZ\x90\x00", "application/octet-stream")})
+    assert r.status_code == 422
+    links = _summary_links(r.text)
+    assert [suffix for suffix, _ in links] == [f"r{rid}-file", f"r{rid}-percent", f"r{rid}-narrative"]
+    assert links[0][1].startswith("不支持的文件类型 .exe")
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(ProgressReport)) == 0
+        assert s.scalar(select(func.count()).select_from(Evidence)) == 0
+
+
+def test_the_extension_form_reports_date_and_reason_at_once(site, db):
+    client, settings, _ = site
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
+    rid = _request_of(db, "市残联", "2.2.4")
+    r = client.post(f"/l/{token}/requests/{rid}/extension", data={"new_due_on": "", "reason": " "})
+    assert r.status_code == 422
+    assert _summary_links(r.text) == [(f"r{rid}-due", "请填写有效的新截止日期"),
+                                      (f"r{rid}-reason", "请填写延期理由")]
+    r = client.post(f"/l/{token}/requests/{rid}/extension",
+                    data={"new_due_on": "2017-04-01", "reason": ""})
+    assert _summary_links(r.text) == [(f"r{rid}-due", "申请的新截止日期须晚于现截止日期"),
+                                      (f"r{rid}-reason", "请填写延期理由")]
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(ExtensionRequest)) == 0
+
+
+def test_the_extension_decision_is_shown_and_one_grant_per_request(site, db, policy):
+    client, settings, clock = site
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
+    granted, refused = _request_of(db, "市残联", "2.2.4"), _request_of(db, "市残联", "2.4.2")
+    for rid in (granted, refused):
+        assert client.post(f"/l/{token}/requests/{rid}/extension", data={
+            "new_due_on": "2017-04-20", "reason": "需等待财政批复"}).status_code == 303
+    page = client.get(f"/l/{token}/requests/{granted}").text
+    assert "<li>申请延期至 2017-04-20：待督查室审批。</li>" in page and 'name="new_due_on"' not in page
+    with transaction(db) as s:
+        by_request = {e.request_id: e.id for e in s.scalars(select(ExtensionRequest))}
+        decide_extension(s, by_request[granted], grant=True, note="同意，请按期报送",
+                         decided_by="user:督查室", now=at("2017-03-22"), policy=policy)
+        decide_extension(s, by_request[refused], grant=False, note="理由不充分",
+                         decided_by="user:督查室", now=at("2017-03-22"), policy=policy)
+    for day in ("2017-03-23", "2017-04-25"):  # before and after the due days alike
+        clock.now = at(day, 10)
+        token = token_for(settings, liaison_of(db, "市残联"), at(day))
+        page = client.get(f"/l/{token}/requests/{granted}").text
+        assert ("<li>申请延期至 2017-04-20：<strong>已批准</strong>。原截止日期 2017-04-10，"
+                "新截止日期 2017-04-20。督查室意见：同意，请按期报送</li>") in page
+        assert 'name="new_due_on"' not in page
+        page = client.get(f"/l/{token}/requests/{refused}").text
+        assert ("<li>申请延期至 2017-04-20：<strong>未批准</strong>。截止日期仍为 2017-04-10。"
+                "督查室意见：理由不充分</li>") in page
+    clock.now = at("2017-03-23", 10)
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
+    page = client.get(f"/l/{token}/requests/{granted}").text
+    assert "本事项已批准过一次延期，不能再申请。" in page
+    # a refused one may be asked again before its due day; a granted one may not
+    assert 'name="new_due_on"' in client.get(f"/l/{token}/requests/{refused}").text
+    r = client.post(f"/l/{token}/requests/{granted}/extension",
+                    data={"new_due_on": "2017-04-28", "reason": "再延一周"})
+    assert r.status_code == 422 and "本事项已批准过一次延期，不能再申请" in r.text
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(ExtensionRequest)) == 2
+
+
+def test_a_returned_report_is_marked_listed_first_and_counted(site, db, policy):
+    from tracker.requests.review import return_report
+
+    client, settings, clock = site
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
+    rid = _request_of(db, "市残联", "2.8.2")
+    assert client.post(f"/l/{token}/requests/{rid}", data={
+        "action": "submit", "status": "in_progress", "percent": "20"}).status_code == 303
+    with transaction(db) as s:
+        report_id = s.scalar(select(ProgressReport.id).where(ProgressReport.request_id == rid))
+        return_report(s, report_id, reviewer="user:督查室", comment="请补充资金到位情况",
+                      now=at("2017-03-21"), policy=policy)
+    with db() as s:
+        n = s.scalar(select(func.count()).select_from(ProgressRequest)
+                     .where(ProgressRequest.agency_id == liaison_of(db, "市残联").agency_id))
+    page = client.get(f"/l/{token}").text
+    first = re.search(r'<tbody>\s*<tr([^>]*)>.*?</tr>', page, re.S)
+    assert first is not None and first.group(1) == ' class="is-returned"'
+    assert f'/requests/{rid}"' in first.group(0)
+    assert ('<td class="state" data-label="状态"><strong class="returned">已退回，请修改后重新报送'
+            '</strong></td>') in first.group(0)
+    assert (f'待报送 <strong>{n}</strong> 项，其中 <strong class="returned">1 项已退回修改</strong>。'
+            ) in page
+    assert f"共 {n} 项：待报送 {n} 项（其中已退回 1 项，已逾期 0 项），已报送 0 项" in page
+    page = client.get(f"/l/{token}/requests/{rid}").text
+    assert "督查室退回了第 1 版：请补充资金到位情况" in page
+    assert '<strong class="returned">已退回，请修改后重新报送</strong>' in page
+
+
+def test_liaison_pages_name_the_period_in_words_never_its_code(site, db):
+    client, settings, _ = site
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
+    rid = _request_of(db, "市残联", "2.2.4")
+    assert client.post(f"/l/{token}/requests/{rid}", data={
+        "action": "submit", "status": "in_progress", "percent": "20"}).status_code == 303
+    for path in ("", f"/requests/{rid}", f"/requests/{rid}/history"):
+        page = client.get(f"/l/{token}{path}").text
+        assert "2017年第一季度" in page and "2017Q1" not in page, path
+
+
+def test_the_sheet_leaves_status_empty_and_the_upload_names_what_it_recorded(site, db):
+    client, settings, clock = site
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
+    rid = _request_of(db, "市残联", "2.2.4")
+    assert client.post(f"/l/{token}/requests/{rid}", data={
+        "action": "save", "status": "in_progress", "percent": "60",
+        "narrative": "草稿里的进展"}).status_code == 303
+    data = client.get(f"/l/{token}/template.xlsx").content
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["进展填报"]
+    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == rid)
+    assert [sheet.cell(row, c).value for c in (7, 8, 9)] == [None, None, "草稿里的进展"]
+    meta = openpyxl.load_workbook(io.BytesIO(data))["说明"]
+    assert "只有填写了状态的行才会报送" in " ".join(str(c.value) for c in meta["B"])
+    # untouched: nothing is submitted
+    r = client.post(f"/l/{token}/upload", files={"file": ("a.xlsx", data)})
+    assert r.status_code == 303 and r.headers["location"].endswith("?m=uploaded-none#upload")
+    codes = [sheet.cell(r, 3).value for r in (2, 3, 4)]
+    clock.now = at("2017-04-11", 10)  # after the due day: the answers are late
+    filled = _fill(data, {(2, 7): "推进中", (2, 8): 40, (3, 7): "推进中", (3, 8): 50,
+                          (4, 7): "已完成", (4, 8): 100})
+    r = client.post(f"/l/{token}/upload", files={"file": ("a.xlsx", filled)})
+    assert r.status_code == 303
+    page = client.get(r.headers["location"]).text
+    assert f'<p class="notice" role="status">已导入 3 项：{"、".join(codes)}（其中逾期 3 项）。</p>' in page
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(ProgressReport)) == 3
+    # report ids typed into the address bar show nothing of another agency's
+    other = token_for(settings, liaison_of(db, "市民政局"), at("2017-03-17"))
+    assert "已导入" not in client.get(f"/l/{other}?m=uploaded&r=1,2,3,4,5").text

@@ -157,6 +157,8 @@ def test_confirmation_pages_show_what_will_be_sent(desk, db):
                                                    ProgressRequest.agency_id == Agency.id)
                           .where(ProgressRequest.id == ids[0]))
     item = client.get(f"/desk/requests/{ids[0]}")
+    title = re.search(r"<h1>(.*?)</h1>", item.text).group(1)  # the period in words
+    assert title.startswith("2017年第一季度 ") and "2017Q1" not in title
     # a POST without confirm acts on nothing: it leads to the confirmation page
     r = client.post(f"/desk/requests/{ids[0]}/escalate", data={"csrf": _csrf(item.text)})
     assert r.headers["location"] == f"/desk/requests/{ids[0]}/escalate"

@@ -74,7 +74,8 @@ def test_one_link_opens_every_agency_of_the_person(person, db):
     r = client.post(f"/l/{token}/requests/{rid}", data=ANSWER)
     assert r.status_code == 303
     history = client.get(f"/l/{token}/requests/{rid}/history")
-    assert history.status_code == 200 and "市残联 [2017年第一季度]" in history.text
+    assert history.status_code == 200 and "历次报送：2017年第一季度 3 " in history.text
+    assert "（市残联）</h1>" in history.text
     with db() as s:
         report = s.scalars(select(ProgressReport).where(ProgressReport.request_id == rid)).one()
         assert report.percent == 40 and f"liaison:{contacts['市民政局'].id}:" in report.submitted_by

@@ -157,7 +157,8 @@ def overdue(agency: str | None = None, period: str | None = None,
     """The overdue board in the terminal (default: red items, most overdue first)."""
     from tracker.dates.workdays import local_date
     from tracker.desk.board import board
-    from tracker.enums import Light, level_label
+    from tracker.enums import level_label
+    from tracker.requests.rules import light_label
 
     with factory()() as session:
         chosen = plan_or_fail(session, plan) if plan else None
@@ -167,7 +168,7 @@ def overdue(agency: str | None = None, period: str | None = None,
     for name in ("灯", "报送期", "编号", "任务或指标", "责任单位", "截止日期", "逾期工作日", "级别"):
         table.add_column(name, overflow="fold")
     for r in result.rows[:limit]:
-        table.add_row(Light(r["light"]).label, r["period"], r["code"] or "", r["title"] or "",
+        table.add_row(light_label(r["light"], r["state"]), r["period"], r["code"] or "", r["title"] or "",
                       r["agency"], r["due_on"].isoformat(), str(r["days_overdue"] or ""),
                       level_label(r["level"]))
     console.print(table)

@@ -17,6 +17,7 @@ from tracker.enums import Light, RequestState, Role, level_label, role_label
 from tracker.models import Agency, Assignment, Measure, Plan
 from tracker.policy import Policy
 from tracker.requests.answer_form import latest_reports
+from tracker.requests.rules import light_label
 
 
 def ledger_frame(session: Session, f: BoardFilter, today: dt.date,
@@ -64,7 +65,7 @@ def ledger_frame(session: Session, f: BoardFilter, today: dt.date,
             "进展": report.status.label if report else "",
             "完成进度(%)": report.percent if report else None,
             "督办级别": level_label(r["level"]),
-            "灯": Light(r["light"]).label, "逾期工作日": r["days_overdue"] or None,
+            "灯": light_label(r["light"], r["state"]), "逾期工作日": r["days_overdue"] or None,
             "最新进展": report.narrative if report else "",
         })
     return pd.DataFrame(out, columns=LEDGER_COLUMNS)

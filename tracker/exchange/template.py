@@ -1,4 +1,4 @@
-"""Write an agency's open requests to a pre-filled Excel sheet (`tracker template`).
+"""Write an agency's open requests to an Excel sheet (`tracker template`), texts pre-filled.
 
 Key columns are locked (sheet protection), 状态 is a drop-down list, 完成进度 accepts
 whole numbers 0–100. Every text cell is written as a string: nothing becomes a formula.
@@ -14,7 +14,7 @@ from typing import Any
 import xlsxwriter
 from sqlalchemy.orm import Session
 
-from tracker.enums import ProgressStatus, RequestState, role_label
+from tracker.enums import RequestState, role_label
 from tracker.exchange.layout import COLUMNS, HEADERS, META_SHEET, SHEET, STATUS_LABELS
 from tracker.models import Agency
 from tracker.requests.answer_form import agency_items
@@ -50,10 +50,12 @@ def agency_template(session: Session, agency_id: int, today: dt.date,
             # one sheet holds the agency's items of every plan: name the plan when several
             "subject": f"《{item.plan}》{item.measure_title}" if several else item.measure_title,
             "role": role_label(item.role, long=True), "due_on": item.due_on,
-            "status": _status_label(p.get("status")),
-            "percent": _number(p.get("percent")), "narrative": p.get("narrative") or "",
+            # the texts are pre-filled for convenience; 状态, 完成进度 and the value are this
+            # period's facts and left empty: only a row whose 状态 the liaison fills in is
+            # submitted, so a row nobody touched is never reported (issue 10)
+            "status": "", "percent": None, "narrative": p.get("narrative") or "",
             "problems": p.get("problems") or "", "next_steps": p.get("next_steps") or "",
-            "value": _number(p.get("value")),
+            "value": None,
         }
         for col, (_, key, edit) in enumerate(COLUMNS):
             value, fmt = values[key], editable if edit else locked
@@ -94,7 +96,9 @@ def agency_template(session: Session, agency_id: int, today: dt.date,
     for r, (k, v) in enumerate([("单位", agency.name), ("单位编号", str(agency.id)),
                                 ("生成时间", generated.isoformat(timespec="minutes")),
                                 ("填写说明", "只填写白色单元格；状态请从下拉列表选择；"
-                                            "完成进度填0到100的整数；状态为滞后或受阻时须填写工作进展。")]):
+                                            "完成进度填0到100的整数；状态为滞后或受阻时须填写工作进展。"),
+                                ("报送范围", "只有填写了状态的行才会报送；状态为空的行不报送。"
+                                            "工作进展等文字已按草稿或上期报送内容预填，请核改。")]):
         meta.write_string(r, 0, k)
         meta.write_string(r, 1, v)
     meta.set_column(0, 0, 12)
@@ -136,21 +140,3 @@ def _lines(text: str, width: int) -> int:
 
 def _header_text(text: str) -> str:
     return text.replace("&", "&&")  # & starts a control code in Excel's page header
-
-
-def _status_label(value: Any) -> str:
-    try:
-        return ProgressStatus(value).label if value else ""
-    except ValueError:  # a draft may hold anything
-        return ""
-
-
-def _number(value: Any) -> float | int | None:
-    """Drafts keep what was typed; the sheet wants numbers, never numbers-as-text."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    try:
-        number = float(str(value))
-    except ValueError:
-        return None
-    return int(number) if number.is_integer() else number

@@ -16,12 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import load_workbook
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.enums import RequestState
@@ -43,7 +44,14 @@ from tracker.exchange.package import (
     check_package,
     merged_ranges,
 )
-from tracker.models import AuditEvent, ProgressRequest
+from tracker.models import (
+    Assignment,
+    AuditEvent,
+    Indicator,
+    Measure,
+    ProgressReport,
+    ProgressRequest,
+)
 from tracker.requests.reports import RecordResult, ReportInput, input_problems, record_reports
 
 FIELD_COLUMN = {"status": "status", "percent": "percent", "narrative": "narrative",
@@ -228,10 +236,11 @@ def record_sheet(session: Session, sheet: Sheet, *, agency_id: int, submitted_by
             continue
         seen[rid] = number
         if v["status"] in (None, ""):
-            if any(v.get(k) not in (None, "") for k in
-                   ("percent", "narrative", "problems", "next_steps", "value")):
+            # the texts come pre-filled (template.py), so only the numbers, which the
+            # template leaves empty, show that the liaison meant to answer this row
+            if any(v.get(k) not in (None, "") for k in ("percent", "value")):
                 problems.append(Problem(SHEET, number, _col("status"),
-                                        "填写了进展内容但未选择状态"))
+                                        "填写了完成进度或指标数值但未选择状态"))
             continue  # not answered in this upload
         if known[rid][1] == RequestState.WAIVED:
             problems.append(Problem(SHEET, number, _col("request_id"), "该事项已免报，无需报送"))
@@ -243,7 +252,11 @@ def record_sheet(session: Session, sheet: Sheet, *, agency_id: int, submitted_by
             continue
         percent = v["percent"]
         if v.get("percent__type") == "s":
-            problems.append(Problem(SHEET, number, _col("percent"), "数字以文本形式存储"))
+            # "50" stored as text is a number Excel marks with a green corner; "五十" is not
+            # a number at all, and the liaison must be told what to type instead
+            problems.append(Problem(SHEET, number, _col("percent"),
+                                    "数字以文本形式存储" if _numeric_text(percent) else
+                                    "完成进度须为0到100的整数（请填写阿拉伯数字，如 50）"))
             continue
         if not isinstance(percent, (int, float)) or isinstance(percent, bool) \
                 or not math.isfinite(percent) or percent != int(percent) \
@@ -283,6 +296,31 @@ def record_sheet(session: Session, sheet: Sheet, *, agency_id: int, submitted_by
     return result
 
 
+def recorded_summary(session: Session, agency_ids: Collection[int],
+                     report_ids: Collection[int]) -> str | None:
+    """What an upload recorded, for the message after it: "已导入 3 项：2.2.4、2.4.2、
+    2.8.2（其中逾期 1 项）" (measure or indicator codes in plan order; 逾期: the report came
+    after its due day). Only reports of `agency_ids`' requests count; None when none does
+    (ids from the address bar are not trusted). One query.
+    """
+    if not report_ids:
+        return None
+    rows = session.execute(
+        select(func.coalesce(Measure.code, Indicator.code), ProgressReport.late)
+        .join(ProgressRequest, ProgressRequest.id == ProgressReport.request_id)
+        .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
+        .outerjoin(Measure, Measure.id == Assignment.measure_id)
+        .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
+        .where(ProgressReport.id.in_(list(report_ids)),
+               ProgressRequest.agency_id.in_(list(agency_ids)))
+        .order_by(Measure.position, Indicator.id, ProgressReport.id)).all()
+    if not rows:
+        return None
+    late = sum(1 for _, is_late in rows if is_late)
+    codes = "、".join(code or "" for code, _ in rows)
+    return f"已导入 {len(rows)} 项：{codes}" + (f"（其中逾期 {late} 项）" if late else "") + "。"
+
+
 def _shown_value(cell: Any) -> Any:
     """A cell's value as the liaison sees it: 100% typed in a percent-formatted cell is
     stored as 1 and means 100."""
@@ -309,6 +347,14 @@ def _merge_problems(merges: list[Merge]) -> list[Problem]:
                                f"第{max(m.first_row, 2)}至{m.last_row}行为合并单元格；"
                                "请取消合并，为每一行分别填写"))
     return out
+
+
+def _numeric_text(value: Any) -> bool:
+    """Whether a text cell holds an Arabic number (" 50 ", "50.0"), as opposed to words."""
+    try:
+        return math.isfinite(float(str(value).strip().rstrip("%")))
+    except ValueError:
+        return False
 
 
 def _shown(value: Any) -> str:

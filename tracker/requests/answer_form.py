@@ -17,7 +17,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from tracker.dates.chinese import cn_period
-from tracker.enums import ExtensionState, Light, RequestState, Role
+from tracker.enums import ExtensionState, Light, RequestState, ReviewState, Role
 from tracker.errors import Forbidden
 from tracker.models import (
     Agency,
@@ -60,7 +60,10 @@ class Item:
     prefill_source: str = ""  # draft, latest, previous (period), posted, or empty
     prefill_period: str = ""  # the previous period's name in words when source is previous
     evidence: list[dict[str, Any]] = field(default_factory=list)
-    extension: dict[str, Any] | None = None
+    extension: dict[str, Any] | None = None  # the latest extension request
+    extensions: list[dict[str, Any]] = field(default_factory=list)  # every one, oldest first
+    original_due_on: dt.date | None = None  # the due day before any extension
+    today: dt.date | None = None  # the local day the item was read on (Asia/Shanghai)
     peers: list[dict[str, Any]] = field(default_factory=list)  # lead only
     agency_id: int = 0  # whose item it is: one person may serve several agencies
     agency: str = ""
@@ -69,11 +72,34 @@ class Item:
     light: Light = Light.GREEN  # the board's light (requests.rules.light); needs a policy
     overdue: bool = False  # open past its due day (requests.rules.is_overdue)
     answered_late: bool | None = None
+    returned: bool = False  # open again because the office returned its latest report
+    return_comment: str = ""
 
     @property
     def code(self) -> str:
         """The measure's code, or the indicator's (I1 …)."""
         return self.measure_code or (self.indicator or {}).get("code", "")
+
+    @property
+    def action_rank(self) -> int:
+        """How soon the liaison must act: 0 returned (退回修改), 1 overdue, 2 open, 3 none."""
+        if self.state != RequestState.OPEN:
+            return 3
+        return 0 if self.returned else 1 if self.overdue else 2
+
+    @property
+    def state_label(self) -> str:
+        """The state as the liaison reads it; a returned report says what to do."""
+        return "已退回，请修改后重新报送" if self.returned else RequestState(self.state).label
+
+    @property
+    def can_ask_extension(self) -> bool:
+        """Whether the page offers 申请延期 (the rule is `extensions.ask_extension`'s): open,
+        not past its due day, none pending and none granted before."""
+        return (self.state == RequestState.OPEN and self.today is not None
+                and self.today <= self.due_on
+                and not any(e["state"] in (ExtensionState.PENDING, ExtensionState.GRANTED)
+                            for e in self.extensions))
 
 
 @dataclass
@@ -91,6 +117,17 @@ class ItemGroup:
     @property
     def overdue_count(self) -> int:
         return sum(1 for i in self.items if i.overdue)
+
+    @property
+    def returned_count(self) -> int:
+        return sum(1 for i in self.items if i.returned)
+
+    @property
+    def counts(self) -> str:
+        """The group's heading line, one format for every group, every number shown."""
+        answered = sum(1 for i in self.items if i.state == RequestState.ANSWERED)
+        return (f"共 {len(self.items)} 项：待报送 {self.open_count} 项（其中已退回 "
+                f"{self.returned_count} 项，已逾期 {self.overdue_count} 项），已报送 {answered} 项")
 
 
 def _report_dict(r: ProgressReport) -> dict[str, Any]:
@@ -173,6 +210,7 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
                 "comparator": ind.comparator, "unit": ind.unit},
             agency_id=req.agency_id, agency=agency, plan_id=plan_id, period_name=cn_period(period),
             overdue=is_overdue(req.state, req.due_on, today), answered_late=req.answered_late,
+            original_due_on=req.original_due_on, today=today,
         )
         if policy is not None:
             item.light = light(req.state, req.due_on, req.answered_late, today, policy)
@@ -184,8 +222,20 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
         _attach_reports(session, by_request, assignment_of)
         _attach_evidence_and_extensions(session, by_request)
         _attach_peers(session, items, rows)
-    # what still needs an answer first, then what was answered, each in plan order
-    return sorted(items, key=lambda i: i.state != RequestState.OPEN)
+    else:  # the compact list still marks a returned report (one query, open items only)
+        _mark_returned(by_request, latest_reports(
+            session, [i.request_id for i in items if i.state == RequestState.OPEN]))
+    # what needs action first (returned, overdue, open), then what was answered, each in
+    # plan order
+    return sorted(items, key=lambda i: i.action_rank)
+
+
+def _mark_returned(by_request: dict[int, Item],
+                   latest: dict[int, tuple[ProgressReport, int]]) -> None:
+    for rid, (report, _n) in latest.items():
+        item = by_request[rid]
+        if item.state == RequestState.OPEN and report.review_state == ReviewState.RETURNED:
+            item.returned, item.return_comment = True, report.review_comment or ""
 
 
 def _attach_reports(session: Session, by_request: dict[int, Item],
@@ -194,6 +244,7 @@ def _attach_reports(session: Session, by_request: dict[int, Item],
     drafts = {d.request_id: d for d in session.scalars(
         select(ReportDraft).where(ReportDraft.request_id.in_(list(by_request))))}
     previous = _previous_period_reports(session, assignment_of)
+    _mark_returned(by_request, latest)
     for rid, item in by_request.items():
         if rid in latest:
             report, n = latest[rid]
@@ -247,10 +298,12 @@ def _attach_evidence_and_extensions(session: Session, by_request: dict[int, Item
             {"id": ev.id, "filename": ev.filename, "size": ev.size, "report_id": ev.report_id})
     for ext in session.scalars(select(ExtensionRequest).where(ExtensionRequest.request_id.in_(ids))
                                .order_by(ExtensionRequest.id)):
-        by_request[ext.request_id].extension = {
+        item = by_request[ext.request_id]
+        item.extension = {
             "id": ext.id, "requested_due_on": ext.requested_due_on, "reason": ext.reason,
-            "state": ext.state, "note": ext.decision_note,
-            "pending": ext.state == ExtensionState.PENDING}
+            "state": ext.state, "note": ext.decision_note, "asked_at": ext.asked_at,
+            "decided_at": ext.decided_at, "pending": ext.state == ExtensionState.PENDING}
+        item.extensions.append(item.extension)
 
 
 def _attach_peers(session: Session, items: list[Item], rows: Sequence[Any]) -> None:
@@ -291,15 +344,18 @@ def item_page(session: Session, agencies: Collection[int], request_id: int, toda
 
 
 def item_groups(items: Sequence[Item]) -> list[ItemGroup]:
-    """The landing page's items grouped by plan and period, in the order given (due day
-    first), each group's items in plan order."""
+    """The landing page's items grouped by plan and period: the group holding the most
+    urgent item first (`Item.action_rank`: returned, overdue, open, answered), then by due
+    day; in each group the items needing action first, each kind in plan order."""
     groups: dict[tuple[int, str], ItemGroup] = {}
     for item in sorted(items, key=lambda i: i.due_on):
         key = (item.plan_id, item.period)
         if key not in groups:
             groups[key] = ItemGroup(item.plan, item.period_name, [])
         groups[key].items.append(item)
-    return list(groups.values())
+    for group in groups.values():
+        group.items.sort(key=lambda i: i.action_rank)
+    return sorted(groups.values(), key=lambda g: g.items[0].action_rank)
 
 
 def request_history(session: Session, agency_id: int, request_id: int) -> list[ProgressReport]:

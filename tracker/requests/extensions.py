@@ -40,17 +40,25 @@ MAX_EXTENSION_DAYS = 90  # calendar days after the current due day
 
 
 class ExtensionError(DomainError):
-    """A refusal with its reason in Chinese (tracker.errors)."""
+    """A refusal with its reasons in Chinese (tracker.errors). `fields` pairs each reason
+    with the form field it is about ("new_due_on", "reason", or "" for the request)."""
+
+    def __init__(self, message: str, fields: list[tuple[str, str]] | None = None):
+        self.fields = fields if fields is not None else [("", message)]
+        super().__init__(message)
 
 
-def ask_extension(session: Session, *, agency_id: int, request_id: int, new_due_on: dt.date,
-                  reason: str, asked_by: str, now: dt.datetime) -> ExtensionRequest:
-    """Record a liaison's request. Raises ExtensionError (Chinese) if not allowed.
+def ask_extension(session: Session, *, agency_id: int, request_id: int,
+                  new_due_on: dt.date | None, reason: str, asked_by: str,
+                  now: dt.datetime) -> ExtensionRequest:
+    """Record a liaison's request. Raises ExtensionError naming every fault at once.
 
     Allowed only for the agency's own open request, on or before its due day (Asia/Shanghai),
-    for a later day at most MAX_EXTENSION_DAYS calendar days on, with a reason, and with no
-    other request pending. While it is pending, the ladder is held if the rules say so
-    (`ladder_live`).
+    with no other request pending and none granted before (one extension per request:
+    the office's decision stands; a refused one may be asked again with new reasons), for
+    a later day (`new_due_on`; None: not a valid date) at most MAX_EXTENSION_DAYS calendar
+    days on, with a reason of at most 2000 characters. While it is pending, the ladder is
+    held if the rules say so (`ladder_live`).
     """
     req = session.get(ProgressRequest, request_id, with_for_update=True, populate_existing=True)
     if req is None or req.agency_id != agency_id:
@@ -59,16 +67,26 @@ def ask_extension(session: Session, *, agency_id: int, request_id: int, new_due_
         raise ExtensionError("该任务已报送或已免报，无需延期")
     if local_date(now) > req.due_on:
         raise ExtensionError("已过截止日期，不能再申请延期")
-    if new_due_on <= req.due_on:
-        raise ExtensionError("申请的新截止日期须晚于现截止日期")
-    if new_due_on > req.due_on + dt.timedelta(days=MAX_EXTENSION_DAYS):
-        raise ExtensionError(f"延期不能超过现截止日期后 {MAX_EXTENSION_DAYS} 天")
-    if not reason.strip():
-        raise ExtensionError("请填写延期理由")
-    if len(reason) > 2000:
-        raise ExtensionError("延期理由过长（最多 2000 字）")
-    if extension_pending(session, request_id):
+    states = set(session.scalars(select(ExtensionRequest.state)
+                                 .where(ExtensionRequest.request_id == request_id)))
+    if ExtensionState.PENDING in states:
         raise ExtensionError("已有待审批的延期申请")
+    if ExtensionState.GRANTED in states:
+        raise ExtensionError("本事项已批准过一次延期，不能再申请")
+    problems: list[tuple[str, str]] = []
+    if new_due_on is None:
+        problems.append(("new_due_on", "请填写有效的新截止日期"))
+    elif new_due_on <= req.due_on:
+        problems.append(("new_due_on", "申请的新截止日期须晚于现截止日期"))
+    elif new_due_on > req.due_on + dt.timedelta(days=MAX_EXTENSION_DAYS):
+        problems.append(("new_due_on", f"延期不能超过现截止日期后 {MAX_EXTENSION_DAYS} 天"))
+    if not reason.strip():
+        problems.append(("reason", "请填写延期理由"))
+    elif len(reason) > 2000:
+        problems.append(("reason", "延期理由过长（最多 2000 字）"))
+    if problems:
+        raise ExtensionError("；".join(text for _, text in problems), problems)
+    assert new_due_on is not None
     ext = ExtensionRequest(request_id=request_id, requested_due_on=new_due_on,
                            reason=reason.strip()[:5000], state=ExtensionState.PENDING,
                            asked_at=now, asked_by=asked_by)

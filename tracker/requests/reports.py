@@ -11,6 +11,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -70,16 +71,27 @@ class ReportInput(BaseModel):
 
     @model_validator(mode="after")
     def _narrative_when_off_track(self) -> ReportInput:
-        if self.value is not None and not (math.isfinite(self.value) and abs(self.value) < 1e9):
-            raise PydanticCustomError("value_not_finite", "指标数值须为有效数字。",
-                                      {"field": "value"})
-        if self.status in (ProgressStatus.DELAYED, ProgressStatus.BLOCKED) and not self.narrative:
-            raise PydanticCustomError("narrative_required", "状态为滞后或受阻时，须填写工作进展。",
-                                      {"field": "narrative"})
-        if self.status == ProgressStatus.COMPLETED and self.percent != 100:
-            raise PydanticCustomError("completed_not_100", "状态为已完成时，完成进度须为 100。",
-                                      {"field": "percent"})
+        for kind, field, text in cross_field_problems(
+                self.status, self.percent, self.narrative, self.value):
+            raise PydanticCustomError(kind, text, {"field": field})
         return self
+
+
+def cross_field_problems(status: Any, percent: Any, narrative: str,
+                         value: Any) -> list[tuple[str, str, str]]:
+    """The rules between an answer's fields, as (error type, field, Chinese text), each
+    checked on whatever of them is valid by itself (a percent of 150 does not hide a
+    missing narrative): a narrative when the status is delayed or blocked; 100 when it is
+    completed; a finite indicator value. Rule source: DESIGN.md (进展情况反馈).
+    """
+    out: list[tuple[str, str, str]] = []
+    if isinstance(value, float) and not (math.isfinite(value) and abs(value) < 1e9):
+        out.append(("value_not_finite", "value", "指标数值须为有效数字。"))
+    if status in (ProgressStatus.DELAYED, ProgressStatus.BLOCKED) and not narrative.strip():
+        out.append(("narrative_required", "narrative", "状态为滞后或受阻时，须填写工作进展。"))
+    if status == ProgressStatus.COMPLETED and isinstance(percent, int) and percent != 100:
+        out.append(("completed_not_100", "percent", "状态为已完成时，完成进度须为 100。"))
+    return out
 
 
 def input_problems(exc: ValidationError) -> list[tuple[str, str]]:
@@ -131,7 +143,25 @@ def answer_input(request_id: int, fields: Mapping[str, str]) -> ReportInput:
             "value": fields.get("value") or None})
     except ValidationError as exc:
         found = input_problems(exc)
+        # pydantic stops before the cross-field rules when a field is invalid: check them
+        # on the fields that are valid, so every fault is reported at once (issue 10)
+        bad = {field for field, _ in found}
+        status = _parsed(ProgressStatus, fields.get("status")) if "status" not in bad else None
+        percent = _parsed(int, fields.get("percent")) if "percent" not in bad else None
+        for _kind, field, text in cross_field_problems(
+                status, percent, str(fields.get("narrative") or ""), None):
+            if (field, text) not in found:
+                found.append((field, text))
+        order = list(FIELD_LABELS)
+        found.sort(key=lambda p: order.index(p[0]) if p[0] in order else len(order))
         raise AnswerError([text for _field, text in found], found) from exc
+
+
+def _parsed(kind: Any, text: str | None) -> Any:
+    try:
+        return kind(str(text).strip()) if text not in (None, "") else None
+    except ValueError:
+        return None
 
 
 @dataclass

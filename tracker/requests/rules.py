@@ -95,6 +95,23 @@ def light(state: RequestState | str, due_on: dt.date, answered_late: bool | None
     return Light.YELLOW if answered_late else Light.GREEN
 
 
+def light_label(lt: Light | str, state: RequestState | str, *, overdue_word: bool = False) -> str:
+    """What a request's light says to a person, given its light and state.
+
+    Yellow means two things (rule `light`): an open request is due within
+    `Rules.yellow_within` working days -> "临近截止"; an answered one was answered after its
+    due day -> "逾期报送". Red reads "逾期" ("已逾期" with `overdue_word`, the liaison's
+    wording), green "正常", grey "已免报". The legend and the filter, which name the
+    colour for both cases, keep `Light.label`.
+    """
+    lt = Light(lt)
+    if lt == Light.YELLOW:
+        return "临近截止" if state == RequestState.OPEN else "逾期报送"
+    if lt == Light.RED and overdue_word:
+        return "已逾期"
+    return lt.label
+
+
 def light_sql(today: dt.date, policy: Policy) -> Any:
     """`light` as one SQL CASE over `ProgressRequest` (for filters, counts and sorting)."""
     near = yellow_until(today, policy)

@@ -30,14 +30,14 @@ from tracker.directory.links import LinkError, renewable, send_new_link
 from tracker.errors import DomainError, Forbidden
 from tracker.exchange.template import agency_template, template_filename
 from tracker.exchange.upload import MAX_BYTES as SHEET_MAX_BYTES
-from tracker.exchange.upload import UploadError, read_sheet, record_sheet
+from tracker.exchange.upload import UploadError, read_sheet, record_sheet, recorded_summary
 from tracker.requests.answer_form import agency_items, item_groups, item_page, request_history
 from tracker.requests.consolidate import consolidate
 from tracker.requests.drafts import save_draft
 from tracker.requests.evidence import MAX_BYTES, evidence_for_agency, evidence_path, store_evidence
-from tracker.requests.extensions import ask_extension
+from tracker.requests.extensions import ExtensionError, ask_extension
 from tracker.requests.opening import owned_request
-from tracker.requests.reports import AnswerError, ReportError, submit_answer
+from tracker.requests.reports import AnswerError, ReportError, answer_input, submit_answer
 from tracker.web.deps import Context, DbSession, LiaisonLink, Link, Now, WebContext, app_context
 from tracker.web.forms import AnswerWithFileForm, ExtensionAskForm, UploadForm
 from tracker.web.pages import SECURITY_HEADERS, templates
@@ -53,7 +53,6 @@ MESSAGES = {
     "extension": "延期申请已提交，待督查室审批。",
     "consolidated": "已汇总配合单位和各区的报送，并保存为本单位的草稿（尚未提交）；请核改后提交。",
     "consolidated-none": "配合单位和各区尚无报送内容，没有可汇总的内容。",
-    "uploaded": "Excel 文件已导入。",
     "uploaded-none": "文件无误，但没有填写状态的行，未导入任何事项。",
 }
 # a form field's name -> the suffix of its element id on the item page (#r{id}-{suffix})
@@ -70,14 +69,24 @@ def _index(request: Request, link: Link, session: Session, context: WebContext,
     plan and period, and the Excel upload."""
     today = local_date(now)
     items = agency_items(session, link.agencies, today, context.policy_in(session), detail=False)
+    message = MESSAGES.get(request.query_params.get("m", ""))
+    if request.query_params.get("m") == "uploaded":
+        message = recorded_summary(session, link.agencies, _ids(request.query_params.get("r")))
     return templates.TemplateResponse(request, "liaison/index.html", {
         "token": link.token, "liaison": link.contact, "agency": get_agency(session, link.agency_id),
         "agencies": agencies_named(session, link.agencies), "groups": item_groups(items),
         "open_count": sum(1 for i in items if i.state == "open"),
         "overdue_count": sum(1 for i in items if i.overdue),
-        "today": today, "message": MESSAGES.get(request.query_params.get("m", "")),
+        "returned_count": sum(1 for i in items if i.returned),
+        "today": today, "message": message,
         "upload_errors": upload_errors or [],
     }, status_code=status)
+
+
+def _ids(text: str | None) -> list[int]:
+    """Report ids from the address bar ("12,13"); anything else is dropped."""
+    parts = (text or "").split(",")[:500]
+    return [int(p) for p in parts if p.isascii() and p.isdigit() and 0 < int(p) < 2**31]
 
 
 def _item(request: Request, link: Link, session: Session, context: WebContext,
@@ -128,6 +137,15 @@ def _problems(exc: DomainError) -> Problems:
     return [("", exc.message)]
 
 
+def _answer_problems(request_id: int, fields: dict[str, str]) -> Problems:
+    """The faults of a typed answer (checked without the database), for the page."""
+    try:
+        answer_input(request_id, fields)
+    except AnswerError as exc:
+        return _problems(exc)
+    return []
+
+
 @router.post("/requests/{request_id}")
 def answer(request: Request, request_id: RequestId,
            form: Annotated[AnswerWithFileForm, Form()], link: LiaisonLink, session: DbSession,
@@ -155,8 +173,11 @@ def answer(request: Request, request_id: RequestId,
         session.rollback()
         if exc.code == "waived":
             raise  # its own page (409)
+        problems = [("file", exc.message)]
+        if submitting:  # a refused file does not hide the answer's own faults
+            problems += _answer_problems(request_id, fields)
         return _item(request, link, session, context, now, request_id, posted=fields,
-                     problems=[("file", exc.message)], status=422)
+                     problems=problems, status=422)
     if submitting:
         try:
             with session.begin_nested():
@@ -253,18 +274,16 @@ def extension(request: Request, request_id: RequestId, form: Annotated[Extension
               link: LiaisonLink, session: DbSession, context: Context, now: Now) -> Response:
     req = owned_request(session, link.agencies, request_id)
     asked = {"new_due_on": form.new_due_on, "reason": form.reason}
-    new_due_on = form.new_due_date
-    if new_due_on is None:
-        return _item(request, link, session, context, now, request_id, asked=asked,
-                     problems=[("due", "请填写有效的新截止日期。")], status=422)
     try:
         ask_extension(session, agency_id=req.agency_id, request_id=request_id,
-                      new_due_on=new_due_on, reason=form.reason, asked_by=link.actor, now=now)
+                      new_due_on=form.new_due_date, reason=form.reason, asked_by=link.actor,
+                      now=now)
     except DomainError as exc:
         session.rollback()
-        suffix = "reason" if "理由" in exc.message else "due"
+        fields = exc.fields if isinstance(exc, ExtensionError) else [("", exc.message)]
         return _item(request, link, session, context, now, request_id, asked=asked,
-                     problems=[(suffix, exc.message)], status=422)
+                     problems=[(FIELD_IDS.get(name, ""), text) for name, text in fields],
+                     status=422)
     session.commit()
     return _to_item(link, request_id, "extension")
 
@@ -308,9 +327,11 @@ def upload(request: Request, form: Annotated[UploadForm, Form()], link: LiaisonL
                     else [exc.message])
         return _index(request, link, session, context, now, upload_errors=problems, status=422)
     session.commit()
-    return RedirectResponse(f"/l/{quote(link.token)}?m="
-                            + ("uploaded" if result.recorded else "uploaded-none") + "#upload",
-                            status_code=303)
+    # the page names what was recorded (`recorded_summary`, read back for the link's
+    # agencies only, so ids typed into the address bar show nothing of anyone else's)
+    done = ("uploaded&r=" + ",".join(map(str, result.report_ids)) if result.recorded
+            else "uploaded-none")
+    return RedirectResponse(f"/l/{quote(link.token)}?m={done}#upload", status_code=303)
 
 
 # Expired and revoked links -----------------------------------------------------------

@@ -12,6 +12,7 @@ from tracker import enums
 from tracker.dates.chinese import cn_period
 from tracker.desk.actors import staff_label
 from tracker.errors import DomainError
+from tracker.requests.rules import light_label
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -21,7 +22,7 @@ templates.env.globals.update(
     RequestState=enums.RequestState, ReviewState=enums.ReviewState, MessageKind=enums.MessageKind,
     ExtensionState=enums.ExtensionState, OutboxStatus=enums.OutboxStatus,
     StaffRole=enums.StaffRole, CircularState=enums.CircularState, role_label=enums.role_label,
-    level_label=enums.level_label)
+    level_label=enums.level_label, light_label=light_label)
 
 
 def _filesize(size: int) -> str:
