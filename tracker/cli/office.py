@@ -155,6 +155,7 @@ def overdue(agency: str | None = None, period: str | None = None,
             light: Annotated[str, typer.Option(help="red | yellow | green | grey | all")] = "red",
             now: Annotated[str | None, typer.Option()] = None, limit: int = 100) -> None:
     """The overdue board in the terminal (default: red items, most overdue first)."""
+    from tracker.dates.chinese import cn_period
     from tracker.dates.workdays import local_date
     from tracker.desk.board import board
     from tracker.enums import level_label
@@ -168,7 +169,8 @@ def overdue(agency: str | None = None, period: str | None = None,
     for name in ("灯", "报送期", "编号", "任务或指标", "责任单位", "截止日期", "逾期工作日", "级别"):
         table.add_column(name, overflow="fold")
     for r in result.rows[:limit]:
-        table.add_row(light_label(r["light"], r["state"]), r["period"], r["code"] or "", r["title"] or "",
+        table.add_row(light_label(r["light"], r["state"]), cn_period(r["period"]), r["code"] or "",
+                      r["title"] or "",
                       r["agency"], r["due_on"].isoformat(), str(r["days_overdue"] or ""),
                       level_label(r["level"]))
     console.print(table)
