@@ -167,3 +167,19 @@ def test_only_rows_whose_status_is_filled_are_submitted(db, sheet):
         _import(db, agency_id, _bytes(book))
     assert [str(p) for p in refused.value.problems] == [
         "进展填报 第4行 G列（状态）：填写了完成进度或指标数值但未选择状态"]
+
+
+def test_every_fault_of_a_row_is_named_at_once(db, sheet):
+    """A bad percent does not hide a missing narrative, nor a bad status a bad percent."""
+    agency_id, data = sheet
+    book = _filled(data, 2)
+    ws = book["进展填报"]
+    ws.cell(2, 7).value, ws.cell(2, 8).value, ws.cell(2, 9).value = "受阻", 120, None
+    ws.cell(3, 7).value, ws.cell(3, 8).value = "完成", "五十"
+    with pytest.raises(UploadError) as refused:
+        _import(db, agency_id, _bytes(book))
+    assert [str(p) for p in refused.value.problems] == [
+        "进展填报 第2行 H列（完成进度(%)）：完成进度须为0到100的整数，现为 120",
+        "进展填报 第2行 I列（工作进展）：状态为滞后或受阻时，须填写工作进展",
+        "进展填报 第3行 G列（状态）：状态“完成”不在下拉列表中",
+        "进展填报 第3行 H列（完成进度(%)）：完成进度须为0到100的整数（请填写阿拉伯数字，如 50）"]

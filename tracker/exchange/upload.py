@@ -52,7 +52,13 @@ from tracker.models import (
     ProgressReport,
     ProgressRequest,
 )
-from tracker.requests.reports import RecordResult, ReportInput, input_problems, record_reports
+from tracker.requests.reports import (
+    RecordResult,
+    ReportInput,
+    cross_field_problems,
+    input_problems,
+    record_reports,
+)
 
 FIELD_COLUMN = {"status": "status", "percent": "percent", "narrative": "narrative",
                 "problems": "problems", "next_steps": "next_steps", "value": "value"}
@@ -245,37 +251,44 @@ def record_sheet(session: Session, sheet: Sheet, *, agency_id: int, submitted_by
         if known[rid][1] == RequestState.WAIVED:
             problems.append(Problem(SHEET, number, _col("request_id"), "该事项已免报，无需报送"))
             continue
+        # every fault of the row at once (a bad percent does not hide a missing narrative)
+        row: list[Problem] = []
         status = STATUS_BY_LABEL.get(str(v["status"]).strip())
         if status is None:
-            problems.append(Problem(SHEET, number, _col("status"),
-                                    f"状态“{v['status']}”不在下拉列表中"))
-            continue
+            row.append(Problem(SHEET, number, _col("status"),
+                               f"状态“{v['status']}”不在下拉列表中"))
         percent = v["percent"]
         if v.get("percent__type") == "s":
             # "50" stored as text is a number Excel marks with a green corner; "五十" is not
             # a number at all, and the liaison must be told what to type instead
-            problems.append(Problem(SHEET, number, _col("percent"),
-                                    "数字以文本形式存储" if _numeric_text(percent) else
-                                    "完成进度须为0到100的整数（请填写阿拉伯数字，如 50）"))
-            continue
-        if not isinstance(percent, (int, float)) or isinstance(percent, bool) \
+            row.append(Problem(SHEET, number, _col("percent"),
+                               "数字以文本形式存储" if _numeric_text(percent) else
+                               "完成进度须为0到100的整数（请填写阿拉伯数字，如 50）"))
+            percent = None
+        elif not isinstance(percent, (int, float)) or isinstance(percent, bool) \
                 or not math.isfinite(percent) or percent != int(percent) \
                 or not 0 <= percent <= 100:
-            problems.append(Problem(SHEET, number, _col("percent"),
-                                    f"完成进度须为0到100的整数，现为 {_shown(percent)}"))
-            continue
+            row.append(Problem(SHEET, number, _col("percent"),
+                               f"完成进度须为0到100的整数，现为 {_shown(percent)}"))
+            percent = None
         value = v["value"]
         if value not in (None, "") and (v.get("value__type") == "s"
                                         or not isinstance(value, (int, float))
                                         or isinstance(value, bool) or not math.isfinite(value)
                                         or abs(value) >= 1e9):
-            problems.append(Problem(SHEET, number, _col("value"), "指标数值须为有效数字"))
-            continue
-        if known[rid][2] is not None and value in (None, ""):
-            problems.append(Problem(SHEET, number, _col("value"), "指标类请求须填写指标数值"))
-            continue
-        if known[rid][2] is None and value not in (None, ""):
-            problems.append(Problem(SHEET, number, _col("value"), "该行不是指标，请勿填写指标数值"))
+            row.append(Problem(SHEET, number, _col("value"), "指标数值须为有效数字"))
+        elif known[rid][2] is not None and value in (None, ""):
+            row.append(Problem(SHEET, number, _col("value"), "指标类请求须填写指标数值"))
+        elif known[rid][2] is None and value not in (None, ""):
+            row.append(Problem(SHEET, number, _col("value"), "该行不是指标，请勿填写指标数值"))
+        if row:
+            # the rules between fields, on those that are valid by themselves
+            for _kind, field, text in cross_field_problems(
+                    status, None if percent is None else int(percent),
+                    str(v["narrative"] or ""), None):
+                row.append(Problem(SHEET, number, _col(FIELD_COLUMN.get(field, field)),
+                                   text.rstrip("。")))
+            problems.extend(row)
             continue
         try:
             items.append(ReportInput(
