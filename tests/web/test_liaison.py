@@ -671,6 +671,25 @@ def test_a_returned_report_is_marked_listed_first_and_counted(site, db, policy):
     assert '<strong class="returned">已退回，请修改后重新报送</strong>' in page
 
 
+def test_a_return_that_moves_the_due_day_claims_no_extension(site, db, policy):
+    """Returned two days before the due day: it is due again 3 working days later, which
+    the page says as such, not as a granted extension (none was asked)."""
+    from tracker.requests.review import return_report
+
+    client, settings, _ = site
+    token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
+    rid = _request_of(db, "市残联", "2.8.2")
+    assert client.post(f"/l/{token}/requests/{rid}", data={
+        "action": "submit", "status": "in_progress", "percent": "20"}).status_code == 303
+    with transaction(db) as s:
+        report_id = s.scalar(select(ProgressReport.id).where(ProgressReport.request_id == rid))
+        return_report(s, report_id, reviewer="user:督查室", comment="请补充资金到位情况",
+                      now=at("2017-04-07"), policy=policy)
+    page = client.get(f"/l/{token}/requests/{rid}").text
+    assert "已批准延期" not in page
+    assert "2017-04-12（退回修改后重新报送的期限；原截止日期 2017-04-10）" in page
+
+
 def test_liaison_pages_name_the_period_in_words_never_its_code(site, db):
     client, settings, _ = site
     token = token_for(settings, liaison_of(db, "市残联"), at("2017-03-17"))
@@ -697,7 +716,7 @@ def test_the_sheet_leaves_status_empty_and_the_upload_names_what_it_recorded(sit
     assert "只有填写了状态的行才会报送" in " ".join(str(c.value) for c in meta["B"])
     # untouched: nothing is submitted
     r = client.post(f"/l/{token}/upload", files={"file": ("a.xlsx", data)})
-    assert r.status_code == 303 and r.headers["location"].endswith("?m=uploaded-none#upload")
+    assert r.status_code == 303 and r.headers["location"].endswith("?m=uploaded-none")
     codes = [sheet.cell(r, 3).value for r in (2, 3, 4)]
     clock.now = at("2017-04-11", 10)  # after the due day: the answers are late
     filled = _fill(data, {(2, 7): "推进中", (2, 8): 40, (3, 7): "推进中", (3, 8): 50,

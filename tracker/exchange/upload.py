@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tracker.dates.chinese import cn_period
 from tracker.enums import RequestState
 from tracker.errors import DomainError
 from tracker.exchange.convert import NO_CONVERTER, ConversionRefused, Converter
@@ -51,6 +52,7 @@ from tracker.models import (
     Measure,
     ProgressReport,
     ProgressRequest,
+    ReportingPeriod,
 )
 from tracker.requests.reports import (
     RecordResult,
@@ -312,25 +314,32 @@ def record_sheet(session: Session, sheet: Sheet, *, agency_id: int, submitted_by
 def recorded_summary(session: Session, agency_ids: Collection[int],
                      report_ids: Collection[int]) -> str | None:
     """What an upload recorded, for the message after it: "已导入 3 项：2.2.4、2.4.2、
-    2.8.2（其中逾期 1 项）" (measure or indicator codes in plan order; 逾期: the report came
-    after its due day). Only reports of `agency_ids`' requests count; None when none does
+    2.8.2（其中逾期 1 项）" (measure or indicator codes in plan order, each followed by its
+    period's name when several periods were answered; 逾期: the report came after its due
+    day). Only reports of `agency_ids`' requests count; None when none does
     (ids from the address bar are not trusted). One query.
     """
     if not report_ids:
         return None
     rows = session.execute(
-        select(func.coalesce(Measure.code, Indicator.code), ProgressReport.late)
+        select(func.coalesce(Measure.code, Indicator.code), ProgressReport.late,
+               ReportingPeriod.label)
         .join(ProgressRequest, ProgressRequest.id == ProgressReport.request_id)
+        .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
         .outerjoin(Measure, Measure.id == Assignment.measure_id)
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
         .where(ProgressReport.id.in_(list(report_ids)),
                ProgressRequest.agency_id.in_(list(agency_ids)))
-        .order_by(Measure.position, Indicator.id, ProgressReport.id)).all()
+        .order_by(ReportingPeriod.starts_on, Measure.position, Indicator.id, ProgressReport.id)
+    ).all()
     if not rows:
         return None
-    late = sum(1 for _, is_late in rows if is_late)
-    codes = "、".join(code or "" for code, _ in rows)
+    late = sum(1 for _, is_late, _ in rows if is_late)
+    periods = {period for _, _, period in rows}
+    # the period beside each code when the sheet answered several (2.2.2 exists in each)
+    codes = "、".join((code or "") + (f"（{cn_period(period)}）" if len(periods) > 1 else "")
+                     for code, _, period in rows)
     return f"已导入 {len(rows)} 项：{codes}" + (f"（其中逾期 {late} 项）" if late else "") + "。"
 
 

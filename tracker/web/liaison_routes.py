@@ -331,7 +331,8 @@ def upload(request: Request, form: Annotated[UploadForm, Form()], link: LiaisonL
     # agencies only, so ids typed into the address bar show nothing of anyone else's)
     done = ("uploaded&r=" + ",".join(map(str, result.report_ids)) if result.recorded
             else "uploaded-none")
-    return RedirectResponse(f"/l/{quote(link.token)}?m={done}#upload", status_code=303)
+    # the message heads the page: no jump to the upload box below it
+    return RedirectResponse(f"/l/{quote(link.token)}?m={done}", status_code=303)
 
 
 # Expired and revoked links -----------------------------------------------------------
