@@ -71,6 +71,10 @@ def test_link_refusals(site, db):
     r = client.post(f"/l/{fresh}/requests/{other}", data={"action": "submit", "status": "in_progress",
                                                           "percent": "10"})
     assert r.status_code == 403 and "不属于" in r.text
+    # the refusal leads back to the liaison's own list, not to the staff's home page
+    assert f'<a href="/l/{fresh}">返回事项列表</a>' in client.get(
+        f"/l/{fresh}/requests/{other}").text
+    assert "返回事项列表" not in client.get(f"/l/{forged}/requests/{other}").text
     with db() as s:
         assert s.scalar(select(func.count()).select_from(ProgressReport)) == 0
 
@@ -663,7 +667,7 @@ def test_a_returned_report_is_marked_listed_first_and_counted(site, db, policy):
     assert f'/requests/{rid}"' in first.group(0)
     assert ('<td class="state" data-label="状态"><strong class="returned">已退回，请修改后重新报送'
             '</strong></td>') in first.group(0)
-    assert (f'待报送 <strong>{n}</strong> 项，其中 <strong class="returned">1 项已退回修改</strong>。'
+    assert (f'待报送 <strong>{n}</strong> 项，其中<strong class="returned">1 项已退回修改</strong>。'
             ) in page
     assert f"共 {n} 项：待报送 {n} 项（其中已退回 1 项，已逾期 0 项），已报送 0 项" in page
     page = client.get(f"/l/{token}/requests/{rid}").text

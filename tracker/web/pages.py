@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -106,13 +107,13 @@ def error_page(request: Request, status: int, reason: str, message: str | None =
     own Chinese refusal (tracker.errors.DomainError) and is shown instead of the text."""
     if message is not None:
         title = ERROR_TEXT.get(reason, ("无法办理", ""))[0]
-        return _render_error(request, status, title, message)
+        return _render_error(request, status, title, message, reason)
     if reason not in ERROR_TEXT:
         # framework reasons are English ("Method Not Allowed"): show ours instead
         reason = {400: "bad-request", 404: "not-found", 405: "method", 413: "bad-request",
                   422: "bad-request"}.get(status, "server")
     title, text = ERROR_TEXT[reason]
-    return _render_error(request, status, title, text)
+    return _render_error(request, status, title, text, reason)
 
 
 def refusal_page(request: Request, exc: DomainError) -> HTMLResponse:
@@ -125,9 +126,24 @@ def refusal_page(request: Request, exc: DomainError) -> HTMLResponse:
     return error_page(request, exc.status, exc.code, message=exc.message)
 
 
-def _render_error(request: Request, status: int, title: str, text: str) -> HTMLResponse:
-    response = templates.TemplateResponse(request, "error.html", {"title": title, "text": text},
-                                          status_code=status)
+LINK_REFUSALS = ("forged", "expired", "revoked")  # the link itself does not open
+
+
+def _back_link(request: Request, reason: str) -> tuple[str, str]:
+    """Where the error page leads: within a liaison's link whose list opens, back to that
+    list (the liaison has no other way back to it); else the site's home."""
+    parts = request.url.path.split("/")
+    if len(parts) > 3 and parts[1] == "l" and parts[2] and reason not in LINK_REFUSALS:
+        return f"/l/{quote(parts[2])}", "返回事项列表"
+    return "/", "返回首页"
+
+
+def _render_error(request: Request, status: int, title: str, text: str,
+                  reason: str = "") -> HTMLResponse:
+    back, back_text = _back_link(request, reason)
+    response = templates.TemplateResponse(request, "error.html", {
+        "title": title, "text": text, "back": back, "back_text": back_text},
+        status_code=status)
     response.headers.update(SECURITY_HEADERS)  # error responses may bypass the middleware
     response.headers["Cache-Control"] = "no-store"
     return response
