@@ -114,7 +114,7 @@ def test_checked_reports_are_accepted_at_once(desk, db):
         "report": [str(i) for i in rows[:3]]})
     assert r.status_code == 303
     page = client.get(r.headers["location"])
-    assert "勾选的报送已审核通过。" in page.text
+    assert "已审核通过勾选的 2 项报送。" in page.text
     assert "另有 1 项未审核通过：已由他人审核，或已有更新的版本。" in page.text
     assert '待审核 <span class="count">790</span>' in page.text
     with db() as s:

@@ -285,7 +285,7 @@ def review_checked(form: Annotated[CheckedReportsForm, Form()], who: StaffActor,
     except DomainError as exc:
         return _to_queue(session, context, back, error=exc.message)
     skipped = len(set(form.report)) - len(done)
-    return _to_queue(session, context, back, message="accepted-checked",
+    return _to_queue(session, context, back, message=f"accepted-{len(done)}" if done else None,
                      error=(f"另有 {skipped} 项未审核通过：已由他人审核，或已有更新的版本。"
                             if skipped else None))
 

@@ -7,13 +7,15 @@ not be sent (issue 10, office item 3).
 
 from __future__ import annotations
 
+import re
+
 from tracker.web.deps import WebContext
 
 NOTICES = {"escalated-1": "已催办，已通知联络员。", "escalated-2": "已督办，已通知分管领导并抄送督查室。",
            "escalated-3": "已列入通报稿，待签发后通知相关单位。",
            "escalated-nobody": "已升级，但该单位没有可通知的联系人，请先添加联络员。",
            "waived": "已免报。", "noted": "备注已添加。",
-           "accepted": "已审核通过。", "accepted-checked": "勾选的报送已审核通过。",
+           "accepted": "已审核通过。",
            "returned": "已退回，已通知联络员。",
            "decided": "延期申请已处理，已通知联络员。", "signed": "通报已签发，已通知相关单位。",
            "meeting": "常务会议已记录。",
@@ -31,6 +33,8 @@ def notice(context: WebContext, key: str | None) -> str | None:
     that a queued notice is not sent."""
     if not key:
         return None
+    if (m := re.fullmatch(r"accepted-(\d{1,3})", key)) is not None:  # the checked rows
+        return f"已审核通过勾选的 {int(m.group(1))} 项报送。"
     if context.browsing and key in BROWSING:
         return BROWSING[key]
     return NOTICES.get(key)
