@@ -249,6 +249,10 @@ def test_each_role_lands_on_its_page(desk):
     assert r.headers["location"] == "/desk/scorecards"
     page = client.get("/desk/scorecards")
     assert 'href="/desk/scorecard/2017.xlsx"' in page.text and "本年度" in page.text
+    # only years some measure was asked about: the plan runs from 2016, asked from 2017
+    assert "2016 年度考核记分卡" not in page.text and "2016" not in client.get("/desk").text
+    r = client.get("/desk/scorecard/2016.xlsx")
+    assert r.status_code == 404 and "2016 年度尚无任务进展调度，没有可生成的考核记分卡" in r.text
     assert client.get("/desk/queues").status_code == 403  # the office's queues only
     assert "待审核" not in page.text  # no queue counts for a role that cannot act
     r = client.get("/desk/scorecard/2017.xlsx")

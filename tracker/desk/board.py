@@ -219,6 +219,7 @@ def board_options(session: Session, plan_id: int | None) -> BoardOptions:
     """The choices of the desk's filters: plans, agencies, periods, scorecard years, and
     whether a circular waits for sign-off. A few small queries."""
     from tracker.annual.meetings import governments
+    from tracker.annual.scorecard import years_with_data
     from tracker.directory.agencies import plan_agencies
 
     plans = [(i, t) for i, t in session.execute(select(Plan.id, Plan.title).order_by(Plan.id))]
@@ -228,12 +229,9 @@ def board_options(session: Session, plan_id: int | None) -> BoardOptions:
     if plan_id:
         period_query = period_query.where(ReportingPeriod.plan_id == plan_id)
         drafts = drafts.where(Circular.plan_id == plan_id)
-    years = [(pid, title, y) for pid, title, y in session.execute(
-        select(Plan.id, Plan.title, ReportingPeriod.year).join(
-            ReportingPeriod, ReportingPeriod.plan_id == Plan.id)
-        .where(*([Plan.id == plan_id] if plan_id else []))
-        .group_by(Plan.id, Plan.title, ReportingPeriod.year)
-        .order_by(Plan.id, ReportingPeriod.year))]
+    real = years_with_data(session, plan_id)  # only years some measure was asked about
+    titles = dict(plans)
+    years = [(pid, titles.get(pid, ""), y) for pid, y in sorted(real)]
     chosen = session.get(Plan, plan_id) if plan_id else (
         session.get(Plan, plans[0][0]) if len(plans) == 1 else None)
     return BoardOptions(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.annual.scorecard import years_with_data
 from tracker.models import Plan, ScorecardRun
 
 
@@ -28,9 +29,10 @@ class PlanScorecards:
 
 
 def scorecard_years(session: Session, today: dt.date) -> list[PlanScorecards]:
-    """Every plan with its years from the first to the last (none after `today`'s year,
-    Asia/Shanghai), newest first, each marked final when the checkpoint wrote it. Two
-    queries."""
+    """Every plan with its years that have data (`annual.scorecard.years_with_data`; none
+    after `today`'s year, Asia/Shanghai), newest first, each marked final when the
+    checkpoint wrote it. Three queries."""
+    real = years_with_data(session)
     runs = {(p, y): (at if at is None or at.tzinfo else at.replace(tzinfo=dt.UTC))
             for p, y, at in session.execute(
                 select(ScorecardRun.plan_id, ScorecardRun.year, ScorecardRun.written_at))}
@@ -38,6 +40,6 @@ def scorecard_years(session: Session, today: dt.date) -> list[PlanScorecards]:
     for plan in session.scalars(select(Plan).order_by(Plan.id)):
         last = min(plan.last_year, today.year)
         years = [ScorecardYear(y, runs.get((plan.id, y)), y == today.year)
-                 for y in range(last, plan.first_year - 1, -1)]
+                 for y in range(last, plan.first_year - 1, -1) if (plan.id, y) in real]
         out.append(PlanScorecards(plan.id, plan.title, years))
     return out
