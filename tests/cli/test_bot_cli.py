@@ -16,6 +16,9 @@ run = CliRunner().invoke
 
 
 def test_bot_add_list_test_remove_and_doctor(db, db_url, small, tmp_path, monkeypatch):
+    # the local Prefect API's state of this test alone: a test before it in the same
+    # worker may have left a stale one, which doctor rightly warns about
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
     key = Fernet.generate_key().decode()
     for name, value in (("DATABASE_URL", db_url), ("HOME", str(tmp_path)), ("ENV", "production")):
         monkeypatch.setenv(f"TRACKER_{name}", value)
@@ -92,6 +95,9 @@ def test_a_malformed_channel_key_is_named_without_its_value(tmp_path, monkeypatc
 def test_doctor_warns_about_a_production_mail_setup_that_cannot_work(tmp_path, monkeypatch):
     """Port 465 without SSL, a login without a password, notices only written to files,
     the example sender and links that open only on this machine: each one warned."""
+    # the local Prefect API's state of this test alone: a test before it in the same
+    # worker may have left a stale one, which doctor rightly warns about
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
     monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
     for key, value in (("TRACKER_ENV", "production"), ("TRACKER_SMTP_PORT", "465"),
                        ("TRACKER_SMTP_USER", "ducha"), ("TRACKER_CHANNEL", "file")):

@@ -24,6 +24,9 @@ def _lines(output: str, mark: str) -> list[str]:
 
 
 def test_a_database_behind_the_program_is_an_error_until_upgraded(tmp_path, monkeypatch):
+    # the local Prefect API's state of this test alone: a test before it in the same
+    # worker may have left a stale one, which doctor rightly warns about
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
     monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
     url = f"sqlite:///{tmp_path / 'tracker.db'}"
     engine = make_engine(url)
