@@ -42,6 +42,7 @@ from tracker.enums import (
     StaffRole,
 )
 from tracker.models import (
+    Assignment,
     Escalation,
     Indicator,
     OutboxMessage,
@@ -303,13 +304,14 @@ def _plan_new_requests(session, rng, policy, planned, answers) -> None:  # type:
     rows = session.execute(
         select(ProgressRequest.id, ProgressRequest.issued_on, ProgressRequest.due_on,
                ProgressRequest.indicator_id, ReportingPeriod.label, ReportingPeriod.kind,
-               Indicator.target)
+               Indicator.target, Assignment.measure_id)
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
+        .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
         .where(ProgressRequest.state == RequestState.OPEN.value)
         .order_by(ProgressRequest.id)
     ).all()
-    for rid, issued_on, due_on, indicator_id, label, kind, target in rows:
+    for rid, issued_on, due_on, indicator_id, label, kind, target, measure_id in rows:
         if rid in planned:
             continue
         planned.add(rid)
@@ -317,7 +319,10 @@ def _plan_new_requests(session, rng, policy, planned, answers) -> None:  # type:
         if day is None:
             continue
         quarter = int(label[-1]) if kind == PeriodKind.QUARTER else 4
-        percent = min(100, max(0, 12 * quarter + rng.randint(-8, 10)))
+        # each measure keeps its own pace (0.55–1.45 of the plan's schedule), so the leads'
+        # progress differs as in a real year; no draw from `rng` (the year's answers stay)
+        pace = 0.55 + (measure_id or 0) * 7 % 10 / 10
+        percent = min(100, max(0, round(12 * quarter * pace) + rng.randint(-8, 10)))
         roll = rng.random()
         status = (ProgressStatus.DELAYED if roll < 0.08 else ProgressStatus.BLOCKED
                   if roll < 0.11 else ProgressStatus.IN_PROGRESS)

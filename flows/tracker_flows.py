@@ -102,8 +102,9 @@ def deliver_outbox_task(now: str | None, settings: Settings | None) -> dict[str,
 
 
 @task(**TASK_OPTS)
-def scorecard_task(now: str | None, settings: Settings | None,
-                   year: int | None) -> list[dict[str, Any]]:
+def scorecard_task(now: str | None, settings: Settings | None, year: int | None,
+                   regenerate: bool = False, stored_rules: bool = False,
+                   actor: str = "system:annual_checkpoint") -> list[dict[str, Any]]:
     settings, at = resolve(now, settings)
     policy = policy_for(settings)
     out = []
@@ -113,8 +114,10 @@ def scorecard_task(now: str | None, settings: Settings | None,
             y = year if year is not None else due_year(plan, at, policy)
             if y is None or not plan.first_year <= y <= plan.last_year:
                 continue  # a year outside this plan's period is another plan's
-            r = run_checkpoint(session, plan, y, at, policy, settings.home)
-            out.append({"plan": plan.key, "year": y, "path": str(r.path), "written": r.written})
+            r = run_checkpoint(session, plan, y, at, policy, settings.home, regenerate=regenerate,
+                               stored_rules=stored_rules, actor=actor)
+            out.append({"plan": plan.key, "year": y, "path": str(r.path), "written": r.written,
+                        "detail": str(r.detail_path), "regenerated": regenerate and r.written})
     return out
 
 
@@ -140,6 +143,9 @@ def dispatch_flow(now: str | None = None, settings: Settings | None = None) -> d
 
 @flow(name="annual_checkpoint_flow")
 def annual_checkpoint_flow(now: str | None = None, settings: Settings | None = None,
-                           year: int | None = None) -> list[dict[str, Any]]:
-    """Write the scorecard of the year whose checkpoint is due (or of `year`)."""
-    return scorecard_task(now, settings, year)
+                           year: int | None = None, regenerate: bool = False,
+                           stored_rules: bool = False,
+                           actor: str = "system:annual_checkpoint") -> list[dict[str, Any]]:
+    """Issue the scorecard of the year whose checkpoint is due (or of `year`); an issued
+    one stands unless `regenerate` (on purpose; by the stored rules if `stored_rules`)."""
+    return scorecard_task(now, settings, year, regenerate, stored_rules, actor)

@@ -31,7 +31,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, literal, select, tuple_, union_all, update
+from sqlalchemy import (
+    String,
+    and_,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.channels.base import Channel, DeliveryError, Digest
@@ -44,6 +56,7 @@ from tracker.models import (
     Contact,
     ContactAddress,
     DeliveryAttempt,
+    Escalation,
     OutboxMessage,
     ProgressRequest,
 )
@@ -399,6 +412,8 @@ def _settle(session: Session, token: str, msg_ids: list[int], digest_id: str,
             attempts=OutboxMessage.attempts + 1, last_error=None)).rowcount or 0  # type: ignore[attr-defined]
         result.sent += n
         result.digests += 1 if n else 0
+        if n:
+            _mark_rungs_notified(session, msg_ids, now)
     else:
         result.errors.append(str(error))
         attempt = n_prev + 1
@@ -418,3 +433,21 @@ def _settle(session: Session, token: str, msg_ids: list[int], digest_id: str,
             dict(message_id=i, digest_id=digest_id, attempted_at=now, ok=error is None,
                  permanent=bool(error and error.permanent),
                  error=str(error) if error else None) for i in msg_ids])
+
+
+def _mark_rungs_notified(session: Session, msg_ids: list[int], now: dt.datetime) -> None:
+    """Record on each ladder rung (Escalation) that its notice reached its primary
+    recipient: one UPDATE for the digest's rows. The scorecard reads this, not the outbox
+    (which may be pruned): a 督办 counts once delivered (issue 11). A rung keeps the time of
+    its first delivery. Key shape `esc:{request}:r{round}:{level}:{recipient}`."""
+    sent = (select(OutboxMessage.id)
+            .where(OutboxMessage.id.in_(msg_ids), OutboxMessage.is_copy.is_(False),
+                   OutboxMessage.request_id == Escalation.request_id,
+                   OutboxMessage.level == Escalation.level,
+                   OutboxMessage.key.startswith(
+                       literal("esc:") + cast(Escalation.request_id, String) + literal(":r")
+                       + cast(Escalation.round, String) + literal(":")
+                       + cast(Escalation.level, String) + literal(":")))
+            .exists())
+    session.execute(update(Escalation).where(Escalation.notified_at.is_(None), sent)
+                    .values(notified_at=literal(now, Escalation.notified_at.type)))

@@ -36,8 +36,9 @@ from typer.testing import CliRunner
 
 from tests.conftest import STAFF_PASSWORD, at
 from tests.web_helpers import Clock, liaison_of, make_app, make_settings, token_for
-from tracker.annual.scorecard.figures import escalation_list
+from tracker.annual.scorecard.figures import escalation_detail
 from tracker.cli import app as cli_app
+from tracker.dates.chinese import cn_period
 from tracker.dates.workdays import SHANGHAI
 from tracker.db import alembic_config, make_engine, migrate, session_factory, transaction
 from tracker.desk.board import BoardFilter
@@ -137,11 +138,11 @@ def test_late_night_report_reads_back_at_its_time(path, db, db_url, plan, policy
         ledger = ledger_frame(s, BoardFilter(plan_id=plan.id), dt.date(2017, 4, 14), policy)
         row = ledger[ledger["请求编号"] == request_id].iloc[0]
         assert _shown(row["报送时间"]) == SHOWN
-        # the scorecard's 逾期督办 list
-        escalations = escalation_list(s, plan, 2017)
-        mine = escalations[(escalations["任务/指标"] == code) & (escalations["责任单位"] == agency)
-                           & (escalations["报送期"] == period)]
-        assert len(mine) == 1 and _shown(mine.iloc[0]["报送时间"]) == SHOWN
+        # the scorecard's 逾期督办 detail: the Beijing date of the report
+        escalations = escalation_detail(s, plan, 2017)
+        mine = escalations[(escalations["编号"] == code) & (escalations["责任单位"] == agency)
+                           & (escalations["报送期"] == cn_period(period))]
+        assert len(mine) == 1 and mine.iloc[0]["报送日期"] == dt.date(2017, 4, 13)
 
     # the office's item page
     settings = make_settings(tmp_path / "desk", db_url)

@@ -72,24 +72,25 @@ def test_relative_home_is_made_absolute(tmp_path):
 
 def test_rules_file_with_bom_loads(tmp_path, monkeypatch):
     path = tmp_path / "rules.json"
-    path.write_text(BOM + json.dumps({"ladder": [2, 6, 11], "weights": {"on_time": 50}}),
+    path.write_text(BOM + json.dumps({"ladder": [2, 6, 11],
+                                      "scoring": {"version": "2027.1", "on_time": 50}}),
                     encoding="utf-8")
     monkeypatch.setenv("TRACKER_RULES", str(path))
     rules = Settings().rules
     assert rules.ladder == (2, 6, 11)
-    assert rules.weights.on_time == 50
+    assert rules.scoring.on_time == 50 and rules.scoring.version == "2027.1"
     assert rules.due_after_quarter_end == 5  # the rest stays as DESIGN.md says
 
 
 def test_bad_rules_key_names_file_key_and_value(tmp_path, monkeypatch):
     path = tmp_path / "rules.json"
-    path.write_text(BOM + '{\n  "ladder": [1, 5, 10],\n  "weights": {"on_time": "很多"}\n}\n',
+    path.write_text(BOM + '{\n  "ladder": [1, 5, 10],\n  "scoring": {"on_time": "很多"}\n}\n',
                     encoding="utf-8")
     monkeypatch.setenv("TRACKER_RULES", str(path))
     with pytest.raises(SettingsError) as caught:
         Settings()
     message = str(caught.value)
-    assert message == f"规则文件 {path} 第 3 行：键 weights.on_time 的值“很多”无效（不是有效的数字）"
+    assert message == f"规则文件 {path} 第 3 行：键 scoring.on_time 的值“很多”无效（不是有效的数字）"
     path.write_text('{"ladder": [1, 5], "ladderr": 3}', encoding="utf-8")
     with pytest.raises(SettingsError) as caught:
         Settings()

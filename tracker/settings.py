@@ -73,16 +73,81 @@ class SettingsError(ValueError):
     """A configuration value is wrong; the message is one line in Chinese for the user."""
 
 
-class Weights(BaseModel):
-    """Scorecard weights out of 100 and deductions (DESIGN.md, tunable by 绩效办)."""
+SCORING_VERSION = "2026.1"  # the version of the built-in scoring rules below
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    on_time: float = 40
-    completeness: float = 20
-    progress: float = 30
-    meetings: float = 10
-    per_supervision_notice: float = 2
-    per_circular: float = 5
+
+class ScoringRules(BaseModel):
+    """The scorecard's rules (考核记分规则, DESIGN.md "Scorecard"; tunable by 绩效办 in the
+    rules file under "scoring"): each part's maximum out of 100, the deductions per issued
+    document, the red/amber/green thresholds and the rounding. `version` names them: a
+    scorecard prints it, and an issued one keeps a copy of the rules it was scored by.
+    Changing any value requires a new version (refused otherwise), so two scorecards that
+    print the same version were scored by the same rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    version: str = Field(SCORING_VERSION, min_length=1, max_length=40)
+    on_time: float = Field(40, ge=0)  # 按时报送
+    completeness: float = Field(20, ge=0)  # 完整性
+    progress: float = Field(30, ge=0)  # 牵头任务进展
+    meetings: float = Field(10, ge=0)  # 常务会议 (district governments only)
+    per_supervision_notice: float = Field(2, ge=0)  # per delivered 督办通知
+    per_circular: float = Field(5, ge=0)  # per signed and sent 通报 naming the agency
+    green_at: float = Field(90, ge=0, le=100)  # >= green; >= amber_at amber; else red
+    amber_at: float = Field(75, ge=0, le=100)
+    percent_digits: int = Field(1, ge=0, le=4)  # rates, half up
+    score_digits: int = Field(2, ge=0, le=4)  # points, half up
+
+    @model_validator(mode="after")
+    def _versioned(self) -> ScoringRules:
+        if self.version == SCORING_VERSION and self.model_dump() != _DEFAULT_SCORING:
+            raise ValueError("修改考核记分规则时须同时更改版本号 version"
+                             f"（当前为内置版本 {SCORING_VERSION}）")
+        if self.amber_at > self.green_at:
+            raise ValueError("amber_at 不能高于 green_at")
+        if self.on_time + self.completeness + self.progress + self.meetings <= 0:
+            raise ValueError("各项满分之和须大于 0")
+        return self
+
+    def digest(self) -> str:
+        """Eight hex characters of the rules' content (sha256 of their sorted JSON)."""
+        import hashlib
+
+        text = json.dumps(self.model_dump(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+    def label(self) -> str:
+        """"2026.1（校验码 1a2b3c4d）": what a scorecard prints as the rules it used."""
+        return f"{self.version}（校验码 {self.digest()}）"
+
+    def describe(self) -> list[tuple[str, str]]:
+        """The rules as (项目, 说明) rows for the 说明 sheet, in the register of a notice."""
+        p, s = self.percent_digits, self.score_digits
+        return [
+            ("规则版本", self.label()),
+            ("按时报送", f"满分{self.on_time:g}分：按时报送率×{self.on_time:g}。按时报送率＝截止日期前"
+                         "（含经批准延期后的截止日期）报送的调度事项数÷应报事项数（免报事项不计）"),
+            ("完整性", f"满分{self.completeness:g}分：完整率×{self.completeness:g}。完整率＝首次报送即"
+                       "写明进展情况及下步计划（已完成的无需下步计划）的事项数÷应报事项数"),
+            ("牵头任务进展", f"满分{self.progress:g}分：牵头任务达成率×{self.progress:g}。每项牵头任务的"
+                             "达成度＝牵头单位年内最新报送的完成进度÷本年应达进度（规划期内按年平均推进，"
+                             "如2017年应达40%），最高为1，已完成的为1；达成率为所牵头任务达成度的平均值"),
+            ("常务会议", f"满分{self.meetings:g}分：仅区人民政府。年内经督查室确认的政府常务会议"
+                         "研究本规划工作至少一次的得满分，否则不得分"),
+            ("不适用项目", "不牵头任务的单位不计牵头任务进展，市级部门不计常务会议，均显示“不适用”；"
+                           "百分制得分＝各适用项目得分之和÷适用项目满分之和×100"),
+            ("扣分", f"每份已送达的督办通知扣{self.per_supervision_notice:g}分；每份已签发并印发、"
+                     f"点名该单位的通报扣{self.per_circular:g}分。同一单位同一报送期同日督办的事项合为"
+                     "一份督办通知。未签发的通报草稿、未送达的督办通知不扣分。总分＝百分制得分－扣分，最低0分"),
+            ("排名", "市级部门与区人民政府分别排名。总分相同的，依次比较按时报送得分、牵头任务进展得分"
+                     "（不适用者在后）、完整性得分，扣分少者在前；仍相同的名次并列，按单位名称排序"),
+            ("数值修约", f"比率（%）保留{p}位小数，各项得分、百分制得分、总分保留{s}位小数，均四舍五入；"
+                         "各项得分由未修约的比率计算后修约，百分制得分由修约后的各项得分计算"),
+            ("颜色标识", f"总分及比率不低于{self.green_at:g}为绿色，不低于{self.amber_at:g}为黄色，"
+                         "其余为红色；各排名前三名、后三名另行标注"),
+        ]
+
+
+_DEFAULT_SCORING = {name: f.default for name, f in ScoringRules.model_fields.items()}
 
 
 class Rules(BaseModel):
@@ -110,7 +175,7 @@ class Rules(BaseModel):
     # failed sign-ins for unknown names one client address may have evaluated per window
     login_address_limit: int = Field(20, ge=1)
     login_address_window_minutes: int = Field(15, ge=1)
-    weights: Weights = Weights()
+    scoring: ScoringRules = ScoringRules()
 
 
 class Settings(BaseSettings):

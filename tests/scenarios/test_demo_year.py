@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 import sqlite3
 
 import openpyxl
+import pandas as pd
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tests.conftest import ROOT, at
-from tracker.annual.scorecard.excel import SHEETS
 from tracker.cli import app
 from tracker.db import transaction
 from tracker.models import Plan
@@ -98,50 +101,157 @@ def test_demo_says_how_to_explore_a_day_of_its_year(demo, monkeypatch):
     assert r.exit_code == 2 and "“2017-13-01”不是有效的日期" in r.output
 
 
-def _rows(sheet):  # type: ignore[no-untyped-def]
-    rows = list(sheet.iter_rows(values_only=True))
-    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+def _half_up(value: float, digits: int) -> float:
+    """Rounding half up, written again here (the scorecard's rule, not its code)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    step = Decimal(f"1e-{digits}") if digits else Decimal(1)
+    return float(Decimal(str(value)).quantize(step, rounding=ROUND_HALF_UP))
 
 
-def test_scorecard_figures_equal_the_database(demo):
+def recompute_summary(db_path, year: int, weights: dict[str, float]) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """The scorecard's per-agency figures recomputed from the raw rows with pandas alone,
+    following the printed rules (说明), independently of tracker.annual.scorecard."""
+    con = sqlite3.connect(db_path)
+    q = lambda sql: pd.read_sql_query(sql, con)  # noqa: E731
+    plan = q("SELECT id, first_year, last_year, districts FROM plan").iloc[0]
+    districts = set(json.loads(plan["districts"]))
+    periods = q(f"SELECT id, label, year, ends_on FROM reporting_period WHERE plan_id = {plan['id']}")
+    req = q("SELECT id, period_id, agency_id, assignment_id, state, answered_late FROM progress_request")
+    req = req.merge(periods.rename(columns={"id": "period_id"}), on="period_id")
+    year_req = req[(req["year"] == year) & (req["state"] != "waived")]
+    reports = q("SELECT request_id, version, status, percent, narrative, next_steps FROM progress_report")
+    first = reports[reports["version"] == 1]
+    first = first.assign(complete=(first["narrative"] != "") &
+                         ((first["next_steps"] != "") | (first["status"] == "completed")))
+    r = year_req.merge(first[["request_id", "complete"]], left_on="id", right_on="request_id",
+                       how="left")
+    r["complete"] = r["complete"].fillna(False).astype(bool)
+    agencies = q("SELECT id AS agency_id, name, kind FROM agency")
+    per = r.groupby("agency_id").agg(n=("id", "count"),
+                                     on_time=("answered_late", lambda v: int((v == 0).sum())),
+                                     late=("answered_late", lambda v: int((v == 1).sum())),
+                                     complete=("complete", "sum")).reset_index()
+    per = per.merge(agencies, on="agency_id")
+    # led measures: the lead's latest report of the year (latest period end, latest version)
+    asg = q("SELECT a.id, a.measure_id, a.agency_id, a.role, a.active, m.active AS m_active, "
+            "m.plan_id FROM assignment a JOIN measure m ON m.id = a.measure_id "
+            f"WHERE m.plan_id = {plan['id']}")
+    leads = asg[(asg["role"] == "lead") & (asg["active"] == 1) & (asg["m_active"] == 1)]
+    lead_reports = (req[req["year"] == year].merge(asg[asg["role"] == "lead"][["id", "measure_id"]],
+                                                   left_on="assignment_id", right_on="id",
+                                                   suffixes=("", "_a"))
+                    .merge(reports, left_on="id", right_on="request_id")
+                    .sort_values(["ends_on", "version"], ascending=False)
+                    .drop_duplicates("measure_id"))
+    share = min((year - plan["first_year"] + 1) / (plan["last_year"] - plan["first_year"] + 1), 1)
+    latest = leads.merge(lead_reports[["measure_id", "percent", "status"]], on="measure_id", how="left")
+    latest["att"] = [1.0 if st == "completed" else (0.0 if pd.isna(pc) else min(pc / (share * 100), 1.0))
+                     for pc, st in zip(latest["percent"], latest["status"], strict=True)]
+    led = latest.groupby("agency_id")["att"].agg(["count", "mean"])
+    # meetings: the year-end finding, else a meeting held in the year
+    found = dict(q(f"SELECT government, compliant FROM meeting_compliance WHERE year = {year}").values)
+    held = set(q(f"SELECT government FROM executive_meeting WHERE substr(held_on, 1, 4) = '{year}'")
+               ["government"])
+    # deductions: delivered 督办 (one per agency, period and day); signed circulars
+    esc = q("SELECT request_id, level, effective_on, notified_at FROM escalation")
+    esc = esc.merge(year_req[["id", "agency_id", "period_id"]], left_on="request_id", right_on="id")
+    notices = (esc[(esc["level"] == 2) & esc["notified_at"].notna()]
+               .drop_duplicates(["agency_id", "period_id", "effective_on"])
+               .groupby("agency_id").size())
+    labels = set(periods[periods["year"] == year]["label"])
+    circulars: dict[int, int] = {}
+    for items, in con.execute("SELECT items FROM circular WHERE state = 'signed'"):
+        for aid in {i["agency_id"] for i in json.loads(items) if i["period"] in labels}:
+            circulars[aid] = circulars.get(aid, 0) + 1
+    rows = []
+    w = weights
+    parts = ("按时报送得分", "完整性得分", "牵头任务进展得分", "常务会议得分")
+    for _, a in per.iterrows():
+        aid, n = a["agency_id"], a["n"]
+        district = a["kind"] == "district_government" and a["name"] in districts
+        pts = {"按时报送得分": _half_up(w["on_time"] * a["on_time"] / n, 2),
+               "完整性得分": _half_up(w["completeness"] * a["complete"] / n, 2)}
+        full = w["on_time"] + w["completeness"]
+        if aid in led.index:
+            pts["牵头任务进展得分"] = _half_up(w["progress"] * led.at[aid, "mean"], 2)
+            full += w["progress"]
+        if district:
+            ok = bool(found[a["name"]]) if a["name"] in found else a["name"] in held
+            pts["常务会议得分"] = w["meetings"] if ok else 0.0
+            full += w["meetings"]
+        hundred = _half_up(sum(pts.values()) / full * 100, 2)
+        minus = int(notices.get(aid, 0)) * w["per_supervision_notice"] + \
+            circulars.get(aid, 0) * w["per_circular"]
+        rows.append({"单位": a["name"], "组别": "区人民政府" if district else "市级部门",
+                     "应报": n, "按时": a["on_time"], "逾期报送": a["late"],
+                     "未报": n - a["on_time"] - a["late"], "完整": int(a["complete"]),
+                     "按时报送率(%)": _half_up(100 * a["on_time"] / n, 1),
+                     "完整率(%)": _half_up(100 * a["complete"] / n, 1),
+                     "牵头任务数": int(led.at[aid, "count"]) if aid in led.index else 0,
+                     "牵头任务达成率(%)": (_half_up(100 * led.at[aid, "mean"], 1)
+                                           if aid in led.index else None),
+                     **{k: pts.get(k) for k in parts},
+                     "适用满分": full, "百分制得分": hundred,
+                     "督办通知(份)": int(notices.get(aid, 0)), "通报(份)": circulars.get(aid, 0),
+                     "扣分": _half_up(minus, 2), "总分": _half_up(max(hundred - minus, 0), 2)})
+    out = pd.DataFrame(rows)
+    ranked = []
+    for group in ("市级部门", "区人民政府"):
+        g = out[out["组别"] == group].copy()
+        g["_p"] = g["牵头任务进展得分"].fillna(-1)
+        g = g.sort_values(["总分", "按时报送得分", "_p", "完整性得分", "扣分", "单位"],
+                          ascending=[False, False, False, False, True, True])
+        key = list(zip(g["总分"], g["按时报送得分"], g["_p"], g["完整性得分"], g["扣分"], strict=True))
+        g["排名"] = [i + 1 if i == 0 or key[i] != key[i - 1] else None for i in range(len(key))]
+        g["排名"] = g["排名"].ffill().astype(int)
+        ranked.append(g.drop(columns="_p"))
+    return pd.concat(ranked, ignore_index=True)
+
+
+def _same(a: object, b: object) -> bool:
+    if a is None or (isinstance(a, float) and math.isnan(a)):
+        return b is None or (isinstance(b, float) and math.isnan(b))
+    return a == b
+
+
+def test_scorecard_figures_equal_an_independent_recount(demo):
+    """Issue 11, must hold: the demo year's scorecard recomputed from the raw rows with
+    pandas matches every figure cell by cell; each part lies within its maximum; the two
+    rankings are separate and tied rows are tied on every stated criterion."""
+    from tracker.annual.scorecard.figures import compute
+    from tracker.db import make_engine, session_factory
+    from tracker.settings import ScoringRules
+
     out, _ = demo
-    book = openpyxl.load_workbook(out / "scorecard-2017-tianjin-disability-2016-2020.xlsx")
-    assert book.sheetnames == SHEETS
-    con = sqlite3.connect(out / "tracker.db")
-    escalations_of = """(SELECT {what} FROM escalation e
-                 JOIN progress_request r2 ON r2.id = e.request_id
-                 JOIN reporting_period p2 ON p2.id = r2.period_id
-                 WHERE r2.agency_id = a.id AND e.level = {level} AND p2.year = 2017)"""
-    per_agency = {row[0]: row[1:] for row in con.execute(f"""
-        SELECT a.name, count(r.id), sum(r.answered_late = 0), sum(r.answered_late = 1),
-               {escalations_of.format(what="count(*)", level=2)},
-               {escalations_of.format(what="count(*)", level=3)},
-               {escalations_of.format(what="count(DISTINCT r2.period_id || e.effective_on)", level=2)},
-               {escalations_of.format(what="count(DISTINCT r2.period_id || e.effective_on)", level=3)}
-        FROM agency a JOIN progress_request r ON r.agency_id = a.id
-        JOIN reporting_period p ON p.id = r.period_id WHERE p.year = 2017 GROUP BY a.id""")}
-    summary = _rows(book["汇总"])
-    assert len(summary) == len(per_agency) == 52
-    for row in summary:
-        n, on, late, notice_items, circular_items, notices, circulars = per_agency[row["单位"]]
-        assert (row["应报"], row["按时"], row["逾期报送"], row["未报"]) == (n, on, late, n - on - late)
-        assert (row["督办项数"], row["通报项数"]) == (notice_items, circular_items)
-        assert (row["督办通知(份)"], row["通报(份)"]) == (notices, circulars)
-        assert row["扣分"] == 2 * notices + 5 * circulars
-        parts = [row[k] or 0 for k in ("按时报送得分", "完整性得分", "牵头任务进展得分", "常务会议得分")]
-        assert row["总分"] == pytest.approx(max(sum(parts) - row["扣分"], 0), abs=0.02)
-    ranks = [r["排名"] for r in summary]
-    assert ranks == sorted(ranks) and ranks[0] == 1
-    values = dict(con.execute("SELECT i.code, v.value FROM indicator_value v "
-                              "JOIN indicator i ON i.id = v.indicator_id WHERE v.year = 2017"))
-    for row in _rows(book["指标"]):
-        assert row["2017年实际值"] == pytest.approx(values[row["编号"]])
-    escalations = con.execute("SELECT count(*) FROM escalation").fetchone()[0]
-    assert len(_rows(book["逾期督办"])) == escalations
-    meetings = _rows(book["常务会议"])
-    assert len(meetings) == 17 and sum(r["是否履职"] == "否" for r in meetings) == 2
-    sheet = book["汇总"]
-    assert sheet.freeze_panes == "B2" and sheet.auto_filter.ref
+    rules = ScoringRules()
+    mine = recompute_summary(out / "tracker.db", 2017, rules.model_dump())
+    factory = session_factory(make_engine(f"sqlite:///{out / 'tracker.db'}"))
+    with factory() as s:
+        plan = s.scalars(select(Plan)).one()
+        card = compute(s, plan, 2017, rules, now=at("2018-02-13")).summary
+    assert len(card) == len(mine) == 52
+    assert (card["组别"] == "区人民政府").sum() == 16
+    theirs = card.drop(columns="agency_id").set_index("单位")
+    ours = mine.set_index("单位")
+    assert sorted(theirs.columns) == sorted(set(ours.columns) | {"获批延期"})
+    for name, row in ours.iterrows():
+        for column, value in row.items():
+            assert _same(value, theirs.at[name, column]), (name, column, value,
+                                                           theirs.at[name, column])
+    # every part within its printed maximum; 不适用 only where the rules say
+    for column, top in (("按时报送得分", 40), ("完整性得分", 20), ("牵头任务进展得分", 30),
+                        ("常务会议得分", 10)):
+        assert card[column].dropna().between(0, top).all()
+    assert card.loc[card["组别"] == "市级部门", "常务会议得分"].isna().all()
+    assert card.loc[card["组别"] == "区人民政府", "常务会议得分"].notna().all()
+    assert (card.loc[card["牵头任务数"] == 0, "牵头任务进展得分"].isna()).all()
+    # the lead agencies' progress part separates them (it used to be one figure for all)
+    assert card["牵头任务进展得分"].dropna().nunique() > 3
+    # separate rankings, each from 1; no circular was signed in the demo: no circular points
+    for group in ("市级部门", "区人民政府"):
+        assert card.loc[card["组别"] == group, "排名"].min() == 1
+    assert (card["通报(份)"] == 0).all() and card["督办通知(份)"].sum() > 0
 
 
 def test_user_text_never_becomes_a_formula(db, plan, policy, tmp_path):
@@ -175,7 +285,8 @@ def test_user_text_never_becomes_a_formula(db, plan, policy, tmp_path):
                                            narrative=text)], submitted_by="t",
                            now=at("2017-12-21"))
             result = run_checkpoint(s, s.get_one(Plan, plan.id), 2017,
-                                    at("2018-02-11") + dt.timedelta(minutes=1), policy, tmp_path)
+                                    at("2018-02-11") + dt.timedelta(minutes=1), policy, tmp_path,
+                                    regenerate=True)
         book = openpyxl.load_workbook(result.path)
         found = [c for row in book["任务进展"].iter_rows() for c in row if c.value == text]
         assert found and all(c.data_type == "s" for c in found), text

@@ -94,6 +94,7 @@ def test_two_plans_share_the_directory_and_nothing_else(db, plan, policy):
         assert s.scalar(select(func.count()).select_from(Circular)) == 2
         # the board, filtered by plan, and all plans together
         today = D("2017-04-25")
+        today_at = at("2017-04-25")
         red_a = board(s, BoardFilter(plan_id=plan.id, light="red", per_page=10_000), today, policy)
         red_b = board(s, BoardFilter(plan_id=b_id, light="red", per_page=10_000), today, policy)
         both = board(s, BoardFilter(light="red", per_page=10_000), today, policy)
@@ -111,9 +112,9 @@ def test_two_plans_share_the_directory_and_nothing_else(db, plan, policy):
         assert set(ledger_b["请求编号"]) == b_reqs and set(ledger_b["规划"]) == {
             "天津市残疾人就业促进三年行动方案"}
         # the scorecard: plan B's rows count plan B's requests only
-        card_b = compute(s, s.get_one(Plan, b_id), 2017, policy.rules.weights).summary
+        card_b = compute(s, s.get_one(Plan, b_id), 2017, policy.rules.scoring, now=today_at).summary
         assert int(card_b["应报"].sum()) == 9 and int(card_b["按时"].sum()) == 0
-        card_a = compute(s, s.get_one(Plan, plan.id), 2017, policy.rules.weights).summary
+        card_a = compute(s, s.get_one(Plan, plan.id), 2017, policy.rules.scoring, now=today_at).summary
         assert int(card_a["应报"].sum()) == 798 and int(card_a["按时"].sum()) == 793
         # the liaison of 市民政局 sees both plans' items from one page
         civil = resolve(s, "天津市人民政府", "市民政局")

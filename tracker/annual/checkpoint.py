@@ -1,14 +1,21 @@
-"""The annual checkpoint: the year's findings and the scorecard for the performance office.
+"""The annual checkpoint: the year's findings and the issued scorecard for the performance
+office (绩效办).
 
 It runs for year Y on or after the `checkpoint_working_day`-th working day of Y+1 (default
 30th), once the fourth quarter's ladder and the January indicator deadline have passed.
-Running it again rewrites nothing when the figures have not changed.
+The first run issues the scorecard: the workbook and the detail CSV are written beside
+each other and stored in the database with a copy of the scoring rules they used. Later
+runs change nothing, even when the data or the rules changed since: an issued scorecard is
+replaced only by a deliberate regeneration (`regenerate=True`), which says so in the card
+and in the audit log (issue 11, items 1 and 5).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,12 +23,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tracker.annual.meetings import record_findings
-from tracker.annual.scorecard.excel import write_scorecard
+from tracker.annual.scorecard.excel import write_escalation_detail, write_scorecard
 from tracker.annual.scorecard.figures import Figures, compute
+from tracker.dates.chinese import cn_date
 from tracker.dates.workdays import local_date
 from tracker.errors import DomainError
 from tracker.models import AuditEvent, Plan, ScorecardRun
 from tracker.policy import Policy
+from tracker.settings import ScoringRules
 from tracker.sql import insert_ignore_values
 
 
@@ -29,8 +38,9 @@ from tracker.sql import insert_ignore_values
 class CheckpointResult:
     year: int
     path: Path
-    written: bool
-    figures: Figures
+    written: bool  # False when the issued card stood as it was
+    figures: Figures | None  # None when nothing was computed (issued already)
+    detail_path: Path | None = None
 
 
 def checkpoint_day(year: int, policy: Policy) -> dt.date:
@@ -51,39 +61,94 @@ def scorecard_path(out_dir: Path, plan: Plan, year: int) -> Path:
     return out_dir / f"scorecard-{year}-{plan.key}.xlsx"
 
 
+def detail_path(out_dir: Path, plan: Plan, year: int) -> Path:
+    """The per-escalation detail (CSV, UTF-8 with BOM) beside the scorecard."""
+    return out_dir / f"scorecard-{year}-{plan.key}-escalations.csv"
+
+
 def figures_hash(figures: Figures) -> str:
+    """sha256 of every table of the figures (their content, not the time of writing)."""
     h = hashlib.sha256()
-    for df in (figures.summary, figures.measures, figures.indicators, figures.escalations,
-               figures.meetings):
+    for df in figures.frames():
         h.update(df.to_json(orient="split", date_format="iso", force_ascii=False).encode())
     return h.hexdigest()
 
 
-def run_checkpoint(session: Session, plan: Plan, year: int, now: dt.datetime, policy: Policy,
-                   out_dir: Path) -> CheckpointResult:
-    """Record the year's meeting findings and write `scorecard-<year>.xlsx` in `out_dir`.
+def render_files(figures: Figures) -> tuple[bytes, bytes]:
+    """The workbook and the detail CSV of `figures`, as bytes."""
+    with tempfile.TemporaryDirectory() as folder:
+        book = write_scorecard(figures, Path(folder) / "card.xlsx")
+        csv = write_escalation_detail(figures, Path(folder) / "detail.csv")
+        return book.read_bytes(), csv.read_bytes()
 
-    Does not commit. The file is written only if missing or if the figures changed.
-    Raises DomainError for a year outside the plan's period.
+
+def _put(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def issued_run(session: Session, plan_id: int, year: int) -> ScorecardRun | None:
+    """The issued scorecard of a plan year, if the checkpoint has issued it."""
+    return session.scalar(select(ScorecardRun).where(
+        ScorecardRun.plan_id == plan_id, ScorecardRun.year == year,
+        ScorecardRun.workbook.is_not(None)))
+
+
+def run_checkpoint(session: Session, plan: Plan, year: int, now: dt.datetime, policy: Policy,
+                   out_dir: Path, *, regenerate: bool = False, stored_rules: bool = False,
+                   actor: str = "system:annual_checkpoint") -> CheckpointResult:
+    """Record the year's meeting findings and issue the year's scorecard into `out_dir`.
+
+    - Not issued yet: score by the current rules (`policy.rules.scoring`), write
+      `scorecard-<year>-<plan>.xlsx` and its `-escalations.csv`, store both with the rules.
+    - Issued: leave it as issued (its files are restored from the database if missing).
+    - `regenerate=True` (on purpose, by `actor`): score again, by the current rules, or by
+      the rules stored with the issued card when `stored_rules` (which reproduces it when
+      the data have not changed), replace the stored card, and say so in it.
+    Does not commit. Raises DomainError for a year outside the plan's period.
     """
-    record_findings(session, plan, year, now)
-    figures = compute(session, plan, year, policy.rules.weights)
-    digest = figures_hash(figures)
     if not plan.first_year <= year <= plan.last_year:
         raise DomainError(f"{year}年不在《{plan.title}》的规划期（{plan.first_year}—{plan.last_year}年）内")
-    path = scorecard_path(out_dir, plan, year)
+    record_findings(session, plan, year, now)
+    path, csv_path = scorecard_path(out_dir, plan, year), detail_path(out_dir, plan, year)
     previous = session.scalar(
-        select(ScorecardRun).where(ScorecardRun.plan_id == plan.id, ScorecardRun.year == year)
-    )
-    if previous is not None and previous.figures_hash == digest and Path(previous.path).exists():
-        return CheckpointResult(year, Path(previous.path), False, figures)
-    write_scorecard(figures, path, rules=policy.rules, plan_title=plan.title, generated=now)
-    row = dict(plan_id=plan.id, year=year, path=str(path), figures_hash=digest, written_at=now)
-    if not insert_ignore_values(session, ScorecardRun.__table__, [row]):  # type: ignore[arg-type]
-        session.execute(update(ScorecardRun).where(
-            ScorecardRun.plan_id == plan.id, ScorecardRun.year == year
-        ).values(path=str(path), figures_hash=digest, written_at=now))
-    session.add(AuditEvent(at=now, actor="system:annual_checkpoint", action="scorecard.write",
-                           object_type="plan", object_id=plan.key,
-                           detail={"year": year, "path": str(path), "hash": digest}))
-    return CheckpointResult(year, path, True, figures)
+        select(ScorecardRun).where(ScorecardRun.plan_id == plan.id, ScorecardRun.year == year))
+    if previous is not None and previous.workbook is not None and not regenerate:
+        for target, data in ((path, previous.workbook), (csv_path, previous.detail_csv)):
+            if data is not None and (not target.exists() or target.read_bytes() != data):
+                _put(target, data)
+        return CheckpointResult(year, path, False, None, csv_path)
+    if stored_rules and previous is not None and previous.rules:
+        scoring = ScoringRules.model_validate(previous.rules)
+    else:
+        scoring = policy.rules.scoring
+    figures = compute(session, plan, year, scoring, now=now, issued=True)
+    if regenerate and previous is not None and previous.workbook is not None:
+        figures.note = (f"本记分卡于{cn_date(local_date(now))}按考核规则 {scoring.label()} 重新生成；"
+                        f"原记分卡于{cn_date(local_date(previous.written_at))}印发，"
+                        f"所用规则版本 {previous.rules_version or '未记录'}")
+    book, csv = render_files(figures)
+    digest = figures_hash(figures)
+    values = dict(path=str(path), figures_hash=digest, rules_version=scoring.version,
+                  rules=scoring.model_dump(), workbook=book, detail_csv=csv,
+                  data_as_of=figures.data_as_of)
+    if previous is None:
+        inserted = insert_ignore_values(session, ScorecardRun.__table__, [dict(  # type: ignore[arg-type]
+            plan_id=plan.id, year=year, written_at=now, **values)])
+        if not inserted:  # another run issued it at the same moment: theirs stands
+            return CheckpointResult(year, path, False, None, csv_path)
+    else:
+        extra = dict(regenerated_at=now, regenerated_by=actor) if previous.workbook else \
+            dict(written_at=now)
+        session.execute(update(ScorecardRun).where(ScorecardRun.id == previous.id)
+                        .values(**values, **extra))
+    _put(path, book)
+    _put(csv_path, csv)
+    action = "scorecard.regenerate" if regenerate and previous is not None else "scorecard.issue"
+    session.add(AuditEvent(at=now, actor=actor, action=action, object_type="plan",
+                           object_id=plan.key,
+                           detail={"year": year, "path": str(path), "hash": digest,
+                                   "rules": scoring.version, "digest": scoring.digest()}))
+    return CheckpointResult(year, path, True, figures, csv_path)

@@ -102,19 +102,29 @@ def job_summary(name: str, result: Any) -> list[str]:
         if not result:
             return ["今日没有到期的年度检查"]
         return [f"{r['year']}年度记分卡（{r['plan']}）：{r['path']}"
-                f"（{'已生成' if r['written'] else '无变化'}）" for r in result]
+                f"（{'已印发' if r['written'] else '此前已印发，未改变'}）" for r in result]
     return [str(result)]
 
 
 @app.command("scorecard")
-def scorecard(year: int, now: Annotated[str | None, typer.Option()] = None) -> None:
-    """Write scorecard-YEAR.xlsx now (the annual checkpoint, on demand)."""
+def scorecard(
+    year: int,
+    now: Annotated[str | None, typer.Option(help="as of this time (ISO), default now")] = None,
+    regenerate: Annotated[bool, typer.Option(
+        "--regenerate", help="replace an issued scorecard on purpose (says so in it)")] = False,
+    stored_rules: Annotated[bool, typer.Option(
+        "--stored-rules", help="with --regenerate: score by the rules the issued card used")] = False,
+) -> None:
+    """Issue the YEAR scorecard now (the annual checkpoint, on demand); an issued one stands
+    unless --regenerate."""
     from sqlalchemy import select
 
     from flows.runtime import prefect_context
     from flows.tracker_flows import annual_checkpoint_flow
     from tracker.models import Plan
 
+    if stored_rules and not regenerate:
+        raise fail("--stored-rules 只能与 --regenerate 一起使用")
     with factory()() as session:
         periods = [(p.key, p.first_year, p.last_year) for p in session.scalars(select(Plan))]
     if not periods:
@@ -128,11 +138,15 @@ def scorecard(year: int, now: Annotated[str | None, typer.Option()] = None) -> N
     try:
         with prefect_context(settings):
             rows = annual_checkpoint_flow(now=parse_now(now).isoformat(), settings=settings,
-                                          year=year)
+                                          year=year, regenerate=regenerate,
+                                          stored_rules=stored_rules, actor="cli:scorecard")
     except LocalApiError as exc:
         raise fail(str(exc)) from None
     for row in rows:
-        console.print(f"{row['path']} ({'written' if row['written'] else 'unchanged'})")
+        state = ("重新生成" if row.get("regenerated") else "已印发" if row["written"]
+                 else "此前已印发，未改变（如需重新生成请加 --regenerate）")
+        console.print(f"{row['path']}（{state}）", soft_wrap=True, highlight=False)
+        console.print(f"  逾期督办明细：{row['detail']}", soft_wrap=True, highlight=False)
 
 
 @app.command("serve")

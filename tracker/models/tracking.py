@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -116,6 +117,9 @@ class Escalation(Base):
     level: Mapped[int]  # a Level value
     effective_on: Mapped[dt.date]
     created_at: Mapped[dt.datetime]
+    # when the rung's notice to its primary recipient was delivered (set by the dispatcher):
+    # a 督办 counts against the agency in the scorecard only once delivered (issue 11)
+    notified_at: Mapped[dt.datetime | None]
     __table_args__ = (UniqueConstraint("request_id", "round", "level"),)
 
 
@@ -164,7 +168,9 @@ class IndicatorValue(Base):
 
 
 class ScorecardRun(Base):
-    """Each scorecard written by the annual checkpoint: where, and a hash of its figures."""
+    """The issued scorecard of a plan year (考核记分卡, issue 11): the workbook and the detail
+    CSV exactly as issued, the scoring rules they used (a copy, so the card can be
+    reproduced after the rules change), and when it was issued or regenerated on purpose."""
 
     __tablename__ = "scorecard_run"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -172,7 +178,14 @@ class ScorecardRun(Base):
     year: Mapped[int]
     path: Mapped[str] = mapped_column(Text)
     figures_hash: Mapped[str] = mapped_column(String(64))
-    written_at: Mapped[dt.datetime]
+    written_at: Mapped[dt.datetime]  # when first issued
+    rules_version: Mapped[str] = mapped_column(String(40), default="")
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # ScoringRules.model_dump()
+    workbook: Mapped[bytes | None] = mapped_column(LargeBinary)
+    detail_csv: Mapped[bytes | None] = mapped_column(LargeBinary)
+    data_as_of: Mapped[dt.date | None]
+    regenerated_at: Mapped[dt.datetime | None]  # the latest deliberate regeneration
+    regenerated_by: Mapped[str | None] = mapped_column(String(200))
     __table_args__ = (UniqueConstraint("plan_id", "year"),)
 
 

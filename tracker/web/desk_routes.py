@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from tracker.annual.meetings import record_meeting
-from tracker.annual.scorecard import scorecard_as_it_stands
+from tracker.annual.scorecard import escalation_detail_csv, scorecard_as_it_stands
 from tracker.dates.workdays import SHANGHAI, local_date
 from tracker.desk.board import (
     BoardFilter,
@@ -201,12 +201,23 @@ def ledger(request: Request, _desk: StaffViewer, session: DbSession, context: Co
 def scorecard(year: Annotated[int, Path(ge=2000, le=2100)], _desk: StaffViewer,
               session: DbSession, context: Context, now: Now,
               plan: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> Response:
-    """A plan's scorecard of the year as it stands now (the annual checkpoint writes the
-    final one). `?plan=` names the plan when several are loaded."""
+    """A plan's scorecard of the year: the issued one once the annual checkpoint has issued
+    it, else a trial as it stands now. `?plan=` names the plan when several are loaded."""
     data = scorecard_as_it_stands(session, chosen_plan(session, plan), year,
                                   rules=context.policy.rules, now=now)
     session.commit()
     return _attachment(data, XLSX, f"考核记分卡-{year}.xlsx")
+
+
+@router.get("/desk/scorecard/{year}-escalations.csv")
+def scorecard_detail(year: Annotated[int, Path(ge=2000, le=2100)], _desk: StaffViewer,
+                     session: DbSession, context: Context, now: Now,
+                     plan: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> Response:
+    """The per-escalation detail (CSV, UTF-8 with BOM) beside the year's scorecard."""
+    data = escalation_detail_csv(session, chosen_plan(session, plan), year,
+                                 rules=context.policy.rules, now=now)
+    session.commit()
+    return _attachment(data, "text/csv; charset=utf-8", f"考核记分卡-{year}-逾期督办明细.csv")
 
 
 @router.get("/desk/requests/{request_id}", response_class=HTMLResponse)

@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from tracker.dates.chinese import cn_date
 from tracker.dates.workdays import SHANGHAI, local_date
 from tracker.desk.evidence import evidence_file
 from tracker.desk.queues import FILTERED, QUEUES, QueueFilter, queue_options, queue_page
@@ -86,13 +87,15 @@ def queue_response(request: Request, session: Session, context: WebContext, now:
 
 
 @router.get("/desk/scorecards", response_class=HTMLResponse)
-def scorecards(request: Request, viewer: StaffViewer, session: DbSession, now: Now
-               ) -> HTMLResponse:
+def scorecards(request: Request, viewer: StaffViewer, session: DbSession, now: Now,
+               context: Context) -> HTMLResponse:
     """The performance office's page: each plan's years, each with its scorecard."""
     plans = scorecard_years(session, local_date(now))
     session.commit()
     return templates.TemplateResponse(request, "desk/scorecards.html", {
-        "desk": viewer, "plans": plans, "tz": SHANGHAI, "several": len(plans) > 1})
+        "desk": viewer, "plans": plans, "tz": SHANGHAI, "several": len(plans) > 1,
+        "scoring": context.policy.rules.scoring, "cn_date": cn_date,
+        "checkpoint_day": context.policy.rules.checkpoint_working_day})
 
 
 @router.get("/desk/evidence/{evidence_id}")

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
-from pathlib import Path
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from tracker.annual.scorecard.excel import write_scorecard
 from tracker.annual.scorecard.figures import compute
 from tracker.errors import NotFound
 from tracker.models import Plan, ProgressRequest, ReportingPeriod
@@ -32,15 +29,29 @@ def years_with_data(session: Session, plan_id: int | None = None) -> set[tuple[i
 
 def scorecard_as_it_stands(session: Session, plan: Plan, year: int, *, rules: Rules,
                            now: dt.datetime) -> bytes:
-    """The plan's scorecard workbook for `year` from the board as it stands at `now` (the
-    annual checkpoint writes the final one). Raises NotFound (404) for a year outside the
-    plan's years, or one in which no measure was asked for progress (`years_with_data`)."""
+    """The plan's scorecard workbook for `year`: the issued one, exactly as issued, once the
+    annual checkpoint has issued it; before that, a trial (试算) from the board as it stands
+    at `now`. Raises NotFound (404) for a year outside the plan's years, or one in which no
+    measure was asked for progress (`years_with_data`)."""
+    return _files(session, plan, year, rules=rules, now=now)[0]
+
+
+def escalation_detail_csv(session: Session, plan: Plan, year: int, *, rules: Rules,
+                          now: dt.datetime) -> bytes:
+    """The per-escalation detail CSV (UTF-8 with BOM) beside `scorecard_as_it_stands`'s
+    workbook, from the same source (issued or trial). Raises NotFound as it does."""
+    return _files(session, plan, year, rules=rules, now=now)[1]
+
+
+def _files(session: Session, plan: Plan, year: int, *, rules: Rules,
+           now: dt.datetime) -> tuple[bytes, bytes]:
+    from tracker.annual.checkpoint import issued_run, render_files  # (imports this package)
+
     if not plan.first_year <= year <= plan.last_year:
         raise NotFound(f"{plan.title} 没有 {year} 年度")
     if (plan.id, year) not in years_with_data(session, plan.id):
         raise NotFound(f"{year} 年度尚无任务进展调度，没有可生成的考核记分卡", code="no-data")
-    figures = compute(session, plan, year, rules.weights)
-    with tempfile.TemporaryDirectory() as folder:
-        path = write_scorecard(figures, Path(folder) / "card.xlsx", rules=rules,
-                               plan_title=plan.title, generated=now)
-        return path.read_bytes()
+    issued = issued_run(session, plan.id, year)
+    if issued is not None and issued.workbook is not None:
+        return issued.workbook, issued.detail_csv or b""
+    return render_files(compute(session, plan, year, rules.scoring, now=now))

@@ -1,36 +1,45 @@
 """Scorecard figures for one plan year, as pandas DataFrames built by set-based queries.
 
-Per agency, out of 100 (DESIGN.md, `Weights`): on-time reporting 40, completeness 20,
-progress of the measures it leads 30, executive-meeting compliance 10 (district
-governments only). Parts that do not apply to an agency are dropped and the rest
-re-weighted to 100. Then minus 2 per supervision notice and 5 per circular, floored at 0.
+The rules are `settings.ScoringRules` (DESIGN.md "Scorecard", versioned; printed in the
+说明 sheet by `ScoringRules.describe`). Per agency, each part on its own maximum:
 
-- on time: requests of the year answered by their due day / requests (waived excluded)
-- completeness: requests answered with a complete report (a narrative, and next steps
-  unless completed) / requests
-- progress: mean latest percent reported by the lead for each measure it leads, against
-  the expected share of the plan period elapsed by year end (2017 of 2016–2020 = 40 %),
-  capped at 1
-- a granted extension moves the due day, so a report by the new day is on time; the
-  number of granted extensions is shown per agency
-- deductions count documents, not items: the overdue items of one agency that reach a
-  rung on the same day (one period's batch) are one supervision notice or one circular,
-  as the office would issue them; the item counts are shown beside
+- 按时报送 (on_time): on-time rate × weight. Requests of the year's periods, waived ones
+  excluded; a report by the (extended) due day is on time.
+- 完整性 (completeness): rate of requests whose first report holds a narrative, and next
+  steps unless completed, × weight.
+- 牵头任务进展 (progress, lead agencies only): for each measure it leads, the lead's latest
+  percent of the year against the share of the plan period elapsed by year end (2017 of
+  2016–2020: 40 %), capped at 1, 1 when completed, 0 when never reported; the mean × weight.
+- 常务会议 (meetings, the plan's district governments only, when the plan sets the duty):
+  the whole weight if the government's executive meeting studied the plan in the year.
+- A part that does not apply is NaN ("不适用"); 百分制得分 = Σ points / Σ applicable
+  weights × 100. Deductions count documents actually issued (issue 11): each delivered 督办
+  notice (one per agency, period and day, `Escalation.notified_at`) and each signed 通报
+  naming the agency (`Circular.state` signed). 总分 = max(百分制得分 − 扣分, 0).
+- Rounding (ROUND_HALF_UP): rates to `percent_digits`, points to `score_digits` from the
+  unrounded rates; 百分制得分 from the rounded points.
+- City departments (市级部门: every agency but the plan's district governments) and the
+  district governments (区人民政府) are ranked separately; ties by `rank_group`'s rule.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from tracker.annual.meetings import governments
-from tracker.dates.workdays import SHANGHAI as _SH
+from tracker.annual.meetings import governments, meeting_counts
+from tracker.dates.chinese import cn_date, cn_period
+from tracker.dates.workdays import SHANGHAI, local_date
 from tracker.enums import (
     AgencyKind,
+    CircularState,
     ExtensionState,
     IndicatorAttribute,
     Level,
@@ -42,6 +51,7 @@ from tracker.enums import (
 from tracker.models import (
     Agency,
     Assignment,
+    Circular,
     Escalation,
     ExecutiveMeeting,
     ExtensionRequest,
@@ -54,29 +64,101 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
-from tracker.settings import Weights
+from tracker.settings import ScoringRules
+
+DEPARTMENTS = "市级部门"
+DISTRICTS = "区人民政府"
+GROUPS = (DEPARTMENTS, DISTRICTS)
 
 SUMMARY_COLUMNS = [
-    "agency_id", "单位", "类别", "应报", "按时", "逾期报送", "未报", "完整", "牵头任务平均进度",
-    "按时报送得分", "完整性得分", "牵头任务进展得分", "常务会议得分", "催办项数", "督办项数",
-    "通报项数", "督办通知(份)", "通报(份)", "获批延期", "扣分", "总分",
+    "agency_id", "单位", "组别", "应报", "按时", "逾期报送", "未报", "完整",
+    "按时报送率(%)", "完整率(%)", "牵头任务数", "牵头任务达成率(%)", "按时报送得分",
+    "完整性得分", "牵头任务进展得分", "常务会议得分", "适用满分", "百分制得分",
+    "督办通知(份)", "通报(份)", "扣分", "总分", "排名", "获批延期",
 ]
+POINT_COLUMNS = ["按时报送得分", "完整性得分", "牵头任务进展得分", "常务会议得分"]
+MEASURE_COLUMNS = [
+    "编号", "任务", "领域", "牵头单位", "牵头单位最新状态", "完成进度(%)", "本年应达进度(%)",
+    "达成率(%)", "应报", "按时", "逾期报送", "未报", "最高督办级别", "最新进展",
+]
+INDICATOR_COLUMNS = [
+    "编号", "指标", "属性", "报送单位", "单位", "基期值", "目标值", "目标值数值", "本年应达值",
+    "本年实际值", "分子", "分母", "数据来源", "是否符合进度", "处理情况",
+]
+BY_AGENCY_COLUMNS = ["单位", "组别", "催办(项)", "督办(项)", "通报(项)", "督办通知(份)", "通报(份)"]
+BY_MEASURE_COLUMNS = ["编号", "任务", "牵头单位", "催办(项)", "督办(项)", "通报(项)"]
+BY_RUNG_COLUMNS = ["级别", "事项数", "涉及单位数", "最早发出日期", "最晚发出日期"]
+DETAIL_COLUMNS = ["报送期", "编号", "任务", "责任单位", "级别", "截止日期", "发出日期", "报送日期"]
+DEDUCTION_COLUMNS = ["单位", "组别", "文书", "标题", "日期", "扣分"]
+MEETING_COLUMNS = ["政府", "会议次数", "会议日期", "会议名称及届次", "状态", "是否履职"]
+DISTRICT_COLUMNS = ["编号", "任务", "报送期", "截止日期", "报送日期", "状态", "最高督办级别"]
+RUNG_COLUMN = {Level.REMINDER: "催办(项)", Level.SUPERVISION_NOTICE: "督办(项)",
+               Level.CIRCULAR: "通报(项)"}
 
 
 @dataclass
 class Figures:
+    """Everything a scorecard prints (the workbook takes nothing else). DataFrame columns
+    are the module's *_COLUMNS lists; dates are `datetime.date`; NaN points are 不适用."""
+
+    plan_key: str
+    plan_title: str
     year: int
+    generated: dt.datetime  # aware; printed in Asia/Shanghai
+    data_as_of: dt.date  # Beijing date the data was read (数据截至)
+    scoring: ScoringRules
     summary: pd.DataFrame
     measures: pd.DataFrame
     indicators: pd.DataFrame
-    escalations: pd.DataFrame
+    escalations_by_agency: pd.DataFrame
+    escalations_by_measure: pd.DataFrame
+    escalations_by_rung: pd.DataFrame
+    escalation_detail: pd.DataFrame  # the CSV beside the workbook, never inside it
+    deductions: pd.DataFrame
     meetings: pd.DataFrame
+    districts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    issued: bool = False
+    issuer: str = ""  # the supervision office, for the workbook's properties
+    note: str = ""  # e.g. that this card was regenerated, and from which rules
+
+    def frames(self) -> list[pd.DataFrame]:
+        """The figures' tables in a fixed order (the checkpoint hashes them)."""
+        return [self.summary, self.measures, self.indicators, self.escalations_by_agency,
+                self.escalations_by_measure, self.escalations_by_rung, self.escalation_detail,
+                self.deductions, self.meetings] + [self.districts[k] for k in sorted(self.districts)]
+
+
+def round_half_up(value: float, digits: int) -> float:
+    """`value` rounded half up (四舍五入) to `digits` decimals, the scorecard's one rounding
+    rule (Python's round() rounds half to even: 0.125 → 0.12, here 0.13)."""
+    return float(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-digits),
+                                                      rounding=ROUND_HALF_UP))
 
 
 def expected_share(plan: Plan, year: int) -> float:
-    """Share of the plan period elapsed at the end of `year` (linear schedule)."""
+    """Share of the plan period elapsed at the end of `year` (linear schedule, calendar
+    years; 2017 of 2016–2020 = 0.4). Rule source: DESIGN.md, progress of led measures."""
     span = plan.last_year - plan.first_year + 1
     return min(max((year - plan.first_year + 1) / span, 0.0), 1.0)
+
+
+def group_of(plan: Plan, name: str, kind: AgencyKind | str) -> str:
+    """The ranking group of an agency in a plan: the plan's district governments rank
+    among themselves (区人民政府), every other responsible unit as a city department."""
+    return DISTRICTS if kind == AgencyKind.DISTRICT_GOVERNMENT and name in plan.districts \
+        else DEPARTMENTS
+
+
+def attainment(percent: float | None, status: str | None, share: float) -> float:
+    """One led measure's attainment of its schedule in 0..1: completed = 1, never reported
+    = 0, else the latest percent over the share of the plan elapsed (×100), capped at 1."""
+    if status == ProgressStatus.COMPLETED.value:
+        return 1.0
+    if percent is None:
+        return 0.0
+    if share <= 0:
+        return 1.0
+    return min(float(percent) / (share * 100), 1.0)
 
 
 def _year_requests(plan: Plan, year: int):  # type: ignore[no-untyped-def]
@@ -94,100 +176,201 @@ def _first_reports():  # type: ignore[no-untyped-def]
     return select(ProgressReport).where(ProgressReport.version == 1).subquery()
 
 
-def compute(session: Session, plan: Plan, year: int, weights: Weights) -> Figures:
-    """All scorecard figures for `year`. Raises nothing on an empty year (zeros)."""
+def compute(session: Session, plan: Plan, year: int, scoring: ScoringRules, *,
+            now: dt.datetime, issued: bool = False) -> Figures:
+    """All scorecard figures of `plan` for `year` as the database stands at `now` (aware).
+    Raises nothing on an empty year (empty tables)."""
+    deductions = deduction_list(session, plan, year, scoring)
     return Figures(
-        year=year,
-        summary=agency_summary(session, plan, year, weights),
+        plan_key=plan.key, plan_title=plan.title, year=year, generated=now,
+        data_as_of=local_date(now), scoring=scoring,
+        summary=agency_summary(session, plan, year, scoring, deductions),
         measures=measure_progress(session, plan, year),
         indicators=indicator_results(session, plan, year),
-        escalations=escalation_list(session, plan, year),
+        escalations_by_agency=escalations_by_agency(session, plan, year, deductions),
+        escalations_by_measure=escalations_by_measure(session, plan, year),
+        escalations_by_rung=escalations_by_rung(session, plan, year),
+        escalation_detail=escalation_detail(session, plan, year),
+        deductions=deductions,
         meetings=meeting_results(session, plan, year),
+        districts=district_items(session, plan, year, local_date(now)),
+        issued=issued, issuer=plan.supervision_office,
     )
 
 
-def agency_summary(session: Session, plan: Plan, year: int, w: Weights) -> pd.DataFrame:
+def _agencies(session: Session, plan: Plan, ids: Any) -> dict[int, tuple[str, str]]:
+    return {aid: (name, group_of(plan, name, kind)) for aid, name, kind in session.execute(
+        select(Agency.id, Agency.name, Agency.kind).where(Agency.id.in_(ids)))}
+
+
+def deduction_list(session: Session, plan: Plan, year: int, scoring: ScoringRules) -> pd.DataFrame:
+    """The documents issued against each agency for `year`'s periods, one row per document
+    and agency: each delivered 督办 notice (the rungs of one agency, period and day are one
+    notice; dated by its first delivery) and each signed 通报 naming the agency (dated by its
+    sign-off). Drafts and undelivered notices are not here. Two queries and one over the
+    plan's signed circulars."""
+    req = _year_requests(plan, year)
+    notices = session.execute(
+        select(req.c.agency_id, ReportingPeriod.label, Escalation.effective_on,
+               func.min(Escalation.notified_at), func.count())
+        .join(Escalation, Escalation.request_id == req.c.id)
+        .join(ReportingPeriod, ReportingPeriod.id == req.c.period_id)
+        .where(Escalation.level == Level.SUPERVISION_NOTICE.value,
+               Escalation.notified_at.is_not(None))
+        .group_by(req.c.agency_id, ReportingPeriod.label, Escalation.effective_on)
+    ).all()
+    labels = {label for (label,) in session.execute(
+        select(ReportingPeriod.label).where(ReportingPeriod.plan_id == plan.id,
+                                            ReportingPeriod.year == year))}
+    signed = session.execute(
+        select(Circular.id, Circular.title, Circular.signed_at, Circular.items)
+        .where(Circular.plan_id == plan.id, Circular.state == CircularState.SIGNED.value)
+        .order_by(Circular.signed_at, Circular.id)
+    ).all()
+    circulated: list[tuple[int, str, dt.datetime, int]] = []
+    for _cid, title, signed_at, items in signed:
+        per_agency: dict[int, int] = {}
+        for item in items:
+            if item.get("period") in labels:
+                per_agency[item["agency_id"]] = per_agency.get(item["agency_id"], 0) + 1
+        circulated += [(aid, title, signed_at, n) for aid, n in per_agency.items()]
+    names = _agencies(session, plan, {a for a, *_ in notices} | {a for a, *_ in circulated})
+    rows = []
+    for aid, label, _day, first, n in notices:
+        name, group = names[aid]
+        rows.append((name, group, "督办通知", f"{cn_period(label)}逾期未报送督办通知（{n}项）",
+                     _local_day(first), scoring.per_supervision_notice))
+    for aid, title, signed_at, n in circulated:
+        name, group = names[aid]
+        rows.append((name, group, "通报", f"{title}（点名{n}项）", _local_day(signed_at),
+                     scoring.per_circular))
+    df = pd.DataFrame(rows, columns=DEDUCTION_COLUMNS)
+    return df.sort_values(["组别", "单位", "日期", "文书"], kind="stable").reset_index(drop=True)
+
+
+def _local_day(at: dt.datetime) -> dt.date:
+    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(SHANGHAI).date()
+
+
+def _lead_attainment(session: Session, plan: Plan, year: int) -> pd.DataFrame:
+    """Per active led measure: lead agency, the lead's latest percent and status of the
+    year, and its attainment (`attainment`)."""
+    latest = _latest_lead_reports(plan, year)
+    rows = session.execute(
+        select(Assignment.agency_id, Measure.id, latest.c.percent, latest.c.status)
+        .join(Measure, Measure.id == Assignment.measure_id)
+        .outerjoin(latest, latest.c.measure_id == Assignment.measure_id)
+        .where(Assignment.role == Role.LEAD.value, Assignment.active.is_(True),
+               Measure.plan_id == plan.id, Measure.active.is_(True))
+    ).all()
+    share = expected_share(plan, year)
+    return pd.DataFrame([(a, m, attainment(p, s, share)) for a, m, p, s in rows],
+                        columns=["agency_id", "measure_id", "attainment"])
+
+
+def meeting_compliance(session: Session, plan: Plan, year: int) -> dict[str, bool]:
+    """Per government: whether its executive meeting studied the plan in `year`: the
+    year-end finding once recorded, until then whether a meeting is recorded so far."""
+    found = dict(session.execute(
+        select(MeetingCompliance.government, MeetingCompliance.compliant)
+        .where(MeetingCompliance.plan_id == plan.id, MeetingCompliance.year == year)).all())
+    counts = meeting_counts(session, plan, year)
+    return {g: bool(found[g]) if g in found else counts.get(g, 0) >= 1
+            for g, _ in governments(session, plan)}
+
+
+def agency_summary(session: Session, plan: Plan, year: int, rules: ScoringRules,
+                   deductions: pd.DataFrame) -> pd.DataFrame:
+    """One row per agency asked for progress in `year` (SUMMARY_COLUMNS), ranked within
+    its group. `deductions` is `deduction_list`'s table."""
     req = _year_requests(plan, year)
     first = _first_reports()
     complete = and_(first.c.narrative != "",
                     (first.c.next_steps != "") | (first.c.status == ProgressStatus.COMPLETED.value))
     counts = session.execute(
-        select(
-            req.c.agency_id,
-            func.count(req.c.id),
-            func.sum(case((req.c.answered_late.is_(False), 1), else_=0)),
-            func.sum(case((req.c.answered_late.is_(True), 1), else_=0)),
-            func.sum(case((complete, 1), else_=0)),
-        )
+        select(req.c.agency_id, func.count(req.c.id),
+               func.sum(case((req.c.answered_late.is_(False), 1), else_=0)),
+               func.sum(case((req.c.answered_late.is_(True), 1), else_=0)),
+               func.sum(case((complete, 1), else_=0)))
         .outerjoin(first, first.c.request_id == req.c.id)
         .group_by(req.c.agency_id)
     ).all()
-    esc = session.execute(
-        select(req.c.agency_id, Escalation.level, req.c.period_id, Escalation.effective_on,
-               func.count())
-        .join(Escalation, Escalation.request_id == req.c.id)
-        .group_by(req.c.agency_id, Escalation.level, req.c.period_id, Escalation.effective_on)
-    ).all()
-    granted: dict[int, int] = dict(session.execute(
+    granted: dict[int, int] = dict(session.execute(  # type: ignore[arg-type]
         select(req.c.agency_id, func.count())
         .join(ExtensionRequest, ExtensionRequest.request_id == req.c.id)
         .where(ExtensionRequest.state == ExtensionState.GRANTED.value)
         .group_by(req.c.agency_id)
     ).all())
-    progress = _lead_progress(session, plan, year)
-    agencies = session.execute(
-        select(Agency.id, Agency.name, Agency.kind)
-        .where(Agency.id.in_(select(req.c.agency_id))).order_by(Agency.id)
-    ).all()
-    compliance = {
-        g: ok for g, ok in session.execute(
-            select(MeetingCompliance.government, MeetingCompliance.compliant)
-            .where(MeetingCompliance.plan_id == plan.id, MeetingCompliance.year == year))
-    }
-    by_agency = {a: (n, on, late, comp) for a, n, on, late, comp in counts}
-    items: dict[tuple[int, int], int] = {}  # overdue items per (agency, level)
-    documents: dict[tuple[int, int], int] = {}  # notices per (agency, level): one per batch
-    for a, lvl, _period, _day, n in esc:
-        items[(a, lvl)] = items.get((a, lvl), 0) + n
-        documents[(a, lvl)] = documents.get((a, lvl), 0) + 1
-    share = expected_share(plan, year)
+    led = _lead_attainment(session, plan, year).groupby("agency_id")["attainment"] \
+        .agg(["count", "mean"])
+    names = _agencies(session, plan, select(req.c.agency_id))
+    compliance = meeting_compliance(session, plan, year) if plan.meeting_duty else {}
+    docs = deductions.groupby(["单位", "文书"]).size().to_dict()
+    pd_, sd = rules.percent_digits, rules.score_digits
     rows = []
-    for aid, name, kind in agencies:
-        n, on_time, late, comp = by_agency.get(aid, (0, 0, 0, 0))
-        if not n:
-            continue
+    for aid, n, on_time, late, comp in counts:
+        name, group = names[aid]
         on_time, late, comp = int(on_time or 0), int(late or 0), int(comp or 0)
-        parts = {"on_time": (w.on_time, on_time / n), "completeness": (w.completeness, comp / n)}
-        led = progress.get(aid)
-        if led is not None:
-            parts["progress"] = (w.progress, min(led / 100 / share, 1.0) if share else 1.0)
-        if plan.meeting_duty and kind == AgencyKind.DISTRICT_GOVERNMENT and name in plan.districts:
-            parts["meetings"] = (w.meetings, 1.0 if compliance.get(name) else 0.0)
-        applicable = sum(weight for weight, _ in parts.values())
-        earned = {k: weight * ratio * 100 / applicable for k, (weight, ratio) in parts.items()}
-        notices = documents.get((aid, Level.SUPERVISION_NOTICE.value), 0)
-        circulars = documents.get((aid, Level.CIRCULAR.value), 0)
-        deduction = notices * w.per_supervision_notice + circulars * w.per_circular
+        points: dict[str, float] = {
+            "按时报送得分": round_half_up(rules.on_time * on_time / n, sd),
+            "完整性得分": round_half_up(rules.completeness * comp / n, sd),
+        }
+        weights = {"按时报送得分": rules.on_time, "完整性得分": rules.completeness}
+        n_led, mean = (int(led.at[aid, "count"]), float(led.at[aid, "mean"])) \
+            if aid in led.index else (0, math.nan)
+        if n_led:
+            points["牵头任务进展得分"] = round_half_up(rules.progress * mean, sd)
+            weights["牵头任务进展得分"] = rules.progress
+        if group == DISTRICTS and name in compliance:
+            points["常务会议得分"] = rules.meetings if compliance[name] else 0.0
+            weights["常务会议得分"] = rules.meetings
+        applicable = sum(weights.values())
+        hundred = round_half_up(sum(points.values()) / applicable * 100, sd) if applicable else 0.0
+        notices = int(docs.get((name, "督办通知"), 0))
+        circulars = int(docs.get((name, "通报"), 0))
+        deduction = round_half_up(notices * rules.per_supervision_notice
+                                  + circulars * rules.per_circular, sd)
         rows.append({
-            "agency_id": aid, "单位": name, "类别": kind.value, "应报": n, "按时": on_time,
+            "agency_id": aid, "单位": name, "组别": group, "应报": n, "按时": on_time,
             "逾期报送": late, "未报": n - on_time - late, "完整": comp,
-            "牵头任务平均进度": round(led, 1) if led is not None else None,
-            "按时报送得分": round(earned["on_time"], 2),
-            "完整性得分": round(earned["completeness"], 2),
-            "牵头任务进展得分": round(earned["progress"], 2) if "progress" in earned else None,
-            "常务会议得分": round(earned["meetings"], 2) if "meetings" in earned else None,
-            "催办项数": items.get((aid, Level.REMINDER.value), 0),
-            "督办项数": items.get((aid, Level.SUPERVISION_NOTICE.value), 0),
-            "通报项数": items.get((aid, Level.CIRCULAR.value), 0),
-            "督办通知(份)": notices, "通报(份)": circulars, "获批延期": granted.get(aid, 0),
-            "扣分": round(deduction, 2),
-            "总分": round(max(sum(earned.values()) - deduction, 0.0), 2),
+            "按时报送率(%)": round_half_up(100 * on_time / n, pd_),
+            "完整率(%)": round_half_up(100 * comp / n, pd_),
+            "牵头任务数": n_led,
+            "牵头任务达成率(%)": round_half_up(100 * mean, pd_) if n_led else math.nan,
+            **{c: points.get(c, math.nan) for c in POINT_COLUMNS},
+            "适用满分": applicable, "百分制得分": hundred,
+            "督办通知(份)": notices, "通报(份)": circulars, "扣分": deduction,
+            "总分": round_half_up(max(hundred - deduction, 0.0), sd),
+            "排名": 0, "获批延期": int(granted.get(aid, 0)),
         })
     df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    ranked = [rank_group(df[df["组别"] == g]) for g in GROUPS]
+    out = pd.concat([r for r in ranked if not r.empty] or [df.iloc[0:0]], ignore_index=True)
+    return out.astype({"排名": int})
+
+
+TIE_ORDER = [("总分", False), ("按时报送得分", False), ("牵头任务进展得分", False),
+             ("完整性得分", False), ("扣分", True)]
+
+
+def rank_group(df: pd.DataFrame) -> pd.DataFrame:
+    """One group's rows ranked (排名 1 = best) by the stated tie rule: 总分, then 按时报送得分,
+    牵头任务进展得分 (不适用 after any score), 完整性得分 (higher first), then 扣分 (fewer
+    first); rows equal on all of these share a rank (the next rank skips) and are listed
+    by name. Rule source: the scorecard's 说明 (ScoringRules.describe, 排名)."""
     if df.empty:
-        return df.assign(排名=pd.Series(dtype=int))
-    df["排名"] = df["总分"].rank(ascending=False, method="min").astype(int)
-    return df.sort_values(["排名", "agency_id"]).reset_index(drop=True)
+        return df
+    keys = pd.DataFrame({c: (df[c] if asc else -df[c].fillna(-1.0)) for c, asc in TIE_ORDER})
+    order = sorted(range(len(df)), key=lambda i: (tuple(keys.iloc[i]), df["单位"].iloc[i]))
+    out = df.iloc[order].reset_index(drop=True)
+    tuples = [tuple(keys.iloc[i]) for i in order]
+    ranks, rank = [], 0
+    for i, key in enumerate(tuples):
+        if i == 0 or key != tuples[i - 1]:
+            rank = i + 1
+        ranks.append(rank)
+    out["排名"] = ranks
+    return out
 
 
 def _latest_lead_reports(plan: Plan, year: int):  # type: ignore[no-untyped-def]
@@ -211,21 +394,9 @@ def _latest_lead_reports(plan: Plan, year: int):  # type: ignore[no-untyped-def]
     return select(ranked).where(ranked.c.rn == 1).subquery()
 
 
-def _lead_progress(session: Session, plan: Plan, year: int) -> dict[int, float]:
-    """Mean latest percent over the measures each agency leads (0 for unreported ones)."""
-    latest = _latest_lead_reports(plan, year)
-    rows = session.execute(
-        select(Assignment.agency_id, func.avg(func.coalesce(latest.c.percent, 0)))
-        .join(Measure, Measure.id == Assignment.measure_id)
-        .outerjoin(latest, latest.c.measure_id == Assignment.measure_id)
-        .where(Assignment.role == Role.LEAD.value, Assignment.active.is_(True),
-               Measure.plan_id == plan.id, Measure.active.is_(True))
-        .group_by(Assignment.agency_id)
-    ).all()
-    return {a: float(v) for a, v in rows}
-
-
 def measure_progress(session: Session, plan: Plan, year: int) -> pd.DataFrame:
+    """One row per active measure (MEASURE_COLUMNS): the lead's latest report of the year,
+    its attainment, and the measure's requests of the year."""
     req = _year_requests(plan, year)
     latest = _latest_lead_reports(plan, year)
     lead = aliased(Agency)
@@ -250,18 +421,23 @@ def measure_progress(session: Session, plan: Plan, year: int) -> pd.DataFrame:
         .where(Measure.plan_id == plan.id, Measure.active.is_(True))
         .order_by(Measure.position)
     ).all()
+    share = expected_share(plan, year)
     return pd.DataFrame([{
-        "编号": code, "领域": section, "任务": title, "牵头单位": lead_name,
+        "编号": code, "任务": title, "领域": section, "牵头单位": lead_name,
         "牵头单位最新状态": ProgressStatus(status).label if status else "未报送",
         "完成进度(%)": percent if percent is not None else 0,
+        "本年应达进度(%)": round_half_up(share * 100, 1),
+        "达成率(%)": round_half_up(100 * attainment(percent, status, share), 1),
         "应报": int(n or 0), "按时": int(on or 0), "逾期报送": int(late or 0),
         "未报": int(n or 0) - int(on or 0) - int(late or 0),
         "最高督办级别": level_label(lvl),
         "最新进展": narrative or "",
-    } for code, section, title, lead_name, status, percent, narrative, n, on, late, lvl in rows])
+    } for code, section, title, lead_name, status, percent, narrative, n, on, late, lvl in rows],
+        columns=MEASURE_COLUMNS)
 
 
 def indicator_results(session: Session, plan: Plan, year: int) -> pd.DataFrame:
+    """One row per active indicator: the year's value against its target."""
     owner = aliased(Agency)
     rows = session.execute(
         select(Indicator, owner.name, IndicatorValue.value)
@@ -275,20 +451,96 @@ def indicator_results(session: Session, plan: Plan, year: int) -> pd.DataFrame:
     for ind, owner_name, value in rows:
         met = ind.meets(value) if value is not None else None
         out.append({
-            "编号": ind.code, "指标": ind.name, "目标值": f"{ind.comparator}{ind.target:g}{ind.unit}",
-            "属性": IndicatorAttribute(ind.attribute).label, "报送单位": owner_name,
-            f"{year}年实际值": value,
-            "是否达标": "未报送" if met is None else ("达标" if met else "未达标"),
-            "约束性指标未达标": "是" if ind.attribute == "binding" and met is False else "",
+            "编号": ind.code, "指标": ind.name, "属性": IndicatorAttribute(ind.attribute).label,
+            "报送单位": owner_name, "单位": ind.unit, "基期值": math.nan,
+            "目标值": f"{ind.comparator}{ind.target:g}{ind.unit}", "目标值数值": ind.target,
+            "本年应达值": math.nan, "本年实际值": value, "分子": math.nan, "分母": math.nan,
+            "数据来源": "",
+            "是否符合进度": "未报送" if met is None else ("符合" if met else "偏离"),
+            "处理情况": "",
         })
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=INDICATOR_COLUMNS)
 
 
-def escalation_list(session: Session, plan: Plan, year: int) -> pd.DataFrame:
+def _rung_counts(session: Session, plan: Plan, year: int, *group: Any) -> list[Any]:
+    req = _year_requests(plan, year)
+    return list(session.execute(
+        select(*[g(req) for g in group], Escalation.level, func.count())
+        .join(Escalation, Escalation.request_id == req.c.id)
+        .group_by(*[g(req) for g in group], Escalation.level)
+    ).all())
+
+
+def escalations_by_agency(session: Session, plan: Plan, year: int,
+                          deductions: pd.DataFrame) -> pd.DataFrame:
+    """Overdue items per agency and rung, with the documents issued (BY_AGENCY_COLUMNS)."""
+    counts: dict[int, dict[str, int]] = {}
+    for aid, level, n in _rung_counts(session, plan, year, lambda r: r.c.agency_id):
+        counts.setdefault(aid, {})[RUNG_COLUMN[Level(level)]] = n
+    names = _agencies(session, plan, list(counts)) if counts else {}
+    docs = deductions.groupby(["单位", "文书"]).size().to_dict()
+    rows = [{"单位": names[a][0], "组别": names[a][1],
+             **{c: by.get(c, 0) for c in RUNG_COLUMN.values()},
+             "督办通知(份)": int(docs.get((names[a][0], "督办通知"), 0)),
+             "通报(份)": int(docs.get((names[a][0], "通报"), 0))} for a, by in counts.items()]
+    df = pd.DataFrame(rows, columns=BY_AGENCY_COLUMNS)
+    return df.sort_values(["组别", "通报(项)", "督办(项)", "催办(项)", "单位"],
+                          ascending=[True, False, False, False, True]).reset_index(drop=True)
+
+
+def escalations_by_measure(session: Session, plan: Plan, year: int) -> pd.DataFrame:
+    """Overdue items per measure (or indicator) and rung (BY_MEASURE_COLUMNS), in the
+    plan's order."""
+    req = _year_requests(plan, year)
+    lead_asg = aliased(Assignment)
+    lead = aliased(Agency)
+    owner = aliased(Agency)
+    asg = aliased(Assignment)
+    columns = (Measure.code, Measure.title, Measure.position, lead.name, Indicator.id,
+               Indicator.code, Indicator.name, owner.name, Escalation.level)
+    rows = session.execute(
+        select(*columns, func.count())
+        .select_from(req)
+        .join(Escalation, Escalation.request_id == req.c.id)
+        .outerjoin(asg, asg.id == req.c.assignment_id)
+        .outerjoin(Measure, Measure.id == asg.measure_id)
+        .outerjoin(lead_asg, and_(lead_asg.measure_id == Measure.id, lead_asg.role == Role.LEAD.value))
+        .outerjoin(lead, lead.id == lead_asg.agency_id)
+        .outerjoin(Indicator, Indicator.id == req.c.indicator_id)
+        .outerjoin(owner, owner.id == Indicator.owner_agency_id)
+        .group_by(*columns)
+    ).all()
+    table: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for mcode, mtitle, pos, lead_name, ind, icode, iname, owner_name, level, n in rows:
+        code, title = mcode or icode, mtitle or iname
+        row = table.setdefault((pos if pos is not None else 10**9, ind or 0, code), {
+            "编号": code, "任务": title, "牵头单位": lead_name or owner_name,
+            **{c: 0 for c in RUNG_COLUMN.values()}})
+        row[RUNG_COLUMN[Level(level)]] = n
+    return pd.DataFrame([table[k] for k in sorted(table)], columns=BY_MEASURE_COLUMNS)
+
+
+def escalations_by_rung(session: Session, plan: Plan, year: int) -> pd.DataFrame:
+    """Per rung: overdue items, agencies concerned, first and last day (BY_RUNG_COLUMNS)."""
     req = _year_requests(plan, year)
     rows = session.execute(
-        select(ReportingPeriod.label, Measure.code, Indicator.code, Agency.name, Escalation.level,
-               Escalation.effective_on, req.c.due_on, req.c.answered_at)
+        select(Escalation.level, func.count(), func.count(func.distinct(req.c.agency_id)),
+               func.min(Escalation.effective_on), func.max(Escalation.effective_on))
+        .join(Escalation, Escalation.request_id == req.c.id)
+        .group_by(Escalation.level).order_by(Escalation.level)
+    ).all()
+    return pd.DataFrame([(Level(lv).label, n, agencies, first, last)
+                         for lv, n, agencies, first, last in rows], columns=BY_RUNG_COLUMNS)
+
+
+def escalation_detail(session: Session, plan: Plan, year: int) -> pd.DataFrame:
+    """Every rung fired for the year's requests (DETAIL_COLUMNS): the CSV beside the
+    workbook, so a province-sized year never meets Excel's row limit."""
+    req = _year_requests(plan, year)
+    rows = session.execute(
+        select(ReportingPeriod.label, Measure.code, Measure.title, Indicator.code, Indicator.name,
+               Agency.name, Escalation.level, Escalation.effective_on, req.c.due_on,
+               req.c.answered_at)
         .join(req, req.c.id == Escalation.request_id)
         .join(ReportingPeriod, ReportingPeriod.id == req.c.period_id)
         .join(Agency, Agency.id == req.c.agency_id)
@@ -297,33 +549,66 @@ def escalation_list(session: Session, plan: Plan, year: int) -> pd.DataFrame:
         .outerjoin(Indicator, Indicator.id == req.c.indicator_id)
         .order_by(Escalation.effective_on, Escalation.level, Agency.id, Measure.position)
     ).all()
-    return pd.DataFrame([{
-        "报送期": period, "任务/指标": mcode or icode, "责任单位": agency,
-        "级别": Level(level).label, "截止日期": due_on, "发出日期": effective_on,
-        "报送时间": answered_at.astimezone(_SH).replace(tzinfo=None) if answered_at else None,
-    } for period, mcode, icode, agency, level, effective_on, due_on, answered_at in rows],
-        columns=["报送期", "任务/指标", "责任单位", "级别", "截止日期", "发出日期", "报送时间"])
+    return pd.DataFrame([(
+        cn_period(period), mcode or icode, mtitle or iname, agency, Level(level).label,
+        due_on, effective_on, _local_day(answered_at) if answered_at else None,
+    ) for period, mcode, mtitle, icode, iname, agency, level, effective_on, due_on, answered_at
+        in rows], columns=DETAIL_COLUMNS)
 
 
 def meeting_results(session: Session, plan: Plan, year: int) -> pd.DataFrame:
+    """Per government of the plan: its executive meetings of `year` (MEETING_COLUMNS)."""
     found = {
         g: (n, ok) for g, n, ok in session.execute(
             select(MeetingCompliance.government, MeetingCompliance.meetings,
                    MeetingCompliance.compliant)
             .where(MeetingCompliance.plan_id == plan.id, MeetingCompliance.year == year))
     }
-    dates: dict[str, list[str]] = {}
-    for g, held_on in session.execute(
-        select(ExecutiveMeeting.government, ExecutiveMeeting.held_on)
+    held: dict[str, list[tuple[dt.date, str]]] = {}
+    for g, held_on, topic in session.execute(
+        select(ExecutiveMeeting.government, ExecutiveMeeting.held_on, ExecutiveMeeting.topic)
         .where(ExecutiveMeeting.plan_id == plan.id,
                ExecutiveMeeting.held_on.between(dt.date(year, 1, 1), dt.date(year, 12, 31)))
         .order_by(ExecutiveMeeting.held_on)
     ):
-        dates.setdefault(g, []).append(held_on.isoformat())
+        held.setdefault(g, []).append((held_on, topic))
     out = []
     for g, _ in governments(session, plan):
-        n, ok = found.get(g, (len(dates.get(g, [])), None))
-        out.append({"政府": g, "会议次数": n, "会议日期": "、".join(dates.get(g, [])),
+        meetings = held.get(g, [])
+        n, ok = found.get(g, (len(meetings), None))
+        out.append({"政府": g, "会议次数": n,
+                    "会议日期": "、".join(cn_date(d) for d, _ in meetings),
+                    "会议名称及届次": "；".join(t for _, t in meetings if t),
+                    "状态": "已确认" if meetings else "未召开",
                     "是否履职": "未认定" if ok is None else ("是" if ok else "否")})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=MEETING_COLUMNS)
 
+
+def district_items(session: Session, plan: Plan, year: int, today: dt.date) -> dict[str, pd.DataFrame]:
+    """Per district government of the plan: its requests of `year` (DISTRICT_COLUMNS), in
+    the plan's order. One query for all districts."""
+    req = _year_requests(plan, year)
+    rows = session.execute(
+        select(Agency.name, Measure.code, Measure.title, Indicator.code, Indicator.name,
+               ReportingPeriod.label, req.c.due_on, req.c.answered_at, req.c.answered_late,
+               req.c.state, req.c.level)
+        .select_from(req)
+        .join(Agency, Agency.id == req.c.agency_id)
+        .join(ReportingPeriod, ReportingPeriod.id == req.c.period_id)
+        .outerjoin(Assignment, Assignment.id == req.c.assignment_id)
+        .outerjoin(Measure, Measure.id == Assignment.measure_id)
+        .outerjoin(Indicator, Indicator.id == req.c.indicator_id)
+        .where(Agency.kind == AgencyKind.DISTRICT_GOVERNMENT.value,
+               Agency.name.in_(plan.districts))
+        .order_by(Agency.name, ReportingPeriod.starts_on, Measure.position)
+    ).all()
+    out: dict[str, list[tuple[Any, ...]]] = {d: [] for d in plan.districts}
+    for name, mcode, mtitle, icode, iname, label, due, answered, late, state, level in rows:
+        if state == RequestState.ANSWERED.value:
+            status = "逾期报送" if late else "按时报送"
+        else:
+            status = "逾期未报" if due < today else "待报送"
+        out[name].append((mcode or icode, mtitle or iname, cn_period(label), due,
+                          _local_day(answered) if answered else None, status,
+                          level_label(level)))
+    return {d: pd.DataFrame(rows_, columns=DISTRICT_COLUMNS) for d, rows_ in out.items() if rows_}
