@@ -357,3 +357,30 @@ def test_agencies_without_liaison_are_explained_in_the_offices_words(desk, db):
         assert ("请与该单位联系，确定一名联络员（姓名、手机、电子邮箱），报系统管理员录入通讯录；"
                 "录入后该单位即从本列表移除，此后的通知发给该联络员。") in text, path
         assert "tracker liaison add" not in text and "无法匹配" not in text, path
+
+
+def test_the_issued_scorecard_is_shown_and_served_as_issued(desk, db, plan, policy, tmp_path):
+    """Issue 11, item 5: once the checkpoint issued the year's card, the performance
+    office's page says when and by which rules, and both downloads are the stored files."""
+    from tracker.annual.checkpoint import run_checkpoint
+    from tracker.models import Plan
+
+    client, _, clock, _ = desk
+    login(client, "jixiaoban")
+    page = client.get("/desk/scorecards").text
+    assert "（试算版：本年度，数据截至今日）" in page and "（正式版，" not in page
+    assert "现行考核规则版本 2026.1（校验码 " in page
+    with transaction(db) as s:
+        issued = run_checkpoint(s, s.get_one(Plan, plan.id), 2017, at("2018-02-13"), policy,
+                                tmp_path / "cards")
+    clock.now = at("2018-02-14", 10)
+    client.cookies.clear()
+    login(client, "jixiaoban")
+    page = client.get("/desk/scorecards").text
+    assert "（正式版，2018年2月13日印发，考核规则版本 2026.1）" in page
+    r = client.get("/desk/scorecard/2017.xlsx")
+    assert r.status_code == 200 and r.content == issued.path.read_bytes()
+    r = client.get("/desk/scorecard/2017-escalations.csv")
+    assert r.status_code == 200 and r.content == issued.detail_path.read_bytes()
+    assert r.content.startswith("\ufeff报送期,编号,任务,责任单位,级别,截止日期,发出日期,报送日期".encode())
+    assert "逾期督办明细" in unquote(r.headers["content-disposition"])
