@@ -33,7 +33,6 @@ NOT_APPLICABLE = "不适用"
 FONT = "宋体"
 TITLE_FONT = "黑体"
 DATE_FORMAT = "yyyy年m月d日"
-LINE = 17  # points per line of 12 pt text
 # printable width of A4 in column units that keeps 12 pt text at >= 9 pt when fitted to
 # the page width, after 0.5" margins each side; LibreOffice without Calibri's metrics
 # draws a unit as ~7 pt (Excel ~5.7 pt), so the budget assumes 7 pt
@@ -234,10 +233,12 @@ class Book:
 
     def table(self, ws: Worksheet, row: int, df: pd.DataFrame, *,
               headers: dict[str, str] | None = None, widths: dict[str, float] | None = None,
-              col: int = 0, na_text: str | None = NOT_APPLICABLE) -> Table:
+              col: int = 0, na_text: str | None = NOT_APPLICABLE,
+              number_formats: dict[str, str] | None = None) -> Table:
         """Write `df` at (`row`, `col`): a header row (display names from `headers`), then
         one row per record; a missing number prints `na_text` (None: a blank cell, as a
-        chart's data wants). Returns where it went. Row heights follow wrapped text."""
+        chart's data wants); `number_formats` overrides a column's number format. Text
+        wraps within the column. Returns where it went."""
         headers = headers or {}
         widths = widths or {}
         names = [str(c) for c in df.columns]
@@ -256,17 +257,20 @@ class Book:
                 if kind == "date":
                     width = max(width, 15)
             col_widths.append(self.set_width(ws, col + i, width))
-        head_lines = max([math.ceil(display_width(headers.get(n, n)) / max(w - 1, 1))
-                          for n, w in zip(names, col_widths, strict=True)] + [1])
-        ws.set_row(row, LINE * min(head_lines, 5) + 4)
+        # explicit heights: LibreOffice keeps an .xlsx row's height as written; a CJK
+        # character is counted 2 units (Excel draws ~2.3, LibreOffice ~1.7)
+        ws.set_row(row, _height([display_width(headers.get(n, n)) for n in names], col_widths))
         for i, name in enumerate(names):
             ws.write_string(row, col + i, headers.get(name, name), self.header_fmt)
-        formats = [self._cell_format(k) for k in kinds]
+        formats = [self.fmt(num_format=number_formats[n]) if n in (number_formats or {})
+                   else self._cell_format(k) for n, k in zip(names, kinds, strict=True)]
         na_fmt = self.fmt(font_color="#808080", align="center")
-        wrap_fmt = self.fmt(text_wrap=True, valign="top")
         r = row
+        text_cols = [i for i, k in enumerate(kinds) if k == "text"]
         for r, record in enumerate(df.itertuples(index=False, name=None), start=row + 1):
-            lines = 1
+            if text_cols:
+                ws.set_row(r, _height([display_width(record[i]) for i in text_cols],
+                                      [col_widths[i] for i in text_cols]))
             for i, (value, kind) in enumerate(zip(record, kinds, strict=True)):
                 c = col + i
                 if is_missing(value):
@@ -281,11 +285,7 @@ class Book:
                     ws.write_number(r, c, float(value), formats[i])
                 else:
                     text = "是" if value is True else "否" if value is False else str(value)
-                    need = math.ceil(display_width(text) / max(col_widths[i] - 1, 1))
-                    lines = max(lines, need)
-                    ws.write_string(r, c, text, wrap_fmt if need > 1 else formats[i])
-            if lines > 1:
-                ws.set_row(r, LINE * min(lines, 8))
+                    ws.write_string(r, c, text, formats[i])
         last = r if len(df) else row
         return Table(row, row + 1, last if len(df) else row, cols)
 
@@ -312,7 +312,7 @@ class Book:
             return self.fmt(num_format="0")
         if kind == "number":
             return self.fmt(num_format="0.00")
-        return self.fmt()
+        return self.fmt(text_wrap=True)
 
     def heading(self, ws: Worksheet, row: int, text: str) -> None:
         """A small heading above a table."""
@@ -400,6 +400,16 @@ class Book:
         except Exception:  # noqa: BLE001 - the workbook is being thrown away
             pass
         self.tmp.unlink(missing_ok=True)
+
+
+LINE = 16.5  # points per line of 12 pt text
+
+
+def _height(widths: Sequence[int], columns: Sequence[float]) -> float:
+    """A row's height in points for texts of `widths` units wrapped in `columns`."""
+    lines = max([math.ceil(w / max(c - 1.0, 1.0)) for w, c in zip(widths, columns, strict=True)]
+                + [1])
+    return LINE * min(lines, 10) + 2
 
 
 def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:

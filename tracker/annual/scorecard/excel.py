@@ -194,7 +194,7 @@ def _combined(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None:
     book.note(ws, 2, "按总分从高到低排列；市级部门与区人民政府分别排名，名次见各组排名表；"
                      "各部分得分见排名表。")
     table = book.table(ws, 3, df, headers=heads,
-                       widths={**_number_widths(df), "组内排名": 6, "单位": 17, "组别": 10})
+                       widths={**_number_widths(df), "组内排名": 6, "单位": 17, "组别": 11})
     _colour_scores(book, ws, table, figures, ranking=False)
     book.print_setup(ws, header_row=3, freeze_col=1)
 
@@ -310,7 +310,9 @@ def _indicators(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None
                        widths={"编号": 5, "指标": 18, "属性": 7, "报送单位": 12, "单位": 5,
                                "目标值": 7, "数据来源": 14, "处理情况": 16, "是否符合进度": 7,
                                **{c: 7 for c in ("基期值", "目标值数值", "本年应达值", "本年实际值")},
-                               **{c: 8 for c in ("分子", "分母")}})
+                               **{c: 8 for c in ("分子", "分母")}},
+                       number_formats={c: "0.00" for c in ("基期值", "目标值数值", "本年应达值",
+                                                           "本年实际值")})
     if table.last_row >= table.first_row:
         c = table.col("是否符合进度")
         for word, fill in (("符合", "#C6EFCE"), ("偏离", "#FFC7CE"), ("未报送", "#FFEB9C")):
