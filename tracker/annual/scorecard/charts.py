@@ -5,14 +5,15 @@
 3. 主要指标本年实际值与本年应达值、目标值 — clustered columns per indicator (the indicators
    sharing the most common unit, normally "%").
 
-The charts read a data block right of them on the same sheet (so the sheet renders
-alone); the sheet's print area is the charts: the bars on one portrait page, the others
-on the next.
+The charts read the 图表数据 sheet (the last one); the 图表 sheet holds only the charts, so
+it renders alone as one picture: the bars on one portrait page, the others on the next.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import pandas as pd
 
 from tracker.annual.scorecard.book import Book, FiguresLike, is_missing
 
@@ -20,7 +21,7 @@ FONT: dict[str, Any] = {"name": "宋体", "size": 10}
 TITLE_FONT: dict[str, Any] = {"name": "黑体", "size": 13, "bold": True}
 AXIS_TITLE_FONT: dict[str, Any] = {"name": "宋体", "size": 11, "bold": False}
 WIDTH_PX = 500  # columns A:F (71 units) of a portrait A4 page
-DATA_COL = 7  # the charts' data stand right of the printed area
+DATA_SHEET = "图表数据"
 ROW_PX = 20  # the sheet's rows are 15 pt
 
 
@@ -29,44 +30,74 @@ def _axis(name: str, **more: Any) -> dict[str, Any]:
             "major_gridlines": {"visible": False}, **more}
 
 
-def add_charts_sheet(book: Book, figures: FiguresLike) -> None:
-    """Add the 图表 sheet to `book`: the three charts, then their data (not printed)."""
-    ws = book.sheet("图表", f"{figures.year}年度考核记分卡　图表")
-    for col, width in enumerate((21, 10, 10, 10, 10, 10)):  # the charts' 500 px
-        book.set_width(ws, col, width)
+def chart_frames(figures: FiguresLike) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
+    """The charts' data: departments by on-time rate (ascending, as bars draw bottom-up),
+    districts by rank (short names), the indicators of the most common unit, and that unit."""
     summary = figures.summary
     departments = summary[summary["组别"] == "市级部门"][["单位", "按时报送率(%)"]]
     departments = departments.sort_values(["按时报送率(%)", "单位"], ascending=[True, False],
-                                          kind="stable")  # bars draw bottom-up: best on top
+                                          kind="stable").reset_index(drop=True)
     districts = summary[summary["组别"] == "区人民政府"].sort_values("排名", kind="stable")
     districts = districts[["单位", "总分"]].assign(
-        单位=lambda d: d["单位"].str.removesuffix("人民政府"))
+        单位=lambda d: d["单位"].str.removesuffix("人民政府")).reset_index(drop=True)
     indicators = figures.indicators
-    unit = indicators["单位"].mode().iloc[0] if len(indicators) else "%"
+    unit = str(indicators["单位"].mode().iloc[0]) if len(indicators) else "%"
     plotted = indicators[indicators["单位"] == unit][["编号", "指标", "本年实际值", "本年应达值",
-                                                    "目标值数值"]]
+                                                    "目标值数值"]].reset_index(drop=True)
+    return departments, districts, plotted, unit
 
-    # chart heights in rows; a page break after each chart
+
+HEADINGS = ("一、市级部门按时报送率", "二、区人民政府总分", "三、主要指标本年实际值与本年应达值、目标值")
+
+
+def _data_rows(lengths: tuple[int, int, int]) -> list[tuple[int, int, int, int]]:
+    """(heading row, header row, first row, last row) of each table on the 图表数据 sheet."""
+    out, row = [], 2
+    for n in lengths:
+        out.append((row, row + 1, row + 2, row + 1 + n))
+        row += n + 4
+    return out
+
+
+def add_chart_data_sheet(book: Book, figures: FiguresLike) -> None:
+    """Add the 图表数据 sheet: the three tables the 图表 sheet's charts plot."""
+    ws = book.sheet(DATA_SHEET, f"{figures.year}年度考核记分卡　图表数据")
+    departments, districts, plotted, _ = chart_frames(figures)
+    frames = (departments, districts, plotted)
+    for (heading, header, first, last), frame, text in zip(
+            _data_rows((len(departments), len(districts), len(plotted))), frames, HEADINGS,
+            strict=True):
+        book.heading(ws, heading, text)
+        table = book.table(ws, header, frame, na_text=None,
+                           widths={"单位": 30, "指标": 30, "编号": 10})
+        if (table.first_row, table.last_row) != (first, last):  # the charts point there
+            raise RuntimeError(f"图表数据位置不符：{text}")
+    book.print_setup(ws, header_row=None)
+
+
+def add_charts_sheet(book: Book, figures: FiguresLike) -> None:
+    """Add the 图表 sheet to `book`: the three charts (data on 图表数据, added last)."""
+    ws = book.sheet("图表", f"{figures.year}年度考核记分卡　图表")
+    for col, width in enumerate((21, 10, 10, 10, 10, 10)):  # the charts' 500 px
+        book.set_width(ws, col, width)
+    departments, districts, plotted, unit = chart_frames(figures)
+    rows = _data_rows((len(departments), len(districts), len(plotted)))
+    t1, t2, t3 = ((first, last) for _, _, first, last in rows)
+
+    # chart heights in pixels over 15 pt (20 px) rows; a page break before the second chart
     heights = (max(16, len(departments)) * 20 + 110, 380, 380)
     tops = [2]
     for h in heights[:-1]:
         tops.append(tops[-1] + -(-h // ROW_PX) + 1)
     end = tops[-1] + -(-heights[-1] // ROW_PX) + 1
     ws.set_h_pagebreaks([tops[1]])  # page 1: the bars; page 2: the others
-    ws.print_area(0, 0, end, 5)
-
-    ws.write_string(2, DATA_COL, "图表数据（不打印）", book.heading_fmt)
-    t1 = book.table(ws, 3, departments.reset_index(drop=True), col=DATA_COL)
-    t2 = book.table(ws, t1.last_row + 2, districts.reset_index(drop=True), col=DATA_COL)
-    t3 = book.table(ws, t2.last_row + 2, plotted.reset_index(drop=True), col=DATA_COL,
-                    na_text=None)
-    name = ws.name
+    name = DATA_SHEET
 
     bar = book.wb.add_chart({"type": "bar"})
-    if t1.last_row >= t1.first_row:
+    if t1[1] >= t1[0]:
         bar.add_series({"name": "按时报送率(%)",
-                        "categories": [name, t1.first_row, DATA_COL, t1.last_row, DATA_COL],
-                        "values": [name, t1.first_row, DATA_COL + 1, t1.last_row, DATA_COL + 1],
+                        "categories": [name, t1[0], 0, t1[1], 0],
+                        "values": [name, t1[0], 0 + 1, t1[1], 1],
                         "fill": {"color": "#2E75B6"}, "gap": 40,
                         "data_labels": {"value": True, "font": FONT, "num_format": book.percent_fmt}})
     bar.set_title({"name": "市级部门按时报送率", "name_font": TITLE_FONT})
@@ -77,10 +108,10 @@ def add_charts_sheet(book: Book, figures: FiguresLike) -> None:
     ws.insert_chart(tops[0], 0, bar, {"x_offset": 4, "y_offset": 4})
 
     column = book.wb.add_chart({"type": "column"})
-    if t2.last_row >= t2.first_row:
+    if t2[1] >= t2[0]:
         column.add_series({"name": "总分(分)",
-                           "categories": [name, t2.first_row, DATA_COL, t2.last_row, DATA_COL],
-                           "values": [name, t2.first_row, DATA_COL + 1, t2.last_row, DATA_COL + 1],
+                           "categories": [name, t2[0], 0, t2[1], 0],
+                           "values": [name, t2[0], 0 + 1, t2[1], 1],
                            "fill": {"color": "#548235"}, "gap": 60,
                            "data_labels": {"value": True, "position": "inside_end",
                                            "num_format": book.score_fmt,
@@ -94,12 +125,12 @@ def add_charts_sheet(book: Book, figures: FiguresLike) -> None:
     ws.insert_chart(tops[1], 0, column, {"x_offset": 4, "y_offset": 4})
 
     clustered = book.wb.add_chart({"type": "column"})
-    if t3.last_row >= t3.first_row:
+    if t3[1] >= t3[0]:
         for col, label, color in ((2, "本年实际值", "#2E75B6"), (3, "本年应达值", "#FFC000"),
                                   (4, "目标值", "#A5A5A5")):
             clustered.add_series({"name": label,
-                                  "categories": [name, t3.first_row, DATA_COL, t3.last_row, DATA_COL],
-                                  "values": [name, t3.first_row, DATA_COL + col, t3.last_row, DATA_COL + col],
+                                  "categories": [name, t3[0], 0, t3[1], 0],
+                                  "values": [name, t3[0], col, t3[1], col],
                                   "fill": {"color": color}, "gap": 80})
     clustered.set_title({"name": f"主要指标：本年实际值与本年应达值、目标值（{unit}）",
                          "name_font": TITLE_FONT})

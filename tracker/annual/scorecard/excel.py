@@ -3,7 +3,8 @@
 `write_scorecard(figures, path)` writes, in order: 封面 (title, status, key figures, the top
 and bottom five of each group), 图表 (three native charts and the figures they plot),
 市级部门排名, 区人民政府排名, 汇总（合并）, 任务进展, 指标, 逾期督办 (three aggregates),
-扣分明细, 常务会议, one sheet per district government, 说明 (the rules). The per-escalation
+扣分明细, 常务会议, one sheet per district government, 说明 (the rules), 图表数据 (what
+the charts plot). The per-escalation
 detail goes to a CSV beside it (`write_escalation_detail`), never into the workbook, so a
 province-sized year never meets Excel's row limit (issue 11, item 6).
 
@@ -35,7 +36,7 @@ from tracker.annual.scorecard.book import (
     display_width,
     is_missing,
 )
-from tracker.annual.scorecard.charts import add_charts_sheet
+from tracker.annual.scorecard.charts import DATA_SHEET, add_chart_data_sheet, add_charts_sheet
 
 __all__ = ["WRITER_OPTIONS", "display_width", "write_scorecard", "write_escalation_detail",
            "sheet_names", "TIE_RULE", "DEFAULT_AUTHOR"]
@@ -66,7 +67,7 @@ def sheet_names(figures: FiguresLike) -> list[str]:
     """The workbook's sheet names in order (the district sheets are unique and <= 31 chars)."""
     fixed = ["封面", "图表", "市级部门排名", "区人民政府排名", "汇总（合并）", "任务进展", "指标",
              "逾期督办", "扣分明细", "常务会议"]
-    taken = set(fixed) | {"说明"}
+    taken = set(fixed) | {"说明", DATA_SHEET}
     districts = []
     for government in figures.districts:
         base = short_name(government)
@@ -76,7 +77,7 @@ def sheet_names(figures: FiguresLike) -> list[str]:
             name, n = base[:31 - len(suffix)] + suffix, n + 1
         taken.add(name)
         districts.append(name)
-    return fixed + districts + ["说明"]
+    return fixed + districts + ["说明", DATA_SHEET]
 
 
 def headers(figures: FiguresLike) -> dict[str, str]:
@@ -123,9 +124,10 @@ def write_scorecard(figures: FiguresLike, path: Path) -> Path:
         _escalations(book, figures, heads)
         _deductions(book, figures, heads)
         _meetings(book, figures, heads)
-        for government, name in zip(figures.districts, names[10:-1], strict=True):
+        for government, name in zip(figures.districts, names[10:-2], strict=True):
             _district(book, figures, government, name)
         _rules(book, figures)
+        add_chart_data_sheet(book, figures)
         title = f"《{figures.plan_title}》{figures.year}年度考核记分卡"
         author = str(getattr(figures, "supervision_office", "") or DEFAULT_AUTHOR)
         created = figures.generated.astimezone(dt.UTC).replace(tzinfo=None)
@@ -210,7 +212,7 @@ def _cover(book: Book, figures: FiguresLike) -> None:
     ws.set_row(1, 32)
     ws.merge_range(1, 0, 1, 6, book.subtitle, book.fmt(font_size=11, border=0, align="center",
                                                        text_wrap=True, font_color="#404040"))
-    for col, width in enumerate((6, 28, 10, 2, 6, 28, 10)):
+    for col, width in enumerate((5, 30, 9, 2, 5, 30, 9)):
         book.set_width(ws, col, width)
     summary = figures.summary
     book.heading(ws, 3, "一、主要数据")
@@ -219,7 +221,7 @@ def _cover(book: Book, figures: FiguresLike) -> None:
     indicators = figures.indicators
     meetings = figures.meetings
     missing = meetings[pd.to_numeric(meetings["会议次数"], errors="coerce").fillna(0) == 0]
-    label = book.fmt(align="left")
+    label = book.fmt(align="left", text_wrap=True)
     value_fmt = {"int": book.fmt(num_format="0", align="center"),
                  "score": book.fmt(num_format=book.score_fmt, align="center"),
                  "percent": book.fmt(num_format=book.percent_fmt, align="center")}
@@ -234,7 +236,7 @@ def _cover(book: Book, figures: FiguresLike) -> None:
         ("已签发的通报(份)", int(summary["通报(份)"].sum()), "int"),
         ("偏离进度的指标(个)", int((indicators["是否符合进度"] == "偏离").sum()), "int"),
         ("未报送的指标(个)", int((indicators["是否符合进度"] == "未报送").sum()), "int"),
-        ("年内未召开常务会议研究的区人民政府(个)", len(missing), "int"),
+        ("未召开常务会议的区人民政府(个)", len(missing), "int"),
     ]
     ws.write_string(4, 1, "项目", book.header_fmt)
     ws.write_string(4, 2, "数值", book.header_fmt)
@@ -268,6 +270,8 @@ def _cover(book: Book, figures: FiguresLike) -> None:
             ws.write_string(row + 1, col + 2, "总分(分)", book.header_fmt)
             for i, rec in enumerate(part.itertuples(index=False)):
                 r = row + 2 + i
+                if display_width(rec.单位) > 28:
+                    ws.set_row(r, 35)
                 ws.write_number(r, col, float(rec.排名), value_fmt["int"])
                 ws.write_string(r, col + 1, str(rec.单位), label)
                 ws.write_number(r, col + 2, float(rec.总分), value_fmt["score"])
