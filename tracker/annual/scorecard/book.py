@@ -220,13 +220,15 @@ class Book:
         present = [v for v in values if not is_missing(v)]
         if present and all(isinstance(v, dt.date) for v in present):
             return "date"
-        if present and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                           for v in present):
+        # an all-NaN numeric column (a part that applies to nobody in the table) is numeric
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        if (present or numeric) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                        for v in present):
             if "%" in header or header.endswith("率"):
                 return "percent"
             if any(k in header for k in ("得分", "扣分", "总分", "满分", "分)")):
                 return "score"
-            if all(float(v).is_integer() for v in present):
+            if present and all(float(v).is_integer() for v in present):
                 return "int"
             return "number"
         return "text"
@@ -262,7 +264,8 @@ class Book:
         ws.set_row(row, _height([display_width(headers.get(n, n)) for n in names], col_widths))
         for i, name in enumerate(names):
             ws.write_string(row, col + i, headers.get(name, name), self.header_fmt)
-        formats = [self.fmt(num_format=number_formats[n]) if n in (number_formats or {})
+        overrides = number_formats or {}
+        formats = [self.fmt(num_format=overrides[n]) if n in overrides
                    else self._cell_format(k) for n, k in zip(names, kinds, strict=True)]
         na_fmt = self.fmt(font_color="#808080", align="center")
         r = row

@@ -298,7 +298,7 @@ def _measures(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None:
     df = figures.measures
     table = book.table(ws, 2, df, headers=heads,
                        widths={"编号": 6, "任务": 22, "领域": 10, "牵头单位": 12,
-                               "牵头单位最新状态": 8, "最高督办级别": 8, "最新进展": 24,
+                               "牵头单位最新状态": 8, "最高督办级别": 8, "最新进展": 23,
                                **{c: 7 for c in ("完成进度(%)", "本年应达进度(%)", "达成率(%)")},
                                **{c: 6 for c in ("应报", "按时", "逾期报送", "未报")}})
     s = figures.scoring
@@ -312,7 +312,7 @@ def _indicators(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None
     df = figures.indicators
     table = book.table(ws, 2, df, headers=heads,
                        widths={"编号": 5, "指标": 18, "属性": 7, "报送单位": 12, "单位": 5,
-                               "目标值": 7, "数据来源": 14, "处理情况": 16, "是否符合进度": 7,
+                               "目标值": 7, "数据来源": 14, "处理情况": 15, "是否符合进度": 7,
                                **{c: 7 for c in ("基期值", "目标值数值", "本年应达值", "本年实际值")},
                                **{c: 8 for c in ("分子", "分母")}},
                        number_formats={c: "0.00" for c in ("基期值", "目标值数值", "本年应达值",

@@ -87,12 +87,12 @@ def _overview(by_year: dict[int, FiguresLike], years: list[int]) -> pd.DataFrame
             totals = pd.to_numeric(part["总分"], errors="coerce").dropna()
             row[f"{group}平均总分(分)"] = (round_half_up(float(totals.mean()), s.score_digits)
                                       if len(totals) else float("nan"))
-        for group in (*GROUPS, None):
-            part = summary if group is None else summary[summary["组别"] == group]
+        for label in (*GROUPS, "全部单位"):
+            part = summary[summary["组别"] == label] if label in GROUPS else summary
             asked = float(part["应报"].sum())
             rate = (round_half_up(float(part["按时"].sum()) / asked * 100, s.percent_digits)
                     if asked else float("nan"))
-            row[f"{group or '全部单位'}按时报送率(%)"] = rate
+            row[f"{label}按时报送率(%)"] = rate
         row["督办通知(份)"] = int(summary["督办通知(份)"].sum())
         row["通报(份)"] = int(summary["通报(份)"].sum())
         row["偏离进度的指标(个)"] = int((f.indicators["是否符合进度"] == "偏离").sum())
