@@ -456,3 +456,23 @@ def test_libreoffice_converts_the_five_year_workbook(five, tmp_path) -> None:  #
     done = soffice_to_pdf(five, tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / (five.stem + ".pdf")).read_bytes().startswith(b"%PDF")
+
+
+def test_a_thin_year_still_writes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """No departments, no escalations, no deductions, no indicator values: the workbook is
+    written, says so in words, and keeps the charts that have data."""
+    f = sample_figures(2016)
+    for name in ("deductions", "escalations_by_agency", "escalations_by_measure",
+                 "escalations_by_rung"):
+        setattr(f, name, getattr(f, name).iloc[0:0])
+    f.summary = f.summary[f.summary["组别"] == "区人民政府"].iloc[:3]
+    f.districts = {k: v.iloc[0:0] for k, v in list(f.districts.items())[:2]}
+    wb = openpyxl.load_workbook(write_scorecard(f, tmp_path / "thin.xlsx"))
+    assert wb.sheetnames[10:12] == ["和平区", "河东区"]
+    assert wb["扣分明细"]["A3"].value == "本年度无已送达的督办通知或已签发的通报，无扣分。"
+    assert wb["图表"]["A3"].value == "本年度无市级部门参加考核。"
+    cover = wb["封面"]
+    values = [c.value for row in cover.iter_rows() for c in row]
+    assert "本年度无市级部门参加考核" in values and "共3个单位，均列于前五名" in values
+    with zipfile.ZipFile(tmp_path / "thin.xlsx") as z:
+        assert len([n for n in z.namelist() if n.startswith("xl/charts/chart")]) == 2

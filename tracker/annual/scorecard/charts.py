@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+from xlsxwriter.chart import Chart
+from xlsxwriter.worksheet import Worksheet
 
 from tracker.annual.scorecard.book import Book, FiguresLike, is_missing
 
@@ -75,6 +77,16 @@ def add_chart_data_sheet(book: Book, figures: FiguresLike) -> None:
     book.print_setup(ws, header_row=None)
 
 
+def _place(book: Book, ws: Worksheet, row: int, chart: Chart, rows: tuple[int, int],
+           empty: str) -> None:
+    """Insert `chart` at `row`, or say `empty` there when it has no data (Excel refuses a
+    chart without a series)."""
+    if rows[1] >= rows[0]:
+        ws.insert_chart(row, 0, chart, {"x_offset": 4, "y_offset": 4})
+    else:
+        ws.write_string(row, 0, empty, book.fmt(border=0))
+
+
 def add_charts_sheet(book: Book, figures: FiguresLike) -> None:
     """Add the 图表 sheet to `book`: the three charts (data on 图表数据, added last)."""
     ws = book.sheet("图表", f"{figures.year}年度考核记分卡　图表")
@@ -105,7 +117,7 @@ def add_charts_sheet(book: Book, figures: FiguresLike) -> None:
     bar.set_y_axis(_axis("市级部门", num_font={**FONT, "size": 9}, interval_unit=1))
     bar.set_legend({"none": True})
     bar.set_size({"width": WIDTH_PX, "height": heights[0]})
-    ws.insert_chart(tops[0], 0, bar, {"x_offset": 4, "y_offset": 4})
+    _place(book, ws, tops[0], bar, t1, "本年度无市级部门参加考核。")
 
     column = book.wb.add_chart({"type": "column"})
     if t2[1] >= t2[0]:
@@ -122,7 +134,7 @@ def add_charts_sheet(book: Book, figures: FiguresLike) -> None:
     column.set_y_axis(_axis("总分(分)", min=0, max=100))
     column.set_legend({"none": True})
     column.set_size({"width": WIDTH_PX, "height": heights[1]})
-    ws.insert_chart(tops[1], 0, column, {"x_offset": 4, "y_offset": 4})
+    _place(book, ws, tops[1], column, t2, "本年度无区人民政府参加考核。")
 
     clustered = book.wb.add_chart({"type": "column"})
     if t3[1] >= t3[0]:
@@ -138,7 +150,7 @@ def add_charts_sheet(book: Book, figures: FiguresLike) -> None:
     clustered.set_y_axis(_axis(f"数值({unit})", min=0))
     clustered.set_legend({"position": "bottom", "font": FONT})
     clustered.set_size({"width": WIDTH_PX, "height": heights[2]})
-    ws.insert_chart(tops[2], 0, clustered, {"x_offset": 4, "y_offset": 4})
+    _place(book, ws, tops[2], clustered, t3, "本年度无主要指标数据。")
     if plotted["本年实际值"].map(is_missing).any():
         book.note(ws, end, "注：未报送本年实际值的指标不显示实际值柱。")
     book.print_setup(ws, header_row=None, last_col=5)

@@ -276,7 +276,9 @@ def _cover(book: Book, figures: FiguresLike) -> None:
                 ws.write_string(r, col + 1, str(rec.单位), label)
                 ws.write_number(r, col + 2, float(rec.总分), value_fmt["score"])
             if part.empty:
-                ws.merge_range(row + 2, col, row + 2, col + 2, "不足五个单位，见排名表",
+                empty = (f"本年度无{group}参加考核" if ranked.empty
+                         else f"共{len(ranked)}个单位，均列于前五名")
+                ws.merge_range(row + 2, col, row + 2, col + 2, empty,
                                book.fmt(align="center", font_color="#808080"))
         row += 8
     ws.set_row(row, 40)
