@@ -410,6 +410,11 @@ def test_five_year_sheets_charts_and_standards(five) -> None:  # type: ignore[no
         xml = [z.read(n).decode() for n in charts]
     assert len(charts) == 2 + 9
     assert all("<c:lineChart>" in x for x in xml)
+    trend = wb["单位趋势"]
+    col = get_column_letter(header_map(trend, 4)["2016年总分(分)"])
+    rules = [r for cf in trend.conditional_formatting if str(cf.sqref) == f"{col}5:{col}56"
+             for r in cf.rules]
+    assert [r.formula[0] for r in rules][0] == f"AND(ISNUMBER(${col}5),${col}5>=90)"
 
 
 def test_five_year_values_per_year_exactly(five, by_year) -> None:  # type: ignore[no-untyped-def]

@@ -56,7 +56,7 @@ def write_five_year(by_year: dict[int, FiguresLike], path: Path) -> Path:
         _cover(book, title, overview)
         _table_sheet(book, "单位趋势", f"{span}年度各单位总分及按时报送率", agencies,
                      note="各年度总分及按时报送率按当年考核规则计算；当年未参加考核的显示“不适用”。",
-                     widths={"单位": 17, "组别": 11})
+                     widths={"单位": 17, "组别": 11}, rag=(s.green_at, s.amber_at))
         _table_sheet(book, "指标趋势", f"{span}年度主要指标实际值与规划进度", indicators,
                      note="本年应达值：按基期值至规划目标值的进度推算的当年应达到的数值。",
                      widths={"编号": 5, "指标": 18, "属性": 7, "单位": 5, "目标值": 7})
@@ -151,13 +151,19 @@ def _cover(book: Book, title: str, overview: pd.DataFrame) -> None:
 
 
 def _table_sheet(book: Book, name: str, title: str, df: pd.DataFrame, *, note: str,
-                 widths: dict[str, float]) -> None:
+                 widths: dict[str, float], rag: tuple[float, float] | None = None) -> None:
+    """A sheet holding `df` under its title and `note`; with `rag` = (green_at, amber_at)
+    every 总分 and rate column is coloured red/amber/green."""
     ws = book.sheet(name, title)
     book.note(ws, 2, note)
     widths = {**{str(c): 7.5 for c in df.columns}, **widths}
-    book.table(ws, 3, df, widths=widths,
-               number_formats={c: "0.00" for c in df.columns if "实际值" in c or "应达值" in c
-                               or c == "基期值"})
+    table = book.table(ws, 3, df, widths=widths,
+                       number_formats={c: "0.00" for c in df.columns
+                                       if "实际值" in c or "应达值" in c or c == "基期值"})
+    if rag is not None:
+        for column in df.columns:
+            if "总分" in column or "率" in column:
+                book.rag(ws, table, str(column), *rag)
     book.print_setup(ws, header_row=3, freeze_col=2)
 
 
