@@ -211,10 +211,6 @@ class Book:
         ws.set_column(col, col, width)
         return width
 
-    def total_width(self, ws: Worksheet) -> float:
-        """The sum of the widths set on the sheet's columns."""
-        return sum(self._widths.get(ws.name, {}).values())
-
     def column_kind(self, header: str, values: pd.Series) -> str:
         """"date", "percent", "score", "int", "number" or "text", from the header and values."""
         present = [v for v in values if not is_missing(v)]
@@ -413,8 +409,3 @@ def _height(widths: Sequence[int], columns: Sequence[float]) -> float:
     lines = max([math.ceil(w / max(c - 1.0, 1.0)) for w, c in zip(widths, columns, strict=True)]
                 + [1])
     return LINE * min(lines, 10) + 2
-
-
-def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    """`items` in slices of `size`."""
-    return [items[i:i + size] for i in range(0, len(items), size)]
