@@ -74,6 +74,9 @@ class SettingsError(ValueError):
 
 
 SCORING_VERSION = "2026.1"  # the version of the built-in scoring rules below
+# the ranking's tie rule (tracker.annual.scorecard.figures.rank_group), as printed
+TIE_RULE = ("总分相同的，依次比较按时报送得分、牵头任务进展得分（不适用者在后）、完整性得分，"
+            "扣分少者在前；仍相同的名次并列，按单位名称排序")
 
 
 class ScoringRules(BaseModel):
@@ -138,8 +141,7 @@ class ScoringRules(BaseModel):
             ("扣分", f"每份已送达的督办通知扣{self.per_supervision_notice:g}分；每份已签发并印发、"
                      f"点名该单位的通报扣{self.per_circular:g}分。同一单位同一报送期同日督办的事项合为"
                      "一份督办通知。未签发的通报草稿、未送达的督办通知不扣分。总分＝百分制得分－扣分，最低0分"),
-            ("排名", "市级部门与区人民政府分别排名。总分相同的，依次比较按时报送得分、牵头任务进展得分"
-                     "（不适用者在后）、完整性得分，扣分少者在前；仍相同的名次并列，按单位名称排序"),
+            ("排名", "市级部门与区人民政府分别排名。" + TIE_RULE),
             ("数值修约", f"比率（%）保留{p}位小数，各项得分、百分制得分、总分保留{s}位小数，均四舍五入；"
                          "各项得分由未修约的比率计算后修约，百分制得分由修约后的各项得分计算"),
             ("颜色标识", f"总分及比率不低于{self.green_at:g}为绿色，不低于{self.amber_at:g}为黄色，"

@@ -1,78 +1,439 @@
-"""Write the scorecard workbook (pandas + xlsxwriter), Chinese headers, six sheets.
+"""The scorecard workbook the performance office reads, prints and signs (issue 11, item 2).
 
-Text typed by users never becomes a formula: the workbook is opened with
-`strings_to_formulas=False` (and no URL or number guessing), so `=1+1` stays text.
+`write_scorecard(figures, path)` writes, in order: 封面 (title, status, key figures, the top
+and bottom five of each group), 图表 (three native charts and the figures they plot),
+市级部门排名, 区人民政府排名, 汇总（合并）, 任务进展, 指标, 逾期督办 (three aggregates),
+扣分明细, 常务会议, one sheet per district government, 说明 (the rules), 图表数据 (what
+the charts plot). The per-escalation
+detail goes to a CSV beside it (`write_escalation_detail`), never into the workbook, so a
+province-sized year never meets Excel's row limit (issue 11, item 6).
+
+Text typed by users never becomes a formula: the workbook refuses formula, URL and number
+guessing (`WRITER_OPTIONS`) and every text cell is written with `write_string`, so "=1+1"
+stays text; in the CSV a text starting with = + - @ is prefixed with an apostrophe.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import os
-import unicodedata
+import re
 from pathlib import Path
 
 import pandas as pd
+from xlsxwriter.worksheet import Worksheet
 
-from tracker.annual.scorecard.figures import Figures
-from tracker.dates.workdays import SHANGHAI
+from tracker.annual.scorecard.book import (
+    WRITER_OPTIONS,
+    Book,
+    FiguresLike,
+    Table,
+    beijing_time,
+    cn_date,
+    display_width,
+    is_missing,
+)
+from tracker.annual.scorecard.charts import DATA_SHEET, add_chart_data_sheet, add_charts_sheet
+from tracker.annual.scorecard.figures import round_half_up
+from tracker.settings import TIE_RULE
 
-SHEETS = ["汇总", "任务进展", "指标", "逾期督办", "常务会议", "说明"]
-WRITER_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False,
-                  "strings_to_numbers": False}
+__all__ = ["WRITER_OPTIONS", "display_width", "write_scorecard", "write_escalation_detail",
+           "sheet_names", "TIE_RULE", "DEFAULT_AUTHOR"]
 
-
-def display_width(value: object) -> int:
-    """Column width in Excel units: CJK and full-width characters count double."""
-    text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def method_table(figures: Figures) -> pd.DataFrame:
-    rows = [("规划纲要", figures.plan_title), ("考核年度", str(figures.year)),
-            ("生成时间", figures.generated.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M 北京时间")),
-            *figures.scoring.describe()]
-    return pd.DataFrame(rows, columns=["项目", "说明"])
-
-
-def write_escalation_detail(figures: Figures, path: Path) -> Path:
-    """The per-escalation detail as CSV (UTF-8 with BOM, so Excel and WPS read it), atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    figures.escalation_detail.to_csv(tmp, index=False, encoding="utf-8-sig")
-    os.replace(tmp, path)
-    return path
+GROUPS = ("市级部门", "区人民政府")
+DEFAULT_AUTHOR = "市政府督查室"
+INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+COUNT_UNITS = {"应报": "项", "按时": "项", "逾期报送": "项", "未报": "项", "完整": "项",
+               "牵头任务数": "项", "获批延期": "次", "会议次数": "次", "事项数": "项",
+               "涉及单位数": "个"}
+SCORE_UNITS = ("适用满分", "百分制得分", "扣分", "总分")
 
 
-def write_scorecard(figures: Figures, path: Path) -> Path:
-    """Write the workbook atomically (temp file, then rename) and return its path."""
+def short_name(government: str) -> str:
+    """A district government's short name for its sheet: "和平区人民政府" -> "和平区"."""
+    name = government.removesuffix("人民政府") or government
+    return INVALID_SHEET_CHARS.sub("_", name).strip("'")[:31] or "区"
+
+
+def sheet_names(figures: FiguresLike) -> list[str]:
+    """The workbook's sheet names in order (the district sheets are unique and <= 31 chars)."""
+    fixed = ["封面", "图表", "市级部门排名", "区人民政府排名", "汇总（合并）", "任务进展", "指标",
+             "逾期督办", "扣分明细", "常务会议"]
+    taken = set(fixed) | {"说明", DATA_SHEET}
+    districts = []
+    for government in figures.districts:
+        base = short_name(government)
+        name, n = base, 2
+        while name in taken:
+            suffix = f"({n})"
+            name, n = base[:31 - len(suffix)] + suffix, n + 1
+        taken.add(name)
+        districts.append(name)
+    return fixed + districts + ["说明", DATA_SHEET]
+
+
+def headers(figures: FiguresLike) -> dict[str, str]:
+    """Display headers with their units (项, 次, 分; parts with their printed maximum)."""
+    s = figures.scoring
+    out = {name: f"{name}({unit})" for name, unit in COUNT_UNITS.items()}
+    out.update({name: f"{name}(分)" for name in SCORE_UNITS})
+    out.update({"按时报送得分": f"按时报送得分(满分{s.on_time:g}分)",
+                "完整性得分": f"完整性得分(满分{s.completeness:g}分)",
+                "牵头任务进展得分": f"牵头任务进展得分(满分{s.progress:g}分)",
+                "常务会议得分": f"常务会议得分(满分{s.meetings:g}分)"})
+    return out
+
+
+def subtitle(figures: FiguresLike) -> str:
+    """The line under every title: plan, year, issue time (Beijing), data date, rules, status."""
+    s = figures.scoring
+    status = "正式印发" if figures.issued else "试算（未印发）"
+    return (f"《{figures.plan_title}》{figures.year}年度　生成时间 {beijing_time(figures.generated)}"
+            f"（北京时间）　数据截至{cn_date(figures.data_as_of)}　"
+            f"考核规则版本 {s.version}（校验码 {s.digest()}）　{status}")
+
+
+def write_scorecard(figures: FiguresLike, path: Path) -> Path:
+    """Write the scorecard workbook of `figures` (FIGURES_SPEC.md) to `path` and return it.
+
+    Atomic: written to a temporary file beside `path`, then `os.replace`d; on any error the
+    temporary file is removed and `path` is untouched. Dates are Excel dates, NaN points
+    print "不适用", percentages and points use the rules' digits. Raises ValueError when
+    `figures.generated` is naive."""
+    s = figures.scoring
+    book = Book(path, subtitle=subtitle(figures), percent_digits=s.percent_digits,
+                score_digits=s.score_digits)
+    try:
+        names = sheet_names(figures)
+        heads = headers(figures)
+        _cover(book, figures)
+        add_charts_sheet(book, figures)
+        for group in GROUPS:
+            _ranking(book, figures, group, heads)
+        _combined(book, figures, heads)
+        _measures(book, figures, heads)
+        _indicators(book, figures, heads)
+        _escalations(book, figures, heads)
+        _deductions(book, figures, heads)
+        _meetings(book, figures, heads)
+        for government, name in zip(figures.districts, names[10:-2], strict=True):
+            _district(book, figures, government, name)
+        _rules(book, figures)
+        add_chart_data_sheet(book, figures)
+        title = f"《{figures.plan_title}》{figures.year}年度考核记分卡"
+        author = str(getattr(figures, "supervision_office", "") or DEFAULT_AUTHOR)
+        created = figures.generated.astimezone(dt.UTC).replace(tzinfo=None)
+        book.properties(title=title, subject=f"{figures.year}年度考核记分卡", author=author,
+                        manager=author, company=str(getattr(figures, "issuer", "") or author),
+                        category="考核记分卡", created=created,
+                        keywords=f"考核记分卡, {figures.year}, {figures.plan_key}",
+                        comments=f"考核规则版本 {s.version}（{s.digest()}）；"
+                                 f"{'正式印发' if figures.issued else '试算（未印发）'}；"
+                                 f"数据截至{cn_date(figures.data_as_of)}")
+        return book.close()
+    except BaseException:
+        book.discard()
+        raise
+
+
+RANKING_COLUMNS = ["排名", "单位", "按时报送率(%)", "完整率(%)", "牵头任务达成率(%)", "按时报送得分",
+                   "完整性得分", "牵头任务进展得分", "常务会议得分", "适用满分", "百分制得分",
+                   "督办通知(份)", "通报(份)", "扣分", "总分"]
+COMBINED_COLUMNS = ["单位", "组别", "组内排名", "应报", "按时", "逾期报送", "未报", "完整",
+                    "牵头任务数", "获批延期", "按时报送率(%)", "完整率(%)", "牵头任务达成率(%)",
+                    "百分制得分", "扣分", "总分"]
+
+
+def _ranking_frame(figures: FiguresLike, group: str) -> pd.DataFrame:
+    summary = figures.summary
+    df = summary[summary["组别"] == group].sort_values(["排名", "单位"], kind="stable")
+    return df.reset_index(drop=True)
+
+
+def _ranking(book: Book, figures: FiguresLike, group: str, heads: dict[str, str]) -> None:
+    """A group's ranking: the rates and every part's points (the counts behind the rates
+    are on 汇总（合并）), so the sheet prints one page wide at a readable size."""
+    ws = book.sheet(f"{group}排名", f"{figures.year}年度考核记分卡　{group}排名")
+    df = _ranking_frame(figures, group)[RANKING_COLUMNS]
+    book.note(ws, 2, f"共{len(df)}个单位；名次为{group}组内排名。{TIE_RULE}。"
+                     "应报、按时等事项数见“汇总（合并）”表。")
+    table = book.table(ws, 3, df, headers=heads, widths={**_number_widths(df), "排名": 5.5,
+                                                         "单位": 17})
+    _colour_scores(book, ws, table, figures, ranking=True)
+    book.print_setup(ws, header_row=3, freeze_col=2)
+
+
+def _number_widths(df: pd.DataFrame) -> dict[str, float]:
+    """Narrow numeric columns (their headers wrap) so a table prints one page wide."""
+    return {str(name): 7.0 for name in df.columns if pd.api.types.is_numeric_dtype(df[name])}
+
+
+def _colour_scores(book: Book, ws: Worksheet, table: Table, figures: FiguresLike, *,
+                   ranking: bool) -> None:
+    s = figures.scoring
+    if ranking:
+        book.top_bottom(ws, table, "总分")
+    for column in ("总分", "按时报送率(%)", "完整率(%)", "牵头任务达成率(%)"):
+        if column in table.columns:
+            book.rag(ws, table, column, s.green_at, s.amber_at)
+
+
+def _combined(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None:
+    ws = book.sheet("汇总（合并）", f"{figures.year}年度考核记分卡　汇总（市级部门与区人民政府合并）")
+    df = figures.summary.copy()
+    df["_progress"] = df["牵头任务进展得分"].fillna(-1)
+    df = df.sort_values(["总分", "按时报送得分", "_progress", "完整性得分", "扣分", "单位"],
+                        ascending=[False, False, False, False, True, True], kind="stable")
+    df = df.rename(columns={"排名": "组内排名"})[COMBINED_COLUMNS].reset_index(drop=True)
+    book.note(ws, 2, "按总分从高到低排列；市级部门与区人民政府分别排名，名次见各组排名表；"
+                     "各部分得分见排名表。")
+    table = book.table(ws, 3, df, headers=heads,
+                       widths={**_number_widths(df), "组内排名": 6, "单位": 17, "组别": 11})
+    _colour_scores(book, ws, table, figures, ranking=False)
+    book.print_setup(ws, header_row=3, freeze_col=1)
+
+
+def _cover(book: Book, figures: FiguresLike) -> None:
+    s = figures.scoring
+    ws = book.wb.add_worksheet("封面")
+    ws.hide_gridlines(2)
+    title = f"《{figures.plan_title}》{figures.year}年度考核记分卡"
+    ws.set_row(0, 36)
+    ws.merge_range(0, 0, 0, 6, title, book.fmt(bold=True, font_size=18, font_name="黑体",
+                                               border=0, align="center", text_wrap=True))
+    ws.set_row(1, 32)
+    ws.merge_range(1, 0, 1, 6, book.subtitle, book.fmt(font_size=11, border=0, align="center",
+                                                       text_wrap=True, font_color="#404040"))
+    for col, width in enumerate((5, 30, 9, 2, 5, 30, 9)):
+        book.set_width(ws, col, width)
+    summary = figures.summary
+    book.heading(ws, 3, "一、主要数据")
+    asked = float(summary["应报"].sum())
+    on_time = float(summary["按时"].sum())
+    indicators = figures.indicators
+    meetings = figures.meetings
+    missing = meetings[pd.to_numeric(meetings["会议次数"], errors="coerce").fillna(0) == 0]
+    label = book.fmt(align="left", text_wrap=True)
+    value_fmt = {"int": book.fmt(num_format="0", align="center"),
+                 "score": book.fmt(num_format=book.score_fmt, align="center"),
+                 "percent": book.fmt(num_format=book.percent_fmt, align="center")}
+    rows: list[tuple[str, float | str, str]] = [
+        ("参加考核单位(个)", len(summary), "int"),
+        *[(f"{g}(个)", int((summary["组别"] == g).sum()), "int") for g in GROUPS],
+        *[(f"{g}平均总分(分)", _mean(summary.loc[summary["组别"] == g, "总分"],
+                                 s.score_digits), "score") for g in GROUPS],
+        ("按时报送率(%)", round_half_up(on_time / asked * 100, s.percent_digits)
+         if asked else "不适用", "percent"),
+        ("已送达的督办通知(份)", int(summary["督办通知(份)"].sum()), "int"),
+        ("已签发的通报(份)", int(summary["通报(份)"].sum()), "int"),
+        ("偏离进度的指标(个)", int((indicators["是否符合进度"] == "偏离").sum()), "int"),
+        ("未报送的指标(个)", int((indicators["是否符合进度"] == "未报送").sum()), "int"),
+        ("未召开常务会议的区人民政府(个)", len(missing), "int"),
+    ]
+    ws.write_string(4, 1, "项目", book.header_fmt)
+    ws.write_string(4, 2, "数值", book.header_fmt)
+    row = 5
+    for name, value, kind in rows:
+        ws.write_string(row, 1, name, label)
+        if isinstance(value, str):
+            ws.write_string(row, 2, value, book.fmt(align="center", font_color="#808080"))
+        else:
+            ws.write_number(row, 2, value, value_fmt[kind])
+        row += 1
+    if len(missing):
+        names = "、".join(str(n) for n in missing["政府"])
+        ws.set_row(row, 17 * max(1, -(-display_width(names) // 56)))
+        ws.merge_range(row, 1, row, 5, f"未召开常务会议：{names}",
+                       book.fmt(border=0, text_wrap=True, font_color="#9C0006"))
+        row += 1
+    row += 1
+    book.heading(ws, row, "二、各组前五名与后五名（按总分）")
+    row += 1
+    for group in GROUPS:
+        ranked = _ranking_frame(figures, group)
+        top = ranked.head(5)
+        bottom = ranked.tail(5).iloc[::-1] if len(ranked) > 5 else ranked.iloc[0:0]
+        for col, (label_text, part) in zip((0, 4), ((f"{group}前五名", top),
+                                                    (f"{group}后五名", bottom)), strict=True):
+            ws.merge_range(row, col, row, col + 2, label_text,
+                           book.fmt(bold=True, align="center", bg_color="#DDEBF7"))
+            ws.write_string(row + 1, col, "排名", book.header_fmt)
+            ws.write_string(row + 1, col + 1, "单位", book.header_fmt)
+            ws.write_string(row + 1, col + 2, "总分(分)", book.header_fmt)
+            for i, rec in enumerate(part.itertuples(index=False)):
+                r = row + 2 + i
+                if display_width(rec.单位) > 28:
+                    ws.set_row(r, 35)
+                ws.write_number(r, col, float(rec.排名), value_fmt["int"])
+                ws.write_string(r, col + 1, str(rec.单位), label)
+                ws.write_number(r, col + 2, float(rec.总分), value_fmt["score"])
+            if part.empty:
+                empty = (f"本年度无{group}参加考核" if ranked.empty
+                         else f"共{len(ranked)}个单位，均列于前五名")
+                ws.merge_range(row + 2, col, row + 2, col + 2, empty,
+                               book.fmt(align="center", font_color="#808080"))
+        row += 8
+    ws.set_row(row, 40)
+    note = ("说明：各部分得分按其满分计算，不适用的部分不计分并按适用满分折算为百分制，"
+            "再减去已送达的督办通知和已签发的通报扣分；详见“说明”表。逾期督办逐项明细见同名CSV文件。")
+    ws.merge_range(row, 0, row, 6, note, book.fmt(border=0, text_wrap=True, font_size=11))
+    book.print_setup(ws, header_row=None)
+    ws.fit_to_pages(1, 1)
+    ws.set_row(2, 6)
+
+
+def _mean(values: pd.Series, digits: int) -> float | str:
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    return round_half_up(float(numbers.mean()), digits) if len(numbers) else "不适用"
+
+
+def _measures(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None:
+    ws = book.sheet("任务进展", f"{figures.year}年度考核记分卡　主要任务进展")
+    df = figures.measures
+    table = book.table(ws, 2, df, headers=heads,
+                       widths={"编号": 6, "任务": 22, "领域": 10, "牵头单位": 12,
+                               "牵头单位最新状态": 8, "最高督办级别": 8, "最新进展": 23,
+                               **{c: 7 for c in ("完成进度(%)", "本年应达进度(%)", "达成率(%)")},
+                               **{c: 6 for c in ("应报", "按时", "逾期报送", "未报")}})
+    s = figures.scoring
+    if "达成率(%)" in table.columns:
+        book.rag(ws, table, "达成率(%)", s.green_at, s.amber_at)
+    book.print_setup(ws, header_row=2, freeze_col=2)
+
+
+def _indicators(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None:
+    ws = book.sheet("指标", f"{figures.year}年度考核记分卡　主要指标（对照规划进度）")
+    df = figures.indicators
+    table = book.table(ws, 2, df, headers=heads,
+                       widths={"编号": 5, "指标": 18, "属性": 7, "报送单位": 12, "单位": 5,
+                               "目标值": 7, "数据来源": 14, "处理情况": 15, "是否符合进度": 7,
+                               **{c: 7 for c in ("基期值", "目标值数值", "本年应达值", "本年实际值")},
+                               **{c: 8 for c in ("分子", "分母")}},
+                       number_formats={c: "0.00" for c in ("基期值", "目标值数值", "本年应达值",
+                                                           "本年实际值")})
+    if table.last_row >= table.first_row:
+        c = table.col("是否符合进度")
+        for word, fill in (("符合", "#C6EFCE"), ("偏离", "#FFC7CE"), ("未报送", "#FFEB9C")):
+            ws.conditional_format(table.first_row, c, table.last_row, c, {
+                "type": "cell", "criteria": "==", "value": f'"{word}"',
+                "format": book.wb.add_format({"bg_color": fill})})
+    book.note(ws, table.last_row + 2,
+              "本年应达值：按基期值（2015年）至规划目标值的进度推算的本年度应达到的数值；"
+              "偏离进度的约束性指标报督查室，预期性指标由报送单位书面说明。")
+    book.print_setup(ws, header_row=2, freeze_col=2)
+
+
+def _escalations(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None:
+    ws = book.sheet("逾期督办", f"{figures.year}年度考核记分卡　逾期督办情况（汇总）")
+    row = 2
+    book.note(ws, row, "逐项明细（报送期、任务、单位、级别、日期）见随附的CSV文件“逾期督办明细”。")
+    row += 2
+    parts = (("一、按单位汇总", figures.escalations_by_agency),
+             ("二、按任务汇总", figures.escalations_by_measure),
+             ("三、按督办级别汇总", figures.escalations_by_rung))
+    for heading, df in parts:
+        book.heading(ws, row, heading)
+        if df.empty:
+            ws.write_string(row + 1, 0, "无", book.fmt(border=0))
+            row += 3
+            continue
+        table = book.table(ws, row + 1, df, headers=heads,
+                           widths={"编号": 10, "级别": 10, "任务": 40})
+        row = table.last_row + 3
+    book.print_setup(ws, header_row=1)
+
+
+def _deductions(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None:
+    ws = book.sheet("扣分明细", f"{figures.year}年度考核记分卡　扣分明细（已送达的督办通知、已签发的通报）")
+    df = figures.deductions
+    if df.empty:
+        book.set_width(ws, 0, 80)
+        ws.write_string(2, 0, "本年度无已送达的督办通知或已签发的通报，无扣分。", book.fmt(border=0))
+        book.print_setup(ws, header_row=1)
+        return
+    book.table(ws, 2, df, headers=heads, widths={"标题": 44, "扣分": 8})
+    book.print_setup(ws, header_row=2, freeze_col=1)
+
+
+def _meetings(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None:
+    ws = book.sheet("常务会议", f"{figures.year}年度考核记分卡　政府常务会议研究情况")
+    df = figures.meetings
+    table = book.table(ws, 2, df, headers=heads, widths={"会议名称及届次": 34})
+    if "是否履职" in table.columns and table.last_row >= table.first_row:
+        c = table.col("是否履职")
+        ws.conditional_format(table.first_row, c, table.last_row, c, {
+            "type": "cell", "criteria": "==", "value": '"否"',
+            "format": book.wb.add_format({"bg_color": "#FFC7CE"})})
+    book.print_setup(ws, header_row=2, freeze_col=1)
+
+
+def _district(book: Book, figures: FiguresLike, government: str, name: str) -> None:
+    ws = book.sheet(name, f"{figures.year}年度考核记分卡　{government}任务报送情况")
+    summary = figures.summary
+    row = summary[summary["单位"] == government]
+    if len(row):
+        rec = row.iloc[0]
+        total = int((summary["组别"] == rec["组别"]).sum())
+        digits = figures.scoring.score_digits
+        line = (f"组内排名第{int(rec['排名'])}名（共{total}个），总分 {rec['总分']:.{digits}f} 分；"
+                f"按时报送 {int(rec['按时'])}/{int(rec['应报'])} 项，逾期报送 {int(rec['逾期报送'])} 项，"
+                f"未报 {int(rec['未报'])} 项。")
+        book.note(ws, 2, line)
+    df = figures.districts[government]
+    table = book.table(ws, 3, df, widths={"编号": 7, "任务": 40, "报送期": 14})
+    if "状态" in table.columns and table.last_row >= table.first_row:
+        c = table.col("状态")
+        for word, fill in (("逾期", "#FFEB9C"), ("未报", "#FFC7CE")):
+            ws.conditional_format(table.first_row, c, table.last_row, c, {
+                "type": "text", "criteria": "containing", "value": word,
+                "format": book.wb.add_format({"bg_color": fill})})
+    book.print_setup(ws, header_row=3, freeze_col=2)
+
+
+def _rules(book: Book, figures: FiguresLike) -> None:
+    s = figures.scoring
+    ws = book.sheet("说明", f"{figures.year}年度考核记分卡　考核规则说明")
+    note = str(getattr(figures, "note", "") or "")
+    rows = [("印发状态", "正式印发" if figures.issued else "试算（未印发），以正式印发的记分卡为准"),
+            *([("重新生成", note)] if note else []),
+            ("数据截至", cn_date(figures.data_as_of)),
+            ("生成时间", f"{beijing_time(figures.generated)}（北京时间）"),
+            *[(str(a), str(b)) for a, b in s.describe()],
+            ("逾期督办明细", "逐项明细随记分卡另附CSV文件（UTF-8编码），可用Excel或WPS打开")]
+    book.table(ws, 2, pd.DataFrame(rows, columns=["项目", "说明"]), widths={"项目": 14, "说明": 74})
+    book.print_setup(ws, header_row=2)
+
+
+def write_escalation_detail(figures: FiguresLike, path: Path) -> Path:
+    """Write `figures.escalation_detail` as CSV (UTF-8 with BOM, so Excel and WPS read the
+    Chinese; dates yyyy-mm-dd, an empty date empty) atomically, and return `path`. A text
+    starting with = + - @ (or a tab/CR) gets a leading apostrophe so a spreadsheet never
+    runs it as a formula."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    summary = figures.summary.drop(columns=["agency_id"], errors="ignore")
-    frames = {
-        "汇总": summary, "任务进展": figures.measures, "指标": figures.indicators,
-        "逾期督办": figures.escalations_by_agency, "常务会议": figures.meetings,
-        "说明": method_table(figures),
-    }
-    with pd.ExcelWriter(tmp, engine="xlsxwriter", datetime_format="yyyy-mm-dd hh:mm",
-                        date_format="yyyy-mm-dd",
-                        engine_kwargs={"options": WRITER_OPTIONS}) as writer:
-        book = writer.book
-        header = book.add_format({"bold": True, "bg_color": "#1F4E79", "font_color": "#FFFFFF",
-                                  "border": 1, "text_wrap": True, "valign": "vcenter"})
-        wrap = book.add_format({"text_wrap": True, "valign": "top"})
-        for name in SHEETS:
-            df = frames[name]
-            df.to_excel(writer, sheet_name=name, index=False)
-            sheet = writer.sheets[name]
-            for col, title in enumerate(df.columns):
-                sheet.write(0, col, title, header)
-                widest = max([display_width(title)] + [display_width(v) for v in df[title]])
-                width = min(max(widest + 2, 8), 60)
-                sheet.set_column(col, col, width, wrap if widest > 60 else None)
-            sheet.freeze_panes(1, 1 if name != "说明" else 0)
-            if len(df.columns):
-                sheet.autofilter(0, 0, max(len(df), 1), len(df.columns) - 1)
-            sheet.set_landscape()
-            sheet.set_paper(9)  # A4
-            sheet.repeat_rows(0)
-            sheet.fit_to_pages(1, 0)
-    os.replace(tmp, path)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    df = figures.escalation_detail
+    writer.writerow([str(c) for c in df.columns])
+    for record in df.itertuples(index=False, name=None):
+        writer.writerow([_csv_cell(v) for v in record])
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(buffer.getvalue().encode("utf-8-sig"))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
+
+
+def _csv_cell(value: object) -> str:
+    if is_missing(value):
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
