@@ -115,9 +115,13 @@ def scorecard_task(now: str | None, settings: Settings | None, year: int | None,
             if y is None or not plan.first_year <= y <= plan.last_year:
                 continue  # a year outside this plan's period is another plan's
             r = run_checkpoint(session, plan, y, at, policy, settings.home, regenerate=regenerate,
-                               stored_rules=stored_rules, actor=actor)
+                               stored_rules=stored_rules, actor=actor, soffice=settings.soffice,
+                               render_timeout=max(settings.convert_timeout, 120.0))
             out.append({"plan": plan.key, "year": y, "path": str(r.path), "written": r.written,
-                        "detail": str(r.detail_path), "regenerated": regenerate and r.written})
+                        "detail": str(r.detail_path), "regenerated": regenerate and r.written,
+                        "pictures": [str(x) for x in r.pictures],
+                        "pictures_error": r.pictures_error,
+                        "five_year": str(r.five_year) if r.five_year else None})
     return out
 
 

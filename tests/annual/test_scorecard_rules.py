@@ -167,3 +167,25 @@ def test_ties_follow_the_stated_rule():
     ranked = rank_group(df)
     assert list(zip(ranked["单位"], ranked["排名"], strict=True)) == [
         ("戊", 1), ("丙", 2), ("乙", 3), ("甲", 3), ("丁", 5)]
+
+
+def test_the_last_year_brings_the_plans_summary_and_pictures_beside_the_card(
+        db, plan, policy, overdue, tmp_path):
+    """Issue 11, items 2 and 7: the plan's last year's checkpoint also writes the
+    multi-year summary (every year with data, each by the rules its card was issued by);
+    a card gets PNGs of its cover and charts, or says why not, and is issued either way."""
+    import openpyxl
+
+    with transaction(db) as s:
+        card_2017 = run_checkpoint(s, s.get_one(Plan, plan.id), 2017, at("2018-02-13"), policy,
+                                   tmp_path, soffice="")
+    assert card_2017.five_year is None and card_2017.pictures == []
+    assert "TRACKER_SOFFICE" in card_2017.pictures_error and card_2017.path.exists()
+    with transaction(db) as s:
+        last = run_checkpoint(s, s.get_one(Plan, plan.id), 2020, at("2021-02-20"), policy,
+                              tmp_path, soffice="")
+    assert last.five_year == tmp_path / "scorecard-2016-2020-tianjin-disability-2016-2020-summary.xlsx"
+    book = openpyxl.load_workbook(last.five_year)
+    cells = {str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row
+             if c.value is not None}
+    assert any("2017" in c for c in cells) and "市民政局" in cells

@@ -16,15 +16,19 @@ import datetime as dt
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tracker.annual.meetings import record_findings
+from tracker.annual.scorecard import years_with_data
+from tracker.annual.scorecard.book import FiguresLike
 from tracker.annual.scorecard.excel import write_escalation_detail, write_scorecard
 from tracker.annual.scorecard.figures import Figures, compute
+from tracker.annual.scorecard.five_year import write_five_year
+from tracker.annual.scorecard.render import render_pictures
 from tracker.dates.chinese import cn_date
 from tracker.dates.workdays import local_date
 from tracker.errors import DomainError
@@ -41,6 +45,9 @@ class CheckpointResult:
     written: bool  # False when the issued card stood as it was
     figures: Figures | None  # None when nothing was computed (issued already)
     detail_path: Path | None = None
+    pictures: list[Path] = field(default_factory=list)  # PNGs of the cover and the charts
+    pictures_error: str = ""  # why there are none (LibreOffice missing, …); the card stands
+    five_year: Path | None = None  # the plan's multi-year summary, with its last year
 
 
 def checkpoint_day(year: int, policy: Policy) -> dt.date:
@@ -59,6 +66,11 @@ def due_year(plan: Plan, now: dt.datetime, policy: Policy) -> int | None:
 def scorecard_path(out_dir: Path, plan: Plan, year: int) -> Path:
     """Where a plan's scorecard of a year is written: one file per plan and year."""
     return out_dir / f"scorecard-{year}-{plan.key}.xlsx"
+
+
+def five_year_path(out_dir: Path, plan: Plan) -> Path:
+    """Where the plan's multi-year summary (e.g. 2016–2020) is written with its last year."""
+    return out_dir / f"scorecard-{plan.first_year}-{plan.last_year}-{plan.key}-summary.xlsx"
 
 
 def detail_path(out_dir: Path, plan: Plan, year: int) -> Path:
@@ -98,7 +110,8 @@ def issued_run(session: Session, plan_id: int, year: int) -> ScorecardRun | None
 
 def run_checkpoint(session: Session, plan: Plan, year: int, now: dt.datetime, policy: Policy,
                    out_dir: Path, *, regenerate: bool = False, stored_rules: bool = False,
-                   actor: str = "system:annual_checkpoint") -> CheckpointResult:
+                   actor: str = "system:annual_checkpoint", soffice: str = "soffice",
+                   render_timeout: float = 120.0) -> CheckpointResult:
     """Record the year's meeting findings and issue the year's scorecard into `out_dir`.
 
     - Not issued yet: score by the current rules (`policy.rules.scoring`), write
@@ -107,6 +120,9 @@ def run_checkpoint(session: Session, plan: Plan, year: int, now: dt.datetime, po
     - `regenerate=True` (on purpose, by `actor`): score again, by the current rules, or by
       the rules stored with the issued card when `stored_rules` (which reproduces it when
       the data have not changed), replace the stored card, and say so in it.
+    A card written also gets PNGs of its cover and charts beside it (LibreOffice `soffice`
+    and pdftoppm; none, with the reason in `pictures_error`, when they fail or `soffice` is
+    ""), and the plan's last year also the multi-year summary (`five_year_path`).
     Does not commit. Raises DomainError for a year outside the plan's period.
     """
     if not plan.first_year <= year <= plan.last_year:
@@ -146,9 +162,36 @@ def run_checkpoint(session: Session, plan: Plan, year: int, now: dt.datetime, po
                         .values(**values, **extra))
     _put(path, book)
     _put(csv_path, csv)
+    result = CheckpointResult(year, path, True, figures, csv_path)
+    if soffice:
+        try:
+            result.pictures = render_pictures(path, out_dir, soffice=soffice,
+                                              timeout=render_timeout)
+        except DomainError as exc:
+            result.pictures_error = str(exc)
+    else:
+        result.pictures_error = "未配置 LibreOffice（TRACKER_SOFFICE 为空），未生成图片"
+    if year == plan.last_year:
+        result.five_year = _five_year(session, plan, now, out_dir, figures)
     action = "scorecard.regenerate" if regenerate and previous is not None else "scorecard.issue"
     session.add(AuditEvent(at=now, actor=actor, action=action, object_type="plan",
                            object_id=plan.key,
                            detail={"year": year, "path": str(path), "hash": digest,
-                                   "rules": scoring.version, "digest": scoring.digest()}))
-    return CheckpointResult(year, path, True, figures, csv_path)
+                                   "rules": scoring.version, "digest": scoring.digest(),
+                                   "pictures": [str(x) for x in result.pictures],
+                                   "pictures_error": result.pictures_error}))
+    return result
+
+
+def _five_year(session: Session, plan: Plan, now: dt.datetime, out_dir: Path,
+               last: Figures) -> Path:
+    """The plan's multi-year summary: each year with data scored by the rules its issued
+    card used (the current rules for a year never issued), the last year as just issued."""
+    by_year: dict[int, FiguresLike] = {plan.last_year: last}
+    stored = {y: r for y, r in session.execute(
+        select(ScorecardRun.year, ScorecardRun.rules).where(ScorecardRun.plan_id == plan.id))}
+    for _plan, year in sorted(years_with_data(session, plan.id)):
+        if year != plan.last_year:
+            rules = ScoringRules.model_validate(stored[year]) if stored.get(year) else last.scoring
+            by_year[year] = compute(session, plan, year, rules, now=now, issued=year in stored)
+    return write_five_year(by_year, five_year_path(out_dir, plan))

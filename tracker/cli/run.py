@@ -147,6 +147,12 @@ def scorecard(
                  else "此前已印发，未改变（如需重新生成请加 --regenerate）")
         console.print(f"{row['path']}（{state}）", soft_wrap=True, highlight=False)
         console.print(f"  逾期督办明细：{row['detail']}", soft_wrap=True, highlight=False)
+        for picture in row.get("pictures") or []:
+            console.print(f"  图片：{picture}", soft_wrap=True, highlight=False)
+        if row.get("pictures_error"):
+            console.print(f"  未生成图片：{row['pictures_error']}", soft_wrap=True, highlight=False)
+        if row.get("five_year"):
+            console.print(f"  规划期汇总：{row['five_year']}", soft_wrap=True, highlight=False)
 
 
 @app.command("serve")

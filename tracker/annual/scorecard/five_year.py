@@ -133,7 +133,7 @@ def _indicators(by_year: dict[int, FiguresLike], years: list[int]) -> pd.DataFra
             for y in years:
                 ind = by_year[y].indicators
                 hit = ind.loc[ind["编号"] == rec["编号"], column]
-                row[f"{y}年{label}"] = float(hit.iloc[0]) if len(hit) else float("nan")
+                row[f"{y}年{label}"] = _number(hit)
         row[f"{years[-1]}年是否符合进度"] = rec["是否符合进度"]
         rows.append(row)
     return pd.DataFrame(rows)
@@ -197,8 +197,8 @@ def _chart_data(book: Book, overview: pd.DataFrame, by_year: dict[int, FiguresLi
             ind = by_year[y].indicators
             hit = ind[ind["编号"] == rec["编号"]]
             block.append({"年度": y,
-                          "实际值": float(hit["本年实际值"].iloc[0]) if len(hit) else float("nan"),
-                          "应达值": float(hit["本年应达值"].iloc[0]) if len(hit) else float("nan"),
+                          "实际值": _number(hit["本年实际值"]),
+                          "应达值": _number(hit["本年应达值"]),
                           "目标值": float(rec["目标值数值"])})
         book.table(ws, row, pd.DataFrame(block), na_text=None,
                    number_formats={"年度": "0", "实际值": "0.00", "应达值": "0.00",
@@ -269,3 +269,9 @@ def _rules(book: Book, by_year: dict[int, FiguresLike], years: list[int]) -> Non
              ("不适用", "该年度未参加考核或无数据")]
     book.table(ws, 2, pd.DataFrame(rows, columns=["项目", "说明"]), widths={"项目": 12, "说明": 76})
     book.print_setup(ws, header_row=2)
+
+
+def _number(column: pd.Series) -> float:
+    """The first value of a column as a float; NaN when empty, missing or not a number."""
+    value = pd.to_numeric(column, errors="coerce")
+    return float(value.iloc[0]) if len(value) else float("nan")
