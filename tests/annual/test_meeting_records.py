@@ -275,6 +275,11 @@ def test_board_mark(db, plan, policy, tmp_path):
         now = board_meetings(s, plan, dt.date(2017, 10, 9))
         assert now is not None
         assert (now.year, now.confirmed, now.pending, len(now.none)) == (2017, 0, 1, 16)
+        assert now.last_year is None  # 2016 was never tracked: no mark for it
+        ensure_periods(s, plan, 2017, policy.rules, policy.calendar)
+        before = board_meetings(s, plan, dt.date(2018, 1, 15))
+        assert before is not None and (before.last_year, before.last_found) == (2017, False)
+        assert len(before.unmet) == 17  # the pending one is no confirmed meeting
         assert "和平区人民政府" not in now.none and now.none[0] == CITY
         record_findings(s, plan, 2017, at("2018-02-11"))
         later = board_meetings(s, plan, dt.date(2018, 3, 1))

@@ -488,8 +488,9 @@ def board_meetings(session: Session, plan: Plan, today: dt.date) -> BoardMeeting
     """The board's panel for `plan` on `today` (Asia/Shanghai), None when the plan sets no
     meeting duty or `today` is before its period. This year is `today`'s (the plan's last
     year after the period); the previous year's mark is its recorded finding (未履职), or
-    before the finding the governments with no confirmed meeting in it."""
-    from tracker.annual.meetings import compliant_governments, meeting_counts
+    before the finding the governments with no confirmed meeting in it (none for a year
+    the product did not track)."""
+    from tracker.annual.meetings import compliant_governments, meeting_counts, tracked
 
     if not plan.meeting_duty or today.year < plan.first_year:
         return None
@@ -500,6 +501,8 @@ def board_meetings(session: Session, plan: Plan, today: dt.date) -> BoardMeeting
     # the year-end mark: of the year before; after the period, of the plan's last year
     last: int | None = year if today.year > plan.last_year else (
         year - 1 if year - 1 >= plan.first_year else None)
+    if last is not None and not tracked(session, plan, last):
+        last = None  # a year the product never tracked has no mark
     unmet: list[str] = []
     found = False
     if last is not None:

@@ -167,12 +167,12 @@ def meeting_duty(session: Session, plan: Plan, now: dt.datetime, policy: Policy)
                 result.warnings += n
     last = year - 1
     if plan.first_year <= last <= plan.last_year and today >= finding_day(last, policy) \
-            and _tracked(session, plan, last):
+            and tracked(session, plan, last):
         result.findings = record_findings(session, plan, last, now)
     return result
 
 
-def _tracked(session: Session, plan: Plan, year: int) -> bool:
+def tracked(session: Session, plan: Plan, year: int) -> bool:
     """Whether the product tracked `year` (it had reporting periods): no findings before."""
     return session.scalar(select(ReportingPeriod.id).where(
         ReportingPeriod.plan_id == plan.id, ReportingPeriod.year == year).limit(1)) is not None
