@@ -91,6 +91,9 @@ def test_liaison_records_a_meeting_with_minutes_and_the_office_confirms(site, db
                      r'<strong class="overdue">16</strong>：天津市人民政府、河东区人民政府', board.text)
     desk = client.get("/desk/meetings")
     assert desk.status_code == 200 and "待确认的会议记录（1 项）" in desk.text
+    assert client.get("/desk/meetings", params={"year": 2030}).status_code == 404  # not in the plan
+    assert client.get("/desk/meetings", params={"plan": 999}).status_code == 404
+    assert "2016年" in client.get("/desk/meetings", params={"year": 2016}).text
     assert client.get(f"/desk/meetings/{mid}/minutes").content == PDF
     # a return needs a reason: the record's page again, the field marked
     r = client.post(f"/desk/meetings/{mid}/decide",

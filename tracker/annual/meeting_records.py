@@ -417,6 +417,7 @@ class MeetingsYear:
     years: list[int]
     governments: list[GovernmentYear]
     pending: list[MeetingRow]  # every plan's meetings waiting for the office, oldest first
+    plans: list[tuple[int, str]] = field(default_factory=list)  # plans with a meeting duty
 
     @property
     def confirmed_count(self) -> int:
@@ -432,10 +433,22 @@ class MeetingsYear:
         return [g for g in self.governments if not g.confirmed and not g.pending]
 
 
+def meeting_plan(session: Session, plan_id: int | None) -> Plan:
+    """The plan the desk's meetings page is about: the one asked for, else the first
+    loaded plan with a meeting duty. Raises NotFound for an unknown plan or none with a
+    meeting duty."""
+    plan = (session.get(Plan, plan_id) if plan_id else session.scalars(
+        select(Plan).where(Plan.meeting_duty.is_(True)).order_by(Plan.id).limit(1)).first())
+    if plan is None:
+        raise NotFound(f"没有编号为 {plan_id} 的规划" if plan_id else "没有要求政府常务会议研究的规划")
+    return plan
+
+
 def meetings_year(session: Session, plan: Plan, year: int) -> MeetingsYear:
     """Every government of `plan` with its meetings held in `year` (confirmed, pending,
-    returned) and its finding, and every plan's pending meetings (the office's queue).
-    Raises NotFound for a year outside the plan period. Four queries beside `governments`."""
+    returned) and its finding, every plan's pending meetings (the office's queue) and the
+    plans to choose from. Raises NotFound for a year outside the plan period. Five queries
+    beside `governments`."""
     from tracker.annual.meetings import compliant_governments
 
     if not plan.first_year <= year <= plan.last_year:
@@ -455,8 +468,10 @@ def meetings_year(session: Session, plan: Plan, year: int) -> MeetingsYear:
         select(ExecutiveMeeting, Plan.title).join(Plan, Plan.id == ExecutiveMeeting.plan_id)
         .where(ExecutiveMeeting.state == MeetingState.PENDING.value)
         .order_by(ExecutiveMeeting.updated_at, ExecutiveMeeting.id))]
+    plans = [(p.id, p.title) for p in session.scalars(
+        select(Plan).where(Plan.meeting_duty.is_(True)).order_by(Plan.id))]
     return MeetingsYear(plan, year, list(range(plan.first_year, plan.last_year + 1)),
-                        list(rows.values()), pending)
+                        list(rows.values()), pending, plans)
 
 
 def meeting_by_id(session: Session, meeting_id: int) -> MeetingRow:

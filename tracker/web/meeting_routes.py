@@ -29,12 +29,12 @@ from tracker.annual.meeting_records import (
     confirm_meeting,
     correct_meeting,
     meeting_by_id,
+    meeting_plan,
     meetings_year,
     minutes_file,
     return_meeting,
 )
 from tracker.dates.workdays import SHANGHAI, local_date
-from tracker.desk.board import chosen_plan
 from tracker.errors import DomainError
 from tracker.requests.evidence import MAX_BYTES
 from tracker.web.deps import (
@@ -61,9 +61,10 @@ PlanId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 @router.get("/desk/meetings", response_class=HTMLResponse)
 def meetings(request: Request, viewer: StaffViewer, session: DbSession, context: Context,
              now: Now, year: Year = None, plan: PlanId = None) -> HTMLResponse:
-    """A plan's governments and their meetings in a year (default: this year, clamped to
-    the plan period), and every meeting waiting for the office."""
-    chosen = chosen_plan(session, plan)
+    """A plan's governments and their meetings in a year (default: the first plan with a
+    meeting duty; this year, clamped to the plan period), and every meeting waiting for
+    the office."""
+    chosen = meeting_plan(session, plan)  # 404 for an unknown plan
     today = local_date(now)
     shown = year or min(max(today.year, chosen.first_year), chosen.last_year)
     page = meetings_year(session, chosen, shown)  # 404 for a year outside the period
