@@ -25,7 +25,14 @@ from sqlalchemy import case, func, select
 
 from flows.runtime import dispose_engines, quiet_redirect_notice, transient_api_error
 from tracker.annual.checkpoint import checkpoint_day
-from tracker.annual.meetings import governments, notice_day, record_meeting
+from tracker.annual.meeting_records import (
+    MeetingInput,
+    Minutes,
+    confirm_meeting,
+    return_meeting,
+    submit_meeting,
+)
+from tracker.annual.meetings import governments, notice_day
 from tracker.catalog.load import load_catalog
 from tracker.catalog.schema import Catalog
 from tracker.dates.periods import year_specs
@@ -44,6 +51,7 @@ from tracker.enums import (
 from tracker.models import (
     Assignment,
     Escalation,
+    ExecutiveMeeting,
     Indicator,
     OutboxMessage,
     Plan,
@@ -158,7 +166,8 @@ def run_demo(
                     password=DEMO_PASSWORD, now=start)
         create_user(s, username=DEMO_PERF_USER, display_name="绩效办（演示）",
                     role=StaffRole.PERFORMANCE, password=DEMO_PERF_PASSWORD, now=start)
-        govs = [g for g, _ in governments(s, s.get_one(Plan, plan_id))]
+        contacts = dict(governments(s, s.get_one(Plan, plan_id)))
+        govs = list(contacts)
 
     specs = year_specs(year, policy.rules, cal)
     # Meetings: the city and most districts hold one; two districts never do.
@@ -168,6 +177,10 @@ def run_demo(
             continue
         month = 12 if i == 3 else rng.randint(3, 9)  # one district only after the warning
         meeting_days.setdefault(cal.add(dt.date(year, month, 1), rng.randint(1, 15)), []).append(g)
+    # the city's second meeting, recorded on the day to explore: waiting for the office there
+    explore_day = dt.date.fromisoformat(EXPLORE_DAY)
+    if year == explore_day.year:
+        meeting_days.setdefault(explore_day, []).append(govs[0])
 
     event_days: set[dt.date] = set(meeting_days)
     for s_ in specs:
@@ -187,7 +200,7 @@ def run_demo(
     # watch, and each heartbeat thread costs ~1 s at flow exit (Prefect 3.9 joins it).
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         result = _simulate(days, settings, factory, plan_id, rng, policy, meeting_days, check_day,
-                           year, on_day, through_prefect)
+                           year, on_day, through_prefect, contacts)
     result.db_path, result.outbox_dir = db_path, settings.outbox_dir
     _summarise(factory, result, year, settings)
     engine.dispose()
@@ -195,8 +208,57 @@ def run_demo(
     return result
 
 
+DEMO_MINUTES = b"%PDF-1.4\n% demo minutes\n%%EOF\n"
+
+
+def _meetings(s: Any, home: Path, plan: Plan, day: dt.date, meeting_days: dict[dt.date, list[str]],
+              contacts: dict[str, int | None], waiting: list[tuple[int, bool, dt.date]],
+              policy: Policy,
+              *, explore: bool) -> None:
+    """The day's executive meetings as people record them (issue 11, item 4): the
+    government's liaison records the meeting with its minutes at noon; the office confirms
+    it that afternoon, except those held in December (confirmed on the first event day of
+    January, before the year-end finding) and the one of the day to explore (waiting there;
+    confirmed on the next event day). One district's first record is returned (缺签发页) and
+    corrected by its liaison on the next event day. No randomness: the seeded figures stay."""
+    for meeting_id, returned, not_before in list(waiting):
+        if day < not_before:
+            continue
+        if returned:
+            m = s.get_one(ExecutiveMeeting, meeting_id)
+            agency = contacts[m.government]
+            assert agency is not None
+            submit_meeting(s, home, agencies=[agency], typed=MeetingInput(
+                held_on=m.held_on.isoformat(), name=m.name, decisions=m.decisions),
+                minutes=Minutes("会议纪要（含签发页）.pdf", DEMO_MINUTES + b"%signed\n"),
+                recorded_by="demo:liaison", now=_at(day, 10), meeting_id=meeting_id)
+        confirm_meeting(s, meeting_id, by="demo:督查室", now=_at(day, 15))
+        waiting.remove((meeting_id, returned, not_before))
+    for g in meeting_days.get(day, []):
+        agency = contacts.get(g)
+        if agency is None:
+            continue
+        number = day.timetuple().tm_yday // 7 + 1
+        m = submit_meeting(s, home, agencies=[agency], typed=MeetingInput(
+            government=f"{plan.id}:{g}", held_on=day.isoformat(), name=f"{g}第{number}次常务会议",
+            decisions=f"研究《{plan.title}》年度实施工作，明确责任单位和完成时限。"),
+            minutes=Minutes(f"第{number}次常务会议纪要.pdf", DEMO_MINUTES),
+            recorded_by="demo:liaison", now=_at(day, 12))
+        later = day + dt.timedelta(days=1)
+        if g == list(contacts)[5] and not any(r for _, r, _ in waiting):
+            return_meeting(s, m.id, reason="会议纪要缺少签发页，请补充完整后重新上传。",
+                           by="demo:督查室", now=_at(day, 15), policy=policy)
+            waiting.append((m.id, True, later))
+        elif day.month == 12:
+            waiting.append((m.id, False, dt.date(day.year + 1, 1, 1)))
+        elif explore:
+            waiting.append((m.id, False, later))
+        else:
+            confirm_meeting(s, m.id, by="demo:督查室", now=_at(day, 15))
+
+
 def _simulate(days, settings, factory, plan_id, rng, policy, meeting_days, check_day, year,  # type: ignore[no-untyped-def]
-              on_day, through_prefect: bool) -> DemoResult:
+              on_day, through_prefect: bool, contacts: dict[str, int | None]) -> DemoResult:
     """Each simulated day's work, in the order of a production day: the production batch
     tasks' bodies (requests 08:00, sweep and meeting duties 08:30, dispatch 17:00, the
     checkpoint on its day), the liaisons' answers and the meetings in between.
@@ -239,13 +301,13 @@ def _simulate(days, settings, factory, plan_id, rng, policy, meeting_days, check
     def run(task_: Any, when: dt.datetime, *extra: Any) -> Any:
         return task_.fn(when.isoformat(), settings, *extra)
 
+    waiting: list[tuple[int, bool, dt.date]] = []  # (meeting id, returned, not before)
+
     def liaisons_and_meetings(day: dt.date) -> None:
         with transaction(factory) as s:
             _plan_new_requests(s, rng, policy, planned, answers)
-            for g in meeting_days.get(day, []):
-                record_meeting(s, s.get_one(Plan, plan_id), government=g, held_on=day,
-                               topic="研究推进残疾人小康进程工作", recorded_by="demo:督查室",
-                               now=_at(day, 12))
+            _meetings(s, settings.home, s.get_one(Plan, plan_id), day, meeting_days, contacts,
+                      waiting, policy, explore=day.isoformat() == EXPLORE_DAY)
             todays = answers.pop(day, [])
             if todays:
                 record_reports(s, todays, submitted_by="demo:liaison", now=_at(day, 10))

@@ -210,6 +210,8 @@ def _item(r: dict[str, Any], *, today: dt.date, calendar: WorkCalendar,
         # a meeting reminder or warning
         government=payload.get("government", ""), year=payload.get("year", ""),
         warning=msg.kind == MessageKind.MEETING_WARNING,
+        meeting_returned=msg.kind == MessageKind.MEETING_RETURNED,
+        meeting_name=payload.get("name", ""), held_on=_cn(payload.get("held_on")),
         text=payload.get("text", ""),  # the wording of a message queued by an older version
         _sort=(r["plan_title"], due_on or dt.date.min, r["position"], _natural(r["code"]),
                r["agency"]),
@@ -240,11 +242,11 @@ def _render_one(channel: str, address: str, kind: NoticeKind, rows: list[dict[st
                                 due=cn_date(i["due_on"]), days_overdue=0, desk_url=None,
                                 text="", provisional=False)
                            for i in c["items"] if i["agency_id"] == r["msg"].agency_id]
-    # Only a liaison's own copy carries the answer link (never a deputy's or a cc).
+    # Only a liaison's own copy carries the answer link (never a deputy's or a cc); a
+    # meeting notice carries it too: the liaison records the meeting from the link
     answerable = [r for r in rows if not r["msg"].is_copy and r["liaison"] is not None
                   and r["liaison"].role == ContactRole.LIAISON
-                  and (r["msg"].kind != MessageKind.ESCALATION or r["msg"].level == Level.REMINDER)
-                  and not MessageKind(r["msg"].kind).is_meeting]
+                  and (r["msg"].kind != MessageKind.ESCALATION or r["msg"].level == Level.REMINDER)]
     link = link_for(answerable[0]["liaison"]) if link_for and answerable else None
     plans = list(dict.fromkeys(sorted(r["plan_title"] for r in rows)))
     offices = list(dict.fromkeys(r["office"] for r in rows if r["office"]))

@@ -180,6 +180,7 @@ class MessageKind(StrEnum):
     PRE_DUE_REMINDER = "pre_due_reminder"  # 临期提醒: a few working days before the due day
     DUE_CHANGED = "due_changed"  # 截止时间调整: a calendar change moved the due day
     NEW_LINK = "new_link"  # 新填报链接: asked for from an expired link's page
+    MEETING_RETURNED = "meeting_returned"  # 会议已退回: the office returned a recorded meeting
 
     @property
     def label(self) -> str:
@@ -187,7 +188,8 @@ class MessageKind(StrEnum):
 
     @property
     def is_meeting(self) -> bool:
-        return self in (MessageKind.MEETING_REMINDER, MessageKind.MEETING_WARNING)
+        return self in (MessageKind.MEETING_REMINDER, MessageKind.MEETING_WARNING,
+                        MessageKind.MEETING_RETURNED)
 
 
 _MESSAGE_KIND = {
@@ -202,6 +204,7 @@ _MESSAGE_KIND = {
     MessageKind.PRE_DUE_REMINDER: "临期提醒",
     MessageKind.DUE_CHANGED: "截止时间调整",
     MessageKind.NEW_LINK: "新填报链接",
+    MessageKind.MEETING_RETURNED: "会议已退回",
 }
 
 
@@ -252,6 +255,7 @@ _NOTICE_OF_MESSAGE = {
     MessageKind.MEETING_WARNING: NoticeKind.MEETING,
     MessageKind.DUE_CHANGED: NoticeKind.DUE_CHANGED,
     MessageKind.NEW_LINK: NoticeKind.NEW_LINK,
+    MessageKind.MEETING_RETURNED: NoticeKind.MEETING,
 }
 
 
@@ -334,3 +338,17 @@ class CircularState(StrEnum):
     @property
     def label(self) -> str:
         return "待签发" if self is CircularState.DRAFT else "已签发"
+
+
+class MeetingState(StrEnum):
+    """An executive meeting's record: recorded by the government's liaison and waiting for
+    the office (pending), confirmed by the office (counts for the year's duty), or returned
+    to the liaison with a reason (to be corrected)."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    RETURNED = "returned"
+
+    @property
+    def label(self) -> str:
+        return {"pending": "待确认", "confirmed": "已确认", "returned": "已退回"}[self.value]

@@ -1,5 +1,5 @@
 """Executive meetings: reminder 1 Oct (or the last working day before), warning 15 Nov,
-finding after year end."""
+finding on the annual checkpoint's day (the 30th working day of the next year)."""
 
 from __future__ import annotations
 
@@ -47,8 +47,13 @@ def test_meeting_duty(db, plan, policy):
         record_meeting(s, plan, government="河西区人民政府", held_on=dt.date(2017, 12, 29),
                        topic="研究", recorded_by="t", now=at("2017-12-29"))
         assert meeting_duty(s, plan, at("2017-12-31"), policy).findings == 0
-        assert meeting_duty(s, plan, at("2018-01-02"), policy).findings == 17
-        assert meeting_duty(s, plan, at("2018-01-03"), policy).findings == 0
+        # not on the first run after year end: December's meetings may still be confirmed
+        assert meeting_duty(s, plan, at("2018-01-02"), policy).findings == 0
+        assert meeting_duty(s, plan, at("2018-02-09"), policy).findings == 0
+        # the checkpoint's day: the 30th working day of 2018, Sunday 11 February (a make-up
+        # working day before the Spring Festival)
+        assert meeting_duty(s, plan, at("2018-02-11"), policy).findings == 17
+        assert meeting_duty(s, plan, at("2018-02-12"), policy).findings == 0
     with db() as s:
         found = dict(s.execute(select(MeetingCompliance.government,
                                       MeetingCompliance.compliant)).all())

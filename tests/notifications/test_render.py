@@ -186,7 +186,10 @@ def test_meeting_reminder(db, policy, scenario):
     assert notice.subject == f"【会议提醒】{PLAN}请安排2017年度政府常务会议研究实施工作"
     assert _lines(notice)[2] == (
         f"根据{PLAN}“政府常务会议每年至少研究一次”的要求，截至2017年9月30日，天津市人民政府"
-        "尚未记录2017年度政府常务会议研究该规划实施工作的情况。请尽快安排研究，并将会议记录报市政府督查室。")
+        "尚未记录2017年度政府常务会议研究该规划实施工作的情况。请尽快安排研究，"
+        "会后通过下方链接记录会议情况并上传会议纪要，报市政府督查室确认。")
+    # the liaison records the meeting from the link (issue 11, item 4)
+    assert f"{DESK}/l/" in notice.body
     assert {name for name, _ in d} == {"市残联联络员", "和平区人民政府联络员", "河东区人民政府联络员"}
 
 

@@ -151,7 +151,8 @@ def recompute_summary(db_path, year: int, weights: dict[str, float]) -> pd.DataF
     led = latest.groupby("agency_id")["att"].agg(["count", "mean"])
     # meetings: the year-end finding, else a meeting held in the year
     found = dict(q(f"SELECT government, compliant FROM meeting_compliance WHERE year = {year}").values)
-    held = set(q(f"SELECT government FROM executive_meeting WHERE substr(held_on, 1, 4) = '{year}'")
+    held = set(q("SELECT government FROM executive_meeting WHERE state = 'confirmed' "
+                 f"AND substr(held_on, 1, 4) = '{year}'")
                ["government"])
     # deductions: delivered 督办 (one per agency, period and day); signed circulars
     esc = q("SELECT request_id, level, effective_on, notified_at FROM escalation")

@@ -373,3 +373,43 @@ def test_returned_report_and_extension_decision_read_well(db, policy, opened):
     look("extension-errors")
     assert page.locator("#error-summary li").all_inner_texts() == ["请填写有效的新截止日期",
                                                                    "请填写延期理由"]
+
+
+@pytest.mark.parametrize("opened", list(SIZES), indirect=True)
+def test_district_liaison_records_a_meeting_with_its_minutes(db, opened):
+    """Issue 11, item 4: from the link's list to the meetings page; a minutes file of the
+    wrong type is refused by the server, naming the field, with what was typed kept; the
+    PDF is then uploaded and the meeting waits for the office's confirmation."""
+    from tracker.models import ExecutiveMeeting
+
+    page, link_of, _, width = opened
+    page.goto(link_of("和平区人民政府"))
+    with page.expect_navigation():
+        page.click("text=记录常务会议、上传会议纪要")
+    _fits(page, width)
+    page.fill("#m-held-on", "2017-03-15")
+    page.fill("#m-name", "和平区人民政府第23次常务会议")
+    page.fill("#m-decisions", "研究部署2017年残疾人小康进程重点任务")
+    page.set_input_files("#m-minutes", files=[{
+        "name": "纪要.txt", "mimeType": "text/plain", "buffer": b"minutes"}])
+    with page.expect_navigation():
+        page.click("#m-submit")
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert page.inner_text("#error-summary li").startswith("会议纪要：不支持的文件类型 .txt")
+    assert page.input_value("#m-held-on") == "2017-03-15"
+    assert page.input_value("#m-name") == "和平区人民政府第23次常务会议"
+    assert page.input_value("#m-decisions") == "研究部署2017年残疾人小康进程重点任务"
+    _fits(page, width)
+    page.set_input_files("#m-minutes", files=[{
+        "name": "第23次常务会议纪要.pdf", "mimeType": "application/pdf",
+        "buffer": b"%PDF-1.4 minutes"}])
+    with page.expect_navigation():
+        page.click("#m-submit")
+    assert page.inner_text("[role=status]") == "常务会议记录已报送，待督查室确认。"
+    assert "第23次常务会议纪要.pdf" in page.inner_text(".meeting-list")
+    assert "待确认" in page.inner_text(".meeting-list")
+    _fits(page, width)
+    with db() as s:
+        m = s.scalars(select(ExecutiveMeeting)).one()
+        assert (m.government, m.name, m.minutes_filename) == (
+            "和平区人民政府", "和平区人民政府第23次常务会议", "第23次常务会议纪要.pdf")

@@ -29,6 +29,7 @@ from tests import smtp_server
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, ServerThread, axe_violations
 from tests.conftest import STAFF_PASSWORD, at
 from tests.web_helpers import Clock, liaison_of, make_app, make_settings, token_for
+from tracker.annual.meeting_records import MeetingInput, Minutes, submit_meeting
 from tracker.db import transaction
 from tracker.directory.staff import sign_in
 from tracker.enums import ChannelKind, OutboxStatus
@@ -81,11 +82,18 @@ PAGES = [
     Visit("confirm-sign", "/desk/circulars/{circular}/sign", "office"),
     Visit("outbox-retry", "/desk/outbox/retry?message={dead}", "office"),
     Visit("outbox-retry-all", "/desk/outbox/retry", "office"),
+    Visit("meetings", "/desk/meetings", "office"),
+    Visit("meetings-performance", "/desk/meetings?year=2016", "performance"),
+    Visit("meeting", "/desk/meetings/{meeting}", "office"),
     Visit("liaison", "/l/{token}"),
     Visit("liaison-item", "/l/{token}/requests/{answered}"),
     Visit("liaison-item-errors", "/l/{token}/requests/{answered}", status=422,
           form={"action": "submit", "status": "delayed", "percent": "140"}),
     Visit("liaison-history", "/l/{token}/requests/{answered}/history"),
+    Visit("liaison-meetings", "/l/{token}/meetings"),
+    Visit("liaison-meeting-edit", "/l/{token}/meetings/{meeting}"),
+    Visit("liaison-meetings-errors", "/l/{token}/meetings", status=422,
+          form={"held_on": "2017-05-01", "name": "", "decisions": ""}),
     Visit("link-expired", "/l/{expired}", status=410),
     Visit("error-403-agency", "/l/{token}/requests/{top}/history", status=403),
     Visit("error-403-role", "/desk/outbox", "performance", status=403),
@@ -106,6 +114,7 @@ class Seeded:
     waived: int  # 市残联's red request, waived
     dead: int  # a dead letter
     circular: int  # the draft circular holding 市民政局's top rung
+    meeting: int  # 天津市人民政府's executive meeting recorded by 市残联's liaison, pending
     token: str
     expired: str  # 市残联's liaison's link of 1 January
 
@@ -137,6 +146,12 @@ def site(db, db_url, plan, overdue, policy, tmp_path):  # type: ignore[no-untype
             OutboxMessage.status == OutboxStatus.FAILED).order_by(OutboxMessage.id).limit(1)
             ).one()
         circular = s.scalars(select(Circular.id).order_by(Circular.id).limit(1)).one()
+        meeting = submit_meeting(
+            s, tmp_path, agencies=[cdpf], typed=MeetingInput(
+                held_on="2017-03-28", name="天津市人民政府第81次常务会议",
+                decisions="研究《天津市“十三五”加快残疾人小康进程规划纲要》实施工作，明确2017年重点任务分工。"),
+            minutes=Minutes("市政府第81次常务会议纪要.pdf", b"%PDF-1.4\n%%EOF\n"),
+            recorded_by="liaison:1", now=at("2017-03-29", 10)).id
         cookies = {who: sign_in(s, username=name, password=STAFF_PASSWORD, now=NOW,
                                 rules=Rules())[1]
                    for who, name in (("office", "duchashi"), ("performance", "jixiaoban"))}
@@ -144,7 +159,7 @@ def site(db, db_url, plan, overdue, policy, tmp_path):  # type: ignore[no-untype
     settings = make_settings(tmp_path, db_url, base_url=f"http://127.0.0.1:{port}")
     liaison = liaison_of(db, "市残联")
     seeded = Seeded(plan=plan.id, cdpf=cdpf, mca=mca, top=red[mca], answered=answered,
-                    waived=red[cdpf], dead=dead, circular=circular,
+                    waived=red[cdpf], dead=dead, circular=circular, meeting=meeting,
                     token=token_for(settings, liaison, NOW),
                     expired=token_for(settings, liaison, at("2017-01-03")))
     server = ServerThread(make_app(db, settings, Clock(NOW)), port)

@@ -4,12 +4,14 @@
 - extension requests to decide (延期申请);
 - draft circulars to sign off (通报稿);
 - dead letters (notices that failed for good; listed on /desk/outbox);
-- agencies with work but no active liaison (their notices reach nobody). The catalog loader
+- agencies with work but no active liaison (their notices reach nobody);
+- executive meetings recorded by a liaison and waiting for the office's confirmation
+  (issue 11, item 4; listed and decided on /desk/meetings). The catalog loader
   creates every agency it names (tracker.catalog.load), so an import leaves no unmatched
   name behind: this queue shows agencies the directory cannot reach instead.
 
 Each list is one set-based query, oldest first, paginated (`PER_PAGE` rows a page); the
-counts of all five are one SELECT of scalar subqueries (`queue_counts`), cheap enough for
+counts of all six are one SELECT of scalar subqueries (`queue_counts`), cheap enough for
 the navigation of every desk page.
 """
 
@@ -26,6 +28,7 @@ from tracker.enums import (
     CircularState,
     ContactRole,
     ExtensionState,
+    MeetingState,
     OutboxStatus,
     RequestState,
     ReviewState,
@@ -35,6 +38,7 @@ from tracker.models import (
     Assignment,
     Circular,
     Contact,
+    ExecutiveMeeting,
     ExtensionRequest,
     Indicator,
     Measure,
@@ -59,10 +63,12 @@ class QueueCounts:
     circulars: int = 0
     dead_letters: int = 0
     agencies: int = 0
+    meetings: int = 0  # executive meetings waiting for confirmation
 
     @property
     def total(self) -> int:
-        return self.reviews + self.extensions + self.circulars + self.dead_letters
+        return (self.reviews + self.extensions + self.circulars + self.dead_letters
+                + self.meetings)
 
 
 def _latest_pending() -> Any:
@@ -81,8 +87,9 @@ def _without_liaison() -> Any:
 
 
 def queue_counts(session: Session) -> QueueCounts:
-    """The five queues' sizes in one SELECT of five counts (each on an indexed or small
-    table: review states, pending extensions, drafts, failed messages, agencies)."""
+    """The six queues' sizes in one SELECT of six counts (each on an indexed or small
+    table: review states, pending extensions, drafts, failed messages, agencies, meetings
+    waiting for confirmation)."""
     def count(model: Any, *where: Any) -> Any:
         return select(func.count()).select_from(model).where(*where).scalar_subquery()
 
@@ -92,6 +99,7 @@ def queue_counts(session: Session) -> QueueCounts:
         count(Circular, Circular.state == CircularState.DRAFT.value),
         count(OutboxMessage, OutboxMessage.status == OutboxStatus.FAILED.value),
         count(Agency, _without_liaison()),
+        count(ExecutiveMeeting, ExecutiveMeeting.state == MeetingState.PENDING.value),
     )).one()
     return QueueCounts(*(int(n or 0) for n in row))
 

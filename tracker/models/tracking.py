@@ -18,7 +18,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracker.enums import ExtensionState, PeriodKind, ProgressStatus, RequestState, ReviewState
+from tracker.enums import (
+    ExtensionState,
+    MeetingState,
+    PeriodKind,
+    ProgressStatus,
+    RequestState,
+    ReviewState,
+)
 from tracker.models.base import Base
 from tracker.models.plan import enum_column
 
@@ -126,7 +133,10 @@ class Escalation(Base):
 class ExecutiveMeeting(Base):
     """A government executive meeting (政府常务会议) that studied the plan.
 
-    `government` is the district government's name, or the plan's city government.
+    `government` is the district government's name, or the plan's city government. A
+    liaison's record waits for the office (`state` pending) and counts for the year's duty
+    only once confirmed; one the office records itself is confirmed at once. The minutes
+    (会议纪要) are a file stored like evidence (HOME/evidence/<sha256[:2]>/<sha256>).
     """
 
     __tablename__ = "executive_meeting"
@@ -137,6 +147,18 @@ class ExecutiveMeeting(Base):
     topic: Mapped[str] = mapped_column(Text, default="")
     recorded_at: Mapped[dt.datetime]
     recorded_by: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), default="")  # 会议名称及届次
+    decisions: Mapped[str] = mapped_column(Text, default="")  # 研究决定事项
+    state: Mapped[MeetingState] = mapped_column(
+        enum_column(MeetingState), default=MeetingState.CONFIRMED, index=True)
+    minutes_filename: Mapped[str | None] = mapped_column(String(255))
+    minutes_media_type: Mapped[str | None] = mapped_column(String(100))
+    minutes_size: Mapped[int | None]
+    minutes_sha256: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime | None]
+    decided_at: Mapped[dt.datetime | None]  # confirmed or returned by the office
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    return_reason: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (UniqueConstraint("plan_id", "government", "held_on"),)
 
 

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from tracker.annual.meeting_records import board_meetings
 from tracker.annual.meetings import record_meeting
 from tracker.annual.scorecard import escalation_detail_csv, scorecard_as_it_stands
 from tracker.dates.workdays import SHANGHAI, local_date
@@ -173,13 +174,14 @@ def desk(request: Request, viewer: StaffViewer, session: DbSession, context: Con
     sections, heat = heat_table(session, f, today, policy)
     rates = on_time_by_period(session, f, today, policy)
     meeting_plan = plan_for_page(session, f.plan_id)
+    meetings = board_meetings(session, meeting_plan, today) if meeting_plan else None
     session.commit()
     query = {k: v for k, v in request.query_params.items() if k != "page" and v}
     return templates.TemplateResponse(request, "desk/board.html", {
         "desk": viewer, "board": result,
         "f": f, "opts": opts, "sections": sections, "heat": heat,
         "several_plans": len(opts.plans) > 1 and not f.plan_id, "meeting_plan": meeting_plan,
-        "rates": rates, "today": today, "query": query,
+        "meetings": meetings, "rates": rates, "today": today, "query": query,
         "qs": urlencode(query), "pages": max((result.total + f.per_page - 1) // f.per_page, 1),
         "notice": notice(context, request.query_params.get("m")),
         "error": read_flash(context.secret, request.query_params.get("error")),

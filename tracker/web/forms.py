@@ -236,3 +236,40 @@ class RequeueForm(FormModel):
     @property
     def message_id(self) -> int | None:
         return _positive_int(self.message)
+
+
+class MeetingRecordForm(FormModel):
+    """A liaison records or corrects an executive meeting (multipart: the minutes file).
+    `government` is a `tracker.annual.meeting_records.Government.key`."""
+
+    government: str = ""
+    held_on: str = ""
+    name: str = ""
+    decisions: str = ""
+    minutes: UploadFile | str | None = None
+
+    @property
+    def chosen(self) -> ParsedUpload | None:
+        """The chosen minutes file, or None (an empty file part when nothing was chosen)."""
+        if isinstance(self.minutes, ParsedUpload) and self.minutes.filename:
+            return self.minutes
+        return None
+
+
+class MeetingDecisionForm(FormModel):
+    """The office confirms (`decision=confirm`) or returns (`decision=return`, `reason`)
+    a meeting recorded by a liaison."""
+
+    decision: str = ""
+    reason: str = ""
+    year: str = ""  # the desk page's year to come back to
+    plan: str = ""
+
+    @property
+    def back_year(self) -> int | None:
+        number = _positive_int(self.year)
+        return number if number is not None and 1900 < number < 3000 else None
+
+    @property
+    def plan_id(self) -> int | None:
+        return _positive_int(self.plan)

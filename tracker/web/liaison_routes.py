@@ -24,6 +24,16 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from tracker.annual.meeting_records import (
+    MeetingFormError,
+    MeetingInput,
+    Minutes,
+    link_meetings,
+    meeting_for_link,
+    minutes_file,
+    recordable,
+    submit_meeting,
+)
 from tracker.dates.workdays import SHANGHAI, local_date
 from tracker.directory.agencies import agencies_named, get_agency
 from tracker.directory.links import LinkError, renewable, send_new_link
@@ -39,7 +49,7 @@ from tracker.requests.extensions import ExtensionError, ask_extension
 from tracker.requests.opening import owned_request
 from tracker.requests.reports import AnswerError, ReportError, answer_input, submit_answer
 from tracker.web.deps import Context, DbSession, LiaisonLink, Link, Now, WebContext, app_context
-from tracker.web.forms import AnswerWithFileForm, ExtensionAskForm, UploadForm
+from tracker.web.forms import AnswerWithFileForm, ExtensionAskForm, MeetingRecordForm, UploadForm
 from tracker.web.pages import SECURITY_HEADERS, templates
 
 router = APIRouter(prefix="/l/{token}")
@@ -54,6 +64,8 @@ MESSAGES = {
     "consolidated": "已汇总配合单位和各区的报送，并保存为本单位的草稿（尚未提交）；请核改后提交。",
     "consolidated-none": "配合单位和各区尚无报送内容，没有可汇总的内容。",
     "uploaded-none": "文件无误，但没有填写状态的行，未导入任何事项。",
+    "meeting": "常务会议记录已报送，待督查室确认。",
+    "meeting-corrected": "会议记录已修改，待督查室确认。",
 }
 # a form field's name -> the suffix of its element id on the item page (#r{id}-{suffix})
 FIELD_IDS = {"status": "status", "percent": "percent", "value": "value",
@@ -80,6 +92,7 @@ def _index(request: Request, link: Link, session: Session, context: WebContext,
         "returned_count": sum(1 for i in items if i.returned),
         "today": today, "message": message,
         "upload_errors": upload_errors or [],
+        "meeting_governments": recordable(session, link.agencies),
     }, status_code=status)
 
 
@@ -333,6 +346,107 @@ def upload(request: Request, form: Annotated[UploadForm, Form()], link: LiaisonL
             else "uploaded-none")
     # the message heads the page: no jump to the upload box below it
     return RedirectResponse(f"/l/{quote(link.token)}?m={done}", status_code=303)
+
+
+# Executive meetings (issue 11, item 4) ------------------------------------------------
+
+MEETING_IDS = {"government": "m-government", "held_on": "m-held-on", "name": "m-name",
+               "decisions": "m-decisions", "minutes": "m-minutes"}
+
+
+def _meetings(request: Request, link: Link, session: Session, now: dt.datetime, *,
+              editing: int | None = None, typed: MeetingInput | None = None,
+              message: str | None = None, status: int = 200) -> HTMLResponse:
+    """The link's meetings page: its governments' recorded meetings with their state, and
+    the form to record one (or to correct `editing`); after a refusal, the errors (summary
+    and beside each field) and what was typed."""
+    governments = recordable(session, link.agencies)
+    if not governments:
+        raise Forbidden("本链接所属单位不负责记录政府常务会议", code="no-government")
+    rows = link_meetings(session, link.agencies)
+    current = meeting_for_link(session, link.agencies, editing) if editing else None
+    if typed is None:
+        typed = MeetingInput()
+        if current is not None:
+            typed = MeetingInput(government=f"{current.plan_id}:{current.government}",
+                                 held_on=current.held_on.isoformat(), name=current.name,
+                                 decisions=current.decisions)
+    by_field: dict[str, list[str]] = {}
+    for name, text in typed.problems:
+        by_field.setdefault(name, []).append(text)
+    return templates.TemplateResponse(request, "liaison/meetings.html", {
+        "token": link.token, "governments": governments, "rows": rows, "current": current,
+        "typed": typed, "problems": typed.problems, "field_errors": by_field,
+        "ids": MEETING_IDS, "today": local_date(now),
+        "message": message or MESSAGES.get(request.query_params.get("m", "")),
+        "several_plans": len({g.plan_id for g in governments}) > 1,
+    }, status_code=status)
+
+
+@router.get("/meetings", response_class=HTMLResponse)
+def meetings(request: Request, link: LiaisonLink, session: DbSession, now: Now) -> HTMLResponse:
+    return _meetings(request, link, session, now)
+
+
+@router.get("/meetings/{meeting_id}", response_class=HTMLResponse)
+def meeting_edit(request: Request, meeting_id: RequestId, link: LiaisonLink,
+                 session: DbSession, now: Now) -> HTMLResponse:
+    """The form to correct a meeting not yet confirmed (a confirmed one shows read-only)."""
+    return _meetings(request, link, session, now, editing=meeting_id)
+
+
+def _record(request: Request, form: MeetingRecordForm, link: Link, session: Session,
+            context: WebContext, now: dt.datetime, meeting_id: int | None) -> Response:
+    typed = MeetingInput(government=form.government, held_on=form.held_on, name=form.name,
+                         decisions=form.decisions)
+    upload = form.chosen
+    minutes = (Minutes(upload.filename or "", upload.file.read(MAX_BYTES + 1))
+               if upload is not None else None)
+    try:
+        submit_meeting(session, context.settings.home, agencies=link.agencies, typed=typed,
+                       minutes=minutes, recorded_by=link.actor, now=now,
+                       meeting_id=meeting_id)
+    except MeetingFormError as exc:
+        session.rollback()
+        typed.problems = exc.fields
+        if upload is not None and not any(name == "minutes" for name, _ in exc.fields):
+            typed.problems = typed.problems + [
+                ("minutes", f"会议纪要：所选文件“{upload.filename}”未保存，"
+                            "请改正其他问题后重新选择")]
+        return _meetings(request, link, session, now, editing=meeting_id, typed=typed,
+                         status=422)
+    session.commit()
+    return RedirectResponse(
+        f"/l/{quote(link.token)}/meetings?m=" + ("meeting-corrected" if meeting_id else "meeting"),
+        status_code=303)
+
+
+@router.post("/meetings")
+def meeting_record(request: Request, form: Annotated[MeetingRecordForm, Form()],
+                   link: LiaisonLink, session: DbSession, context: Context, now: Now
+                   ) -> Response:
+    """Record a meeting with its minutes; it waits for the office's confirmation. A
+    refusal (422) names every faulty field and shows the form again as typed."""
+    return _record(request, form, link, session, context, now, None)
+
+
+@router.post("/meetings/{meeting_id}")
+def meeting_correct(request: Request, meeting_id: RequestId,
+                    form: Annotated[MeetingRecordForm, Form()], link: LiaisonLink,
+                    session: DbSession, context: Context, now: Now) -> Response:
+    """Correct a meeting the office has not confirmed (a returned one goes back to 待确认)."""
+    return _record(request, form, link, session, context, now, meeting_id)
+
+
+@router.get("/meetings/{meeting_id}/minutes")
+def meeting_minutes(meeting_id: RequestId, link: LiaisonLink, session: DbSession,
+                    context: Context) -> Response:
+    meeting = meeting_for_link(session, link.agencies, meeting_id)  # 403 if not the link's
+    data = minutes_file(context.settings.home, meeting)
+    # always a download with a neutral type: nothing uploaded runs in the browser
+    return Response(data, media_type="application/octet-stream", headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(meeting.minutes_filename or 'minutes')}",
+        "Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"})
 
 
 # Expired and revoked links -----------------------------------------------------------

@@ -20,12 +20,15 @@ NOTICES = {"escalated-1": "已催办，已通知联络员。", "escalated-2": "�
            "decided": "延期申请已处理，已通知联络员。", "signed": "通报已签发，已通知相关单位。",
            "meeting": "常务会议已记录。",
            "meeting-dup": "该政府当天的常务会议已记录过，未重复记录。",
-           "closed": "已办结销号，该任务不再调度。"}
+           "closed": "已办结销号，该任务不再调度。",
+           "meeting-confirmed": "会议记录已确认，计入当年落实情况。",
+           "meeting-returned": "会议记录已退回，已通知联络员。",
+           "meeting-corrected": "会议记录已更正。"}
 QUEUED = "已生成通知（浏览模式不发送）。"
 # the same actions in browsing mode: the message is in the outbox, and stays there
 BROWSING = {"escalated-1": "已催办；" + QUEUED, "escalated-2": "已督办；" + QUEUED,
             "returned": "已退回；" + QUEUED, "decided": "延期申请已处理；" + QUEUED,
-            "signed": "通报已签发；" + QUEUED}
+            "signed": "通报已签发；" + QUEUED, "meeting-returned": "会议记录已退回；" + QUEUED}
 
 
 def notice(context: WebContext, key: str | None) -> str | None:

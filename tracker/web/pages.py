@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from tracker import enums
-from tracker.dates.chinese import cn_period
+from tracker.dates.chinese import cn_date, cn_period
 from tracker.desk.actors import staff_label
 from tracker.errors import DomainError
 from tracker.requests.rules import light_label
@@ -34,6 +34,8 @@ def _filesize(size: int) -> str:
 templates.env.filters["filesize"] = _filesize
 # a period's code (2017Q1, 2017) as people read it (2017年第一季度, 2017年度)
 templates.env.filters["cn_period"] = cn_period
+templates.env.globals["cn_date"] = cn_date  # 2017年9月20日
+templates.env.globals["MeetingState"] = enums.MeetingState
 templates.env.globals["staff_label"] = staff_label  # a person once: 督查室张科长, not …（督查室）
 
 ACTION_LABELS = {
@@ -42,6 +44,9 @@ ACTION_LABELS = {
     "report.return": "退回修改", "evidence.upload": "上传佐证材料", "extension.ask": "申请延期",
     "extension.decide": "审批延期", "request.waive": "免报", "note.add": "添加备注",
     "ladder.escalate_now": "手动督办", "excel.upload": "上传 Excel", "meeting.record": "记录常务会议",
+    "meeting.submit": "报送常务会议", "meeting.correct": "修改常务会议记录",
+    "meeting.confirm": "确认常务会议", "meeting.return": "退回常务会议",
+    "meeting.office_correct": "督查室更正常务会议记录",
     "measure.close_out": "办结销号", "circular.sign_off": "签发通报", "outbox_requeue": "重新发送通知",
     "ladder.fire": "逾期督办",
 }

@@ -34,8 +34,8 @@ import pandas as pd
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from tracker.annual.meetings import governments, meeting_counts
-from tracker.dates.chinese import cn_date, cn_period
+from tracker.annual.meetings import compliant_governments, meeting_counts, meeting_table
+from tracker.dates.chinese import cn_period
 from tracker.dates.workdays import SHANGHAI, local_date
 from tracker.enums import (
     AgencyKind,
@@ -53,12 +53,10 @@ from tracker.models import (
     Assignment,
     Circular,
     Escalation,
-    ExecutiveMeeting,
     ExtensionRequest,
     Indicator,
     IndicatorValue,
     Measure,
-    MeetingCompliance,
     Plan,
     ProgressReport,
     ProgressRequest,
@@ -270,13 +268,11 @@ def _lead_attainment(session: Session, plan: Plan, year: int) -> pd.DataFrame:
 
 def meeting_compliance(session: Session, plan: Plan, year: int) -> dict[str, bool]:
     """Per government: whether its executive meeting studied the plan in `year`: the
-    year-end finding once recorded, until then whether a meeting is recorded so far."""
-    found = dict(session.execute(
-        select(MeetingCompliance.government, MeetingCompliance.compliant)
-        .where(MeetingCompliance.plan_id == plan.id, MeetingCompliance.year == year)).all())
+    year-end finding once recorded (`meetings.compliant_governments`), until then whether a
+    meeting held in the year has been confirmed by the office so far."""
+    found = compliant_governments(session, plan, year)
     counts = meeting_counts(session, plan, year)
-    return {g: bool(found[g]) if g in found else counts.get(g, 0) >= 1
-            for g, _ in governments(session, plan)}
+    return {g: ok if ok is not None else counts.get(g, 0) >= 1 for g, ok in found.items()}
 
 
 def agency_summary(session: Session, plan: Plan, year: int, rules: ScoringRules,
@@ -557,31 +553,9 @@ def escalation_detail(session: Session, plan: Plan, year: int) -> pd.DataFrame:
 
 
 def meeting_results(session: Session, plan: Plan, year: int) -> pd.DataFrame:
-    """Per government of the plan: its executive meetings of `year` (MEETING_COLUMNS)."""
-    found = {
-        g: (n, ok) for g, n, ok in session.execute(
-            select(MeetingCompliance.government, MeetingCompliance.meetings,
-                   MeetingCompliance.compliant)
-            .where(MeetingCompliance.plan_id == plan.id, MeetingCompliance.year == year))
-    }
-    held: dict[str, list[tuple[dt.date, str]]] = {}
-    for g, held_on, topic in session.execute(
-        select(ExecutiveMeeting.government, ExecutiveMeeting.held_on, ExecutiveMeeting.topic)
-        .where(ExecutiveMeeting.plan_id == plan.id,
-               ExecutiveMeeting.held_on.between(dt.date(year, 1, 1), dt.date(year, 12, 31)))
-        .order_by(ExecutiveMeeting.held_on)
-    ):
-        held.setdefault(g, []).append((held_on, topic))
-    out = []
-    for g, _ in governments(session, plan):
-        meetings = held.get(g, [])
-        n, ok = found.get(g, (len(meetings), None))
-        out.append({"政府": g, "会议次数": n,
-                    "会议日期": "、".join(cn_date(d) for d, _ in meetings),
-                    "会议名称及届次": "；".join(t for _, t in meetings if t),
-                    "状态": "已确认" if meetings else "未召开",
-                    "是否履职": "未认定" if ok is None else ("是" if ok else "否")})
-    return pd.DataFrame(out, columns=MEETING_COLUMNS)
+    """Per government of the plan: its executive meetings of `year` (MEETING_COLUMNS; the
+    meeting wing's `meeting_table`)."""
+    return meeting_table(session, plan, year)[MEETING_COLUMNS]
 
 
 def district_items(session: Session, plan: Plan, year: int, today: dt.date) -> dict[str, pd.DataFrame]:
