@@ -211,6 +211,8 @@ def _item(r: dict[str, Any], *, today: dt.date, calendar: WorkCalendar,
         government=payload.get("government", ""), year=payload.get("year", ""),
         warning=msg.kind == MessageKind.MEETING_WARNING,
         text=payload.get("text", ""),  # the wording of a message queued by an older version
+        # an indicator off its trajectory (tracker.annual.indicators._payload)
+        indicator=payload.get("indicator") or {},
         _sort=(r["plan_title"], due_on or dt.date.min, r["position"], _natural(r["code"]),
                r["agency"]),
     )

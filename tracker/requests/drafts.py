@@ -14,7 +14,8 @@ from tracker.models import AuditEvent, ReportDraft
 from tracker.requests.opening import owned_state
 from tracker.sql import insert_ignore_values
 
-DRAFT_FIELDS = ("status", "percent", "narrative", "problems", "next_steps", "value")
+DRAFT_FIELDS = ("status", "percent", "narrative", "problems", "next_steps", "value", "numerator",
+                "denominator", "source")
 
 
 class DraftError(DomainError):

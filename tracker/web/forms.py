@@ -69,6 +69,9 @@ class AnswerForm(FormModel):
     problems: str = ""
     next_steps: str = ""
     value: str = ""
+    numerator: str = ""  # an indicator's 分子, 分母 and 数据来源 (issue 11, item 3)
+    denominator: str = ""
+    source: str = ""
 
     @property
     def saving(self) -> bool:
@@ -96,6 +99,12 @@ class AnswerWithFileForm(AnswerForm):
         if isinstance(self.file, ParsedUpload) and self.file.filename:
             return self.file
         return None
+
+
+class ExplanationForm(FormModel):
+    """An owner's written explanation of an indicator off its trajectory (说明)."""
+
+    text: str = ""
 
 
 class ExtensionAskForm(FormModel):

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from tracker.annual.indicators import IndicatorError, write_explanation
 from tracker.dates.workdays import SHANGHAI, local_date
 from tracker.directory.agencies import agencies_named, get_agency
 from tracker.directory.links import LinkError, renewable, send_new_link
@@ -39,7 +40,7 @@ from tracker.requests.extensions import ExtensionError, ask_extension
 from tracker.requests.opening import owned_request
 from tracker.requests.reports import AnswerError, ReportError, answer_input, submit_answer
 from tracker.web.deps import Context, DbSession, LiaisonLink, Link, Now, WebContext, app_context
-from tracker.web.forms import AnswerWithFileForm, ExtensionAskForm, UploadForm
+from tracker.web.forms import AnswerWithFileForm, ExplanationForm, ExtensionAskForm, UploadForm
 from tracker.web.pages import SECURITY_HEADERS, templates
 
 router = APIRouter(prefix="/l/{token}")
@@ -54,9 +55,12 @@ MESSAGES = {
     "consolidated": "已汇总配合单位和各区的报送，并保存为本单位的草稿（尚未提交）；请核改后提交。",
     "consolidated-none": "配合单位和各区尚无报送内容，没有可汇总的内容。",
     "uploaded-none": "文件无误，但没有填写状态的行，未导入任何事项。",
+    "explained": "偏离进度说明已提交，感谢您的说明。",
 }
 # a form field's name -> the suffix of its element id on the item page (#r{id}-{suffix})
 FIELD_IDS = {"status": "status", "percent": "percent", "value": "value",
+             "numerator": "numerator", "denominator": "denominator", "source": "source",
+             "explanation": "explanation",
              "narrative": "narrative", "problems": "problems", "next_steps": "next",
              "file": "file", "new_due_on": "due", "reason": "reason"}
 Problems = list[tuple[str, str]]  # (element id suffix or "", Chinese text)
@@ -92,7 +96,8 @@ def _ids(text: str | None) -> list[int]:
 def _item(request: Request, link: Link, session: Session, context: WebContext,
           now: dt.datetime, request_id: int, *, problems: Problems | None = None,
           posted: dict[str, Any] | None = None, note: str | None = None,
-          asked: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
+          asked: dict[str, str] | None = None, explained: str | None = None,
+          status: int = 200) -> HTMLResponse:
     """One item's page; after a refusal, with the errors (summary and beside each field)
     and what was typed (`posted`: the answer, `asked`: the extension form)."""
     today = local_date(now)
@@ -108,6 +113,7 @@ def _item(request: Request, link: Link, session: Session, context: WebContext,
         "several_agencies": len(link.agencies) > 1,
         "message": note or MESSAGES.get(request.query_params.get("m", "")),
         "problems": problems, "field_errors": by_field, "asked": asked or {},
+        "explained": explained, "tz": SHANGHAI,
     }, status_code=status)
 
 
@@ -286,6 +292,23 @@ def extension(request: Request, request_id: RequestId, form: Annotated[Extension
                      status=422)
     session.commit()
     return _to_item(link, request_id, "extension")
+
+
+@router.post("/requests/{request_id}/explanation")
+def explanation(request: Request, request_id: RequestId,
+                form: Annotated[ExplanationForm, Form()], link: LiaisonLink, session: DbSession,
+                context: Context, now: Now) -> Response:
+    """The owner's written explanation of an indicator value off its trajectory (说明)."""
+    try:
+        write_explanation(session, link.agencies, request_id, form.text, by=link.actor, now=now)
+    except IndicatorError as exc:
+        session.rollback()
+        if exc.status == 403:
+            raise
+        return _item(request, link, session, context, now, request_id, explained=form.text,
+                     problems=[(FIELD_IDS.get(exc.field, ""), exc.message)], status=422)
+    session.commit()
+    return _to_item(link, request_id, "explained")
 
 
 @router.get("/template.xlsx")
