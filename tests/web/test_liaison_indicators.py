@@ -72,7 +72,7 @@ def test_rate_form_numerator_denominator_source_and_a_wrong_ratio(site, db):
         assert (iv.year, iv.value, iv.numerator, iv.denominator, iv.source) == (
             2017, 83.0, 830.0, 1000.0, "社保参保数据")
     page = client.get(f"/l/{token}/requests/{rid}").text  # the answer shown again
-    assert 'value="830.0"' in page and 'value="社保参保数据"' in page
+    assert 'value="830"' in page and 'value="社保参保数据"' in page
 
 
 def test_growth_form_asks_the_level_then_the_explanation(site, db):
@@ -97,7 +97,8 @@ def test_growth_form_asks_the_level_then_the_explanation(site, db):
     assert "指标偏离进度，请填写说明" in index and f"/requests/{rid}" in index
     page = client.get(f"/l/{token}/requests/{rid}").text
     assert "<h2 id=\"explanation-h\">偏离进度说明</h2>" in page
-    assert "2017年实际值 9%，未达到年度应达值 9%（目标值 &gt;9%）" in page
+    assert ("2017年残疾人家庭人均可支配收入23762元，按2015年基期值20000元计算的年均增速为9%，"
+            "未达到目标值&gt;9%。请说明原因") in page
     r = client.post(f"/l/{token}/requests/{rid}/explanation", data={"text": "   "})
     assert r.status_code == 422
     assert f'<a href="#r{rid}-explanation">请填写偏离进度说明。</a>' in r.text

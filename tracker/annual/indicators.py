@@ -475,10 +475,19 @@ def explanations_for(session: Session, request_ids: list[int]) -> dict[int, dict
         a = assess(kind=ind.kind, comparator=ind.comparator, target=ind.target,
                    baseline=ind.baseline, value=iv.value, year=iv.year, base=base_year(plan),
                    last=plan.last_year)
+        target = target_text(ind.comparator, ind.target, ind.unit)
+        if ind.kind == IndicatorKind.GROWTH:
+            summary = (f"{iv.year}年{ind.level_name}{iv.value:g}{ind.level_unit}，按{base_year(plan)}"
+                       f"年基期值{_num(ind.baseline, ind.level_unit or '')}计算的年均增速为"
+                       f"{_num(a.actual, ind.unit)}，未达到目标值{target}。")
+        else:
+            summary = (f"{iv.year}年实际值{_num(a.actual, ind.unit)}，未达到年度应达值"
+                       f"{_num(a.expected, ind.unit)}（{base_year(plan)}年基期值"
+                       f"{_num(ind.baseline, ind.unit)}，{plan.last_year}年目标值{target}）。")
         out[rid] = {"asked_at": iv.explanation_asked_at, "text": iv.explanation,
                     "explained_at": iv.explained_at, "year": iv.year,
                     "expected": _num(a.expected, ind.unit), "actual": _num(a.actual, ind.unit),
-                    "target": target_text(ind.comparator, ind.target, ind.unit)}
+                    "target": target, "summary": summary}
     return out
 
 
