@@ -117,3 +117,50 @@ def test_growth_form_asks_the_level_then_the_explanation(site, db):
     row = table.set_index("编号").loc["I1"]
     assert row["处理情况"] == "<script>alert(1)</script>受企业效益影响，工资性收入增长放缓。"
     assert (row["本年实际值"], row["是否符合进度"]) == (9.0, "偏离")
+
+
+def test_office_page_shows_the_trajectory_and_records_a_baseline(site, db):
+    from tracker.directory.staff import create_user
+    from tracker.enums import StaffRole
+
+    client, settings, clock = site
+    with transaction(db) as s:
+        create_user(s, username="duchashi", display_name="督查室张科长", role=StaffRole.OFFICE,
+                    password="correct horse battery", now=at("2018-01-02"))
+    token = token_for(settings, liaison_of(db, "市人力社保局"), at("2018-01-08"))
+    client.post(f"/l/{token}/requests/{_rid(db, 'I4')}", data={
+        "action": "submit", "status": "completed", "percent": "100", "value": "83"})
+    with transaction(db) as s:
+        follow_up_off_trajectory(s, s.scalars(select(Plan)).one(), at("2018-02-01", 8, 30),
+                                 channel=ChannelKind.EMAIL)
+    clock.now = at("2018-02-02", 10)
+    login = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login.text).group(1)
+    client.post("/login", data={"username": "duchashi", "password": "correct horse battery",
+                                "csrf": csrf, "next": "/desk"})
+    page = client.get("/desk/indicators")
+    assert page.status_code == 200 and "<h1>主要指标进度（2017年）</h1>" in page.text
+    row = re.search(r'<th scope="row">I4</th>.*?</tr>', page.text, re.S).group(0)
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", row) == [
+        "残疾人城乡居民基本养老保险参保率", "预期性", "市人力社保局", "80", "90%", "84", "83", "", "",
+        "", "待说明"]  # 分子, 分母, 数据来源 empty; 是否符合进度 in <strong> below
+    assert "<strong class=\"overdue\">偏离</strong>" in row
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    r = client.post("/desk/indicators/baseline", data={
+        "csrf": csrf, "plan": "1", "year": "2017", "code": "I7", "value": "65", "source": " "})
+    assert r.status_code == 303
+    refused = client.get(r.headers["location"])
+    assert "数据来源：须填写基期值的出处" in refused.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', refused.text).group(1)
+    plan_id = re.search(r'name="plan" value="(\d+)"', refused.text).group(1)
+    r = client.post("/desk/indicators/baseline", data={
+        "csrf": csrf, "plan": plan_id, "year": "2017", "code": "I7", "value": "65",
+        "source": "2015年康复统计"})
+    assert r.status_code == 303 and "m=baseline" in r.headers["location"]
+    done = client.get(r.headers["location"]).text
+    assert "基期值已记录。" in done
+    row = re.search(r'<th scope="row">I7</th>.*?</tr>', done, re.S).group(0)
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", row)[3:5] == ["65", "80%"]
+    with db() as s:
+        assert s.scalar(select(Indicator.baseline_recorded_by).where(
+            Indicator.code == "I7")) == "user:duchashi"

@@ -500,3 +500,38 @@ def pending_explanation_requests() -> Any:
                                        IndicatorValue.year == ReportingPeriod.year))
             .where(IndicatorValue.explanation_asked_at.is_not(None),
                    IndicatorValue.explanation.is_(None)))
+
+
+# --- the office's page ----------------------------------------------------------------------
+
+
+@dataclass
+class IndicatorPage:
+    """What the desk's 主要指标 page shows for one plan and data year: the trajectory table
+    as records, the years one can choose, the base year, and each indicator's code, name
+    and the unit its baseline is recorded in (for the baseline form)."""
+
+    plan: Plan
+    year: int
+    years: list[int]
+    base_year: int
+    rows: list[dict[str, Any]]
+    indicators: list[tuple[str, str, str]]  # (code, name, baseline unit)
+
+
+def indicator_page(session: Session, plan: Plan, year: int | None, today: dt.date) -> IndicatorPage:
+    """The desk page's data: `year` (a data year of the plan; by default the last year
+    before `today`'s, kept within the plan's period) and `trajectory_table` for it. Two
+    queries."""
+    years = list(range(plan.first_year, plan.last_year + 1))
+    chosen = year if year in years else min(max(today.year - 1, plan.first_year), plan.last_year)
+    table = trajectory_table(session, plan, chosen)
+    indicators = [(code, name, (level_unit if kind == IndicatorKind.GROWTH else unit) or "")
+                  for code, name, kind, unit, level_unit in session.execute(
+                      select(Indicator.code, Indicator.name, Indicator.kind, Indicator.unit,
+                             Indicator.level_unit)
+                      .where(Indicator.plan_id == plan.id, Indicator.active.is_(True))
+                      .order_by(Indicator.id))]
+    rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            for r in table.to_dict("records")]
+    return IndicatorPage(plan, chosen, years, base_year(plan), rows, indicators)

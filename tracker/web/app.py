@@ -27,7 +27,13 @@ from tracker.directory.links import LinkError, renewable, verify_link
 from tracker.directory.staff import session_is_live
 from tracker.errors import DomainError
 from tracker.settings import Settings
-from tracker.web import confirm_routes, desk_routes, liaison_routes, queues_routes
+from tracker.web import (
+    confirm_routes,
+    desk_routes,
+    indicator_routes,
+    liaison_routes,
+    queues_routes,
+)
 from tracker.web.deps import WebContext, app_context
 from tracker.web.pages import HERE, MAX_BODY, SECURITY_HEADERS, error_page, refusal_page, templates
 from tracker.web.staff import COOKIE, NeedsLogin
@@ -147,6 +153,7 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
     app.include_router(liaison_routes.renewal)
     app.include_router(desk_routes.router)
     app.include_router(queues_routes.router)
+    app.include_router(indicator_routes.router)
     app.include_router(confirm_routes.router)
 
     @app.exception_handler(NeedsLogin)
