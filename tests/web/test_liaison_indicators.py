@@ -142,7 +142,7 @@ def test_office_page_shows_the_trajectory_and_records_a_baseline(site, db):
     assert page.status_code == 200 and "<h1>主要指标进度（2017年）</h1>" in page.text
     row = re.search(r'<th scope="row">I4</th>.*?</tr>', page.text, re.S).group(0)
     assert re.findall(r"<td[^>]*>([^<]*)</td>", row) == [
-        "残疾人城乡居民基本养老保险参保率", "预期性", "市人力社保局", "80", "90%", "84", "83", "", "",
+        "残疾人城乡居民基本养老保险参保率", "预期性", "市人力社保局", "80%", "90%", "84%", "83%", "", "",
         "", "待说明"]  # 分子, 分母, 数据来源 empty; 是否符合进度 in <strong> below
     assert "<strong class=\"overdue\">偏离</strong>" in row
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
@@ -160,7 +160,7 @@ def test_office_page_shows_the_trajectory_and_records_a_baseline(site, db):
     done = client.get(r.headers["location"]).text
     assert "基期值已记录。" in done
     row = re.search(r'<th scope="row">I7</th>.*?</tr>', done, re.S).group(0)
-    assert re.findall(r"<td[^>]*>([^<]*)</td>", row)[3:5] == ["65", "80%"]
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", row)[3:5] == ["65%", "80%"]
     with db() as s:
         assert s.scalar(select(Indicator.baseline_recorded_by).where(
             Indicator.code == "I7")) == "user:duchashi"

@@ -532,6 +532,6 @@ def indicator_page(session: Session, plan: Plan, year: int | None, today: dt.dat
                              Indicator.level_unit)
                       .where(Indicator.plan_id == plan.id, Indicator.active.is_(True))
                       .order_by(Indicator.id))]
-    rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
-            for r in table.to_dict("records")]
+    units = {code: unit for code, _name, unit in indicators}
+    rows = [{**r, "基期值单位": units.get(r["编号"], "")} for r in table.to_dict("records")]
     return IndicatorPage(plan, chosen, years, base_year(plan), rows, indicators)
