@@ -82,6 +82,14 @@ def test_growth_form_asks_the_level_then_the_explanation(site, db):
     page = client.get(f"/l/{token}/requests/{rid}").text
     assert "残疾人家庭人均可支配收入：2017年度实际值（元）" in page
     assert f'id="r{rid}-numerator"' not in page
+    import io
+
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(io.BytesIO(client.get(f"/l/{token}/template.xlsx").content)).active
+    subjects = [row[3] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert ("残疾人家庭人均可支配收入年均增速（指标数值栏填残疾人家庭人均可支配收入，单位：元；"
+            "年均增速由系统计算）") in subjects
     assert "<dt>目标值</dt><dd>&gt;9%（残疾人家庭人均可支配收入年均增速）</dd>" in page
     r = client.post(f"/l/{token}/requests/{rid}", data={
         "action": "submit", "status": "completed", "percent": "100", "value": "23762",
