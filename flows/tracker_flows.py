@@ -24,6 +24,7 @@ from flows.runtime import channels_for, factory_for, link_maker, policy_for, res
 from notifications.dispatch import SendWindow, dispatch
 from notifications.render import NoticeConfig
 from tracker.annual.checkpoint import due_year, run_checkpoint
+from tracker.annual.indicators import follow_up_off_trajectory
 from tracker.annual.meetings import meeting_duty
 from tracker.db import transaction
 from tracker.directory.staff import purge_sessions
@@ -82,6 +83,10 @@ def meeting_duty_task(now: str | None, settings: Settings | None) -> dict[str, i
             out["reminders"] += r.reminders
             out["warnings"] += r.warnings
             out["findings"] += r.findings
+            # indicators off their trajectory: escalated or explained, once each (issue 11)
+            f = follow_up_off_trajectory(session, plan, at, channel=policy.channel)
+            out["indicators_escalated"] = out.get("indicators_escalated", 0) + len(f.escalated)
+            out["explanations_asked"] = out.get("explanations_asked", 0) + len(f.asked)
     return out
 
 
@@ -134,7 +139,7 @@ def progress_request_flow(now: str | None = None, settings: Settings | None = No
 @flow(name="overdue_sweep_flow")
 def overdue_sweep_flow(now: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """Fire due ladder rungs, queue pre-due reminders (临期提醒), and the daily duties
-    (meetings, dead staff sessions)."""
+    (meetings, dead staff sessions, indicators off their trajectory)."""
     return {"ladder": sweep_ladder_task(now, settings),
             "meetings": meeting_duty_task(now, settings)}
 

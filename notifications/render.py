@@ -213,6 +213,8 @@ def _item(r: dict[str, Any], *, today: dt.date, calendar: WorkCalendar,
         meeting_returned=msg.kind == MessageKind.MEETING_RETURNED,
         meeting_name=payload.get("name", ""), held_on=_cn(payload.get("held_on")),
         text=payload.get("text", ""),  # the wording of a message queued by an older version
+        # an indicator off its trajectory (tracker.annual.indicators._payload)
+        indicator=payload.get("indicator") or {},
         _sort=(r["plan_title"], due_on or dt.date.min, r["position"], _natural(r["code"]),
                r["agency"]),
     )

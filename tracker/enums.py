@@ -69,6 +69,17 @@ class IndicatorAttribute(StrEnum):
         return "约束性" if self is IndicatorAttribute.BINDING else "预期性"
 
 
+class IndicatorKind(StrEnum):
+    """How a headline indicator is reported and compared (issue 11, item 3)."""
+
+    RATE = "rate"  # a rate in %: the owner reports numerator, denominator and the value
+    GROWTH = "growth"  # an average annual growth in %: the owner reports the level (e.g. 元)
+
+    @property
+    def label(self) -> str:
+        return "比率" if self is IndicatorKind.RATE else "年均增速"
+
+
 class PeriodKind(StrEnum):
     QUARTER = "quarter"
     HALF_YEAR = "half_year"
@@ -181,6 +192,10 @@ class MessageKind(StrEnum):
     DUE_CHANGED = "due_changed"  # 截止时间调整: a calendar change moved the due day
     NEW_LINK = "new_link"  # 新填报链接: asked for from an expired link's page
     MEETING_RETURNED = "meeting_returned"  # 会议已退回: the office returned a recorded meeting
+    # a binding indicator off its trajectory, reported to the supervision office (issue 11)
+    INDICATOR_ESCALATED = "indicator_escalated"
+    # an expected indicator off its trajectory: its owner is asked for a written explanation
+    INDICATOR_EXPLANATION = "indicator_explanation"
 
     @property
     def label(self) -> str:
@@ -223,6 +238,8 @@ class NoticeKind(StrEnum):
     MEETING = "meeting"  # 会议提醒 (and its warning)
     DUE_CHANGED = "due_changed"  # 截止时间调整: the holiday schedule moved a due day
     NEW_LINK = "new_link"  # 新填报链接: a liaison asked for one from an expired link
+    INDICATOR_ESCALATED = "indicator_escalated"  # 指标偏离进度: binding, to 督查室
+    INDICATOR_EXPLANATION = "indicator_explanation"  # 指标偏离说明: expected, to its owner
 
     @property
     def label(self) -> str:
@@ -243,6 +260,7 @@ _NOTICE_KIND = {
     NoticeKind.EXTENSION: "延期审批结果", NoticeKind.RETURNED: "退回修改",
     NoticeKind.WAIVED: "免报", NoticeKind.MEETING: "会议提醒",
     NoticeKind.DUE_CHANGED: "截止时间调整", NoticeKind.NEW_LINK: "新填报链接",
+    NoticeKind.INDICATOR_ESCALATED: "指标偏离进度", NoticeKind.INDICATOR_EXPLANATION: "指标偏离说明",
 }
 _NOTICE_OF_MESSAGE = {
     MessageKind.PROGRESS_REQUEST: NoticeKind.REQUEST,
@@ -256,6 +274,8 @@ _NOTICE_OF_MESSAGE = {
     MessageKind.DUE_CHANGED: NoticeKind.DUE_CHANGED,
     MessageKind.NEW_LINK: NoticeKind.NEW_LINK,
     MessageKind.MEETING_RETURNED: NoticeKind.MEETING,
+    MessageKind.INDICATOR_ESCALATED: NoticeKind.INDICATOR_ESCALATED,
+    MessageKind.INDICATOR_EXPLANATION: NoticeKind.INDICATOR_EXPLANATION,
 }
 
 

@@ -76,6 +76,7 @@ PAGES = [
     Visit("queue-circulars", "/desk/queues/circulars", "office"),
     Visit("queue-agencies", "/desk/queues/agencies", "office"),
     Visit("scorecards", "/desk/scorecards", "performance"),
+    Visit("indicators", "/desk/indicators?year=2017", "office"),
     Visit("confirm-escalate", "/desk/requests/{answered}/escalate", "office"),
     Visit("confirm-escalate-refused", "/desk/requests/{top}/escalate", "office"),
     Visit("confirm-waive", "/desk/requests/{top}/waive", "office"),

@@ -141,7 +141,10 @@ def _load_indicators(session, catalog, plan, agencies, bump) -> None:  # type: i
     for ind in catalog.indicators:
         values = dict(name=ind.name, target=ind.target, comparator=ind.comparator, unit=ind.unit,
                       attribute=ind.attribute, measure_codes=list(ind.measures),
-                      owner_agency_id=agencies[ind.owner], active=True)
+                      owner_agency_id=agencies[ind.owner], active=True, kind=ind.kind,
+                      level_name=ind.level_name, level_unit=ind.level_unit)
+        if ind.baseline is not None:  # printed in the plan; else the office records one
+            values.update(baseline=ind.baseline, baseline_source=ind.baseline_source or "规划纲要")
         if ind.code not in existing:
             session.add(Indicator(plan_id=plan.id, code=ind.code, **values))
             bump("indicators_created")

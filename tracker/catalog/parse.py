@@ -24,7 +24,7 @@ from tracker.catalog.schema import (
     dump_catalog,
     validate_catalog_text,
 )
-from tracker.enums import AgencyKind, IndicatorAttribute
+from tracker.enums import AgencyKind, IndicatorAttribute, IndicatorKind
 
 DISTRICTS_PHRASE = "各区县人民政府"
 TargetKind = Literal["percent", "count", "deadline"]
@@ -52,6 +52,10 @@ INDICATOR_MEASURES: dict[int, list[str]] = {
     9: ["2.4.1", "2.4.2"],
 }
 INDICATOR_OWNERS: dict[int, str] = {}
+# Indicators whose target is an average annual growth (年均增速): the owner reports the
+# level each year (name, unit) and the growth is computed from the base year (issue 11).
+# The plan's indicator 1 names the level it grows: 残疾人家庭人均可支配收入, in 元.
+INDICATOR_LEVELS: dict[int, tuple[str, str]] = {1: ("残疾人家庭人均可支配收入", "元")}
 
 _PARTY = {"市委宣传部", "市文明办"}
 _JUDICIAL = {"市检察院", "市高法院"}
@@ -198,10 +202,13 @@ def parse_plan_text(text: str, plan_id: str = "tianjin-disability-2016-2020") ->
         owner = INDICATOR_OWNERS.get(n) or (
             measure_by_code[related[0]].lead if related and related[0] in measure_by_code else ""
         )
+        level = INDICATOR_LEVELS.get(n)
         indicators.append(
             Indicator(
                 code=f"I{n}", name=name, target=target, comparator=comparator, unit=unit,
                 attribute=IndicatorAttribute(attr), measures=related, owner=owner,
+                kind=IndicatorKind.GROWTH if level else IndicatorKind.RATE,
+                level_name=level[0] if level else None, level_unit=level[1] if level else None,
             )
         )
 

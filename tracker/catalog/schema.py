@@ -16,7 +16,7 @@ from typing import Literal
 import json_source_map
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tracker.enums import AgencyKind, Cadence, IndicatorAttribute
+from tracker.enums import AgencyKind, Cadence, IndicatorAttribute, IndicatorKind
 
 MEASURE_CODE = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff（）().\-]{1,20}$")  # the document's own numbering
 INDICATOR_CODE = re.compile(r"^I\d+$")
@@ -98,6 +98,22 @@ class Indicator(_Strict):
     attribute: IndicatorAttribute
     measures: list[str] = Field(min_length=1)
     owner: str = Field(min_length=1)
+    # rate: the owner reports the rate (with numerator and denominator); growth: the owner
+    # reports a level (`level_name`, in `level_unit`) and the average annual growth from the
+    # base year is computed (tracker.annual.indicators)
+    kind: IndicatorKind = IndicatorKind.RATE
+    level_name: str | None = None
+    level_unit: str | None = None
+    # the base year's (period[0] - 1) value when the plan prints it (a growth indicator's:
+    # the base level), with where it is printed
+    baseline: float | None = None
+    baseline_source: str | None = None
+
+    @model_validator(mode="after")
+    def _growth_has_a_level(self) -> Indicator:
+        if self.kind == IndicatorKind.GROWTH and not (self.level_name and self.level_unit):
+            raise ValueError("a growth indicator needs level_name and level_unit")
+        return self
 
 
 class Catalog(_Strict):

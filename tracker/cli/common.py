@@ -53,6 +53,9 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(liaison_app, name="liaison")
 app.add_typer(meeting_app, name="meeting")
+indicator_app = typer.Typer(help="Headline indicators (主要指标): baselines, trajectory.",
+                            no_args_is_help=True)
+app.add_typer(indicator_app, name="indicator")
 extension_app = typer.Typer(help="Extension requests (延期申请).", no_args_is_help=True)
 review_app = typer.Typer(help="Review reports (审核) and close out measures (办结销号).",
                          no_args_is_help=True)

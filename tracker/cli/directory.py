@@ -18,6 +18,7 @@ from tracker.cli.common import (
     current_settings,
     factory,
     fail,
+    indicator_app,
     liaison_app,
     meeting_app,
     parse_now,
@@ -117,6 +118,55 @@ def meeting_add(government: str, held_on: str, topic: str | None = None,
         except (MeetingError, ValueError) as exc:
             raise fail(str(exc)) from exc
     console.print("recorded" if added else "already recorded")
+
+
+@indicator_app.command("baseline")
+def indicator_baseline(
+    code: Annotated[str, typer.Argument(help="the indicator's code, e.g. I7")],
+    value: Annotated[float, typer.Argument(
+        help="the base year's value: a rate in %, or a growth indicator's level (e.g. 元)")],
+    source: Annotated[str, typer.Option("--source", help="数据来源: where the value is printed")],
+    plan: Annotated[str | None, typer.Option(help="plan id (when several)")] = None,
+    now: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Record an indicator's baseline (基期值, the year before the plan's first); audited."""
+    from tracker.annual.indicators import IndicatorError, base_year, record_baseline
+    from tracker.db import transaction
+
+    with transaction(factory()) as session:
+        chosen = plan_or_fail(session, plan)
+        try:
+            ind = record_baseline(session, chosen, code, value, source=source, actor="cli",
+                                  now=parse_now(now))
+        except IndicatorError as exc:
+            raise fail(exc.message) from exc
+        unit = (ind.level_unit if ind.kind == "growth" else ind.unit) or ""
+        console.print(f"{ind.code} {ind.name}：{base_year(chosen)}年基期值 {ind.baseline:g}{unit}"
+                      f"（数据来源：{ind.baseline_source}）已记录")
+
+
+@indicator_app.command("trajectory")
+def indicator_trajectory(
+    year: Annotated[int, typer.Argument(help="the data year, e.g. 2016")],
+    plan: Annotated[str | None, typer.Option(help="plan id (when several)")] = None,
+) -> None:
+    """Print the indicators against their trajectory for a year."""
+    from rich.table import Table
+
+    from tracker.annual.indicators import trajectory_table
+
+    with factory()() as session:
+        chosen = plan_or_fail(session, plan)
+        df = trajectory_table(session, chosen, year)
+    table = Table(title=f"《{chosen.title}》{year}年主要指标进度")
+    shown = ["编号", "指标", "属性", "基期值", "目标值", "本年应达值", "本年实际值", "是否符合进度",
+             "处理情况"]
+    for col in shown:
+        table.add_column(col)
+    for values in df.to_dict("records"):
+        table.add_row(*("" if values[c] is None or values[c] != values[c] else str(values[c])
+                        for c in shown))
+    console.print(table)
 
 
 @liaison_app.command("link")

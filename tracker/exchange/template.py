@@ -44,11 +44,14 @@ def agency_template(session: Session, agency_id: int, today: dt.date,
     several = len({i.plan for i in items}) > 1
     for row, item in enumerate(items, start=1):
         p = item.prefill
+        ind = item.indicator or {}
+        title = (f"{item.measure_title}（指标数值栏填{ind['level_name']}，单位：{ind['level_unit']}；"
+                 "年均增速由系统计算）" if ind.get("kind") == "growth" else item.measure_title)
         values: dict[str, Any] = {
             "request_id": item.request_id, "period": item.period,
             "code": item.measure_code or (item.indicator or {}).get("code", ""),
             # one sheet holds the agency's items of every plan: name the plan when several
-            "subject": f"《{item.plan}》{item.measure_title}" if several else item.measure_title,
+            "subject": f"《{item.plan}》{title}" if several else title,
             "role": role_label(item.role, long=True), "due_on": item.due_on,
             # the texts are pre-filled for convenience; 状态, 完成进度 and the value are this
             # period's facts and left empty: only a row whose 状态 the liaison fills in is

@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tracker.enums import AgencyKind, Cadence, ChannelKind, ContactRole, IndicatorAttribute, Role
+from tracker.enums import (
+    AgencyKind,
+    Cadence,
+    ChannelKind,
+    ContactRole,
+    IndicatorAttribute,
+    IndicatorKind,
+    Role,
+)
 from tracker.models.base import Base
 
 
@@ -137,6 +145,18 @@ class Indicator(Base):
     measure_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     owner_agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # rate: the value is a rate (%); growth: the owner reports a level (`level_name`, in
+    # `level_unit`) and the growth is computed from the base year (tracker.annual.indicators)
+    kind: Mapped[IndicatorKind] = mapped_column(enum_column(IndicatorKind),
+                                                default=IndicatorKind.RATE, server_default="rate")
+    level_name: Mapped[str | None] = mapped_column(Text)
+    level_unit: Mapped[str | None] = mapped_column(String(20))
+    # the base year's (plan.first_year - 1) value: a rate, or the level of a growth indicator;
+    # from the catalog when the plan prints it, else recorded by the office (audited)
+    baseline: Mapped[float | None]
+    baseline_source: Mapped[str | None] = mapped_column(Text)
+    baseline_recorded_at: Mapped[dt.datetime | None]
+    baseline_recorded_by: Mapped[str | None] = mapped_column(String(200))
     __table_args__ = (UniqueConstraint("plan_id", "code"),)
 
     def meets(self, value: float) -> bool:

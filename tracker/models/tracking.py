@@ -99,6 +99,9 @@ class ProgressReport(Base):
     problems: Mapped[str] = mapped_column(Text, default="")
     next_steps: Mapped[str] = mapped_column(Text, default="")
     value: Mapped[float | None]  # indicator value, for indicator requests
+    numerator: Mapped[float | None]  # a rate indicator's 分子 and 分母, when given
+    denominator: Mapped[float | None]
+    value_source: Mapped[str | None] = mapped_column(Text)  # 数据来源 of an indicator value
     submitted_at: Mapped[dt.datetime]
     submitted_by: Mapped[str] = mapped_column(String(200))
     late: Mapped[bool] = mapped_column(Boolean)
@@ -177,15 +180,30 @@ class MeetingCompliance(Base):
 
 
 class IndicatorValue(Base):
-    """The value of a headline indicator for a year, from the owner's latest report."""
+    """The value of a headline indicator for a year, from the owner's latest report.
+
+    `value` is what the owner reports: the rate (%) of a rate indicator, the level (e.g.
+    元) of a growth indicator, whose growth is computed (tracker.annual.indicators). Off
+    its trajectory, once per indicator and year: a binding one is escalated to the
+    supervision office (`escalated_at`), an expected one asks its owner for a written
+    explanation (`explanation_asked_at`, then `explanation`, `explained_at`, `explained_by`).
+    """
 
     __tablename__ = "indicator_value"
     id: Mapped[int] = mapped_column(primary_key=True)
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicator.id"))
     year: Mapped[int]
     value: Mapped[float]
+    numerator: Mapped[float | None]
+    denominator: Mapped[float | None]
+    source: Mapped[str | None] = mapped_column(Text)  # 数据来源
     report_id: Mapped[int] = mapped_column(ForeignKey("progress_report.id"))
     recorded_at: Mapped[dt.datetime]
+    escalated_at: Mapped[dt.datetime | None]
+    explanation_asked_at: Mapped[dt.datetime | None]
+    explanation: Mapped[str | None] = mapped_column(Text)
+    explained_at: Mapped[dt.datetime | None]
+    explained_by: Mapped[str | None] = mapped_column(String(200))
     __table_args__ = (UniqueConstraint("indicator_id", "year"),)
 
 

@@ -16,6 +16,11 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from tracker.annual.indicators import (
+    explanations_for,
+    pending_explanation_requests,
+    target_text,
+)
 from tracker.dates.chinese import cn_period
 from tracker.enums import ExtensionState, Light, RequestState, ReviewState, Role
 from tracker.errors import Forbidden
@@ -74,6 +79,14 @@ class Item:
     answered_late: bool | None = None
     returned: bool = False  # open again because the office returned its latest report
     return_comment: str = ""
+    # an indicator value off its trajectory whose owner is asked for a written explanation
+    # (tracker.annual.indicators.explanations_for): asked_at, text (None until written) …
+    explanation: dict[str, Any] | None = None
+
+    @property
+    def explanation_pending(self) -> bool:
+        """Asked for a written explanation (偏离进度说明) not yet written."""
+        return self.explanation is not None and not self.explanation.get("text")
 
     @property
     def code(self) -> str:
@@ -84,12 +97,14 @@ class Item:
     def action_rank(self) -> int:
         """How soon the liaison must act: 0 returned (退回修改), 1 overdue, 2 open, 3 none."""
         if self.state != RequestState.OPEN:
-            return 3
+            return 1 if self.explanation_pending else 3
         return 0 if self.returned else 1 if self.overdue else 2
 
     @property
     def state_label(self) -> str:
         """The state as the liaison reads it; a returned report says what to do."""
+        if self.explanation_pending:
+            return "指标偏离进度，请填写说明"
         return "已退回，请修改后重新报送" if self.returned else RequestState(self.state).label
 
     @property
@@ -133,7 +148,8 @@ class ItemGroup:
 def _report_dict(r: ProgressReport) -> dict[str, Any]:
     return {"id": r.id, "version": r.version, "status": r.status, "percent": r.percent,
             "narrative": r.narrative, "problems": r.problems, "next_steps": r.next_steps,
-            "value": r.value, "submitted_at": r.submitted_at, "late": r.late,
+            "value": r.value, "numerator": r.numerator, "denominator": r.denominator,
+            "source": r.value_source or "", "submitted_at": r.submitted_at, "late": r.late,
             "review_state": r.review_state, "review_comment": r.review_comment}
 
 
@@ -191,7 +207,8 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
                *([ProgressRequest.id.in_(list(request_ids))] if request_ids is not None else
                  [ProgressRequest.state != RequestState.WAIVED.value,
                   or_(ProgressRequest.state == RequestState.OPEN.value,
-                      ReportingPeriod.issue_on == recent)]))
+                      ReportingPeriod.issue_on == recent,
+                      ProgressRequest.id.in_(pending_explanation_requests()))]))
         .order_by(ReportingPeriod.due_on, Plan.id, ProgressRequest.agency_id, Measure.position,
                   Indicator.id)
     ).all()
@@ -207,7 +224,9 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
             measure_text=text or "", section=section or "主要指标",
             indicator=None if ind is None else {
                 "code": ind.code, "name": ind.name, "target": ind.target,
-                "comparator": ind.comparator, "unit": ind.unit},
+                "comparator": ind.comparator, "unit": ind.unit, "kind": ind.kind,
+                "level_name": ind.level_name, "level_unit": ind.level_unit,
+                "target_text": target_text(ind.comparator, ind.target, ind.unit)},
             agency_id=req.agency_id, agency=agency, plan_id=plan_id, period_name=cn_period(period),
             overdue=is_overdue(req.state, req.due_on, today), answered_late=req.answered_late,
             original_due_on=req.original_due_on, today=today,
@@ -218,6 +237,9 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
         by_request[req.id] = item
         if req.assignment_id is not None:
             assignment_of[req.id] = req.assignment_id
+    indicator_requests = [i.request_id for i in items if i.indicator is not None]
+    for rid, found in explanations_for(session, indicator_requests).items():
+        by_request[rid].explanation = found
     if detail:
         _attach_reports(session, by_request, assignment_of)
         _attach_evidence_and_extensions(session, by_request)

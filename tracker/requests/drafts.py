@@ -14,7 +14,10 @@ from tracker.models import AuditEvent, ReportDraft
 from tracker.requests.opening import owned_state
 from tracker.sql import insert_ignore_values
 
-DRAFT_FIELDS = ("status", "percent", "narrative", "problems", "next_steps", "value")
+DRAFT_FIELDS = ("status", "percent", "narrative", "problems", "next_steps", "value", "numerator",
+                "denominator", "source")
+# an indicator's further fields: kept in a draft only when typed (a measure has none)
+INDICATOR_FIELDS = ("numerator", "denominator", "source")
 
 
 class DraftError(DomainError):
@@ -32,7 +35,8 @@ def save_draft(session: Session, *, agency_id: int, request_id: int, fields: dic
         raise DraftError("该事项不属于本单位", status=403, code="other-agency")
     if state == RequestState.WAIVED:
         raise DraftError("该事项已免报，无需报送", status=409, code="waived")
-    kept = {k: ("" if fields.get(k) is None else str(fields.get(k)))[:20000] for k in DRAFT_FIELDS}
+    kept = {k: ("" if fields.get(k) is None else str(fields.get(k)))[:20000] for k in DRAFT_FIELDS
+            if k not in INDICATOR_FIELDS or fields.get(k) not in (None, "")}
     row = dict(request_id=request_id, fields=kept, saved_at=now, saved_by=saved_by)
     if not insert_ignore_values(session, ReportDraft.__table__, [row]):  # type: ignore[arg-type]
         draft = session.scalars(select(ReportDraft).where(ReportDraft.request_id == request_id)).one()

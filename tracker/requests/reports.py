@@ -19,11 +19,12 @@ from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tracker.enums import ProgressStatus, RequestState, ReviewState
+from tracker.enums import IndicatorKind, ProgressStatus, RequestState, ReviewState
 from tracker.errors import DomainError
 from tracker.models import (
     AuditEvent,
     Evidence,
+    Indicator,
     IndicatorValue,
     ProgressReport,
     ProgressRequest,
@@ -47,9 +48,14 @@ class ReportError(DomainError):
                          status=409 if waived else 422, code="waived" if waived else "invalid")
 
 
-FIELD_LABELS = {"status": "状态", "percent": "完成进度", "narrative": "工作进展",
-                "problems": "需协调解决的问题", "next_steps": "下步计划", "value": "指标数值"}
+FIELD_LABELS = {"status": "状态", "percent": "完成进度", "value": "指标数值",
+                "numerator": "分子", "denominator": "分母", "source": "数据来源",
+                "narrative": "工作进展", "problems": "需协调解决的问题", "next_steps": "下步计划"}
 MAX_TEXT = 20000
+MAX_SOURCE = 500  # 数据来源: a document or statistic's name
+# A rate's value agrees with numerator / denominator x 100 when they differ by at most
+# this many percentage points: the value rounded to one decimal place (issue 11, item 3).
+RATE_TOLERANCE = 0.05
 
 
 class ReportInput(BaseModel):
@@ -68,30 +74,72 @@ class ReportInput(BaseModel):
     problems: PlainText = Field("", max_length=MAX_TEXT)
     next_steps: PlainText = Field("", max_length=MAX_TEXT)
     value: float | None = None  # indicator requests only
+    # a rate indicator's numerator and denominator (both or neither) and the data's source
+    numerator: float | None = None
+    denominator: float | None = None
+    source: PlainText = Field("", max_length=MAX_SOURCE)
 
     @model_validator(mode="after")
     def _narrative_when_off_track(self) -> ReportInput:
         for kind, field, text in cross_field_problems(
-                self.status, self.percent, self.narrative, self.value):
+                self.status, self.percent, self.narrative, self.value,
+                self.numerator, self.denominator):
             raise PydanticCustomError(kind, text, {"field": field})
+        if self.value is None and self.numerator is not None and self.denominator:
+            # a rate left empty is computed from its numerator and denominator (2 decimals)
+            self.value = rate_of(self.numerator, self.denominator)
         return self
 
 
-def cross_field_problems(status: Any, percent: Any, narrative: str,
-                         value: Any) -> list[tuple[str, str, str]]:
+def rate_of(numerator: float, denominator: float) -> float:
+    """numerator / denominator x 100, in %, rounded half up to 2 decimal places."""
+    from tracker.annual.indicators import round2
+
+    return round2(numerator / denominator * 100)
+
+
+def cross_field_problems(status: Any, percent: Any, narrative: str, value: Any,
+                         numerator: Any = None, denominator: Any = None
+                         ) -> list[tuple[str, str, str]]:
     """The rules between an answer's fields, as (error type, field, Chinese text), each
     checked on whatever of them is valid by itself (a percent of 150 does not hide a
     missing narrative): a narrative when the status is delayed or blocked; 100 when it is
-    completed; a finite indicator value. Rule source: DESIGN.md (进展情况反馈).
+    completed; a finite indicator value; a numerator and a denominator both or neither,
+    finite, not negative, the denominator above 0; a value given with them equal to
+    numerator / denominator x 100 within `RATE_TOLERANCE` percentage points. Rule source:
+    DESIGN.md (进展情况反馈) and issue 11, item 3 (the owner's numerator and denominator).
     """
     out: list[tuple[str, str, str]] = []
     if isinstance(value, float) and not (math.isfinite(value) and abs(value) < 1e9):
         out.append(("value_not_finite", "value", "指标数值须为有效数字。"))
+        value = None
+    n_ok = _sane(numerator)
+    d_ok = _sane(denominator)
+    if numerator is not None and not n_ok:
+        out.append(("numerator_invalid", "numerator", "分子须为不小于 0 的有效数字。"))
+    if denominator is not None and not (d_ok and denominator > 0):
+        out.append(("denominator_invalid", "denominator", "分母须为大于 0 的有效数字。"))
+        d_ok = False
+    if (numerator is None) != (denominator is None):
+        missing = "denominator" if denominator is None else "numerator"
+        out.append((f"{missing}_required", missing,
+                    f"填写了{'分子' if missing == 'denominator' else '分母'}时，须同时填写"
+                    f"{FIELD_LABELS[missing]}。"))
+    if n_ok and d_ok and isinstance(value, float):
+        rate = numerator / denominator * 100
+        if abs(value - rate) > RATE_TOLERANCE + 1e-9:
+            out.append(("value_not_ratio", "value",
+                        f"指标数值（{value:g}%）与分子÷分母×100（{rate:.2f}%）不一致，请核对；"
+                        "也可不填指标数值，由系统按分子、分母计算。"))
     if status in (ProgressStatus.DELAYED, ProgressStatus.BLOCKED) and not narrative.strip():
         out.append(("narrative_required", "narrative", "状态为滞后或受阻时，须填写工作进展。"))
     if status == ProgressStatus.COMPLETED and isinstance(percent, int) and percent != 100:
         out.append(("completed_not_100", "percent", "状态为已完成时，完成进度须为 100。"))
     return out
+
+
+def _sane(x: Any) -> bool:
+    return isinstance(x, float) and math.isfinite(x) and 0 <= x < 1e12
 
 
 def input_problems(exc: ValidationError) -> list[tuple[str, str]]:
@@ -108,13 +156,16 @@ def input_problems(exc: ValidationError) -> list[tuple[str, str]]:
         if "field" in ctx:
             text = err["msg"]
         elif kind == "string_too_long":
-            text = f"{FIELD_LABELS.get(field, '内容')}过长（最多 {MAX_TEXT} 字）。"
+            limit = MAX_SOURCE if field == "source" else MAX_TEXT
+            text = f"{FIELD_LABELS.get(field, '内容')}过长（最多 {limit} 字）。"
         elif field == "status":
             text = "请选择状态。"
         elif field == "percent":
             text = "完成进度须为 0 到 100 的整数。"
         elif field == "value":
             text = "指标数值须为有效数字。"
+        elif field in ("numerator", "denominator"):
+            text = f"{FIELD_LABELS[field]}须为有效数字。"
         else:
             text = f"{FIELD_LABELS.get(field, '内容')}：填写有误。"
         out.append((field, text))
@@ -140,7 +191,9 @@ def answer_input(request_id: int, fields: Mapping[str, str]) -> ReportInput:
             "request_id": request_id, "status": fields.get("status") or None,
             "percent": fields.get("percent") or None, "narrative": fields.get("narrative", ""),
             "problems": fields.get("problems", ""), "next_steps": fields.get("next_steps", ""),
-            "value": fields.get("value") or None})
+            "value": fields.get("value") or None, "numerator": fields.get("numerator") or None,
+            "denominator": fields.get("denominator") or None,
+            "source": fields.get("source", "")})
     except ValidationError as exc:
         found = input_problems(exc)
         # pydantic stops before the cross-field rules when a field is invalid: check them
@@ -148,8 +201,12 @@ def answer_input(request_id: int, fields: Mapping[str, str]) -> ReportInput:
         bad = {field for field, _ in found}
         status = _parsed(ProgressStatus, fields.get("status")) if "status" not in bad else None
         percent = _parsed(int, fields.get("percent")) if "percent" not in bad else None
+        value, numerator, denominator = (
+            _parsed(float, fields.get(k)) if k not in bad else None
+            for k in ("value", "numerator", "denominator"))
         for _kind, field, text in cross_field_problems(
-                status, percent, str(fields.get("narrative") or ""), None):
+                status, percent, str(fields.get("narrative") or ""), value, numerator,
+                denominator):
             if (field, text) not in found:
                 found.append((field, text))
         order = list(FIELD_LABELS)
@@ -211,12 +268,15 @@ def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetim
     rows = session.execute(
         select(ProgressRequest.id, ProgressRequest.state, ProgressRequest.due_on,
                ProgressRequest.indicator_id, ReportingPeriod.year,
-               func.coalesce(func.max(ProgressReport.version), 0))
+               func.coalesce(func.max(ProgressReport.version), 0), Indicator.kind,
+               Indicator.level_name, Indicator.level_unit)
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .outerjoin(ProgressReport, ProgressReport.request_id == ProgressRequest.id)
+        .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
         .where(ProgressRequest.id.in_(ids))
         .group_by(ProgressRequest.id, ProgressRequest.state, ProgressRequest.due_on,
-                  ProgressRequest.indicator_id, ReportingPeriod.year)
+                  ProgressRequest.indicator_id, ReportingPeriod.year, Indicator.kind,
+                  Indicator.level_name, Indicator.level_unit)
     ).all()
     info = {r[0]: r for r in rows}
     problems: dict[int, str] = {}
@@ -230,6 +290,9 @@ def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetim
             waived = True
         elif r[3] is not None and item.value is None:
             problems[item.request_id] = "该指标须填写指标数值"
+        elif r[3] is not None and r[6] == IndicatorKind.GROWTH and item.numerator is not None:
+            problems[item.request_id] = (f"该指标报送{r[7] or '水平值'}（{r[8] or ''}），"
+                                         "无需填写分子、分母")
     if problems:
         raise ReportError(problems, waived=waived)
 
@@ -244,6 +307,9 @@ def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetim
             next_steps=item.next_steps, submitted_at=now, submitted_by=by,
             # a value means something only for an indicator request
             value=item.value if info[item.request_id][3] is not None else None,
+            numerator=item.numerator if info[item.request_id][3] is not None else None,
+            denominator=item.denominator if info[item.request_id][3] is not None else None,
+            value_source=(item.source or None) if info[item.request_id][3] is not None else None,
             late=late, source=source, review_state=ReviewState.PENDING,
         ))
     report_ids = list(session.scalars(
@@ -289,11 +355,16 @@ def _record_indicator_values(session, items, info, report_ids, now) -> None:  # 
         ind = info[item.request_id][3]
         if ind is not None:
             latest[ind] = dict(indicator_id=ind, year=info[item.request_id][4], value=item.value,
-                               report_id=rid, recorded_at=now)
+                               numerator=item.numerator, denominator=item.denominator,
+                               source=item.source or None, report_id=rid, recorded_at=now)
     if not latest:
         return
     insert_ignore_values(session, IndicatorValue.__table__, list(latest.values()))  # type: ignore[arg-type]
     for row in latest.values():  # a corrected value replaces the earlier one
         session.execute(update(IndicatorValue).where(
             IndicatorValue.indicator_id == row["indicator_id"], IndicatorValue.year == row["year"]
-        ).values(value=row["value"], report_id=row["report_id"], recorded_at=now))
+        ).values(value=row["value"], numerator=row["numerator"],
+                 denominator=row["denominator"], source=row["source"],
+                 report_id=row["report_id"], recorded_at=now))
+    # off its trajectory, the value is followed up by the daily job indicator_trajectory
+    # (tracker.annual.indicators.follow_up_off_trajectory)

@@ -30,6 +30,7 @@ from tracker.settings import Settings
 from tracker.web import (
     confirm_routes,
     desk_routes,
+    indicator_routes,
     liaison_routes,
     meeting_routes,
     queues_routes,
@@ -153,6 +154,7 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
     app.include_router(liaison_routes.renewal)
     app.include_router(desk_routes.router)
     app.include_router(queues_routes.router)
+    app.include_router(indicator_routes.router)
     app.include_router(confirm_routes.router)
     app.include_router(meeting_routes.router)
 

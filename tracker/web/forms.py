@@ -13,6 +13,7 @@ before the handler runs, so the desk models below do not repeat it.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Any
 
 from fastapi import UploadFile
@@ -69,6 +70,9 @@ class AnswerForm(FormModel):
     problems: str = ""
     next_steps: str = ""
     value: str = ""
+    numerator: str = ""  # an indicator's 分子, 分母 and 数据来源 (issue 11, item 3)
+    denominator: str = ""
+    source: str = ""
 
     @property
     def saving(self) -> bool:
@@ -96,6 +100,35 @@ class AnswerWithFileForm(AnswerForm):
         if isinstance(self.file, ParsedUpload) and self.file.filename:
             return self.file
         return None
+
+
+class ExplanationForm(FormModel):
+    """An owner's written explanation of an indicator off its trajectory (说明)."""
+
+    text: str = ""
+
+
+class BaselineForm(FormModel):
+    """The office's baseline (基期值) of an indicator: code, value as typed, source."""
+
+    plan: str = ""
+    year: str = ""  # the page's year, to return to
+    code: str = ""
+    value: str = ""
+    source: Annotated[str, _clip(1000)] = ""
+
+    @property
+    def plan_id(self) -> int | None:
+        return _positive_int(self.plan)
+
+    @property
+    def number(self) -> float | None:
+        """The value as a finite number, or None."""
+        try:
+            x = float(self.value.strip())
+        except ValueError:
+            return None
+        return x if math.isfinite(x) else None
 
 
 class ExtensionAskForm(FormModel):

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from tracker.annual.indicators import IndicatorError, write_explanation
 from tracker.annual.meeting_records import (
     MeetingFormError,
     MeetingInput,
@@ -49,7 +50,13 @@ from tracker.requests.extensions import ExtensionError, ask_extension
 from tracker.requests.opening import owned_request
 from tracker.requests.reports import AnswerError, ReportError, answer_input, submit_answer
 from tracker.web.deps import Context, DbSession, LiaisonLink, Link, Now, WebContext, app_context
-from tracker.web.forms import AnswerWithFileForm, ExtensionAskForm, MeetingRecordForm, UploadForm
+from tracker.web.forms import (
+    AnswerWithFileForm,
+    ExplanationForm,
+    ExtensionAskForm,
+    MeetingRecordForm,
+    UploadForm,
+)
 from tracker.web.pages import SECURITY_HEADERS, templates
 
 router = APIRouter(prefix="/l/{token}")
@@ -66,9 +73,12 @@ MESSAGES = {
     "uploaded-none": "文件无误，但没有填写状态的行，未导入任何事项。",
     "meeting": "常务会议记录已报送，待督查室确认。",
     "meeting-corrected": "会议记录已修改，待督查室确认。",
+    "explained": "偏离进度说明已提交，感谢您的说明。",
 }
 # a form field's name -> the suffix of its element id on the item page (#r{id}-{suffix})
 FIELD_IDS = {"status": "status", "percent": "percent", "value": "value",
+             "numerator": "numerator", "denominator": "denominator", "source": "source",
+             "explanation": "explanation",
              "narrative": "narrative", "problems": "problems", "next_steps": "next",
              "file": "file", "new_due_on": "due", "reason": "reason"}
 Problems = list[tuple[str, str]]  # (element id suffix or "", Chinese text)
@@ -105,7 +115,8 @@ def _ids(text: str | None) -> list[int]:
 def _item(request: Request, link: Link, session: Session, context: WebContext,
           now: dt.datetime, request_id: int, *, problems: Problems | None = None,
           posted: dict[str, Any] | None = None, note: str | None = None,
-          asked: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
+          asked: dict[str, str] | None = None, explained: str | None = None,
+          status: int = 200) -> HTMLResponse:
     """One item's page; after a refusal, with the errors (summary and beside each field)
     and what was typed (`posted`: the answer, `asked`: the extension form)."""
     today = local_date(now)
@@ -121,6 +132,7 @@ def _item(request: Request, link: Link, session: Session, context: WebContext,
         "several_agencies": len(link.agencies) > 1,
         "message": note or MESSAGES.get(request.query_params.get("m", "")),
         "problems": problems, "field_errors": by_field, "asked": asked or {},
+        "explained": explained, "tz": SHANGHAI,
     }, status_code=status)
 
 
@@ -299,6 +311,23 @@ def extension(request: Request, request_id: RequestId, form: Annotated[Extension
                      status=422)
     session.commit()
     return _to_item(link, request_id, "extension")
+
+
+@router.post("/requests/{request_id}/explanation")
+def explanation(request: Request, request_id: RequestId,
+                form: Annotated[ExplanationForm, Form()], link: LiaisonLink, session: DbSession,
+                context: Context, now: Now) -> Response:
+    """The owner's written explanation of an indicator value off its trajectory (说明)."""
+    try:
+        write_explanation(session, link.agencies, request_id, form.text, by=link.actor, now=now)
+    except IndicatorError as exc:
+        session.rollback()
+        if exc.status == 403:
+            raise
+        return _item(request, link, session, context, now, request_id, explained=form.text,
+                     problems=[(FIELD_IDS.get(exc.field, ""), exc.message)], status=422)
+    session.commit()
+    return _to_item(link, request_id, "explained")
 
 
 @router.get("/template.xlsx")

@@ -14,7 +14,7 @@ from tracker.web.deps import WebContext
 NOTICES = {"escalated-1": "已催办，已通知联络员。", "escalated-2": "已督办，已通知分管领导并抄送督查室。",
            "escalated-3": "已列入通报稿，待签发后通知相关单位。",
            "escalated-nobody": "已升级，但该单位没有可通知的联系人，请先添加联络员。",
-           "waived": "已免报。", "noted": "备注已添加。",
+           "waived": "已免报。", "noted": "备注已添加。", "baseline": "基期值已记录。",
            "accepted": "已审核通过。",
            "returned": "已退回，已通知联络员。",
            "decided": "延期申请已处理，已通知联络员。", "signed": "通报已签发，已通知相关单位。",

@@ -34,6 +34,7 @@ import pandas as pd
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
+from tracker.annual.indicators import trajectory_table
 from tracker.annual.meetings import compliant_governments, meeting_counts, meeting_table
 from tracker.dates.chinese import cn_period
 from tracker.dates.workdays import SHANGHAI, local_date
@@ -41,7 +42,6 @@ from tracker.enums import (
     AgencyKind,
     CircularState,
     ExtensionState,
-    IndicatorAttribute,
     Level,
     ProgressStatus,
     RequestState,
@@ -55,7 +55,6 @@ from tracker.models import (
     Escalation,
     ExtensionRequest,
     Indicator,
-    IndicatorValue,
     Measure,
     Plan,
     ProgressReport,
@@ -433,29 +432,9 @@ def measure_progress(session: Session, plan: Plan, year: int) -> pd.DataFrame:
 
 
 def indicator_results(session: Session, plan: Plan, year: int) -> pd.DataFrame:
-    """One row per active indicator: the year's value against its target."""
-    owner = aliased(Agency)
-    rows = session.execute(
-        select(Indicator, owner.name, IndicatorValue.value)
-        .join(owner, owner.id == Indicator.owner_agency_id)
-        .outerjoin(IndicatorValue, and_(IndicatorValue.indicator_id == Indicator.id,
-                                        IndicatorValue.year == year))
-        .where(Indicator.plan_id == plan.id, Indicator.active.is_(True))
-        .order_by(Indicator.id)
-    ).all()
-    out = []
-    for ind, owner_name, value in rows:
-        met = ind.meets(value) if value is not None else None
-        out.append({
-            "编号": ind.code, "指标": ind.name, "属性": IndicatorAttribute(ind.attribute).label,
-            "报送单位": owner_name, "单位": ind.unit, "基期值": math.nan,
-            "目标值": f"{ind.comparator}{ind.target:g}{ind.unit}", "目标值数值": ind.target,
-            "本年应达值": math.nan, "本年实际值": value, "分子": math.nan, "分母": math.nan,
-            "数据来源": "",
-            "是否符合进度": "未报送" if met is None else ("符合" if met else "偏离"),
-            "处理情况": "",
-        })
-    return pd.DataFrame(out, columns=INDICATOR_COLUMNS)
+    """One row per active indicator: the year's value against its trajectory
+    (INDICATOR_COLUMNS; the indicator wing's `trajectory_table`)."""
+    return trajectory_table(session, plan, year)[INDICATOR_COLUMNS]
 
 
 def _rung_counts(session: Session, plan: Plan, year: int, *group: Any) -> list[Any]:
