@@ -154,13 +154,13 @@ def test_office_page_shows_the_trajectory_and_records_a_baseline(site, db):
         "", "待说明"]  # 分子, 分母, 数据来源 empty; 是否符合进度 in <strong> below
     assert "<strong class=\"overdue\">偏离</strong>" in row
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    plan_id = re.search(r'name="plan" value="(\d+)"', page.text).group(1)
     r = client.post("/desk/indicators/baseline", data={
-        "csrf": csrf, "plan": "1", "year": "2017", "code": "I7", "value": "65", "source": " "})
+        "csrf": csrf, "plan": plan_id, "year": "2017", "code": "I7", "value": "65", "source": " "})
     assert r.status_code == 303
     refused = client.get(r.headers["location"])
     assert "数据来源：须填写基期值的出处" in refused.text
     csrf = re.search(r'name="csrf" value="([^"]+)"', refused.text).group(1)
-    plan_id = re.search(r'name="plan" value="(\d+)"', refused.text).group(1)
     r = client.post("/desk/indicators/baseline", data={
         "csrf": csrf, "plan": plan_id, "year": "2017", "code": "I7", "value": "65",
         "source": "2015年康复统计"})
