@@ -54,6 +54,16 @@ def test_demo_prints_summary_and_writes_files(demo):
     # September, a make-up working day (stored as UTC text: 08:30 Shanghai is 00:30 UTC)
     assert {d[:10] for d, in con.execute(
         "SELECT created_at FROM outbox_message WHERE kind = 'meeting_reminder'")} == {"2017-09-30"}
+    # the meetings were recorded by the governments' liaisons with their minutes; by year
+    # end the office had confirmed all 16 (the city's two, 14 districts' one; December's in
+    # January), after returning one district's record once
+    assert con.execute("SELECT state, count(*), count(minutes_sha256), min(recorded_by) "
+                       "FROM executive_meeting GROUP BY state").fetchall() == [
+        ("confirmed", 16, 16, "demo:liaison")]
+    assert con.execute("SELECT count(*) FROM outbox_message "
+                       "WHERE kind = 'meeting_returned'").fetchone() == (1,)
+    assert con.execute("SELECT count(*) FROM executive_meeting "
+                       "WHERE decided_at >= '2018-01-01'").fetchone() == (1,)
 
 
 def test_demo_says_how_to_explore_a_day_of_its_year(demo, monkeypatch):
