@@ -166,7 +166,7 @@ def run_demo(
     shutil.rmtree(settings.outbox_dir, ignore_errors=True)
     # Prefect's local API keeps its database (OUT/prefect/prefect.db) from run to run: a
     # fresh one costs a migration at every start; the server prunes old runs itself.
-    for stale_card in out.glob(f"scorecard-{year}*.xlsx"):
+    for stale_card in out.glob(f"scorecard-{year}-*"):  # the card, its CSV and pictures
         stale_card.unlink()
     snapshot_path(settings, dt.date.fromisoformat(EXPLORE_DAY)).unlink(missing_ok=True)
     url = settings.database_url
@@ -417,8 +417,8 @@ def _plan_new_requests(session, rng, policy, planned, answers) -> None:  # type:
             draw = rng.uniform(0.93, 1.04)
             if ind_kind == IndicatorKind.GROWTH and base:  # the level, grown from the base year
                 value = round(base * (1 + target / 100 * draw) ** (int(label) - first_year + 1))
-            else:
-                value = round(target * draw, 1)
+            else:  # a rate: never above 100 %
+                value = min(round(target * draw, 1), 100.0)
             status, percent = ProgressStatus.COMPLETED, 100
         answers.setdefault(day, []).append(ReportInput(
             request_id=rid, status=status, percent=percent, narrative=NARRATIVES[status],

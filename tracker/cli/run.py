@@ -330,6 +330,10 @@ def _print_demo(result, year, policy, started, settings, out) -> None:  # type: 
     console.print(f"  通知邮件  {result.outbox_dir}/ （{result.files_written} 封 .eml，合并 "
                   f"{result.messages_sent} 条通知）", soft_wrap=True, highlight=False)
     console.print(f"  记分卡    {result.scorecard or '未生成'}", soft_wrap=True, highlight=False)
+    if result.scorecard is not None:  # beside it: the escalation detail and the pictures
+        for extra in sorted(result.scorecard.parent.glob(f"{result.scorecard.stem}-*")):
+            label = "逾期督办明细" if extra.suffix == ".csv" else "记分卡图片"
+            console.print(f"  {label}  {extra}", soft_wrap=True, highlight=False)
     console.print(f"  其他      {result.db_path.parent}/prefect/（Prefect 本地数据）、"
                   f"{result.db_path.parent}/secret.key（链接签名密钥）", soft_wrap=True,
                   highlight=False)
