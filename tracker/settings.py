@@ -87,14 +87,15 @@ class ScoringRules(BaseModel):
     Changing any value requires a new version (refused otherwise), so two scorecards that
     print the same version were scored by the same rules."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True,
+                              allow_inf_nan=False)
     version: str = Field(SCORING_VERSION, min_length=1, max_length=40)
-    on_time: float = Field(40, ge=0)  # 按时报送
-    completeness: float = Field(20, ge=0)  # 完整性
-    progress: float = Field(30, ge=0)  # 牵头任务进展
-    meetings: float = Field(10, ge=0)  # 常务会议 (district governments only)
-    per_supervision_notice: float = Field(2, ge=0)  # per delivered 督办通知
-    per_circular: float = Field(5, ge=0)  # per signed and sent 通报 naming the agency
+    on_time: float = Field(40, ge=0, le=100)  # 按时报送
+    completeness: float = Field(20, ge=0, le=100)  # 完整性
+    progress: float = Field(30, ge=0, le=100)  # 牵头任务进展
+    meetings: float = Field(10, ge=0, le=100)  # 常务会议 (district governments only)
+    per_supervision_notice: float = Field(2, ge=0, le=100)  # per delivered 督办通知
+    per_circular: float = Field(5, ge=0, le=100)  # per signed and sent 通报 naming the agency
     green_at: float = Field(90, ge=0, le=100)  # >= green; >= amber_at amber; else red
     amber_at: float = Field(75, ge=0, le=100)
     percent_digits: int = Field(1, ge=0, le=4)  # rates, half up

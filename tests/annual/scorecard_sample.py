@@ -32,7 +32,6 @@ Figures = _figures.Figures
 SUMMARY_COLUMNS = _figures.SUMMARY_COLUMNS
 MEASURE_COLUMNS = _figures.MEASURE_COLUMNS
 INDICATOR_COLUMNS = _figures.INDICATOR_COLUMNS
-DISTRICT_COLUMNS = _figures.DISTRICT_COLUMNS
 DETAIL_COLUMNS = _figures.DETAIL_COLUMNS
 
 # the quarter's due day (5th working day after quarter end, roughly) of each quarter
@@ -222,20 +221,19 @@ def sample_figures(year: int = 2017, *, issued: bool = True, rules: Any = None,
                                                   "状态", "是否履职"])
 
     districts = {}
+    quarters = [f"{year}年第{n}季度" for n in ("一", "二", "三", "四")]
     for g, gov in enumerate(governments):
         items = []
-        for q in range(1, 5):
-            month, day = DUE[q]
-            due = dt.date(year + (1 if q == 4 else 0), month, day)
-            for j, m in enumerate(cat["measures"]):
+        for j, m in enumerate(cat["measures"]):
+            row: dict[str, Any] = {"编号": m["code"], "任务": EVIL_TITLE if j == 5 else m["title"]}
+            worst = ""
+            for q, column in enumerate(quarters, start=1):
                 late = (j + g + q + shift) % 9 == 0
-                items.append({"编号": m["code"], "任务": EVIL_TITLE if j == 5 else m["title"],
-                              "报送期": f"{year}年第{q}季度", "截止日期": due,
-                              "报送日期": (due + dt.timedelta(days=20) if (j + g) % 4 else None)
-                              if late else due - dt.timedelta(days=(j % 5) + 1),
-                              "状态": ("逾期报送" if (j + g) % 4 else "未报送") if late else "按时报送",
-                              "最高督办级别": ("督办" if not (j + g) % 2 else "催办") if late else ""})
-        districts[gov] = pd.DataFrame(items, columns=DISTRICT_COLUMNS)
+                row[column] = ("逾期报送" if (j + g) % 4 else "逾期未报") if late else "按时报送"
+                if late:
+                    worst = "督办" if not (j + g) % 2 else (worst or "催办")
+            items.append({**row, "最高督办级别": worst or "无"})
+        districts[gov] = pd.DataFrame(items, columns=["编号", "任务", *quarters, "最高督办级别"])
 
     return Figures(
         plan_key=plan["id"], plan_title=plan["title"], year=year,

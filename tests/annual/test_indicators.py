@@ -313,3 +313,24 @@ def test_cli_records_a_baseline(db, db_url, plan, tmp_path, monkeypatch):
     assert r.exit_code == 2 and "基期值：残疾人家庭人均可支配收入须大于 0" in r.output
     r = run(app, ["indicator", "trajectory", "2017"])
     assert r.exit_code == 0 and "无基期值" not in r.output and "未报送" in r.output
+
+
+def test_numbers_out_of_range_are_refused_not_crashed():
+    """A ratio beyond any rate, a negative value and an absurd base level give a Chinese
+    refusal or a plain number, never an exception from the rounding (the attack of
+    issue 11's work: 1e11 / 1e-20 crashed the liaison form with HTTP 500)."""
+    from pydantic import ValidationError
+
+    from tracker.annual.indicators import compound_growth, round2
+    from tracker.requests.reports import ReportInput
+
+    with pytest.raises(ValidationError, match="超出有效范围"):
+        ReportInput(request_id=1, status="completed", percent=100, narrative="x",
+                    numerator=1e11, denominator=1e-20)
+    with pytest.raises(ValidationError, match="超出有效范围"):
+        ReportInput(request_id=1, status="completed", percent=100, narrative="x",
+                    numerator=1e11, denominator=0.00001)
+    with pytest.raises(ValidationError, match="不能为负数"):
+        ReportInput(request_id=1, status="completed", percent=100, narrative="x", value=-5.0)
+    assert round2(1e300) == 1e300 and round2(2.345) == 2.35
+    assert compound_growth(1e-300, 23762.0, 2) > 1e100

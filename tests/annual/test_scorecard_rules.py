@@ -21,7 +21,7 @@ from tracker.db import transaction
 from tracker.enums import ChannelKind, CircularState, Level
 from tracker.escalation.circulars import sign_off
 from tracker.escalation.sweep import sweep_overdue
-from tracker.models import Circular, Escalation, Plan, ScorecardRun
+from tracker.models import Circular, Escalation, Plan, ProgressRequest, ScorecardRun
 from tracker.policy import Policy
 from tracker.settings import Rules, ScoringRules, SettingsError, load_rules
 
@@ -128,9 +128,54 @@ def test_an_issued_scorecard_stands_until_regenerated_on_purpose(db, plan, polic
         assert run.written_at.date() == dt.date(2018, 2, 13)
 
 
+def test_no_card_is_issued_before_its_checkpoint_day(db, plan, policy, overdue, tmp_path):
+    """The 2017 card is issued on the 30th working day of 2018 (11 February 2018, a
+    make-up working Sunday), not earlier: before, the year is not over and its findings not
+    due. Nothing is recorded by the refusal."""
+    from tracker.errors import DomainError
+    from tracker.models import MeetingCompliance
+
+    with transaction(db) as s:
+        with pytest.raises(DomainError, match="2018年2月11日") as err:
+            run_checkpoint(s, s.get_one(Plan, plan.id), 2017, at("2017-10-20"), policy, tmp_path)
+        assert err.value.code == "too-early"
+        with pytest.raises(DomainError, match="年度检查点"):
+            run_checkpoint(s, s.get_one(Plan, plan.id), 2017, at("2018-02-09"), policy, tmp_path)
+    with db() as s:
+        assert s.scalars(select(ScorecardRun)).first() is None
+        assert s.scalars(select(MeetingCompliance)).first() is None
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_trial_card_leaves_out_requests_not_yet_due(db, plan, policy):
+    """During the year, requests neither answered nor past their due day are not late:
+    they count in no rate (the trial card on 27 March 2017, Q1 due 10 April)."""
+    from tracker.requests.opening import open_due_requests
+    from tracker.requests.reports import ReportInput, record_reports
+
+    with transaction(db) as s:
+        open_due_requests(s, s.get_one(Plan, plan.id), at("2017-03-17"), policy)
+    with db() as s:
+        first = s.scalars(select(ProgressRequest).order_by(ProgressRequest.id)).first()
+        assert first is not None
+        rid, agency = first.id, first.agency_id
+    with transaction(db) as s:
+        record_reports(s, [ReportInput(request_id=rid, status="in_progress", percent=20,
+                                       narrative="进展", next_steps="计划")],
+                       submitted_by="t", now=at("2017-03-24"))
+    with db() as s:
+        card = compute(s, s.get_one(Plan, plan.id), 2017, ScoringRules(),
+                       now=at("2017-03-27")).summary
+    assert list(card["agency_id"]) == [agency]  # only the answered request is scored
+    assert card.iloc[0]["应报"] == 1 and card.iloc[0]["按时报送率(%)"] == 100.0
+
+
 def test_scoring_rules_are_versioned():
     with pytest.raises(ValidationError, match="版本号"):
         ScoringRules(per_circular=6)
+    for bad in (float("inf"), float("nan"), 101, -1):
+        with pytest.raises(ValidationError):
+            ScoringRules(version="x", on_time=bad)
     assert ScoringRules(version="2027.1", per_circular=6).label().startswith("2027.1（校验码 ")
     assert ScoringRules().digest() != ScoringRules(version="2027.1", per_circular=6).digest()
     rows = dict(ScoringRules().describe())
@@ -182,7 +227,7 @@ def test_the_last_year_brings_the_plans_summary_and_pictures_beside_the_card(
     assert card_2017.five_year is None and card_2017.pictures == []
     assert "TRACKER_SOFFICE" in card_2017.pictures_error and card_2017.path.exists()
     with transaction(db) as s:
-        last = run_checkpoint(s, s.get_one(Plan, plan.id), 2020, at("2021-02-20"), policy,
+        last = run_checkpoint(s, s.get_one(Plan, plan.id), 2020, at("2021-03-01"), policy,
                               tmp_path, soffice="")
     assert last.five_year == tmp_path / "scorecard-2016-2020-tianjin-disability-2016-2020-summary.xlsx"
     book = openpyxl.load_workbook(last.five_year)

@@ -127,10 +127,17 @@ def run_checkpoint(session: Session, plan: Plan, year: int, now: dt.datetime, po
     """
     if not plan.first_year <= year <= plan.last_year:
         raise DomainError(f"{year}年不在《{plan.title}》的规划期（{plan.first_year}—{plan.last_year}年）内")
+    due = checkpoint_day(year, policy)
+    if local_date(now) < due:
+        raise DomainError(f"{year}年度考核记分卡须在年度检查点（{cn_date(due)}，次年第"
+                          f"{policy.rules.checkpoint_working_day}个工作日）及以后印发；此前可在"
+                          "“考核记分卡”页面下载试算版", code="too-early")
+    # locked (PostgreSQL): a regeneration and the daily run never interleave their files
+    previous = session.scalar(
+        select(ScorecardRun).where(ScorecardRun.plan_id == plan.id, ScorecardRun.year == year)
+        .with_for_update())
     record_findings(session, plan, year, now)
     path, csv_path = scorecard_path(out_dir, plan, year), detail_path(out_dir, plan, year)
-    previous = session.scalar(
-        select(ScorecardRun).where(ScorecardRun.plan_id == plan.id, ScorecardRun.year == year))
     if previous is not None and previous.workbook is not None and not regenerate:
         for target, data in ((path, previous.workbook), (csv_path, previous.detail_csv)):
             if data is not None and (not target.exists() or target.read_bytes() != data):
@@ -142,9 +149,11 @@ def run_checkpoint(session: Session, plan: Plan, year: int, now: dt.datetime, po
         scoring = policy.rules.scoring
     figures = compute(session, plan, year, scoring, now=now, issued=True)
     if regenerate and previous is not None and previous.workbook is not None:
+        before = previous.regenerated_at or previous.written_at
         figures.note = (f"本记分卡于{cn_date(local_date(now))}按考核规则 {scoring.label()} 重新生成；"
-                        f"原记分卡于{cn_date(local_date(previous.written_at))}印发，"
-                        f"所用规则版本 {previous.rules_version or '未记录'}")
+                        f"首次印发于{cn_date(local_date(previous.written_at))}；上一版生成于"
+                        f"{cn_date(local_date(before))}，所用规则版本 "
+                        f"{previous.rules_version or '未记录'}")
     book, csv = render_files(figures)
     digest = figures_hash(figures)
     values = dict(path=str(path), figures_hash=digest, rules_version=scoring.version,

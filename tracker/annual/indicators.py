@@ -29,6 +29,7 @@ The rule, in one place:
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -91,8 +92,12 @@ class IndicatorError(DomainError):
 
 
 def round2(x: float) -> float:
-    """`x` rounded half up to 2 decimal places (the one rounding rule of this module)."""
-    return float(Decimal(repr(float(x))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    """`x` rounded half up to 2 decimal places (the one rounding rule of this module); a
+    value too large to carry decimals (or not finite) is returned as it is."""
+    x = float(x)
+    if not math.isfinite(x) or abs(x) >= 1e15:
+        return x
+    return float(Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def base_year(plan: Plan) -> int:
@@ -171,13 +176,18 @@ def target_text(comparator: str, target: float, unit: str) -> str:
 # --- the tables the scorecard and the five-year summary read ----------------------------
 
 
-def _handling(ind: Indicator, iv: IndicatorValue | None) -> str:
+def _handling(ind: Indicator, iv: IndicatorValue | None, status: str) -> str:
+    """What was done about a value off its trajectory. A value corrected since onto its
+    trajectory needs nothing more: no "待说明" then, though an explanation written stays."""
     if iv is None:
         return ""
     if ind.attribute == IndicatorAttribute.BINDING and iv.escalated_at is not None:
-        return f"已报督查室（{cn_date(local_date(iv.escalated_at))}）"
+        done = f"已报督查室（{cn_date(local_date(iv.escalated_at))}）"
+        return done if status == OFF_TRACK else f"{done}；数值更正后已符合进度"
     if ind.attribute == IndicatorAttribute.EXPECTED and iv.explanation_asked_at is not None:
-        return iv.explanation or PENDING_EXPLANATION
+        if iv.explanation:
+            return iv.explanation
+        return PENDING_EXPLANATION if status == OFF_TRACK else ""
     return ""
 
 
@@ -213,7 +223,7 @@ def trajectory_table(session: Session, plan: Plan, year: int) -> pd.DataFrame:
             "目标值数值": ind.target, "本年应达值": a.expected, "本年实际值": a.actual,
             "分子": iv.numerator if iv else None, "分母": iv.denominator if iv else None,
             "数据来源": (iv.source or "") if iv else "", "是否符合进度": a.status,
-            "处理情况": _handling(ind, iv),
+            "处理情况": _handling(ind, iv, a.status),
         })
     return pd.DataFrame(out, columns=TABLE_COLUMNS, dtype=object)  # missing numbers stay None
 

@@ -113,6 +113,9 @@ def cross_field_problems(status: Any, percent: Any, narrative: str, value: Any,
     if isinstance(value, float) and not (math.isfinite(value) and abs(value) < 1e9):
         out.append(("value_not_finite", "value", "指标数值须为有效数字。"))
         value = None
+    elif isinstance(value, float) and value < 0:
+        out.append(("value_negative", "value", "指标数值不能为负数。"))
+        value = None
     n_ok = _sane(numerator)
     d_ok = _sane(denominator)
     if numerator is not None and not n_ok:
@@ -125,6 +128,10 @@ def cross_field_problems(status: Any, percent: Any, narrative: str, value: Any,
         out.append((f"{missing}_required", missing,
                     f"填写了{'分子' if missing == 'denominator' else '分母'}时，须同时填写"
                     f"{FIELD_LABELS[missing]}。"))
+    if n_ok and d_ok and not numerator / denominator * 100 < 1e9:
+        out.append(("ratio_out_of_range", "denominator",
+                    "分子÷分母×100 超出有效范围，请核对分子和分母的单位。"))
+        d_ok = False
     if n_ok and d_ok and isinstance(value, float):
         rate = numerator / denominator * 100
         if abs(value - rate) > RATE_TOLERANCE + 1e-9:

@@ -382,11 +382,12 @@ def _district(book: Book, figures: FiguresLike, government: str, name: str) -> N
                 f"未报 {int(rec['未报'])} 项。")
         book.note(ws, 2, line)
     df = figures.districts[government]
-    table = book.table(ws, 3, df, widths={"编号": 7, "任务": 40, "报送期": 14})
-    if "状态" in table.columns and table.last_row >= table.first_row:
-        c = table.col("状态")
+    periods = [c for c in df.columns if c not in ("编号", "任务", "最高督办级别")]
+    table = book.table(ws, 3, df, widths={"编号": 7, "任务": 40, **{c: 13 for c in periods}})
+    if periods and table.last_row >= table.first_row:
+        first, last = table.col(periods[0]), table.col(periods[-1])
         for word, fill in (("逾期", "#FFEB9C"), ("未报", "#FFC7CE")):
-            ws.conditional_format(table.first_row, c, table.last_row, c, {
+            ws.conditional_format(table.first_row, first, table.last_row, last, {
                 "type": "text", "criteria": "containing", "value": word,
                 "format": book.wb.add_format({"bg_color": fill})})
     book.print_setup(ws, header_row=3, freeze_col=2)

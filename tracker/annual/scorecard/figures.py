@@ -31,7 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from tracker.annual.indicators import trajectory_table
@@ -88,7 +88,8 @@ BY_RUNG_COLUMNS = ["级别", "事项数", "涉及单位数", "最早发出日期
 DETAIL_COLUMNS = ["报送期", "编号", "任务", "责任单位", "级别", "截止日期", "发出日期", "报送日期"]
 DEDUCTION_COLUMNS = ["单位", "组别", "文书", "标题", "日期", "扣分"]
 MEETING_COLUMNS = ["政府", "会议次数", "会议日期", "会议名称及届次", "状态", "是否履职"]
-DISTRICT_COLUMNS = ["编号", "任务", "报送期", "截止日期", "报送日期", "状态", "最高督办级别"]
+# a district's sheet: 编号, 任务, one column per reporting period, 最高督办级别
+DISTRICT_COLUMNS = ["编号", "任务", "最高督办级别"]
 RUNG_COLUMN = {Level.REMINDER: "催办(项)", Level.SUPERVISION_NOTICE: "督办(项)",
                Level.CIRCULAR: "通报(项)"}
 
@@ -158,14 +159,20 @@ def attainment(percent: float | None, status: str | None, share: float) -> float
     return min(float(percent) / (share * 100), 1.0)
 
 
-def _year_requests(plan: Plan, year: int):  # type: ignore[no-untyped-def]
-    return (
+def _year_requests(plan: Plan, year: int, as_of: dt.date | None = None):  # type: ignore[no-untyped-def]
+    """The year's requests, waived ones left out; with `as_of` (a trial card during the
+    year) also those neither answered nor past their due day yet: they are not late, and
+    not yet on time either (待报送), so they count in no rate."""
+    query = (
         select(ProgressRequest)
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .where(ReportingPeriod.plan_id == plan.id, ReportingPeriod.year == year,
                ProgressRequest.state != RequestState.WAIVED.value)
-        .subquery()
     )
+    if as_of is not None:
+        query = query.where(or_(ProgressRequest.state == RequestState.ANSWERED.value,
+                                ProgressRequest.due_on < as_of))
+    return query.subquery()
 
 
 def _first_reports():  # type: ignore[no-untyped-def]
@@ -181,8 +188,8 @@ def compute(session: Session, plan: Plan, year: int, scoring: ScoringRules, *,
     return Figures(
         plan_key=plan.key, plan_title=plan.title, year=year, generated=now,
         data_as_of=local_date(now), scoring=scoring,
-        summary=agency_summary(session, plan, year, scoring, deductions),
-        measures=measure_progress(session, plan, year),
+        summary=agency_summary(session, plan, year, scoring, deductions, local_date(now)),
+        measures=measure_progress(session, plan, year, local_date(now)),
         indicators=indicator_results(session, plan, year),
         escalations_by_agency=escalations_by_agency(session, plan, year, deductions),
         escalations_by_measure=escalations_by_measure(session, plan, year),
@@ -275,10 +282,11 @@ def meeting_compliance(session: Session, plan: Plan, year: int) -> dict[str, boo
 
 
 def agency_summary(session: Session, plan: Plan, year: int, rules: ScoringRules,
-                   deductions: pd.DataFrame) -> pd.DataFrame:
+                   deductions: pd.DataFrame, as_of: dt.date | None = None) -> pd.DataFrame:
     """One row per agency asked for progress in `year` (SUMMARY_COLUMNS), ranked within
-    its group. `deductions` is `deduction_list`'s table."""
-    req = _year_requests(plan, year)
+    its group. `deductions` is `deduction_list`'s table; `as_of` (Beijing date) leaves out
+    requests not yet due and not answered (`_year_requests`)."""
+    req = _year_requests(plan, year, as_of)
     first = _first_reports()
     complete = and_(first.c.narrative != "",
                     (first.c.next_steps != "") | (first.c.status == ProgressStatus.COMPLETED.value))
@@ -382,17 +390,18 @@ def _latest_lead_reports(plan: Plan, year: int):  # type: ignore[no-untyped-def]
         .join(ProgressRequest, ProgressRequest.assignment_id == Assignment.id)
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .join(ProgressReport, ProgressReport.request_id == ProgressRequest.id)
-        .where(Assignment.role == Role.LEAD.value, ReportingPeriod.plan_id == plan.id,
-               ReportingPeriod.year == year)
+        .where(Assignment.role == Role.LEAD.value, Assignment.active.is_(True),
+               ReportingPeriod.plan_id == plan.id, ReportingPeriod.year == year)
         .subquery()
     )
     return select(ranked).where(ranked.c.rn == 1).subquery()
 
 
-def measure_progress(session: Session, plan: Plan, year: int) -> pd.DataFrame:
+def measure_progress(session: Session, plan: Plan, year: int,
+                     as_of: dt.date | None = None) -> pd.DataFrame:
     """One row per active measure (MEASURE_COLUMNS): the lead's latest report of the year,
-    its attainment, and the measure's requests of the year."""
-    req = _year_requests(plan, year)
+    its attainment, and the measure's requests of the year (due by `as_of`, or answered)."""
+    req = _year_requests(plan, year, as_of)
     latest = _latest_lead_reports(plan, year)
     lead = aliased(Agency)
     lead_asg = aliased(Assignment)
@@ -409,7 +418,8 @@ def measure_progress(session: Session, plan: Plan, year: int) -> pd.DataFrame:
         select(Measure.code, Measure.section, Measure.title, lead.name, latest.c.status,
                latest.c.percent, latest.c.narrative, stats.c.n, stats.c.on_time, stats.c.late,
                stats.c.max_level)
-        .join(lead_asg, and_(lead_asg.measure_id == Measure.id, lead_asg.role == Role.LEAD.value))
+        .join(lead_asg, and_(lead_asg.measure_id == Measure.id, lead_asg.role == Role.LEAD.value,
+                             lead_asg.active.is_(True)))
         .join(lead, lead.id == lead_asg.agency_id)
         .outerjoin(latest, latest.c.measure_id == Measure.id)
         .outerjoin(stats, stats.c.measure_id == Measure.id)
@@ -538,13 +548,16 @@ def meeting_results(session: Session, plan: Plan, year: int) -> pd.DataFrame:
 
 
 def district_items(session: Session, plan: Plan, year: int, today: dt.date) -> dict[str, pd.DataFrame]:
-    """Per district government of the plan: its requests of `year` (DISTRICT_COLUMNS), in
-    the plan's order. One query for all districts."""
+    """Per district government of the plan: one row per task of `year` (编号, 任务, one
+    column per reporting period named as printed, "2017年第一季度", holding the request's
+    state: 按时报送 / 逾期报送 / 逾期未报 / 待报送 / "" when not asked, then 最高督办级别), in
+    the plan's order: a page or two per district when printed (the dates of each report
+    are in the ledger and the escalation CSV). One query for all districts."""
     req = _year_requests(plan, year)
     rows = session.execute(
-        select(Agency.name, Measure.code, Measure.title, Indicator.code, Indicator.name,
-               ReportingPeriod.label, req.c.due_on, req.c.answered_at, req.c.answered_late,
-               req.c.state, req.c.level)
+        select(Agency.name, Measure.code, Measure.title, Measure.position, Indicator.code,
+               Indicator.name, ReportingPeriod.label, ReportingPeriod.starts_on, req.c.due_on,
+               req.c.answered_late, req.c.state, req.c.level)
         .select_from(req)
         .join(Agency, Agency.id == req.c.agency_id)
         .join(ReportingPeriod, ReportingPeriod.id == req.c.period_id)
@@ -553,15 +566,24 @@ def district_items(session: Session, plan: Plan, year: int, today: dt.date) -> d
         .outerjoin(Indicator, Indicator.id == req.c.indicator_id)
         .where(Agency.kind == AgencyKind.DISTRICT_GOVERNMENT.value,
                Agency.name.in_(plan.districts))
-        .order_by(Agency.name, ReportingPeriod.starts_on, Measure.position)
     ).all()
-    out: dict[str, list[tuple[Any, ...]]] = {d: [] for d in plan.districts}
-    for name, mcode, mtitle, icode, iname, label, due, answered, late, state, level in rows:
+    periods = sorted({(row.starts_on, row.label) for row in rows})
+    columns = [cn_period(label) for _, label in periods]
+    tasks: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {d: {} for d in plan.districts}
+    for name, mcode, mtitle, pos, icode, iname, label, _start, due, late, state, level in rows:
         if state == RequestState.ANSWERED.value:
             status = "逾期报送" if late else "按时报送"
         else:
             status = "逾期未报" if due < today else "待报送"
-        out[name].append((mcode or icode, mtitle or iname, cn_period(label), due,
-                          _local_day(answered) if answered else None, status,
-                          level_label(level)))
-    return {d: pd.DataFrame(rows_, columns=DISTRICT_COLUMNS) for d, rows_ in out.items() if rows_}
+        code = mcode or icode
+        row = tasks[name].setdefault((pos if pos is not None else 10**9, code), {
+            "编号": code, "任务": mtitle or iname, **{c: "" for c in columns}, "_level": 0})
+        row[cn_period(label)] = status
+        row["_level"] = max(row["_level"], level or 0)
+    out = {}
+    for name, by_task in tasks.items():
+        if by_task:
+            table = [{**{k: v for k, v in r.items() if k != "_level"},
+                      "最高督办级别": level_label(r["_level"])} for _, r in sorted(by_task.items())]
+            out[name] = pd.DataFrame(table, columns=["编号", "任务", *columns, "最高督办级别"])
+    return out
