@@ -26,6 +26,7 @@ from notifications.render import NoticeConfig
 from tracker.annual.checkpoint import due_year, run_checkpoint
 from tracker.annual.indicators import follow_up_off_trajectory
 from tracker.annual.meetings import meeting_duty
+from tracker.annual.scorecard import years_with_data
 from tracker.db import transaction
 from tracker.directory.staff import purge_sessions
 from tracker.escalation.sweep import sweep_overdue
@@ -119,6 +120,8 @@ def scorecard_task(now: str | None, settings: Settings | None, year: int | None,
             y = year if year is not None else due_year(plan, at, policy)
             if y is None or not plan.first_year <= y <= plan.last_year:
                 continue  # a year outside this plan's period is another plan's
+            if (plan.id, y) not in years_with_data(session, plan.id):
+                continue  # nothing was asked that year: no card to issue
             r = run_checkpoint(session, plan, y, at, policy, settings.home, regenerate=regenerate,
                                stored_rules=stored_rules, actor=actor, soffice=settings.soffice,
                                render_timeout=max(settings.convert_timeout, 120.0))

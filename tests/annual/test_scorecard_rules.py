@@ -226,6 +226,13 @@ def test_the_last_year_brings_the_plans_summary_and_pictures_beside_the_card(
                                    tmp_path, soffice="")
     assert card_2017.five_year is None and card_2017.pictures == []
     assert "TRACKER_SOFFICE" in card_2017.pictures_error and card_2017.path.exists()
+    from tracker.errors import DomainError
+    from tracker.requests.opening import open_due_requests
+
+    with transaction(db) as s, pytest.raises(DomainError, match="尚无任务进展调度"):
+        run_checkpoint(s, s.get_one(Plan, plan.id), 2020, at("2021-03-01"), policy, tmp_path)
+    with transaction(db) as s:  # 2020 asked too: its card brings the plan's summary
+        open_due_requests(s, s.get_one(Plan, plan.id), at("2020-03-17"), policy)
     with transaction(db) as s:
         last = run_checkpoint(s, s.get_one(Plan, plan.id), 2020, at("2021-03-01"), policy,
                               tmp_path, soffice="")

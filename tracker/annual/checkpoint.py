@@ -123,7 +123,9 @@ def run_checkpoint(session: Session, plan: Plan, year: int, now: dt.datetime, po
     A card written also gets PNGs of its cover and charts beside it (LibreOffice `soffice`
     and pdftoppm; none, with the reason in `pictures_error`, when they fail or `soffice` is
     ""), and the plan's last year also the multi-year summary (`five_year_path`).
-    Does not commit. Raises DomainError for a year outside the plan's period.
+    Does not commit. Raises DomainError for a year outside the plan's period, before its
+    checkpoint day (code "too-early"), or in which no measure was asked for progress
+    (code "no-data").
     """
     if not plan.first_year <= year <= plan.last_year:
         raise DomainError(f"{year}年不在《{plan.title}》的规划期（{plan.first_year}—{plan.last_year}年）内")
@@ -132,6 +134,9 @@ def run_checkpoint(session: Session, plan: Plan, year: int, now: dt.datetime, po
         raise DomainError(f"{year}年度考核记分卡须在年度检查点（{cn_date(due)}，次年第"
                           f"{policy.rules.checkpoint_working_day}个工作日）及以后印发；此前可在"
                           "“考核记分卡”页面下载试算版", code="too-early")
+    if (plan.id, year) not in years_with_data(session, plan.id):
+        raise DomainError(f"《{plan.title}》{year}年度尚无任务进展调度，没有可印发的考核记分卡",
+                          code="no-data")
     # locked (PostgreSQL): a regeneration and the daily run never interleave their files
     previous = session.scalar(
         select(ScorecardRun).where(ScorecardRun.plan_id == plan.id, ScorecardRun.year == year)

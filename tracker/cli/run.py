@@ -119,25 +119,36 @@ def scorecard(
     unless --regenerate."""
     from sqlalchemy import select
 
-    from flows.runtime import prefect_context
+    from flows.runtime import policy_for, prefect_context
     from flows.tracker_flows import annual_checkpoint_flow
+    from tracker.annual.checkpoint import checkpoint_day
+    from tracker.annual.scorecard import years_with_data
+    from tracker.dates.chinese import cn_date
+    from tracker.dates.workdays import local_date
     from tracker.models import Plan
 
     if stored_rules and not regenerate:
         raise fail("--stored-rules 只能与 --regenerate 一起使用")
-    with factory()() as session:
-        periods = [(p.key, p.first_year, p.last_year) for p in session.scalars(select(Plan))]
-    if not periods:
-        raise fail("no plan loaded: run `tracker catalog load` first")
-    if not any(first <= year <= last for _, first, last in periods):
-        spans = ", ".join(f"{key} {first}–{last}" for key, first, last in periods)
-        raise fail(f"{year} is outside every plan's period ({spans})")
     settings = current_settings()
+    at = parse_now(now)
+    with factory()() as session:
+        plans = list(session.scalars(select(Plan)))
+        if not plans:
+            raise fail("尚未载入规划：请先运行 tracker catalog load")
+        if not any(p.first_year <= year <= p.last_year for p in plans):
+            spans = "、".join(f"《{p.title}》{p.first_year}—{p.last_year}年" for p in plans)
+            raise fail(f"{year}年不在任何规划的规划期内（{spans}）")
+        if not any((p.id, year) in years_with_data(session, p.id) for p in plans):
+            raise fail(f"{year}年度尚无任务进展调度，没有可印发的考核记分卡")
+        day = checkpoint_day(year, policy_for(settings).with_session(session))
+    if local_date(at) < day:
+        raise fail(f"{year}年度考核记分卡须在年度检查点（{cn_date(day)}）及以后印发；"
+                   "此前可在“考核记分卡”页面下载试算版")
     from flows.local_api import LocalApiError
 
     try:
         with prefect_context(settings):
-            rows = annual_checkpoint_flow(now=parse_now(now).isoformat(), settings=settings,
+            rows = annual_checkpoint_flow(now=at.isoformat(), settings=settings,
                                           year=year, regenerate=regenerate,
                                           stored_rules=stored_rules, actor="cli:scorecard")
     except LocalApiError as exc:

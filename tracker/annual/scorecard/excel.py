@@ -307,9 +307,10 @@ def _indicators(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None
     ws = book.sheet("指标", f"{figures.year}年度考核记分卡　主要指标（对照规划进度）")
     df = figures.indicators
     table = book.table(ws, 2, df, headers=heads,
-                       widths={"编号": 5, "指标": 18, "属性": 7, "报送单位": 12, "单位": 5,
+                       widths={"编号": 5, "指标": 16, "属性": 7, "报送单位": 12, "单位": 5,
                                "目标值": 7, "数据来源": 14, "处理情况": 15, "是否符合进度": 7,
-                               **{c: 7 for c in ("基期值", "目标值数值", "本年应达值", "本年实际值")},
+                               "基期值": 9,  # a growth indicator's base level: 20000.00 (元)
+                               **{c: 7 for c in ("目标值数值", "本年应达值", "本年实际值")},
                                **{c: 8 for c in ("分子", "分母")}},
                        number_formats={c: "0.00" for c in ("基期值", "目标值数值", "本年应达值",
                                                            "本年实际值")})
@@ -386,7 +387,8 @@ def _district(book: Book, figures: FiguresLike, government: str, name: str) -> N
     table = book.table(ws, 3, df, widths={"编号": 7, "任务": 40, **{c: 13 for c in periods}})
     if periods and table.last_row >= table.first_row:
         first, last = table.col(periods[0]), table.col(periods[-1])
-        for word, fill in (("逾期", "#FFEB9C"), ("未报", "#FFC7CE")):
+        # 逾期未报 red before 逾期报送 amber: the first rule that matches a cell wins
+        for word, fill in (("未报", "#FFC7CE"), ("逾期", "#FFEB9C")):
             ws.conditional_format(table.first_row, first, table.last_row, last, {
                 "type": "text", "criteria": "containing", "value": word,
                 "format": book.wb.add_format({"bg_color": fill})})
