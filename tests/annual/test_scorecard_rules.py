@@ -241,3 +241,36 @@ def test_the_last_year_brings_the_plans_summary_and_pictures_beside_the_card(
     cells = {str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row
              if c.value is not None}
     assert any("2017" in c for c in cells) and "市民政局" in cells
+
+
+def test_the_plans_summary_reprints_each_year_as_issued(db, plan, policy, overdue, tmp_path):
+    """A circular signed after the 2017 card was issued changes today's figures, not the
+    issued card, and not the multi-year summary's 2017 column (the attack on issue 11)."""
+    import openpyxl
+
+    from tracker.requests.opening import open_due_requests
+
+    _sweep_through(db, plan, policy, dt.date(2017, 4, 13), dt.date(2017, 4, 28))
+    with transaction(db) as s:
+        card = run_checkpoint(s, s.get_one(Plan, plan.id), 2017, at("2018-02-13"), policy,
+                              tmp_path, soffice="")
+    assert card.figures is not None
+    issued = card.figures.summary.set_index("单位")["总分"]
+    with db() as s:
+        draft = s.scalars(select(Circular)).one()
+        named = {i["agency"] for i in draft.items}
+    with transaction(db) as s:
+        sign_off(s, draft.id, signed_by="督查室张科长", now=at("2018-03-01"), policy=policy)
+        open_due_requests(s, s.get_one(Plan, plan.id), at("2020-03-17"), policy)
+    with transaction(db) as s:
+        last = run_checkpoint(s, s.get_one(Plan, plan.id), 2020, at("2021-03-01"), policy,
+                              tmp_path, soffice="")
+    assert last.five_year is not None
+    sheet = openpyxl.load_workbook(last.five_year)["单位趋势"]
+    rows = list(sheet.iter_rows(values_only=True))
+    head = next(i for i, r in enumerate(rows) if r and "单位" in r)
+    columns = list(rows[head])
+    col = next(i for i, c in enumerate(columns) if c and str(c).startswith("2017") and "总分" in str(c))
+    shown = {r[columns.index("单位")]: r[col] for r in rows[head + 1:] if r and r[columns.index("单位")]}
+    for name in named:  # as issued, before the circular's 5 points
+        assert shown[name] == issued[name]

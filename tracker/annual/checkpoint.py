@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -163,7 +165,7 @@ def run_checkpoint(session: Session, plan: Plan, year: int, now: dt.datetime, po
     digest = figures_hash(figures)
     values = dict(path=str(path), figures_hash=digest, rules_version=scoring.version,
                   rules=scoring.model_dump(), workbook=book, detail_csv=csv,
-                  data_as_of=figures.data_as_of)
+                  data_as_of=figures.data_as_of, tables=issued_tables(figures))
     if previous is None:
         inserted = insert_ignore_values(session, ScorecardRun.__table__, [dict(  # type: ignore[arg-type]
             plan_id=plan.id, year=year, written_at=now, **values)])
@@ -197,15 +199,45 @@ def run_checkpoint(session: Session, plan: Plan, year: int, now: dt.datetime, po
     return result
 
 
+TABLES = ("summary", "indicators")  # what an issued card keeps for the multi-year summary
+
+
+def issued_tables(figures: Figures) -> dict[str, str]:
+    """The card's tables the multi-year summary reprints, as pandas "split" JSON."""
+    return {name: getattr(figures, name).to_json(orient="split", date_format="iso",
+                                                 force_ascii=False) for name in TABLES}
+
+
+def _as_issued(plan: Plan, run: ScorecardRun, like: Figures) -> Figures:
+    """An issued card's figures as stored with it (its summary and indicators, its rules,
+    its dates); the tables it does not keep are empty."""
+    tables = {name: pd.read_json(io.StringIO(run.tables[name]), orient="split")  # type: ignore[index]
+              for name in TABLES}
+    empty = {name: getattr(like, name).iloc[0:0] for name in (
+        "measures", "escalations_by_agency", "escalations_by_measure", "escalations_by_rung",
+        "escalation_detail", "deductions", "meetings")}
+    at = run.regenerated_at or run.written_at
+    return Figures(plan_key=plan.key, plan_title=plan.title, year=run.year,
+                   generated=at if at.tzinfo else at.replace(tzinfo=dt.UTC),
+                   data_as_of=run.data_as_of or local_date(at),
+                   scoring=ScoringRules.model_validate(run.rules), issued=True,
+                   issuer=plan.supervision_office, **tables, **empty)
+
+
 def _five_year(session: Session, plan: Plan, now: dt.datetime, out_dir: Path,
                last: Figures) -> Path:
-    """The plan's multi-year summary: each year with data scored by the rules its issued
-    card used (the current rules for a year never issued), the last year as just issued."""
+    """The plan's multi-year summary: each issued year as it was issued (its stored tables
+    and rules), a year with data never issued as a trial by the current rules, the last
+    year as just issued."""
     by_year: dict[int, FiguresLike] = {plan.last_year: last}
-    stored = {y: r for y, r in session.execute(
-        select(ScorecardRun.year, ScorecardRun.rules).where(ScorecardRun.plan_id == plan.id))}
+    runs = {r.year: r for r in session.scalars(
+        select(ScorecardRun).where(ScorecardRun.plan_id == plan.id))}
     for _plan, year in sorted(years_with_data(session, plan.id)):
-        if year != plan.last_year:
-            rules = ScoringRules.model_validate(stored[year]) if stored.get(year) else last.scoring
-            by_year[year] = compute(session, plan, year, rules, now=now, issued=year in stored)
+        if year == plan.last_year:
+            continue
+        run = runs.get(year)
+        if run is not None and run.tables and run.rules:
+            by_year[year] = _as_issued(plan, run, last)
+        else:
+            by_year[year] = compute(session, plan, year, last.scoring, now=now)
     return write_five_year(by_year, five_year_path(out_dir, plan))

@@ -224,6 +224,9 @@ class ScorecardRun(Base):
     workbook: Mapped[bytes | None] = mapped_column(LargeBinary)
     detail_csv: Mapped[bytes | None] = mapped_column(LargeBinary)
     data_as_of: Mapped[dt.date | None]
+    # the issued card's own tables (summary, indicators), as pandas "split" JSON: the
+    # plan's multi-year summary reprints them as issued, never recomputed from later data
+    tables: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     regenerated_at: Mapped[dt.datetime | None]  # the latest deliberate regeneration
     regenerated_by: Mapped[str | None] = mapped_column(String(200))
     __table_args__ = (UniqueConstraint("plan_id", "year"),)

@@ -6,7 +6,8 @@ Create Date: 2026-11-30
 
 Issue 11, item 1: a 督办 counts against an agency once its notice was delivered
 (escalation.notified_at, set by the dispatcher); an issued scorecard keeps its workbook,
-detail CSV and a copy of the scoring rules it used (scorecard_run).
+detail CSV, its summary and indicator tables and a copy of the scoring rules it used
+(scorecard_run).
 """
 
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column('workbook', sa.LargeBinary(), nullable=True))
         batch.add_column(sa.Column('detail_csv', sa.LargeBinary(), nullable=True))
         batch.add_column(sa.Column('data_as_of', sa.Date(), nullable=True))
+        batch.add_column(sa.Column('tables', sa.JSON(), nullable=True))
         batch.add_column(sa.Column('regenerated_at', sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('regenerated_by', sa.String(length=200), nullable=True))
     # notices delivered before this revision: their outbox rows say so
@@ -42,7 +44,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('scorecard_run') as batch:
-        for name in ('regenerated_by', 'regenerated_at', 'data_as_of', 'detail_csv',
+        for name in ('regenerated_by', 'regenerated_at', 'tables', 'data_as_of', 'detail_csv',
                      'workbook', 'rules', 'rules_version'):
             batch.drop_column(name)
     with op.batch_alter_table('escalation') as batch:
