@@ -30,9 +30,8 @@ from tracker.annual.scorecard.excel import (
 from tracker.annual.scorecard.five_year import write_five_year
 from tracker.annual.scorecard.render import RenderError, render_pictures
 
+# LibreOffice and pdftoppm are required (`make test` and .ci/run check for them): never skipped
 SOFFICE = shutil.which("soffice")
-needs_soffice = pytest.mark.skipif(SOFFICE is None or shutil.which("pdftoppm") is None,
-                                   reason="LibreOffice / pdftoppm not installed")
 DISTRICTS = ["和平区", "河东区", "河西区", "南开区", "河北区", "红桥区", "东丽区", "西青区",
              "津南区", "北辰区", "武清区", "宝坻区", "滨海新区", "宁河区", "静海区", "蓟州区"]
 SUBTITLE_PARTS = ["《天津市“十三五”加快残疾人小康进程规划纲要》2017年度",
@@ -296,7 +295,6 @@ def soffice_to_pdf(xlsx: Path, folder: Path) -> subprocess.CompletedProcess[byte
         capture_output=True, timeout=240, env={**os.environ, "HOME": str(folder)}, check=False)
 
 
-@needs_soffice
 def test_libreoffice_converts_the_workbook_to_pdf(card, tmp_path) -> None:  # type: ignore[no-untyped-def]
     done = soffice_to_pdf(card, tmp_path)
     assert done.returncode == 0, done.stderr
@@ -350,8 +348,7 @@ def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
 
 @pytest.fixture(scope="module")
 def pictures(card, tmp_path_factory) -> list[Path]:  # type: ignore[no-untyped-def]
-    if SOFFICE is None or shutil.which("pdftoppm") is None:
-        pytest.skip("LibreOffice / pdftoppm not installed")
+    assert SOFFICE is not None and shutil.which("pdftoppm") is not None
     return render_pictures(card, tmp_path_factory.mktemp("png"))
 
 
@@ -380,9 +377,8 @@ def test_render_refuses_in_chinese_and_leaves_nothing(card, tmp_path) -> None:  
         render_pictures(card, out, pdftoppm="no-such-pdftoppm")
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"not a workbook")
-    if SOFFICE is not None:
-        with pytest.raises(RenderError, match="broken.xlsx"):
-            render_pictures(broken, out, timeout=120)
+    with pytest.raises(RenderError, match="broken.xlsx"):
+        render_pictures(broken, out, timeout=120)
     assert not out.exists() or list(out.iterdir()) == []
 
 
@@ -457,7 +453,6 @@ def test_five_year_refuses_nothing_and_mixed_plans(by_year, tmp_path) -> None:  
     assert list(tmp_path.iterdir()) == []
 
 
-@needs_soffice
 def test_libreoffice_converts_the_five_year_workbook(five, tmp_path) -> None:  # type: ignore[no-untyped-def]
     done = soffice_to_pdf(five, tmp_path)
     assert done.returncode == 0, done.stderr

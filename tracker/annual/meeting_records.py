@@ -16,9 +16,7 @@ until the office has confirmed it; the office may correct any (audited, before a
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
-import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +32,13 @@ from tracker.errors import Conflict, DomainError, Forbidden, NotFound
 from tracker.models import AuditEvent, ExecutiveMeeting, Plan
 from tracker.outbox import enqueue_to_agency
 from tracker.policy import Policy
-from tracker.requests.evidence import ALLOWED, MAX_BYTES, clean_filename, evidence_path
+from tracker.requests.evidence import (
+    ALLOWED,
+    MAX_BYTES,
+    clean_filename,
+    evidence_path,
+    store_bytes,
+)
 
 NAME_MAX = 200
 DECISIONS_MAX = 5000
@@ -114,19 +118,6 @@ def _check_minutes(minutes: Minutes) -> tuple[str, str] | str:
     if not any(minutes.data.startswith(m) for m in magics):
         return f"会议纪要：文件内容与扩展名 {ext} 不符"
     return name, media
-
-
-def _write(root: Path, data: bytes) -> str:
-    """Store the bytes by content hash (as evidence files are); returns the sha256."""
-    digest = hashlib.sha256(data).hexdigest()
-    path = evidence_path(root, digest)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    return digest
 
 
 def _check(session: Session, plan: Plan, government: str, typed: MeetingInput,
@@ -231,7 +222,7 @@ def submit_meeting(session: Session, root: Path, *, agencies: Collection[int],
     meeting.state = MeetingState.PENDING
     meeting.updated_at = now
     if checked is not None and minutes is not None:
-        meeting.minutes_sha256 = _write(root, minutes.data)
+        meeting.minutes_sha256 = store_bytes(root, minutes.data)
         meeting.minutes_filename, meeting.minutes_media_type = checked
         meeting.minutes_size = len(minutes.data)
     if current is None:
@@ -378,7 +369,7 @@ def correct_meeting(session: Session, root: Path, meeting_id: int, *, typed: Mee
     meeting.held_on, meeting.name = held_on, typed.name.strip()
     meeting.decisions, meeting.updated_at = typed.decisions.strip(), now
     if checked is not None and minutes is not None:
-        meeting.minutes_sha256 = _write(root, minutes.data)
+        meeting.minutes_sha256 = store_bytes(root, minutes.data)
         meeting.minutes_filename, meeting.minutes_media_type = checked
         meeting.minutes_size = len(minutes.data)
     session.flush()

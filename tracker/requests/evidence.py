@@ -90,6 +90,21 @@ def store_evidence(session: Session, root: Path, *, agency_id: int, request_id: 
     media, magics = ALLOWED[ext]
     if not any(data.startswith(m) for m in magics):
         raise EvidenceError(f"文件内容与扩展名 {ext} 不符")
+    digest = store_bytes(root, data)
+    ev = Evidence(request_id=request_id, filename=name, media_type=media, size=len(data),
+                  sha256=digest, uploaded_at=now, uploaded_by=uploaded_by)
+    session.add(ev)
+    session.flush()
+    session.add(AuditEvent(at=now, actor=uploaded_by, action="evidence.upload",
+                           object_type="progress_request", object_id=str(request_id),
+                           detail={"evidence": ev.id, "filename": name, "sha256": digest,
+                                   "size": len(data)}))
+    return ev
+
+
+def store_bytes(root: Path, data: bytes) -> str:
+    """Store `data` under `root` by its sha256 (`evidence_path`), once, atomically; return
+    the hex digest. Shared by evidence files and meeting minutes."""
     digest = hashlib.sha256(data).hexdigest()
     path = evidence_path(root, digest)
     if not path.exists():
@@ -100,12 +115,4 @@ def store_evidence(session: Session, root: Path, *, agency_id: int, request_id: 
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         os.replace(tmp, path)
-    ev = Evidence(request_id=request_id, filename=name, media_type=media, size=len(data),
-                  sha256=digest, uploaded_at=now, uploaded_by=uploaded_by)
-    session.add(ev)
-    session.flush()
-    session.add(AuditEvent(at=now, actor=uploaded_by, action="evidence.upload",
-                           object_type="progress_request", object_id=str(request_id),
-                           detail={"evidence": ev.id, "filename": name, "sha256": digest,
-                                   "size": len(data)}))
-    return ev
+    return digest
