@@ -449,5 +449,11 @@ def _mark_rungs_notified(session: Session, msg_ids: list[int], now: dt.datetime)
                        + cast(Escalation.round, String) + literal(":")
                        + cast(Escalation.level, String) + literal(":")))
             .exists())
-    session.execute(update(Escalation).where(Escalation.notified_at.is_(None), sent)
+    requests = select(OutboxMessage.request_id).where(OutboxMessage.id.in_(msg_ids),
+                                                      OutboxMessage.request_id.is_not(None))
+    # driven by the digest's requests through the (request, round, level) index: never a
+    # scan of every rung still waiting for its notice
+    session.execute(update(Escalation)
+                    .where(Escalation.request_id.in_(requests), Escalation.notified_at.is_(None),
+                           sent)
                     .values(notified_at=literal(now, Escalation.notified_at.type)))
