@@ -13,6 +13,7 @@ from tracker import enums
 from tracker.dates.chinese import cn_date, cn_period
 from tracker.desk.actors import staff_label
 from tracker.errors import DomainError
+from tracker.numbers import percent_text
 from tracker.requests.rules import light_label
 
 HERE = Path(__file__).parent
@@ -34,6 +35,8 @@ def _filesize(size: int) -> str:
 templates.env.filters["filesize"] = _filesize
 # a period's code (2017Q1, 2017) as people read it (2017年第一季度, 2017年度)
 templates.env.filters["cn_period"] = cn_period
+# the one rounding rule for percentages people read (tracker.numbers: half up, 1 decimal)
+templates.env.filters["pct"] = percent_text
 templates.env.globals["cn_date"] = cn_date  # 2017年9月20日
 templates.env.globals["MeetingState"] = enums.MeetingState
 templates.env.globals["staff_label"] = staff_label  # a person once: 督查室张科长, not …（督查室）

@@ -27,7 +27,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pandas as pd
@@ -48,6 +47,7 @@ from tracker.enums import (
     Role,
     level_label,
 )
+from tracker.numbers import round_half_up  # noqa: F401  (re-exported)
 from tracker.models import (
     Agency,
     Assignment,
@@ -124,13 +124,6 @@ class Figures:
         return [self.summary, self.measures, self.indicators, self.escalations_by_agency,
                 self.escalations_by_measure, self.escalations_by_rung, self.escalation_detail,
                 self.deductions, self.meetings] + [self.districts[k] for k in sorted(self.districts)]
-
-
-def round_half_up(value: float, digits: int) -> float:
-    """`value` rounded half up (四舍五入) to `digits` decimals, the scorecard's one rounding
-    rule (Python's round() rounds half to even: 0.125 → 0.12, here 0.13)."""
-    return float(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-digits),
-                                                      rounding=ROUND_HALF_UP))
 
 
 def expected_share(plan: Plan, year: int) -> float:
