@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, undefer
 
 from notifications.channels.base import Attachment, Digest
 from notifications.templating import render_notice
@@ -133,19 +133,19 @@ def _offices(session: Session, plan_ids: set[int]) -> dict[int, tuple[str, str]]
 
 
 def _circulars(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
-    """circular id -> its title, items and signed .docx (rendered once per batch)."""
+    """circular id -> its title, number, items and the .docx kept as signed (one query)."""
     if not ids:
         return {}
-    from tracker.escalation.circulars import render_docx  # the Word document people sign
-
     out: dict[int, dict[str, Any]] = {}
-    for circular, plan in session.execute(
-            select(Circular, Plan).join(Plan, Plan.id == Circular.plan_id)
-            .where(Circular.id.in_(ids))):
+    for circular in session.scalars(select(Circular).where(Circular.id.in_(ids))
+                                    .options(undefer(Circular.document))):
+        name = f"{circular.number}　{circular.title}" if circular.number else circular.title
         out[circular.id] = dict(
-            id=circular.id, title=circular.title, items=list(circular.items),
-            attachment=Attachment(filename=f"{circular.title}.docx", media_type=DOCX,
-                                  content=render_docx(circular, plan)))
+            id=circular.id, title=circular.title, number=circular.number or "",
+            items=list(circular.items),
+            attachments=[] if circular.document is None else [
+                Attachment(filename=f"{name}.docx", media_type=DOCX,
+                           content=circular.document)])
     return out
 
 
@@ -235,8 +235,9 @@ def _render_one(channel: str, address: str, kind: NoticeKind, rows: list[dict[st
         c = r["circular"]
         if c is None:
             continue
-        entry = circulars.setdefault(c["id"], dict(title=c["title"], plan=r["plan_title"],
-                                                   attachment=c["attachment"], items=[]))
+        entry = circulars.setdefault(c["id"], dict(title=c["title"], number=c["number"],
+                                                   plan=r["plan_title"],
+                                                   attachments=c["attachments"], items=[]))
         entry["items"] += [dict(plan=r["plan_title"], code=i["code"], title=i["title"],
                                 subject=f"{i['code']} {i['title']}".strip(), agency=i["agency"],
                                 role=_LONG_ROLE.get(i.get("role", ""), i.get("role", "")),
@@ -271,7 +272,7 @@ def _render_one(channel: str, address: str, kind: NoticeKind, rows: list[dict[st
     return ChannelKind(channel), Digest(
         digest_id=digest_id, address=address, recipient_name=msgs[0].recipient_name,
         subject=subject, body=body, date=now, kind=kind.value,
-        attachments=[c["attachment"] for c in circulars.values()],
+        attachments=[a for c in circulars.values() for a in c["attachments"]],
     ), [m.id for m in msgs]
 
 

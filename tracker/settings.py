@@ -153,6 +153,40 @@ class ScoringRules(BaseModel):
 _DEFAULT_SCORING = {name: f.default for name, f in ScoringRules.model_fields.items()}
 
 
+class OfficeDocuments(BaseModel):
+    """How one issuing office's documents are headed and numbered (GB/T 9704-2012):
+    its 发文机关标志 and 署名 (unset: the office's full name, `full_office_name`), its 机关代字
+    for 文号 such as 津政督〔2017〕3号 (`style` "号"), or bulletins numbered "2017年第3期"
+    (`style` "期"), the 印发机关 of the 版记 and the 抄送机关 every document copies."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mark: str | None = Field(None, min_length=1, max_length=60)  # 发文机关标志
+    signature: str | None = Field(None, min_length=1, max_length=60)  # 发文机关署名
+    prefix: str = Field("督查", min_length=1, max_length=20)  # 机关代字
+    style: Literal["号", "期"] = "号"
+    printer: str | None = Field(None, min_length=1, max_length=60)  # 印发机关 (unset: mark)
+    cc: tuple[str, ...] = ()  # 抄送机关
+
+    @field_validator("prefix")
+    @classmethod
+    def _no_brackets(cls, value: str) -> str:
+        if any(c in value for c in "〔〕[]()（）0123456789"):
+            raise ValueError("机关代字不含括号和数字，年份和序号由系统生成")
+        return value
+
+
+class DocumentRules(BaseModel):
+    """Official documents per issuing office (rules file "documents": {"offices": {name:
+    {...}}}); an office not listed gets `OfficeDocuments()`'s defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    offices: dict[str, OfficeDocuments] = {}
+
+    def for_office(self, office: str) -> OfficeDocuments:
+        """The settings of the office named as a plan names it (e.g. 市政府督查室)."""
+        return self.offices.get(office, OfficeDocuments())
+
+
 class Rules(BaseModel):
     """The default rules of DESIGN.md; every unit is working days unless named otherwise."""
 
@@ -179,6 +213,7 @@ class Rules(BaseModel):
     login_address_limit: int = Field(20, ge=1)
     login_address_window_minutes: int = Field(15, ge=1)
     scoring: ScoringRules = ScoringRules()
+    documents: DocumentRules = DocumentRules()
 
 
 class Settings(BaseSettings):

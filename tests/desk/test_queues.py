@@ -63,6 +63,9 @@ def test_each_queue_holds_what_waits_oldest_first(db, plan, policy, overdue):
         ext = queue_page(s, "extensions").items[0]
         assert ext.request_id == q2 and ext.row[0].reason == "汇总中" and ext.period == "2017Q2"
         circular = queue_page(s, "circulars").items[0]
-        assert circular.row.title.endswith("（稿）") and circular.plan == plan.title
+        draft, listed = circular.row  # with the counts its documents state (issue 12)
+        assert draft.title.endswith("（稿）") and circular.plan == plan.title
+        assert (listed.items, listed.agencies) == (len(draft.items), len(
+            {i["agency_id"] for i in draft.items}))
         agency_row = queue_page(s, "agencies").items[0]
         assert agency_row.agency == "市残联" and agency_row.row[1] > 0  # its open requests

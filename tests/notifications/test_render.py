@@ -172,10 +172,12 @@ def test_circular_rung_to_the_office_and_the_signed_circular_attached(db, policy
         notice = d[(name, "circular")]
         assert notice.subject == f"【通报】{PLAN}{title}"
         lines = _lines(notice)
-        assert lines[2].startswith(f"市政府督查室印发了《{title}》。你单位下列2项任务逾期未报送进展情况")
+        # its 文号 from the office's sequence (default 机关代字 督查, issue 12)
+        assert lines[2].startswith(
+            f"市政府督查室印发了《{title}》（督查〔2017〕1号）。你单位下列2项任务逾期未报送进展情况")
         assert lines[lines.index(f"1. {PLAN}1 落实按比例安排残疾人就业制度") + 1] == (
             "   责任单位：河东区人民政府（属地责任单位）　报送期：2017年第一季度　截止日期：2017年4月10日")
-        assert [a.filename for a in notice.attachments] == [f"{title}.docx"]
+        assert [a.filename for a in notice.attachments] == [f"督查〔2017〕1号　{title}.docx"]
         assert notice.attachments[0].content[:2] == b"PK"
     assert len([k for k in d if k[1] == "circular"]) == 10  # 5 agencies × (liaison, deputy)
 

@@ -288,7 +288,7 @@ def test_desk_review_round_trip_and_guards(desk, db, plan, policy):
     listing = client.get("/desk/circulars")
     r = client.post(f"/desk/circulars/{circular_id}/sign",
                     data={"csrf": _csrf(listing.text), "confirm": "1"})
-    assert "均已报送或免报" in client.get(r.headers["location"]).text
+    assert "均已报送、免报或不列入" in client.get(r.headers["location"]).text
 
 
 def test_sweep_purges_dead_sessions(desk, db, plan, policy):

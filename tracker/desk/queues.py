@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
+from tracker.documents.wording import counts as document_counts
 from tracker.enums import (
     CircularState,
     ContactRole,
@@ -33,6 +34,7 @@ from tracker.enums import (
     RequestState,
     ReviewState,
 )
+from tracker.escalation.circulars import circular_items
 from tracker.models import (
     Agency,
     Assignment,
@@ -261,8 +263,10 @@ def queue_page(session: Session, name: str, page: int = 1,
         query = (select(Circular, Plan.title).join(Plan, Plan.id == Circular.plan_id)
                  .where(Circular.state == CircularState.DRAFT.value)
                  .order_by(Circular.drafted_at, Circular.id))
+        # the counts its documents state (documents.wording.counts, the one function)
         return _page(session, name, query, counts.circulars, page, lambda r: QueueItem(
-            None, r[1], "", "", r[0].title, _aware(r[0].drafted_at), r[0]), per_page)
+            None, r[1], "", "", r[0].title, _aware(r[0].drafted_at),
+            (r[0], document_counts(circular_items(session, r[0])))), per_page)
     if name == "agencies":
         open_requests = (select(func.count()).select_from(ProgressRequest)
                          .where(ProgressRequest.agency_id == Agency.id,

@@ -9,15 +9,26 @@ agency named in it (liaison and deputy head). Signing twice sends nothing twice.
 from __future__ import annotations
 
 import datetime as dt
-import io
+from pathlib import Path
 from typing import Any
 
-from docx import Document
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from tracker.dates.chinese import cn_date, cn_period
+from tracker.dates.chinese import cn_date
 from tracker.dates.workdays import local_date
+from tracker.documents.editing import (
+    Defaults,
+    DocumentView,
+    Edits,
+    apply_edits,
+    build_view,
+    document_templates,
+    excluded_ids,
+)
+from tracker.documents.numbering import assign
+from tracker.documents.render import render_docx
+from tracker.documents.wording import Counts, counts, issuer, ordered
 from tracker.enums import CircularState, ContactRole, MessageKind, RequestState, role_label
 from tracker.errors import DomainError, NotFound
 from tracker.models import (
@@ -71,18 +82,20 @@ def add_to_draft(session: Session, *, plan_id: int, request_ids: list[int] | Sel
         for rid, period, aid, agency, code, title, role, icode, iname, due in rows
         if rid not in known]
     if added:  # rerunning the sweep changes nothing
-        circular.items = sorted(list(circular.items) + added,
-                                key=lambda i: (i["agency_id"], i["code"] or ""))
+        circular.items = [dict(i) for i in ordered(list(circular.items) + added)]
     return circular
 
 
-def circular_list(session: Session, plan_id: int | None = None) -> list[tuple[Circular, str]]:
-    """Circulars newest first with their plan's title (one plan's, or every plan's)."""
+def circular_list(session: Session, plan_id: int | None = None
+                  ) -> list[tuple[Circular, str, Counts]]:
+    """Circulars newest first with their plan's title and the counts their documents state
+    (`documents.wording.counts` over `circular_items`: a draft's still-open items, less
+    those left out), one plan's or every plan's."""
     query = (select(Circular, Plan.title).join(Plan, Plan.id == Circular.plan_id)
              .order_by(Circular.id.desc()))
     if plan_id is not None:
         query = query.where(Circular.plan_id == plan_id)
-    return [(c, title) for c, title in session.execute(query)]
+    return [(c, title, counts(circular_items(session, c))) for c, title in session.execute(query)]
 
 
 def circular_by_id(session: Session, circular_id: int) -> tuple[Circular, str]:
@@ -102,55 +115,100 @@ def still_overdue(session: Session, circular: Circular) -> list[dict[str, Any]]:
     return [i for i in circular.items if i["request_id"] in open_ids]
 
 
-def render_docx(circular: Circular, plan: Plan, items: list[dict[str, Any]] | None = None) -> bytes:
-    """The draft as a Word document: a title, a lead paragraph, a table per agency."""
-    items = circular.items if items is None else items
-    doc = Document()
-    doc.add_heading(circular.title, level=1)
-    agencies = sorted({(i["agency_id"], i["agency"]) for i in items})
-    doc.add_paragraph(
-        f"根据《{plan.title}》实施工作要求，{plan.supervision_office}对各责任单位报送进展情况进行督办。"
-        f"截至{cn_date(circular.key.split(':')[1])}，下列{len(agencies)}个单位共{len(items)}项"
-        "任务逾期十个工作日以上仍未报送进展情况，经催办、督办仍未落实，现予通报。"
-        f"请各单位认真查找原因，立即报送，并将整改情况报{plan.supervision_office}。")
-    table = doc.add_table(rows=1, cols=5)
-    table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, ["责任单位", "报送期", "任务编号", "任务", "截止日期"],
-                          strict=True):
-        cell.text = text
-    for item in items:
-        cells = table.add_row().cells
-        values = [item["agency"], cn_period(item["period"]), item["code"] or "",
-                  item["title"] or "", cn_date(item["due_on"])]
-        for cell, text in zip(cells, values, strict=True):
-            cell.text = str(text)
-    doc.add_paragraph("")
-    doc.add_paragraph(plan.supervision_office)
-    if circular.signed_at:
-        doc.add_paragraph(f"签发：{circular.signed_by}　{cn_date(local_date(circular.signed_at))}")
-    buf = io.BytesIO()
-    doc.save(buf)
-    return buf.getvalue()
+def _body(plan: Plan, ladder_top: int) -> str:
+    return (
+        "根据《{规划名称}》实施工作要求，{督查室}按报送期调度各责任单位任务进展情况。"
+        f"截至{{截止日期}}，{{单位数}}个单位共{{事项数}}项任务逾期{ladder_top}个工作日以上仍未报送"
+        "进展情况，经催办、督办仍未落实，现予通报。\n"
+        "其中：{单位明细}。具体事项见附件。\n"
+        "请被通报单位高度重视，认真查找原因，自本通报印发之日起5个工作日内报送进展情况，"
+        "并将整改情况书面报{督查室}。")
 
 
-def circular_docx(session: Session, circular_id: int) -> bytes:
-    """The circular as a Word document: a draft lists only its still-open items (what was
-    answered or waived since drops out), a signed one what it was signed with.
+def circular_defaults(circular: Circular, plan: Plan, items: list[dict[str, Any]],
+                      policy: Policy) -> Defaults:
+    """The circular's default wording, 主送 (the agencies named, in the annex's order) and
+    抄送 (the office's, `settings.OfficeDocuments.cc`)."""
+    office = policy.rules.documents.for_office(plan.supervision_office)
+    return Defaults(
+        title=_draft_title(circular.key), addressees=[n for n, _ in counts(items).by_agency],
+        body=_body(plan, policy.rules.ladder[2]), cc=list(office.cc),
+        values={"规划名称": plan.title, "督查室": plan.supervision_office,
+                "截止日期": cn_date(circular.key.split(":")[1])},
+        annex_title="逾期未报送进展情况事项清单")
 
-    Raises NotFound (404) if there is no such circular.
-    """
+
+def _draft_title(key: str) -> str:
+    return f"关于{cn_date(key.split(':')[1])}逾期未报送进展情况的通报"
+
+
+def circular_items(session: Session, circular: Circular) -> list[dict[str, Any]]:
+    """What the circular lists: as signed, or (a draft) its still-open items less those the
+    office left out."""
+    if circular.state != CircularState.DRAFT:
+        return list(circular.items)
+    out = excluded_ids(circular)
+    return [i for i in still_overdue(session, circular) if i["request_id"] not in out]
+
+
+def circular_view(session: Session, circular_id: int, *, policy: Policy,
+                  now: dt.datetime) -> DocumentView:
+    """The circular as its preview page shows it and its Word file says it (the counts of
+    both come from `documents.wording.counts`). Raises NotFound (404)."""
     circular = session.get(Circular, circular_id)
     if circular is None:
         raise NotFound(f"没有编号为 {circular_id} 的通报")
-    items = still_overdue(session, circular) if circular.state == CircularState.DRAFT else None
-    return render_docx(circular, session.get_one(Plan, circular.plan_id), items)
+    plan = session.get_one(Plan, circular.plan_id)
+    items = circular_items(session, circular)
+    draft = circular.state == CircularState.DRAFT
+    on = local_date(circular.signed_at) if circular.signed_at else local_date(now)
+    who = issuer(plan.government, plan.supervision_office,
+                 policy.rules.documents.for_office(plan.supervision_office))
+    return build_view(session, circular, kind="circular", document_id=circular.id,
+                      editable=draft, items=items,
+                      defaults=circular_defaults(circular, plan, items, policy),
+                      title=circular.title.removesuffix("（稿）"), issuer=who, on=on)
+
+
+def circular_docx(session: Session, circular_id: int, *, policy: Policy, now: dt.datetime,
+                  templates_dir: Path | None = None) -> bytes:
+    """The circular as a Word document (GB/T 9704-2012 layout, `documents.render`): a
+    signed one exactly as filed at sign-off, a draft as it stands (its still-open items,
+    with the number it would get now). Raises NotFound (404)."""
+    circular = session.get(Circular, circular_id)
+    if circular is not None and circular.document is not None:
+        return circular.document
+    view = circular_view(session, circular_id, policy=policy, now=now)
+    return render_docx(view.document, override_dir=document_templates(templates_dir))
+
+
+def edit_circular(session: Session, circular_id: int, edits: Edits, *, actor: str,
+                  now: dt.datetime, policy: Policy) -> None:
+    """Store the office's edits of a draft (文号 serial, title, 主送, wording, 抄送, items
+    left out with a reason). Does not commit. Raises NotFound, CircularError (signed
+    already) or WordingError (every problem, each naming its field)."""
+    circular = session.get(Circular, circular_id, with_for_update=True, populate_existing=True)
+    if circular is None:
+        raise NotFound(f"没有编号为 {circular_id} 的通报")
+    if circular.state != CircularState.DRAFT:
+        raise CircularError("该通报已签发，不能再修改")
+    plan = session.get_one(Plan, circular.plan_id)
+    items = circular_items(session, circular)
+    apply_edits(session, circular, edits, current=items,
+                defaults=circular_defaults(circular, plan, items, policy), title_attr="title",
+                office=plan.supervision_office, year=local_date(now).year, kind="circular",
+                document_id=circular.id, actor=actor, now=now)
+    circular.title = circular.title.removesuffix("（稿）") + "（稿）"
 
 
 def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.datetime,
-             policy: Policy) -> int:
-    """Sign the draft and notify every agency named in it; returns messages queued.
+             policy: Policy, templates_dir: Path | None = None) -> int:
+    """Sign the draft: give it its 文号 (the office's pick or the next of the office's
+    sequence for the year), keep the Word file as signed, and notify every agency named in
+    it; returns messages queued. Does not commit.
 
-    Raises CircularError if unknown, empty or signed already.
+    Raises CircularError if unknown, empty or signed already; NumberError if the serial the
+    office picked was taken meanwhile.
     """
     # locked (PostgreSQL): of two sign-offs at once, the second is told it was signed
     circular = session.get(Circular, circular_id, with_for_update=True, populate_existing=True)
@@ -158,12 +216,21 @@ def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.date
         raise CircularError("没有该通报")
     if circular.state != CircularState.DRAFT:
         raise CircularError("该通报已签发")
-    # what was answered or waived since the draft was made is not circulated
-    circular.items = still_overdue(session, circular)
-    if not circular.items:
-        raise CircularError("通报所列事项均已报送或免报，无需签发")
+    # what was answered or waived since the draft was made, or left out by the office, is
+    # not circulated
+    items = circular_items(session, circular)
+    if not items:
+        raise CircularError("通报所列事项均已报送、免报或不列入，无需签发")
+    plan = session.get_one(Plan, circular.plan_id)
+    office = policy.rules.documents.for_office(plan.supervision_office)
+    circular.number = assign(session, office=plan.supervision_office, config=office,
+                             on=local_date(now), kind="circular", document_id=circular.id,
+                             serial=circular.serial, actor=signed_by, now=now)
+    circular.items = [dict(i) for i in ordered(items)]
     circular.state, circular.signed_by, circular.signed_at = CircularState.SIGNED, signed_by, now
     circular.title = circular.title.removesuffix("（稿）")
+    view = circular_view(session, circular.id, policy=policy, now=now)
+    circular.document = render_docx(view.document, override_dir=document_templates(templates_dir))
     queued = 0
     by_agency = sorted({item["agency_id"] for item in circular.items})
     # the notice lists the agency's own items and carries the signed circular (.docx):
@@ -177,5 +244,6 @@ def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.date
                 channel=policy.channel, role=role, plan_id=circular.plan_id)
     session.add(AuditEvent(at=now, actor=signed_by, action="circular.sign_off",
                            object_type="circular", object_id=str(circular.id),
-                           detail={"agencies": len(by_agency), "items": len(circular.items)}))
+                           detail={"agencies": len(by_agency), "items": len(circular.items),
+                                   "number": circular.number}))
     return queued

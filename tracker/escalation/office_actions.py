@@ -17,6 +17,7 @@ from tracker.directory.agencies import office_id
 from tracker.enums import ExtensionState, Level, MessageKind, RequestState, level_label
 from tracker.errors import DomainError
 from tracker.escalation.circulars import add_to_draft
+from tracker.escalation.notices import draft_notices
 from tracker.models import AuditEvent, Escalation, ExtensionRequest, Note, Plan, ProgressRequest
 from tracker.outbox import enqueue_for_requests, enqueue_to_agency
 from tracker.policy import Policy
@@ -65,6 +66,8 @@ def escalate_now(session: Session, request_id: int, *, actor: str, now: dt.datet
                                   channel=policy.channel, supervision_office_id=office)
     if level == Level.CIRCULAR:
         add_to_draft(session, plan_id=plan.id, request_ids=[req.id], effective_on=today, now=now)
+    elif level == Level.SUPERVISION_NOTICE:  # its 督办通知单 (escalation.notices)
+        draft_notices(session, plan_id=plan.id, effective_on=today, requests=[req.id], now=now)
     session.add(AuditEvent(at=now, actor=actor, action="ladder.escalate_now",
                            object_type="progress_request", object_id=str(req.id),
                            detail={"level": level.value, "queued": queued}))

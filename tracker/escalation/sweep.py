@@ -22,6 +22,7 @@ from tracker.dates.workdays import local_date
 from tracker.directory.agencies import office_id
 from tracker.enums import Level, MessageKind, RequestState
 from tracker.escalation.circulars import add_to_draft
+from tracker.escalation.notices import draft_notices
 from tracker.models import AuditEvent, Escalation, Plan, ProgressRequest, ReportingPeriod
 from tracker.outbox import enqueue_for_requests
 from tracker.policy import Policy
@@ -59,15 +60,19 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
                 break
             fired = _fire(session, plan, due_on, level, fires_on, now, policy)
             result.fired[level.value] += fired
-            if level == Level.CIRCULAR and fired:
-                # this plan's requests of this due day that reached the top rung today
+            if level in (Level.SUPERVISION_NOTICE, Level.CIRCULAR) and fired:
+                # this plan's requests of this due day that reached the rung on its day
                 ids = select(Escalation.request_id).join(
                     ProgressRequest, ProgressRequest.id == Escalation.request_id).where(
                     Escalation.level == level.value, Escalation.effective_on == fires_on,
                     ProgressRequest.due_on == due_on,
                     ProgressRequest.period_id.in_(_plan_periods(plan)))
-                add_to_draft(session, plan_id=plan.id, request_ids=ids,
-                             effective_on=fires_on, now=now)
+                if level == Level.CIRCULAR:
+                    add_to_draft(session, plan_id=plan.id, request_ids=ids,
+                                 effective_on=fires_on, now=now)
+                else:  # the 督办通知单 of each agency, beside the notices sent below
+                    draft_notices(session, plan_id=plan.id, effective_on=fires_on,
+                                  requests=ids, now=now)
             result.messages_queued += enqueue_for_requests(
                 session,
                 and_(ProgressRequest.due_on == due_on,

@@ -4,6 +4,7 @@ from tracker.models.audit import AuditEvent
 from tracker.models.base import Base
 from tracker.models.calendar import CalendarDay, CalendarYear
 from tracker.models.chat import ChatEndpoint
+from tracker.models.documents import DocumentNumber, SupervisionNotice
 from tracker.models.outbox import DeliveryAttempt, OutboxMessage
 from tracker.models.plan import (
     Agency,
@@ -47,5 +48,5 @@ __all__ = [
     "Measure",
     "MeetingCompliance", "OutboxMessage", "Plan", "ProgressReport", "ProgressRequest",
     "ReportingPeriod", "ScorecardRun", "Circular", "FormToken", "Note", "SignInAddress",
-    "StaffSession", "StaffUser",
+    "StaffSession", "StaffUser", "DocumentNumber", "SupervisionNotice",
 ]

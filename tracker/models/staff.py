@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker.enums import CircularState, StaffRole
 from tracker.models.base import Base
+from tracker.models.documents import DocumentEdits
 from tracker.models.plan import enum_column
 
 
@@ -73,7 +74,7 @@ class Note(Base):
     at: Mapped[dt.datetime]
 
 
-class Circular(Base):
+class Circular(DocumentEdits, Base):
     """通报: drafted by the product from the top rung, sent only after the office signs it."""
 
     __tablename__ = "circular"

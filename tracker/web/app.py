@@ -30,6 +30,7 @@ from tracker.settings import Settings
 from tracker.web import (
     confirm_routes,
     desk_routes,
+    document_routes,
     indicator_routes,
     liaison_routes,
     meeting_routes,
@@ -156,6 +157,7 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
     app.include_router(queues_routes.router)
     app.include_router(indicator_routes.router)
     app.include_router(confirm_routes.router)
+    app.include_router(document_routes.router)
     app.include_router(meeting_routes.router)
 
     @app.exception_handler(NeedsLogin)

@@ -18,7 +18,7 @@ from tracker.desk.confirm import Preview, preview
 from tracker.desk.item_history import request_history
 from tracker.enums import Level, level_label
 from tracker.errors import NotFound
-from tracker.escalation.circulars import circular_by_id, sign_off
+from tracker.escalation.circulars import circular_by_id, circular_view, sign_off
 from tracker.escalation.office_actions import escalate_now, waive
 from tracker.requests.close_out import close_out
 from tracker.web.deps import (
@@ -127,16 +127,18 @@ def confirm_sign(request: Request, circular_id: Id, viewer: OfficeViewer, sessio
     circular, plan_title = circular_by_id(session, circular_id)
     policy = context.policy_in(session)
     name = viewer.signed_in.user.display_name
-    agencies = len({i["agency_id"] for i in circular.items})
+    view = circular_view(session, circular_id, policy=policy, now=now)
     facts = [("通报", circular.title), ("规划", f"《{plan_title}》"),
-             ("所列事项", f"{len(circular.items)} 项，涉及 {agencies} 个单位"
-                          "（已报送或已免报的事项签发时剔除）"),
+             ("文号", f"{view.number}（签发时编定）"),
+             ("所列事项", f"{view.counts.items} 项，涉及 {view.counts.agencies} 个单位"
+                          "（已报送、已免报或不列入的事项不计）"),
              ("将执行", f"以“{name}”名义签发，并通知被通报单位的联络员和分管领导（附通报 Word 文件）。")]
     result = preview(session, lambda s: sign_off(s, circular_id, signed_by=name, now=now,
-                                                 policy=policy),
+                                                 policy=policy,
+                                                 templates_dir=context.settings.templates_dir),
                      now=now, policy=policy, config=_config(context))
     session.commit()
     return _page(request, viewer, title="确认审核签发", facts=facts, result=result,
                  action=f"/desk/circulars/{circular_id}/sign", button="确认签发",
-                 cancel="/desk/circulars",
+                 cancel=f"/desk/circulars/{circular_id}",
                  nobody="被通报单位没有可通知的联系人：确认后仅记录签发，不发送通知。")

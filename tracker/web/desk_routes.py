@@ -37,7 +37,7 @@ from tracker.desk.queues import QUEUES, QueueFilter
 from tracker.directory.staff import CHECK_SECONDS, AuthError, sign_in_committed, sign_out
 from tracker.enums import StaffRole
 from tracker.errors import DomainError, NotFound
-from tracker.escalation.circulars import circular_docx, circular_list, sign_off
+from tracker.escalation.circulars import circular_list, sign_off
 from tracker.escalation.office_actions import add_note, escalate_now, waive
 from tracker.outbox import dead_letters, dead_letters_by_id, requeue_by_office
 from tracker.requests.close_out import close_out
@@ -403,13 +403,6 @@ def circulars(request: Request, viewer: StaffViewer, session: DbSession, context
         "can_act": viewer.can_act})
 
 
-@router.get("/desk/circulars/{circular_id}.docx")
-def circular_download(circular_id: Id, _desk: StaffViewer, session: DbSession) -> Response:
-    data = circular_docx(session, circular_id)
-    session.commit()
-    return _attachment(data, DOCX, f"通报-{circular_id}.docx")
-
-
 @router.post("/desk/circulars/{circular_id}/sign")
 def circular_sign(circular_id: Id, form: Annotated[ConfirmForm, Form()], who: StaffActor,
                   session: DbSession, context: Context, now: Now) -> Response:
@@ -417,8 +410,10 @@ def circular_sign(circular_id: Id, form: Annotated[ConfirmForm, Form()], who: St
         session.commit()
         return RedirectResponse(f"/desk/circulars/{circular_id}/sign", status_code=303)
     try:
-        sign_off(session, circular_id, signed_by=who.user.display_name, now=now,
-                 policy=context.policy_in(session))
+        with session.begin_nested():  # a refusal keeps the used form token used
+            sign_off(session, circular_id, signed_by=who.user.display_name, now=now,
+                     policy=context.policy_in(session),
+                     templates_dir=context.settings.templates_dir)
     except DomainError as exc:
         session.commit()
         return RedirectResponse(

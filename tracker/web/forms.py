@@ -306,3 +306,25 @@ class MeetingDecisionForm(FormModel):
     @property
     def plan_id(self) -> int | None:
         return _positive_int(self.plan)
+
+
+class DocumentEditForm(FormModel):
+    """The preview page of a circular or a 督办通知单: the 文号 serial, title, 主送, wording,
+    抄送, items to leave out (`drop`, request ids) with a `reason`, items to put back
+    (`restore`). Checked by `tracker.documents.editing.apply_edits`."""
+
+    serial: Annotated[str, _clip(20)] = ""
+    title: Annotated[str, _clip(200)] = ""
+    addressees: Annotated[str, _clip(20000)] = ""
+    body: Annotated[str, _clip(20000)] = ""
+    cc: Annotated[str, _clip(20000)] = ""
+    drop: list[int] = []
+    reason: Annotated[str, _clip(1000)] = ""
+    restore: list[int] = []
+
+    def edits(self) -> Any:
+        from tracker.documents.editing import Edits
+
+        return Edits(serial=self.serial, title=self.title, addressees=self.addressees,
+                     body=self.body, cc=self.cc, drop=tuple(self.drop), reason=self.reason,
+                     restore=tuple(self.restore))

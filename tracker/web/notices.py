@@ -23,7 +23,9 @@ NOTICES = {"escalated-1": "已催办，已通知联络员。", "escalated-2": "�
            "closed": "已办结销号，该任务不再调度。",
            "meeting-confirmed": "会议记录已确认，计入当年落实情况。",
            "meeting-returned": "会议记录已退回，已通知联络员。",
-           "meeting-corrected": "会议记录已更正。"}
+           "meeting-corrected": "会议记录已更正。",
+           "doc_saved": "修改已保存；下载的 Word 文件与本页内容一致。",
+           "notice_issued": "督办通知单已印发，文号已编定，Word 文件已存档。"}
 QUEUED = "已生成通知（浏览模式不发送）。"
 # the same actions in browsing mode: the message is in the outbox, and stays there
 BROWSING = {"escalated-1": "已催办；" + QUEUED, "escalated-2": "已督办；" + QUEUED,

@@ -1,0 +1,231 @@
+"""督办通知单: the document of the 督办 rung (issue 12).
+
+When the ladder's 督办 rung fires (the sweep, or 立即督办), the notices to the deputy head
+go out at once as before; beside them the product drafts one 督办通知单 per plan, agency
+and day, listing that agency's requests the rung fired for. The office previews it, edits
+its wording, 主送, 抄送 and items, and issues it: it then gets its 文号 from the office's
+sequence (`documents.numbering`, shared with circulars) and its Word file is kept as issued,
+to print, sign and file. Issuing sends nothing more: the 督办 notices were sent by the rung.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import String, cast, func, literal, select, true
+from sqlalchemy.orm import Session
+
+from tracker.dates.chinese import cn_date
+from tracker.dates.workdays import local_date
+from tracker.documents.editing import (
+    Defaults,
+    DocumentView,
+    Edits,
+    apply_edits,
+    build_view,
+    document_templates,
+    excluded_ids,
+)
+from tracker.documents.numbering import assign
+from tracker.documents.render import render_docx
+from tracker.documents.wording import Counts, counts, issuer
+from tracker.enums import CircularState, Level, RequestState, role_label
+from tracker.errors import DomainError, NotFound
+from tracker.models import (
+    Agency,
+    Assignment,
+    AuditEvent,
+    Escalation,
+    Indicator,
+    Measure,
+    Plan,
+    ProgressRequest,
+    ReportingPeriod,
+    SupervisionNotice,
+)
+from tracker.policy import Policy
+from tracker.requests.rules import ladder_dates
+from tracker.requests.subjects import with_subject
+from tracker.sql import insert_ignore_from_select
+
+KIND = "supervision_notice"
+
+
+class NoticeError(DomainError):
+    """A refusal with its reason in Chinese (tracker.errors)."""
+
+
+def draft_notices(session: Session, *, plan_id: int, effective_on: dt.date,
+                  requests: Any, now: dt.datetime) -> int:
+    """Draft the day's 督办通知单: one per agency among `requests` (a SELECT of request ids
+    whose 督办 rung fired on `effective_on`). One INSERT … SELECT; idempotent (the key
+    plan:agency:day is unique). Returns notices drafted. Does not commit."""
+    agencies = (select(ProgressRequest.agency_id.label("agency_id"))
+                .where(ProgressRequest.id.in_(requests)).distinct().subquery())
+    key = (literal(f"{plan_id}:") + cast(agencies.c.agency_id, String)
+           + literal(f":{effective_on.isoformat()}"))
+    return insert_ignore_from_select(
+        session, SupervisionNotice.__table__,  # type: ignore[arg-type]
+        ["plan_id", "agency_id", "effective_on", "key", "state", "items", "drafted_at"],
+        select(literal(plan_id), agencies.c.agency_id, literal(effective_on), key,
+               literal(CircularState.DRAFT.value), literal([], SupervisionNotice.items.type),
+               literal(now, SupervisionNotice.drafted_at.type))
+        .where(true()))  # SQLite: a WHERE keeps "ON CONFLICT" from reading as a join's ON
+
+
+def _live_items(session: Session, notice: SupervisionNotice) -> list[dict[str, Any]]:
+    """The agency's requests of the notice's plan whose 督办 rung fired on its day and that
+    are still open (answered or waived ones drop out), less those the office left out."""
+    rows = session.execute(
+        with_subject(select(ProgressRequest.id, ReportingPeriod.label, Agency.id, Agency.name,
+                            Measure.code, Measure.title, Assignment.role, Indicator.code,
+                            Indicator.name, ProgressRequest.due_on))
+        .join(Escalation, Escalation.request_id == ProgressRequest.id)
+        .where(ReportingPeriod.plan_id == notice.plan_id,
+               ProgressRequest.agency_id == notice.agency_id,
+               ProgressRequest.state == RequestState.OPEN.value,
+               Escalation.level == Level.SUPERVISION_NOTICE.value,
+               Escalation.effective_on == notice.effective_on)
+        .distinct()).all()
+    out = excluded_ids(notice)
+    return [{"request_id": rid, "period": period, "agency_id": aid, "agency": agency,
+             "code": code or icode, "title": title or iname, "role": role_label(role),
+             "due_on": due.isoformat()}
+            for rid, period, aid, agency, code, title, role, icode, iname, due in rows
+            if rid not in out]
+
+
+def notice_items(session: Session, notice: SupervisionNotice) -> list[dict[str, Any]]:
+    """What the notice lists: as issued, or (a draft) as it stands."""
+    if notice.state != CircularState.DRAFT:
+        return list(notice.items)
+    return _live_items(session, notice)
+
+
+def _get(session: Session, notice_id: int, *, lock: bool = False) -> SupervisionNotice:
+    notice = session.get(SupervisionNotice, notice_id, with_for_update=lock,
+                         populate_existing=lock)
+    if notice is None:
+        raise NotFound(f"没有编号为 {notice_id} 的督办通知单")
+    return notice
+
+
+def _title() -> str:
+    return "关于督促报送逾期任务进展情况的督办通知单"
+
+
+def notice_defaults(notice: SupervisionNotice, plan: Plan, agency: str,
+                    items: list[dict[str, Any]], policy: Policy) -> Defaults:
+    """The 督办通知单's default wording: the items' due day(s), the days overdue (the
+    ladder's 督办 rung, `Rules.ladder`), and the day before which a report avoids the
+    circular (the earliest item's 通报 rung)."""
+    dues = sorted({dt.date.fromisoformat(i["due_on"]) for i in items})
+    due_text = cn_date(dues[0]) + "前" if len(dues) == 1 else "附件所列截止日期前"
+    before = ladder_dates(dues[0], policy)[2] if dues else notice.effective_on
+    office = policy.rules.documents.for_office(plan.supervision_office)
+    body = (
+        "根据《{规划名称}》实施工作要求，你单位承担的下列{事项数}项任务应于{截止日期}报送进展情况。"
+        f"截至{{督办日期}}，已逾期{policy.rules.ladder[1]}个工作日，经催办仍未报送。\n"
+        "请你单位高度重视，于{通报期限}前通过填报系统报送进展情况；确有困难的，请说明原因并申请延期。"
+        "逾期仍未报送的，将按规定予以通报。\n"
+        "联系单位：{督查室}。")
+    return Defaults(
+        title=_title(), addressees=[agency], body=body, cc=list(office.cc),
+        values={"规划名称": plan.title, "督查室": plan.supervision_office,
+                "截止日期": due_text, "督办日期": cn_date(notice.effective_on),
+                "通报期限": cn_date(before)},
+        annex_title="督办事项清单")
+
+
+def notice_view(session: Session, notice_id: int, *, policy: Policy,
+                now: dt.datetime) -> DocumentView:
+    """The 督办通知单 as its preview page shows it and its Word file says it. Raises
+    NotFound (404)."""
+    notice = _get(session, notice_id)
+    plan = session.get_one(Plan, notice.plan_id)
+    agency = session.get_one(Agency, notice.agency_id)
+    items = notice_items(session, notice)
+    draft = notice.state == CircularState.DRAFT
+    on = local_date(notice.issued_at) if notice.issued_at else local_date(now)
+    who = issuer(plan.government, plan.supervision_office,
+                 policy.rules.documents.for_office(plan.supervision_office))
+    defaults = notice_defaults(notice, plan, agency.name, items, policy)
+    return build_view(session, notice, kind=KIND, document_id=notice.id, editable=draft,
+                      items=items, defaults=defaults, title=_title(), issuer=who, on=on)
+
+
+def notice_docx(session: Session, notice_id: int, *, policy: Policy, now: dt.datetime,
+                templates_dir: Path | None = None) -> bytes:
+    """The 督办通知单 as a Word document: as issued (kept), or a draft as it stands."""
+    notice = _get(session, notice_id)
+    if notice.document is not None:
+        return notice.document
+    view = notice_view(session, notice_id, policy=policy, now=now)
+    return render_docx(view.document, override_dir=document_templates(templates_dir))
+
+
+def edit_notice(session: Session, notice_id: int, edits: Edits, *, actor: str,
+                now: dt.datetime, policy: Policy) -> None:
+    """Store the office's edits of a draft 督办通知单. Does not commit. Raises NotFound,
+    NoticeError (issued already) or WordingError (every problem, each naming its field)."""
+    notice = _get(session, notice_id, lock=True)
+    if notice.state != CircularState.DRAFT:
+        raise NoticeError("该督办通知单已印发，不能再修改")
+    plan = session.get_one(Plan, notice.plan_id)
+    agency = session.get_one(Agency, notice.agency_id)
+    items = notice_items(session, notice)
+    apply_edits(session, notice, edits, current=items,
+                defaults=notice_defaults(notice, plan, agency.name, items, policy),
+                title_attr=None, office=plan.supervision_office,
+                year=local_date(now).year, kind=KIND, document_id=notice.id, actor=actor,
+                now=now)
+
+
+def issue_notice(session: Session, notice_id: int, *, issued_by: str, now: dt.datetime,
+                 policy: Policy, templates_dir: Path | None = None) -> str:
+    """Issue the draft: its 文号 from the office's sequence, its items and Word file kept
+    as issued. Returns the number. Does not commit. Raises NoticeError when issued already
+    or when nothing is left to list; NumberError when the picked serial was taken."""
+    notice = _get(session, notice_id, lock=True)
+    if notice.state != CircularState.DRAFT:
+        raise NoticeError("该督办通知单已印发")
+    items = notice_items(session, notice)
+    if not items:
+        raise NoticeError("督办通知单所列事项均已报送、免报或不列入，无需印发")
+    plan = session.get_one(Plan, notice.plan_id)
+    office = policy.rules.documents.for_office(plan.supervision_office)
+    notice.number = assign(session, office=plan.supervision_office, config=office,
+                           on=local_date(now), kind=KIND, document_id=notice.id,
+                           serial=notice.serial, actor=issued_by, now=now)
+    notice.items = items
+    notice.state, notice.issued_by, notice.issued_at = CircularState.SIGNED, issued_by, now
+    view = notice_view(session, notice.id, policy=policy, now=now)
+    notice.document = render_docx(view.document, override_dir=document_templates(templates_dir))
+    session.add(AuditEvent(at=now, actor=issued_by, action="supervision_notice.issue",
+                           object_type=KIND, object_id=str(notice.id),
+                           detail={"number": notice.number, "items": len(items)}))
+    return notice.number
+
+
+def notice_list(session: Session, *, plan_id: int | None = None, state: str | None = None,
+                limit: int = 200) -> list[tuple[SupervisionNotice, str, str, Counts]]:
+    """督办通知单 newest first (by day, then id) with plan title, agency and counts; at
+    most `limit`. A draft's counts are of its items as they stand."""
+    query = (select(SupervisionNotice, Plan.title, Agency.name)
+             .join(Plan, Plan.id == SupervisionNotice.plan_id)
+             .join(Agency, Agency.id == SupervisionNotice.agency_id)
+             .order_by(SupervisionNotice.effective_on.desc(), SupervisionNotice.id.desc())
+             .limit(limit))
+    if plan_id is not None:
+        query = query.where(SupervisionNotice.plan_id == plan_id)
+    if state:
+        query = query.where(SupervisionNotice.state == state)
+    return [(n, title, agency, counts(notice_items(session, n)))
+            for n, title, agency in session.execute(query)]
+
+
+def notice_total(session: Session) -> int:
+    """How many 督办通知单 there are (for the list's heading)."""
+    return session.scalar(select(func.count()).select_from(SupervisionNotice)) or 0
