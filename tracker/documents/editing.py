@@ -36,6 +36,8 @@ from tracker.models import AuditEvent
 from tracker.models.documents import DocumentEdits
 
 BODY_LIMIT = 5000
+# placeholders filled from `wording.counts` of the items the document lists as it stands
+COUNTED = ("事项数", "单位数", "单位明细")
 REASON_LIMIT = 200
 
 
@@ -124,7 +126,7 @@ def apply_edits(session: Session, row: DocumentEdits, edits: Edits, *, current: 
         problems.append(f"正文：最多 {BODY_LIMIT} 字")
     else:
         try:
-            fill(body, defaults.values, "正文")
+            fill(body, {**defaults.values, **dict.fromkeys(COUNTED, "")}, "正文")
         except WordingError as exc:
             problems.append(exc.message)
     known = {int(i["request_id"]): i for i in current}

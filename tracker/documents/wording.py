@@ -114,8 +114,8 @@ def fill(text: str, values: Mapping[str, str], field: str) -> list[str]:
     replaced by its value. Raises WordingError naming `field` and the unknown name."""
     unknown = sorted({m for m in _PLACEHOLDER.findall(text) if m not in values})
     if unknown:
-        raise WordingError(f"{field}中的“{{{unknown[0]}}}”不是可用的占位符；可用："
-                           + "、".join("{" + k + "}" for k in values))
+        raise WordingError(f"{field}中的“{{{unknown[0]}}}”不是可用的占位符（可用："
+                           + "、".join("{" + k + "}" for k in values) + "）")
     filled = _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
     return [p.strip() for p in re.split(r"\n+", filled.replace("\r", "")) if p.strip()]
 
