@@ -17,20 +17,13 @@ TASKS = ["加快推进残疾人社会保障体系和服务体系建设，完善�
          "实施残疾人职业技能提升计划"]
 
 
-def item_code(agency_index: int, item_index: int) -> str:
-    """Codes such as 2.10.1: part 二, subsection 1–12, item 1–3 (distinct across agencies)."""
-    number = agency_index * 12 + item_index
-    return f"2.{number // 3 % 12 + 1}.{number % 3 + 1}" if agency_index < 4 else \
-        f"3.{agency_index}.{item_index + 1}"
-
-
 def groups() -> list[AnnexGroup]:
-    """The annex rows: one per item, codes unique over the whole annex."""
+    """The annex rows: one per item, codes unique over the whole annex, in natural order."""
     result = []
     for a, (agency, count) in enumerate(zip(AGENCIES, COUNTS, strict=True)):
         rows = []
         for i in range(count):
-            code = f"{a + 2}.{i + 1}.{(a + i) % 3 + 1}" if i % 2 else f"2.{10 + a}.{i + 1}"
+            code = f"2.{a + 3}.{i + 1}"  # 2.3.1 … 2.10.4: two-digit parts sort naturally
             rows.append([code, TASKS[(a + i) % len(TASKS)], "牵头" if i % 3 else "配合",
                          "2017年4月10日", "逾期未报"])
         result.append(AnnexGroup(agency, rows))

@@ -54,8 +54,9 @@ TEXT_WIDTH = Mm(156)
 CHAR_SPACING = -5  # twentieths of a point: 16 pt − 0.25 pt = 15.75 pt, 28 a line
 DATE_RIGHT = Pt(4 * BODY_PT)  # 成文日期 右空四字
 # the 署名 is centred over the 成文日期: a centre tab at the middle of a date such as
-# "2017年4月25日" (6 CJK characters and 5 half-width digits ≈ 136 pt at 16 pt) set 右空四字
-SIGNATURE_CENTRE = Pt(442.2 - 4 * BODY_PT - 68)
+# "2017年4月25日" set 右空四字 (3 CJK characters, 7 half-width digits and the quarter-em
+# spaces where they meet: 48 + 56 + 5 × 4 ≈ 124 pt at 16 pt)
+SIGNATURE_CENTRE = Pt(442.2 - 4 * BODY_PT - 62)
 
 # 版记 rules (w:sz is in eighths of a point): 0.35 mm ≈ 1 pt, 0.25 mm ≈ 0.75 pt
 THICK, THIN = 8, 6

@@ -26,6 +26,7 @@ import tempfile
 import unicodedata
 import zipfile
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ _HEADING1 = re.compile(r"^[一二三四五六七八九十]+、")
 _HEADING2 = re.compile(r"^（[一二三四五六七八九十]+）")
 _NICE = ["nice", "-n", "10"] if shutil.which("nice") else []
 _LATIN_RUN = re.compile(r"[!-~]+")
-_SHORT = 8  # half-characters: a column this narrow never wraps
+_SHORT = 16  # half-characters (8 CJK characters, a date): a column this narrow never wraps
 _HEADING_MAX = 40  # a heading sentence longer than this is body text after its ordinal
 
 
@@ -181,9 +182,13 @@ def _near(exc: TemplateSyntaxError) -> str:
     return f"，出错位置附近的文字：{' '.join(lines)[:120]}" if lines else ""
 
 
-def _display_width(text: str) -> int:
-    """Width in half-characters: 2 for a full-width (CJK) character, 1 otherwise."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+def _display_width(text: str) -> float:
+    """Width in half-characters: 2 for a full-width (CJK) character, 1 otherwise, and ½
+    where CJK text meets Latin text or digits (the quarter-em space Word and LibreOffice
+    put between them)."""
+    wide = [unicodedata.east_asian_width(ch) in "WF" for ch in text]
+    switches = sum(1 for a, b in pairwise(wide) if a != b)
+    return sum(2 if w else 1 for w in wide) + switches / 2
 
 
 def _size_annex(document: Any) -> None:
@@ -200,7 +205,11 @@ def _size_annex(document: Any) -> None:
     tbl = table._tbl
     grid = tbl.tblGrid
     cols = grid.findall(qn("w:gridCol"))
-    total = sum(int(float(c.get(qn("w:w")) or 0)) for c in cols)
+    # the table's stated width (docxtpl's column loop rescales the grid, losing twips)
+    tblw = tbl.tblPr.find(qn("w:tblW"))
+    stated = int(tblw.get(qn("w:w")) or 0) if tblw is not None and \
+        tblw.get(qn("w:type")) == "dxa" else 0
+    total = stated or sum(int(float(c.get(qn("w:w")) or 0)) for c in cols)
     rows = [tr.findall(qn("w:tc")) for tr in tbl.findall(qn("w:tr"))]
     plain = [cells for cells in rows if len(cells) == len(cols)]
     if not cols or total <= 0 or not plain:
@@ -213,7 +222,7 @@ def _size_annex(document: Any) -> None:
              for cells in plain]
     natural = [max(_display_width(row[i]) for row in texts) * unit + padding
                for i in range(len(cols))]
-    # what a column never goes below: a short column (≤ 4 CJK characters) all of its
+    # what a column never goes below: a short column (≤ 8 CJK characters) all of its
     # text; another its header and its longest unbreakable run of Latin text or digits (a
     # code such as 2.10.1 never wraps), since CJK text wraps anywhere
     floor = [natural[i] if natural[i] <= _SHORT * unit + padding else
