@@ -444,7 +444,7 @@ def words(pdf: Path) -> list[tuple[int, float, float, float, str]]:
 @pytest.fixture(scope="module")
 def pdfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     """Each kind's sample converted once, and a document whose body fills pages."""
-    for tool in ("soffice", "pdfinfo", "pdftotext"):
+    for tool in ("soffice", "pdfinfo", "pdftotext", "pdffonts"):
         assert shutil.which(tool), f"{tool} is needed (.ci/run installs it)"
     folder = tmp_path_factory.mktemp("official-pdf")
     made = {}
@@ -506,3 +506,27 @@ def test_pdf_body_holds_22_lines_of_28_characters(pdfs: dict[str, Path]) -> None
     body = [text for _, text in sorted(lines.items()) if set(text) <= set("残疾人事业发展")]
     assert len(body) == 22  # page 2 is all body text: a full page
     assert {len(text) for text in body[1:-1]} == {28}
+
+
+def test_a_missing_template_is_refused_in_chinese(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    import tracker.documents.render as render
+
+    monkeypatch.setattr(render, "TEMPLATE_DIR", tmp_path)  # an installation without ours
+    with pytest.raises(TemplateFailed) as caught:
+        render_docx(sample("circular"))
+    assert caught.value.message == "公文模板“circular.docx”不存在，无法生成公文"
+
+
+def test_pdf_uses_cjk_faces_of_the_intended_kinds(kind: str, pdfs: dict[str, Path]) -> None:
+    """fonts.conf at work: every embedded face is a Chinese one (no tofu, no Latin-only
+    fallback for the digits); with Noto CJK (Debian's fonts-noto-cjk) 小标宋 is the bold
+    serif, 仿宋/宋体 the regular serif and 黑体 the sans. Without fonts.conf LibreOffice sets
+    everything in Noto Sans CJK and the digits in DejaVu Sans."""
+    listing = run("pdffonts", str(pdfs[kind])).splitlines()[2:]
+    names = {line.split()[0].split("+", 1)[-1] for line in listing}
+    assert names
+    assert all(re.search(r"CJK|FangSong|SimSun|SimHei|KaiTi|FZ|GB2312", n) for n in names), names
+    if all("Noto" in n for n in names):
+        faces = {re.sub(r"CJK\w\w-", "CJK-", n.removesuffix("-VKana")) for n in names}
+        assert faces == {"NotoSerifCJK-Bold", "NotoSerifCJK-Regular", "NotoSansCJK-Regular"}

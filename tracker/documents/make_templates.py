@@ -385,6 +385,8 @@ def _annex(doc: Any) -> None:
                                      (8, span + "合计：{{ item_count }}项", HT, right)):
         merged = rows[index].cells[0].merge(rows[index].cells[2])
         _cell(merged, text, font=font, align=align)
+        if index == 2:  # an agency's name stays on the page of its first item
+            merged.paragraphs[0].paragraph_format.keep_with_next = True
     _row_props(rows[0], header=True)
     for row in rows[1:]:
         _row_props(row)

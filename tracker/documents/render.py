@@ -145,7 +145,7 @@ def render_docx(doc: OfficialDocument, *, override_dir: Path | None = None) -> b
 
     The annex table's columns are sized to their text (a short column keeps its width,
     long ones share the rest of the 版心). Raises `TemplateFailed` (a DomainError; Chinese,
-    naming the template file) when the template is not a Word file, a tag is malformed or
+    naming the template file) when the template is missing or not a Word file, a tag is malformed or
     names an unknown field, or the filled document is not valid Word XML.
     """
     from docx.opc.exceptions import PackageNotFoundError
@@ -154,6 +154,8 @@ def render_docx(doc: OfficialDocument, *, override_dir: Path | None = None) -> b
 
     path = template_path(doc.kind, override_dir)
     where = f"公文模板“{path.name}”" + ("（本单位模板）" if path.parent != TEMPLATE_DIR else "")
+    if not path.is_file():
+        raise TemplateFailed(f"{where}不存在，无法生成公文")
     try:
         template = DocxTemplate(str(path))
         template.render(template_context(doc),
@@ -255,6 +257,8 @@ def _size_annex(document: Any) -> None:
             if tcw is not None:
                 tcw.set(qn("w:w"), str(sum(widths[start:start + span])))
                 tcw.set(qn("w:type"), "dxa")
+                if span_el is not None:  # docxtpl's colspan puts gridSpan first; Word wants tcW
+                    span_el.addprevious(tcw)
             start += span
 
 
