@@ -24,6 +24,8 @@ The measurable rules of GB/T 9704-2012 followed here (section numbers of the sta
 from __future__ import annotations
 
 import datetime as dt
+import io
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -453,13 +455,27 @@ def build(kind: str) -> Any:
     return doc
 
 
+def _stable(doc: Any) -> bytes:
+    """The document's bytes with fixed zip timestamps, so regenerating an unchanged
+    template changes no byte of the checked-in file."""
+    raw = io.BytesIO()
+    doc.save(raw)
+    out = io.BytesIO()
+    with zipfile.ZipFile(raw) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            info = zipfile.ZipInfo(item.filename, date_time=(2026, 12, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(info, source.read(item.filename))
+    return out.getvalue()
+
+
 def main(out_dir: Path = TEMPLATE_DIR) -> list[Path]:
     """Write both templates to `out_dir`; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for kind in KINDS:
         path = out_dir / f"{kind}.docx"
-        build(kind).save(str(path))
+        path.write_bytes(_stable(build(kind)))
         written.append(path)
     return written
 
