@@ -38,6 +38,8 @@ from docx.shared import Mm, Pt, RGBColor, Twips
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
+from tracker.documents.render import ANNEX_CAPTION  # the annex table is found by it
+
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 KINDS = ("circular", "supervision_notice")
 
@@ -66,7 +68,6 @@ THICK, THIN = 8, 6
 # alternative names written into the font table, for Word/WPS without the named font
 ALT_NAMES = {XBS: "宋体", FS: "仿宋", KT: "楷体", HT: "SimHei", ST: "SimSun"}
 
-ANNEX_CAPTION = "附件表"  # the annex table's caption (tblCaption): render.py finds it by it
 TITLES = {"circular": "通报", "supervision_notice": "督办通知单"}
 
 
@@ -398,8 +399,9 @@ def _annex(doc: Any) -> None:
 def _colophon(doc: Any) -> None:
     """版记 after the last text (one line below it, kept together): rule (0.35 mm), 抄送
     line, rule (0.25 mm), 印发 line, rule (0.35 mm); without 抄送机关 only the 印发 line
-    between two 0.35 mm rules. (The standard puts it at the foot of the last page; a frame
-    anchored there is not kept by LibreOffice's import, so it follows the text.)"""
+    between two 0.35 mm rules. (The standard puts it at the foot of the last page. Neither
+    a frame (w:framePr) nor a floating table as wide as the 版心 keeps that place when
+    LibreOffice 7.4 imports the file, so the 版记 follows the text.)"""
     indent = Pt(SMALL_PT)  # 一字 of 4号
 
     def rule(size: int, before: Any = 0) -> None:

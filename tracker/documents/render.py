@@ -40,7 +40,7 @@ from tracker.exchange.convert import Converter
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 FONTS_CONF = Path(__file__).with_name("fonts.conf")
-ANNEX_CAPTION = "附件表"  # make_templates.ANNEX_CAPTION: how the annex table is found
+ANNEX_CAPTION = "附件表"  # the annex table's caption (tblCaption), set by make_templates
 _HEADING1 = re.compile(r"^[一二三四五六七八九十]+、")
 _HEADING2 = re.compile(r"^（[一二三四五六七八九十]+）")
 _NICE = ["nice", "-n", "10"] if shutil.which("nice") else []
