@@ -287,7 +287,7 @@ def _meetings(card: pd.DataFrame) -> pd.DataFrame:
 def _reporting(card: pd.DataFrame) -> pd.DataFrame:
     """Per agency: its requests and rates as issued, city departments first, each group by
     on-time rate (highest first), then name."""
-    rows = [{"单位": str(r["单位"]), "组别": str(r["组别"]),
+    rows: list[dict[str, Any]] = [{"单位": str(r["单位"]), "组别": str(r["组别"]),
              **{c: int(r[c] or 0) for c in ("应报", "按时", "逾期报送", "未报")},
              "按时报送率(%)": _number(r["按时报送率(%)"]), "完整率(%)": _number(r["完整率(%)"])}
             for _, r in card.iterrows()]
