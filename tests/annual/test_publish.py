@@ -298,11 +298,18 @@ def test_a_year_without_an_issued_card_is_refused_and_writes_nothing(
         year: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "public-2018"
     with year["db"]() as s:
+        with pytest.raises(DomainError, match="不在"):
+            publish(s, s.get_one(Plan, year["plan"].id), 2019, out)
+        # 2018 has no request yet: said so, not "issue it first"
+        with pytest.raises(NotIssued, match="尚无任务进展调度") as err:
+            publish(s, s.get_one(Plan, year["plan"].id), 2018, out)
+        assert err.value.code == "no-data"
+    with transaction(year["db"]) as s:  # 2018's first quarter opens: a year with no card
+        open_due_requests(s, s.get_one(Plan, year["plan"].id), at("2018-03-19"), _policy())
+    with year["db"]() as s:
         with pytest.raises(NotIssued, match="tracker scorecard 2018") as err:
             publish(s, s.get_one(Plan, year["plan"].id), 2018, out)
         assert err.value.code == "not-issued" and "尚未正式印发" in str(err.value)
-        with pytest.raises(DomainError, match="不在"):
-            publish(s, s.get_one(Plan, year["plan"].id), 2019, out)
     assert list(tmp_path.iterdir()) == []  # no site, no temporary folder left
     monkeypatch.setenv("TRACKER_DATABASE_URL", year["url"])
     monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
@@ -412,3 +419,53 @@ def test_the_skip_link_is_the_first_tab_stop_and_moves_focus_to_main(site: Path,
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.closest('main') !== null"), name
     page.close()
+
+
+# --- on each database ----------------------------------------------------------------------
+
+
+def test_publishes_from_the_issued_card_on_each_database(db, small, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The same service on SQLite and PostgreSQL: refused before the card, then the card's
+    figures, unchanged by data that changed after it was issued."""
+    policy = _policy()
+    with db() as s:
+        with pytest.raises(NotIssued) as err:
+            publish(s, s.get_one(Plan, small.id), 2017, tmp_path / "site")
+        assert err.value.code == "no-data"
+    for opening, _answer in QUARTERS.values():
+        with transaction(db) as s:
+            open_due_requests(s, s.get_one(Plan, small.id), at(opening), policy)
+    with db() as s:
+        first = list(s.scalars(select(ProgressRequest.id).join(ReportingPeriod)
+                               .where(ReportingPeriod.label == "2017Q1",
+                                      ProgressRequest.assignment_id.is_not(None))))
+    with transaction(db) as s:
+        record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=20,
+                                       narrative="按计划推进", next_steps="继续推进")
+                           for i in first], submitted_by="t", now=at("2017-03-22"))
+    with db() as s:
+        with pytest.raises(NotIssued) as err:
+            publish(s, s.get_one(Plan, small.id), 2017, tmp_path / "site")
+        assert err.value.code == "not-issued"
+    with transaction(db) as s:
+        issued = run_checkpoint(s, s.get_one(Plan, small.id), 2017, at("2018-02-13"), policy,
+                                tmp_path / "cards", soffice="")
+    assert issued.figures is not None
+    with transaction(db) as s:  # a late answer after the card: the public figures stay
+        later = list(s.scalars(select(ProgressRequest.id).join(ReportingPeriod)
+                               .where(ReportingPeriod.label == "2017Q4",
+                                      ProgressRequest.assignment_id.is_not(None))))
+        record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=50)
+                           for i in later], submitted_by="t", now=at("2018-02-20"))
+    with db() as s:
+        publish(s, s.get_one(Plan, small.id), 2017, tmp_path / "site")
+    rows = _csv(tmp_path / "site", "reporting")
+    summary = issued.figures.summary.set_index("单位")
+    assert {r["单位"]: (int(r["应报"]), int(r["按时"]), int(r["未报"]), float(r["按时报送率(%)"]))
+            for r in rows} == {name: (int(c["应报"]), int(c["按时"]), int(c["未报"]),
+                                      float(c["按时报送率(%)"])) for name, c in summary.iterrows()}
+    # Q1 on time only, of four quarters: 25.0 %; the indicator's owner also missed the
+    # 2017 value: 1 of 5, 20.0 %
+    assert {r["单位"]: r["按时报送率(%)"] for r in rows} == {
+        "市人力资源和社会保障局": "20.0", "市民政局": "25.0", "市财政局": "25.0", "市残联": "25.0",
+        "和平区人民政府": "25.0", "河东区人民政府": "25.0"}

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.annual.indicators import base_year, indicator_series
+from tracker.annual.scorecard import years_with_data
 from tracker.dates.workdays import local_date
 from tracker.enums import ProgressStatus
 from tracker.errors import DomainError
@@ -115,15 +116,17 @@ def public_report(session: Session, plan: Plan, year: int) -> PublicReport:
         select(ScorecardRun).where(ScorecardRun.plan_id == plan.id,
                                    ScorecardRun.workbook.is_not(None)))}
     run = runs.get(year)
+    if run is None and (plan.id, year) not in years_with_data(session, plan.id):
+        raise NotIssued(f"《{plan.title}》{year}年度尚无任务进展调度，没有考核记分卡，无可公开的内容",
+                        code="no-data")
     if run is None or run.workbook is None:
         raise NotIssued(f"《{plan.title}》{year}年度考核记分卡尚未正式印发，不能向社会公开。"
                         f"请先在年度检查点及以后运行 tracker scorecard {year} 印发该年度记分卡，"
                         "再运行本命令", code="not-issued")
     digits = int((run.rules or {}).get("percent_digits", PERCENT_DIGITS))
-    measures_card = card_sheet(run.workbook, "任务进展", "编号")
-    indicators_card = card_sheet(run.workbook, "指标", "编号")
-    meetings_card = card_sheet(run.workbook, "常务会议", "政府")
-    summary_card = card_sheet(run.workbook, "汇总（合并）", "单位")
+    measures_card, indicators_card, meetings_card, summary_card = card_sheets(
+        run.workbook, [("任务进展", "编号"), ("指标", "编号"), ("常务会议", "政府"),
+                       ("汇总（合并）", "单位")])
     at = run.regenerated_at or run.written_at
     share = (float(measures_card["本年应达进度(%)"].iloc[0]) if len(measures_card)
              else round_half_up(100 * _share(plan, year), 1))
@@ -146,17 +149,30 @@ def _share(plan: Plan, year: int) -> float:
 
 
 def card_sheet(workbook: bytes, sheet: str, first_header: str) -> pd.DataFrame:
-    """One table of an issued scorecard workbook as written: the first row whose column A
-    holds `first_header` is the header (units dropped: "应报(项)" → "应报"), the rows below
-    it up to the first empty A cell are the records. "不适用" in a number column and empty
-    cells are None. Raises DomainError naming the sheet when it or its table is missing."""
+    """One table of an issued scorecard workbook as written (`card_sheets`)."""
+    return card_sheets(workbook, [(sheet, first_header)])[0]
+
+
+def card_sheets(workbook: bytes, wanted: list[tuple[str, str]]) -> list[pd.DataFrame]:
+    """Tables of an issued scorecard workbook as written, one per (sheet, first header),
+    from one read of the file: in each sheet, the first row whose column A holds the first
+    header is the header (units dropped: "应报(项)" → "应报"), the rows below it up to the
+    first empty A cell are the records. "不适用" in a number column and empty cells are
+    None. Raises DomainError naming the sheet when it or its table is missing."""
     book = load_workbook(io.BytesIO(workbook), read_only=True, data_only=True)
     try:
-        if sheet not in book.sheetnames:
-            raise DomainError(f"已印发的考核记分卡缺少“{sheet}”表，无法据以公开", code="bad-card")
-        rows = list(book[sheet].iter_rows(values_only=True))
+        found = []
+        for sheet, _first in wanted:
+            if sheet not in book.sheetnames:
+                raise DomainError(f"已印发的考核记分卡缺少“{sheet}”表，无法据以公开",
+                                  code="bad-card")
+            found.append(list(book[sheet].iter_rows(values_only=True)))
     finally:
         book.close()
+    return [_table(rows, sheet, first) for rows, (sheet, first) in zip(found, wanted, strict=True)]
+
+
+def _table(rows: list[tuple[Any, ...]], sheet: str, first_header: str) -> pd.DataFrame:
     start = next((i for i, row in enumerate(rows) if row and row[0] == first_header), None)
     if start is None:
         raise DomainError(f"已印发的考核记分卡“{sheet}”表中没有以“{first_header}”开头的表格",
@@ -168,16 +184,13 @@ def card_sheet(workbook: bytes, sheet: str, first_header: str) -> pd.DataFrame:
     for row in rows[start + 1:]:
         if not row or row[0] is None or row[0] == "":
             break
-        records.append([_cell(v) for v in row[:len(header)]])
+        cells = [_cell(v) for v in row[:len(header)]]
+        records.append(cells + [None] * (len(header) - len(cells)))
     return pd.DataFrame(records, columns=header, dtype=object)
 
 
 def _cell(value: Any) -> Any:
-    if value is None or value == NOT_APPLICABLE:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return value  # kept a float: 40.0 equals the card's 40.0
-    return value
+    return None if value is None or value == NOT_APPLICABLE else value
 
 
 def _number(value: Any) -> float | None:
