@@ -469,3 +469,18 @@ def test_publishes_from_the_issued_card_on_each_database(db, small, tmp_path) ->
     assert {r["单位"]: r["按时报送率(%)"] for r in rows} == {
         "市人力资源和社会保障局": "20.0", "市民政局": "25.0", "市财政局": "25.0", "市残联": "25.0",
         "和平区人民政府": "25.0", "河东区人民政府": "25.0"}
+
+
+def test_a_plan_without_the_meeting_duty_says_so(year: dict[str, Any], tmp_path: Path) -> None:
+    import dataclasses
+
+    from tracker.annual.publish import public_report
+    from tracker.annual.publish.site import write_site
+
+    with year["db"]() as s:
+        report = public_report(s, s.get_one(Plan, year["plan"].id), 2017)
+    report = dataclasses.replace(report, meetings=report.meetings.iloc[0:0])
+    write_site(report, tmp_path)
+    page = (tmp_path / "meetings.html").read_text(encoding="utf-8")
+    assert "本规划未要求各级政府常务会议每年研究规划实施工作" in page and "<svg" not in page
+    assert "常务会议研究本规划的政府" not in (tmp_path / "index.html").read_text(encoding="utf-8")

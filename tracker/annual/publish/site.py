@@ -20,9 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from tracker.annual.publish import charts
@@ -37,7 +35,7 @@ from tracker.annual.publish.tables import (
 from tracker.dates.chinese import cn_date
 from tracker.errors import DomainError
 from tracker.models import Plan
-from tracker.numbers import round_half_up
+from tracker.numbers import percent_text, round_half_up
 
 HERE = Path(__file__).parent
 FINDING = {"是": "已履职", "否": "未履职", "未认定": "尚未认定"}
@@ -218,24 +216,15 @@ def _overview(r: PublicReport) -> dict[str, Any]:
     asked, on_time = int(rep["应报"].sum()), int(rep["按时"].sum())
     ind = r.indicators
     m = r.meetings
-    from tracker.numbers import percent
-
     return {"facts": [
         ("规划任务", f"{int(total['任务数'])}项"),
         ("已完成（牵头单位报送）", f"{int(total['已完成'])}项"),
         ("达到本年应达进度", f"{int(total['达到本年应达进度'])}项"
                            f"（{_pct(r.percent_digits)(total['达到本年应达进度比例(%)'])}）"),
         ("主要指标符合进度", f"{int((ind['是否符合进度'] == '符合').sum())}项（共{len(ind)}项）"),
-        ("常务会议研究本规划的政府", f"{int((m['是否履职'] == '是').sum())}个（共{len(m)}个）"),
-        ("各单位按时报送率", _pct(r.percent_digits)(percent(on_time, asked, r.percent_digits))
+        *([("常务会议研究本规划的政府", f"{int((m['是否履职'] == '是').sum())}个（共{len(m)}个）")]
+          if len(m) else []),
+        ("各单位按时报送率", percent_text(on_time, asked, r.percent_digits)
          + f"（应报{asked}项，按时{on_time}项）"),
     ]}
 
-
-def frame_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """A table's rows as dicts (for templates)."""
-    return [dict(row) for _, row in df.iterrows()]
-
-
-__all__ = ["publish", "write_site", "default_out", "PublishResult", "MARKER", "PAGES",
-           "Markup"]

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from tracker.annual.indicators import base_year, indicator_series
 from tracker.annual.scorecard import years_with_data
+from tracker.annual.scorecard.figures import expected_share
 from tracker.dates.workdays import local_date
 from tracker.enums import ProgressStatus
 from tracker.errors import DomainError
@@ -129,7 +130,7 @@ def public_report(session: Session, plan: Plan, year: int) -> PublicReport:
                        ("汇总（合并）", "单位")])
     at = run.regenerated_at or run.written_at
     share = (float(measures_card["本年应达进度(%)"].iloc[0]) if len(measures_card)
-             else round_half_up(100 * _share(plan, year), 1))
+             else round_half_up(100 * expected_share(plan, year), digits))
     measures = _measures(measures_card)
     return PublicReport(
         plan_key=plan.key, plan_title=plan.title, issuer=plan.issuer,
@@ -141,11 +142,6 @@ def public_report(session: Session, plan: Plan, year: int) -> PublicReport:
         indicators=_indicators(indicators_card, _indicator_kinds(session, plan)),
         series=_series(session, plan, year, runs, indicators_card),
         meetings=_meetings(meetings_card), reporting=_reporting(summary_card))
-
-
-def _share(plan: Plan, year: int) -> float:
-    span = plan.last_year - plan.first_year + 1
-    return min(max((year - plan.first_year + 1) / span, 0.0), 1.0)
 
 
 def card_sheet(workbook: bytes, sheet: str, first_header: str) -> pd.DataFrame:
