@@ -8,6 +8,7 @@ from tracker.cli import (  # noqa: F401  (each module registers its commands)
     directory,
     office,
     ops,
+    publish,
     run,
 )
 from tracker.cli.common import app
