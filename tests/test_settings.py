@@ -264,3 +264,28 @@ def test_nothing_writes_os_environ():
                 if any(re.search(p, line) for p in WRITES):
                     found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not found, "os.environ written at run time:\n" + "\n".join(found)
+
+
+def test_the_offices_documents_in_the_rules_file(tmp_path):
+    """Issue 12: an office's 机关代字 and letterhead names come from the rules file; the
+    rules stay hashable (settings are cached by value) and a bad 代字 is named in Chinese."""
+    import json
+
+    from tracker.settings import SettingsError, load_rules
+
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps({"documents": {"offices": {"市政府督查室": {
+        "prefix": "津政督", "mark": "天津市人民政府督查室", "cc": ["市政府办公厅"]}}}},
+        ensure_ascii=False), encoding="utf-8")
+    rules = load_rules(path)
+    office = rules.documents.for_office("市政府督查室")
+    assert (office.prefix, office.mark, office.cc, office.style) == (
+        "津政督", "天津市人民政府督查室", ("市政府办公厅",), "号")
+    assert hash(rules) == hash(load_rules(path))
+    path.write_text(json.dumps({"documents": {"offices": {"市政府督查室": {"prefix": "津政督〔"}}}},
+                               ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(SettingsError) as refused:
+        load_rules(path)
+    assert str(refused.value) == (
+        f"规则文件 {path} 第 1 行：键 documents.offices.市政府督查室.prefix 的值“津政督〔”无效"
+        "（机关代字不含括号和数字，年份和序号由系统生成）")

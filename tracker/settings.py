@@ -171,7 +171,7 @@ class OfficeDocuments(BaseModel):
     @classmethod
     def _no_brackets(cls, value: str) -> str:
         if any(c in value for c in "〔〕[]()（）0123456789"):
-            raise ValueError("机关代字不含括号和数字，年份和序号由系统生成")
+            raise SettingsError("机关代字不含括号和数字，年份和序号由系统生成")
         return value
 
 
@@ -181,6 +181,9 @@ class DocumentRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     offices: dict[str, OfficeDocuments] = {}
+
+    def __hash__(self) -> int:  # settings are cached by value (flows.runtime.policy_for)
+        return hash(tuple(sorted(self.offices.items())))
 
     def for_office(self, office: str) -> OfficeDocuments:
         """The settings of the office named as a plan names it (e.g. 市政府督查室)."""

@@ -149,7 +149,7 @@ def test_number_formats_and_the_office_settings():
     tj = OfficeDocuments(prefix="津政督", mark="天津市人民政府督查室")
     assert format_number(tj, 2017, 3) == "津政督〔2017〕3号"
     assert format_number(OfficeDocuments(style="期"), 2017, 3) == "2017年第3期"
-    with pytest.raises(ValueError, match="机关代字不含括号和数字"):
+    with pytest.raises(ValueError, match="机关代字不含括号和数字"):  # SettingsError
         OfficeDocuments(prefix="津政督〔")
     assert full_office_name("天津市人民政府", "市政府督查室") == "天津市人民政府督查室"
     assert full_office_name("天津市人民政府", "市绩效办") == "天津市绩效办"

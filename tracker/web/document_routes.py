@@ -32,7 +32,16 @@ from tracker.escalation.notices import (
     notice_total,
     notice_view,
 )
-from tracker.web.deps import Context, DbSession, Id, Now, StaffActor, StaffViewer, WebContext
+from tracker.web.deps import (
+    Context,
+    DbSession,
+    Id,
+    Now,
+    StaffActor,
+    StaffViewer,
+    WebContext,
+    desk_again,
+)
 from tracker.web.forms import DocumentEditForm
 from tracker.web.notices import notice
 from tracker.web.pages import templates
@@ -100,10 +109,11 @@ def circular_edit(request: Request, circular_id: Id, form: Annotated[DocumentEdi
             edit_circular(session, circular_id, form.edits(), actor=who.user.display_name,
                           now=now, policy=policy)
     except DomainError as exc:
+        viewer = desk_again(session, who, now)  # a fresh form token for the page again
         view = circular_view(session, circular_id, policy=policy, now=now)
         circular, plan_title = circular_by_id(session, circular_id)
-        session.commit()  # the form token stays used
-        return _page(request, who, view, plan_title=plan_title, context=context,
+        session.commit()  # the used token stays used, the new one is kept
+        return _page(request, viewer, view, plan_title=plan_title, context=context,
                      heading=circular.title, typed=form, problems=exc.message,
                      status=exc.status)
     session.commit()
@@ -175,7 +185,8 @@ def notice_edit(request: Request, notice_id: Id, form: Annotated[DocumentEditFor
             edit_notice(session, notice_id, form.edits(), actor=who.user.display_name,
                         now=now, policy=context.policy_in(session))
     except DomainError as exc:
-        return _notice_page(request, who, session, notice_id, context, now, typed=form,
+        return _notice_page(request, desk_again(session, who, now), session, notice_id,
+                            context, now, typed=form,
                             problems=exc.message, status=exc.status)
     session.commit()
     return RedirectResponse(f"/desk/notices/{notice_id}?m=doc_saved", status_code=303)
