@@ -47,7 +47,6 @@ from tracker.enums import (
     Role,
     level_label,
 )
-from tracker.numbers import round_half_up  # noqa: F401  (re-exported)
 from tracker.models import (
     Agency,
     Assignment,
@@ -61,6 +60,7 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
+from tracker.numbers import round_half_up  # noqa: F401  (re-exported)
 from tracker.settings import ScoringRules
 
 DEPARTMENTS = "市级部门"
