@@ -62,7 +62,8 @@ def ledger_note(*, state: RequestState | str, provisional: bool, extended: bool,
     免报 (waived), 暂定截止日期 (due day counted over a year whose holidays are not yet
     published, issue 9), 已延期 (an extension was granted: 截止日期 is the new day),
     延期待批 (an extension request awaits the office), 报告退回 (the office returned the
-    latest report and the request is open again), 已办结销号 (the measure was closed out).
+    latest report and the request is open again, due on the day the return set), 已办结销号
+    (the measure was closed out).
     """
     notes = []
     if state == RequestState.WAIVED:
@@ -114,10 +115,12 @@ def ledger_frame(session: Session, f: BoardFilter, today: dt.date,
     measures: dict[int, tuple[str, bool]] = {
         mid: (text, closed_at is not None) for mid, text, closed_at in session.execute(
             select(Measure.id, Measure.text, Measure.closed_at).where(Measure.id.in_(measure_ids)))}
-    pending = set(session.scalars(
-        select(ExtensionRequest.request_id).where(
+    # (request id, state) of extension requests still pending or granted
+    extensions = {(rid, state) for rid, state in session.execute(
+        select(ExtensionRequest.request_id, ExtensionRequest.state).where(
             ExtensionRequest.request_id.in_(request_ids),
-            ExtensionRequest.state == ExtensionState.PENDING.value)))
+            ExtensionRequest.state.in_([ExtensionState.PENDING.value,
+                                        ExtensionState.GRANTED.value])))}
     latest = latest_reports(session, request_ids)
     out = []
     for r in rows:
@@ -142,7 +145,8 @@ def ledger_frame(session: Session, f: BoardFilter, today: dt.date,
             "最新进展": report.narrative if report else "",
             "备注": ledger_note(
                 state=r["state"], provisional=r["provisional"],
-                extended=r["due_on"] != r["original_due_on"], extension_pending=r["id"] in pending,
+                extended=(r["id"], ExtensionState.GRANTED) in extensions,
+                extension_pending=(r["id"], ExtensionState.PENDING) in extensions,
                 returned=report is not None and report.review_state == ReviewState.RETURNED,
                 closed=closed),
             "系统编号": r["id"],
