@@ -273,3 +273,13 @@ def test_the_note_and_light_follow_each_requests_state(db, small, policy):
     assert (row[late]["灯"], row[late]["备注"]) == ("逾期", "")
     assert {row[i]["灯"] for i in ids[5:]} == {"按时报送"}
     assert {row[i]["最新进展"] for i in ids[5:]} == {FORMULA}
+
+
+def test_several_plans_print_under_a_heading_each() -> None:
+    frame = _catalog_rows(4)
+    frame.loc[2:, "规划"] = "天津市残疾人就业促进三年行动方案"
+    ws = openpyxl.load_workbook(io.BytesIO(ledger_xlsx(frame, TITLE)))[PRINT_SHEET]
+    column_a = [ws.cell(r, 1).value for r in range(4, ws.max_row + 1)]
+    assert column_a == ["天津市“十三五”加快残疾人小康进程规划纲要", "2.1.1", "2.1.1",
+                        "天津市残疾人就业促进三年行动方案", "2.1.1", "2.1.1"]
+    assert {str(m) for m in ws.merged_cells.ranges} >= {"A4:J4", "A7:J7"}
