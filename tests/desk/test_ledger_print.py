@@ -26,7 +26,14 @@ from tracker.catalog.schema import Measure as CatalogMeasure
 from tracker.db import transaction
 from tracker.desk.board import BoardFilter
 from tracker.desk.ledger import LEDGER_COLUMNS, LedgerTitle, ledger_frame, ledger_note, ledger_title
-from tracker.desk.ledger_book import DETAIL_SHEET, PRINT_COLUMNS, PRINT_SHEET, ledger_xlsx
+from tracker.desk.ledger_book import (
+    DETAIL_SHEET,
+    PRINT_COLUMNS,
+    PRINT_LAYOUT,
+    PRINT_SHEET,
+    ledger_xlsx,
+    wrapped_lines,
+)
 from tracker.directory.contacts import ensure_demo_contacts
 from tracker.escalation.office_actions import waive
 from tracker.models import ProgressReport, ProgressRequest
@@ -283,3 +290,13 @@ def test_several_plans_print_under_a_heading_each() -> None:
     assert column_a == ["天津市“十三五”加快残疾人小康进程规划纲要", "2.1.1", "2.1.1",
                         "天津市残疾人就业促进三年行动方案", "2.1.1", "2.1.1"]
     assert {str(m) for m in ws.merged_cells.ranges} >= {"A4:J4", "A7:J7"}
+
+
+def test_every_title_of_the_seed_fits_one_line_of_the_print_sheet() -> None:
+    seed = json.loads((ROOT / "tasks_catalog.json").read_text(encoding="utf-8"))
+    titles = [m["title"] for m in seed["measures"]] + [i["name"] for i in seed["indicators"]]
+    width = dict((name, w) for name, w, *_ in PRINT_LAYOUT)
+    assert max(map(len, titles)) == 24
+    assert {wrapped_lines(t, width["任务或指标"]) for t in titles} == {1}
+    assert wrapped_lines("确" * 26, width["任务或指标"]) == 2
+    assert wrapped_lines("中国人寿保险股份有限公司天津分公司", width["责任单位"]) == 3
