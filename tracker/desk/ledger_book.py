@@ -3,7 +3,7 @@
 The print layout is ten columns sized for A4 landscape at 100 %: 9 pt text, wrapped, one
 page wide, the header repeated on every page, page numbers in the footer, and row heights
 computed from the text so that LibreOffice and Excel print the same pages (neither
-shrinks the sheet to fit). With the seed's titles rows take one line: 36 to 39 rows a
+shrinks the sheet to fit). With the seed's titles rows take one line: 36 to 40 rows a
 page (tests/desk/test_ledger_print.py measures it through LibreOffice).
 
 Every text cell is written with `write_string` and the workbook refuses formula, URL and
@@ -44,7 +44,7 @@ DETAIL_SHEET = "台账明细"
 # 10 (Liberation Sans in LibreOffice, metric-compatible), so a unit is 7 px in Excel and
 # ~5.94 pt in LibreOffice: 132.5 units fit A4 landscape between 0.35" margins at 100 % in
 # both. At 9 pt (小五号) every title of the seed (24 characters at most) fits one line, so
-# a page holds 36 to 39 rows even where a long title repeats; widths leave room for the
+# a page holds 36 to 40 rows even where a long title repeats; widths leave room for the
 # widest usual value in Excel's narrower unit and LibreOffice's wider digits (its
 # "2017年10月13日" is 73 pt wide at 9 pt).
 PRINT_LAYOUT: list[tuple[str, float, bool, str]] = [
