@@ -239,8 +239,13 @@ def test_ledger_rows_come_in_natural_code_order_and_the_title_names_the_filter(d
         assert title == LedgerTitle(title="天津市残疾人就业促进三年行动方案督查台账",
                                     scope="牵头单位，2017年第一季度，逾期", day=dt.date(2017, 4, 12))
         assert title.subtitle == "筛选条件：牵头单位，2017年第一季度，逾期　　制表日期：2017年4月12日"
+        # no plan chosen: the only plan loaded, else 全部规划
         assert str(ledger_title(s, BoardFilter(), dt.date(2017, 4, 12))) == \
-            "全部规划督查台账（全部事项） 2017年4月12日"
+            "天津市残疾人就业促进三年行动方案督查台账（全部事项） 2017年4月12日"
+    with transaction(db) as s:
+        load_catalog(s, small_plan(plan_id="second", title="第二个规划"), at("2017-01-05"))
+    with db() as s:
+        assert ledger_title(s, BoardFilter(), dt.date(2017, 4, 12)).title == "全部规划督查台账"
 
 
 def test_the_note_and_light_follow_each_requests_state(db, small, policy):

@@ -183,7 +183,7 @@ def test_ledger_export(desk):
     book = openpyxl.load_workbook(io.BytesIO(r.content))
     assert book.sheetnames == ["台账（打印）", "台账明细"]
     printed = book["台账（打印）"]
-    assert printed["A1"].value == "全部规划督查台账"
+    assert printed["A1"].value == "天津市“十三五”加快残疾人小康进程规划纲要督查台账"  # the only plan
     assert printed["A2"].value.startswith("筛选条件：逾期　　制表日期：")
     assert [c.value for c in printed[3]] == ["编号", "任务或指标", "责任单位", "角色", "报送期",
                                              "截止日期", "报送时间", "灯", "督办级别", "备注"]

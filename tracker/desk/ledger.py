@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from tracker.catalog.codes import code_key
 from tracker.dates.chinese import cn_date, cn_period
 from tracker.dates.workdays import SHANGHAI
-from tracker.desk.board import BoardFilter, board
+from tracker.desk.board import BoardFilter, board, plan_for_page
 from tracker.enums import (
     ExtensionState,
     Light,
@@ -28,7 +28,7 @@ from tracker.enums import (
     level_label,
     role_label,
 )
-from tracker.models import Agency, Assignment, ExtensionRequest, Measure, Plan
+from tracker.models import Agency, Assignment, ExtensionRequest, Measure
 from tracker.policy import Policy
 from tracker.requests.answer_form import latest_reports
 from tracker.requests.rules import light_label
@@ -173,9 +173,10 @@ class LedgerTitle:
 
 
 def ledger_title(session: Session, f: BoardFilter, today: dt.date) -> LedgerTitle:
-    """The ledger's title: the plan, the filter that produced it (agency, section, role,
-    period, lowest ladder rung, light, in that order), and the day."""
-    plan = session.get(Plan, f.plan_id) if f.plan_id else None
+    """The ledger's title: the plan (the one filtered on, else the only one loaded, else
+    全部规划), the filter that produced it (agency, section, role, period, lowest ladder
+    rung, light, in that order), and the day."""
+    plan = plan_for_page(session, f.plan_id)
     parts = []
     if f.agency_id:
         parts.append(session.get_one(Agency, f.agency_id).name)
