@@ -136,7 +136,7 @@ def test_late_night_report_reads_back_at_its_time(path, db, db_url, plan, policy
         assert report.submitted_at == LATE_NIGHT
         # the ledger (台账)
         ledger = ledger_frame(s, BoardFilter(plan_id=plan.id), dt.date(2017, 4, 14), policy)
-        row = ledger[ledger["请求编号"] == request_id].iloc[0]
+        row = ledger[ledger["系统编号"] == request_id].iloc[0]
         assert _shown(row["报送时间"]) == SHOWN
         # the scorecard's 逾期督办 detail: the Beijing date of the report
         escalations = escalation_detail(s, plan, 2017)

@@ -109,7 +109,7 @@ def test_two_plans_share_the_directory_and_nothing_else(db, plan, policy):
             ("2017Q1", 793, 798)]
         # the ledger
         ledger_b = ledger_frame(s, BoardFilter(plan_id=b_id), today, policy)
-        assert set(ledger_b["请求编号"]) == b_reqs and set(ledger_b["规划"]) == {
+        assert set(ledger_b["系统编号"]) == b_reqs and set(ledger_b["规划"]) == {
             "天津市残疾人就业促进三年行动方案"}
         # the scorecard: plan B's rows count plan B's requests only
         card_b = compute(s, s.get_one(Plan, b_id), 2017, policy.rules.scoring, now=today_at).summary

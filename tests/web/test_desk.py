@@ -181,10 +181,17 @@ def test_ledger_export(desk):
     r = client.get("/desk/ledger.xlsx", params={"light": "red"})
     assert r.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(r.content))
-    sheet = book["台账"]
+    assert book.sheetnames == ["台账（打印）", "台账明细"]
+    printed = book["台账（打印）"]
+    assert printed["A1"].value == "天津市“十三五”加快残疾人小康进程规划纲要督查台账"  # the only plan
+    assert printed["A2"].value.startswith("筛选条件：逾期　　制表日期：")
+    assert [c.value for c in printed[3]] == ["编号", "任务或指标", "责任单位", "角色", "报送期",
+                                             "截止日期", "报送时间", "灯", "督办级别", "备注"]
+    assert printed.max_row == 3 + 5 and {printed.cell(r, 8).value for r in range(4, 9)} == {"逾期"}
+    sheet = book["台账明细"]
     header = [c.value for c in sheet[2]]
-    assert header[:7] == ["请求编号", "规划", "报送期", "编号", "任务或指标", "领域", "责任单位"]
-    assert sheet["A1"].value.startswith("全部规划 督查台账（逾期）")
+    assert header[:6] == ["规划", "报送期", "编号", "任务或指标", "领域", "责任单位"]
+    assert header[-1] == "系统编号"
     assert sheet.max_row == 2 + 5
     assert sheet.freeze_panes == "D3" and sheet.auto_filter.ref
     assert sheet.print_title_rows == "$2:$2" and sheet.page_setup.orientation == "landscape"

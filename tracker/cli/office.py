@@ -188,7 +188,8 @@ def ledger_cmd(output: Annotated[Path, typer.Option("-o", "--output")] = Path("�
                now: Annotated[str | None, typer.Option()] = None) -> None:
     """Export the ledger (台账) as Excel: one row per request, as filtered."""
     from tracker.dates.workdays import local_date
-    from tracker.desk.ledger import ledger_frame, ledger_title, ledger_xlsx
+    from tracker.desk.ledger import ledger_frame, ledger_title
+    from tracker.desk.ledger_book import ledger_xlsx
 
     at = parse_now(now)
     with factory()() as session:

@@ -118,7 +118,8 @@ def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> B
     rows = session.execute(
         with_subject(select(ProgressRequest, light.label("light"), ReportingPeriod.label, Plan.title,
                             Agency.name, Assignment.role, Measure.id, Measure.code, Measure.title,
-                            Measure.section, Indicator.code, Indicator.name))
+                            Measure.section, Indicator.code, Indicator.name, Plan.id,
+                            Assignment.position))
         .join(Plan, Plan.id == ReportingPeriod.plan_id)
         .where(ProgressRequest.id.in_(select(base.c.id)))
         .order_by(severity, ProgressRequest.due_on, Agency.id, Measure.position, ProgressRequest.id)
@@ -126,9 +127,11 @@ def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> B
     ).all()
     overdue_days = _overdue_days({r[0].due_on for r in rows}, today, policy)
     out = []
-    for req, lt, period, plan_title, agency, role, mid, code, title, section, icode, iname in rows:
+    for (req, lt, period, plan_title, agency, role, mid, code, title, section, icode, iname,
+         plan_id, position) in rows:
         out.append({
-            "id": req.id, "light": lt, "period": period, "plan": plan_title, "agency": agency,
+            "id": req.id, "light": lt, "period": period, "plan": plan_title, "plan_id": plan_id,
+            "agency": agency, "position": position,
             "role": role, "measure_id": mid, "code": code or icode, "title": title or iname,
             "section": section or INDICATORS,
             "due_on": req.due_on, "state": req.state, "level": req.level,

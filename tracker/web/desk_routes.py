@@ -32,7 +32,8 @@ from tracker.desk.board import (
     plan_for_page,
 )
 from tracker.desk.item_history import request_history
-from tracker.desk.ledger import ledger_frame, ledger_title, ledger_xlsx
+from tracker.desk.ledger import ledger_frame, ledger_title
+from tracker.desk.ledger_book import ledger_xlsx
 from tracker.desk.queues import QUEUES, QueueFilter
 from tracker.directory.staff import CHECK_SECONDS, AuthError, sign_in_committed, sign_out
 from tracker.enums import StaffRole
