@@ -29,6 +29,7 @@ test: $(VENV)/.installed-test tests/js/node_modules/axe-core/axe.min.js
 	@test -x /usr/sbin/nginx || { echo "The production set-up test needs Debian's nginx: apt-get install nginx"; exit 1; }
 	@command -v soffice >/dev/null || { echo "The sheet-conversion tests need LibreOffice: apt-get install libreoffice-calc-nogui"; exit 1; }
 	@command -v pdftoppm >/dev/null || { echo "The scorecard picture tests need pdftoppm: apt-get install poppler-utils"; exit 1; }
+	@fc-list | grep -q "Liberation Sans" || { echo "The ledger's print-layout test measures pages in Liberation Sans: apt-get install fonts-liberation2"; exit 1; }
 	@test -e /usr/lib/libreoffice/program/libswlo.so || { echo "The official-document tests need LibreOffice Writer: apt-get install libreoffice-writer-nogui"; exit 1; }
 	$(BIN)/python -m pytest -q -n 2 --dist loadscope
 
