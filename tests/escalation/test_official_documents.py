@@ -14,7 +14,14 @@ from tests.conftest import at
 from tracker.db import transaction
 from tracker.documents.editing import Edits
 from tracker.documents.numbering import NumberError, assign, format_number
-from tracker.documents.wording import WordingError, counts, full_office_name, ordered
+from tracker.documents.wording import (
+    WordingError,
+    annex_groups,
+    counts,
+    default_addressees,
+    full_office_name,
+    ordered,
+)
 from tracker.enums import CircularState, Level
 from tracker.escalation.circulars import (
     CircularError,
@@ -170,6 +177,13 @@ def test_items_in_natural_order_grouped_by_agency_with_counts():
         ("甲", "1.1")]
     c = counts(items)
     assert (c.items, c.agencies, c.by_agency) == (6, 3, [("乙", 3), ("丙", 2), ("甲", 1)])
+    assert default_addressees(c) == ["乙", "丙", "甲"]
+    many = counts([dict(i, agency_id=n, agency=f"单位{n}") for n, i in enumerate(items * 2)])
+    assert many.agencies == 12 and default_addressees(many) == ["各有关单位"]
+    groups = annex_groups([dict(items[0], role="区"), dict(items[2], role="指标")])
+    assert [g.rows for g in groups] == [[
+        ["1", "2.2.1", "", "指标", "2017年4月10日"],
+        ["2", "2.10.1", "", "属地", "2017年4月10日"]]]
 
 
 def test_the_office_edits_a_draft_circular_and_signs_what_it_sees(db, plan, overdue, policy):
@@ -185,7 +199,7 @@ def test_the_office_edits_a_draft_circular_and_signs_what_it_sees(db, plan, over
     assert view.document.body[0].endswith(
         f"截至2017年4月24日，{len(per_agency)}个单位共5项任务逾期10个工作日以上仍未报送进展情况，"
         "经催办、督办仍未落实，现予通报。")
-    assert view.addressees == [name for name, _ in view.counts.by_agency]
+    assert view.addressees == [name for name, _ in view.counts.by_agency]  # at most five
     first = view.items[0]
     # every problem at once, each naming its field; nothing stored
     with transaction(db) as s, pytest.raises(WordingError) as refused:

@@ -14,12 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracker.catalog.codes import code_key
-from tracker.dates.chinese import cn_date, cn_period
+from tracker.dates.chinese import cn_date
 from tracker.documents.content import AnnexGroup
 from tracker.errors import DomainError
 from tracker.settings import OfficeDocuments
 
-ANNEX_COLUMNS = ["序号", "编号", "任务或指标", "承担方式", "报送期", "截止日期"]
+# five columns, so the task keeps room on A4 at the annex's size (the period is the due
+# day's: 2017年4月10日 is the first quarter's)
+ANNEX_COLUMNS = ["序号", "编号", "任务或指标", "类别", "截止日期"]
+# the items keep the short role labels of tracker.enums.role_label; a document writes them out
+ROLE_WORDS = {"牵头": "牵头", "配合": "配合", "区": "属地", "指标": "指标"}
+# 主送 lists the agencies a document names when they are few, else the usual 各有关单位
+ADDRESSEES_LISTED = 5
 
 
 class WordingError(DomainError):
@@ -63,9 +69,17 @@ def annex_groups(items: Iterable[Mapping[str, Any]]) -> list[AnnexGroup]:
     groups: dict[int, AnnexGroup] = {}
     for n, i in enumerate(ordered(items), start=1):
         group = groups.setdefault(i["agency_id"], AnnexGroup(agency=i["agency"], rows=[]))
-        group.rows.append([str(n), i.get("code") or "", i.get("title") or "", i.get("role") or "",
-                           cn_period(i.get("period") or ""), cn_date(i["due_on"])])
+        role = i.get("role") or ""
+        group.rows.append([str(n), i.get("code") or "", i.get("title") or "",
+                           ROLE_WORDS.get(role, role), cn_date(i["due_on"])])
     return list(groups.values())
+
+
+def default_addressees(c: Counts) -> list[str]:
+    """主送 by default: the agencies named, when at most ADDRESSEES_LISTED, else 各有关单位."""
+    if c.agencies > ADDRESSEES_LISTED:
+        return ["各有关单位"]
+    return [name for name, _ in c.by_agency]
 
 
 def agency_summary(c: Counts, limit: int = 10) -> str:

@@ -28,7 +28,7 @@ from tracker.documents.editing import (
 )
 from tracker.documents.numbering import assign
 from tracker.documents.render import render_docx
-from tracker.documents.wording import Counts, counts, issuer, ordered
+from tracker.documents.wording import Counts, counts, default_addressees, issuer, ordered
 from tracker.enums import CircularState, ContactRole, MessageKind, RequestState, role_label
 from tracker.errors import DomainError, NotFound
 from tracker.models import (
@@ -127,11 +127,11 @@ def _body(plan: Plan, ladder_top: int) -> str:
 
 def circular_defaults(circular: Circular, plan: Plan, items: list[dict[str, Any]],
                       policy: Policy) -> Defaults:
-    """The circular's default wording, 主送 (the agencies named, in the annex's order) and
+    """The circular's default wording, 主送 (`wording.default_addressees`) and
     抄送 (the office's, `settings.OfficeDocuments.cc`)."""
     office = policy.rules.documents.for_office(plan.supervision_office)
     return Defaults(
-        title=_draft_title(circular.key), addressees=[n for n, _ in counts(items).by_agency],
+        title=_draft_title(circular.key), addressees=default_addressees(counts(items)),
         body=_body(plan, policy.rules.ladder[2]), cc=list(office.cc),
         values={"规划名称": plan.title, "督查室": plan.supervision_office,
                 "截止日期": cn_date(circular.key.split(":")[1])},
