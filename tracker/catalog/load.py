@@ -115,7 +115,7 @@ def _load_assignments(session, catalog, measures, agencies, bump) -> None:  # ty
     for m in catalog.measures:
         mid = measures[m.code].id
         rows = [(m.lead, Role.LEAD)] + [(c, Role.CO) for c in m.co]
-        rows += [(d, Role.DISTRICT) for d in districts] if m.districts else []
+        rows += [(d, Role.DISTRICT) for d in (districts if m.districts else m.district_names)]
         for pos, (name, role) in enumerate(rows):
             wanted[(mid, agencies[name])] = (role, pos)
     measure_ids = [m.id for m in measures.values()]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tracker.catalog.schema import (
+    SCHEMA_VERSION,
     Agency,
     Catalog,
     Indicator,
@@ -229,7 +230,8 @@ def parse_plan_text(text: str, plan_id: str = "tianjin-disability-2016-2020") ->
         performance_office="市绩效办",
         meeting_contact="市残联",  # 市政府残工委办公室 sits in 市残联
     )
-    catalog = Catalog(plan=plan, agencies=agencies, measures=measures, indicators=indicators)
+    catalog = Catalog(schema_version=SCHEMA_VERSION, plan=plan, agencies=agencies,
+                      measures=measures, indicators=indicators)
     return validate_catalog_text(dump_catalog(catalog))
 
 

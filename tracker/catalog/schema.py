@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from tracker.enums import AgencyKind, Cadence, IndicatorAttribute, IndicatorKind
 
+# 2: plan settings are the document's own (no city's defaults), measures carry their own
+# 完成时限, 分管领导, named districts and the phrases the office must resolve (issue 13)
+SCHEMA_VERSION = 2
 MEASURE_CODE = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff（）().\-]{1,20}$")  # the document's own numbering
 INDICATOR_CODE = re.compile(r"^I\d+$")
 
@@ -67,6 +70,37 @@ class Agency(_Strict):
     name: str = Field(min_length=1)
     kind: AgencyKind
     aliases: list[str] = []  # other names of the same agency (市人力社保局)
+    parent: str | None = None  # the agency or government it belongs to (a 街道's district)
+
+
+class Deadline(_Strict):
+    """A task's own 完成时限 as the document writes it, and what it means for tracking:
+    `date` (due on `due`: 2018年6月底前 → 2018-06-30, 2020年底前 → 2020-12-31), `yearly`
+    (due each year on `month`/`day`: 每年年底前 → 12/31) or `ongoing` (长期坚持, 持续推进:
+    no milestone; the periodic requests track it)."""
+
+    text: str = Field(min_length=1, max_length=100)
+    kind: Literal["date", "yearly", "ongoing"]
+    due: dt.date | None = None
+    month: int | None = Field(None, ge=1, le=12)
+    day: int | None = Field(None, ge=1, le=31)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Deadline:
+        if self.kind == "date" and self.due is None:
+            raise ValueError("a dated deadline needs due")
+        if self.kind == "yearly" and (self.month is None or self.day is None):
+            raise ValueError("a yearly deadline needs month and day")
+        return self
+
+
+class Flag(_Strict):
+    """A phrase of the document the office must resolve before it is tracked: a generic
+    one (各有关部门和单位, 等有关部门) or a name the directory does not know."""
+
+    field: Literal["lead", "co", "districts", "deadline", "indicators"]
+    phrase: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
 
 
 class Target(_Strict):
@@ -85,8 +119,20 @@ class Measure(_Strict):
     text: str
     lead: str = Field(min_length=1)
     co: list[str] = []
-    districts: bool
+    districts: bool  # every district government of the plan shares it
+    # only these district governments share it (the document names them, or the office
+    # picked them for 有关区); empty with `districts` False: none
+    district_names: list[str] = []
     targets: list[Target] = []
+    deadline: Deadline | None = None  # 完成时限
+    leader: str | None = None  # 分管领导 (a post or name as the table writes it)
+    flags: list[Flag] = []
+
+    @model_validator(mode="after")
+    def _one_district_rule(self) -> Measure:
+        if self.districts and self.district_names:
+            raise ValueError("districts (all) and district_names (some) exclude each other")
+        return self
 
 
 class Indicator(_Strict):
@@ -117,6 +163,7 @@ class Indicator(_Strict):
 
 
 class Catalog(_Strict):
+    schema_version: int = Field(1, ge=1, le=SCHEMA_VERSION)  # absent: 1 (before issue 13)
     plan: PlanInfo
     agencies: list[Agency]
     measures: list[Measure] = Field(min_length=1)
@@ -147,6 +194,10 @@ class Catalog(_Strict):
             codes.add(m.code)
             if m.lead not in names:
                 problems.append((f"measures[{i}].lead", "unknown agency", m.lead))
+            for j, d in enumerate(m.district_names):
+                if d not in self.plan.districts:
+                    problems.append((f"measures[{i}].district_names[{j}]",
+                                     "not a district of the plan", d))
             for j, c in enumerate(m.co):
                 if c not in names:
                     problems.append((f"measures[{i}].co[{j}]", "unknown agency", c))
@@ -224,7 +275,7 @@ def validate_catalog_text(text: str, source: str = "catalog") -> Catalog:
 
 def _field_names() -> set[str]:
     names: set[str] = set()
-    for model in (Catalog, PlanInfo, Agency, Target, Measure, Indicator):
+    for model in (Catalog, PlanInfo, Agency, Target, Measure, Indicator, Deadline, Flag):
         names.update(model.model_fields)
     return names
 

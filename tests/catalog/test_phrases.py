@@ -1,0 +1,33 @@
+"""Responsibility clauses read into agencies, districts and flags (issue 13, item 4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracker.catalog.phrases import read_agencies
+
+GENERIC = "泛指有关单位，请督查室确定具体单位"
+
+
+@pytest.mark.parametrize(("text", "names", "districts", "flags"), [
+    ("市人力社保局、市财政局等有关部门，各区人民政府", ["市人力社保局", "市财政局"], "all",
+     [("等有关部门", "“市财政局”后的“等有关部门”泛指其他单位，请督查室确定是否增列")]),
+    ("人力资源社会保障部、财政部", ["人力资源社会保障部", "财政部"], "none", []),
+    ("市人力资源和社会保障局", ["市人力资源和社会保障局"], "none", []),  # 和 is inside the name
+    ("各市、县（区）人民政府", [], "all", []),
+    ("市民政局，各区、县级市", ["市民政局"], "all", []),
+    ("各区县人民政府", [], "all", []),
+    ("各省、自治区、直辖市人民政府", [], "all", []),
+    ("农业农村部、各省级人民政府", ["农业农村部"], "all", []),
+    ("各街道", [], "all", []),
+    ("各有关部门和单位", [], "none", [("各有关部门和单位", GENERIC)]),
+    ("市教委，有关部门。", ["市教委"], "none", [("有关部门", GENERIC)]),
+    ("市民政局、有关区人民政府", ["市民政局"], "some",
+     [("有关区人民政府", "未指明具体区县，请督查室选定承担的区县")]),
+    ("市教委、 市卫生健康委等", ["市教委", "市卫生健康委"], "none",
+     [("等", "“市卫生健康委”后的“等”泛指其他单位，请督查室确定是否增列")]),
+    ("市民政局、市民政局", ["市民政局"], "none", []),
+])
+def test_clauses(text, names, districts, flags):
+    read = read_agencies(text)
+    assert (read.names, read.districts, read.flags) == (names, districts, flags)

@@ -1,0 +1,91 @@
+"""How documents name who is responsible, read into agencies, districts and flags.
+
+A responsibility clause lists agencies separated by 、，；(never by 和, which is inside
+names such as 市人力资源和社会保障局), where brackets may hold separators of their own
+(各市、县（区）人民政府). Three kinds of phrase are not agencies:
+- district phrases (各区县人民政府, 各区人民政府, 各区、县级市, 各市、县（区）人民政府,
+  各县（市、区）人民政府, 各街道, 各省级人民政府 …): every district government of the plan
+  shares the task (`districts` "all"); 有关区 / 相关区人民政府 leaves the choice to the
+  office (`districts` "some", flagged);
+- generic phrases (各有关部门和单位, 有关部门, 相关单位, 各地 …): flagged for the office
+  to resolve, never made into agencies;
+- a trailing 等 / 等有关部门 / 等单位 after a name: the name is kept, the tail is flagged.
+Rule source: the published forms of State Council, municipal and district documents
+(issue 13); the office resolves every flag before the task is tracked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+Districts = Literal["all", "some", "none"]
+
+_OPEN, _CLOSE = "（(〔[", "）)〕]"
+_SEPARATORS = "、，,；;"
+DISTRICT_PHRASE = re.compile(
+    r"^各(?:区县|区|县|区、县|区、县级市|县级市|市、县（区）|市、县\(区\)|市县（区）|县（市、区）"
+    r"|县\(市、区\)|县（区）|县\(区\)|市、区|市（州）|省、自治区、直辖市|省级|省（区、市）"
+    r"|省\(区、市\)|乡镇|乡镇（街道）|街道|街道办事处|镇街)"
+    r"(?:人民政府|政府|党委和政府|办事处)?$")
+SOME_DISTRICTS = re.compile(r"^(?:有关|相关|涉及的)(?:区县?|县区|区、县)(?:人民政府|政府)?$")
+GENERIC = re.compile(
+    r"^(?:各|其他|其它)?(?:有关|相关)?(?:部门|单位|部门和单位|部门、单位|方面|机构|企业)$"
+    r"|^各(?:地|地区|部门|单位|级|级政府|有关方面)$|^(?:有关|相关)(?:部门|单位|方面|机构)"
+    r"(?:和单位|按职责分工)?$")
+# district phrases whose own 、 is not a separator
+_JOINED = re.compile(r"各(?:市、县[（(]区[)）]|区、县级市|区、县|市、区|省、自治区、直辖市)")
+_KEEP = "\u0001"
+_TAIL = re.compile(r"^(?P<name>.+?)(?P<tail>等(?:有关|相关)?(?:部门|单位|部门和单位|方面)?)$")
+
+
+@dataclass
+class Named:
+    """A clause read: agencies in the order written (the lead first where the document's
+    rule is 列第一位者为牵头单位), the districts rule, and the phrases flagged."""
+
+    names: list[str] = field(default_factory=list)
+    districts: Districts = "none"
+    flags: list[tuple[str, str]] = field(default_factory=list)  # (phrase, reason in Chinese)
+
+
+def split_clause(text: str) -> list[str]:
+    """The parts of a clause, split at 、，,；; outside brackets, stripped of spaces and
+    a final 。; empty parts dropped."""
+    parts, depth, current = [], 0, []
+    text = _JOINED.sub(lambda m: m.group(0).replace("、", _KEEP), text)
+    for ch in text.strip().rstrip("。."):
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE and depth:
+            depth -= 1
+        if ch in _SEPARATORS and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return [p.replace(_KEEP, "、") for p in (re.sub(r"\s+", "", p) for p in parts) if p]
+
+
+def read_agencies(text: str) -> Named:
+    """Read a clause such as "市人力社保局、市财政局等有关部门，各区人民政府"."""
+    out = Named()
+    for part in split_clause(text):
+        if DISTRICT_PHRASE.match(part):
+            out.districts = "all"
+        elif SOME_DISTRICTS.match(part):
+            if out.districts != "all":
+                out.districts = "some"
+            out.flags.append((part, "未指明具体区县，请督查室选定承担的区县"))
+        elif GENERIC.match(part):
+            out.flags.append((part, "泛指有关单位，请督查室确定具体单位"))
+        elif (m := _TAIL.match(part)) and not part.endswith("等级"):
+            name = m["name"]
+            if name not in out.names:
+                out.names.append(name)
+            out.flags.append((m["tail"], f"“{name}”后的“{m['tail']}”泛指其他单位，请督查室确定是否增列"))
+        elif part not in out.names:
+            out.names.append(part)
+    return out
