@@ -53,7 +53,9 @@ class Named:
 def split_clause(text: str) -> list[str]:
     """The parts of a clause, split at 、，,；; outside brackets, stripped of spaces and
     a final 。; empty parts dropped."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     text = _JOINED.sub(lambda m: m.group(0).replace("、", _KEEP), text)
     for ch in text.strip().rstrip("。."):
         if ch in _OPEN:
