@@ -1,0 +1,134 @@
+"""`tracker catalog template` and `tracker catalog import`: the 任务分工表 as the input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import typer
+from rich.markup import escape
+
+from tracker.cli.common import catalog_app, console, current_settings, err, factory, parse_now
+
+
+@catalog_app.command("template")
+def catalog_template(
+    output: Annotated[Path, typer.Option("-o", "--output",
+                                         help="任务分工表模板.xlsx, or a .csv (header row only)")]
+    = Path("任务分工表模板.xlsx"),
+) -> None:
+    """Write the documented 任务分工表 template (Excel with 填表说明, or CSV)."""
+    from tracker.catalog.table_template import template_csv, template_xlsx
+
+    suffix = output.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise _fail([f"模板只能保存为 .xlsx 或 .csv，不能是“{output.name}”"])
+    try:
+        output.write_bytes(template_xlsx() if suffix == ".xlsx" else template_csv())
+    except OSError as exc:
+        raise _fail([f"无法写入 {output}：{exc.strerror or exc}"]) from None
+    console.print(f"已生成任务分工表模板：{escape(str(output))}", highlight=False)
+
+
+@catalog_app.command("import")
+def catalog_import(
+    file: Annotated[Path, typer.Argument(help="the 任务分工表: .xlsx (.xls/.et), .csv or .docx")],
+    plan_id: Annotated[str | None, typer.Option("--plan-id", help="规划标识, e.g. farm-2018")] = None,
+    title: Annotated[str | None, typer.Option(help="规划名称")] = None,
+    issuer: Annotated[str | None, typer.Option(help="印发机关")] = None,
+    doc_number: Annotated[str | None, typer.Option("--doc-number", help="文号")] = None,
+    issued: Annotated[str | None, typer.Option(help="印发日期 YYYY-MM-DD")] = None,
+    period: Annotated[str | None, typer.Option(help="规划期, e.g. 2018-2020")] = None,
+    government: Annotated[str | None, typer.Option(help="本级政府 (whose districts apply)")] = None,
+    districts: Annotated[str | None, typer.Option(
+        help="the district governments, separated by 、 or , (各区人民政府 expands to them)")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output",
+                                                help="default: PLAN-ID.catalog.json")] = None,
+    load: Annotated[bool, typer.Option("--load", help="load it into the database too")] = False,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="with --load: update a plan of this id whose identity differs")] = False,
+    now: Annotated[str | None, typer.Option(help="ISO time (with --load)")] = None,
+) -> None:
+    """Read a 任务分工表 into a catalog; every problem is listed with its row and column."""
+    from tracker.catalog.plan_options import PlanOptionsError, plan_info
+    from tracker.catalog.schema import dump_catalog
+    from tracker.catalog.table import TableImportError, import_table
+    from tracker.exchange.convert import Converter
+
+    problems: list[str] = []
+    plan = None
+    try:
+        plan = plan_info(plan_id=plan_id, title=title, issuer=issuer, doc_number=doc_number,
+                         issued=issued, period=period, government=government,
+                         districts=districts)
+    except PlanOptionsError as exc:
+        problems.extend(exc.problems)
+    if replace and not load:
+        problems.append("--replace 只能与 --load 一起使用")
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise _fail([*problems, f"无法读取文件 {file}：{exc.strerror or exc}"]) from None
+    settings = current_settings()
+    try:
+        result = import_table(data, file.name, plan,
+                              Converter.find(settings.soffice, settings.convert_timeout))
+    except TableImportError as exc:
+        raise _fail([*problems, *(str(p) for p in exc.problems)], file) from None
+    if problems:
+        raise _fail(problems, file)
+    catalog = result.catalog
+    flags = [(m.code, f) for m in catalog.measures for f in m.flags]
+    console.print(f"{escape(file.name)}（{escape(result.place)}，表头在第{result.header_row}行）："
+                  f"{len(catalog.measures)} 项任务，{len(catalog.agencies)} 个单位，"
+                  f"{len(flags)} 处待督查室确定", highlight=False, soft_wrap=True)
+    for note in result.notes:
+        console.print(escape(note), highlight=False)
+    for code, flag in flags:
+        console.print(f"  {escape(code)} {escape(flag.phrase)}：{escape(flag.reason)}",
+                      highlight=False, soft_wrap=True)
+    if output is not None or not load:
+        target = output or Path(f"{catalog.plan.id}.catalog.json")
+        try:
+            target.write_text(dump_catalog(catalog), encoding="utf-8")
+        except OSError as exc:
+            raise _fail([f"无法写入 {target}：{exc.strerror or exc}"]) from None
+        console.print(f"已写入 {escape(str(target))}", highlight=False)
+    if load:
+        _load(catalog, replace, now)
+
+
+def _load(catalog: Any, replace: bool, now: str | None) -> None:
+    import inspect
+
+    from tracker.catalog.load import load_catalog as load_into
+    from tracker.db import transaction
+    from tracker.errors import DomainError
+
+    loader = cast(Any, load_into)
+    takes_replace = "replace" in inspect.signature(load_into).parameters
+    if replace and not takes_replace:
+        raise _fail(["此版本的载入尚不支持 --replace"])
+    at = parse_now(now)
+    try:
+        with transaction(factory()) as session:
+            result = (loader(session, catalog, at, replace=replace) if takes_replace
+                      else loader(session, catalog, at))
+    except (DomainError, ValueError) as exc:
+        raise _fail([str(exc)]) from None
+    console.print("已载入，无变化" if not result.changed else "已载入：" + "，".join(
+        f"{k}={v}" for k, v in sorted(result.changes.items())), highlight=False)
+
+
+def _fail(problems: list[str], file: Path | None = None) -> typer.Exit:
+    """Every problem, one per line, under one heading; exit code 2."""
+    head = (f"{file.name} 有 {len(problems)} 处问题，未导入：" if file is not None and len(problems) > 1
+            else f"{file.name}：" if file is not None else "")
+    if len(problems) == 1:
+        err.print(f"[bold red]错误[/]: {escape(head + problems[0])}", highlight=False,
+                  soft_wrap=True)
+    else:
+        err.print(f"[bold red]错误[/]: {escape(head)}", highlight=False, soft_wrap=True)
+        for line in problems:
+            err.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
