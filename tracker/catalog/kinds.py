@@ -8,8 +8,9 @@ table may come from any government, so `guess_agency_kind` reads the name's own 
 - people's organisations (残联, 妇联, 团…委, 共青团, 工会, 科协, 侨联, 文联, 工商联, 红十字会…)
   are mass organisations;
 - Party organs (…委宣传部, 组织部, 统战部, 政法委, 文明办, 编办, 网信办, 纪委, 党校…);
-- units managed from the centre (人民银行, 银保监/保监/银监/证监, 税务局/国税局, 海关, 调查总队/
-  调查队, 气象局, 邮政管理局, 通信管理局, 烟草专卖局, 外汇管理局, 金融监管局…);
+- local units managed from the centre (人民银行…分行, 银保监/保监/银监/证监, 税务局/国税局, 海关, 调查总队/
+  调查队, 气象局, 邮政管理局, 通信管理局, 烟草专卖局, 外汇管理局, 金融监管局…), while the
+  central bodies themselves (中国人民银行, 海关总署, 国家税务总局 …) are departments;
 - enterprises (公司, 集团, 企业, a commercial 银行);
 - anything else: a government department (`city_agency`, the label 政府部门).
 A guess the office corrects in the directory; rule source: the usual names of Chinese
@@ -32,6 +33,9 @@ _PARTY = re.compile(r"^中共|^[省市区县]委|[省市区县]委(?:宣传部|�
                     r"|机构编制委员会办公室|网信办|纪委|监委|党校|党史")
 _CENTRAL = re.compile(r"人民银行|银保监|保监|银监|证监|国税局|税务局|海关|调查总队|调查队|气象局"
                       r"|邮政管理局|通信管理局|烟草专卖局|外汇管理局|金融监管|铁路局|边检|出入境检验检疫")
+# the central bodies themselves, as a State Council document names them: departments
+_NATIONAL = re.compile(r"^(?:中国)?(?:人民银行|海关总署|国家税务总局|银保监会|银行保险监督管理委员会|证监会"
+                       r"|国家外汇管理局|气象局|国家邮政局|国家烟草专卖局|国家统计局|国家铁路局)$")
 _ENTERPRISE = re.compile(r"公司|集团|企业$|银行")
 
 
@@ -50,6 +54,8 @@ def guess_agency_kind(name: str, districts: Collection[str] = ()) -> AgencyKind:
         return AgencyKind.MASS_ORGANISATION
     if _PARTY.search(name):
         return AgencyKind.PARTY_ORGAN
+    if _NATIONAL.match(name):
+        return AgencyKind.CITY_AGENCY
     if _CENTRAL.search(name):
         return AgencyKind.CENTRAL_BRANCH
     if _ENTERPRISE.search(name):

@@ -292,17 +292,14 @@ def _sheet_grid(sheet: Any, name: str, package: zipfile.ZipFile) -> Grid:
 
 def _decode(data: bytes) -> str:
     """CSV bytes as text: UTF-16 (with its BOM), UTF-8 (with or without BOM), else GB18030."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise _refuse("无法识别 CSV 文件的编码；请在 Excel/WPS 中另存为“CSV UTF-8（逗号分隔）”"
-                      "后再导入") from None
+    encodings = ["utf-16"] if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) \
+        else ["utf-8-sig", "gb18030"]
+    for encoding in encodings:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise _refuse("无法识别 CSV 文件的编码；请在 Excel/WPS 中另存为“CSV UTF-8（逗号分隔）”后再导入")
 
 
 def _read_csv(data: bytes) -> Grid:
@@ -340,7 +337,7 @@ def _read_docx(data: bytes) -> list[Grid]:
         grids = []
         for t_index, table in enumerate(document.tables, start=1):
             grid = Grid(place=f"第{t_index}个表格", letters=False)
-            first_seen: dict[int, tuple[int, int]] = {}
+            first_seen: dict[Any, tuple[int, int]] = {}
             for number, row in enumerate(table.rows, start=1):
                 if number > MAX_ROWS:
                     break
@@ -349,7 +346,7 @@ def _read_docx(data: bytes) -> list[Grid]:
                     col = len(values)
                     if col >= MAX_COLS:
                         break
-                    key = id(cell._tc)
+                    key = cell._tc  # the element itself: kept alive, so its identity holds
                     seen = first_seen.setdefault(key, (number, col))
                     if seen != (number, col):
                         grid.origin[(number, col)] = seen
@@ -532,7 +529,9 @@ def _rows(grid: Grid, columns: Columns) -> tuple[list[tuple[str, _Row]], list[Pr
         if texts and texts <= header_labels | {normal_header(t) for t in texts} and \
                 {normal_header(t) for t in texts} <= header_labels:
             continue  # the header repeated (a Word table over several pages)
-        if len(texts) == 1 and not cells.get("lead") and not cells.get("co") \
+        # a heading: one text, merged across the row or alone in it (no lead, no co)
+        across = any(grid.origin.get((number, c), (0, 0))[0] == number for c in range(len(values)))
+        if len(texts) == 1 and (across or not (cells.get("lead") or cells.get("co"))) \
                 and _CJK.search(next(iter(texts))):
             out.append(("part", _Row(number, {"part": next(iter(texts))}, {})))
             continue
