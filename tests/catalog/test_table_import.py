@@ -541,3 +541,52 @@ def test_cli_import_load_twice(db_url, db, tmp_path, monkeypatch):
         assert set(s.scalars(select(Agency.name))) >= {"市发展改革委", "市财政局", "甲区人民政府"}
     r = run(app, ["catalog", "import", "t.csv", *CLI_OPTIONS, "--load", "--now", "2018-03-07T09:00"])
     assert r.exit_code == 0 and r.output.splitlines()[-1] == "已载入，无变化"
+
+
+def test_a_row_with_only_a_title_is_a_task_not_a_heading():
+    rows: list[list[object]] = [
+        ["序号", "重点任务", "牵头单位"],
+        ["一、总体要求", None, None],  # a part heading, not merged, numbered, first column
+        [1, "任务一。", "市民政局"],
+        [None, "任务二。", None],  # a task whose 序号 and 牵头单位 were forgotten
+    ]
+    assert _refusals(_xlsx(rows), "t.xlsx") == [
+        "工作表“Sheet1”第4行 A列（序号）：编号为空", "工作表“Sheet1”第4行 C列（牵头单位）：牵头单位为空"]
+    rows[3] = [2, "任务二。", "市财政局"]
+    c = import_table(_xlsx(rows), "t.xlsx", _plan()).catalog
+    assert [(m.code, m.section, m.lead) for m in c.measures] == [
+        ("1", "总体要求", "市民政局"), ("2", "总体要求", "市财政局")]
+
+
+def test_legacy_xls_converted_by_libreoffice_and_a_wps_dimension(tmp_path):
+    """A .xls (as old Excel and WPS save it) is read through LibreOffice; a workbook whose
+    stored extent is "A1" (as WPS writes it) is read by its cells."""
+    import re
+    import subprocess
+    import zipfile
+
+    from tracker.exchange.convert import Converter
+
+    rows: list[list[object]] = [["序号", "部分", "重点任务", "牵头单位"],
+                                [1, "一、甲", "任务一。", "市民政局"], [2, None, "任务二。", None]]
+    source = tmp_path / "t.xlsx"
+    source.write_bytes(_xlsx(rows, merges=("B2:B3", "D2:D3")))
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation={(tmp_path / 'p').as_uri()}",
+                    "--convert-to", "xls", "--outdir", str(tmp_path / "out"), str(source)],
+                   check=True, capture_output=True, timeout=180)
+    legacy = (tmp_path / "out" / "t.xls").read_bytes()
+    assert _refusals(legacy, "t.xls") == [
+        "这是旧版 Excel（.xls）或 WPS 表格（.et）格式的文件，本系统无法直接读取；"
+        "请在 Excel/WPS 中另存为 .xlsx（Excel 工作簿）后再导入"]
+    c = import_table(legacy, "t.xls", _plan(), Converter.find("soffice", 120)).catalog
+    expected = [("1", "甲", "任务一", "市民政局"), ("2", "甲", "任务二", "市民政局")]
+    assert [(m.code, m.section, m.title, m.lead) for m in c.measures] == expected
+    wps = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(source.read_bytes())) as old, zipfile.ZipFile(wps, "w") as new:
+        for item in old.infolist():
+            body = old.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                body = re.sub(rb'<dimension ref="[^"]+"', b'<dimension ref="A1"', body)
+            new.writestr(item, body)
+    c = import_table(wps.getvalue(), "t.xlsx", _plan()).catalog
+    assert [(m.code, m.section, m.title, m.lead) for m in c.measures] == expected

@@ -229,7 +229,8 @@ def _read_xlsx(data: bytes, converter: Converter) -> list[Grid]:
             package = check_package(data)
     except (PackageRefused, ConversionRefused) as exc:
         message = str(exc).replace("请使用系统下载的模板",
-                                   "请检查文件，或使用 tracker catalog template 生成的模板")
+                                   "请检查文件，或使用 tracker catalog template 生成的模板"
+                                   ).replace("后再上传", "后再导入")
         raise _refuse(message) from None
     if "xl/workbook.xml" not in package.namelist():
         what = "Word 文档" if "word/document.xml" in package.namelist() else "Excel 工作簿"
@@ -529,10 +530,13 @@ def _rows(grid: Grid, columns: Columns) -> tuple[list[tuple[str, _Row]], list[Pr
         if texts and texts <= header_labels | {normal_header(t) for t in texts} and \
                 {normal_header(t) for t in texts} <= header_labels:
             continue  # the header repeated (a Word table over several pages)
-        # a heading: one text, merged across the row or alone in it (no lead, no co)
+        # a heading: one text, merged across the row, or numbered as a part (一、…) alone
+        # in the first, 编号 or 部分 column; a task missing its cells stays a task (refused)
         across = any(grid.origin.get((number, c), (0, 0))[0] == number for c in range(len(values)))
-        if len(texts) == 1 and (across or not (cells.get("lead") or cells.get("co"))) \
-                and _CJK.search(next(iter(texts))):
+        first = next((c for c, v in enumerate(values) if _text(v)), -1)
+        if len(texts) == 1 and _CJK.search(next(iter(texts))) and (across or (
+                _HEADING_NUMBER.match(next(iter(texts)))
+                and first in (0, columns.index.get("code"), columns.index.get("part")))):
             out.append(("part", _Row(number, {"part": next(iter(texts))}, {})))
             continue
         out.append(("task", _Row(number, cells, raw)))

@@ -10,6 +10,7 @@ Chinese. Every text is written as a string: nothing becomes a formula.
 from __future__ import annotations
 
 import io
+import math
 
 import xlsxwriter
 
@@ -66,7 +67,7 @@ def template_xlsx() -> bytes:
                             "font_name": "宋体"})
 
     guide = book.add_worksheet(GUIDE_SHEET)
-    guide.set_column(0, 0, 14)
+    guide.set_column(0, 0, 12)
     guide.set_column(1, 1, 60)
     guide.set_column(2, 2, 40)
     guide.write_string(0, 0, "任务分工表填表说明", title)
@@ -76,17 +77,18 @@ def template_xlsx() -> bytes:
     for row, (field, head, what) in enumerate(COLUMNS, start=3):
         guide.write_string(row, 0, head, wrap)
         guide.write_string(row, 1, what, wrap)
-        others = sorted(SYNONYMS[field] - {head})[:8]
-        guide.write_string(row, 2, "、".join(others), wrap)
+        others = "、".join(sorted(SYNONYMS[field] - {head})[:8])
+        guide.write_string(row, 2, others, wrap)
+        guide.set_row(row, _height(max(_lines(what, 60), _lines(others, 40))))
     start = 3 + len(COLUMNS) + 1
     guide.write_string(start, 0, "注意事项", title)
     for i, line in enumerate(GUIDE, start=start + 1):
         guide.merge_range(i, 0, i, 2, "", plain)
         guide.write_string(i, 0, line, plain)
-        guide.set_row(i, 32)
+        guide.set_row(i, _height(_lines(line, 112)))
     guide.set_landscape()
     guide.set_paper(9)
-    guide.fit_to_pages(1, 0)
+    guide.fit_to_pages(1, 1)
 
     sheet = book.add_worksheet(SHEET)
     fields = [f for f, _, _ in COLUMNS]
@@ -95,7 +97,7 @@ def template_xlsx() -> bytes:
         sheet.set_column(col, col, WIDTHS[field], text)
         sheet.write_string(1, col, EXAMPLE[field], example)
     sheet.set_row(0, 24)
-    sheet.set_row(1, 48)
+    sheet.set_row(1, _height(max(_lines(EXAMPLE[f], WIDTHS[f]) for f in fields)))
     sheet.freeze_panes(1, 0)
     last = 2000
     prompts = {f: what for f, _, what in COLUMNS}
@@ -123,6 +125,17 @@ def template_xlsx() -> bytes:
     sheet.activate()
     book.close()
     return buf.getvalue()
+
+
+def _lines(text: str, width: int) -> int:
+    """Lines `text` takes in a wrapped cell `width` characters wide (a Chinese character
+    is two wide), so the row is tall enough in Excel, WPS and LibreOffice alike."""
+    wide = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    return max(1, math.ceil(wide / max(width - 1, 1)))
+
+
+def _height(lines: int) -> float:
+    return 15.0 * lines + 3
 
 
 def template_csv() -> bytes:
