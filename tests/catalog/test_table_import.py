@@ -518,7 +518,8 @@ def test_cli_import_lists_option_and_table_problems_together(tmp_path, monkeypat
         "  第2行 C列（牵头单位）：牵头单位为空"]
     assert not list(tmp_path.glob("*.json"))
     r = run(app, ["catalog", "import", "missing.xlsx", *CLI_OPTIONS])
-    assert r.exit_code == 2 and "无法读取文件 missing.xlsx" in r.output
+    assert r.exit_code == 2
+    assert r.output == "错误: 无法读取文件 missing.xlsx：文件或文件夹不存在\n"
 
 
 def test_cli_import_load_twice(db_url, db, tmp_path, monkeypatch):
@@ -590,3 +591,11 @@ def test_legacy_xls_converted_by_libreoffice_and_a_wps_dimension(tmp_path):
             new.writestr(item, body)
     c = import_table(wps.getvalue(), "t.xlsx", _plan()).catalog
     assert [(m.code, m.section, m.title, m.lead) for m in c.measures] == expected
+
+
+def test_columns_not_read_are_named():
+    rows: list[list[object]] = [["序号", "重点任务", "牵头单位", "备注", "联系人"],
+                                [1, "任务一。", "市民政局", "已列入年度计划", "张三"]]
+    result = import_table(_xlsx(rows), "t.xlsx", _plan())
+    assert result.notes == ["未读取的列：备注、联系人"]
+    assert [(m.code, m.title, m.lead) for m in result.catalog.measures] == [("1", "任务一", "市民政局")]

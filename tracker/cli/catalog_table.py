@@ -26,7 +26,7 @@ def catalog_template(
     try:
         output.write_bytes(template_xlsx() if suffix == ".xlsx" else template_csv())
     except OSError as exc:
-        raise _fail([f"无法写入 {output}：{exc.strerror or exc}"]) from None
+        raise _fail([f"无法写入 {output}：{_os_reason(exc)}"]) from None
     console.print(f"已生成任务分工表模板：{escape(str(output))}", highlight=False)
 
 
@@ -65,10 +65,15 @@ def catalog_import(
         problems.extend(exc.problems)
     if replace and not load:
         problems.append("--replace 只能与 --load 一起使用")
+    from tracker.catalog.table import MAX_BYTES
+
     try:
+        if file.stat().st_size > MAX_BYTES:
+            raise _fail([*problems, f"文件过大（超过 {MAX_BYTES // 1024 // 1024} MB）；"
+                                    "任务分工表通常只有几百 KB"], file)
         data = file.read_bytes()
     except OSError as exc:
-        raise _fail([*problems, f"无法读取文件 {file}：{exc.strerror or exc}"]) from None
+        raise _fail([*problems, f"无法读取文件 {file}：{_os_reason(exc)}"]) from None
     settings = current_settings()
     try:
         result = import_table(data, file.name, plan,
@@ -92,7 +97,7 @@ def catalog_import(
         try:
             target.write_text(dump_catalog(catalog), encoding="utf-8")
         except OSError as exc:
-            raise _fail([f"无法写入 {target}：{exc.strerror or exc}"]) from None
+            raise _fail([f"无法写入 {target}：{_os_reason(exc)}"]) from None
         console.print(f"已写入 {escape(str(target))}", highlight=False)
     if load:
         _load(catalog, replace, now)
@@ -118,6 +123,17 @@ def _load(catalog: Any, replace: bool, now: str | None) -> None:
         raise _fail([str(exc)]) from None
     console.print("已载入，无变化" if not result.changed else "已载入：" + "，".join(
         f"{k}={v}" for k, v in sorted(result.changes.items())), highlight=False)
+
+
+def _os_reason(exc: OSError) -> str:
+    """Why a file could not be read or written, in Chinese."""
+    if isinstance(exc, FileNotFoundError):
+        return "文件或文件夹不存在"
+    if isinstance(exc, IsADirectoryError):
+        return "这是一个文件夹，不是文件"
+    if isinstance(exc, PermissionError):
+        return "没有访问权限"
+    return "系统无法访问该文件"
 
 
 def _fail(problems: list[str], file: Path | None = None) -> typer.Exit:
