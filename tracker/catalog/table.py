@@ -136,6 +136,7 @@ class Grid:
     bad_cells: dict[tuple[int, int], str] = field(default_factory=dict)  # formula, error
 
     def column_name(self, col: int, header: str | None = None) -> str:
+        """Column `col` (0-based) as the office names it: "D列（牵头单位）" or "第4列（牵头单位）"."""
         name = _letter(col) + "列" if self.letters else f"第{col + 1}列"
         return f"{name}（{header}）" if header else name
 
