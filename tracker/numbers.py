@@ -23,10 +23,15 @@ def round_half_up(value: float, digits: int) -> float:
 
 
 def percent(part: float, whole: float, digits: int = PERCENT_DIGITS) -> float | None:
-    """`part` of `whole` in percent, rounded half up; None when `whole` is 0 (不适用)."""
+    """`part` of `whole` in percent, rounded half up; None when `whole` is 0 (不适用).
+
+    Computed in decimal from the two counts, so 23 of 80 is exactly 28.75 → 28.8 however
+    the division is written (in binary floating point 23 / 80 * 100 is 28.749… → 28.7).
+    """
     if not whole:
         return None
-    return round_half_up(100 * part / whole, digits)
+    exact = Decimal(repr(float(part))) * 100 / Decimal(repr(float(whole)))
+    return float(exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
 def percent_text(part: float, whole: float, digits: int = PERCENT_DIGITS,

@@ -87,6 +87,8 @@ def test_the_supervision_rung_drafts_one_notice_per_agency_and_day(db, plan, ove
                 "经催办仍未报送。")
             # the report that avoids the circular is due before the circular rung's day
             assert "于2017年4月24日前通过填报系统报送进展情况" in view.document.body[1]
+            late = notice_view(s, n.id, policy=policy, now=at("2017-04-24", 10))
+            assert late.document.body[1].startswith("请你单位高度重视，立即通过填报系统报送进展情况")
             assert view.number == "督查〔2017〕1号" and view.editable
         listed = notice_list(s)
         assert sum(c.items for *_, c in listed) == 5
@@ -133,14 +135,14 @@ def test_one_sequence_per_office_and_year_shared_by_both_kinds(db, plan, overdue
         assert issue_notice(s, notice_ids[2], issued_by="张科长", now=at("2017-04-26"),
                             policy=policy) == "督查〔2017〕12号"
     with transaction(db) as s:  # the next free one follows the highest; a new year starts at 1
-        assert assign(s, office=plan.supervision_office, config=OfficeDocuments(),
+        assert assign(s, office="号:督查", config=OfficeDocuments(),
                       on=D("2017-12-31"), kind="circular", document_id=999, serial=None,
                       actor="t", now=at("2017-12-31")) == "督查〔2017〕13号"
-        assert assign(s, office=plan.supervision_office, config=OfficeDocuments(),
+        assert assign(s, office="号:督查", config=OfficeDocuments(),
                       on=D("2018-01-02"), kind="circular", document_id=1000, serial=None,
                       actor="t", now=at("2018-01-02")) == "督查〔2018〕1号"
         with pytest.raises(NumberError, match="已由督办通知单"):
-            assign(s, office=plan.supervision_office, config=OfficeDocuments(),
+            assign(s, office="号:督查", config=OfficeDocuments(),
                    on=D("2017-05-01"), kind="circular", document_id=1001, serial=12,
                    actor="t", now=at("2017-05-01"))
     with db() as s:

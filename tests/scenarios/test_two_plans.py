@@ -24,6 +24,7 @@ from tracker.desk.ledger import ledger_frame
 from tracker.directory.agencies import plan_agencies, resolve
 from tracker.directory.contacts import ensure_demo_contacts
 from tracker.escalation.circulars import circular_list
+from tracker.escalation.notices import notice_view
 from tracker.escalation.sweep import sweep_overdue
 from tracker.models import (
     Agency,
@@ -34,6 +35,7 @@ from tracker.models import (
     Plan,
     ProgressRequest,
     ReportingPeriod,
+    SupervisionNotice,
 )
 from tracker.requests.answer_form import agency_items
 from tracker.requests.opening import open_due_requests
@@ -87,11 +89,16 @@ def test_two_plans_share_the_directory_and_nothing_else(db, plan, policy):
         assert rows and all((rid in a_reqs and pid == plan.id) or (rid in b_reqs and pid == b_id)
                             for rid, pid in rows)
         # circulars: one draft per plan, each with only its own plan's items
-        circulars = {c.plan_id: c for c, _ in circular_list(s)}
+        circulars = {c.plan_id: c for c, _, _ in circular_list(s)}
         assert set(circulars) == {plan.id, b_id}
         assert {i["request_id"] for i in circulars[plan.id].items} == set(sorted(a_reqs)[:5])
         assert {i["request_id"] for i in circulars[b_id].items} == b_reqs
         assert s.scalar(select(func.count()).select_from(Circular)) == 2
+        # 督办通知单 (issue 12): each plan's list only its own plan's requests
+        for n in s.scalars(select(SupervisionNotice)):
+            listed = {i["request_id"] for i in notice_view(s, n.id, policy=policy,
+                                                           now=at("2017-04-25")).items}
+            assert listed and listed <= (a_reqs if n.plan_id == plan.id else b_reqs)
         # the board, filtered by plan, and all plans together
         today = D("2017-04-25")
         today_at = at("2017-04-25")

@@ -10,6 +10,8 @@ default", so a default that changes with the items (主送 = the agencies named)
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +89,16 @@ class DocumentView:
     document: OfficialDocument
     placeholders: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def digest(self) -> str:
+        """A fingerprint of what the office confirms: serial, title, 主送, wording as
+        filled, 抄送 and the items listed (not the day or a would-be number, which move on
+        their own). Sign-off and issue compare it, so nobody signs what they did not see."""
+        doc = self.document
+        seen = [self.serial, doc.title, doc.addressees, doc.body, doc.cc,
+                [int(i["request_id"]) for i in self.items]]
+        return hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()[:32]
+
 
 def _changed(value: Any, default: Any) -> Any:
     return None if value == default or value in ("", []) else value
@@ -138,7 +150,11 @@ def apply_edits(session: Session, row: DocumentEdits, edits: Edits, *, current: 
         problems.append(f"不列入理由：最多 {REASON_LIMIT} 字")
     if any(rid not in known for rid in drop):
         problems.append("所选事项已不在本文件中（可能已报送或已处理），请刷新页面后重试")
-    if len(drop) >= len(known) > 0 and not edits.restore:
+    left_out = excluded_ids(row)
+    restore = [rid for rid in dict.fromkeys(edits.restore) if rid in left_out]
+    if len(restore) < len(set(edits.restore)):
+        problems.append("所选恢复列入的事项不在“不列入的事项”中，请刷新页面后重试")
+    if known and not set(known) - set(drop) and not restore:
         problems.append("不能将全部事项不列入；如无需发文，请不签发")
     if problems:
         raise WordingError("；".join(problems))
@@ -146,9 +162,9 @@ def apply_edits(session: Session, row: DocumentEdits, edits: Edits, *, current: 
     if title_attr is not None:
         setattr(row, title_attr, title or defaults.title)
     row.addressees = _changed(addressees, defaults.addressees)
-    row.cc = _changed(cc, defaults.cc)
+    row.cc = None if cc == defaults.cc else cc  # [] : no 抄送, even when the rules give one
     row.body = _changed(body, defaults.body.strip())
-    excluded = [e for e in (row.excluded or []) if int(e["request_id"]) not in set(edits.restore)]
+    excluded = [e for e in (row.excluded or []) if int(e["request_id"]) not in set(restore)]
     for rid in drop:
         item = known[rid]
         excluded.append({"request_id": rid, "code": item.get("code") or "",
@@ -159,7 +175,7 @@ def apply_edits(session: Session, row: DocumentEdits, edits: Edits, *, current: 
     session.add(AuditEvent(at=now, actor=actor, action=f"{kind}.edit", object_type=kind,
                            object_id=str(document_id),
                            detail={"serial": serial, "dropped": drop,
-                                   "restored": list(edits.restore), "reason": reason}))
+                                   "restored": restore, "reason": reason}))
 
 
 def document_templates(templates_dir: Path | None) -> Path | None:
@@ -187,11 +203,11 @@ def build_view(session: Session, row: DocumentEdits, *, kind: str, document_id: 
     body_text = row.body if row.body is not None else defaults.body
     addressees = row.addressees if row.addressees is not None else defaults.addressees
     cc = row.cc if row.cc is not None else defaults.cc
-    if row.number:
-        number = row.number
+    if row.number or not editable:  # issued: its number (none for one issued before 文号)
+        number = row.number or ""
     else:
         number = format_number(issuer.config, on.year,
-                               row.serial or next_serial(session, issuer.office, on.year))
+                               row.serial or next_serial(session, issuer.sequence, on.year))
     document = OfficialDocument(
         kind=kind,  # type: ignore[arg-type]
         issuer_mark=issuer.mark, number=number, title=title, addressees=list(addressees),

@@ -4,13 +4,16 @@ both kinds of document (circular, 督办通知单), so no two documents carry th
 Format (GB/T 9704-2012, 7.2.4): 机关代字 + 〔year〕 + serial + 号, the serial without
 leading zeros and without 第 (津政督〔2017〕3号); or, for an office whose bulletins are
 numbered by issue, "2017年第3期". The year is that of the 成文日期 (Asia/Shanghai).
-The office may pick the serial before sign-off (a number its own register gave out); a
+A sequence is keyed by what the printed number depends on (`wording.Issuer.sequence`: the
+机关代字, or for 期 the office's mark), so two offices printing the same 代字 cannot print
+the same number. The office may pick the serial before sign-off (a number its own register gave out); a
 serial already taken is refused. Settings: `settings.OfficeDocuments` (rules file).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -50,7 +53,8 @@ def parse_serial(text: str) -> int | None:
     text = text.strip().translate(str.maketrans("０１２３４５６７８９", "0123456789"))
     if not text:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= MAX_SERIAL:
+    # ASCII digits only: ①, ² and other "digits" of Unicode are not serials
+    if not re.fullmatch(r"[0-9]{1,6}", text) or not 1 <= int(text) <= MAX_SERIAL:
         raise NumberError(f"文号序号应为 1 至 {MAX_SERIAL} 的整数，不加“第”和前导零：“{text[:20]}”",
                           status=422, code="invalid")
     return int(text)
@@ -67,7 +71,8 @@ def assign(session: Session, *, office: str, config: OfficeDocuments, on: dt.dat
            document_id: int, serial: int | None, actor: str, now: dt.datetime) -> str:
     """Give a document its 文号 and return it as printed. Does not commit.
 
-    `on`: the 成文日期 (its year numbers the document); `serial`: the office's pick, or None
+    `office`: the sequence's key (`Issuer.sequence`); `on`: the 成文日期 (its year numbers
+    the document); `serial`: the office's pick, or None
     for the next free one. Idempotent: a document numbered already keeps its number. Safe
     under concurrency: the unique (office, year, serial) key decides; a pick that is taken
     raises NumberError naming the document that holds it, a next number is retried.

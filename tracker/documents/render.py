@@ -135,7 +135,9 @@ def template_path(kind: str, override_dir: Path | None = None) -> Path:
     else ours in `templates/`."""
     if override_dir is not None:
         candidate = override_dir / f"{kind}.docx"
-        if candidate.is_file():
+        # a broken link or a folder of that name is the office's template gone wrong, not
+        # "no template": render_docx refuses it rather than print our letterhead
+        if candidate.is_file() or candidate.is_symlink() or candidate.exists():
             return candidate
     return TEMPLATE_DIR / f"{kind}.docx"
 
@@ -175,6 +177,9 @@ def render_docx(doc: OfficialDocument, *, override_dir: Path | None = None) -> b
         raise TemplateFailed(f"{where}无法使用：模板标签有误（{exc.message}）") from exc
     except (XMLSyntaxError, ValueError) as exc:
         raise TemplateFailed(f"{where}无法使用：填入内容后不是有效的 Word 文档（{exc}）") from exc
+    except (ArithmeticError, TypeError, LookupError, RecursionError, MemoryError,
+            AttributeError) as exc:  # a tag that fails while it runs ({{ 1 / 0 }})
+        raise TemplateFailed(f"{where}无法使用：模板标签运行出错（{type(exc).__name__}）") from exc
     return out.getvalue()
 
 

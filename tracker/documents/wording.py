@@ -111,6 +111,14 @@ class Issuer:
     printer: str  # 印发机关
     config: OfficeDocuments
 
+    @property
+    def sequence(self) -> str:
+        """The key of the 文号 sequence: what the printed number depends on besides year
+        and serial (the 机关代字, or for 期 the office's mark), so two offices printing the
+        same 代字 share one sequence and never print the same number."""
+        return (f"号:{self.config.prefix}" if self.config.style == "号"
+                else f"期:{self.mark}")
+
 
 def issuer(government: str, office: str, config: OfficeDocuments) -> Issuer:
     """The issuer of the plan's documents (settings.OfficeDocuments, defaults from the name)."""

@@ -28,7 +28,14 @@ from tracker.documents.editing import (
 )
 from tracker.documents.numbering import assign
 from tracker.documents.render import render_docx
-from tracker.documents.wording import Counts, counts, default_addressees, issuer, ordered
+from tracker.documents.wording import (
+    Counts,
+    Issuer,
+    counts,
+    default_addressees,
+    issuer,
+    ordered,
+)
 from tracker.enums import CircularState, ContactRole, MessageKind, RequestState, role_label
 from tracker.errors import DomainError, NotFound
 from tracker.models import (
@@ -162,12 +169,16 @@ def circular_view(session: Session, circular_id: int, *, policy: Policy,
     items = circular_items(session, circular)
     draft = circular.state == CircularState.DRAFT
     on = local_date(circular.signed_at) if circular.signed_at else local_date(now)
-    who = issuer(plan.government, plan.supervision_office,
-                 policy.rules.documents.for_office(plan.supervision_office))
     return build_view(session, circular, kind="circular", document_id=circular.id,
                       editable=draft, items=items,
                       defaults=circular_defaults(circular, plan, items, policy),
-                      title=circular.title.removesuffix("（稿）"), issuer=who, on=on)
+                      title=circular.title.removesuffix("（稿）"), issuer=_issuer(plan, policy),
+                      on=on)
+
+
+def _issuer(plan: Plan, policy: Policy) -> Issuer:
+    return issuer(plan.government, plan.supervision_office,
+                  policy.rules.documents.for_office(plan.supervision_office))
 
 
 def circular_docx(session: Session, circular_id: int, *, policy: Policy, now: dt.datetime,
@@ -196,19 +207,23 @@ def edit_circular(session: Session, circular_id: int, edits: Edits, *, actor: st
     items = circular_items(session, circular)
     apply_edits(session, circular, edits, current=items,
                 defaults=circular_defaults(circular, plan, items, policy), title_attr="title",
-                office=plan.supervision_office, year=local_date(now).year, kind="circular",
+                office=_issuer(plan, policy).sequence, year=local_date(now).year,
+                kind="circular",
                 document_id=circular.id, actor=actor, now=now)
     circular.title = circular.title.removesuffix("（稿）") + "（稿）"
 
 
 def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.datetime,
-             policy: Policy, templates_dir: Path | None = None) -> int:
+             policy: Policy, templates_dir: Path | None = None,
+             confirmed: str | None = None) -> int:
     """Sign the draft: give it its 文号 (the office's pick or the next of the office's
     sequence for the year), keep the Word file as signed, and notify every agency named in
     it; returns messages queued. Does not commit.
 
-    Raises CircularError if unknown, empty or signed already; NumberError if the serial the
-    office picked was taken meanwhile.
+    `confirmed`: the `DocumentView.digest` of the draft the signer saw; when given and the
+    draft has changed since, nothing is signed. Raises CircularError if unknown, empty,
+    signed already or changed since confirmed; NumberError if the serial the office picked
+    was taken meanwhile.
     """
     # locked (PostgreSQL): of two sign-offs at once, the second is told it was signed
     circular = session.get(Circular, circular_id, with_for_update=True, populate_existing=True)
@@ -221,9 +236,13 @@ def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.date
     items = circular_items(session, circular)
     if not items:
         raise CircularError("通报所列事项均已报送、免报或不列入，无需签发")
+    if confirmed is not None and confirmed != circular_view(
+            session, circular.id, policy=policy, now=now).digest:
+        raise CircularError("通报稿在您核对后已有变化（他人修改，或所列事项已报送、免报），本次未签发；"
+                            "请重新核对后签发", code="changed")
     plan = session.get_one(Plan, circular.plan_id)
-    office = policy.rules.documents.for_office(plan.supervision_office)
-    circular.number = assign(session, office=plan.supervision_office, config=office,
+    who = _issuer(plan, policy)
+    circular.number = assign(session, office=who.sequence, config=who.config,
                              on=local_date(now), kind="circular", document_id=circular.id,
                              serial=circular.serial, actor=signed_by, now=now)
     circular.items = [dict(i) for i in ordered(items)]

@@ -30,7 +30,7 @@ from tracker.documents.editing import (
 )
 from tracker.documents.numbering import assign
 from tracker.documents.render import render_docx
-from tracker.documents.wording import Counts, counts, issuer
+from tracker.documents.wording import Counts, Issuer, counts, issuer
 from tracker.enums import CircularState, Level, RequestState, role_label
 from tracker.errors import DomainError, NotFound
 from tracker.models import (
@@ -117,10 +117,11 @@ def _title() -> str:
 
 
 def notice_defaults(notice: SupervisionNotice, plan: Plan, agency: str,
-                    items: list[dict[str, Any]], policy: Policy) -> Defaults:
+                    items: list[dict[str, Any]], policy: Policy, on: dt.date) -> Defaults:
     """The 督办通知单's default wording: the items' due day(s), the days overdue (the
     ladder's 督办 rung, `Rules.ladder`), and the day before which a report avoids the
-    circular (the earliest item's 通报 rung)."""
+    circular (the earliest item's 通报 rung; "立即" once that day is not after `on`, the
+    document's date)."""
     dues = sorted({dt.date.fromisoformat(i["due_on"]) for i in items})
     due_text = cn_date(dues[0]) + "前" if len(dues) == 1 else "附件所列截止日期前"
     before = ladder_dates(dues[0], policy)[2] if dues else notice.effective_on
@@ -128,14 +129,14 @@ def notice_defaults(notice: SupervisionNotice, plan: Plan, agency: str,
     body = (
         "根据《{规划名称}》实施工作要求，你单位承担的下列{事项数}项任务应于{截止日期}报送进展情况。"
         f"截至{{督办日期}}，已逾期{policy.rules.ladder[1]}个工作日，经催办仍未报送。\n"
-        "请你单位高度重视，于{通报期限}前通过填报系统报送进展情况；确有困难的，请说明原因并申请延期。"
+        "请你单位高度重视，{报送期限}通过填报系统报送进展情况；确有困难的，请说明原因并申请延期。"
         "逾期仍未报送的，将按规定予以通报。\n"
         "联系单位：{督查室}。")
     return Defaults(
         title=_title(), addressees=[agency], body=body, cc=list(office.cc),
         values={"规划名称": plan.title, "督查室": plan.supervision_office,
                 "截止日期": due_text, "督办日期": cn_date(notice.effective_on),
-                "通报期限": cn_date(before)},
+                "报送期限": f"于{cn_date(before)}前" if before > on else "立即"},
         annex_title="督办事项清单")
 
 
@@ -149,11 +150,15 @@ def notice_view(session: Session, notice_id: int, *, policy: Policy,
     items = notice_items(session, notice)
     draft = notice.state == CircularState.DRAFT
     on = local_date(notice.issued_at) if notice.issued_at else local_date(now)
-    who = issuer(plan.government, plan.supervision_office,
-                 policy.rules.documents.for_office(plan.supervision_office))
-    defaults = notice_defaults(notice, plan, agency.name, items, policy)
+    defaults = notice_defaults(notice, plan, agency.name, items, policy, on)
     return build_view(session, notice, kind=KIND, document_id=notice.id, editable=draft,
-                      items=items, defaults=defaults, title=_title(), issuer=who, on=on)
+                      items=items, defaults=defaults, title=_title(),
+                      issuer=_issuer(plan, policy), on=on)
+
+
+def _issuer(plan: Plan, policy: Policy) -> Issuer:
+    return issuer(plan.government, plan.supervision_office,
+                  policy.rules.documents.for_office(plan.supervision_office))
 
 
 def notice_docx(session: Session, notice_id: int, *, policy: Policy, now: dt.datetime,
@@ -177,26 +182,34 @@ def edit_notice(session: Session, notice_id: int, edits: Edits, *, actor: str,
     agency = session.get_one(Agency, notice.agency_id)
     items = notice_items(session, notice)
     apply_edits(session, notice, edits, current=items,
-                defaults=notice_defaults(notice, plan, agency.name, items, policy),
-                title_attr=None, office=plan.supervision_office,
+                defaults=notice_defaults(notice, plan, agency.name, items, policy,
+                                         local_date(now)),
+                title_attr=None, office=_issuer(plan, policy).sequence,
                 year=local_date(now).year, kind=KIND, document_id=notice.id, actor=actor,
                 now=now)
 
 
 def issue_notice(session: Session, notice_id: int, *, issued_by: str, now: dt.datetime,
-                 policy: Policy, templates_dir: Path | None = None) -> str:
+                 policy: Policy, templates_dir: Path | None = None,
+                 confirmed: str | None = None) -> str:
     """Issue the draft: its 文号 from the office's sequence, its items and Word file kept
-    as issued. Returns the number. Does not commit. Raises NoticeError when issued already
-    or when nothing is left to list; NumberError when the picked serial was taken."""
+    as issued. Returns the number. Does not commit. `confirmed`: the digest of the
+    preview the office issued from (`DocumentView.digest`). Raises NoticeError when issued
+    already, when nothing is left to list or when it changed since the preview;
+    NumberError when the picked serial was taken."""
     notice = _get(session, notice_id, lock=True)
     if notice.state != CircularState.DRAFT:
         raise NoticeError("该督办通知单已印发")
     items = notice_items(session, notice)
     if not items:
         raise NoticeError("督办通知单所列事项均已报送、免报或不列入，无需印发")
+    if confirmed is not None and confirmed != notice_view(
+            session, notice.id, policy=policy, now=now).digest:
+        raise NoticeError("督办通知单在您核对后已有变化（他人修改，或所列事项已报送、免报），本次未印发；"
+                          "请重新核对后印发", code="changed")
     plan = session.get_one(Plan, notice.plan_id)
-    office = policy.rules.documents.for_office(plan.supervision_office)
-    notice.number = assign(session, office=plan.supervision_office, config=office,
+    who = _issuer(plan, policy)
+    notice.number = assign(session, office=who.sequence, config=who.config,
                            on=local_date(now), kind=KIND, document_id=notice.id,
                            serial=notice.serial, actor=issued_by, now=now)
     notice.items = items
@@ -207,6 +220,14 @@ def issue_notice(session: Session, notice_id: int, *, issued_by: str, now: dt.da
                            object_type=KIND, object_id=str(notice.id),
                            detail={"number": notice.number, "items": len(items)}))
     return notice.number
+
+
+def notice_heading(session: Session, notice_id: int) -> tuple[str, str]:
+    """(the page's heading "市民政局 督办通知单（2017年4月17日）", the plan's title)."""
+    notice = _get(session, notice_id)
+    agency = session.get_one(Agency, notice.agency_id).name
+    plan = session.get_one(Plan, notice.plan_id)
+    return f"{agency} 督办通知单（{cn_date(notice.effective_on)}）", plan.title
 
 
 def notice_list(session: Session, *, plan_id: int | None = None, state: str | None = None,

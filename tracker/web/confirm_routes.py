@@ -140,5 +140,5 @@ def confirm_sign(request: Request, circular_id: Id, viewer: OfficeViewer, sessio
     session.commit()
     return _page(request, viewer, title="确认审核签发", facts=facts, result=result,
                  action=f"/desk/circulars/{circular_id}/sign", button="确认签发",
-                 cancel=f"/desk/circulars/{circular_id}",
+                 cancel=f"/desk/circulars/{circular_id}", hidden=[("digest", view.digest)],
                  nobody="被通报单位没有可通知的联系人：确认后仅记录签发，不发送通知。")

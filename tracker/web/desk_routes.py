@@ -407,14 +407,14 @@ def circulars(request: Request, viewer: StaffViewer, session: DbSession, context
 @router.post("/desk/circulars/{circular_id}/sign")
 def circular_sign(circular_id: Id, form: Annotated[ConfirmForm, Form()], who: StaffActor,
                   session: DbSession, context: Context, now: Now) -> Response:
-    if not form.confirmed:  # the first step: what will be sent to whom
+    if not form.confirmed or not form.digest:  # the first step: what will be sent to whom
         session.commit()
         return RedirectResponse(f"/desk/circulars/{circular_id}/sign", status_code=303)
     try:
         with session.begin_nested():  # a refusal keeps the used form token used
             sign_off(session, circular_id, signed_by=who.user.display_name, now=now,
                      policy=context.policy_in(session),
-                     templates_dir=context.settings.templates_dir)
+                     templates_dir=context.settings.templates_dir, confirmed=form.digest)
     except DomainError as exc:
         session.commit()
         return RedirectResponse(

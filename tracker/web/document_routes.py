@@ -28,6 +28,7 @@ from tracker.escalation.notices import (
     edit_notice,
     issue_notice,
     notice_docx,
+    notice_heading,
     notice_list,
     notice_total,
     notice_view,
@@ -42,7 +43,7 @@ from tracker.web.deps import (
     WebContext,
     desk_again,
 )
-from tracker.web.forms import DocumentEditForm
+from tracker.web.forms import ConfirmForm, DocumentEditForm
 from tracker.web.notices import notice
 from tracker.web.pages import templates
 from tracker.web.staff import flash, read_flash
@@ -150,24 +151,10 @@ def notice_download(notice_id: Id, _desk: StaffViewer, session: DbSession, conte
 def _notice_page(request: Request, viewer: Any, session: Any, notice_id: int,
                  context: WebContext, now: Any, **extra: Any) -> HTMLResponse:
     view = notice_view(session, notice_id, policy=context.policy_in(session), now=now)
-    agency = view.addressees[0] if view.addressees else ""
-    heading = f"{agency} 督办通知单（{cn_date(_effective(session, notice_id))}）"
-    plan_title = _plan_title(session, notice_id)
+    heading, plan_title = notice_heading(session, notice_id)
     session.commit()
     return _page(request, viewer, view, plan_title=plan_title, context=context,
                  heading=heading, **extra)
-
-
-def _effective(session: Any, notice_id: int) -> Any:
-    from tracker.models import SupervisionNotice
-
-    return session.get_one(SupervisionNotice, notice_id).effective_on
-
-
-def _plan_title(session: Any, notice_id: int) -> str:
-    from tracker.models import Plan, SupervisionNotice
-
-    return session.get_one(Plan, session.get_one(SupervisionNotice, notice_id).plan_id).title
 
 
 @router.get("/desk/notices/{notice_id}", response_class=HTMLResponse)
@@ -193,14 +180,15 @@ def notice_edit(request: Request, notice_id: Id, form: Annotated[DocumentEditFor
 
 
 @router.post("/desk/notices/{notice_id}/issue")
-def notice_issue(notice_id: Id, who: StaffActor, session: DbSession, context: Context,
-                 now: Now) -> Response:
+def notice_issue(notice_id: Id, form: Annotated[ConfirmForm, Form()], who: StaffActor,
+                 session: DbSession, context: Context, now: Now) -> Response:
     """印发: the 督办通知单 gets its 文号 and is kept as issued (nothing more is sent)."""
     try:
         with session.begin_nested():
             issue_notice(session, notice_id, issued_by=who.user.display_name, now=now,
                          policy=context.policy_in(session),
-                         templates_dir=context.settings.templates_dir)
+                         templates_dir=context.settings.templates_dir,
+                         confirmed=form.digest)  # "" never matches: the page's is required
     except DomainError as exc:
         session.commit()
         return RedirectResponse(f"/desk/notices/{notice_id}?" + urlencode(

@@ -180,6 +180,8 @@ class ConfirmForm(FormModel):
     action's confirmation page is shown (issue 10, item 3)."""
 
     confirm: str = ""
+    # the fingerprint of the document the confirmation page showed (circulars: issue 12)
+    digest: Annotated[str, _clip(64)] = ""
 
     @property
     def confirmed(self) -> bool:

@@ -37,6 +37,7 @@ from tracker.annual.scorecard.book import (
 )
 from tracker.annual.scorecard.charts import DATA_SHEET, add_chart_data_sheet, add_charts_sheet
 from tracker.annual.scorecard.figures import round_half_up
+from tracker.numbers import percent
 from tracker.settings import TIE_RULE
 
 __all__ = ["WRITER_OPTIONS", "display_width", "write_scorecard", "write_escalation_detail",
@@ -224,7 +225,7 @@ def _cover(book: Book, figures: FiguresLike) -> None:
         *[(f"{g}(个)", int((summary["组别"] == g).sum()), "int") for g in GROUPS],
         *[(f"{g}平均总分(分)", _mean(summary.loc[summary["组别"] == g, "总分"],
                                  s.score_digits), "score") for g in GROUPS],
-        ("按时报送率(%)", round_half_up(on_time / asked * 100, s.percent_digits)
+        ("按时报送率(%)", float(percent(on_time, asked, s.percent_digits) or 0.0)
          if asked else "不适用", "percent"),
         ("已送达的督办通知(份)", int(summary["督办通知(份)"].sum()), "int"),
         ("已签发的通报(份)", int(summary["通报(份)"].sum()), "int"),

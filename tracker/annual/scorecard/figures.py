@@ -60,7 +60,7 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
-from tracker.numbers import round_half_up  # noqa: F401  (re-exported)
+from tracker.numbers import percent, round_half_up  # round_half_up re-exported
 from tracker.settings import ScoringRules
 
 DEPARTMENTS = "市级部门"
@@ -329,8 +329,8 @@ def agency_summary(session: Session, plan: Plan, year: int, rules: ScoringRules,
         rows.append({
             "agency_id": aid, "单位": name, "组别": group, "应报": n, "按时": on_time,
             "逾期报送": late, "未报": n - on_time - late, "完整": comp,
-            "按时报送率(%)": round_half_up(100 * on_time / n, pd_),
-            "完整率(%)": round_half_up(100 * comp / n, pd_),
+            "按时报送率(%)": percent(on_time, n, pd_),
+            "完整率(%)": percent(comp, n, pd_),
             "牵头任务数": n_led,
             "牵头任务达成率(%)": round_half_up(100 * mean, pd_) if n_led else math.nan,
             **{c: points.get(c, math.nan) for c in POINT_COLUMNS},

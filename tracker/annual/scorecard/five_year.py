@@ -20,6 +20,7 @@ import pandas as pd
 
 from tracker.annual.scorecard.book import Book, FiguresLike, beijing_time, cn_date
 from tracker.annual.scorecard.excel import DEFAULT_AUTHOR, GROUPS, round_half_up
+from tracker.numbers import percent
 
 DATA_SHEET = "图表数据"
 CHART_FONT: dict[str, Any] = {"name": "宋体", "size": 10}
@@ -90,7 +91,7 @@ def _overview(by_year: dict[int, FiguresLike], years: list[int]) -> pd.DataFrame
         for label in (*GROUPS, "全部单位"):
             part = summary[summary["组别"] == label] if label in GROUPS else summary
             asked = float(part["应报"].sum())
-            rate = (round_half_up(float(part["按时"].sum()) / asked * 100, s.percent_digits)
+            rate = (percent(float(part["按时"].sum()), asked, s.percent_digits)
                     if asked else float("nan"))
             row[f"{label}按时报送率(%)"] = rate
         row["督办通知(份)"] = int(summary["督办通知(份)"].sum())
