@@ -156,7 +156,8 @@ def test_escalate_waive_and_circular_sign_off(desk, db):
     with db() as s:
         assert s.get_one(Circular, circular.id).state == CircularState.DRAFT
     r = client.post(f"/desk/circulars/{circular.id}/sign",
-                    data={"csrf": _csrf(confirm.text), "confirm": "1"})
+                    data={"csrf": _csrf(confirm.text), "confirm": "1",
+                          "digest": re.search(r'name="digest" value="(\w+)"', confirm.text)[1]})
     assert r.status_code == 303
     with db() as s:
         assert s.get_one(Circular, circular.id).state == CircularState.SIGNED

@@ -105,7 +105,13 @@ def test_a_supervision_notice_is_previewed_issued_and_kept(office, db):
     page = office.get(f"/desk/notices/{nid}")
     items, agencies = _counts(page.text)
     assert agencies == 1 and "督查〔2017〕1号" in page.text
+    digest = re.search(r'name="digest" value="([0-9a-f]+)"', page.text).group(1)
     r = office.post(f"/desk/notices/{nid}/issue", data={"csrf": _csrf(page.text)})
+    assert r.status_code == 303 and "error=" in r.headers["location"]  # no fingerprint: refused
+    page = office.get(r.headers["location"])
+    assert "本次未印发" in page.text
+    r = office.post(f"/desk/notices/{nid}/issue", data={"csrf": _csrf(page.text),
+                                                         "digest": digest})
     assert r.status_code == 303
     page = office.get(r.headers["location"])
     assert "督办通知单已印发" in page.text and "已印发" in page.text
@@ -118,6 +124,37 @@ def test_a_supervision_notice_is_previewed_issued_and_kept(office, db):
     assert "督查〔2017〕1号" in text and f"合计：{items}项" in text
     with db() as s:
         assert s.get_one(SupervisionNotice, nid).document == kept.content
-    r = office.post(f"/desk/notices/{nid}/issue", data={"csrf": _csrf(page.text)})
+    r = office.post(f"/desk/notices/{nid}/issue", data={"csrf": _csrf(page.text),
+                                                         "digest": digest})
     assert r.status_code == 303 and "error=" in r.headers["location"]
-    assert "已印发" in office.get(r.headers["location"]).text
+    assert "该督办通知单已印发" in office.get(r.headers["location"]).text
+
+
+def test_a_circular_changed_after_its_confirmation_is_not_signed(office, db):
+    """The attack of issue 12: A confirms 5 items, B edits the draft, A's 确认签发 must not
+    sign B's version under A's name."""
+    with db() as s:
+        cid = s.scalars(select(Circular.id)).one()
+    confirm = office.get(f"/desk/circulars/{cid}/sign")
+    seen = re.search(r'name="digest" value="([0-9a-f]+)"', confirm.text).group(1)
+    page = office.get(f"/desk/circulars/{cid}")
+    r = office.post(f"/desk/circulars/{cid}/edit", data={
+        "csrf": _csrf(page.text), "title": "另一窗口改过的标题"})
+    assert r.status_code == 303
+    r = office.post(f"/desk/circulars/{cid}/sign", data={
+        "csrf": _csrf(office.get(f"/desk/circulars/{cid}").text), "confirm": "1",
+        "digest": seen})
+    assert r.status_code == 303 and "error=" in r.headers["location"]
+    assert "本次未签发" in office.get(r.headers["location"]).text
+    with db() as s:
+        assert s.get_one(Circular, cid).state == "draft"
+    confirm = office.get(f"/desk/circulars/{cid}/sign")  # what it is now, confirmed again
+    assert "另一窗口改过的标题" in confirm.text
+    r = office.post(f"/desk/circulars/{cid}/sign", data={
+        "csrf": _csrf(confirm.text), "confirm": "1",
+        "digest": re.search(r'name="digest" value="([0-9a-f]+)"', confirm.text).group(1)})
+    assert r.status_code == 303 and r.headers["location"] == "/desk/circulars?m=signed"
+    with db() as s:
+        signed = s.get_one(Circular, cid)
+        assert (signed.state, signed.title, signed.number) == (
+            "signed", "另一窗口改过的标题", "督查〔2017〕1号")

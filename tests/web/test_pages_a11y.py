@@ -34,7 +34,7 @@ from tracker.db import transaction
 from tracker.directory.staff import sign_in
 from tracker.enums import ChannelKind, OutboxStatus
 from tracker.escalation.office_actions import escalate_now, waive
-from tracker.models import Agency, Circular, OutboxMessage, ProgressRequest
+from tracker.models import Agency, Circular, OutboxMessage, ProgressRequest, SupervisionNotice
 from tracker.settings import Rules
 from tracker.web.staff import COOKIE
 
@@ -81,6 +81,10 @@ PAGES = [
     Visit("confirm-escalate-refused", "/desk/requests/{top}/escalate", "office"),
     Visit("confirm-waive", "/desk/requests/{top}/waive", "office"),
     Visit("confirm-sign", "/desk/circulars/{circular}/sign", "office"),
+    Visit("circular-preview", "/desk/circulars/{circular}", "office"),
+    Visit("notices", "/desk/notices", "office"),
+    Visit("notice-preview", "/desk/notices/{notice}", "office"),
+    Visit("notice-preview-performance", "/desk/notices/{notice}", "performance"),
     Visit("outbox-retry", "/desk/outbox/retry?message={dead}", "office"),
     Visit("outbox-retry-all", "/desk/outbox/retry", "office"),
     Visit("meetings", "/desk/meetings", "office"),
@@ -115,6 +119,7 @@ class Seeded:
     waived: int  # 市残联's red request, waived
     dead: int  # a dead letter
     circular: int  # the draft circular holding 市民政局's top rung
+    notice: int  # the draft 督办通知单 of 市民政局's supervision rung
     meeting: int  # 天津市人民政府's executive meeting recorded by 市残联's liaison, pending
     token: str
     expired: str  # 市残联's liaison's link of 1 January
@@ -147,6 +152,8 @@ def site(db, db_url, plan, overdue, policy, tmp_path):  # type: ignore[no-untype
             OutboxMessage.status == OutboxStatus.FAILED).order_by(OutboxMessage.id).limit(1)
             ).one()
         circular = s.scalars(select(Circular.id).order_by(Circular.id).limit(1)).one()
+        notice = s.scalars(select(SupervisionNotice.id).order_by(SupervisionNotice.id)
+                           .limit(1)).one()
         meeting = submit_meeting(
             s, tmp_path, agencies=[cdpf], typed=MeetingInput(
                 held_on="2017-03-28", name="天津市人民政府第81次常务会议",
@@ -160,7 +167,8 @@ def site(db, db_url, plan, overdue, policy, tmp_path):  # type: ignore[no-untype
     settings = make_settings(tmp_path, db_url, base_url=f"http://127.0.0.1:{port}")
     liaison = liaison_of(db, "市残联")
     seeded = Seeded(plan=plan.id, cdpf=cdpf, mca=mca, top=red[mca], answered=answered,
-                    waived=red[cdpf], dead=dead, circular=circular, meeting=meeting,
+                    waived=red[cdpf], dead=dead, circular=circular, notice=notice,
+                    meeting=meeting,
                     token=token_for(settings, liaison, NOW),
                     expired=token_for(settings, liaison, at("2017-01-03")))
     server = ServerThread(make_app(db, settings, Clock(NOW)), port)
