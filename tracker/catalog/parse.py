@@ -96,6 +96,7 @@ def district_government_names() -> list[str]:
 _INDICATOR_ROW = re.compile(
     r"^\s*(\d)．(\S+?)\s+(>|≥)?(\d+(?:\.\d+)?)(%)\s+(预期性|约束性)\s*$"
 )
+INDICATOR_ROW = _INDICATOR_ROW  # a row of the headline indicators' table (not a measure)
 _PART = re.compile(r"^\s*([一二三四五六七八九十])、(\S+)")
 _SECTION = re.compile(r"^\s*（([一二三四五六七八九十]+)）([^。]+)。(.*)$")
 _ITEM = re.compile(r"^\s*(\d+)．([^。]+)。(.*)$")

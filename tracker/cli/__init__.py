@@ -4,6 +4,7 @@ from tracker.cli import (  # noqa: F401  (each module registers its commands)
     addresses,
     bots,
     calendar,
+    catalog_text,
     deploy,
     directory,
     office,
