@@ -80,8 +80,8 @@ def end_clause(text: str) -> tuple[str, str | None]:
                     if looks_like_clause(content):
                         return t[:i].rstrip(), content
                     return text, None
-        opener = t.rfind("（")
-        if looks_like_clause(t[opener + 1:-1] if opener >= 0 else t):
+        opener = max(t.rfind("（"), t.rfind("("))
+        if looks_like_clause(t[opener + 1:].rstrip(_CLOSE)):
             raise ClauseError(f"段末责任分工的括号不配对（多了右括号）：“{_tail(t)}”")
         return text, None
     opener = max(t.rfind("（"), t.rfind("("))

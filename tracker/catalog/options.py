@@ -111,8 +111,8 @@ def plan_info(options: PlanOptions) -> tuple[PlanInfo | None, list[str]]:
     not stated by the document (plan id, title, issuer, issue date, period, government)."""
     missing = [(key, label) for key, label in _REQUIRED if getattr(options, key) is None]
     if missing:
-        return None, [f"缺少规划设置 {label}" + ("，原文未写明" if key in _STATED else "") + "，请在命令行给出"
-                      for key, label in missing]
+        return None, [f"缺少规划设置 {label}" + ("，原文未写明" if key in _STATED else "")
+                      + "，请在命令行给出" for key, label in missing]
     extra = {k: v for k, v in (("supervision_office", options.supervision_office),
                                ("performance_office", options.performance_office)) if v}
     try:

@@ -144,8 +144,8 @@ def _general(source: Source, profile: Profile, options: PlanOptions) -> ParseRes
     wanting = [m.code for m in measures if (m.districts or any(
         f.field == "districts" for f in m.flags))]
     if wanting and not districts:
-        report.warnings.append(f"{len(wanting)} 项任务由各区县（各省级人民政府等）承担（{'、'.join(wanting)}），"
-                               "但未给出 --districts，载入后不会为区县生成任务")
+        report.warnings.append(f"{len(wanting)} 项任务由各区县（各省级人民政府等）承担"
+                               f"（{'、'.join(wanting)}），但未给出 --districts，载入后不会为区县生成任务")
     if any(f.field == "lead" for _, f in report.flags):
         report.warnings.append(f"{sum(f.field == 'lead' for _, f in report.flags)} 项任务原文未写明"
                                f"牵头单位，暂列{office}汇总，请确定牵头单位")

@@ -135,7 +135,8 @@ def read_header(paragraphs: list[tuple[int, str]]) -> PlanOptions:
         if DOC_NUMBER.match(text):
             doc_number = text
             break
-        if text.endswith(("：", ":")) or _numbered(text, tuple(LEVELS)) or len(text) > 40:
+        if (text.endswith(("：", ":")) or _numbered(text, tuple(LEVELS)) or len(text) > 40
+                or OWN_LINE_LABEL.match(text)):
             break
         head.append(text)
     title = "".join(head[:3]) or None
@@ -325,4 +326,4 @@ def read_deadline(item: Item) -> tuple[object | None, Problem | None]:
     try:
         return parse_deadline(text), None
     except DeadlineError as exc:
-        return None, Problem(where, f"任务{item.code}的{exc}")
+        return None, Problem(where, f"任务{item.code}：{exc}")

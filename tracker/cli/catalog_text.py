@@ -59,7 +59,7 @@ def catalog_parse(
         raise fail(str(exc)) from None
     except TextParseError as exc:
         err.print(f"[bold red]错误[/]: {escape(plan.name)} 无法转为任务目录，共 {len(exc.problems)} 处问题：",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
         for p in exc.problems:
             err.print(f"  {escape(p.where)}：{escape(p.message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -71,16 +71,16 @@ def catalog_parse(
     say = console.print
     say(f"{escape(str(output))}：模板 {report.profile}，任务 {report.measures} 项，责任单位 "
         f"{len(report.named_agencies)} 个，区县 {len(catalog.plan.districts)} 个，"
-        f"主要指标 {len(catalog.indicators)} 项", highlight=False)
-    say(f"牵头规则：{report.lead_rule}", highlight=False)
+        f"主要指标 {len(catalog.indicators)} 项", highlight=False, soft_wrap=True)
+    say(f"牵头规则：{report.lead_rule}", highlight=False, soft_wrap=True)
     if report.settings_note:
-        say(report.settings_note, highlight=False)
+        say(report.settings_note, highlight=False, soft_wrap=True)
     for key, value in report.stated.items():
         say(f"取自原文的{key}：{escape(value)}", highlight=False, soft_wrap=True)
-    say(f"跳过的编号段落 {len(report.skipped)} 处" + ("：" if report.skipped else ""), highlight=False)
+    say(f"跳过的编号段落 {len(report.skipped)} 处" + ("：" if report.skipped else ""), highlight=False, soft_wrap=True)
     for s in report.skipped:
         say(f"  {s.where} {escape(s.text)}\n    原因：{escape(s.reason)}", highlight=False, soft_wrap=True)
-    say(f"待督查室确认的表述 {len(report.flags)} 处" + ("：" if report.flags else ""), highlight=False)
+    say(f"待督查室确认的表述 {len(report.flags)} 处" + ("：" if report.flags else ""), highlight=False, soft_wrap=True)
     for code, flag in report.flags:
         say(f"  任务 {code}（{_FIELD[flag.field]}）“{escape(flag.phrase)}”：{escape(flag.reason)}",
             highlight=False, soft_wrap=True)
