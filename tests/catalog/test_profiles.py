@@ -122,7 +122,8 @@ def test_gov_2018_117_incentives():
     assert len(report.named_agencies) == 21
     assert report.skipped == []
     assert (m["1"].lead, m["1"].co) == ("市场监管总局", [])
-    assert m["1"].title == "对深化商事制度改革成效显著、落实事中事后监管等相关政策措施社会反映好的市（地、州、盟）、县（市、区、旗）"
+    assert m["1"].title == ("对深化商事制度改革成效显著、落实事中事后监管等相关政策措施社会反映好的"
+                            "市（地、州、盟）、县（市、区、旗）")
     assert m["2"].title == "对促进外贸、外资稳定增长"
     assert m["2"].text.startswith("对促进外贸、外资稳定增长，积极优化营商环境成效明显的省（区、市）")
     assert (m["8"].lead, m["8"].co) == ("人民银行", ["银保监会", "证监会"])
@@ -205,7 +206,8 @@ def test_labels_on_their_own_lines():
     got = [(m.code, m.title, m.section, m.lead, m.co, m.districts, m.district_names)
            for m in result.catalog.measures]
     assert got == [
-        ("1.1", "深化“放管服”改革", "优化营商环境", "区政务服务办", ["区发展改革委", "区市场监管局"], True, []),
+        ("1.1", "深化“放管服”改革", "优化营商环境", "区政务服务办", ["区发展改革委", "区市场监管局"],
+         True, []),
         ("1.2", "加强信用体系建设", "优化营商环境", "区发展改革委", ["区人力资源和社会保障局"], False, []),
         ("2.1", "扩大就业", "保障改善民生", "区人力资源和社会保障局", ["区财政局"], False, [])]
     m = {x.code: x for x in result.catalog.measures}
@@ -256,7 +258,8 @@ def test_clauses_in_brackets_and_four_numbering_levels():
         "第14行", "各区要结合实际抓好落实。（市政府督查室负责）",
         "写有责任分工但不在编号的任务之下，无法确定任务编号")]
     assert result.report.named_agencies == [
-        "市民政局", "市财政局", "市卫生健康委", "市医保局", "市人力资源和社会保障局", "市教委", "市人力社保局"]
+        "市民政局", "市财政局", "市卫生健康委", "市医保局", "市人力资源和社会保障局", "市教委",
+        "市人力社保局"]
     assert result.catalog.measures[2].targets[0].value == 1000
 
 
@@ -364,8 +367,8 @@ def test_a_docx_reads_its_paragraphs_and_names_them(tmp_path):
     ("plan.xlsx", b"PK\x03\x04", "plan.xlsx：这是表格文件，请用 tracker catalog import 导入任务分工表"),
     ("plan.docx", b"PK\x03\x04not a zip", "plan.docx：不是有效的 .docx 文档（文件可能已损坏，或是改了扩展名的"
                                            "其他格式），请在 Word/WPS 中重新另存为 .docx"),
-    ("plan.txt", b"\x00\x01\x02binary", "plan.txt：不是文本文件（含二进制内容），请另存为 UTF-8 或 GBK 编码的纯"
-                                        "文本，或 .docx 文档"),
+    ("plan.txt", b"\x00\x01\x02binary", "plan.txt：不是文本文件（含二进制内容），请另存为 UTF-8 或 GBK "
+                                        "编码的纯文本，或 .docx 文档"),
     ("plan.txt", b"\xef\xbb\xbf\xff\xfe", "plan.txt：以 UTF-8 标记开头，但第 1 字节起不是有效的 UTF-8 文字"),
     ("plan.txt", b"\x81\x30\xff\xff\x80", "plan.txt：无法识别文字编码（应为 UTF-8 或 GBK/GB18030），请另存为"
                                           " UTF-8 编码的纯文本"),

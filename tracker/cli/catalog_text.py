@@ -68,24 +68,26 @@ def catalog_parse(
     except OSError as exc:
         raise fail(f"{output}：无法写入（{exc.strerror or exc}）") from None
     report, catalog = result.report, result.catalog
-    say = console.print
+
+    def say(text: str) -> None:
+        console.print(text, highlight=False, soft_wrap=True)
+
     say(f"{escape(str(output))}：模板 {report.profile}，任务 {report.measures} 项，责任单位 "
         f"{len(report.named_agencies)} 个，区县 {len(catalog.plan.districts)} 个，"
-        f"主要指标 {len(catalog.indicators)} 项", highlight=False, soft_wrap=True)
-    say(f"牵头规则：{report.lead_rule}", highlight=False, soft_wrap=True)
+        f"主要指标 {len(catalog.indicators)} 项")
+    say(f"牵头规则：{report.lead_rule}")
     if report.settings_note:
-        say(report.settings_note, highlight=False, soft_wrap=True)
+        say(report.settings_note)
     for key, value in report.stated.items():
-        say(f"取自原文的{key}：{escape(value)}", highlight=False, soft_wrap=True)
-    say(f"跳过的编号段落 {len(report.skipped)} 处" + ("：" if report.skipped else ""), highlight=False, soft_wrap=True)
+        say(f"取自原文的{key}：{escape(value)}")
+    say(f"跳过的编号段落 {len(report.skipped)} 处" + ("：" if report.skipped else ""))
     for s in report.skipped:
-        say(f"  {s.where} {escape(s.text)}\n    原因：{escape(s.reason)}", highlight=False, soft_wrap=True)
-    say(f"待督查室确认的表述 {len(report.flags)} 处" + ("：" if report.flags else ""), highlight=False, soft_wrap=True)
+        say(f"  {s.where} {escape(s.text)}\n    原因：{escape(s.reason)}")
+    say(f"待督查室确认的表述 {len(report.flags)} 处" + ("：" if report.flags else ""))
     for code, flag in report.flags:
-        say(f"  任务 {code}（{_FIELD[flag.field]}）“{escape(flag.phrase)}”：{escape(flag.reason)}",
-            highlight=False, soft_wrap=True)
+        say(f"  任务 {code}（{_FIELD[flag.field]}）“{escape(flag.phrase)}”：{escape(flag.reason)}")
     for warning in report.warnings:
-        say(f"[yellow]注意[/]：{escape(warning)}", highlight=False, soft_wrap=True)
+        say(f"[yellow]注意[/]：{escape(warning)}")
 
 
 _FIELD = {"lead": "牵头单位", "co": "配合单位", "districts": "区县", "deadline": "完成时限",
