@@ -420,3 +420,39 @@ def test_files_named_in_this_module_exist():
         "gov-2018-117-incentives.txt", "gov-2018-129-consumption-poverty.txt",
         "gov-2018-42-farm-machinery.txt"]
     assert isinstance(SEED, Path)
+
+
+def test_a_list_restarting_outside_the_measures_is_not_a_gap():
+    text = """标题
+一、发展目标
+（一）主要目标。
+1. 目标甲。
+2. 目标乙。
+1. 目标丙。
+二、主要任务
+（一）任务甲。（市民政局负责）
+（二）任务乙。（市财政局负责）
+"""
+    result = parse_text(text)
+    assert [(m.code, m.lead) for m in result.catalog.measures] == [("2.1", "市民政局"), ("2.2", "市财政局")]
+    assert result.report.skipped == [Skipped("第3行", "（一）主要目标。", NO_CLAUSE)]
+
+
+def test_a_clause_given_twice_is_refused():
+    text = "标题\n一、任务\n（一）甲。（市民政局负责）\n牵头单位：市财政局\n"
+    with pytest.raises(TextParseError) as caught:
+        parse_text(text)
+    assert [(p.where, p.message) for p in caught.value.problems] == [
+        ("第4行", "第3行的任务1.1已在段末写明责任分工，又另起一行写“牵头单位：”，请只保留一处")]
+
+
+@pytest.mark.parametrize("clause", [
+    "（市民政局、市财政局负责，列第一位者为牵头单位）",
+    "（市民政局、市财政局等负责。列第一位者为牵头单位，下同）",
+    "（市民政局、市财政局负责，排在第一位的为牵头单位）",
+])
+def test_the_lead_rule_stated_inside_a_clause(clause):
+    result = parse_text(f"标题\n一、任务\n（一）甲。内容。{clause}\n")
+    m = result.catalog.measures[0]
+    assert (m.lead, m.co) == ("市民政局", ["市财政局"])
+    assert result.report.lead_rule == "原文写明“列第一位者为牵头单位”"

@@ -25,8 +25,8 @@ OWN_LINE_LABEL = re.compile(
     r"^(" + "|".join(LEAD_LABELS + CO_LABELS) + r"|完成时限|完成时间|时间节点|分管领导|分管市领导"
     r"|分管区领导|责任领导)\s*[:：]\s*(.*)$")
 # the document's own lead rule, stated once (…列第一位者为牵头单位，下同)
-LEAD_RULE = re.compile(r"列(?:第一|首)位(?:者|的)?(?:为|是)牵头(?:单位|部门)")
-_RULE_SENTENCE = re.compile(r"列(?:第一|首)位|下同|排(?:第一|首)位")
+LEAD_RULE = re.compile(r"(?:列|排)在?(?:第一|首)位(?:者|的)?(?:单位|部门)?(?:为|是)牵头(?:单位|部门)")
+_RULE_PHRASE = re.compile(r"[，,；;。．]?\s*(?:" + LEAD_RULE.pattern + r"|下同)")
 _VERB = re.compile(r"(牵头负责|分别负责|按职责分工负责|按职责负责|负责落实|负责|牵头|参与|配合|协助|协同)$")
 _CO_VERBS = {"参与", "配合", "协助", "协同"}
 _TOGETHER = re.compile(r"会同")
@@ -49,9 +49,8 @@ class Clause:
 
 
 def _strip_rule(content: str) -> tuple[str, bool]:
-    sentences = [s for s in re.split(r"[。．]", content) if s.strip()]
-    kept = [s for s in sentences if not _RULE_SENTENCE.search(s)]
-    return "。".join(kept), bool(LEAD_RULE.search(content))
+    """The clause without the lead rule it states (…负责。列第一位者为牵头单位，下同)."""
+    return _RULE_PHRASE.sub("", content), bool(LEAD_RULE.search(content))
 
 
 def looks_like_clause(content: str) -> bool:

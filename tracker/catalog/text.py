@@ -95,6 +95,7 @@ class Item:
     deadline: tuple[str, str] | None = None  # (text, where)
     leader: str | None = None
     measure_below: bool = False
+    broken: bool = False  # its clause could not be read (a problem says why)
 
 
 @dataclass
@@ -184,7 +185,9 @@ def walk(paragraphs: list[str], profile: Profile, unit: str = "行") -> Walk:
     skipped: list[Skipped] = []
     problems: list[Problem] = []
     stack: list[Item] = []
-    last_under: dict[tuple[int, str], int] = {}
+    last_under: dict[tuple[int, str], Item] = {}
+    # a numbering gap matters where it touches a measure (a list in 发展目标 may restart)
+    gaps: list[tuple[int, Item, Item | None, Problem]] = []
     last_any: dict[str, int] = {}
     states_rule = labelled = False
     order = {k: i for i, k in enumerate(profile.levels)}
@@ -202,17 +205,19 @@ def walk(paragraphs: list[str], profile: Profile, unit: str = "行") -> Walk:
             slot = (id(parent), key)
             prev = last_under.get(slot)
             level = LEVELS[key]
-            if prev is not None and number != prev + 1:
-                problems.append(Problem(where(no), f"编号不连续：上一项为{level.label(prev)}，本项为"
-                                        f"{level.label(number)}，请检查是否漏项、重号或断行"))
+            gap = None
+            if prev is not None and number != prev.number + 1:
+                gap = (f"编号不连续：上一项为{level.label(prev.number)}，本项为{level.label(number)}，"
+                       "请检查是否漏项、重号或断行")
             elif prev is None and number not in (1, last_any.get(key, 0) + 1):
-                problems.append(Problem(where(no), f"编号不连续：本级应从{level.label(1)}开始，本项为"
-                                        f"{level.label(number)}，请检查是否漏项或断行"))
-            last_under[slot] = number
+                gap = (f"编号不连续：本级应从{level.label(1)}开始，本项为{level.label(number)}，"
+                       "请检查是否漏项或断行")
             last_any[key] = number
             code = ".".join([*(str(i.number) for i in stack), str(number)])
             item = Item(level=key, number=number, code=code, line=no, where=where(no),
                         heading=rest, parent=parent)
+            if gap:
+                gaps.append((len(problems), item, prev, Problem(where(no), gap)))
             try:
                 body, content = end_clause(rest)
                 if content is not None:
@@ -221,6 +226,8 @@ def walk(paragraphs: list[str], profile: Profile, unit: str = "行") -> Walk:
                     item.clause_where = where(no)
             except ClauseError as exc:
                 problems.append(Problem(where(no), str(exc)))
+                item.broken = True
+            last_under[slot] = item
             items.append(item)
             stack.append(item)
             continue
@@ -284,6 +291,10 @@ def walk(paragraphs: list[str], profile: Profile, unit: str = "行") -> Walk:
             while parent is not None:
                 parent.measure_below = True
                 parent = parent.parent
+    for at, item, prev, problem in reversed(gaps):
+        if any(i is not None and (i.clause is not None or i.measure_below or i.broken)
+               for i in (item, prev)):
+            problems.insert(at, problem)
     for item in items:
         text = _excerpt(item.heading or "".join(item.continuation))
         if item.clause is not None and item.level not in levels:
