@@ -340,7 +340,7 @@ def _summary(result: ParseResult) -> list[tuple[str, str, str, list[str]]]:
     return [(m.code, m.title, m.lead, m.co) for m in result.catalog.measures]
 
 
-@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8-sig", "utf-8"])
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8-sig", "utf-8", "utf-16"])
 def test_text_in_gbk_or_with_a_bom(tmp_path, encoding):
     path = tmp_path / "plan.txt"
     path.write_bytes(BRACKETS.encode(encoding))
@@ -456,3 +456,11 @@ def test_the_lead_rule_stated_inside_a_clause(clause):
     m = result.catalog.measures[0]
     assert (m.lead, m.co) == ("市民政局", ["市财政局"])
     assert result.report.lead_rule == "原文写明“列第一位者为牵头单位”"
+
+
+def test_the_tianjin_profile_refuses_another_document_in_chinese():
+    source = read_source(PLANS / "gov-2018-117-incentives.txt")
+    with pytest.raises(TextParseError) as caught:
+        parse_source(source, PROFILES["tianjin"])
+    assert [(p.where, p.message) for p in caught.value.problems] == [
+        ("第45行", "不符合天津模板的格式（“二、主要任务与措施”之下没有找到任务），可改用 --profile general")]

@@ -227,7 +227,7 @@ def _tianjin(source: Source, profile: Profile, options: PlanOptions) -> ParseRes
         catalog = parse_plan_text(text, plan_id=options.plan_id or TIANJIN_PLAN_ID)
     except SeedFormatError as exc:
         problems.append(Problem(f"第{exc.line_no}{source.unit}",
-                                f"不符合天津模板的格式（{exc}），可改用 --profile general"))
+                                f"不符合天津模板的格式（{exc.reason}），可改用 --profile general"))
     except CatalogError as exc:
         problems.append(Problem("生成的目录", str(exc)))
     if problems:

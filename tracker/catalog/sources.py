@@ -1,7 +1,7 @@
 """A published document read into its paragraphs, whatever file it came in (issue 13).
 
-Plain text in UTF-8 (with or without a byte-order mark) or GB18030 (which includes GBK
-and GB2312), and Word .docx files (each paragraph's text, in order, via python-docx).
+Plain text in UTF-8 (with or without a byte-order mark), UTF-16 with its mark, or GB18030
+(which includes GBK and GB2312), and Word .docx files (each paragraph's text, in order, via python-docx).
 One line of text, or one Word paragraph, is one paragraph; each keeps its number so a
 refusal can name it (第 N 行 / 第 N 段). Anything else is refused with a Chinese reason,
 never a traceback: an .xlsx or .csv table goes to `tracker catalog import`.
@@ -39,7 +39,8 @@ class Source:
 def decode_text(data: bytes, name: str = "文件") -> tuple[str, str]:
     """Bytes of a text document as (text, encoding name).
 
-    UTF-8 with a BOM, then UTF-8, then GB18030 (a superset of GBK and GB2312). Raises
+    UTF-8 with a BOM, UTF-16 with its BOM, then UTF-8, then GB18030 (a superset of GBK
+    and GB2312). Raises
     SourceError when none fits (a binary file, or another encoding).
     """
     if data.startswith(_BOM):
@@ -48,6 +49,11 @@ def decode_text(data: bytes, name: str = "文件") -> tuple[str, str]:
         except UnicodeDecodeError as exc:
             raise SourceError(f"{name}：以 UTF-8 标记开头，但第 {exc.start + 1} 字节起不是有效的 "
                               "UTF-8 文字") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Notepad's "Unicode"
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise SourceError(f"{name}：以 UTF-16 标记开头，但内容不是有效的 UTF-16 文字") from None
     if b"\x00" in data[:4096]:
         raise SourceError(f"{name}：不是文本文件（含二进制内容），请另存为 UTF-8 或 GBK 编码的"
                           "纯文本，或 .docx 文档")
