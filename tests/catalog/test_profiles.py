@@ -412,7 +412,7 @@ def test_cli_refuses_every_problem_without_a_traceback(tmp_path):
     assert "第3行：段末责任分工缺少右括号：“（市民政局负责”" in done.output
     assert "第4行：编号不连续：上一项为（一），本项为（三）" in done.output
     done = run(app, ["catalog", "parse", str(path), "--profile", "city"])
-    assert done.exit_code == 2 and "没有名为“city”的模板；可用：tianjin、general" in done.output
+    assert done.exit_code == 2 and "没有名为“city”的模板；可用：tianjin、general、parts、sections、items" in done.output
 
 
 def test_files_named_in_this_module_exist():
@@ -464,3 +464,14 @@ def test_the_tianjin_profile_refuses_another_document_in_chinese():
         parse_source(source, PROFILES["tianjin"])
     assert [(p.where, p.message) for p in caught.value.problems] == [
         ("第45行", "不符合天津模板的格式（“二、主要任务与措施”之下没有找到任务），可改用 --profile general")]
+
+
+def test_a_profile_naming_the_measure_level():
+    source = read_source(PLANS / "gov-2018-42-farm-machinery.txt")
+    sections = parse_source(source, PROFILES["sections"], STATE_COUNCIL)
+    assert _summary(sections) == _summary(real("gov-2018-42-farm-machinery.txt"))
+    text = "标题\n一、甲。（市民政局负责）\n（一）乙。（市财政局负责）\n二、丙。（市教委负责）\n"
+    parts = parse_source(Source("t.txt", text.splitlines()), PROFILES["parts"], CITY)
+    assert [m.code for m in parts.catalog.measures] == ["1", "2"]
+    assert parts.report.skipped == [Skipped("第3行", "（一）乙。", "写有责任分工，但“（一）”不是本模板的任务层级（一、）")]
+    assert [m.code for m in parse_text(text).catalog.measures] == ["1", "1.1", "2"]

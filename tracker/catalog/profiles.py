@@ -13,7 +13,8 @@ Profiles:
 - `tianjin`: the Tianjin plan (data/seed/), parsed by `parse.parse_plan_text` with its
   own plan settings and headline indicators, byte for byte as before issue 13;
 - `general`: any State Council, provincial, municipal or district document: measures are
-  the items, at whatever level, that carry a responsibility clause (`text.py`).
+  the items, at whatever level, that carry a responsibility clause (`text.py`);
+- `parts`, `sections`, `items`: the same, with measures only at 一、, （一） or 1.
 `detect_profile` picks `tianjin` only for the Tianjin plan's own text, else `general`.
 """
 
@@ -120,6 +121,14 @@ PROFILES: dict[str, Profile] = {
         description="通用：一、/（一）/1./（1）各级编号，任务为带责任分工的编号段落；责任分工写在段末"
                     "括号内（责任单位：…／牵头单位：…；配合单位：…／…负责，…参与）或另起一行",
     ),
+    # the same reading with the measure level named, for a document that also writes
+    # clauses at another level (those are then listed as skipped)
+    "parts": Profile(name="parts", description="任务为“一、”级编号段落（如国办发〔2018〕117号）",
+                     measure_levels=frozenset({"一、"})),
+    "sections": Profile(name="sections", description="任务为“（一）”级编号段落（如国发〔2018〕42号）",
+                        measure_levels=frozenset({"（一）"})),
+    "items": Profile(name="items", description="任务为“1.”级编号段落",
+                     measure_levels=frozenset({"1."})),
 }
 
 

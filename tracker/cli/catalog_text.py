@@ -16,7 +16,7 @@ def catalog_parse(
     plan: Annotated[Path, typer.Argument(help="the published plan: text (UTF-8 or GBK) or .docx")],
     output: Annotated[Path, typer.Option("-o", "--output")] = Path("tasks_catalog.json"),
     profile: Annotated[str | None, typer.Option(
-        help="tianjin | general (default: detected from the text)")] = None,
+        help="tianjin | general | parts | sections | items (default: detected)")] = None,
     plan_id: Annotated[str | None, typer.Option(help="the plan's id, e.g. gov-2018-42")] = None,
     title: Annotated[str | None, typer.Option(help="default: the document's title")] = None,
     issuer: Annotated[str | None, typer.Option(help="default: the signing office")] = None,
