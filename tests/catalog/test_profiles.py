@@ -412,7 +412,8 @@ def test_cli_refuses_every_problem_without_a_traceback(tmp_path):
     assert "第3行：段末责任分工缺少右括号：“（市民政局负责”" in done.output
     assert "第4行：编号不连续：上一项为（一），本项为（三）" in done.output
     done = run(app, ["catalog", "parse", str(path), "--profile", "city"])
-    assert done.exit_code == 2 and "没有名为“city”的模板；可用：tianjin、general、parts、sections、items" in done.output
+    assert done.exit_code == 2
+    assert "没有名为“city”的模板；可用：tianjin、general、parts、sections、items" in done.output
 
 
 def test_files_named_in_this_module_exist():
@@ -473,5 +474,6 @@ def test_a_profile_naming_the_measure_level():
     text = "标题\n一、甲。（市民政局负责）\n（一）乙。（市财政局负责）\n二、丙。（市教委负责）\n"
     parts = parse_source(Source("t.txt", text.splitlines()), PROFILES["parts"], CITY)
     assert [m.code for m in parts.catalog.measures] == ["1", "2"]
-    assert parts.report.skipped == [Skipped("第3行", "（一）乙。", "写有责任分工，但“（一）”不是本模板的任务层级（一、）")]
+    assert parts.report.skipped == [
+        Skipped("第3行", "（一）乙。", "写有责任分工，但“（一）”不是本模板的任务层级（一、）")]
     assert [m.code for m in parse_text(text).catalog.measures] == ["1", "1.1", "2"]
