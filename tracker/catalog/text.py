@@ -173,141 +173,167 @@ def walk(paragraphs: list[str], profile: Profile, unit: str = "行") -> Walk:
 
     Leading lines starting with `#` are notes about the file (../shared/plans), not text.
     """
-    numbered: list[tuple[int, str]] = []
-    started = False
+    kept: list[tuple[int, str]] = []
     for no, raw in enumerate(paragraphs, start=1):
         text = clean(raw)
-        if not text or (not started and text.startswith("#")):
-            continue
-        started = True
-        numbered.append((no, text))
-    items: list[Item] = []
-    skipped: list[Skipped] = []
-    problems: list[Problem] = []
-    stack: list[Item] = []
-    last_under: dict[tuple[int, str], Item] = {}
-    # a numbering gap matters where it touches a measure (a list in 发展目标 may restart)
-    gaps: list[tuple[int, Item, Item | None, Problem]] = []
-    last_any: dict[str, int] = {}
-    states_rule = labelled = False
-    order = {k: i for i, k in enumerate(profile.levels)}
+        if text and (kept or not text.startswith("#")):
+            kept.append((no, text))
+    walker = _Walker(profile, unit)
+    for no, text in kept:
+        walker.paragraph(no, text)
+    return walker.finish(read_header(kept))
 
-    def where(no: int) -> str:
-        return f"第{no}{unit}"
 
-    for no, text in numbered:
-        found = _numbered(text, profile.levels)
-        if found:
-            key, number, rest = found
-            while stack and order[stack[-1].level] >= order[key]:
-                stack.pop()
-            parent = stack[-1] if stack else None
-            slot = (id(parent), key)
-            prev = last_under.get(slot)
-            level = LEVELS[key]
-            gap = None
-            if prev is not None and number != prev.number + 1:
-                gap = (f"编号不连续：上一项为{level.label(prev.number)}，本项为{level.label(number)}，"
-                       "请检查是否漏项、重号或断行")
-            elif prev is None and number not in (1, last_any.get(key, 0) + 1):
-                gap = (f"编号不连续：本级应从{level.label(1)}开始，本项为{level.label(number)}，"
-                       "请检查是否漏项或断行")
-            last_any[key] = number
-            code = ".".join([*(str(i.number) for i in stack), str(number)])
-            item = Item(level=key, number=number, code=code, line=no, where=where(no),
-                        heading=rest, parent=parent)
-            if gap:
-                gaps.append((len(problems), item, prev, Problem(where(no), gap)))
-            try:
-                body, content = end_clause(rest)
-                if content is not None:
-                    item.heading = body
-                    item.clause = read_clause(content)
-                    item.clause_where = where(no)
-            except ClauseError as exc:
-                problems.append(Problem(where(no), str(exc)))
-                item.broken = True
-            last_under[slot] = item
-            items.append(item)
-            stack.append(item)
-            continue
-        current = items[-1] if items else None
-        if m := OWN_LINE_LABEL.match(text):
-            label, value = m[1], m[2].strip()
-            if current is None:
-                problems.append(Problem(where(no), f"“{label}：”之前没有编号的任务，无法确定它属于哪一项"))
-                continue
-            if not value:
-                problems.append(Problem(where(no), f"“{label}：”之后没有内容"))
-            elif label in LEAD_LABELS or label in CO_LABELS:
-                if current.clause is not None and not current.label_where:
-                    problems.append(Problem(where(no), f"{current.where}的任务{current.code}已在段末写明"
-                                            f"责任分工，又另起一行写“{label}：”，请只保留一处"))
-                    continue
-                (current.label_co if label in CO_LABELS else current.label_lead).append(value)
-                current.label_where = current.label_where or where(no)
-                labelled = True
-            elif label.startswith(("完成", "时间")):
-                current.deadline = (value, where(no))
-            else:
-                current.leader = value
-            continue
+class _Walker:
+    """The state of one walk: open items by level, the last item under each parent."""
+
+    def __init__(self, profile: Profile, unit: str):
+        self.profile = profile
+        self.unit = unit
+        self.items: list[Item] = []
+        self.skipped: list[Skipped] = []
+        self.problems: list[Problem] = []
+        self.stack: list[Item] = []
+        self.order = {k: i for i, k in enumerate(profile.levels)}
+        self.last_under: dict[tuple[int, str], Item] = {}
+        self.last_any: dict[str, int] = {}
+        # (index in problems, item, previous sibling, problem): a numbering gap matters
+        # only where it touches a measure (a list in 发展目标 may restart its numbers)
+        self.gaps: list[tuple[int, Item, Item | None, Problem]] = []
+
+    def where(self, no: int) -> str:
+        return f"第{no}{self.unit}"
+
+    def problem(self, no: int, message: str) -> None:
+        self.problems.append(Problem(self.where(no), message))
+
+    def paragraph(self, no: int, text: str) -> None:
+        if found := _numbered(text, self.profile.levels):
+            self.numbered(no, *found)
+        elif m := OWN_LINE_LABEL.match(text):
+            self.label_line(no, m[1], m[2].strip())
+        else:
+            self.plain(no, text)
+
+    def numbered(self, no: int, key: str, number: int, rest: str) -> None:
+        while self.stack and self.order[self.stack[-1].level] >= self.order[key]:
+            self.stack.pop()
+        parent = self.stack[-1] if self.stack else None
+        slot = (id(parent), key)
+        prev = self.last_under.get(slot)
+        code = ".".join([*(str(i.number) for i in self.stack), str(number)])
+        item = Item(level=key, number=number, code=code, line=no, where=self.where(no),
+                    heading=rest, parent=parent)
+        level = LEVELS[key]
+        if prev is not None and number != prev.number + 1:
+            self.gaps.append((len(self.problems), item, prev, Problem(item.where, (
+                f"编号不连续：上一项为{level.label(prev.number)}，本项为{level.label(number)}，"
+                "请检查是否漏项、重号或断行"))))
+        elif prev is None and number not in (1, self.last_any.get(key, 0) + 1):
+            self.gaps.append((len(self.problems), item, None, Problem(item.where, (
+                f"编号不连续：本级应从{level.label(1)}开始，本项为{level.label(number)}，"
+                "请检查是否漏项或断行"))))
+        try:
+            body, content = end_clause(rest)
+            if content is not None:
+                item.heading = body
+                item.clause = read_clause(content)
+                item.clause_where = item.where
+        except ClauseError as exc:
+            self.problem(no, str(exc))
+            item.broken = True
+        self.last_under[slot] = item
+        self.last_any[key] = number
+        self.items.append(item)
+        self.stack.append(item)
+
+    def label_line(self, no: int, label: str, value: str) -> None:
+        """牵头单位：… / 配合单位：… / 完成时限：… / 分管领导：… after an item."""
+        current = self.items[-1] if self.items else None
+        if current is None:
+            self.problem(no, f"“{label}：”之前没有编号的任务，无法确定它属于哪一项")
+        elif not value:
+            self.problem(no, f"“{label}：”之后没有内容")
+        elif label in LEAD_LABELS or label in CO_LABELS:
+            if current.clause is not None:
+                self.problem(no, f"{current.where}的任务{current.code}已在段末写明责任分工，"
+                                 f"又另起一行写“{label}：”，请只保留一处")
+                return
+            (current.label_co if label in CO_LABELS else current.label_lead).append(value)
+            current.label_where = current.label_where or self.where(no)
+        elif label.startswith(("完成", "时间")):
+            current.deadline = (value, self.where(no))
+        else:
+            current.leader = value
+
+    def plain(self, no: int, text: str) -> None:
+        """An unnumbered paragraph: more of the current item's text, the clause it ends
+        with, or a clause outside any item (skipped)."""
+        current = self.items[-1] if self.items else None
         try:
             body, content = end_clause(text)
         except ClauseError as exc:
-            problems.append(Problem(where(no), str(exc)))
-            continue
+            self.problem(no, str(exc))
+            return
+        open_item = current is not None and current.clause is None and not current.label_where
         if content is None:
-            if current is not None and current.clause is None:
+            if open_item and current is not None:
                 current.continuation.append(text)
-            continue
-        if current is not None and current.clause is None and not current.label_where:
+            return
+        if open_item and current is not None:
             try:
                 current.clause = read_clause(content)
             except ClauseError as exc:
-                problems.append(Problem(where(no), str(exc)))
-                continue
+                self.problem(no, str(exc))
+                current.broken = True
+                return
             current.continuation.append(body)
-            current.clause_where = where(no)
-            continue
-        skipped.append(Skipped(where(no), _excerpt(text),
-                               "写有责任分工但不在编号的任务之下，无法确定任务编号"))
-    for item in items:
-        if item.label_where:
+            current.clause_where = self.where(no)
+            return
+        self.skipped.append(Skipped(self.where(no), _excerpt(text),
+                                    "写有责任分工但不在编号的任务之下，无法确定任务编号"))
+
+    def finish(self, stated: PlanOptions) -> Walk:
+        """Label lines become clauses; measures, gaps that matter and skipped items."""
+        for item in self.items:
+            if not item.label_where:
+                continue
             if not item.label_lead:
-                problems.append(Problem(item.label_where, f"任务{item.code}只写了配合单位，未写明牵头"
-                                        "（责任）单位"))
+                self.problems.append(Problem(item.label_where, f"任务{item.code}只写了配合单位，"
+                                             "未写明牵头（责任）单位"))
+                item.broken = True
                 continue
             item.clause = Clause(lead=item.label_lead, co=item.label_co, labelled=True,
                                  raw="；".join(item.label_lead + item.label_co))
             item.clause_where = item.label_where
-        if item.clause is not None:
-            states_rule = states_rule or item.clause.states_rule
-            labelled = labelled or item.clause.labelled
-    levels = profile.measure_levels or frozenset(i.level for i in items if i.clause is not None)
-    for item in items:
-        if item.clause is not None and item.level in levels:
-            parent = item.parent
-            while parent is not None:
-                parent.measure_below = True
-                parent = parent.parent
-    for at, item, prev, problem in reversed(gaps):
-        if any(i is not None and (i.clause is not None or i.measure_below or i.broken)
-               for i in (item, prev)):
-            problems.insert(at, problem)
-    for item in items:
-        text = _excerpt(item.heading or "".join(item.continuation))
-        if item.clause is not None and item.level not in levels:
-            skipped.append(Skipped(item.where, f"{LEVELS[item.level].label(item.number)}{text}",
-                                   f"写有责任分工，但“{item.level}”不是本模板的任务层级"
-                                   f"（{'、'.join(sorted(levels))}）"))
-        elif item.clause is None and not item.measure_below and item.level in levels:
-            skipped.append(Skipped(item.where, f"{LEVELS[item.level].label(item.number)}{text}",
-                                   "未写明责任单位（段末无“（…负责）”或“（责任单位：…）”，其后也无"
-                                   "“牵头单位：”行）"))
-    skipped.sort(key=lambda s: int(re.sub(r"\D", "", s.where)))
-    return Walk(items=items, skipped=skipped, problems=problems, stated=read_header(numbered),
-                states_rule=states_rule, labelled=labelled, measure_levels=levels)
+        clauses = [i.clause for i in self.items if i.clause is not None]
+        levels = self.profile.measure_levels or frozenset(
+            i.level for i in self.items if i.clause is not None)
+        for item in self.items:
+            if item.clause is not None and item.level in levels:
+                parent = item.parent
+                while parent is not None:
+                    parent.measure_below = True
+                    parent = parent.parent
+        for at, item, prev, problem in reversed(self.gaps):
+            if any(i is not None and (i.clause is not None or i.measure_below or i.broken)
+                   for i in (item, prev)):
+                self.problems.insert(at, problem)
+        for item in self.items:
+            shown = LEVELS[item.level].label(item.number) + _excerpt(
+                item.heading or "".join(item.continuation))
+            if item.clause is not None and item.level not in levels:
+                self.skipped.append(Skipped(item.where, shown, (
+                    f"写有责任分工，但“{item.level}”不是本模板的任务层级（{'、'.join(sorted(levels))}）")))
+            elif item.clause is None and not item.measure_below and item.level in levels:
+                self.skipped.append(Skipped(item.where, shown, NO_CLAUSE))
+        self.skipped.sort(key=lambda s: int(re.sub(r"\D", "", s.where)))
+        return Walk(items=self.items, skipped=self.skipped, problems=self.problems,
+                    stated=stated, states_rule=any(c.states_rule for c in clauses),
+                    labelled=any(c.labelled for c in clauses), measure_levels=levels)
+
+
+NO_CLAUSE = ("未写明责任单位（段末无“（…负责）”或“（责任单位：…）”，其后也无“牵头单位：”行）")
 
 
 def split_title(text: str) -> tuple[str, str]:
