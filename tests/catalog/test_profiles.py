@@ -477,3 +477,40 @@ def test_a_profile_naming_the_measure_level():
     assert parts.report.skipped == [
         Skipped("第3行", "（一）乙。", "写有责任分工，但“（一）”不是本模板的任务层级（一、）")]
     assert [m.code for m in parse_text(text).catalog.measures] == ["1", "1.1", "2"]
+
+
+def test_the_real_documents_load_beside_the_tianjin_plan(db, catalog):
+    """Each document's catalog loads as a plan of its own; loading it again changes nothing."""
+    from sqlalchemy import func, select
+
+    from tests.conftest import at
+    from tracker.catalog.load import load_catalog
+    from tracker.db import transaction
+    from tracker.enums import Role
+    from tracker.models import Agency, Assignment, Measure, Plan
+
+    provinces = ("北京市人民政府", "天津市人民政府")
+    parsed = [parse_source(read_source(PLANS / name), None, PlanOptions(
+        plan_id=key, period=(2019, 2020), government="国务院", districts=provinces,
+        supervision_office="国务院办公厅督查室")).catalog for key, name in (
+        ("gov-2018-42", "gov-2018-42-farm-machinery.txt"),
+        ("gov-2018-129", "gov-2018-129-consumption-poverty.txt"),
+        ("gov-2018-117", "gov-2018-117-incentives.txt"))]
+    with transaction(db) as s:
+        load_catalog(s, catalog, at("2019-01-02"))
+        created = [load_catalog(s, c, at("2019-01-02")).changes for c in parsed]
+    # 42: 18 leads, 53 co, 2 provinces on 8.19; 129: 17 leads, 80 co, 2 provinces on each of
+    # 2.1, 2.3, 6.14, 6.16 (the rest say 各有关省级人民政府: the office picks); 117: 30 + 16
+    assert [c["assignments_created"] for c in created] == [73, 105, 46]
+    with transaction(db) as s:
+        assert not any(load_catalog(s, c, at("2019-01-03")).changed for c in [catalog, *parsed])
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(Plan)) == 4
+        rows = s.execute(select(Plan.key, Measure.code, Agency.name, Assignment.role)
+                         .join(Measure, Measure.plan_id == Plan.id)
+                         .join(Assignment, Assignment.measure_id == Measure.id)
+                         .join(Agency, Agency.id == Assignment.agency_id)
+                         .where(Plan.key == "gov-2018-42", Measure.code == "8.19")).all()
+    assert sorted((r.name, r.role) for r in rows) == [
+        ("北京市人民政府", Role.DISTRICT), ("国务院办公厅督查室", Role.LEAD),
+        ("天津市人民政府", Role.DISTRICT)]
