@@ -514,3 +514,15 @@ def test_the_real_documents_load_beside_the_tianjin_plan(db, catalog):
     assert sorted((r.name, r.role) for r in rows) == [
         ("北京市人民政府", Role.DISTRICT), ("国务院办公厅督查室", Role.LEAD),
         ("天津市人民政府", Role.DISTRICT)]
+
+
+def test_phrases_joined_by_he_and_some_provinces():
+    from tracker.catalog.phrases import read_agencies
+
+    read = read_agencies("扶贫办、文化和旅游部、全国总工会等和各有关省级人民政府")
+    assert (read.names, read.districts, read.district_phrases) == (
+        ["扶贫办", "文化和旅游部", "全国总工会"], "some", ["各有关省级人民政府"])
+    assert read.flags == [("等", f"“全国总工会”后的“等”{ETC}"), ("各有关省级人民政府", SOME)]
+    read = read_agencies("中央和国家机关工委和各省级人民政府")
+    assert (read.names, read.districts, read.district_phrases, read.flags) == (
+        ["中央和国家机关工委"], "all", ["各省级人民政府"], [])

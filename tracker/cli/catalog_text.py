@@ -32,8 +32,8 @@ def catalog_parse(
 ) -> None:
     """Turn a published plan into the catalog JSON; print counts, skipped lines and flags.
 
-    Plan settings the document does not state (plan id, period, government) must be
-    given; the Tianjin plan's profile supplies its own.
+    Give the settings a document does not state (plan id, period, government).
+    The Tianjin plan's profile supplies its own.
     """
     from tracker.catalog.options import read_cli_options
     from tracker.catalog.plan_text import parse_source
