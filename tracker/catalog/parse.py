@@ -65,11 +65,12 @@ _CENTRAL = {"天津保监局", "人民银行天津分行", "市国税局"}
 
 
 class SeedFormatError(ValueError):
-    """The plan text does not have the expected structure; names the line."""
+    """The plan text does not have the expected structure; names the line (message in Chinese)."""
 
     def __init__(self, line_no: int, message: str, line: str = ""):
         self.line_no = line_no
-        super().__init__(f"line {line_no}: {message}" + (f": {line.strip()[:60]}" if line else ""))
+        self.reason = message + (f"：{line.strip()[:60]}" if line else "")
+        super().__init__(f"第{line_no}行：{self.reason}")
 
 
 def agency_kind(name: str) -> AgencyKind:
@@ -96,6 +97,7 @@ def district_government_names() -> list[str]:
 _INDICATOR_ROW = re.compile(
     r"^\s*(\d)．(\S+?)\s+(>|≥)?(\d+(?:\.\d+)?)(%)\s+(预期性|约束性)\s*$"
 )
+INDICATOR_ROW = _INDICATOR_ROW  # a row of the headline indicators' table (not a measure)
 _PART = re.compile(r"^\s*([一二三四五六七八九十])、(\S+)")
 _SECTION = re.compile(r"^\s*（([一二三四五六七八九十]+)）([^。]+)。(.*)$")
 _ITEM = re.compile(r"^\s*(\d+)．([^。]+)。(.*)$")
@@ -185,16 +187,16 @@ def parse_plan_text(text: str, plan_id: str = "tianjin-disability-2016-2020") ->
             continue
         if m := _ITEM.match(line):
             if state.part != 2 or not state.section_no:
-                raise SeedFormatError(no, "numbered item outside a part 二 subsection", line)
+                raise SeedFormatError(no, "编号条目不在“二、”部分的“（一）”等小节之下", line)
             code = f"2.{state.section_no}.{int(m[1])}"
             measures.append(
                 _measure(no, line, code, state.section_title, m[2], m[3], note_agencies)
             )
             continue
     if issued is None:
-        raise SeedFormatError(1, "no issue date (YYYY年M月D日) found")
+        raise SeedFormatError(1, "没有找到成文日期（YYYY年M月D日）")
     if not measures:
-        raise SeedFormatError(len(lines), "no measures found under 二、主要任务与措施")
+        raise SeedFormatError(len(lines), "“二、主要任务与措施”之下没有找到任务")
 
     measure_by_code = {m.code: m for m in measures}
     indicators = []
@@ -254,10 +256,10 @@ def _cn_to_int(s: str) -> int:
 def _measure(no, line, code, section, title, body, note_agencies) -> Measure:  # type: ignore[no-untyped-def]
     m = _RESP.search(body)
     if not m:
-        raise SeedFormatError(no, f"measure {code} has no （责任单位：…） list", line)
+        raise SeedFormatError(no, f"任务{code}没有“（责任单位：…）”", line)
     names, districts = split_agencies(m[1])
     if not names:
-        raise SeedFormatError(no, f"measure {code} names no lead agency", line)
+        raise SeedFormatError(no, f"任务{code}未写明牵头单位", line)
     note_agencies(names)
     text = body[: m.start()].strip()
     return Measure(

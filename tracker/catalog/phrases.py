@@ -29,7 +29,9 @@ DISTRICT_PHRASE = re.compile(
     r"|县\(市、区\)|县（区）|县\(区\)|市、区|市（州）|省、自治区、直辖市|省级|省（区、市）"
     r"|省\(区、市\)|乡镇|乡镇（街道）|街道|街道办事处|镇街)"
     r"(?:人民政府|政府|党委和政府|办事处)?$")
-SOME_DISTRICTS = re.compile(r"^(?:有关|相关|涉及的)(?:区县?|县区|区、县)(?:人民政府|政府)?$")
+SOME_DISTRICTS = re.compile(
+    r"^(?:各有关|各相关|有关|相关|涉及的)(?:区县?|县区|区、县|省级|省|省（区、市）|省\(区、市\)|市、县（区）"
+    r"|县（市、区）)(?:人民政府|政府)?$")
 GENERIC = re.compile(
     r"^(?:各|其他|其它)?(?:有关|相关)?(?:部门|单位|部门和单位|部门、单位|方面|机构|企业)$"
     r"|^各(?:地|地区|部门|单位|级|级政府|有关方面)$|^(?:有关|相关)(?:部门|单位|方面|机构)"
@@ -37,6 +39,9 @@ GENERIC = re.compile(
 # district phrases whose own 、 is not a separator
 _JOINED = re.compile(r"各(?:市、县[（(]区[)）]|区、县级市|区、县|市、区|省、自治区、直辖市)")
 _KEEP = "\u0001"
+# 和 joins two parts when a district or generic phrase follows it (…等和各省级人民政府);
+# inside names (市人力资源和社会保障局, 文化和旅游部) it is never followed by 各
+_AND_EACH = re.compile(r"和(?=各)")
 _TAIL = re.compile(r"^(?P<name>.+?)(?P<tail>等(?:有关|相关)?(?:部门|单位|部门和单位|方面)?)$")
 
 
@@ -48,15 +53,17 @@ class Named:
     names: list[str] = field(default_factory=list)
     districts: Districts = "none"
     flags: list[tuple[str, str]] = field(default_factory=list)  # (phrase, reason in Chinese)
+    district_phrases: list[str] = field(default_factory=list)  # as written (各省级人民政府)
 
 
 def split_clause(text: str) -> list[str]:
-    """The parts of a clause, split at 、，,；; outside brackets, stripped of spaces and
-    a final 。; empty parts dropped."""
+    """The parts of a clause, split at 、，,；; outside brackets (and at a 和 that joins a
+    phrase starting with 各), stripped of spaces and a final 。; empty parts dropped."""
     parts: list[str] = []
     current: list[str] = []
     depth = 0
     text = _JOINED.sub(lambda m: m.group(0).replace("、", _KEEP), text)
+    text = _AND_EACH.sub("、", text)
     for ch in text.strip().rstrip("。."):
         if ch in _OPEN:
             depth += 1
@@ -77,7 +84,9 @@ def read_agencies(text: str) -> Named:
     for part in split_clause(text):
         if DISTRICT_PHRASE.match(part):
             out.districts = "all"
+            out.district_phrases.append(part)
         elif SOME_DISTRICTS.match(part):
+            out.district_phrases.append(part)
             if out.districts != "all":
                 out.districts = "some"
             out.flags.append((part, "未指明具体区县，请督查室选定承担的区县"))

@@ -5,6 +5,7 @@ from tracker.cli import (  # noqa: F401  (each module registers its commands)
     bots,
     calendar,
     catalog_table,
+    catalog_text,
     deploy,
     directory,
     office,

@@ -26,24 +26,6 @@ from tracker.cli.common import (
 )
 
 
-@catalog_app.command("parse")
-def catalog_parse(
-    plan: Annotated[Path, typer.Argument(help="the plan's published text (UTF-8)")],
-    output: Annotated[Path, typer.Option("-o", "--output")] = Path("tasks_catalog.json"),
-) -> None:
-    """Turn the plan's text into the catalog JSON."""
-    from tracker.catalog.parse import SeedFormatError, parse_plan_text
-    from tracker.catalog.schema import dump_catalog
-
-    try:
-        catalog = parse_plan_text(plan.read_text(encoding="utf-8"))
-    except (SeedFormatError, CatalogError, OSError) as exc:
-        raise fail(f"{plan}: {exc}") from exc
-    output.write_text(dump_catalog(catalog), encoding="utf-8")
-    console.print(f"{output}: {len(catalog.measures)} measures, {len(catalog.indicators)} "
-                  f"indicators, {len(catalog.agencies)} agencies")
-
-
 @catalog_app.command("validate")
 def catalog_validate(path: Annotated[Path | None, typer.Argument(
                      help="default: ./tasks_catalog.json, else the checked-in catalog")] = None) -> None:

@@ -1,0 +1,168 @@
+"""Responsibility clauses as documents write them, split into lead and co groups (issue 13).
+
+Forms read, at the end of a paragraph in brackets or on a line of their own after the item:
+    （责任单位：A、B，各区县人民政府）      the first listed leads
+    （责任部门：A、B）
+    （牵头单位：A；配合单位：B、C）        by label; 牵头部门/参与单位/协办单位 likewise
+    （A、B负责）  （A、B等负责。列第一位者为牵头单位，下同）
+    （A负责，B、C参与）  （A牵头，B配合）  （A会同有关部门负责）  （A、B牵头负责）
+    牵头单位：A      配合单位：B、C      责任单位：A、B      (own lines)
+The lead is the first agency of the lead group (列第一位者为牵头单位, whether the document
+states it or not); the rest of the lead group and the co group are co-responsible.
+Who the names are (agencies, district phrases, generic phrases) is `phrases.read_agencies`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_OPEN, _CLOSE = "（(", "）)"
+LEAD_LABELS = ("牵头单位", "牵头部门", "责任单位", "责任部门", "主办单位", "主责单位", "承办单位")
+CO_LABELS = ("配合单位", "配合部门", "参与单位", "参与部门", "协办单位", "协助单位", "协同单位")
+LABEL = re.compile("(" + "|".join(LEAD_LABELS + CO_LABELS) + r")\s*[:：]")
+OWN_LINE_LABEL = re.compile(
+    r"^(" + "|".join(LEAD_LABELS + CO_LABELS) + r"|完成时限|完成时间|时间节点|分管领导|分管市领导"
+    r"|分管区领导|责任领导)\s*[:：]\s*(.*)$")
+# the document's own lead rule, stated once (…列第一位者为牵头单位，下同)
+LEAD_RULE = re.compile(r"(?:列|排)在?(?:第一|首)位(?:者|的)?(?:单位|部门)?(?:为|是)牵头(?:单位|部门)")
+_RULE_PHRASE = re.compile(r"[，,；;。．]?\s*(?:" + LEAD_RULE.pattern + r"|下同)")
+_VERB = re.compile(r"(牵头负责|分别负责|按职责分工负责|按职责负责|负责落实|负责|牵头|参与|配合|协助|协同)$")
+_CO_VERBS = {"参与", "配合", "协助", "协同"}
+_TOGETHER = re.compile(r"会同")
+
+
+class ClauseError(ValueError):
+    """A clause that cannot be read; the message is Chinese (the caller adds the line)."""
+
+
+@dataclass
+class Clause:
+    """A clause split into what the lead group and the co group say (texts for
+    `phrases.read_agencies`), as written; `states_rule`: it says 列第一位者为牵头单位."""
+
+    lead: list[str] = field(default_factory=list)
+    co: list[str] = field(default_factory=list)
+    raw: str = ""
+    states_rule: bool = False
+    labelled: bool = False
+
+
+def _strip_rule(content: str) -> tuple[str, bool]:
+    """The clause without the lead rule it states (…负责。列第一位者为牵头单位，下同)."""
+    return _RULE_PHRASE.sub("", content), bool(LEAD_RULE.search(content))
+
+
+def looks_like_clause(content: str) -> bool:
+    """Whether bracketed text is a responsibility clause (a label, or ends with 负责/参与…)."""
+    core, _ = _strip_rule(content)
+    core = core.strip().rstrip("。；;，,")
+    return bool(LABEL.search(core) or _VERB.search(core))
+
+
+def end_clause(text: str) -> tuple[str, str | None]:
+    """Split a paragraph into (body, clause content) when it ends with a bracketed clause
+    (nested brackets allowed: （各市、县（区）人民政府负责））; else (text, None).
+
+    Raises ClauseError when the paragraph ends with a clause whose brackets do not pair.
+    """
+    t = text.rstrip().rstrip("。；;").rstrip()
+    if t.endswith(tuple(_CLOSE)):
+        depth = 0
+        for i in range(len(t) - 1, -1, -1):
+            if t[i] in _CLOSE:
+                depth += 1
+            elif t[i] in _OPEN:
+                depth -= 1
+                if depth == 0:
+                    content = t[i + 1:-1]
+                    if looks_like_clause(content):
+                        return t[:i].rstrip(), content
+                    return text, None
+        opener = max(t.rfind("（"), t.rfind("("))
+        if looks_like_clause(t[opener + 1:].rstrip(_CLOSE)):
+            raise ClauseError(f"段末责任分工的括号不配对（多了右括号）：“{_tail(t)}”")
+        return text, None
+    opener = max(t.rfind("（"), t.rfind("("))
+    if opener >= 0 and not any(c in _CLOSE for c in t[opener:]) and looks_like_clause(t[opener + 1:]):
+        raise ClauseError(f"段末责任分工缺少右括号：“{_tail(t[opener:])}”")
+    return text, None
+
+
+def _tail(text: str) -> str:
+    return text if len(text) <= 40 else "…" + text[-40:]
+
+
+def read_clause(content: str) -> Clause:
+    """`content` (inside the brackets, or after a label on its own line) as a Clause.
+
+    Raises ClauseError when the clause names nothing, has text before its first label,
+    or gives only 配合单位.
+    """
+    core, states_rule = _strip_rule(content)
+    core = core.strip().rstrip("。；;，,")
+    out = Clause(raw=content.strip(), states_rule=states_rule)
+    labels = list(LABEL.finditer(core))
+    if labels:
+        out.labelled = True
+        before = core[: labels[0].start()].strip(" ；;，,")
+        if before:
+            raise ClauseError(f"责任分工“{core}”中“{before}”不在任何标注（牵头单位：／配合单位：）之后")
+        for k, m in enumerate(labels):
+            end = labels[k + 1].start() if k + 1 < len(labels) else len(core)
+            part = core[m.end():end].strip(" ；;，,。")
+            if not part:
+                raise ClauseError(f"责任分工“{core}”中“{m[1]}”之后没有写单位")
+            (out.co if m[1] in CO_LABELS else out.lead).append(part)
+    else:
+        _read_verbs(core, out)
+    if not out.lead and out.co:
+        raise ClauseError(f"责任分工“{core}”只写了配合单位，未写明牵头（责任）单位")
+    if not out.lead:
+        raise ClauseError(f"责任分工“{core}”没有写明任何单位")
+    return out
+
+
+def _read_verbs(core: str, out: Clause) -> None:
+    """`A负责，B、C参与` / `A会同B负责` / `A、B牵头负责`: groups closed by their verb."""
+    groups: list[tuple[str, bool]] = []  # (text, is co)
+    pending: list[str] = []
+    for segment in _top_level_split(core):
+        pending.append(segment)
+        if m := _VERB.search(segment):
+            text = "，".join(pending)[: -len(m[1])]
+            groups.append((text, m[1] in _CO_VERBS))
+            pending = []
+    if pending:  # names after the last verb belong to the group before them
+        if groups:
+            text, is_co = groups[-1]
+            groups[-1] = (text + "，" + "，".join(pending), is_co)
+        else:
+            groups.append(("，".join(pending), False))
+    for text, is_co in groups:
+        parts = _TOGETHER.split(text, maxsplit=1)
+        if is_co:
+            out.co.extend(p for p in parts if p.strip())
+            continue
+        if parts[0].strip():
+            out.lead.append(parts[0])
+        if len(parts) > 1 and parts[1].strip():
+            out.co.append(parts[1])
+
+
+def _top_level_split(text: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for ch in text:
+        if ch in "（(〔[":
+            depth += 1
+        elif ch in "）)〕]" and depth:
+            depth -= 1
+        if ch in "，,；;" and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return [p.strip() for p in parts if p.strip()]
