@@ -27,6 +27,7 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
+from tracker.policy import Policy
 from tracker.requests.milestones import milestone_due, milestone_spec
 from tracker.requests.opening import open_due_requests
 from tracker.requests.reports import MILESTONE_EXPLANATION, ReportError, ReportInput, record_reports
@@ -290,3 +291,102 @@ def test_the_scorecard_counts_a_milestone(db, dated, policy):
     assert (row["应报"], row["按时"], row["未报"]) == (2, 1, 1)
     other = summary.set_index("单位").loc["市财政局"]  # co-agency: Q2 only
     assert (other["应报"], other["按时"], other["未报"]) == (1, 0, 1)
+
+
+def test_notices_name_the_milestone_and_what_it_asks(db, dated, policy):
+    """The 报送通知 and the 催办 of a milestone name it as 完成时限 and ask for a
+    完成情况报告; the quarter's items of the same digest say nothing of the kind."""
+    from notifications.channels import Digest
+    from notifications.render import NoticeConfig, message_rows, render_digests
+
+    _open(db, dated, policy, "2017-06-16")
+    _answer_quarter(db, at("2017-06-20"))
+    _sweep(db, dated, policy, "2017-07-03")
+    with db() as s:
+        ids = s.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id)).all()
+        digests = render_digests(message_rows(s, list(ids)), now=at("2017-07-03", 10),
+                                 calendar=policy.calendar, link_for=lambda c: None,
+                                 config=NoticeConfig(base_url="https://desk.example"))
+    by = {(d.recipient_name, d.kind): d for _, d, _ in digests if isinstance(d, Digest)}
+    plan = "《天津市残疾人就业促进三年行动方案》"
+    asks = ("   报送内容：完成情况报告（已完成的，报告完成情况；未完成的，说明原因和完成时间"
+            "安排）")
+    request = by[("市人力资源和社会保障局联络员", "request")].body.splitlines()
+    at_item = request.index(f"1. {plan}1 落实按比例安排残疾人就业制度")
+    assert request[at_item + 1:at_item + 3] == [
+        "   责任单位：市人力资源和社会保障局（牵头单位）　报送期：2017年6月30日完成时限　"
+        "截止日期：2017年6月30日", asks]
+    # the quarter's item of the same measure, in the same digest, asks for progress
+    second = request.index(f"2. {plan}1 落实按比例安排残疾人就业制度")
+    assert request[second + 1] == ("   责任单位：市人力资源和社会保障局（牵头单位）　报送期：2017年第二季度"
+                                   "　截止日期：2017年7月7日")
+    assert request.count(asks) == 1
+    reminder = by[("市人力资源和社会保障局联络员", "reminder")]
+    assert reminder.subject == f"【催办】{plan}1项任务逾期未报送进展情况"
+    lines = reminder.body.splitlines()
+    at_item = lines.index(f"1. {plan}1 落实按比例安排残疾人就业制度")
+    assert lines[at_item + 1:at_item + 3] == [
+        "   责任单位：市人力资源和社会保障局（牵头单位）　报送期：2017年6月30日完成时限　"
+        "截止日期：2017年6月30日　已逾期1个工作日", asks]
+
+
+def test_period_order_puts_a_milestone_after_its_days_quarter():
+    from tracker.dates.periods import period_order
+
+    labels = ["2017", "2017-12-31", "2017Q4", "2017Q1", "2017-06-30", "2017Q2", "2016Q4",
+              "2017Q3", "2018-03-31", "2017H1"]
+    assert sorted(labels, key=period_order) == [
+        "2016Q4", "2017Q1", "2017H1", "2017Q2", "2017-06-30", "2017Q3", "2017Q4",
+        "2017-12-31", "2017", "2018-03-31"]
+
+
+def test_the_ledger_lists_a_milestone_after_its_quarter(db, dated, policy):
+    from tracker.desk.board import BoardFilter
+    from tracker.desk.ledger import ledger_frame
+    from tracker.desk.ledger_book import print_frame
+
+    _open(db, dated, policy, "2017-03-17")
+    _open(db, dated, policy, "2017-06-16")
+    _open(db, dated, policy, "2017-09-20")
+    _open(db, dated, policy, "2017-12-18")
+    with db() as s:
+        frame = ledger_frame(s, BoardFilter(plan_id=dated.id), D("2017-12-20"), policy)
+    lead = frame[(frame["编号"] == "1") & (frame["角色"] == "牵头")]
+    assert list(lead["报送期"]) == ["2017Q1", "2017Q2", "2017-06-30", "2017Q3", "2017Q4"]
+    assert list(print_frame(lead)["报送期"]) == [
+        "2017年第一季度", "2017年第二季度", "2017年6月30日完成时限", "2017年第三季度", "2017年第四季度"]
+    led3 = frame[(frame["编号"] == "3") & (frame["角色"] == "牵头")]
+    assert list(led3["报送期"])[-2:] == ["2017Q4", "2017-12-31"]
+    assert list(led3["截止日期"])[-1] == D("2018-01-02")
+
+
+def test_a_calendar_change_moves_an_open_milestone(db, dated, policy):
+    """A State Council notice making Friday 2017-06-30 a rest day (as if) moves the
+    milestone's due day to Monday 07-03 by its own rule, and its ladder with it."""
+    from tracker.requests.recompute import recompute_due_dates
+
+    _open(db, dated, policy, "2017-06-16")
+    rid = _milestone_request(db)
+    moved = Policy(Rules(), WorkCalendar(holidays={D("2017-06-30")}), policy.channel)
+    with transaction(db) as s:
+        result = recompute_due_dates(s, at("2017-06-20"), moved, reason="测试通知")
+    assert "tianjin-employment-2017-2018:2017-06-30 2017-06-30->2017-07-03" in result.periods
+    with db() as s:
+        req = s.get_one(ProgressRequest, rid)
+        period = s.get_one(ReportingPeriod, req.period_id)
+        assert (period.ends_on, period.due_on) == (D("2017-06-30"), D("2017-07-03"))
+        assert (req.due_on, req.original_due_on, req.next_action_on) == (
+            D("2017-07-03"), D("2017-07-03"), D("2017-07-04"))
+
+
+def test_a_documents_annex_marks_a_milestone():
+    """督办通知单 and 通报 annexes: the milestone after its day's quarter, marked in the
+    task column (the 截止日期 column stays a date)."""
+    from tracker.documents.wording import annex_groups
+
+    item = dict(agency_id=7, agency="市民政局", code="1", title="扶持残疾人自主创业", role="牵头")
+    groups = annex_groups([{**item, "period": "2017-06-30", "due_on": "2017-06-30"},
+                           {**item, "period": "2017Q2", "due_on": "2017-07-07"}])
+    assert [(g.agency, g.rows) for g in groups] == [("市民政局", [
+        ["1", "1", "扶持残疾人自主创业", "牵头", "2017年7月7日"],
+        ["2", "1", "扶持残疾人自主创业（完成时限）", "牵头", "2017年6月30日"]])]
