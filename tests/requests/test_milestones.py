@@ -390,3 +390,43 @@ def test_a_documents_annex_marks_a_milestone():
     assert [(g.agency, g.rows) for g in groups] == [("市民政局", [
         ["1", "1", "扶持残疾人自主创业", "牵头", "2017年7月7日"],
         ["2", "1", "扶持残疾人自主创业（完成时限）", "牵头", "2017年6月30日"]])]
+
+
+def test_an_excel_upload_names_an_unexplained_milestone_row(db, dated, policy):
+    """The agency's sheet marks the milestone row; 推进中 without 工作进展 is refused naming
+    the row and the column; explained, the sheet is recorded."""
+    import io
+
+    import openpyxl
+
+    from tracker.exchange.template import agency_template
+    from tracker.exchange.upload import UploadError, import_sheet
+
+    _open(db, dated, policy, "2017-06-16")
+    rid = _milestone_request(db)
+    with db() as s:
+        agency_id = s.get_one(ProgressRequest, rid).agency_id
+        data = agency_template(s, agency_id, D("2017-06-20"), at("2017-06-20"))
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    ws = book["进展填报"]
+    rows = {ws.cell(r, 1).value: r for r in range(2, ws.max_row + 1)}
+    row = rows[rid]
+    assert ws.cell(row, 2).value == "2017-06-30"
+    assert ws.cell(row, 4).value == ("落实按比例安排残疾人就业制度（完成时限：报告完成情况；"
+                                     "未完成的须在工作进展中说明原因）")
+    ws.cell(row, 7, "推进中")
+    ws.cell(row, 8, 80)
+    ws.cell(row, 9, None)
+    buf = io.BytesIO()
+    book.save(buf)
+    with pytest.raises(UploadError) as exc, transaction(db) as s:
+        import_sheet(s, buf.getvalue(), agency_id=agency_id, submitted_by="t",
+                     now=at("2017-06-21"))
+    assert [str(p) for p in exc.value.problems] == [
+        f"进展填报 第{row}行 I列（工作进展）：{MILESTONE_EXPLANATION}"]
+    ws.cell(row, 9, "因机构改革顺延，预计9月底前完成")
+    buf = io.BytesIO()
+    book.save(buf)
+    with transaction(db) as s:
+        assert import_sheet(s, buf.getvalue(), agency_id=agency_id, submitted_by="t",
+                            now=at("2017-06-21")).recorded == 1
