@@ -42,6 +42,7 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
+from tracker.requests.milestones import is_milestone_label
 from tracker.settings import Settings
 
 # a circular's items keep the short role labels of its table (tracker.enums.role_label)
@@ -198,6 +199,7 @@ def _item(r: dict[str, Any], *, today: dt.date, calendar: WorkCalendar,
     return dict(
         plan=r["plan_title"], code=r["code"], title=r["title"], subject=r["subject"],
         agency=r["agency"], role=r["role"], period=cn_period(r["period"]),
+        milestone=is_milestone_label(r["period"]),  # a task's own 完成时限: 完成情况报告
         due=cn_date(due_on) if due_on else "", days_overdue=max(overdue, 0),
         provisional=r.get("provisional", False),  # 暂定: counted over an uncovered year
         desk_url=desk_url, is_copy=msg.is_copy,

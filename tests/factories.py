@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tracker.catalog.schema import Agency, Catalog, Indicator, Measure, PlanInfo
+from tracker.catalog.schema import Agency, Catalog, Deadline, Indicator, Measure, PlanInfo
 from tracker.enums import AgencyKind, Cadence, IndicatorAttribute
 
 
@@ -14,8 +14,10 @@ def small_plan(*, plan_id: str = "tianjin-employment-2017-2018",
                government: str = "天津市人民政府",
                districts: tuple[str, ...] = ("和平区人民政府", "河东区人民政府"),
                period: tuple[int, int] = (2017, 2018),
-               cadence: Cadence = Cadence.QUARTER) -> Catalog:
+               cadence: Cadence = Cadence.QUARTER,
+               deadlines: dict[str, Deadline] | None = None) -> Catalog:
     """A second plan of the same city: three measures, an indicator, two districts.
+    `deadlines` gives measures (by code "1", "2", "3") their 完成时限; none by default.
 
     It names 市民政局 and 市财政局 as the Tianjin plan does (the same directory rows), and
     市人力资源和社会保障局 with the alias 市人力社保局 (the Tianjin plan's short name).
@@ -38,6 +40,9 @@ def small_plan(*, plan_id: str = "tianjin-employment-2017-2018",
         Measure(code="3", section="二、加强就业服务", title="开展残疾人职业技能培训",
                 text="每年培训残疾人1000人次。", lead="市残联", co=[], districts=True),
     ]
+    for code, deadline in (deadlines or {}).items():
+        i = [m.code for m in measures].index(code)
+        measures[i] = measures[i].model_copy(update={"deadline": deadline})
     indicators = [Indicator(code="I1", name="城镇残疾人新增就业人数", target=1000, comparator=">=",
                             unit="人", attribute=IndicatorAttribute.EXPECTED, measures=["1"],
                             owner="市人力资源和社会保障局")]

@@ -84,6 +84,20 @@ class PeriodKind(StrEnum):
     QUARTER = "quarter"
     HALF_YEAR = "half_year"
     YEAR = "year"  # annual indicator values
+    # a task's own 完成时限 (issue 13): one period per plan and deadline day, label 2018-06-30
+    MILESTONE = "milestone"
+
+
+class DeadlineKind(StrEnum):
+    """What a task's 完成时限 means for tracking (catalog.schema.Deadline.kind)."""
+
+    DATE = "date"  # one due day: 2018年6月底前
+    YEARLY = "yearly"  # each year of the plan on a month and day: 每年年底前
+    ONGOING = "ongoing"  # 长期坚持: no milestone, the periodic requests track it
+
+    @property
+    def label(self) -> str:
+        return {"date": "限期完成", "yearly": "每年完成", "ongoing": "长期坚持"}[self.value]
 
 
 class Cadence(StrEnum):

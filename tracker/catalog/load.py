@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tracker.catalog.deadline_rows import store_deadlines
 from tracker.catalog.schema import Catalog, dump_catalog
 from tracker.directory.agencies import AgencySpec, ensure_agencies
 from tracker.enums import AgencyKind, Role
@@ -98,6 +99,7 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime) -> LoadRe
         if code not in wanted_codes and row.active:
             row.active = False
             bump("measures_deactivated")
+    store_deadlines(catalog, measures, bump)  # 完成时限 (issue 13): tracked as milestones
     session.flush()
 
     _load_assignments(session, catalog, measures, agency_ids, bump)

@@ -24,7 +24,9 @@ def cn_date(day: dt.date | str) -> str:
 
 def cn_period(label: str) -> str:
     """A reporting period's label in words: `2017Q1` -> `2017年第一季度`,
-    `2017H1` -> `2017年上半年`, `2017H2` -> `2017年下半年`, `2017` -> `2017年度`.
+    `2017H1` -> `2017年上半年`, `2017H2` -> `2017年下半年`, `2017` -> `2017年度`, a
+    task's own deadline (a milestone, tracker.requests.milestones) `2018-06-30` ->
+    `2018年6月30日完成时限`.
 
     Labels are those of tracker.dates.periods; anything else is returned unchanged (a
     label from an older schema still reads sensibly).
@@ -33,6 +35,8 @@ def cn_period(label: str) -> str:
         return f"{m[1]}年第{_NUMERALS[int(m[2]) - 1]}季度"
     if m := re.fullmatch(r"(\d{4})H([12])", label):
         return f"{m[1]}年{'上' if m[2] == '1' else '下'}半年"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", label):
+        return f"{cn_date(label)}完成时限"
     if re.fullmatch(r"\d{4}", label):
         return f"{label}年度"
     return label

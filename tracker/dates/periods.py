@@ -9,6 +9,7 @@ indicator values (period kind `year`) open with the fourth quarter and are due o
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -37,6 +38,25 @@ def quarter_end(year: int, q: int) -> dt.date:
     month = 3 * q
     nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
     return nxt - dt.timedelta(days=1)
+
+
+def period_order(label: str | None) -> tuple[int, str, int, str]:
+    """A sort key putting period labels in time order: by the period's last day; on the
+    same day a quarter or half year first, then a task's own deadline (a milestone,
+    labelled `2017-06-30` by tracker.requests.milestones), then the year (`2017`, the
+    indicator values): 2017Q1 < 2017Q2 < 2017-06-30 < 2017Q3 < 2017Q4 < 2017-12-31 < 2017.
+    Labels of no known form sort after all, by their text; None or "" among them.
+    """
+    text = label or ""
+    if m := re.fullmatch(r"(\d{4})Q([1-4])", text):
+        return (0, quarter_end(int(m[1]), int(m[2])).isoformat(), 0, text)
+    if m := re.fullmatch(r"(\d{4})H([12])", text):
+        return (0, quarter_end(int(m[1]), 2 * int(m[2])).isoformat(), 0, text)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return (0, text, 1, text)
+    if re.fullmatch(r"\d{4}", text):
+        return (0, f"{text}-12-31", 2, text)
+    return (1, "", 0, text)
 
 
 def year_specs(year: int, rules: Rules, cal: WorkCalendar,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tracker.catalog.codes import code_key
 from tracker.dates.chinese import cn_date, cn_period
+from tracker.dates.periods import period_order
 from tracker.dates.workdays import SHANGHAI
 from tracker.desk.board import BoardFilter, board, plan_for_page
 from tracker.enums import (
@@ -87,13 +88,14 @@ def ledger_frame(session: Session, f: BoardFilter, today: dt.date,
 
     Columns are `LEDGER_COLUMNS`; 截止日期 is a date, 报送时间 a naive Beijing datetime (or
     None), 系统编号 the request's id. Rows come in code order (`code_key`: 2.2.1 before
-    2.10.1), then reporting period, then lead, co-responsible agencies and districts in the
-    plan's order; with `f.plan_id` None (every plan) rows are grouped by plan first and the
-    规划 column names each row's plan. Five queries, whatever the number of rows.
+    2.10.1), then reporting period (`period_order`: time order), then lead, co-responsible
+    agencies and districts in the plan's order; with `f.plan_id` None (every plan) rows
+    are grouped by plan first and the 规划 column names each row's plan. Five queries,
+    whatever the number of rows.
     """
     f = BoardFilter(**{**f.__dict__, "page": 1, "per_page": 1_000_000})
     rows = board(session, f, today, policy).rows
-    rows.sort(key=lambda r: (r["plan_id"], code_key(r["code"]), code_key(r["period"]),
+    rows.sort(key=lambda r: (r["plan_id"], code_key(r["code"]), period_order(r["period"]),
                              _ROLE_ORDER.get(r["role"] or "", 3), r["position"] or 0,
                              r["agency"], r["id"]))
     measure_ids = {r["measure_id"] for r in rows if r["measure_id"]}

@@ -15,8 +15,10 @@ from typing import Any
 
 from tracker.catalog.codes import code_key
 from tracker.dates.chinese import cn_date
+from tracker.dates.periods import period_order
 from tracker.documents.content import AnnexGroup
 from tracker.errors import DomainError
+from tracker.requests.milestones import is_milestone_label
 from tracker.settings import OfficeDocuments
 
 # five columns, so the task keeps room on A4 at the annex's size (the period is the due
@@ -44,13 +46,14 @@ class Counts:
 
 def ordered(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Items grouped by agency (agencies with most items first, ties by agency id), each
-    agency's items by code in natural order (2.2.1 before 2.10.1), then by period."""
+    agency's items by code in natural order (2.2.1 before 2.10.1),
+    then by period (`period_order`: a milestone after its day's quarter)."""
     items = list(items)
     per: dict[int, int] = {}
     for i in items:
         per[i["agency_id"]] = per.get(i["agency_id"], 0) + 1
     return sorted(items, key=lambda i: (-per[i["agency_id"]], i["agency_id"],
-                                        code_key(i.get("code")), i.get("period") or ""))
+                                        code_key(i.get("code")), period_order(i.get("period"))))
 
 
 def counts(items: Iterable[Mapping[str, Any]]) -> Counts:
@@ -70,9 +73,17 @@ def annex_groups(items: Iterable[Mapping[str, Any]]) -> list[AnnexGroup]:
     for n, i in enumerate(ordered(items), start=1):
         group = groups.setdefault(i["agency_id"], AnnexGroup(agency=i["agency"], rows=[]))
         role = i.get("role") or ""
-        group.rows.append([str(n), i.get("code") or "", i.get("title") or "",
+        group.rows.append([str(n), i.get("code") or "", _task_cell(i),
                            ROLE_WORDS.get(role, role), cn_date(i["due_on"])])
     return list(groups.values())
+
+
+def _task_cell(item: Mapping[str, Any]) -> str:
+    """The annex's 任务或指标: the title; a task's own deadline (a milestone period,
+    tracker.requests.milestones) says so after it, since its due day is not a quarter's
+    (in the wide column, where it wraps with the title, not in the narrow 截止日期)."""
+    title = item.get("title") or ""
+    return f"{title}（完成时限）" if is_milestone_label(item.get("period") or "") else title
 
 
 def default_addressees(c: Counts) -> list[str]:

@@ -47,6 +47,8 @@ def agency_template(session: Session, agency_id: int, today: dt.date,
         ind = item.indicator or {}
         title = (f"{item.measure_title}（指标数值栏填{ind['level_name']}，单位：{ind['level_unit']}；"
                  "年均增速由系统计算）" if ind.get("kind") == "growth" else item.measure_title)
+        if item.milestone:  # a task's own 完成时限 (tracker.requests.milestones)
+            title += "（完成时限：报告完成情况；未完成的须在工作进展中说明原因）"
         values: dict[str, Any] = {
             "request_id": item.request_id, "period": item.period,
             "code": item.measure_code or (item.indicator or {}).get("code", ""),
@@ -99,7 +101,9 @@ def agency_template(session: Session, agency_id: int, today: dt.date,
     for r, (k, v) in enumerate([("单位", agency.name), ("单位编号", str(agency.id)),
                                 ("生成时间", generated.isoformat(timespec="minutes")),
                                 ("填写说明", "只填写白色单元格；状态请从下拉列表选择；"
-                                            "完成进度填0到100的整数；状态为滞后或受阻时须填写工作进展。"),
+                                            "完成进度填0到100的整数；状态为滞后或受阻时须填写工作进展；"
+                                            "报送期为日期的是任务的完成时限，状态不是“已完成”的"
+                                            "须在工作进展中说明原因和完成时间安排。"),
                                 ("报送范围", "只有填写了状态的行才会报送；状态为空的行不报送。"
                                             "工作进展等文字已按草稿或上期报送内容预填，请核改。")]):
         meta.write_string(r, 0, k)

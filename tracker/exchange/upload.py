@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.dates.chinese import cn_period
-from tracker.enums import RequestState
+from tracker.enums import PeriodKind, ProgressStatus, RequestState
 from tracker.errors import DomainError
 from tracker.exchange.convert import NO_CONVERTER, ConversionRefused, Converter
 from tracker.exchange.layout import (
@@ -55,6 +55,7 @@ from tracker.models import (
     ReportingPeriod,
 )
 from tracker.requests.reports import (
+    MILESTONE_EXPLANATION,
     RecordResult,
     ReportInput,
     cross_field_problems,
@@ -216,9 +217,11 @@ def record_sheet(session: Session, sheet: Sheet, *, agency_id: int, submitted_by
         problems.insert(0, Problem(META_SHEET, 2, "B", f"此文件属于其他单位（{sheet.meta_name}）"))
     ids = [v["request_id"] for _, v in rows
            if isinstance(v["request_id"], int) and 0 < v["request_id"] < 2**31]
-    known = {rid: (agency, state, indicator) for rid, agency, state, indicator in session.execute(
+    known = {rid: (agency, state, indicator, kind)
+             for rid, agency, state, indicator, kind in session.execute(
         select(ProgressRequest.id, ProgressRequest.agency_id, ProgressRequest.state,
-               ProgressRequest.indicator_id)
+               ProgressRequest.indicator_id, ReportingPeriod.kind)
+        .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .where(ProgressRequest.id.in_(ids)))}
     items: list[ReportInput] = []
     seen: dict[int, int] = {}
@@ -283,6 +286,10 @@ def record_sheet(session: Session, sheet: Sheet, *, agency_id: int, submitted_by
             row.append(Problem(SHEET, number, _col("value"), "指标类请求须填写指标数值"))
         elif known[rid][2] is None and value not in (None, ""):
             row.append(Problem(SHEET, number, _col("value"), "该行不是指标，请勿填写指标数值"))
+        if (known[rid][3] == PeriodKind.MILESTONE and status is not None
+                and status != ProgressStatus.COMPLETED and not str(v["narrative"] or "").strip()):
+            # a task's own 完成时限: 已完成, or why not and by when (requests.milestones)
+            row.append(Problem(SHEET, number, _col("narrative"), MILESTONE_EXPLANATION))
         if row:
             # the rules between fields, on those that are valid by themselves
             for _kind, field, text in cross_field_problems(

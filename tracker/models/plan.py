@@ -14,6 +14,7 @@ from tracker.enums import (
     Cadence,
     ChannelKind,
     ContactRole,
+    DeadlineKind,
     IndicatorAttribute,
     IndicatorKind,
     Role,
@@ -129,6 +130,14 @@ class Measure(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)  # false once dropped from the catalog
     closed_at: Mapped[dt.datetime | None]  # 办结销号: signed off by the supervision office
     closed_by: Mapped[str | None] = mapped_column(String(200))
+    # the task's own 完成时限 (catalog.schema.Deadline, issue 13), tracked as a milestone
+    # (tracker.requests.milestones): the text as written; kind date (due on deadline_due),
+    # yearly (each plan year on deadline_month/deadline_day) or ongoing; NULL: none written
+    deadline_text: Mapped[str | None] = mapped_column(String(100))
+    deadline_kind: Mapped[DeadlineKind | None] = mapped_column(enum_column(DeadlineKind))
+    deadline_due: Mapped[dt.date | None]
+    deadline_month: Mapped[int | None]
+    deadline_day: Mapped[int | None]
     __table_args__ = (UniqueConstraint("plan_id", "code"),)
 
 

@@ -38,6 +38,7 @@ from tracker.models import (
     ReportingPeriod,
 )
 from tracker.policy import Policy
+from tracker.requests.milestones import is_milestone_label
 from tracker.requests.rules import is_overdue, light
 
 FIELDS = ("status", "percent", "narrative", "problems", "next_steps")
@@ -82,6 +83,13 @@ class Item:
     # an indicator value off its trajectory whose owner is asked for a written explanation
     # (tracker.annual.indicators.explanations_for): asked_at, text (None until written) …
     explanation: dict[str, Any] | None = None
+    deadline_text: str = ""  # the task's own 完成时限 as the plan writes it, if any
+
+    @property
+    def milestone(self) -> bool:
+        """The request is the task's own 完成时限 (tracker.requests.milestones): a
+        完成情况报告, 已完成 or why not and by when."""
+        return is_milestone_label(self.period)
 
     @property
     def explanation_pending(self) -> bool:
@@ -196,7 +204,7 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
     rows = session.execute(
         select(ProgressRequest, ReportingPeriod.label, Assignment.role, Assignment.measure_id,
                Measure.code, Measure.title, Measure.text, Measure.section, Indicator, Plan.title,
-               Agency.name, Plan.id)
+               Agency.name, Plan.id, Measure.deadline_text)
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .join(Plan, Plan.id == ReportingPeriod.plan_id)
         .join(Agency, Agency.id == ProgressRequest.agency_id)
@@ -215,8 +223,8 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
     items: list[Item] = []
     by_request: dict[int, Item] = {}
     assignment_of: dict[int, int] = {}
-    for req, period, role, _mid, code, title, text, section, ind, plan_title, agency, plan_id \
-            in rows:
+    for req, period, role, _mid, code, title, text, section, ind, plan_title, agency, plan_id, \
+            deadline in rows:
         item = Item(
             request_id=req.id, plan=plan_title, period=period, due_on=req.due_on,
             due_provisional=req.due_provisional, state=req.state, role=role,
@@ -229,7 +237,7 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
                 "target_text": target_text(ind.comparator, ind.target, ind.unit)},
             agency_id=req.agency_id, agency=agency, plan_id=plan_id, period_name=cn_period(period),
             overdue=is_overdue(req.state, req.due_on, today), answered_late=req.answered_late,
-            original_due_on=req.original_due_on, today=today,
+            original_due_on=req.original_due_on, today=today, deadline_text=deadline or "",
         )
         if policy is not None:
             item.light = light(req.state, req.due_on, req.answered_late, today, policy)

@@ -16,6 +16,7 @@ from tracker.errors import Forbidden
 from tracker.models import Assignment, Indicator, Measure, Plan, ProgressRequest, ReportingPeriod
 from tracker.outbox import enqueue_for_requests
 from tracker.policy import Policy
+from tracker.requests.milestones import ensure_milestones, milestone_assignments
 from tracker.requests.rules import next_action_day
 from tracker.sql import insert_ignore_from_select
 
@@ -37,16 +38,19 @@ def open_due_requests(session: Session, plan: Plan, now: dt.datetime, policy: Po
 
     Idempotent: a request exists once per (period, assignment) or (period, indicator);
     assignments added to the catalog mid-period get theirs on the next run. Each new
-    request queues a notification to the agency's liaisons. Does not commit.
+    request queues a notification to the agency's liaisons. A task's own 完成时限 opens
+    as a milestone period beside the quarters (tracker.requests.milestones: the lead
+    agencies of the tasks due that day). Does not commit.
     """
     today = local_date(now)
     ensure_periods(session, plan, today.year, policy.rules, policy.calendar)
+    ensure_milestones(session, plan, today, policy.rules, policy.calendar)
     periods = session.scalars(
         select(ReportingPeriod).where(
             ReportingPeriod.plan_id == plan.id,
             ReportingPeriod.issue_on <= today,
             ReportingPeriod.due_on >= today,
-        ).order_by(ReportingPeriod.issue_on)
+        ).order_by(ReportingPeriod.issue_on, ReportingPeriod.due_on, ReportingPeriod.label)
     ).all()
     result = OpenResult()
     for period in periods:
@@ -57,7 +61,13 @@ def open_due_requests(session: Session, plan: Plan, now: dt.datetime, policy: Po
             literal(first_rung), literal(now, ProgressRequest.created_at.type),
             literal(period.due_provisional),
         )
-        if period.kind != PeriodKind.YEAR:  # a quarter or a half year: every assignment
+        if period.kind == PeriodKind.MILESTONE:  # the leads of the tasks due that day
+            sel = (
+                select(common[0], Assignment.agency_id, Assignment.id, literal(None), *common[1:])
+                .join(Measure, Measure.id == Assignment.measure_id)
+                .where(milestone_assignments(period, plan))
+            )
+        elif period.kind != PeriodKind.YEAR:  # a quarter or a half year: every assignment
             sel = (
                 select(common[0], Assignment.agency_id, Assignment.id, literal(None), *common[1:])
                 .join(Measure, Measure.id == Assignment.measure_id)

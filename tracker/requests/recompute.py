@@ -7,7 +7,8 @@ change in the middle of a year (January 2020: the Spring Festival break extended
 
 - recomputes each reporting period's rule dates (issue day while not opened yet, due day,
   provisional mark) from the current rules on the new calendar, for periods not opened yet
-  or with open requests (answered history stays as it was judged);
+  or with open requests (answered history stays as it was judged); a milestone's (a
+  task's 完成时限, tracker.requests.milestones) by its own rule;
 - moves the due day of the OPEN requests that still have their period's computed due day
   (an extension's due day was chosen by the office and stays), with `original_due_on`;
 - recomputes `next_action_on` (the next ladder rung, +1/+5/+10 working days) of every open
@@ -34,10 +35,11 @@ from sqlalchemy.orm import Session, aliased
 
 from tracker.dates.periods import year_specs
 from tracker.dates.workdays import local_date
-from tracker.enums import MessageKind, OutboxStatus, RequestState
+from tracker.enums import MessageKind, OutboxStatus, PeriodKind, RequestState
 from tracker.models import AuditEvent, OutboxMessage, Plan, ProgressRequest, ReportingPeriod
 from tracker.outbox import enqueue_for_requests
 from tracker.policy import Policy
+from tracker.requests.milestones import milestone_spec
 from tracker.requests.rules import next_action_day
 
 
@@ -69,6 +71,8 @@ def recompute_due_dates(session: Session, now: dt.datetime, policy: Policy, *,
                  for s in year_specs(y, policy.rules, cal, plan.cadence)}
         for period in periods:
             spec = specs.get(period.label)
+            if spec is None and period.kind == PeriodKind.MILESTONE:  # a task's 完成时限
+                spec = milestone_spec(period.ends_on, policy.rules, cal)
             if spec is None:
                 continue
             old = period.due_on

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tracker.enums import IndicatorKind, ProgressStatus, RequestState, ReviewState
+from tracker.enums import IndicatorKind, PeriodKind, ProgressStatus, RequestState, ReviewState
 from tracker.errors import DomainError
 from tracker.models import (
     AuditEvent,
@@ -53,6 +53,9 @@ FIELD_LABELS = {"status": "状态", "percent": "完成进度", "value": "指标�
                 "narrative": "工作进展", "problems": "需协调解决的问题", "next_steps": "下步计划"}
 MAX_TEXT = 20000
 MAX_SOURCE = 500  # 数据来源: a document or statistic's name
+# A task's own 完成时限 (a milestone, tracker.requests.milestones) is answered by a
+# 完成情况报告: 已完成, or why not and by when (issue 13, build item 5).
+MILESTONE_EXPLANATION = "该任务已到完成时限：未完成的，须在工作进展中说明未完成的原因和完成时间安排"
 # A rate's value agrees with numerator / denominator x 100 when they differ by at most
 # this many percentage points: the value rounded to one decimal place (issue 11, item 3).
 RATE_TOLERANCE = 0.05
@@ -242,9 +245,11 @@ def record_reports(
 ) -> RecordResult:
     """Record a batch of reports in a few statements; all or nothing.
 
-    Raises ReportError if a request is unknown, waived, or an indicator request lacks its
-    value. Concurrent submissions to the same request both land as versions: a clash on
-    (request, version) retries inside a savepoint. Does not commit.
+    Raises ReportError if a request is unknown, waived, an indicator request lacks its
+    value, or a milestone's (a task's 完成时限) is neither 已完成 nor explained in its
+    narrative (`MILESTONE_EXPLANATION`). Concurrent submissions to the same request both
+    land as versions: a clash on (request, version) retries inside a savepoint. Does not
+    commit.
     """
     if not items:
         return RecordResult(0, 0, 0, [])
@@ -276,14 +281,14 @@ def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetim
         select(ProgressRequest.id, ProgressRequest.state, ProgressRequest.due_on,
                ProgressRequest.indicator_id, ReportingPeriod.year,
                func.coalesce(func.max(ProgressReport.version), 0), Indicator.kind,
-               Indicator.level_name, Indicator.level_unit)
+               Indicator.level_name, Indicator.level_unit, ReportingPeriod.kind)
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .outerjoin(ProgressReport, ProgressReport.request_id == ProgressRequest.id)
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
         .where(ProgressRequest.id.in_(ids))
         .group_by(ProgressRequest.id, ProgressRequest.state, ProgressRequest.due_on,
                   ProgressRequest.indicator_id, ReportingPeriod.year, Indicator.kind,
-                  Indicator.level_name, Indicator.level_unit)
+                  Indicator.level_name, Indicator.level_unit, ReportingPeriod.kind)
     ).all()
     info = {r[0]: r for r in rows}
     problems: dict[int, str] = {}
@@ -300,6 +305,9 @@ def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetim
         elif r[3] is not None and r[6] == IndicatorKind.GROWTH and item.numerator is not None:
             problems[item.request_id] = (f"该指标报送{r[7] or '水平值'}（{r[8] or ''}），"
                                          "无需填写分子、分母")
+        elif (r[9] == PeriodKind.MILESTONE and item.status != ProgressStatus.COMPLETED
+              and not item.narrative.strip()):
+            problems[item.request_id] = MILESTONE_EXPLANATION
     if problems:
         raise ReportError(problems, waived=waived)
 

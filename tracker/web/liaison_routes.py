@@ -48,7 +48,13 @@ from tracker.requests.drafts import save_draft
 from tracker.requests.evidence import MAX_BYTES, evidence_for_agency, evidence_path, store_evidence
 from tracker.requests.extensions import ExtensionError, ask_extension
 from tracker.requests.opening import owned_request
-from tracker.requests.reports import AnswerError, ReportError, answer_input, submit_answer
+from tracker.requests.reports import (
+    MILESTONE_EXPLANATION,
+    AnswerError,
+    ReportError,
+    answer_input,
+    submit_answer,
+)
 from tracker.web.deps import Context, DbSession, LiaisonLink, Link, Now, WebContext, app_context
 from tracker.web.forms import (
     AnswerWithFileForm,
@@ -157,8 +163,10 @@ def _problems(exc: DomainError) -> Problems:
     """A refusal's faults, each with the id suffix of the field it is about ("" if none)."""
     if isinstance(exc, AnswerError):
         return [(FIELD_IDS.get(name, ""), text) for name, text in exc.fields]
-    if isinstance(exc, ReportError):  # the only field-bound one: an indicator's value
-        return [("value" if "指标数值" in text else "", text) for text in exc.problems.values()]
+    if isinstance(exc, ReportError):  # field-bound: an indicator's value, a milestone's
+        return [("value" if "指标数值" in text else                # explanation
+                 FIELD_IDS["narrative"] if text == MILESTONE_EXPLANATION else "", text)
+                for text in exc.problems.values()]
     return [("", exc.message)]
 
 

@@ -4,7 +4,11 @@ The rules are `settings.ScoringRules` (DESIGN.md "Scorecard", versioned; printed
 说明 sheet by `ScoringRules.describe`). Per agency, each part on its own maximum:
 
 - 按时报送 (on_time): on-time rate × weight. Requests of the year's periods, waived ones
-  excluded; a report by the (extended) due day is on time.
+  excluded; a report by the (extended) due day is on time. A milestone's request (a
+  task's own 完成时限, owed by its lead: tracker.requests.milestones) is one of them, in
+  the year of its deadline: a deadline report is owed like a quarterly one and chased by
+  the same ladder, so it counts in 应报/按时/完整 and its 督办 and 通报 deduct alike
+  (issue 13, build item 5).
 - 完整性 (completeness): rate of requests whose first report holds a narrative, and next
   steps unless completed, × weight.
 - 牵头任务进展 (progress, lead agencies only): for each measure it leads, the lead's latest
@@ -377,7 +381,10 @@ def _latest_lead_reports(plan: Plan, year: int):  # type: ignore[no-untyped-def]
             ProgressReport.percent, ProgressReport.narrative,
             func.row_number().over(
                 partition_by=Assignment.measure_id,
-                order_by=(ReportingPeriod.ends_on.desc(), ProgressReport.version.desc()),
+                # a milestone ends on its deadline, perhaps a quarter's last day too:
+                # then the later report is the latest word
+                order_by=(ReportingPeriod.ends_on.desc(), ProgressReport.submitted_at.desc(),
+                          ProgressReport.version.desc()),
             ).label("rn"),
         )
         .join(ProgressRequest, ProgressRequest.assignment_id == Assignment.id)

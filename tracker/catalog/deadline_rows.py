@@ -1,0 +1,37 @@
+"""The catalog's 完成时限 onto the measure rows (issue 13, build item 5).
+
+Kept apart from `load.py` (one call from there): the milestone it becomes is tracked by
+`tracker.requests.milestones`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tracker.catalog.schema import Catalog
+from tracker.enums import DeadlineKind
+from tracker.models import Measure
+
+
+def store_deadlines(catalog: Catalog, measures: dict[str, Measure],
+                    bump: Callable[[str], None]) -> None:
+    """Write each catalog measure's `deadline` (schema.Deadline, or None: none written)
+    onto its row in `measures` (keyed by code; every catalog code must be there), and
+    call `bump("deadlines_updated")` once per row that changed. No query; does not flush.
+    """
+    for m in catalog.measures:
+        d = m.deadline
+        values: dict[str, object] = dict(
+            deadline_text=d.text if d else None,
+            deadline_kind=DeadlineKind(d.kind) if d else None,
+            deadline_due=d.due if d and d.kind == "date" else None,
+            deadline_month=d.month if d and d.kind == "yearly" else None,
+            deadline_day=d.day if d and d.kind == "yearly" else None)
+        row = measures[m.code]
+        changed = False
+        for k, v in values.items():
+            if getattr(row, k) != v:
+                setattr(row, k, v)
+                changed = True
+        if changed:
+            bump("deadlines_updated")
