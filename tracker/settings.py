@@ -64,6 +64,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from tracker.enums import ChannelKind
+from tracker.ops.files import os_reason
 
 ENV_PREFIX = "TRACKER_"
 ENV_FILE = ".env"
@@ -446,7 +447,7 @@ def read_config_file(path: Path, label: str) -> str:
     except UnicodeDecodeError as exc:
         reason = f"不是 UTF-8 编码的文本，第 {exc.start + 1} 个字节起无法解码"
     except OSError as exc:
-        reason = f"无法读取：{exc.strerror or exc}"
+        reason = f"无法读取：{os_reason(exc)}"
     raise SettingsError(f"{label} {path}：{reason}")
 
 

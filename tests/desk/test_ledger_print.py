@@ -305,3 +305,12 @@ def test_every_title_of_the_seed_fits_one_line_of_the_print_sheet() -> None:
     assert {wrapped_lines(t, width["任务或指标"]) for t in titles} == {1}
     assert wrapped_lines("确" * 26, width["任务或指标"]) == 2
     assert wrapped_lines("中国人寿保险股份有限公司天津分公司", width["责任单位"]) == 3
+
+
+def test_a_very_long_title_stays_within_excels_tallest_row() -> None:
+    frame = _catalog_rows(2)
+    frame.loc[0, "任务或指标"] = "推进无障碍环境建设" * 330  # about 3,000 characters
+    ws = openpyxl.load_workbook(io.BytesIO(ledger_xlsx(frame, TITLE)))[PRINT_SHEET]
+    heights = [ws.row_dimensions[r].height for r in range(4, 6)]
+    assert 400 < max(heights) <= 409  # xlsxwriter stores 408.75, whole pixels
+    assert frame.loc[0, "任务或指标"] in {ws.cell(r, 2).value for r in range(4, 6)}

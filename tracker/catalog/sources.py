@@ -14,6 +14,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracker.ops.files import os_reason
+
 _BOM = b"\xef\xbb\xbf"
 MAX_BYTES = 20 * 1024 * 1024  # a plan's text is a few hundred KB; a 20 MB file is a mistake
 
@@ -91,7 +93,7 @@ def read_source(path: Path) -> Source:
     except IsADirectoryError:
         raise SourceError(f"{name}：这是文件夹，不是文件") from None
     except OSError as exc:
-        raise SourceError(f"{name}：无法读取（{exc.strerror or exc}）") from None
+        raise SourceError(f"{name}：无法读取（{os_reason(exc)}）") from None
     if suffix == ".docx" or data.startswith(b"PK\x03\x04"):
         return Source(name, docx_paragraphs(data, name), unit="段", encoding="docx")
     text, encoding = decode_text(data, name)

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from tracker.cli.common import catalog_app, console, err, fail
+from tracker.ops.files import os_reason
 
 
 @catalog_app.command("parse")
@@ -66,7 +67,7 @@ def catalog_parse(
     try:
         output.write_text(dump_catalog(result.catalog), encoding="utf-8")
     except OSError as exc:
-        raise fail(f"{output}：无法写入（{exc.strerror or exc}）") from None
+        raise fail(f"{output}：无法写入（{os_reason(exc)}）") from None
     report, catalog = result.report, result.catalog
 
     def say(text: str) -> None:

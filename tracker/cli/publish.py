@@ -24,17 +24,20 @@ def publish_command(
     year's scorecard is issued (tracker scorecard YEAR)."""
     from tracker.annual.publish import default_out, publish
     from tracker.errors import DomainError
+    from tracker.ops.files import os_reason
 
     settings = current_settings()
     with factory()() as session:
         found = plan_or_fail(session, plan)
+        if out is not None and not str(out).strip():  # --out "" is not "here"
+            raise fail("--out 不能为空：请给出网站的目录", code=2)
         target = out if out is not None else default_out(settings.home, found, year)
         try:
             result = publish(session, found, year, target)
         except DomainError as exc:
             raise fail(str(exc), code=1) from None
         except OSError as exc:
-            raise fail(f"无法写入目录 {target}：{exc.strerror or exc}", code=1) from None
+            raise fail(f"无法写入目录 {target}：{os_reason(exc)}", code=1) from None
     console.print(f"已生成《{found.title}》{year}年度公开网站：{result.out}",
                   soft_wrap=True, highlight=False)
     console.print(f"  首页：{result.out / 'index.html'}", soft_wrap=True, highlight=False)

@@ -82,6 +82,10 @@ DETAIL_WRAPPED = {"截止日期说明": 16, "规划": 20, "任务内容": 50, "�
                   "任务或指标": 30, "备注": 14}
 
 
+# Excel's tallest row (409 points); a longer text stays whole in its cell
+MAX_ROW_PT = 409
+
+
 def wrapped_lines(text: str, width: float, font_pt: float = BODY_PT) -> int:
     """How many lines `text` takes in a wrapped column `width` Excel units wide.
 
@@ -209,7 +213,7 @@ def _print_sheet(book: xlsxwriter.Workbook, fmt: _Formats, frame: pd.DataFrame,
             _write(ws, row, col, value, fmt, props)
             if wrap:
                 lines = max(lines, wrapped_lines(_shown(value), width))
-        ws.set_row(row, LINE_PT * lines + ROW_PAD_PT)
+        ws.set_row(row, min(LINE_PT * lines + ROW_PAD_PT, MAX_ROW_PT))
         row += 1
     if not len(frame):
         ws.merge_range(3, 0, 3, last, "（没有符合筛选条件的事项）", fmt(align="center"))

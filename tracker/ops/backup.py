@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from tracker.dates.workdays import SHANGHAI
+from tracker.ops.files import os_reason
 
 
 class BackupError(Exception):
@@ -58,7 +59,7 @@ def backup(url: str, target: Path) -> BackupResult:
         partial.unlink(missing_ok=True)
         partial.touch()
     except OSError as exc:
-        raise BackupError(f"无法写入备份文件 {target}：{exc.strerror or exc}") from None
+        raise BackupError(f"无法写入备份文件 {target}：{os_reason(exc)}") from None
     try:
         if _is_sqlite(url):
             kind = "sqlite"
@@ -69,7 +70,7 @@ def backup(url: str, target: Path) -> BackupResult:
                   _libpq(url)], "pg_dump", env=_pg_env(url))
         os.replace(partial, target)
     except OSError as exc:
-        raise BackupError(f"无法写入备份文件 {target}：{exc.strerror or exc}") from None
+        raise BackupError(f"无法写入备份文件 {target}：{os_reason(exc)}") from None
     finally:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
