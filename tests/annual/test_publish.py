@@ -340,6 +340,11 @@ def test_the_command_writes_and_replaces_the_site(year: dict[str, Any], tmp_path
     r = CliRunner().invoke(app, ["publish", "2017", "--out", str(mine)])
     assert r.exit_code == 1 and "不是本系统生成的公开网站" in r.output
     assert [p.name for p in mine.iterdir()] == ["report.docx"]
+    # an empty --out is not "the current folder"
+    monkeypatch.chdir(mine)
+    r = CliRunner().invoke(app, ["publish", "2017", "--out", ""])
+    assert r.exit_code == 2 and "--out 不能为空" in r.output
+    assert [p.name for p in mine.iterdir()] == ["report.docx"]
 
 
 def test_user_text_never_runs_as_a_formula(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ def publish_command(
     year: int,
     plan: Annotated[str | None, typer.Option(
         "--plan", help="the plan's id (needed when several plans are loaded)")] = None,
-    out: Annotated[Path | None, typer.Option(
+    out: Annotated[str | None, typer.Option(
         "--out", help="the site's folder (default: $TRACKER_HOME/public/YEAR-PLAN); "
                       "replaced when publishing again")] = None,
 ) -> None:
@@ -31,7 +31,7 @@ def publish_command(
         found = plan_or_fail(session, plan)
         if out is not None and not str(out).strip():  # --out "" is not "here"
             raise fail("--out 不能为空：请给出网站的目录", code=2)
-        target = out if out is not None else default_out(settings.home, found, year)
+        target = Path(out) if out is not None else default_out(settings.home, found, year)
         try:
             result = publish(session, found, year, target)
         except DomainError as exc:
