@@ -12,15 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tracker.dates.workdays import local_date
 from tracker.documents.content import OfficialDocument
-from tracker.documents.numbering import format_number, next_serial, parse_serial, taken_by
+from tracker.documents.numbering import assign, format_number, next_serial, parse_serial, taken_by
 from tracker.documents.wording import (
     ANNEX_COLUMNS,
     Counts,
@@ -220,3 +221,24 @@ def build_view(session: Session, row: DocumentEdits, *, kind: str, document_id: 
                         addressees=list(addressees), body_text=body_text, cc=list(cc),
                         items=listed, excluded=list(row.excluded or []), counts=c,
                         document=document, placeholders=values)
+
+
+def number_on_issue(session: Session, row: DocumentEdits, *, kind: str, document_id: int,
+                    items: Sequence[Mapping[str, Any]], current: Callable[[], DocumentView],
+                    confirmed: str | None, issuer: Issuer, actor: str, now: dt.datetime,
+                    names: tuple[str, str, str], error: type[DomainError]) -> str:
+    """The checks every sign-off or issue makes, then the document's 文号 (`numbering.assign`).
+
+    `current`: the document's view as it stands; `confirmed`: the digest the office saw
+    (None: not checked); `names`: (what lists the items, what was confirmed, the act), e.g.
+    ("通报", "通报稿", "签发"). Raises `error` when nothing is left to list or the document
+    changed since it was confirmed; NumberError when the picked serial was taken.
+    """
+    what, draft, act = names
+    if not items:
+        raise error(f"{what}所列事项均已报送、免报或不列入，无需{act}")
+    if confirmed is not None and confirmed != current().digest:
+        raise error(f"{draft}在您核对后已有变化（他人修改，或所列事项已报送、免报），本次未{act}；"
+                    f"请重新核对后{act}", code="changed")
+    return assign(session, office=issuer.sequence, config=issuer.config, on=local_date(now),
+                  kind=kind, document_id=document_id, serial=row.serial, actor=actor, now=now)

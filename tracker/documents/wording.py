@@ -19,7 +19,7 @@ from tracker.dates.periods import period_order
 from tracker.documents.content import AnnexGroup
 from tracker.errors import DomainError
 from tracker.requests.milestones import is_milestone_label
-from tracker.settings import OfficeDocuments
+from tracker.settings import DocumentRules, OfficeDocuments
 
 # five columns, so the task keeps room on A4 at the annex's size (the period is the due
 # day's: 2017年4月10日 is the first quarter's)
@@ -129,6 +129,12 @@ class Issuer:
         same 代字 share one sequence and never print the same number."""
         return (f"号:{self.config.prefix}" if self.config.style == "号"
                 else f"期:{self.mark}")
+
+
+def plan_issuer(plan: Any, rules: DocumentRules) -> Issuer:
+    """The issuer of a plan's documents: its supervision office under its government."""
+    return issuer(plan.government, plan.supervision_office,
+                  rules.for_office(plan.supervision_office))
 
 
 def issuer(government: str, office: str, config: OfficeDocuments) -> Issuer:

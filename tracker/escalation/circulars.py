@@ -25,16 +25,16 @@ from tracker.documents.editing import (
     build_view,
     document_templates,
     excluded_ids,
+    number_on_issue,
 )
-from tracker.documents.numbering import assign
 from tracker.documents.render import render_docx
 from tracker.documents.wording import (
     Counts,
     Issuer,
     counts,
     default_addressees,
-    issuer,
     ordered,
+    plan_issuer,
 )
 from tracker.enums import CircularState, ContactRole, MessageKind, RequestState, role_label
 from tracker.errors import DomainError, NotFound
@@ -177,8 +177,7 @@ def circular_view(session: Session, circular_id: int, *, policy: Policy,
 
 
 def _issuer(plan: Plan, policy: Policy) -> Issuer:
-    return issuer(plan.government, plan.supervision_office,
-                  policy.rules.documents.for_office(plan.supervision_office))
+    return plan_issuer(plan, policy.rules.documents)
 
 
 def circular_docx(session: Session, circular_id: int, *, policy: Policy, now: dt.datetime,
@@ -234,17 +233,12 @@ def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.date
     # what was answered or waived since the draft was made, or left out by the office, is
     # not circulated
     items = circular_items(session, circular)
-    if not items:
-        raise CircularError("通报所列事项均已报送、免报或不列入，无需签发")
-    if confirmed is not None and confirmed != circular_view(
-            session, circular.id, policy=policy, now=now).digest:
-        raise CircularError("通报稿在您核对后已有变化（他人修改，或所列事项已报送、免报），本次未签发；"
-                            "请重新核对后签发", code="changed")
     plan = session.get_one(Plan, circular.plan_id)
-    who = _issuer(plan, policy)
-    circular.number = assign(session, office=who.sequence, config=who.config,
-                             on=local_date(now), kind="circular", document_id=circular.id,
-                             serial=circular.serial, actor=signed_by, now=now)
+    circular.number = number_on_issue(
+        session, circular, kind="circular", document_id=circular.id, items=items,
+        current=lambda: circular_view(session, circular_id, policy=policy, now=now),
+        confirmed=confirmed, issuer=_issuer(plan, policy), actor=signed_by, now=now,
+        names=("通报", "通报稿", "签发"), error=CircularError)
     circular.items = [dict(i) for i in ordered(items)]
     circular.state, circular.signed_by, circular.signed_at = CircularState.SIGNED, signed_by, now
     circular.title = circular.title.removesuffix("（稿）")

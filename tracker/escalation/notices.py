@@ -27,10 +27,10 @@ from tracker.documents.editing import (
     build_view,
     document_templates,
     excluded_ids,
+    number_on_issue,
 )
-from tracker.documents.numbering import assign
 from tracker.documents.render import render_docx
-from tracker.documents.wording import Counts, Issuer, counts, issuer
+from tracker.documents.wording import Counts, Issuer, counts, plan_issuer
 from tracker.enums import CircularState, Level, RequestState, role_label
 from tracker.errors import DomainError, NotFound
 from tracker.models import (
@@ -157,8 +157,7 @@ def notice_view(session: Session, notice_id: int, *, policy: Policy,
 
 
 def _issuer(plan: Plan, policy: Policy) -> Issuer:
-    return issuer(plan.government, plan.supervision_office,
-                  policy.rules.documents.for_office(plan.supervision_office))
+    return plan_issuer(plan, policy.rules.documents)
 
 
 def notice_docx(session: Session, notice_id: int, *, policy: Policy, now: dt.datetime,
@@ -201,17 +200,12 @@ def issue_notice(session: Session, notice_id: int, *, issued_by: str, now: dt.da
     if notice.state != CircularState.DRAFT:
         raise NoticeError("该督办通知单已印发")
     items = notice_items(session, notice)
-    if not items:
-        raise NoticeError("督办通知单所列事项均已报送、免报或不列入，无需印发")
-    if confirmed is not None and confirmed != notice_view(
-            session, notice.id, policy=policy, now=now).digest:
-        raise NoticeError("督办通知单在您核对后已有变化（他人修改，或所列事项已报送、免报），本次未印发；"
-                          "请重新核对后印发", code="changed")
     plan = session.get_one(Plan, notice.plan_id)
-    who = _issuer(plan, policy)
-    notice.number = assign(session, office=who.sequence, config=who.config,
-                           on=local_date(now), kind=KIND, document_id=notice.id,
-                           serial=notice.serial, actor=issued_by, now=now)
+    notice.number = number_on_issue(
+        session, notice, kind=KIND, document_id=notice.id, items=items,
+        current=lambda: notice_view(session, notice_id, policy=policy, now=now),
+        confirmed=confirmed, issuer=_issuer(plan, policy), actor=issued_by, now=now,
+        names=("督办通知单", "督办通知单", "印发"), error=NoticeError)
     notice.items = items
     notice.state, notice.issued_by, notice.issued_at = CircularState.SIGNED, issued_by, now
     view = notice_view(session, notice.id, policy=policy, now=now)
