@@ -3,6 +3,16 @@
 Loading the same catalog twice changes nothing. A changed catalog updates rows in place:
 measures and indicators keep their ids (so progress history stays attached), removed
 assignments are deactivated rather than deleted, and new ones are added.
+
+A plan is one document: its id names it, its identity is (issuer, 文号, issue date). A
+catalog whose id is loaded already but whose identity differs is another document under
+a taken id, refused (`PlanIdentityError`) unless `replace=True` says it is the same plan
+re-issued: then it updates the plan in place like a changed catalog, keeping every
+request and report. A new id adds a plan beside the others; the directory is shared.
+
+Names resolve as the directory stands on the load's day (a merged agency's old name finds
+the agency it was merged into). Names new to a government's directory, and the phrases the
+catalog flagged, go to the office's review list (`tracker.directory.review`).
 """
 
 from __future__ import annotations
@@ -15,9 +25,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.catalog.schema import Catalog, dump_catalog
-from tracker.directory.agencies import AgencySpec, ensure_agencies
+from tracker.dates.workdays import local_date
+from tracker.directory.agencies import AgencySpec, _lookup, ensure_agencies
+from tracker.directory.review import record_reviews
 from tracker.enums import AgencyKind, Role
+from tracker.errors import Conflict
 from tracker.models import Agency, Assignment, AuditEvent, Indicator, Measure, Plan
+
+
+class PlanIdentityError(Conflict):
+    """A catalog names a loaded plan's id but another document (issuer, 文号, issue date)."""
+
+    code = "plan-identity"
+
+
+IDENTITY = (("issuer", "发文机关"), ("doc_number", "文号"), ("issued", "成文日期"))
 
 
 @dataclass
@@ -40,11 +62,15 @@ def _set(obj: object, **values: object) -> bool:
     return changed
 
 
-def load_catalog(session: Session, catalog: Catalog, now: dt.datetime) -> LoadResult:
-    """Upsert the plan, agencies, measures, indicators and assignments of `catalog`.
+def load_catalog(session: Session, catalog: Catalog, now: dt.datetime, *,
+                 replace: bool = False) -> LoadResult:
+    """Upsert the plan, agencies, measures, indicators and assignments of `catalog`, and
+    add its flags and new names to the office's review list.
 
     Returns counts of created/updated/deactivated rows by kind; all zero on a reload.
-    Does not commit.
+    Raises PlanIdentityError (Chinese, naming each difference) when the plan id is loaded
+    with another issuer, 文号 or issue date and `replace` is False; AgencyError for an
+    alias of two agencies. Does not commit.
     """
     digest = hashlib.sha256(dump_catalog(catalog).encode()).hexdigest()
     info = catalog.plan
@@ -67,26 +93,38 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime) -> LoadRe
         bump("plan_created")
     elif plan.catalog_hash == digest:
         return LoadResult(plan.id, {})
-    elif _set(plan, catalog_hash=digest, **settings):
-        bump("plan_updated")
+    else:
+        _check_identity(plan, catalog, replace)
+        if _set(plan, catalog_hash=digest, **settings):
+            bump("plan_updated")
 
     # Agencies live in the directory shared by all plans, keyed by (government, name):
     # a second plan naming 市民政局 finds the same row, its contacts and its link.
-    specs = [AgencySpec(a.name, a.kind, tuple(a.aliases)) for a in catalog.agencies]
+    specs = [AgencySpec(a.name, a.kind, tuple(a.aliases), a.parent) for a in catalog.agencies]
     listed = {a.name for a in catalog.agencies}
     specs += [AgencySpec(name, AgencyKind.CITY_AGENCY) for name in
               (info.supervision_office, info.performance_office, info.meeting_contact)
               if name and name not in listed]
-    before = session.scalar(select(func.count()).select_from(Agency)) or 0
-    agency_ids = ensure_agencies(session, info.government, specs)
-    created = (session.scalar(select(func.count()).select_from(Agency)) or 0) - before
-    if created:
-        bump("agencies_created", created)
+    day = local_date(now)
+    names = {s.name for s in specs} | {a for s in specs for a in s.aliases}
+    known = _lookup(session, info.government, names, day)
+    established = session.scalar(select(func.count()).select_from(Agency)
+                                 .where(Agency.government == info.government)) or 0
+    agency_ids = ensure_agencies(session, info.government, specs, day)
+    added = {s.name: agency_ids[s.name] for s in specs
+             if s.name not in known and agency_ids[s.name] not in known.values()}
+    if added:
+        bump("agencies_created", len(added))
+    _link_parents(session, info.government, specs, agency_ids, day)
 
     measures = {m.code: m for m in session.scalars(select(Measure).where(Measure.plan_id == plan.id))}
     for pos, m in enumerate(catalog.measures):
+        d = m.deadline
         values = dict(section=m.section, title=m.title, text=m.text, position=pos, active=True,
-                      targets=[t.model_dump(mode="json") for t in m.targets])
+                      targets=[t.model_dump(mode="json") for t in m.targets],
+                      deadline_text=d.text if d else None, deadline_kind=d.kind if d else None,
+                      deadline_due=d.due if d else None, deadline_month=d.month if d else None,
+                      deadline_day=d.day if d else None, leader=m.leader)
         if m.code not in measures:
             measures[m.code] = Measure(plan_id=plan.id, code=m.code, **values)
             session.add(measures[m.code])
@@ -102,11 +140,45 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime) -> LoadRe
 
     _load_assignments(session, catalog, measures, agency_ids, bump)
     _load_indicators(session, catalog, plan, agency_ids, bump)
+    # the first plan of a government establishes its directory: nothing to compare with
+    reviews = record_reviews(session, plan.id, catalog, added if established else {}, now)
+    if reviews:
+        bump("reviews_created", reviews)
     session.add(AuditEvent(at=now, actor="system:catalog", action="catalog.load",
                            object_type="plan", object_id=info.id,
                            detail={"hash": digest, **counts}))
     session.flush()
     return LoadResult(plan.id, counts)
+
+
+def _check_identity(plan: Plan, catalog: Catalog, replace: bool) -> None:
+    """Refuse another document under a loaded plan's id, naming each difference, unless
+    `replace` says it is the same plan re-issued."""
+    info = catalog.plan
+    differs = [f"{label}：已载入“{getattr(plan, key) or '（无）'}”，本次“{getattr(info, key) or '（无）'}”"
+               for key, label in IDENTITY if getattr(plan, key) != getattr(info, key)]
+    if differs and not replace:
+        raise PlanIdentityError(
+            f"规划标识“{info.id}”已载入另一份文件（《{plan.title}》）：" + "；".join(differs)
+            + "。如是同一规划重新印发，请加 --replace 更新（已有的进展调度和报送保留）；"
+              "如是另一份文件，请换一个规划标识")
+
+
+def _link_parents(session: Session, government: str, specs: list[AgencySpec],
+                  agency_ids: dict[str, int], day: dt.date) -> None:
+    """Set each agency's parent (the catalog's `Agency.parent`) when the directory knows
+    it; two statements whatever the count."""
+    wanted = {s.name: s.parent for s in specs if s.parent}
+    if not wanted:
+        return
+    parents = _lookup(session, government, set(wanted.values()), day)
+    rows = session.scalars(select(Agency).where(Agency.id.in_(
+        [agency_ids[n] for n in wanted])))
+    by_id = {agency_ids[n]: p for n, p in wanted.items()}
+    for row in rows:
+        parent = parents.get(by_id[row.id])
+        if parent is not None and parent != row.id and row.parent_id != parent:
+            row.parent_id = parent
 
 
 def _load_assignments(session, catalog, measures, agencies, bump) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,276 @@
+"""The office's review list of the directory (单位名录待核, issue 13, item 4).
+
+A load (`tracker.catalog.load`) leaves two kinds of row here (`DirectoryReview`):
+- a phrase the catalog flagged on a measure (`Measure.flags`): a generic phrase
+  (各有关部门和单位, 等有关部门), 有关区 (which districts?), a deadline or indicator the
+  importer could not read. The office picks the agencies or districts it means (the
+  assignments are created: co-responsible, or district for the districts field) or
+  dismisses it with a reason;
+- a name the directory did not know: the loader added it as a new agency so the task is
+  tracked at once. The office maps it to an existing agency (the name becomes that
+  agency's alias; the assignments move there, see `renames.move_assignments`) or accepts
+  it as a new agency. When a government's directory is empty, the first plan loaded
+  establishes it: its names are not "unknown" (nothing to compare them with).
+
+Each resolution is one audited action (`AuditEvent`, action `directory.review.*`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tracker.catalog.schema import Catalog
+from tracker.directory.agencies import _lookup
+from tracker.directory.renames import move_assignments
+from tracker.enums import Role
+from tracker.errors import Conflict, DomainError, NotFound
+from tracker.models import (
+    Agency,
+    AgencyAlias,
+    Assignment,
+    AuditEvent,
+    DirectoryReview,
+    Measure,
+    Plan,
+)
+from tracker.sql import insert_ignore_values
+
+OPEN = "open"
+STATES = {"open": "待处理", "mapped": "已对应到已有单位", "accepted": "已确认为新单位",
+          "assigned": "已指定单位", "dismissed": "不予处理"}
+FIELDS = {"lead": "牵头单位", "co": "配合单位", "districts": "区县", "deadline": "完成时限",
+          "indicators": "关联指标", "name": "单位名称", "parent": "上级单位"}
+ASSIGNABLE = ("lead", "co", "districts")  # fields whose phrase stands for agencies
+
+
+class ReviewError(DomainError):
+    """A refusal of a review action, in Chinese."""
+
+
+def record_reviews(session: Session, plan_id: int, catalog: Catalog,
+                   new_names: dict[str, int], now: dt.datetime) -> int:
+    """Add the catalog's flagged phrases and the names new to the directory (`new_names`:
+    {name: the agency id the load added}) to the review list of plan `plan_id`. One INSERT
+    … ON CONFLICT DO NOTHING: a row already there (open or resolved) stays as it is.
+    Returns the number of rows added."""
+    rows: list[dict[str, object]] = [dict(plan_id=plan_id, kind="flag", measure_code=m.code, field=f.field,
+                 phrase=f.phrase[:200], reason=f.reason, agency_id=None, state=OPEN,
+                 agency_ids=[], created_at=now)
+            for m in catalog.measures for f in m.flags]
+    rows += [dict(plan_id=plan_id, kind="name", measure_code="", field="name", phrase=name,
+                  reason="单位名录中原无此名称，载入时已作为新单位加入；请确认为新单位，"
+                         "或对应到名录中已有的单位（如简称、曾用名）",
+                  agency_id=agency_id, state=OPEN, agency_ids=[], created_at=now)
+             for name, agency_id in sorted(new_names.items())]
+    return insert_ignore_values(session, DirectoryReview.__table__, rows)  # type: ignore[arg-type]
+
+
+def open_count(session: Session) -> int:
+    """How many rows wait for the office (the navigation's badge)."""
+    return int(session.scalar(select(func.count()).select_from(DirectoryReview)
+                              .where(DirectoryReview.state == OPEN)) or 0)
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One row as the page shows it: the plan's title, the measure's title (a flag), the
+    agency the load added (a name), and what the office may pick from."""
+
+    row: DirectoryReview
+    plan: str
+    measure: str  # "2.1.3 title", or "" for a name
+    agency: str  # the agency added for a name, or the agencies picked
+    choices: list[tuple[int, str]]  # agencies (or districts) the office may pick
+
+    @property
+    def field_label(self) -> str:
+        return FIELDS.get(self.row.field, self.row.field)
+
+    @property
+    def state_label(self) -> str:
+        return STATES.get(self.row.state, self.row.state)
+
+    @property
+    def assignable(self) -> bool:
+        return self.row.kind == "flag" and self.row.field in ASSIGNABLE
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    open: list[ReviewItem]
+    resolved: list[ReviewItem]  # the latest resolved, newest first
+
+
+def review_page(session: Session, resolved_limit: int = 20) -> ReviewPage:
+    """The open rows (by plan, measure order, then names) and the latest resolved ones.
+    A handful of queries whatever the number of rows: the rows with their plan and
+    measure, the agencies named, and each government's choosable agencies."""
+    rows = session.execute(
+        select(DirectoryReview, Plan, Measure.title, Measure.position)
+        .join(Plan, Plan.id == DirectoryReview.plan_id)
+        .outerjoin(Measure, (Measure.plan_id == DirectoryReview.plan_id)
+                   & (Measure.code == DirectoryReview.measure_code))
+        .where(DirectoryReview.state == OPEN)
+        .order_by(Plan.id, DirectoryReview.kind.desc(), Measure.position, DirectoryReview.id)).all()
+    done = session.execute(
+        select(DirectoryReview, Plan, Measure.title, Measure.position)
+        .join(Plan, Plan.id == DirectoryReview.plan_id)
+        .outerjoin(Measure, (Measure.plan_id == DirectoryReview.plan_id)
+                   & (Measure.code == DirectoryReview.measure_code))
+        .where(DirectoryReview.state != OPEN)
+        .order_by(DirectoryReview.resolved_at.desc(), DirectoryReview.id.desc())
+        .limit(resolved_limit)).all()
+    ids = {r.agency_id for r, *_ in [*rows, *done] if r.agency_id}
+    ids |= {i for r, *_ in done for i in r.agency_ids}
+    names = dict(session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(ids))).all())
+    governments = {p.government for _, p, *_ in rows}
+    choosable = _choosable(session, governments)
+    district_ids = {p.id: _lookup(session, p.government, set(p.districts)) for _, p, *_ in rows}
+
+    def item(r: DirectoryReview, plan: Plan, title: str | None) -> ReviewItem:
+        measure = f"{r.measure_code} {title}" if r.measure_code else ""
+        if r.kind == "flag" and r.field == "districts":
+            got = district_ids.get(plan.id, {})
+            choices = [(got[d], d) for d in plan.districts if d in got]
+        elif r.state == OPEN:
+            choices = [(i, n) for i, n in choosable.get(plan.government, [])
+                       if i != r.agency_id]
+        else:
+            choices = []
+        agency = (names.get(r.agency_id or 0, "") if r.kind == "name"
+                  else "、".join(names.get(i, "") for i in r.agency_ids))
+        return ReviewItem(r, plan.title, measure, agency, choices)
+
+    return ReviewPage([item(r, p, t) for r, p, t, _ in rows],
+                      [item(r, p, t) for r, p, t, _ in done])
+
+
+def _choosable(session: Session, governments: set[str]) -> dict[str, list[tuple[int, str]]]:
+    """{government: [(id, name)]} of the agencies one may map to or pick: not merged away,
+    not a name still waiting on the list; by name."""
+    if not governments:
+        return {}
+    waiting = select(DirectoryReview.agency_id).where(DirectoryReview.state == OPEN,
+                                                      DirectoryReview.agency_id.is_not(None))
+    out: dict[str, list[tuple[int, str]]] = {}
+    for gov, i, name in session.execute(
+            select(Agency.government, Agency.id, Agency.name)
+            .where(Agency.government.in_(governments), Agency.merged_into_id.is_(None),
+                   Agency.id.not_in(waiting))
+            .order_by(Agency.government, Agency.name)):
+        out.setdefault(gov, []).append((i, name))
+    return out
+
+
+def _open_row(session: Session, review_id: int, kind: str) -> DirectoryReview:
+    row = session.get(DirectoryReview, review_id)
+    if row is None:
+        raise NotFound(f"没有编号为 {review_id} 的待核事项")
+    if row.state != OPEN:
+        raise Conflict(f"“{row.phrase}”已处理（{STATES.get(row.state, row.state)}）")
+    if row.kind != kind:
+        raise ReviewError(f"“{row.phrase}”不能这样处理")
+    return row
+
+
+def _done(session: Session, row: DirectoryReview, state: str, by: str, now: dt.datetime,
+          **detail: object) -> None:
+    row.state, row.resolved_at, row.resolved_by = state, now, by
+    session.add(AuditEvent(at=now, actor=by, action=f"directory.review.{state}",
+                           object_type="directory_review", object_id=str(row.id),
+                           detail={"phrase": row.phrase, "measure": row.measure_code,
+                                   "field": row.field, **detail}))
+    session.flush()
+
+
+def map_name(session: Session, review_id: int, agency_id: int, *, by: str,
+             now: dt.datetime) -> None:
+    """The name is another name of agency `agency_id` (same government): it becomes its
+    alias, the agency the load added for it is marked merged into it from the start (so
+    the name resolves there on any day), and its active assignments and indicators move
+    there. Requests already opened for the added agency stay with it (the merge rule).
+    Raises ReviewError (Chinese) for an agency of another government or one merged away;
+    NotFound / Conflict for an unknown or resolved row. Does not commit."""
+    row = _open_row(session, review_id, "name")
+    added = session.get(Agency, row.agency_id) if row.agency_id else None
+    target = session.get(Agency, agency_id)
+    if added is None:
+        raise ReviewError(f"“{row.phrase}”对应的单位已不在名录中")
+    if target is None or target.government != added.government or target.id == added.id:
+        raise ReviewError(f"请从{added.government}的单位中选择“{row.phrase}”对应的单位")
+    if target.merged_into_id is not None:
+        raise ReviewError(f"“{target.name}”已合并到其他单位，请选择合并后的单位")
+    added.merged_into_id, added.merged_on = target.id, None
+    insert_ignore_values(session, AgencyAlias.__table__, [  # type: ignore[arg-type]
+        dict(agency_id=target.id, government=target.government, alias=row.phrase)])
+    moved = move_assignments(session, [added.id], target.id)
+    row.agency_ids = [target.id]
+    _done(session, row, "mapped", by, now, agency=target.name, assignments_moved=moved)
+
+
+def accept_name(session: Session, review_id: int, *, by: str, now: dt.datetime) -> None:
+    """The name is a new agency of the directory, as the load added it. Does not commit."""
+    row = _open_row(session, review_id, "name")
+    _done(session, row, "accepted", by, now)
+
+
+def assign_flag(session: Session, review_id: int, agency_ids: Iterable[int], *, by: str,
+                now: dt.datetime) -> int:
+    """The flagged phrase means these agencies: each gets an assignment of the measure
+    (district for the districts field, co-responsible otherwise), added after the measure's
+    others, or reactivated; an active one stays as it is. Returns the number added.
+    Raises ReviewError (Chinese) when nothing is picked or a pick is not among the
+    choices (the plan's districts, or its government's agencies). Does not commit."""
+    row = _open_row(session, review_id, "flag")
+    if row.field not in ASSIGNABLE:
+        raise ReviewError(f"“{row.phrase}”（{FIELDS.get(row.field, row.field)}）不是单位，"
+                          "只能写明理由后不予处理")
+    picked = sorted(set(agency_ids))
+    if not picked:
+        raise ReviewError(f"请选择“{row.phrase}”所指的单位")
+    plan = session.get_one(Plan, row.plan_id)
+    measure = session.scalar(select(Measure).where(Measure.plan_id == plan.id,
+                                                   Measure.code == row.measure_code))
+    if measure is None:
+        raise ReviewError(f"规划中已没有任务 {row.measure_code}")
+    if row.field == "districts":
+        allowed = set(_lookup(session, plan.government, set(plan.districts)).values())
+    else:
+        allowed = {i for i, _ in _choosable(session, {plan.government}).get(plan.government, [])}
+    if not set(picked) <= allowed:
+        raise ReviewError("所选单位不在可选范围内，请刷新页面后重新选择")
+    role = Role.DISTRICT if row.field == "districts" else Role.CO
+    there = {a.agency_id: a for a in session.scalars(
+        select(Assignment).where(Assignment.measure_id == measure.id))}
+    last = max((a.position for a in there.values()), default=-1)
+    added = 0
+    for agency_id in picked:
+        a = there.get(agency_id)
+        if a is None:
+            last += 1
+            session.add(Assignment(measure_id=measure.id, agency_id=agency_id, role=role,
+                                   position=last))
+            added += 1
+        elif not a.active:
+            last += 1
+            a.active, a.role, a.position = True, role, last
+            added += 1
+    row.agency_ids = picked
+    _done(session, row, "assigned", by, now, agencies=picked, assignments_added=added)
+    return added
+
+
+def dismiss(session: Session, review_id: int, note: str, *, by: str, now: dt.datetime) -> None:
+    """Leave a flagged phrase as it is, with the office's reason (required). Does not
+    commit. Raises ReviewError without a reason."""
+    row = _open_row(session, review_id, "flag")
+    note = note.strip()
+    if not note:
+        raise ReviewError("请写明不予处理的理由")
+    row.note = note[:500]
+    _done(session, row, "dismissed", by, now, note=row.note)
