@@ -151,7 +151,8 @@ def test_another_document_under_a_loaded_id_is_refused_naming_what_differs(
         "发文机关：已载入“天津市人民政府办公厅”，本次“天津市残疾人联合会”；"
         "文号：已载入“津政办发〔2017〕1号”，本次“津残联〔2017〕8号”；"
         "成文日期：已载入“2017-01-05”，本次“2017-03-01”。"
-        "如是同一规划重新印发，请加 --replace 更新（已有的进展调度和报送保留）；如是另一份文件，请换一个规划标识")
+        "如是同一规划重新印发，请加 --replace 更新（已有的进展调度和报送保留）；"
+        "如是另一份文件，请换一个规划标识")
     assert refused.value.status == 409
     # the command says so in Chinese, no traceback, and the database is as it was
     monkeypatch.setenv("TRACKER_DATABASE_URL", db_url)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from tracker.catalog.schema import Catalog, dump_catalog
 from tracker.dates.workdays import local_date
 from tracker.directory.agencies import AgencySpec, _lookup, ensure_agencies
-from tracker.directory.review import record_reviews
+from tracker.directory.review import picked_assignments, record_reviews
 from tracker.enums import AgencyKind, Role
 from tracker.errors import Conflict
 from tracker.models import Agency, Assignment, AuditEvent, Indicator, Measure, Plan
@@ -182,19 +182,31 @@ def _link_parents(session: Session, government: str, specs: list[AgencySpec],
 
 
 def _load_assignments(session, catalog, measures, agencies, bump) -> None:  # type: ignore[no-untyped-def]
+    """The catalog's assignments, one per (measure, agency): the first listing wins (lead,
+    then co, then districts), so two names of one agency (市国税局 and 市地税局 after their
+    merge) keep the stronger role. The agencies the office picked for a flagged phrase on
+    the review list stay too (they are not in the catalog)."""
     districts = list(catalog.plan.districts)
     wanted: dict[tuple[int, int], tuple[Role, int]] = {}
+    sizes: dict[int, int] = {}
     for m in catalog.measures:
         mid = measures[m.code].id
         rows = [(m.lead, Role.LEAD)] + [(c, Role.CO) for c in m.co]
         rows += [(d, Role.DISTRICT) for d in (districts if m.districts else m.district_names)]
         for pos, (name, role) in enumerate(rows):
-            wanted[(mid, agencies[name])] = (role, pos)
+            wanted.setdefault((mid, agencies[name]), (role, pos))
+        sizes[mid] = len(rows)
     measure_ids = [m.id for m in measures.values()]
     existing = {
         (a.measure_id, a.agency_id): a
         for a in session.scalars(select(Assignment).where(Assignment.measure_id.in_(measure_ids)))
     }
+    plan_id = next(iter(measures.values())).plan_id
+    for key, role in picked_assignments(session, plan_id):
+        if key not in wanted and key[0] in sizes:
+            pos = existing[key].position if key in existing else sizes[key[0]]
+            sizes[key[0]] = max(sizes[key[0]], pos + 1)
+            wanted[key] = (role, pos)
     for key, (role, pos) in wanted.items():
         row = existing.get(key)
         if row is None:

@@ -53,7 +53,7 @@ def agency_alias(
         except DomainError as exc:
             raise fail(str(exc)) from None
         name = row.name
-    console.print(f"已记录：“{alias}”即“{name}”" if changed else "已记录过，未作改动")
+    console.print(f"已记录：“{alias}”即“{name}”" if changed else "已记录过，未作改动", soft_wrap=True)
 
 
 @agency_app.command("merge")
@@ -82,4 +82,5 @@ def agency_merge(
                                    now=parse_now(now))
         except DomainError as exc:
             raise fail(str(exc)) from None
-    console.print(f"已记录：{'、'.join(old)} 自 {day} 起并入“{into}”，移交任务分解 {moved} 项")
+    console.print(f"已记录：{'、'.join(old)} 自 {day} 起并入“{into}”，移交任务分解 {moved} 项",
+                  soft_wrap=True)

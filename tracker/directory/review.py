@@ -70,6 +70,20 @@ def record_reviews(session: Session, plan_id: int, catalog: Catalog,
     return insert_ignore_values(session, DirectoryReview.__table__, rows)  # type: ignore[arg-type]
 
 
+def picked_assignments(session: Session, plan_id: int) -> list[tuple[tuple[int, int], Role]]:
+    """((measure id, agency id), role) of every agency the office picked for a flagged
+    phrase of plan `plan_id` (district for the districts field, else co-responsible): the
+    loader keeps them when the plan is loaded again. One query."""
+    rows = session.execute(
+        select(Measure.id, DirectoryReview.field, DirectoryReview.agency_ids)
+        .join(Measure, (Measure.plan_id == DirectoryReview.plan_id)
+              & (Measure.code == DirectoryReview.measure_code))
+        .where(DirectoryReview.plan_id == plan_id, DirectoryReview.state == "assigned")
+        .order_by(DirectoryReview.id)).all()
+    return [((mid, agency_id), Role.DISTRICT if field == "districts" else Role.CO)
+            for mid, field, ids in rows for agency_id in ids]
+
+
 def open_count(session: Session) -> int:
     """How many rows wait for the office (the navigation's badge)."""
     return int(session.scalar(select(func.count()).select_from(DirectoryReview)
