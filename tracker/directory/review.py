@@ -175,10 +175,10 @@ def _choosable(session: Session, governments: set[str]) -> dict[str, list[tuple[
     for gov, i, name in session.execute(
             select(Agency.government, Agency.id, Agency.name)
             .where(Agency.government.in_(governments), Agency.merged_into_id.is_(None),
-                   Agency.id.not_in(waiting))
-            .order_by(Agency.government, Agency.name)):
+                   Agency.id.not_in(waiting))):
         out.setdefault(gov, []).append((i, name))
-    return out
+    # by name in code point order: the same on every database, whatever its collation
+    return {gov: sorted(rows, key=lambda r: (r[1], r[0])) for gov, rows in out.items()}
 
 
 def _open_row(session: Session, review_id: int, kind: str) -> DirectoryReview:
