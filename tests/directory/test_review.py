@@ -89,6 +89,7 @@ def test_the_page_lists_what_the_load_left(db):
     assert [n for _, n in page.open[0].choices] == [
         "和平区人民政府", "市人力资源和社会保障局", "市政府督查室", "市残联", "市民政局",
         "市绩效办", "市财政局", "河东区人民政府"]
+    assert [i.similar for i in page.open] == [["市人力资源和社会保障局"], [], [], []]
     assert page.resolved == []
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -100,6 +101,7 @@ class ReviewItem:
     measure: str  # "2.1.3 title", or "" for a name
     agency: str  # the agency added for a name, or the agencies picked
     choices: list[tuple[int, str]]  # agencies (or districts) the office may pick
+    similar: list[str] = field(default_factory=list)  # a new name's look-alikes in the directory
 
     @property
     def field_label(self) -> str:
@@ -156,12 +158,23 @@ def review_page(session: Session, resolved_limit: int = 20) -> ReviewPage:
                        if i != r.agency_id]
         else:
             choices = []
-        agency = (names.get(r.agency_id or 0, "") if r.kind == "name"
-                  else "、".join(names.get(i, "") for i in r.agency_ids))
-        return ReviewItem(r, plan.title, measure, agency, choices)
+        # the picked agencies (or the one a name was mapped to), else the one a load added
+        agency = ("、".join(names.get(i, "") for i in r.agency_ids) if r.agency_ids
+                  else names.get(r.agency_id or 0, ""))
+        similar = similar_names(r.phrase, [n for _, n in choices]) if (
+            r.kind == "name" and r.state == OPEN) else []
+        return ReviewItem(r, plan.title, measure, agency, choices, similar)
 
     return ReviewPage([item(r, p, t) for r, p, t, _ in rows],
                       [item(r, p, t) for r, p, t, _ in done])
+
+
+def similar_names(name: str, names: list[str], limit: int = 3) -> list[str]:
+    """Up to `limit` of `names` that read like `name` (difflib's ratio ≥ 0.8: 市人力资源社会
+    保障局 and 市人力资源和社会保障局), most alike first: a hint for the office, never a
+    decision."""
+    scored = [(SequenceMatcher(None, name, n).ratio(), n) for n in names if n != name]
+    return [n for ratio, n in sorted(scored, key=lambda x: (-x[0], x[1])) if ratio >= 0.8][:limit]
 
 
 def _choosable(session: Session, governments: set[str]) -> dict[str, list[tuple[int, str]]]:

@@ -46,13 +46,15 @@ DONE = {"mapped": "已对应到已有单位，并记为该单位的简称；其�
 
 
 def _page(request: Request, session: Session, viewer: Desk, *, done: str | None = None,
-          errors: dict[int, str] | None = None, typed: dict[int, str] | None = None,
+          error: tuple[int, str, str] | None = None, typed: str = "",
           status: int = 200) -> HTMLResponse:
+    """The page; `error` (row id, action, message) marks the form the refusal concerns
+    and keeps what was typed (`typed`, a dismissal's reason)."""
     page = review_page(session)
     session.commit()
     return templates.TemplateResponse(request, "desk/directory.html", {
         "desk": viewer, "page": page, "tz": SHANGHAI, "done": DONE.get(done or ""),
-        "errors": errors or {}, "typed": typed or {}}, status_code=status)
+        "error": error, "typed": typed}, status_code=status)
 
 
 @router.get("/desk/directory", response_class=HTMLResponse)
@@ -88,6 +90,6 @@ def resolve_review(request: Request, review_id: Id,
     except ReviewError as exc:
         session.rollback()
         return _page(request, session, desk_again(session, who, now),
-                     errors={review_id: exc.message}, typed={review_id: form.note}, status=422)
+                     error=(review_id, form.action, exc.message), typed=form.note, status=422)
     session.commit()
     return RedirectResponse(f"/desk/directory?m={state}", 303)
