@@ -127,6 +127,7 @@ def test_the_same_file_twice_changes_nothing(db, db_url, tmp_path, monkeypatch):
     path.write_text(dump_catalog(flagged), encoding="utf-8")
     r = run(app, ["catalog", "load", str(path), "--now", "2017-01-05T09:00"])
     assert r.exit_code == 0, r.output
+    assert "有 1 项（新单位名称、泛指表述）待督查室在“单位名录待核”页面（/desk/directory）核定" in r.output
     with db() as s:
         before = _whole_database(s)
     r = run(app, ["catalog", "load", str(path), "--now", "2017-02-05T09:00"])
@@ -253,3 +254,20 @@ def test_flags_and_names_new_to_the_directory_go_to_the_review_list(db):
         ("flag", "2", "co", "等有关部门", "open", None),
         ("flag", "3", "districts", "有关区", "open", None),
         ("name", "", "name", "市人力资源社会保障局", "open", "市人力资源社会保障局")]
+
+
+def test_an_agency_gets_its_parent_from_the_catalog(db):
+    data = small_plan().model_dump(mode="json")
+    data["schema_version"] = 2
+    data["agencies"] += [{"name": "南营门街道办事处", "kind": "district_government",
+                          "parent": "和平区人民政府"},
+                         {"name": "新兴街道办事处", "kind": "district_government",
+                          "parent": "和平区政府"}]  # a parent the directory does not know
+    data["measures"][1]["co"] = ["市残联", "南营门街道办事处", "新兴街道办事处"]
+    with transaction(db) as s:
+        load_catalog(s, Catalog.model_validate(data), at("2017-01-05"))
+    with db() as s:
+        heping = s.scalars(select(Agency.id).where(Agency.name == "和平区人民政府")).one()
+        parents = dict(s.execute(select(Agency.name, Agency.parent_id).where(
+            Agency.name.in_(["南营门街道办事处", "新兴街道办事处"]))).all())
+    assert parents == {"南营门街道办事处": heping, "新兴街道办事处": None}

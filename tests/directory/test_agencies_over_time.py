@@ -26,6 +26,7 @@ from tracker.models import (
     AgencyAlias,
     Assignment,
     AuditEvent,
+    Contact,
     Measure,
     Plan,
     ProgressRequest,
@@ -186,6 +187,9 @@ def test_the_cli_records_an_alias_and_a_merge(db, db_url, tmp_path, monkeypatch)
                   "--on", "2018-06-15", "--now", "2018-06-20T09:00"])
     assert r.exit_code == 0, r.output
     assert "市国税局、市地税局 自 2018-06-15 起并入“国家税务总局天津市税务局”，移交任务分解 3 项" in r.output
+    # after the merge, a liaison added under an old name serves the new agency
+    r = run(app, ["liaison", "add", "市国税局", "张三", "zhangsan@example.org"])
+    assert r.exit_code == 0, r.output
     with db() as s:
         alias = s.scalars(select(AgencyAlias).where(AgencyAlias.alias == "市民政事务局")).one()
         assert (alias.valid_from, alias.valid_to) == (D("2019-01-01"), None)
@@ -193,3 +197,5 @@ def test_the_cli_records_an_alias_and_a_merge(db, db_url, tmp_path, monkeypatch)
         assert resolve(s, GOV, "市国税局") == merged
         # the new agency takes the first old one's kind
         assert s.get_one(Agency, merged).kind == AgencyKind.CENTRAL_BRANCH
+        assert s.scalars(select(Contact.agency_id).where(
+            Contact.email == "zhangsan@example.org")).one() == merged

@@ -86,6 +86,9 @@ def catalog_load(path: Annotated[Path | None, typer.Argument(
             raise fail(str(exc)) from None
     console.print("no changes" if not result.changed else
                   ", ".join(f"{k}={v}" for k, v in sorted(result.changes.items())))
+    if result.changes.get("reviews_created"):
+        console.print(f"有 {result.changes['reviews_created']} 项（新单位名称、泛指表述）待督查室在"
+                      "“单位名录待核”页面（/desk/directory）核定", soft_wrap=True)
 
 
 @liaison_app.command("add")
