@@ -186,3 +186,24 @@ def test_refusals_and_dismissal(db):
         assert sorted(s.scalars(select(AuditEvent.action).where(
             AuditEvent.object_type == "directory_review"))) == [
             "directory.review.accepted", "directory.review.dismissed"]
+
+
+def test_mapping_after_requests_opened_moves_the_open_ones(db, policy):
+    from tracker.models import ProgressRequest, ReportingPeriod
+
+    a, b, reviews = _loaded(db)
+    with transaction(db) as s:
+        open_due_requests(s, s.get_one(Plan, b), at("2017-03-17"), policy)
+        added = resolve(s, GOV, "市人力资源社会保障局")
+        hr = resolve(s, GOV, "市人力资源和社会保障局")
+        asked = s.scalars(select(ProgressRequest.id).where(ProgressRequest.agency_id == added)).one()
+        map_name(s, reviews["市人力资源社会保障局"], hr, by="user:duchashi", now=at("2017-03-20"))
+    with db() as s:
+        moved = s.get_one(ProgressRequest, asked)
+        lead = s.scalars(select(Assignment).join(Measure).where(
+            Measure.plan_id == b, Measure.code == "2", Assignment.agency_id == hr)).one()
+        assert (moved.agency_id, moved.assignment_id, moved.state) == (hr, lead.id, "open")
+        assert s.get_one(ReportingPeriod, moved.period_id).label == "2017Q1"
+        event = s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "directory.review.mapped")).one()
+    assert (event.detail["assignments_moved"], event.detail["requests_moved"]) == (1, 1)

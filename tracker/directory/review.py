@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from tracker.catalog.schema import Catalog
 from tracker.directory.agencies import _lookup
 from tracker.directory.renames import move_assignments
-from tracker.enums import Role
+from tracker.enums import RequestState, Role
 from tracker.errors import Conflict, DomainError, NotFound
 from tracker.models import (
     Agency,
@@ -38,6 +38,7 @@ from tracker.models import (
     DirectoryReview,
     Measure,
     Plan,
+    ProgressRequest,
 )
 from tracker.sql import insert_ignore_values
 
@@ -220,7 +221,8 @@ def map_name(session: Session, review_id: int, agency_id: int, *, by: str,
     """The name is another name of agency `agency_id` (same government): it becomes its
     alias, the agency the load added for it is marked merged into it from the start (so
     the name resolves there on any day), and its active assignments and indicators move
-    there. Requests already opened for the added agency stay with it (the merge rule).
+    there with its open requests (they reach nobody where they are: `_move_open_requests`);
+    answered ones stay as recorded.
     Raises ReviewError (Chinese) for an agency of another government or one merged away;
     NotFound / Conflict for an unknown or resolved row. Does not commit."""
     row = _open_row(session, review_id, "name")
@@ -236,8 +238,47 @@ def map_name(session: Session, review_id: int, agency_id: int, *, by: str,
     insert_ignore_values(session, AgencyAlias.__table__, [  # type: ignore[arg-type]
         dict(agency_id=target.id, government=target.government, alias=row.phrase)])
     moved = move_assignments(session, [added.id], target.id)
+    requests = _move_open_requests(session, added.id, target.id)
     row.agency_ids = [target.id]
-    _done(session, row, "mapped", by, now, agency=target.name, assignments_moved=moved)
+    _done(session, row, "mapped", by, now, agency=target.name, assignments_moved=moved,
+          requests_moved=requests)
+
+
+def _move_open_requests(session: Session, from_id: int, to_id: int) -> int:
+    """The open requests of an agency that was only another name of `to_id`: they were
+    that agency's work all along and reach nobody where they are (the added row has no
+    liaison), so each moves to `to_id`'s assignment of the same measure, unless `to_id`
+    was asked for that measure and period already (then it stays). Answered and waived
+    ones stay as recorded. Three queries and one batched update."""
+    open_ = RequestState.OPEN.value
+    rows = session.execute(
+        select(ProgressRequest, Assignment.measure_id)
+        .join(Assignment, Assignment.id == ProgressRequest.assignment_id)
+        .where(ProgressRequest.agency_id == from_id, ProgressRequest.state == open_)).all()
+    indicator_rows = session.scalars(select(ProgressRequest).where(
+        ProgressRequest.agency_id == from_id, ProgressRequest.indicator_id.is_not(None),
+        ProgressRequest.state == open_)).all()
+    if not rows and not indicator_rows:
+        return 0
+    theirs = dict(session.execute(select(Assignment.measure_id, Assignment.id).where(
+        Assignment.agency_id == to_id, Assignment.active.is_(True),
+        Assignment.measure_id.in_({m for _, m in rows}))).all())
+    asked: set[tuple[int, int | None]] = {
+        (p, a) for p, a in session.execute(
+            select(ProgressRequest.period_id, ProgressRequest.assignment_id)
+            .where(ProgressRequest.assignment_id.in_(list(theirs.values()))))}
+    moved = 0
+    for req, measure_id in rows:
+        target_assignment = theirs.get(measure_id)
+        if target_assignment is not None and (req.period_id, target_assignment) not in asked:
+            req.agency_id, req.assignment_id = to_id, target_assignment
+            asked.add((req.period_id, target_assignment))
+            moved += 1
+    for req in indicator_rows:
+        req.agency_id = to_id
+        moved += 1
+    session.flush()
+    return moved
 
 
 def accept_name(session: Session, review_id: int, *, by: str, now: dt.datetime) -> None:
