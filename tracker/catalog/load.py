@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from tracker.catalog.schema import Catalog, dump_catalog
 from tracker.dates.workdays import local_date
-from tracker.directory.agencies import AgencySpec, _lookup, ensure_agencies
+from tracker.directory.agencies import AgencySpec, ensure_agencies, lookup_names
 from tracker.directory.review import picked_assignments, record_reviews
 from tracker.enums import AgencyKind, Role
 from tracker.errors import Conflict
@@ -86,6 +86,7 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime, *,
         government=info.government, districts=list(info.districts),
         supervision_office=info.supervision_office, performance_office=info.performance_office,
         meeting_contact=info.meeting_contact, meeting_duty=info.meeting_duty)
+    replaced: dict[str, str | None] = {}
     if plan is None:
         plan = Plan(key=info.id, catalog_hash=digest, **settings)
         session.add(plan)
@@ -94,7 +95,7 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime, *,
     elif plan.catalog_hash == digest:
         return LoadResult(plan.id, {})
     else:
-        _check_identity(plan, catalog, replace)
+        replaced = _check_identity(plan, catalog, replace)
         if _set(plan, catalog_hash=digest, **settings):
             bump("plan_updated")
 
@@ -107,7 +108,7 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime, *,
               if name and name not in listed]
     day = local_date(now)
     names = {s.name for s in specs} | {a for s in specs for a in s.aliases}
-    known = _lookup(session, info.government, names, day)
+    known = lookup_names(session, info.government, names, day)
     established = session.scalar(select(func.count()).select_from(Agency)
                                  .where(Agency.government == info.government)) or 0
     agency_ids = ensure_agencies(session, info.government, specs, day)
@@ -146,14 +147,16 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime, *,
         bump("reviews_created", reviews)
     session.add(AuditEvent(at=now, actor="system:catalog", action="catalog.load",
                            object_type="plan", object_id=info.id,
-                           detail={"hash": digest, **counts}))
+                           detail={"hash": digest, **counts,
+                                   **({"replaced": replaced} if replaced else {})}))
     session.flush()
     return LoadResult(plan.id, counts)
 
 
-def _check_identity(plan: Plan, catalog: Catalog, replace: bool) -> None:
+def _check_identity(plan: Plan, catalog: Catalog, replace: bool) -> dict[str, str | None]:
     """Refuse another document under a loaded plan's id, naming each difference, unless
-    `replace` says it is the same plan re-issued."""
+    `replace` says it is the same plan re-issued; returns the identity replaced
+    ({field: the loaded value}, empty when nothing differs) for the audit trail."""
     info = catalog.plan
     differs = [f"{label}：已载入“{getattr(plan, key) or '（无）'}”，本次“{getattr(info, key) or '（无）'}”"
                for key, label in IDENTITY if getattr(plan, key) != getattr(info, key)]
@@ -162,6 +165,8 @@ def _check_identity(plan: Plan, catalog: Catalog, replace: bool) -> None:
             f"规划标识“{info.id}”已载入另一份文件（《{plan.title}》）：" + "；".join(differs)
             + "。如是同一规划重新印发，请加 --replace 更新（已有的进展调度和报送保留）；"
               "如是另一份文件，请换一个规划标识")
+    return {key: str(getattr(plan, key)) if getattr(plan, key) is not None else None
+            for key, _ in IDENTITY if getattr(plan, key) != getattr(info, key)}
 
 
 def _link_parents(session: Session, government: str, specs: list[AgencySpec],
@@ -171,7 +176,7 @@ def _link_parents(session: Session, government: str, specs: list[AgencySpec],
     wanted = {s.name: s.parent for s in specs if s.parent}
     if not wanted:
         return
-    parents = _lookup(session, government, set(wanted.values()), day)
+    parents = lookup_names(session, government, set(wanted.values()), day)
     rows = session.scalars(select(Agency).where(Agency.id.in_(
         [agency_ids[n] for n in wanted])))
     by_id = {agency_ids[n]: p for n, p in wanted.items()}

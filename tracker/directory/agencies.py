@@ -41,7 +41,7 @@ def resolve(session: Session, government: str, name: str, on: dt.date | None = N
     """The id of the agency called `name` (or aliased so) under `government` on day `on`,
     or None. A merged agency's name resolves to the agency it was merged into from the
     merging day (`on` None: today's directory, every merge applied)."""
-    return _lookup(session, government, {name}, on).get(name)
+    return lookup_names(session, government, {name}, on).get(name)
 
 
 def ensure_agencies(session: Session, government: str, specs: Iterable[AgencySpec],
@@ -55,7 +55,7 @@ def ensure_agencies(session: Session, government: str, specs: Iterable[AgencySpe
     """
     specs = list(specs)
     names = {s.name for s in specs} | {a for s in specs for a in s.aliases}
-    known = _lookup(session, government, names, on)
+    known = lookup_names(session, government, names, on)
     # a catalog's full name for an agency the directory knows by its short name (or the
     # other way round) is the same agency: the unknown name becomes one more alias
     adopted = []
@@ -69,7 +69,7 @@ def ensure_agencies(session: Session, government: str, specs: Iterable[AgencySpe
     new = [s for s in specs if s.name not in known]
     insert_ignore_values(session, Agency.__table__, [  # type: ignore[arg-type]
         dict(government=government, name=s.name, kind=s.kind.value) for s in new])
-    known = _lookup(session, government, names, on)
+    known = lookup_names(session, government, names, on)
     alias_rows = []
     for s in specs:
         for alias in s.aliases:
@@ -78,11 +78,11 @@ def ensure_agencies(session: Session, government: str, specs: Iterable[AgencySpe
                                   code="alias-clash")
             alias_rows.append(dict(agency_id=known[s.name], government=government, alias=alias))
     insert_ignore_values(session, AgencyAlias.__table__, alias_rows)  # type: ignore[arg-type]
-    return _lookup(session, government, names, on)
+    return lookup_names(session, government, names, on)
 
 
-def _lookup(session: Session, government: str, names: set[str], on: dt.date | None = None
-            ) -> dict[str, int]:
+def lookup_names(session: Session, government: str, names: set[str],
+                 on: dt.date | None = None) -> dict[str, int]:
     """{name: agency id} for the names `government`'s directory knows on day `on`: an
     agency's own name first, else an alias valid that day; then merges are followed
     (`Agency.merged_into_id`, from `merged_on`, or always when it has no day). Three

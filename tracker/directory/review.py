@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.catalog.schema import Catalog
-from tracker.directory.agencies import _lookup
+from tracker.directory.agencies import lookup_names
 from tracker.directory.renames import move_assignments
 from tracker.enums import RequestState, Role
 from tracker.errors import Conflict, DomainError, NotFound
@@ -147,7 +147,9 @@ def review_page(session: Session, resolved_limit: int = 20) -> ReviewPage:
     names = dict(session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(ids))).all())
     governments = {p.government for _, p, *_ in rows}
     choosable = _choosable(session, governments)
-    district_ids = {p.id: _lookup(session, p.government, set(p.districts)) for _, p, *_ in rows}
+    plans = {p.id: p for _, p, *_ in rows}  # a few queries per plan listed, not per row
+    district_ids = {i: lookup_names(session, p.government, set(p.districts))
+                    for i, p in plans.items()}
 
     def item(r: DirectoryReview, plan: Plan, title: str | None) -> ReviewItem:
         measure = f"{r.measure_code} {title}" if r.measure_code else ""
@@ -307,7 +309,7 @@ def assign_flag(session: Session, review_id: int, agency_ids: Iterable[int], *, 
     if measure is None:
         raise ReviewError(f"规划中已没有任务 {row.measure_code}")
     if row.field == "districts":
-        allowed = set(_lookup(session, plan.government, set(plan.districts)).values())
+        allowed = set(lookup_names(session, plan.government, set(plan.districts)).values())
     else:
         allowed = {i for i, _ in _choosable(session, {plan.government}).get(plan.government, [])}
     if not set(picked) <= allowed:
