@@ -24,6 +24,7 @@ from tracker.enums import Role
 from tracker.models import (
     Agency,
     Assignment,
+    AuditEvent,
     Base,
     DirectoryReview,
     Indicator,
@@ -193,6 +194,30 @@ def test_replace_updates_the_plan_in_place_and_keeps_requests_and_reports(db, po
     for table in ("progress_request", "progress_report", "reporting_period", "assignment",
                   "indicator", "agency"):
         assert after[table] == before[table], table
+    with db() as s:
+        audit = s.scalars(select(AuditEvent).where(AuditEvent.action == "catalog.load")
+                          .order_by(AuditEvent.id.desc()).limit(1)).one()
+    assert audit.detail["replaced"] == {"doc_number": "津政办发〔2017〕1号", "issued": "2017-01-05"}
+
+
+def test_the_command_replaces_with_replace(db, db_url, policy, tmp_path, monkeypatch):
+    a = _first_plan_answered(db, policy)
+    monkeypatch.setenv("TRACKER_DATABASE_URL", db_url)
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    path = tmp_path / "reissued.json"
+    path.write_text(dump_catalog(_with(small_plan(plan_id="plan-a"),
+                                       plan={"doc_number": "津政办发〔2017〕9号"})), encoding="utf-8")
+    with db() as s:
+        before = _plan_snapshot(s, a)
+    r = run(app, ["catalog", "load", str(path), "--now", "2017-04-25T09:00"])
+    assert r.exit_code == 2
+    r = run(app, ["catalog", "load", str(path), "--replace", "--now", "2017-04-25T09:00"])
+    assert r.exit_code == 0 and r.output.strip() == "plan_updated=1"
+    with db() as s:
+        after = _plan_snapshot(s, a)
+    assert after["progress_request"] == before["progress_request"]
+    assert after["progress_report"] == before["progress_report"]
+    assert [row[4] for row in after["plan"]] == ["津政办发〔2017〕9号"]
 
 
 def test_named_districts_deadline_and_leader_reach_the_measure(db):
