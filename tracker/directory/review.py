@@ -8,7 +8,7 @@ A load (`tracker.catalog.load`) leaves two kinds of row here (`DirectoryReview`)
   dismisses it with a reason;
 - a name the directory did not know: the loader added it as a new agency so the task is
   tracked at once. The office maps it to an existing agency (the name becomes that
-  agency's alias; the assignments move there, see `renames.move_assignments`) or accepts
+  agency's alias; its assignments and open requests move there, see `map_name`) or accepts
   it as a new agency. When a government's directory is empty, the first plan loaded
   establishes it: its names are not "unknown" (nothing to compare them with).
 
@@ -46,7 +46,7 @@ OPEN = "open"
 STATES = {"open": "待处理", "mapped": "已对应到已有单位", "accepted": "已确认为新单位",
           "assigned": "已指定单位", "dismissed": "不予处理"}
 FIELDS = {"lead": "牵头单位", "co": "配合单位", "districts": "区县", "deadline": "完成时限",
-          "indicators": "关联指标", "name": "单位名称", "parent": "上级单位"}
+          "indicators": "关联指标", "name": "单位名称"}
 ASSIGNABLE = ("lead", "co", "districts")  # fields whose phrase stands for agencies
 
 
@@ -60,10 +60,11 @@ def record_reviews(session: Session, plan_id: int, catalog: Catalog,
     {name: the agency id the load added}) to the review list of plan `plan_id`. One INSERT
     … ON CONFLICT DO NOTHING: a row already there (open or resolved) stays as it is.
     Returns the number of rows added."""
-    rows: list[dict[str, object]] = [dict(plan_id=plan_id, kind="flag", measure_code=m.code, field=f.field,
-                 phrase=f.phrase[:200], reason=f.reason, agency_id=None, state=OPEN,
-                 agency_ids=[], created_at=now)
-            for m in catalog.measures for f in m.flags]
+    rows: list[dict[str, object]] = [
+        dict(plan_id=plan_id, kind="flag", measure_code=m.code, field=f.field,
+             phrase=f.phrase[:200], reason=f.reason, agency_id=None, state=OPEN,
+             agency_ids=[], created_at=now)
+        for m in catalog.measures for f in m.flags]
     rows += [dict(plan_id=plan_id, kind="name", measure_code="", field="name", phrase=name,
                   reason="单位名录中原无此名称，载入时已作为新单位加入；请确认为新单位，"
                          "或对应到名录中已有的单位（如简称、曾用名）",
