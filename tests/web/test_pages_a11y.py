@@ -88,6 +88,7 @@ PAGES = [
     Visit("outbox-retry", "/desk/outbox/retry?message={dead}", "office"),
     Visit("outbox-retry-all", "/desk/outbox/retry", "office"),
     Visit("meetings", "/desk/meetings", "office"),
+    Visit("directory", "/desk/directory", "office"),
     Visit("meetings-performance", "/desk/meetings?year=2016", "performance"),
     Visit("meeting", "/desk/meetings/{meeting}", "office"),
     Visit("liaison", "/l/{token}"),

@@ -2,6 +2,7 @@
 
 from tracker.cli import (  # noqa: F401  (each module registers its commands)
     addresses,
+    agencies,
     bots,
     calendar,
     catalog_table,

@@ -44,20 +44,33 @@ def catalog_validate(path: Annotated[Path | None, typer.Argument(
 @catalog_app.command("load")
 def catalog_load(path: Annotated[Path | None, typer.Argument(
                      help="default: ./tasks_catalog.json, else the checked-in catalog")] = None,
-                 now: Annotated[str | None, typer.Option(help="ISO time")] = None) -> None:
-    """Load the catalog into the database (idempotent; updates in place)."""
+                 now: Annotated[str | None, typer.Option(help="ISO time")] = None,
+                 replace: Annotated[bool, typer.Option(
+                     "--replace", help="the plan id is loaded with another issuer, 文号 or "
+                     "issue date: update it in place (requests and reports are kept)")] = False
+                 ) -> None:
+    """Load the catalog into the database (idempotent; updates in place). A new plan id
+    adds a plan beside the others; another document under a loaded id is refused unless
+    --replace."""
     from tracker.catalog.load import load_catalog as load_into
     from tracker.catalog.schema import load_catalog
     from tracker.db import transaction
+    from tracker.errors import DomainError
 
     try:
         catalog = load_catalog(path or default_catalog_path())
     except (CatalogError, OSError) as exc:
         raise fail(str(exc)) from exc
     with transaction(factory()) as session:
-        result = load_into(session, catalog, parse_now(now))
+        try:
+            result = load_into(session, catalog, parse_now(now), replace=replace)
+        except DomainError as exc:
+            raise fail(str(exc)) from None
     console.print("no changes" if not result.changed else
                   ", ".join(f"{k}={v}" for k, v in sorted(result.changes.items())))
+    if result.changes.get("reviews_created"):
+        console.print(f"有 {result.changes['reviews_created']} 项（新单位名称、泛指表述）待督查室在"
+                      "“单位名录待核”页面（/desk/directory）核定", soft_wrap=True)
 
 
 @liaison_app.command("add")

@@ -6,9 +6,9 @@
 - dead letters (notices that failed for good; listed on /desk/outbox);
 - agencies with work but no active liaison (their notices reach nobody);
 - executive meetings recorded by a liaison and waiting for the office's confirmation
-  (issue 11, item 4; listed and decided on /desk/meetings). The catalog loader
-  creates every agency it names (tracker.catalog.load), so an import leaves no unmatched
-  name behind: this queue shows agencies the directory cannot reach instead.
+  (issue 11, item 4; listed and decided on /desk/meetings);
+- the directory's review list: phrases a catalog flagged and names new to the directory
+  (issue 13, item 4; listed and resolved on /desk/directory, `tracker.directory.review`).
 
 Each list is one set-based query, oldest first, paginated (`PER_PAGE` rows a page); the
 counts of all six are one SELECT of scalar subqueries (`queue_counts`), cheap enough for
@@ -40,6 +40,7 @@ from tracker.models import (
     Assignment,
     Circular,
     Contact,
+    DirectoryReview,
     ExecutiveMeeting,
     ExtensionRequest,
     Indicator,
@@ -66,11 +67,12 @@ class QueueCounts:
     dead_letters: int = 0
     agencies: int = 0
     meetings: int = 0  # executive meetings waiting for confirmation
+    directory: int = 0  # flagged phrases and new names waiting on /desk/directory
 
     @property
     def total(self) -> int:
         return (self.reviews + self.extensions + self.circulars + self.dead_letters
-                + self.meetings)
+                + self.meetings + self.directory)
 
 
 def _latest_pending() -> Any:
@@ -89,9 +91,9 @@ def _without_liaison() -> Any:
 
 
 def queue_counts(session: Session) -> QueueCounts:
-    """The six queues' sizes in one SELECT of six counts (each on an indexed or small
+    """The seven queues' sizes in one SELECT of seven counts (each on an indexed or small
     table: review states, pending extensions, drafts, failed messages, agencies, meetings
-    waiting for confirmation)."""
+    waiting for confirmation, the directory's open review rows)."""
     def count(model: Any, *where: Any) -> Any:
         return select(func.count()).select_from(model).where(*where).scalar_subquery()
 
@@ -102,6 +104,7 @@ def queue_counts(session: Session) -> QueueCounts:
         count(OutboxMessage, OutboxMessage.status == OutboxStatus.FAILED.value),
         count(Agency, _without_liaison()),
         count(ExecutiveMeeting, ExecutiveMeeting.state == MeetingState.PENDING.value),
+        count(DirectoryReview, DirectoryReview.state == "open"),
     )).one()
     return QueueCounts(*(int(n or 0) for n in row))
 

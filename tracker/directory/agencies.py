@@ -8,6 +8,7 @@ link, while another city's 市民政局 stays apart.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -26,25 +27,27 @@ class AgencyError(DomainError):
 
 @dataclass(frozen=True)
 class AgencySpec:
-    """An agency as a catalog names it: its name, kind and other names it goes by."""
+    """An agency as a catalog names it: its name, kind, other names it goes by, and the
+    agency or government it belongs to (`parent`, a 街道's district)."""
 
     name: str
     kind: AgencyKind
     aliases: tuple[str, ...] = field(default=())
+    parent: str | None = None
 
 
-def resolve(session: Session, government: str, name: str) -> int | None:
-    """The id of the agency called `name` (or aliased so) under `government`, or None."""
-    return session.scalar(
-        select(Agency.id).where(Agency.government == government, Agency.name == name)
-        .union(select(AgencyAlias.agency_id).where(AgencyAlias.government == government,
-                                                   AgencyAlias.alias == name))
-        .limit(1))
+def resolve(session: Session, government: str, name: str, on: dt.date | None = None
+            ) -> int | None:
+    """The id of the agency called `name` (or aliased so) under `government` on day `on`,
+    or None. A merged agency's name resolves to the agency it was merged into from the
+    merging day (`on` None: today's directory, every merge applied)."""
+    return lookup_names(session, government, {name}, on).get(name)
 
 
-def ensure_agencies(session: Session, government: str, specs: Iterable[AgencySpec]
-                    ) -> dict[str, int]:
-    """Find or add each agency under `government`; returns {name or alias: agency id}.
+def ensure_agencies(session: Session, government: str, specs: Iterable[AgencySpec],
+                    on: dt.date | None = None) -> dict[str, int]:
+    """Find or add each agency under `government`; returns {name or alias: agency id} as
+    the names resolve on day `on` (see `resolve`).
 
     A name already known as an alias maps to its agency; new aliases are recorded.
     Idempotent (ON CONFLICT DO NOTHING); a few statements for the whole list. Raises
@@ -52,7 +55,7 @@ def ensure_agencies(session: Session, government: str, specs: Iterable[AgencySpe
     """
     specs = list(specs)
     names = {s.name for s in specs} | {a for s in specs for a in s.aliases}
-    known = _lookup(session, government, names)
+    known = lookup_names(session, government, names, on)
     # a catalog's full name for an agency the directory knows by its short name (or the
     # other way round) is the same agency: the unknown name becomes one more alias
     adopted = []
@@ -66,7 +69,7 @@ def ensure_agencies(session: Session, government: str, specs: Iterable[AgencySpe
     new = [s for s in specs if s.name not in known]
     insert_ignore_values(session, Agency.__table__, [  # type: ignore[arg-type]
         dict(government=government, name=s.name, kind=s.kind.value) for s in new])
-    known = _lookup(session, government, names)
+    known = lookup_names(session, government, names, on)
     alias_rows = []
     for s in specs:
         for alias in s.aliases:
@@ -75,19 +78,42 @@ def ensure_agencies(session: Session, government: str, specs: Iterable[AgencySpe
                                   code="alias-clash")
             alias_rows.append(dict(agency_id=known[s.name], government=government, alias=alias))
     insert_ignore_values(session, AgencyAlias.__table__, alias_rows)  # type: ignore[arg-type]
-    return _lookup(session, government, names)
+    return lookup_names(session, government, names, on)
 
 
-def _lookup(session: Session, government: str, names: set[str]) -> dict[str, int]:
+def lookup_names(session: Session, government: str, names: set[str],
+                 on: dt.date | None = None) -> dict[str, int]:
+    """{name: agency id} for the names `government`'s directory knows on day `on`: an
+    agency's own name first, else an alias valid that day; then merges are followed
+    (`Agency.merged_into_id`, from `merged_on`, or always when it has no day). Three
+    queries, whatever the number of names."""
     if not names:
         return {}
     found: dict[str, int] = {n: i for n, i in session.execute(
         select(Agency.name, Agency.id).where(Agency.government == government,
                                              Agency.name.in_(names)))}
-    found.update({a: i for a, i in session.execute(
-        select(AgencyAlias.alias, AgencyAlias.agency_id).where(
-            AgencyAlias.government == government, AgencyAlias.alias.in_(names)))
-        if a not in found})
+    aliases = select(AgencyAlias.alias, AgencyAlias.agency_id).where(
+        AgencyAlias.government == government, AgencyAlias.alias.in_(names))
+    if on is not None:
+        aliases = aliases.where(or_(AgencyAlias.valid_from.is_(None), AgencyAlias.valid_from <= on),
+                                or_(AgencyAlias.valid_to.is_(None), AgencyAlias.valid_to > on))
+    else:
+        aliases = aliases.where(AgencyAlias.valid_to.is_(None))
+    found.update({a: i for a, i in session.execute(aliases) if a not in found})
+    merged: dict[int, tuple[int, dt.date | None]] = {
+        i: (into, day) for i, into, day in session.execute(
+            select(Agency.id, Agency.merged_into_id, Agency.merged_on).where(
+                Agency.government == government, Agency.merged_into_id.is_not(None)))
+        if into is not None}
+    for name, agency_id in found.items():
+        seen = {agency_id}
+        while agency_id in merged:
+            into, day = merged[agency_id]
+            if (day is not None and on is not None and day > on) or into in seen:
+                break
+            agency_id = into
+            seen.add(agency_id)
+        found[name] = agency_id
     return found
 
 
@@ -155,4 +181,5 @@ def find_by_name(session: Session, name: str, government: str | None = None) -> 
     if len({g for _, g in rows}) > 1:
         raise AgencyError(f"“{name}”在多个政府下都有（{'、'.join(sorted({g for _, g in rows}))}），"
                           "请用 --government 指明", code="ambiguous-agency")
-    return int(rows[0][0])
+    # today's directory: a merged agency's name finds the agency it was merged into
+    return resolve(session, rows[0][1], name) or int(rows[0][0])

@@ -12,6 +12,7 @@ from tracker.models.plan import (
     Assignment,
     Contact,
     ContactAddress,
+    DirectoryReview,
     Indicator,
     Measure,
     Plan,
@@ -40,7 +41,7 @@ from tracker.models.tracking import (
 )
 
 __all__ = [
-    "Agency", "AgencyAlias", "Assignment", "ChatEndpoint", "Contact", "ContactAddress",
+    "Agency", "AgencyAlias", "Assignment", "DirectoryReview", "ChatEndpoint", "Contact", "ContactAddress",
     "AuditEvent", "Base", "CalendarDay", "CalendarYear", "DeliveryAttempt", "JobFire",
     "SchedulerLease", "scheduler_job",
     "Escalation", "Evidence",

@@ -59,25 +59,75 @@ class Plan(Base):
 
 class Agency(Base):
     """An agency of the directory shared by all plans, keyed by its parent government and
-    name (every city has a 市民政局). A district government's parent is the city's."""
+    name (every city has a 市民政局). A district government's parent is the city's.
+
+    `parent_id`: the agency it belongs to (a 街道's district government), from the
+    catalog's `Agency.parent`. `merged_into_id`/`merged_on`: the agency was merged into
+    another (市国税局 and 市地税局 into 国家税务总局天津市税务局, 2018): from `merged_on` its
+    name resolves to that agency, and its active assignments moved there
+    (`tracker.directory.agencies.merge_agencies`); with `merged_on` empty it was never an
+    agency of its own (a name the office mapped to an existing one).
+    """
 
     __tablename__ = "agency"
     id: Mapped[int] = mapped_column(primary_key=True)
     government: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[AgencyKind] = mapped_column(enum_column(AgencyKind))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    merged_on: Mapped[dt.date | None]
     __table_args__ = (UniqueConstraint("government", "name"),)
 
 
 class AgencyAlias(Base):
-    """Another name of an agency under the same government (市人力社保局 = 市人力资源和社会保障局)."""
+    """Another name of an agency under the same government (市人力社保局 = 市人力资源和社会保障局),
+    valid from `valid_from` (inclusive) until `valid_to` (exclusive); empty: open-ended.
+    A renamed agency keeps its old name as an alias up to the renaming day, or for good
+    when documents written before it still mean it. One name means one agency under a
+    government (unique), whatever the dates."""
 
     __tablename__ = "agency_alias"
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
     government: Mapped[str] = mapped_column(String(200))
     alias: Mapped[str] = mapped_column(String(200))
+    valid_from: Mapped[dt.date | None]
+    valid_to: Mapped[dt.date | None]
     __table_args__ = (UniqueConstraint("government", "alias"),)
+
+
+class DirectoryReview(Base):
+    """What the office must resolve after a load (issue 13, item 4): a phrase the catalog
+    flagged on a measure (`kind` flag: 各有关部门和单位, 等有关部门, 有关区 …) or a name the
+    directory did not know (`kind` name: the loader added it as a new agency, `agency_id`,
+    until the office maps it to an existing agency or accepts it).
+
+    One row per (plan, kind, measure code, field, phrase); a reload adds nothing twice.
+    `state` open until resolved: mapped (an alias recorded), accepted (a new agency),
+    assigned (agencies picked: assignments created, `agency_ids`), dismissed (`note` says
+    why). Each resolution is audited.
+    """
+
+    __tablename__ = "directory_review"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # flag | name
+    measure_code: Mapped[str] = mapped_column(String(20), default="")  # "" for a name
+    field: Mapped[str] = mapped_column(String(20))  # lead, co, districts, deadline, indicators
+    phrase: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))  # a new name's row
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    agency_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # picked (assigned)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    resolved_at: Mapped[dt.datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    __table_args__ = (
+        UniqueConstraint("plan_id", "kind", "measure_code", "field", "phrase"),
+        Index("ix_directory_review_state", "state"),
+    )
 
 
 class Contact(Base):
@@ -128,6 +178,7 @@ class Measure(Base):
     targets: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     position: Mapped[int]  # order in the plan
     active: Mapped[bool] = mapped_column(Boolean, default=True)  # false once dropped from the catalog
+    leader: Mapped[str | None] = mapped_column(String(100))  # 分管领导 as the table writes it
     closed_at: Mapped[dt.datetime | None]  # 办结销号: signed off by the supervision office
     closed_by: Mapped[str | None] = mapped_column(String(200))
     # the task's own 完成时限 (catalog.schema.Deadline, issue 13), tracked as a milestone

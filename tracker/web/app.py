@@ -30,6 +30,7 @@ from tracker.settings import Settings
 from tracker.web import (
     confirm_routes,
     desk_routes,
+    directory_routes,
     document_routes,
     indicator_routes,
     liaison_routes,
@@ -159,6 +160,7 @@ def create_app(factory: sessionmaker[Session], settings: Settings,
     app.include_router(confirm_routes.router)
     app.include_router(document_routes.router)
     app.include_router(meeting_routes.router)
+    app.include_router(directory_routes.router)
 
     @app.exception_handler(NeedsLogin)
     async def _needs_login(request: Request, exc: NeedsLogin) -> RedirectResponse:

@@ -330,3 +330,18 @@ class DocumentEditForm(FormModel):
         return Edits(serial=self.serial, title=self.title, addressees=self.addressees,
                      body=self.body, cc=self.cc, drop=tuple(self.drop), reason=self.reason,
                      restore=tuple(self.restore))
+
+
+class DirectoryReviewForm(FormModel):
+    """An action on a row of the directory's review list (`tracker.directory.review`):
+    `action` map (`agency`: one id), accept, assign (`agency`: one or several ids) or
+    dismiss (`note`: the reason)."""
+
+    action: str = ""
+    agency: list[str] = []
+    note: Annotated[str, _clip(500)] = ""
+
+    @property
+    def agency_ids(self) -> list[int]:
+        """The picked agencies' ids (anything not an id is left out)."""
+        return [i for i in (_positive_int(v) for v in self.agency) if i is not None]
