@@ -47,6 +47,7 @@ from tracker.models import (
     SupervisionNotice,
 )
 from tracker.policy import Policy
+from tracker.requests.reports import ReportInput, record_reports
 from tracker.settings import DocumentRules, OfficeDocuments, Rules
 
 D = dt.date.fromisoformat
@@ -92,6 +93,21 @@ def test_the_supervision_rung_drafts_one_notice_per_agency_and_day(db, plan, ove
             assert view.number == "督查〔2017〕1号" and view.editable
         listed = notice_list(s)
         assert sum(c.items for *_, c in listed) == 5
+        assert {n.id: c.items for n, _, _, c in listed} == {
+            n.id: notice_view(s, n.id, policy=policy, now=at("2017-04-17", 10)).counts.items
+            for n in notices}
+    # one agency answers everything: its draft has nothing left to issue (无需印发)
+    done = notices[0]
+    with transaction(db) as s:
+        open_ids = s.scalars(select(ProgressRequest.id).where(
+            ProgressRequest.agency_id == done.agency_id, ProgressRequest.state == "open",
+            ProgressRequest.id.in_(overdue[:5]))).all()
+        record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=10)
+                           for i in open_ids], submitted_by="t", now=at("2017-04-18"))
+    with db() as s:
+        assert [n.id for n, *_ in notice_list(s, state="empty")] == [done.id]
+        assert done.id not in {n.id for n, *_ in notice_list(s, state="draft")}
+        assert len(notice_list(s, state="draft")) == len(notices) - 1
 
 
 def test_escalate_now_to_the_supervision_rung_drafts_its_notice(db, plan, overdue, policy):

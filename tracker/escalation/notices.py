@@ -14,7 +14,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal, select, true
+from sqlalchemy import String, and_, cast, func, literal, select, true
 from sqlalchemy.orm import Session
 
 from tracker.dates.chinese import cn_date
@@ -227,18 +227,54 @@ def notice_heading(session: Session, notice_id: int) -> tuple[str, str]:
 def notice_list(session: Session, *, plan_id: int | None = None, state: str | None = None,
                 limit: int = 200) -> list[tuple[SupervisionNotice, str, str, Counts]]:
     """督办通知单 newest first (by day, then id) with plan title, agency and counts; at
-    most `limit`. A draft's counts are of its items as they stand."""
+    most `limit`. A draft's counts are of its items as they stand (one query for all the
+    drafts listed); `state` "draft" lists only drafts with something left to issue, "empty"
+    the drafts whose items were all answered, waived or left out (无需印发)."""
     query = (select(SupervisionNotice, Plan.title, Agency.name)
              .join(Plan, Plan.id == SupervisionNotice.plan_id)
              .join(Agency, Agency.id == SupervisionNotice.agency_id)
-             .order_by(SupervisionNotice.effective_on.desc(), SupervisionNotice.id.desc())
-             .limit(limit))
+             .order_by(SupervisionNotice.effective_on.desc(), SupervisionNotice.id.desc()))
     if plan_id is not None:
         query = query.where(SupervisionNotice.plan_id == plan_id)
     if state:
-        query = query.where(SupervisionNotice.state == state)
-    return [(n, title, agency, counts(notice_items(session, n)))
-            for n, title, agency in session.execute(query)]
+        query = query.where(SupervisionNotice.state == (
+            CircularState.DRAFT.value if state == "empty" else state))
+    rows = session.execute(query.limit(limit if state not in ("draft", "empty") else None)).all()
+    live = _live_ids(session, plan_id) if any(
+        n.state == CircularState.DRAFT for n, *_ in rows) else {}
+    out = []
+    for n, title, agency in rows:
+        if n.state == CircularState.DRAFT:
+            ids = live.get(n.id, set()) - excluded_ids(n)
+            c = Counts(items=len(ids), agencies=1 if ids else 0,
+                       by_agency=[(agency, len(ids))] if ids else [])
+        else:
+            c = counts(n.items)
+        if (state == "draft" and not c.items) or (state == "empty" and c.items):
+            continue
+        out.append((n, title, agency, c))
+    return out[:limit]
+
+
+def _live_ids(session: Session, plan_id: int | None) -> dict[int, set[int]]:
+    """Draft notice id -> its still-open requests (as `_live_items` finds them), for every
+    draft (of one plan, or of all), in one query."""
+    query = (
+        select(SupervisionNotice.id, ProgressRequest.id)
+        .join(ReportingPeriod, ReportingPeriod.plan_id == SupervisionNotice.plan_id)
+        .join(ProgressRequest, and_(ProgressRequest.period_id == ReportingPeriod.id,
+                                    ProgressRequest.agency_id == SupervisionNotice.agency_id))
+        .join(Escalation, and_(Escalation.request_id == ProgressRequest.id,
+                               Escalation.level == Level.SUPERVISION_NOTICE.value,
+                               Escalation.effective_on == SupervisionNotice.effective_on))
+        .where(SupervisionNotice.state == CircularState.DRAFT.value,
+               ProgressRequest.state == RequestState.OPEN.value))
+    if plan_id is not None:
+        query = query.where(SupervisionNotice.plan_id == plan_id)
+    out: dict[int, set[int]] = {}
+    for nid, rid in session.execute(query):
+        out.setdefault(nid, set()).add(rid)
+    return out
 
 
 def notice_total(session: Session) -> int:

@@ -126,7 +126,7 @@ def circular_edit(request: Request, circular_id: Id, form: Annotated[DocumentEdi
 
 @router.get("/desk/notices", response_class=HTMLResponse)
 def notices(request: Request, viewer: StaffViewer, session: DbSession, context: Context,
-            state: Annotated[str, Query(pattern="^(|draft|signed)$")] = "") -> HTMLResponse:
+            state: Annotated[str, Query(pattern="^(|draft|signed|empty)$")] = "") -> HTMLResponse:
     """The 督办通知单, newest first (drafts or issued ones on request)."""
     rows = notice_list(session, state=state or None)
     total = notice_total(session)
