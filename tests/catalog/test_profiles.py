@@ -1,8 +1,9 @@
 """Published plans read through profiles (issue 13, build item 2, and the three real documents).
 
-The real documents are the State Council's own texts in ../shared/plans/ (its README gives
-the counts each must produce); the small inputs below are written for the tests, one per
-shape of clause and numbering.
+The real documents are the State Council's own texts in data/plans/ (copied from
+../shared/plans/, so a clone alone has them; its README gives the counts each must
+produce); the small inputs below are written for the tests, one per shape of clause and
+numbering.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tracker.catalog.sources import Source, SourceError, read_source
 from tracker.catalog.text import Skipped, TextParseError
 from tracker.cli import app
 
-PLANS = ROOT.parent / "shared" / "plans"
+PLANS = ROOT / "data" / "plans"  # the three State Council documents (../shared/plans/), checked in
 STATE_COUNCIL = PlanOptions(plan_id="gov", period=(2018, 2020), government="国务院",
                             supervision_office="国务院办公厅督查室")
 NO_LEAD = "请督查室确定牵头单位"
@@ -526,3 +527,16 @@ def test_phrases_joined_by_he_and_some_provinces():
     read = read_agencies("中央和国家机关工委和各省级人民政府")
     assert (read.names, read.districts, read.district_phrases, read.flags) == (
         ["中央和国家机关工委"], "all", ["各省级人民政府"], [])
+
+
+def test_only_the_plans_own_notice_picks_the_tianjin_profile():
+    """A district's re-issue of the Tianjin plan, or a document citing it, is another plan
+    with its own settings (the attack of issue 13: it overwrote the Tianjin plan)."""
+    from tracker.catalog.profiles import detect_profile
+
+    seed = (ROOT / "data" / "seed" / "tianjin-disability-plan-2016-2020.txt").read_text(
+        encoding="utf-8").splitlines()
+    assert detect_profile(seed).name == "tianjin"
+    assert detect_profile(["滨海新区人民政府办公室关于", *seed[1:]]).name == "general"
+    assert detect_profile(["关于落实《天津市“十三五”加快残疾人小康进程规划纲要》的实施意见",
+                           *seed]).name == "general"

@@ -114,7 +114,10 @@ PROFILES: dict[str, Profile] = {
                     "句末“（责任单位：…）”，自带规划设置与主要指标",
         measure_levels=frozenset({"（一）", "1."}),
         reader="tianjin",
-        signature=re.compile(r"天津市“十三五”加快\s*残疾人小康进程规划纲要"),
+        # the plan's own issuing notice opening the text: a district's re-issue or a document
+        # that cites the plan is another plan, read by `general` with its own settings
+        signature=re.compile(r"\A\s*天津市人民政府办公厅关于\s*转发市残联拟定的天津市“十三五”\s*"
+                             r"加快\s*残疾人小康进程规划纲要的通知"),
     ),
     "general": Profile(
         name="general",
