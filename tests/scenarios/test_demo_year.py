@@ -35,19 +35,22 @@ def test_demo_prints_summary_and_writes_files(demo):
     assert (out / "tracker.db").exists()
     assert len(list((out / "outbox").glob("*.eml"))) > 100
     assert "Traceback" not in output and "CancelledError" not in output
-    # the same seeded year prints the same figures as before the code was regrouped
+    # the same seeded year prints the same figures as before the code was regrouped; since
+    # issue 13 the quarter and the year's indicator values that open on the same day open in
+    # due-day order (their request ids, which the seeded answers follow, were the database's
+    # row order before), which moved one Q4 answer to late and one indicator value to missing
     rows = {cells[0]: cells[1:] for line in output.splitlines()
             if (cells := [c.strip() for c in line.strip("│┃ ").split("│")]) and len(cells) == 5
             and cells[1].isdigit()}
     assert rows == {"2017Q1": ["798", "613", "112", "73"], "2017Q2": ["798", "649", "102", "47"],
-                    "2017Q3": ["798", "634", "110", "54"], "2017Q4": ["798", "654", "88", "56"],
-                    "2017": ["9", "7", "2", "0"], "合计": ["3201", "2557", "414", "230"]}
+                    "2017Q3": ["798", "634", "110", "54"], "2017Q4": ["798", "653", "89", "56"],
+                    "2017": ["9", "6", "2", "1"], "合计": ["3201", "2555", "415", "231"]}
     ladder = {cells[0]: cells[1] for line in output.splitlines()
               if (cells := [c.strip() for c in line.strip("│┃ ").split("│")]) and len(cells) == 2
               and cells[1].isdigit()}
-    assert ladder == {"催办": "644", "督办": "443", "通报": "337"}
+    assert ladder == {"催办": "646", "督办": "445", "通报": "338"}
     # 临期提醒 3 working days before each due day; those answered first are not sent
-    assert ("临期提醒 已发送 1529 条（截止日前3个工作日，发给尚未报送的联络员；另有 834 条"
+    assert ("临期提醒 已发送 1535 条（截止日前3个工作日，发给尚未报送的联络员；另有 830 条"
             "在发送前已报送，不再发送）") in output.replace("\n", "")
     con = sqlite3.connect(out / "tracker.db")
     # 1 October 2017 is National Day: the meeting reminders went out on Saturday 30
