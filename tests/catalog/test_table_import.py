@@ -473,6 +473,11 @@ def test_plan_options_refused_all_at_once():
                      period="2018—2020年", government="G", districts=None)
     assert (info.issued, info.period, info.districts, info.doc_number) == (
         dt.date(2018, 3, 5), (2018, 2020), [], None)
+    # the offices that chase and score a plan are its own when given (issue 13, item 3)
+    info = plan_info(plan_id="p", title="T", issuer="I", doc_number=None, issued="2018-03-05",
+                     period="2018-2020", government="某区人民政府", districts=None,
+                     supervision_office=" 区政府督查室 ", performance_office="区绩效办")
+    assert (info.supervision_office, info.performance_office) == ("区政府督查室", "区绩效办")
 
 
 def test_agency_kinds_guessed_from_names(catalog):
@@ -503,6 +508,11 @@ def test_cli_template_and_import(tmp_path, monkeypatch):
         "已写入 out.json"]
     written = validate_catalog_text(Path("out.json").read_text(encoding="utf-8"))
     assert written == import_table(template_xlsx(), "模板.xlsx", _plan()).catalog
+    r = run(app, ["catalog", "import", "模板.xlsx", *CLI_OPTIONS, "-o", "own.json",
+                  "--supervision-office", "某市政府督查室", "--performance-office", "某市绩效办"])
+    assert r.exit_code == 0, r.output
+    own = validate_catalog_text(Path("own.json").read_text(encoding="utf-8")).plan
+    assert (own.supervision_office, own.performance_office) == ("某市政府督查室", "某市绩效办")
 
 
 def test_cli_import_lists_option_and_table_problems_together(tmp_path, monkeypatch):

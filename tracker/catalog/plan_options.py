@@ -57,11 +57,15 @@ def parse_period(text: str) -> tuple[int, int] | None:
 
 def plan_info(*, plan_id: str | None, title: str | None, issuer: str | None,
               doc_number: str | None, issued: str | None, period: str | None,
-              government: str | None, districts: str | None) -> PlanInfo:
+              government: str | None, districts: str | None,
+              supervision_office: str | None = None,
+              performance_office: str | None = None) -> PlanInfo:
     """The `PlanInfo` of the options (each a string as typed, or None when not given).
 
     `districts` lists the district governments 各区人民政府 expands to, separated by
     、 ， , or ；(`和平区人民政府,河东区人民政府`); absent: the plan has none. Raises
+    `supervision_office` / `performance_office`: the offices that chase and score the plan
+    (absent: the schema's 市政府督查室 / 市绩效办). Raises
     PlanOptionsError listing every missing required option (`REQUIRED`) and every
     unreadable value (a date, a period whose first year is after its last, a plan id with
     spaces or Chinese, a district named twice).
@@ -93,11 +97,14 @@ def plan_info(*, plan_id: str | None, title: str | None, issuer: str | None,
     if problems:
         raise PlanOptionsError(problems)
     assert issued_on is not None and years is not None
+    offices = {k: v.strip() for k, v in (("supervision_office", supervision_office),
+                                         ("performance_office", performance_office))
+               if v and v.strip()}
     try:
         return PlanInfo(id=str(plan_id).strip(), title=str(title).strip(),
                         issuer=str(issuer).strip(),
                         doc_number=doc_number.strip() if doc_number and doc_number.strip() else None,
                         issued=issued_on, period=years, government=str(government).strip(),
-                        districts=names)
+                        districts=names, **offices)
     except ValidationError as exc:  # every field was checked above; kept as a last guard
         raise PlanOptionsError([f"规划设置无效：{e['msg']}" for e in exc.errors()]) from None

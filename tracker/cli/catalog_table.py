@@ -42,6 +42,10 @@ def catalog_import(
     government: Annotated[str | None, typer.Option(help="本级政府 (whose districts apply)")] = None,
     districts: Annotated[str | None, typer.Option(
         help="the district governments, separated by 、 or , (各区人民政府 expands to them)")] = None,
+    supervision_office: Annotated[str | None, typer.Option(
+        "--supervision-office", help="督查室 that chases the plan (default: 市政府督查室)")] = None,
+    performance_office: Annotated[str | None, typer.Option(
+        "--performance-office", help="绩效办 that scores it (default: 市绩效办)")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output",
                                                 help="default: PLAN-ID.catalog.json")] = None,
     load: Annotated[bool, typer.Option("--load", help="load it into the database too")] = False,
@@ -60,7 +64,8 @@ def catalog_import(
     try:
         plan = plan_info(plan_id=plan_id, title=title, issuer=issuer, doc_number=doc_number,
                          issued=issued, period=period, government=government,
-                         districts=districts)
+                         districts=districts, supervision_office=supervision_office,
+                         performance_office=performance_office)
     except PlanOptionsError as exc:
         problems.extend(exc.problems)
     if replace and not load:
