@@ -1,9 +1,8 @@
 """Published plans read through profiles (issue 13, build item 2, and the three real documents).
 
-The real documents are the State Council's own texts in data/plans/ (copied from
-../shared/plans/, so a clone alone has them; its README gives the counts each must
-produce); the small inputs below are written for the tests, one per shape of clause and
-numbering.
+The real documents are the State Council's own texts, checked in under data/plans/ (its
+README gives the counts each must produce); the small inputs below are written for the
+tests, one per shape of clause and numbering.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from tracker.catalog.sources import Source, SourceError, read_source
 from tracker.catalog.text import Skipped, TextParseError
 from tracker.cli import app
 
-PLANS = ROOT / "data" / "plans"  # the three State Council documents (../shared/plans/), checked in
+PLANS = ROOT / "data" / "plans"  # the three State Council documents, checked in
 STATE_COUNCIL = PlanOptions(plan_id="gov", period=(2018, 2020), government="国务院",
                             supervision_office="国务院办公厅督查室")
 NO_LEAD = "请督查室确定牵头单位"

@@ -15,7 +15,7 @@ agencies. A clause that names no agency at all (（各省级人民政府负责�
 still makes a task: the document does give it out, and the office must see it. Its lead is
 the plan's supervision office, which gathers the districts' answers until the office names
 a lead, and the phrase is flagged on `lead` saying so (decision for issue 13; the README of
-../shared/plans: every numbered measure with a clause becomes a task).
+data/plans: every numbered measure with a clause becomes a task).
 
 Every problem (brackets that do not pair, a gap in the numbering, a label line with no
 item, an unreadable 完成时限, a missing plan setting) is collected and raised at once in
@@ -171,7 +171,7 @@ def _numbered(text: str, levels: tuple[str, ...]) -> tuple[str, int, str] | None
 def walk(paragraphs: list[str], profile: Profile, unit: str = "行") -> Walk:
     """Read the paragraphs (as in the file, 1-based positions kept) into items.
 
-    Leading lines starting with `#` are notes about the file (../shared/plans), not text.
+    Leading lines starting with `#` are notes about the file (data/plans), not text.
     """
     kept: list[tuple[int, str]] = []
     for no, raw in enumerate(paragraphs, start=1):
