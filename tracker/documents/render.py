@@ -17,11 +17,7 @@ faces of the same kind (Noto Serif/Sans CJK SC on Debian) when they are not inst
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
-import signal
-import subprocess
 import tempfile
 import unicodedata
 import zipfile
@@ -43,7 +39,6 @@ FONTS_CONF = Path(__file__).with_name("fonts.conf")
 ANNEX_CAPTION = "附件表"  # the annex table's caption (tblCaption), set by make_templates
 _HEADING1 = re.compile(r"^[一二三四五六七八九十]+、")
 _HEADING2 = re.compile(r"^（[一二三四五六七八九十]+）")
-_NICE = ["nice", "-n", "10"] if shutil.which("nice") else []
 _LATIN_RUN = re.compile(r"[!-~]+")
 _SHORT = 16  # half-characters (8 CJK characters, a date): a column this narrow never wraps
 _HEADING_MAX = 40  # a heading sentence longer than this is body text after its ordinal
@@ -280,25 +275,15 @@ def docx_to_pdf(data: bytes, *, soffice: str = "soffice", timeout: float = 120.0
         raise ConversionFailed("系统正忙于转换其他文件，暂未能生成PDF，请稍后重试")
     try:
         with tempfile.TemporaryDirectory(prefix="tracker-document-") as tmp:
-            folder = Path(tmp)
-            (folder / "document.docx").write_bytes(data)
-            command = [*_NICE, converter.program, "--headless", "--norestore", "--nolockcheck",
-                       f"-env:UserInstallation={(folder / 'profile').as_uri()}",
-                       "--convert-to", "pdf:writer_pdf_Export", "--outdir", str(folder / "pdf"),
-                       str(folder / "document.docx")]
-            env = {**os.environ, "HOME": str(folder), "FONTCONFIG_FILE": str(FONTS_CONF)}
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                       start_new_session=True, env=env, cwd=folder)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                raise ConversionFailed(f"LibreOffice 转换公文为PDF超时（超过 {timeout:g} 秒）") from None
-            pdf = folder / "pdf" / "document.pdf"
-            if process.returncode != 0 or not pdf.is_file():
-                raise ConversionFailed(f"LibreOffice 无法把公文转换为PDF（退出状态 {process.returncode}）")
+            source = Path(tmp) / "document.docx"
+            source.write_bytes(data)
+            status = converter.run_soffice(source, "pdf:writer_pdf_Export",
+                                           env={"FONTCONFIG_FILE": str(FONTS_CONF)})
+            if status is None:
+                raise ConversionFailed(f"LibreOffice 转换公文为PDF超时（超过 {timeout:g} 秒）")
+            pdf = Path(tmp) / "out" / "document.pdf"
+            if status != 0 or not pdf.is_file():
+                raise ConversionFailed(f"LibreOffice 无法把公文转换为PDF（退出状态 {status}）")
             return pdf.read_bytes()
     finally:
         converter.slots.release()

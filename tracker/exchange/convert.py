@@ -16,14 +16,14 @@ LibreOffice runs at a lower CPU priority (`nice -n 10`) than the pages.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tracker.ops.processes import run_bounded
 
 SAVE_AS_XLSX = "请在 Excel/WPS 中另存为 .xlsx（Excel 工作簿）后再上传"
 MAX_PARALLEL = 1  # one LibreOffice at a time: each takes ~150 MB and a core for a second
@@ -76,33 +76,35 @@ class Converter:
             self.slots.release()
 
     def _run(self, data: bytes, suffix: str, what: str) -> bytes:
-        assert self.program is not None
         with tempfile.TemporaryDirectory(prefix="tracker-convert-") as tmp:
-            folder = Path(tmp)
-            source = folder / f"upload{suffix}"
+            source = Path(tmp) / f"upload{suffix}"
             source.write_bytes(data)
-            out = folder / "out"
-            command = [*_NICE, self.program, "--headless", "--norestore", "--nolockcheck",
-                       f"-env:UserInstallation={(folder / 'profile').as_uri()}",
-                       "--convert-to", "xlsx:Calc Office Open XML", "--outdir", str(out),
-                       str(source)]
-            # its own process group, so a timeout kills soffice.bin with its launcher
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, start_new_session=True,
-                                       env={**os.environ, "HOME": str(folder)})
-            try:
-                process.wait(timeout=self.timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                raise ConversionRefused(f"{what}格式的文件转换超时；{SAVE_AS_XLSX}") from None
-            result = out / "upload.xlsx"
-            if process.returncode != 0 or not result.is_file():
+            status = self.run_soffice(source, "xlsx:Calc Office Open XML")
+            if status is None:
+                raise ConversionRefused(f"{what}格式的文件转换超时；{SAVE_AS_XLSX}")
+            result = Path(tmp) / "out" / "upload.xlsx"
+            if status != 0 or not result.is_file():
                 raise ConversionRefused(f"无法读取此{what}格式的文件（文件可能已损坏）；{SAVE_AS_XLSX}")
             if result.stat().st_size > MAX_OUTPUT:
                 raise ConversionRefused(f"转换后的文件过大（超过 {MAX_OUTPUT // 1024 // 1024} MB）；"
                                         "请使用系统下载的模板，只填写其中的行")
             return result.read_bytes()
+
+    def run_soffice(self, source: Path, convert_to: str, *,
+                    env: Mapping[str, str] | None = None) -> int | None:
+        """Convert the file `source` with LibreOffice headless into the folder "out" beside
+        it (`convert_to`: a LibreOffice target such as "pdf:writer_pdf_Export"), with a
+        profile of its own in `source`'s folder and a lower CPU priority. The caller holds a
+        slot (`slots`) and makes the folder. `env` adds environment variables (a fontconfig
+        file). Returns the exit status, or None after `timeout` seconds (the process group is
+        killed). Raises OSError when `soffice` cannot be started."""
+        assert self.program is not None
+        folder = source.parent
+        return run_bounded(
+            [*_NICE, self.program, "--headless", "--norestore", "--nolockcheck",
+             f"-env:UserInstallation={(folder / 'profile').as_uri()}",
+             "--convert-to", convert_to, "--outdir", str(folder / "out"), str(source)],
+            folder=folder, timeout=self.timeout, env=env)
 
 
 NO_CONVERTER = Converter(None)

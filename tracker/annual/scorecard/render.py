@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 from pathlib import Path
 
 from tracker.errors import DomainError
 from tracker.exchange.convert import Converter
+from tracker.ops.processes import run_bounded
 
 RESOLUTION = 110  # dpi
 PAGES = (("cover", 1), ("charts", 2))  # the 封面 and 图表 sheets (excel.sheet_names)
 PDF_FILTER = 'pdf:calc_pdf_Export:{"SinglePageSheets":{"type":"boolean","value":"true"}}'
-_NICE = ["nice", "-n", "10"] if shutil.which("nice") else []
 
 
 class RenderError(DomainError):
@@ -63,21 +61,20 @@ def render_pictures(xlsx_path: Path, out_dir: Path, *, soffice: str = "soffice",
         if not converter.slots.acquire(timeout=timeout):
             raise RenderError(f"系统正忙于转换其他文件，暂未能为“{xlsx_path.name}”生成图片，请稍后重试")
         try:
-            _run([*_NICE, converter.program, "--headless", "--norestore", "--nolockcheck",
-                  f"-env:UserInstallation={(folder / 'profile').as_uri()}",
-                  "--convert-to", PDF_FILTER, "--outdir", str(folder / "pdf"), str(source)],
-                 folder, timeout, f"LibreOffice 无法把“{xlsx_path.name}”转换为PDF")
+            status = converter.run_soffice(source, PDF_FILTER)
         finally:
             converter.slots.release()
-        pdf = folder / "pdf" / "card.pdf"
+        _check(status, timeout, f"LibreOffice 无法把“{xlsx_path.name}”转换为PDF")
+        pdf = folder / "out" / "card.pdf"
         if not pdf.is_file():
             raise RenderError(f"LibreOffice 无法把“{xlsx_path.name}”转换为PDF")
         drawn = []
         for part, page in PAGES:
             prefix = folder / part
-            _run([drawer, "-png", "-r", str(RESOLUTION), "-f", str(page), "-l", str(page),
-                  "-singlefile", str(pdf), str(prefix)],
-                 folder, timeout, f"pdftoppm 无法绘制“{xlsx_path.name}”的第{page}页")
+            _check(run_bounded([drawer, "-png", "-r", str(RESOLUTION), "-f", str(page), "-l",
+                                str(page), "-singlefile", str(pdf), str(prefix)],
+                               folder=folder, timeout=timeout),
+                   timeout, f"pdftoppm 无法绘制“{xlsx_path.name}”的第{page}页")
             png = prefix.with_suffix(".png")
             if not png.is_file() or png.stat().st_size == 0:
                 raise RenderError(f"“{xlsx_path.name}”的PDF缺少第{page}页，无法生成图片")
@@ -85,20 +82,13 @@ def render_pictures(xlsx_path: Path, out_dir: Path, *, soffice: str = "soffice",
         return _publish(drawn, [out_dir / name for name in picture_names(xlsx_path)])
 
 
-def _run(command: list[str], folder: Path, timeout: float, failure: str) -> None:
-    """Run `command` in its own process group; RenderError(`failure`) on a non-zero exit
-    or after `timeout` seconds (the whole group is killed)."""
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True,
-                               env={**os.environ, "HOME": str(folder)}, cwd=folder)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        raise RenderError(f"{failure}（超过 {timeout:g} 秒）") from None
-    if process.returncode != 0:
-        raise RenderError(f"{failure}（退出状态 {process.returncode}）")
+def _check(status: int | None, timeout: float, failure: str) -> None:
+    """RenderError(`failure`) for a program that ran out of time (`status` None) or exited
+    with a non-zero status."""
+    if status is None:
+        raise RenderError(f"{failure}（超过 {timeout:g} 秒）")
+    if status != 0:
+        raise RenderError(f"{failure}（退出状态 {status}）")
 
 
 def _publish(drawn: list[Path], targets: list[Path]) -> list[Path]:
