@@ -22,3 +22,15 @@ def test_half_up_where_python_rounds_half_to_even():
 def test_the_desk_shows_percentages_by_the_same_rule():
     render = templates.env.from_string("{{ 1|pct(16) }} {{ 7|pct(8) }}").render
     assert render() == "6.3% 87.5%"  # Jinja's round filter would print 6.2
+
+
+def test_a_measured_value_prints_to_two_decimals_half_up_without_trailing_zeros():
+    from tracker.numbers import number_text
+    assert number_text(34074.46) == "34074.46"  # '%g' printed 34074.5
+    assert number_text(1234567.5) == "1234567.5"
+    assert number_text(2.675) == "2.68"  # half up, although 2.675 is 2.67499… in binary
+    assert number_text(35.0) == "35"
+    assert number_text(7) == "7"
+    assert number_text(-0.001) == "0"
+    assert number_text(None) == "—"
+    assert number_text(float("nan")) == "—"

@@ -39,3 +39,15 @@ def percent_text(part: float, whole: float, digits: int = PERCENT_DIGITS,
     """`percent` as text with its sign, "87.5%" ("100.0%", "0.0%"); `empty` when `whole` is 0."""
     value = percent(part, whole, digits)
     return empty if value is None else f"{value:.{digits}f}%"
+
+
+def number_text(value: float | int | None, digits: int = 2, empty: str = "—") -> str:
+    """A measured value as printed (指标值): half up to `digits` decimals (default 2),
+    trailing zeros dropped (34074.46, 35, 0.5); integers as they are; `empty` when missing
+    or not a number. One rule for the desk's indicator page and the public report."""
+    if value is None or isinstance(value, str) or (isinstance(value, float) and value != value):
+        return empty
+    if isinstance(value, int):
+        return str(value)
+    text = f"{round_half_up(float(value), digits):.{digits}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text

@@ -13,7 +13,7 @@ from tracker import enums
 from tracker.dates.chinese import cn_date, cn_period
 from tracker.desk.actors import staff_label
 from tracker.errors import DomainError
-from tracker.numbers import percent_text
+from tracker.numbers import number_text, percent_text
 from tracker.requests.rules import light_label
 
 HERE = Path(__file__).parent
@@ -37,6 +37,7 @@ templates.env.filters["filesize"] = _filesize
 templates.env.filters["cn_period"] = cn_period
 # the one rounding rule for percentages people read (tracker.numbers: half up, 1 decimal)
 templates.env.filters["pct"] = percent_text
+templates.env.filters["num"] = number_text
 templates.env.globals["cn_date"] = cn_date  # 2017年9月20日
 templates.env.globals["MeetingState"] = enums.MeetingState
 templates.env.globals["staff_label"] = staff_label  # a person once: 督查室张科长, not …（督查室）

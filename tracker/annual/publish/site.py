@@ -35,7 +35,7 @@ from tracker.annual.publish.tables import (
 from tracker.dates.chinese import cn_date
 from tracker.errors import DomainError
 from tracker.models import Plan
-from tracker.numbers import percent_text, round_half_up
+from tracker.numbers import number_text, percent_text, round_half_up
 
 HERE = Path(__file__).parent
 FINDING = {"是": "已履职", "否": "未履职", "未认定": "尚未认定"}
@@ -112,7 +112,7 @@ def write_site(report: PublicReport, folder: Path) -> list[str]:
     write_workbook(report, data / xlsx)
     shutil.copyfile(HERE / "site.css", folder / "site.css")
     base = {"r": report, "pages": PAGES, "downloads": downloads, "xlsx": f"data/{xlsx}",
-            "cn_date": cn_date, "pct": _pct(report.percent_digits), "num": _num,
+            "cn_date": cn_date, "pct": _pct(report.percent_digits), "num": number_text,
             "notes": notes(report), "statuses": STATUSES, "total": TOTAL}
     for name, _label in PAGES:
         context = {**base, "page": name, **_page_context(name, report)}
@@ -128,16 +128,6 @@ def _pct(digits: int) -> Any:
             return "—"
         return f"{round_half_up(float(value), digits):.{digits}f}%"
     return pct
-
-
-def _num(value: Any) -> str:
-    """A number as printed: up to 2 decimals, half up, trailing zeros dropped; "—" if missing."""
-    if value is None or (isinstance(value, float) and value != value):
-        return "—"
-    if isinstance(value, int):
-        return str(value)
-    text = f"{round_half_up(float(value), 2):.2f}".rstrip("0").rstrip(".")
-    return text or "0"
 
 
 def _page_context(name: str, r: PublicReport) -> dict[str, Any]:
@@ -161,7 +151,7 @@ def _page_context(name: str, r: PublicReport) -> dict[str, Any]:
             unit = ind["单位"] if ind["单位"] == "%" else ""
             target = _target_number(ind["目标值"])
             desc = "；".join(
-                f"{p.year}年实际值{_num(p.actual)}、应达值{_num(p.expected)}" for p in points
+                f"{p.year}年实际值{number_text(p.actual)}、应达值{number_text(p.expected)}" for p in points
             ) or "暂无数据"
             figures.append({
                 "ind": ind, "rows": series,
@@ -170,7 +160,7 @@ def _page_context(name: str, r: PublicReport) -> dict[str, Any]:
                     f"目标值{ind['目标值']}。{desc}。数据见旁表。", points, unit=unit,
                     target=target, target_label=f"目标值{ind['目标值']}", prefix="ind"),
             })
-        base_rows = [{**row, "基期值": (_num(row["基期值"]) + row["基期值单位"])
+        base_rows = [{**row, "基期值": (number_text(row["基期值"]) + row["基期值单位"])
                       if row["基期值"] is not None else None}
                      for row in r.indicators.to_dict("records")]
         return {"figures": figures, "base_rows": base_rows}
