@@ -311,11 +311,9 @@ def test_every_problem_at_once_with_its_line():
         ("第8行", "任务1.5：无法识别完成时限“尽快”（可写作 2018年6月30日、2018年底前、2018年第三季度、"
                  "每年年底前、长期坚持）"),
         ("第9行", "责任分工“牵头单位：；配合单位：市财政局”中“牵头单位”之后没有写单位"),
-        ("命令行", "缺少规划设置 --title（规划名称），原文未写明，请在命令行给出"),
-        ("命令行", "缺少规划设置 --issuer（印发机关），原文未写明，请在命令行给出"),
-        ("命令行", "缺少规划设置 --issued（成文日期，YYYY-MM-DD），原文未写明，请在命令行给出"),
-        ("命令行", "缺少规划设置 --period（规划期，如 2018-2022），请在命令行给出"),
-        ("命令行", "缺少规划设置 --government（各区县所属的人民政府，如 天津市人民政府），请在命令行给出")]
+        ("命令行", "缺少规划设置：--title（规划名称，原文未写明）、--issuer（印发机关，原文未写明）、"
+                 "--issued（印发日期，如 2018-12-12，原文未写明）、--period（规划期，如 2018-2020）、"
+                 "--government（本级政府，即区县的上级政府）；导入时须给出，系统不代为假定")]
     assert str(caught.value).startswith("测试.txt 第1行：“牵头单位：”之前没有编号的任务")
 
 
@@ -324,10 +322,11 @@ def test_options_as_typed_are_checked():
         plan_id="bad id", title=None, issuer=None, doc_number=None, issued="2018-13-01",
         period="2022-2018", government=None, districts="甲区人民政府，乙区人民政府、甲区人民政府")
     assert problems == [
-        "--issued 的值“2018-13-01”不是有效日期（应为 YYYY-MM-DD，如 2018-12-21）",
-        "--period 的值“2022-2018”起始年晚于终止年",
-        "--plan-id 的值“bad id”无效（只用字母、数字、点、横线和下划线，如 gov-2018-42）",
-        "--districts 中有重复的区县：甲区人民政府"]
+        "--plan-id “bad id”无效：只能用英文字母、数字、点、短横线和下划线，不超过80个字符",
+        "--issued “2018-13-01”不是有效日期（应写作 2018-12-12）",
+        "--period “2022-2018”的起始年份晚于终止年份",
+        "--districts 中重复列出：甲区人民政府"]
+    assert (options.plan_id, options.issued, options.period) == (None, None, None)
     options, problems = read_cli_options(
         plan_id="gov-2018-42", title=None, issuer=None, doc_number=None, issued="2018-12-21",
         period="2018-2025", government="国务院", districts="甲, 乙")
@@ -403,7 +402,7 @@ def test_cli_refuses_every_problem_without_a_traceback(tmp_path):
     done = run(app, ["catalog", "parse", str(path), "-o", str(tmp_path / "x.json"), "--period", "2019"])
     assert done.exit_code == 2
     assert "Traceback" not in done.output and not (tmp_path / "x.json").exists()
-    assert "--period 的值“2019”无效（应为 起始年-终止年，如 2018-2022）" in done.output
+    assert "--period “2019”无效（应写作 2018-2020）" in done.output
     done = run(app, ["catalog", "parse", str(path), "-o", str(tmp_path / "x.json"), "--plan-id", "p",
                      "--period", "2019-2020", "--government", "某市人民政府", "--issuer", "某市",
                      "--issued", "2019-01-01"])

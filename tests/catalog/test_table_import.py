@@ -15,7 +15,7 @@ from docx.shared import Pt
 from typer.testing import CliRunner
 
 from tracker.catalog.kinds import guess_agency_kind
-from tracker.catalog.plan_options import PlanOptionsError, plan_info
+from tracker.catalog.options import PlanOptionsError, plan_info
 from tracker.catalog.schema import Catalog, Deadline, Flag, PlanInfo, validate_catalog_text
 from tracker.catalog.table import TableImportError, import_table
 from tracker.catalog.table_template import EXAMPLE, template_csv, template_xlsx

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tracker.catalog.options import PlanOptions, plan_info
+from tracker.catalog.options import PlanOptions, PlanOptionsError, plan_info_of
 from tracker.catalog.parse import (
     INDICATOR_ROW,
     SeedFormatError,
@@ -104,8 +104,11 @@ def _general(source: Source, profile: Profile, options: PlanOptions) -> ParseRes
     walked = walk(source.paragraphs, profile, source.unit)
     problems = list(walked.problems)
     merged = options.merged(walked.stated)
-    info, missing = plan_info(merged)
-    problems += [Problem("命令行", m) for m in missing]
+    info = None
+    try:
+        info = plan_info_of(merged, from_document=True)
+    except PlanOptionsError as exc:
+        problems += [Problem("命令行", m) for m in exc.problems]
     items = walked.measures()
     if not items and not walked.problems:
         problems.append(Problem("全文", f"没有找到带责任分工的编号任务（模板 {profile.name}："

@@ -54,7 +54,7 @@ def catalog_import(
     now: Annotated[str | None, typer.Option(help="ISO time (with --load)")] = None,
 ) -> None:
     """Read a 任务分工表 into a catalog; every problem is listed with its row and column."""
-    from tracker.catalog.plan_options import PlanOptionsError, plan_info
+    from tracker.catalog.options import PlanOptionsError, plan_info
     from tracker.catalog.schema import dump_catalog
     from tracker.catalog.table import TableImportError, import_table
     from tracker.exchange.convert import Converter
