@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tracker.catalog.kinds import guess_agency_kind
 from tracker.catalog.options import PlanOptions, PlanOptionsError, plan_info_of
 from tracker.catalog.parse import (
     INDICATOR_ROW,
     SeedFormatError,
-    agency_kind,
     extract_targets,
     parse_plan_text,
 )
@@ -135,7 +135,7 @@ def _general(source: Source, profile: Profile, options: PlanOptions) -> ParseRes
                 named.append(name)
     if problems or info is None:
         raise TextParseError(source.name, sorted(problems, key=_line_order))
-    agencies = [Agency(name=n, kind=agency_kind(n)) for n in order]
+    agencies = [Agency(name=n, kind=guess_agency_kind(n, districts)) for n in order]
     agencies += [Agency(name=n, kind=AgencyKind.DISTRICT_GOVERNMENT) for n in districts]
     catalog = _validated(source.name, Catalog(schema_version=SCHEMA_VERSION, plan=info,
                                               agencies=agencies, measures=measures))
