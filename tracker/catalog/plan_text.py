@@ -10,6 +10,7 @@ the flags, the lead rule applied and the settings read from the document, for th
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from tracker.catalog.kinds import guess_agency_kind
@@ -27,7 +28,6 @@ from tracker.catalog.schema import (
     Agency,
     Catalog,
     CatalogError,
-    Deadline,
     Flag,
     Measure,
     PlanInfo,
@@ -119,7 +119,8 @@ def _general(source: Source, profile: Profile, options: PlanOptions) -> ParseRes
     order: list[str] = []  # agencies in the order the measures name them
     named: list[str] = []  # the same, without the office standing in for a missing lead
     for item in items:
-        measure, problem = _measure(item, walked, office, districts)
+        measure, problem = _measure(item, walked, office, districts, merged.issued,
+                                    merged.period)
         if problem:
             problems.append(problem)
         if measure is None:
@@ -168,8 +169,9 @@ def _validated(name: str, catalog: Catalog) -> Catalog:
                                     for path, _, msg, value in exc.problems]) from None
 
 
-def _measure(item: Item, walked: Walk, office: str,
-             districts: list[str]) -> tuple[Measure | None, Problem | None]:
+def _measure(item: Item, walked: Walk, office: str, districts: list[str],
+             issued: dt.date | None, period: tuple[int, int] | None,
+             ) -> tuple[Measure | None, Problem | None]:
     assert item.clause is not None
     lead_read = read_agencies("、".join(item.clause.lead))
     co_read = read_agencies("、".join(item.clause.co))
@@ -202,19 +204,21 @@ def _measure(item: Item, walked: Walk, office: str,
             title, text = split_title(more)
         else:
             text = f"{text}\n{more}".strip()
+    if item.details:
+        text = "\n".join([text, *item.details]).strip()
     if not title:
         return None, Problem(item.where, f"任务{item.code}没有标题或内容")
     section = title
     if item.parent is not None:
         parent_title, _ = split_title(item.parent.heading or "".join(item.parent.continuation))
         section = parent_title.rstrip("。") or title
-    deadline, problem = read_deadline(item)
-    if problem:
-        return None, problem
+    deadline, time_flag = read_deadline(item, issued, period)
+    if time_flag is not None:
+        flags.append(time_flag)
     measure = Measure(
         code=item.code, section=section, title=title.rstrip("。"), text=text, lead=lead, co=co,
         districts=everywhere, district_names=[] if everywhere else named_districts,
-        targets=extract_targets(text), deadline=deadline if isinstance(deadline, Deadline) else None,
+        targets=extract_targets(text), deadline=deadline,
         leader=item.leader, flags=flags)
     return measure, None
 
