@@ -39,3 +39,9 @@ GENERIC = "泛指有关单位，请督查室确定具体单位"
 def test_clauses(text, names, districts, flags):
     read = read_agencies(text)
     assert (read.names, read.districts, read.flags) == (names, districts, flags)
+
+
+def test_a_name_marked_as_lead():
+    read = read_agencies("市财政局、市民政局（牵头）、市卫生健康委")
+    assert (read.names, read.marked_lead) == (["市财政局", "市民政局", "市卫生健康委"], "市民政局")
+    assert read_agencies("市财政局、市民政局").marked_lead is None

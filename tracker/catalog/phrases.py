@@ -14,6 +14,8 @@ where the words before them end as an agency's name ends (`AGENCY_END`: …局, 
 - generic phrases (各有关部门和单位, 有关部门, 相关单位, 各地 …): flagged for the office
   to resolve, never made into agencies;
 - a trailing 等 / 等有关部门 / 等单位 after a name: the name is kept, the tail is flagged.
+A name marked （牵头） (市财政局、市民政局（牵头）) is kept without the mark and recorded as
+the lead the document names (`Named.marked_lead`), whatever its place in the list.
 Rule source: the published forms of State Council, municipal and district documents
 (issue 13); the office resolves every flag before the task is tracked.
 """
@@ -52,6 +54,7 @@ AGENCY_END = re.compile(
     r"|残联|妇联|侨联|文联|科协|工商联|团[省市区县]?委|督查室|办公室|总队|支队|大队|海关|法院)$")
 # 和 / 及 / 以及 between two names (not 及其, 及以上, 及时)
 _JOIN = re.compile(r"以及|和|及(?![其以时])")
+_LEAD_MARK = re.compile(r"^(?P<name>.+?)[（(]牵头(?:单位|部门)?[）)]$")
 _TAIL = re.compile(r"^(?P<name>.+?)(?P<tail>等(?:有关|相关)?(?:部门|单位|部门和单位|方面)?)$")
 
 
@@ -64,6 +67,7 @@ class Named:
     districts: Districts = "none"
     flags: list[tuple[str, str]] = field(default_factory=list)  # (phrase, reason in Chinese)
     district_phrases: list[str] = field(default_factory=list)  # as written (各省级人民政府)
+    marked_lead: str | None = None  # the name written with （牵头） after it
 
 
 def split_clause(text: str) -> list[str]:
@@ -119,6 +123,8 @@ def read_agencies(text: str) -> Named:
     """Read a clause such as "市人力社保局、市财政局等有关部门，各区人民政府"."""
     out = Named()
     for part in split_clause(text):
+        if (m := _LEAD_MARK.match(part)) and out.marked_lead is None:
+            part = out.marked_lead = m["name"]
         if DISTRICT_PHRASE.match(part):
             out.districts = "all"
             out.district_phrases.append(part)

@@ -179,7 +179,10 @@ def _measure(item: Item, walked: Walk, office: str, districts: list[str],
     for phrase, reason in lead_read.flags + co_read.flags:
         field_name = "districts" if SOME_DISTRICTS.match(phrase) else "co"
         flags.append(Flag(field=field_name, phrase=phrase, reason=reason))
-    if lead_read.names:
+    marked = lead_read.marked_lead or co_read.marked_lead  # 市民政局（牵头）
+    if marked is not None:
+        lead = marked
+    elif lead_read.names:
         lead = lead_read.names[0]
     else:
         lead = office
@@ -191,7 +194,7 @@ def _measure(item: Item, walked: Walk, office: str, districts: list[str],
                                     "请督查室确定牵头单位"))
     co: list[str] = []
     named_districts: list[str] = []
-    for name in lead_read.names[1:] + co_read.names:
+    for name in lead_read.names + co_read.names:
         if name == lead or name in co or name in named_districts:
             continue
         (named_districts if name in districts else co).append(name)
