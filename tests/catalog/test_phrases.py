@@ -27,7 +27,21 @@ GENERIC = "泛指有关单位，请督查室确定具体单位"
     ("市教委、 市卫生健康委等", ["市教委", "市卫生健康委"], "none",
      [("等", "“市卫生健康委”后的“等”泛指其他单位，请督查室确定是否增列")]),
     ("市民政局、市民政局", ["市民政局"], "none", []),
+    # 及 / 和 / 以及 between two names; never inside one, never 及其 (issue 13, F3)
+    ("市民政局及市财政局", ["市民政局", "市财政局"], "none", []),
+    ("团市委和市妇联", ["团市委", "市妇联"], "none", []),
+    ("市科学技术局和市工业和信息化局", ["市科学技术局", "市工业和信息化局"], "none", []),
+    ("市民政局以及各区人民政府", ["市民政局"], "all", []),
+    ("市国土资源和房屋管理局", ["市国土资源和房屋管理局"], "none", []),
+    ("文化和旅游部、国家发展和改革委员会", ["文化和旅游部", "国家发展和改革委员会"], "none", []),
+    ("各级人民政府及其有关部门", ["各级人民政府及其有关部门"], "none", []),
 ])
 def test_clauses(text, names, districts, flags):
     read = read_agencies(text)
     assert (read.names, read.districts, read.flags) == (names, districts, flags)
+
+
+def test_a_name_marked_as_lead():
+    read = read_agencies("市财政局、市民政局（牵头）、市卫生健康委")
+    assert (read.names, read.marked_lead) == (["市财政局", "市民政局", "市卫生健康委"], "市民政局")
+    assert read_agencies("市财政局、市民政局").marked_lead is None

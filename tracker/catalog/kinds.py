@@ -1,7 +1,7 @@
 """The kind of an agency guessed from the name a document writes (no city's names in code).
 
-`tracker.catalog.parse.agency_kind` knows the Tianjin plan's agencies by name; an imported
-table may come from any government, so `guess_agency_kind` reads the name's own words:
+The one home of this rule: the table importer, the text parser and the Tianjin plan's own
+parser (`parse.parse_plan_text`) all call `guess_agency_kind`, which reads the name's words:
 - a government (…人民政府, …政府, …街道办事处, …管委会) is a district government when it is
   one of the plan's districts or ends with 人民政府;
 - the courts and procuratorates (法院, 检察院) are judicial;

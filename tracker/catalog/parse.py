@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from tracker.catalog.kinds import guess_agency_kind
 from tracker.catalog.schema import (
     SCHEMA_VERSION,
     Agency,
@@ -58,12 +59,6 @@ INDICATOR_OWNERS: dict[int, str] = {}
 # The plan's indicator 1 names the level it grows: 残疾人家庭人均可支配收入, in 元.
 INDICATOR_LEVELS: dict[int, tuple[str, str]] = {1: ("残疾人家庭人均可支配收入", "元")}
 
-_PARTY = {"市委宣传部", "市文明办"}
-_JUDICIAL = {"市检察院", "市高法院"}
-_MASS = {"市残联", "市妇联", "团市委", "市总工会"}
-_CENTRAL = {"天津保监局", "人民银行天津分行", "市国税局"}
-
-
 class SeedFormatError(ValueError):
     """The plan text does not have the expected structure; names the line (message in Chinese)."""
 
@@ -71,23 +66,6 @@ class SeedFormatError(ValueError):
         self.line_no = line_no
         self.reason = message + (f"：{line.strip()[:60]}" if line else "")
         super().__init__(f"第{line_no}行：{self.reason}")
-
-
-def agency_kind(name: str) -> AgencyKind:
-    """Classify an agency by the name the plan writes."""
-    if name.endswith("人民政府"):
-        return AgencyKind.DISTRICT_GOVERNMENT
-    if name in _PARTY:
-        return AgencyKind.PARTY_ORGAN
-    if name in _JUDICIAL:
-        return AgencyKind.JUDICIAL
-    if name in _MASS:
-        return AgencyKind.MASS_ORGANISATION
-    if name in _CENTRAL:
-        return AgencyKind.CENTRAL_BRANCH
-    if "公司" in name:
-        return AgencyKind.ENTERPRISE
-    return AgencyKind.CITY_AGENCY
 
 
 def district_government_names() -> list[str]:
@@ -216,7 +194,7 @@ def parse_plan_text(text: str, plan_id: str = "tianjin-disability-2016-2020") ->
         )
 
     districts = district_government_names()
-    agencies = [Agency(name=n, kind=agency_kind(n)) for n in agency_order]
+    agencies = [Agency(name=n, kind=guess_agency_kind(n, districts)) for n in agency_order]
     agencies += [Agency(name=n, kind=AgencyKind.DISTRICT_GOVERNMENT) for n in districts]
     title_line = next((i for i, ln in enumerate(lines) if "规划纲要" in ln and "通知" not in ln), 0)
     plan = PlanInfo(

@@ -10,13 +10,14 @@ the flags, the lead rule applied and the settings read from the document, for th
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
+from tracker.catalog.kinds import guess_agency_kind
 from tracker.catalog.options import PlanOptions, PlanOptionsError, plan_info_of
 from tracker.catalog.parse import (
     INDICATOR_ROW,
     SeedFormatError,
-    agency_kind,
     extract_targets,
     parse_plan_text,
 )
@@ -27,7 +28,6 @@ from tracker.catalog.schema import (
     Agency,
     Catalog,
     CatalogError,
-    Deadline,
     Flag,
     Measure,
     PlanInfo,
@@ -119,7 +119,8 @@ def _general(source: Source, profile: Profile, options: PlanOptions) -> ParseRes
     order: list[str] = []  # agencies in the order the measures name them
     named: list[str] = []  # the same, without the office standing in for a missing lead
     for item in items:
-        measure, problem = _measure(item, walked, office, districts)
+        measure, problem = _measure(item, walked, office, districts, merged.issued,
+                                    merged.period)
         if problem:
             problems.append(problem)
         if measure is None:
@@ -135,7 +136,7 @@ def _general(source: Source, profile: Profile, options: PlanOptions) -> ParseRes
                 named.append(name)
     if problems or info is None:
         raise TextParseError(source.name, sorted(problems, key=_line_order))
-    agencies = [Agency(name=n, kind=agency_kind(n)) for n in order]
+    agencies = [Agency(name=n, kind=guess_agency_kind(n, districts)) for n in order]
     agencies += [Agency(name=n, kind=AgencyKind.DISTRICT_GOVERNMENT) for n in districts]
     catalog = _validated(source.name, Catalog(schema_version=SCHEMA_VERSION, plan=info,
                                               agencies=agencies, measures=measures))
@@ -168,8 +169,9 @@ def _validated(name: str, catalog: Catalog) -> Catalog:
                                     for path, _, msg, value in exc.problems]) from None
 
 
-def _measure(item: Item, walked: Walk, office: str,
-             districts: list[str]) -> tuple[Measure | None, Problem | None]:
+def _measure(item: Item, walked: Walk, office: str, districts: list[str],
+             issued: dt.date | None, period: tuple[int, int] | None,
+             ) -> tuple[Measure | None, Problem | None]:
     assert item.clause is not None
     lead_read = read_agencies("、".join(item.clause.lead))
     co_read = read_agencies("、".join(item.clause.co))
@@ -177,7 +179,10 @@ def _measure(item: Item, walked: Walk, office: str,
     for phrase, reason in lead_read.flags + co_read.flags:
         field_name = "districts" if SOME_DISTRICTS.match(phrase) else "co"
         flags.append(Flag(field=field_name, phrase=phrase, reason=reason))
-    if lead_read.names:
+    marked = lead_read.marked_lead or co_read.marked_lead  # 市民政局（牵头）
+    if marked is not None:
+        lead = marked
+    elif lead_read.names:
         lead = lead_read.names[0]
     else:
         lead = office
@@ -189,7 +194,7 @@ def _measure(item: Item, walked: Walk, office: str,
                                     "请督查室确定牵头单位"))
     co: list[str] = []
     named_districts: list[str] = []
-    for name in lead_read.names[1:] + co_read.names:
+    for name in lead_read.names + co_read.names:
         if name == lead or name in co or name in named_districts:
             continue
         (named_districts if name in districts else co).append(name)
@@ -202,19 +207,21 @@ def _measure(item: Item, walked: Walk, office: str,
             title, text = split_title(more)
         else:
             text = f"{text}\n{more}".strip()
+    if item.details:
+        text = "\n".join([text, *item.details]).strip()
     if not title:
         return None, Problem(item.where, f"任务{item.code}没有标题或内容")
     section = title
     if item.parent is not None:
         parent_title, _ = split_title(item.parent.heading or "".join(item.parent.continuation))
         section = parent_title.rstrip("。") or title
-    deadline, problem = read_deadline(item)
-    if problem:
-        return None, problem
+    deadline, time_flag = read_deadline(item, issued, period)
+    if time_flag is not None:
+        flags.append(time_flag)
     measure = Measure(
         code=item.code, section=section, title=title.rstrip("。"), text=text, lead=lead, co=co,
         districts=everywhere, district_names=[] if everywhere else named_districts,
-        targets=extract_targets(text), deadline=deadline if isinstance(deadline, Deadline) else None,
+        targets=extract_targets(text), deadline=deadline,
         leader=item.leader, flags=flags)
     return measure, None
 

@@ -2,9 +2,12 @@
 
 A profile names the numbering levels a document uses, from the outermost in, and the
 levels whose items are measures. Numbering levels (`LEVELS`):
+    第一部分  division    (a plan in parts: 第一部分 总体要求)
+    第一章    chapter
+    第一条    article     (an 办法 or 实施细则: 第一条 … 第二十一条, numbered on across chapters)
     一、      part        (二十一、 and above are read: 一 … 九十九, 一百)
     （一）    section     (（二十）; half-width brackets too)
-    1.        item        (1. 1． 1、)
+    1.        item        (1. 1． 1、 and １． as WPS writes it)
     （1）     sub-item
 An item's code is the numbers of its open levels joined by dots (二、（一）1． → 2.1.1),
 the document's own numbering read as the ledger sorts it (`codes.code_key`).
@@ -77,11 +80,15 @@ class Level:
     def label(self, number: int) -> str:
         """The number written in this style: 3 → 三、 / （三） / 3. / （3）."""
         shown = int_to_cn(number) if self.chinese else str(number)
-        return {"一、": f"{shown}、", "（一）": f"（{shown}）", "1.": f"{shown}.",
+        return {"第一部分": f"第{shown}部分", "第一章": f"第{shown}章", "第一条": f"第{shown}条",
+                "一、": f"{shown}、", "（一）": f"（{shown}）", "1.": f"{shown}.",
                 "（1）": f"（{shown}）"}[self.key]
 
 
 LEVELS: dict[str, Level] = {
+    "第一部分": Level("第一部分", re.compile(rf"^第([{CN_NUMERAL}]{{1,4}})部分\s*(.*)$"), True),
+    "第一章": Level("第一章", re.compile(rf"^第([{CN_NUMERAL}]{{1,4}})章\s*(.*)$"), True),
+    "第一条": Level("第一条", re.compile(rf"^第([{CN_NUMERAL}]{{1,4}})条\s*(.*)$"), True),
     "一、": Level("一、", re.compile(rf"^([{CN_NUMERAL}]{{1,4}})、\s*(.*)$"), True),
     "（一）": Level("（一）", re.compile(rf"^[（(]([{CN_NUMERAL}]{{1,4}})[）)]\s*(.*)$"), True),
     "1.": Level("1.", re.compile(r"^(\d{1,3})(?:[.．](?!\d)|、)\s*(.*)$"), False),
@@ -101,7 +108,7 @@ class Profile:
 
     name: str
     description: str
-    levels: tuple[str, ...] = ("一、", "（一）", "1.", "（1）")
+    levels: tuple[str, ...] = ("第一部分", "第一章", "第一条", "一、", "（一）", "1.", "（1）")
     measure_levels: frozenset[str] | None = None
     reader: str = "general"
     signature: re.Pattern[str] | None = None
@@ -112,6 +119,7 @@ PROFILES: dict[str, Profile] = {
         name="tianjin",
         description="天津市“十三五”加快残疾人小康进程规划纲要（data/seed）：二、（一）1．编号，"
                     "句末“（责任单位：…）”，自带规划设置与主要指标",
+        levels=("一、", "（一）", "1.", "（1）"),
         measure_levels=frozenset({"（一）", "1."}),
         reader="tianjin",
         # the plan's own issuing notice opening the text: a district's re-issue or a document
@@ -121,7 +129,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "general": Profile(
         name="general",
-        description="通用：一、/（一）/1./（1）各级编号，任务为带责任分工的编号段落；责任分工写在段末"
+        description="通用：第一部分/第一章/第一条/一、/（一）/1./（1）各级编号，任务为带责任分工的编号段落；责任分工写在段末"
                     "括号内（责任单位：…／牵头单位：…；配合单位：…／…负责，…参与）或另起一行",
     ),
     # the same reading with the measure level named, for a document that also writes

@@ -17,8 +17,10 @@ the plan's supervision office, which gathers the districts' answers until the of
 a lead, and the phrase is flagged on `lead` saying so (decision for issue 13; the README of
 data/plans: every numbered measure with a clause becomes a task).
 
+A 完成时限 (a label line, or a time limit inside the clause) that is no single day or
+known kind is kept as a flag on its words (`deadlines.read_deadline`), never a refusal.
 Every problem (brackets that do not pair, a gap in the numbering, a label line with no
-item, an unreadable 完成时限, a missing plan setting) is collected and raised at once in
+item, a 完成时限 written twice, a missing plan setting) is collected and raised at once in
 `TextParseError`, each naming its line (第N行) or Word paragraph (第N段).
 """
 
@@ -28,18 +30,21 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from tracker.catalog import deadlines
 from tracker.catalog.clauses import (
     CO_LABELS,
+    DEADLINE_LABELS,
     LEAD_LABELS,
     OWN_LINE_LABEL,
     Clause,
     ClauseError,
     end_clause,
     read_clause,
+    split_labels,
 )
-from tracker.catalog.deadlines import DeadlineError, parse_deadline
 from tracker.catalog.options import PlanOptions
 from tracker.catalog.profiles import LEVELS, Profile, cn_to_int
+from tracker.catalog.schema import Deadline, Flag
 
 _SPACES = re.compile(r"[\s\u3000\u00a0\ufeff]+")
 # layout spaces next to a Chinese character or full-width mark go; others (between Latin
@@ -96,6 +101,10 @@ class Item:
     leader: str | None = None
     measure_below: bool = False
     broken: bool = False  # its clause could not be read (a problem says why)
+    # numbered paragraphs below a measure with no clause of their own (1．细化…): its text
+    details: list[str] = field(default_factory=list)
+    written: str = ""  # the paragraph as written, its number included
+    number_written: str = ""  # its number as written (2． / （二十一） / 第三条)
 
 
 @dataclass
@@ -155,7 +164,48 @@ def read_header(paragraphs: list[tuple[int, str]]) -> PlanOptions:
     return PlanOptions(title=title, doc_number=doc_number, issued=issued, issuer=issuer)
 
 
+def _depth(text: str) -> int:
+    """Brackets left open at the end of `text` (（ and ( against ） and ))."""
+    depth = 0
+    for ch in text:
+        if ch in "（(":
+            depth += 1
+        elif ch in "）)" and depth:
+            depth -= 1
+    return depth
+
+
+def _join_broken_clauses(kept: list[tuple[int, str]], profile: Profile,
+                         ) -> list[tuple[int, str]]:
+    """A clause broken over lines as a copy from PDF or Word leaves it (（市民政局、 / 市财政局
+    负责）) joined back: a paragraph whose bracket is left open is joined with the next one
+    or two unnumbered paragraphs when they close it and end the paragraph; it keeps the
+    first one's line number. Anything else is left for the walk to report."""
+    out: list[tuple[int, str]] = []
+    k = 0
+    while k < len(kept):
+        no, text = kept[k]
+        joined, used = text, 0
+        candidate = text
+        for extra in (1, 2) if _depth(text) > 0 else ():
+            if k + extra >= len(kept) or _numbered(kept[k + extra][1], profile.levels):
+                break
+            candidate += kept[k + extra][1]
+            if _depth(candidate) == 0 and candidate.rstrip("。；; ").endswith(("）", ")")):
+                joined, used = candidate, extra
+                break
+        out.append((no, joined))
+        k += 1 + used
+    return out
+
+
+_FULL_WIDTH_NUMBER = re.compile(r"^[（(]?[０-９]+")
+
+
 def _numbered(text: str, levels: tuple[str, ...]) -> tuple[str, int, str] | None:
+    # １．/（１） as WPS writes them: the number read as ASCII, the text kept as written
+    text = _FULL_WIDTH_NUMBER.sub(
+        lambda m: m[0].translate(str.maketrans("０１２３４５６７８９", "0123456789")), text)
     for key in levels:
         if m := LEVELS[key].pattern.match(text):
             try:
@@ -178,6 +228,7 @@ def walk(paragraphs: list[str], profile: Profile, unit: str = "行") -> Walk:
         text = clean(raw)
         if text and (kept or not text.startswith("#")):
             kept.append((no, text))
+    kept = _join_broken_clauses(kept, profile)
     walker = _Walker(profile, unit)
     for no, text in kept:
         walker.paragraph(no, text)
@@ -210,8 +261,19 @@ class _Walker:
     def paragraph(self, no: int, text: str) -> None:
         if found := _numbered(text, self.profile.levels):
             self.numbered(no, *found)
+            self.items[-1].written = text
+            self.items[-1].number_written = text[:len(text) - len(found[2])].rstrip()
         elif m := OWN_LINE_LABEL.match(text):
-            self.label_line(no, m[1], m[2].strip())
+            try:
+                labels = split_labels(text)
+            except ClauseError as exc:
+                if not m[2].strip():
+                    self.label_line(no, m[1], "")
+                else:
+                    self.problem(no, str(exc))
+                return
+            for label, value in labels:  # 牵头单位：A；配合单位：B on one line
+                self.label_line(no, label, value)
         else:
             self.plain(no, text)
 
@@ -261,7 +323,7 @@ class _Walker:
                 return
             (current.label_co if label in CO_LABELS else current.label_lead).append(value)
             current.label_where = current.label_where or self.where(no)
-        elif label.startswith(("完成", "时间")):
+        elif label in DEADLINE_LABELS:
             current.deadline = (value, self.where(no))
         else:
             current.leader = value
@@ -306,6 +368,20 @@ class _Walker:
             item.clause = Clause(lead=item.label_lead, co=item.label_co, labelled=True,
                                  raw="；".join(item.label_lead + item.label_co))
             item.clause_where = item.label_where
+        for item in self.items:  # a time limit or leader written inside the clause
+            clause = item.clause
+            if clause is None:
+                continue
+            if clause.deadline is not None:
+                if item.deadline is not None:
+                    self.problems.append(Problem(item.deadline[1], (
+                        f"任务{item.code}已在责任分工中写明时限“{clause.deadline}”，又另写"
+                        f"完成时限“{item.deadline[0]}”，请只保留一处")))
+                    item.broken = True
+                else:
+                    item.deadline = (clause.deadline, item.clause_where)
+            if clause.leader is not None:
+                item.leader = item.leader or clause.leader
         clauses = [i.clause for i in self.items if i.clause is not None]
         levels = self.profile.measure_levels or frozenset(
             i.level for i in self.items if i.clause is not None)
@@ -319,14 +395,24 @@ class _Walker:
             if any(i is not None and (i.clause is not None or i.measure_below or i.broken)
                    for i in (item, prev)):
                 self.problems.insert(at, problem)
+        for item in self.items:  # sub-items without a clause are their measure's text
+            if item.clause is not None or item.broken:
+                continue
+            owner = item.parent
+            while owner is not None and not (owner.clause is not None and owner.level in levels):
+                owner = owner.parent
+            if owner is not None:
+                owner.details.append("".join([item.written, *item.continuation]))
         for item in self.items:
-            shown = LEVELS[item.level].label(item.number) + _excerpt(
-                item.heading or "".join(item.continuation))
+            shown = item.number_written + _excerpt(item.heading or "".join(item.continuation))
             if item.clause is not None and item.level not in levels:
                 self.skipped.append(Skipped(item.where, shown, (
                     f"写有责任分工，但“{item.level}”不是本模板的任务层级（{'、'.join(sorted(levels))}）")))
             elif item.clause is None and not item.measure_below and item.level in levels:
-                self.skipped.append(Skipped(item.where, shown, NO_CLAUSE))
+                tail = re.search(r"[（(]([^（）()]{1,40})[）)][。；;]?$", item.heading)
+                self.skipped.append(Skipped(item.where, shown, NO_CLAUSE if not tail else (
+                    f"段末括号内“{tail[1]}”未读作责任分工（其中没有“负责”“牵头”“责任单位：”等字样，"
+                    "也不全是单位名称）")))
         self.skipped.sort(key=lambda s: int(re.sub(r"\D", "", s.where)))
         return Walk(items=self.items, skipped=self.skipped, problems=self.problems,
                     stated=stated, states_rule=any(c.states_rule for c in clauses),
@@ -355,12 +441,17 @@ def split_title(text: str) -> tuple[str, str]:
     return _excerpt(title, 60), (text.strip() if len(title) > 60 else "")
 
 
-def read_deadline(item: Item) -> tuple[object | None, Problem | None]:
-    """The item's 完成时限 as a schema.Deadline, or the problem naming its line."""
+def read_deadline(item: Item, issued: dt.date | None,
+                  period: tuple[int, int] | None) -> tuple[Deadline | None, Flag | None]:
+    """The item's 完成时限 (a label line, or a time limit inside its clause) as a
+    schema.Deadline and, when the office must look at it, a flag on the words as written
+    (`deadlines.read_deadline`: recurring, relative, in stages, unreadable, or outside the
+    plan's `period`; a year-less one dated from `issued`, the document's issue date).
+    Nothing is dropped: a reading that is no date keeps its words in the flag."""
     if item.deadline is None:
         return None, None
-    text, where = item.deadline
-    try:
-        return parse_deadline(text), None
-    except DeadlineError as exc:
-        return None, Problem(where, f"任务{item.code}：{exc}")
+    text, _ = item.deadline
+    reading = deadlines.read_deadline(text, issued=issued, period=period)
+    flag = None if reading.flag is None else Flag(field="deadline", phrase=text.strip(),
+                                                   reason=reading.flag)
+    return reading.deadline, flag
