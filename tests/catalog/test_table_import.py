@@ -491,6 +491,26 @@ def test_agency_kinds_guessed_from_names(catalog):
         "mass_organisation", "party_organ", "judicial", "enterprise", "district_government"]
 
 
+@pytest.mark.parametrize(("name", "kind"), [
+    ("市委宣传部", "party_organ"), ("团市委", "mass_organisation"), ("市残联", "mass_organisation"),
+    ("市税务局", "central_branch"), ("国网某市电力公司", "enterprise"),
+    ("各区人民政府", "district_government"), ("市高级人民法院", "judicial"),
+    ("市总工会", "mass_organisation"), ("市人民检察院", "judicial"), ("市委网信办", "party_organ"),
+    ("市纪委监委", "party_organ"), ("市妇联", "mass_organisation"), ("市工商联", "mass_organisation"),
+    # the plan's own government, as written for short or in full: not one of its districts
+    ("市政府", "city_agency"), ("市人民政府", "city_agency"), ("某市人民政府", "city_agency"),
+    ("甲区人民政府", "district_government"), ("某开发区管委会", "district_government"),
+    # a department's 管理委员会 is a department, not a zone's government
+    ("市国有资产监督管理委员会", "city_agency"), ("市住房公积金管理委员会", "city_agency"),
+    # forces and vertically managed services stationed in the city
+    ("某警备区", "central_branch"), ("武警某总队", "central_branch"),
+    ("市消防救援总队", "central_branch"), ("某海事局", "central_branch"),
+    ("市教委", "city_agency"), ("市发展改革委", "city_agency"), ("市城市管理委", "city_agency"),
+])
+def test_agency_kinds_of_names_offices_write(name, kind):
+    assert guess_agency_kind(name, DISTRICTS, "某市人民政府").value == kind
+
+
 def test_cli_template_and_import(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = run(app, ["catalog", "template", "-o", "模板.xlsx"])
