@@ -45,6 +45,7 @@ from tracker.catalog.clauses import (
 from tracker.catalog.options import PlanOptions
 from tracker.catalog.profiles import LEVELS, Profile, cn_to_int
 from tracker.catalog.schema import Deadline, Flag
+from tracker.catalog.titles import own_title
 
 _SPACES = re.compile(r"[\s\u3000\u00a0\ufeff]+")
 # layout spaces next to a Chinese character or full-width mark go; others (between Latin
@@ -137,8 +138,9 @@ def _excerpt(text: str, n: int = 40) -> str:
 
 def read_header(paragraphs: list[tuple[int, str]]) -> PlanOptions:
     """What the document says about itself: the title (the lines before its 文号 or
-    salutation), the 文号, the signing office and the date (the last date on a line of
-    its own, and the line above it)."""
+    salutation; for a 印发 / 转发 notice the plan's own, `titles.own_title`), the 文号,
+    the signing office and the date (the last date on a line of its own, and the line
+    above it)."""
     doc_number = None
     head: list[str] = []
     for _, text in paragraphs[:15]:
@@ -149,7 +151,7 @@ def read_header(paragraphs: list[tuple[int, str]]) -> PlanOptions:
                 or OWN_LINE_LABEL.match(text)):
             break
         head.append(text)
-    title = "".join(head[:3]) or None
+    title = own_title("".join(head[:3]), [t for _, t in paragraphs[:40]]) or None
     issued = issuer = None
     for k in range(len(paragraphs) - 1, -1, -1):
         if m := DATE_LINE.match(paragraphs[k][1]):
