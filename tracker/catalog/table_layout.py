@@ -58,6 +58,18 @@ TASK_WORDS = {"重点任务", "任务", "主要任务", "工作任务", "重点�
 RESPONSIBLE_WORDS = {"责任单位", "责任部门", "负责单位", "承办单位", "责任主体", "责任处室",
                      "责任单位（部门）"}
 
+
+
+def role_of(label: str) -> str | None:
+    """The field a normalised header names: a field of `SYNONYMS`, "task" (重点任务: title
+    or text, by the other columns) or "responsible" (责任单位: lead or co); None if none."""
+    if label in TASK_WORDS:
+        return "task"
+    if label in RESPONSIBLE_WORDS:
+        return "responsible"
+    return next((f for f, words in SYNONYMS.items() if label in words), None)
+
+
 _NOTE = re.compile(r"[（(][^（()）]*[)）]$")
 
 

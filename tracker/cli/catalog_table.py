@@ -89,11 +89,20 @@ def catalog_import(
         raise _fail(problems, file)
     catalog = result.catalog
     flags = [(m.code, f) for m in catalog.measures for f in m.flags]
-    console.print(f"{escape(file.name)}（{escape(result.place)}，表头在第{result.header_row}行）："
-                  f"{len(catalog.measures)} 项任务，{len(catalog.agencies)} 个单位，"
-                  f"{len(flags)} 处待督查室确定", highlight=False, soft_wrap=True)
+    counts = (f"{len(catalog.measures)} 项任务，{len(catalog.agencies)} 个单位，"
+              f"{len(flags)} 处待督查室确定")
+    if len(result.parts) == 1:
+        console.print(f"{escape(file.name)}（{escape(result.place)}，表头在第{result.header_row}行）："
+                      + counts, highlight=False, soft_wrap=True)
+    else:
+        console.print(f"{escape(file.name)}：{counts}；读取了 {len(result.parts)} 个工作表或表格：",
+                      highlight=False, soft_wrap=True)
+        for part in result.parts:
+            where = f"表头在第{part.header_row}行" if part.header_row else "续上一个表格"
+            console.print(f"  {escape(part.place)}（{where}）：{part.tasks} 项任务", highlight=False,
+                          soft_wrap=True)
     for note in result.notes:
-        console.print(escape(note), highlight=False)
+        console.print(escape(note), highlight=False, soft_wrap=True)
     for code, flag in flags:
         console.print(f"  {escape(code)} {escape(flag.phrase)}：{escape(flag.reason)}",
                       highlight=False, soft_wrap=True)

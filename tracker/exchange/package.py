@@ -12,7 +12,8 @@ what it is and whether it is safe to parse:
 - a package whose worksheets hold more than `MAX_CELLS` cells, or whose shared strings
   table more than `MAX_CELLS` strings: refused after a streaming count that stops at the
   cap (memory bounded by one chunk, well under a second), before openpyxl parses a cell;
-- the merged ranges of a sheet (openpyxl's streaming reader does not report them).
+- the merged ranges of a sheet, and its hidden rows and columns (openpyxl's streaming
+  reader reports neither).
 
 Sizes are what the ZIP directory declares; a member that inflates beyond its declared
 size is cut off by `zipfile` (it checks the CRC and size), so the bound holds.
@@ -40,6 +41,9 @@ PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _CELL = re.compile(rb"<(?:\w+:)?c[\s/>]")
 _STRING = re.compile(rb"<(?:\w+:)?si[\s/>]")
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+_ROW = re.compile(rb"<(?:\w+:)?row\b([^>]*)>")
+_COL = re.compile(rb"<(?:\w+:)?col\b([^>]*)>")
+_ATTR = re.compile(rb'\b(r|min|max|hidden)="([^"]*)"')
 
 
 class PackageRefused(ValueError):
@@ -132,6 +136,28 @@ def merged_ranges(package: zipfile.ZipFile, sheet_name: str) -> list[Merge]:
         return []
     return [Merge(_col_index(a.decode()), int(r1), _col_index(b.decode()), int(r2))
             for a, r1, b, r2 in _MERGE.findall(xml)]
+
+
+def hidden_lines(package: zipfile.ZipFile, sheet_name: str) -> tuple[set[int], set[int]]:
+    """The hidden rows (1-based numbers) and hidden columns (0-based indices) of the sheet
+    named `sheet_name`: rows and columns an office hid, or that a filter hides (both are
+    `hidden="1"` in the sheet's XML). Empty sets if it has none or is absent."""
+    path = _sheet_path(package, sheet_name)
+    xml = _read(package, path, MAX_XML_READ) if path else None
+    rows: set[int] = set()
+    cols: set[int] = set()
+    for pattern, into in ((_ROW, rows), (_COL, cols)):
+        for attrs in pattern.findall(xml or b""):
+            found = {k.decode(): v.decode() for k, v in _ATTR.findall(attrs)}
+            if found.get("hidden") not in ("1", "true"):
+                continue
+            if into is rows and found.get("r", "").isdigit():
+                rows.add(int(found["r"]))
+            elif into is cols and found.get("min", "").isdigit():
+                first = int(found["min"])
+                last = int(found["max"]) if found.get("max", "").isdigit() else first
+                cols.update(range(first - 1, min(last, first + 16384)))
+    return rows, cols
 
 
 def _sheet_path(package: zipfile.ZipFile, name: str) -> str | None:
