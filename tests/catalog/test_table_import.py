@@ -433,13 +433,45 @@ def test_template_round_trip_xlsx(tmp_path):
     assert (one.code, one.section, one.title, one.text, one.lead, one.co) == (
         "1", "加强基本公共服务", "健全社会救助制度",
         "完善最低生活保障制度，将符合条件的困难群众按规定纳入保障范围。", "市民政局",
-        ["市财政局", "市人力社保局"])
+        ["市财政局", "市人力资源社会保障局"])
     assert (one.districts, one.leader) == (True, "分管副市长")
     assert one.deadline == Deadline(text="2020年底前", kind="date", due=dt.date(2020, 12, 31))
     assert (two.code, two.lead, two.co, two.district_names) == (
         "2", "市医保局", ["市财政局"], ["甲区人民政府", "乙区人民政府"])
     assert two.flags == [Flag(field="indicators", phrase="I2",
                               reason="关联指标“I2”需在本规划的指标中登记后方可关联，请督查室补录指标")]
+
+
+TIANJIN = ["天津", "和平区", "河东区", "河西区", "南开区", "河北区", "红桥区", "东丽区", "西青区", "津南区",
+           "北辰区", "武清区", "宝坻区", "滨海新区", "宁河区", "静海区", "蓟州区", "人力社保局"]
+
+
+def _template_texts(data: bytes) -> list[str]:
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    return [str(c.value) for sheet in book for row in sheet.iter_rows() for c in row if c.value]
+
+
+def test_template_names_no_real_place_or_follows_the_options(tmp_path, monkeypatch):
+    texts = _template_texts(template_xlsx())
+    assert not [t for t in texts if any(name in t for name in TIANJIN)]
+    assert any("具体区县（用顿号分隔，如 甲区、乙区）" in t for t in texts)
+    monkeypatch.chdir(tmp_path)
+    r = run(app, ["catalog", "template", "-o", "区模板.xlsx", "--government", "某区人民政府",
+                  "--districts", "东城街道办事处、西城街道办事处、南城街道办事处"])
+    assert r.exit_code == 0, r.output
+    book = openpyxl.load_workbook(tmp_path / "区模板.xlsx")
+    assert [c.value or "" for c in book["任务分工表"][2]] == [
+        "1", "加强基本公共服务", "健全社会救助制度",
+        "完善最低生活保障制度，将符合条件的困难群众按规定纳入保障范围。",
+        "区民政局", "区财政局、区人力资源社会保障局等有关部门", "全部", "2020年底前", "分管副区长", ""]
+    guide = [str(c.value) for row in book["填表说明"].iter_rows() for c in row if c.value]
+    assert ("6. 区县列：全部（本规划的全部 3 个区县）、"
+            "具体区县（用顿号分隔，如 东城街道办事处、西城街道办事处）、"
+            "有关（由督查室选定）或 无；配合单位中写“各区人民政府”等同于“全部”。") in guide
+    assert any(line.startswith("11. 导入：") and "--government 某区人民政府" in line for line in guide)
+    province = openpyxl.load_workbook(io.BytesIO(template_xlsx("某省人民政府")))["任务分工表"]
+    assert [province.cell(2, c).value for c in (5, 6, 9)] == [
+        "省民政厅", "省财政厅、省人力资源社会保障厅等有关部门", "分管副省长"]
 
 
 def test_template_round_trip_csv():
@@ -524,7 +556,7 @@ def test_cli_template_and_import(tmp_path, monkeypatch):
     assert r.output.splitlines() == [
         "模板.xlsx（工作表“任务分工表”，表头在第1行）：1 项任务，6 个单位，1 处待督查室确定",
         "工作表“填表说明”未读取：为填表说明",
-        "  1 等有关部门：“市人力社保局”后的“等有关部门”泛指其他单位，请督查室确定是否增列",
+        "  1 等有关部门：“市人力资源社会保障局”后的“等有关部门”泛指其他单位，请督查室确定是否增列",
         "已写入 out.json"]
     written = validate_catalog_text(Path("out.json").read_text(encoding="utf-8"))
     assert written == import_table(template_xlsx(), "模板.xlsx", _plan()).catalog

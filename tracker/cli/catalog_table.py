@@ -16,15 +16,23 @@ def catalog_template(
     output: Annotated[Path, typer.Option("-o", "--output",
                                          help="任务分工表模板.xlsx, or a .csv (header row only)")]
     = Path("任务分工表模板.xlsx"),
+    government: Annotated[str | None, typer.Option(
+        help="本级政府: the example's agencies are of its level (市/区/县/省)")] = None,
+    districts: Annotated[str | None, typer.Option(
+        help="the plan's district governments (、 or ,): the guide quotes them")] = None,
 ) -> None:
-    """Write the documented 任务分工表 template (Excel with 填表说明, or CSV)."""
+    """Write the documented 任务分工表 template (Excel with 填表说明, or CSV); its examples
+    name no real place, or follow --government / --districts."""
+    from tracker.catalog.phrases import split_clause
     from tracker.catalog.table_template import template_csv, template_xlsx
 
     suffix = output.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise _fail([f"模板只能保存为 .xlsx 或 .csv，不能是“{output.name}”"])
     try:
-        output.write_bytes(template_xlsx() if suffix == ".xlsx" else template_csv())
+        names = split_clause(districts) if districts else []
+        gov = government.strip() if government and government.strip() else None
+        output.write_bytes(template_xlsx(gov, names) if suffix == ".xlsx" else template_csv())
     except OSError as exc:
         raise _fail([f"无法写入 {output}：{_os_reason(exc)}"]) from None
     console.print(f"已生成任务分工表模板：{escape(str(output))}", highlight=False)
