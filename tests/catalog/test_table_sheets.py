@@ -83,6 +83,20 @@ def test_a_headerless_word_table_after_other_text_is_named_not_read():
                             "首行为“联系人 | 电话”"]
 
 
+def test_a_word_header_in_a_table_of_its_own_heads_the_next_table(tmp_path, monkeypatch):
+    data = _docx([[HEAD], [["1", "建设服务平台。", "市政务服务办", "", ""],
+                           ["2", "优化办事流程。", "市大数据局", "", ""]]])
+    result = import_table(data, "方案.docx", _plan())
+    assert [(m.code, m.lead) for m in result.catalog.measures] == [("1", "市政务服务办"),
+                                                                  ("2", "市大数据局")]
+    assert (result.parts, result.notes) == ([ReadPart("第2个表格", 0, 2)], [])
+    monkeypatch.chdir(tmp_path)
+    Path("方案.docx").write_bytes(data)
+    r = run(app, ["catalog", "import", "方案.docx", *CLI_OPTIONS, "-o", "out.json"])
+    assert r.output.splitlines() == [
+        "方案.docx（第2个表格，表头在上一个表格）：2 项任务，5 个单位，0 处待督查室确定", "已写入 out.json"]
+
+
 def _book(sheets: dict[str, list[list[object]]], hidden: tuple[str, ...] = ()) -> bytes:
     book = openpyxl.Workbook()
     book.remove(book.active)
@@ -132,6 +146,15 @@ def test_codes_repeated_across_sheets_are_refused_naming_both():
     assert _refusals(_book(sheets), "t.xlsx") == [
         "工作表“附件2”第2行 A列（序号）：编号“1”与工作表“附件1”第2行重复；编号须在全部工作表（或表格）中唯一"
         "（各工作表分别编号时，请写成 1.1、2.1 等）"]
+
+
+def test_a_sheet_as_wide_as_the_one_before_but_without_its_header_is_named_with_the_fix():
+    sheets = {"附件1": [HEAD, ["1", "任务一。", "市民政局", None, "2018年底前"]],
+              "附件1（续）": [["2", "任务二。", "市财政局", None, "2019年底前"]]}
+    result = import_table(_book(sheets), "t.xlsx", _plan())
+    assert [m.code for m in result.catalog.measures] == ["1"]
+    assert result.notes == ["工作表“附件1（续）”未读取：前 20 行中没有表头；如为工作表“附件1”的续表，"
+                            "请在首行加上相同的表头后再导入"]
 
 
 def test_a_sheet_with_a_header_but_no_task_is_reported_beside_the_sheets_read():

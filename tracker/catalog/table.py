@@ -219,8 +219,12 @@ def import_table(data: bytes, filename: str, plan: PlanInfo | None,
     catalog = builder.catalog()
     if problems or plan is None or catalog is None:
         raise TableImportError(problems)
+    # a header with no task below it, unless a Word table continues it (the header alone
+    # in a table of its own, the tasks in the next)
+    continued = {id(chosen[k - 1].grid) for k, one in enumerate(chosen)
+                 if k and one.columns.continued}
     notes += [f"{one.grid.place}未读取：表头（第{one.columns.header_row}行）下没有任务行"
-              for one in empty]
+              for one in empty if id(one.grid) not in continued]
     return TableImport(catalog, parts, read_notes + notes)
 
 

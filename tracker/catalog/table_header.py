@@ -123,7 +123,8 @@ def choose_grids(grids: list[Grid]) -> tuple[list[Chosen], list[str]]:
     every sheet or Word table whose first HEADER_SCAN rows hold a header; a Word table
     without one whose width is that of the Word table read just before it (its
     continuation: Word documents split long tables); a Word table repeating the header
-    of the one before continues its 部分 too."""
+    of the one before continues its 部分 too. A sheet without a header is never taken
+    as a continuation (a notes sheet may be as wide): the note says how to make it one."""
     chosen: list[Chosen] = []
     notes: list[str] = []
     before: Chosen | None = None  # the Word table read just before this one
@@ -153,6 +154,10 @@ def choose_grids(grids: list[Grid]) -> tuple[list[Chosen], list[str]]:
         elif before is not None and not grid.letters:
             notes.append(f"{grid.place}未读取：没有表头，且列数（{grid.width}列）与上一个表格"
                          f"（{before.grid.width}列）不同，不能视为其续表")
+        elif before is not None and grid.width == before.grid.width:
+            # a sheet is not taken as the one before continued: a notes sheet may be as wide
+            notes.append(f"{grid.place}{hidden}未读取：前 {HEADER_SCAN} 行中没有表头；如为{before.grid.place}"
+                         "的续表，请在首行加上相同的表头后再导入")
         else:
             first = next((values for _, values in grid.rows if any(cell_text(v) for v in values)),
                          [])

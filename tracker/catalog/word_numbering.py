@@ -239,6 +239,7 @@ def numbering_labels(document: Any) -> dict[Any, str | Unrendered]:
     styles = document.part.styles.element if document.part is not None else None
     instances = _definitions(numbering, styles) if numbering is not None else {}
     default_style = _default_style(styles)
+    by_style: dict[str, tuple[str | None, int | None]] = {}
     counters: dict[str, list[int | None]] = {}
     started: set[str] = set()
     labels: dict[Any, str | Unrendered] = {}
@@ -251,7 +252,9 @@ def numbering_labels(document: Any) -> dict[Any, str | Unrendered]:
         style_id = _val(p_pr, "w:pStyle") or default_style
         num_id, ilvl = _val(num_pr, "w:numId"), _val(num_pr, "w:ilvl")
         if num_id is None or ilvl is None:
-            style_num, style_lvl = _style_numbering(styles, style_id) if style_id else (None, None)
+            if style_id and style_id not in by_style:
+                by_style[style_id] = _style_numbering(styles, style_id)
+            style_num, style_lvl = by_style[style_id] if style_id else (None, None)
             num_id = num_id or style_num
             if ilvl is None:
                 ilvl = str(style_lvl) if style_lvl is not None else None

@@ -100,8 +100,9 @@ def catalog_import(
     counts = (f"{len(catalog.measures)} 项任务，{len(catalog.agencies)} 个单位，"
               f"{len(flags)} 处待督查室确定")
     if len(result.parts) == 1:
-        console.print(f"{escape(file.name)}（{escape(result.place)}，表头在第{result.header_row}行）："
-                      + counts, highlight=False, soft_wrap=True)
+        where = f"表头在第{result.header_row}行" if result.header_row else "表头在上一个表格"
+        console.print(f"{escape(file.name)}（{escape(result.place)}，{where}）：" + counts,
+                      highlight=False, soft_wrap=True)
     else:
         console.print(f"{escape(file.name)}：{counts}；读取了 {len(result.parts)} 个工作表或表格：",
                       highlight=False, soft_wrap=True)
