@@ -62,7 +62,7 @@ def district_cell(cell: str, districts: list[str], plan_known: bool
     named: list[str] = []
     unknown: list[str] = []
     for part in split_clause(cell.replace("\n", "、")):
-        match = match_district(part, districts)
+        match = _match_district(part, districts)
         if match is None:
             unknown.append(part)
         elif match not in named:
@@ -73,7 +73,9 @@ def district_cell(cell: str, districts: list[str], plan_known: bool
     return "some", named, []
 
 
-def match_district(name: str, districts: list[str]) -> str | None:
+def _match_district(name: str, districts: list[str]) -> str | None:
+    """The plan's district a cell names: 甲区 for 甲区人民政府, or the one district that
+    starts with it; None when none or several do."""
     if name in districts:
         return name
     for suffix in ("人民政府", "政府"):
