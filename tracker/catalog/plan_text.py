@@ -136,7 +136,8 @@ def _general(source: Source, profile: Profile, options: PlanOptions) -> ParseRes
                 named.append(name)
     if problems or info is None:
         raise TextParseError(source.name, sorted(problems, key=_line_order))
-    agencies = [Agency(name=n, kind=guess_agency_kind(n, districts)) for n in order]
+    agencies = [Agency(name=n, kind=guess_agency_kind(n, districts, merged.government))
+                for n in order]
     agencies += [Agency(name=n, kind=AgencyKind.DISTRICT_GOVERNMENT) for n in districts]
     catalog = _validated(source.name, Catalog(schema_version=SCHEMA_VERSION, plan=info,
                                               agencies=agencies, measures=measures))
