@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ NO_LEAD = "请督查室确定牵头单位"
 ETC = "泛指其他单位，请督查室确定是否增列"
 GENERIC = "泛指有关单位，请督查室确定具体单位"
 SOME = "未指明具体区县，请督查室选定承担的区县"
+SECOND_LEAD = "牵头单位写有多个单位，以第一个“{}”为牵头单位，其余列为配合单位；如有不同请修改"
 NO_CLAUSE = "未写明责任单位（段末无“（…负责）”或“（责任单位：…）”，其后也无“牵头单位：”行）"
 run = CliRunner().invoke
 
@@ -75,7 +77,9 @@ def test_gov_2018_42_farm_machinery():
     assert m["2.3"].flags == [Flag(field="co", phrase="等", reason=f"“农业农村部”后的“等”{ETC}")]
     assert (m["2.6"].lead, m["2.6"].co) == ("市场监管总局", ["工业和信息化部", "发展改革委", "农业农村部"])
     assert (m["7.16"].lead, m["7.16"].co) == ("教育部", ["工业和信息化部", "农业农村部"])
-    assert (m["8.18"].lead, m["8.18"].co, m["8.18"].flags) == ("农业农村部", ["工业和信息化部"], [])
+    # （农业农村部、工业和信息化部牵头负责）: two leads named, the first leads, flagged
+    assert (m["8.18"].lead, m["8.18"].co, m["8.18"].flags) == ("农业农村部", ["工业和信息化部"], [
+        Flag(field="lead", phrase="农业农村部、工业和信息化部", reason=SECOND_LEAD.format("农业农村部"))])
     assert m["4.9"].co[-3:] == ["人民银行", "银保监会", "民航局"]
     # （十九）…（各省级人民政府负责）: a task all the same, gathered by the office, flagged
     assert (m["8.19"].lead, m["8.19"].co, m["8.19"].districts) == ("国务院办公厅督查室", [], True)
@@ -202,7 +206,10 @@ OWN_LINES = """某区2019年重点工作任务分工
 
 
 def test_labels_on_their_own_lines():
-    result = parse_text(OWN_LINES)
+    # a district's plan: its districts are streets (各街道 names their level)
+    streets = replace(CITY, government="某区人民政府",
+                      districts=("甲街道办事处", "乙街道办事处", "丙街道办事处"))
+    result = parse_text(OWN_LINES, streets)
     got = [(m.code, m.title, m.section, m.lead, m.co, m.districts, m.district_names)
            for m in result.catalog.measures]
     assert got == [
@@ -216,10 +223,13 @@ def test_labels_on_their_own_lines():
     assert m["1.2"].deadline == Deadline(text="长期坚持", kind="ongoing")
     assert m["1.2"].flags == [Flag(field="co", phrase="等有关部门",
                                    reason=f"“区人力资源和社会保障局”后的“等有关部门”{ETC}")]
-    assert m["2.1"].flags == [Flag(field="districts", phrase="有关区人民政府", reason=SOME)]
+    assert m["2.1"].flags == [  # 牵头单位：A；B names two leads
+        Flag(field="lead", phrase="区人力资源和社会保障局、区财政局",
+             reason=SECOND_LEAD.format("区人力资源和社会保障局")),
+        Flag(field="districts", phrase="有关区人民政府", reason=SOME)]
     assert result.report.lead_rule == "按原文“牵头单位／责任单位”标注，列第一位者为牵头单位"
     # the districts are the plan's, listed after the named agencies
-    assert [a.name for a in result.catalog.agencies][-3:] == list(CITY.districts)
+    assert [a.name for a in result.catalog.agencies][-3:] == list(streets.districts)
 
 
 BRACKETS = """某市关于加快养老服务发展的实施意见
@@ -252,8 +262,9 @@ def test_clauses_in_brackets_and_four_numbering_levels():
         ("2.3.2", "提高护理员待遇", "市人力社保局", [], False, [], [("co", "有关部门")]),
         # nested brackets; a clause naming districts only, or a generic phrase only: the
         # office gathers it and names a lead
-        ("3.1", "强化属地责任", "市政府督查室", [], True, [], [("lead", "各市、县（区）人民政府")]),
-        ("3.2", "加强督查", "市政府督查室", [], False, [], [("lead", "有关部门")])]
+        # no supervision office given: the placeholder, never a city's office (issue 13)
+        ("3.1", "强化属地责任", "（待明确）", [], True, [], [("lead", "各市、县（区）人民政府")]),
+        ("3.2", "加强督查", "（待明确）", [], False, [], [("lead", "有关部门")])]
     assert result.report.skipped == [Skipped(
         "第14行", "各区要结合实际抓好落实。（市政府督查室负责）",
         "写有责任分工但不在编号的任务之下，无法确定任务编号")]
@@ -456,12 +467,35 @@ def test_the_lead_rule_stated_inside_a_clause(clause):
     assert result.report.lead_rule == "原文写明“列第一位者为牵头单位”"
 
 
-def test_the_tianjin_profile_refuses_another_document_in_chinese():
+NOT_TIANJIN = ("不是天津市“十三五”加快残疾人小康进程规划纲要的原文（应以“天津市人民政府办公厅关于转发"
+               "市残联拟定的……规划纲要的通知”开头），天津模板只读该文件，并带有该规划的印发机关、规划期和"
+               "16个区；其他文件请改用 --profile general（或不写 --profile）")
+
+
+def test_the_tianjin_profile_refuses_another_document_in_chinese(tmp_path):
+    """Another document, even one numbered past （十九）, is refused before it is read: the
+    profile would stamp it with Tianjin's settings (issue 13, finding 7: KeyError '二十')."""
     source = read_source(PLANS / "gov-2018-117-incentives.txt")
     with pytest.raises(TextParseError) as caught:
         parse_source(source, PROFILES["tianjin"])
-    assert [(p.where, p.message) for p in caught.value.problems] == [
-        ("第45行", "不符合天津模板的格式（“二、主要任务与措施”之下没有找到任务），可改用 --profile general")]
+    assert [(p.where, p.message) for p in caught.value.problems] == [("全文", NOT_TIANJIN)]
+    path = tmp_path / "某市.txt"
+    path.write_text("某市实施方案\n一、总则\n（二十）加强领导。（责任单位：市民政局）\n", encoding="utf-8")
+    done = run(app, ["catalog", "parse", str(path), "--profile", "tianjin", "-o", str(tmp_path / "c.json")])
+    assert done.exit_code == 2 and "Traceback" not in done.output
+    assert NOT_TIANJIN in done.output.replace("\n", "")
+
+
+def test_the_tianjin_reader_numbers_sections_past_nineteen():
+    from tracker.catalog.parse import SeedFormatError, parse_plan_text
+
+    text = SEED.read_text(encoding="utf-8")
+    assert "（十）" in text
+    catalog = parse_plan_text(text.replace("（十）", "（二十）", 1))
+    assert [m.code for m in catalog.measures if m.code.startswith("2.20.")][:2] == ["2.20.1", "2.20.2"]
+    with pytest.raises(SeedFormatError) as caught:
+        parse_plan_text(text.replace("（十）", "（十十）", 1))
+    assert caught.value.reason.startswith("小节编号“（十十）”不是有效的中文数字")
 
 
 def test_a_profile_naming_the_measure_level():

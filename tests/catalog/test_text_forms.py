@@ -8,6 +8,7 @@ lead, co, districts, 完成时限 and flags exactly.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
@@ -202,3 +203,73 @@ def test_cli_lists_every_skipped_measure_like_line_with_its_reason(tmp_path):
         ("2.2", "区人力资源和社会保障局", [], False),
         ("2.3", "区民政局", [], True),
         ("2.5", "区政府督查室", [], False)]
+
+
+# --- issue 13, the attack on phrases and names --------------------------------------------------
+
+PROVINCE = PlanOptions(plan_id="p", title="某省实施计划", issuer="某省人民政府", issued=dt.date(2021, 11, 20),
+                       period=(2021, 2025), government="某省人民政府",
+                       districts=("甲市", "乙市", "丙县", "丁黎族自治县"))
+SECOND_LEAD = "牵头单位写有多个单位，以第一个“{}”为牵头单位，其余列为配合单位；如有不同请修改"
+GENERIC = "泛指有关单位，请督查室确定具体单位"
+
+PHRASES = """某省全民健身实施计划
+一、主要任务
+（一）建设体育公园。（责任单位：省体育局、省财政厅，各市、县、自治县人民政府）
+（二）开放场馆。（责任单位：省体育局，各市县政府）
+（三）举办赛事。（责任单位：省体育局、乙市人民政府、丙县政府）
+（四）加强组织领导。（责任单位：各市、县、自治县人民政府，省直有关部门）
+（五）优化纳税服务。（责任单位：省税务局、省财政厅按职责分工负责）
+（六）治理交通拥堵。（牵头单位：省公安厅、省交通运输厅按职责分工负责）
+（七）做好就业工作。（省教育厅、省人力资源社会保障厅牵头，各有关部门按职责分工负责）
+（八）建设健身步道。（省住房城乡建设厅负责，各镇（街道）落实）
+（九）完善统计监测。
+牵头单位：省统计局
+责任单位：省体育局、省卫生健康委
+完成时限：2022.6
+（十）推进体医融合。（省卫生健康委（省中医药局）、省医保局（省医疗保障局）负责，2023.06）
+"""
+
+
+def test_district_and_generic_phrases_second_leads_and_names():
+    """The attack of issue 13 (04-province, 09-mixed, 02): district phrases in any punctuation
+    are the plan's districts, generic phrases are flagged, never agencies; districts named
+    with 人民政府 are the plan's districts; 按职责分工负责 is no part of a name; a second lead is
+    flagged as the table importer flags it; 牵头单位 with 责任单位 beside it names the co."""
+    result = parse_text(PHRASES, PROVINCE)
+    assert rows(result) == [
+        ("1.1", "建设体育公园", "省体育局", ["省财政厅"], True, [], None, []),
+        ("1.2", "开放场馆", "省体育局", [], True, [], None, []),
+        ("1.3", "举办赛事", "省体育局", [], False, ["乙市", "丙县"], None, []),
+        ("1.4", "加强组织领导", "（待明确）", [], True, [], None, [
+            ("lead", "省直有关部门", "原文仅写“省直有关部门”，未写明牵头单位；牵头单位暂记为“（待明确）”"
+                                   "（未给出督查室名称），请督查室确定牵头单位")]),
+        ("1.5", "优化纳税服务", "省税务局", ["省财政厅"], False, [], None, []),
+        ("1.6", "治理交通拥堵", "省公安厅", ["省交通运输厅"], False, [], None, [
+            ("lead", "省公安厅、省交通运输厅", SECOND_LEAD.format("省公安厅"))]),
+        ("1.7", "做好就业工作", "省教育厅", ["省人力资源社会保障厅"], False, [], None, [
+            ("lead", "省教育厅、省人力资源社会保障厅", SECOND_LEAD.format("省教育厅")),
+            ("co", "各有关部门", GENERIC)]),
+        ("1.8", "建设健身步道", "省住房城乡建设厅", [], False, [], None, [
+            ("districts", "各镇（街道）", "所指层级与本规划的区县名单不同，未按全部区县承担；"
+                                        "请督查室确定承担单位")]),
+        ("1.9", "完善统计监测", "省统计局", ["省体育局", "省卫生健康委"], False, [],
+         Deadline(text="2022.6", kind="date", due=D("2022-06-30")), []),
+        ("1.10", "推进体医融合", "省卫生健康委（省中医药局）", ["省医保局（省医疗保障局）"], False, [],
+         Deadline(text="2023.06", kind="date", due=D("2023-06-30")), []),
+    ]
+    assert result.report.named_agencies == [
+        "省体育局", "省财政厅", "省税务局", "省公安厅", "省交通运输厅", "省教育厅", "省人力资源社会保障厅",
+        "省住房城乡建设厅", "省统计局", "省卫生健康委", "省卫生健康委（省中医药局）",
+        "省医保局（省医疗保障局）"]
+    agencies = [a.name for a in result.catalog.agencies]
+    assert agencies[-4:] == list(PROVINCE.districts) and agencies.count("（待明确）") == 1
+    assert not [a for a in agencies if a.startswith("各") or "有关" in a or "人民政府" in a]
+    assert result.report.warnings == [
+        "1 项任务原文未写明牵头单位（1.4），牵头单位暂记为“（待明确）”（可用 --supervision-office "
+        "给出督查室名称，由其汇总），请确定牵头单位"]
+    # the office named: it gathers the task
+    office = parse_text(PHRASES, replace(PROVINCE, supervision_office="某省人民政府督查室"))
+    m4 = office.catalog.measures[3]
+    assert (m4.lead, m4.flags[0].reason) == ("某省人民政府督查室", "原文仅写“省直有关部门”，未写明牵头单位；"
+                                             "暂列某省人民政府督查室汇总，请督查室确定牵头单位")

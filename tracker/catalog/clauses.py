@@ -14,7 +14,9 @@ Forms read, at the end of a paragraph in brackets or on a line of their own afte
                                (`phrases.AGENCY_END`) or a district phrase: the first leads
     牵头单位：A      配合单位：B、C      责任单位：A、B      (own lines)
 The lead is the first agency of the lead group (列第一位者为牵头单位, whether the document
-states it or not); the rest of the lead group and the co group are co-responsible.
+states it or not); the rest of the lead group and the co group are co-responsible. A lead
+group named as 牵头 (牵头单位：A、B; A、B牵头) that lists several agencies is flagged by the
+caller (`Clause.lead_named`, `phrases.second_lead_flag`); a 责任单位 group or 负责 is not.
 A part of the clause that is a time limit (`deadlines.DEADLINE_START`: 2019年底前完成,
 6月底前, 持续推进, 长期坚持, 每季度末, 3个工作日以内, 及时) is the measure's 完成时限, never an
 agency. Who the names are (agencies, district phrases, generic phrases) is
@@ -31,6 +33,7 @@ from tracker.catalog.phrases import AGENCY_END, DISTRICT_PHRASE, split_clause
 
 _OPEN, _CLOSE = "（(", "）)"
 LEAD_LABELS = ("牵头单位", "牵头部门", "责任单位", "责任部门", "主办单位", "主责单位", "承办单位")
+NAMED_LEAD_LABELS = ("牵头单位", "牵头部门")  # a lead group named as 牵头, not 责任
 CO_LABELS = ("配合单位", "配合部门", "参与单位", "参与部门", "协办单位", "协助单位", "协同单位")
 DEADLINE_LABELS = ("完成时限", "完成时间", "时间节点", "时限要求")
 LEADER_LABELS = ("分管领导", "分管市领导", "分管区领导", "分管县领导", "责任领导")
@@ -52,6 +55,7 @@ _CO_VERBS = {"参与", "配合", "协助", "协同", "协办", "配合落实", "
 # only in a clause that has one of these (…（确保政策落实） is the measure's own text)
 _CLAUSE_VERB = re.compile(r"(负责|牵头|主责|主办|参与|配合|协助|协同|协办)$")
 _TOGETHER = re.compile(r"会同")
+_NAMED_LEAD_VERBS = {"牵头", "牵头负责"}
 
 
 class ClauseError(ValueError):
@@ -70,6 +74,7 @@ class Clause:
     labelled: bool = False
     deadline: str | None = None  # a time limit written inside the clause, as written
     leader: str | None = None  # 分管领导 written inside the clause
+    lead_named: bool = False  # the lead group is written as 牵头 (牵头单位：… / …牵头)
 
 
 def _strip_rule(content: str) -> tuple[str, bool]:
@@ -145,13 +150,13 @@ def read_clause(content: str) -> Clause:
     out = Clause(raw=content.strip(), states_rule=states_rule)
     if LABEL.search(core):
         out.labelled = True
-        for label, part in split_labels(core):
+        labels = split_labels(core)
+        for label, part in labels:
             if label in DEADLINE_LABELS:
                 out.deadline = part
             elif label in LEADER_LABELS:
                 out.leader = part
-            else:
-                (out.co if label in CO_LABELS else out.lead).append(part)
+        out.lead, out.co, out.lead_named = lead_and_co(labels)
     else:
         _read_verbs(core, out)
     if not out.lead and out.co:
@@ -159,6 +164,26 @@ def read_clause(content: str) -> Clause:
     if not out.lead:
         raise ClauseError(f"责任分工“{core}”没有写明任何单位")
     return out
+
+
+def lead_and_co(labels: list[tuple[str, str]]) -> tuple[list[str], list[str], bool]:
+    """(lead texts, co texts, whether the lead is named as 牵头) of a clause's labelled
+    parts [(label, text)], time limits and leaders left out. 配合单位 and the like are co;
+    where 牵头单位 is written, a 责任单位 / 责任部门 beside it names the co-responsible
+    (牵头单位：区市场监管局 / 责任单位：区政务服务局、区税务局, as district documents write it);
+    alone, 责任单位 names the lead group (the first leads). Rule source: issue 13, the
+    forms of published 任务分工方案."""
+    named = any(label in NAMED_LEAD_LABELS for label, _ in labels)
+    lead: list[str] = []
+    co: list[str] = []
+    for label, part in labels:
+        if label in DEADLINE_LABELS or label in LEADER_LABELS:
+            continue
+        if label in CO_LABELS or (named and label not in NAMED_LEAD_LABELS):
+            co.append(part)
+        else:
+            lead.append(part)
+    return lead, co, named
 
 
 def split_labels(text: str) -> list[tuple[str, str]]:
@@ -184,7 +209,7 @@ def split_labels(text: str) -> list[tuple[str, str]]:
 
 def _read_verbs(core: str, out: Clause) -> None:
     """`A负责，B、C参与` / `A会同B负责` / `A、B牵头负责`: groups closed by their verb."""
-    groups: list[tuple[str, bool]] = []  # (text, is co)
+    groups: list[tuple[str, bool, str]] = []  # (text, is co, verb)
     pending: list[str] = []
     times: list[str] = []
     for segment in _top_level_split(core):
@@ -194,23 +219,24 @@ def _read_verbs(core: str, out: Clause) -> None:
         pending.append(segment)
         if m := _VERB.search(segment):
             text = "，".join(pending)[: -len(m[1])]
-            groups.append((text, m[1] in _CO_VERBS))
+            groups.append((text, m[1] in _CO_VERBS, m[1]))
             pending = []
     if pending:  # names after the last verb belong to the group before them
         if groups:
-            text, is_co = groups[-1]
-            groups[-1] = (text + "，" + "，".join(pending), is_co)
+            text, is_co, verb = groups[-1]
+            groups[-1] = (text + "，" + "，".join(pending), is_co, verb)
         else:
-            groups.append(("，".join(pending), False))
+            groups.append(("，".join(pending), False, ""))
     if times:
         out.deadline = "，".join(times)
-    for text, is_co in groups:
+    for text, is_co, verb in groups:
         parts = _TOGETHER.split(text, maxsplit=1)
         if is_co:
             out.co.extend(p for p in parts if p.strip())
             continue
         if parts[0].strip():
             out.lead.append(parts[0])
+            out.lead_named = out.lead_named or verb in _NAMED_LEAD_VERBS
         if len(parts) > 1 and parts[1].strip():
             out.co.append(parts[1])
 

@@ -1,8 +1,9 @@
 """完成时限 as documents write them, read into `schema.Deadline` (issue 13).
 
-Forms read (`parse_deadline`): a date (2018年6月30日, 2018-06-30, 2018.6.30, 2018/6/30), the
-end or middle of a month, half year or year (2018年6月底前, 2018年上半年, 2018年年中,
-2020年底前, 2020年年底), a quarter (2018年第三季度, 2018年三季度末), yearly (每年年底前,
+Forms read (`parse_deadline`): a date (2018年6月30日, 2018-06-30, 2018.6.30, 2018/6/30),
+a month meaning its last day (2018年6月, 2018.6, 2018.06, 2018-06), the end or middle
+of a month, half year or year (2018年6月底前, 2018年上半年, 2018年年中, 2020年底前,
+2020年年底), a quarter (2018年第三季度, 2018年三季度末), yearly (每年年底前,
 每年6月底前, 每年12月31日前), ongoing (长期坚持, 持续推进, 长期, 持续实施); with or without
 前/以前/之前/完成. Years and months may be written in Chinese numerals (二〇一八年底前,
 二○一八年六月底前). A month without its year (6月底前, 6月前, 年底前) is read in the year of
@@ -44,7 +45,7 @@ RELATIVE = re.compile(r"^(?:及时|尽快|立即|随时|适时|定期|按要求|
 # where a clause's part is a time limit, not an agency (…负责，2019年底前完成)
 DEADLINE_START = re.compile(
     r"^(?:\d{4}|[〇○零一二三四五六七八九]{4})年|^\d{1,2}月|^(?:十[一二]?|[一二三四五六七八九])月(?:底|末|份|前|\d|[一二三四五六七八九十])"
-    r"|^年(?:底|末|内|中)|^(?:上|下)半年|^每(?:年|个|季|月|半年|周|旬|双月)|^(?:长期|持续|常态化)"
+    r"|^\d{4}[.．/\-]\d{1,2}|^年(?:底|末|内|中)|^(?:上|下)半年|^每(?:年|个|季|月|半年|周|旬|双月)|^(?:长期|持续|常态化)"
     r"|^(?:及时|尽快|立即|随时|适时|定期|限期)|^(?:\d+|[一二三四五六七八九十两]+)个?(?:工作日|自然日|日|天|周|月|季度)(?:内|以内|之内)")
 
 
@@ -114,8 +115,9 @@ def parse_deadline(text: str, *, issued: dt.date | None = None) -> Deadline:
 def _dated(t: str) -> dt.date | None:
     if m := re.fullmatch(r"(\d{4})[年.\-/](\d{1,2})[月.\-/](\d{1,2})日?" + _TAIL, t):
         return dt.date(int(m[1]), int(m[2]), int(m[3]))
-    if m := re.fullmatch(r"(\d{4})年(\d{1,2})月(?:份)?(?:底|末|中旬|上旬|下旬)?" + _TAIL, t):
-        return _end_of_month(int(m[1]), int(m[2]))
+    if m := re.fullmatch(r"(\d{4})(?:年(\d{1,2})月(?:份)?|[.\-/](\d{1,2}))(?:底|末|中旬|上旬|下旬)?"
+                         + _TAIL, t):  # 2019年6月, 2019.6, 2019.06, 2019-06: the month's end
+        return _end_of_month(int(m[1]), int(m[2] or m[3]))
     if m := re.fullmatch(r"(\d{4})年(?:第)?([1-4一二三四])季度(?:末|底)?" + _TAIL, t):
         quarter = int(m[2]) if m[2].isdigit() else _CN[m[2]]
         return _end_of_month(int(m[1]), 3 * quarter)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tracker.catalog.kinds import guess_agency_kind
+from tracker.catalog.profiles import cn_to_int
 from tracker.catalog.schema import (
     SCHEMA_VERSION,
     Agency,
@@ -156,7 +157,10 @@ def parse_plan_text(text: str, plan_id: str = "tianjin-disability-2016-2020") ->
         if state.part not in (2, 3):
             continue
         if m := _SECTION.match(line):
-            state.section_no = _cn_to_int(m[1])
+            try:
+                state.section_no = cn_to_int(m[1])
+            except ValueError:
+                raise SeedFormatError(no, f"小节编号“（{m[1]}）”不是有效的中文数字", line) from None
             state.section_title = m[2]
             if state.part == 3:
                 measures.append(
@@ -222,13 +226,6 @@ def _plan_title(lines: list[str], idx: int) -> str:
             rest = next(ln.strip() for ln in lines[i + 1 : i + 3] if ln.strip())
             return lines[i].strip() + rest
     return lines[idx].strip()
-
-
-def _cn_to_int(s: str) -> int:
-    """Chinese numerals 一…十九 (subsection numbers)."""
-    if s.startswith("十"):
-        return 10 + (CN_NUM[s[1]] if len(s) > 1 else 0)
-    return CN_NUM[s]
 
 
 def _measure(no, line, code, section, title, body, note_agencies) -> Measure:  # type: ignore[no-untyped-def]

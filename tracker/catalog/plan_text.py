@@ -21,7 +21,12 @@ from tracker.catalog.parse import (
     extract_targets,
     parse_plan_text,
 )
-from tracker.catalog.phrases import SOME_DISTRICTS, read_agencies
+from tracker.catalog.phrases import (
+    flag_field,
+    match_district,
+    read_agencies,
+    second_lead_flag,
+)
 from tracker.catalog.profiles import PROFILES, Profile, detect_profile
 from tracker.catalog.schema import (
     SCHEMA_VERSION,
@@ -30,7 +35,6 @@ from tracker.catalog.schema import (
     CatalogError,
     Flag,
     Measure,
-    PlanInfo,
     dump_catalog,
     validate_catalog_text,
 )
@@ -48,6 +52,9 @@ from tracker.catalog.text import (
 from tracker.enums import AgencyKind
 
 TIANJIN_PLAN_ID = "tianjin-disability-2016-2020"
+# the lead of a task whose clause names no agency, when no supervision office is given to
+# gather it: no city's office is assumed (issue 13); the office names the lead
+PENDING_LEAD = "（待明确）"
 
 
 @dataclass
@@ -113,20 +120,24 @@ def _general(source: Source, profile: Profile, options: PlanOptions) -> ParseRes
     if not items and not walked.problems:
         problems.append(Problem("全文", f"没有找到带责任分工的编号任务（模板 {profile.name}："
                                 f"{profile.description}）"))
-    office = merged.supervision_office or str(PlanInfo.model_fields["supervision_office"].default)
+    # a task whose clause names no agency is gathered by the plan's supervision office as
+    # the options name it; with none named, by a placeholder the office must replace
+    office = merged.supervision_office
     districts = list(merged.districts)
     measures: list[Measure] = []
     order: list[str] = []  # agencies in the order the measures name them
     named: list[str] = []  # the same, without the office standing in for a missing lead
+    stand_ins: list[str] = []  # codes of the measures whose lead is the stand-in
     for item in items:
-        measure, problem = _measure(item, walked, office, districts, merged.issued,
-                                    merged.period)
+        measure, problem, stand_in = _measure(item, walked, office, districts, merged.issued,
+                                              merged.period)
         if problem:
             problems.append(problem)
         if measure is None:
             continue
         measures.append(measure)
-        stand_in = any(f.field == "lead" for f in measure.flags)
+        if stand_in:
+            stand_ins.append(measure.code)
         for k, name in enumerate([measure.lead, *measure.co]):
             if name in districts:
                 continue
@@ -151,9 +162,11 @@ def _general(source: Source, profile: Profile, options: PlanOptions) -> ParseRes
     if wanting and not districts:
         report.warnings.append(f"{len(wanting)} 项任务由各区县（各省级人民政府等）承担"
                                f"（{'、'.join(wanting)}），但未给出 --districts，载入后不会为区县生成任务")
-    if any(f.field == "lead" for _, f in report.flags):
-        report.warnings.append(f"{sum(f.field == 'lead' for _, f in report.flags)} 项任务原文未写明"
-                               f"牵头单位，暂列{office}汇总，请确定牵头单位")
+    if stand_ins:
+        held = (f"暂列{office}汇总" if office else
+                f"牵头单位暂记为“{PENDING_LEAD}”（可用 --supervision-office 给出督查室名称，由其汇总）")
+        report.warnings.append(f"{len(stand_ins)} 项任务原文未写明牵头单位（{'、'.join(stand_ins)}），"
+                               f"{held}，请确定牵头单位")
     return ParseResult(catalog, report)
 
 
@@ -170,35 +183,45 @@ def _validated(name: str, catalog: Catalog) -> Catalog:
                                     for path, _, msg, value in exc.problems]) from None
 
 
-def _measure(item: Item, walked: Walk, office: str, districts: list[str],
+def _measure(item: Item, walked: Walk, office: str | None, districts: list[str],
              issued: dt.date | None, period: tuple[int, int] | None,
-             ) -> tuple[Measure | None, Problem | None]:
+             ) -> tuple[Measure | None, Problem | None, bool]:
+    """The measure of `item`, or the problem that stops it; and whether its lead stands in
+    for one the clause does not name (the office, or `PENDING_LEAD`)."""
     assert item.clause is not None
-    lead_read = read_agencies("、".join(item.clause.lead))
-    co_read = read_agencies("、".join(item.clause.co))
+    lead_read = read_agencies("、".join(item.clause.lead), districts)
+    co_read = read_agencies("、".join(item.clause.co), districts)
     flags: list[Flag] = []
     for phrase, reason in lead_read.flags + co_read.flags:
-        field_name = "districts" if SOME_DISTRICTS.match(phrase) else "co"
-        flags.append(Flag(field=field_name, phrase=phrase, reason=reason))
+        flags.append(Flag(field=flag_field(phrase) or "co", phrase=phrase, reason=reason))
     marked = lead_read.marked_lead or co_read.marked_lead  # 市民政局（牵头）
+    stand_in = False
     if marked is not None:
         lead = marked
     elif lead_read.names:
         lead = lead_read.names[0]
+        if item.clause.lead_named and len(lead_read.names) > 1:  # 牵头单位：A、B
+            flags.insert(0, second_lead_flag("、".join(lead_read.names), lead))
     else:
-        lead = office
+        lead, stand_in = office or PENDING_LEAD, True
         phrase = next(iter([p for p, _ in lead_read.flags] + lead_read.district_phrases
                            + [p for p, _ in co_read.flags] + co_read.names), item.clause.raw)
         flags = [f for f in flags if f.phrase != phrase]
+        held = (f"暂列{office}汇总" if office else f"牵头单位暂记为“{PENDING_LEAD}”（未给出督查室名称）")
         flags.insert(0, Flag(field="lead", phrase=phrase,
-                             reason=f"原文仅写“{phrase}”，未写明牵头单位；暂列{office}汇总，"
+                             reason=f"原文仅写“{phrase}”，未写明牵头单位；{held}，"
                                     "请督查室确定牵头单位"))
+    lead = match_district(lead, districts) or lead  # 三沙市人民政府 for the district 三沙市
     co: list[str] = []
     named_districts: list[str] = []
     for name in lead_read.names + co_read.names:
-        if name == lead or name in co or name in named_districts:
+        district = match_district(name, districts)
+        if name == lead or name in co or district in named_districts:
             continue
-        (named_districts if name in districts else co).append(name)
+        if district is not None:
+            named_districts.append(district)
+        else:
+            co.append(name)
     everywhere = "all" in (lead_read.districts, co_read.districts)
     head = item.heading
     title, text = split_title(head) if head else ("", "")
@@ -211,7 +234,7 @@ def _measure(item: Item, walked: Walk, office: str, districts: list[str],
     if item.details:
         text = "\n".join([text, *item.details]).strip()
     if not title:
-        return None, Problem(item.where, f"任务{item.code}没有标题或内容")
+        return None, Problem(item.where, f"任务{item.code}没有标题或内容"), False
     section = title
     if item.parent is not None:
         parent_title, _ = split_title(item.parent.heading or "".join(item.parent.continuation))
@@ -224,12 +247,18 @@ def _measure(item: Item, walked: Walk, office: str, districts: list[str],
         districts=everywhere, district_names=[] if everywhere else named_districts,
         targets=extract_targets(text), deadline=deadline,
         leader=item.leader, flags=flags)
-    return measure, None
+    return measure, None, stand_in
 
 
 def _tianjin(source: Source, profile: Profile, options: PlanOptions) -> ParseResult:
     """The Tianjin plan as `parse_plan_text` reads it; options override its settings."""
     text = "\n".join(source.paragraphs)
+    if profile.signature is not None and not profile.signature.search("\n".join(source.paragraphs[:60])):
+        # its settings (issuer, period, 16 districts) are that plan's: never another's
+        raise TextParseError(source.name, [Problem("全文", (
+            "不是天津市“十三五”加快残疾人小康进程规划纲要的原文（应以“天津市人民政府办公厅关于转发"
+            "市残联拟定的……规划纲要的通知”开头），天津模板只读该文件，并带有该规划的印发机关、规划期和"
+            "16个区；其他文件请改用 --profile general（或不写 --profile）"))])
     problems: list[Problem] = []
     if options.districts:
         problems.append(Problem("命令行", "天津模板自带 16 个区人民政府，不接受 --districts；"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from tracker.catalog.deadlines import DeadlineError, parse_deadline
-from tracker.catalog.phrases import DISTRICT_PHRASE, SOME_DISTRICTS, split_clause
+from tracker.catalog.phrases import DISTRICT_PHRASE, SOME_DISTRICTS, match_district, split_clause
 from tracker.catalog.schema import Deadline, Flag
 
 HEADING_NUMBER = re.compile(
@@ -74,13 +74,11 @@ def district_cell(cell: str, districts: list[str], plan_known: bool
 
 
 def _match_district(name: str, districts: list[str]) -> str | None:
-    """The plan's district a cell names: 甲区 for 甲区人民政府, or the one district that
-    starts with it; None when none or several do."""
-    if name in districts:
-        return name
-    for suffix in ("人民政府", "政府"):
-        if name + suffix in districts:
-            return name + suffix
+    """The plan's district a cell names: 甲区 for 甲区人民政府 and back
+    (`phrases.match_district`), or the one district that starts with it; None when none or
+    several do."""
+    if (found := match_district(name, districts)) is not None:
+        return found
     starts = [d for d in districts if d.startswith(name)]
     return starts[0] if len(starts) == 1 else None
 

@@ -13,9 +13,13 @@ office (flagged, field `districts`); district governments of the plan named one 
 to `district_names`; generic phrases and a trailing 等 are flagged (field `co`), never
 agencies. A clause that names no agency at all (（各省级人民政府负责）, （有关部门负责）)
 still makes a task: the document does give it out, and the office must see it. Its lead is
-the plan's supervision office, which gathers the districts' answers until the office names
-a lead, and the phrase is flagged on `lead` saying so (decision for issue 13; the README of
-data/plans: every numbered measure with a clause becomes a task).
+the plan's supervision office as the options name it (--supervision-office), which gathers
+the districts' answers until the office names a lead, else the placeholder
+`plan_text.PENDING_LEAD` （待明确）, never a city's office; the phrase is flagged on `lead`
+saying so (decision for issue 13; the README of data/plans: every numbered measure with a
+clause becomes a task). A lead group written as 牵头 that names several agencies
+(牵头单位：A、B; A、B牵头) is flagged as the table importer flags a 牵头单位 cell with two
+names (`phrases.second_lead_flag`); 责任单位 and …负责 lists are not (the first leads).
 
 A 完成时限 (a label line, or a time limit inside the clause) that is no single day or
 known kind is kept as a flag on its words (`deadlines.read_deadline`), never a refusal.
@@ -39,6 +43,7 @@ from tracker.catalog.clauses import (
     Clause,
     ClauseError,
     end_clause,
+    lead_and_co,
     read_clause,
     split_labels,
 )
@@ -95,8 +100,7 @@ class Item:
     continuation: list[str] = field(default_factory=list)  # unnumbered paragraphs, before a clause
     clause: Clause | None = None
     clause_where: str = ""
-    label_lead: list[str] = field(default_factory=list)
-    label_co: list[str] = field(default_factory=list)
+    labels: list[tuple[str, str]] = field(default_factory=list)  # (牵头单位, what follows)
     label_where: str = ""
     deadline: tuple[str, str] | None = None  # (text, where)
     leader: str | None = None
@@ -323,7 +327,7 @@ class _Walker:
                 self.problem(no, f"{current.where}的任务{current.code}已在段末写明责任分工，"
                                  f"又另起一行写“{label}：”，请只保留一处")
                 return
-            (current.label_co if label in CO_LABELS else current.label_lead).append(value)
+            current.labels.append((label, value))
             current.label_where = current.label_where or self.where(no)
         elif label in DEADLINE_LABELS:
             current.deadline = (value, self.where(no))
@@ -362,13 +366,14 @@ class _Walker:
         for item in self.items:
             if not item.label_where:
                 continue
-            if not item.label_lead:
+            lead, co, named = lead_and_co(item.labels)
+            if not lead:
                 self.problems.append(Problem(item.label_where, f"任务{item.code}只写了配合单位，"
                                              "未写明牵头（责任）单位"))
                 item.broken = True
                 continue
-            item.clause = Clause(lead=item.label_lead, co=item.label_co, labelled=True,
-                                 raw="；".join(item.label_lead + item.label_co))
+            item.clause = Clause(lead=lead, co=co, labelled=True, raw="；".join(lead + co),
+                                 lead_named=named)
             item.clause_where = item.label_where
         for item in self.items:  # a time limit or leader written inside the clause
             clause = item.clause
