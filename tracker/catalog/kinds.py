@@ -12,7 +12,8 @@ parser (`parse.parse_plan_text`) all call `guess_agency_kind`, which reads the n
   are mass organisations;
 - Party organs (…委宣传部, 组织部, 统战部, 政法委, 文明办, 编办, 网信办, 纪委, 党校…);
 - local units managed from the centre (人民银行…分行, 银保监/保监/银监/证监, 税务局/国税局, 海关, 调查总队/
-  调查队, 气象局, 邮政管理局, 通信管理局, 烟草专卖局, 外汇管理局, 金融监管局, 海事局, and the
+  调查队, 气象局, 邮政管理局, 通信管理局, 烟草专卖局, 外汇管理局, 金融监管局 (not the
+  government's own 地方金融监管局), 海事局, and the
   forces stationed there: 警备区, 武警…总队, 消防救援总队…), while the
   central bodies themselves (中国人民银行, 海关总署, 国家税务总局 …) are departments;
 - enterprises (公司, 集团, 企业, a commercial 银行);
@@ -39,7 +40,7 @@ _PARTY = re.compile(r"^中共|^[省市区县]委|[省市区县]委(?:宣传部|�
                     r"政策研究室|网信办|编办|老干部局|党校)|宣传部|组织部|统战部|政法委|文明办|编办"
                     r"|机构编制委员会办公室|网信办|纪委|监委|党校|党史")
 _CENTRAL = re.compile(r"人民银行|银保监|保监|银监|证监|国税局|税务局|海关|调查总队|调查队|气象局"
-                      r"|邮政管理局|通信管理局|烟草专卖局|外汇管理局|金融监管|铁路局|边检|出入境检验检疫"
+                      r"|邮政管理局|通信管理局|烟草专卖局|外汇管理局|(?<!地方)金融监管|金融监督管理总局.+监管|铁路局|边检|出入境检验检疫"
                       r"|海事局|警备区|军分区|武警|消防救援|人民武装部|人武部|铁路公安|民航.*(?:管理局|监管局)")
 # the central bodies themselves, as a State Council document names them: departments
 _NATIONAL = re.compile(r"^(?:中国)?(?:人民银行|海关总署|国家税务总局|银保监会|银行保险监督管理委员会|证监会"

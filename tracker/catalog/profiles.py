@@ -57,7 +57,8 @@ def cn_to_int(text: str) -> int:
 
 
 def int_to_cn(n: int) -> str:
-    """1 → 一, 20 → 二十, 21 → 二十一 (for messages that quote a document's numbering)."""
+    """1 → 一, 20 → 二十, 21 → 二十一, 101 → 一百零一, 110 → 一百一十 (for messages that quote a
+    document's numbering, as `cn_to_int` reads it back); 1000 and above as figures."""
     digits = "零一二三四五六七八九"
     if n < 10:
         return digits[n]
@@ -65,6 +66,11 @@ def int_to_cn(n: int) -> str:
         return "十" + (digits[n - 10] if n > 10 else "")
     if n < 100:
         return digits[n // 10] + "十" + (digits[n % 10] if n % 10 else "")
+    if n < 1000:
+        rest = n % 100
+        tail = "" if rest == 0 else ("零" + digits[rest] if rest < 10 else
+                                     digits[rest // 10] + "十" + (digits[rest % 10] if rest % 10 else ""))
+        return digits[n // 100] + "百" + tail
     return str(n)
 
 

@@ -58,6 +58,8 @@ _SPACES = re.compile(r"[\s\u3000\u00a0\ufeff]+")
 _WIDE_SPACES = re.compile(r"(?<=[^\x00-\x7f])[\s\u3000\u00a0\ufeff]+|[\s\u3000\u00a0\ufeff]+(?=[^\x00-\x7f])")
 DOC_NUMBER = re.compile(r"^\S{1,16}[〔［\[（(]\d{4}[〕］\]）)]\d{1,4}号$")
 DATE_LINE = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$")
+# a notice's title on one line, however long (…关于印发成都市深化“放管服”改革…工作要点的通知)
+NOTICE_TITLE = re.compile(r"关于\S+的(?:通知|意见|决定|通报|批复|函)$")
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,8 @@ def _excerpt(text: str, n: int = 40) -> str:
 
 def read_header(paragraphs: list[tuple[int, str]]) -> PlanOptions:
     """What the document says about itself: the title (the lines before its 文号 or
-    salutation; for a 印发 / 转发 notice the plan's own, `titles.own_title`), the 文号,
+    salutation, each at most 40 characters unless it reads 关于…的通知 / 意见, up to 120;
+    for a 印发 / 转发 notice the plan's own, `titles.own_title`), the 文号,
     the signing office and the date (the last date on a line of its own, and the line
     above it)."""
     doc_number = None
@@ -151,7 +154,8 @@ def read_header(paragraphs: list[tuple[int, str]]) -> PlanOptions:
         if DOC_NUMBER.match(text):
             doc_number = text
             break
-        if (text.endswith(("：", ":")) or _numbered(text, tuple(LEVELS)) or len(text) > 40
+        if (text.endswith(("：", ":")) or _numbered(text, tuple(LEVELS))
+                or (len(text) > 40 and not (len(text) <= 120 and NOTICE_TITLE.search(text)))
                 or OWN_LINE_LABEL.match(text)):
             break
         head.append(text)
