@@ -177,7 +177,8 @@ def test_the_general_profile_reads_the_tianjin_plan_alike():
 
 CITY = PlanOptions(plan_id="t", title="测试规划", issuer="某市人民政府办公厅", issued=dt.date(2019, 3, 1),
                    period=(2019, 2020), government="某市人民政府",
-                   districts=("甲区人民政府", "乙区人民政府", "丙区人民政府"))
+                   districts=("甲区人民政府", "乙区人民政府", "丙区人民政府"),
+                   supervision_office="市政府督查室")
 
 
 def parse_text(text: str, options: PlanOptions = CITY) -> ParseResult:

@@ -30,7 +30,6 @@ from tracker.catalog.schema import (
     Deadline,
     Flag,
     Measure,
-    PlanInfo,
     dump_catalog,
     validate_catalog_text,
 )
@@ -110,7 +109,9 @@ def _general(source: Source, profile: Profile, options: PlanOptions) -> ParseRes
     if not items and not walked.problems:
         problems.append(Problem("全文", f"没有找到带责任分工的编号任务（模板 {profile.name}："
                                 f"{profile.description}）"))
-    office = merged.supervision_office or str(PlanInfo.model_fields["supervision_office"].default)
+    # a task with no lead is gathered by the plan's supervision office, named by the office
+    # (--supervision-office): no city's office is assumed (a placeholder until refused)
+    office = merged.supervision_office or "督查室"
     districts = list(merged.districts)
     measures: list[Measure] = []
     order: list[str] = []  # agencies in the order the measures name them
@@ -130,6 +131,12 @@ def _general(source: Source, profile: Profile, options: PlanOptions) -> ParseRes
                 order.append(name)
             if name not in named and not (k == 0 and stand_in):
                 named.append(name)
+    stand_ins = [m.code for m in measures if any(f.field == "lead" for f in m.flags)]
+    if stand_ins and not merged.supervision_office:
+        codes = "、".join(stand_ins[:10]) + ("等" if len(stand_ins) > 10 else "")
+        problems.append(Problem("命令行", f"{len(stand_ins)} 项任务原文未写明牵头单位（{codes}），"
+                                "须暂列督查室汇总：请用 --supervision-office 给出督查室名称"
+                                "（如 某市人民政府督查室）"))
     if problems or info is None:
         raise TextParseError(source.name, sorted(problems, key=_line_order))
     agencies = [Agency(name=n, kind=agency_kind(n)) for n in order]
