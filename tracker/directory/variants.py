@@ -42,9 +42,10 @@ def _subsequence(short: str, long: str) -> bool:
 def likely_variant(a: str, b: str) -> bool:
     """Whether names `a` and `b` (different strings) likely stand for one agency, by the
     module's rule; symmetric."""
-    if a == b:
-        return False
-    na, nb = normal_form(a), normal_form(b)
+    return a != b and _alike(normal_form(a), normal_form(b))
+
+
+def _alike(na: str, nb: str) -> bool:
     if na == nb:
         return True
     short, long = sorted((na, nb), key=len)
@@ -59,17 +60,25 @@ def variants_to_review(new: list[str], known: Iterable[str],
     has already). Of two new variants the shorter goes to review (the abbreviation, beside
     the name written in full), of two of equal length the later one; a new name beside a
     known one always. `same` ({name: agency id}) leaves out pairs already known to be one
-    agency (a catalog's declared alias). Pairwise over the names: a catalog names tens,
-    a directory hundreds."""
+    agency (a catalog's declared alias). Pairwise within groups of names that could be
+    variants (same first and last character of the normal form)."""
     same = same or {}
     order = {n: i for i, n in enumerate(new)}
     old = [k for k in dict.fromkeys(known) if k not in order]
+    # variants share the first and last character of their normal form: only names of one
+    # group are compared (a national plan's thousands of county governments stay fast)
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for name in [*old, *new]:
+        nf = normal_form(name)
+        if nf:
+            groups.setdefault((nf[0], nf[-1]), []).append((name, nf))
     out: dict[str, str] = {}
     for name in new:
-        for other in [*old, *new]:
+        nf = normal_form(name)
+        for other, other_nf in groups.get((nf[0], nf[-1]), []) if nf else []:
             if other == name or (name in same and same.get(other) == same[name]):
                 continue
-            if not likely_variant(name, other):
+            if not _alike(nf, other_nf):
                 continue
             if other in order and (-len(other), order[other]) > (-len(name), order[name]):
                 continue  # `name` is the one that stays (the longer, else the earlier)
