@@ -50,5 +50,6 @@ def small_plan(*, plan_id: str = "tianjin-employment-2017-2018",
         plan=PlanInfo(id=plan_id, title=title, issuer="天津市人民政府办公厅",
                       doc_number="津政办发〔2017〕1号", issued=dt.date(2017, 1, 5), period=period,
                       government=government, districts=list(districts), cadence=cadence,
+                      supervision_office="市政府督查室", performance_office="市绩效办",
                       meeting_contact="市残联"),
         agencies=agencies, measures=measures, indicators=indicators)

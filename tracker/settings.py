@@ -630,3 +630,9 @@ def _show(value: Any) -> str:
     if len(text) > 80:
         text = text[:77] + "…"
     return f"“{text}”"
+
+
+# pydantic's and json's errors in Chinese, shared with the catalog's validation
+# (tracker.catalog.schema), which follows the same wording
+reason_in_chinese = _reason
+json_reason_in_chinese = _json_reason

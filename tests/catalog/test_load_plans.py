@@ -128,11 +128,13 @@ def test_the_same_file_twice_changes_nothing(db, db_url, tmp_path, monkeypatch):
     path.write_text(dump_catalog(flagged), encoding="utf-8")
     r = run(app, ["catalog", "load", str(path), "--now", "2017-01-05T09:00"])
     assert r.exit_code == 0, r.output
-    assert "有 1 项（新单位名称、泛指表述）待督查室在“单位名录待核”页面（/desk/directory）核定" in r.output
+    assert "有 1 项（新单位名称、相近名称、泛指表述、无法识别的完成时限）待督查室在“单位名录待核”页面" \
+           "（/desk/directory）核定" in r.output
     with db() as s:
         before = _whole_database(s)
     r = run(app, ["catalog", "load", str(path), "--now", "2017-02-05T09:00"])
-    assert r.exit_code == 0 and r.output.strip() == "no changes"
+    assert r.exit_code == 0 and r.output.strip() == \
+        "规划“tianjin-employment-2017-2018”已载入，与已载入的目录相同，无变化"
     with db() as s:
         assert _whole_database(s) == before
         assert len(before["directory_review"]) == 1
@@ -212,7 +214,10 @@ def test_the_command_replaces_with_replace(db, db_url, policy, tmp_path, monkeyp
     r = run(app, ["catalog", "load", str(path), "--now", "2017-04-25T09:00"])
     assert r.exit_code == 2
     r = run(app, ["catalog", "load", str(path), "--replace", "--now", "2017-04-25T09:00"])
-    assert r.exit_code == 0 and r.output.strip() == "plan_updated=1"
+    assert r.exit_code == 0
+    assert [" ".join(line.strip("│┃ ").split()) for line in r.output.splitlines()] == [
+        "规划“plan-a”已载入：", "┏━━━━━━━━━━━━━━┳━━━━━━┓", "变动 ┃ 数量",
+        "┡━━━━━━━━━━━━━━╇━━━━━━┩", "更新规划设置 │ 1", "└──────────────┴──────┘"]
     with db() as s:
         after = _plan_snapshot(s, a)
     assert after["progress_request"] == before["progress_request"]

@@ -181,7 +181,8 @@ def test_the_general_profile_reads_the_tianjin_plan_alike():
 
 CITY = PlanOptions(plan_id="t", title="测试规划", issuer="某市人民政府办公厅", issued=dt.date(2019, 3, 1),
                    period=(2019, 2020), government="某市人民政府",
-                   districts=("甲区人民政府", "乙区人民政府", "丙区人民政府"))
+                   districts=("甲区人民政府", "乙区人民政府", "丙区人民政府"),
+                   supervision_office="市政府督查室")
 
 
 def parse_text(text: str, options: PlanOptions = CITY) -> ParseResult:
@@ -262,9 +263,10 @@ def test_clauses_in_brackets_and_four_numbering_levels():
         ("2.3.2", "提高护理员待遇", "市人力社保局", [], False, [], [("co", "有关部门")]),
         # nested brackets; a clause naming districts only, or a generic phrase only: the
         # office gathers it and names a lead
-        # no supervision office given: the placeholder, never a city's office (issue 13)
-        ("3.1", "强化属地责任", "（待明确）", [], True, [], [("lead", "各市、县（区）人民政府")]),
-        ("3.2", "加强督查", "（待明确）", [], False, [], [("lead", "有关部门")])]
+        # the supervision office the options name (without one: the placeholder, see
+        # tests/catalog/test_load_offices.py)
+        ("3.1", "强化属地责任", "市政府督查室", [], True, [], [("lead", "各市、县（区）人民政府")]),
+        ("3.2", "加强督查", "市政府督查室", [], False, [], [("lead", "有关部门")])]
     assert result.report.skipped == [Skipped(
         "第14行", "各区要结合实际抓好落实。（市政府督查室负责）",
         "写有责任分工但不在编号的任务之下，无法确定任务编号")]

@@ -103,7 +103,7 @@ def test_a_merge_moves_active_tasks_and_leaves_opened_requests(db, policy):
         national, local = resolve(s, GOV, "市国税局"), resolve(s, GOV, "市地税局")
         moved = merge_agencies(s, GOV, ["市国税局", "市地税局"], "国家税务总局天津市税务局",
                                on=D("2018-06-15"), actor="t", now=at("2018-06-15"),
-                               kind=AgencyKind.CENTRAL_BRANCH)
+                               policy=policy, kind=AgencyKind.CENTRAL_BRANCH)
     assert moved == 3
     with db() as s:
         merged = resolve(s, GOV, "国家税务总局天津市税务局")
@@ -144,7 +144,8 @@ def test_a_merge_moves_active_tasks_and_leaves_opened_requests(db, policy):
     with transaction(db) as s:
         result = load_catalog(s, Catalog.model_validate(data), at("2018-07-02"))
         again = merge_agencies(s, GOV, ["市国税局", "市地税局"], "国家税务总局天津市税务局",
-                               on=D("2018-06-15"), actor="t", now=at("2018-07-02"))
+                               on=D("2018-06-15"), actor="t", now=at("2018-07-02"),
+                               policy=policy)
     assert result.changes == {"plan_updated": 1}
     assert again == 0
     with db() as s:
@@ -162,11 +163,12 @@ def test_a_merge_moves_active_tasks_and_leaves_opened_requests(db, policy):
      "单位名录中没有 天津市人民政府 的“市税务局”"),
     (["市国税局"], "市国税局", "2018-06-15", "“市国税局”不能合并到自身"),
 ])
-def test_a_merge_is_refused_in_chinese(db, old, into, on, message):
+def test_a_merge_is_refused_in_chinese(db, policy, old, into, on, message):
     with transaction(db) as s:
         load_catalog(s, _tax_plan(), at("2018-01-05"))
     with transaction(db) as s, pytest.raises(AgencyError) as refused:
-        merge_agencies(s, GOV, old, into, on=D(on), actor="t", now=at("2018-06-20"))
+        merge_agencies(s, GOV, old, into, on=D(on), actor="t", now=at("2018-06-20"),
+                       policy=policy)
     assert refused.value.message == message
 
 

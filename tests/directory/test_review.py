@@ -5,6 +5,7 @@ kept on a reload) or dismissed with a reason; every action audited."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from tracker.directory.review import (
     map_name,
     open_count,
     review_page,
+    set_deadline,
 )
 from tracker.enums import Role
 from tracker.errors import Conflict
@@ -98,7 +100,8 @@ def test_mapping_a_name_makes_one_agency_whose_liaison_serves_both_plans(db, pol
     with transaction(db) as s:
         hr = resolve(s, GOV, "市人力资源和社会保障局")
         assert hr is not None
-        map_name(s, reviews["市人力资源社会保障局"], hr, by="user:duchashi", now=at("2017-01-09"))
+        map_name(s, reviews["市人力资源社会保障局"], hr, by="user:duchashi", now=at("2017-01-09"),
+                 policy=policy)
     with transaction(db) as s:
         assert resolve(s, GOV, "市人力资源社会保障局") == hr
         assert s.scalars(select(AgencyAlias.agency_id)
@@ -156,7 +159,7 @@ def test_picking_agencies_and_districts_for_a_phrase_adds_assignments_kept_on_re
         ("有关区", "已指定单位", "河东区人民政府"), ("等有关部门", "已指定单位", "市财政局")]
 
 
-def test_refusals_and_dismissal(db):
+def test_refusals_and_dismissal(db, policy):
     a, b, reviews = _loaded(db)
     with transaction(db) as s:
         civil = resolve(s, GOV, "市民政局")
@@ -170,11 +173,13 @@ def test_refusals_and_dismissal(db):
             assign_flag(s, reviews["有关区"], [civil], by="user:duchashi", now=at("2017-01-09"))
         assert not_a_district.value.message == "所选单位不在可选范围内，请刷新页面后重新选择"
         with pytest.raises(ReviewError) as wrong_kind:
-            accept_name(s, reviews["等有关部门"], by="user:duchashi", now=at("2017-01-09"))
+            accept_name(s, reviews["等有关部门"], by="user:duchashi", now=at("2017-01-09"),
+                        policy=policy)
         assert wrong_kind.value.message == "“等有关部门”不能这样处理"
         dismiss(s, reviews["等有关部门"], "市残联一家即可承担", by="user:duchashi",
                 now=at("2017-01-09"))
-        accept_name(s, reviews["市统计局"], by="user:duchashi", now=at("2017-01-09"))
+        accept_name(s, reviews["市统计局"], by="user:duchashi", now=at("2017-01-09"),
+                    policy=policy)
     with transaction(db) as s, pytest.raises(Conflict) as twice:
         dismiss(s, reviews["等有关部门"], "再次", by="user:duchashi", now=at("2017-01-10"))
     assert twice.value.message == "“等有关部门”已处理（不予处理）"
@@ -197,7 +202,8 @@ def test_mapping_after_requests_opened_moves_the_open_ones(db, policy):
         added = resolve(s, GOV, "市人力资源社会保障局")
         hr = resolve(s, GOV, "市人力资源和社会保障局")
         asked = s.scalars(select(ProgressRequest.id).where(ProgressRequest.agency_id == added)).one()
-        map_name(s, reviews["市人力资源社会保障局"], hr, by="user:duchashi", now=at("2017-03-20"))
+        map_name(s, reviews["市人力资源社会保障局"], hr, by="user:duchashi", now=at("2017-03-20"),
+                 policy=policy)
     with db() as s:
         moved = s.get_one(ProgressRequest, asked)
         lead = s.scalars(select(Assignment).join(Measure).where(
@@ -206,4 +212,108 @@ def test_mapping_after_requests_opened_moves_the_open_ones(db, policy):
         assert s.get_one(ReportingPeriod, moved.period_id).label == "2017Q1"
         event = s.scalars(select(AuditEvent).where(
             AuditEvent.action == "directory.review.mapped")).one()
-    assert (event.detail["assignments_moved"], event.detail["requests_moved"]) == (1, 1)
+    assert (event.detail["assignments_moved"], event.detail["requests_moved"],
+            event.detail["requests_closed"], event.detail["requests_kept"]) == (1, [asked], [], [])
+
+
+STAGES = "2018年底前启动，2020年底前完成"
+
+
+def _deadline_flags() -> Catalog:
+    """Plan C: three tasks whose 完成时限 the importer could not read."""
+    data = small_plan(plan_id="plan-c").model_dump(mode="json")
+    data["schema_version"] = 2
+    for m, phrase in zip(data["measures"], (STAGES, "及时", "适时"), strict=True):
+        m["flags"] = [{"field": "deadline", "phrase": phrase,
+                       "reason": "完成时限分阶段表述，系统未读成单一时限，请督查室确定跟踪的时限"}]
+    return Catalog.model_validate(data)
+
+
+def test_an_unreadable_deadline_is_set_on_the_review_list_and_kept_on_reload(db):
+    from tracker.requests.milestones import deadline_days
+
+    with transaction(db) as s:
+        plan_id = load_catalog(s, _deadline_flags(), at("2017-01-05")).plan_id
+        rows = {r.phrase: r.id for r in s.scalars(select(DirectoryReview))}
+    with transaction(db) as s:
+        by = dict(by="user:duchashi", now=at("2017-01-09"))
+        assert set_deadline(s, rows[STAGES], "date", due=dt.date(2018, 6, 30), **by) == \
+            "2018年6月30日前完成"
+        assert set_deadline(s, rows["及时"], "yearly", month=12, day=31, **by) == "每年12月31日前完成"
+        assert set_deadline(s, rows["适时"], "ongoing", **by) == \
+            "长期坚持（不设完成时限，由定期进展调度跟踪）"
+    data = _deadline_flags().model_dump(mode="json")
+    data["measures"][0]["text"] = "修订后的任务说明。"
+    with transaction(db) as s:
+        result = load_catalog(s, Catalog.model_validate(data), at("2017-02-01"))
+    assert result.changes == {"plan_updated": 1, "measures_updated": 1}  # deadlines kept
+    with db() as s:
+        stored = s.execute(select(Measure.code, Measure.deadline_text, Measure.deadline_kind,
+                                  Measure.deadline_due, Measure.deadline_month,
+                                  Measure.deadline_day).order_by(Measure.code)).all()
+        assert [tuple(r) for r in stored] == [
+            ("1", STAGES, "date", dt.date(2018, 6, 30), None, None),
+            ("2", "及时", "yearly", None, 12, 31),
+            ("3", "适时", "ongoing", None, None, None)]
+        assert deadline_days(s, s.get_one(Plan, plan_id)) == [
+            dt.date(2017, 12, 31), dt.date(2018, 6, 30), dt.date(2018, 12, 31)]
+        page = review_page(s)
+        events = s.scalars(select(AuditEvent.detail).where(
+            AuditEvent.action == "directory.review.dated").order_by(AuditEvent.id)).all()
+    assert page.open == []
+    assert [(i.row.phrase, i.state_label, i.row.note) for i in page.resolved] == [
+        ("适时", "已设定完成时限", "长期坚持（不设完成时限，由定期进展调度跟踪）"),
+        ("及时", "已设定完成时限", "每年12月31日前完成"),
+        (STAGES, "已设定完成时限", "2018年6月30日前完成")]
+    assert [(e["deadline"], e["due"], e["month"], e["day"]) for e in events] == [
+        ("date", "2018-06-30", None, None), ("yearly", None, 12, 31), ("ongoing", None, None, None)]
+
+
+@pytest.mark.parametrize(("kind", "values", "message"), [
+    ("date", {}, "请填写完成日期（如 2018-06-30）"),
+    ("date", {"due": dt.date(2017, 1, 6)},
+     "完成日期 2017年1月6日 早于今天，无法再作为完成时限跟踪；如无需跟踪，请写明理由后不予处理"),
+    ("yearly", {"month": 2, "day": 30}, "请填写每年完成的月份和日期（如 12 月 31 日）"),
+    ("yearly", {"month": 13, "day": 1}, "请填写每年完成的月份和日期（如 12 月 31 日）"),
+    ("someday", {}, "请选择完成时限的设定方式"),
+])
+def test_a_deadline_is_refused_in_chinese(db, kind, values, message):
+    with transaction(db) as s:
+        load_catalog(s, _deadline_flags(), at("2017-01-05"))
+        row = s.scalars(select(DirectoryReview.id).where(DirectoryReview.phrase == STAGES)).one()
+    with transaction(db) as s, pytest.raises(ReviewError) as refused:
+        set_deadline(s, row, kind, by="user:duchashi", now=at("2017-01-09"), **values)
+    assert refused.value.message == message
+
+
+def test_only_a_deadline_flag_takes_a_deadline(db):
+    a, b, reviews = _loaded(db)
+    with transaction(db) as s, pytest.raises(ReviewError) as refused:
+        set_deadline(s, reviews["有关区"], "ongoing", by="user:duchashi", now=at("2017-01-09"))
+    assert refused.value.message == "“有关区”（区县）不是完成时限"
+
+
+def test_the_district_picker_shows_the_plans_own_governments_districts(db):
+    """Two governments each with a 和平区人民政府 (Tianjin's and Shenyang's): each plan's 有关区
+    offers its own districts only, and a pick of the other's is refused."""
+    shenyang = small_plan(plan_id="plan-s", title="沈阳市残疾人就业促进三年行动方案",
+                          government="沈阳市人民政府", districts=("和平区人民政府", "沈河区人民政府"))
+    data = shenyang.model_dump(mode="json")
+    data["schema_version"] = 2
+    data["measures"][2].update(districts=False, flags=[{
+        "field": "districts", "phrase": "有关区", "reason": "未指明具体区县，请督查室选定承担的区县"}])
+    a, b, reviews = _loaded(db)
+    with transaction(db) as s:
+        load_catalog(s, Catalog.model_validate(data), at("2017-01-07"))
+        page = review_page(s)
+        ids = {(g, n): i for i, g, n in s.execute(select(Agency.id, Agency.government, Agency.name))}
+    pickers = {(i.plan, i.row.phrase): i.choices for i in page.open if i.row.field == "districts"}
+    assert pickers == {
+        ("天津市残疾人职业技能提升计划", "有关区"): [
+            (ids[GOV, "和平区人民政府"], "和平区人民政府"), (ids[GOV, "河东区人民政府"], "河东区人民政府")],
+        ("沈阳市残疾人就业促进三年行动方案", "有关区"): [
+            (ids["沈阳市人民政府", "和平区人民政府"], "和平区人民政府"),
+            (ids["沈阳市人民政府", "沈河区人民政府"], "沈河区人民政府")]}
+    with transaction(db) as s, pytest.raises(ReviewError):
+        assign_flag(s, reviews["有关区"], [ids["沈阳市人民政府", "和平区人民政府"]],
+                    by="user:duchashi", now=at("2017-01-09"))

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from tests import smtp_server
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, ServerThread, axe_violations
 from tests.conftest import STAFF_PASSWORD, at
-from tests.directory.test_review import second_plan
+from tests.directory.test_review import STAGES, _deadline_flags, second_plan
 from tests.factories import small_plan
 from tests.web_helpers import Clock, make_app, make_settings
 from tracker.catalog.load import load_catalog
@@ -95,8 +95,9 @@ def test_the_office_resolves_each_row_and_the_navigation_counts_them(client, db)
     assert f'id="map-{reviews["市人力资源社会保障局"]}" name="agency" aria-describedby=' in r.text
     steps = [
         (reviews["市人力资源社会保障局"], {"action": "map", "agency": str(hr)},
-         "已对应到已有单位，并记为该单位的简称；其任务分解已移交该单位。"),
-        (reviews["市统计局"], {"action": "accept"}, "已确认为新单位。"),
+         "已对应到已有单位，并记为该单位的简称；其任务分解和暂缓的进展调度已移交该单位（自今日起计算报送期限）。"),
+        (reviews["市统计局"], {"action": "accept"},
+         "已确认为新单位；其暂缓的进展调度自今日起计算报送期限。"),
         (reviews["等有关部门"], {"action": "assign", "agency": str(finance)},
          "已按所选单位增列任务分解。"),
         (reviews["有关区"], {"action": "dismiss", "note": "<b>由市残联统筹</b>"},
@@ -131,6 +132,9 @@ SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 @pytest.mark.parametrize("size", SIZES)
 def test_the_page_in_chromium_passes_axe_and_maps_a_name(db, db_url, tmp_path, size):
     reviews = _seed(db)
+    with transaction(db) as s:  # and a plan whose 完成时限 the importer could not read
+        load_catalog(s, _deadline_flags(), at("2017-01-07"))
+        stages = s.scalars(select(DirectoryReview.id).where(DirectoryReview.phrase == STAGES)).one()
     with transaction(db) as s:
         cookie = sign_in(s, username="duchashi", password=STAFF_PASSWORD, now=NOW,
                          rules=Rules())[1]
@@ -159,7 +163,7 @@ def test_the_page_in_chromium_passes_axe_and_maps_a_name(db, db_url, tmp_path, s
             page.get_by_role("button", name="对应：市人力资源社会保障局").click()
             page.wait_for_url(base + "/desk/directory?m=mapped")
             assert page.get_by_role("status").inner_text() == (
-                "已对应到已有单位，并记为该单位的简称；其任务分解已移交该单位。")
+                "已对应到已有单位，并记为该单位的简称；其任务分解和暂缓的进展调度已移交该单位（自今日起计算报送期限）。")
             page.get_by_label("不予处理的理由").first.fill("")
             page.get_by_role("button", name="不予处理：2 扶持残疾人自主创业 等有关部门").click()
             assert page.get_by_role("alert").inner_text() == (
@@ -170,8 +174,24 @@ def test_the_page_in_chromium_passes_axe_and_maps_a_name(db, db_url, tmp_path, s
             assert axe_violations(page) == []
             if shots:
                 page.screenshot(path=f"{shots}/directory-refused-{size}.png", full_page=True)
+            # an unreadable 完成时限: a day already past is refused beside its row, then set
+            page.get_by_label("完成日期").first.fill("2017-01-06")
+            page.get_by_role("button", name="设定完成日期：1 落实按比例安排残疾人就业制度").click()
+            assert page.get_by_role("alert").inner_text() == (
+                f"处理未完成：1 落实按比例安排残疾人就业制度“{STAGES}”：完成日期 2017年1月6日 早于今天，"
+                "无法再作为完成时限跟踪；如无需跟踪，请写明理由后不予处理")
+            due = page.locator(f"#due-{stages}")
+            assert (due.get_attribute("aria-invalid"), due.input_value()) == ("true", "2017-01-06")
+            assert axe_violations(page) == []
+            due.fill("2018-06-30")
+            page.get_by_role("button", name="设定完成日期：1 落实按比例安排残疾人就业制度").click()
+            page.wait_for_url(base + "/desk/directory?m=dated")
+            assert page.get_by_role("status").inner_text() == "已设定完成时限；到期前按里程碑向牵头单位调度。"
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
             browser.close()
     finally:
         server.stop()
     with db() as s:
         assert s.get_one(DirectoryReview, row).state == "mapped"
+        assert (s.get_one(DirectoryReview, stages).state, s.get_one(DirectoryReview, stages).note) == (
+            "dated", "2018年6月30日前完成")

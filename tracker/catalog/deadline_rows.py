@@ -6,7 +6,7 @@ Kept apart from `load.py` (one call from there): the milestone it becomes is tra
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from tracker.catalog.schema import Catalog
 from tracker.enums import DeadlineKind
@@ -14,13 +14,17 @@ from tracker.models import Measure
 
 
 def store_deadlines(catalog: Catalog, measures: dict[str, Measure],
-                    bump: Callable[[str], None]) -> None:
+                    bump: Callable[[str], None], kept: Collection[str] = ()) -> None:
     """Write each catalog measure's `deadline` (schema.Deadline, or None: none written)
     onto its row in `measures` (keyed by code; every catalog code must be there), and
-    call `bump("deadlines_updated")` once per row that changed. No query; does not flush.
+    call `bump("deadlines_updated")` once per row that changed. A measure of `kept` (codes
+    whose deadline the office set on the review list, `directory.review.set_deadline`)
+    keeps its row's deadline while the catalog writes none. No query; does not flush.
     """
     for m in catalog.measures:
         d = m.deadline
+        if d is None and m.code in kept:
+            continue
         values: dict[str, object] = dict(
             deadline_text=d.text if d else None,
             deadline_kind=DeadlineKind(d.kind) if d else None,

@@ -10,9 +10,21 @@ a taken id, refused (`PlanIdentityError`) unless `replace=True` says it is the s
 re-issued: then it updates the plan in place like a changed catalog, keeping every
 request and report. A new id adds a plan beside the others; the directory is shared.
 
+A catalog that leaves out tasks or indicators of the loaded plan is refused, listing them
+with their open requests (`WithdrawalError`), unless `replace=True`: then they are
+withdrawn and their open requests closed with the reason (`tracker.catalog.withdraw`).
+
 Names resolve as the directory stands on the load's day (a merged agency's old name finds
 the agency it was merged into). Names new to a government's directory, and the phrases the
-catalog flagged, go to the office's review list (`tracker.directory.review`).
+catalog flagged, go to the office's review list (`tracker.directory.review`); the first
+plan of a government establishes its directory, but its names that read like another
+(`tracker.directory.variants`: 市人力社保局 beside 市人力资源和社会保障局) go there too.
+Requests of a name on the list are held until the office decides (`directory.holds`).
+
+The plan's supervision office (督查室: copied on 督办, drafts the 通报) is the catalog's
+(`PlanInfo.supervision_office`), else the one office the rules' `documents.offices`
+configure; with neither, the load is refused naming the option (`PlanSettingsError`):
+no city's office is assumed. The performance office (绩效办) is optional.
 """
 
 from __future__ import annotations
@@ -21,17 +33,23 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.catalog.deadline_rows import store_deadlines
 from tracker.catalog.schema import Catalog, dump_catalog
+from tracker.catalog.withdraw import WithdrawalError, Withdrawn, close_withdrawn, to_withdraw
 from tracker.dates.workdays import local_date
 from tracker.directory.agencies import AgencySpec, ensure_agencies, lookup_names
-from tracker.directory.review import picked_assignments, record_reviews
+from tracker.directory.review import office_deadlines, picked_assignments, record_reviews
+from tracker.directory.variants import variants_to_review
 from tracker.enums import AgencyKind, Role
-from tracker.errors import Conflict
-from tracker.models import Agency, Assignment, AuditEvent, Indicator, Measure, Plan
+from tracker.errors import Conflict, DomainError
+from tracker.models import Agency, AgencyAlias, Assignment, AuditEvent, Indicator, Measure, Plan
+from tracker.settings import Rules
+
+__all__ = ["LoadResult", "PlanIdentityError", "PlanSettingsError", "WithdrawalError",
+           "Withdrawn", "load_catalog"]
 
 
 class PlanIdentityError(Conflict):
@@ -40,13 +58,24 @@ class PlanIdentityError(Conflict):
     code = "plan-identity"
 
 
+class PlanSettingsError(DomainError):
+    """A setting the load needs is neither in the catalog nor in the rules (Chinese,
+    naming the option)."""
+
+    code = "plan-settings"
+
+
 IDENTITY = (("issuer", "发文机关"), ("doc_number", "文号"), ("issued", "成文日期"))
 
 
 @dataclass
 class LoadResult:
+    """The plan's id, counts of created/updated/deactivated rows by kind (`changes`), and
+    the tasks and indicators withdrawn (with the open requests each had)."""
+
     plan_id: int
     changes: dict[str, int] = field(default_factory=dict)
+    withdrawn: list[Withdrawn] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -64,14 +93,17 @@ def _set(obj: object, **values: object) -> bool:
 
 
 def load_catalog(session: Session, catalog: Catalog, now: dt.datetime, *,
-                 replace: bool = False) -> LoadResult:
+                 replace: bool = False, rules: Rules | None = None) -> LoadResult:
     """Upsert the plan, agencies, measures, indicators and assignments of `catalog`, and
-    add its flags and new names to the office's review list.
+    add its flags and new names to the office's review list. `rules` (default `Rules()`)
+    may name the supervision office a catalog leaves out (`documents.offices`).
 
-    Returns counts of created/updated/deactivated rows by kind; all zero on a reload.
-    Raises PlanIdentityError (Chinese, naming each difference) when the plan id is loaded
-    with another issuer, 文号 or issue date and `replace` is False; AgencyError for an
-    alias of two agencies. Does not commit.
+    Returns counts of created/updated/deactivated rows by kind (all zero on a reload) and
+    what was withdrawn. Raises PlanIdentityError (Chinese, naming each difference) when the
+    plan id is loaded with another issuer, 文号 or issue date, and WithdrawalError (listing
+    each task and indicator with its open requests) when the catalog leaves out some of the
+    plan's, unless `replace`; PlanSettingsError when no supervision office is known;
+    AgencyError for an alias of two agencies. Does not commit.
     """
     digest = hashlib.sha256(dump_catalog(catalog).encode()).hexdigest()
     info = catalog.plan
@@ -81,22 +113,28 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime, *,
     def bump(key: str, n: int = 1) -> None:
         counts[key] = counts.get(key, 0) + n
 
+    if plan is not None and plan.catalog_hash == digest:
+        return LoadResult(plan.id, {})
+    office = info.supervision_office or (plan.supervision_office if plan is not None
+                                         else _configured_office(rules or Rules(), info.id))
     settings = dict(
         title=info.title, issuer=info.issuer, doc_number=info.doc_number, issued=info.issued,
         first_year=info.period[0], last_year=info.period[1], cadence=info.cadence,
         government=info.government, districts=list(info.districts),
-        supervision_office=info.supervision_office, performance_office=info.performance_office,
+        supervision_office=office, performance_office=info.performance_office,
         meeting_contact=info.meeting_contact, meeting_duty=info.meeting_duty)
     replaced: dict[str, str | None] = {}
+    withdrawn: list[Withdrawn] = []
     if plan is None:
         plan = Plan(key=info.id, catalog_hash=digest, **settings)
         session.add(plan)
         session.flush()
         bump("plan_created")
-    elif plan.catalog_hash == digest:
-        return LoadResult(plan.id, {})
     else:
         replaced = _check_identity(plan, catalog, replace)
+        withdrawn = to_withdraw(session, plan.id, catalog)
+        if withdrawn and not replace:
+            raise WithdrawalError(info.id, withdrawn)
         if _set(plan, catalog_hash=digest, **settings):
             bump("plan_updated")
 
@@ -105,18 +143,28 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime, *,
     specs = [AgencySpec(a.name, a.kind, tuple(a.aliases), a.parent) for a in catalog.agencies]
     listed = {a.name for a in catalog.agencies}
     specs += [AgencySpec(name, AgencyKind.CITY_AGENCY) for name in
-              (info.supervision_office, info.performance_office, info.meeting_contact)
+              dict.fromkeys((office, info.performance_office, info.meeting_contact))
               if name and name not in listed]
     day = local_date(now)
     names = {s.name for s in specs} | {a for s in specs for a in s.aliases}
     known = lookup_names(session, info.government, names, day)
-    established = session.scalar(select(func.count()).select_from(Agency)
-                                 .where(Agency.government == info.government)) or 0
+    # the directory's names before this load, each with its agency's own name (an alias
+    # found alike is named by the agency the office would map to)
+    before = dict(session.execute(select(Agency.name, Agency.name).where(
+        Agency.government == info.government)).all())
+    before.update((alias, name) for alias, name in session.execute(
+        select(AgencyAlias.alias, Agency.name).join(Agency, Agency.id == AgencyAlias.agency_id)
+        .where(AgencyAlias.government == info.government)) if alias not in before)
     agency_ids = ensure_agencies(session, info.government, specs, day)
     added = {s.name: agency_ids[s.name] for s in specs
              if s.name not in known and agency_ids[s.name] not in known.values()}
     if added:
         bump("agencies_created", len(added))
+    variants = {name: before.get(other, other) for name, other in variants_to_review(
+        [s.name for s in specs if s.name in added], before, same=agency_ids).items()}
+    # the first plan of a government establishes its directory: only its names that read
+    # like another name are in doubt
+    to_review = added if before else {n: added[n] for n in variants}
     _link_parents(session, info.government, specs, agency_ids, day)
 
     measures = {m.code: m for m in session.scalars(select(Measure).where(Measure.plan_id == plan.id))}
@@ -134,21 +182,41 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime, *,
         if code not in wanted_codes and row.active:
             row.active = False
             bump("measures_deactivated")
-    store_deadlines(catalog, measures, bump)  # 完成时限 (issue 13): tracked as milestones
+    # 完成时限 (issue 13): tracked as milestones; the office's own kept (review list)
+    store_deadlines(catalog, measures, bump, kept=office_deadlines(session, plan.id))
     session.flush()
+    if withdrawn:
+        closed = close_withdrawn(session, plan.id, now)
+        if closed:
+            bump("requests_closed", closed)
 
     _load_assignments(session, catalog, measures, agency_ids, bump)
     _load_indicators(session, catalog, plan, agency_ids, bump)
-    # the first plan of a government establishes its directory: nothing to compare with
-    reviews = record_reviews(session, plan.id, catalog, added if established else {}, now)
+    reviews = record_reviews(session, plan.id, catalog, to_review, now, variants)
     if reviews:
         bump("reviews_created", reviews)
     session.add(AuditEvent(at=now, actor="system:catalog", action="catalog.load",
                            object_type="plan", object_id=info.id,
                            detail={"hash": digest, **counts,
-                                   **({"replaced": replaced} if replaced else {})}))
+                                   **({"replaced": replaced} if replaced else {}),
+                                   **({"withdrawn": [w.code for w in withdrawn]}
+                                      if withdrawn else {})}))
     session.flush()
-    return LoadResult(plan.id, counts)
+    return LoadResult(plan.id, counts, withdrawn)
+
+
+def _configured_office(rules: Rules, plan_key: str) -> str:
+    """The supervision office of a catalog that names none: the one issuing office the
+    rules configure (`documents.offices`). Raises PlanSettingsError naming the option
+    when there is none or there are several."""
+    offices = list(rules.documents.offices)
+    if len(offices) == 1:
+        return offices[0]
+    where = (f"规则文件的 documents.offices 设有多个发文机关（{'、'.join(offices)}），无法确定是哪一个"
+             if offices else "规则文件的 documents.offices 也未设置")
+    raise PlanSettingsError(
+        f"规划“{plan_key}”的目录未写明督查室（plan.supervision_office），{where}：请在导入时用 "
+        "--supervision-office 给出（如 某市人民政府督查室），或在目录的 plan.supervision_office 中写明")
 
 
 def _check_identity(plan: Plan, catalog: Catalog, replace: bool) -> dict[str, str | None]:

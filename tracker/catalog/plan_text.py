@@ -121,7 +121,8 @@ def _general(source: Source, profile: Profile, options: PlanOptions) -> ParseRes
         problems.append(Problem("全文", f"没有找到带责任分工的编号任务（模板 {profile.name}："
                                 f"{profile.description}）"))
     # a task whose clause names no agency is gathered by the plan's supervision office as
-    # the options name it; with none named, by a placeholder the office must replace
+    # the options name it (--supervision-office); no city's office is assumed (issue 13):
+    # without one, its lead is the placeholder `PENDING_LEAD`, flagged for the office
     office = merged.supervision_office
     districts = list(merged.districts)
     measures: list[Measure] = []

@@ -11,12 +11,13 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import json_source_map
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tracker.enums import AgencyKind, Cadence, IndicatorAttribute, IndicatorKind
+from tracker.settings import json_reason_in_chinese, reason_in_chinese
 
 # 2: plan settings are the document's own (no city's defaults), measures carry their own
 # 完成时限, 分管领导, named districts and the phrases the office must resolve (issue 13)
@@ -26,15 +27,43 @@ INDICATOR_CODE = re.compile(r"^I\d+$")
 
 
 class CatalogError(ValueError):
-    """The catalog is malformed. `problems` lists (json_path, line, message, value)."""
+    """The catalog is malformed. `problems` lists (json_path, line, message, value); the
+    message is in Chinese, as the text of the error (one line per problem)."""
 
     def __init__(self, problems: list[tuple[str, int | None, str, object]]):
         self.problems = problems
         lines = [
-            f"{path} (line {line}): {msg} (value: {value!r})" if line else f"{path}: {msg}"
+            f"{path}（第 {line} 行）：{msg}" + (f"（值：{_shown(value)}）" if value is not None else "")
+            if line else f"{path}：{msg}"
             for path, line, msg, value in problems
         ]
-        super().__init__("catalog is invalid:\n  " + "\n  ".join(lines))
+        super().__init__(f"目录文件有 {len(problems)} 处问题：\n  " + "\n  ".join(lines))
+
+
+def _shown(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return f"“{text[:80]}”"
+
+
+def _in_chinese(err: Any) -> str:
+    """Pydantic's error in Chinese (the settings' wording, `tracker.settings`); a rule of
+    this module (a model validator) says its own words."""
+    cause = (err.get("ctx") or {}).get("error")
+    if err["type"] == "value_error" and isinstance(cause, ValueError):
+        return str(cause)
+    if err["type"] == "extra_forbidden":
+        return "不是可识别的字段"
+    if err["type"] == "missing":
+        return "缺少此项（必填）"
+    if err["type"] == "string_too_short":
+        return "不能为空"
+    if err["type"] == "string_pattern_mismatch":
+        return "格式不符（编号只用数字、字母、汉字、括号、点和横线，不超过 20 个字符）"
+    if err["type"] in ("date_parsing", "date_from_datetime_parsing", "date_type"):
+        return "不是有效的日期（应为 YYYY-MM-DD）"
+    if err["type"] == "too_short":
+        return "至少需要一项"
+    return reason_in_chinese(err)
 
 
 class _Strict(BaseModel):
@@ -54,15 +83,19 @@ class PlanInfo(_Strict):
     cadence: Cadence = Cadence.QUARTER
     government: str = Field(min_length=1)  # whose districts apply, and whose meeting counts
     districts: list[str] = []  # the district governments 各区（县）人民政府 expands to
-    supervision_office: str = Field("市政府督查室", min_length=1)
-    performance_office: str = Field("市绩效办", min_length=1)
+    # the offices that chase (督查室) and score (绩效办) the plan, as the plan names them;
+    # absent: the supervision office comes from the rules (`documents.offices`) at load, or
+    # the load is refused naming --supervision-office (tracker.catalog.load); no city's
+    # default. The performance office is optional.
+    supervision_office: str | None = Field(None, min_length=1)
+    performance_office: str | None = Field(None, min_length=1)
     meeting_contact: str | None = None  # the agency told of the government's own meeting
     meeting_duty: bool = True  # each government's executive meeting studies it yearly
 
     @model_validator(mode="after")
     def _period_ordered(self) -> PlanInfo:
         if self.period[0] > self.period[1]:
-            raise ValueError("period must be [first year, last year]")
+            raise ValueError("period 应为 [起始年, 终止年]，起始年不晚于终止年")
         return self
 
 
@@ -88,9 +121,9 @@ class Deadline(_Strict):
     @model_validator(mode="after")
     def _complete(self) -> Deadline:
         if self.kind == "date" and self.due is None:
-            raise ValueError("a dated deadline needs due")
+            raise ValueError("kind 为 date 的完成时限须写明 due（日期）")
         if self.kind == "yearly" and (self.month is None or self.day is None):
-            raise ValueError("a yearly deadline needs month and day")
+            raise ValueError("kind 为 yearly 的完成时限须写明 month 和 day")
         return self
 
 
@@ -131,7 +164,7 @@ class Measure(_Strict):
     @model_validator(mode="after")
     def _one_district_rule(self) -> Measure:
         if self.districts and self.district_names:
-            raise ValueError("districts (all) and district_names (some) exclude each other")
+            raise ValueError("districts（全部区县）与 district_names（部分区县）不能同时给出")
         return self
 
 
@@ -158,7 +191,7 @@ class Indicator(_Strict):
     @model_validator(mode="after")
     def _growth_has_a_level(self) -> Indicator:
         if self.kind == IndicatorKind.GROWTH and not (self.level_name and self.level_unit):
-            raise ValueError("a growth indicator needs level_name and level_unit")
+            raise ValueError("增速型指标（kind 为 growth）须写明 level_name 和 level_unit")
         return self
 
 
@@ -182,37 +215,37 @@ class Catalog(_Strict):
         seen: dict[str, int] = {}
         for i, a in enumerate(self.agencies):
             if a.name in seen:
-                problems.append((f"agencies[{i}].name", "duplicate agency name", a.name))
+                problems.append((f"agencies[{i}].name", "单位名称重复", a.name))
             seen[a.name] = i
         for j, d in enumerate(self.plan.districts):
             if d not in names:
-                problems.append((f"plan.districts[{j}]", "unknown agency", d))
+                problems.append((f"plan.districts[{j}]", "不是 agencies 中列出的单位", d))
         codes: set[str] = set()
         for i, m in enumerate(self.measures):
             if m.code in codes:
-                problems.append((f"measures[{i}].code", "duplicate measure code", m.code))
+                problems.append((f"measures[{i}].code", "任务编号重复", m.code))
             codes.add(m.code)
             if m.lead not in names:
-                problems.append((f"measures[{i}].lead", "unknown agency", m.lead))
+                problems.append((f"measures[{i}].lead", "不是 agencies 中列出的单位", m.lead))
             for j, d in enumerate(m.district_names):
                 if d not in self.plan.districts:
                     problems.append((f"measures[{i}].district_names[{j}]",
-                                     "not a district of the plan", d))
+                                     "不是本规划的区县（plan.districts）", d))
             for j, c in enumerate(m.co):
                 if c not in names:
-                    problems.append((f"measures[{i}].co[{j}]", "unknown agency", c))
+                    problems.append((f"measures[{i}].co[{j}]", "不是 agencies 中列出的单位", c))
                 elif c == m.lead:
-                    problems.append((f"measures[{i}].co[{j}]", "co-agency repeats the lead", c))
+                    problems.append((f"measures[{i}].co[{j}]", "配合单位与牵头单位相同", c))
         icodes: set[str] = set()
         for i, ind in enumerate(self.indicators):
             if ind.code in icodes:
-                problems.append((f"indicators[{i}].code", "duplicate indicator code", ind.code))
+                problems.append((f"indicators[{i}].code", "指标编号重复", ind.code))
             icodes.add(ind.code)
             if ind.owner not in names:
-                problems.append((f"indicators[{i}].owner", "unknown agency", ind.owner))
+                problems.append((f"indicators[{i}].owner", "不是 agencies 中列出的单位", ind.owner))
             for j, mc in enumerate(ind.measures):
                 if mc not in codes:
-                    problems.append((f"indicators[{i}].measures[{j}]", "unknown measure", mc))
+                    problems.append((f"indicators[{i}].measures[{j}]", "没有这一编号的任务", mc))
         return problems
 
 
@@ -236,7 +269,8 @@ def validate_catalog_text(text: str, source: str = "catalog") -> Catalog:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CatalogError([(source, exc.lineno, f"not valid JSON: {exc.msg}", None)]) from exc
+        raise CatalogError([(source, exc.lineno, f"不是有效的 JSON（{json_reason_in_chinese(exc.msg)}）",
+                             None)]) from exc
     lines = json_source_map.calculate(text)
 
     def line_of(path: str) -> int | None:
@@ -263,9 +297,10 @@ def validate_catalog_text(text: str, source: str = "catalog") -> Catalog:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not isinstance(p, str) or p in _field_names())
+            loc = tuple(p for p in err["loc"] if not isinstance(p, str) or p in _field_names()
+                        or err["type"] == "extra_forbidden")  # the unknown key, named
             path = _dotted(loc)
-            problems.append((path, line_of(path), err["msg"], value_at(loc)))
+            problems.append((path, line_of(path), _in_chinese(err), value_at(loc)))
         raise CatalogError(problems) from exc
     cross = catalog.cross_check()
     if cross:

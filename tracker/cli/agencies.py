@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tracker.cli.common import app, console, factory, fail, parse_now
+from tracker.cli.common import app, console, factory, fail, parse_now, policy
 
 agency_app = typer.Typer(help="The agency directory (单位名录): aliases, renames, merges.",
                          no_args_is_help=True)
@@ -79,7 +79,7 @@ def agency_merge(
             gov = government or session.get_one(
                 Agency, find_by_name(session, old[0], None)).government
             moved = merge_agencies(session, gov, old, into, on=day, actor="cli",
-                                   now=parse_now(now))
+                                   now=parse_now(now), policy=policy(session))
         except DomainError as exc:
             raise fail(str(exc)) from None
     console.print(f"已记录：{'、'.join(old)} 自 {day} 起并入“{into}”，移交任务分解 {moved} 项",

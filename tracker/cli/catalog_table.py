@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -51,9 +51,10 @@ def catalog_import(
     districts: Annotated[str | None, typer.Option(
         help="the district governments, separated by 、 or , (各区人民政府 expands to them)")] = None,
     supervision_office: Annotated[str | None, typer.Option(
-        "--supervision-office", help="督查室 that chases the plan (default: 市政府督查室)")] = None,
+        "--supervision-office", help="督查室 that chases the plan, e.g. 某市人民政府督查室 "
+        "(needed to load when the rules' documents.offices configure none)")] = None,
     performance_office: Annotated[str | None, typer.Option(
-        "--performance-office", help="绩效办 that scores it (default: 市绩效办)")] = None,
+        "--performance-office", help="绩效办 that scores it (optional)")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output",
                                                 help="default: PLAN-ID.catalog.json")] = None,
     load: Annotated[bool, typer.Option("--load", help="load it into the database too")] = False,
@@ -127,25 +128,22 @@ def catalog_import(
 
 
 def _load(catalog: Any, replace: bool, now: str | None) -> None:
-    import inspect
-
+    from tracker.catalog.load import WithdrawalError
     from tracker.catalog.load import load_catalog as load_into
+    from tracker.cli.load_report import refuse_withdrawal, show_load
     from tracker.db import transaction
     from tracker.errors import DomainError
 
-    loader = cast(Any, load_into)
-    takes_replace = "replace" in inspect.signature(load_into).parameters
-    if replace and not takes_replace:
-        raise _fail(["此版本的载入尚不支持 --replace"])
     at = parse_now(now)
     try:
         with transaction(factory()) as session:
-            result = (loader(session, catalog, at, replace=replace) if takes_replace
-                      else loader(session, catalog, at))
+            result = load_into(session, catalog, at, replace=replace,
+                               rules=current_settings().rules)
+    except WithdrawalError as exc:
+        raise refuse_withdrawal(exc) from None
     except (DomainError, ValueError) as exc:
         raise _fail([str(exc)]) from None
-    console.print("已载入，无变化" if not result.changed else "已载入：" + "，".join(
-        f"{k}={v}" for k, v in sorted(result.changes.items())), highlight=False)
+    show_load(result, catalog.plan.id)
 
 
 def _os_reason(exc: OSError) -> str:

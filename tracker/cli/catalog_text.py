@@ -28,8 +28,11 @@ def catalog_parse(
         help="the government whose districts apply, e.g. 天津市人民政府")] = None,
     districts: Annotated[str | None, typer.Option(
         help="the district governments 各区县人民政府 stands for, comma-separated")] = None,
-    supervision_office: Annotated[str | None, typer.Option(help="default: 市政府督查室")] = None,
-    performance_office: Annotated[str | None, typer.Option(help="default: 市绩效办")] = None,
+    supervision_office: Annotated[str | None, typer.Option(
+        help="督查室 that chases the plan, e.g. 某市人民政府督查室 (needed for tasks with no "
+             "lead, and to load unless the rules configure it)")] = None,
+    performance_office: Annotated[str | None, typer.Option(
+        help="绩效办 that scores it (optional)")] = None,
 ) -> None:
     """Turn a published plan into the catalog JSON; print counts, skipped lines and flags.
 

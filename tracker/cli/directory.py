@@ -37,8 +37,8 @@ def catalog_validate(path: Annotated[Path | None, typer.Argument(
         catalog = load_catalog(path)
     except (CatalogError, OSError) as exc:
         raise fail(str(exc)) from exc
-    console.print(f"{path}: OK ({len(catalog.measures)} measures, "
-                  f"{len(catalog.indicators)} indicators)")
+    console.print(f"{path}：格式正确（任务 {len(catalog.measures)} 项，主要指标 "
+                  f"{len(catalog.indicators)} 项，单位 {len(catalog.agencies)} 个）", highlight=False)
 
 
 @catalog_app.command("load")
@@ -46,14 +46,18 @@ def catalog_load(path: Annotated[Path | None, typer.Argument(
                      help="default: ./tasks_catalog.json, else the checked-in catalog")] = None,
                  now: Annotated[str | None, typer.Option(help="ISO time")] = None,
                  replace: Annotated[bool, typer.Option(
-                     "--replace", help="the plan id is loaded with another issuer, 文号 or "
-                     "issue date: update it in place (requests and reports are kept)")] = False
+                     "--replace", help="update a loaded plan in place although its issuer, "
+                     "文号 or issue date differ, or although the catalog leaves out some of its "
+                     "tasks (they are withdrawn, their open requests closed; reports are "
+                     "kept)")] = False
                  ) -> None:
     """Load the catalog into the database (idempotent; updates in place). A new plan id
-    adds a plan beside the others; another document under a loaded id is refused unless
-    --replace."""
+    adds a plan beside the others; another document under a loaded id, or a catalog
+    without some of the plan's tasks (listed), is refused unless --replace."""
+    from tracker.catalog.load import WithdrawalError
     from tracker.catalog.load import load_catalog as load_into
     from tracker.catalog.schema import load_catalog
+    from tracker.cli.load_report import refuse_withdrawal, show_load
     from tracker.db import transaction
     from tracker.errors import DomainError
 
@@ -63,14 +67,13 @@ def catalog_load(path: Annotated[Path | None, typer.Argument(
         raise fail(str(exc)) from exc
     with transaction(factory()) as session:
         try:
-            result = load_into(session, catalog, parse_now(now), replace=replace)
+            result = load_into(session, catalog, parse_now(now), replace=replace,
+                               rules=current_settings().rules)
+        except WithdrawalError as exc:
+            raise refuse_withdrawal(exc) from None
         except DomainError as exc:
             raise fail(str(exc)) from None
-    console.print("no changes" if not result.changed else
-                  ", ".join(f"{k}={v}" for k, v in sorted(result.changes.items())))
-    if result.changes.get("reviews_created"):
-        console.print(f"有 {result.changes['reviews_created']} 项（新单位名称、泛指表述）待督查室在"
-                      "“单位名录待核”页面（/desk/directory）核定", soft_wrap=True)
+    show_load(result, catalog.plan.id)
 
 
 @liaison_app.command("add")

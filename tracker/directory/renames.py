@@ -11,7 +11,12 @@ What a merge does (the rule, decided for issue 13):
   before co before district), so every request opened from now on is the new agency's;
 - requests already opened stay with the old row, as asked: their due days, ladder and
   answers are the old agency's record (its scorecard of the year counts them), and its
-  liaison's link still opens them until the office deactivates that liaison.
+  liaison's link still opens them until the office deactivates that liaison;
+- a merged name still waiting on the office's review list (a new name the office had not
+  confirmed, `directory.review`) is resolved by the merge: its row is closed as mapped to
+  the new agency and, since nobody ever answered for it, its held requests move there as
+  a mapping moves them (`directory.holds`); an `into` still waiting is closed as accepted
+  and its held requests are released.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
 from tracker.directory.agencies import AgencyError, resolve
+from tracker.directory.holds import move_open_requests, notify, redate
 from tracker.enums import AgencyKind, Role
-from tracker.models import Agency, AgencyAlias, Assignment, AuditEvent, Indicator
+from tracker.models import Agency, AgencyAlias, Assignment, AuditEvent, DirectoryReview, Indicator
+from tracker.policy import Policy
 
 _STRENGTH = {Role.LEAD: 0, Role.CO: 1, Role.DISTRICT: 2}
 
@@ -80,12 +87,14 @@ def add_alias(session: Session, government: str, agency: str, alias: str, *,
 
 
 def merge_agencies(session: Session, government: str, old: Iterable[str], into: str, *,
-                   on: dt.date, actor: str, now: dt.datetime,
+                   on: dt.date, actor: str, now: dt.datetime, policy: Policy,
                    kind: AgencyKind | None = None) -> int:
     """Record that the agencies named `old` (their own names in the directory) were merged
     into `into` on day `on` (see the module's rule). `into` is added to the directory when
     it is not there yet, with `kind` (default: the first old agency's). Returns the number
-    of assignments moved; recording the same merge again changes nothing. Audited.
+    of assignments moved; recording the same merge again changes nothing. Audited; the
+    review-list rows of the names involved are closed (`_close_reviews`; `policy` dates the
+    requests they release).
 
     Raises AgencyError (Chinese) for an unknown old name, a merging day after today, an
     agency merged into itself or already merged into another one. Does not commit.
@@ -122,8 +131,44 @@ def merge_agencies(session: Session, government: str, old: Iterable[str], into: 
                                object_id=str(target_id), detail={
                                    "merged": names, "on": on.isoformat(),
                                    "assignments_moved": moved}))
+    _close_reviews(session, [rows[n] for n in names], session.get_one(Agency, target_id),
+                   actor=actor, now=now, policy=policy)
     session.flush()
     return moved
+
+
+def _close_reviews(session: Session, merged: list[Agency], target: Agency, *, actor: str,
+                   now: dt.datetime, policy: Policy) -> None:
+    """Close the open review-list rows (kind name) of the merged agencies (mapped to
+    `target`, their held requests moved and released) and of `target` (accepted, its held
+    requests released), each audited as the review page's action is. A few statements
+    per row; a merge names a handful of agencies."""
+    ids = [a.id for a in merged]
+    rows = session.scalars(select(DirectoryReview).where(
+        DirectoryReview.kind == "name", DirectoryReview.state == "open",
+        DirectoryReview.agency_id.in_([*ids, target.id])).order_by(DirectoryReview.id)).all()
+    for row in rows:
+        state = "accepted" if row.agency_id == target.id else "mapped"
+        row.state, row.resolved_at, row.resolved_by = state, now, actor
+        detail: dict[str, object] = {"phrase": row.phrase, "measure": "", "field": "name",
+                                     "by_merge": True}
+        session.flush()  # the name no longer waits: its requests may be released
+        if state == "mapped" and row.agency_id is not None:
+            row.agency_ids = [target.id]
+            redate(session, row.agency_id, now, policy)
+            requests = move_open_requests(
+                session, row.agency_id, target.id, now=now,
+                reason=f"“{row.phrase}”已并入“{target.name}”，该单位已有同期同一任务的进展调度，此项不再重复报送")
+            detail.update(agency=target.name, requests_moved=requests.moved,
+                          requests_closed=requests.closed, requests_kept=requests.kept)
+        session.add(AuditEvent(at=now, actor=actor, action=f"directory.review.{state}",
+                               object_type="directory_review", object_id=str(row.id),
+                               detail=detail))
+    if rows:
+        session.flush()
+        if any(r.state == "accepted" for r in rows):
+            redate(session, target.id, now, policy)
+        notify(session, target.id, now, policy)
 
 
 def move_assignments(session: Session, from_ids: list[int], to_id: int) -> int:

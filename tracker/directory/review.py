@@ -4,19 +4,26 @@ A load (`tracker.catalog.load`) leaves two kinds of row here (`DirectoryReview`)
 - a phrase the catalog flagged on a measure (`Measure.flags`): a generic phrase
   (各有关部门和单位, 等有关部门), 有关区 (which districts?), a deadline or indicator the
   importer could not read. The office picks the agencies or districts it means (the
-  assignments are created: co-responsible, or district for the districts field) or
-  dismisses it with a reason;
+  assignments are created: co-responsible, or district for the districts field), sets an
+  unreadable 完成时限 (`set_deadline`: a day, a day of each year, or 长期坚持; the measure's
+  deadline then tracked as a milestone and kept on a reload) or dismisses it with a reason;
 - a name the directory did not know: the loader added it as a new agency so the task is
-  tracked at once. The office maps it to an existing agency (the name becomes that
-  agency's alias; its assignments and open requests move there, see `map_name`) or accepts
-  it as a new agency. When a government's directory is empty, the first plan loaded
-  establishes it: its names are not "unknown" (nothing to compare them with).
+  tracked at once, its requests held until the office decides (`directory.holds`: opened,
+  nothing sent, no ladder). The office maps it to an existing agency (the name becomes that
+  agency's alias; its assignments and held requests move there, see `map_name`) or accepts
+  it as a new agency (its requests are released). When a government's directory is empty,
+  the first plan loaded establishes it: its names are not "unknown", except those that
+  read like another name of the plan or the directory (`directory.variants`: 市人力社保局
+  beside 市人力资源和社会保障局), listed for the office, never merged silently;
+- a merge recorded by `tracker agency merge` closes the rows of the names it merges
+  (`close_merged`).
 
 Each resolution is one audited action (`AuditEvent`, action `directory.review.*`).
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,9 +33,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.catalog.schema import Catalog
+from tracker.dates.chinese import cn_date
+from tracker.dates.workdays import local_date
 from tracker.directory.agencies import lookup_names
+from tracker.directory.holds import (
+    Moved,
+    move_open_requests,
+    notify,
+    redate,
+    release,
+    waiting_agencies,
+)
 from tracker.directory.renames import move_assignments
-from tracker.enums import RequestState, Role
+from tracker.directory.variants import likely_variant
+from tracker.enums import DeadlineKind, RequestState, Role
 from tracker.errors import Conflict, DomainError, NotFound
 from tracker.models import (
     Agency,
@@ -40,11 +58,12 @@ from tracker.models import (
     Plan,
     ProgressRequest,
 )
+from tracker.policy import Policy
 from tracker.sql import insert_ignore_values
 
 OPEN = "open"
 STATES = {"open": "待处理", "mapped": "已对应到已有单位", "accepted": "已确认为新单位",
-          "assigned": "已指定单位", "dismissed": "不予处理"}
+          "assigned": "已指定单位", "dated": "已设定完成时限", "dismissed": "不予处理"}
 FIELDS = {"lead": "牵头单位", "co": "配合单位", "districts": "区县", "deadline": "完成时限",
           "indicators": "关联指标", "name": "单位名称"}
 ASSIGNABLE = ("lead", "co", "districts")  # fields whose phrase stands for agencies
@@ -54,20 +73,28 @@ class ReviewError(DomainError):
     """A refusal of a review action, in Chinese."""
 
 
+NEW_NAME = ("单位名录中原无此名称，载入时已作为新单位加入，其进展调度暂不发送、不催办；请确认为新单位，"
+            "或对应到名录中已有的单位（如简称、曾用名）")
+VARIANT = ("与“{other}”可能是同一单位的不同写法，载入时已作为新单位加入，其进展调度暂不发送、不催办；"
+           "如是同一单位，请对应到“{other}”，否则请确认为新单位")
+
+
 def record_reviews(session: Session, plan_id: int, catalog: Catalog,
-                   new_names: dict[str, int], now: dt.datetime) -> int:
-    """Add the catalog's flagged phrases and the names new to the directory (`new_names`:
-    {name: the agency id the load added}) to the review list of plan `plan_id`. One INSERT
-    … ON CONFLICT DO NOTHING: a row already there (open or resolved) stays as it is.
-    Returns the number of rows added."""
+                   new_names: dict[str, int], now: dt.datetime,
+                   variants: dict[str, str] | None = None) -> int:
+    """Add the catalog's flagged phrases and the names to review (`new_names`: {name: the
+    agency id the load added}; `variants`: {name: the look-alike it likely repeats}, named
+    in the reason) to the review list of plan `plan_id`. One INSERT … ON CONFLICT DO
+    NOTHING: a row already there (open or resolved) stays as it is. Returns the number of
+    rows added."""
+    variants = variants or {}
     rows: list[dict[str, object]] = [
         dict(plan_id=plan_id, kind="flag", measure_code=m.code, field=f.field,
              phrase=f.phrase[:200], reason=f.reason, agency_id=None, state=OPEN,
              agency_ids=[], created_at=now)
         for m in catalog.measures for f in m.flags]
     rows += [dict(plan_id=plan_id, kind="name", measure_code="", field="name", phrase=name,
-                  reason="单位名录中原无此名称，载入时已作为新单位加入；请确认为新单位，"
-                         "或对应到名录中已有的单位（如简称、曾用名）",
+                  reason=VARIANT.format(other=variants[name]) if name in variants else NEW_NAME,
                   agency_id=agency_id, state=OPEN, agency_ids=[], created_at=now)
              for name, agency_id in sorted(new_names.items())]
     return insert_ignore_values(session, DirectoryReview.__table__, rows)  # type: ignore[arg-type]
@@ -104,6 +131,7 @@ class ReviewItem:
     agency: str  # the agency added for a name, or the agencies picked
     choices: list[tuple[int, str]]  # agencies (or districts) the office may pick
     similar: list[str] = field(default_factory=list)  # a new name's look-alikes in the directory
+    held: int = 0  # a new name's open requests, held until the office decides (directory.holds)
 
     @property
     def field_label(self) -> str:
@@ -148,6 +176,11 @@ def review_page(session: Session, resolved_limit: int = 20) -> ReviewPage:
     names = dict(session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(ids))).all())
     governments = {p.government for _, p, *_ in rows}
     choosable = _choosable(session, governments)
+    held = dict(session.execute(
+        select(ProgressRequest.agency_id, func.count())
+        .where(ProgressRequest.agency_id.in_(waiting_agencies()),
+               ProgressRequest.state == RequestState.OPEN.value)
+        .group_by(ProgressRequest.agency_id)).all())
     plans = {p.id: p for _, p, *_ in rows}  # a few queries per plan listed, not per row
     district_ids = {i: lookup_names(session, p.government, set(p.districts))
                     for i, p in plans.items()}
@@ -167,18 +200,21 @@ def review_page(session: Session, resolved_limit: int = 20) -> ReviewPage:
                   else names.get(r.agency_id or 0, ""))
         similar = similar_names(r.phrase, [n for _, n in choices]) if (
             r.kind == "name" and r.state == OPEN) else []
-        return ReviewItem(r, plan.title, measure, agency, choices, similar)
+        waiting = held.get(r.agency_id or 0, 0) if r.kind == "name" and r.state == OPEN else 0
+        return ReviewItem(r, plan.title, measure, agency, choices, similar, waiting)
 
     return ReviewPage([item(r, p, t) for r, p, t, _ in rows],
                       [item(r, p, t) for r, p, t, _ in done])
 
 
 def similar_names(name: str, names: list[str], limit: int = 3) -> list[str]:
-    """Up to `limit` of `names` that read like `name` (difflib's ratio ≥ 0.8: 市人力资源社会
-    保障局 and 市人力资源和社会保障局), most alike first: a hint for the office, never a
-    decision."""
-    scored = [(SequenceMatcher(None, name, n).ratio(), n) for n in names if n != name]
-    return [n for ratio, n in sorted(scored, key=lambda x: (-x[0], x[1])) if ratio >= 0.8][:limit]
+    """Up to `limit` of `names` that read like `name`: likely variants first
+    (`directory.variants`: 市人力社保局 and 市人力资源和社会保障局), then by difflib's ratio
+    ≥ 0.8, most alike first: a hint for the office, never a decision."""
+    scored = [(likely_variant(name, n), SequenceMatcher(None, name, n).ratio(), n)
+              for n in names if n != name]
+    return [n for variant, ratio, n in sorted(scored, key=lambda x: (not x[0], -x[1], x[2]))
+            if variant or ratio >= 0.8][:limit]
 
 
 def _choosable(session: Session, governments: set[str]) -> dict[str, list[tuple[int, str]]]:
@@ -220,12 +256,13 @@ def _done(session: Session, row: DirectoryReview, state: str, by: str, now: dt.d
 
 
 def map_name(session: Session, review_id: int, agency_id: int, *, by: str,
-             now: dt.datetime) -> None:
+             now: dt.datetime, policy: Policy) -> Moved:
     """The name is another name of agency `agency_id` (same government): it becomes its
     alias, the agency the load added for it is marked merged into it from the start (so
-    the name resolves there on any day), and its active assignments and indicators move
-    there with its open requests (they reach nobody where they are: `_move_open_requests`);
-    answered ones stay as recorded.
+    the name resolves there on any day), its active assignments and indicators move there,
+    and its held open requests move there and are released from the mapping day
+    (`directory.holds`: a duplicate of the agency's own is closed; answered ones stay as
+    recorded). Returns the requests moved, closed and kept (also in the audit detail).
     Raises ReviewError (Chinese) for an agency of another government or one merged away;
     NotFound / Conflict for an unknown or resolved row. Does not commit."""
     row = _open_row(session, review_id, "name")
@@ -237,57 +274,31 @@ def map_name(session: Session, review_id: int, agency_id: int, *, by: str,
         raise ReviewError(f"请从{added.government}的单位中选择“{row.phrase}”对应的单位")
     if target.merged_into_id is not None:
         raise ReviewError(f"“{target.name}”已合并到其他单位，请选择合并后的单位")
+    if target.id in set(session.scalars(waiting_agencies())):
+        raise ReviewError(f"“{target.name}”本身也在待核名单中，请先确认该单位")
     added.merged_into_id, added.merged_on = target.id, None
     insert_ignore_values(session, AgencyAlias.__table__, [  # type: ignore[arg-type]
         dict(agency_id=target.id, government=target.government, alias=row.phrase)])
     moved = move_assignments(session, [added.id], target.id)
-    requests = _move_open_requests(session, added.id, target.id)
+    redate(session, added.id, now, policy)  # the held ones, as issued today, then moved
+    requests = move_open_requests(
+        session, added.id, target.id, now=now,
+        reason=f"“{row.phrase}”经督查室核定即“{target.name}”，该单位已有同期同一任务的进展调度，此项不再重复报送")
     row.agency_ids = [target.id]
     _done(session, row, "mapped", by, now, agency=target.name, assignments_moved=moved,
-          requests_moved=requests)
+          requests_moved=requests.moved, requests_closed=requests.closed,
+          requests_kept=requests.kept)
+    notify(session, target.id, now, policy)
+    return requests
 
 
-def _move_open_requests(session: Session, from_id: int, to_id: int) -> int:
-    """The open requests of an agency that was only another name of `to_id`: they were
-    that agency's work all along and reach nobody where they are (the added row has no
-    liaison), so each moves to `to_id`'s assignment of the same measure, unless `to_id`
-    was asked for that measure and period already (then it stays). Answered and waived
-    ones stay as recorded. Three queries and one batched update."""
-    open_ = RequestState.OPEN.value
-    rows = session.execute(
-        select(ProgressRequest, Assignment.measure_id)
-        .join(Assignment, Assignment.id == ProgressRequest.assignment_id)
-        .where(ProgressRequest.agency_id == from_id, ProgressRequest.state == open_)).all()
-    indicator_rows = session.scalars(select(ProgressRequest).where(
-        ProgressRequest.agency_id == from_id, ProgressRequest.indicator_id.is_not(None),
-        ProgressRequest.state == open_)).all()
-    if not rows and not indicator_rows:
-        return 0
-    theirs = dict(session.execute(select(Assignment.measure_id, Assignment.id).where(
-        Assignment.agency_id == to_id, Assignment.active.is_(True),
-        Assignment.measure_id.in_({m for _, m in rows}))).all())
-    asked: set[tuple[int, int | None]] = {
-        (p, a) for p, a in session.execute(
-            select(ProgressRequest.period_id, ProgressRequest.assignment_id)
-            .where(ProgressRequest.assignment_id.in_(list(theirs.values()))))}
-    moved = 0
-    for req, measure_id in rows:
-        target_assignment = theirs.get(measure_id)
-        if target_assignment is not None and (req.period_id, target_assignment) not in asked:
-            req.agency_id, req.assignment_id = to_id, target_assignment
-            asked.add((req.period_id, target_assignment))
-            moved += 1
-    for req in indicator_rows:
-        req.agency_id = to_id
-        moved += 1
-    session.flush()
-    return moved
-
-
-def accept_name(session: Session, review_id: int, *, by: str, now: dt.datetime) -> None:
-    """The name is a new agency of the directory, as the load added it. Does not commit."""
+def accept_name(session: Session, review_id: int, *, by: str, now: dt.datetime,
+                policy: Policy) -> int:
+    """The name is a new agency of the directory, as the load added it: its held requests
+    are released from today (`directory.holds`). Returns how many. Does not commit."""
     row = _open_row(session, review_id, "name")
     _done(session, row, "accepted", by, now)
+    return release(session, row.agency_id, now, policy) if row.agency_id else 0
 
 
 def assign_flag(session: Session, review_id: int, agency_ids: Iterable[int], *, by: str,
@@ -300,7 +311,8 @@ def assign_flag(session: Session, review_id: int, agency_ids: Iterable[int], *, 
     row = _open_row(session, review_id, "flag")
     if row.field not in ASSIGNABLE:
         raise ReviewError(f"“{row.phrase}”（{FIELDS.get(row.field, row.field)}）不是单位，"
-                          "只能写明理由后不予处理")
+                          + ("请设定完成时限，或写明理由后不予处理" if row.field == "deadline"
+                             else "只能写明理由后不予处理"))
     picked = sorted(set(agency_ids))
     if not picked:
         raise ReviewError(f"请选择“{row.phrase}”所指的单位")
@@ -345,3 +357,63 @@ def dismiss(session: Session, review_id: int, note: str, *, by: str, now: dt.dat
         raise ReviewError("请写明不予处理的理由")
     row.note = note[:500]
     _done(session, row, "dismissed", by, now, note=row.note)
+
+
+DEADLINE_KINDS = ("date", "yearly", "ongoing")
+
+
+def set_deadline(session: Session, review_id: int, kind: str, *, due: dt.date | None = None,
+                 month: int | None = None, day: int | None = None, by: str,
+                 now: dt.datetime) -> str:
+    """Resolve a flagged 完成时限 the importer could not read (field deadline): the measure
+    is due on `due` (kind date: a day not before today, Asia/Shanghai, else nothing would
+    track it), each plan year on `month`/`day` (kind yearly; 29 February falls on the 28th
+    in other years, `requests.milestones`) or is 长期坚持 (kind ongoing: no milestone, the
+    periodic requests track it). The document's words stay the measure's deadline text;
+    a reload keeps what the office set while the catalog writes no deadline of its own
+    (`office_deadlines`). Returns what was set, in words (also the row's note). Audited.
+    Raises ReviewError (Chinese) for another field, an unknown kind, a missing or past day,
+    an impossible month and day, or a measure no longer in the plan. Does not commit."""
+    row = _open_row(session, review_id, "flag")
+    if row.field != "deadline":
+        raise ReviewError(f"“{row.phrase}”（{FIELDS.get(row.field, row.field)}）不是完成时限")
+    if kind not in DEADLINE_KINDS:
+        raise ReviewError("请选择完成时限的设定方式")
+    measure = session.scalar(select(Measure).where(Measure.plan_id == row.plan_id,
+                                                   Measure.code == row.measure_code,
+                                                   Measure.active.is_(True)))
+    if measure is None:
+        raise ReviewError(f"规划中已没有任务 {row.measure_code}")
+    values: dict[str, object] = dict(deadline_kind=DeadlineKind(kind), deadline_due=None,
+                                     deadline_month=None, deadline_day=None)
+    if kind == "date":
+        if due is None:
+            raise ReviewError("请填写完成日期（如 2018-06-30）")
+        if due < local_date(now):
+            raise ReviewError(f"完成日期 {cn_date(due)} 早于今天，无法再作为完成时限跟踪；"
+                              "如无需跟踪，请写明理由后不予处理")
+        values["deadline_due"] = due
+        words = f"{cn_date(due)}前完成"
+    elif kind == "yearly":
+        if month is None or day is None or not 1 <= month <= 12 \
+                or not 1 <= day <= calendar.monthrange(2020, month)[1]:
+            raise ReviewError("请填写每年完成的月份和日期（如 12 月 31 日）")
+        values.update(deadline_month=month, deadline_day=day)
+        words = f"每年{month}月{day}日前完成"
+    else:
+        words = "长期坚持（不设完成时限，由定期进展调度跟踪）"
+    values["deadline_text"] = row.phrase[:100]
+    for key, value in values.items():
+        setattr(measure, key, value)
+    row.note = words
+    _done(session, row, "dated", by, now, deadline=kind,
+          due=due.isoformat() if due and kind == "date" else None,
+          month=month if kind == "yearly" else None, day=day if kind == "yearly" else None)
+    return words
+
+
+def office_deadlines(session: Session, plan_id: int) -> set[str]:
+    """The codes of plan `plan_id`'s measures whose 完成时限 the office set on the review
+    list (`set_deadline`): a reload keeps them while the catalog writes none. One query."""
+    return set(session.scalars(select(DirectoryReview.measure_code).where(
+        DirectoryReview.plan_id == plan_id, DirectoryReview.state == "dated")))

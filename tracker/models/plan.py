@@ -51,7 +51,7 @@ class Plan(Base):
     government: Mapped[str] = mapped_column(String(200))  # whose districts apply: 天津市人民政府
     districts: Mapped[list[str]] = mapped_column(JSON, default=list)  # district governments
     supervision_office: Mapped[str] = mapped_column(String(200))  # 市政府督查室
-    performance_office: Mapped[str] = mapped_column(String(200))  # 市绩效办
+    performance_office: Mapped[str | None] = mapped_column(String(200))  # 市绩效办, if named
     meeting_contact: Mapped[str | None] = mapped_column(String(200))  # told of the city's meetings
     meeting_duty: Mapped[bool] = mapped_column(Boolean, default=True)  # executive meetings yearly
     catalog_hash: Mapped[str] = mapped_column(String(64))

@@ -28,6 +28,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
+from tracker.directory.holds import not_held
 from tracker.enums import ExtensionState, MessageKind, RequestState
 from tracker.errors import DomainError, NotFound
 from tracker.models import AuditEvent, ExtensionRequest, ProgressRequest
@@ -111,9 +112,11 @@ def extension_request_id(session: Session, extension_id: int) -> int:
 
 def ladder_live(policy: Policy) -> Any:
     """The SQL condition of requests whose ladder runs: a next action day is set (None: the
-    top rung is reached, or held by a request asked under an older version) and, when
-    `Rules.extension_holds_ladder` is on, no extension request is pending."""
-    live = ProgressRequest.next_action_on.is_not(None)
+    top rung is reached, or held by a request asked under an older version), the agency's
+    name does not wait on the office's review list (`directory.holds`: nobody answers for
+    it yet) and, when `Rules.extension_holds_ladder` is on, no extension request is
+    pending."""
+    live = and_(ProgressRequest.next_action_on.is_not(None), not_held())
     if not policy.rules.extension_holds_ladder:
         return live
     return and_(live, ~exists().where(ExtensionRequest.request_id == ProgressRequest.id,

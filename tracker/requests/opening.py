@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from tracker.dates.periods import ensure_periods
 from tracker.dates.workdays import local_date
+from tracker.directory.holds import not_held
 from tracker.enums import MessageKind, PeriodKind, RequestState
 from tracker.errors import Forbidden
 from tracker.models import Assignment, Indicator, Measure, Plan, ProgressRequest, ReportingPeriod
@@ -38,7 +39,8 @@ def open_due_requests(session: Session, plan: Plan, now: dt.datetime, policy: Po
 
     Idempotent: a request exists once per (period, assignment) or (period, indicator);
     assignments added to the catalog mid-period get theirs on the next run. Each new
-    request queues a notification to the agency's liaisons. A task's own 完成时限 opens
+    request queues a notification to the agency's liaisons, except a request of a name
+    waiting on the office's review list (held: `directory.holds`). A task's own 完成时限 opens
     as a milestone period beside the quarters (tracker.requests.milestones: the lead
     agencies of the tasks due that day). Does not commit.
     """
@@ -87,7 +89,8 @@ def open_due_requests(session: Session, plan: Plan, now: dt.datetime, policy: Po
             result.messages_queued += enqueue_for_requests(
                 session,
                 and_(ProgressRequest.period_id == period.id,
-                     ProgressRequest.state == RequestState.OPEN.value),
+                     ProgressRequest.state == RequestState.OPEN.value,
+                     not_held()),  # a name the office has not confirmed: directory.holds
                 kind=MessageKind.PROGRESS_REQUEST, level=0, now=now, channel=policy.channel,
             )
         if period.opened_at is None:

@@ -334,14 +334,32 @@ class DocumentEditForm(FormModel):
 
 class DirectoryReviewForm(FormModel):
     """An action on a row of the directory's review list (`tracker.directory.review`):
-    `action` map (`agency`: one id), accept, assign (`agency`: one or several ids) or
+    `action` map (`agency`: one id), accept, assign (`agency`: one or several ids),
+    deadline (`kind` date with `due`, yearly with `month` and `day`, or ongoing) or
     dismiss (`note`: the reason)."""
 
     action: str = ""
     agency: list[str] = []
     note: Annotated[str, _clip(500)] = ""
+    kind: str = ""  # a 完成时限: date, yearly or ongoing
+    due: str = ""  # its day (date), YYYY-MM-DD
+    month: str = ""  # its month and day each year (yearly)
+    day: str = ""
 
     @property
     def agency_ids(self) -> list[int]:
         """The picked agencies' ids (anything not an id is left out)."""
         return [i for i in (_positive_int(v) for v in self.agency) if i is not None]
+
+    @property
+    def due_date(self) -> dt.date | None:
+        """The day typed, or None if it is not an ISO date."""
+        return _date(self.due.strip())
+
+    @property
+    def month_no(self) -> int | None:
+        return _positive_int(self.month.strip())
+
+    @property
+    def day_no(self) -> int | None:
+        return _positive_int(self.day.strip())
