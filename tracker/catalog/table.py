@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -75,7 +75,7 @@ from tracker.catalog.table_grids import (
     refuse,
 )
 from tracker.catalog.table_header import Chosen, Columns, choose_grids
-from tracker.catalog.table_layout import GUIDE_SHEET, HEADER, normal_header
+from tracker.catalog.table_layout import GUIDE_SHEET, HEADER, may_be_text, normal_header
 from tracker.exchange.convert import NO_CONVERTER, Converter
 
 __all__ = ["MAX_BYTES", "Problem", "ReadPart", "TableImport", "TableImportError", "import_table",
@@ -105,12 +105,14 @@ class ReadPart:
 @dataclass
 class TableImport:
     """A table read: its catalog, the sheets or Word tables read (`parts`, in file order),
-    and the report's notes for the office (sheets and tables not read and why, hidden rows
-    and columns read, columns not read, a CSV's separator)."""
+    the report's notes for the office (sheets and tables not read and why, hidden rows
+    and columns read, columns not read, a CSV's separator) and its warnings, shown
+    prominently (every task without its text while a column holding text was not read)."""
 
     catalog: Catalog
     parts: list[ReadPart]
     notes: list[str]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def place(self) -> str:
@@ -187,6 +189,7 @@ def import_table(data: bytes, filename: str, plan: PlanInfo | None,
     parts: list[ReadPart] = []
     read_notes: list[str] = []
     empty: list[Chosen] = []
+    unread_text: list[str] = []  # columns not read that hold text in task rows
     section = DEFAULT_SECTION
     for one in chosen:
         grid, columns = one.grid, one.columns
@@ -212,6 +215,12 @@ def import_table(data: bytes, filename: str, plan: PlanInfo | None,
         if columns.ignored:
             read_notes.append(("" if len(chosen) == 1 else grid.place)
                               + f"未读取的列：{'、'.join(columns.ignored)}")
+        unread_text += [f"{'' if len(chosen) == 1 else grid.place}“{label}”"
+                        for col, label in zip(columns.ignored_cols, columns.ignored, strict=True)
+                        if may_be_text(label) and any(
+                            kind == "task" and col < len(grid_row.raw_values)
+                            and cell_text(grid_row.raw_values[col])
+                            for kind, grid_row in rows)]
     if builder.tasks == 0 and not problems:
         first = chosen[0]
         problems.append(Problem(first.grid.place, None, None,
@@ -225,7 +234,11 @@ def import_table(data: bytes, filename: str, plan: PlanInfo | None,
                  if k and one.columns.continued}
     notes += [f"{one.grid.place}未读取：表头（第{one.columns.header_row}行）下没有任务行"
               for one in empty if id(one.grid) not in continued]
-    return TableImport(catalog, parts, read_notes + notes)
+    warnings = []
+    if unread_text and not any(m.text for m in catalog.measures):
+        warnings.append(f"全部 {len(catalog.measures)} 项任务的任务内容均为空，而{'、'.join(unread_text)}"
+                        "列有内容但未读取；如该列是任务内容（具体措施），请将其表头改为“任务内容”后重新导入")
+    return TableImport(catalog, parts, read_notes + notes, warnings)
 
 
 @dataclass
@@ -234,6 +247,7 @@ class _Row:
     cells: dict[str, str]
     raw: dict[str, Any]
     bad: frozenset[str] = frozenset()  # fields whose cell is refused already (a formula)
+    raw_values: list[Any] = field(default_factory=list)  # every cell of the row
 
 
 def _rows(grid: Grid, columns: Columns) -> tuple[list[tuple[str, _Row]], list[Problem]]:
@@ -278,7 +292,7 @@ def _rows(grid: Grid, columns: Columns) -> tuple[list[tuple[str, _Row]], list[Pr
                 and first in (0, columns.index.get("code"), columns.index.get("part")))):
             out.append(("part", _Row(number, {"part": next(iter(texts))}, {})))
             continue
-        out.append(("task", _Row(number, cells, raw, frozenset(bad))))
+        out.append(("task", _Row(number, cells, raw, frozenset(bad), values)))
     return out, problems
 
 

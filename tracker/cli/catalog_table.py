@@ -110,6 +110,8 @@ def catalog_import(
             where = f"表头在第{part.header_row}行" if part.header_row else "续上一个表格"
             console.print(f"  {escape(part.place)}（{where}）：{part.tasks} 项任务", highlight=False,
                           soft_wrap=True)
+    for warning in result.warnings:
+        console.print(f"[yellow]注意[/]：{escape(warning)}", highlight=False, soft_wrap=True)
     for note in result.notes:
         console.print(escape(note), highlight=False, soft_wrap=True)
     for code, flag in flags:
