@@ -102,8 +102,10 @@ def read_source(path: Path) -> Source:
 
 def docx_paragraphs(data: bytes, name: str = "文件") -> list[str]:
     """The text of each body paragraph of a .docx, in order (tables are not read here),
-    each automatically numbered paragraph with its number as Word shows it (一、 （一） 1.,
-    `word_numbering`), since a plan's levels are often Word lists rather than typed.
+    as Word shows it with tracked changes accepted (`word_text`: insertions, smart tags,
+    content controls and fields read), each automatically numbered paragraph with its
+    number as Word shows it (一、 （一） 1., `word_numbering`), since a plan's levels are
+    often Word lists rather than typed.
 
     Raises SourceError when the file is not a readable Word document, or names the
     paragraph (第N段) whose automatic number cannot be written out.
@@ -119,13 +121,14 @@ def docx_paragraphs(data: bytes, name: str = "文件") -> list[str]:
     except Exception as exc:  # lxml and zip errors of a damaged package
         raise SourceError(f"{name}：无法读取 .docx 文档（{type(exc).__name__}），请重新另存") from None
     from tracker.catalog.word_numbering import Unrendered, numbering_labels
+    from tracker.catalog.word_text import PARAGRAPH, blocks, paragraph_text
 
     labels = numbering_labels(document)
     texts = []
-    for number, paragraph in enumerate(document.paragraphs, start=1):
-        label = labels.get(paragraph._p, "")
+    for number, p in enumerate(blocks(document.element.body, PARAGRAPH), start=1):
+        label = labels.get(p, "")
         if isinstance(label, Unrendered):
             raise SourceError(f"{name}：第{number}段为 Word 自动编号，系统无法确定其显示的编号"
                               f"（{label.reason}）；请在 Word/WPS 中将自动编号改为手工输入的文字后再导入")
-        texts.append(label + paragraph.text)
+        texts.append(label + paragraph_text(p))
     return texts

@@ -11,7 +11,8 @@ returns every sheet and every table, in the file's order, as a `Grid`:
 - a formula or an error value is kept as a problem of its cell, never evaluated;
 - Word's automatic numbering (a 序号 column numbered by Word, not typed) is written into
   the cell as Word shows it (`word_numbering`); a number it cannot write is a problem of
-  its cell;
+  its cell; a Word cell's text is read as Word shows it with tracked changes accepted
+  (`word_text`), and a row deleted as a tracked change is not read;
 - a chart sheet is a grid with `unreadable` set.
 
 What the caller does with the grids (which hold the task table) is `table.import_table`'s.
@@ -31,6 +32,7 @@ from typing import Any
 
 from tracker.catalog.table_layout import normal_header, role_of
 from tracker.catalog.word_numbering import Unrendered, numbering_labels
+from tracker.catalog.word_text import PARAGRAPH, TABLE, blocks, deleted_row, paragraph_text
 from tracker.exchange.convert import NO_CONVERTER, ConversionRefused, Converter
 from tracker.exchange.package import (
     OLE_MAGIC,
@@ -336,6 +338,7 @@ def _read_csv(data: bytes) -> Grid:
 
 def _read_docx(data: bytes) -> list[Grid]:
     import docx
+    from docx.table import Table
 
     if data.startswith(OLE_MAGIC):
         raise refuse("这是旧版 Word（.doc）或 WPS 文字格式的文件，系统无法直接读取；"
@@ -344,12 +347,15 @@ def _read_docx(data: bytes) -> list[Grid]:
         document = docx.Document(io.BytesIO(data))
         labels = numbering_labels(document)
         grids = []
-        for t_index, table in enumerate(document.tables, start=1):
+        tables = [Table(tbl, document._body) for tbl in blocks(document.element.body, TABLE)]
+        for t_index, table in enumerate(tables, start=1):
             grid = Grid(place=f"第{t_index}个表格", letters=False)
             first_seen: dict[Any, tuple[int, int]] = {}
             for number, row in enumerate(table.rows, start=1):
                 if number > MAX_ROWS:
                     break
+                if deleted_row(row._tr):
+                    continue  # deleted as a tracked change: not in the table Word shows
                 values: list[Any] = [None] * row.grid_cols_before
                 for cell in row.cells:
                     col = len(values)
@@ -360,14 +366,14 @@ def _read_docx(data: bytes) -> list[Grid]:
                     if seen != (number, col):
                         grid.origin[(number, col)] = seen
                     texts = []
-                    for p in cell.paragraphs:
-                        label = labels.get(p._p, "")
+                    for p in blocks(cell._tc, PARAGRAPH):
+                        label = labels.get(p, "")
                         if isinstance(label, Unrendered):
                             grid.bad_cells[(number, col)] = (
                                 f"为 Word 自动编号，系统无法确定其显示的编号（{label.reason}）；"
                                 "请在 Word/WPS 中将自动编号改为手工输入的文字后再导入")
                             label = ""
-                        texts.append(label + p.text)
+                        texts.append(label + paragraph_text(p))
                     values.append("\n".join(texts))
                 grid.rows.append((number, values))
             grids.append(grid)
