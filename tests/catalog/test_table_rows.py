@@ -6,11 +6,16 @@ output. Every file is built here, a few tasks each."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from tests.catalog.test_table_import import CLI_OPTIONS, _plan, _xlsx
+from tracker.catalog.options import PlanOptions
+from tracker.catalog.plan_text import parse_source
+from tracker.catalog.schema import Flag
+from tracker.catalog.sources import Source
 from tracker.catalog.table import import_table
 from tracker.cli import app
 
@@ -65,3 +70,60 @@ def test_an_unread_column_holding_text_while_every_task_text_is_empty_is_a_warni
     # a remark column alone never warns; nor does a table whose tasks have text
     rows = [[r[0], r[1], r[3], r[4]] for r in rows]
     assert import_table(_xlsx(rows), "t.xlsx", _plan()).warnings == []
+
+
+# --------------------------------------------------------------- flagged, not refused
+
+
+OFFICE_FLAG = "原文仅写“{0}”，未写明牵头单位；暂列市政府督查室汇总，请督查室确定牵头单位"
+
+
+def test_time_limits_no_single_day_states_are_flagged_with_their_words():
+    rows: list[list[object]] = [
+        ["序号", "重点任务", "牵头单位", "完成时限"],
+        [1, "任务一。", "市民政局", "每季度末"],
+        [2, "任务二。", "市水务局", "2019年汛期前"],
+        [3, "任务三。", "市财政局", "6月底前"],
+        [4, "任务四。", "市教委", "2025年底前"],
+        [5, "任务五。", "市统计局", "2018年底前启动，2020年底前完成"],
+    ]
+    c = import_table(_xlsx(rows), "t.xlsx", _plan()).catalog  # issued 2018-03-05, 2018-2020
+    assert [(m.code, m.deadline and (m.deadline.kind, m.deadline.due), m.flags) for m in c.measures] == [
+        ("1", None, [Flag(field="deadline", phrase="每季度末",
+                          reason="周期性时限，不是单一日期；各期进展由定期调度跟踪，如需另设完成节点请督查室确定")]),
+        ("2", None, [Flag(field="deadline", phrase="2019年汛期前",
+                          reason="无法识别完成时限“2019年汛期前”（可写作 2018年6月30日、2018年底前、"
+                                 "2018年第三季度、每年年底前、长期坚持）；请督查室确定跟踪的时限")]),
+        ("3", ("date", dt.date(2018, 6, 30)), []),
+        ("4", ("date", dt.date(2025, 12, 31)), [Flag(
+            field="deadline", phrase="2025年底前",
+            reason="完成时限 2025-12-31 不在规划期（2018—2020年）内，请督查室核对")]),
+        ("5", None, [Flag(field="deadline", phrase="2018年底前启动，2020年底前完成",
+                          reason="完成时限分阶段或有多处表述，系统未读成单一时限，请督查室确定跟踪的时限")]),
+    ]
+
+
+def test_a_lead_naming_no_agency_is_the_office_flagged_as_the_text_parser_does():
+    text = ("序号,工作任务,责任单位,时间节点\r\n"
+            "1,落实防汛责任,各区人民政府,2019年底前\r\n"
+            "2,排查隐患,\"各区人民政府、市应急局\",2019年底前\r\n"
+            "3,加强值守,有关部门,长期坚持\r\n"
+            "4,开展演练,\"市应急局（牵头）、市水务局\",2019年底前\r\n")
+    c = import_table(text.encode("gb18030"), "t.csv", _plan()).catalog
+    assert [(m.code, m.lead, m.co, m.districts, m.flags) for m in c.measures] == [
+        ("1", "市政府督查室", [], True,
+         [Flag(field="lead", phrase="各区人民政府", reason=OFFICE_FLAG.format("各区人民政府"))]),
+        ("2", "市应急局", [], True, []),
+        ("3", "市政府督查室", [], False,
+         [Flag(field="lead", phrase="有关部门", reason=OFFICE_FLAG.format("有关部门"))]),
+        ("4", "市应急局", ["市水务局"], False, []),
+    ]
+    assert c.agencies[0].name == "市政府督查室"
+    # the same clause in a text plan gives the same lead and flag (one rule, `leads`)
+    source = Source("t.txt", ["某市人民政府关于做好防汛工作的通知", "一、落实防汛责任。（各区人民政府负责）"])
+    parsed = parse_source(source, None, PlanOptions(
+        plan_id="t", period=(2019, 2019), issuer="某市人民政府", issued=dt.date(2019, 5, 1),
+        title="t", government="某市人民政府", districts=("甲区人民政府",)))
+    one = parsed.catalog.measures[0]
+    assert (one.lead, one.flags) == ("市政府督查室", [
+        Flag(field="lead", phrase="各区人民政府", reason=OFFICE_FLAG.format("各区人民政府"))])

@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from tracker.catalog.kinds import guess_agency_kind
+from tracker.catalog.leads import lead_of
 from tracker.catalog.options import PlanOptions, PlanOptionsError, plan_info_of
 from tracker.catalog.parse import (
     INDICATOR_ROW,
@@ -180,19 +181,7 @@ def _measure(item: Item, walked: Walk, office: str, districts: list[str],
     for phrase, reason in lead_read.flags + co_read.flags:
         field_name = "districts" if SOME_DISTRICTS.match(phrase) else "co"
         flags.append(Flag(field=field_name, phrase=phrase, reason=reason))
-    marked = lead_read.marked_lead or co_read.marked_lead  # 市民政局（牵头）
-    if marked is not None:
-        lead = marked
-    elif lead_read.names:
-        lead = lead_read.names[0]
-    else:
-        lead = office
-        phrase = next(iter([p for p, _ in lead_read.flags] + lead_read.district_phrases
-                           + [p for p, _ in co_read.flags] + co_read.names), item.clause.raw)
-        flags = [f for f in flags if f.phrase != phrase]
-        flags.insert(0, Flag(field="lead", phrase=phrase,
-                             reason=f"原文仅写“{phrase}”，未写明牵头单位；暂列{office}汇总，"
-                                    "请督查室确定牵头单位"))
+    lead, flags = lead_of(lead_read, co_read, office, item.clause.raw, flags)
     co: list[str] = []
     named_districts: list[str] = []
     for name in lead_read.names + co_read.names:

@@ -30,14 +30,15 @@ writer of the tracker writes strings as strings).
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
+from tracker.catalog.deadlines import deadline_and_flag
 from tracker.catalog.kinds import guess_agency_kind
+from tracker.catalog.leads import lead_of
 from tracker.catalog.parse import extract_targets
 from tracker.catalog.phrases import (
     SOME_DISTRICTS,
@@ -57,7 +58,6 @@ from tracker.catalog.schema import (
 from tracker.catalog.table_cells import (
     HEADING_NUMBER,
     LABELLED,
-    deadline_cell,
     district_cell,
     heading,
     names_clause,
@@ -82,6 +82,7 @@ __all__ = ["MAX_BYTES", "Problem", "ReadPart", "TableImport", "TableImportError"
            "read_grids"]
 
 DEFAULT_SECTION = "重点任务"  # the 部分 of tasks when the table has none
+OFFICE = str(PlanInfo.model_fields["supervision_office"].default)  # with the plan refused
 MAX_NAME = 40  # a longer "agency name" is a sentence in the wrong column
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # a sheet name that says nothing of its tasks' part (Sheet1, 附件2, 表1, 任务分工表)
@@ -329,6 +330,9 @@ class _Builder:
             problems.append(Problem(place, row.number, col(f) if f else None, message))
 
         code_col = columns.index.get("code")
+        office = plan.supervision_office if plan is not None else OFFICE
+        issued = plan.issued if plan is not None else None
+        period = plan.period if plan is not None else None
         tasks = 0
         for kind, row in rows:
             if kind == "part":
@@ -383,20 +387,22 @@ class _Builder:
                 lead_text, co_text = names_clause(m["lead"]), "、".join(
                     t for t in (names_clause(m["co"] or ""), co_text) if t)
             lead_read, co_read = read_agencies(lead_text), read_agencies(co_text)
+            read_flags = [Flag(field="districts" if SOME_DISTRICTS.match(phrase) else f,  # type: ignore[arg-type]
+                               phrase=phrase, reason=reason)
+                          for f, read in (("lead", lead_read), ("co", co_read))
+                          for phrase, reason in read.flags]
             lead = ""
             co: list[str] = []
             if not lead_text:
                 if "lead" not in row.bad:
                     problem(row, "lead", "牵头单位为空")
                 ok = False
-            elif not lead_read.names:
-                problem(row, "lead", f"牵头单位“{lead_text[:30]}”未写明具体单位；请填写一个具体的牵头单位"
-                                     "（泛指的有关部门、各区人民政府等可写入配合单位或区县列）")
-                ok = False
             else:
-                lead = lead_read.names[0]
-                co = list(lead_read.names[1:])
-                if co and not columns.lead_is_responsible:
+                # the name marked （牵头）, else the first; none named (各区人民政府): the
+                # office stands in, flagged, as the text parser does (`leads`)
+                lead, read_flags = lead_of(lead_read, co_read, office, lead_text, read_flags)
+                co = [n for n in lead_read.names if n != lead]
+                if co and not columns.lead_is_responsible and lead_read.marked_lead is None:
                     flags.append(Flag(field="lead", phrase=lead_text,
                                       reason=f"牵头单位列写有多个单位，以第一个“{lead}”为牵头单位，"
                                              "其余列为配合单位；如有不同请修改"))
@@ -412,10 +418,7 @@ class _Builder:
             if lead_text and len(lead_read.names) > 1 and any(len(n) > MAX_NAME
                                                               for n in lead_read.names[1:]):
                 ok = False
-            for f, read in (("lead", lead_read), ("co", co_read)):
-                for phrase, reason in read.flags:
-                    field_ = "districts" if SOME_DISTRICTS.match(phrase) else f
-                    flags.append(Flag(field=field_, phrase=phrase, reason=reason))  # type: ignore[arg-type]
+            flags.extend(read_flags)
             # 区县
             rule = "all" if "all" in (lead_read.districts, co_read.districts) else (
                 "some" if "some" in (lead_read.districts, co_read.districts) else "none")
@@ -444,17 +447,12 @@ class _Builder:
             elif rule == "some" and named and set(named) == set(districts):
                 rule, named = "all", []
             # 完成时限
+            # 完成时限: read as the text parser reads it (`deadlines.read_deadline`); what
+            # is no single day (每季度末, 汛期前, in stages) is flagged with its words
             deadline: Deadline | None = None
-            raw_deadline = row.raw.get("deadline")
-            if isinstance(raw_deadline, (dt.datetime, dt.date)):
-                day = raw_deadline.date() if isinstance(raw_deadline, dt.datetime) else raw_deadline
-                deadline = Deadline(text=cell_text(day), kind="date", due=day)
-            elif c.get("deadline"):
-                deadline, flag, message = deadline_cell(c["deadline"])
-                if message:
-                    problem(row, "deadline", message)
-                    ok = False
-                if flag:
+            if words := c.get("deadline", ""):
+                deadline, flag = deadline_and_flag(words, issued=issued, period=period)
+                if flag is not None:
                     flags.append(flag)
             # 关联指标
             for phrase in split_clause(c.get("indicators", "").replace("\n", "、")):
