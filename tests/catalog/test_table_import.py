@@ -299,9 +299,9 @@ CSV_TEXT = ("编号,任务名称,任务内容,牵头部门,协办单位,区县,�
 def test_csv_in_each_encoding(encoding):
     c = import_table(CSV_TEXT.encode(encoding), "分工表.csv", _plan()).catalog
     assert [(m.code, m.section, m.title, m.lead, m.co) for m in c.measures] == [
-        ("1", "重点任务", "统筹推进", "市发展改革委", ["市财政局"]),
-        ("2", "重点任务", "试点示范", "市科技局", []),
-        ("3", "重点任务", "宣传引导", "市委宣传部", ["市文明办"])]
+        ("1", "", "统筹推进", "市发展改革委", ["市财政局"]),
+        ("2", "", "试点示范", "市科技局", []),
+        ("3", "", "宣传引导", "市委宣传部", ["市文明办"])]
     one, two, three = c.measures
     assert (one.districts, one.district_names, one.leader) == (True, [], "王副市长")
     assert one.flags == [Flag(field="co", phrase="各有关部门和单位", reason=GENERIC)]
@@ -415,14 +415,20 @@ def test_template_round_trip_xlsx(tmp_path):
                   "甲区、乙区", "2019年6月底前", "分管副市长", "I2"])
     buf = io.BytesIO()
     book.save(buf)
-    c = import_table(buf.getvalue(), "filled.xlsx", _plan()).catalog
-    one, two = c.measures
-    assert (one.code, one.section, one.title, one.text, one.lead, one.co) == (
-        "1", "加强基本公共服务", "健全社会救助制度",
-        "完善最低生活保障制度，将符合条件的困难群众按规定纳入保障范围。", "市民政局",
-        ["市财政局", "市人力资源社会保障局"])
-    assert (one.districts, one.leader) == (True, "分管副市长")
-    assert one.deadline == Deadline(text="2020年底前", kind="date", due=dt.date(2020, 12, 31))
+    result = import_table(buf.getvalue(), "filled.xlsx", _plan())
+    # the example row (编号 示例) is skipped, and the report says so
+    assert result.notes == ["工作表“任务分工表”第2行为模板的示例行，未作为任务读取",
+                            "工作表“填表说明”未读取：为填表说明"]
+    (two,) = result.catalog.measures
+    assert (two.code, two.section, two.lead, two.co, two.district_names) == (
+        "2", "加强基本公共服务", "市医保局", ["市财政局"], ["甲区人民政府", "乙区人民政府"])
+    assert (two.deadline, two.leader) == (
+        Deadline(text="2019年6月底前", kind="date", due=dt.date(2019, 6, 30)), "分管副市长")
+    # an older template's example row (编号 1) is known by its example task, word for word
+    sheet["A2"] = "1"
+    buf = io.BytesIO()
+    book.save(buf)
+    assert [m.code for m in import_table(buf.getvalue(), "old.xlsx", _plan()).catalog.measures] == ["2"]
     assert (two.code, two.lead, two.co, two.district_names) == (
         "2", "市医保局", ["市财政局"], ["甲区人民政府", "乙区人民政府"])
     assert two.flags == [Flag(field="indicators", phrase="I2",
@@ -448,7 +454,7 @@ def test_template_names_no_real_place_or_follows_the_options(tmp_path, monkeypat
     assert r.exit_code == 0, r.output
     book = openpyxl.load_workbook(tmp_path / "区模板.xlsx")
     assert [c.value or "" for c in book["任务分工表"][2]] == [
-        "1", "加强基本公共服务", "健全社会救助制度",
+        "示例", "加强基本公共服务", "健全社会救助制度",
         "完善最低生活保障制度，将符合条件的困难群众按规定纳入保障范围。",
         "区民政局", "区财政局、区人力资源社会保障局等有关部门", "全部", "2020年底前", "分管副区长", ""]
     guide = [str(c.value) for row in book["填表说明"].iter_rows() for c in row if c.value]
@@ -539,14 +545,25 @@ def test_cli_template_and_import(tmp_path, monkeypatch):
     r = run(app, ["catalog", "template", "-o", "模板.pdf"])
     assert r.exit_code == 2 and "模板只能保存为 .xlsx 或 .csv，不能是“模板.pdf”" in r.output
     r = run(app, ["catalog", "import", "模板.xlsx", *CLI_OPTIONS, "-o", "out.json"])
+    assert r.exit_code == 2 and r.output.splitlines() == [
+        "错误: 模板.xlsx 有 2 处问题，未导入：",
+        "  工作表“任务分工表”：表头（第1行）下没有任务行",
+        "  工作表“任务分工表”第2行为模板的示例行，未作为任务读取"]
+    assert not Path("out.json").exists()
+    book = openpyxl.load_workbook("模板.xlsx")
+    book["任务分工表"].append(["1", "", "完善医疗保障", "提高报销比例。", "市医保局",
+                              "市财政局等有关部门", "无", "2019年底前", "", ""])
+    book.save("模板.xlsx")
+    r = run(app, ["catalog", "import", "模板.xlsx", *CLI_OPTIONS, "-o", "out.json"])
     assert r.exit_code == 0, r.output
     assert r.output.splitlines() == [
-        "模板.xlsx（工作表“任务分工表”，表头在第1行）：1 项任务，6 个单位，1 处待督查室确定",
+        "模板.xlsx（工作表“任务分工表”，表头在第1行）：1 项任务，5 个单位，1 处待督查室确定",
+        "工作表“任务分工表”第2行为模板的示例行，未作为任务读取",
         "工作表“填表说明”未读取：为填表说明",
-        "  1 等有关部门：“市人力资源社会保障局”后的“等有关部门”泛指其他单位，请督查室确定是否增列",
+        "  1 等有关部门：“市财政局”后的“等有关部门”泛指其他单位，请督查室确定是否增列",
         "已写入 out.json"]
     written = validate_catalog_text(Path("out.json").read_text(encoding="utf-8"))
-    assert written == import_table(template_xlsx(), "模板.xlsx", _plan()).catalog
+    assert written == import_table(Path("模板.xlsx").read_bytes(), "模板.xlsx", _plan()).catalog
     r = run(app, ["catalog", "import", "模板.xlsx", *CLI_OPTIONS, "-o", "own.json",
                   "--supervision-office", "某市政府督查室", "--performance-office", "某市绩效办"])
     assert r.exit_code == 0, r.output

@@ -127,3 +127,30 @@ def test_a_lead_naming_no_agency_is_the_office_flagged_as_the_text_parser_does()
     one = parsed.catalog.measures[0]
     assert (one.lead, one.flags) == ("市政府督查室", [
         Flag(field="lead", phrase="各区人民政府", reason=OFFICE_FLAG.format("各区人民政府"))])
+
+
+# --------------------------------------------------------------- parts, notes, totals
+
+
+def test_no_part_is_made_up_and_notes_and_totals_are_no_tasks_nor_parts():
+    rows: list[list[object]] = [
+        ["填报单位：（盖章）", None, None, "联系人：", None, "电话："],
+        ["序号", "重点任务", "牵头单位", "配合单位", "完成时限", "备注"],
+        ["1", "实施城市更新行动", "市住房城乡建设局", "市发展改革委", "2018年底前", ""],
+        ["2", "推进海绵城市建设", "市住房城乡建设局", "市水务局", "2018年底前", "已完成"],
+        ["注：1.各牵头单位请于每季度末5日前报送进展；2.配合单位向牵头单位报送。"],
+        ["4", "推进地下综合管廊建设", "市住房城乡建设局", "", "2018年底前", ""],
+        ["说明", "本表由市政府督查室汇总"],
+        [],
+        ["合  计", "=COUNTA(B3:B6)"],
+    ]
+    result = import_table(_xlsx(rows, merges=("A5:F5",), title="分工表"), "t.xlsx", _plan())
+    assert [(m.code, m.section, m.title) for m in result.catalog.measures] == [
+        ("1", "", "实施城市更新行动"), ("2", "", "推进海绵城市建设"), ("4", "", "推进地下综合管廊建设")]
+    assert result.notes == [
+        "工作表“分工表”第5行为表注，未作为任务或部分读取：“注：1.各牵头单位请于每季度末5日前报送进展；"
+        "2.配合单位向牵头单位报送。”",
+        "工作表“分工表”第7行为表注，未作为任务或部分读取：“说明”",
+        "工作表“分工表”第9行为合计行，未作为任务读取",
+        "未读取的列：备注"]
+

@@ -114,7 +114,7 @@ class Target(_Strict):
 
 class Measure(_Strict):
     code: str = Field(pattern=MEASURE_CODE.pattern)
-    section: str = Field(min_length=1)
+    section: str  # the 部分 the document puts it in; empty when the document has none
     title: str = Field(min_length=1)
     text: str
     lead: str = Field(min_length=1)

@@ -76,12 +76,13 @@ from tracker.catalog.table_grids import (
 )
 from tracker.catalog.table_header import Chosen, Columns, choose_grids
 from tracker.catalog.table_layout import GUIDE_SHEET, HEADER, may_be_text, normal_header
+from tracker.catalog.table_template import EXAMPLE
 from tracker.exchange.convert import NO_CONVERTER, Converter
 
 __all__ = ["MAX_BYTES", "Problem", "ReadPart", "TableImport", "TableImportError", "import_table",
            "read_grids"]
 
-DEFAULT_SECTION = "重点任务"  # the 部分 of tasks when the table has none
+DEFAULT_SECTION = ""  # the 部分 of tasks when the table has none: never made up
 OFFICE = str(PlanInfo.model_fields["supervision_office"].default)  # with the plan refused
 MAX_NAME = 40  # a longer "agency name" is a sentence in the wrong column
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -135,7 +136,7 @@ class TableImport:
 
 def _start_section(chosen: Chosen, several_sheets: bool, section: str) -> str:
     """The 部分 a grid's tasks have before any heading row: the table's it continues; the
-    sheet's name when tasks are on several sheets named by part; else DEFAULT_SECTION."""
+    sheet's name when tasks are on several sheets named by part; else none (empty)."""
     if chosen.continues:
         return section
     name = chosen.grid.name.strip()
@@ -191,6 +192,7 @@ def import_table(data: bytes, filename: str, plan: PlanInfo | None,
     read_notes: list[str] = []
     empty: list[Chosen] = []
     unread_text: list[str] = []  # columns not read that hold text in task rows
+    skipped: list[str] = []  # the notes on rows that are no task (注：…, 合计, the example)
     section = DEFAULT_SECTION
     for one in chosen:
         grid, columns = one.grid, one.columns
@@ -198,11 +200,14 @@ def import_table(data: bytes, filename: str, plan: PlanInfo | None,
         problems.extend(row_problems)
         section, tasks = builder.read(grid, columns, rows,
                                       _start_section(one, several_sheets, section))
+        skipped_here = [row.cells["note"] for kind, row in rows if kind == "skipped"]
+        skipped += skipped_here
         if tasks == 0 and not columns.continued:
             empty.append(one)
             continue
         parts.append(ReadPart(grid.place, columns.header_row, tasks))
         read_notes.extend(grid.notes)
+        read_notes.extend(skipped_here)
         if grid.hidden:
             read_notes.append(f"{grid.place}为隐藏工作表，已读取")
         hidden_rows = [row.number for _, row in rows if row.number in grid.hidden_rows]
@@ -226,6 +231,7 @@ def import_table(data: bytes, filename: str, plan: PlanInfo | None,
         first = chosen[0]
         problems.append(Problem(first.grid.place, None, None,
                                 f"表头（第{first.columns.header_row}行）下没有任务行"))
+        problems += [Problem("", None, None, note) for note in skipped]
     catalog = builder.catalog()
     if problems or plan is None or catalog is None:
         raise TableImportError(problems)
@@ -252,8 +258,10 @@ class _Row:
 
 
 def _rows(grid: Grid, columns: Columns) -> tuple[list[tuple[str, _Row]], list[Problem]]:
-    """The rows below the header as ("part", row) for a heading, ("task", row) for a task;
-    cell problems (formulas, error values, Word numbering not written) in the columns read."""
+    """The rows below the header as ("part", row) for a heading, ("task", row) for a task,
+    ("skipped", row) for a row that is no task, with the report's note as its "note" cell
+    (a 注：/说明： row, a 合计 row, the template's example row); cell problems (formulas,
+    error values, Word numbering not written) in the columns read of the other rows."""
     problems: list[Problem] = []
     for role, cols in columns.duplicates:
         names = "、".join(grid.column_name(c) for c in cols)
@@ -268,6 +276,11 @@ def _rows(grid: Grid, columns: Columns) -> tuple[list[tuple[str, _Row]], list[Pr
         cells = {f: cell_text(values[c]) if c < len(values) else ""
                  for f, c in columns.index.items()}
         raw = {f: values[c] if c < len(values) else None for f, c in columns.index.items()}
+        first = next((c for c, v in enumerate(values) if cell_text(v)), -1)
+        lead_text = cell_text(values[first]) if first >= 0 else ""
+        if (skipped := _not_a_task(grid, number, lead_text, cells)) is not None:
+            out.append(("skipped", _Row(number, {"note": skipped}, {})))
+            continue
         bad: set[str] = set()
         for f, c in columns.index.items():
             if (reason := grid.bad_cells.get((number, c))) is not None:
@@ -287,7 +300,6 @@ def _rows(grid: Grid, columns: Columns) -> tuple[list[tuple[str, _Row]], list[Pr
         # a heading: one text, merged across the row, or numbered as a part (一、…) alone
         # in the first, 编号 or 部分 column; a task missing its cells stays a task (refused)
         across = any(grid.origin.get((number, c), (0, 0))[0] == number for c in range(len(values)))
-        first = next((c for c, v in enumerate(values) if cell_text(v)), -1)
         if len(texts) == 1 and _CJK.search(next(iter(texts))) and (across or (
                 HEADING_NUMBER.match(next(iter(texts)))
                 and first in (0, columns.index.get("code"), columns.index.get("part")))):
@@ -295,6 +307,29 @@ def _rows(grid: Grid, columns: Columns) -> tuple[list[tuple[str, _Row]], list[Pr
             continue
         out.append(("task", _Row(number, cells, raw, frozenset(bad), values)))
     return out, problems
+
+
+# a note under or inside the table (注：1.各牵头单位…; 说明：…; 备注：…), never a part
+_NOTE_ROW = re.compile(r"^(?:注|备注|说明|附注|填表说明)\s*"
+                       r"(?:[:：]|[0-9０-９一二三四五六七八九十]+[、.．:：]|$)")
+_TOTAL_ROW = re.compile(r"^(?:合|小|总|共)\s*计\s*(?:[:：].*)?$", re.S)
+_EXAMPLE_CODE = re.compile(r"^(?:示例|例)\s*[0-9０-９一二三四五六七八九十]*$")
+
+
+def _not_a_task(grid: Grid, number: int, first: str, cells: dict[str, str]) -> str | None:
+    """Why row `number` is no task, as the report's note, or None: its first text is a
+    note (注：…, 说明：…), a total (合计, 小计), or it is the template's example row (its
+    编号 reads 示例, or its task is the template's example task word for word)."""
+    where = f"{grid.place}第{number}行"
+    if _NOTE_ROW.match(first):
+        shown = first.replace("\n", " ")
+        return f"{where}为表注，未作为任务或部分读取：“{shown[:60]}{'…' if len(shown) > 60 else ''}”"
+    if _TOTAL_ROW.match(first):
+        return f"{where}为合计行，未作为任务读取"
+    if _EXAMPLE_CODE.match(cells.get("code", "")) or (
+            cells.get("title") == EXAMPLE["title"] and cells.get("text") == EXAMPLE["text"]):
+        return f"{where}为模板的示例行，未作为任务读取"
+    return None
 
 
 class _Builder:
@@ -337,6 +372,8 @@ class _Builder:
         for kind, row in rows:
             if kind == "part":
                 section = heading(row.cells["part"])
+                continue
+            if kind == "skipped":
                 continue
             tasks += 1
             c = row.cells
