@@ -599,6 +599,8 @@ def test_cli_import_load_twice(db_url, db, tmp_path, monkeypatch):
     Path("t.csv").write_bytes(CSV_TEXT.encode("gb18030"))
     r = run(app, ["catalog", "import", "t.csv", *CLI_OPTIONS, "--load", "--now", "2018-03-06T09:00"])
     assert r.exit_code == 0, r.output
+    # a CSV file has no sheet to name
+    assert r.output.splitlines()[0] == "t.csv（表头在第1行）：3 项任务，8 个单位，2 处待督查室确定"
     assert not list(tmp_path.glob("*.json"))  # --load without -o writes no file
     with db() as s:
         plan = s.scalar(select(Plan).where(Plan.key == "test-plan-2018"))
@@ -608,6 +610,17 @@ def test_cli_import_load_twice(db_url, db, tmp_path, monkeypatch):
         assert set(s.scalars(select(Agency.name))) >= {"市发展改革委", "市财政局", "甲区人民政府"}
     r = run(app, ["catalog", "import", "t.csv", *CLI_OPTIONS, "--load", "--now", "2018-03-07T09:00"])
     assert r.exit_code == 0 and r.output.splitlines()[-1] == "已载入，无变化"
+    # a load refused (another document under the plan's id) leaves no file behind
+    other = [*CLI_OPTIONS[:4], "--issuer", "某市人民政府", *CLI_OPTIONS[6:]]
+    r = run(app, ["catalog", "import", "t.csv", *other, "--load", "-o", "out.json",
+                  "--now", "2018-03-07T09:00"])
+    assert r.exit_code == 2 and "--replace" in r.output, r.output
+    assert not list(tmp_path.glob("*.json")) and not list(tmp_path.glob(".out.json.*"))
+    r = run(app, ["catalog", "import", "t.csv", *CLI_OPTIONS, "--load", "-o", "out.json",
+                  "--now", "2018-03-07T09:00"])
+    assert r.exit_code == 0 and r.output.splitlines()[-2:] == ["已载入，无变化", "已写入 out.json"]
+    assert validate_catalog_text(Path("out.json").read_text(encoding="utf-8")).plan.issuer == \
+        "某市人民政府办公厅"
 
 
 def test_a_row_with_only_a_title_is_a_task_not_a_heading():
