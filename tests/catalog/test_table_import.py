@@ -245,8 +245,8 @@ def test_xlsx_merged_code_and_missing_districts_refused():
      + b"\x00" * 100, "t.xlsx",
      "文件设有打开密码，系统无法读取；请在 Excel/WPS/Word 中取消密码后另存，再导入"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 200, "t.doc",
-     "这是旧版 Word（.doc）或 WPS 文字（.wps）格式的文件，系统无法直接读取；"
-     "请另存为 .docx（Word 文档）后再导入"),
+     "这是旧版 Word（.doc）或 WPS 文字（.wps）格式的文件，本系统无法直接读取；"
+     "请在 Word/WPS 中另存为 .docx（Word 文档）后再导入"),
     (b"\xff\xfe\x00\xd8", "t.csv",
      "无法识别 CSV 文件的编码；请在 Excel/WPS 中另存为“CSV UTF-8（逗号分隔）”后再导入"),
     (b"not a word file", "t.docx",

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+from pathlib import Path
 
 import docx
+import pytest
 from docx.oxml import parse_xml
 
 from tests.catalog.test_table_import import _plan
-from tracker.catalog.sources import docx_paragraphs
-from tracker.catalog.table import import_table
+from tracker.catalog.sources import SourceError, docx_paragraphs, read_source
+from tracker.catalog.table import TableImportError, import_table
+from tracker.exchange.convert import Converter
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
@@ -95,3 +99,56 @@ def test_a_word_table_read_with_changes_accepted_and_deleted_rows_left_out():
     assert [(m.code, m.title, m.lead, m.co) for m in c.measures] == [
         ("1", "推进智慧交通建设", "市交通运输局", ["市公安局"]),
         ("2", "推进智慧医疗建设", "市卫生健康委", ["市医保局"])]
+
+
+# --------------------------------------------------------------- Word 97-2003 through LibreOffice
+
+
+@pytest.fixture(scope="module")
+def legacy_doc(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """A Word 97-2003 document (.doc), saved by LibreOffice from a .docx built here: a
+    numbered measure in the text and a 任务分工表 below it."""
+    folder = tmp_path_factory.mktemp("doc")
+    document = docx.Document()
+    document.add_paragraph("某市人民政府关于加快建设创新型城市的实施意见")
+    document.add_paragraph("一、建设创新平台。新建市级重点实验室10家。（牵头单位：市科技局；配合单位：市财政局）")
+    table = document.add_table(rows=2, cols=4)
+    for r, row in enumerate([["序号", "重点任务", "牵头单位", "配合单位"],
+                             ["1", "推进智慧交通建设", "市交通运输局", "市公安局"]]):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    document.add_paragraph("某市人民政府")  # as documents end: LibreOffice drops a last table
+    source = folder / "plan.docx"
+    source.write_bytes(_save(document))
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation={(folder / 'p').as_uri()}",
+                    "--convert-to", "doc", "--outdir", str(folder), str(source)],
+                   check=True, capture_output=True, timeout=180)
+    return folder / "plan.doc"
+
+
+def test_a_legacy_word_table_and_text_are_read_through_libreoffice(legacy_doc):
+    data = legacy_doc.read_bytes()
+    assert data.startswith(b"\xd0\xcf\x11\xe0")  # the Word 97-2003 format indeed
+    with pytest.raises(TableImportError) as refused:
+        import_table(data, "分工表.doc", _plan())  # LibreOffice turned off
+    assert [str(p) for p in refused.value.problems] == [
+        "这是旧版 Word（.doc）或 WPS 文字（.wps）格式的文件，本系统无法直接读取；"
+        "请在 Word/WPS 中另存为 .docx（Word 文档）后再导入"]
+    converter = Converter.find("soffice", 120)
+    c = import_table(data, "分工表.doc", _plan(), converter).catalog
+    assert [(m.code, m.title, m.lead, m.co) for m in c.measures] == [
+        ("1", "推进智慧交通建设", "市交通运输局", ["市公安局"])]
+    # the same document as a text plan, and under a WPS name
+    wps = legacy_doc.with_suffix(".wps")
+    wps.write_bytes(data)
+    for path in (legacy_doc, wps):
+        source = read_source(path, converter)
+        assert (source.unit, source.paragraphs) == ("段", [
+            "某市人民政府关于加快建设创新型城市的实施意见",
+            "一、建设创新平台。新建市级重点实验室10家。（牵头单位：市科技局；配合单位：市财政局）",
+            "某市人民政府"])
+    with pytest.raises(SourceError) as caught:
+        read_source(legacy_doc)
+    assert str(caught.value) == (
+        "plan.doc：这是旧版 Word（.doc）或 WPS 文字（.wps）格式的文件，本系统无法直接读取；"
+        "请在 Word/WPS 中另存为 .docx（Word 文档）后再导入")

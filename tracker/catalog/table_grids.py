@@ -32,7 +32,14 @@ from typing import Any
 
 from tracker.catalog.table_layout import normal_header, role_of
 from tracker.catalog.word_numbering import Unrendered, numbering_labels
-from tracker.catalog.word_text import PARAGRAPH, TABLE, blocks, deleted_row, paragraph_text
+from tracker.catalog.word_text import (
+    PARAGRAPH,
+    TABLE,
+    as_docx,
+    blocks,
+    deleted_row,
+    paragraph_text,
+)
 from tracker.exchange.convert import NO_CONVERTER, ConversionRefused, Converter
 from tracker.exchange.package import (
     OLE_MAGIC,
@@ -173,9 +180,10 @@ def _fill_merges(grid: Grid, merges: list[tuple[int, int, int, int]]) -> None:
 
 def read_grids(data: bytes, filename: str, converter: Converter = NO_CONVERTER) -> list[Grid]:
     """The file's sheets or tables as grids, in the file's order, by the file name's ending
-    (.xlsx/.xlsm/.xls/.et, .csv/.txt, .docx). Raises TableImportError for a file of another
-    type, too large, corrupt, password-protected, legacy Word, or a CSV in an unknown
-    encoding."""
+    (.xlsx/.xlsm/.xls/.et, .csv/.txt, .docx; .doc/.wps through LibreOffice, `converter`).
+    Raises TableImportError for a file of another type, too large, corrupt,
+    password-protected, legacy Excel or Word that cannot be converted, or a CSV in an
+    unknown encoding."""
     suffix = PurePath(filename).suffix.lower()
     if len(data) > MAX_BYTES:
         raise refuse(f"文件过大（超过 {MAX_BYTES // 1024 // 1024} MB）；任务分工表通常只有几百 KB")
@@ -187,11 +195,8 @@ def read_grids(data: bytes, filename: str, converter: Converter = NO_CONVERTER) 
         return _read_xlsx(data, converter)
     if suffix in (".csv", ".txt"):
         return [_read_csv(data)]
-    if suffix == ".docx":
-        return _read_docx(data)
-    if suffix in (".doc", ".wps", ".wpt", ".dot"):
-        raise refuse("这是旧版 Word（.doc）或 WPS 文字（.wps）格式的文件，系统无法直接读取；"
-                     "请另存为 .docx（Word 文档）后再导入")
+    if suffix in (".docx", ".doc", ".wps", ".wpt", ".dot"):
+        return _read_docx(as_docx(data, suffix, converter, refuse))
     raise refuse(f"不支持的文件类型“{suffix or filename}”；请使用 Excel（.xlsx）、CSV（.csv）"
                  "或 Word（.docx）格式的任务分工表（可用 tracker catalog template 生成模板）")
 
@@ -340,9 +345,6 @@ def _read_docx(data: bytes) -> list[Grid]:
     import docx
     from docx.table import Table
 
-    if data.startswith(OLE_MAGIC):
-        raise refuse("这是旧版 Word（.doc）或 WPS 文字格式的文件，系统无法直接读取；"
-                     "请另存为 .docx（Word 文档）后再导入")
     try:
         document = docx.Document(io.BytesIO(data))
         labels = numbering_labels(document)

@@ -20,15 +20,20 @@ reads "牵头单位：市科技局" in Word. `paragraph_text` walks the paragrap
 controls and custom XML that wrap them whole (`Document.paragraphs` and `.tables` skip
 those). A table row deleted as a tracked change (`deleted_row`) is not in the document once
 the changes are accepted.
-Used by `sources` (a text plan in .docx) and `table_grids` (a Word table's cells).
+Used by `sources` (a text plan in .docx) and `table_grids` (a Word table's cells), which
+take a Word 97-2003 (.doc) or WPS 文字 (.wps) document converted to .docx by LibreOffice
+(`as_docx`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from docx.oxml.ns import qn
+
+from tracker.exchange.convert import ConversionRefused, Converter
+from tracker.exchange.package import OLE_MAGIC
 
 _MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 _T, _TAB, _BR, _CR, _HYPHEN = qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:cr"), qn("w:noBreakHyphen")
@@ -41,6 +46,7 @@ _LEFT_OUT = {qn("w:del"), qn("w:moveFrom"), qn("w:pPr"), qn("w:rPr"), qn("w:txbx
 _RUN = qn("w:r")
 _VANISH = qn("w:vanish")
 _OFF = {"0", "false", "off"}
+_ENCRYPTED = "EncryptionInfo".encode("utf-16-le")  # a password-protected Office file
 # containers of whole paragraphs or tables at block level (a content control, custom XML)
 _BLOCK_SDT, _SDT_CONTENT, _CUSTOM_XML = qn("w:sdt"), qn("w:sdtContent"), qn("w:customXml")
 PARAGRAPH, TABLE = qn("w:p"), qn("w:tbl")
@@ -104,3 +110,20 @@ def deleted_row(tr: Any) -> bool:
     """Whether the table row element `tr` (`row._tr`) is deleted as a tracked change."""
     props = tr.find(qn("w:trPr"))
     return props is not None and props.find(qn("w:del")) is not None
+
+
+def as_docx(data: bytes, suffix: str, converter: Converter,
+                error: Callable[[str], Exception]) -> bytes:
+    """`data` as a .docx: a Word 97-2003 (.doc) or WPS 文字 (.wps) document, whatever its
+    name ends in, converted by LibreOffice (`Converter.to_docx`); anything else as it is.
+    Raises `error(reason)` (Chinese) when the conversion is refused (no LibreOffice,
+    busy, failed, too large)."""
+    if not data.startswith(OLE_MAGIC):
+        return data
+    if _ENCRYPTED in data:
+        raise error("文件设有打开密码，系统无法读取；请在 Word/WPS 中取消密码后另存，再导入")
+    try:
+        return converter.to_docx(data, suffix if suffix in (".doc", ".wps") else ".doc",
+                                 "旧版 Word（.doc）或 WPS 文字（.wps）")
+    except ConversionRefused as exc:
+        raise error(str(exc)) from None
