@@ -32,6 +32,7 @@ from tracker.catalog.schema import (
     Flag,
     Measure,
     PlanInfo,
+    describe_problem,
     dump_catalog,
     validate_catalog_text,
 )
@@ -167,7 +168,7 @@ def _validated(name: str, catalog: Catalog) -> Catalog:
     try:
         return validate_catalog_text(dump_catalog(catalog))
     except CatalogError as exc:  # a rule of the catalog the walk did not foresee
-        raise TextParseError(name, [Problem("生成的目录", f"{path}：{msg}（{value!r}）")
+        raise TextParseError(name, [Problem("生成的目录", describe_problem(path, None, msg, value))
                                     for path, _, msg, value in exc.problems]) from None
 
 

@@ -54,6 +54,7 @@ from tracker.catalog.schema import (
     Flag,
     Measure,
     PlanInfo,
+    describe_problem,
 )
 from tracker.catalog.table_cells import (
     HEADING_NUMBER,
@@ -527,6 +528,6 @@ class _Builder:
         catalog = Catalog(schema_version=SCHEMA_VERSION, plan=self.plan, agencies=agencies,
                           measures=self.measures)
         for path, message, value in catalog.cross_check():  # guarded above; a last check
-            self.problems.append(Problem("", None, None,
-                                         f"目录检查未通过：{path} {message}（{value}）"))
+            self.problems.append(Problem("", None, None, "目录检查未通过："
+                                         + describe_problem(path, None, message, value)))
         return None if self.problems else catalog
