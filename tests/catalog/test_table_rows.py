@@ -154,3 +154,23 @@ def test_no_part_is_made_up_and_notes_and_totals_are_no_tasks_nor_parts():
         "工作表“分工表”第9行为合计行，未作为任务读取",
         "未读取的列：备注"]
 
+
+
+def test_a_sheet_named_continued_goes_on_in_the_part_of_the_sheet_before():
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    first = book.active
+    first.title = "重点任务分工表"
+    for row in (["序号", "重点任务", "牵头单位"], ["一、稳增长"], ["1", "任务一。", "市发展改革委"]):
+        first.append(row)
+    first.merge_cells("A2:C2")
+    second = book.create_sheet("续表")
+    for row in (["序号", "重点任务", "牵头单位"], ["2", "任务二。", "市财政局"]):
+        second.append(row)
+    buf = io.BytesIO()
+    book.save(buf)
+    c = import_table(buf.getvalue(), "t.xlsx", _plan()).catalog
+    assert [(m.code, m.section) for m in c.measures] == [("1", "稳增长"), ("2", "稳增长")]

@@ -90,6 +90,8 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 # a sheet name that says nothing of its tasks' part (Sheet1, 附件2, 表1, 任务分工表)
 _GENERIC_SHEET = re.compile(r"(?i)^(?:sheet|工作表|附件|附表|表|清单)?\s*[\d一二三四五六七八九十]*$"
                             r"|分工|任务表|任务清单|台账")
+# a sheet continuing the one before (续表, 续表2): its tasks go on in that sheet's part
+_CONTINUED_SHEET = re.compile(r"^(?:附表\s*)?续表\s*[\d一二三四五六七八九十]*$")
 
 
 # ---------------------------------------------------------------- the result
@@ -136,9 +138,10 @@ class TableImport:
 
 
 def _start_section(chosen: Chosen, several_sheets: bool, section: str) -> str:
-    """The 部分 a grid's tasks have before any heading row: the table's it continues; the
-    sheet's name when tasks are on several sheets named by part; else none (empty)."""
-    if chosen.continues:
+    """The 部分 a grid's tasks have before any heading row: the table's it continues (a
+    Word table split, a sheet named 续表); the sheet's name when tasks are on several sheets
+    named by part; else none (empty)."""
+    if chosen.continues or _CONTINUED_SHEET.match(chosen.grid.name.strip()):
         return section
     name = chosen.grid.name.strip()
     if several_sheets and chosen.grid.letters and name and not _GENERIC_SHEET.search(name):
