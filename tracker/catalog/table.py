@@ -15,12 +15,16 @@ The reader:
    sheet or table not read is named in the report with the reason, never dropped silently;
 3. reads each row below the header: a row holding one text only (一、加快推进… merged
    across the table) starts a 部分; a row whose only content is a merged cell from the
-   rows above is blank; every other row is a task. Hidden rows and columns are read and
-   listed in the report (隐藏行 / 隐藏列), as an office that hides finished tasks still
-   tracks them;
-4. builds a schema-2 `Catalog`: lead and co through `phrases.read_agencies` (district
-   phrases share the task with the plan's districts, generic phrases are flagged),
-   完成时限 through `deadlines.parse_deadline`, each agency's kind guessed from its name.
+   rows above is blank; a note (注：…, 说明：…), a total (合计) and the template's example
+   row (编号 示例) are no tasks and are named in the report; every other row is a task.
+   Without a 部分 column or heading row a task's 部分 is empty, never made up. Hidden rows
+   and columns are read and listed in the report (隐藏行 / 隐藏列), as an office that hides
+   finished tasks still tracks them;
+4. builds a schema-2 `Catalog`: lead and co through `phrases.read_agencies` and
+   `leads.lead_of` (district phrases share the task with the plan's districts, generic
+   phrases are flagged; a lead cell naming no agency, 各区人民政府, is the office's, flagged),
+   完成时限 through `deadlines.deadline_and_flag` (what is no single day is flagged with its
+   words), each agency's kind guessed from its name; all as `catalog parse` reads a text.
 
 Every problem is collected and raised at once (`TableImportError`), each naming the
 sheet (or the Word table), row and column with the reason in Chinese. Text from cells is
