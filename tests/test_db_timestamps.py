@@ -115,7 +115,7 @@ def _write_cli(db, db_url, tmp_path, request_id, agency, agency_id, monkeypatch)
     path = tmp_path / "filled.xlsx"
     path.write_bytes(_filled_sheet(db, agency_id, request_id))
     r = CliRunner().invoke(cli_app, ["import", agency, str(path), "--now", "2017-04-13T23:30"])
-    assert r.exit_code == 0 and "recorded 1 report(s)" in r.output, r.output
+    assert r.exit_code == 0 and "已记录 1 项报送" in r.output, r.output
 
 
 WRITERS = {"web": _write_web, "excel": _write_excel, "cli": _write_cli}

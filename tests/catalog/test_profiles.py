@@ -382,7 +382,12 @@ def test_a_docx_reads_its_paragraphs_and_names_them(tmp_path):
     ("plan.txt", b"\xef\xbb\xbf\xff\xfe", "plan.txt：以 UTF-8 标记开头，但第 1 字节起不是有效的 UTF-8 文字"),
     ("plan.txt", b"\x81\x30\xff\xff\x80", "plan.txt：无法识别文字编码（应为 UTF-8 或 GBK/GB18030），请另存为"
                                           " UTF-8 编码的纯文本"),
-    ("plan.doc", b"\xd0\xcf", "plan.doc：不支持 .doc 格式，请在 Word/WPS 中另存为 .docx 或纯文本"),
+    ("plan.doc", b"\xd0\xcf", "plan.doc：不是有效的 Word 文档（文件可能已损坏，或是改了扩展名的其他格式），"
+                             "请在 Word/WPS 中重新另存为 .docx"),
+    ("plan.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64,
+     "plan.doc：这是旧版 Word（.doc）或 WPS 文字（.wps）格式的文件，本系统无法直接读取；"
+     "请在 Word/WPS 中另存为 .docx（Word 文档）后再导入"),
+    ("plan.pdf", b"%PDF-1.4", "plan.pdf：不支持 .pdf 格式，请在 Word/WPS 中另存为 .docx 或纯文本"),
 ])
 def test_unreadable_files_are_refused_in_chinese(tmp_path, name, data, message):
     path = tmp_path / name

@@ -28,10 +28,10 @@ def test_missing_lead(catalog):
     with pytest.raises(CatalogError) as exc:
         validate_catalog_text(text)
     path, line, msg, _ = exc.value.problems[0]
-    assert path == "measures[3].lead"
-    assert msg == "缺少此项（必填）"
+    assert (path, msg) == ("measures[3].lead", "缺少此项（必填）")
     assert line == _line_of(text, '"code": "2.1.4"') - 1  # the measure's opening brace
-    assert "measures[3].lead" in str(exc.value)
+    assert str(exc.value) == ("任务目录有误（1 处）：\n"
+                              f"  第4项任务的牵头单位（measures[3].lead，第{line}行）：缺少此项（必填）")
 
 
 def test_duplicate_code(catalog):
@@ -44,7 +44,7 @@ def test_duplicate_code(catalog):
     path, line, msg, value = exc.value.problems[0]
     assert (path, msg, value) == ("measures[5].code", "任务编号重复", "2.2.1")
     # I7 pointed at 2.2.2, which no longer exists: named too
-    assert ("indicators[6].measures[0]", "没有这一编号的任务") in [
+    assert ("indicators[6].measures[0]", "没有此编号的任务") in [
         (p[0], p[2]) for p in exc.value.problems]
     second = [i for i, ln in enumerate(text.splitlines(), 1) if '"code": "2.2.1"' in ln][1]
     assert line == second
@@ -55,22 +55,66 @@ def test_unknown_agency_names_path_line_and_value(catalog):
     with pytest.raises(CatalogError) as exc:
         validate_catalog_text(text)
     path, line, msg, value = exc.value.problems[0]
-    assert (path, msg, value) == ("measures[0].co[1]", "不是 agencies 中列出的单位", "市不存在局")
+    assert (path, msg, value) == ("measures[0].co[1]", "不在单位列表（agencies）中", "市不存在局")
     assert "市不存在局" in text.splitlines()[line - 1]
-    assert str(exc.value) == (f"目录文件有 1 处问题：\n  measures[0].co[1]（第 {line} 行）："
-                              "不是 agencies 中列出的单位（值：“市不存在局”）")
+    assert str(exc.value) == (f"任务目录有误（1 处）：\n  第1项任务的第2个配合单位（measures[0].co[1]，"
+                              f"第{line}行）：不在单位列表（agencies）中（值：“市不存在局”）")
 
 
 def test_bad_comparator_and_json_syntax(catalog):
     text = _broken(catalog, lambda d: d["indicators"][0].__setitem__("comparator", "<"))
     with pytest.raises(CatalogError) as exc:
         validate_catalog_text(text)
-    assert exc.value.problems[0][0] == "indicators[0].comparator"
-    assert exc.value.problems[0][2] == "不是允许的取值（应为 >、>=）"
+    assert exc.value.problems[0][:3:2] == ("indicators[0].comparator", "只能是 '>' 或 '>='")
     with pytest.raises(CatalogError) as exc:
         validate_catalog_text('{"plan": {,}')
     assert exc.value.problems[0][1] == 1
-    assert exc.value.problems[0][2] == "不是有效的 JSON（键名应使用英文双引号，或多了一个逗号）"
+    assert str(exc.value) == ("任务目录有误（1 处）：\n  第1行：第11列附近不是有效的 JSON 格式"
+                              "（请检查引号、逗号和括号是否齐全、成对）")
+
+
+@pytest.mark.parametrize(("path", "words"), [
+    ("measures[3].lead", "第4项任务的牵头单位"),
+    ("measures[0].co[1]", "第1项任务的第2个配合单位"),
+    ("measures[2].title", "第3项任务的任务名称"),
+    ("measures[2].deadline.due", "第3项任务的完成时限的到期日"),
+    ("plan.issuer", "规划设置的印发机关"),
+    ("plan.title", "规划设置的规划名称"),
+    ("plan.period[1]", "规划设置的规划期的终止年份"),
+    ("plan.districts[0]", "规划设置的第1个区县"),
+    ("indicators[6].measures[0]", "第7项指标的第1个关联任务"),
+    ("agencies[2].kind", "第3个单位的类别"),
+    ("measures", "任务列表"),
+])
+def test_json_paths_in_chinese_words(path, words):
+    from tracker.catalog.schema import path_words
+
+    assert path_words(path) == words
+
+
+def test_cli_validate_names_each_problem_in_chinese(tmp_path, catalog):
+    def edit(d):  # type: ignore[no-untyped-def]
+        d["measures"][3]["lead"] = ""
+        d["measures"][0]["co"][1] = "市不存在局"
+        d["plan"]["issued"] = "2016年1月"
+
+    bad = tmp_path / "bad.json"
+    text = _broken(catalog, edit)
+    bad.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["catalog", "validate", str(bad)])
+    assert result.exit_code == 2
+    lead_line = _line_of(text, '"lead": ""')
+    issued_line = _line_of(text, '"issued": "2016年1月"')
+    assert result.output.splitlines() == [
+        f"错误: 任务目录 {bad} 有误（2 处）：",
+        f"  规划设置的印发日期（plan.issued，第{issued_line}行）：应为日期，如 2018-12-12（值：“2016年1月”）",
+        f"  第4项任务的牵头单位（measures[3].lead，第{lead_line}行）：不能为空（值：“”）"]
+    good = tmp_path / "good.json"
+    good.write_text(dump_catalog(catalog), encoding="utf-8")
+    result = CliRunner().invoke(app, ["catalog", "validate", str(good)])
+    assert result.exit_code == 0
+    assert result.output == (f"{good}：有效（任务 {len(catalog.measures)} 项，"
+                             f"主要指标 {len(catalog.indicators)} 项）\n")
 
 
 def test_cli_load_refuses_and_writes_nothing(tmp_path, catalog, db_url, db, monkeypatch):
@@ -90,7 +134,7 @@ def test_cli_validate_says_ok_in_chinese(tmp_path, catalog):
     path.write_text(dump_catalog(catalog), encoding="utf-8")
     result = CliRunner().invoke(app, ["catalog", "validate", str(path)])
     assert result.exit_code == 0
-    assert result.output.replace("\n", "") == f"{path}：格式正确（任务 38 项，主要指标 9 项，单位 52 个）"
+    assert result.output.replace("\n", "") == f"{path}：有效（任务 38 项，主要指标 9 项）"
 
 
 def test_a_rule_of_the_catalog_is_named_in_chinese(catalog):
@@ -98,8 +142,9 @@ def test_a_rule_of_the_catalog_is_named_in_chinese(catalog):
     with pytest.raises(CatalogError) as exc:
         validate_catalog_text(text)
     assert [(p, m) for p, _, m, _ in exc.value.problems] == [
-        ("plan", "period 应为 [起始年, 终止年]，起始年不晚于终止年")]
+        ("plan", "规划期应写作 [起始年份, 终止年份]，起始年份不得晚于终止年份")]
     text = _broken(catalog, lambda d: d["plan"].__setitem__("extra", 1))
     with pytest.raises(CatalogError) as exc:
         validate_catalog_text(text)
-    assert [(p, m) for p, _, m, _ in exc.value.problems] == [("plan.extra", "不是可识别的字段")]
+    assert [(p, m) for p, _, m, _ in exc.value.problems] == [
+        ("plan.extra", "不是任务目录的字段（请删除，或检查拼写）")]

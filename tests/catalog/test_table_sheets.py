@@ -128,8 +128,8 @@ def test_tasks_on_several_sheets_make_one_plan_and_every_other_sheet_is_named():
     c = result.catalog
     # a sheet named by its part gives its tasks that part; 附件1 names none
     assert [(m.code, m.section, m.title, m.lead) for m in c.measures] == [
-        ("1.1", "重点任务", "健全救助制度", "市民政局"),
-        ("1.2", "重点任务", "发展特殊教育", "市教委"),
+        ("1.1", "", "健全救助制度", "市民政局"),
+        ("1.2", "", "发展特殊教育", "市教委"),
         ("2.1", "促进就业增收", "加强就业服务", "市人力资源和社会保障局")]
     assert result.parts == [ReadPart("工作表“附件1”", 2, 2), ReadPart("工作表“促进就业增收”", 1, 1)]
     assert result.notes == [

@@ -38,7 +38,7 @@ def test_template_import_extension_review(db, db_url, plan, policy, tmp_path, mo
     book["进展填报"].cell(2, 8, 30)
     book.save(sheet_path)
     r = run(app, ["import", "市残联", str(sheet_path), "--now", "2017-03-21T10:00"])
-    assert r.exit_code == 0 and "recorded 1 report(s): 1 on time" in r.output
+    assert r.exit_code == 0 and "已记录 1 项报送：按时 1 项，逾期 0 项" in r.output
     with db() as s:
         report_id = s.scalar(select(ProgressReport.id))
         agency_id = s.scalar(select(Agency.id).where(Agency.name == "市残联"))
@@ -142,7 +142,7 @@ def test_import_reads_a_sheet_saved_as_xls(db, db_url, plan, policy, tmp_path, m
     xls = tmp_path / "t.xls"
     xls.write_bytes(_as_xls(buf.getvalue(), tmp_path))
     r = run(app, ["import", "市残联", str(xls), "--now", "2017-03-21T10:00"])
-    assert r.exit_code == 0 and "recorded 1 report(s): 1 on time" in r.output, r.output
+    assert r.exit_code == 0 and "已记录 1 项报送：按时 1 项，逾期 0 项" in r.output, r.output
     with db() as s:
         assert s.scalar(select(ProgressReport.percent)) == 30
 

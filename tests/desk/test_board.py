@@ -122,3 +122,27 @@ def test_section_role_period_level_and_light_filters(db, year, policy):
     _, heat, rates = _both(db, policy, BoardFilter(agency_id=year[CDPF], role="lead"))
     assert heat == [(CDPF, {TWO: 1}, 1)]
     assert rates == [("2017Q1", 0, 1), ("2017Q4", 1, 1)]
+
+
+def test_measures_of_a_plan_without_parts_are_not_taken_for_indicators(db, policy):
+    """A table without a 部分 column leaves each measure's part empty (issue 13): the board,
+    its heat table and the liaison's items still tell them from the indicator's request."""
+    from tests.factories import small_plan
+    from tracker.catalog.load import load_catalog
+    from tracker.requests.answer_form import agency_items
+
+    plan = small_plan()
+    plan = plan.model_copy(update={"measures": [m.model_copy(update={"section": ""})
+                                                for m in plan.measures]})
+    with transaction(db) as s:
+        loaded = s.get_one(Plan, load_catalog(s, plan, at("2017-01-05")).plan_id)
+        open_due_requests(s, loaded, at("2017-12-20"), policy)
+    with db() as s:
+        rows = board(s, BoardFilter(agency_id=None, per_page=100), TODAY, policy).rows
+        sections, _ = heat_table(s, BoardFilter(), TODAY, policy)
+        hrss = s.scalar(select(Agency.id).where(Agency.name == HRSS))
+        items = agency_items(s, hrss, TODAY)
+    assert sorted({(r["code"], r["section"]) for r in rows}) == [
+        ("1", ""), ("2", ""), ("3", ""), ("I1", "主要指标")]
+    assert sections == ["", "主要指标"]
+    assert sorted({(i.code, i.section) for i in items}) == [("1", ""), ("I1", "主要指标")]

@@ -212,7 +212,7 @@ def test_cli_refusals_in_chinese_and_the_government_option(db, small, cli_env, t
     assert r.exit_code == 0 and sheet.exists()
     r = run(app, ["import", "市残联", str(sheet), "--government", "滨海市人民政府",
                   "--now", "2017-03-20T10:00"])
-    assert r.exit_code == 0 and "recorded 0 report(s)" in r.output
+    assert r.exit_code == 0 and "已记录 0 项报送：按时 0 项，逾期 0 项" in r.output
     with db() as s:
         assert s.scalar(select(func.count()).select_from(Contact).where(
             Contact.active.is_(False))) == 1

@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tracker.catalog.schema import Deadline
+from tracker.catalog.schema import Deadline, Flag
 
 _CN = {c: i for i, c in enumerate("一二三四", start=1)}
 _CN_DIGIT = {c: str(i) for i, c in enumerate("〇一二三四五六七八九")} | {"○": "0", "零": "0"}
@@ -187,3 +187,14 @@ def read_deadline(text: str, *, issued: dt.date | None = None,
             return Reading(deadline, f"完成时限 {deadline.due.isoformat()} 不在规划期"
                                      f"（{first}—{last}年）内，请督查室核对")
     return Reading(deadline)
+
+
+def deadline_and_flag(text: str, *, issued: dt.date | None = None,
+                      period: tuple[int, int] | None = None) -> tuple[Deadline | None, Flag | None]:
+    """`read_deadline` of `text` (a 完成时限 as written, not empty) as the catalog keeps
+    it: the deadline, and the reason as a `Flag` on the words as written (field
+    "deadline"), or None. Never raises; arguments as `read_deadline`'s."""
+    reading = read_deadline(text, issued=issued, period=period)
+    flag = None if reading.flag is None else Flag(field="deadline", phrase=text.strip(),
+                                                   reason=reading.flag)
+    return reading.deadline, flag

@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from tracker.catalog.kinds import guess_agency_kind
+from tracker.catalog.leads import PENDING_LEAD, lead_of
 from tracker.catalog.options import PlanOptions, PlanOptionsError, plan_info_of
 from tracker.catalog.parse import (
     INDICATOR_ROW,
@@ -25,7 +26,6 @@ from tracker.catalog.phrases import (
     flag_field,
     match_district,
     read_agencies,
-    second_lead_flag,
 )
 from tracker.catalog.profiles import PROFILES, Profile, detect_profile
 from tracker.catalog.schema import (
@@ -35,6 +35,7 @@ from tracker.catalog.schema import (
     CatalogError,
     Flag,
     Measure,
+    describe_problem,
     dump_catalog,
     validate_catalog_text,
 )
@@ -52,9 +53,6 @@ from tracker.catalog.text import (
 from tracker.enums import AgencyKind
 
 TIANJIN_PLAN_ID = "tianjin-disability-2016-2020"
-# the lead of a task whose clause names no agency, when no supervision office is given to
-# gather it: no city's office is assumed (issue 13); the office names the lead
-PENDING_LEAD = "（待明确）"
 
 
 @dataclass
@@ -180,7 +178,7 @@ def _validated(name: str, catalog: Catalog) -> Catalog:
     try:
         return validate_catalog_text(dump_catalog(catalog))
     except CatalogError as exc:  # a rule of the catalog the walk did not foresee
-        raise TextParseError(name, [Problem("生成的目录", f"{path}：{msg}（{value!r}）")
+        raise TextParseError(name, [Problem("生成的目录", describe_problem(path, None, msg, value))
                                     for path, _, msg, value in exc.problems]) from None
 
 
@@ -195,24 +193,9 @@ def _measure(item: Item, walked: Walk, office: str | None, districts: list[str],
     flags: list[Flag] = []
     for phrase, reason in lead_read.flags + co_read.flags:
         flags.append(Flag(field=flag_field(phrase) or "co", phrase=phrase, reason=reason))
-    marked = lead_read.marked_lead or co_read.marked_lead  # 市民政局（牵头）
-    stand_in = False
-    if marked is not None:
-        lead = marked
-    elif lead_read.names:
-        lead = lead_read.names[0]
-        if item.clause.lead_named and len(lead_read.names) > 1:  # 牵头单位：A、B
-            flags.insert(0, second_lead_flag("、".join(lead_read.names), lead))
-    else:
-        lead, stand_in = office or PENDING_LEAD, True
-        phrase = next(iter([p for p, _ in lead_read.flags] + lead_read.district_phrases
-                           + [p for p, _ in co_read.flags] + co_read.names), item.clause.raw)
-        flags = [f for f in flags if f.phrase != phrase]
-        held = (f"暂列{office}汇总" if office else f"牵头单位暂记为“{PENDING_LEAD}”（未给出督查室名称）")
-        flags.insert(0, Flag(field="lead", phrase=phrase,
-                             reason=f"原文仅写“{phrase}”，未写明牵头单位；{held}，"
-                                    "请督查室确定牵头单位"))
-    lead = match_district(lead, districts) or lead  # 三沙市人民政府 for the district 三沙市
+    found = lead_of(lead_read, co_read, office, item.clause.raw, flags,
+                    several_named=item.clause.lead_named, districts=districts)
+    lead, flags, stand_in = found.name, found.flags, found.stand_in
     co: list[str] = []
     named_districts: list[str] = []
     for name in lead_read.names + co_read.names:

@@ -11,13 +11,13 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import json_source_map
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from tracker.enums import AgencyKind, Cadence, IndicatorAttribute, IndicatorKind
-from tracker.settings import json_reason_in_chinese, reason_in_chinese
 
 # 2: plan settings are the document's own (no city's defaults), measures carry their own
 # 完成时限, 分管领导, named districts and the phrases the office must resolve (issue 13)
@@ -27,43 +27,16 @@ INDICATOR_CODE = re.compile(r"^I\d+$")
 
 
 class CatalogError(ValueError):
-    """The catalog is malformed. `problems` lists (json_path, line, message, value); the
-    message is in Chinese, as the text of the error (one line per problem)."""
+    """The catalog is malformed. `problems` lists (json_path, line, message, value), the
+    message in Chinese; the error's text names each place in Chinese words with its JSON
+    path and line: 第4项任务的牵头单位（measures[3].lead，第57行）：缺少此项（必填）."""
 
-    def __init__(self, problems: list[tuple[str, int | None, str, object]]):
+    def __init__(self, problems: list[tuple[str, int | None, str, object]],
+                 source: str = "catalog"):
         self.problems = problems
-        lines = [
-            f"{path}（第 {line} 行）：{msg}" + (f"（值：{_shown(value)}）" if value is not None else "")
-            if line else f"{path}：{msg}"
-            for path, line, msg, value in problems
-        ]
-        super().__init__(f"目录文件有 {len(problems)} 处问题：\n  " + "\n  ".join(lines))
-
-
-def _shown(value: object) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return f"“{text[:80]}”"
-
-
-def _in_chinese(err: Any) -> str:
-    """Pydantic's error in Chinese (the settings' wording, `tracker.settings`); a rule of
-    this module (a model validator) says its own words."""
-    cause = (err.get("ctx") or {}).get("error")
-    if err["type"] == "value_error" and isinstance(cause, ValueError):
-        return str(cause)
-    if err["type"] == "extra_forbidden":
-        return "不是可识别的字段"
-    if err["type"] == "missing":
-        return "缺少此项（必填）"
-    if err["type"] == "string_too_short":
-        return "不能为空"
-    if err["type"] == "string_pattern_mismatch":
-        return "格式不符（编号只用数字、字母、汉字、括号、点和横线，不超过 20 个字符）"
-    if err["type"] in ("date_parsing", "date_from_datetime_parsing", "date_type"):
-        return "不是有效的日期（应为 YYYY-MM-DD）"
-    if err["type"] == "too_short":
-        return "至少需要一项"
-    return reason_in_chinese(err)
+        lines = [describe_problem(path, line, msg, value) for path, line, msg, value in problems]
+        head = "任务目录有误" if source == "catalog" else f"任务目录 {source} 有误"
+        super().__init__(f"{head}（{len(problems)} 处）：\n  " + "\n  ".join(lines))
 
 
 class _Strict(BaseModel):
@@ -95,7 +68,7 @@ class PlanInfo(_Strict):
     @model_validator(mode="after")
     def _period_ordered(self) -> PlanInfo:
         if self.period[0] > self.period[1]:
-            raise ValueError("period 应为 [起始年, 终止年]，起始年不晚于终止年")
+            raise ValueError("规划期应写作 [起始年份, 终止年份]，起始年份不得晚于终止年份")
         return self
 
 
@@ -121,9 +94,9 @@ class Deadline(_Strict):
     @model_validator(mode="after")
     def _complete(self) -> Deadline:
         if self.kind == "date" and self.due is None:
-            raise ValueError("kind 为 date 的完成时限须写明 due（日期）")
+            raise ValueError("类别为 date（具体日期）的完成时限须有到期日（due）")
         if self.kind == "yearly" and (self.month is None or self.day is None):
-            raise ValueError("kind 为 yearly 的完成时限须写明 month 和 day")
+            raise ValueError("类别为 yearly（每年）的完成时限须有月（month）和日（day）")
         return self
 
 
@@ -147,7 +120,7 @@ class Target(_Strict):
 
 class Measure(_Strict):
     code: str = Field(pattern=MEASURE_CODE.pattern)
-    section: str = Field(min_length=1)
+    section: str  # the 部分 the document puts it in; empty when the document has none
     title: str = Field(min_length=1)
     text: str
     lead: str = Field(min_length=1)
@@ -164,7 +137,7 @@ class Measure(_Strict):
     @model_validator(mode="after")
     def _one_district_rule(self) -> Measure:
         if self.districts and self.district_names:
-            raise ValueError("districts（全部区县）与 district_names（部分区县）不能同时给出")
+            raise ValueError("districts（全部区县）为 true 时不能再列出 district_names（部分区县）")
         return self
 
 
@@ -191,7 +164,7 @@ class Indicator(_Strict):
     @model_validator(mode="after")
     def _growth_has_a_level(self) -> Indicator:
         if self.kind == IndicatorKind.GROWTH and not (self.level_name and self.level_unit):
-            raise ValueError("增速型指标（kind 为 growth）须写明 level_name 和 level_unit")
+            raise ValueError("增速类指标（growth）须有水平值名称（level_name）和单位（level_unit）")
         return self
 
 
@@ -215,38 +188,135 @@ class Catalog(_Strict):
         seen: dict[str, int] = {}
         for i, a in enumerate(self.agencies):
             if a.name in seen:
-                problems.append((f"agencies[{i}].name", "单位名称重复", a.name))
+                problems.append((f"agencies[{i}].name", _DUPLICATE_AGENCY, a.name))
             seen[a.name] = i
         for j, d in enumerate(self.plan.districts):
             if d not in names:
-                problems.append((f"plan.districts[{j}]", "不是 agencies 中列出的单位", d))
+                problems.append((f"plan.districts[{j}]", _UNKNOWN_AGENCY, d))
         codes: set[str] = set()
         for i, m in enumerate(self.measures):
             if m.code in codes:
-                problems.append((f"measures[{i}].code", "任务编号重复", m.code))
+                problems.append((f"measures[{i}].code", _DUPLICATE_MEASURE, m.code))
             codes.add(m.code)
             if m.lead not in names:
-                problems.append((f"measures[{i}].lead", "不是 agencies 中列出的单位", m.lead))
+                problems.append((f"measures[{i}].lead", _UNKNOWN_AGENCY, m.lead))
             for j, d in enumerate(m.district_names):
                 if d not in self.plan.districts:
-                    problems.append((f"measures[{i}].district_names[{j}]",
-                                     "不是本规划的区县（plan.districts）", d))
+                    problems.append((f"measures[{i}].district_names[{j}]", _NOT_A_DISTRICT, d))
             for j, c in enumerate(m.co):
                 if c not in names:
-                    problems.append((f"measures[{i}].co[{j}]", "不是 agencies 中列出的单位", c))
+                    problems.append((f"measures[{i}].co[{j}]", _UNKNOWN_AGENCY, c))
                 elif c == m.lead:
-                    problems.append((f"measures[{i}].co[{j}]", "配合单位与牵头单位相同", c))
+                    problems.append((f"measures[{i}].co[{j}]", _CO_IS_LEAD, c))
         icodes: set[str] = set()
         for i, ind in enumerate(self.indicators):
             if ind.code in icodes:
-                problems.append((f"indicators[{i}].code", "指标编号重复", ind.code))
+                problems.append((f"indicators[{i}].code", _DUPLICATE_INDICATOR, ind.code))
             icodes.add(ind.code)
             if ind.owner not in names:
-                problems.append((f"indicators[{i}].owner", "不是 agencies 中列出的单位", ind.owner))
+                problems.append((f"indicators[{i}].owner", _UNKNOWN_AGENCY, ind.owner))
             for j, mc in enumerate(ind.measures):
                 if mc not in codes:
-                    problems.append((f"indicators[{i}].measures[{j}]", "没有这一编号的任务", mc))
+                    problems.append((f"indicators[{i}].measures[{j}]", _UNKNOWN_MEASURE, mc))
         return problems
+
+
+# ---------------------------------------------------------------- problems in Chinese
+
+_DUPLICATE_AGENCY = "单位名称重复"
+_UNKNOWN_AGENCY = "不在单位列表（agencies）中"
+_NOT_A_DISTRICT = "不是本规划的区县（plan.districts）"
+_DUPLICATE_MEASURE = "任务编号重复"
+_CO_IS_LEAD = "配合单位与牵头单位相同"
+_DUPLICATE_INDICATOR = "指标编号重复"
+_UNKNOWN_MEASURE = "没有此编号的任务"
+
+# a field as people name it; by its parent where the same key means two things
+_FIELD_WORDS = {
+    "schema_version": "目录版本", "plan": "规划设置", "agencies": "单位列表", "measures": "任务列表",
+    "indicators": "指标列表", "id": "规划标识", "issuer": "印发机关", "doc_number": "文号",
+    "issued": "印发日期", "period": "规划期", "source": "来源", "cadence": "报送周期",
+    "government": "本级政府", "supervision_office": "督查室", "performance_office": "绩效办",
+    "meeting_contact": "常务会议联系单位", "meeting_duty": "常务会议研究义务", "name": "名称",
+    "kind": "类别", "aliases": "别名", "parent": "上级单位", "code": "编号", "section": "部分",
+    "lead": "牵头单位", "co": "配合单位", "district_names": "部分区县", "targets": "量化目标",
+    "deadline": "完成时限", "leader": "分管领导", "flags": "待定表述", "due": "到期日",
+    "month": "月", "day": "日", "field": "字段", "phrase": "表述", "reason": "原因",
+    "value": "数值", "unit": "单位", "target": "目标值", "comparator": "比较方式",
+    "attribute": "属性", "owner": "责任单位", "level_name": "水平值名称", "level_unit": "水平值单位",
+    "baseline": "基期值", "baseline_source": "基期值出处",
+}
+_BY_PARENT = {("plan", "title"): "规划名称", ("measures", "title"): "任务名称",
+              ("measures", "text"): "任务内容", ("targets", "text"): "原文",
+              ("plan", "districts"): "区县名单", ("measures", "districts"): "全部区县",
+              ("indicators", "measures"): "关联任务", ("targets", "kind"): "类别"}
+_COUNTED = {"agencies": "第{}个单位", "measures": "第{}项任务", "indicators": "第{}项指标",
+            "co": "第{}个配合单位", "district_names": "第{}个区县", "districts": "第{}个区县",
+            "aliases": "第{}个别名", "targets": "第{}个量化目标", "flags": "第{}处待定表述"}
+
+
+def path_words(path: str) -> str:
+    """`measures[3].co[1]` -> 第4项任务的第2个配合单位; `plan.issuer` -> 规划设置的印发机关;
+    `indicators[0].measures[2]` -> 第1项指标的第3个关联任务 (how the office reads a JSON path)."""
+    words: list[str] = []
+    parent = ""
+    for key, index in re.findall(r"([A-Za-z_]+)(?:\[(\d+)\])?", path):
+        if index and parent == "indicators" and key == "measures":
+            words.append(f"第{int(index) + 1}个关联任务")
+        elif index and key in _COUNTED:
+            words.append(_COUNTED[key].format(int(index) + 1))
+        elif index and key == "period":
+            words.append("规划期的" + ("起始年份" if index == "0" else "终止年份"))
+        else:
+            words.append(_BY_PARENT.get((parent, key)) or _FIELD_WORDS.get(key, key)
+                         + (f"第{int(index) + 1}项" if index else ""))
+        parent = key
+    return "的".join(words)
+
+
+def describe_problem(path: str, line: int | None, message: str, value: object) -> str:
+    """One problem as the CLI prints it: 第4项任务的牵头单位（measures[3].lead，第57行）：
+    不在单位列表（agencies）中（值：“市不存在局”）."""
+    where = "，".join(p for p in (path, f"第{line}行" if line else "") if p)
+    place = f"{path_words(path)}（{where}）" if path else where
+    shown = "" if value is None or isinstance(value, (dict, list)) else f"（值：“{value}”）"
+    return f"{place}：{message}{shown}" if place else f"{message}{shown}"
+
+
+def _chinese(err: ErrorDetails, path: str) -> str:
+    """A pydantic validation error as a Chinese sentence (the check it failed)."""
+    kind, ctx = err["type"], err.get("ctx", {})
+    if kind == "missing":
+        return "缺少此项（必填）"
+    if kind == "extra_forbidden":
+        return "不是任务目录的字段（请删除，或检查拼写）"
+    if kind == "string_too_short":
+        return "不能为空" if ctx.get("min_length") == 1 else f"至少须有{ctx.get('min_length')}个字"
+    if kind == "string_too_long":
+        return f"不能超过{ctx.get('max_length')}个字"
+    if kind == "too_short":
+        return f"至少须有{ctx.get('min_length')}项"
+    if kind == "too_long":
+        return f"最多{ctx.get('max_length')}项"
+    if kind == "string_pattern_mismatch":
+        return ("编号只能由数字、字母、汉字、点、短横线和括号组成，不超过20个字"
+                if not path.startswith("indicators") else "指标编号应为 I 加数字，如 I1")
+    if kind in ("literal_error", "enum"):
+        return f"只能是 {ctx.get('expected', '')}".replace(" or ", " 或 ")
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    simple = {"string_type": "应为文字（加引号）", "int_type": "应为整数", "int_parsing": "应为整数",
+              "int_from_float": "应为整数", "float_type": "应为数字", "float_parsing": "应为数字",
+              "bool_type": "应为 true 或 false", "bool_parsing": "应为 true 或 false",
+              "list_type": "应为列表（[…]）", "tuple_type": "应为列表（[…]）",
+              "dict_type": "应为对象（{…}）", "model_type": "应为对象（{…}）",
+              "model_attributes_type": "应为对象（{…}）", "date_type": "应为日期，如 2018-12-12",
+              "date_parsing": "应为日期，如 2018-12-12",
+              "date_from_datetime_parsing": "应为日期，如 2018-12-12",
+              "date_from_datetime_inexact": "应为日期（不含时间），如 2018-12-12",
+              "greater_than_equal": f"不能小于 {ctx.get('ge')}",
+              "less_than_equal": f"不能大于 {ctx.get('le')}"}
+    return simple.get(kind, f"取值无效（{err['msg']}）")
 
 
 def _pointer(path: str) -> str:
@@ -269,8 +339,8 @@ def validate_catalog_text(text: str, source: str = "catalog") -> Catalog:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CatalogError([(source, exc.lineno, f"不是有效的 JSON（{json_reason_in_chinese(exc.msg)}）",
-                             None)]) from exc
+        raise CatalogError([("", exc.lineno, f"第{exc.colno}列附近不是有效的 JSON 格式（请检查引号、"
+                                             "逗号和括号是否齐全、成对）", None)], source) from exc
     lines = json_source_map.calculate(text)
 
     def line_of(path: str) -> int | None:
@@ -300,11 +370,11 @@ def validate_catalog_text(text: str, source: str = "catalog") -> Catalog:
             loc = tuple(p for p in err["loc"] if not isinstance(p, str) or p in _field_names()
                         or err["type"] == "extra_forbidden")  # the unknown key, named
             path = _dotted(loc)
-            problems.append((path, line_of(path), _in_chinese(err), value_at(loc)))
-        raise CatalogError(problems) from exc
+            problems.append((path, line_of(path), _chinese(err, path), value_at(loc)))
+        raise CatalogError(problems, source) from exc
     cross = catalog.cross_check()
     if cross:
-        raise CatalogError([(p, line_of(p), msg, v) for p, msg, v in cross])
+        raise CatalogError([(p, line_of(p), msg, v) for p, msg, v in cross], source)
     return catalog
 
 

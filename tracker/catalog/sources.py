@@ -1,7 +1,8 @@
 """A published document read into its paragraphs, whatever file it came in (issue 13).
 
 Plain text in UTF-8 (with or without a byte-order mark), UTF-16 with its mark, or GB18030
-(which includes GBK and GB2312), and Word .docx files (each paragraph's text, in order, via python-docx).
+(which includes GBK and GB2312), and Word .docx files (each paragraph's text, in order, via
+python-docx; .doc and WPS .wps converted to .docx by LibreOffice when it is installed).
 One line of text, or one Word paragraph, is one paragraph; each keeps its number so a
 refusal can name it (第 N 行 / 第 N 段). Anything else is refused with a Chinese reason,
 never a traceback: an .xlsx or .csv table goes to `tracker catalog import`.
@@ -14,6 +15,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracker.exchange.convert import NO_CONVERTER, Converter
+from tracker.exchange.package import OLE_MAGIC
 from tracker.ops.files import os_reason
 
 _BOM = b"\xef\xbb\xbf"
@@ -70,17 +73,19 @@ def decode_text(data: bytes, name: str = "文件") -> tuple[str, str]:
                           "编码的纯文本") from None
 
 
-def read_source(path: Path) -> Source:
-    """Read `path` (.txt or any text file, or .docx) into paragraphs.
+def read_source(path: Path, converter: Converter = NO_CONVERTER) -> Source:
+    """Read `path` (.txt or any text file, .docx; .doc or .wps converted to .docx by
+    LibreOffice through `converter`) into paragraphs.
 
     Raises SourceError (Chinese, naming the file) for a missing or unreadable file, an
-    unknown encoding, a damaged .docx, or a table/legacy format this reader does not take.
+    unknown encoding, a damaged .docx, a legacy Word document that cannot be converted,
+    or a table format this reader does not take.
     """
     name = path.name
     suffix = path.suffix.lower()
     if suffix in {".xlsx", ".xls", ".csv", ".et"}:
         raise SourceError(f"{name}：这是表格文件，请用 tracker catalog import 导入任务分工表")
-    if suffix in {".doc", ".wps", ".pdf"}:
+    if suffix == ".pdf":
         raise SourceError(f"{name}：不支持 {suffix} 格式，请在 Word/WPS 中另存为 .docx 或纯文本")
     try:
         size = path.stat().st_size
@@ -94,7 +99,14 @@ def read_source(path: Path) -> Source:
         raise SourceError(f"{name}：这是文件夹，不是文件") from None
     except OSError as exc:
         raise SourceError(f"{name}：无法读取（{os_reason(exc)}）") from None
-    if suffix == ".docx" or data.startswith(b"PK\x03\x04"):
+    if suffix in {".doc", ".wps"} or data.startswith(OLE_MAGIC):
+        from tracker.catalog.word_text import as_docx
+
+        data = as_docx(data, suffix, converter, lambda reason: SourceError(f"{name}：{reason}"))
+        if not data.startswith(b"PK\x03\x04"):
+            raise SourceError(f"{name}：不是有效的 Word 文档（文件可能已损坏，或是改了扩展名的其他格式），"
+                              "请在 Word/WPS 中重新另存为 .docx")
+    if suffix in {".docx", ".doc", ".wps"} or data.startswith(b"PK\x03\x04"):
         return Source(name, docx_paragraphs(data, name), unit="段", encoding="docx")
     text, encoding = decode_text(data, name)
     return Source(name, text.splitlines(), unit="行", encoding=encoding)
@@ -102,8 +114,10 @@ def read_source(path: Path) -> Source:
 
 def docx_paragraphs(data: bytes, name: str = "文件") -> list[str]:
     """The text of each body paragraph of a .docx, in order (tables are not read here),
-    each automatically numbered paragraph with its number as Word shows it (一、 （一） 1.,
-    `word_numbering`), since a plan's levels are often Word lists rather than typed.
+    as Word shows it with tracked changes accepted (`word_text`: insertions, smart tags,
+    content controls and fields read), each automatically numbered paragraph with its
+    number as Word shows it (一、 （一） 1., `word_numbering`), since a plan's levels are
+    often Word lists rather than typed.
 
     Raises SourceError when the file is not a readable Word document, or names the
     paragraph (第N段) whose automatic number cannot be written out.
@@ -119,13 +133,14 @@ def docx_paragraphs(data: bytes, name: str = "文件") -> list[str]:
     except Exception as exc:  # lxml and zip errors of a damaged package
         raise SourceError(f"{name}：无法读取 .docx 文档（{type(exc).__name__}），请重新另存") from None
     from tracker.catalog.word_numbering import Unrendered, numbering_labels
+    from tracker.catalog.word_text import PARAGRAPH, blocks, paragraph_text
 
     labels = numbering_labels(document)
     texts = []
-    for number, paragraph in enumerate(document.paragraphs, start=1):
-        label = labels.get(paragraph._p, "")
+    for number, p in enumerate(blocks(document.element.body, PARAGRAPH), start=1):
+        label = labels.get(p, "")
         if isinstance(label, Unrendered):
             raise SourceError(f"{name}：第{number}段为 Word 自动编号，系统无法确定其显示的编号"
                               f"（{label.reason}）；请在 Word/WPS 中将自动编号改为手工输入的文字后再导入")
-        texts.append(label + paragraph.text)
+        texts.append(label + paragraph_text(p))
     return texts

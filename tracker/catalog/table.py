@@ -15,12 +15,16 @@ The reader:
    sheet or table not read is named in the report with the reason, never dropped silently;
 3. reads each row below the header: a row holding one text only (一、加快推进… merged
    across the table) starts a 部分; a row whose only content is a merged cell from the
-   rows above is blank; every other row is a task. Hidden rows and columns are read and
-   listed in the report (隐藏行 / 隐藏列), as an office that hides finished tasks still
-   tracks them;
-4. builds a schema-2 `Catalog`: lead and co through `phrases.read_agencies` (district
-   phrases share the task with the plan's districts, generic phrases are flagged),
-   完成时限 through `deadlines.parse_deadline`, each agency's kind guessed from its name.
+   rows above is blank; a note (注：…, 说明：…), a total (合计) and the template's example
+   row (编号 示例) are no tasks and are named in the report; every other row is a task.
+   Without a 部分 column or heading row a task's 部分 is empty, never made up. Hidden rows
+   and columns are read and listed in the report (隐藏行 / 隐藏列), as an office that hides
+   finished tasks still tracks them;
+4. builds a schema-2 `Catalog`: lead and co through `phrases.read_agencies` and
+   `leads.lead_of` (district phrases share the task with the plan's districts, generic
+   phrases are flagged; a lead cell naming no agency, 各区人民政府, is the office's, flagged),
+   完成时限 through `deadlines.deadline_and_flag` (what is no single day is flagged with its
+   words), each agency's kind guessed from its name; all as `catalog parse` reads a text.
 
 Every problem is collected and raised at once (`TableImportError`), each naming the
 sheet (or the Word table), row and column with the reason in Chinese. Text from cells is
@@ -30,14 +34,15 @@ writer of the tracker writes strings as strings).
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
+from tracker.catalog.deadlines import deadline_and_flag
 from tracker.catalog.kinds import guess_agency_kind
+from tracker.catalog.leads import lead_of
 from tracker.catalog.parse import extract_targets
 from tracker.catalog.phrases import (
     SOME_DISTRICTS,
@@ -53,11 +58,11 @@ from tracker.catalog.schema import (
     Flag,
     Measure,
     PlanInfo,
+    describe_problem,
 )
 from tracker.catalog.table_cells import (
     HEADING_NUMBER,
     LABELLED,
-    deadline_cell,
     district_cell,
     heading,
     names_clause,
@@ -75,18 +80,21 @@ from tracker.catalog.table_grids import (
     refuse,
 )
 from tracker.catalog.table_header import Chosen, Columns, choose_grids
-from tracker.catalog.table_layout import GUIDE_SHEET, HEADER, normal_header
+from tracker.catalog.table_layout import GUIDE_SHEET, HEADER, may_be_text, normal_header
+from tracker.catalog.table_template import EXAMPLE
 from tracker.exchange.convert import NO_CONVERTER, Converter
 
 __all__ = ["MAX_BYTES", "Problem", "ReadPart", "TableImport", "TableImportError", "import_table",
            "read_grids"]
 
-DEFAULT_SECTION = "重点任务"  # the 部分 of tasks when the table has none
+DEFAULT_SECTION = ""  # the 部分 of tasks when the table has none: never made up
 MAX_NAME = 40  # a longer "agency name" is a sentence in the wrong column
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # a sheet name that says nothing of its tasks' part (Sheet1, 附件2, 表1, 任务分工表)
 _GENERIC_SHEET = re.compile(r"(?i)^(?:sheet|工作表|附件|附表|表|清单)?\s*[\d一二三四五六七八九十]*$"
                             r"|分工|任务表|任务清单|台账")
+# a sheet continuing the one before (续表, 续表2): its tasks go on in that sheet's part
+_CONTINUED_SHEET = re.compile(r"^(?:附表\s*)?续表\s*[\d一二三四五六七八九十]*$")
 
 
 # ---------------------------------------------------------------- the result
@@ -105,12 +113,14 @@ class ReadPart:
 @dataclass
 class TableImport:
     """A table read: its catalog, the sheets or Word tables read (`parts`, in file order),
-    and the report's notes for the office (sheets and tables not read and why, hidden rows
-    and columns read, columns not read, a CSV's separator)."""
+    the report's notes for the office (sheets and tables not read and why, hidden rows
+    and columns read, columns not read, a CSV's separator) and its warnings, shown
+    prominently (every task without its text while a column holding text was not read)."""
 
     catalog: Catalog
     parts: list[ReadPart]
     notes: list[str]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def place(self) -> str:
@@ -131,9 +141,10 @@ class TableImport:
 
 
 def _start_section(chosen: Chosen, several_sheets: bool, section: str) -> str:
-    """The 部分 a grid's tasks have before any heading row: the table's it continues; the
-    sheet's name when tasks are on several sheets named by part; else DEFAULT_SECTION."""
-    if chosen.continues:
+    """The 部分 a grid's tasks have before any heading row: the table's it continues (a
+    Word table split, a sheet named 续表); the sheet's name when tasks are on several sheets
+    named by part; else none (empty)."""
+    if chosen.continues or _CONTINUED_SHEET.match(chosen.grid.name.strip()):
         return section
     name = chosen.grid.name.strip()
     if several_sheets and chosen.grid.letters and name and not _GENERIC_SHEET.search(name):
@@ -187,6 +198,8 @@ def import_table(data: bytes, filename: str, plan: PlanInfo | None,
     parts: list[ReadPart] = []
     read_notes: list[str] = []
     empty: list[Chosen] = []
+    unread_text: list[str] = []  # columns not read that hold text in task rows
+    skipped: list[str] = []  # the notes on rows that are no task (注：…, 合计, the example)
     section = DEFAULT_SECTION
     for one in chosen:
         grid, columns = one.grid, one.columns
@@ -194,11 +207,14 @@ def import_table(data: bytes, filename: str, plan: PlanInfo | None,
         problems.extend(row_problems)
         section, tasks = builder.read(grid, columns, rows,
                                       _start_section(one, several_sheets, section))
+        skipped_here = [row.cells["note"] for kind, row in rows if kind == "skipped"]
+        skipped += skipped_here
         if tasks == 0 and not columns.continued:
             empty.append(one)
             continue
         parts.append(ReadPart(grid.place, columns.header_row, tasks))
         read_notes.extend(grid.notes)
+        read_notes.extend(skipped_here)
         if grid.hidden:
             read_notes.append(f"{grid.place}为隐藏工作表，已读取")
         hidden_rows = [row.number for _, row in rows if row.number in grid.hidden_rows]
@@ -212,10 +228,17 @@ def import_table(data: bytes, filename: str, plan: PlanInfo | None,
         if columns.ignored:
             read_notes.append(("" if len(chosen) == 1 else grid.place)
                               + f"未读取的列：{'、'.join(columns.ignored)}")
+        unread_text += [f"{'' if len(chosen) == 1 else grid.place}“{label}”"
+                        for col, label in zip(columns.ignored_cols, columns.ignored, strict=True)
+                        if may_be_text(label) and any(
+                            kind == "task" and col < len(grid_row.raw_values)
+                            and cell_text(grid_row.raw_values[col])
+                            for kind, grid_row in rows)]
     if builder.tasks == 0 and not problems:
         first = chosen[0]
         problems.append(Problem(first.grid.place, None, None,
                                 f"表头（第{first.columns.header_row}行）下没有任务行"))
+        problems += [Problem("", None, None, note) for note in skipped]
     catalog = builder.catalog()
     if problems or plan is None or catalog is None:
         raise TableImportError(problems)
@@ -225,7 +248,11 @@ def import_table(data: bytes, filename: str, plan: PlanInfo | None,
                  if k and one.columns.continued}
     notes += [f"{one.grid.place}未读取：表头（第{one.columns.header_row}行）下没有任务行"
               for one in empty if id(one.grid) not in continued]
-    return TableImport(catalog, parts, read_notes + notes)
+    warnings = []
+    if unread_text and not any(m.text for m in catalog.measures):
+        warnings.append(f"全部 {len(catalog.measures)} 项任务的任务内容均为空，而{'、'.join(unread_text)}"
+                        "列有内容但未读取；如该列是任务内容（具体措施），请将其表头改为“任务内容”后重新导入")
+    return TableImport(catalog, parts, read_notes + notes, warnings)
 
 
 @dataclass
@@ -234,11 +261,14 @@ class _Row:
     cells: dict[str, str]
     raw: dict[str, Any]
     bad: frozenset[str] = frozenset()  # fields whose cell is refused already (a formula)
+    raw_values: list[Any] = field(default_factory=list)  # every cell of the row
 
 
 def _rows(grid: Grid, columns: Columns) -> tuple[list[tuple[str, _Row]], list[Problem]]:
-    """The rows below the header as ("part", row) for a heading, ("task", row) for a task;
-    cell problems (formulas, error values, Word numbering not written) in the columns read."""
+    """The rows below the header as ("part", row) for a heading, ("task", row) for a task,
+    ("skipped", row) for a row that is no task, with the report's note as its "note" cell
+    (a 注：/说明： row, a 合计 row, the template's example row); cell problems (formulas,
+    error values, Word numbering not written) in the columns read of the other rows."""
     problems: list[Problem] = []
     for role, cols in columns.duplicates:
         names = "、".join(grid.column_name(c) for c in cols)
@@ -253,6 +283,11 @@ def _rows(grid: Grid, columns: Columns) -> tuple[list[tuple[str, _Row]], list[Pr
         cells = {f: cell_text(values[c]) if c < len(values) else ""
                  for f, c in columns.index.items()}
         raw = {f: values[c] if c < len(values) else None for f, c in columns.index.items()}
+        first = next((c for c, v in enumerate(values) if cell_text(v)), -1)
+        lead_text = cell_text(values[first]) if first >= 0 else ""
+        if (skipped := _not_a_task(grid, number, lead_text, cells)) is not None:
+            out.append(("skipped", _Row(number, {"note": skipped}, {})))
+            continue
         bad: set[str] = set()
         for f, c in columns.index.items():
             if (reason := grid.bad_cells.get((number, c))) is not None:
@@ -272,14 +307,36 @@ def _rows(grid: Grid, columns: Columns) -> tuple[list[tuple[str, _Row]], list[Pr
         # a heading: one text, merged across the row, or numbered as a part (一、…) alone
         # in the first, 编号 or 部分 column; a task missing its cells stays a task (refused)
         across = any(grid.origin.get((number, c), (0, 0))[0] == number for c in range(len(values)))
-        first = next((c for c, v in enumerate(values) if cell_text(v)), -1)
         if len(texts) == 1 and _CJK.search(next(iter(texts))) and (across or (
                 HEADING_NUMBER.match(next(iter(texts)))
                 and first in (0, columns.index.get("code"), columns.index.get("part")))):
             out.append(("part", _Row(number, {"part": next(iter(texts))}, {})))
             continue
-        out.append(("task", _Row(number, cells, raw, frozenset(bad))))
+        out.append(("task", _Row(number, cells, raw, frozenset(bad), values)))
     return out, problems
+
+
+# a note under or inside the table (注：1.各牵头单位…; 说明：…; 备注：…), never a part
+_NOTE_ROW = re.compile(r"^(?:注|备注|说明|附注|填表说明)\s*"
+                       r"(?:[:：]|[0-9０-９一二三四五六七八九十]+[、.．:：]|$)")
+_TOTAL_ROW = re.compile(r"^(?:合|小|总|共)\s*计\s*(?:[:：].*)?$", re.S)
+_EXAMPLE_CODE = re.compile(r"^(?:示例|例)\s*[0-9０-９一二三四五六七八九十]*$")
+
+
+def _not_a_task(grid: Grid, number: int, first: str, cells: dict[str, str]) -> str | None:
+    """Why row `number` is no task, as the report's note, or None: its first text is a
+    note (注：…, 说明：…), a total (合计, 小计), or it is the template's example row (its
+    编号 reads 示例, or its task is the template's example task word for word)."""
+    where = f"{grid.place}第{number}行"
+    if _NOTE_ROW.match(first):
+        shown = first.replace("\n", " ")
+        return f"{where}为表注，未作为任务或部分读取：“{shown[:60]}{'…' if len(shown) > 60 else ''}”"
+    if _TOTAL_ROW.match(first):
+        return f"{where}为合计行，未作为任务读取"
+    if _EXAMPLE_CODE.match(cells.get("code", "")) or (
+            cells.get("title") == EXAMPLE["title"] and cells.get("text") == EXAMPLE["text"]):
+        return f"{where}为模板的示例行，未作为任务读取"
+    return None
 
 
 class _Builder:
@@ -315,10 +372,15 @@ class _Builder:
             problems.append(Problem(place, row.number, col(f) if f else None, message))
 
         code_col = columns.index.get("code")
+        office = plan.supervision_office if plan is not None else None
+        issued = plan.issued if plan is not None else None
+        period = plan.period if plan is not None else None
         tasks = 0
         for kind, row in rows:
             if kind == "part":
                 section = heading(row.cells["part"])
+                continue
+            if kind == "skipped":
                 continue
             tasks += 1
             c = row.cells
@@ -368,24 +430,28 @@ class _Builder:
             if columns.lead_is_responsible and (m := LABELLED.match(lead_text)):
                 lead_text, co_text = names_clause(m["lead"]), "、".join(
                     t for t in (names_clause(m["co"] or ""), co_text) if t)
-            lead_read, co_read = read_agencies(lead_text), read_agencies(co_text)
+            lead_read = read_agencies(lead_text, districts)
+            co_read = read_agencies(co_text, districts)
+            read_flags = [Flag(field="districts" if SOME_DISTRICTS.match(phrase) else f,  # type: ignore[arg-type]
+                               phrase=phrase, reason=reason)
+                          for f, read in (("lead", lead_read), ("co", co_read))
+                          for phrase, reason in read.flags]
             lead = ""
             co: list[str] = []
             if not lead_text:
                 if "lead" not in row.bad:
                     problem(row, "lead", "牵头单位为空")
                 ok = False
-            elif not lead_read.names:
-                problem(row, "lead", f"牵头单位“{lead_text[:30]}”未写明具体单位；请填写一个具体的牵头单位"
-                                     "（泛指的有关部门、各区人民政府等可写入配合单位或区县列）")
-                ok = False
             else:
-                lead = lead_read.names[0]
-                co = list(lead_read.names[1:])
-                if co and not columns.lead_is_responsible:
-                    flags.append(Flag(field="lead", phrase=lead_text,
-                                      reason=f"牵头单位列写有多个单位，以第一个“{lead}”为牵头单位，"
-                                             "其余列为配合单位；如有不同请修改"))
+                # the name marked （牵头）, else the first; none named (各区人民政府): the
+                # office stands in, flagged, as the text parser does (`leads`)
+                found = lead_of(lead_read, co_read, office, lead_text, read_flags,
+                                several_named=not columns.lead_is_responsible,
+                                districts=districts)
+                lead, read_flags = found.name, found.flags
+                leader = lead_read.marked_lead or co_read.marked_lead or next(
+                    iter(lead_read.names), None)  # as written, before matching a district
+                co = [n for n in lead_read.names if n not in (leader, lead)]
             for name in co_read.names:
                 if name != lead and name not in co:
                     co.append(name)
@@ -398,10 +464,7 @@ class _Builder:
             if lead_text and len(lead_read.names) > 1 and any(len(n) > MAX_NAME
                                                               for n in lead_read.names[1:]):
                 ok = False
-            for f, read in (("lead", lead_read), ("co", co_read)):
-                for phrase, reason in read.flags:
-                    field_ = "districts" if SOME_DISTRICTS.match(phrase) else f
-                    flags.append(Flag(field=field_, phrase=phrase, reason=reason))  # type: ignore[arg-type]
+            flags.extend(read_flags)
             # 区县
             rule = "all" if "all" in (lead_read.districts, co_read.districts) else (
                 "some" if "some" in (lead_read.districts, co_read.districts) else "none")
@@ -430,17 +493,12 @@ class _Builder:
             elif rule == "some" and named and set(named) == set(districts):
                 rule, named = "all", []
             # 完成时限
+            # 完成时限: read as the text parser reads it (`deadlines.read_deadline`); what
+            # is no single day (每季度末, 汛期前, in stages) is flagged with its words
             deadline: Deadline | None = None
-            raw_deadline = row.raw.get("deadline")
-            if isinstance(raw_deadline, (dt.datetime, dt.date)):
-                day = raw_deadline.date() if isinstance(raw_deadline, dt.datetime) else raw_deadline
-                deadline = Deadline(text=cell_text(day), kind="date", due=day)
-            elif c.get("deadline"):
-                deadline, flag, message = deadline_cell(c["deadline"])
-                if message:
-                    problem(row, "deadline", message)
-                    ok = False
-                if flag:
+            if words := c.get("deadline", ""):
+                deadline, flag = deadline_and_flag(words, issued=issued, period=period)
+                if flag is not None:
                     flags.append(flag)
             # 关联指标
             for phrase in split_clause(c.get("indicators", "").replace("\n", "、")):
@@ -478,6 +536,6 @@ class _Builder:
         catalog = Catalog(schema_version=SCHEMA_VERSION, plan=self.plan, agencies=agencies,
                           measures=self.measures)
         for path, message, value in catalog.cross_check():  # guarded above; a last check
-            self.problems.append(Problem("", None, None,
-                                         f"目录检查未通过：{path} {message}（{value}）"))
+            self.problems.append(Problem("", None, None, "目录检查未通过："
+                                         + describe_problem(path, None, message, value)))
         return None if self.problems else catalog

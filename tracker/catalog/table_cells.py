@@ -1,5 +1,6 @@
 """One cell of a 任务分工表 read as its field (issue 13, item 1): a 编号, a 部分 heading, a
-task written in one cell, names on their own lines, a 区县 cell, a 完成时限 cell.
+task written in one cell, names on their own lines, a 区县 cell (a 完成时限 cell is
+`deadlines.deadline_and_flag`'s, as in the text plans).
 
 Pure functions of the cell's text (and the plan's districts), used by `table`; the
 refusals they return are Chinese sentences the importer attaches to the cell.
@@ -9,9 +10,8 @@ from __future__ import annotations
 
 import re
 
-from tracker.catalog.deadlines import DeadlineError, parse_deadline
 from tracker.catalog.phrases import DISTRICT_PHRASE, SOME_DISTRICTS, match_district, split_clause
-from tracker.catalog.schema import Deadline, Flag
+from tracker.catalog.schema import Flag
 
 HEADING_NUMBER = re.compile(
     r"^(?:第[一二三四五六七八九十百零〇\d]+(?:部分|章|篇|节)\s*|[一二三四五六七八九十百零〇]+[、.．]\s*"
@@ -81,18 +81,6 @@ def _match_district(name: str, districts: list[str]) -> str | None:
         return found
     starts = [d for d in districts if d.startswith(name)]
     return starts[0] if len(starts) == 1 else None
-
-
-def deadline_cell(text: str) -> tuple[Deadline | None, Flag | None, str | None]:
-    """A 完成时限 cell: (deadline, None, None); or, for a deadline in stages (2018年底前启动，
-    2020年底前完成) that no single date states, (None, a flag, None); or the refusal."""
-    try:
-        return parse_deadline(text), None, None
-    except DeadlineError as exc:
-        if len(re.findall(r"\d{4}年|每年|长期", text)) > 1 or re.search(r"[，,；;\n]", text.strip()):
-            return None, Flag(field="deadline", phrase=text.strip()[:100],
-                              reason="完成时限分阶段表述，系统未读成单一时限，请督查室确定跟踪的时限"), None
-        return None, None, str(exc)
 
 
 def split_title(text: str) -> tuple[str, str]:

@@ -11,7 +11,8 @@ returns every sheet and every table, in the file's order, as a `Grid`:
 - a formula or an error value is kept as a problem of its cell, never evaluated;
 - Word's automatic numbering (a 序号 column numbered by Word, not typed) is written into
   the cell as Word shows it (`word_numbering`); a number it cannot write is a problem of
-  its cell;
+  its cell; a Word cell's text is read as Word shows it with tracked changes accepted
+  (`word_text`), and a row deleted as a tracked change is not read;
 - a chart sheet is a grid with `unreadable` set.
 
 What the caller does with the grids (which hold the task table) is `table.import_table`'s.
@@ -31,6 +32,14 @@ from typing import Any
 
 from tracker.catalog.table_layout import normal_header, role_of
 from tracker.catalog.word_numbering import Unrendered, numbering_labels
+from tracker.catalog.word_text import (
+    PARAGRAPH,
+    TABLE,
+    as_docx,
+    blocks,
+    deleted_row,
+    paragraph_text,
+)
 from tracker.exchange.convert import NO_CONVERTER, ConversionRefused, Converter
 from tracker.exchange.package import (
     OLE_MAGIC,
@@ -171,9 +180,10 @@ def _fill_merges(grid: Grid, merges: list[tuple[int, int, int, int]]) -> None:
 
 def read_grids(data: bytes, filename: str, converter: Converter = NO_CONVERTER) -> list[Grid]:
     """The file's sheets or tables as grids, in the file's order, by the file name's ending
-    (.xlsx/.xlsm/.xls/.et, .csv/.txt, .docx). Raises TableImportError for a file of another
-    type, too large, corrupt, password-protected, legacy Word, or a CSV in an unknown
-    encoding."""
+    (.xlsx/.xlsm/.xls/.et, .csv/.txt, .docx; .doc/.wps through LibreOffice, `converter`).
+    Raises TableImportError for a file of another type, too large, corrupt,
+    password-protected, legacy Excel or Word that cannot be converted, or a CSV in an
+    unknown encoding."""
     suffix = PurePath(filename).suffix.lower()
     if len(data) > MAX_BYTES:
         raise refuse(f"文件过大（超过 {MAX_BYTES // 1024 // 1024} MB）；任务分工表通常只有几百 KB")
@@ -185,11 +195,8 @@ def read_grids(data: bytes, filename: str, converter: Converter = NO_CONVERTER) 
         return _read_xlsx(data, converter)
     if suffix in (".csv", ".txt"):
         return [_read_csv(data)]
-    if suffix == ".docx":
-        return _read_docx(data)
-    if suffix in (".doc", ".wps", ".wpt", ".dot"):
-        raise refuse("这是旧版 Word（.doc）或 WPS 文字（.wps）格式的文件，系统无法直接读取；"
-                     "请另存为 .docx（Word 文档）后再导入")
+    if suffix in (".docx", ".doc", ".wps", ".wpt", ".dot"):
+        return _read_docx(as_docx(data, suffix, converter, refuse))
     raise refuse(f"不支持的文件类型“{suffix or filename}”；请使用 Excel（.xlsx）、CSV（.csv）"
                  "或 Word（.docx）格式的任务分工表（可用 tracker catalog template 生成模板）")
 
@@ -336,20 +343,21 @@ def _read_csv(data: bytes) -> Grid:
 
 def _read_docx(data: bytes) -> list[Grid]:
     import docx
+    from docx.table import Table
 
-    if data.startswith(OLE_MAGIC):
-        raise refuse("这是旧版 Word（.doc）或 WPS 文字格式的文件，系统无法直接读取；"
-                     "请另存为 .docx（Word 文档）后再导入")
     try:
         document = docx.Document(io.BytesIO(data))
         labels = numbering_labels(document)
         grids = []
-        for t_index, table in enumerate(document.tables, start=1):
+        tables = [Table(tbl, document._body) for tbl in blocks(document.element.body, TABLE)]
+        for t_index, table in enumerate(tables, start=1):
             grid = Grid(place=f"第{t_index}个表格", letters=False)
             first_seen: dict[Any, tuple[int, int]] = {}
             for number, row in enumerate(table.rows, start=1):
                 if number > MAX_ROWS:
                     break
+                if deleted_row(row._tr):
+                    continue  # deleted as a tracked change: not in the table Word shows
                 values: list[Any] = [None] * row.grid_cols_before
                 for cell in row.cells:
                     col = len(values)
@@ -360,14 +368,14 @@ def _read_docx(data: bytes) -> list[Grid]:
                     if seen != (number, col):
                         grid.origin[(number, col)] = seen
                     texts = []
-                    for p in cell.paragraphs:
-                        label = labels.get(p._p, "")
+                    for p in blocks(cell._tc, PARAGRAPH):
+                        label = labels.get(p, "")
                         if isinstance(label, Unrendered):
                             grid.bad_cells[(number, col)] = (
                                 f"为 Word 自动编号，系统无法确定其显示的编号（{label.reason}）；"
                                 "请在 Word/WPS 中将自动编号改为手工输入的文字后再导入")
                             label = ""
-                        texts.append(label + p.text)
+                        texts.append(label + paragraph_text(p))
                     values.append("\n".join(texts))
                 grid.rows.append((number, values))
             grids.append(grid)

@@ -26,7 +26,8 @@ class Columns:
     data_from: int  # position in grid.rows of the first row below the header
     header_row: int  # the header's (last) row number
     lead_is_responsible: bool = False
-    ignored: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # headers not read, as written
+    ignored_cols: list[int] = field(default_factory=list)  # their column indices
     duplicates: list[tuple[str, list[int]]] = field(default_factory=list)
     continued: bool = False  # a Word table read with the columns of the table before it
 
@@ -36,25 +37,26 @@ class Columns:
 
     def continuing(self) -> Columns:
         """These columns for a table that continues this one without a header of its own."""
-        return replace(self, data_from=0, header_row=0, ignored=[], duplicates=[],
-                       continued=True)
+        return replace(self, data_from=0, header_row=0, ignored=[], ignored_cols=[],
+                       duplicates=[], continued=True)
 
 
-def resolve_columns(labels: dict[int, str]) -> tuple[dict[str, int], bool, list[str],
+def resolve_columns(labels: dict[int, str]) -> tuple[dict[str, int], bool,
+                                                    list[tuple[int, str]],
                                                     list[tuple[str, list[int]]]]:
     """Fields of the columns whose (normalised) headers are `labels` (index -> header).
 
     重点任务 is the title when a text column exists, else the text; 责任单位 is the lead
     when no lead column exists (the first named leads, as 列第一位者为牵头单位), else the
-    co column. Returns (field -> index, whether the lead is a 责任单位 column, headers not
-    read, fields written twice with their columns)."""
+    co column. Returns (field -> index, whether the lead is a 责任单位 column, the columns
+    not read as (index, header), fields written twice with their columns)."""
     roles: dict[int, str] = {}
-    ignored: list[str] = []
+    ignored: list[tuple[int, str]] = []
     for col, label in sorted(labels.items()):
         role = role_of(label)
         if role is None:
             if label:
-                ignored.append(label)
+                ignored.append((col, label))
             continue
         roles[col] = role
     present = set(roles.values())
@@ -105,7 +107,8 @@ def find_columns(grid: Grid) -> Columns | None:
                 labels = merged
                 data_from, header_row = pos + 2, below_number
         header = {c: str(labels.get(c) or "") for c in index.values()}
-        return Columns(index, header, data_from, header_row, responsible, ignored, duplicates)
+        return Columns(index, header, data_from, header_row, responsible,
+                       [label for _, label in ignored], [c for c, _ in ignored], duplicates)
     return None
 
 

@@ -39,7 +39,8 @@ SYNONYMS: dict[str, set[str]] = {
     "title": {"任务名称", "任务标题", "事项", "工作事项", "事项名称", "任务简称", "标题", "名称"},
     "text": {"任务内容", "具体内容", "工作内容", "主要内容", "具体任务", "工作措施", "具体措施",
              "政策措施", "重点工作", "任务措施", "目标任务", "具体工作", "内容", "任务要求",
-             "工作要求", "主要措施", "工作任务内容", "任务描述"},
+             "工作要求", "主要措施", "工作任务内容", "任务描述", "具体工作措施", "主要举措",
+             "工作举措", "具体举措", "政策举措", "工作措施及要求"},
     "lead": {"牵头单位", "牵头部门", "牵头责任单位", "主责单位", "主办单位", "牵头", "牵头处室",
              "主责部门", "牵头单位（部门）"},
     "co": {"配合单位", "配合部门", "协办单位", "参与单位", "协同单位", "参加单位", "会同单位",
@@ -57,17 +58,33 @@ TASK_WORDS = {"重点任务", "任务", "主要任务", "工作任务", "重点�
 # a responsibility column that is the lead (first named leads) unless a lead column exists
 RESPONSIBLE_WORDS = {"责任单位", "责任部门", "负责单位", "承办单位", "责任主体", "责任处室",
                      "责任单位（部门）"}
-
+# a header not in the lists that still names the task text: 具体工作措施, 主要举措, 工作内容及要求,
+# 具体任务和目标 (offices compose these freely); never one naming agencies, dates or people
+_TEXT_LIKE = re.compile(r"(?:措施|举措)$|工作内容|具体任务|主要内容|任务内容")
+_NOT_TEXT = re.compile(r"单位|部门|处室|时限|时间|期限|领导|责任人|联系|指标|编号|序号|备注|进展|完成情况")
 
 
 def role_of(label: str) -> str | None:
     """The field a normalised header names: a field of `SYNONYMS`, "task" (重点任务: title
-    or text, by the other columns) or "responsible" (责任单位: lead or co); None if none."""
+    or text, by the other columns) or "responsible" (责任单位: lead or co); None if none.
+    A header outside the lists ending in 措施/举措 or holding 工作内容/具体任务/主要内容
+    (具体工作措施, 主要举措, 工作内容及要求) is the task text, unless it names agencies,
+    dates or people (具体任务牵头单位)."""
     if label in TASK_WORDS:
         return "task"
     if label in RESPONSIBLE_WORDS:
         return "responsible"
-    return next((f for f, words in SYNONYMS.items() if label in words), None)
+    known = next((f for f, words in SYNONYMS.items() if label in words), None)
+    if known is None and _TEXT_LIKE.search(label) and not _NOT_TEXT.search(label):
+        return "text"
+    return known
+
+
+def may_be_text(label: str) -> bool:
+    """Whether a column not read may hold the task text (具体做法, 实施路径), so an import
+    whose tasks have no text names it prominently; not a remark, contact, progress,
+    agency, date or person column (备注, 联系人, 完成情况)."""
+    return not _NOT_TEXT.search(label) and "说明" not in label and "情况" not in label
 
 
 _NOTE = re.compile(r"[（(][^（()）]*[)）]$")

@@ -3,7 +3,8 @@
 Excel: a 填表说明 sheet (what each column holds, the forms 区县 and 完成时限 take, the
 synonyms read, merged cells, several sheets) and the 任务分工表 sheet: the header row,
 column widths, an example row, input prompts and drop-downs (区县 offers 全部 / 有关 / 无
-but accepts named districts). The examples name no real place: agencies of the plan's
+but accepts named districts); the example row's 编号 reads 示例, so the importer skips it
+with a note. The examples name no real place: agencies of the plan's
 level (`--government`) and the plan's own districts (`--districts`) when given, else
 甲区、乙区. CSV: the header row only, UTF-8 with BOM so that Excel opens it as
 Chinese. Every text is written as a string: nothing becomes a formula.
@@ -23,16 +24,18 @@ from tracker.catalog.table_layout import COLUMNS, GUIDE_SHEET, HEADER, SHEET, SY
 WIDTHS = {"code": 8, "part": 16, "title": 22, "text": 44, "lead": 16, "co": 26,
           "districts": 14, "deadline": 14, "leader": 12, "indicators": 10}
 NEUTRAL_DISTRICTS = ("甲区", "乙区")  # the guide's example names when no list is given
+EXAMPLE_CODE = "示例"  # the example row's 编号: the importer skips the row it marks
 
 
 def example_row(government: str | None = None, districts: Sequence[str] = ()) -> dict[str, str]:
-    """The template's example task, by field: agencies and leader of the level of
+    """The template's example task, by field (its 编号 is EXAMPLE_CODE, which marks the row
+    for the importer to skip): agencies and leader of the level of
     `government` (a city's by default; a province's 省…厅 and 副省长, an autonomous
     region's, a district's or a county's own), never any real place's names. `districts`
     does not change the row (its 区县 cell reads 全部, whatever the list)."""
     prefix, office, deputy = _level(government)
     return {
-        "code": "1",
+        "code": EXAMPLE_CODE,
         "part": "加强基本公共服务",
         "title": "健全社会救助制度",
         "text": "完善最低生活保障制度，将符合条件的困难群众按规定纳入保障范围。",
@@ -69,7 +72,8 @@ def guide_lines(government: str | None = None, districts: Sequence[str] = ()) ->
         f"（本规划的全部 {len(districts)} 个区县）"
     return [
         "1. 每行填写一项任务；第一行为表头，请勿删改表头文字（可调整列宽，可删除不用的选填列）。",
-        "2. 第2行为示例，导入前请删除或改写为实际任务。",
+        f"2. 第2行为示例（编号为“{EXAMPLE_CODE}”），导入时跳过，不作为任务；"
+        "可删除，或保留并在其下方逐行填写实际任务。",
         "3. 编号按文件自身的编号填写（如 1、2.3、（一）），全表不得重复；"
         "各部分分别编号时请写成 1.1、2.1 等。",
         "4. 牵头单位只写一个具体单位；配合单位用顿号“、”分隔。单元格内换行分隔的单位也视为多个单位。",

@@ -15,7 +15,7 @@ agencies. A clause that names no agency at all (（各省级人民政府负责�
 still makes a task: the document does give it out, and the office must see it. Its lead is
 the plan's supervision office as the options name it (--supervision-office), which gathers
 the districts' answers until the office names a lead, else the placeholder
-`plan_text.PENDING_LEAD` （待明确）, never a city's office; the phrase is flagged on `lead`
+`leads.PENDING_LEAD` （待明确）, never a city's office; the phrase is flagged on `lead`
 saying so (decision for issue 13; the README of data/plans: every numbered measure with a
 clause becomes a task). A lead group written as 牵头 that names several agencies
 (牵头单位：A、B; A、B牵头) is flagged as the table importer flags a 牵头单位 cell with two

@@ -102,7 +102,8 @@ def catalog_import(
               f"{len(flags)} 处待督查室确定")
     if len(result.parts) == 1:
         where = f"表头在第{result.header_row}行" if result.header_row else "表头在上一个表格"
-        console.print(f"{escape(file.name)}（{escape(result.place)}，{where}）：" + counts,
+        place = f"{result.place}，" if result.place else ""  # a CSV file has no sheet
+        console.print(f"{escape(file.name)}（{escape(place)}{where}）：" + counts,
                       highlight=False, soft_wrap=True)
     else:
         console.print(f"{escape(file.name)}：{counts}；读取了 {len(result.parts)} 个工作表或表格：",
@@ -111,20 +112,41 @@ def catalog_import(
             where = f"表头在第{part.header_row}行" if part.header_row else "续上一个表格"
             console.print(f"  {escape(part.place)}（{where}）：{part.tasks} 项任务", highlight=False,
                           soft_wrap=True)
+    for warning in result.warnings:
+        console.print(f"[yellow]注意[/]：{escape(warning)}", highlight=False, soft_wrap=True)
     for note in result.notes:
         console.print(escape(note), highlight=False, soft_wrap=True)
     for code, flag in flags:
         console.print(f"  {escape(code)} {escape(flag.phrase)}：{escape(flag.reason)}",
                       highlight=False, soft_wrap=True)
+    # with --load, the file is written only once the catalog is loaded (a refused load
+    # leaves no file behind); it is written whole or not at all (a temporary file renamed)
+    if load:
+        _load(catalog, replace, now)
     if output is not None or not load:
         target = output or Path(f"{catalog.plan.id}.catalog.json")
         try:
-            target.write_text(dump_catalog(catalog), encoding="utf-8")
+            _write_whole(target, dump_catalog(catalog))
         except OSError as exc:
             raise _fail([f"无法写入 {target}：{_os_reason(exc)}"]) from None
         console.print(f"已写入 {escape(str(target))}", highlight=False)
-    if load:
-        _load(catalog, replace, now)
+
+
+def _write_whole(target: Path, text: str) -> None:
+    """`text` into `target` (UTF-8) whole or not at all: written beside it under a
+    temporary name, then renamed over it. Raises OSError."""
+    import os
+    import tempfile
+
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                     dir=target.parent if str(target.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _load(catalog: Any, replace: bool, now: str | None) -> None:

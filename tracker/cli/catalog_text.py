@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from tracker.cli.common import catalog_app, console, err, fail
+from tracker.cli.common import catalog_app, console, current_settings, err, fail
 from tracker.ops.files import os_reason
 
 
@@ -45,6 +45,7 @@ def catalog_parse(
     from tracker.catalog.schema import dump_catalog
     from tracker.catalog.sources import SourceError, read_source
     from tracker.catalog.text import TextParseError
+    from tracker.exchange.convert import Converter
 
     options, problems = read_cli_options(
         plan_id=plan_id, title=title, issuer=issuer, doc_number=doc_number, issued=issued,
@@ -56,8 +57,10 @@ def catalog_parse(
         problems.append(str(exc))
     if problems:
         raise fail("\n".join(problems))
+    settings = current_settings()
     try:
-        source = read_source(plan)
+        # a .doc or WPS .wps document goes through LibreOffice, as .xls does on import
+        source = read_source(plan, Converter.find(settings.soffice, settings.convert_timeout))
         result = parse_source(source, chosen, options)
     except SourceError as exc:
         raise fail(str(exc)) from None

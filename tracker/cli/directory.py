@@ -37,8 +37,8 @@ def catalog_validate(path: Annotated[Path | None, typer.Argument(
         catalog = load_catalog(path)
     except (CatalogError, OSError) as exc:
         raise fail(str(exc)) from exc
-    console.print(f"{path}：格式正确（任务 {len(catalog.measures)} 项，主要指标 "
-                  f"{len(catalog.indicators)} 项，单位 {len(catalog.agencies)} 个）", highlight=False)
+    console.print(f"{path}：有效（任务 {len(catalog.measures)} 项，主要指标 {len(catalog.indicators)} 项）",
+                  highlight=False, soft_wrap=True)
 
 
 @catalog_app.command("load")
@@ -259,8 +259,8 @@ def import_sheet_cmd(agency: str, path: Path,
                                   submitted_by="cli", now=parse_now(now), converter=converter)
         except (UploadError, ReportError, OSError) as exc:
             raise fail(f"{path} 未导入:\n{exc}") from exc
-    console.print(f"recorded {result.recorded} report(s): {result.on_time} on time, "
-                  f"{result.late} late")
+    console.print(f"已记录 {result.recorded} 项报送：按时 {result.on_time} 项，逾期 {result.late} 项",
+                  highlight=False)
 
 
 def _contact_table(session, ids: list[int], title: str):  # type: ignore[no-untyped-def]

@@ -133,7 +133,7 @@ def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> B
             "id": req.id, "light": lt, "period": period, "plan": plan_title, "plan_id": plan_id,
             "agency": agency, "position": position,
             "role": role, "measure_id": mid, "code": code or icode, "title": title or iname,
-            "section": section or INDICATORS,
+            "section": INDICATORS if mid is None else section,  # a measure's may be empty
             "due_on": req.due_on, "state": req.state, "level": req.level,
             "answered_at": req.answered_at, "late": req.answered_late,
             "days_overdue": overdue_days[req.due_on] if lt == "red" else 0,

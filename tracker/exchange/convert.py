@@ -1,11 +1,14 @@
-"""Legacy and Strict workbooks converted to an ordinary .xlsx by LibreOffice (issue 10, item 6).
+"""Legacy and Strict workbooks converted to an ordinary .xlsx, and legacy Word documents to
+.docx, by LibreOffice (issue 10, item 6; issue 13).
 
 Offices save sheets as .xls (old Excel), .et (WPS, the same binary format) or "Strict Open
 XML" (an Excel option openpyxl cannot read). When LibreOffice's `soffice` is installed
 (`TRACKER_SOFFICE`, default `soffice` on the PATH; empty: never convert), such a file is
 converted headless into a transitional .xlsx, which is then checked and read exactly as an
 upload would be (the same size, package and cell bounds). Without it the file is refused
-with `SAVE_AS_XLSX`.
+with `SAVE_AS_XLSX`. Word 97-2003 (.doc) and WPS 文字 (.wps) documents (a plan's text or its
+任务分工表) are converted the same way into a .docx (`to_docx`), else refused with
+`SAVE_AS_DOCX`.
 
 Each conversion runs in its own temporary folder with its own LibreOffice profile
 (`-env:UserInstallation`, so it never meets a desktop session's profile or lock), is killed
@@ -26,6 +29,8 @@ from pathlib import Path
 from tracker.ops.processes import run_bounded
 
 SAVE_AS_XLSX = "请在 Excel/WPS 中另存为 .xlsx（Excel 工作簿）后再上传"
+SAVE_AS_DOCX = "请在 Word/WPS 中另存为 .docx（Word 文档）后再导入"
+MAX_DOCX = 20 * 1024 * 1024  # a converted document meets the importers' own size bound
 MAX_PARALLEL = 1  # one LibreOffice at a time: each takes ~150 MB and a core for a second
 MAX_OUTPUT = 5 * 1024 * 1024  # the converted file meets the upload's own size bound
 _SLOTS = threading.BoundedSemaphore(MAX_PARALLEL)
@@ -68,26 +73,45 @@ class Converter:
         """
         if self.program is None:
             raise ConversionRefused(f"这是{what}格式的文件，本系统无法直接读取；{SAVE_AS_XLSX}")
+        return self._slotted(data, suffix, what, "xlsx:Calc Office Open XML", SAVE_AS_XLSX,
+                             MAX_OUTPUT, "请使用系统下载的模板，只填写其中的行")
+
+    def to_docx(self, data: bytes, suffix: str, what: str) -> bytes:
+        """The Word document `data` (a file whose name would end in `suffix`: ".doc" or
+        ".wps") saved again by LibreOffice as a .docx, to be read as any .docx is.
+
+        `what` names the format for the refusal ("旧版 Word（.doc）或 WPS 文字（.wps）").
+        Raises ConversionRefused when LibreOffice is absent, busy beyond the timeout, fails,
+        runs out of time, or writes more than MAX_DOCX bytes.
+        """
+        if self.program is None:
+            raise ConversionRefused(f"这是{what}格式的文件，本系统无法直接读取；{SAVE_AS_DOCX}")
+        return self._slotted(data, suffix, what, "docx:MS Word 2007 XML", SAVE_AS_DOCX,
+                             MAX_DOCX, "请删去文件中的图片等非文字内容后另存为 .docx 再导入")
+
+    def _slotted(self, data: bytes, suffix: str, what: str, target: str, save_as: str,
+                 limit: int, too_large: str) -> bytes:
         if not self.slots.acquire(timeout=self.timeout):
-            raise ConversionRefused(f"系统正忙于转换其他文件，请稍后重试，或{SAVE_AS_XLSX}")
+            raise ConversionRefused(f"系统正忙于转换其他文件，请稍后重试，或{save_as}")
         try:
-            return self._run(data, suffix, what)
+            return self._run(data, suffix, what, target, save_as, limit, too_large)
         finally:
             self.slots.release()
 
-    def _run(self, data: bytes, suffix: str, what: str) -> bytes:
+    def _run(self, data: bytes, suffix: str, what: str, target: str, save_as: str,
+             limit: int, too_large: str) -> bytes:
         with tempfile.TemporaryDirectory(prefix="tracker-convert-") as tmp:
             source = Path(tmp) / f"upload{suffix}"
             source.write_bytes(data)
-            status = self.run_soffice(source, "xlsx:Calc Office Open XML")
+            status = self.run_soffice(source, target)
             if status is None:
-                raise ConversionRefused(f"{what}格式的文件转换超时；{SAVE_AS_XLSX}")
-            result = Path(tmp) / "out" / "upload.xlsx"
+                raise ConversionRefused(f"{what}格式的文件转换超时；{save_as}")
+            result = Path(tmp) / "out" / f"upload.{target.split(':', 1)[0]}"
             if status != 0 or not result.is_file():
-                raise ConversionRefused(f"无法读取此{what}格式的文件（文件可能已损坏）；{SAVE_AS_XLSX}")
-            if result.stat().st_size > MAX_OUTPUT:
-                raise ConversionRefused(f"转换后的文件过大（超过 {MAX_OUTPUT // 1024 // 1024} MB）；"
-                                        "请使用系统下载的模板，只填写其中的行")
+                raise ConversionRefused(f"无法读取此{what}格式的文件（文件可能已损坏）；{save_as}")
+            if result.stat().st_size > limit:
+                raise ConversionRefused(f"转换后的文件过大（超过 {limit // 1024 // 1024} MB）；"
+                                        + too_large)
             return result.read_bytes()
 
     def run_soffice(self, source: Path, convert_to: str, *,

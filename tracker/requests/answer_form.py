@@ -229,7 +229,7 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
             request_id=req.id, plan=plan_title, period=period, due_on=req.due_on,
             due_provisional=req.due_provisional, state=req.state, role=role,
             measure_code=code, measure_title=title or (ind.name if ind else ""),
-            measure_text=text or "", section=section or "主要指标",
+            measure_text=text or "", section="主要指标" if _mid is None else section,
             indicator=None if ind is None else {
                 "code": ind.code, "name": ind.name, "target": ind.target,
                 "comparator": ind.comparator, "unit": ind.unit, "kind": ind.kind,
