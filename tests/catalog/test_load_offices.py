@@ -19,7 +19,6 @@ from tracker.catalog.options import PlanOptions
 from tracker.catalog.plan_text import parse_source
 from tracker.catalog.schema import Catalog, PlanInfo, dump_catalog
 from tracker.catalog.sources import Source
-from tracker.catalog.text import TextParseError
 from tracker.cli import app
 from tracker.db import transaction
 from tracker.models import Agency, Plan
