@@ -161,8 +161,8 @@ def _missing(options: PlanOptions, skip: set[str], stated: bool) -> list[str]:
 
 
 def plan_info_of(options: PlanOptions, *, from_document: bool = False) -> PlanInfo:
-    """The `PlanInfo` of checked options (the offices default to the schema's 市政府督查室 /
-    市绩效办 when not given).
+    """The `PlanInfo` of checked options (the offices stay unset when not given: the load
+    takes the supervision office from the rules or refuses, `tracker.catalog.load`).
 
     `from_document`: the options were merged with what a text document states, so a
     missing title, issuer or issue date is reported as 原文未写明. Raises PlanOptionsError
@@ -199,7 +199,8 @@ def plan_info(*, plan_id: str | None, title: str | None, issuer: str | None,
     `districts` lists the district governments 各区人民政府 expands to, separated by
     、 ， , or ；(`和平区人民政府,河东区人民政府`); absent: the plan has none.
     `supervision_office` / `performance_office`: the offices that chase and score the plan
-    (absent: the schema's 市政府督查室 / 市绩效办). Raises PlanOptionsError listing every
+    (absent: unset, no city's default; the load needs a supervision office from here or
+    from the rules, `tracker.catalog.load`). Raises PlanOptionsError listing every
     missing required option first, then every unreadable value, all at once.
     """
     options, problems, bad = _read(plan_id, title, issuer, doc_number, issued, period,

@@ -29,8 +29,8 @@ def catalog_parse(
     districts: Annotated[str | None, typer.Option(
         help="the district governments 各区县人民政府 stands for, comma-separated")] = None,
     supervision_office: Annotated[str | None, typer.Option(
-        help="督查室 that chases the plan, e.g. 某市人民政府督查室 (needed for tasks with no "
-             "lead, and to load unless the rules configure it)")] = None,
+        help="督查室 that chases the plan, e.g. 某市人民政府督查室 (gathers tasks with no "
+             "lead; needed to load unless the rules configure it)")] = None,
     performance_office: Annotated[str | None, typer.Option(
         help="绩效办 that scores it (optional)")] = None,
 ) -> None:
