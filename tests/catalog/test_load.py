@@ -68,3 +68,44 @@ def test_changed_catalog_updates_in_place_and_keeps_history(db, plan, policy, ca
     with transaction(db) as s:  # the next period asks only active assignments
         r = open_due_requests(s, plan, at("2017-06-16"), policy)
     assert r.requests_opened == 798
+
+
+def test_two_loads_of_one_new_plan_at_once_run_one_after_the_other(pg_url, catalog):
+    """The second load waits for the first (a lock keyed by the plan id) and then finds the
+    plan loaded, unchanged, instead of failing on the plan's unique key."""
+    import threading
+
+    from sqlalchemy import text
+
+    from tests.conftest import _engine, _wipe
+    from tests.waiting import wait_for
+    from tracker.db import session_factory
+
+    engine = _engine(pg_url)
+    _wipe(engine)
+    factory = session_factory(engine)
+    results: list[object] = []
+    first = factory()
+    first.begin()
+    load_catalog(first, catalog, at("2017-01-03"))  # holds the lock, not yet committed
+
+    def second() -> None:
+        try:
+            with transaction(factory) as s:
+                results.append(load_catalog(s, catalog, at("2017-01-03")))
+        except Exception as exc:  # noqa: BLE001 - the assertion below shows it
+            results.append(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with engine.connect() as watch:  # the second load waits on a lock, not on the first's rows
+        wait_for("the second load to wait on the plan's lock", lambda: watch.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).scalar())
+    first.commit()
+    first.close()
+    thread.join(timeout=120)
+    assert len(results) == 1 and not isinstance(results[0], Exception), results
+    assert not results[0].changed  # type: ignore[attr-defined]
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(Assignment)) == 798
+    _wipe(engine)

@@ -33,7 +33,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from tracker.catalog.deadline_rows import store_deadlines
@@ -107,6 +107,7 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime, *,
     """
     digest = hashlib.sha256(dump_catalog(catalog).encode()).hexdigest()
     info = catalog.plan
+    _one_load_at_a_time(session, info.id)
     plan = session.scalar(select(Plan).where(Plan.key == info.id))
     counts: dict[str, int] = {}
 
@@ -203,6 +204,16 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime, *,
                                       if withdrawn else {})}))
     session.flush()
     return LoadResult(plan.id, counts, withdrawn)
+
+
+def _one_load_at_a_time(session: Session, plan_key: str) -> None:
+    """Two loads of one plan at once run one after the other: on PostgreSQL a lock held
+    to the transaction's end, keyed by the plan id, so the second sees the first's plan
+    (an unchanged reload, or a difference to refuse) instead of failing on its unique key;
+    SQLite's transactions already begin by taking the write lock (`tracker.db`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                        {"key": f"catalog-load:{plan_key}"})
 
 
 def _configured_office(rules: Rules, plan_key: str) -> str:
