@@ -5,7 +5,9 @@
 Asia/Shanghai, in a process work pool (no image: a worker runs the flow from the installed
 package; the entrypoint is a module path such as "flows.tracker_flows:dispatch_flow").
 Running it again updates the deployments in place (the schedule has the job's name as its
-slug) and keeps a schedule an office has switched off switched off.
+slug) and keeps a schedule an office has switched off switched off. One more deployment,
+"plan_batch_flow/plan_batch", has no schedule: the daily jobs hand it their batches of
+plans (flows/plans.py), so the workers of the pool share a deployment of many plans.
 
 The deployments carry no parameters: `settings` is None and `now` is None, so each flow run
 reads the worker's own environment (TRACKER_DATABASE_URL, TRACKER_SMTP_*, the secret key …;
@@ -176,7 +178,30 @@ def deploy_jobs(pool: str, jobs: Mapping[str, Job] = JOBS) -> list[Deployed]:
             deployment_id = deployment.apply()
             out.append(Deployed(job.name, full, str(deployment_id), existing is None,
                                 job.cron, active))
+        out.append(_deploy_batches(client, pool))
     return out
+
+
+def _deploy_batches(client: Any, pool: str) -> Deployed:
+    """The deployment of `plan_batch_flow` (no schedule): a daily job's flow run hands it
+    its batches of plans (flows/plans.py), so every worker of the pool shares the plans."""
+    from prefect.deployments.runner import EntrypointType, RunnerDeployment
+    from prefect.exceptions import ObjectNotFound
+
+    from flows.plans import BATCH_DEPLOYMENT
+    from flows.tracker_flows import plan_batch_flow
+
+    try:
+        client.read_deployment_by_name(BATCH_DEPLOYMENT)
+        created = False
+    except ObjectNotFound:
+        created = True
+    deployment = RunnerDeployment.from_flow(
+        plan_batch_flow,  # type: ignore[arg-type]
+        name=BATCH_DEPLOYMENT.split("/", 1)[1],
+        description="每日任务按规划分批运行的一批（由每日任务的运行分派，不单独排程）",
+        tags=TAGS, work_pool_name=pool, entrypoint_type=EntrypointType.MODULE_PATH)
+    return Deployed("plan_batch", BATCH_DEPLOYMENT, str(deployment.apply()), created, "", True)
 
 
 def worker_command(pool: str, name: str | None = None, limit: int | None = None) -> list[str]:
@@ -264,6 +289,13 @@ def doctor_checks(settings: Settings, now: dt.datetime) -> list[tuple[str, str]]
                     deployments[job.name] = client.read_deployment_by_name(deployment_name(job))
                 except ObjectNotFound:
                     missing.append(job.name)
+            from flows.plans import BATCH_DEPLOYMENT
+
+            try:
+                client.read_deployment_by_name(BATCH_DEPLOYMENT)
+            except ObjectNotFound:
+                out.append(("warn", f"缺少部署 {BATCH_DEPLOYMENT}：规划多于一批时，每日任务只能在"
+                                    "一个 worker 上逐批运行；请运行 tracker deploy"))
             if missing:
                 out.append(("error", f"缺少任务的部署：{'、'.join(missing)}；请运行 tracker deploy"))
             elif deployments:

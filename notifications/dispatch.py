@@ -2,12 +2,19 @@
 
 Guarantees (issue 8, "Guarantees"):
 
-- Claim before you act (STYLE.md #6): one conditional UPDATE stamps every due message of up
-  to `recipients` recipients (channel, address) with this run's token, so a recipient's
-  messages never split at a batch edge (one digest per recipient and kind per run). While
-  a row is claimed its `next_attempt_at` holds the end of the claim (the lease); the run
-  renews it (heartbeat) for the rows it still holds, so a claim never expires while its
-  run is alive. A crashed run's rows are claimed again once the lease has passed.
+- Claim before you act (STYLE.md #6): one UPDATE … RETURNING stamps every due message of
+  up to `recipients` recipients (channel, address) with this run's token, so a recipient's
+  messages never split at a batch edge (one digest per recipient and kind per run). The
+  recipients are those of the oldest due rows, read in index order from a partial index of
+  the live rows (`ix_outbox_message_due_at`), and their due rows are found through another
+  (`ix_outbox_message_due_recipient`): a claim costs what its batch holds, whatever the
+  backlog or the number ever sent, and nothing sorts every due row. On PostgreSQL the rows
+  are locked FOR UPDATE SKIP LOCKED and each recipient is taken under a transaction-level
+  advisory lock tried without waiting, so concurrent runs take disjoint recipients
+  without waiting for each other. While a row is claimed its `next_attempt_at` holds the
+  end of the claim (the lease); the run renews it (heartbeat) for the rows it still holds,
+  so a claim never expires while its run is alive. A crashed run's rows are claimed again
+  once the lease has passed.
 - Each digest's outcome is committed right after the server answered, so a crash between
   send and record re-sends at most that one digest, once, with the same Message-ID
   (`digest_id` depends only on the message keys). No transaction is open while a channel
@@ -32,26 +39,33 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Date,
     String,
+    Text,
     and_,
+    bindparam,
+    case,
     cast,
     exists,
     func,
     insert,
     literal,
+    literal_column,
     select,
-    tuple_,
     union_all,
     update,
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+import tracker.sql  # noqa: F401  (SQLite: the claim's INDEXED BY hints)
 from notifications.channels.base import Channel, DeliveryError, Digest
 from notifications.render import NoticeConfig, message_rows, render_digests
 from tracker.dates.workdays import SHANGHAI, WorkCalendar
 from tracker.directory.addresses import AddressError
 from tracker.directory.addresses import check as check_address
-from tracker.enums import ChannelKind, MessageKind, OutboxStatus, RequestState
+from tracker.enums import ChannelKind, Level, MessageKind, NoticeKind, OutboxStatus, RequestState
 from tracker.models import (
     Contact,
     ContactAddress,
@@ -60,6 +74,7 @@ from tracker.models import (
     OutboxMessage,
     ProgressRequest,
 )
+from tracker.models.outbox import DUE_STATES
 
 # Waits after attempt 1, 2, … (then daily): 5 min, 15 min, 1 h, 3 h, 6 h, 12 h, 1 d, 1 d …
 # With MAX_ATTEMPTS = 10 the retries span 3 days 22 h 20 min, so an outage of a day (or a
@@ -129,42 +144,110 @@ def backoff(attempts: int) -> dt.timedelta:
     return BACKOFF[attempts - 1] if 1 <= attempts <= len(BACKOFF) else DAILY
 
 
-def _due(now: dt.datetime):  # type: ignore[no-untyped-def]
+# pg_try_advisory_xact_lock(ADVISORY_SPACE, hashtext(recipient)): a recipient being claimed
+ADVISORY_SPACE = 0x0D15
+# rows of the due index read to choose a batch's recipients, per recipient wanted
+SCAN_PER_RECIPIENT = 4
+
+
+def due_state() -> ColumnElement[bool]:
+    """`status IN ('pending', 'sending')` written with literals, the very condition of the
+    partial indexes (models.outbox.DUE_SQL): SQLite uses a partial index only when the
+    query repeats its condition, and never for bound parameters."""
+    return OutboxMessage.status.in_([literal_column(f"'{state}'") for state in DUE_STATES])
+
+
+def _due(now: dt.datetime) -> ColumnElement[bool]:
     """Due: pending and its time has come, or claimed by a run whose lease has passed.
-    One range on the index (status, next_attempt_at)."""
-    return and_(OutboxMessage.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENDING.value]),
-                OutboxMessage.next_attempt_at <= now)
+    A range on the partial index of the live rows."""
+    return and_(due_state(), OutboxMessage.next_attempt_at <= now)
 
 
-def claim_query(now: dt.datetime, recipients: int):  # type: ignore[no-untyped-def]
-    """The recipients (channel, address) to claim: those with the oldest due message."""
+def claim_query(now: dt.datetime, scan: int):  # type: ignore[no-untyped-def]
+    """The head of the queue: the recipients (channel, address) of the `scan` oldest due
+    rows, read in the order of ix_outbox_message_due_at (next_attempt_at, id), so the read
+    stops after `scan` rows. SQLite is told the index (INDEXED BY): without statistics its
+    planner would rather sort the rows of the (status, time) index."""
     return (select(OutboxMessage.channel, OutboxMessage.address).where(_due(now))
-            .group_by(OutboxMessage.channel, OutboxMessage.address)
-            .order_by(func.min(OutboxMessage.id)).limit(recipients))
+            .with_hint(OutboxMessage, "INDEXED BY ix_outbox_message_due_at", "sqlite")
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(scan))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A batch claimed by one run: its token, the ids the UPDATE returned, the lease's end."""
+
+    token: str
+    ids: list[int]
+    until: dt.datetime
+
+
+def claim_statement(dialect: str, now: dt.datetime, *, recipients: int, until: dt.datetime,
+                    token: str):  # type: ignore[no-untyped-def]
+    """The claim as one statement (see `claim_batch`): WITH head (the oldest due rows, in
+    index order, `recipients` × SCAN_PER_RECIPIENT of them), who (their distinct recipients,
+    at most `recipients`; on PostgreSQL only those whose advisory lock was free) UPDATE every
+    due row of those recipients (found through the partial recipient index; PostgreSQL:
+    FOR UPDATE SKIP LOCKED) to sending, `token`, lease until `until` … RETURNING id.
+    `dialect` is "postgresql" or "sqlite"."""
+    postgres = dialect == "postgresql"
+    head = claim_query(now, max(recipients * SCAN_PER_RECIPIENT, 100)).cte("head")
+    distinct = select(head.c.channel, head.c.address).distinct()
+    if postgres:
+        d = distinct.subquery("d")
+        who = (select(d.c.channel, d.c.address)
+               .where(func.pg_try_advisory_xact_lock(
+                   ADVISORY_SPACE,
+                   func.hashtext(cast(d.c.channel, String) + literal(" ") + d.c.address)))
+               .limit(recipients).cte("who"))
+    else:  # BEGIN IMMEDIATE: one writer at a time
+        who = distinct.limit(recipients).cte("who")
+    # each chosen recipient's due rows, by the partial recipient index
+    rows = (select(OutboxMessage.id).select_from(who)
+            .join(OutboxMessage, and_(OutboxMessage.channel == who.c.channel,
+                                      OutboxMessage.address == who.c.address))
+            .where(_due(now))
+            .with_hint(OutboxMessage, "INDEXED BY ix_outbox_message_due_recipient", "sqlite"))
+    if postgres:
+        rows = rows.with_for_update(skip_locked=True, of=OutboxMessage)
+    return (update(OutboxMessage).where(OutboxMessage.id.in_(rows.scalar_subquery()))
+            .values(status=OutboxStatus.SENDING.value, claim_token=token, claimed_at=now,
+                    next_attempt_at=literal(until, OutboxMessage.next_attempt_at.type))
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False))
+
+
+def claim_batch(session: Session, now: dt.datetime, *, recipients: int = 500,
+                lease: dt.timedelta = LEASE) -> Claim | None:
+    """Claim every due message of up to `recipients` recipients (those of the oldest due
+    rows) for a fresh token, until `now + lease`: one UPDATE … RETURNING
+    (`claim_statement`). Returns the claim, or None if nothing could be claimed. Does not
+    commit.
+
+    `now` is aware (any zone); `lease` a duration. On PostgreSQL a recipient another run is
+    claiming at the same moment is skipped (advisory lock tried, not awaited; its rows
+    locked FOR UPDATE SKIP LOCKED), so two runs never split one recipient nor wait for each
+    other; if every head recipient was taken, the claim is tried again (up to 5 times) while
+    due rows remain. Source: issue 8 ("Guarantees"), issue 14 (item 2).
+    """
+    dialect = session.get_bind().dialect.name
+    until = now + lease
+    for _ in range(5):
+        token = uuid.uuid4().hex
+        ids = list(session.scalars(claim_statement(dialect, now, recipients=recipients,
+                                                   until=until, token=token)))
+        if ids:
+            return Claim(token, ids, until)
+        if not session.scalar(select(exists().where(_due(now)))):
+            return None
+    return None
 
 
 def claim(session: Session, now: dt.datetime, *, recipients: int = 500,
           lease: dt.timedelta = LEASE) -> str | None:
-    """Stamp every due message of up to `recipients` recipients with a fresh token (one
-    set-based UPDATE); the claim lasts until `now + lease`. Returns the token, or None if
-    nothing was due. A concurrent run that took the same recipients first wins them; this
-    one then picks others. Does not commit."""
-    for _ in range(5):  # another run may have won every chosen recipient; choose again
-        chosen = session.execute(claim_query(now, recipients)).all()
-        if not chosen:
-            return None
-        token = uuid.uuid4().hex
-        n = session.execute(
-            update(OutboxMessage)
-            .where(_due(now), tuple_(OutboxMessage.channel, OutboxMessage.address)
-                   .in_([tuple(c) for c in chosen]))
-            .values(status=OutboxStatus.SENDING.value, claim_token=token, claimed_at=now,
-                    next_attempt_at=literal(now + lease, OutboxMessage.next_attempt_at.type))
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
-        if n:
-            return token
-    return None
+    """`claim_batch`, returning only its token (None if nothing was claimed)."""
+    batch = claim_batch(session, now, recipients=recipients, lease=lease)
+    return None if batch is None else batch.token
 
 
 def dispatch(
@@ -207,64 +290,77 @@ def dispatch(
             result.timed_out = True
             break
         with factory() as session, session.begin():
-            token = claim(session, now, recipients=recipients, lease=lease)
-        if token is None:
+            batch = claim_batch(session, now, recipients=recipients, lease=lease)
+        if batch is None:
             break
+        token = batch.token
         with factory() as session, session.begin():
             result.dropped += drop_stale(session, token, today)
         with factory() as session:
-            ids = list(session.scalars(select(OutboxMessage.id)
-                                       .where(OutboxMessage.claim_token == token)))
-            digests = render_digests(message_rows(session, ids), now=now, calendar=calendar,
+            rows = message_rows(session, OutboxMessage.claim_token == token)
+            digests = render_digests(rows, now=now, calendar=calendar,
                                      link_for=link_for, config=notices)
+        # each digest's rows, as SQL: the claim's rows of one recipient and notice kind
+        digest_of = {r["msg"].id: (ChannelKind(r["msg"].channel), r["msg"].address, r["kind"])
+                     for r in rows}
+        del rows
         last_beat = clock()
         # channels whose setup failed in this run; a group bot's (its token, signature,
         # keyword) is that bot's alone, so a bot is scoped by its address
         broken: set[object] = set()
         rechecked: set[tuple[ChannelKind, str]] = set()
-        for kind, digest, msg_ids in digests:
-            # a send starts only if its worst case (the channel's own timeout) fits the run
-            if clock() - start + float(getattr(channels.get(kind), "timeout", 0) or 0) > run_timeout \
-                    or clock() - start >= run_timeout:
-                result.timed_out = True
-                break
-            if clock() - last_beat >= beat:
-                with factory() as session, session.begin():
-                    renew(session, token, now + dt.timedelta(seconds=clock() - start) + lease)
-                last_beat = clock()
-            digest_id = digest.digest_id if isinstance(digest, Digest) else ""
-            scope: object = (kind, digest.address) if kind.is_bot and isinstance(digest, Digest) \
-                else kind
-            if scope in broken:
-                continue  # already deferred with the failure's reason
-            if isinstance(digest, Digest):
-                who = (kind, digest.address)
-                if who in rechecked:
-                    continue  # given back below: its next digests are rendered afresh
-                # checked again just before it goes (a report may have arrived while this
-                # batch was sending): if anything of this recipient no longer applies, it is
-                # dropped and the rest goes back in the queue, rendered anew on the next run
-                with factory() as session:
-                    stale = any_stale(session, token, today, who)
-                if stale:
-                    rechecked.add(who)
-                    with factory() as session, session.begin():
-                        result.dropped += drop_stale(session, token, today, recipient=who)
-                        result.deferred += _release(session, token, now, None, channel=kind,
-                                                    address=digest.address)
-                    continue
-            error = _deliver(channels.get(kind), kind, digest)
-            with factory() as session, session.begin():
-                _settle(session, token, msg_ids, digest_id, error, now, max_attempts, result)
-                if error is not None and error.setup:
-                    # the server is unreachable or refuses our login: the others would only
-                    # wait for the same failure; they are deferred, their attempts unspent
-                    broken.add(scope)
-                    result.deferred += _release(
-                        session, token, now + backoff(_attempts(session, msg_ids)),
-                        str(error), channel=kind,
-                        address=digest.address if isinstance(digest, Digest) and isinstance(scope, tuple)
-                        else None)
+        # one connection for the batch's digests (checked out once, not twice a digest),
+        # each re-check and each record its own short transaction on it, none open while
+        # a channel talks to its server
+        with factory.kw["bind"].connect() as conn, factory(bind=conn) as session:
+            for kind, digest, msg_ids in digests:
+                # a send starts only if its worst case (the channel's own timeout) fits the run
+                if clock() - start + float(getattr(channels.get(kind), "timeout", 0) or 0) \
+                        > run_timeout or clock() - start >= run_timeout:
+                    result.timed_out = True
+                    break
+                if clock() - last_beat >= beat:
+                    with session.begin():
+                        renew(session, token, now + dt.timedelta(seconds=clock() - start) + lease)
+                    last_beat = clock()
+                digest_id = digest.digest_id if isinstance(digest, Digest) else ""
+                scope: object = (kind, digest.address) \
+                    if kind.is_bot and isinstance(digest, Digest) else kind
+                if scope in broken:
+                    continue  # already deferred with the failure's reason
+                if isinstance(digest, Digest):
+                    who = (kind, digest.address)
+                    if who in rechecked:
+                        continue  # given back below: its next digests are rendered afresh
+                    # checked again just before it goes (a report may have arrived while
+                    # this batch was sending): if anything of this recipient no longer
+                    # applies, it is dropped and the rest goes back in the queue, rendered
+                    # anew on the next run
+                    with session.begin():
+                        stale = any_stale(session, token, today, who)
+                    if stale:
+                        rechecked.add(who)
+                        with session.begin():
+                            result.dropped += drop_stale(session, token, today, recipient=who)
+                            result.deferred += _release(session, token, now, None, channel=kind,
+                                                        address=digest.address)
+                        continue
+                error = _deliver(channels.get(kind), kind, digest)
+                channel, address, notice = digest_of[msg_ids[0]]
+                rows_of = dict(b_token=token, b_channel=channel.value, b_address=address,
+                               b_kind=notice.value)
+                with session.begin():
+                    attempt = _settle(session, rows_of, digest_id, error, now, max_attempts,
+                                      result)
+                    if error is not None and error.setup:
+                        # the server is unreachable or refuses our login: the others would
+                        # only wait for the same failure; they are deferred, their attempts
+                        # unspent
+                        broken.add(scope)
+                        result.deferred += _release(
+                            session, token, now + backoff(attempt), str(error), channel=kind,
+                            address=digest.address
+                            if isinstance(digest, Digest) and isinstance(scope, tuple) else None)
         with factory() as session, session.begin():
             result.deferred += _release(session, token, now, None)  # time up: untouched
         if result.timed_out:
@@ -299,11 +395,6 @@ def _release(session: Session, token: str, due: dt.datetime, reason: str | None,
     return session.execute(query.values(**values)).rowcount or 0  # type: ignore[attr-defined]
 
 
-def _attempts(session: Session, msg_ids: list[int]) -> int:
-    return session.scalar(select(func.max(OutboxMessage.attempts))
-                          .where(OutboxMessage.id.in_(msg_ids))) or 1
-
-
 def _deliver(channel: Channel | None, kind: ChannelKind, digest: Digest | Exception
              ) -> DeliveryError | None:
     """Send one digest; any failure is this digest's alone (None when it was accepted).
@@ -329,9 +420,10 @@ def _deliver(channel: Channel | None, kind: ChannelKind, digest: Digest | Except
     return None
 
 
-def _stale(mine: Any, today: dt.date | None) -> list[tuple[Any, str]]:
+def _stale(mine: Any, today: Any) -> list[tuple[Any, str]]:
     """The claimed rows (`mine`: a SQL condition) that no longer apply, each query with the
-    reason recorded when they are dropped (see `drop_stale`)."""
+    reason recorded when they are dropped (see `drop_stale`). `today`: a date, a bound
+    parameter of one, or None (no check of a moved due day)."""
     answered = (select(OutboxMessage.id)
                 .join(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
                 .where(mine, OutboxMessage.kind.in_([MessageKind.PROGRESS_REQUEST.value,
@@ -362,6 +454,15 @@ def _recipient(token: str, channel: ChannelKind, address: str) -> Any:
                 OutboxMessage.address == address)
 
 
+# any_stale's query for one recipient, built once (parameters b_token, b_channel, b_address,
+# b_today)
+_ANY_STALE = select(exists(union_all(*(q for q, _ in _stale(
+    and_(OutboxMessage.claim_token == bindparam("b_token"),
+         OutboxMessage.channel == bindparam("b_channel"),
+         OutboxMessage.address == bindparam("b_address")),
+    bindparam("b_today", type_=Date)))).subquery().select()))
+
+
 def drop_stale(session: Session, token: str, today: dt.date | None = None, *,
                recipient: tuple[ChannelKind, str] | None = None) -> int:
     """Drop claimed notices that no longer apply, just before sending (DESIGN.md: a report
@@ -389,59 +490,102 @@ def any_stale(session: Session, token: str, today: dt.date | None,
               recipient: tuple[ChannelKind, str]) -> bool:
     """Whether any claimed row of one recipient (channel, address) no longer applies: one
     read-only query, run just before that recipient's digest is sent."""
-    checks = _stale(_recipient(token, *recipient), today)
-    return session.scalar(select(exists(union_all(*(q for q, _ in checks)).subquery().select()))) \
-        is True
+    if today is None:
+        checks = _stale(_recipient(token, *recipient), today)
+        return session.scalar(select(exists(union_all(*(q for q, _ in checks))
+                                            .subquery().select()))) is True
+    return session.connection().scalar(_ANY_STALE, dict(
+        b_token=token, b_channel=recipient[0].value, b_address=recipient[1], b_today=today)) is True
 
 
-def _settle(session: Session, token: str, msg_ids: list[int], digest_id: str,
+def notice_kind_sql() -> ColumnElement[str]:
+    """`NoticeKind.of(kind, level)` as SQL: the notice kind a message is grouped under."""
+    rung = {Level.REMINDER.value: NoticeKind.REMINDER.value,
+            Level.SUPERVISION_NOTICE.value: NoticeKind.SUPERVISION.value}
+    others = {k.value: NoticeKind.of(k).value for k in MessageKind if k != MessageKind.ESCALATION}
+    return case(
+        (OutboxMessage.kind == MessageKind.ESCALATION.value,
+         case(rung, value=OutboxMessage.level, else_=NoticeKind.CIRCULAR.value)),
+        else_=case(others, value=OutboxMessage.kind))
+
+
+# One recipient's rows of a claim, and one digest's (recipient and notice kind), with their
+# values as named parameters (b_token, b_channel, b_address, b_kind): built once, so that each
+# digest's statements cost their execution, not their construction.
+_RECIPIENT = and_(OutboxMessage.claim_token == bindparam("b_token"),
+                  OutboxMessage.channel == bindparam("b_channel"),
+                  OutboxMessage.address == bindparam("b_address"))
+_DIGEST = and_(_RECIPIENT, notice_kind_sql() == bindparam("b_kind"))
+
+
+def digest_rows(token: str, channel: ChannelKind, address: str,
+                kind: NoticeKind) -> ColumnElement[bool]:
+    """The rows of one digest, as a condition: the claim's rows of one recipient (channel,
+    address) and notice kind, exactly as `render_digests` grouped them. Served by the
+    index on (claim_token, channel, address); never a list of ids, whatever its size."""
+    return and_(_recipient(token, channel, address), notice_kind_sql() == kind.value)
+
+
+RUNGS = {NoticeKind.REMINDER, NoticeKind.SUPERVISION, NoticeKind.CIRCULAR}
+_AT = OutboxMessage.next_attempt_at.type
+_RECORD = insert(DeliveryAttempt.__table__).from_select(  # type: ignore[arg-type]
+    ["message_id", "digest_id", "attempted_at", "ok", "permanent", "error"],
+    select(OutboxMessage.id, bindparam("b_digest", type_=String),
+           bindparam("b_now", type_=_AT), bindparam("b_ok", type_=Boolean),
+           bindparam("b_permanent", type_=Boolean), bindparam("b_error", type_=Text))
+    .where(_DIGEST))
+_SENT = (update(OutboxMessage.__table__).where(_DIGEST)  # type: ignore[arg-type]
+         .values(status=OutboxStatus.SENT.value, sent_at=bindparam("b_now", type_=_AT),
+                 claim_token=None, attempts=OutboxMessage.attempts + 1, last_error=None))
+_ATTEMPTS = select(func.max(OutboxMessage.attempts)).where(_DIGEST)
+
+
+def _settle(session: Session, digest: dict[str, Any], digest_id: str,
             error: DeliveryError | None, now: dt.datetime, max_attempts: int,
-            result: DispatchResult) -> None:
-    """Record one digest's outcome for its messages (a few set-based statements); rows
-    re-claimed by another run since are no longer ours and stay untouched. A setup failure
-    never turns into a dead letter: it is the channel's, not the recipient's."""
-    mine = OutboxMessage.claim_token == token
-    base = update(OutboxMessage).where(OutboxMessage.id.in_(msg_ids), mine)
-    n_prev = 0
-    if error is not None:
-        n_prev = session.scalar(select(func.max(OutboxMessage.attempts))
-                                .where(OutboxMessage.id.in_(msg_ids), mine)) or 0
+            result: DispatchResult) -> int:
+    """Record one digest's outcome for its messages (`digest`: the parameters b_token,
+    b_channel, b_address and b_kind of `_DIGEST`, see `digest_rows`) in a few set-based
+    statements: one delivery attempt per message, the ladder rungs it notified, the
+    messages' new state. Rows re-claimed by another run since are no longer ours and stay
+    untouched. A setup failure never turns into a dead letter: it is the channel's, not
+    the recipient's. Returns the attempt number just spent (1-based; 0 when it succeeded,
+    as nothing waits on it then). Does not commit."""
+    attempt = 0 if error is None else (session.connection().scalar(_ATTEMPTS, digest) or 0) + 1
+    core = session.connection()  # prebuilt Core statements with their parameters
+    core.execute(_RECORD, dict(digest, b_digest=digest_id, b_now=now, b_ok=error is None,
+                               b_permanent=error is not None and error.permanent,
+                               b_error=str(error) if error else None))
     if error is None:
-        n = session.execute(base.values(
-            status=OutboxStatus.SENT.value, sent_at=now, claim_token=None,
-            attempts=OutboxMessage.attempts + 1, last_error=None)).rowcount or 0  # type: ignore[attr-defined]
+        if NoticeKind(digest["b_kind"]) in RUNGS:
+            core.execute(_RUNGS_NOTIFIED, dict(digest, b_now=now))
+        n = core.execute(_SENT, dict(digest, b_now=now)).rowcount or 0
         result.sent += n
         result.digests += 1 if n else 0
-        if n:
-            _mark_rungs_notified(session, msg_ids, now)
+        return attempt
+    base = update(OutboxMessage.__table__).where(_DIGEST)  # type: ignore[arg-type]
+    result.errors.append(str(error))
+    if error.permanent or (attempt >= max_attempts and not error.setup):
+        n = core.execute(base.values(status=OutboxStatus.FAILED.value, claim_token=None,
+                                     last_error=str(error), attempts=attempt), digest).rowcount or 0
+        result.failed += n
     else:
-        result.errors.append(str(error))
-        attempt = n_prev + 1
-        if error.permanent or (attempt >= max_attempts and not error.setup):
-            n = session.execute(base.values(status=OutboxStatus.FAILED.value, claim_token=None,
-                                            last_error=str(error), attempts=attempt)).rowcount or 0  # type: ignore[attr-defined]
-            result.failed += n
-        else:
-            n = session.execute(base.values(
-                status=OutboxStatus.PENDING.value, last_error=str(error), attempts=attempt,
-                claim_token=None,
-                next_attempt_at=literal(now + backoff(attempt), OutboxMessage.next_attempt_at.type),
-            )).rowcount or 0  # type: ignore[attr-defined]
-            result.retrying += n
-    if n:
-        session.execute(insert(DeliveryAttempt), [
-            dict(message_id=i, digest_id=digest_id, attempted_at=now, ok=error is None,
-                 permanent=bool(error and error.permanent),
-                 error=str(error) if error else None) for i in msg_ids])
+        n = core.execute(base.values(
+            status=OutboxStatus.PENDING.value, last_error=str(error), attempts=attempt,
+            claim_token=None,
+            next_attempt_at=literal(now + backoff(attempt), OutboxMessage.next_attempt_at.type),
+        ), digest).rowcount or 0
+        result.retrying += n
+    return attempt
 
 
-def _mark_rungs_notified(session: Session, msg_ids: list[int], now: dt.datetime) -> None:
+def _rungs_notified() -> Any:
     """Record on each ladder rung (Escalation) that its notice reached its primary
-    recipient: one UPDATE for the digest's rows. The scorecard reads this, not the outbox
-    (which may be pruned): a 督办 counts once delivered (issue 11). A rung keeps the time of
-    its first delivery. Key shape `esc:{request}:r{round}:{level}:{recipient}`."""
+    recipient: one UPDATE for a digest's rows (`_DIGEST`'s parameters, and b_now, the time
+    recorded). The scorecard reads this, not the outbox (whose settled rows are archived
+    after the retention period): a 督办 counts once delivered (issue 11). A rung keeps the
+    time of its first delivery. Key shape `esc:{request}:r{round}:{level}:{recipient}`."""
     sent = (select(OutboxMessage.id)
-            .where(OutboxMessage.id.in_(msg_ids), OutboxMessage.is_copy.is_(False),
+            .where(_DIGEST, OutboxMessage.is_copy.is_(False),
                    OutboxMessage.request_id == Escalation.request_id,
                    OutboxMessage.level == Escalation.level,
                    OutboxMessage.key.startswith(
@@ -449,11 +593,13 @@ def _mark_rungs_notified(session: Session, msg_ids: list[int], now: dt.datetime)
                        + cast(Escalation.round, String) + literal(":")
                        + cast(Escalation.level, String) + literal(":")))
             .exists())
-    requests = select(OutboxMessage.request_id).where(OutboxMessage.id.in_(msg_ids),
+    requests = select(OutboxMessage.request_id).where(_DIGEST,
                                                       OutboxMessage.request_id.is_not(None))
     # driven by the digest's requests through the (request, round, level) index: never a
     # scan of every rung still waiting for its notice
-    session.execute(update(Escalation)
-                    .where(Escalation.request_id.in_(requests), Escalation.notified_at.is_(None),
-                           sent)
-                    .values(notified_at=literal(now, Escalation.notified_at.type)))
+    return (update(Escalation.__table__)  # type: ignore[arg-type]
+            .where(Escalation.request_id.in_(requests), Escalation.notified_at.is_(None), sent)
+            .values(notified_at=bindparam("b_now", type_=_AT)))
+
+
+_RUNGS_NOTIFIED = _rungs_notified()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, aliased, undefer
 
 from notifications.channels.base import Attachment, Digest
@@ -64,12 +64,17 @@ class NoticeConfig:
         return cls(base_url=settings.base_url, templates_dir=settings.templates_dir)
 
 
-def message_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
+def message_rows(session: Session, ids: list[int] | ColumnElement[bool]) -> list[dict[str, Any]]:
     """Each message with what its notice names: plan, period, due day, measure or indicator,
     agency, role, the plan's supervision office and contact line, and for a signed circular
     its items and .docx. One query for the messages, one per plan and per circular in the
     batch (a handful), never one per message.
+
+    `ids` are message ids (a short list: a preview, a test), or a SQL condition on
+    OutboxMessage such as a dispatcher claim's token, so that a batch of any size travels
+    as a condition, never as a list of bound ids.
     """
+    where = OutboxMessage.id.in_(ids) if isinstance(ids, list) else ids
     subject_agency = aliased(Agency)
     rows = session.execute(
         select(OutboxMessage, ReportingPeriod.label, ProgressRequest.due_on,
@@ -84,7 +89,7 @@ def message_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
         .outerjoin(subject_agency, subject_agency.id == OutboxMessage.agency_id)
         .outerjoin(Plan, Plan.id == OutboxMessage.plan_id)
         .outerjoin(Contact, Contact.id == OutboxMessage.contact_id)
-        .where(OutboxMessage.id.in_(ids))
+        .where(where)
         .order_by(OutboxMessage.id)
     ).all()
     offices = _offices(session, {r[11] for r in rows if r[11] is not None})

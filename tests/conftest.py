@@ -212,3 +212,28 @@ def overdue(db: sessionmaker[Session], plan: Plan, policy: Policy) -> list[int]:
                            for i in ids[5:]], submitted_by="t", now=at("2017-04-07"))
         sweep_overdue(s, plan, at("2017-04-12"), policy)
     return ids
+
+
+@pytest.fixture
+def limited_sqlite(db_url):  # type: ignore[no-untyped-def]
+    """A second engine on the test's SQLite database whose connections allow 50 bound
+    variables and an expression depth of 50 (SQLite's defaults: 32,766 and 1,000): a
+    statement that binds one parameter per item, or chains one OR per item, fails here
+    as it would at national size."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from tracker.db import make_engine, session_factory
+
+    engine = make_engine(db_url)
+    # what SQLAlchemy pages a many-row INSERT by (it knows SQLite's real limit, 32,766)
+    engine.dialect.insertmanyvalues_max_parameters = 50
+
+    @event.listens_for(engine, "connect")
+    def _limits(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 50)
+        dbapi_conn.setlimit(sqlite3.SQLITE_LIMIT_EXPR_DEPTH, 50)
+
+    yield session_factory(engine)
+    engine.dispose()

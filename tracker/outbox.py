@@ -9,13 +9,35 @@ makes writing it idempotent; channels never decide recipients (STYLE.md #8).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, and_, cast, false, func, literal, select, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    String,
+    and_,
+    cast,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.enums import ChannelKind, ContactRole, Level, MessageKind, OutboxStatus
+from tracker.dates.workdays import SHANGHAI
+from tracker.enums import (
+    ChannelKind,
+    ContactRole,
+    Level,
+    MessageKind,
+    OutboxStatus,
+    RequestState,
+)
 from tracker.models import (
     Agency,
     Assignment,
@@ -23,6 +45,8 @@ from tracker.models import (
     Contact,
     ContactAddress,
     DeliveryAttempt,
+    DeliveryReceipt,
+    DeliveryReceiptItem,
     Indicator,
     Measure,
     OutboxMessage,
@@ -222,6 +246,45 @@ def enqueue_to_agency(
 
 
 
+def enqueue_to_agencies(
+    session: Session,
+    agency_ids: Any,
+    *,
+    key_prefix: str,
+    kind: MessageKind,
+    payload: dict[str, Any],
+    now: dt.datetime,
+    channel: ChannelKind,
+    role: ContactRole,
+    plan_id: int | None = None,
+) -> int:
+    """`enqueue_to_agency` for every agency of `agency_ids` (a SELECT of agency ids) at
+    once: one row per active contact of `role` (key "{key_prefix}:{contact}") and one per
+    further address (key + ":x{address id}"), the same payload for all; two INSERT …
+    SELECT, whatever the number of agencies. No group bots (they take the notices of
+    `BOT_NOTICES` only, by `enqueue_to_agency`). Idempotent by key; returns rows written."""
+    total = 0
+    for extra in (False, True):
+        key = literal(f"{key_prefix}:") + _s(Contact.id)
+        sel = (select(key + literal(":x") + _s(ContactAddress.id) if extra else key,
+                      literal(kind.value), literal(channel.value),
+                      ContactAddress.address if extra else Contact.email, Contact.name,
+                      Contact.agency_id, literal(None, OutboxMessage.request_id.type), Contact.id,
+                      literal(plan_id, OutboxMessage.plan_id.type), literal(0), false(),
+                      literal(OutboxStatus.PENDING.value), literal(0),
+                      literal(now, OutboxMessage.next_attempt_at.type),
+                      literal(now, OutboxMessage.created_at.type),
+                      literal(payload, OutboxMessage.payload.type))
+               .where(Contact.agency_id.in_(agency_ids), Contact.role == role.value,
+                      Contact.active.is_(True)))
+        if extra:
+            sel = sel.join(ContactAddress, extra_address_join(Contact.id))
+        total += insert_ignore_from_select(
+            session, OutboxMessage.__table__, OUTBOX_COLUMNS + ["payload"],  # type: ignore[arg-type]
+            sel)
+    return total
+
+
 def outbox_counts(session: Session) -> dict[str, int]:
     """Messages per state (待发送, 发送中, 已发送, 发送失败, 已撤销), for `tracker outbox`."""
     return {str(s): n for s, n in session.execute(
@@ -336,3 +399,183 @@ def outbox_message(session: Session, message_id: int
                                     .where(DeliveryAttempt.message_id == message_id)
                                     .order_by(DeliveryAttempt.attempted_at, DeliveryAttempt.id)))
     return msg, attempts
+
+
+# --- archiving: settled messages past their retention, kept as compact receipts ------------
+
+# Messages whose key an enqueue may write again while their subject is live: a request's
+# notice, reminder and ladder rungs (opening re-enqueues an open period's open requests; the
+# sweep, a due day's open requests at each rung reached; pre_due, the open requests due
+# soon), kept while the request is open or its period still opens requests; a meeting
+# reminder or warning (`meet:{plan}:{year}:…`, written all year), kept until its year is
+# over. A 新填报链接's key counts the liaison's earlier ones, so those are never archived.
+# Every other kind is written once by a transition that cannot recur (a circular signed, an
+# extension decided, a report returned, a waiver, a meeting returned, an indicator marked,
+# a due day moved at a given time).
+REQUEST_BOUND = (MessageKind.PROGRESS_REQUEST.value, MessageKind.PRE_DUE_REMINDER.value,
+                 MessageKind.ESCALATION.value)
+YEAR_BOUND = (MessageKind.MEETING_REMINDER.value, MessageKind.MEETING_WARNING.value)
+NEVER_ARCHIVED = (MessageKind.NEW_LINK.value,)
+ARCHIVED_STATES = (OutboxStatus.SENT, OutboxStatus.DROPPED)
+
+
+def archivable(today: dt.date, year_start: dt.datetime) -> Any:
+    """SQL condition: an outbox row whose key no enqueue can write again (see
+    REQUEST_BOUND above): a request-bound notice whose request is no longer open and whose
+    period's due day is before `today`; a meeting notice queued before `year_start`;
+    never a 新填报链接; any other kind. `today` is the local date (Asia/Shanghai),
+    `year_start` the aware start of its year there."""
+    closed = (select(ProgressRequest.id)
+              .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+              .where(ProgressRequest.id == OutboxMessage.request_id,
+                     ProgressRequest.state != RequestState.OPEN.value,
+                     ReportingPeriod.due_on < today)
+              .exists())
+    return and_(OutboxMessage.kind.not_in(NEVER_ARCHIVED),
+                or_(OutboxMessage.kind.not_in(REQUEST_BOUND + YEAR_BOUND),
+                    and_(OutboxMessage.kind.in_(REQUEST_BOUND), closed),
+                    and_(OutboxMessage.kind.in_(YEAR_BOUND),
+                         OutboxMessage.created_at < literal(year_start,
+                                                            OutboxMessage.created_at.type))))
+
+
+@dataclass
+class ArchiveResult:
+    """What an archiving run did: messages archived, receipts written, batches read."""
+
+    messages: int = 0
+    receipts: int = 0
+    batches: int = 0
+
+
+@dataclass(frozen=True)
+class _Position:
+    """Where a pass over one state stands in the (status, next_attempt_at) index."""
+
+    at: dt.datetime
+    id: int
+
+
+# the columns a receipt keeps of a message and of one of its attempts (DeliveryReceipt)
+_MESSAGE_PART = ("status", "kind", "level", "is_copy", "channel", "address", "recipient_name",
+                 "plan_id", "agency_id")
+_ATTEMPT_PART = ("digest_id", "attempted_at", "ok", "permanent", "error")
+
+
+def archive_batch(session: Session, now: dt.datetime, *, status: OutboxStatus,
+                  retention: dt.timedelta, limit: int = 5000,
+                  after: _Position | None = None) -> tuple[int, int, _Position | None]:
+    """Archive one bounded batch of settled messages (`status` SENT or DROPPED) settled
+    before `now - retention` (calendar time; sent_at, or for a dropped message its last
+    due time) and `archivable`: the next `limit` rows after `after` in the (status,
+    next_attempt_at) index are read (never more, however many of them must stay), those
+    archivable are stamped with a token (PostgreSQL: FOR UPDATE SKIP LOCKED, so two runs
+    take different rows), grouped into receipts (`DeliveryReceipt`: one per attempt and
+    what the item history shows), linked to their requests (`DeliveryReceiptItem`), and
+    deleted with their delivery attempts. Returns (messages archived, receipts written,
+    the position to continue from, or None when the pass is over). Does not commit: the
+    batch is one transaction, so a crash leaves it whole or untouched.
+
+    Source: issue 14, item 2 (archived after a retention period, their delivery evidence
+    kept in a compact form); the retention is `Settings.outbox_retention_days`."""
+    cutoff = now - retention
+    local = now.astimezone(SHANGHAI)
+    year_start = dt.datetime(local.year, 1, 1, tzinfo=SHANGHAI)
+    at = literal(cutoff, OutboxMessage.next_attempt_at.type)
+    in_state = and_(OutboxMessage.status == status.value, OutboxMessage.next_attempt_at < at)
+    if after is not None:
+        after_at = literal(after.at, OutboxMessage.next_attempt_at.type)
+        in_state = and_(in_state, OutboxMessage.next_attempt_at >= after_at,
+                        or_(OutboxMessage.next_attempt_at > after_at, OutboxMessage.id > after.id))
+    window = (select(OutboxMessage.next_attempt_at, OutboxMessage.id).where(in_state)
+              .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+              .subquery())
+    edge = session.execute(select(window.c.next_attempt_at, window.c.id)
+                           .order_by(window.c.next_attempt_at.desc(), window.c.id.desc())
+                           .limit(1)).first()
+    if edge is None:
+        return 0, 0, None
+    position = _Position(edge[0], edge[1])
+    edge_at = literal(position.at, OutboxMessage.next_attempt_at.type)
+    chosen = (select(OutboxMessage.id)
+              .where(in_state, OutboxMessage.next_attempt_at <= edge_at,
+                     or_(OutboxMessage.next_attempt_at < edge_at, OutboxMessage.id <= position.id),
+                     func.coalesce(OutboxMessage.sent_at, OutboxMessage.next_attempt_at) < at,
+                     archivable(local.date(), year_start)))
+    if session.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)
+    token = f"archive:{uuid.uuid4().hex}"
+    n = session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(chosen.scalar_subquery()))
+                        .values(claim_token=token)
+                        .execution_options(synchronize_session=False)).rowcount or 0  # type: ignore[attr-defined]
+    if not n:
+        return 0, 0, position
+    mine = OutboxMessage.claim_token == token
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.request_id, OutboxMessage.created_at,
+               OutboxMessage.last_error, *(getattr(OutboxMessage, c) for c in _MESSAGE_PART),
+               DeliveryAttempt.id.label("attempt_id"),
+               *(getattr(DeliveryAttempt, c) for c in _ATTEMPT_PART))
+        .outerjoin(DeliveryAttempt, DeliveryAttempt.message_id == OutboxMessage.id)
+        .where(mine).order_by(OutboxMessage.id, DeliveryAttempt.id)).all()
+    # one receipt per attempt (or per message never attempted) and what a history line shows
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    links: list[tuple[tuple[Any, ...], int, int]] = []  # (group, request, message)
+    for r in sorted(rows, key=lambda r: (r.attempt_id is not None, r.attempt_id or 0, r.id)):
+        reason = r.last_error if r.status == OutboxStatus.DROPPED else None
+        key = (tuple(getattr(r, c) for c in _MESSAGE_PART + _ATTEMPT_PART), r.created_at, reason)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = dict(
+                {c: getattr(r, c) for c in _MESSAGE_PART + _ATTEMPT_PART},
+                permanent=bool(r.permanent), queued_at=r.created_at, reason=reason,
+                messages=0, archived_at=now)
+        group["messages"] += 1
+        if r.request_id is not None:
+            links.append((key, r.request_id, r.id))
+    ids = list(session.scalars(
+        insert(DeliveryReceipt).returning(DeliveryReceipt.id, sort_by_parameter_order=True),
+        list(groups.values())))
+    receipt_of = dict(zip(groups, ids, strict=True))
+    if links:
+        session.execute(insert(DeliveryReceiptItem), [
+            dict(request_id=request, message_id=message, receipt_id=receipt_of[key])
+            for key, request, message in links])
+    session.execute(delete(DeliveryAttempt).where(
+        DeliveryAttempt.message_id.in_(select(OutboxMessage.id).where(mine)))
+        .execution_options(synchronize_session=False))
+    session.execute(delete(OutboxMessage).where(mine).execution_options(synchronize_session=False))
+    return n, len(ids), position
+
+
+def archive_settled(factory: sessionmaker[Session], now: dt.datetime, *,
+                    retention: dt.timedelta, limit: int = 5000,
+                    max_batches: int | None = None) -> ArchiveResult:
+    """Archive every settled message past its retention (`archive_batch`), sent ones then
+    dropped ones, one committed transaction per batch of at most `limit` rows read; stops
+    after `max_batches` batches (None: when done). Idempotent and safe to run twice or at
+    once: an archived message is gone from the outbox, and concurrent runs take different
+    rows. `now` is aware; `retention` in calendar time (default 90 days,
+    `Settings.outbox_retention_days`)."""
+    result = ArchiveResult()
+    for status in ARCHIVED_STATES:
+        after: _Position | None = None
+        while max_batches is None or result.batches < max_batches:
+            with factory() as session, session.begin():
+                n, receipts, after = archive_batch(session, now, status=status,
+                                                   retention=retention, limit=limit, after=after)
+            if after is None:
+                break  # nothing left to read in this state
+            result.batches += 1
+            result.messages += n
+            result.receipts += receipts
+    return result
+
+
+def archived_count(session: Session) -> int:
+    """How many sent messages were archived: each is counted by the receipt of its one
+    successful attempt (or, recorded before attempts were, by its only receipt)."""
+    return int(session.scalar(select(func.coalesce(func.sum(DeliveryReceipt.messages), 0))
+                              .where(DeliveryReceipt.status == OutboxStatus.SENT.value,
+                                     or_(DeliveryReceipt.ok.is_(True),
+                                         DeliveryReceipt.attempted_at.is_(None)))) or 0)

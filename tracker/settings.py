@@ -23,6 +23,8 @@
                         (default: the system's store; verification is never turned off)
   TRACKER_DISPATCH_RUN_TIMEOUT  seconds one dispatch run may last (default 240, < the 15-min
                         claim); TRACKER_DISPATCH_RECIPIENTS  recipients claimed per batch
+  TRACKER_OUTBOX_RETENTION_DAYS  calendar days a sent notice stays in the outbox (default
+                        90); the daily job outbox_archive then keeps its delivery receipt
   TRACKER_SEND_HOURS    when notices go out, Asia/Shanghai: "08:30-18:00" (default) or
                         "always"; TRACKER_SEND_ON_REST_DAYS  true to send on weekends/holidays
   TRACKER_SOFFICE       LibreOffice's program (default "soffice" on the PATH; empty: none),
@@ -251,9 +253,15 @@ class Settings(BaseSettings):
     smtp_ca_file: Path | None = None  # trust this CA (PEM) for the server's certificate
     dispatch_run_timeout: float = Field(240.0, gt=0, le=600)  # seconds; the claim lasts 900
     dispatch_recipients: int = Field(500, ge=1, le=100000)  # whole recipients per batch
+    # calendar days a sent (or dropped) notice stays in the outbox before the daily job
+    # archives it into delivery receipts (tracker.outbox.archive_settled)
+    outbox_retention_days: int = Field(90, ge=1, le=36500)
     send_hours: str = "08:30-18:00"  # Asia/Shanghai wall time, or "always"
     send_on_rest_days: bool = False  # weekends and public holidays (WorkCalendar)
     work_pool: str = Field("tracker", min_length=1)  # Prefect process work pool (flows/deploy.py)
+    # plans per batch of a daily job (flows/plans.py): under a Prefect deployment each batch
+    # beyond one is a flow run of its own that any worker of the pool may take
+    plans_per_run: int = Field(50, ge=1, le=100_000)
     outbox_dir: Path = Path("var/outbox")  # unset: {home}/outbox
     channel: ChannelKind = ChannelKind.EMAIL
     base_url: str = "http://127.0.0.1:8000"  # where liaisons' links point

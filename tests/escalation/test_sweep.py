@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import at
@@ -149,3 +150,63 @@ def test_next_action_day_rule(policy):
     assert next_action_day(due, 0, policy, after=D("2017-04-17")) == D("2017-04-24")
     assert next_action_day(due, 3, policy) is None
     assert next_action_day(due, 0, policy, held=True) is None
+
+
+@pytest.mark.sqlite_only
+def test_circular_rung_reached_by_more_requests_than_the_variable_limit(
+        db, plan, policy, limited_sqlite):
+    """Issue 14: all 798 requests of the seed's first quarter reach the circular rung on
+    one day, 16 times SQLite's lowered limit of 50 variables: the sweep, the draft's items
+    and its preview still work (sets travel as SELECTs, never as lists of ids)."""
+    from sqlalchemy import text
+
+    from tracker.escalation.circulars import circular_items, circular_view
+    from tracker.models import Circular
+
+    with limited_sqlite() as s:  # the limit is in force on this engine's connections
+        assert s.execute(text("SELECT 1")).scalar() == 1
+        raw = s.connection().connection.dbapi_connection
+        assert raw.getlimit(__import__("sqlite3").SQLITE_LIMIT_VARIABLE_NUMBER) == 50
+    with transaction(db) as s:
+        assert open_due_requests(s, plan, at("2017-03-17"), policy).requests_opened == 798
+    with transaction(limited_sqlite) as s:
+        fired = sweep_overdue(s, s.get_one(type(plan), plan.id), at("2017-04-24"), policy).fired
+    assert fired == {1: 798, 2: 798, 3: 798}
+    with transaction(db) as s:  # a few answered since: the draft lists the others
+        ids = s.scalars(select(ProgressRequest.id).order_by(ProgressRequest.id)).all()
+        record_reports(s, [ReportInput(request_id=i, status="in_progress", percent=10)
+                           for i in ids[:3]], submitted_by="t", now=at("2017-04-25"))
+    with limited_sqlite() as s:
+        circular = s.scalars(select(Circular)).one()
+        assert len(circular.items) == 798
+        items = circular_items(s, circular)
+        assert len(items) == 795 and {i["request_id"] for i in items} == set(ids[3:])
+        view = circular_view(s, circular.id, policy=policy, now=at("2017-04-25"))
+        assert view.counts.items == 795
+
+
+def test_each_plans_sweep_reads_its_own_plan(db, small, policy):
+    """With two plans sharing the directory, each plan's sweep fires its own requests
+    only, and its circular lists only its own (issue 14: each plan's circular collected
+    every plan's items)."""
+    from tests.factories import small_plan
+    from tracker.catalog.load import load_catalog
+    from tracker.models import Circular, Plan, ReportingPeriod
+
+    with transaction(db) as s:
+        other_id = load_catalog(s, small_plan(plan_id="second-plan", title="第二个行动方案"),
+                                at("2017-01-05")).plan_id
+    with transaction(db) as s:
+        for p in s.scalars(select(Plan)):
+            open_due_requests(s, p, at("2017-03-17"), policy)
+    per_plan = {}
+    with transaction(db) as s:
+        for pid in (small.id, other_id):
+            per_plan[pid] = sweep_overdue(s, s.get_one(Plan, pid), at("2017-04-24"), policy).fired
+    assert per_plan == {small.id: {1: 9, 2: 9, 3: 9}, other_id: {1: 9, 2: 9, 3: 9}}
+    with db() as s:
+        for c in s.scalars(select(Circular)):
+            plans = set(s.scalars(select(ReportingPeriod.plan_id).join(
+                ProgressRequest, ProgressRequest.period_id == ReportingPeriod.id).where(
+                ProgressRequest.id.in_([i["request_id"] for i in c.items]))))
+            assert (len(c.items), plans) == (9, {c.plan_id})

@@ -50,8 +50,10 @@ HANG: set[str] = set()  # jobs whose next run blocks forever, after its claim is
 
 
 def sim_settings(home: Path, url: str) -> Settings:
+    # the year's outbox is compared row by row: the daily archive runs, archiving nothing
     return Settings(home=home, database_url=url, outbox_dir=home / "outbox",
-                    channel=ChannelKind.FILE, secret_key="sched-sim-secret", env="development")
+                    channel=ChannelKind.FILE, secret_key="sched-sim-secret", env="development",
+                    outbox_retention_days=36500)
 
 
 def small_catalog(catalog: Catalog) -> Catalog:
@@ -92,6 +94,7 @@ def ticks(policy: Policy) -> list[dt.datetime]:
 def direct_call(settings: Settings) -> Callable[[str, dt.datetime], Any]:
     """`call(job, now)` running each job's task bodies directly (no Prefect flow run)."""
     from flows.tracker_flows import (
+        archive_outbox_task,
         deliver_outbox_task,
         meeting_duty_task,
         open_requests_task,
@@ -105,6 +108,7 @@ def direct_call(settings: Settings) -> Callable[[str, dt.datetime], Any]:
                                       "meetings": meeting_duty_task.fn(now, settings)},
         "dispatch": lambda now: deliver_outbox_task.fn(now, settings),
         "annual_checkpoint": lambda now: scorecard_task.fn(now, settings, None),
+        "outbox_archive": lambda now: archive_outbox_task.fn(now, settings),
     }
 
     def call(name: str, now: dt.datetime) -> Any:

@@ -224,7 +224,8 @@ def test_two_workers_run_the_deployed_jobs(prefect_api, tracker_db, tmp_path):
     assert first.returncode == 0, first.stderr
     again = tracker("deploy", env=env)  # idempotent: updates, never duplicates
     assert again.returncode == 0, again.stderr
-    assert again.stdout.count("已更新") == len(JOBS) and "新建" not in again.stdout
+    # the jobs and the batch deployment of their plans (flows/plans.py)
+    assert again.stdout.count("已更新") == len(JOBS) + 1 and "新建" not in again.stdout
 
     with temporary_settings(updates={PREFECT_API_URL: prefect_api}):
         with get_client(sync_client=True) as client:
@@ -426,3 +427,126 @@ def test_a_flow_run_killed_mid_batch_is_crashed_and_sends_nothing_twice(
     finally:
         workers.stop()
         controller.stop()
+
+
+@pytest.fixture
+def county_db() -> Iterator[str]:
+    """A PostgreSQL tracker database with six small plans of one city (county-000 …
+    county-005: 9 assignments each, one shared directory)."""
+    from tests.factories import small_plan
+    from tracker.catalog.load import load_catalog
+    from tracker.db import make_engine, migrate, session_factory, transaction
+    from tracker.directory.contacts import ensure_demo_contacts
+
+    name = f"deploy_counties_{uuid.uuid4().hex[:10]}"
+    admin_sql(f'CREATE DATABASE "{name}"')
+    url = f"{PG_BASE}/{name}"
+    engine = make_engine(url)
+    migrate(engine)
+    with transaction(session_factory(engine)) as s:
+        for i in range(6):
+            plan_id = load_catalog(s, small_plan(plan_id=f"county-{i:03d}",
+                                                 title=f"第{i + 1}县残疾人就业促进三年行动方案"),
+                                   at("2017-01-05")).plan_id
+            ensure_demo_contacts(s, plan_id)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        admin_sql(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def test_two_workers_share_the_plans_of_a_daily_job(prefect_api, county_db, tmp_path):
+    """Issue 14, item 6: a daily job's run hands its batches of plans (two plans each) to
+    the batch deployment; both workers take batches; one plan's failure fails its batch
+    only, the other plans' results are committed; a second run sends nothing twice."""
+    from prefect import get_client
+
+    from tracker.models import Escalation, OutboxMessage, Plan, ProgressRequest, ReportingPeriod
+
+    pool = f"plans-{uuid.uuid4().hex[:6]}"
+    env = base_env(PREFECT_API_URL=prefect_api, PREFECT_HOME=str(tmp_path / "prefect"),
+                   PREFECT_WORKER_QUERY_SECONDS="1", PREFECT_WORKER_PREFETCH_SECONDS="5",
+                   TRACKER_HOME=str(tmp_path / "home"), TRACKER_DATABASE_URL=county_db,
+                   TRACKER_CHANNEL="file", TRACKER_WORK_POOL=pool, TRACKER_PLANS_PER_RUN="2")
+    deployed = tracker("deploy", env={**env, "COLUMNS": "200"})  # the table's width, not a wrap
+    assert deployed.returncode == 0, deployed.stderr
+    assert "plan_batch_flow/plan_batch" in deployed.stdout
+
+    def per_plan(stmt: Any) -> dict[str, int]:
+        engine = create_engine(county_db)
+        try:
+            with engine.connect() as conn:
+                return dict(conn.execute(stmt).all())
+        finally:
+            engine.dispose()
+
+    def batch_runs(parent_id: Any) -> list[Any]:
+        with get_client(sync_client=True) as client:
+            return [r for r in client.read_flow_runs() if r.parent_task_run_id is not None
+                    and r.name != "" and _parent_flow(client, r) == parent_id]
+
+    with temporary_settings(updates={PREFECT_API_URL: prefect_api}):
+        workers = Workers(tmp_path, env)
+        try:
+            workers.start("machine-b", "--limit", "1")
+            workers.start("machine-c", "--limit", "1")
+            wait_for("two online workers",
+                     lambda: online_workers(pool) == {"machine-b", "machine-c"})
+            opening = trigger("progress_request_flow/progress_requests", T0.isoformat())
+            assert final_state(opening.id).type.value == "COMPLETED"
+            children = wait_for("three batch runs", lambda: (
+                lambda runs: runs if len(runs) == 3 else None)(batch_runs(opening.id)))
+            states = [final_state(r.id) for r in children]
+            assert [s.type.value for s in states] == ["COMPLETED"] * 3, states
+            asked = (select(Plan.key, func.count(ProgressRequest.id))
+                     .join(ReportingPeriod, ReportingPeriod.plan_id == Plan.id)
+                     .join(ProgressRequest, ProgressRequest.period_id == ReportingPeriod.id)
+                     .group_by(Plan.key))
+            assert per_plan(asked) == {f"county-{i:03d}": 9 for i in range(6)}
+            took = {name: [r.name for r in children
+                           if f"Beginning subflow run '{r.name}'" in workers.log(name)]
+                    for name in workers.procs}
+            assert sorted(r for v in took.values() for r in v) == sorted(r.name for r in children)
+            assert all(took.values()), took  # both workers took batches of plans
+
+            # county-003's last request moved to a day the calendar cannot count
+            engine = create_engine(county_db)
+            with engine.begin() as conn:
+                conn.execute(text(
+                    "UPDATE progress_request SET due_on = '2107-04-10' WHERE id = ("
+                    "SELECT max(r.id) FROM progress_request r JOIN reporting_period p "
+                    "ON p.id = r.period_id JOIN plan ON plan.id = p.plan_id "
+                    "WHERE plan.key = 'county-003')"))
+            engine.dispose()
+            sweep = trigger("overdue_sweep_flow/overdue_sweep", at("2017-04-24", 8, 30).isoformat())
+            assert final_state(sweep.id).type.value == "COMPLETED"
+            batches = wait_for("three batch runs", lambda: (
+                lambda runs: runs if len(runs) == 3 else None)(batch_runs(sweep.id)))
+            ends = sorted((s.type.value, s.message or "") for s in
+                          (final_state(r.id) for r in batches))
+            assert [t for t, _ in ends] == ["COMPLETED", "COMPLETED", "FAILED"], ends
+            assert "规划 county-003（ladder）：NotImplementedError" in ends[2][1]
+            fired = (select(Plan.key, func.count(Escalation.id))
+                     .join(ReportingPeriod, ReportingPeriod.plan_id == Plan.id)
+                     .join(ProgressRequest, ProgressRequest.period_id == ReportingPeriod.id)
+                     .join(Escalation, Escalation.request_id == ProgressRequest.id)
+                     .group_by(Plan.key))
+            expected = {f"county-{i:03d}": 27 for i in range(6) if i != 3}
+            assert per_plan(fired) == expected  # county-002 shared the failed batch
+            outbox = scalar(county_db, select(func.count()).select_from(OutboxMessage))
+
+            again = trigger("overdue_sweep_flow/overdue_sweep", at("2017-04-24", 8, 30).isoformat())
+            assert final_state(again.id).type.value == "COMPLETED"
+            for r in wait_for("three batch runs", lambda: (
+                    lambda runs: runs if len(runs) == 3 else None)(batch_runs(again.id))):
+                final_state(r.id)
+            assert per_plan(fired) == expected
+            assert scalar(county_db, select(func.count()).select_from(OutboxMessage)) == outbox
+        finally:
+            workers.stop()
+
+
+def _parent_flow(client: Any, run: Any) -> Any:
+    """The flow run whose task run started `run` (a subflow run of a deployment)."""
+    return client.read_task_run(run.parent_task_run_id).flow_run_id

@@ -93,7 +93,8 @@ def test_jobs_run_json_keeps_the_raw_result(tmp_path, db_url, plan):
     assert job.returncode == 0, errors
     import json
 
-    assert json.loads(out) == {"opened": 798, "queued": 798, "periods": ["2017Q1"]}
+    assert json.loads(out) == {"opened": 798, "queued": 798, "periods": ["2017Q1"],
+                                "plans": 1, "failed": []}
     assert read_state(tmp_path / "prefect") is None  # it started the API and stopped it
 
 

@@ -21,13 +21,16 @@ from tracker.dates.workdays import SHANGHAI
 def test_jobs_registered_with_their_triggers():
     scheduler = build_scheduler()
     jobs = {j.id: j for j in scheduler.get_jobs()}
-    assert set(jobs) == {"progress_requests", "overdue_sweep", "dispatch", "annual_checkpoint"}
+    assert set(jobs) == {"progress_requests", "overdue_sweep", "dispatch", "annual_checkpoint",
+                         "outbox_archive"}
     assert jobs["dispatch"].func is scheduled and jobs["dispatch"].args == ("dispatch",)
     after = dt.datetime(2017, 4, 10, 8, 10, tzinfo=SHANGHAI)
     fire = jobs["overdue_sweep"].trigger.get_next_fire_time(None, after)
     assert fire == dt.datetime(2017, 4, 10, 8, 30, tzinfo=SHANGHAI)
     fire = jobs["progress_requests"].trigger.get_next_fire_time(None, after)
     assert fire == dt.datetime(2017, 4, 11, 8, 0, tzinfo=SHANGHAI)
+    fire = jobs["outbox_archive"].trigger.get_next_fire_time(None, after)
+    assert fire == dt.datetime(2017, 4, 11, 2, 40, tzinfo=SHANGHAI)
     assert all(j.max_instances == 1 and j.coalesce and j.misfire_grace_time is None
                for j in jobs.values())
 

@@ -142,6 +142,7 @@ def test_year_jumping_national_day_with_a_restart_sends_each_notice_once(tmp_pat
     assert sorted(catch_up) == sorted([
         ["annual_checkpoint", _at(2017, 10, 8, 9).isoformat(), DONE],
         ["dispatch", _at(2017, 10, 9, 7).isoformat(), DONE],
+        ["outbox_archive", _at(2017, 10, 9, 2, 40).isoformat(), DONE],
         ["overdue_sweep", _at(2017, 10, 8, 8, 30).isoformat(), DONE],
         ["progress_requests", _at(2017, 10, 8, 8).isoformat(), DONE],
     ])
@@ -149,8 +150,8 @@ def test_year_jumping_national_day_with_a_restart_sends_each_notice_once(tmp_pat
     assert in_gap == []
     catch_up_rows = [f for f in jumped["fires"] if f[4] == HOLIDAY_TO]
     assert [(f[0], f[3]) for f in catch_up_rows] == [
-        ("annual_checkpoint", "A2"), ("dispatch", "A2"), ("overdue_sweep", "A2"),
-        ("progress_requests", "A2")]
+        ("annual_checkpoint", "A2"), ("dispatch", "A2"), ("outbox_archive", "A2"),
+        ("overdue_sweep", "A2"), ("progress_requests", "A2")]
     assert {f[3] for f in jumped["fires"] if f[4] <= HOLIDAY_FROM} == {"A"}
     assert {f[3] for f in jumped["fires"] if f[4] > HOLIDAY_FROM} == {"A2"}
     assert {f[2] for f in jumped["fires"]} == {DONE}

@@ -19,14 +19,16 @@ from notifications.dispatch import (
     SendWindow,
     backoff,
     claim,
-    claim_query,
+    claim_batch,
+    claim_statement,
+    digest_rows,
     dispatch,
 )
 from tests import smtp_server
 from tests.conftest import at
 from tests.notifications.outbox_rows import add_notices, message_ids
 from tracker.db import transaction
-from tracker.enums import ChannelKind
+from tracker.enums import ChannelKind, NoticeKind
 from tracker.models import DeliveryAttempt, OutboxMessage
 from tracker.requests.opening import open_due_requests
 from tracker.settings import Settings, SettingsError
@@ -277,23 +279,67 @@ def test_send_window_edges_and_settings():
         Settings(smtp_ca_file="/nonexistent/ca.pem")
 
 
-def test_the_claim_query_uses_the_due_index(db, db_url):
-    """EXPLAIN of the claim's recipient query and of the lookups by token name the indexes.
-    On PostgreSQL sequential scans are disabled for the check: a table of a few rows is
-    read whole either way; the point is that the index serves the condition."""
+def _plan(engine, query) -> str:  # type: ignore[no-untyped-def]
+    """EXPLAIN (SQLite: EXPLAIN QUERY PLAN) of a statement, its lines joined by " | ". On
+    PostgreSQL sequential and bitmap scans and sorts are disabled for the check: a table of
+    a few rows is read whole and sorted either way; the point is that an index serves the
+    condition in its order (a sort left in the plan means no index could)."""
+    sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            return " | ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        with conn.begin():
+            for knob in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+                conn.exec_driver_sql(f"SET LOCAL {knob} = off")
+            return " | ".join(r[0] for r in conn.execute(text("EXPLAIN " + sql)))
+
+
+def test_the_claim_reads_partial_indexes_in_order_and_sorts_nothing(db, db_url):
+    """EXPLAIN of the whole claim (one UPDATE … RETURNING): the head of the queue is read
+    from the partial index of live rows in its own order (no sort of the due rows), the
+    chosen recipients' rows through the partial recipient index; on PostgreSQL rows are
+    locked SKIP LOCKED. A digest's rows (settle, re-check) are found by the token index."""
     add_notices(db, {f"lly{i}@tj.gov.cn": 2 for i in range(50)}, NOW)
     engine = db.kw["bind"]
-    by_token = select(OutboxMessage.id).where(OutboxMessage.claim_token == "x")
-    with engine.connect() as conn:
-        plans = []
-        for query in (claim_query(NOW, 10), by_token):
-            sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
-            if engine.dialect.name == "sqlite":
-                plans.append(" ".join(str(r[-1]) for r in conn.exec_driver_sql(
-                    "EXPLAIN QUERY PLAN " + sql)))
-            else:
-                conn.exec_driver_sql("SET enable_seqscan = off")
-                plans.append(" ".join(r[0] for r in conn.execute(text("EXPLAIN " + sql))))
-                conn.exec_driver_sql("RESET enable_seqscan")
-    assert "ix_outbox_message_due" in plans[0], plans[0]
-    assert "ix_outbox_message_claim_token" in plans[1], plans[1]
+    claim_plan = _plan(engine, claim_statement(engine.dialect.name, NOW, recipients=10,
+                                               until=NOW + LEASE, token="x"))
+    assert "ix_outbox_message_due_at" in claim_plan, claim_plan
+    assert "ix_outbox_message_due_recipient" in claim_plan, claim_plan
+    digest = _plan(engine, select(OutboxMessage.id).where(
+        digest_rows("x", ChannelKind.EMAIL, "lly1@tj.gov.cn", NoticeKind.WAIVED)))
+    assert "ix_outbox_message_claim" in digest, digest
+    if engine.dialect.name == "sqlite":
+        assert "TEMP B-TREE FOR ORDER BY" not in claim_plan, claim_plan
+        assert "ix_outbox_message_due (" not in claim_plan, claim_plan
+    else:
+        assert "LockRows" in claim_plan and "Sort Key: outbox_message" not in claim_plan, claim_plan
+        assert "Seq Scan" not in claim_plan, claim_plan
+
+
+def test_the_claim_returns_its_rows_and_leaves_the_rest(db, policy):
+    """Two recipients per batch: the claim returns exactly the due rows of the two
+    recipients with the oldest due messages (all of them, however many), stamped with its
+    token and lease; a message not yet due and the other recipients stay pending."""
+    add_notices(db, {"late@tj.gov.cn": 1}, NOW + dt.timedelta(minutes=1))
+    add_notices(db, {"b@tj.gov.cn": 3}, NOW - dt.timedelta(minutes=2))
+    add_notices(db, {"a@tj.gov.cn": 2}, NOW - dt.timedelta(minutes=1))
+    add_notices(db, {"c@tj.gov.cn": 4}, NOW)
+    with transaction(db) as s:  # b's newer message comes along
+        s.add(OutboxMessage(key="t:b-newer", kind="waived", channel="email",
+                            address="b@tj.gov.cn", recipient_name="联络员", status="pending",
+                            attempts=0, next_attempt_at=NOW, created_at=NOW))
+    with transaction(db) as s:
+        batch = claim_batch(s, NOW, recipients=2)
+    assert batch is not None and batch.until == NOW + LEASE
+    with db() as s:
+        claimed = s.execute(select(OutboxMessage.id, OutboxMessage.address, OutboxMessage.status,
+                                   OutboxMessage.next_attempt_at)
+                            .where(OutboxMessage.claim_token == batch.token)
+                            .order_by(OutboxMessage.id)).all()
+        rest = dict(s.execute(select(OutboxMessage.address, func.count())
+                              .where(OutboxMessage.status == "pending")
+                              .group_by(OutboxMessage.address)).all())
+    assert sorted(batch.ids) == [r.id for r in claimed]
+    assert sorted(r.address for r in claimed) == ["a@tj.gov.cn"] * 2 + ["b@tj.gov.cn"] * 4
+    assert {(r.status, r.next_attempt_at) for r in claimed} == {("sending", (NOW + LEASE).astimezone(dt.UTC))}
+    assert rest == {"c@tj.gov.cn": 4, "late@tj.gov.cn": 1}

@@ -37,7 +37,7 @@ from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import and_, select, update
+from sqlalchemy import Select, and_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.dates.chinese import cn_date
@@ -466,11 +466,11 @@ def write_explanation(session: Session, agencies: Collection[int], request_id: i
     return iv
 
 
-def explanations_for(session: Session, request_ids: list[int]) -> dict[int, dict[str, Any]]:
+def explanations_for(session: Session, request_ids: Select[int]) -> dict[int, dict[str, Any]]:
     """request id -> the explanation its indicator value was asked for (asked_at, text or
-    None, year, expected and actual values as text), for the liaison's pages. One query."""
-    if not request_ids:
-        return {}
+    None, year, expected and actual values as text), for the liaison's pages; `request_ids`
+    is a SELECT of request ids (the page's set, as a subquery; requests about a measure
+    drop out). One query."""
     rows = session.execute(
         select(ProgressRequest.id, IndicatorValue, Indicator, Plan)
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)

@@ -31,7 +31,7 @@ def deploy(pool: Annotated[str | None, typer.Option(
         table.add_column(col, overflow="fold")
     for d in done:
         state = ("新建" if d.created else "已更新") + ("" if d.active else "（计划已停用，保持停用）")
-        table.add_row(d.job, d.deployment, d.cron, state)
+        table.add_row(d.job, d.deployment, d.cron or "（无：由每日任务按规划分批调用）", state)
     console.print(table)
     console.print(f"请在执行机上启动 worker：tracker worker --pool {pool}"
                   f"（或 prefect worker start --pool {pool}）", soft_wrap=True, highlight=False)

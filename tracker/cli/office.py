@@ -203,17 +203,21 @@ def ledger_cmd(output: Annotated[Path, typer.Option("-o", "--output")] = Path("�
 
 @outbox_app.callback()
 def outbox_show(ctx: typer.Context) -> None:
-    """Notices by state (待发送 / 发送中 / 已发送 / 发送失败 / 已撤销)."""
+    """Notices by state (待发送 / 发送中 / 已发送 / 发送失败 / 已撤销), and the sent ones
+    archived after the retention period (已发送并归档)."""
     if ctx.invoked_subcommand is not None:
         return
     from tracker.enums import OutboxStatus
-    from tracker.outbox import outbox_counts
+    from tracker.outbox import archived_count, outbox_counts
 
     with factory()() as session:
         counts = outbox_counts(session)
+        archived = archived_count(session)
     table = Table("状态", "条数")
     for status in OutboxStatus:
         table.add_row(status.label, str(counts.get(status.value, 0)))
+    # sent notices past TRACKER_OUTBOX_RETENTION_DAYS, kept as delivery receipts
+    table.add_row("已发送并归档", str(archived))
     console.print(table)
 
 

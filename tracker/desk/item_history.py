@@ -15,6 +15,8 @@ from tracker.models import (
     Assignment,
     AuditEvent,
     DeliveryAttempt,
+    DeliveryReceipt,
+    DeliveryReceiptItem,
     Escalation,
     Evidence,
     ExtensionRequest,
@@ -51,8 +53,9 @@ class RequestHistory:
 
 
 def request_history(session: Session, request_id: int) -> RequestHistory | None:
-    """The request with its reports (all versions), ladder, deliveries, extensions, evidence
-    (newest last), notes, audit trail, and the names of everyone who acted on it."""
+    """The request with its reports (all versions), ladder, deliveries (those archived
+    after the retention period from their receipts), extensions, evidence (newest last),
+    notes, audit trail, and the names of everyone who acted on it."""
     row = session.execute(
         with_subject(select(ProgressRequest, ReportingPeriod.label, Agency.name, Assignment.role,
                             Measure, Indicator))
@@ -61,17 +64,32 @@ def request_history(session: Session, request_id: int) -> RequestHistory | None:
     if row is None:
         return None
     req, period, agency, role, measure, indicator = row
-    messages = []
-    for msg, attempted_at, ok, error in session.execute(
-        select(OutboxMessage, DeliveryAttempt.attempted_at, DeliveryAttempt.ok, DeliveryAttempt.error)
+    lines: list[tuple[int, tuple[Any, ...], dict[str, Any]]] = []  # (message, order, line)
+    for msg, attempt_id, attempted_at, ok, error in session.execute(
+        select(OutboxMessage, DeliveryAttempt.id, DeliveryAttempt.attempted_at, DeliveryAttempt.ok,
+               DeliveryAttempt.error)
         .outerjoin(DeliveryAttempt, DeliveryAttempt.message_id == OutboxMessage.id)
         .where(OutboxMessage.request_id == request_id)
-        .order_by(OutboxMessage.id, DeliveryAttempt.id)
     ):
-        messages.append({"kind": msg.kind, "level": msg.level, "to": msg.recipient_name,
-                         "address": msg.address, "channel": msg.channel, "status": msg.status,
-                         "is_copy": msg.is_copy, "queued_at": msg.created_at,
-                         "attempted_at": attempted_at, "ok": ok, "error": error})
+        lines.append((msg.id, (attempt_id or 0,), {
+            "kind": msg.kind, "level": msg.level, "to": msg.recipient_name,
+            "address": msg.address, "channel": msg.channel, "status": msg.status,
+            "is_copy": msg.is_copy, "queued_at": msg.created_at,
+            "attempted_at": attempted_at, "ok": ok, "error": error}))
+    # messages archived after the retention period: the same lines from their receipts
+    # (tracker.outbox.archive_settled), in the same order (message, then attempt)
+    for message_id, receipt in session.execute(
+        select(DeliveryReceiptItem.message_id, DeliveryReceipt)
+        .join(DeliveryReceipt, DeliveryReceipt.id == DeliveryReceiptItem.receipt_id)
+        .where(DeliveryReceiptItem.request_id == request_id)
+    ):
+        lines.append((message_id, (receipt.attempted_at is not None, receipt.attempted_at,
+                                   receipt.id), {
+            "kind": receipt.kind, "level": receipt.level, "to": receipt.recipient_name,
+            "address": receipt.address, "channel": receipt.channel, "status": receipt.status,
+            "is_copy": receipt.is_copy, "queued_at": receipt.queued_at,
+            "attempted_at": receipt.attempted_at, "ok": receipt.ok, "error": receipt.error}))
+    messages = [line for _, _, line in sorted(lines, key=lambda x: (x[0], x[1]))]
 
     def all_of(model, *where):  # type: ignore[no-untyped-def]
         return list(session.scalars(select(model).where(*where).order_by(model.id)))

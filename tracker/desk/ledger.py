@@ -19,7 +19,7 @@ from tracker.catalog.codes import code_key
 from tracker.dates.chinese import cn_date, cn_period
 from tracker.dates.periods import period_order
 from tracker.dates.workdays import SHANGHAI
-from tracker.desk.board import BoardFilter, board, plan_for_page
+from tracker.desk.board import BoardFilter, _base, board, plan_for_page
 from tracker.enums import (
     ExtensionState,
     Light,
@@ -29,10 +29,10 @@ from tracker.enums import (
     level_label,
     role_label,
 )
-from tracker.models import Agency, Assignment, ExtensionRequest, Measure
+from tracker.models import Agency, Assignment, ExtensionRequest, Measure, ProgressRequest
 from tracker.policy import Policy
 from tracker.requests.answer_form import latest_reports
-from tracker.requests.rules import light_label
+from tracker.requests.rules import light_label, light_sql
 
 # the full detail (台账明细); the request's internal id comes last, as 系统编号
 LEDGER_COLUMNS = ["规划", "报送期", "编号", "任务或指标", "领域", "责任单位", "角色", "牵头单位",
@@ -98,8 +98,12 @@ def ledger_frame(session: Session, f: BoardFilter, today: dt.date,
     rows.sort(key=lambda r: (r["plan_id"], code_key(r["code"]), period_order(r["period"]),
                              _ROLE_ORDER.get(r["role"] or "", 3), r["position"] or 0,
                              r["agency"], r["id"]))
-    measure_ids = {r["measure_id"] for r in rows if r["measure_id"]}
-    request_ids = [r["id"] for r in rows]
+    # the filter's requests and their measures as subqueries (never lists of ids: a
+    # national ledger has a million rows)
+    request_ids = _base(f, light_sql(today, policy))
+    measure_ids = (select(Assignment.measure_id)
+                   .join(ProgressRequest, ProgressRequest.assignment_id == Assignment.id)
+                   .where(ProgressRequest.id.in_(request_ids)))
     agencies: dict[int, dict[str, Any]] = {}
     for mid, name, role in session.execute(
         select(Assignment.measure_id, Agency.name, Assignment.role)

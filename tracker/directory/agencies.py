@@ -117,26 +117,24 @@ def lookup_names(session: Session, government: str, names: set[str],
     return found
 
 
-def plan_agency_ids(plan_id: int):  # type: ignore[no-untyped-def]
-    """A SELECT of the ids of the agencies a plan involves: its assignments' agencies and
-    its indicators' reporting agencies."""
-    return union(
-        select(Assignment.agency_id).join(Measure, Measure.id == Assignment.measure_id)
-        .where(Measure.plan_id == plan_id, Assignment.active.is_(True)),
-        select(Indicator.owner_agency_id).where(Indicator.plan_id == plan_id,
-                                                Indicator.active.is_(True)),
-    )
+def plan_agency_ids(plan_id: int | None):  # type: ignore[no-untyped-def]
+    """A SELECT of the ids of the agencies a plan involves (None: any loaded plan): its
+    assignments' agencies and its indicators' reporting agencies."""
+    assignments = (select(Assignment.agency_id).join(Measure, Measure.id == Assignment.measure_id)
+                   .where(Assignment.active.is_(True)))
+    indicators = select(Indicator.owner_agency_id).where(Indicator.active.is_(True))
+    if plan_id is not None:
+        assignments = assignments.where(Measure.plan_id == plan_id)
+        indicators = indicators.where(Indicator.plan_id == plan_id)
+    return union(assignments, indicators)
 
 
 def plan_agencies(session: Session, plan_id: int | None = None) -> list[tuple[int, str]]:
-    """(id, name) of the agencies of one plan, or of every loaded plan, in directory order."""
+    """(id, name) of the agencies of one plan, or of every loaded plan (one subquery, not
+    one term per plan), in directory order."""
     query = select(Agency.id, Agency.name).order_by(Agency.id)
-    if plan_id is not None:
+    if plan_id is not None or session.scalar(select(Plan.id).limit(1)) is not None:
         query = query.where(Agency.id.in_(plan_agency_ids(plan_id)))
-    else:
-        plans = list(session.scalars(select(Plan.id)))
-        if plans:
-            query = query.where(or_(*[Agency.id.in_(plan_agency_ids(p)) for p in plans]))
     return [(i, n) for i, n in session.execute(query)]
 
 

@@ -28,8 +28,9 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker.catalog.schema import Catalog
@@ -171,11 +172,16 @@ def review_page(session: Session, resolved_limit: int = 20) -> ReviewPage:
         .where(DirectoryReview.state != OPEN)
         .order_by(DirectoryReview.resolved_at.desc(), DirectoryReview.id.desc())
         .limit(resolved_limit)).all()
-    ids = {r.agency_id for r, *_ in [*rows, *done] if r.agency_id}
-    ids |= {i for r, *_ in done for i in r.agency_ids}
-    names = dict(session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(ids))).all())
-    governments = {p.government for _, p, *_ in rows}
-    choosable = _choosable(session, governments)
+    # the agencies the open rows name, as a subquery; the resolved rows shown are at most
+    # `resolved_limit`, so their few ids may be listed
+    named = select(DirectoryReview.agency_id).where(DirectoryReview.state == OPEN,
+                                                    DirectoryReview.agency_id.is_not(None))
+    shown = {r.agency_id for r, *_ in done if r.agency_id}
+    shown |= {i for r, *_ in [*rows, *done] for i in r.agency_ids}
+    names = dict(session.execute(select(Agency.id, Agency.name).where(
+        or_(Agency.id.in_(named), Agency.id.in_(shown)))).all())
+    choosable = _choosable(session, select(Plan.government).join(
+        DirectoryReview, DirectoryReview.plan_id == Plan.id).where(DirectoryReview.state == OPEN))
     held = dict(session.execute(
         select(ProgressRequest.agency_id, func.count())
         .where(ProgressRequest.agency_id.in_(waiting_agencies()),
@@ -217,10 +223,12 @@ def similar_names(name: str, names: list[str], limit: int = 3) -> list[str]:
             if variant or ratio >= 0.8][:limit]
 
 
-def _choosable(session: Session, governments: set[str]) -> dict[str, list[tuple[int, str]]]:
+def _choosable(session: Session, governments: set[str] | Select[Any]
+               ) -> dict[str, list[tuple[int, str]]]:
     """{government: [(id, name)]} of the agencies one may map to or pick: not merged away,
-    not a name still waiting on the list; by name."""
-    if not governments:
+    not a name still waiting on the list; by name. `governments`: names, or a SELECT of
+    them (the review page's: the governments of its open rows)."""
+    if not isinstance(governments, Select) and not governments:
         return {}
     waiting = select(DirectoryReview.agency_id).where(DirectoryReview.state == OPEN,
                                                       DirectoryReview.agency_id.is_not(None))

@@ -49,10 +49,10 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
-from tracker.outbox import enqueue_to_agency
+from tracker.outbox import enqueue_to_agencies
 from tracker.policy import Policy
 from tracker.requests.subjects import with_subject
-from tracker.sql import insert_ignore_values
+from tracker.sql import insert_ignore_values, json_list_ids
 
 
 class CircularError(DomainError):
@@ -115,10 +115,13 @@ def circular_by_id(session: Session, circular_id: int) -> tuple[Circular, str]:
 
 
 def still_overdue(session: Session, circular: Circular) -> list[dict[str, Any]]:
-    """The circular's items whose requests are still open (answered or waived drop out)."""
-    ids = [i["request_id"] for i in circular.items]
+    """The circular's items whose requests are still open (answered or waived drop out).
+    One query whatever the number of items: the ids are read from the stored list in SQL
+    (`tracker.sql.json_list_ids`), never bound one by one."""
+    listed = json_list_ids(session, Circular, Circular.items, "request_id",
+                           Circular.id == circular.id)
     open_ids = set(session.scalars(select(ProgressRequest.id).where(
-        ProgressRequest.id.in_(ids), ProgressRequest.state == RequestState.OPEN.value)))
+        ProgressRequest.id.in_(listed), ProgressRequest.state == RequestState.OPEN.value)))
     return [i for i in circular.items if i["request_id"] in open_ids]
 
 
@@ -245,16 +248,19 @@ def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.date
     view = circular_view(session, circular.id, policy=policy, now=now)
     circular.document = render_docx(view.document, override_dir=document_templates(templates_dir))
     queued = 0
-    by_agency = sorted({item["agency_id"] for item in circular.items})
+    by_agency = {item["agency_id"] for item in circular.items}
+    session.flush()  # the signed items, read back in SQL as the agencies to notify
+    named = json_list_ids(session, Circular, Circular.items, "agency_id",
+                          Circular.id == circular.id)
     # the notice lists the agency's own items and carries the signed circular (.docx):
-    # notifications.render reads both from the circular named here
-    for agency_id in by_agency:
-        for role in (ContactRole.LIAISON, ContactRole.DEPUTY_HEAD):
-            queued += enqueue_to_agency(
-                session, agency_id=agency_id, key_prefix=f"circ:{circular.id}:{role.value}",
-                kind=MessageKind.CIRCULAR_ISSUED,
-                payload={"circular_id": circular.id, "title": circular.title}, now=now,
-                channel=policy.channel, role=role, plan_id=circular.plan_id)
+    # notifications.render reads both from the circular named here; one INSERT … SELECT
+    # per role and address kind, however many agencies it names
+    for role in (ContactRole.LIAISON, ContactRole.DEPUTY_HEAD):
+        queued += enqueue_to_agencies(
+            session, named, key_prefix=f"circ:{circular.id}:{role.value}",
+            kind=MessageKind.CIRCULAR_ISSUED,
+            payload={"circular_id": circular.id, "title": circular.title}, now=now,
+            channel=policy.channel, role=role, plan_id=circular.plan_id)
     session.add(AuditEvent(at=now, actor=signed_by, action="circular.sign_off",
                            object_type="circular", object_id=str(circular.id),
                            detail={"agencies": len(by_agency), "items": len(circular.items),

@@ -6,8 +6,12 @@ office; circular (通报) to the supervision office. A report stops the ladder. 
 did not run for a while, every rung whose date has passed fires on the next run, each
 with its own effective date (the rule's date, not the run's).
 
-Set-based: the sweep reads open requests by the indexed `next_action_on`, groups them by
-due day (a handful of distinct days), and fires each rung with one INSERT … SELECT.
+Set-based and scoped to one plan: every statement reads the plan's periods, their open
+requests and one due day through `ix_progress_request_plan_sweep` (period, state, due day,
+next action day), so a plan's sweep costs its own rows whatever the other plans hold; the
+requests are grouped by due day (a handful of distinct days), and each rung fires with one
+INSERT … SELECT. The circular and 督办 rungs hand their requests on as a SELECT (never a
+list of ids), so no statement grows with the number of requests.
 """
 
 from __future__ import annotations
@@ -61,12 +65,17 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
             fired = _fire(session, plan, due_on, level, fires_on, now, policy)
             result.fired[level.value] += fired
             if level in (Level.SUPERVISION_NOTICE, Level.CIRCULAR) and fired:
-                # this plan's requests of this due day that reached the rung on its day
-                ids = select(Escalation.request_id).join(
-                    ProgressRequest, ProgressRequest.id == Escalation.request_id).where(
-                    Escalation.level == level.value, Escalation.effective_on == fires_on,
+                # this plan's open requests of this due day that reached the rung on its
+                # day: read from the plan's requests (its index), each joined to its rung
+                # by the (request, round, level) key, never from every plan's rungs
+                ids = select(ProgressRequest.id).join(Escalation, and_(
+                    Escalation.request_id == ProgressRequest.id,
+                    Escalation.round == ProgressRequest.ladder_round,
+                    Escalation.level == level.value)).where(
+                    ProgressRequest.period_id.in_(_plan_periods(plan)),
+                    ProgressRequest.state == RequestState.OPEN.value,
                     ProgressRequest.due_on == due_on,
-                    ProgressRequest.period_id.in_(_plan_periods(plan)))
+                    Escalation.effective_on == fires_on)
                 if level == Level.CIRCULAR:
                     add_to_draft(session, plan_id=plan.id, request_ids=ids,
                                  effective_on=fires_on, now=now)

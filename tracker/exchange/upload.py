@@ -22,7 +22,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from tracker.dates.chinese import cn_period
@@ -62,6 +62,7 @@ from tracker.requests.reports import (
     input_problems,
     record_reports,
 )
+from tracker.sql import id_set
 
 FIELD_COLUMN = {"status": "status", "percent": "percent", "narrative": "narrative",
                 "problems": "problems", "next_steps": "next_steps", "value": "value"}
@@ -217,12 +218,13 @@ def record_sheet(session: Session, sheet: Sheet, *, agency_id: int, submitted_by
         problems.insert(0, Problem(META_SHEET, 2, "B", f"此文件属于其他单位（{sheet.meta_name}）"))
     ids = [v["request_id"] for _, v in rows
            if isinstance(v["request_id"], int) and 0 < v["request_id"] < 2**31]
-    known = {rid: (agency, state, indicator, kind)
-             for rid, agency, state, indicator, kind in session.execute(
-        select(ProgressRequest.id, ProgressRequest.agency_id, ProgressRequest.state,
-               ProgressRequest.indicator_id, ReportingPeriod.kind)
-        .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
-        .where(ProgressRequest.id.in_(ids)))}
+    with id_set(session, ids) as listed:  # the sheet's ids in a temporary table
+        known = {rid: (agency, state, indicator, kind)
+                 for rid, agency, state, indicator, kind in session.execute(
+            select(ProgressRequest.id, ProgressRequest.agency_id, ProgressRequest.state,
+                   ProgressRequest.indicator_id, ReportingPeriod.kind)
+            .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+            .where(ProgressRequest.id.in_(listed)))}
     items: list[ReportInput] = []
     seen: dict[int, int] = {}
     for number, v in rows:
@@ -328,6 +330,12 @@ def recorded_summary(session: Session, agency_ids: Collection[int],
     """
     if not report_ids:
         return None
+    with id_set(session, report_ids) as listed:
+        return _summary(session, agency_ids, listed)
+
+
+def _summary(session: Session, agency_ids: Collection[int], report_ids: Select[int]
+             ) -> str | None:
     rows = session.execute(
         select(func.coalesce(Measure.code, Indicator.code), ProgressReport.late,
                ReportingPeriod.label)
@@ -336,8 +344,8 @@ def recorded_summary(session: Session, agency_ids: Collection[int],
         .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
         .outerjoin(Measure, Measure.id == Assignment.measure_id)
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
-        .where(ProgressReport.id.in_(list(report_ids)),
-               ProgressRequest.agency_id.in_(list(agency_ids)))
+        .where(ProgressReport.id.in_(report_ids),
+               ProgressRequest.agency_id.in_(list(agency_ids)))  # a person's few agencies
         .order_by(ReportingPeriod.starts_on, Measure.position, Indicator.id, ProgressReport.id)
     ).all()
     if not rows:

@@ -5,7 +5,12 @@ from tracker.models.base import Base
 from tracker.models.calendar import CalendarDay, CalendarYear
 from tracker.models.chat import ChatEndpoint
 from tracker.models.documents import DocumentNumber, SupervisionNotice
-from tracker.models.outbox import DeliveryAttempt, OutboxMessage
+from tracker.models.outbox import (
+    DeliveryAttempt,
+    DeliveryReceipt,
+    DeliveryReceiptItem,
+    OutboxMessage,
+)
 from tracker.models.plan import (
     Agency,
     AgencyAlias,
@@ -42,7 +47,8 @@ from tracker.models.tracking import (
 
 __all__ = [
     "Agency", "AgencyAlias", "Assignment", "DirectoryReview", "ChatEndpoint", "Contact", "ContactAddress",
-    "AuditEvent", "Base", "CalendarDay", "CalendarYear", "DeliveryAttempt", "JobFire",
+    "AuditEvent", "Base", "CalendarDay", "CalendarYear", "DeliveryAttempt", "DeliveryReceipt",
+    "DeliveryReceiptItem", "JobFire",
     "SchedulerLease", "scheduler_job",
     "Escalation", "Evidence",
     "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue",

@@ -5,12 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker.enums import ChannelKind, MessageKind, OutboxStatus
 from tracker.models.base import Base
 from tracker.models.plan import enum_column
+
+# The states the dispatcher claims from: pending, or sending with its lease passed. Spelled
+# out as SQL so that the partial indexes' condition and the claim's are the same text
+# (SQLite uses a partial index only for a query that repeats its WHERE term).
+DUE_STATES = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+DUE_SQL = "status IN ('pending', 'sending')"
 
 
 class OutboxMessage(Base):
@@ -45,12 +51,27 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime]
     # while claimed (status sending), next_attempt_at holds the end of the claim's lease
-    claim_token: Mapped[str | None] = mapped_column(String(64), index=True)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
-    __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        # every state by its time: dead letters counted, settled rows archived by age
+        Index("ix_outbox_message_due", "status", "next_attempt_at"),
+        # the dispatcher's claim (notifications.dispatch): the due rows in time order, and a
+        # chosen recipient's due rows; partial, so they hold only the live rows, whatever
+        # the number sent. A query uses them when it states DUE_SQL word for word.
+        Index("ix_outbox_message_due_at", "next_attempt_at", "id",
+              sqlite_where=text(DUE_SQL), postgresql_where=text(DUE_SQL)),
+        Index("ix_outbox_message_due_recipient", "channel", "address",
+              sqlite_where=text(DUE_SQL), postgresql_where=text(DUE_SQL)),
+        # a claim's rows, and one recipient's among them (settle, renew, release)
+        Index("ix_outbox_message_claim", "claim_token", "channel", "address",
+              sqlite_where=text("claim_token IS NOT NULL"),
+              postgresql_where=text("claim_token IS NOT NULL")),
+        Index("ix_outbox_message_request_id", "request_id"),  # an item's history
+    )
 
 
 class DeliveryAttempt(Base):
@@ -64,3 +85,45 @@ class DeliveryAttempt(Base):
     ok: Mapped[bool]
     permanent: Mapped[bool] = mapped_column(default=False)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class DeliveryReceipt(Base):
+    """Compact delivery evidence of outbox messages archived after the retention period
+    (`tracker.outbox.archive_settled`): one row per group of messages that shared one
+    delivery attempt (digest, time, outcome) and everything an item's history shows of
+    them (kind and rung, copy or not, recipient, address, channel, time queued), with how
+    many messages it stands for. A group never attempted (dropped before its turn) has no
+    digest and no attempt time. Which requests a receipt was about: `DeliveryReceiptItem`.
+    """
+
+    __tablename__ = "delivery_receipt"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[str | None] = mapped_column(String(64))  # None: never attempted
+    attempted_at: Mapped[dt.datetime | None]
+    ok: Mapped[bool | None]
+    permanent: Mapped[bool] = mapped_column(default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[OutboxStatus] = mapped_column(enum_column(OutboxStatus))  # sent or dropped
+    reason: Mapped[str | None] = mapped_column(Text)  # why dropped (the message's last error)
+    kind: Mapped[MessageKind] = mapped_column(enum_column(MessageKind))
+    level: Mapped[int] = mapped_column(default=0)
+    is_copy: Mapped[bool] = mapped_column(default=False)
+    channel: Mapped[ChannelKind] = mapped_column(enum_column(ChannelKind))
+    address: Mapped[str] = mapped_column(String(254))
+    recipient_name: Mapped[str] = mapped_column(String(200), default="")
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plan.id"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    queued_at: Mapped[dt.datetime]  # the messages' created_at
+    messages: Mapped[int]  # how many messages this receipt stands for
+    archived_at: Mapped[dt.datetime]
+
+
+class DeliveryReceiptItem(Base):
+    """An archived message about a request, by the receipt(s) of its attempts: three
+    integers where the message and its attempts were two rows of text. `message_id` is the
+    archived message's id (no longer a row): it keeps an item history's lines in order."""
+
+    __tablename__ = "delivery_receipt_item"
+    request_id: Mapped[int] = mapped_column(ForeignKey("progress_request.id"), primary_key=True)
+    message_id: Mapped[int] = mapped_column(primary_key=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("delivery_receipt.id"), primary_key=True)

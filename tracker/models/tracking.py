@@ -52,8 +52,11 @@ class ReportingPeriod(Base):
 class ProgressRequest(Base):
     """One request for progress (进展调度) per assignment (or indicator) per period.
 
-    `next_action_on` is the day the request next needs attention (the next ladder rung);
-    the overdue sweep reads only that indexed column (STYLE.md #5).
+    `next_action_on` is the day the request next needs attention (the next ladder rung).
+    The daily runs (sweep, pre-due) read one plan at a time through
+    `ix_progress_request_plan_sweep` (period, state, due day, next action day): a plan's
+    periods, its open requests, one due day, the rows due by a day (STYLE.md #5), so a
+    plan's sweep never reads another plan's rows.
     """
 
     __tablename__ = "progress_request"
@@ -82,7 +85,7 @@ class ProgressRequest(Base):
         CheckConstraint(
             "(assignment_id IS NULL) != (indicator_id IS NULL)", name="one_subject"
         ),
-        Index("ix_progress_request_sweep", "state", "next_action_on"),
+        Index("ix_progress_request_plan_sweep", "period_id", "state", "due_on", "next_action_on"),
     )
 
 

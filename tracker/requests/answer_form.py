@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from tracker.annual.indicators import (
@@ -40,6 +40,7 @@ from tracker.models import (
 from tracker.policy import Policy
 from tracker.requests.milestones import is_milestone_label
 from tracker.requests.rules import is_overdue, light
+from tracker.sql import id_set
 
 FIELDS = ("status", "percent", "narrative", "problems", "next_steps")
 
@@ -161,16 +162,28 @@ def _report_dict(r: ProgressReport) -> dict[str, Any]:
             "review_state": r.review_state, "review_comment": r.review_comment}
 
 
-def latest_reports(session: Session, request_ids: list[int]) -> dict[int, tuple[ProgressReport, int]]:
-    """request id -> (latest version, number of versions), one query."""
+def latest_reports(session: Session, request_ids: Collection[int] | Select[int]
+                   ) -> dict[int, tuple[ProgressReport, int]]:
+    """request id -> (latest version, number of versions), one query.
+
+    `request_ids`: a SELECT of request ids (used as a subquery), or ids from Python, held
+    in a temporary table (`tracker.sql.id_set`): no statement binds one parameter per id."""
+    if isinstance(request_ids, Select):
+        return _latest_reports(session, request_ids)
     if not request_ids:
         return {}
+    with id_set(session, request_ids) as ids:
+        return _latest_reports(session, ids)
+
+
+def _latest_reports(session: Session, ids: Select[int]
+                    ) -> dict[int, tuple[ProgressReport, int]]:
     ranked = (
         select(ProgressReport.id,
                func.row_number().over(partition_by=ProgressReport.request_id,
                                       order_by=ProgressReport.version.desc()).label("rn"),
                func.count().over(partition_by=ProgressReport.request_id).label("n"))
-        .where(ProgressReport.request_id.in_(request_ids)).subquery()
+        .where(ProgressReport.request_id.in_(ids)).subquery()
     )
     rows = session.execute(
         select(ProgressReport, ranked.c.n).join(ranked, ranked.c.id == ProgressReport.id)
@@ -192,6 +205,7 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
     still only the agency's); `detail=False` skips reports, drafts, evidence, extensions
     and peers (the landing page's compact list).
     """
+    # a person's agencies: a handful (one liaison serving several), not a data-sized set
     agency_ids = [agency_id] if isinstance(agency_id, int) else sorted(set(agency_id))
     # the latest period of each plan (plans may ask quarterly and half-yearly side by side)
     earlier, asked = aliased(ReportingPeriod), aliased(ProgressRequest)
@@ -201,6 +215,17 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
                      earlier.plan_id == ReportingPeriod.plan_id)
               .correlate(ReportingPeriod, ProgressRequest)
               .scalar_subquery())
+    which = [ProgressRequest.agency_id.in_(agency_ids),
+             *([ProgressRequest.id.in_(list(request_ids))] if request_ids is not None else
+               [ProgressRequest.state != RequestState.WAIVED.value,
+                or_(ProgressRequest.state == RequestState.OPEN.value,
+                    ReportingPeriod.issue_on == recent,
+                    ProgressRequest.id.in_(pending_explanation_requests()))])]
+    # the same requests as a SELECT of their ids: every later query takes the page's set
+    # as a subquery (a lead with thousands of items binds no id and chains no OR)
+    scope = (select(ProgressRequest.id)
+             .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+             .where(*which))
     rows = session.execute(
         select(ProgressRequest, ReportingPeriod.label, Assignment.role, Assignment.measure_id,
                Measure.code, Measure.title, Measure.text, Measure.section, Indicator, Plan.title,
@@ -211,12 +236,7 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
         .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
         .outerjoin(Measure, Measure.id == Assignment.measure_id)
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
-        .where(ProgressRequest.agency_id.in_(agency_ids),
-               *([ProgressRequest.id.in_(list(request_ids))] if request_ids is not None else
-                 [ProgressRequest.state != RequestState.WAIVED.value,
-                  or_(ProgressRequest.state == RequestState.OPEN.value,
-                      ReportingPeriod.issue_on == recent,
-                      ProgressRequest.id.in_(pending_explanation_requests()))]))
+        .where(*which)
         .order_by(ReportingPeriod.due_on, Plan.id, ProgressRequest.agency_id, Measure.position,
                   Indicator.id)
     ).all()
@@ -245,16 +265,16 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
         by_request[req.id] = item
         if req.assignment_id is not None:
             assignment_of[req.id] = req.assignment_id
-    indicator_requests = [i.request_id for i in items if i.indicator is not None]
-    for rid, found in explanations_for(session, indicator_requests).items():
-        by_request[rid].explanation = found
+    if any(i.indicator is not None for i in items):
+        for rid, found in explanations_for(session, scope).items():
+            by_request[rid].explanation = found
     if detail:
-        _attach_reports(session, by_request, assignment_of)
-        _attach_evidence_and_extensions(session, by_request)
-        _attach_peers(session, items, rows)
+        _attach_reports(session, by_request, scope, bool(assignment_of))
+        _attach_evidence_and_extensions(session, by_request, scope)
+        _attach_peers(session, items, rows, scope)
     else:  # the compact list still marks a returned report (one query, open items only)
         _mark_returned(by_request, latest_reports(
-            session, [i.request_id for i in items if i.state == RequestState.OPEN]))
+            session, scope.where(ProgressRequest.state == RequestState.OPEN.value)))
     # what needs action first (returned, overdue, open), then what was answered, each in
     # plan order
     return sorted(items, key=lambda i: i.action_rank)
@@ -268,12 +288,12 @@ def _mark_returned(by_request: dict[int, Item],
             item.returned, item.return_comment = True, report.review_comment or ""
 
 
-def _attach_reports(session: Session, by_request: dict[int, Item],
-                    assignment_of: dict[int, int]) -> None:
-    latest = latest_reports(session, list(by_request))
+def _attach_reports(session: Session, by_request: dict[int, Item], scope: Select[int],
+                    any_assignment: bool) -> None:
+    latest = latest_reports(session, scope)
     drafts = {d.request_id: d for d in session.scalars(
-        select(ReportDraft).where(ReportDraft.request_id.in_(list(by_request))))}
-    previous = _previous_period_reports(session, assignment_of)
+        select(ReportDraft).where(ReportDraft.request_id.in_(scope)))}
+    previous = _previous_period_reports(session, scope) if any_assignment else {}
     _mark_returned(by_request, latest)
     for rid, item in by_request.items():
         if rid in latest:
@@ -289,17 +309,18 @@ def _attach_reports(session: Session, by_request: dict[int, Item],
             item.prefill_period = cn_period(label)
 
 
-def _previous_period_reports(session: Session, assignment_of: dict[int, int]
+def _previous_period_reports(session: Session, scope: Select[int]
                              ) -> dict[int, tuple[ProgressReport, str]]:
-    """For each request, the latest report its assignment gave in the period just before
-    the request's own (by the periods' end days), with that period's label.
+    """For each request of `scope` (a SELECT of request ids) that is about an assignment,
+    the latest report its assignment gave in the period just before the request's own (by
+    the periods' end days), with that period's label.
 
     Only the previous period counts (issue 10): a Q1 request is never pre-filled from Q3,
     nor from Q1 of the year before when Q4 went unanswered. Two queries (`lag` over the
-    assignment's periods, then `latest_reports`).
+    assignment's periods, then `latest_reports` of the previous requests as a subquery).
     """
-    if not assignment_of:
-        return {}
+    theirs = select(ProgressRequest.assignment_id).where(
+        ProgressRequest.id.in_(scope), ProgressRequest.assignment_id.is_not(None))
     ordered = (
         select(ProgressRequest.id.label("rid"),
                func.lag(ProgressRequest.id).over(
@@ -309,24 +330,27 @@ def _previous_period_reports(session: Session, assignment_of: dict[int, int]
                    partition_by=ProgressRequest.assignment_id,
                    order_by=(ReportingPeriod.ends_on, ProgressRequest.id)).label("prev_label"))
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
-        .where(ProgressRequest.assignment_id.in_(set(assignment_of.values())))
+        .where(ProgressRequest.assignment_id.in_(theirs))
         .subquery()
     )
-    pairs = {rid: (prev, label) for rid, prev, label in session.execute(
-        select(ordered.c.rid, ordered.c.prev_id, ordered.c.prev_label)
-        .where(ordered.c.rid.in_(list(assignment_of)), ordered.c.prev_id.is_not(None)))}
-    reports = latest_reports(session, [prev for prev, _ in pairs.values()])
+    pairs_query = (select(ordered.c.rid, ordered.c.prev_id, ordered.c.prev_label)
+                   .where(ordered.c.rid.in_(scope), ordered.c.prev_id.is_not(None)))
+    pairs = {rid: (prev, label) for rid, prev, label in session.execute(pairs_query)}
+    if not pairs:
+        return {}
+    reports = latest_reports(session, select(pairs_query.subquery().c.prev_id))
     return {rid: (reports[prev][0], label) for rid, (prev, label) in pairs.items()
             if prev in reports}
 
 
-def _attach_evidence_and_extensions(session: Session, by_request: dict[int, Item]) -> None:
-    ids = list(by_request)
-    for ev in session.scalars(select(Evidence).where(Evidence.request_id.in_(ids))
+def _attach_evidence_and_extensions(session: Session, by_request: dict[int, Item],
+                                    scope: Select[int]) -> None:
+    for ev in session.scalars(select(Evidence).where(Evidence.request_id.in_(scope))
                               .order_by(Evidence.id)):
         by_request[ev.request_id].evidence.append(
             {"id": ev.id, "filename": ev.filename, "size": ev.size, "report_id": ev.report_id})
-    for ext in session.scalars(select(ExtensionRequest).where(ExtensionRequest.request_id.in_(ids))
+    for ext in session.scalars(select(ExtensionRequest)
+                               .where(ExtensionRequest.request_id.in_(scope))
                                .order_by(ExtensionRequest.id)):
         item = by_request[ext.request_id]
         item.extension = {
@@ -336,23 +360,31 @@ def _attach_evidence_and_extensions(session: Session, by_request: dict[int, Item
         item.extensions.append(item.extension)
 
 
-def _attach_peers(session: Session, items: list[Item], rows: Sequence[Any]) -> None:
-    """For measures this agency leads: co-agencies' and districts' answers, same period."""
+def _attach_peers(session: Session, items: list[Item], rows: Sequence[Any],
+                  scope: Select[int]) -> None:
+    """For measures this agency leads: co-agencies' and districts' answers, same period.
+    The led (period, measure) pairs are a subquery joined to the peers' requests: one
+    statement of fixed size however many items the agency leads."""
     lead = {(row[0].period_id, row[3]): by for row, by in zip(rows, items, strict=True)
             if row[2] == Role.LEAD}
     if not lead:
         return
+    led_assignment = aliased(Assignment)
+    led = (select(ProgressRequest.period_id, led_assignment.measure_id)
+           .join(led_assignment, led_assignment.id == ProgressRequest.assignment_id)
+           .where(ProgressRequest.id.in_(scope), led_assignment.role == Role.LEAD.value)
+           .distinct().subquery())
     peer = aliased(ProgressRequest)
-    conditions = [and_(peer.period_id == p, Assignment.measure_id == m) for p, m in lead]
-    peers = session.execute(
+    peers_query = (
         select(peer.id, peer.period_id, Assignment.measure_id, Assignment.role, Agency.name,
                peer.state)
         .join(Assignment, Assignment.id == peer.assignment_id)
+        .join(led, and_(led.c.period_id == peer.period_id,
+                        led.c.measure_id == Assignment.measure_id))
         .join(Agency, Agency.id == peer.agency_id)
-        .where(or_(*conditions), Assignment.role != Role.LEAD.value)
-        .order_by(Assignment.position)
-    ).all()
-    latest = latest_reports(session, [p[0] for p in peers])
+        .where(Assignment.role != Role.LEAD.value))
+    peers = session.execute(peers_query.order_by(Assignment.position)).all()
+    latest = latest_reports(session, select(peers_query.subquery().c.id))
     for rid, period_id, measure_id, role, name, state in peers:
         report = latest.get(rid)
         lead[(period_id, measure_id)].peers.append({

@@ -27,6 +27,7 @@ old and new day).
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ from tracker.outbox import enqueue_for_requests
 from tracker.policy import Policy
 from tracker.requests.milestones import milestone_spec
 from tracker.requests.rules import next_action_day
+from tracker.sql import id_set
 
 
 @dataclass
@@ -157,16 +159,21 @@ def _tell(session: Session, moved: Any, old: dt.date, new: dt.date, now: dt.date
     by_start: dict[str, list[int]] = {}
     for request_id, start in known.items():
         by_start.setdefault(start, []).append(request_id)
-    groups: list[tuple[Any, str]] = [
-        (and_(moved, ProgressRequest.id.not_in(list(known))) if known else moved, old.isoformat())]
-    groups += [(and_(moved, ProgressRequest.id.in_(ids)), start) for start, ids in by_start.items()]
-    for condition, start in groups:
-        if start == new.isoformat():
-            continue  # the liaison still has the day they were told: nothing to correct
-        queued += enqueue_for_requests(
-            session, condition, kind=MessageKind.DUE_CHANGED, level=0, now=now,
-            channel=policy.channel, key_suffix=f"{start}>{new}@{now:%Y%m%d%H%M%S}",
-            payload={"previous_due_on": start, "due_on": new.isoformat(), "reason": reason})
+    # the requests of each start day go into a temporary table (tracker.sql.id_set): a
+    # calendar change moves a whole plan's requests, never bound one by one
+    with ExitStack() as held:
+        groups: list[tuple[Any, str]] = [
+            (and_(moved, ProgressRequest.id.not_in(held.enter_context(id_set(session, known))))
+             if known else moved, old.isoformat())]
+        groups += [(and_(moved, ProgressRequest.id.in_(held.enter_context(id_set(session, ids)))),
+                    start) for start, ids in by_start.items()]
+        for condition, start in groups:
+            if start == new.isoformat():
+                continue  # the liaison still has the day they were told: nothing to correct
+            queued += enqueue_for_requests(
+                session, condition, kind=MessageKind.DUE_CHANGED, level=0, now=now,
+                channel=policy.channel, key_suffix=f"{start}>{new}@{now:%Y%m%d%H%M%S}",
+                payload={"previous_due_on": start, "due_on": new.isoformat(), "reason": reason})
     return queued
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import Select, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ from tracker.models import (
     ReportingPeriod,
 )
 from tracker.requests.rules import is_late, late_sql
-from tracker.sql import insert_ignore_values
+from tracker.sql import id_set, insert_ignore_values
 from tracker.text import PlainText
 
 
@@ -276,7 +276,15 @@ def submit_answer(session: Session, *, request_id: int, fields: Mapping[str, str
 
 def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetime,
             source: str) -> RecordResult:
+    # the batch's request ids sit in a temporary table for its statements (tracker.sql.
+    # id_set): a sheet of thousands of rows binds no parameter per row
     ids = [i.request_id for i in items]
+    with id_set(session, ids) as batch:
+        return _record_batch(session, items, ids, batch, by, now, source)
+
+
+def _record_batch(session: Session, items: list[ReportInput], ids: list[int],
+                  batch: Select[int], by: str, now: dt.datetime, source: str) -> RecordResult:
     rows = session.execute(
         select(ProgressRequest.id, ProgressRequest.state, ProgressRequest.due_on,
                ProgressRequest.indicator_id, ReportingPeriod.year,
@@ -285,7 +293,7 @@ def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetim
         .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .outerjoin(ProgressReport, ProgressReport.request_id == ProgressRequest.id)
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
-        .where(ProgressRequest.id.in_(ids))
+        .where(ProgressRequest.id.in_(batch))
         .group_by(ProgressRequest.id, ProgressRequest.state, ProgressRequest.due_on,
                   ProgressRequest.indicator_id, ReportingPeriod.year, Indicator.kind,
                   Indicator.level_name, Indicator.level_unit, ReportingPeriod.kind)
@@ -338,21 +346,21 @@ def _record(session: Session, items: list[ReportInput], by: str, now: dt.datetim
     answered_at = literal(now, ProgressRequest.answered_at.type)
     session.execute(
         update(ProgressRequest)
-        .where(ProgressRequest.id.in_(ids), ProgressRequest.state == RequestState.OPEN.value)
+        .where(ProgressRequest.id.in_(batch), ProgressRequest.state == RequestState.OPEN.value)
         .values(state=RequestState.ANSWERED.value,
                 answered_at=func.coalesce(ProgressRequest.answered_at, answered_at),
                 answered_late=func.coalesce(ProgressRequest.answered_late, late_sql(now)),
                 next_action_on=None)
     )
-    # Evidence uploaded before submitting belongs to the version it was submitted with.
+    # Evidence uploaded before submitting belongs to the version it was submitted with:
+    # the newest report of its request (this batch's, just inserted)
     newest = (select(func.max(ProgressReport.id))
-              .where(ProgressReport.request_id == Evidence.request_id,
-                     ProgressReport.id.in_(report_ids))
+              .where(ProgressReport.request_id == Evidence.request_id)
               .scalar_subquery())
-    session.execute(update(Evidence).where(Evidence.request_id.in_(ids),
+    session.execute(update(Evidence).where(Evidence.request_id.in_(batch),
                                            Evidence.report_id.is_(None))
                     .values(report_id=newest))
-    session.execute(delete(ReportDraft).where(ReportDraft.request_id.in_(ids)))
+    session.execute(delete(ReportDraft).where(ReportDraft.request_id.in_(batch)))
     _record_indicator_values(session, items, info, report_ids, now)
     session.add(AuditEvent(
         at=now, actor=by, action=f"report.submit.{source}", object_type="progress_request",

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from tracker.annual.indicators import trajectory_table
@@ -66,6 +66,7 @@ from tracker.models import (
 )
 from tracker.numbers import percent, round_half_up  # round_half_up re-exported
 from tracker.settings import ScoringRules
+from tracker.sql import id_set
 
 DEPARTMENTS = "市级部门"
 DISTRICTS = "区人民政府"
@@ -200,6 +201,15 @@ def compute(session: Session, plan: Plan, year: int, scoring: ScoringRules, *,
 
 
 def _agencies(session: Session, plan: Plan, ids: Any) -> dict[int, tuple[str, str]]:
+    """id -> (name, group) of the agencies `ids` (a SELECT, or ids from Python, held in a
+    temporary table: a national plan names thousands)."""
+    if isinstance(ids, Select):
+        return _agency_rows(session, plan, ids)
+    with id_set(session, ids) as listed:
+        return _agency_rows(session, plan, listed)
+
+
+def _agency_rows(session: Session, plan: Plan, ids: Select[Any]) -> dict[int, tuple[str, str]]:
     return {aid: (name, group_of(plan, name, kind)) for aid, name, kind in session.execute(
         select(Agency.id, Agency.name, Agency.kind).where(Agency.id.in_(ids)))}
 
