@@ -21,7 +21,15 @@ from tracker.db import transaction
 from tracker.directory.contacts import ensure_demo_contacts
 from tracker.enums import RequestState
 from tracker.escalation.sweep import sweep_overdue
-from tracker.models import Assignment, Escalation, Measure, Plan, ProgressReport, ProgressRequest
+from tracker.models import (
+    Agency,
+    Assignment,
+    Escalation,
+    Measure,
+    Plan,
+    ProgressReport,
+    ProgressRequest,
+)
 from tracker.requests.opening import open_due_requests
 from tracker.requests.reports import ReportInput, record_reports
 
@@ -125,3 +133,48 @@ def test_the_command_lists_them_and_withdraws_with_replace(db, db_url, policy, t
     assert {"撤销任务 │ 1", "关闭的待报送进展调度（免报） │ 2", "更新规划设置 │ 1"} <= set(lines)
     assert "已撤销的任务和指标（其待报送的进展调度已关闭，已报送的情况保留）：" in lines
     assert "任务 │ 3 │ 开展残疾人职业技能培训 │ 2" in lines
+
+
+DROPPED = ("本单位已不再是该任务的责任单位（2017年4月5日载入的目录不再列出），无需再报送；"
+           "已报送的情况保留")
+
+
+def test_an_agency_dropped_from_a_task_that_stays_is_no_longer_asked_or_chased(db, policy):
+    """A catalog that no longer names 市财政局 for task 1 (the task stays): its open request
+    is closed as 免报 with the reason, the task's other agencies are still asked, and the
+    ladder and the next quarter leave it alone."""
+    with transaction(db) as s:
+        a = load_catalog(s, small_plan(plan_id="plan-a"), at("2017-01-05")).plan_id
+        ensure_demo_contacts(s, a)
+        open_due_requests(s, s.get_one(Plan, a), at("2017-03-17"), policy)
+    data = small_plan(plan_id="plan-a").model_dump(mode="json")
+    data["measures"][0]["co"] = []
+    with transaction(db) as s:
+        result = load_catalog(s, Catalog.model_validate(data), at("2017-04-05"))
+    assert result.changes == {"plan_updated": 1, "assignments_deactivated": 1,
+                              "assignments_updated": 2,  # the districts move up one place
+                              "requests_closed": 1}
+    assert result.withdrawn == []
+    with transaction(db) as s:
+        sweep_overdue(s, s.get_one(Plan, a), at("2017-04-24"), policy)
+        opened = open_due_requests(s, s.get_one(Plan, a), at("2017-06-16"), policy)
+    assert opened.requests_opened == 8  # 2017Q2: 9 assignments less 市财政局's
+    with db() as s:
+        rows = s.execute(
+            select(Agency.name, ProgressRequest.state, ProgressRequest.waive_reason)
+            .join(Agency, Agency.id == ProgressRequest.agency_id)
+            .join(Assignment, Assignment.id == ProgressRequest.assignment_id)
+            .join(Measure, Measure.id == Assignment.measure_id)
+            .where(Measure.code == "1", ProgressRequest.period_id == select(
+                ProgressRequest.period_id).order_by(ProgressRequest.id).limit(1)
+                .scalar_subquery())
+            .order_by(ProgressRequest.id)).all()
+        assert [tuple(r) for r in rows] == [
+            ("市人力资源和社会保障局", RequestState.OPEN, None),
+            ("市财政局", RequestState.WAIVED, DROPPED),
+            ("和平区人民政府", RequestState.OPEN, None),
+            ("河东区人民政府", RequestState.OPEN, None)]
+        assert s.scalars(select(Escalation.level).join(
+            ProgressRequest, ProgressRequest.id == Escalation.request_id)
+            .join(Agency, Agency.id == ProgressRequest.agency_id)
+            .where(Agency.name == "市财政局")).all() == []

@@ -186,13 +186,15 @@ def load_catalog(session: Session, catalog: Catalog, now: dt.datetime, *,
     # 完成时限 (issue 13): tracked as milestones; the office's own kept (review list)
     store_deadlines(catalog, measures, bump, kept=office_deadlines(session, plan.id))
     session.flush()
-    if withdrawn:
-        closed = close_withdrawn(session, plan.id, now)
-        if closed:
-            bump("requests_closed", closed)
 
     _load_assignments(session, catalog, measures, agency_ids, bump)
     _load_indicators(session, catalog, plan, agency_ids, bump)
+    session.flush()
+    # withdrawn tasks and indicators (only with replace) and agencies dropped from a task
+    # that stays: their open requests closed as 免报, nothing chases them
+    closed = close_withdrawn(session, plan.id, now)
+    if closed:
+        bump("requests_closed", closed)
     reviews = record_reviews(session, plan.id, catalog, to_review, now, variants)
     if reviews:
         bump("reviews_created", reviews)

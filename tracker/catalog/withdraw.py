@@ -29,7 +29,7 @@ from tracker.dates.chinese import cn_date
 from tracker.dates.workdays import local_date
 from tracker.enums import ExtensionState, RequestState
 from tracker.errors import Conflict
-from tracker.models import Assignment, ExtensionRequest, Indicator, Measure, ProgressRequest
+from tracker.models import Agency, Assignment, ExtensionRequest, Indicator, Measure, ProgressRequest
 
 SHOWN = 20  # items named in the refusal's text; the CLI's table lists them all
 
@@ -98,16 +98,35 @@ def to_withdraw(session: Session, plan_id: int, catalog: Catalog) -> list[Withdr
 
 def close_withdrawn(session: Session, plan_id: int, now: dt.datetime) -> int:
     """Close (免报, with the reason) the open requests of plan `plan_id`'s inactive measures
-    and indicators, and refuse their pending extension requests; returns how many were
-    closed. Four UPDATEs whatever the number. Does not commit."""
+    and indicators, and of the assignments a catalog dropped from a task that stays (an
+    agency no longer named for it), and refuse their pending extension requests; returns
+    how many were closed. Six UPDATEs whatever the number. Does not commit.
+
+    Source: the rule of issue 13 (F9) above; a dropped agency is not asked or chased any
+    longer for a task it no longer answers for, its reports stay in the record."""
     day = cn_date(local_date(now))
     withdrawn_tasks = ProgressRequest.assignment_id.in_(
         select(Assignment.id).join(Measure, Measure.id == Assignment.measure_id)
         .where(Measure.plan_id == plan_id, Measure.active.is_(False)))
+    # a merged agency's assignments are inactive too, but its requests stay where they
+    # are (directory.renames.move_assignments): only an agency still in the directory
+    dropped_agencies = ProgressRequest.assignment_id.in_(
+        select(Assignment.id).join(Measure, Measure.id == Assignment.measure_id)
+        .join(Agency, Agency.id == Assignment.agency_id)
+        .where(Measure.plan_id == plan_id, Measure.active.is_(True),
+               Assignment.active.is_(False), Agency.merged_into_id.is_(None)))
     withdrawn_indicators = ProgressRequest.indicator_id.in_(
         select(Indicator.id).where(Indicator.plan_id == plan_id, Indicator.active.is_(False)))
+    reasons = (
+        (withdrawn_tasks, f"该任务已从规划目录中撤销（{day}载入的目录不再包含），无需再报送；"
+                          "已报送的情况保留"),
+        (dropped_agencies, f"本单位已不再是该任务的责任单位（{day}载入的目录不再列出），"
+                           "无需再报送；已报送的情况保留"),
+        (withdrawn_indicators, f"该指标已从规划目录中撤销（{day}载入的目录不再包含），无需再报送；"
+                               "已报送的情况保留"),
+    )
     closed = 0
-    for subject, what in ((withdrawn_tasks, "任务"), (withdrawn_indicators, "指标")):
+    for subject, reason in reasons:
         scope = and_(subject, ProgressRequest.state == RequestState.OPEN.value)
         session.execute(update(ExtensionRequest).where(
             ExtensionRequest.state == ExtensionState.PENDING.value,
@@ -116,9 +135,8 @@ def close_withdrawn(session: Session, plan_id: int, now: dt.datetime) -> int:
                     decided_by="system:catalog", decision_note="事项已免报")
             .execution_options(synchronize_session=False))
         done = session.execute(update(ProgressRequest).where(scope).values(
-            state=RequestState.WAIVED.value, next_action_on=None,
-            waive_reason=f"该{what}已从规划目录中撤销（{day}载入的目录不再包含），无需再报送；"
-                         "已报送的情况保留").execution_options(synchronize_session=False))
+            state=RequestState.WAIVED.value, next_action_on=None, waive_reason=reason)
+            .execution_options(synchronize_session=False))
         closed += max(done.rowcount or 0, 0)  # type: ignore[attr-defined]
     session.expire_all()
     return closed
