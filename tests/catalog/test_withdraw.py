@@ -178,3 +178,23 @@ def test_an_agency_dropped_from_a_task_that_stays_is_no_longer_asked_or_chased(d
             ProgressRequest, ProgressRequest.id == Escalation.request_id)
             .join(Agency, Agency.id == ProgressRequest.agency_id)
             .where(Agency.name == "市财政局")).all() == []
+
+
+def test_a_withdrawn_indicator_has_its_open_request_closed(db, policy):
+    """With --replace, an indicator the catalog leaves out is deactivated and its open
+    yearly request closed as 免报 (closed after the indicators are loaded, not before)."""
+    with transaction(db) as s:
+        a = load_catalog(s, small_plan(plan_id="plan-a"), at("2017-01-05")).plan_id
+        ensure_demo_contacts(s, a)
+        open_due_requests(s, s.get_one(Plan, a), at("2017-12-18"), policy)
+    data = small_plan(plan_id="plan-a").model_dump(mode="json")
+    data["indicators"] = []
+    with transaction(db) as s:
+        result = load_catalog(s, Catalog.model_validate(data), at("2018-01-05"), replace=True)
+    assert result.withdrawn == [Withdrawn("指标", "I1", "城镇残疾人新增就业人数", 1)]
+    assert result.changes["requests_closed"] == 1
+    with db() as s:
+        assert s.execute(select(ProgressRequest.state, ProgressRequest.waive_reason)
+                         .where(ProgressRequest.indicator_id.is_not(None))).one() == (
+            RequestState.WAIVED,
+            "该指标已从规划目录中撤销（2018年1月5日载入的目录不再包含），无需再报送；已报送的情况保留")
