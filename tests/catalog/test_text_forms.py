@@ -273,3 +273,26 @@ def test_district_and_generic_phrases_second_leads_and_names():
     m4 = office.catalog.measures[3]
     assert (m4.lead, m4.flags[0].reason) == ("某省人民政府督查室", "原文仅写“省直有关部门”，未写明牵头单位；"
                                              "暂列某省人民政府督查室汇总，请督查室确定牵头单位")
+
+
+SPACED = """某市2019年重点工作任务分工方案
+一、重点任务
+（一）开展职业培训。每年培训残疾人1000人次。（责任单位：市人力社保局 市财政局　市残联）
+（二）扶持自主创业。对自主创业的残 疾人给予补贴。（市民政局牵头，市财政局 市残联配合）
+（三）加强就业服务。建立服务平台。（市残联（牵头） 市民政局负责）
+（四）完善信息系统。（市 大数据局负责）
+"""
+
+
+def test_a_space_between_two_names_parts_them_a_space_inside_a_word_does_not():
+    """Names parted by spaces (half- or full-width) in a text plan's clause are two
+    agencies, as in a table cell; a layout space inside a word (残 疾人, 市 大数据局) goes."""
+    result = parse_text(SPACED)
+    assert [(m.code, m.text, m.lead, m.co) for m in result.catalog.measures] == [
+        ("1.1", "每年培训残疾人1000人次。", "市人力社保局", ["市财政局", "市残联"]),
+        ("1.2", "对自主创业的残疾人给予补贴。", "市民政局", ["市财政局", "市残联"]),
+        ("1.3", "建立服务平台。", "市残联", ["市民政局"]),
+        ("1.4", "", "市大数据局", []),
+    ]
+    assert [a.name for a in result.catalog.agencies][:5] == [
+        "市人力社保局", "市财政局", "市残联", "市民政局", "市大数据局"]

@@ -156,10 +156,30 @@ def _protect(text: str) -> list[str]:
 
 def _reads_as_name(word: str) -> bool:
     """Whether a word between spaces is a name of its own (an agency's ending, or a
-    district or generic phrase), a trailing 等 aside."""
+    district or generic phrase), a trailing 等 or a （牵头） after it aside."""
+    if m := _LEAD_MARK.match(word):
+        word = m["name"]
     if m := _TAIL.match(word):
         word = m["name"]
     return (len(word) >= 3 and bool(AGENCY_END.search(word))) or _one_phrase(word)
+
+
+# where a word ends inside a sentence: punctuation, brackets, a space
+_WORD_EDGE = re.compile(r"[\s\u3000\u00a0\ufeff，、：；。,;:！？!?（）()【】\[\]《》“”\"']")
+
+
+def names_apart(before: str, after: str) -> bool:
+    """Whether a space between `before` and `after` (the text on either side of it in a
+    sentence) parts two names (…责任单位：市人力社保局 市财政局 市残联）, so that it is kept
+    when layout spaces are taken out (`text.clean`); a space inside a word (残 疾人) is not.
+    The word before is read back to the last punctuation (a （牵头） after a name set
+    aside), the word after up to the next one (a duty after it, 配合/负责, set aside); both
+    must read as names (`_reads_as_name`, the rule `_split_spaces` splits by)."""
+    m = _LEAD_MARK.match(before.rstrip())
+    left = _WORD_EDGE.split(m["name"] if m else before.rstrip())[-1]
+    right = _WORD_EDGE.split(after.lstrip(), maxsplit=1)[0]
+    right = _DUTY.sub("", right)
+    return bool(left) and bool(right) and _reads_as_name(left) and _reads_as_name(right)
 
 
 def _split_spaces(piece: str) -> list[str]:

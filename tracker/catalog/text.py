@@ -48,6 +48,7 @@ from tracker.catalog.clauses import (
     split_labels,
 )
 from tracker.catalog.options import PlanOptions
+from tracker.catalog.phrases import names_apart
 from tracker.catalog.profiles import LEVELS, Profile, cn_to_int
 from tracker.catalog.schema import Deadline, Flag
 from tracker.catalog.titles import own_title
@@ -133,9 +134,15 @@ class Walk:
 
 def clean(paragraph: str) -> str:
     """A paragraph without its layout spaces (full-width, non-breaking, a BOM) where they
-    touch Chinese text; a run of spaces between Latin words or figures becomes one."""
-    text = _WIDE_SPACES.sub("", paragraph.strip().strip("\u3000\u00a0\ufeff"))
-    return _SPACES.sub(" ", text).strip()
+    touch Chinese text, except one between two names (责任单位：市人力社保局 市财政局: one
+    space kept, `phrases.names_apart`, so the clause splits them as a table cell would);
+    a run of spaces between Latin words or figures becomes one."""
+    text = paragraph.strip().strip("\u3000\u00a0\ufeff")
+
+    def layout(m: re.Match[str]) -> str:
+        return " " if names_apart(text[:m.start()], text[m.end():]) else ""
+
+    return _SPACES.sub(" ", _WIDE_SPACES.sub(layout, text)).strip()
 
 
 def _excerpt(text: str, n: int = 40) -> str:
