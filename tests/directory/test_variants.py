@@ -29,6 +29,11 @@ from tracker.models import Agency, DirectoryReview
     ("市民政局", "市民族宗教委", False),  # another kind (局, 委)
     ("市统计局", "区统计局", False),  # another level
     ("市财政局", "市财政局", False),  # the same name is not a variant of itself
+    # two plates: the name written with its second name in brackets, and either name
+    ("省旅游文化广电体育厅（省体育局）", "省体育局", True),
+    ("省旅游文化广电体育厅（省体育局）", "省旅游文化广电体育厅", True),
+    ("市住房城乡建设局(市人防办)", "市人民防空办公室", True),  # the bracketed name, abbreviated
+    ("省旅游文化广电体育厅（省体育局）", "省财政厅", False),
 ])
 def test_the_rule_on_pairs(a, b, same):
     assert likely_variant(a, b) is same
@@ -52,6 +57,13 @@ def test_which_of_two_goes_to_review():
     # names known to be one agency (a declared alias) are not in doubt
     assert variants_to_review(["市人力资源和社会保障局", "市人力社保局"], [],
                               same={"市人力资源和社会保障局": 1, "市人力社保局": 1}) == {}
+
+
+def test_a_second_name_in_brackets_is_reviewed_beside_the_bare_name():
+    assert variants_to_review(["省旅游文化广电体育厅（省体育局）", "省财政厅", "省体育局"], []) == {
+        "省体育局": "省旅游文化广电体育厅（省体育局）"}
+    assert variants_to_review(["省体育局"], ["省旅游文化广电体育厅（省体育局）"]) == {
+        "省体育局": "省旅游文化广电体育厅（省体育局）"}
 
 
 def test_the_seed_names_no_variants(catalog):

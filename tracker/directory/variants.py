@@ -12,6 +12,9 @@ The rule (decided for issue 13; a hint for the office, never a decision):
   and every character of the shorter (at least three) appears in the longer in the same
   order: 市人力社保局 in 市人力资源和社会保障局, 市教委 in 市教育委员会.
 Names of the same length that differ (河东区人民政府, 河西区人民政府) are never variants.
+- or when one is written with a second name in brackets (an agency with two plates,
+  挂牌: 省旅游文化广电体育厅（省体育局）) and the other is either of the two names, or a
+  variant of one of them by the rules above.
 """
 
 from __future__ import annotations
@@ -39,10 +42,22 @@ def _subsequence(short: str, long: str) -> bool:
     return all(c in chars for c in short)
 
 
+# a name with a second name in brackets at its end: 省旅游文化广电体育厅（省体育局）
+_SECOND_NAME = re.compile(r"^(?P<first>.{3,}?)\((?P<second>[^()]{3,})\)$")
+
+
+def forms(name: str) -> list[str]:
+    """The normal forms a name is compared by: its own, and for a name written with a
+    second name in brackets, each of the two names' (`normal_form`, the module's rule)."""
+    nf = normal_form(name)
+    m = _SECOND_NAME.match(nf)
+    return [nf] if m is None else [nf, normal_form(m["first"]), normal_form(m["second"])]
+
+
 def likely_variant(a: str, b: str) -> bool:
     """Whether names `a` and `b` (different strings) likely stand for one agency, by the
     module's rule; symmetric."""
-    return a != b and _alike(normal_form(a), normal_form(b))
+    return a != b and any(_alike(x, y) for x in forms(a) for y in forms(b))
 
 
 def _alike(na: str, nb: str) -> bool:
@@ -69,13 +84,14 @@ def variants_to_review(new: list[str], known: Iterable[str],
     # group are compared (a national plan's thousands of county governments stay fast)
     groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for name in [*old, *new]:
-        nf = normal_form(name)
-        if nf:
-            groups.setdefault((nf[0], nf[-1]), []).append((name, nf))
+        for nf in forms(name):
+            if nf:
+                groups.setdefault((nf[0], nf[-1]), []).append((name, nf))
     out: dict[str, str] = {}
     for name in new:
-        nf = normal_form(name)
-        for other, other_nf in groups.get((nf[0], nf[-1]), []) if nf else []:
+        candidates = [(other, nf, other_nf) for nf in forms(name) if nf
+                      for other, other_nf in groups.get((nf[0], nf[-1]), [])]
+        for other, nf, other_nf in candidates:
             if other == name or (name in same and same.get(other) == same[name]):
                 continue
             if not _alike(nf, other_nf):
