@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import os
 import re
 from collections.abc import Callable
@@ -40,8 +39,13 @@ from tracker.annual.scorecard.book import (
     is_missing,
     parts,
 )
-from tracker.annual.scorecard.charts import DATA_SHEET, add_chart_data_sheet, add_charts_sheet
-from tracker.annual.scorecard.figures import round_half_up
+from tracker.annual.scorecard.charts import (
+    CHART_BARS,
+    DATA_SHEET,
+    add_chart_data_sheet,
+    add_charts_sheet,
+)
+from tracker.annual.scorecard.figures import detail_records, round_half_up
 from tracker.numbers import percent
 from tracker.settings import TIE_RULE
 
@@ -117,14 +121,16 @@ def subtitle(figures: FiguresLike) -> str:
 
 
 def write_scorecard(figures: FiguresLike, path: Path, *, rows_per_sheet: int = SHEET_ROWS,
-                    constant_memory_rows: int = CONSTANT_MEMORY_ROWS) -> Path:
+                    constant_memory_rows: int = CONSTANT_MEMORY_ROWS,
+                    chart_bars: int = CHART_BARS) -> Path:
     """Write the scorecard workbook of `figures` (FIGURES_SPEC.md) to `path` and return it.
 
     Atomic: written to a temporary file beside `path`, then `os.replace`d; on any error the
     temporary file is removed and `path` is untouched. Dates are Excel dates, NaN points
     print "不适用", percentages and points use the rules' digits. A table longer than
     `rows_per_sheet` rows continues on "<sheet>（续1）"… sheets, each headed as the first;
-    a sheet of more than `constant_memory_rows` rows is written in constant-memory mode.
+    a sheet of more than `constant_memory_rows` rows is written in constant-memory mode;
+    a chart draws at most `chart_bars` bars (the worst, with a note).
     The author and company are the plan's supervision office (`figures.issuer`), empty
     when the plan names none. Raises ValueError when `figures.generated` is naive."""
     s = figures.scoring
@@ -135,7 +141,7 @@ def write_scorecard(figures: FiguresLike, path: Path, *, rows_per_sheet: int = S
         names = district_sheet_names(figures)
         heads = headers(figures)
         _cover(book, figures)
-        add_charts_sheet(book, figures)
+        add_charts_sheet(book, figures, chart_bars)
         for group in GROUPS:
             _ranking(book, figures, group, heads)
         _combined(book, figures, heads)
@@ -147,7 +153,7 @@ def write_scorecard(figures: FiguresLike, path: Path, *, rows_per_sheet: int = S
         for government, name in zip(figures.districts, names, strict=True):
             _district(book, figures, government, name)
         _rules(book, figures)
-        add_chart_data_sheet(book, figures)
+        add_chart_data_sheet(book, figures, chart_bars)
         title = f"《{figures.plan_title}》{figures.year}年度考核记分卡"
         author = office_of(figures)
         created = figures.generated.astimezone(dt.UTC).replace(tzinfo=None)
@@ -503,20 +509,19 @@ def _rules(book: Book, figures: FiguresLike) -> None:
 
 
 def write_escalation_detail(figures: FiguresLike, path: Path) -> Path:
-    """Write `figures.escalation_detail` as CSV (UTF-8 with BOM, so Excel and WPS read the
-    Chinese; dates yyyy-mm-dd, an empty date empty) atomically, and return `path`. A text
-    starting with = + - @ (or a tab/CR) gets a leading apostrophe so a spreadsheet never
-    runs it as a formula."""
+    """Write the per-escalation detail of `figures` (`figures.detail_records`: streamed
+    from the database for a large year, one row at a time) as CSV (UTF-8 with BOM, so
+    Excel and WPS read the Chinese; dates yyyy-mm-dd, an empty date empty) atomically,
+    and return `path`. A text starting with = + - @ (or a tab/CR) gets a leading
+    apostrophe so a spreadsheet never runs it as a formula."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    df = figures.escalation_detail
-    writer.writerow([str(c) for c in df.columns])
-    for record in df.itertuples(index=False, name=None):
-        writer.writerow([_csv_cell(v) for v in record])
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(buffer.getvalue().encode("utf-8-sig"))
+        with tmp.open("w", encoding="utf-8-sig", newline="") as out:
+            writer = csv.writer(out, lineterminator="\r\n")
+            writer.writerow([str(c) for c in figures.escalation_detail.columns])
+            for record in detail_records(figures):
+                writer.writerow([_csv_cell(v) for v in record])
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
