@@ -221,24 +221,42 @@ class _Formats:
         return self._cache[key]
 
 
-def _write(ws: Worksheet, row: int, col: int, value: object, formats: _Formats,
-           props: dict[str, Any]) -> None:
-    """One cell in the format `props`: text always as text (never a formula), numbers as
-    numbers, dates as dates, blanks blank."""
-    fmt = formats(**props)
-    if is_missing(value) or value == "":
-        ws.write_blank(row, col, None, fmt)
+class _Style:
+    """A cell style's three formats: as given, with a date format, with a date-time
+    format (made once, so writing a cell looks nothing up)."""
+
+    __slots__ = ("plain", "date", "moment")
+
+    def __init__(self, formats: _Formats, props: dict[str, Any]):
+        self.plain = formats(**props)
+        self.date = formats(**props, num_format=DATE_FORMAT)
+        self.moment = formats(**props, num_format=DATETIME_FORMAT)
+
+
+def _missing(value: object) -> bool:
+    """None, NaN, NaT, pd.NA or "" (a blank cell), without pandas' slower general test."""
+    if value is None or value is pd.NaT or value is pd.NA or value == "":
+        return True
+    return isinstance(value, float) and value != value
+
+
+def _write(ws: Worksheet, row: int, col: int, value: object, style: _Style) -> None:
+    """One cell in `style`: text always as text (never a formula), numbers as numbers,
+    dates as dates, blanks blank."""
+    if _missing(value):
+        ws.write_blank(row, col, None, style.plain)
+    elif isinstance(value, str):
+        ws.write_string(row, col, value, style.plain)
     elif isinstance(value, dt.datetime):
-        ws.write_datetime(row, col, value, formats(**props, num_format=DATETIME_FORMAT))
+        ws.write_datetime(row, col, value, style.moment)
     elif isinstance(value, dt.date):
-        ws.write_datetime(row, col, dt.datetime.combine(value, dt.time()),
-                          formats(**props, num_format=DATE_FORMAT))
+        ws.write_datetime(row, col, dt.datetime.combine(value, dt.time()), style.date)
     elif isinstance(value, bool):
-        ws.write_string(row, col, "是" if value else "否", fmt)
+        ws.write_string(row, col, "是" if value else "否", style.plain)
     elif isinstance(value, numbers.Real):  # numpy's integers too
-        ws.write_number(row, col, value, fmt)
+        ws.write_number(row, col, value, style.plain)
     else:
-        ws.write_string(row, col, str(value), fmt)
+        ws.write_string(row, col, str(value), style.plain)
 
 
 def _shown(value: object) -> str:
@@ -265,6 +283,13 @@ class _PrintPages:
         self.last = len(PRINT_LAYOUT) - 1
         self.header = fmt(bold=True, bg_color="#D9E1F2", align="center", text_wrap=True)
         self.plan_fmt = fmt(bold=True, align="left", bg_color="#F2F2F2")
+        self.styles = [_Style(fmt, {"align": align, "text_wrap": wrap})
+                       for _, _, wrap, align in PRINT_LAYOUT]
+        light = next(i for i, (name, *_) in enumerate(PRINT_LAYOUT) if name == "灯")
+        _, _, wrap, align = PRINT_LAYOUT[light]
+        self.light_styles = {word: _Style(fmt, {"align": align, "text_wrap": wrap,
+                                                "bg_color": fill})
+                             for word, fill in LIGHT_FILLS.items()}
         self.part, self.row, self.in_part, self.plan = 0, 3, 0, None
         self._start(0)
 
@@ -297,7 +322,7 @@ class _PrintPages:
         if self.in_part == self.per_sheet:
             self._close()
             self._start(self.part + 1)
-        ws, fmt = self.sheets[self.part], self.fmt
+        ws = self.sheets[self.part]
         plan = record["规划"]
         if self.multi and (plan != self.plan or self.in_part == 0):
             # several plans: each plan's rows under its own heading row, repeated atop a
@@ -308,12 +333,12 @@ class _PrintPages:
             self.row += 1
         self.plan = plan
         lines = 1
-        for col, (name, width, wrap, align) in enumerate(PRINT_LAYOUT):
+        for col, (name, width, wrap, _align) in enumerate(PRINT_LAYOUT):
             value = _printed(name, record.get(name))
-            props: dict[str, Any] = {"align": align, "text_wrap": wrap}
+            style = self.styles[col]
             if name == "灯" and value in LIGHT_FILLS:
-                props["bg_color"] = LIGHT_FILLS[str(value)]
-            _write(ws, self.row, col, value, fmt, props)
+                style = self.light_styles[str(value)]
+            _write(ws, self.row, col, value, style)
             if wrap:
                 lines = max(lines, wrapped_lines(_shown(value), width))
         ws.set_row(self.row, min(LINE_PT * lines + ROW_PAD_PT, MAX_ROW_PT))
@@ -360,7 +385,8 @@ class _DetailPages:
         self.sheets, self.fmt, self.title, self.columns = sheets, fmt, title, columns
         self.count, self.per_sheet = count, per_sheet
         self.head = fmt(bold=True, bg_color="#1F4E79", font_color="#FFFFFF", text_wrap=True)
-        self.props = [{"text_wrap": name in DETAIL_WRAPPED, "valign": "top"} for name in columns]
+        self.styles = [_Style(fmt, {"text_wrap": name in DETAIL_WRAPPED, "valign": "top"})
+                       for name in columns]
         self.part, self.row, self.in_part = 0, 2, 0
         self._start(0)
 
@@ -384,7 +410,7 @@ class _DetailPages:
             self._start(self.part + 1)
         ws = self.sheets[self.part]
         for col, name in enumerate(self.columns):
-            _write(ws, self.row, col, record.get(name), self.fmt, self.props[col])
+            _write(ws, self.row, col, record.get(name), self.styles[col])
         self.row += 1
         self.in_part += 1
 

@@ -434,8 +434,14 @@ class Book:
         wrap = self.fmt(font_size=11, font_color="#404040", border=0, align="left",
                         valign="top", text_wrap=True)
         for row, text, _ in sorted(notes, key=lambda n: n[0]):
-            # before any column is sized (a streamed sheet's first notes), a page's width
-            lines = max(1, math.ceil(display_width(text) * 0.8 / (total or PORTRAIT_UNITS)))
+            if last_col == 0 and self.streamed(ws):
+                # a streamed sheet's note above its first table, before any column is
+                # sized: one line, running over the empty cells to its right
+                ws.set_row(row, 18)
+                ws.write_string(row, 0, text, self.fmt(font_size=11, font_color="#404040",
+                                                       border=0, align="left"))
+                continue
+            lines = max(1, math.ceil(display_width(text) * 0.8 / max(total, 1)))
             ws.set_row(row, 16 * lines + 2)
             if last_col > 0:
                 ws.merge_range(row, 0, row, last_col, text, wrap)
