@@ -127,8 +127,10 @@ class Figures:
     note: str = ""  # e.g. that this card was regenerated, and from which rules
     # a year of more than DETAIL_IN_MEMORY escalations: the detail streamed from the
     # database on each call (escalation_detail is then empty); see `detail_records`
-    detail_source: Callable[[], Iterator[tuple[Any, ...]]] | None = None
-    _detail_digest: pd.DataFrame | None = None
+    detail_source: Callable[[], Iterator[tuple[Any, ...]]] | None = field(
+        default=None, repr=False, compare=False)
+    _detail_digest: pd.DataFrame | None = field(default=None, init=False, repr=False,
+                                                compare=False)
 
     def frames(self) -> list[pd.DataFrame]:
         """The figures' tables in a fixed order (the checkpoint hashes them); a streamed
