@@ -15,7 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Column, Integer, MetaData, String, Table, and_, case, exists, func, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session, aliased
 
 from tracker.catalog.codes import code_key
@@ -117,7 +129,8 @@ _LAST = 2**31 - 1
 def _fill_ranks(session: Session, base: Any) -> None:
     """Rank the distinct codes and period labels of the filter's requests (`base`, a
     SELECT of request ids) into `_RANKS`: two DISTINCT queries, rows inserted 1,000 a
-    statement. The table is private to the connection and emptied first."""
+    statement, then analysed on PostgreSQL. The table is private to the connection and
+    emptied first."""
     conn = session.connection()
     _RANKS.create(conn, checkfirst=True)
     conn.execute(_RANKS.delete())
@@ -138,6 +151,10 @@ def _fill_ranks(session: Session, base: Any) -> None:
              for i, p in enumerate(sorted(labels, key=period_order))]
     for start in range(0, len(rows), 1000):
         conn.execute(_RANKS.insert(), rows[start:start + 1000])
+    if conn.dialect.name == "postgresql":
+        # a temporary table has no statistics: without them PostgreSQL guesses two rows and
+        # joins it by a nested loop (10^8 comparisons at 100k rows)
+        conn.execute(text(f"ANALYZE {_RANKS.name}"))
 
 
 def ledger_rows(session: Session, f: BoardFilter, today: dt.date, policy: Policy,
@@ -204,7 +221,7 @@ def ledger_rows(session: Session, f: BoardFilter, today: dt.date, policy: Policy
     )
     overdue: dict[dt.date, int] = {}  # a handful of distinct due days: the calendar once each
     for (rid, due_on, state, level, answered_at, provisional, lt, period, plan_title, agency,
-         role, mid, mcode, mtitle, section, text, closed_at, icode, iname, status, pct,
+         role, mid, mcode, mtitle, section, body, closed_at, icode, iname, status, pct,
          narrative, review, granted, pending) in session.execute(stmt):
         lead, co = who.get(mid, ("", "")) if mid is not None else ("", "")
         days = 0
@@ -217,7 +234,7 @@ def ledger_rows(session: Session, f: BoardFilter, today: dt.date, policy: Policy
             "任务或指标": mtitle or iname,
             "领域": INDICATORS if mid is None else section, "责任单位": agency,
             "角色": role_label(role), "牵头单位": lead, "配合单位": co,
-            "任务内容": text or "" if mid is not None else "",
+            "任务内容": body or "" if mid is not None else "",
             "截止日期": due_on,
             # counted over a year whose holiday schedule is not published yet (issue 9)
             "截止日期说明": PROVISIONAL_NOTE if provisional else "",
