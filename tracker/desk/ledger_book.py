@@ -6,6 +6,12 @@ computed from the text so that LibreOffice and Excel print the same pages (neith
 shrinks the sheet to fit). With the seed's titles rows take one line: 36 to 40 rows a
 page (tests/desk/test_ledger_print.py measures it through LibreOffice).
 
+Any number of rows: `ledger_workbook` streams them from the database (one COUNT sizes
+the sheets first); a sheet holds at most `SHEET_ROWS` and the rest continue on
+"台账（打印）（续1）"…, then "台账明细（续1）"…, each titled with its range of rows and headed;
+past `CONSTANT_MEMORY_ROWS` rows the workbook is written in xlsxwriter's constant-memory
+mode (rows in order, one held at a time), so memory does not grow with the rows.
+
 Every text cell is written with `write_string` and the workbook refuses formula, URL and
 number guessing, so "=1+1" typed by a liaison stays text in both sheets.
 """
