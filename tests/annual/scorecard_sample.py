@@ -242,4 +242,4 @@ def sample_figures(year: int = 2017, *, issued: bool = True, rules: Any = None,
         measures=measures_df, indicators=indicators_df, escalations_by_agency=by_agency,
         escalations_by_measure=by_measure, escalations_by_rung=by_rung,
         escalation_detail=detail_df, deductions=deductions_df, meetings=meetings_df,
-        districts=districts, issued=issued)
+        districts=districts, issued=issued, issuer=plan["supervision_office"])

@@ -188,17 +188,18 @@ def ledger_cmd(output: Annotated[Path, typer.Option("-o", "--output")] = Path("�
                now: Annotated[str | None, typer.Option()] = None) -> None:
     """Export the ledger (台账) as Excel: one row per request, as filtered."""
     from tracker.dates.workdays import local_date
-    from tracker.desk.ledger import ledger_frame, ledger_title
-    from tracker.desk.ledger_book import ledger_xlsx
+    from tracker.desk.ledger import ledger_count, ledger_title
+    from tracker.desk.ledger_book import ledger_workbook
 
     at = parse_now(now)
     with factory()() as session:
         chosen = plan_or_fail(session, plan) if plan else None
         f = board_filter(agency, period, level, None if light == "all" else light, session, chosen)
-        frame = ledger_frame(session, f, local_date(at), policy(session))
         title = ledger_title(session, f, local_date(at))
-    output.write_bytes(ledger_xlsx(frame, title))
-    console.print(f"{output}: {len(frame)} 行", highlight=False)
+        rows, _plans = ledger_count(session, f, local_date(at), policy(session))
+        data = ledger_workbook(session, f, local_date(at), policy(session), title)
+    output.write_bytes(data)
+    console.print(f"{output}: {rows} 行", highlight=False)
 
 
 @outbox_app.callback()

@@ -32,8 +32,8 @@ from tracker.desk.board import (
     plan_for_page,
 )
 from tracker.desk.item_history import request_history
-from tracker.desk.ledger import ledger_frame, ledger_title
-from tracker.desk.ledger_book import ledger_xlsx
+from tracker.desk.ledger import ledger_title
+from tracker.desk.ledger_book import ledger_workbook
 from tracker.desk.queues import QUEUES, QueueFilter
 from tracker.directory.staff import CHECK_SECONDS, AuthError, sign_in_committed, sign_out
 from tracker.enums import StaffRole
@@ -194,10 +194,10 @@ def desk(request: Request, viewer: StaffViewer, session: DbSession, context: Con
 def ledger(request: Request, _desk: StaffViewer, session: DbSession, context: Context,
            now: Now) -> Response:
     f = BoardFilter.from_query(dict(request.query_params))
-    frame = ledger_frame(session, f, local_date(now), context.policy_in(session))
     title = ledger_title(session, f, local_date(now))
+    data = ledger_workbook(session, f, local_date(now), context.policy_in(session), title)
     session.commit()
-    return _attachment(ledger_xlsx(frame, title), XLSX, "督查台账.xlsx")
+    return _attachment(data, XLSX, "督查台账.xlsx")
 
 
 @router.get("/desk/scorecard/{year}.xlsx")

@@ -42,6 +42,28 @@ MAX_TEXT_WIDTH = 44  # a long text column wraps at this many units
 # RAG fills (light, readable in black and white print too)
 GREEN, AMBER, RED = "#C6EFCE", "#FFEB9C", "#FFC7CE"
 TOP_FILL, BOTTOM_FILL = "#00703C", "#9C0006"
+# Excel's 1,048,576 rows less room for titles, notes and headings: a sheet holds at most
+# this many table rows, the rest continue on "<name>（续1）", "（续2）"… (`continuation_name`)
+SHEET_ROWS = 1_000_000
+# a sheet with more table rows than this is written in xlsxwriter's constant-memory mode
+# (one row held at a time, so every cell is written in row order)
+CONSTANT_MEMORY_ROWS = 20_000
+
+
+def continuation_name(name: str, part: int) -> str:
+    """The sheet holding part `part` of a long table: `name` for part 0, else
+    "<name>（续<part>）" (31 characters at most, Excel's limit)."""
+    if part == 0:
+        return name
+    suffix = f"（续{part}）"
+    return name[:31 - len(suffix)] + suffix
+
+
+def parts(n: int, per_sheet: int) -> list[tuple[int, int]]:
+    """(start, stop) row ranges of a table of `n` rows over sheets of `per_sheet` rows;
+    one empty range for an empty table."""
+    per_sheet = max(per_sheet, 1)
+    return [(start, min(start + per_sheet, n)) for start in range(0, n, per_sheet)] or [(0, 0)]
 
 
 class ScoringLike(Protocol):
@@ -159,8 +181,12 @@ class Book:
     `score_digits` set the number formats of percentage and points columns."""
 
     def __init__(self, path: Path, *, subtitle: str, percent_digits: int = 1,
-                 score_digits: int = 2):
+                 score_digits: int = 2, rows_per_sheet: int = SHEET_ROWS,
+                 constant_memory_rows: int = CONSTANT_MEMORY_ROWS):
         self.path = path
+        self.rows_per_sheet = rows_per_sheet
+        self.constant_memory_rows = constant_memory_rows
+        self._streamed: set[str] = set()  # sheets in constant-memory mode
         path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         self.wb = xlsxwriter.Workbook(str(self.tmp), {**WRITER_OPTIONS, "nan_inf_to_errors": True,
@@ -188,14 +214,39 @@ class Book:
             self._formats[key] = self.wb.add_format(base)
         return self._formats[key]
 
-    def sheet(self, name: str, title: str) -> Worksheet:
-        """A new sheet with its title (row 0) and the book's subtitle (row 1)."""
-        ws = self.wb.add_worksheet(name)
+    def sheet(self, name: str, title: str, *, rows: int = 0,
+              subtitle: str | None = None) -> Worksheet:
+        """A new sheet with its title (row 0) and the book's subtitle (row 1, or
+        `subtitle`). A sheet that will hold more than `constant_memory_rows` table rows
+        (`rows`) is written in constant-memory mode: its cells must then come in row order
+        (`table`, `heading` and `note` keep to it)."""
+        streamed = rows > self.constant_memory_rows
+        self.wb.constant_memory = streamed  # read by add_worksheet, for this sheet only
+        try:
+            ws = self.wb.add_worksheet(name)
+        finally:
+            # off again: at close the workbook would try to close every sheet's row file
+            self.wb.constant_memory = False
+        if streamed:
+            self._streamed.add(ws.name)
         ws.set_row(0, 30)
         ws.write_string(0, 0, title, self.title_fmt)
-        self.note(ws, 1, self.subtitle)
+        self.note(ws, 1, self.subtitle if subtitle is None else subtitle)
         ws.hide_gridlines(2)
         return ws
+
+    def streamed(self, ws: Worksheet) -> bool:
+        """Whether `ws` is written in constant-memory mode (cells in row order only)."""
+        return ws.name in self._streamed
+
+    def _flush_notes(self, ws: Worksheet, before: int) -> None:
+        """On a constant-memory sheet, write the notes above row `before` now (merged over
+        the columns widened so far), since a row once passed cannot be written."""
+        if not self.streamed(ws):
+            return
+        pending = self._notes.get(ws.name, [])
+        self._notes[ws.name] = [n for n in pending if n[0] >= before]
+        self._write_notes(ws, [n for n in pending if n[0] < before], None)
 
     def note(self, ws: Worksheet, row: int, text: str) -> None:
         """A line of text at (`row`, A), merged over the sheet's columns and wrapped when the
@@ -258,6 +309,7 @@ class Book:
         # explicit heights: LibreOffice keeps an .xlsx row's height as written; a CJK
         # character is counted 2 units (Excel draws ~2.3, LibreOffice ~1.7)
         ws.set_row(row, _height([display_width(headers.get(n, n)) for n in names], col_widths))
+        self._flush_notes(ws, row)
         for i, name in enumerate(names):
             ws.write_string(row, col + i, headers.get(name, name), self.header_fmt)
         overrides = number_formats or {}
@@ -315,6 +367,7 @@ class Book:
 
     def heading(self, ws: Worksheet, row: int, text: str) -> None:
         """A small heading above a table."""
+        self._flush_notes(ws, row)
         ws.set_row(row, 22)
         ws.write_string(row, 0, text, self.heading_fmt)
 
@@ -334,14 +387,19 @@ class Book:
             ws.conditional_format(*rng, {"type": "formula", "criteria": criteria,
                                          "format": self.wb.add_format({"bg_color": fill})})
 
-    def top_bottom(self, ws: Worksheet, table: Table, column: str, n: int = 3) -> None:
+    def top_bottom(self, ws: Worksheet, table: Table, column: str, n: int = 3,
+                   kinds: Sequence[str] = ("top", "bottom")) -> None:
         """The top `n` and bottom `n` of a column in bold white on dark green / dark red
-        (conditional formats "top" and "bottom", written before the RAG rules so they win)."""
+        (conditional formats "top" and "bottom", written before the RAG rules so they win);
+        `kinds` chooses which (a long ranking's first sheet has its top, its last the
+        bottom)."""
         if table.last_row < table.first_row:
             return
         c = table.col(column)
         rng = (table.first_row, c, table.last_row, c)
         for kind, fill in (("top", TOP_FILL), ("bottom", BOTTOM_FILL)):
+            if kind not in kinds:
+                continue
             ws.conditional_format(*rng, {"type": kind, "value": n, "format": self.wb.add_format(
                 {"bold": True, "font_color": "#FFFFFF", "bg_color": fill})})
 
@@ -351,19 +409,7 @@ class Book:
         rows 0..header_row repeated on every page, margins, page numbers in the footer.
         The sheet's notes are merged over columns A..`last_col` (default: the last column
         given a width)."""
-        known = self._widths.get(ws.name, {})
-        if last_col is None:
-            last_col = max(known, default=0)
-        total = sum(w for c, w in known.items() if c <= last_col)
-        wrap = self.fmt(font_size=11, font_color="#404040", border=0, align="left",
-                        valign="top", text_wrap=True)
-        for row, text, _ in self._notes.get(ws.name, []):
-            lines = max(1, math.ceil(display_width(text) * 0.8 / max(total, 1)))
-            ws.set_row(row, 16 * lines + 2)
-            if last_col > 0:
-                ws.merge_range(row, 0, row, last_col, text, wrap)
-            else:
-                ws.write_string(row, 0, text, wrap)
+        last_col, total = self._write_notes(ws, self._notes.pop(ws.name, []), last_col)
         ws.set_paper(9)
         if total > PORTRAIT_UNITS:
             ws.set_landscape()
@@ -376,6 +422,32 @@ class Book:
         if header_row is not None:
             ws.repeat_rows(0, header_row)
             ws.freeze_panes(header_row + 1, freeze_col)
+
+    def _write_notes(self, ws: Worksheet, notes: list[tuple[int, str, Format]],
+                     last_col: int | None) -> tuple[int, float]:
+        """Write `notes` merged over columns A..`last_col` (default: the last column given
+        a width) and wrapped; returns (last_col, the width of those columns)."""
+        known = self._widths.get(ws.name, {})
+        if last_col is None:
+            last_col = max(known, default=0)
+        total = sum(w for c, w in known.items() if c <= last_col)
+        wrap = self.fmt(font_size=11, font_color="#404040", border=0, align="left",
+                        valign="top", text_wrap=True)
+        for row, text, _ in sorted(notes, key=lambda n: n[0]):
+            if last_col == 0 and self.streamed(ws):
+                # a streamed sheet's note above its first table, before any column is
+                # sized: one line, running over the empty cells to its right
+                ws.set_row(row, 18)
+                ws.write_string(row, 0, text, self.fmt(font_size=11, font_color="#404040",
+                                                       border=0, align="left"))
+                continue
+            lines = max(1, math.ceil(display_width(text) * 0.8 / max(total, 1)))
+            ws.set_row(row, 16 * lines + 2)
+            if last_col > 0:
+                ws.merge_range(row, 0, row, last_col, text, wrap)
+            else:
+                ws.write_string(row, 0, text, wrap)
+        return last_col, total
 
     def properties(self, **props: Any) -> None:
         """Document properties (title, subject, author, company, created, keywords, comments)."""

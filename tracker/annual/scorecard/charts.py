@@ -25,6 +25,9 @@ AXIS_TITLE_FONT: dict[str, Any] = {"name": "宋体", "size": 11, "bold": False}
 WIDTH_PX = 500  # columns A:F (71 units) of a portrait A4 page
 DATA_SHEET = "图表数据"
 ROW_PX = 20  # the sheet's rows are 15 pt
+# a chart draws at most this many bars (the worst: lowest on-time rates, lowest ranks);
+# the full lists are on the ranking sheets
+CHART_BARS = 100
 
 
 def _axis(name: str, **more: Any) -> dict[str, Any]:
@@ -32,21 +35,43 @@ def _axis(name: str, **more: Any) -> dict[str, Any]:
             "major_gridlines": {"visible": False}, **more}
 
 
-def chart_frames(figures: FiguresLike) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
+def chart_frames(figures: FiguresLike, cap: int = CHART_BARS
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
     """The charts' data: departments by on-time rate (ascending, as bars draw bottom-up),
-    districts by rank (short names), the indicators of the most common unit, and that unit."""
+    districts by rank (short names), the indicators of the most common unit, and that unit.
+    Each holds at most `cap` rows: the `cap` departments of the lowest rates, the `cap`
+    districts ranked last, the first `cap` indicators (`capped_notes` says so)."""
     summary = figures.summary
     departments = summary[summary["组别"] == "市级部门"][["单位", "按时报送率(%)"]]
     departments = departments.sort_values(["按时报送率(%)", "单位"], ascending=[True, False],
-                                          kind="stable").reset_index(drop=True)
+                                          kind="stable").head(cap).reset_index(drop=True)
     districts = summary[summary["组别"] == "区人民政府"].sort_values("排名", kind="stable")
-    districts = districts[["单位", "总分"]].assign(
+    districts = districts[["单位", "总分"]].tail(cap).assign(
         单位=lambda d: d["单位"].str.removesuffix("人民政府")).reset_index(drop=True)
     indicators = figures.indicators
     unit = str(indicators["单位"].mode().iloc[0]) if len(indicators) else "%"
     plotted = indicators[indicators["单位"] == unit][["编号", "指标", "本年实际值", "本年应达值",
-                                                    "目标值数值"]].reset_index(drop=True)
+                                                    "目标值数值"]].head(cap).reset_index(drop=True)
     return departments, districts, plotted, unit
+
+
+def capped_notes(figures: FiguresLike, cap: int = CHART_BARS) -> list[str]:
+    """The notes under the charts for each chart that shows only `cap` of its bars."""
+    summary = figures.summary
+    out = []
+    n = int((summary["组别"] == "市级部门").sum())
+    if n > cap:
+        out.append(f"注：市级部门共{n}个，图一仅列按时报送率最低的{cap}个，全部名次见“市级部门排名”表。")
+    n = int((summary["组别"] == "区人民政府").sum())
+    if n > cap:
+        out.append(f"注：区人民政府共{n}个，图二仅列总分排名最后的{cap}个，全部名次见“区人民政府排名”表。")
+    indicators = figures.indicators
+    if len(indicators):
+        unit = str(indicators["单位"].mode().iloc[0])
+        n = int((indicators["单位"] == unit).sum())
+        if n > cap:
+            out.append(f"注：以“{unit}”计量的主要指标共{n}个，图三仅列前{cap}个，全部见“指标”表。")
+    return out
 
 
 HEADINGS = ("一、市级部门按时报送率", "二、区人民政府总分", "三、主要指标本年实际值与本年应达值、目标值")
@@ -61,10 +86,11 @@ def _data_rows(lengths: tuple[int, int, int]) -> list[tuple[int, int, int, int]]
     return out
 
 
-def add_chart_data_sheet(book: Book, figures: FiguresLike) -> None:
-    """Add the 图表数据 sheet: the three tables the 图表 sheet's charts plot."""
+def add_chart_data_sheet(book: Book, figures: FiguresLike, cap: int = CHART_BARS) -> None:
+    """Add the 图表数据 sheet: the three tables the 图表 sheet's charts plot (at most
+    `cap` rows each)."""
     ws = book.sheet(DATA_SHEET, f"{figures.year}年度考核记分卡　图表数据")
-    departments, districts, plotted, _ = chart_frames(figures)
+    departments, districts, plotted, _ = chart_frames(figures, cap)
     frames = (departments, districts, plotted)
     for (heading, header, first, last), frame, text in zip(
             _data_rows((len(departments), len(districts), len(plotted))), frames, HEADINGS,
@@ -87,12 +113,13 @@ def _place(book: Book, ws: Worksheet, row: int, chart: Chart, rows: tuple[int, i
         ws.write_string(row, 0, empty, book.fmt(border=0))
 
 
-def add_charts_sheet(book: Book, figures: FiguresLike) -> None:
-    """Add the 图表 sheet to `book`: the three charts (data on 图表数据, added last)."""
+def add_charts_sheet(book: Book, figures: FiguresLike, cap: int = CHART_BARS) -> None:
+    """Add the 图表 sheet to `book`: the three charts (data on 图表数据, added last), each
+    of at most `cap` bars, with a note under the charts for each one capped."""
     ws = book.sheet("图表", f"{figures.year}年度考核记分卡　图表")
     for col, width in enumerate((21, 10, 10, 10, 10, 10)):  # the charts' 500 px
         book.set_width(ws, col, width)
-    departments, districts, plotted, unit = chart_frames(figures)
+    departments, districts, plotted, unit = chart_frames(figures, cap)
     rows = _data_rows((len(departments), len(districts), len(plotted)))
     t1, t2, t3 = ((first, last) for _, _, first, last in rows)
 
@@ -151,7 +178,10 @@ def add_charts_sheet(book: Book, figures: FiguresLike) -> None:
     clustered.set_legend({"position": "bottom", "font": FONT})
     clustered.set_size({"width": WIDTH_PX, "height": heights[2]})
     _place(book, ws, tops[2], clustered, t3, "本年度无主要指标数据。")
+    notes = capped_notes(figures, cap)
     if plotted["本年实际值"].map(is_missing).any():
-        book.note(ws, end, "注：未报送本年实际值的指标不显示实际值柱。")
+        notes.append("注：未报送本年实际值的指标不显示实际值柱。")
+    for i, text in enumerate(notes):
+        book.note(ws, end + i, text)
     book.print_setup(ws, header_row=None, last_col=5)
     ws.set_portrait()

@@ -17,34 +17,42 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 from xlsxwriter.worksheet import Worksheet
 
 from tracker.annual.scorecard.book import (
+    CONSTANT_MEMORY_ROWS,
+    SHEET_ROWS,
     WRITER_OPTIONS,
     Book,
     FiguresLike,
     Table,
     beijing_time,
     cn_date,
+    continuation_name,
     display_width,
     is_missing,
+    parts,
 )
-from tracker.annual.scorecard.charts import DATA_SHEET, add_chart_data_sheet, add_charts_sheet
-from tracker.annual.scorecard.figures import round_half_up
+from tracker.annual.scorecard.charts import (
+    CHART_BARS,
+    DATA_SHEET,
+    add_chart_data_sheet,
+    add_charts_sheet,
+)
+from tracker.annual.scorecard.figures import detail_records, round_half_up
 from tracker.numbers import percent
 from tracker.settings import TIE_RULE
 
 __all__ = ["WRITER_OPTIONS", "display_width", "write_scorecard", "write_escalation_detail",
-           "sheet_names", "TIE_RULE", "DEFAULT_AUTHOR"]
+           "sheet_names", "TIE_RULE", "office_of"]
 
 GROUPS = ("市级部门", "区人民政府")
-DEFAULT_AUTHOR = "市政府督查室"
 INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 COUNT_UNITS = {"应报": "项", "按时": "项", "逾期报送": "项", "未报": "项", "完整": "项",
                "牵头任务数": "项", "获批延期": "次", "会议次数": "次", "事项数": "项",
@@ -58,11 +66,27 @@ def short_name(government: str) -> str:
     return INVALID_SHEET_CHARS.sub("_", name).strip("'")[:31] or "区"
 
 
-def sheet_names(figures: FiguresLike) -> list[str]:
-    """The workbook's sheet names in order (the district sheets are unique and <= 31 chars)."""
-    fixed = ["封面", "图表", "市级部门排名", "区人民政府排名", "汇总（合并）", "任务进展", "指标",
-             "逾期督办", "扣分明细", "常务会议"]
-    taken = set(fixed) | {"说明", DATA_SHEET}
+def sheet_names(figures: FiguresLike, rows_per_sheet: int = SHEET_ROWS) -> list[str]:
+    """The workbook's sheet names in order (the district sheets are unique and <= 31
+    chars); a table longer than `rows_per_sheet` rows continues on "（续1）"… sheets."""
+    def long(name: str, n: int) -> list[str]:
+        return [continuation_name(name, i) for i in range(len(parts(n, rows_per_sheet)))]
+
+    summary = figures.summary
+    fixed = ["封面", "图表",
+             *[name for g in GROUPS for name in long(f"{g}排名", int((summary["组别"] == g).sum()))],
+             *long("汇总（合并）", len(summary)), *long("任务进展", len(figures.measures)), "指标",
+             *[continuation_name("逾期督办", i) for i in range(len(_escalation_sheets(
+                 figures, rows_per_sheet)))],
+             *long("扣分明细", len(figures.deductions)), "常务会议"]
+    return fixed + district_sheet_names(figures) + ["说明", DATA_SHEET]
+
+
+def district_sheet_names(figures: FiguresLike) -> list[str]:
+    """The district governments' sheet names, in `figures.districts` order: each
+    government's short name, made unique ("和平区(2)")."""
+    taken = {"封面", "图表", "指标", "常务会议", "说明", DATA_SHEET}
+    taken |= {f"{g}排名" for g in GROUPS} | {"汇总（合并）", "任务进展", "逾期督办", "扣分明细"}
     districts = []
     for government in figures.districts:
         base = short_name(government)
@@ -72,7 +96,7 @@ def sheet_names(figures: FiguresLike) -> list[str]:
             name, n = base[:31 - len(suffix)] + suffix, n + 1
         taken.add(name)
         districts.append(name)
-    return fixed + districts + ["说明", DATA_SHEET]
+    return districts
 
 
 def headers(figures: FiguresLike) -> dict[str, str]:
@@ -96,21 +120,28 @@ def subtitle(figures: FiguresLike) -> str:
             f"考核规则版本 {s.version}（校验码 {s.digest()}）　{status}")
 
 
-def write_scorecard(figures: FiguresLike, path: Path) -> Path:
+def write_scorecard(figures: FiguresLike, path: Path, *, rows_per_sheet: int = SHEET_ROWS,
+                    constant_memory_rows: int = CONSTANT_MEMORY_ROWS,
+                    chart_bars: int = CHART_BARS) -> Path:
     """Write the scorecard workbook of `figures` (FIGURES_SPEC.md) to `path` and return it.
 
     Atomic: written to a temporary file beside `path`, then `os.replace`d; on any error the
     temporary file is removed and `path` is untouched. Dates are Excel dates, NaN points
-    print "不适用", percentages and points use the rules' digits. Raises ValueError when
-    `figures.generated` is naive."""
+    print "不适用", percentages and points use the rules' digits. A table longer than
+    `rows_per_sheet` rows continues on "<sheet>（续1）"… sheets, each headed as the first;
+    a sheet of more than `constant_memory_rows` rows is written in constant-memory mode;
+    a chart draws at most `chart_bars` bars (the worst, with a note).
+    The author and company are the plan's supervision office (`figures.issuer`), empty
+    when the plan names none. Raises ValueError when `figures.generated` is naive."""
     s = figures.scoring
     book = Book(path, subtitle=subtitle(figures), percent_digits=s.percent_digits,
-                score_digits=s.score_digits)
+                score_digits=s.score_digits, rows_per_sheet=rows_per_sheet,
+                constant_memory_rows=constant_memory_rows)
     try:
-        names = sheet_names(figures)
+        names = district_sheet_names(figures)
         heads = headers(figures)
         _cover(book, figures)
-        add_charts_sheet(book, figures)
+        add_charts_sheet(book, figures, chart_bars)
         for group in GROUPS:
             _ranking(book, figures, group, heads)
         _combined(book, figures, heads)
@@ -119,15 +150,15 @@ def write_scorecard(figures: FiguresLike, path: Path) -> Path:
         _escalations(book, figures, heads)
         _deductions(book, figures, heads)
         _meetings(book, figures, heads)
-        for government, name in zip(figures.districts, names[10:-2], strict=True):
+        for government, name in zip(figures.districts, names, strict=True):
             _district(book, figures, government, name)
         _rules(book, figures)
-        add_chart_data_sheet(book, figures)
+        add_chart_data_sheet(book, figures, chart_bars)
         title = f"《{figures.plan_title}》{figures.year}年度考核记分卡"
-        author = str(getattr(figures, "supervision_office", "") or DEFAULT_AUTHOR)
+        author = office_of(figures)
         created = figures.generated.astimezone(dt.UTC).replace(tzinfo=None)
         book.properties(title=title, subject=f"{figures.year}年度考核记分卡", author=author,
-                        manager=author, company=str(getattr(figures, "issuer", "") or author),
+                        manager=author, company=author,
                         category="考核记分卡", created=created,
                         keywords=f"考核记分卡, {figures.year}, {figures.plan_key}",
                         comments=f"考核规则版本 {s.version}（{s.digest()}）；"
@@ -137,6 +168,26 @@ def write_scorecard(figures: FiguresLike, path: Path) -> Path:
     except BaseException:
         book.discard()
         raise
+
+
+def office_of(figures: object) -> str:
+    """The supervision office that issues the card (the workbook's author and company):
+    the plan's (`Figures.issuer`), or "" when the plan names none; never a guess."""
+    return str(getattr(figures, "issuer", "") or "")
+
+
+def _long(book: Book, name: str, title: str, df: pd.DataFrame,
+          write: Callable[[Worksheet, pd.DataFrame, bool, bool], None]) -> None:
+    """A one-table sheet continued over "（续N）" sheets of `book.rows_per_sheet` rows:
+    each part gets the title (with （续N）), a subtitle naming its rows, and `write(ws,
+    part, first, last)` writes its notes, table and print setup as on the first sheet."""
+    spans = parts(len(df), book.rows_per_sheet)
+    for i, (start, stop) in enumerate(spans):
+        sub = None if len(spans) == 1 else \
+            f"{book.subtitle}　本表为第{start + 1}至{stop}条，共{len(df)}条"
+        ws = book.sheet(continuation_name(name, i), title if i == 0 else f"{title}（续{i}）",
+                        rows=stop - start, subtitle=sub)
+        write(ws, df.iloc[start:stop], i == 0, i == len(spans) - 1)
 
 
 RANKING_COLUMNS = ["排名", "单位", "按时报送率(%)", "完整率(%)", "牵头任务达成率(%)", "按时报送得分",
@@ -156,14 +207,17 @@ def _ranking_frame(figures: FiguresLike, group: str) -> pd.DataFrame:
 def _ranking(book: Book, figures: FiguresLike, group: str, heads: dict[str, str]) -> None:
     """A group's ranking: the rates and every part's points (the counts behind the rates
     are on 汇总（合并）), so the sheet prints one page wide at a readable size."""
-    ws = book.sheet(f"{group}排名", f"{figures.year}年度考核记分卡　{group}排名")
     df = _ranking_frame(figures, group)[RANKING_COLUMNS]
-    book.note(ws, 2, f"共{len(df)}个单位；名次为{group}组内排名。{TIE_RULE}。"
-                     "应报、按时等事项数见“汇总（合并）”表。")
-    table = book.table(ws, 3, df, headers=heads, widths={**_number_widths(df), "排名": 5.5,
-                                                         "单位": 17})
-    _colour_scores(book, ws, table, figures, ranking=True)
-    book.print_setup(ws, header_row=3, freeze_col=2)
+
+    def write(ws: Worksheet, part: pd.DataFrame, first: bool, last: bool) -> None:
+        book.note(ws, 2, f"共{len(df)}个单位；名次为{group}组内排名。{TIE_RULE}。"
+                         "应报、按时等事项数见“汇总（合并）”表。")
+        table = book.table(ws, 3, part, headers=heads,
+                           widths={**_number_widths(df), "排名": 5.5, "单位": 17})
+        _colour_scores(book, ws, table, figures, ranking=True, top=first, bottom=last)
+        book.print_setup(ws, header_row=3, freeze_col=2)
+
+    _long(book, f"{group}排名", f"{figures.year}年度考核记分卡　{group}排名", df, write)
 
 
 def _number_widths(df: pd.DataFrame) -> dict[str, float]:
@@ -172,28 +226,34 @@ def _number_widths(df: pd.DataFrame) -> dict[str, float]:
 
 
 def _colour_scores(book: Book, ws: Worksheet, table: Table, figures: FiguresLike, *,
-                   ranking: bool) -> None:
+                   ranking: bool, top: bool = True, bottom: bool = True) -> None:
+    """RAG fills on the scores and rates; on a ranking the top three on its first sheet
+    (`top`) and the bottom three on its last (`bottom`): the group's best and worst."""
     s = figures.scoring
     if ranking:
-        book.top_bottom(ws, table, "总分")
+        book.top_bottom(ws, table, "总分", kinds=("top",) * top + ("bottom",) * bottom)
     for column in ("总分", "按时报送率(%)", "完整率(%)", "牵头任务达成率(%)"):
         if column in table.columns:
             book.rag(ws, table, column, s.green_at, s.amber_at)
 
 
 def _combined(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None:
-    ws = book.sheet("汇总（合并）", f"{figures.year}年度考核记分卡　汇总（市级部门与区人民政府合并）")
     df = figures.summary.copy()
     df["_progress"] = df["牵头任务进展得分"].fillna(-1)
     df = df.sort_values(["总分", "按时报送得分", "_progress", "完整性得分", "扣分", "单位"],
                         ascending=[False, False, False, False, True, True], kind="stable")
     df = df.rename(columns={"排名": "组内排名"})[COMBINED_COLUMNS].reset_index(drop=True)
-    book.note(ws, 2, "按总分从高到低排列；市级部门与区人民政府分别排名，名次见各组排名表；"
-                     "各部分得分见排名表。")
-    table = book.table(ws, 3, df, headers=heads,
-                       widths={**_number_widths(df), "组内排名": 6, "单位": 17, "组别": 11})
-    _colour_scores(book, ws, table, figures, ranking=False)
-    book.print_setup(ws, header_row=3, freeze_col=1)
+
+    def write(ws: Worksheet, part: pd.DataFrame, _first: bool, _last: bool) -> None:
+        book.note(ws, 2, "按总分从高到低排列；市级部门与区人民政府分别排名，名次见各组排名表；"
+                         "各部分得分见排名表。")
+        table = book.table(ws, 3, part, headers=heads,
+                           widths={**_number_widths(df), "组内排名": 6, "单位": 17, "组别": 11})
+        _colour_scores(book, ws, table, figures, ranking=False)
+        book.print_setup(ws, header_row=3, freeze_col=1)
+
+    _long(book, "汇总（合并）", f"{figures.year}年度考核记分卡　汇总（市级部门与区人民政府合并）",
+          df, write)
 
 
 def _cover(book: Book, figures: FiguresLike) -> None:
@@ -291,17 +351,19 @@ def _mean(values: pd.Series, digits: int) -> float | str:
 
 
 def _measures(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None:
-    ws = book.sheet("任务进展", f"{figures.year}年度考核记分卡　主要任务进展")
-    df = figures.measures
-    table = book.table(ws, 2, df, headers=heads,
-                       widths={"编号": 6, "任务": 22, "领域": 10, "牵头单位": 12,
-                               "牵头单位最新状态": 8, "最高督办级别": 8, "最新进展": 23,
-                               **{c: 7 for c in ("完成进度(%)", "本年应达进度(%)", "达成率(%)")},
-                               **{c: 6 for c in ("应报", "按时", "逾期报送", "未报")}})
     s = figures.scoring
-    if "达成率(%)" in table.columns:
-        book.rag(ws, table, "达成率(%)", s.green_at, s.amber_at)
-    book.print_setup(ws, header_row=2, freeze_col=2)
+
+    def write(ws: Worksheet, part: pd.DataFrame, _first: bool, _last: bool) -> None:
+        table = book.table(ws, 2, part, headers=heads,
+                           widths={"编号": 6, "任务": 22, "领域": 10, "牵头单位": 12,
+                                   "牵头单位最新状态": 8, "最高督办级别": 8, "最新进展": 23,
+                                   **{c: 7 for c in ("完成进度(%)", "本年应达进度(%)", "达成率(%)")},
+                                   **{c: 6 for c in ("应报", "按时", "逾期报送", "未报")}})
+        if "达成率(%)" in table.columns:
+            book.rag(ws, table, "达成率(%)", s.green_at, s.amber_at)
+        book.print_setup(ws, header_row=2, freeze_col=2)
+
+    _long(book, "任务进展", f"{figures.year}年度考核记分卡　主要任务进展", figures.measures, write)
 
 
 def _indicators(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None:
@@ -327,36 +389,72 @@ def _indicators(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None
     book.print_setup(ws, header_row=2, freeze_col=2)
 
 
+ESCALATION_HEADINGS = ("一、按单位汇总", "二、按任务汇总", "三、按督办级别汇总")
+
+
+def _escalation_frames(figures: FiguresLike) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    return (figures.escalations_by_agency, figures.escalations_by_measure,
+            figures.escalations_by_rung)
+
+
+def _escalation_sheets(figures: FiguresLike, per_sheet: int) -> list[list[tuple[int, int, int]]]:
+    """The 逾期督办 sheets as lists of (table, first row, row after) pieces: the three
+    tables one after another, a sheet holding at most `per_sheet` table rows, a table
+    that does not fit continuing on the next sheet (an empty table is one empty piece)."""
+    per_sheet = max(per_sheet, 1)
+    sheets: list[list[tuple[int, int, int]]] = [[]]
+    used = 0
+    for t, df in enumerate(_escalation_frames(figures)):
+        start, n = 0, len(df)
+        while True:
+            if used >= per_sheet and (start < n or not n):
+                sheets.append([])
+                used = 0
+            stop = min(start + per_sheet - used, n)
+            sheets[-1].append((t, start, stop))
+            used, start = used + stop - start, stop
+            if start >= n:
+                break
+    return sheets
+
+
 def _escalations(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None:
-    ws = book.sheet("逾期督办", f"{figures.year}年度考核记分卡　逾期督办情况（汇总）")
-    row = 2
-    book.note(ws, row, "逐项明细（报送期、任务、单位、级别、日期）见随附的CSV文件“逾期督办明细”。")
-    row += 2
-    parts = (("一、按单位汇总", figures.escalations_by_agency),
-             ("二、按任务汇总", figures.escalations_by_measure),
-             ("三、按督办级别汇总", figures.escalations_by_rung))
-    for heading, df in parts:
-        book.heading(ws, row, heading)
-        if df.empty:
-            ws.write_string(row + 1, 0, "无", book.fmt(border=0))
-            row += 3
-            continue
-        table = book.table(ws, row + 1, df, headers=heads,
-                           widths={"编号": 10, "级别": 10, "任务": 40})
-        row = table.last_row + 3
-    book.print_setup(ws, header_row=1)
+    frames = _escalation_frames(figures)
+    title = f"{figures.year}年度考核记分卡　逾期督办情况（汇总）"
+    for i, pieces in enumerate(_escalation_sheets(figures, book.rows_per_sheet)):
+        ws = book.sheet(continuation_name("逾期督办", i), title if i == 0 else f"{title}（续{i}）",
+                        rows=sum(stop - start for _, start, stop in pieces))
+        row = 2
+        book.note(ws, row, "逐项明细（报送期、任务、单位、级别、日期）见随附的CSV文件“逾期督办明细”。")
+        row += 2
+        for t, start, stop in pieces:
+            df = frames[t]
+            book.heading(ws, row, ESCALATION_HEADINGS[t] + ("（续）" if start else ""))
+            if df.empty:
+                ws.write_string(row + 1, 0, "无", book.fmt(border=0))
+                row += 3
+                continue
+            table = book.table(ws, row + 1, df.iloc[start:stop], headers=heads,
+                               widths={"编号": 10, "级别": 10, "任务": 40})
+            row = table.last_row + 3
+        book.print_setup(ws, header_row=1)
 
 
 def _deductions(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None:
-    ws = book.sheet("扣分明细", f"{figures.year}年度考核记分卡　扣分明细（已送达的督办通知、已签发的通报）")
+    title = f"{figures.year}年度考核记分卡　扣分明细（已送达的督办通知、已签发的通报）"
     df = figures.deductions
     if df.empty:
+        ws = book.sheet("扣分明细", title)
         book.set_width(ws, 0, 80)
         ws.write_string(2, 0, "本年度无已送达的督办通知或已签发的通报，无扣分。", book.fmt(border=0))
         book.print_setup(ws, header_row=1)
         return
-    book.table(ws, 2, df, headers=heads, widths={"标题": 44, "扣分": 8})
-    book.print_setup(ws, header_row=2, freeze_col=1)
+
+    def write(ws: Worksheet, part: pd.DataFrame, _first: bool, _last: bool) -> None:
+        book.table(ws, 2, part, headers=heads, widths={"标题": 44, "扣分": 8})
+        book.print_setup(ws, header_row=2, freeze_col=1)
+
+    _long(book, "扣分明细", title, df, write)
 
 
 def _meetings(book: Book, figures: FiguresLike, heads: dict[str, str]) -> None:
@@ -411,20 +509,19 @@ def _rules(book: Book, figures: FiguresLike) -> None:
 
 
 def write_escalation_detail(figures: FiguresLike, path: Path) -> Path:
-    """Write `figures.escalation_detail` as CSV (UTF-8 with BOM, so Excel and WPS read the
-    Chinese; dates yyyy-mm-dd, an empty date empty) atomically, and return `path`. A text
-    starting with = + - @ (or a tab/CR) gets a leading apostrophe so a spreadsheet never
-    runs it as a formula."""
+    """Write the per-escalation detail of `figures` (`figures.detail_records`: streamed
+    from the database for a large year, one row at a time) as CSV (UTF-8 with BOM, so
+    Excel and WPS read the Chinese; dates yyyy-mm-dd, an empty date empty) atomically,
+    and return `path`. A text starting with = + - @ (or a tab/CR) gets a leading
+    apostrophe so a spreadsheet never runs it as a formula."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    df = figures.escalation_detail
-    writer.writerow([str(c) for c in df.columns])
-    for record in df.itertuples(index=False, name=None):
-        writer.writerow([_csv_cell(v) for v in record])
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(buffer.getvalue().encode("utf-8-sig"))
+        with tmp.open("w", encoding="utf-8-sig", newline="") as out:
+            writer = csv.writer(out, lineterminator="\r\n")
+            writer.writerow([str(c) for c in figures.escalation_detail.columns])
+            for record in detail_records(figures):
+                writer.writerow([_csv_cell(v) for v in record])
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -29,7 +29,9 @@ The rules are `settings.ScoringRules` (DESIGN.md "Scorecard", versioned; printed
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,12 +125,32 @@ class Figures:
     issued: bool = False
     issuer: str = ""  # the supervision office, for the workbook's properties
     note: str = ""  # e.g. that this card was regenerated, and from which rules
+    # a year of more than DETAIL_IN_MEMORY escalations: the detail streamed from the
+    # database on each call (escalation_detail is then empty); see `detail_records`
+    detail_source: Callable[[], Iterator[tuple[Any, ...]]] | None = field(
+        default=None, repr=False, compare=False)
+    _detail_digest: pd.DataFrame | None = field(default=None, init=False, repr=False,
+                                                compare=False)
 
     def frames(self) -> list[pd.DataFrame]:
-        """The figures' tables in a fixed order (the checkpoint hashes them)."""
+        """The figures' tables in a fixed order (the checkpoint hashes them); a streamed
+        detail is represented by its row count and the sha256 of its rows."""
         return [self.summary, self.measures, self.indicators, self.escalations_by_agency,
-                self.escalations_by_measure, self.escalations_by_rung, self.escalation_detail,
+                self.escalations_by_measure, self.escalations_by_rung, self.detail_frame(),
                 self.deductions, self.meetings] + [self.districts[k] for k in sorted(self.districts)]
+
+    def detail_frame(self) -> pd.DataFrame:
+        """`escalation_detail`, or for a streamed detail one row (行数, sha256) computed
+        by streaming it once."""
+        if self.detail_source is None:
+            return self.escalation_detail
+        if self._detail_digest is None:
+            h, n = hashlib.sha256(), 0
+            for record in self.detail_source():
+                h.update(repr(record).encode())
+                n += 1
+            self._detail_digest = pd.DataFrame([(n, h.hexdigest())], columns=["行数", "sha256"])
+        return self._detail_digest
 
 
 def expected_share(plan: Plan, year: int) -> float:
@@ -192,12 +214,25 @@ def compute(session: Session, plan: Plan, year: int, scoring: ScoringRules, *,
         escalations_by_agency=escalations_by_agency(session, plan, year, deductions),
         escalations_by_measure=escalations_by_measure(session, plan, year),
         escalations_by_rung=escalations_by_rung(session, plan, year),
-        escalation_detail=escalation_detail(session, plan, year),
+        **_detail(session, plan, year),
         deductions=deductions,
         meetings=meeting_results(session, plan, year),
         districts=district_items(session, plan, year, local_date(now)),
         issued=issued, issuer=plan.supervision_office,
     )
+
+
+# up to this many escalations the detail is a DataFrame; beyond, it is streamed
+DETAIL_IN_MEMORY = 50_000
+
+
+def _detail(session: Session, plan: Plan, year: int) -> dict[str, Any]:
+    """The detail fields of `Figures`: the DataFrame for a year of at most
+    DETAIL_IN_MEMORY escalations, else an empty one and a stream over the same session."""
+    if escalation_count(session, plan, year) <= DETAIL_IN_MEMORY:
+        return {"escalation_detail": escalation_detail(session, plan, year)}
+    return {"escalation_detail": pd.DataFrame(columns=DETAIL_COLUMNS),
+            "detail_source": lambda: escalation_detail_rows(session, plan, year)}
 
 
 def _agencies(session: Session, plan: Plan, ids: Any) -> dict[int, tuple[str, str]]:
@@ -528,11 +563,9 @@ def escalations_by_rung(session: Session, plan: Plan, year: int) -> pd.DataFrame
                          for lv, n, agencies, first, last in rows], columns=BY_RUNG_COLUMNS)
 
 
-def escalation_detail(session: Session, plan: Plan, year: int) -> pd.DataFrame:
-    """Every rung fired for the year's requests (DETAIL_COLUMNS): the CSV beside the
-    workbook, so a province-sized year never meets Excel's row limit."""
+def _detail_query(plan: Plan, year: int) -> Select[Any]:
     req = _year_requests(plan, year)
-    rows = session.execute(
+    return (
         select(ReportingPeriod.label, Measure.code, Measure.title, Indicator.code, Indicator.name,
                Agency.name, Escalation.level, Escalation.effective_on, req.c.due_on,
                req.c.answered_at)
@@ -542,13 +575,46 @@ def escalation_detail(session: Session, plan: Plan, year: int) -> pd.DataFrame:
         .outerjoin(Assignment, Assignment.id == req.c.assignment_id)
         .outerjoin(Measure, Measure.id == Assignment.measure_id)
         .outerjoin(Indicator, Indicator.id == req.c.indicator_id)
-        .order_by(Escalation.effective_on, Escalation.level, Agency.id, Measure.position)
-    ).all()
-    return pd.DataFrame([(
-        cn_period(period), mcode or icode, mtitle or iname, agency, Level(level).label,
-        due_on, effective_on, _local_day(answered_at) if answered_at else None,
-    ) for period, mcode, mtitle, icode, iname, agency, level, effective_on, due_on, answered_at
-        in rows], columns=DETAIL_COLUMNS)
+        .order_by(Escalation.effective_on, Escalation.level, Agency.id, Measure.position,
+                  Escalation.id)
+    )
+
+
+def escalation_count(session: Session, plan: Plan, year: int) -> int:
+    """How many rungs were fired for `year`'s requests (the detail's rows): one COUNT."""
+    req = _year_requests(plan, year)
+    return int(session.scalar(select(func.count()).select_from(Escalation)
+                              .join(req, req.c.id == Escalation.request_id)) or 0)
+
+
+def escalation_detail_rows(session: Session, plan: Plan, year: int, *,
+                           chunk: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Every rung fired for the year's requests, as DETAIL_COLUMNS tuples in the detail's
+    order, streamed from one statement `chunk` rows at a time (a server-side cursor on
+    PostgreSQL): memory bounded by the chunk, whatever the number of escalations."""
+    for (period, mcode, mtitle, icode, iname, agency, level, effective_on, due_on,
+         answered_at) in session.execute(_detail_query(plan, year)
+                                         .execution_options(yield_per=chunk)):
+        yield (cn_period(period), mcode or icode, mtitle or iname, agency, Level(level).label,
+               due_on, effective_on, _local_day(answered_at) if answered_at else None)
+
+
+def escalation_detail(session: Session, plan: Plan, year: int) -> pd.DataFrame:
+    """Every rung fired for the year's requests (DETAIL_COLUMNS) as a DataFrame: the CSV
+    beside the workbook, so a province-sized year never meets Excel's row limit. A year
+    of more than DETAIL_IN_MEMORY rows is streamed instead (`compute`)."""
+    return pd.DataFrame(list(escalation_detail_rows(session, plan, year)),
+                        columns=DETAIL_COLUMNS)
+
+
+def detail_records(figures: Any) -> Iterator[tuple[Any, ...]]:
+    """The detail's rows of a `Figures` (or a look-alike without a stream): streamed from
+    the database when `figures.detail_source` is set, else from `escalation_detail`."""
+    source = getattr(figures, "detail_source", None)
+    if source is not None:
+        yield from source()
+    else:
+        yield from figures.escalation_detail.itertuples(index=False, name=None)
 
 
 def meeting_results(session: Session, plan: Plan, year: int) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from tracker.annual.scorecard.book import Book, FiguresLike, beijing_time, cn_date
-from tracker.annual.scorecard.excel import DEFAULT_AUTHOR, GROUPS, round_half_up
+from tracker.annual.scorecard.excel import GROUPS, office_of, round_half_up
 from tracker.numbers import percent
 
 DATA_SHEET = "图表数据"
@@ -64,9 +64,9 @@ def write_five_year(by_year: dict[int, FiguresLike], path: Path) -> Path:
         _charts(book, span, overview, by_year, years)
         _rules(book, by_year, years)
         _chart_data(book, overview, by_year, years)
-        author = str(getattr(latest, "supervision_office", "") or DEFAULT_AUTHOR)
+        author = office_of(latest)
         book.properties(title=title, subject=f"{span}年度考核情况汇总", author=author,
-                        manager=author, company=str(getattr(latest, "issuer", "") or author),
+                        manager=author, company=author,
                         category="考核记分卡", keywords=f"考核记分卡, 五年汇总, {latest.plan_key}",
                         created=generated.astimezone(dt.UTC).replace(tzinfo=None),
                         comments="；".join(f"{y}年度规则版本 {by_year[y].scoring.version}"
