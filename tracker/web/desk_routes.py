@@ -177,7 +177,8 @@ def desk(request: Request, viewer: StaffViewer, session: DbSession, context: Con
     meeting_plan = plan_for_page(session, f.plan_id)
     meetings = board_meetings(session, meeting_plan, today) if meeting_plan else None
     session.commit()
-    query = {k: v for k, v in request.query_params.items() if k != "page" and v}
+    query = {k: v for k, v in request.query_params.items()
+             if k not in ("page", "after", "before") and v}
     return templates.TemplateResponse(request, "desk/board.html", {
         "desk": viewer, "board": result,
         "f": f, "opts": opts, "sections": sections, "heat": heat,
@@ -312,7 +313,7 @@ def review(request: Request, report_id: Id, decision: str, form: Annotated[Revie
         raise HTTPException(404, "not-found")
     if decision == "return" and (problem := return_comment_problem(form.comment)):
         # the form again, its comment field marked, on the page it was sent from
-        viewer, errors = desk_again(session, who, now), {report_id: problem}
+        viewer, errors = desk_again(session, who, now, context.secret), {report_id: problem}
         path, _, query = (form.queue or "").partition("?")
         if path.rsplit("/", 1)[-1] in QUEUES:
             params = dict(parse_qsl(query))
