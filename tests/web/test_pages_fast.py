@@ -19,7 +19,7 @@ from tracker.catalog.load import load_catalog
 from tracker.catalog.schema import Agency as CatalogAgency
 from tracker.catalog.schema import Catalog, Measure, PlanInfo
 from tracker.db import ReadOnlyError, read_only_factory, transaction
-from tracker.desk.board import BoardFilter, BoardKey, board, board_counts
+from tracker.desk.board import BoardFilter, BoardKey, board, board_counts, heat_top
 from tracker.directory.contacts import ensure_demo_contacts
 from tracker.enums import AgencyKind, RequestState
 from tracker.escalation.office_actions import waive
@@ -305,3 +305,10 @@ def test_a_leads_page_with_many_peers_is_summarised_and_paged(db, db_url, policy
                                 .where(ProgressRequest.id != by_name["牵头局"])
                                 .group_by(ProgressRequest.state)).all())
     assert states == {RequestState.OPEN: 88, RequestState.ANSWERED: 30, RequestState.WAIVED: 2}
+
+
+def test_the_heat_table_keeps_its_top_rows_and_adds_up_the_rest():
+    rows = [("甲", {"一": 3, "二": 1}, 4), ("乙", {"一": 2}, 2), ("丙", {"二": 1}, 1),
+            ("丁", {"一": 1}, 1)]
+    assert heat_top(rows, 4) == (rows, None)
+    assert heat_top(rows, 2) == (rows[:2], (2, {"二": 1, "一": 1}, 2))

@@ -252,14 +252,11 @@ def heat_table(session: Session, f: BoardFilter, today: dt.date, policy: Policy
     filtered one), then 主要指标; rows are sorted by their total, largest first. Two queries.
     """
     light = light_sql(today, policy)
-    red = _base(f, light).where(light == Light.RED.value)
-    q = (select(Agency.id, Agency.name, func.coalesce(Measure.section, literal(INDICATORS)),
-                func.count())
-         .select_from(ProgressRequest)
+    # one pass over the filtered red requests (no IN over a subquery of them)
+    q = (_base(f, light, Agency.id, Agency.name,
+               func.coalesce(Measure.section, literal(INDICATORS)), func.count(), measure=True)
          .join(Agency, Agency.id == ProgressRequest.agency_id)
-         .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
-         .outerjoin(Measure, Measure.id == Assignment.measure_id)
-         .where(ProgressRequest.id.in_(red))
+         .where(light == Light.RED.value)
          .group_by(Agency.id, Agency.name, Measure.section).order_by(Agency.id))
     if f.section:
         sections = [f.section]
@@ -278,6 +275,20 @@ def heat_table(session: Session, f: BoardFilter, today: dt.date, policy: Policy
     return sections, rows
 
 
+def heat_top(rows: list[tuple[str, dict[str, int], int]], limit: int
+             ) -> tuple[list[tuple[str, dict[str, int], int]], tuple[int, dict[str, int], int] | None]:
+    """`heat_table`'s rows cut to the first `limit` (the most overdue), and the rest added
+    up as (agencies, cells per section, total), None when nothing was cut: a page stays
+    the same size however many agencies are late; its cells still add up to the red count."""
+    if len(rows) <= limit:
+        return rows, None
+    cells: dict[str, int] = {}
+    for _agency, row, _total in rows[limit:]:
+        for section, n in row.items():
+            cells[section] = cells.get(section, 0) + n
+    return rows[:limit], (len(rows) - limit, cells, sum(t for _, _, t in rows[limit:]))
+
+
 def on_time_by_period(session: Session, f: BoardFilter, today: dt.date, policy: Policy
                       ) -> list[tuple[str, int, int]]:
     """(period label, answered on time, requests) per period, in due order (waived excluded).
@@ -288,15 +299,14 @@ def on_time_by_period(session: Session, f: BoardFilter, today: dt.date, policy: 
     open request counts as not on time. One query.
     """
     light = light_sql(today, policy)
-    query = (
-        select(ReportingPeriod.label,
-               func.sum(case((ProgressRequest.answered_late.is_(False), 1), else_=0)),
-               func.count(ProgressRequest.id))
-        .join(ProgressRequest, ProgressRequest.period_id == ReportingPeriod.id)
-        .where(ProgressRequest.state != RequestState.WAIVED.value,
-               ProgressRequest.id.in_(_base(f, light)))
-        .group_by(ReportingPeriod.label)
-        .order_by(func.min(ReportingPeriod.due_on), ReportingPeriod.label))
+    base = _base(f, light, ReportingPeriod.label,
+                 func.sum(case((ProgressRequest.answered_late.is_(False), 1), else_=0)),
+                 func.count(ProgressRequest.id))
+    if not (f.plan_id or f.period):  # _base joins the period only for its own filters
+        base = base.join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+    query = (base.where(ProgressRequest.state != RequestState.WAIVED.value)
+             .group_by(ReportingPeriod.label)
+             .order_by(func.min(ReportingPeriod.due_on), ReportingPeriod.label))
     return [(label, int(on or 0), n) for label, on, n in session.execute(query)]
 
 

@@ -2,8 +2,11 @@
 
 Rules (config `Rules`): a session unused for `session_idle_minutes`, or older than
 `session_max_hours`, is stale and refused; every POST carries a form token issued with the
-page for that session, usable once (a missing, foreign or replayed one is refused). Only
-SHA-256 digests of cookie values and form tokens are stored.
+page for that session, usable once (a missing, foreign or replayed one is refused). The
+token is signed, not stored, so rendering a page writes nothing; its use is recorded at
+submit time. Only SHA-256 digests of cookie values and of used form tokens are stored. A
+page view refreshes the session's `last_seen_at` at most once a minute, apart from the
+page's own read and without waiting for SQLite's write lock (`touch_session`).
 
 Failed sign-ins (issue 10, item 8) are counted in the database, so every process and every
 `tracker serve` instance shares the counts, each in one conditional UPDATE that also
