@@ -114,10 +114,12 @@ class Board:
     prev_key: BoardKey | None = None  # the first row's key when rows come before (上一页)
 
 
-def _base(f: BoardFilter, light: Any, *columns: Any, measure: bool = False) -> Select[Any]:
+def _base(f: BoardFilter, light: Any, *columns: Any, measure: bool = False,
+          today: dt.date | None = None) -> Select[Any]:
     """A SELECT of `columns` (the request id when none) over the requests the filter keeps,
     joining only the tables its conditions need (`measure`: the assignment and measure
-    too, outer joins unless a filter needs them)."""
+    too, outer joins unless a filter needs them). `today`: the light filter also seeks by
+    state and due day (`_light_range`)."""
     q = select(*(columns or (ProgressRequest.id,))).select_from(ProgressRequest)
     if f.plan_id or f.period:
         q = q.join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
@@ -145,19 +147,30 @@ def _base(f: BoardFilter, light: Any, *columns: Any, measure: bool = False) -> S
     if f.level:
         q = q.where(ProgressRequest.level >= f.level)
     if f.light:
-        q = q.where(light == f.light)
+        q = q.where(light == f.light, *(_light_range(f.light, today) if today else ()))
     return q
+
+
+def _light_range(value: str, today: dt.date) -> tuple[Any, ...]:
+    """Conditions implied by a light that an index on (state, due day) can seek by: red is
+    an open request due before today, grey a waived one (`requests.rules.light_sql`); the
+    light's CASE stays the rule, these only narrow the rows it is computed on."""
+    if value == Light.RED.value:
+        return (ProgressRequest.state == RequestState.OPEN.value, ProgressRequest.due_on < today)
+    if value == Light.GREY.value:
+        return (ProgressRequest.state == RequestState.WAIVED.value,)
+    return ()
 
 
 def board_counts(session: Session, f: BoardFilter, today: dt.date, policy: Policy
                  ) -> dict[str, int]:
     """Requests per light (`requests.rules.light_sql`) for the filter, the light filter
     included: one GROUP BY over the filtered requests, read from the index
-    `ix_progress_request_board` (state, due day, answered late; plan and agency) without
+    `ix_progress_request_board` (state, due day, answered late, period, agency) without
     visiting the rows unless a filter needs the measure or the assignment."""
     light = light_sql(today, policy)
     return {str(k): int(n) for k, n in session.execute(
-        _base(f, light, light, func.count()).group_by(light))}
+        _base(f, light, light, func.count(), today=today).group_by(light))}
 
 
 def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> Board:
@@ -179,7 +192,7 @@ def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> B
            ProgressRequest.id)
     keyed = _base(f, light, ProgressRequest.id.label("id"), *(
         k.label(n) for k, n in zip(key, ("sev", "due", "ag", "pos", "rid"), strict=True)),
-        measure=True)
+        measure=True, today=today)
     backwards = f.before is not None and f.after is None
     cursor = f.before if backwards else f.after
     if cursor is not None:
@@ -254,9 +267,10 @@ def heat_table(session: Session, f: BoardFilter, today: dt.date, policy: Policy
     light = light_sql(today, policy)
     # one pass over the filtered red requests (no IN over a subquery of them)
     q = (_base(f, light, Agency.id, Agency.name,
-               func.coalesce(Measure.section, literal(INDICATORS)), func.count(), measure=True)
+               func.coalesce(Measure.section, literal(INDICATORS)), func.count(), measure=True,
+               today=today)
          .join(Agency, Agency.id == ProgressRequest.agency_id)
-         .where(light == Light.RED.value)
+         .where(light == Light.RED.value, *_light_range(Light.RED.value, today))
          .group_by(Agency.id, Agency.name, Measure.section).order_by(Agency.id))
     if f.section:
         sections = [f.section]
@@ -301,7 +315,7 @@ def on_time_by_period(session: Session, f: BoardFilter, today: dt.date, policy: 
     light = light_sql(today, policy)
     base = _base(f, light, ReportingPeriod.label,
                  func.sum(case((ProgressRequest.answered_late.is_(False), 1), else_=0)),
-                 func.count(ProgressRequest.id))
+                 func.count(ProgressRequest.id), today=today)
     if not (f.plan_id or f.period):  # _base joins the period only for its own filters
         base = base.join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
     query = (base.where(ProgressRequest.state != RequestState.WAIVED.value)

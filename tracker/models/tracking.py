@@ -87,7 +87,7 @@ class ProgressRequest(Base):
         ),
         Index("ix_progress_request_plan_sweep", "period_id", "state", "due_on", "next_action_on"),
         # the board's counts per light, read from the index alone (migration 0019)
-        Index("ix_progress_request_board", "period_id", "state", "due_on", "answered_late",
+        Index("ix_progress_request_board", "state", "due_on", "answered_late", "period_id",
               "agency_id", "level"),
     )
 

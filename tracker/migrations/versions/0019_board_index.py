@@ -1,4 +1,4 @@
-"""The board's counts from an index: (period, state, due day, answered late, agency, level)
+"""The board's counts from an index: (state, due day, answered late, period, agency, level)
 
 Revision ID: 0019
 Revises: 0018
@@ -7,8 +7,9 @@ Create Date: 2026-12-01
 The overdue board counts the filtered requests per light on every view; the light is
 `requests.rules.light_sql` over state, due day and answered_late. This index holds every
 column the count reads (and the plan, period and agency filters), so the count is an
-index-only scan instead of a read of every request row; the page of rows is found by
-keyset on the same columns (issue 14, item 4).
+index-only scan instead of a read of every request row; led by state and due day, it is
+also a range for the red requests (open, due before today: the heat table, the red
+filter). The page of rows is found by keyset (issue 14, item 4).
 """
 
 from alembic import op
@@ -21,7 +22,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index('ix_progress_request_board', 'progress_request',
-                    ['period_id', 'state', 'due_on', 'answered_late', 'agency_id', 'level'])
+                    ['state', 'due_on', 'answered_late', 'period_id', 'agency_id', 'level'])
 
 
 def downgrade() -> None:
