@@ -86,6 +86,32 @@ def _utc_cursor_params(conn, cursor, statement, parameters, context, executemany
     return statement, parameters
 
 
+# Execution options of a connection (or an engine made by `read_only_engine`):
+READ_ONLY = "tracker_read_only"  # SQLite: BEGIN (deferred), not BEGIN IMMEDIATE
+BUSY_MS = "tracker_busy_ms"  # SQLite: how long a write waits for the lock (0: not at all)
+SQLITE_BUSY_MS = 30_000
+
+
+def _sqlite_busy(conn: Any, busy_ms: int) -> None:
+    """Set a pooled SQLite connection's busy_timeout, only when it differs from what it
+    last had (kept in the pool record's info, so a transaction costs no extra call)."""
+    info = conn.connection.info
+    if info.get("busy_ms", SQLITE_BUSY_MS) != busy_ms:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_ms)}")
+        info["busy_ms"] = busy_ms
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """The same engine and pool for reads: on SQLite a transaction begins DEFERRED, so it
+    never takes the write lock (WAL lets it read while a job writes; a temporary table of
+    `tracker.sql.id_set` lives in the connection's temp database and needs no lock);
+    PostgreSQL is unchanged (its reads never wait for writers). Nothing SQL-level forbids
+    a write here (PostgreSQL's READ ONLY and SQLite's query_only also refuse temporary
+    tables): `read_only_factory`'s sessions refuse to flush a change instead. Used by the
+    web pages' GET requests (`tracker.web.deps.get_session`)."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets foreign keys, WAL and a busy timeout for concurrent jobs."""
     if url.startswith("sqlite"):
@@ -105,13 +131,20 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn):  # type: ignore[no-untyped-def]
+        def _begin(conn):  # type: ignore[no-untyped-def]
+            options = conn.get_execution_options()
+            if options.get(READ_ONLY):
+                # A read: a DEFERRED transaction (a WAL snapshot) that never asks for the write
+                # lock, so a page answers while a job writes.
+                conn.exec_driver_sql("BEGIN")
+                return
             # Take the write lock up front: two deferred transactions that both read, then
             # write, would deadlock and one would fail with "database is locked" at once.
+            _sqlite_busy(conn, options.get(BUSY_MS, SQLITE_BUSY_MS))
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
@@ -161,6 +194,26 @@ def schema_too_new(engine: Engine) -> str:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_only_factory(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions of `factory`'s engine that only read (`read_only_engine`); flushing a change
+    raises ReadOnlyError before any SQL is sent."""
+    engine = factory.kw["bind"]
+    reader = sessionmaker(read_only_engine(engine), expire_on_commit=False,
+                          info={READ_ONLY: True})
+    return reader
+
+
+class ReadOnlyError(RuntimeError):
+    """A read-only session (a page's GET) tried to write."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise ReadOnlyError("a read-only session tried to write: "
+                            f"{[type(o).__name__ for o in (*session.new, *session.dirty, *session.deleted)]}")
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal, select
+from sqlalchemy import Select, case, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from tracker.dates.stored import next_year_warning
@@ -45,8 +45,10 @@ class BoardFilter:
     period: str | None = None  # label, e.g. 2017Q2
     level: int | None = None  # minimum ladder level reached
     light: str | None = None
-    page: int = 1
+    page: int = 1  # the page's number, shown (the rows are found by `after` / `before`)
     per_page: int = 50
+    after: BoardKey | None = None  # keyset: the rows after this sort key (下一页)
+    before: BoardKey | None = None  # keyset: the rows before this sort key (上一页)
 
     @classmethod
     def from_query(cls, q: dict[str, str]) -> BoardFilter:
@@ -58,10 +60,47 @@ class BoardFilter:
             return value if value is not None and 0 < value < 2**31 else None
 
         light = q.get("light") if q.get("light") in LIGHTS else None
+        after, before = BoardKey.parse(q.get("after")), BoardKey.parse(q.get("before"))
         return cls(plan_id=num("plan"), agency_id=num("agency"), section=q.get("section") or None,
                    role=q.get("role") if q.get("role") in ("lead", "co", "district") else None,
                    period=q.get("period") or None, level=num("level"), light=light,
-                   page=min(max(num("page") or 1, 1), 100_000))
+                   # a page number means something only beside its cursor
+                   page=min(max(num("page") or 1, 1), 100_000) if after or before else 1,
+                   after=after, before=None if after else before)
+
+
+@dataclass(frozen=True)
+class BoardKey:
+    """A row's place in the board's order: severity (0 red, 1 yellow, 2 green, 3 grey),
+    due day, agency id, the measure's position (-1 for an indicator), request id. The
+    board pages by this key (keyset: WHERE key > :after ORDER BY key LIMIT n), so a deep
+    page costs what the first does and no row is shown twice or skipped while pages turn.
+    In the address bar as `after=` / `before=`: "0.2017-04-14.3.12.345"."""
+
+    severity: int
+    due_on: dt.date
+    agency_id: int
+    position: int
+    request_id: int
+
+    def text(self) -> str:
+        return (f"{self.severity}.{self.due_on.isoformat()}.{self.agency_id}."
+                f"{self.position}.{self.request_id}")
+
+    @classmethod
+    def parse(cls, text: str | None) -> BoardKey | None:
+        """The key of `text()`; anything malformed is None (the first page)."""
+        parts = (text or "").split(".")
+        if len(parts) != 5:
+            return None
+        try:
+            sev, agency, pos, rid = int(parts[0]), int(parts[2]), int(parts[3]), int(parts[4])
+            due = dt.date.fromisoformat(parts[1])
+        except ValueError:
+            return None
+        if not (0 <= sev <= 3 and all(-1 <= n < 2**31 for n in (agency, pos, rid))):
+            return None
+        return cls(sev, due, agency, pos, rid)
 
 
 @dataclass
@@ -71,15 +110,28 @@ class Board:
     counts: dict[str, int] = field(default_factory=dict)
     # from 1 November, when next year's holiday schedule is not known (tracker.dates.stored)
     calendar_warning: str | None = None
+    next_key: BoardKey | None = None  # the last row's key when more rows follow (下一页)
+    prev_key: BoardKey | None = None  # the first row's key when rows come before (上一页)
 
 
-def _base(f: BoardFilter, light: Any) -> Select[Any]:
-    q = (
-        select(ProgressRequest.id)
-        .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
-        .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
-        .outerjoin(Measure, Measure.id == Assignment.measure_id)
-    )
+def _base(f: BoardFilter, light: Any, *columns: Any, measure: bool = False,
+          today: dt.date | None = None) -> Select[Any]:
+    """A SELECT of `columns` (the request id when none) over the requests the filter keeps,
+    joining only the tables its conditions need (`measure`: the assignment and measure
+    too, outer joins unless a filter needs them). `today`: the light filter also seeks by
+    state and due day (`_light_range`)."""
+    q = select(*(columns or (ProgressRequest.id,))).select_from(ProgressRequest)
+    if f.plan_id or f.period:
+        q = q.join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+    by_measure = bool(f.section and f.section != INDICATORS)
+    if f.role or by_measure:
+        q = q.join(Assignment, Assignment.id == ProgressRequest.assignment_id)
+    elif measure:
+        q = q.outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
+    if by_measure:
+        q = q.join(Measure, Measure.id == Assignment.measure_id)
+    elif measure:
+        q = q.outerjoin(Measure, Measure.id == Assignment.measure_id)
     if f.plan_id:
         q = q.where(ReportingPeriod.plan_id == f.plan_id)
     if f.agency_id:
@@ -95,43 +147,85 @@ def _base(f: BoardFilter, light: Any) -> Select[Any]:
     if f.level:
         q = q.where(ProgressRequest.level >= f.level)
     if f.light:
-        q = q.where(light == f.light)
+        q = q.where(light == f.light, *(_light_range(f.light, today) if today else ()))
     return q
+
+
+def _light_range(value: str, today: dt.date) -> tuple[Any, ...]:
+    """Conditions implied by a light that an index on (state, due day) can seek by: red is
+    an open request due before today, grey a waived one (`requests.rules.light_sql`); the
+    light's CASE stays the rule, these only narrow the rows it is computed on."""
+    if value == Light.RED.value:
+        return (ProgressRequest.state == RequestState.OPEN.value, ProgressRequest.due_on < today)
+    if value == Light.GREY.value:
+        return (ProgressRequest.state == RequestState.WAIVED.value,)
+    return ()
+
+
+def board_counts(session: Session, f: BoardFilter, today: dt.date, policy: Policy
+                 ) -> dict[str, int]:
+    """Requests per light (`requests.rules.light_sql`) for the filter, the light filter
+    included: one GROUP BY over the filtered requests, read from the index
+    `ix_progress_request_board` (state, due day, answered late, period, agency) without
+    visiting the rows unless a filter needs the measure or the assignment."""
+    light = light_sql(today, policy)
+    return {str(k): int(n) for k, n in session.execute(
+        _base(f, light, light, func.count(), today=today).group_by(light))}
 
 
 def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> Board:
     """The filtered, sorted page of requests, with counts per light for the filter.
 
-    `f.plan_id` None covers every loaded plan; each row names its plan. A row's
+    `f.plan_id` None covers every loaded plan; each row names its plan. Rows are in
+    `BoardKey` order (severity, due day, agency, measure, request); a page is the
+    `f.per_page` rows after `f.after` (or before `f.before`), found by keyset, never by
+    OFFSET; `next_key` / `prev_key` say whether more rows follow or come before. A row's
     `provisional` says its due day was counted over a year the calendar does not cover;
     `calendar_warning` (from 1 November, next year not covered) is the board's banner.
     """
     light = light_sql(today, policy)
-    base = _base(f, light).subquery()
-    counts: dict[str, int] = dict(session.execute(
-        select(light, func.count()).select_from(ProgressRequest)
-        .where(ProgressRequest.id.in_(select(base.c.id))).group_by(light)).all())
+    counts = board_counts(session, f, today, policy)
     total = sum(counts.values())
-    if f.light:
-        total = counts.get(f.light, 0)
     severity = case((light == "red", 0), (light == "yellow", 1), (light == "green", 2), else_=3)
-    rows = session.execute(
-        with_subject(select(ProgressRequest, light.label("light"), ReportingPeriod.label, Plan.title,
-                            Agency.name, Assignment.role, Measure.id, Measure.code, Measure.title,
-                            Measure.section, Indicator.code, Indicator.name, Plan.id,
-                            Assignment.position))
+    position = func.coalesce(Measure.position, -1)
+    key = (severity, ProgressRequest.due_on, ProgressRequest.agency_id, position,
+           ProgressRequest.id)
+    keyed = _base(f, light, ProgressRequest.id.label("id"), *(
+        k.label(n) for k, n in zip(key, ("sev", "due", "ag", "pos", "rid"), strict=True)),
+        measure=True, today=today)
+    backwards = f.before is not None and f.after is None
+    cursor = f.before if backwards else f.after
+    if cursor is not None:
+        mark = tuple_(*(literal(v) for v in (cursor.severity, cursor.due_on, cursor.agency_id,
+                                              cursor.position, cursor.request_id)))
+        keyed = keyed.where(tuple_(*key) < mark if backwards else tuple_(*key) > mark)
+    order = [k.desc() for k in key] if backwards else list(key)
+    page = keyed.order_by(*order).limit(f.per_page + 1).subquery()  # one more: a next page?
+    # one statement: the page's keys (the keyset query runs once) with each row's subject
+    found = session.execute(
+        with_subject(select(page.c.sev, page.c.due, page.c.ag, page.c.pos, page.c.rid,
+                            ProgressRequest, light.label("light"), ReportingPeriod.label,
+                            Plan.title, Agency.name, Assignment.role, Measure.id, Measure.code,
+                            Measure.title, Measure.section, Indicator.code, Indicator.name,
+                            Plan.id, Assignment.position)
+                     .select_from(page).join(ProgressRequest, ProgressRequest.id == page.c.id))
         .join(Plan, Plan.id == ReportingPeriod.plan_id)
-        .where(ProgressRequest.id.in_(select(base.c.id)))
-        .order_by(severity, ProgressRequest.due_on, Agency.id, Measure.position, ProgressRequest.id)
-        .limit(f.per_page).offset((f.page - 1) * f.per_page)
     ).all()
+    keyed_rows = sorted(
+        ((BoardKey(int(r[0]), _as_date(r[1]), int(r[2]), int(r[3]), int(r[4])), tuple(r[5:]))
+         for r in found), key=lambda kr: (kr[0].severity, kr[0].due_on, kr[0].agency_id,
+                                          kr[0].position, kr[0].request_id))
+    more = len(keyed_rows) > f.per_page
+    keyed_rows = keyed_rows[-f.per_page:] if backwards else keyed_rows[:f.per_page]
+    keys = [k for k, _ in keyed_rows]
+    rows = [r for _, r in keyed_rows]
     overdue_days = _overdue_days({r[0].due_on for r in rows}, today, policy)
     out = []
     for (req, lt, period, plan_title, agency, role, mid, code, title, section, icode, iname,
-         plan_id, position) in rows:
+         plan_id, position_in_measure) in rows:
         out.append({
             "id": req.id, "light": lt, "period": period, "plan": plan_title, "plan_id": plan_id,
-            "agency": agency, "position": position,
+            "agency": agency, "position": position_in_measure,
             "role": role, "measure_id": mid, "code": code or icode, "title": title or iname,
             "section": INDICATORS if mid is None else section,  # a measure's may be empty
             "due_on": req.due_on, "state": req.state, "level": req.level,
@@ -139,7 +233,20 @@ def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> B
             "days_overdue": overdue_days[req.due_on] if lt == "red" else 0,
             "provisional": req.due_provisional,
         })
-    return Board(out, total, counts, next_year_warning(policy.calendar, today))
+    if backwards:
+        next_key, prev_key = (keys[-1] if keys else None), (keys[0] if more and keys else None)
+    else:
+        next_key = keys[-1] if more and keys else None
+        prev_key = keys[0] if cursor is not None and keys else None
+    return Board(out, total, counts, next_year_warning(policy.calendar, today),
+                 next_key=next_key, prev_key=prev_key)
+
+
+def _as_date(value: Any) -> dt.date:
+    """A due day as read back from a labelled SELECT column (SQLite may give text)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
 def _overdue_days(due_days: set[dt.date], today: dt.date, policy: Policy) -> dict[dt.date, int]:
@@ -158,14 +265,12 @@ def heat_table(session: Session, f: BoardFilter, today: dt.date, policy: Policy
     filtered one), then 主要指标; rows are sorted by their total, largest first. Two queries.
     """
     light = light_sql(today, policy)
-    red = _base(f, light).where(light == Light.RED.value)
-    q = (select(Agency.id, Agency.name, func.coalesce(Measure.section, literal(INDICATORS)),
-                func.count())
-         .select_from(ProgressRequest)
+    # one pass over the filtered red requests (no IN over a subquery of them)
+    q = (_base(f, light, Agency.id, Agency.name,
+               func.coalesce(Measure.section, literal(INDICATORS)), func.count(), measure=True,
+               today=today)
          .join(Agency, Agency.id == ProgressRequest.agency_id)
-         .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
-         .outerjoin(Measure, Measure.id == Assignment.measure_id)
-         .where(ProgressRequest.id.in_(red))
+         .where(light == Light.RED.value, *_light_range(Light.RED.value, today))
          .group_by(Agency.id, Agency.name, Measure.section).order_by(Agency.id))
     if f.section:
         sections = [f.section]
@@ -184,6 +289,20 @@ def heat_table(session: Session, f: BoardFilter, today: dt.date, policy: Policy
     return sections, rows
 
 
+def heat_top(rows: list[tuple[str, dict[str, int], int]], limit: int
+             ) -> tuple[list[tuple[str, dict[str, int], int]], tuple[int, dict[str, int], int] | None]:
+    """`heat_table`'s rows cut to the first `limit` (the most overdue), and the rest added
+    up as (agencies, cells per section, total), None when nothing was cut: a page stays
+    the same size however many agencies are late; its cells still add up to the red count."""
+    if len(rows) <= limit:
+        return rows, None
+    cells: dict[str, int] = {}
+    for _agency, row, _total in rows[limit:]:
+        for section, n in row.items():
+            cells[section] = cells.get(section, 0) + n
+    return rows[:limit], (len(rows) - limit, cells, sum(t for _, _, t in rows[limit:]))
+
+
 def on_time_by_period(session: Session, f: BoardFilter, today: dt.date, policy: Policy
                       ) -> list[tuple[str, int, int]]:
     """(period label, answered on time, requests) per period, in due order (waived excluded).
@@ -194,15 +313,14 @@ def on_time_by_period(session: Session, f: BoardFilter, today: dt.date, policy: 
     open request counts as not on time. One query.
     """
     light = light_sql(today, policy)
-    query = (
-        select(ReportingPeriod.label,
-               func.sum(case((ProgressRequest.answered_late.is_(False), 1), else_=0)),
-               func.count(ProgressRequest.id))
-        .join(ProgressRequest, ProgressRequest.period_id == ReportingPeriod.id)
-        .where(ProgressRequest.state != RequestState.WAIVED.value,
-               ProgressRequest.id.in_(_base(f, light)))
-        .group_by(ReportingPeriod.label)
-        .order_by(func.min(ReportingPeriod.due_on), ReportingPeriod.label))
+    base = _base(f, light, ReportingPeriod.label,
+                 func.sum(case((ProgressRequest.answered_late.is_(False), 1), else_=0)),
+                 func.count(ProgressRequest.id), today=today)
+    if not (f.plan_id or f.period):  # _base joins the period only for its own filters
+        base = base.join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+    query = (base.where(ProgressRequest.state != RequestState.WAIVED.value)
+             .group_by(ReportingPeriod.label)
+             .order_by(func.min(ReportingPeriod.due_on), ReportingPeriod.label))
     return [(label, int(on or 0), n) for label, on, n in session.execute(query)]
 
 

@@ -2,8 +2,11 @@
 
 Rules (config `Rules`): a session unused for `session_idle_minutes`, or older than
 `session_max_hours`, is stale and refused; every POST carries a form token issued with the
-page for that session, usable once (a missing, foreign or replayed one is refused). Only
-SHA-256 digests of cookie values and form tokens are stored.
+page for that session, usable once (a missing, foreign or replayed one is refused). The
+token is signed, not stored, so rendering a page writes nothing; its use is recorded at
+submit time. Only SHA-256 digests of cookie values and of used form tokens are stored. A
+page view refreshes the session's `last_seen_at` at most once a minute, apart from the
+page's own read and without waiting for SQLite's write lock (`touch_session`).
 
 Failed sign-ins (issue 10, item 8) are counted in the database, so every process and every
 `tracker serve` instance shares the counts, each in one conditional UPDATE that also
@@ -37,9 +40,12 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, delete, select, update
+from itsdangerous import BadSignature, Signer
+from sqlalchemy import Engine, case, delete, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.db import BUSY_MS
 from tracker.enums import StaffRole
 from tracker.errors import DomainError
 from tracker.models import AuditEvent, FormToken, SignInAddress, StaffSession, StaffUser
@@ -240,16 +246,46 @@ def _count_address(session: Session, address: str, now: dt.datetime, rules: Rule
     return bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
 
 
-def current(session: Session, cookie: str | None, now: dt.datetime, rules: Rules) -> SignedIn:
-    """The signed-in user of a session cookie; touches `last_seen_at`.
+def current(session: Session, cookie: str | None, now: dt.datetime, rules: Rules,
+            *, touch: bool = True) -> SignedIn:
+    """The signed-in user of a session cookie; touches `last_seen_at` unless `touch` is
+    False (a page's GET reads only: `touch_session` keeps the session alive instead).
 
     Raises AuthError('stale') for a missing, ended, idle or too old session.
     """
     signed_in = _live(session, cookie, now, rules)
     if signed_in is None:
         raise AuthError("stale")
-    signed_in.session.last_seen_at = now
+    if touch:
+        signed_in.session.last_seen_at = now
     return signed_in
+
+
+TOUCH_EVERY = dt.timedelta(minutes=1)  # a page view refreshes `last_seen_at` this often at most
+
+
+def touch_session(engine: Engine, staff_session: StaffSession, now: dt.datetime) -> bool:
+    """Keep a session alive from a page view without making the view a write that waits:
+    `last_seen_at` is moved to `now` when it is at least TOUCH_EVERY old, in its own short
+    transaction that on SQLite does not wait for the write lock (busy timeout 0): while a
+    job holds the lock the touch is skipped (the idle limit is minutes; a later view
+    touches). Returns whether the row was moved. The caller's session is not used."""
+    if now - staff_session.last_seen_at < TOUCH_EVERY:
+        return False
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**{BUSY_MS: 0})
+            moved = conn.execute(
+                update(StaffSession)
+                .where(StaffSession.id == staff_session.id,
+                       StaffSession.last_seen_at < now - TOUCH_EVERY)
+                .values(last_seen_at=now)).rowcount  # type: ignore[attr-defined]
+            conn.commit()
+    except OperationalError as exc:  # SQLite: "database is locked" by a job's transaction
+        if "locked" not in str(exc):
+            raise
+        return False
+    return bool(moved == 1)
 
 
 def session_is_live(session: Session, cookie: str | None, now: dt.datetime, rules: Rules) -> bool:
@@ -279,29 +315,51 @@ def sign_out(session: Session, signed_in: SignedIn, now: dt.datetime) -> None:
     signed_in.session.ended_at = now
 
 
-def issue_form_token(session: Session, staff_session: StaffSession, now: dt.datetime) -> str:
-    """A fresh CSRF token for the forms of one page (this session's old ones are dropped)."""
-    session.execute(delete(FormToken).where(FormToken.session_id == staff_session.id,
-                                            FormToken.issued_at < now - FORM_TOKEN_AGE))
-    token = secrets.token_urlsafe(24)
-    session.add(FormToken(token_hash=_digest(token), session_id=staff_session.id, issued_at=now))
-    return token
+def _form_signer(secret: str, staff_session: StaffSession) -> Signer:
+    # keyed by the session's cookie digest: a token of one session is forged for any other
+    return Signer(secret, salt=f"form-token:{staff_session.token_hash}")
 
 
-def consume_form_token(session: Session, staff_session: StaffSession, token: str | None,
-                       now: dt.datetime, max_age: dt.timedelta | None = None) -> None:
-    """Use a form token once. Raises AuthError('csrf') if missing, foreign, old or used.
+def issue_form_token(secret: str, staff_session: StaffSession, now: dt.datetime) -> str:
+    """A CSRF token for the forms of one page: signed, not stored (rendering a page writes
+    nothing). It carries the staff member and the session (a random nonce, the session
+    id and user id, signed with a key bound to the session's cookie digest) and the time
+    it was issued (`now`; it expires after FORM_TOKEN_AGE). `consume_form_token` records
+    its use, once."""
+    nonce = secrets.token_urlsafe(12)
+    value = f"{staff_session.id}.{staff_session.user_id}.{nonce}"
+    stamp = int(now.timestamp())
+    return _form_signer(secret, staff_session).sign(f"{value}.{stamp}".encode()).decode()
 
-    The conditional UPDATE decides: of two requests replaying one token, one wins.
+
+def consume_form_token(session: Session, secret: str, staff_session: StaffSession,
+                       token: str | None, now: dt.datetime,
+                       max_age: dt.timedelta | None = None) -> None:
+    """Use a form token once. Raises AuthError('csrf') if missing, forged, of another
+    session, issued in the future, older than `max_age` (FORM_TOKEN_AGE) or used already.
+
+    The signature and the age are checked first (no database); the use is then recorded
+    as a `form_token` row whose digest is unique: of two requests posting one token (a
+    form sent twice, a replay), one inserts and the other is refused. This session's
+    records of tokens past their age are dropped here (they can no longer be posted).
     """
     if not token:
         raise AuthError("csrf")
-    used = session.execute(
-        update(FormToken)
-        .where(FormToken.token_hash == _digest(token), FormToken.session_id == staff_session.id,
-               FormToken.used_at.is_(None), FormToken.issued_at >= now - (max_age or FORM_TOKEN_AGE))
-        .values(used_at=now)
-    ).rowcount  # type: ignore[attr-defined]
+    try:
+        value = _form_signer(secret, staff_session).unsign(token).decode()
+        sid, uid, _nonce, stamp = value.split(".")
+        issued = dt.datetime.fromtimestamp(int(stamp), dt.UTC)
+    except (BadSignature, ValueError, OverflowError, OSError) as exc:
+        raise AuthError("csrf") from exc
+    age = max_age or FORM_TOKEN_AGE
+    if (int(sid) != staff_session.id or int(uid) != staff_session.user_id
+            or issued > now + dt.timedelta(seconds=1) or now - issued > age):
+        raise AuthError("csrf")
+    session.execute(delete(FormToken).where(FormToken.session_id == staff_session.id,
+                                            FormToken.issued_at < now - FORM_TOKEN_AGE))
+    used = insert_ignore_values(session, FormToken.__table__,  # type: ignore[arg-type]
+                                [{"token_hash": _digest(token), "session_id": staff_session.id,
+                                  "issued_at": issued, "used_at": now}])
     if used != 1:
         raise AuthError("csrf")
 

@@ -86,6 +86,9 @@ class ProgressRequest(Base):
             "(assignment_id IS NULL) != (indicator_id IS NULL)", name="one_subject"
         ),
         Index("ix_progress_request_plan_sweep", "period_id", "state", "due_on", "next_action_on"),
+        # the board's counts per light, read from the index alone (migration 0019)
+        Index("ix_progress_request_board", "state", "due_on", "answered_late", "period_id",
+              "agency_id", "level"),
     )
 
 

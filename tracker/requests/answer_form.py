@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, case, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from tracker.annual.indicators import (
@@ -71,7 +71,12 @@ class Item:
     extensions: list[dict[str, Any]] = field(default_factory=list)  # every one, oldest first
     original_due_on: dt.date | None = None  # the due day before any extension
     today: dt.date | None = None  # the local day the item was read on (Asia/Shanghai)
-    peers: list[dict[str, Any]] = field(default_factory=list)  # lead only
+    peers: list[dict[str, Any]] = field(default_factory=list)  # lead only: one page of them
+    peer_counts: dict[str, int] = field(default_factory=dict)  # lead only: peers per state
+    peer_total: int = 0  # lead only: every peer of the measure this period
+    peer_reported: int = 0  # lead only: peers that have reported
+    peers_next: str | None = None  # the cursor of the next page of peers (`peer_cursor`)
+    peers_after: tuple[int, int] | None = None  # the cursor this page of peers starts after
     agency_id: int = 0  # whose item it is: one person may serve several agencies
     agency: str = ""
     plan_id: int = 0
@@ -194,7 +199,8 @@ def _latest_reports(session: Session, ids: Select[int]
 
 def agency_items(session: Session, agency_id: int | Collection[int], today: dt.date,
                  policy: Policy | None = None, *, request_ids: Collection[int] | None = None,
-                 detail: bool = True) -> list[Item]:
+                 detail: bool = True, peers_after: tuple[int, int] | None = None
+                 ) -> list[Item]:
     """The agency's open requests, and those answered in its latest periods, in plan order.
 
     `agency_id` may be several agencies (one person serving several, issue 8 item 4): the
@@ -203,7 +209,8 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
     light (`requests.rules.light`: red overdue, yellow due within `Rules.yellow_within`
     working days or answered late). `request_ids` reads those requests only (any period,
     still only the agency's); `detail=False` skips reports, drafts, evidence, extensions
-    and peers (the landing page's compact list).
+    and peers (the landing page's compact list); a lead's item carries its peers summarised
+    and one page of them, after the cursor `peers_after` (`_attach_peers`).
     """
     # a person's agencies: a handful (one liaison serving several), not a data-sized set
     agency_ids = [agency_id] if isinstance(agency_id, int) else sorted(set(agency_id))
@@ -271,7 +278,7 @@ def agency_items(session: Session, agency_id: int | Collection[int], today: dt.d
     if detail:
         _attach_reports(session, by_request, scope, bool(assignment_of))
         _attach_evidence_and_extensions(session, by_request, scope)
-        _attach_peers(session, items, rows, scope)
+        _attach_peers(session, items, rows, scope, peers_after)
     else:  # the compact list still marks a returned report (one query, open items only)
         _mark_returned(by_request, latest_reports(
             session, scope.where(ProgressRequest.state == RequestState.OPEN.value)))
@@ -360,11 +367,29 @@ def _attach_evidence_and_extensions(session: Session, by_request: dict[int, Item
         item.extensions.append(item.extension)
 
 
+PEERS_PER_PAGE = 50  # a lead's item page lists its peers this many at a time
+
+
+def peer_cursor(text: str | None) -> tuple[int, int] | None:
+    """`?peers_after=` of a lead's item page ("position.request id" of the last peer shown)
+    as a keyset cursor; anything else is None (the first page)."""
+    parts = (text or "").split(".")
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) < 10 for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
 def _attach_peers(session: Session, items: list[Item], rows: Sequence[Any],
-                  scope: Select[int]) -> None:
-    """For measures this agency leads: co-agencies' and districts' answers, same period.
-    The led (period, measure) pairs are a subquery joined to the peers' requests: one
-    statement of fixed size however many items the agency leads."""
+                  scope: Select[int], after: tuple[int, int] | None = None) -> None:
+    """For measures this agency leads: co-agencies' and districts' answers, same period,
+    summarised and paged (a measure may have thousands of peers).
+
+    Each led item gets `peer_counts` (requests per state), `peer_total` and `peer_reported`
+    (peers with a report) from one GROUP BY, and at most PEERS_PER_PAGE peers in the
+    measure's order (`Assignment.position`, then request id) after the keyset cursor
+    `after` ((position, request id), from `peer_cursor`), with `peers_next` the cursor of
+    the next page when there is one. The led (period, measure) pairs are a subquery joined
+    to the peers' requests: statements of fixed size however many items or peers."""
     lead = {(row[0].period_id, row[3]): by for row, by in zip(rows, items, strict=True)
             if row[2] == Role.LEAD}
     if not lead:
@@ -375,31 +400,63 @@ def _attach_peers(session: Session, items: list[Item], rows: Sequence[Any],
            .where(ProgressRequest.id.in_(scope), led_assignment.role == Role.LEAD.value)
            .distinct().subquery())
     peer = aliased(ProgressRequest)
-    peers_query = (
-        select(peer.id, peer.period_id, Assignment.measure_id, Assignment.role, Agency.name,
-               peer.state)
+    reported = select(ProgressReport.id).where(ProgressReport.request_id == peer.id).exists()
+    summary = (
+        select(peer.period_id, Assignment.measure_id, peer.state, func.count(),
+               func.sum(case((reported, 1), else_=0)))
+        .join(Assignment, Assignment.id == peer.assignment_id)
+        .join(led, and_(led.c.period_id == peer.period_id,
+                        led.c.measure_id == Assignment.measure_id))
+        .where(Assignment.role != Role.LEAD.value)
+        .group_by(peer.period_id, Assignment.measure_id, peer.state))
+    for period_id, measure_id, state, n, n_reported in session.execute(summary):
+        item = lead[(period_id, measure_id)]
+        item.peer_counts[str(state)] = n
+        item.peer_total += n
+        item.peer_reported += int(n_reported or 0)
+    rank = func.row_number().over(partition_by=(peer.period_id, Assignment.measure_id),
+                                  order_by=(Assignment.position, peer.id))
+    ranked_query = (
+        select(peer.id.label("id"), peer.period_id.label("period_id"),
+               Assignment.measure_id.label("measure_id"), Assignment.role.label("role"),
+               Agency.name.label("name"), peer.state.label("state"),
+               Assignment.position.label("position"), rank.label("rn"))
         .join(Assignment, Assignment.id == peer.assignment_id)
         .join(led, and_(led.c.period_id == peer.period_id,
                         led.c.measure_id == Assignment.measure_id))
         .join(Agency, Agency.id == peer.agency_id)
         .where(Assignment.role != Role.LEAD.value))
-    peers = session.execute(peers_query.order_by(Assignment.position)).all()
-    latest = latest_reports(session, select(peers_query.subquery().c.id))
-    for rid, period_id, measure_id, role, name, state in peers:
+    if after is not None:
+        ranked_query = ranked_query.where(
+            tuple_(Assignment.position, peer.id) > tuple_(literal(after[0]), literal(after[1])))
+    ranked = ranked_query.subquery()
+    page = select(ranked).where(ranked.c.rn <= PEERS_PER_PAGE + 1)  # one more: is there a next?
+    peers = session.execute(page.order_by(ranked.c.period_id, ranked.c.measure_id,
+                                          ranked.c.rn)).all()
+    shown = select(ranked.c.id).where(ranked.c.rn <= PEERS_PER_PAGE)
+    latest = latest_reports(session, shown)
+    for rid, period_id, measure_id, role, name, state, position, rn in peers:
+        item = lead[(period_id, measure_id)]
+        if rn > PEERS_PER_PAGE:
+            item.peers_next = f"{item.peers[-1]['position']}.{item.peers[-1]['request_id']}"
+            continue
         report = latest.get(rid)
-        lead[(period_id, measure_id)].peers.append({
-            "agency": name, "role": role, "state": state,
-            "report": _report_dict(report[0]) if report else None})
+        item.peers.append({
+            "agency": name, "role": role, "state": state, "position": position,
+            "request_id": rid, "report": _report_dict(report[0]) if report else None})
+    for item in lead.values():
+        item.peers_after = after
 
 
 def item_page(session: Session, agencies: Collection[int], request_id: int, today: dt.date,
-              policy: Policy) -> Item:
+              policy: Policy, peers_after: tuple[int, int] | None = None) -> Item:
     """One request of the link's agencies with everything its page shows (report, draft or
     previous period's pre-fill, evidence, extension, peers for a lead), any period.
 
     Raises Forbidden (403, "other-agency") when the request is not one of `agencies`'.
     """
-    found = agency_items(session, agencies, today, policy, request_ids=[request_id])
+    found = agency_items(session, agencies, today, policy, request_ids=[request_id],
+                         peers_after=peers_after)
     if not found:
         raise Forbidden("该事项不属于本单位", code="other-agency")
     return found[0]

@@ -108,7 +108,7 @@ class CheckBeforeBody:
 def _link_refusal(scope: Any, token: str, renewing: bool = False) -> Response | None:
     context = app_context(scope["app"])
     max_age = dt.timedelta(days=context.settings.rules.link_max_age_days)
-    with context.factory() as session:
+    with context.read_factory() as session:
         try:
             if renewing:
                 renewable(session, context.secret, token, context.clock(), max_age)
@@ -124,7 +124,7 @@ def _link_refusal(scope: Any, token: str, renewing: bool = False) -> Response | 
 def _session_refusal(scope: Any) -> Response | None:
     context = app_context(scope["app"])
     request = Request(scope)
-    with context.factory() as session:
+    with context.read_factory() as session:
         try:
             if session_is_live(session, request.cookies.get(COOKIE), context.clock(),
                                context.settings.rules):

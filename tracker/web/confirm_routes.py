@@ -23,10 +23,10 @@ from tracker.escalation.office_actions import escalate_now, waive
 from tracker.requests.close_out import close_out
 from tracker.web.deps import (
     Context,
-    DbSession,
     Id,
     Now,
     OfficeViewer,
+    PreviewSession,
     WebContext,
     staff_actor_name,
 )
@@ -61,7 +61,7 @@ def _item_facts(session: Any, request_id: int) -> tuple[Any, list[tuple[str, str
 
 @router.get("/desk/requests/{request_id}/escalate", response_class=HTMLResponse)
 def confirm_escalate(request: Request, request_id: Id, viewer: OfficeViewer,
-                     session: DbSession, context: Context, now: Now) -> HTMLResponse:
+                     session: PreviewSession, context: Context, now: Now) -> HTMLResponse:
     """立即催办 / 督办 / 通报: the next rung, and its notices."""
     h, facts = _item_facts(session, request_id)
     level = Level(min(h.request.level + 1, Level.CIRCULAR))
@@ -84,7 +84,7 @@ def confirm_escalate(request: Request, request_id: Id, viewer: OfficeViewer,
 
 
 @router.get("/desk/requests/{request_id}/waive", response_class=HTMLResponse)
-def confirm_waive(request: Request, request_id: Id, viewer: OfficeViewer, session: DbSession,
+def confirm_waive(request: Request, request_id: Id, viewer: OfficeViewer, session: PreviewSession,
                   context: Context, now: Now, reason: Text = "") -> HTMLResponse:
     """免报 with the reason typed on the item page."""
     _h, facts = _item_facts(session, request_id)
@@ -104,7 +104,7 @@ def confirm_waive(request: Request, request_id: Id, viewer: OfficeViewer, sessio
 
 @router.get("/desk/measures/{measure_id}/close-out", response_class=HTMLResponse)
 def confirm_close_out(request: Request, measure_id: Id, viewer: OfficeViewer,
-                      session: DbSession, context: Context, now: Now,
+                      session: PreviewSession, context: Context, now: Now,
                       request_id: Annotated[int, Query(ge=1, le=2**31 - 1)]) -> HTMLResponse:
     """办结销号 of a measure, from its lead's item page."""
     _h, facts = _item_facts(session, request_id)
@@ -121,7 +121,7 @@ def confirm_close_out(request: Request, measure_id: Id, viewer: OfficeViewer,
 
 
 @router.get("/desk/circulars/{circular_id}/sign", response_class=HTMLResponse)
-def confirm_sign(request: Request, circular_id: Id, viewer: OfficeViewer, session: DbSession,
+def confirm_sign(request: Request, circular_id: Id, viewer: OfficeViewer, session: PreviewSession,
                  context: Context, now: Now) -> HTMLResponse:
     """审核签发 of a draft circular: every agency named in it is told."""
     circular, plan_title = circular_by_id(session, circular_id)

@@ -6,12 +6,14 @@
   the converter of legacy and Strict workbooks), built once by `create_app` and the only
   thing kept on `app.state`.
 - `DbSession`: one Session per request. The handler commits once; an exception rolls it
-  back; it is closed when the request is done.
+  back; it is closed when the request is done. A GET (or HEAD) gets a read-only session
+  (`tracker.db.read_only_factory`: on SQLite a DEFERRED transaction that never takes the
+  write lock, so pages answer while a job writes; READ ONLY on PostgreSQL); POSTs write.
 - `Now`: the injected clock's aware datetime, read once per request, so the pages and the
   rules they call see the same instant (tests drive the clock, or override `get_now`).
 - `StaffViewer` (a desk page: redirect to /login when stale, 403 for a wrong role; issues
-  the page's form token), `StaffActor` (an office POST: 401 when stale, 403 for a wrong
-  role, 403 "csrf" unless the form's single-use token is fresh) and `StaffLeaving`
+  the page's signed form token, which writes nothing), `StaffActor` (an office POST: 401
+  when stale, 403 for a wrong role, 403 "csrf" unless the form's single-use token is fresh) and `StaffLeaving`
   (signing out: any role; None when the session is over already).
 - `LiaisonLink`: the contact behind a signed link with the link's claims; a forged,
   expired or revoked link is a `LinkError` (403/410 page).
@@ -30,9 +32,17 @@ from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 
+from tracker.db import read_only_factory
 from tracker.desk.queues import QueueCounts, queue_counts
 from tracker.directory.links import LinkClaims, link_id, load_secret, person_agencies, verify_link
-from tracker.directory.staff import AuthError, SignedIn, consume_form_token, current, issue_form_token
+from tracker.directory.staff import (
+    AuthError,
+    SignedIn,
+    consume_form_token,
+    current,
+    issue_form_token,
+    touch_session,
+)
 from tracker.enums import StaffRole
 from tracker.exchange.convert import Converter
 from tracker.models import Contact
@@ -65,6 +75,12 @@ class WebContext:
     clock: Callable[[], dt.datetime]  # returns an aware datetime
     converter: Converter  # LibreOffice for .xls/.et and Strict Open XML uploads
     browsing: bool = False  # `serve --as-of`: no jobs run, queued notices are never sent
+    reader: sessionmaker[Session] | None = None  # read-only sessions (GET); None: `factory`
+
+    @property
+    def read_factory(self) -> sessionmaker[Session]:
+        """Sessions for requests that only read (`tracker.db.read_only_factory`)."""
+        return self.reader or self.factory
 
     def policy_in(self, session: Session) -> Policy:
         """The policy with the calendar overrides stored in the database (cached until
@@ -75,6 +91,7 @@ class WebContext:
     def build(cls, factory: sessionmaker[Session], settings: Settings,
               clock: Callable[[], dt.datetime], *, browsing: bool = False) -> WebContext:
         return cls(settings=settings, policy=Policy.from_settings(settings), factory=factory,
+                   reader=read_only_factory(factory),
                    secret=load_secret(settings.home, settings.secret_key), clock=clock,
                    converter=Converter.find(settings.soffice, settings.convert_timeout),
                    browsing=browsing)
@@ -94,9 +111,13 @@ def get_context(request: Request) -> WebContext:
 Context = Annotated[WebContext, Depends(get_context)]
 
 
-def get_session(context: Context) -> Iterator[Session]:
-    """One Session for the request; the handler commits, an error rolls back."""
-    session = context.factory()
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def get_session(request: Request, context: Context) -> Iterator[Session]:
+    """One Session for the request; the handler commits, an error rolls back. A GET or
+    HEAD reads only (`WebContext.read_factory`): it never takes SQLite's write lock."""
+    session = (context.read_factory if request.method in READ_METHODS else context.factory)()
     try:
         yield session
     except BaseException:
@@ -107,6 +128,22 @@ def get_session(context: Context) -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(get_session)]
+
+
+def get_write_session(context: Context) -> Iterator[Session]:
+    """A writing Session whatever the method: for the few GET pages that preview an action
+    by running it in a SAVEPOINT rolled back (`tracker.desk.confirm.preview`)."""
+    session = context.factory()
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+PreviewSession = Annotated[Session, Depends(get_write_session)]
 
 
 def get_now(context: Context) -> dt.datetime:
@@ -125,11 +162,17 @@ Now = Annotated[dt.datetime, Depends(get_now)]
 
 def _live(request: Request, session: Session, context: WebContext, now: dt.datetime
           ) -> SignedIn | None:
-    """The staff member of the request's session cookie, or None when it is stale."""
+    """The staff member of the request's session cookie, or None when it is stale. A GET
+    does not write its session: `touch_session` refreshes it apart, without waiting."""
+    reading = request.method in READ_METHODS
     try:
-        return current(session, request.cookies.get(COOKIE), now, context.settings.rules)
+        who = current(session, request.cookies.get(COOKIE), now, context.settings.rules,
+                      touch=not reading)
     except AuthError:
         return None
+    if reading:
+        touch_session(context.factory.kw["bind"], who.session, now)
+    return who
 
 
 def _in_role(who: SignedIn, roles: set[StaffRole]) -> SignedIn:
@@ -148,9 +191,10 @@ async def posted_form_token(request: Request) -> str | None:
 PostedFormToken = Annotated[str | None, Depends(posted_form_token)]
 
 
-def _consume(session: Session, who: SignedIn, token: str | None, now: dt.datetime) -> None:
+def _consume(session: Session, context: WebContext, who: SignedIn, token: str | None,
+             now: dt.datetime) -> None:
     try:
-        consume_form_token(session, who.session, token, now)
+        consume_form_token(session, context.secret, who.session, token, now)
     except AuthError as exc:
         raise HTTPException(403, "csrf") from exc
 
@@ -163,14 +207,15 @@ def staff_viewer(request: Request, session: DbSession, context: Context, now: No
     _in_role(who, VIEW_ROLES)
     # the office's queue counts for the navigation: one SELECT of five counts
     counts = queue_counts(session) if who.user.role in ACT_ROLES else QueueCounts()
-    return Desk(who, issue_form_token(session, who.session, now), counts)
+    return Desk(who, issue_form_token(context.secret, who.session, now), counts)
 
 
-def desk_again(session: Session, who: SignedIn, now: dt.datetime) -> Desk:
+def desk_again(session: Session, who: SignedIn, now: dt.datetime, secret: str) -> Desk:
     """The acting staff member as a page's viewer (a fresh form token, the queue counts),
-    for an action that shows its form again with the errors marked."""
+    for an action that shows its form again with the errors marked; `secret` is
+    `WebContext.secret`."""
     counts = queue_counts(session) if who.user.role in ACT_ROLES else QueueCounts()
-    return Desk(who, issue_form_token(session, who.session, now), counts)
+    return Desk(who, issue_form_token(secret, who.session, now), counts)
 
 
 def office_viewer(desk: Annotated[Desk, Depends(staff_viewer)]) -> Desk:
@@ -188,7 +233,7 @@ def staff_actor(request: Request, session: DbSession, context: Context, now: Now
     if who is None:
         raise HTTPException(401, "stale")
     _in_role(who, ACT_ROLES)
-    _consume(session, who, token, now)
+    _consume(session, context, who, token, now)
     return who
 
 
@@ -197,7 +242,7 @@ def staff_leaving(request: Request, session: DbSession, context: Context, now: N
     """Signing out: any role, with a fresh form token; None when the session is over."""
     who = _live(request, session, context, now)
     if who is not None:
-        _consume(session, who, token, now)
+        _consume(session, context, who, token, now)
     return who
 
 

@@ -28,6 +28,7 @@ from tracker.desk.board import (
     board_options,
     chosen_plan,
     heat_table,
+    heat_top,
     on_time_by_period,
     plan_for_page,
 )
@@ -92,6 +93,7 @@ router = APIRouter()
 # where each role lands after signing in: the office on its queues, the performance office
 # (绩效办) on its scorecards, administrators on the board
 LANDING = {StaffRole.OFFICE: "/desk/queues", StaffRole.PERFORMANCE: "/desk/scorecards"}
+HEAT_ROWS = 50  # the board's heat table: the agencies with most overdue, the rest as one row
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -173,14 +175,16 @@ def desk(request: Request, viewer: StaffViewer, session: DbSession, context: Con
     policy = context.policy_in(session)
     result = board(session, f, today, policy)
     sections, heat = heat_table(session, f, today, policy)
+    heat, heat_rest = heat_top(heat, HEAT_ROWS)
     rates = on_time_by_period(session, f, today, policy)
     meeting_plan = plan_for_page(session, f.plan_id)
     meetings = board_meetings(session, meeting_plan, today) if meeting_plan else None
     session.commit()
-    query = {k: v for k, v in request.query_params.items() if k != "page" and v}
+    query = {k: v for k, v in request.query_params.items()
+             if k not in ("page", "after", "before") and v}
     return templates.TemplateResponse(request, "desk/board.html", {
         "desk": viewer, "board": result,
-        "f": f, "opts": opts, "sections": sections, "heat": heat,
+        "f": f, "opts": opts, "sections": sections, "heat": heat, "heat_rest": heat_rest,
         "several_plans": len(opts.plans) > 1 and not f.plan_id, "meeting_plan": meeting_plan,
         "meetings": meetings, "rates": rates, "today": today, "query": query,
         "qs": urlencode(query), "pages": max((result.total + f.per_page - 1) // f.per_page, 1),
@@ -312,7 +316,7 @@ def review(request: Request, report_id: Id, decision: str, form: Annotated[Revie
         raise HTTPException(404, "not-found")
     if decision == "return" and (problem := return_comment_problem(form.comment)):
         # the form again, its comment field marked, on the page it was sent from
-        viewer, errors = desk_again(session, who, now), {report_id: problem}
+        viewer, errors = desk_again(session, who, now, context.secret), {report_id: problem}
         path, _, query = (form.queue or "").partition("?")
         if path.rsplit("/", 1)[-1] in QUEUES:
             params = dict(parse_qsl(query))

@@ -100,7 +100,7 @@ def resolve_review(request: Request, review_id: Id,
             raise ReviewError("请选择一种处理方式")
     except ReviewError as exc:
         session.rollback()
-        return _page(request, session, desk_again(session, who, now),
+        return _page(request, session, desk_again(session, who, now, context.secret),
                      error=(review_id, form.action, exc.message), typed=form, status=422)
     session.commit()
     return RedirectResponse(f"/desk/directory?m={state}", 303)

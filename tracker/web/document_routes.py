@@ -110,7 +110,7 @@ def circular_edit(request: Request, circular_id: Id, form: Annotated[DocumentEdi
             edit_circular(session, circular_id, form.edits(), actor=who.user.display_name,
                           now=now, policy=policy)
     except DomainError as exc:
-        viewer = desk_again(session, who, now)  # a fresh form token for the page again
+        viewer = desk_again(session, who, now, context.secret)  # a fresh form token for the page again
         view = circular_view(session, circular_id, policy=policy, now=now)
         circular, plan_title = circular_by_id(session, circular_id)
         session.commit()  # the used token stays used, the new one is kept
@@ -172,7 +172,7 @@ def notice_edit(request: Request, notice_id: Id, form: Annotated[DocumentEditFor
             edit_notice(session, notice_id, form.edits(), actor=who.user.display_name,
                         now=now, policy=context.policy_in(session))
     except DomainError as exc:
-        return _notice_page(request, desk_again(session, who, now), session, notice_id,
+        return _notice_page(request, desk_again(session, who, now, context.secret), session, notice_id,
                             context, now, typed=form,
                             problems=exc.message, status=exc.status)
     session.commit()

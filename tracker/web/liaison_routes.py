@@ -42,7 +42,13 @@ from tracker.errors import DomainError, Forbidden
 from tracker.exchange.template import agency_template, template_filename
 from tracker.exchange.upload import MAX_BYTES as SHEET_MAX_BYTES
 from tracker.exchange.upload import UploadError, read_sheet, record_sheet, recorded_summary
-from tracker.requests.answer_form import agency_items, item_groups, item_page, request_history
+from tracker.requests.answer_form import (
+    agency_items,
+    item_groups,
+    item_page,
+    peer_cursor,
+    request_history,
+)
 from tracker.requests.consolidate import consolidate
 from tracker.requests.drafts import save_draft
 from tracker.requests.evidence import MAX_BYTES, evidence_for_agency, evidence_path, store_evidence
@@ -126,7 +132,8 @@ def _item(request: Request, link: Link, session: Session, context: WebContext,
     """One item's page; after a refusal, with the errors (summary and beside each field)
     and what was typed (`posted`: the answer, `asked`: the extension form)."""
     today = local_date(now)
-    item = item_page(session, link.agencies, request_id, today, context.policy_in(session))
+    item = item_page(session, link.agencies, request_id, today, context.policy_in(session),
+                     peer_cursor(request.query_params.get("peers_after")))
     if posted is not None:
         item.prefill, item.prefill_source = posted, "posted"
     problems = problems or []
@@ -512,7 +519,7 @@ def link_refused(request: Request, exc: Exception) -> Response:
     context = app_context(request.app)
     liaison = None
     if exc.reason != "forged":
-        with context.factory() as session:
+        with context.read_factory() as session:
             try:
                 _, liaison = renewable(session, context.secret,
                                        str(request.path_params.get("token", "")),

@@ -130,7 +130,7 @@ def decide(request: Request, meeting_id: Id, form: Annotated[MeetingDecisionForm
             return _back(form, meeting_id, error="请选择确认或退回。", secret=context.secret)
     except MeetingFormError as exc:  # no reason: the record's page, the reason marked
         session.rollback()
-        return _meeting_page(request, session, context, desk_again(session, who, now),
+        return _meeting_page(request, session, context, desk_again(session, who, now, context.secret),
                              meeting_id, reason=form.reason, reason_error=exc.message,
                              status=422)
     except DomainError as exc:
@@ -157,7 +157,7 @@ def correct(request: Request, meeting_id: Id, form: Annotated[MeetingRecordForm,
     except MeetingFormError as exc:
         session.rollback()
         typed.problems = exc.fields
-        return _meeting_page(request, session, context, desk_again(session, who, now),
+        return _meeting_page(request, session, context, desk_again(session, who, now, context.secret),
                              meeting_id, typed=typed, status=422)
     session.commit()
     return RedirectResponse(f"/desk/meetings/{meeting_id}?m=meeting-corrected", 303)

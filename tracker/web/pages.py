@@ -14,6 +14,7 @@ from tracker.dates.chinese import cn_date, cn_period
 from tracker.desk.actors import staff_label
 from tracker.errors import DomainError
 from tracker.numbers import number_text, percent_text
+from tracker.requests.answer_form import PEERS_PER_PAGE
 from tracker.requests.rules import light_label
 
 HERE = Path(__file__).parent
@@ -40,6 +41,7 @@ templates.env.filters["pct"] = percent_text
 templates.env.filters["num"] = number_text
 templates.env.globals["cn_date"] = cn_date  # 2017年9月20日
 templates.env.globals["MeetingState"] = enums.MeetingState
+templates.env.globals["PEERS_PER_PAGE"] = PEERS_PER_PAGE  # a lead's item page: peers per page
 templates.env.globals["staff_label"] = staff_label  # a person once: 督查室张科长, not …（督查室）
 
 ACTION_LABELS = {
