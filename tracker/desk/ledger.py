@@ -111,9 +111,12 @@ def ledger_note(*, state: RequestState | str, provisional: bool, extended: bool,
 def ledger_count(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> tuple[int, int]:
     """(rows, plans) the ledger of filter `f` will hold: one COUNT over the filter's
     requests (the workbook sizes its sheets and prints the total before streaming)."""
-    base = _base(f, light_sql(today, policy)).add_columns(ReportingPeriod.plan_id).subquery()
-    n, plans = session.execute(select(func.count(), func.count(func.distinct(base.c.plan_id)))
-                               .select_from(base)).one()
+    base = _base(f, light_sql(today, policy))  # the filter's request ids
+    n, plans = session.execute(
+        select(func.count(), func.count(func.distinct(ReportingPeriod.plan_id)))
+        .select_from(ProgressRequest)
+        .join(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
+        .where(ProgressRequest.id.in_(base))).one()
     return int(n or 0), int(plans or 0)
 
 
