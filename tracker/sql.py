@@ -125,7 +125,8 @@ def id_set(session: Session, ids: Iterable[int]) -> Iterator[Select[int]]:
 
 
 # Names that come from Python (a catalog's agencies), held like `id_set`'s ids.
-_NAME_SET = Table("tmp_name_set", MetaData(), Column("set_key", Integer, primary_key=True),
+_NAME_SET = Table("tmp_name_set", MetaData(),
+                  Column("set_key", Integer, primary_key=True, autoincrement=False),
                   Column("name", Text, primary_key=True), prefixes=["TEMPORARY"])
 
 SMALL_SET = 16  # below this many values a bound IN list stays as small as a temp table's
@@ -199,7 +200,7 @@ def staged(session: Session, table: Table, rows: Iterable[Sequence[Any]]) -> Ite
     table.create(conn, checkfirst=True)
     conn.execute(table.delete())
     filled = fill_rows(session, table, rows)
-    if conn.dialect.name == "postgresql" and filled > 1000:
+    if conn.dialect.name == "postgresql" and filled:
         conn.exec_driver_sql(f'ANALYZE "{table.name}"')
     ok = False
     try:

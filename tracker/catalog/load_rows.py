@@ -54,23 +54,26 @@ _META = MetaData()
 # one row per (measure, agency) the catalog lists explicitly, deduplicated in Python (the
 # first listing wins), with the office's picks
 _LISTED = Table("tmp_catalog_listed", _META,
-                Column("measure_id", BigInteger, primary_key=True),
-                Column("agency_id", BigInteger, primary_key=True),
+                Column("measure_id", BigInteger, primary_key=True, autoincrement=False),
+                Column("agency_id", BigInteger, primary_key=True, autoincrement=False),
                 Column("role", String(16)), Column("position", Integer),
                 prefixes=["TEMPORARY"])
 # the measures every district government shares, with the position of the first district
 _SHARED = Table("tmp_catalog_shared", _META,
-                Column("measure_id", BigInteger, primary_key=True), Column("base", Integer),
+                Column("measure_id", BigInteger, primary_key=True, autoincrement=False),
+                Column("base", Integer),
                 prefixes=["TEMPORARY"])
 # the plan's district governments, each with its index in `plan.districts` (first
 # occurrence of an agency: two names of one agency count once)
 _DISTRICTS = Table("tmp_catalog_district", _META,
-                   Column("agency_id", BigInteger, primary_key=True), Column("idx", Integer),
+                   Column("agency_id", BigInteger, primary_key=True, autoincrement=False),
+                   Column("idx", Integer),
                    prefixes=["TEMPORARY"])
 # candidate picks of the review list, to find the positions their rows already have
 _PICKS = Table("tmp_catalog_pick", _META,
-               Column("measure_id", BigInteger, primary_key=True),
-               Column("agency_id", BigInteger, primary_key=True), prefixes=["TEMPORARY"])
+               Column("measure_id", BigInteger, primary_key=True, autoincrement=False),
+               Column("agency_id", BigInteger, primary_key=True, autoincrement=False),
+               prefixes=["TEMPORARY"])
 
 _MEASURE_COLUMNS = ("section", "title", "text", "position", "active", "targets", "leader")
 
@@ -172,11 +175,14 @@ def load_assignments(session: Session, catalog: Catalog, plan_id: int,
                 .execution_options(preserve_rowcount=True))
             _bump(bump, "assignments_updated", done.rowcount)
         dialect = conn.dialect.name
+        rows = select(w.c.measure_id, w.c.agency_id, w.c.role, w.c.position,
+                      true().label("active")).where(w.c.measure_id.is_not(None))
+        if not fresh:  # a reload: rows already there are the UPDATE's (an anti-join)
+            rows = rows.where(~exists().where(a.c.measure_id == w.c.measure_id,
+                                              a.c.agency_id == w.c.agency_id))
         ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(a).from_select(
-            ["measure_id", "agency_id", "role", "position", "active"],
-            select(w.c.measure_id, w.c.agency_id, w.c.role, w.c.position,
-                   true().label("active")).where(w.c.measure_id.is_not(None)))
-        if not fresh:  # a reload: rows already there are the UPDATE's
+            ["measure_id", "agency_id", "role", "position", "active"], rows)
+        if not fresh:  # the unique key still decides, whatever the anti-join saw
             ins = ins.on_conflict_do_nothing()
         done = conn.execute(ins.execution_options(preserve_rowcount=True))
         _bump(bump, "assignments_created", done.rowcount)
