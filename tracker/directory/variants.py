@@ -68,13 +68,14 @@ def variants_to_review(new: list[str], known: Iterable[str],
     # variants share the first and last character of their normal form: only names of one
     # group are compared (a national plan's thousands of county governments stay fast)
     groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    forms: dict[str, str] = {}
     for name in [*old, *new]:
-        nf = normal_form(name)
+        nf = forms[name] = normal_form(name)
         if nf:
             groups.setdefault((nf[0], nf[-1]), []).append((name, nf))
     out: dict[str, str] = {}
     for name in new:
-        nf = normal_form(name)
+        nf = forms[name]
         for other, other_nf in groups.get((nf[0], nf[-1]), []) if nf else []:
             if other == name or (name in same and same.get(other) == same[name]):
                 continue
