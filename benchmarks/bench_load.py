@@ -26,6 +26,8 @@ plan's stored assignments with that copy by (measure, agency) comparing role, po
 and active, i.e. reading both sides once as any reload must.
 
 Prints one table: operation, rows, seconds, peak MiB, SQL floor in the same run, ratio.
+`--code DIR` loads with another checkout's `tracker` package (the migrations and the
+floor stay this checkout's): the same file measures the code before a change.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, func, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+CODE = os.environ.get("BENCH_LOAD_CODE", str(ROOT))  # the checkout whose load is measured
+sys.path.insert(0, CODE)
 
 from tracker.dates.workdays import SHANGHAI  # noqa: E402
 from tracker.db import make_engine, migrate  # noqa: E402
@@ -142,11 +145,11 @@ def child(url: str, path: str, reload: bool) -> None:
                           peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
 
 
-def run_child(url: str, path: Path, reload: bool) -> dict[str, Any]:
+def run_child(url: str, path: Path, reload: bool, code: str) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, "--child", url, str(path)]
                          + (["--reload"] if reload else []),
                          check=True, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+                         env={**os.environ, "PYTHONPATH": code, "BENCH_LOAD_CODE": code})
     figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     figures["children_peak"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return figures
@@ -233,7 +236,7 @@ def reload_floor(engine: Engine, plan_key: str) -> float:
     return time.perf_counter() - started
 
 
-def measure(kind: str, n: int, shape: str, pg_admin: str) -> list[Row]:
+def measure(kind: str, n: int, shape: str, pg_admin: str, code: str) -> list[Row]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
     try:
         first, second = tmp / "catalog.json", tmp / "changed.json"
@@ -244,7 +247,7 @@ def measure(kind: str, n: int, shape: str, pg_admin: str) -> list[Row]:
             engine = make_engine(url)
             migrate(engine)
             engine.dispose()
-            loaded = run_child(url, first, reload=False)
+            loaded = run_child(url, first, reload=False, code=code)
             assert loaded["changes"]["assignments_created"] == n, loaded["changes"]
             engine = make_engine(url)
             with engine.connect() as conn:
@@ -253,7 +256,7 @@ def measure(kind: str, n: int, shape: str, pg_admin: str) -> list[Row]:
             floor, copied = load_floor(engine, f"bench-{shape}-{n}")
             assert copied == n, copied
             engine.dispose()
-            reloaded = run_child(url, second, reload=True)
+            reloaded = run_child(url, second, reload=True, code=code)
             engine = make_engine(url)
             refloor = reload_floor(engine, f"bench-{shape}-{n}")
             engine.dispose()
@@ -284,6 +287,8 @@ def main() -> None:
                         default=["sqlite", "postgresql"])
     parser.add_argument("--pg-admin", default=PG_ADMIN,
                         help="PostgreSQL URL allowed to create and drop databases")
+    parser.add_argument("--code", default=str(ROOT),
+                        help="the checkout whose tracker package is loaded (a before/after)")
     parser.add_argument("--child", nargs=2, metavar=("URL", "CATALOG"), help=argparse.SUPPRESS)
     parser.add_argument("--reload", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -293,7 +298,7 @@ def main() -> None:
     rows: list[Row] = []
     for kind in args.db:
         for n in args.assignments:
-            got = measure(kind, n, args.shape, args.pg_admin)
+            got = measure(kind, n, args.shape, args.pg_admin, args.code)
             print_table(got)
             rows += got
     print()
