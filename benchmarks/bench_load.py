@@ -13,8 +13,8 @@ or a temporary PostgreSQL database made through --pg-admin and dropped after):
 - shape `measures`: n/10 measures, each with a lead and nine co-responsible agencies of
   60 (100,000 measures at 1M), every assignment written out in the catalog.
 
-Timed, each in its own child process (its peak resident set is the child's own
-`ru_maxrss`, read again by the parent as RUSAGE_CHILDREN):
+Timed, each in its own child process (its peak resident set is the child's own VmHWM;
+the parent's RUSAGE_CHILDREN `ru_maxrss` would add the parent's resident set at the fork):
 - validate: reading and validating the JSON (pydantic, then the cross-checks);
 - load: `load_catalog` of the new plan, committed (its peak includes the validation);
 - reload: a changed catalog over it (the last district dropped, lead and co swapped on
@@ -125,6 +125,16 @@ def catalog_json(n: int, shape: str, *, changed: bool = False) -> dict[str, Any]
 
 # --- the child: one load, measured in its own process --------------------------------------
 
+def _peak_mib() -> float:
+    """This process's peak resident set since it started (VmHWM: the high-water mark of
+    its own memory map; `ru_maxrss` would also count the parent's resident set at the
+    fork, which exec carries over)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(url: str, path: str, reload: bool) -> None:
     """Validate and load one catalog file into `url`; prints the figures as JSON."""
     from tracker.catalog.load import load_catalog
@@ -134,7 +144,7 @@ def child(url: str, path: str, reload: bool) -> None:
     started = time.perf_counter()
     catalog = validate_catalog_text(Path(path).read_text(encoding="utf-8"))
     validated = time.perf_counter()
-    validate_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    validate_peak = _peak_mib()
     engine = make_engine(url)
     with transaction(session_factory(engine)) as s:
         result = load_catalog(s, catalog, RELOADED if reload else LOADED)
@@ -142,7 +152,7 @@ def child(url: str, path: str, reload: bool) -> None:
     engine.dispose()
     print(json.dumps(dict(validate=validated - started, load=done - validated,
                           validate_peak=validate_peak, changes=result.changes,
-                          peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
+                          peak=_peak_mib())))
 
 
 def run_child(url: str, path: Path, reload: bool, code: str) -> dict[str, Any]:
@@ -151,7 +161,6 @@ def run_child(url: str, path: Path, reload: bool, code: str) -> dict[str, Any]:
                          check=True, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": code, "BENCH_LOAD_CODE": code})
     figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    figures["children_peak"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return figures
 
 

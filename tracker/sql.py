@@ -156,8 +156,11 @@ def fill_rows(session: Session, table: Table, rows: Iterable[Sequence[Any]],
     """Append `rows` (tuples in the order of `table`'s columns) to `table` (a temporary
     staging table); returns how many. PostgreSQL: one COPY … FROM STDIN streaming the
     rows; elsewhere executemany of one single-row INSERT per chunk of `chunk` rows (each
-    statement binds one parameter per column, whatever the count). The rows are consumed
-    lazily: a generator keeps memory to one chunk."""
+    statement binds one parameter per column, whatever the count; on SQLite through the
+    driver's cursor, skipping the engine's per-row listeners). The values are plain
+    (int, float, str, bool, None): no datetimes, which only the engine's listener
+    stores as UTC text (`tracker.db`). The rows are consumed lazily: a generator keeps
+    memory to one chunk."""
     conn = session.connection()
     names = [c.name for c in table.columns]
     n = 0
@@ -173,9 +176,13 @@ def fill_rows(session: Session, table: Table, rows: Iterable[Sequence[Any]],
     if conn.dialect.name == "sqlite":
         sql = (f'INSERT INTO "{table.name}" ({", ".join(names)}) '
                f'VALUES ({", ".join("?" for _ in names)})')
-        for part in _chunks(rows, chunk):
-            conn.exec_driver_sql(sql, part)  # type: ignore[arg-type]
-            n += len(part)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for part in _chunks(rows, chunk):
+                cursor.executemany(sql, part)
+                n += len(part)
+        finally:
+            cursor.close()
         return n
     for part in _chunks(rows, chunk):
         conn.execute(table.insert(), [dict(zip(names, r, strict=True)) for r in part])
@@ -183,9 +190,9 @@ def fill_rows(session: Session, table: Table, rows: Iterable[Sequence[Any]],
     return n
 
 
-def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[tuple[Any, ...]]]:
+def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
     it = iter(rows)
-    while part := [tuple(r) for r in itertools.islice(it, size)]:
+    while part := list(itertools.islice(it, size)):
         yield part
 
 
