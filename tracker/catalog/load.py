@@ -14,6 +14,11 @@ A catalog that leaves out tasks or indicators of the loaded plan is refused, lis
 with their open requests (`WithdrawalError`), unless `replace=True`: then they are
 withdrawn and their open requests closed with the reason (`tracker.catalog.withdraw`).
 
+No statement grows with the catalog (issue 14): measures and assignments are written
+set-based (`tracker.catalog.load_rows`: executemany, and the assignments from staged
+temporary tables in a few INSERT … SELECT and UPDATE statements scoped to the plan), names
+are looked up through a temporary table, and no object is built per assignment.
+
 Names resolve as the directory stands on the load's day (a merged agency's old name finds
 the agency it was merged into). Names new to a government's directory, and the phrases the
 catalog flagged, go to the office's review list (`tracker.directory.review`); the first

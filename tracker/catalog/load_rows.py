@@ -85,6 +85,7 @@ _CHANGED = Table("tmp_catalog_changed", _META,
                  Column("role", String(16)), Column("position", Integer),
                  Column("found", Boolean), prefixes=["TEMPORARY"])
 
+_LEAD, _CO, _DISTRICT = Role.LEAD.value, Role.CO.value, Role.DISTRICT.value
 _MEASURE_COLUMNS = ("section", "title", "text", "position", "active", "targets", "leader")
 
 
@@ -98,35 +99,38 @@ def load_measures(session: Session, catalog: Catalog, plan_id: int, kept: Collec
     measures, then executemany in chunks (each statement one row's size)."""
     m_table: Table = Measure.__table__  # type: ignore[assignment]
     cols = [m_table.c[c] for c in ("id", "code", *_MEASURE_COLUMNS, *DEADLINE_COLUMNS)]
-    existing = {row.code: row for row in session.execute(
+    existing = {row[1]: tuple(row) for row in session.execute(
         select(*cols).where(m_table.c.plan_id == plan_id))}
     new_rows: list[dict[str, Any]] = []
     changed_rows: list[dict[str, Any]] = []
+    size = len(_MEASURE_COLUMNS)
+    created = updated = dated = 0
     for pos, m in enumerate(catalog.measures):
-        values: dict[str, Any] = dict(
-            section=m.section, title=m.title, text=m.text, position=pos, active=True,
-            targets=[t.model_dump(mode="json") for t in m.targets], leader=m.leader)
+        values = (m.section, m.title, m.text, pos, True,
+                  [t.model_dump(mode="json") for t in m.targets], m.leader)
         deadline = deadline_values(m, kept)
         old = existing.get(m.code)
         if old is None:
-            new_rows.append(dict(plan_id=plan_id, code=m.code, **values,
+            new_rows.append(dict(plan_id=plan_id, code=m.code,
+                                 **dict(zip(_MEASURE_COLUMNS, values, strict=True)),
                                  **(deadline or dict.fromkeys(DEADLINE_COLUMNS))))
-            bump("measures_created", 1)
-            if deadline is not None and any(v is not None for v in deadline.values()):
-                bump("deadlines_updated", 1)
+            created += 1
+            dated += deadline is not None and deadline["deadline_text"] is not None
             continue
-        changed = any(getattr(old, k) != v for k, v in values.items())
-        moved = deadline is not None and any(getattr(old, k) != v for k, v in deadline.items())
-        if changed:
-            bump("measures_updated", 1)
-        if moved:
-            bump("deadlines_updated", 1)
+        changed = old[2:2 + size] != values
+        moved = deadline is not None and old[2 + size:] != tuple(deadline.values())
+        updated += changed
+        dated += moved
         if changed or moved:
-            keep = {k: getattr(old, k) for k in DEADLINE_COLUMNS}
-            changed_rows.append(dict(b_id=old.id, **values, **(deadline or keep)))
+            keep = dict(zip(DEADLINE_COLUMNS, old[2 + size:], strict=True))
+            changed_rows.append(dict(b_id=old[0], **dict(zip(_MEASURE_COLUMNS, values, strict=True)),
+                                     **(deadline or keep)))
+    bump("measures_created", created)
+    bump("measures_updated", updated)
+    bump("deadlines_updated", dated)
     wanted = {m.code for m in catalog.measures}
-    dropped = [dict(b_id=row.id, active=False) for code, row in existing.items()
-               if code not in wanted and row.active]
+    dropped = [dict(b_id=row[0], active=False) for code, row in existing.items()
+               if code not in wanted and row[2 + _MEASURE_COLUMNS.index("active")]]
     if dropped:
         bump("measures_deactivated", len(dropped))
     by_id = update(m_table).where(m_table.c.id == bindparam("b_id"))
@@ -161,7 +165,7 @@ def load_assignments(session: Session, catalog: Catalog, plan_id: int,
         for m in catalog.measures:
             mid = measure_ids[m.code]
             for aid, (role, pos) in _listing(m, agencies).items():
-                yield mid, aid, role.value, pos
+                yield mid, aid, role, pos
             for aid, pos, role in picks.get(mid, ()):
                 yield mid, aid, role.value, pos
 
@@ -221,14 +225,14 @@ def load_assignments(session: Session, catalog: Catalog, plan_id: int,
         _bump(bump, "assignments_deactivated", done.rowcount)
 
 
-def _listing(m: CatalogMeasure, agencies: dict[str, int]) -> dict[int, tuple[Role, int]]:
-    """{agency id: (role, position)} of measure `m`'s explicit listing (lead, co, named
-    districts; not the districts of `districts: true`), the first listing of an agency
-    winning."""
-    rows = [(m.lead, Role.LEAD)] + [(c, Role.CO) for c in m.co]
+def _listing(m: CatalogMeasure, agencies: dict[str, int]) -> dict[int, tuple[str, int]]:
+    """{agency id: (role's value, position)} of measure `m`'s explicit listing (lead, co,
+    named districts; not the districts of `districts: true`), the first listing of an
+    agency winning."""
+    rows = [(m.lead, _LEAD)] + [(c, _CO) for c in m.co]
     if not m.districts:
-        rows += [(d, Role.DISTRICT) for d in m.district_names]
-    out: dict[int, tuple[Role, int]] = {}
+        rows += [(d, _DISTRICT) for d in m.district_names]
+    out: dict[int, tuple[str, int]] = {}
     for pos, (name, role) in enumerate(rows):
         out.setdefault(agencies[name], (role, pos))
     return out
@@ -242,7 +246,7 @@ def _picks(session: Session, catalog: Catalog, plan_id: int, measure_ids: dict[s
     row already there keeps its position, a new one goes after the measure's listings and
     the picks before it. Two queries; the picks' rows are found by a join."""
     by_id = {measure_ids[m.code]: m for m in catalog.measures}
-    listings: dict[int, dict[int, tuple[Role, int]]] = {}
+    listings: dict[int, dict[int, tuple[str, int]]] = {}
     wanted: list[tuple[int, int, Role]] = []
     seen: set[tuple[int, int]] = set()
     for (mid, aid), role in picked_assignments(session, plan_id):
