@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     Select,
     Table,
+    Text,
     cast,
     func,
     literal_column,
@@ -121,3 +122,112 @@ def id_set(session: Session, ids: Iterable[int]) -> Iterator[Select[int]]:
     finally:
         if ok:
             conn.execute(_ID_SET.delete().where(_ID_SET.c.set_key == key))
+
+
+# Names that come from Python (a catalog's agencies), held like `id_set`'s ids.
+_NAME_SET = Table("tmp_name_set", MetaData(),
+                  Column("set_key", Integer, primary_key=True, autoincrement=False),
+                  Column("name", Text, primary_key=True), prefixes=["TEMPORARY"])
+
+SMALL_SET = 16  # below this many values a bound IN list stays as small as a temp table's
+
+
+@contextmanager
+def name_set(session: Session, names: Iterable[str]) -> Iterator[Select[str]]:
+    """The names given, held in a temporary table for the length of the block: yields a
+    SELECT of them to use as `column.in_(…)` or in a join (see `id_set`: one statement of
+    constant size, however many names). Duplicates are kept once. Use inside the
+    session's transaction."""
+    conn = session.connection()
+    _NAME_SET.create(conn, checkfirst=True)
+    key = next(_set_keys)
+    fill_rows(session, _NAME_SET, ((key, n) for n in sorted(set(names))))
+    ok = False
+    try:
+        yield select(_NAME_SET.c.name).where(_NAME_SET.c.set_key == key)
+        ok = True
+    finally:
+        if ok:
+            conn.execute(_NAME_SET.delete().where(_NAME_SET.c.set_key == key))
+
+
+def fill_rows(session: Session, table: Table, rows: Iterable[Sequence[Any]],
+              chunk: int = 5000) -> int:
+    """Append `rows` (tuples in the order of `table`'s columns) to `table` (a temporary
+    staging table); returns how many. PostgreSQL: one COPY … FROM STDIN streaming the
+    rows; elsewhere executemany of one single-row INSERT per chunk of `chunk` rows (each
+    statement binds one parameter per column, whatever the count; on SQLite through the
+    driver's cursor, skipping the engine's per-row listeners). The values are plain
+    (int, float, str, bool, None): no datetimes, which only the engine's listener
+    stores as UTC text (`tracker.db`). The rows are consumed lazily: a generator keeps
+    memory to one chunk."""
+    conn = session.connection()
+    names = [c.name for c in table.columns]
+    n = 0
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.dbapi_connection
+        quoted = ", ".join(f'"{c}"' for c in names)
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            with cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    n += 1
+        return n
+    if conn.dialect.name == "sqlite":
+        sql = (f'INSERT INTO "{table.name}" ({", ".join(names)}) '
+               f'VALUES ({", ".join("?" for _ in names)})')
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for part in _chunks(rows, chunk):
+                cursor.executemany(sql, part)
+                n += len(part)
+        finally:
+            cursor.close()
+        return n
+    for part in _chunks(rows, chunk):
+        conn.execute(table.insert(), [dict(zip(names, r, strict=True)) for r in part])
+        n += len(part)
+    return n
+
+
+def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+    it = iter(rows)
+    while part := list(itertools.islice(it, size)):
+        yield part
+
+
+@contextmanager
+def staged(session: Session, table: Table, rows: Iterable[Sequence[Any]]) -> Iterator[Table]:
+    """`table` (a module-level TEMPORARY Table, private to the connection) holding `rows`
+    (see `fill_rows`) for the length of the block, to join against or INSERT … SELECT
+    from: data from Python enters SQL as rows, never as bound lists. Created on first use
+    on each connection, emptied before and after; on PostgreSQL analysed once filled (a
+    temporary table has no statistics otherwise). Use inside the session's transaction."""
+    conn = session.connection()
+    table.create(conn, checkfirst=True)
+    conn.execute(table.delete())
+    filled = fill_rows(session, table, rows)
+    if conn.dialect.name == "postgresql" and filled:
+        conn.exec_driver_sql(f'ANALYZE "{table.name}"')
+    ok = False
+    try:
+        yield table
+        ok = True
+    finally:
+        if ok:
+            conn.execute(table.delete())
+
+
+def insert_ignore_rows(session: Session, table: Table, rows: Iterable[dict[str, Any]],
+                       chunk: int = 1000) -> None:
+    """INSERT … ON CONFLICT DO NOTHING of many rows as executemany in chunks of `chunk`:
+    each statement binds one row's parameters (`insert_ignore_values` writes all rows
+    into one statement, whose size grows with them). Every row must have the same keys.
+    Does not count (a driver's executemany may not); count before and after if needed."""
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    stmt = stmt.on_conflict_do_nothing()
+    conn = session.connection()
+    it = iter(rows)
+    while part := list(itertools.islice(it, chunk)):
+        conn.execute(stmt, part)

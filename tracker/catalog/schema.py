@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import json_source_map
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -341,9 +341,12 @@ def validate_catalog_text(text: str, source: str = "catalog") -> Catalog:
     except json.JSONDecodeError as exc:
         raise CatalogError([("", exc.lineno, f"第{exc.colno}列附近不是有效的 JSON 格式（请检查引号、"
                                              "逗号和括号是否齐全、成对）", None)], source) from exc
-    lines = json_source_map.calculate(text)
+    lines: dict[str, Any] = {}  # the source map, made only for an error (a valid catalog's
+    # 1M assignments would spend most of their validation making it)
 
     def line_of(path: str) -> int | None:
+        if not lines:
+            lines.update(json_source_map.calculate(text))
         ptr = _pointer(path)
         while True:
             entry = lines.get(ptr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import or_, select, union
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from tracker.enums import AgencyKind
 from tracker.errors import DomainError, NotFound
 from tracker.models import Agency, AgencyAlias, Assignment, Indicator, Measure, Plan
-from tracker.sql import insert_ignore_values
+from tracker.sql import SMALL_SET, insert_ignore_rows, name_set
 
 
 class AgencyError(DomainError):
@@ -50,7 +51,8 @@ def ensure_agencies(session: Session, government: str, specs: Iterable[AgencySpe
     the names resolve on day `on` (see `resolve`).
 
     A name already known as an alias maps to its agency; new aliases are recorded.
-    Idempotent (ON CONFLICT DO NOTHING); a few statements for the whole list. Raises
+    Idempotent (ON CONFLICT DO NOTHING); a few statements of constant size for the whole
+    list (rows by executemany, names looked up through a temporary table). Raises
     AgencyError when one alias would point at two agencies. Does not commit.
     """
     specs = list(specs)
@@ -65,11 +67,12 @@ def ensure_agencies(session: Session, government: str, specs: Iterable[AgencySpe
             if len(hits) == 1:
                 known[s.name] = hits.pop()
                 adopted.append(dict(agency_id=known[s.name], government=government, alias=s.name))
-    insert_ignore_values(session, AgencyAlias.__table__, adopted)  # type: ignore[arg-type]
+    insert_ignore_rows(session, AgencyAlias.__table__, adopted)  # type: ignore[arg-type]
     new = [s for s in specs if s.name not in known]
-    insert_ignore_values(session, Agency.__table__, [  # type: ignore[arg-type]
+    insert_ignore_rows(session, Agency.__table__, [  # type: ignore[arg-type]
         dict(government=government, name=s.name, kind=s.kind.value) for s in new])
-    known = lookup_names(session, government, names, on)
+    if new or adopted:
+        known = lookup_names(session, government, names, on)
     alias_rows = []
     for s in specs:
         for alias in s.aliases:
@@ -77,8 +80,8 @@ def ensure_agencies(session: Session, government: str, specs: Iterable[AgencySpe
                 raise AgencyError(f"简称“{alias}”已属于另一单位，不能再作为“{s.name}”的简称",
                                   code="alias-clash")
             alias_rows.append(dict(agency_id=known[s.name], government=government, alias=alias))
-    insert_ignore_values(session, AgencyAlias.__table__, alias_rows)  # type: ignore[arg-type]
-    return lookup_names(session, government, names, on)
+    insert_ignore_rows(session, AgencyAlias.__table__, alias_rows)  # type: ignore[arg-type]
+    return lookup_names(session, government, names, on) if adopted or alias_rows else known
 
 
 def lookup_names(session: Session, government: str, names: set[str],
@@ -86,9 +89,18 @@ def lookup_names(session: Session, government: str, names: set[str],
     """{name: agency id} for the names `government`'s directory knows on day `on`: an
     agency's own name first, else an alias valid that day; then merges are followed
     (`Agency.merged_into_id`, from `merged_on`, or always when it has no day). Three
-    queries, whatever the number of names."""
+    queries, whatever the number of names: up to `SMALL_SET` names bound as a list, more
+    through a temporary table (`tracker.sql.name_set`), so no statement grows with them."""
     if not names:
         return {}
+    if len(names) > SMALL_SET:
+        with name_set(session, names) as wanted:
+            return _lookup(session, government, wanted, on)
+    return _lookup(session, government, sorted(names), on)
+
+
+def _lookup(session: Session, government: str, names: Any, on: dt.date | None
+            ) -> dict[str, int]:
     found: dict[str, int] = {n: i for n, i in session.execute(
         select(Agency.name, Agency.id).where(Agency.government == government,
                                              Agency.name.in_(names)))}

@@ -33,6 +33,7 @@ from tracker.directory.holds import move_open_requests, notify, redate
 from tracker.enums import AgencyKind, Role
 from tracker.models import Agency, AgencyAlias, Assignment, AuditEvent, DirectoryReview, Indicator
 from tracker.policy import Policy
+from tracker.sql import id_set, name_set
 
 _STRENGTH = {Role.LEAD: 0, Role.CO: 1, Role.DISTRICT: 2}
 
@@ -102,8 +103,9 @@ def merge_agencies(session: Session, government: str, old: Iterable[str], into: 
     if on > local_date(now):
         raise AgencyError(f"合并日期 {on} 晚于今天，请在合并生效后再记录", code="merge-future")
     names = [n.strip() for n in old if n.strip()]
-    rows = {a.name: a for a in session.scalars(select(Agency).where(
-        Agency.government == government, Agency.name.in_(names)))}
+    with name_set(session, names) as named:
+        rows = {a.name: a for a in session.scalars(select(Agency).where(
+            Agency.government == government, Agency.name.in_(named)))}
     missing = [n for n in names if n not in rows]
     if not names or missing:
         raise AgencyError(f"单位名录中没有 {government} 的“{'”“'.join(missing or ['（空）'])}”",
@@ -143,10 +145,10 @@ def _close_reviews(session: Session, merged: list[Agency], target: Agency, *, ac
     `target`, their held requests moved and released) and of `target` (accepted, its held
     requests released), each audited as the review page's action is. A few statements
     per row; a merge names a handful of agencies."""
-    ids = [a.id for a in merged]
-    rows = session.scalars(select(DirectoryReview).where(
-        DirectoryReview.kind == "name", DirectoryReview.state == "open",
-        DirectoryReview.agency_id.in_([*ids, target.id])).order_by(DirectoryReview.id)).all()
+    with id_set(session, [*(a.id for a in merged), target.id]) as ids:
+        rows = session.scalars(select(DirectoryReview).where(
+            DirectoryReview.kind == "name", DirectoryReview.state == "open",
+            DirectoryReview.agency_id.in_(ids)).order_by(DirectoryReview.id)).all()
     for row in rows:
         state = "accepted" if row.agency_id == target.id else "mapped"
         row.state, row.resolved_at, row.resolved_by = state, now, actor
@@ -175,34 +177,34 @@ def move_assignments(session: Session, from_ids: list[int], to_id: int) -> int:
     """Move the active assignments of the agencies `from_ids` to agency `to_id`, one per
     measure with the strongest role (lead, co, district), and the active indicators they
     report; the old assignments are deactivated, their requests stay where they are.
-    Returns the number of assignments moved. A fixed number of statements (the ORM
-    batches the row updates), whatever the count."""
-    moving = list(session.scalars(select(Assignment).where(
-        Assignment.agency_id.in_(from_ids), Assignment.active.is_(True))))
-    if not moving:
-        session.execute(update(Indicator).where(Indicator.owner_agency_id.in_(from_ids),
+    Returns the number of assignments moved. A fixed number of statements of constant
+    size (the ids through temporary tables, `tracker.sql.id_set`; the ORM batches the row
+    updates), whatever the count."""
+    with id_set(session, from_ids) as moving_from:
+        moving = list(session.scalars(select(Assignment).where(
+            Assignment.agency_id.in_(moving_from), Assignment.active.is_(True))))
+        best: dict[int, Assignment] = {}
+        for a in sorted(moving, key=lambda a: (_STRENGTH[a.role], a.position, a.id)):
+            best.setdefault(a.measure_id, a)
+        with id_set(session, best) as measure_ids:
+            there = {a.measure_id: a for a in session.scalars(select(Assignment).where(
+                Assignment.agency_id == to_id, Assignment.measure_id.in_(measure_ids)))} \
+                if best else {}
+        for a in moving:
+            a.active = False
+        for measure_id, a in best.items():
+            row = there.get(measure_id)
+            if row is None:
+                session.add(Assignment(measure_id=measure_id, agency_id=to_id, role=a.role,
+                                       position=a.position))
+            elif not row.active:
+                row.active, row.role, row.position = True, a.role, a.position
+            elif _STRENGTH[a.role] < _STRENGTH[row.role]:
+                row.role = a.role
+        session.flush()
+        session.execute(update(Indicator).where(Indicator.owner_agency_id.in_(moving_from),
                                                 Indicator.active.is_(True))
                         .values(owner_agency_id=to_id))
-        return 0
-    best: dict[int, Assignment] = {}
-    for a in sorted(moving, key=lambda a: (_STRENGTH[a.role], a.position, a.id)):
-        best.setdefault(a.measure_id, a)
-    there = {a.measure_id: a for a in session.scalars(select(Assignment).where(
-        Assignment.agency_id == to_id, Assignment.measure_id.in_(list(best))))}
-    for a in moving:
-        a.active = False
-    for measure_id, a in best.items():
-        row = there.get(measure_id)
-        if row is None:
-            session.add(Assignment(measure_id=measure_id, agency_id=to_id, role=a.role,
-                                   position=a.position))
-        elif not row.active:
-            row.active, row.role, row.position = True, a.role, a.position
-        elif _STRENGTH[a.role] < _STRENGTH[row.role]:
-            row.role = a.role
-    session.execute(update(Indicator).where(Indicator.owner_agency_id.in_(from_ids),
-                                            Indicator.active.is_(True))
-                    .values(owner_agency_id=to_id))
     session.flush()
     return len(moving)
 

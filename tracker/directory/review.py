@@ -60,7 +60,7 @@ from tracker.models import (
     ProgressRequest,
 )
 from tracker.policy import Policy
-from tracker.sql import insert_ignore_values
+from tracker.sql import insert_ignore_rows, insert_ignore_values
 
 OPEN = "open"
 STATES = {"open": "待处理", "mapped": "已对应到已有单位", "accepted": "已确认为新单位",
@@ -85,9 +85,10 @@ def record_reviews(session: Session, plan_id: int, catalog: Catalog,
                    variants: dict[str, str] | None = None) -> int:
     """Add the catalog's flagged phrases and the names to review (`new_names`: {name: the
     agency id the load added}; `variants`: {name: the look-alike it likely repeats}, named
-    in the reason) to the review list of plan `plan_id`. One INSERT … ON CONFLICT DO
-    NOTHING: a row already there (open or resolved) stays as it is. Returns the number of
-    rows added."""
+    in the reason) to the review list of plan `plan_id`. INSERT … ON CONFLICT DO NOTHING
+    by executemany in chunks (each statement one row's size, however many names): a row
+    already there (open or resolved) stays as it is. Returns the number of rows added
+    (the plan's rows counted before and after: two index-backed counts)."""
     variants = variants or {}
     rows: list[dict[str, object]] = [
         dict(plan_id=plan_id, kind="flag", measure_code=m.code, field=f.field,
@@ -98,7 +99,13 @@ def record_reviews(session: Session, plan_id: int, catalog: Catalog,
                   reason=VARIANT.format(other=variants[name]) if name in variants else NEW_NAME,
                   agency_id=agency_id, state=OPEN, agency_ids=[], created_at=now)
              for name, agency_id in sorted(new_names.items())]
-    return insert_ignore_values(session, DirectoryReview.__table__, rows)  # type: ignore[arg-type]
+    if not rows:
+        return 0
+    count = select(func.count()).select_from(DirectoryReview).where(
+        DirectoryReview.plan_id == plan_id)
+    before = session.scalar(count) or 0
+    insert_ignore_rows(session, DirectoryReview.__table__, rows)  # type: ignore[arg-type]
+    return (session.scalar(count) or 0) - before
 
 
 def picked_assignments(session: Session, plan_id: int) -> list[tuple[tuple[int, int], Role]]:

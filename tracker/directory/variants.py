@@ -83,13 +83,14 @@ def variants_to_review(new: list[str], known: Iterable[str],
     # variants share the first and last character of their normal form: only names of one
     # group are compared (a national plan's thousands of county governments stay fast)
     groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    made: dict[str, list[str]] = {}  # each name's forms, made once
     for name in [*old, *new]:
-        for nf in forms(name):
+        for nf in made.setdefault(name, forms(name)):
             if nf:
                 groups.setdefault((nf[0], nf[-1]), []).append((name, nf))
     out: dict[str, str] = {}
     for name in new:
-        candidates = [(other, nf, other_nf) for nf in forms(name) if nf
+        candidates = [(other, nf, other_nf) for nf in made[name] if nf
                       for other, other_nf in groups.get((nf[0], nf[-1]), [])]
         for other, nf, other_nf in candidates:
             if other == name or (name in same and same.get(other) == same[name]):
