@@ -355,13 +355,13 @@ def _commit(factory: Any, fn: Any) -> Any:
 
 def print_table(rows: list[Row], header: bool = True) -> None:
     if header:
-        print(f"| {'operation':36s} | {'assignments':>11s} | {'plans':>5s} | {'seconds':>8s} | "
+        print(f"| {'operation':40s} | {'assignments':>11s} | {'plans':>5s} | {'seconds':>8s} | "
               f"{'peak MiB':>8s} | {'SQL floor s':>11s} | {'ratio':>6s} |")
-        print(f"|{'-' * 38}|{'-' * 12}:|{'-' * 6}:|{'-' * 9}:|{'-' * 9}:|{'-' * 12}:|{'-' * 7}:|")
+        print(f"|{'-' * 42}|{'-' * 12}:|{'-' * 6}:|{'-' * 9}:|{'-' * 9}:|{'-' * 12}:|{'-' * 7}:|")
     for r in rows:
-        floor = f"{r.floor_seconds:11.3f}" if r.floor_seconds is not None else f"{'-':>11s}"
+        floor = f"{r.floor_seconds:11.4f}" if r.floor_seconds is not None else f"{'-':>11s}"
         ratio = f"{r.ratio:5.2f}×" if r.ratio is not None else f"{'-':>6s}"
-        print(f"| {r.operation:36s} | {r.assignments:11,d} | {r.plans:5d} | {r.seconds:8.3f} | "
+        print(f"| {r.operation:40s} | {r.assignments:11,d} | {r.plans:5d} | {r.seconds:8.3f} | "
               f"{r.peak_mib:8.0f} | {floor} | {ratio} |", flush=True)
 
 
