@@ -13,6 +13,7 @@ from tracker.cli import (  # noqa: F401  (each module registers its commands)
     ops,
     publish,
     run,
+    synth,
 )
 from tracker.cli.common import app
 

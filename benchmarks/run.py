@@ -1,0 +1,390 @@
+"""One benchmark table over a synthetic deployment (issue 14, item 5; run on demand, not in CI).
+
+    .venv/bin/python benchmarks/run.py [--assignments 10000 100000] [--plans 1]
+        [--db sqlite postgresql] [--rounds 5] [--pg-admin URL]
+
+For each database and size: a fresh database (a temporary SQLite file, or a PostgreSQL
+database made through --pg-admin and dropped after) gets `tracker.ops.synth` (national:
+one plan; with --plans P > 1, P county plans of N/P assignments sharing one directory).
+Then, in this order, each operation as the product runs it and beside it a hand-written
+SQL floor of the same result in the same run:
+
+- open (2017Q1, 17 March): `open_due_requests` per plan. Floor: one INSERT … SELECT of
+  the requests and one of their liaisons' notices, per plan (the periods are made first,
+  outside both timings).
+- sweep (24 April: reminder, supervision notice and circular all due): `sweep_overdue`
+  per plan. Floor: per plan, three INSERT … SELECT of the rungs, one UPDATE of the
+  requests' level, four INSERT … SELECT of the notices (liaison; deputy head + copy to the
+  office; office).
+- dispatch (24 April): one `notifications.dispatch.dispatch` run over the whole outbox to
+  a channel that accepts each digest in memory. Floor, on a copy of the database: one read
+  of the due messages in recipient order, then per recipient one transaction marking its
+  messages sent and recording their delivery attempts (as benchmarks/bench_dispatch.py).
+- board: GET /desk of the first plan through the real app (in-process), median of
+  --rounds. Floor: the counts per rung and the first page of 50 rows, joined.
+- lead page: GET /l/<token> of the liaison of the agency with the most requests, median
+  of --rounds. Floor: that agency's requests with their task and period, joined.
+- scorecard figures (2017, as of 13 February 2018): `annual.scorecard.figures.compute`
+  per plan. Floor: per agency, requests by state and rungs by level (two GROUP BYs).
+
+The floors of open and sweep run first on the same state, in a transaction rolled back
+(their work done, not kept); the product's run is committed. Peak MiB: the process's peak
+resident set during the step (reset before it). Prints one table: operation, assignments,
+plans, seconds, peak MiB, SQL floor seconds, ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_dispatch import NullChannel, copy_database, databases, timed  # noqa: E402
+
+from notifications.dispatch import ANY_TIME, dispatch  # noqa: E402
+from tracker.annual.scorecard.figures import compute  # noqa: E402
+from tracker.dates.periods import ensure_periods  # noqa: E402
+from tracker.dates.workdays import SHANGHAI, WorkCalendar  # noqa: E402
+from tracker.db import make_engine, migrate, session_factory, transaction  # noqa: E402
+from tracker.enums import ChannelKind, ContactRole, StaffRole  # noqa: E402
+from tracker.escalation.sweep import sweep_overdue  # noqa: E402
+from tracker.models import Agency, Contact, OutboxMessage, Plan, ProgressRequest  # noqa: E402
+from tracker.ops.synth import OFFICE, build, counties, national, open_all  # noqa: E402
+from tracker.policy import Policy  # noqa: E402
+from tracker.settings import Rules  # noqa: E402
+
+PG_ADMIN = os.environ.get("TRACKER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def at(day: str, hour: int = 9) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour), SHANGHAI)
+
+
+OPEN_AT, SWEEP_AT, SCORE_AT = at("2017-03-17"), at("2017-04-24"), at("2018-02-13")
+
+
+@dataclass
+class Row:
+    operation: str
+    assignments: int
+    plans: int
+    seconds: float
+    peak_mib: float
+    floor_seconds: float | None
+
+    @property
+    def ratio(self) -> float | None:
+        return None if not self.floor_seconds else self.seconds / self.floor_seconds
+
+
+def rolled_back(engine: Engine, statements: list[tuple[str, dict[str, Any]]]) -> int:
+    """Run raw SQL statements in one transaction, then roll it back; returns rows written."""
+    written = 0
+    with engine.connect() as conn:
+        for sql, params in statements:
+            written += max(conn.execute(text(sql), params).rowcount or 0, 0)
+        conn.rollback()
+    return written
+
+
+# --- floors ----------------------------------------------------------------------------------
+
+def open_floor(engine: Engine, plan_ids: list[int], policy: Policy) -> int:
+    from tracker.models import ReportingPeriod
+    from tracker.requests.rules import next_action_day
+
+    statements = []
+    with session_factory(engine)() as s:
+        for plan_id in plan_ids:
+            period = s.scalars(select(ReportingPeriod).where(
+                ReportingPeriod.plan_id == plan_id, ReportingPeriod.label == "2017Q1")).one()
+            p = {"pid": period.id, "plan": plan_id, "issue": period.issue_on, "due": period.due_on,
+                 "next": next_action_day(period.due_on, 0, policy), "now": OPEN_AT, "t": True,
+                 "f": False}
+            statements += [
+                ("INSERT INTO progress_request (period_id, agency_id, assignment_id, issued_on, "
+                 "original_due_on, due_on, state, level, ladder_round, next_action_on, created_at, "
+                 "due_provisional) SELECT :pid, a.agency_id, a.id, :issue, :due, :due, 'open', 0, 0, "
+                 ":next, :now, :f FROM assignment a JOIN measure m ON m.id = a.measure_id "
+                 "WHERE m.plan_id = :plan AND m.active = :t AND a.active = :t", p),
+                (NOTICE.format(level=0, kind="progress_request", copy=":f", to="r.agency_id",
+                               role=ContactRole.LIAISON.value, where="r.period_id = :pid"), p),
+            ]
+    return rolled_back(engine, statements)
+
+
+NOTICE = ("INSERT INTO outbox_message (key, kind, channel, address, recipient_name, agency_id, "
+          "request_id, contact_id, plan_id, level, is_copy, status, attempts, next_attempt_at, "
+          "created_at) SELECT 'floor:{level}:' || r.id || ':' || c.id || ':{copy}', '{kind}', "
+          "'email', c.email, c.name, r.agency_id, r.id, c.id, :plan, {level}, {copy}, 'pending', 0, "
+          ":now, :now FROM progress_request r JOIN contact c ON c.agency_id = {to} AND "
+          "c.role = '{role}' AND c.active = :t WHERE {where}")
+
+
+def sweep_floor(engine: Engine, plan_ids: list[int], office: int) -> int:
+    statements = []
+    for plan_id in plan_ids:
+        mine = ("r.state = 'open' AND r.period_id IN (SELECT id FROM reporting_period "
+                "WHERE plan_id = :plan)")
+        p = {"plan": plan_id, "now": SWEEP_AT, "t": True, "f": False, "office": office}
+        for level in (1, 2, 3):
+            statements.append((
+                f"INSERT INTO escalation (request_id, round, level, effective_on, created_at) "
+                f"SELECT r.id, r.ladder_round, {level}, :day, :now FROM progress_request r "
+                f"WHERE {mine}", {**p, "day": SWEEP_AT.date()}))
+        statements.append(("UPDATE progress_request SET level = 3, next_action_on = NULL "
+                           "WHERE state = 'open' AND period_id IN (SELECT id FROM "
+                           "reporting_period WHERE plan_id = :plan)", p))
+        for level, to, role, copy in ((1, "r.agency_id", "liaison", ":f"),
+                                      (2, "r.agency_id", "deputy_head", ":f"),
+                                      (2, ":office", "liaison", ":t"),
+                                      (3, ":office", "liaison", ":f")):
+            statements.append((NOTICE.format(level=level, kind="escalation", copy=copy, to=to,
+                                             role=role, where=mine), p))
+    return rolled_back(engine, statements)
+
+
+def dispatch_floor(engine: Engine) -> int:
+    due = ("SELECT id, channel, address FROM outbox_message WHERE status = 'pending' AND "
+           "next_attempt_at <= :now ORDER BY channel, address, id")
+    mark = ("UPDATE outbox_message SET status = 'sent', sent_at = :now, attempts = attempts + 1 "
+            "WHERE status IN ('pending', 'sending') AND channel = :channel AND address = :address")
+    record = ("INSERT INTO delivery_attempt (message_id, digest_id, attempted_at, ok, permanent) "
+              "SELECT id, :digest, :now, :ok, :no FROM outbox_message WHERE status IN "
+              "('pending', 'sending') AND channel = :channel AND address = :address")
+    sent = 0
+    with engine.connect() as conn:
+        rows = conn.execute(text(due), {"now": SWEEP_AT}).all()
+        conn.commit()
+        for (channel, address), group in itertools.groupby(rows, key=lambda r: (r[1], r[2])):
+            params = {"now": SWEEP_AT, "channel": channel, "address": address,
+                      "digest": uuid.uuid4().hex[:32], "ok": True, "no": False}
+            conn.execute(text(record), params)
+            conn.execute(text(mark), params)
+            conn.commit()
+            sent += sum(1 for _ in group)
+    return sent
+
+
+BOARD_FLOOR = [
+    ("SELECT r.level, count(*) FROM progress_request r JOIN reporting_period p "
+     "ON p.id = r.period_id WHERE p.plan_id = :plan GROUP BY r.level", {}),
+    ("SELECT r.id, r.due_on, r.level, r.state, m.code, m.title, g.name, p.label "
+     "FROM progress_request r JOIN reporting_period p ON p.id = r.period_id "
+     "JOIN assignment a ON a.id = r.assignment_id JOIN measure m ON m.id = a.measure_id "
+     "JOIN agency g ON g.id = r.agency_id WHERE p.plan_id = :plan "
+     "ORDER BY r.level DESC, r.due_on, r.id LIMIT 50", {}),
+]
+LEAD_FLOOR = [
+    ("SELECT r.id, r.due_on, r.level, r.state, m.code, m.title, p.label, pl.title "
+     "FROM progress_request r JOIN reporting_period p ON p.id = r.period_id "
+     "JOIN plan pl ON pl.id = p.plan_id JOIN assignment a ON a.id = r.assignment_id "
+     "JOIN measure m ON m.id = a.measure_id WHERE r.agency_id = :agency "
+     "ORDER BY r.due_on, r.id", {}),
+]
+SCORE_FLOOR = [
+    ("SELECT r.agency_id, r.state, count(*) FROM progress_request r JOIN reporting_period p "
+     "ON p.id = r.period_id WHERE p.plan_id = :plan AND p.year = 2017 "
+     "GROUP BY r.agency_id, r.state", {}),
+    ("SELECT r.agency_id, e.level, count(*) FROM escalation e JOIN progress_request r "
+     "ON r.id = e.request_id JOIN reporting_period p ON p.id = r.period_id "
+     "WHERE p.plan_id = :plan AND p.year = 2017 GROUP BY r.agency_id, e.level", {}),
+]
+
+
+def read(engine: Engine, statements: list[tuple[str, dict[str, Any]]], **params: Any) -> int:
+    rows = 0
+    with engine.connect() as conn:
+        for sql, p in statements:
+            rows += len(conn.execute(text(sql), {**p, **params}).all())
+    return rows
+
+
+def median_seconds(fn: Any, rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+# --- one size on one database ----------------------------------------------------------------
+
+def measure(kind: str, assignments: int, plans: int, rounds: int, pg_admin: str) -> list[Row]:
+    from starlette.testclient import TestClient
+
+    from tests.web_helpers import Clock, make_settings, token_for
+    from tracker.directory.staff import create_user
+    from tracker.web.app import create_app
+
+    policy = Policy(Rules(), WorkCalendar(), ChannelKind.EMAIL)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-run-"))
+    rows: list[Row] = []
+
+    def row(name: str, seconds: float, peak: float, floor: float | None) -> None:
+        rows.append(Row(f"{name} ({kind})", assignments, plans, seconds, peak, floor))
+        print_table(rows[-1:], header=False)
+
+    try:
+        with databases(kind, pg_admin, tmp) as make:
+            url = make("run")
+            engine = make_engine(url)
+            migrate(engine)
+            factory = session_factory(engine)
+            spec = national(assignments) if plans == 1 else counties(plans, assignments // plans)
+            with transaction(factory) as s:
+                built = build(s, spec)
+                for plan_id in built.plan_ids:
+                    ensure_periods(s, s.get_one(Plan, plan_id), 2017, policy.rules, policy.calendar)
+            assert built.assignments == assignments, built
+            with engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+
+            floor, _, n = timed(lambda: open_floor(engine, built.plan_ids, policy))
+            assert n == 2 * assignments, n
+            seconds, peak, opened = timed(lambda: _commit(factory, lambda s: open_all(
+                s, built.plan_ids, OPEN_AT, policy)))
+            assert opened.requests_opened == assignments, opened
+            row("open", seconds, peak, floor)
+
+            with factory() as s:
+                office = s.scalar(select(Agency.id).where(Agency.government == spec.government,
+                                                          Agency.name == OFFICE))
+            floor, _, _ = timed(lambda: sweep_floor(engine, built.plan_ids, office))
+            seconds, peak, fired = timed(lambda: _commit(factory, lambda s: sum(
+                sum(sweep_overdue(s, s.get_one(Plan, p), SWEEP_AT, policy).fired.values())
+                for p in built.plan_ids)))
+            assert fired == 3 * assignments, fired
+            row("sweep (3 rungs)", seconds, peak, floor)
+
+            with factory() as s:
+                outbox = s.scalar(select(func.count()).select_from(OutboxMessage))
+                lead, _ = s.execute(select(ProgressRequest.agency_id, func.count())
+                                    .group_by(ProgressRequest.agency_id)
+                                    .order_by(func.count().desc(), ProgressRequest.agency_id)
+                                    .limit(1)).one()
+            floor_url = copy_database(engine, url, pg_admin)
+            engine = make_engine(url)
+            factory = session_factory(engine)
+            channel = NullChannel()
+            seconds, peak, result = timed(lambda: dispatch(
+                factory, {ChannelKind.EMAIL: channel}, now=SWEEP_AT,  # type: ignore[dict-item]
+                calendar=policy.calendar, window=ANY_TIME, run_timeout=36_000,
+                max_batches=1_000_000))
+            assert result.sent == outbox and not result.errors, result
+            floor_engine = make_engine(floor_url)
+            floor, _, sent = timed(lambda: dispatch_floor(floor_engine))
+            assert sent == outbox, (sent, outbox)
+            floor_engine.dispose()
+            row(f"dispatch ({outbox:,} messages)", seconds, peak, floor)
+
+            settings = make_settings(tmp, url)
+            with transaction(factory) as s:
+                create_user(s, username="bench", display_name="bench", role=StaffRole.OFFICE,
+                            password="benchmark-password", now=SWEEP_AT)
+                liaison = s.scalars(select(Contact).where(
+                    Contact.agency_id == lead, Contact.role == ContactRole.LIAISON.value)).one()
+            client = TestClient(create_app(factory, settings, Clock(SWEEP_AT)),
+                                follow_redirects=False)
+            page = client.get("/login").text
+            csrf = page.split('name="csrf" value="')[1].split('"')[0]
+            client.post("/login", data={"username": "bench", "password": "benchmark-password",
+                                        "csrf": csrf})
+            first = built.plan_ids[0]
+
+            def board() -> None:
+                r = client.get("/desk", params={"plan": first})
+                assert r.status_code == 200, r.status_code
+
+            board()
+            seconds = median_seconds(board, rounds)
+            _, peak, _ = timed(board)
+            floor = median_seconds(lambda: read(engine, BOARD_FLOOR, plan=first), rounds)
+            row("board (median)", seconds, peak, floor)
+
+            token = token_for(settings, liaison, SWEEP_AT)
+
+            def lead_page() -> None:
+                r = client.get(f"/l/{token}")
+                assert r.status_code == 200, r.status_code
+
+            lead_page()
+            seconds = median_seconds(lead_page, rounds)
+            _, peak, _ = timed(lead_page)
+            floor = median_seconds(lambda: read(engine, LEAD_FLOOR, agency=lead), rounds)
+            row("lead page (median)", seconds, peak, floor)
+
+            def figures() -> int:
+                with factory() as s:
+                    return sum(len(compute(s, s.get_one(Plan, p), 2017, policy.rules.scoring,
+                                           now=SCORE_AT).summary) for p in built.plan_ids)
+
+            seconds, peak, _ = timed(figures)
+            floor, _, _ = timed(lambda: sum(read(engine, SCORE_FLOOR, plan=p)
+                                            for p in built.plan_ids))
+            row("scorecard figures", seconds, peak, floor)
+            client.close()
+            engine.dispose()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def _commit(factory: Any, fn: Any) -> Any:
+    with transaction(factory) as s:
+        return fn(s)
+
+
+def print_table(rows: list[Row], header: bool = True) -> None:
+    if header:
+        print(f"| {'operation':40s} | {'assignments':>11s} | {'plans':>5s} | {'seconds':>8s} | "
+              f"{'peak MiB':>8s} | {'SQL floor s':>11s} | {'ratio':>6s} |")
+        print(f"|{'-' * 42}|{'-' * 12}:|{'-' * 6}:|{'-' * 9}:|{'-' * 9}:|{'-' * 12}:|{'-' * 7}:|")
+    for r in rows:
+        floor = f"{r.floor_seconds:11.4f}" if r.floor_seconds is not None else f"{'-':>11s}"
+        ratio = f"{r.ratio:5.2f}×" if r.ratio is not None else f"{'-':>6s}"
+        print(f"| {r.operation:40s} | {r.assignments:11,d} | {r.plans:5d} | {r.seconds:8.3f} | "
+              f"{r.peak_mib:8.0f} | {floor} | {ratio} |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--assignments", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--plans", type=int, default=1, help="> 1: county plans of N/P each")
+    parser.add_argument("--db", nargs="+", choices=["sqlite", "postgresql"],
+                        default=["sqlite", "postgresql"])
+    parser.add_argument("--rounds", type=int, default=5, help="requests per page (median)")
+    parser.add_argument("--pg-admin", default=PG_ADMIN,
+                        help="PostgreSQL URL allowed to create and drop databases")
+    args = parser.parse_args()
+    print(f"{platform.node()}: {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{dt.date.today().isoformat()}")
+    rows: list[Row] = []
+    for kind in args.db:
+        for n in args.assignments:
+            rows += measure(kind, n, args.plans, args.rounds, args.pg_admin)
+    print()
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
