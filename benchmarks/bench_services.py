@@ -45,7 +45,8 @@ def synthetic_catalog(assignments: int, per_measure: int = 50) -> Catalog:
                   lead=agencies[0].name, co=[a.name for a in agencies[1:per_measure]],
                   districts=False) for i in range(measures)]
     return Catalog(plan=PlanInfo(id="bench", title="基准", issuer="基准", issued=dt.date(2016, 12, 8),
-                                 period=(2016, 2020), government="基准市人民政府"),
+                                 period=(2016, 2020), government="基准市人民政府",
+                                 supervision_office="市政府督查室"),
                    agencies=agencies, measures=ms)
 
 
