@@ -66,8 +66,11 @@ class OutboxMessage(Base):
               sqlite_where=text(DUE_SQL), postgresql_where=text(DUE_SQL)),
         Index("ix_outbox_message_due_recipient", "channel", "address",
               sqlite_where=text(DUE_SQL), postgresql_where=text(DUE_SQL)),
-        # a claim's rows, and one recipient's among them (settle, renew, release)
-        Index("ix_outbox_message_claim", "claim_token", "channel", "address",
+        # a claim's rows, and one recipient's among them (settle, renew, release); with
+        # request and level, a digest's notice of one ladder rung is one seek (settle's
+        # rungs-notified UPDATE: without them each rung scanned the whole digest)
+        Index("ix_outbox_message_claim", "claim_token", "channel", "address", "request_id",
+              "level",
               sqlite_where=text("claim_token IS NOT NULL"),
               postgresql_where=text("claim_token IS NOT NULL")),
         Index("ix_outbox_message_request_id", "request_id"),  # an item's history

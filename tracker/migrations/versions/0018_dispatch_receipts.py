@@ -31,7 +31,7 @@ KINDS = ('progress_request', 'escalation', 'report_returned', 'extension_decided
 def upgrade() -> None:
     op.drop_index('ix_outbox_message_claim_token', table_name='outbox_message')
     op.create_index('ix_outbox_message_claim', 'outbox_message',
-                    ['claim_token', 'channel', 'address'],
+                    ['claim_token', 'channel', 'address', 'request_id', 'level'],
                     sqlite_where=sa.text('claim_token IS NOT NULL'),
                     postgresql_where=sa.text('claim_token IS NOT NULL'))
     op.create_index('ix_outbox_message_due_at', 'outbox_message', ['next_attempt_at', 'id'],
