@@ -158,3 +158,15 @@ def test_a_large_detail_streams_from_the_database(db, plan, policy, overdue, tmp
     assert large_csv.startswith("\ufeff报送期,编号,任务,责任单位,级别,截止日期,发出日期,报送日期\r\n"
                                 .encode())
     assert large_csv.count(b"\r\n") == 1 + n
+
+
+def test_a_streamed_sheet_reads_as_the_same_sheet_kept_in_memory(small_sheets, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    figures, _, streamed = small_sheets
+    kept = openpyxl.load_workbook(write_scorecard(figures, tmp_path / "kept.xlsx",
+                                                  rows_per_sheet=20, chart_bars=10))
+    for name in ("市级部门排名", "汇总（合并）", "任务进展", "扣分明细", "逾期督办（续1）"):
+        a, b = streamed[name], kept[name]
+        assert [[c.value for c in row] for row in a.iter_rows()] == \
+            [[c.value for c in row] for row in b.iter_rows()], name
+        heights = [a.row_dimensions[r].height for r in range(3, a.max_row + 1)]
+        assert heights == [b.row_dimensions[r].height for r in range(3, b.max_row + 1)], name

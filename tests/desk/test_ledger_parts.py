@@ -40,6 +40,7 @@ def test_a_ledger_longer_than_a_sheet_continues_on_headed_sheets(db, small, poli
         title = ledger_title(s, f, DAY)
         data = ledger_workbook(s, f, DAY, policy, title, rows_per_sheet=4,
                                constant_memory_rows=3)
+        plain = ledger_workbook(s, f, DAY, policy, title, rows_per_sheet=4)
     book = openpyxl.load_workbook(io.BytesIO(data))
     assert book.sheetnames == PRINT + DETAIL
     assert book.properties.creator == small.supervision_office == "市政府督查室"
@@ -60,6 +61,13 @@ def test_a_ledger_longer_than_a_sheet_continues_on_headed_sheets(db, small, poli
         assert ws.cell(2, 1).value == f"{title.subtitle}　　共 9 项，本表第 {span} 项"
         assert [ws.cell(3, c).value for c in range(1, 11)][:3] == ["编号", "任务或指标", "责任单位"]
         assert ws.print_title_rows == "$3:$3"
+    # constant-memory sheets keep each row's height (xlsxwriter forgets it once written)
+    kept = openpyxl.load_workbook(io.BytesIO(plain))
+    assert [[book[n].row_dimensions[r].height for r in range(1, book[n].max_row + 1)]
+            for n in PRINT] == [[kept[n].row_dimensions[r].height
+                                 for r in range(1, kept[n].max_row + 1)] for n in PRINT]
+    assert {book[n].row_dimensions[r].height for n in PRINT
+            for r in range(4, book[n].max_row + 1)} == {12.75, 25.5}  # 1 or 2 lines
     printed = sum((_values(book[n], 1, 4) for n in PRINT), [])
     assert printed == frame["编号"].tolist()
     assert book[PRINT[2]].cell(4, 3).value == frame["责任单位"].iat[8]

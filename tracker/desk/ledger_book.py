@@ -41,6 +41,7 @@ from tracker.annual.scorecard.book import (
     WRITER_OPTIONS,
     display_width,
     is_missing,
+    release_rows,
 )
 from tracker.dates.chinese import cn_period
 from tracker.desk.board import BoardFilter
@@ -302,6 +303,7 @@ class _PrintPages:
     def _start(self, part: int) -> None:
         ws = self.sheets[part]
         self.part, self.row, self.in_part = part, 3, 0
+        self.flushed: range = range(0)  # rows whose height xlsxwriter no longer needs
         ws.hide_gridlines(2)
         ws.set_row(0, 22)
         ws.merge_range(0, 0, 0, self.last, self.title.title, self.fmt(
@@ -329,6 +331,7 @@ class _PrintPages:
             self._close()
             self._start(self.part + 1)
         ws = self.sheets[self.part]
+        start = self.row
         plan = record["规划"]
         if self.multi and (plan != self.plan or self.in_part == 0):
             # several plans: each plan's rows under its own heading row, repeated atop a
@@ -348,6 +351,8 @@ class _PrintPages:
             if wrap:
                 lines = max(lines, wrapped_lines(_shown(value), width))
         ws.set_row(self.row, min(LINE_PT * lines + ROW_PAD_PT, MAX_ROW_PT))
+        release_rows(ws, self.flushed)
+        self.flushed = range(start, self.row + 1)
         self.row += 1
         self.in_part += 1
 

@@ -15,7 +15,7 @@ import datetime as dt
 import math
 import os
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,6 +48,18 @@ SHEET_ROWS = 1_000_000
 # a sheet with more table rows than this is written in xlsxwriter's constant-memory mode
 # (one row held at a time, so every cell is written in row order)
 CONSTANT_MEMORY_ROWS = 20_000
+
+
+def release_rows(ws: Worksheet, rows: Iterable[int]) -> None:
+    """On a constant-memory sheet, forget the heights of `rows`, already written out:
+    xlsxwriter keeps every row's `set_row` entry to the end (≈ 200 bytes a row, 200 MB
+    at a million rows) though it reads each only when the row is flushed. Call it with
+    rows before the one being written; elsewhere it does nothing."""
+    if ws.constant_memory:
+        info = ws.row_info
+        for row in rows:
+            if row < ws.previous_row:
+                info.pop(row, None)
 
 
 def continuation_name(name: str, part: int) -> str:
@@ -318,7 +330,10 @@ class Book:
         na_fmt = self.fmt(font_color="#808080", align="center")
         r = row
         text_cols = [i for i, k in enumerate(kinds) if k == "text"]
+        streamed = self.streamed(ws)
         for r, record in enumerate(df.itertuples(index=False, name=None), start=row + 1):
+            if streamed:
+                release_rows(ws, (r - 2,))  # flushed when row r - 1 began
             if text_cols:
                 ws.set_row(r, _height([display_width(record[i]) for i in text_cols],
                                       [col_widths[i] for i in text_cols]))
