@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -96,32 +96,18 @@ _ID_SET = Table("tmp_id_set", MetaData(), Column("set_key", Integer, primary_key
 _set_keys = itertools.count(1)
 
 
-@contextmanager
-def id_set(session: Session, ids: Iterable[int]) -> Iterator[Select[int]]:
+def id_set(session: Session, ids: Iterable[int]) -> AbstractContextManager[Select[int]]:
     """The ids given, held in a temporary table for the length of the block: yields a
     SELECT of them to use as `column.in_(…)` or in a join, so no statement binds one
     parameter per id (SQLite's limit of variables, PostgreSQL's 65,535, expression depth).
 
-    The rows go in by executemany in chunks of 1,000 (each statement the same size) and
+    The rows go in by `fill_rows` (COPY on PostgreSQL, equal-size statements elsewhere) and
     are deleted when the block ends; a transaction rolled back takes them with it. The
     table is created on first use on each connection (CREATE TEMPORARY TABLE IF NOT
     EXISTS: private to the connection, never written to the database file or catalog
     of other sessions). Duplicates are kept once. Use inside the session's transaction.
     """
-    conn = session.connection()
-    _ID_SET.create(conn, checkfirst=True)
-    key = next(_set_keys)
-    unique = sorted({int(i) for i in ids})
-    for start in range(0, len(unique), 1000):
-        conn.execute(_ID_SET.insert(), [{"set_key": key, "id": i}
-                                        for i in unique[start:start + 1000]])
-    ok = False
-    try:
-        yield select(_ID_SET.c.id).where(_ID_SET.c.set_key == key)
-        ok = True
-    finally:
-        if ok:
-            conn.execute(_ID_SET.delete().where(_ID_SET.c.set_key == key))
+    return _held(session, _ID_SET, {int(i) for i in ids})
 
 
 # Names that come from Python (a catalog's agencies), held like `id_set`'s ids.
@@ -132,23 +118,31 @@ _NAME_SET = Table("tmp_name_set", MetaData(),
 SMALL_SET = 16  # below this many values a bound IN list stays as small as a temp table's
 
 
-@contextmanager
-def name_set(session: Session, names: Iterable[str]) -> Iterator[Select[str]]:
+def name_set(session: Session, names: Iterable[str]) -> AbstractContextManager[Select[str]]:
     """The names given, held in a temporary table for the length of the block: yields a
     SELECT of them to use as `column.in_(…)` or in a join (see `id_set`: one statement of
     constant size, however many names). Duplicates are kept once. Use inside the
     session's transaction."""
+    return _held(session, _NAME_SET, set(names))
+
+
+@contextmanager
+def _held(session: Session, table: Table, values: set[Any]) -> Iterator[Select[Any]]:
+    """`values` in temporary `table` (columns set_key, value) under a fresh key for the
+    length of the block (`fill_rows`: constant-size statements); yields a SELECT of them.
+    The rows are deleted when the block ends; a rollback takes them with it."""
     conn = session.connection()
-    _NAME_SET.create(conn, checkfirst=True)
+    table.create(conn, checkfirst=True)
     key = next(_set_keys)
-    fill_rows(session, _NAME_SET, ((key, n) for n in sorted(set(names))))
+    fill_rows(session, table, ((key, v) for v in sorted(values)))
+    value = table.columns[1]
     ok = False
     try:
-        yield select(_NAME_SET.c.name).where(_NAME_SET.c.set_key == key)
+        yield select(value).where(table.c.set_key == key)
         ok = True
     finally:
         if ok:
-            conn.execute(_NAME_SET.delete().where(_NAME_SET.c.set_key == key))
+            conn.execute(table.delete().where(table.c.set_key == key))
 
 
 def fill_rows(session: Session, table: Table, rows: Iterable[Sequence[Any]],

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -117,7 +117,12 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 def get_session(request: Request, context: Context) -> Iterator[Session]:
     """One Session for the request; the handler commits, an error rolls back. A GET or
     HEAD reads only (`WebContext.read_factory`): it never takes SQLite's write lock."""
-    session = (context.read_factory if request.method in READ_METHODS else context.factory)()
+    yield from _session(context.read_factory if request.method in READ_METHODS
+                        else context.factory)
+
+
+def _session(factory: Any) -> Iterator[Session]:
+    session = factory()
     try:
         yield session
     except BaseException:
@@ -133,14 +138,7 @@ DbSession = Annotated[Session, Depends(get_session)]
 def get_write_session(context: Context) -> Iterator[Session]:
     """A writing Session whatever the method: for the few GET pages that preview an action
     by running it in a SAVEPOINT rolled back (`tracker.desk.confirm.preview`)."""
-    session = context.factory()
-    try:
-        yield session
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    yield from _session(context.factory)
 
 
 PreviewSession = Annotated[Session, Depends(get_write_session)]
