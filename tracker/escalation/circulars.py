@@ -79,7 +79,8 @@ def add_to_draft(session: Session, *, plan_id: int, request_ids: list[int] | Sel
         with_subject(select(ProgressRequest.id, ReportingPeriod.label, Agency.id, Agency.name,
                             Measure.code, Measure.title, Assignment.role, Indicator.code,
                             Indicator.name, ProgressRequest.due_on))
-        .where(ProgressRequest.id.in_(request_ids))
+        .where(ProgressRequest.id.in_(request_ids),
+               ReportingPeriod.plan_id == plan_id)  # read from the plan's own requests
     ).all()
     known = {i["request_id"] for i in circular.items}
     added = [

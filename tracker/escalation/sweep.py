@@ -32,7 +32,7 @@ from tracker.outbox import enqueue_for_requests
 from tracker.policy import Policy
 from tracker.requests.extensions import ladder_live
 from tracker.requests.rules import ladder_dates, next_action_day
-from tracker.sql import insert_ignore_from_select
+from tracker.sql import insert_ignore_from_select, refresh_statistics
 
 
 @dataclass
@@ -64,6 +64,9 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
                 break
             fired = _fire(session, plan, due_on, level, fires_on, now, policy)
             result.fired[level.value] += fired
+            # the rungs just written are read back below by (request, round, level): the
+            # planner must know they are there (else it scans every plan's rungs)
+            refresh_statistics(session, Escalation.__table__, fired)  # type: ignore[arg-type]
             if level in (Level.SUPERVISION_NOTICE, Level.CIRCULAR) and fired:
                 # this plan's open requests of this due day that reached the rung on its
                 # day: read from the plan's requests (its index), each joined to its rung
