@@ -9,8 +9,9 @@ the same work: the counties' ratio to the national plan is the figure.
 
     benchmarks/bench_plans.py [--assignments 1000000] [--plans 1000] [--db postgresql]
 
-Prints one table: operation, shape, assignments, plans, seconds, peak MiB, and the ratio
-of the counties' seconds to the national plan's.
+Prints one table: operation, shape, assignments, plans, seconds, peak MiB, the ratio of the
+counties' seconds to the national plan's, and the load average of the five minutes before
+each step ended (the machine is shared: a ratio means little under a changing load).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import platform
 import shutil
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +60,11 @@ def one_shape(make: Any, name: str, spec: Any, policy: Policy) -> dict[str, Any]
         conn.commit()
     out: dict[str, Any] = {"plans": len(built.plan_ids), "assignments": built.assignments}
     for step, at in (("open", OPEN_AT), ("ladder", SWEEP_AT)):
-        seconds, peak, runs = timed(lambda: run_plans((step,), built.plan_ids, at, factory,  # noqa: B023
-                                                      policy, job=f"bench-{step}"))
+        seconds, peak, runs = timed(partial(run_plans, (step,), built.plan_ids, at, factory,
+                                            policy, job=f"bench-{step}"))
         assert not runs.failed, runs.failed
         out[step] = (seconds, peak, runs.steps[step])
+        out[step + " load"] = os.getloadavg()[1]  # the last five minutes'
     engine.dispose()
     return out
 
@@ -94,11 +97,13 @@ def main() -> None:
                 seconds, peak, _ = r[step]
                 ratio = seconds / one[step][0]
                 lines.append(f"| {label} ({kind}) | {shape} | {r['assignments']:,} | "
-                             f"{r['plans']:,} | {seconds:.1f} | {peak:.0f} | {ratio:.2f}× |")
+                             f"{r['plans']:,} | {seconds:.1f} | {peak:.0f} | {ratio:.2f}× | "
+                             f"{r[step + ' load']:.1f} |")
                 print(lines[-1], flush=True)
     print()
-    print("| operation | shape | assignments | plans | seconds | peak MiB | ratio to one plan |")
-    print("|---|---|--:|--:|--:|--:|--:|")
+    print("| operation | shape | assignments | plans | seconds | peak MiB | ratio to one plan "
+          "| load (5 min) |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|")
     print("\n".join(lines))
 
 

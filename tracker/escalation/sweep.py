@@ -70,14 +70,18 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
             if level in (Level.SUPERVISION_NOTICE, Level.CIRCULAR) and fired:
                 # this plan's open requests of this due day that reached the rung on its
                 # day: read from the plan's requests (its index), each joined to its rung
-                # by the (request, round, level) key, never from every plan's rungs
-                ids = select(ProgressRequest.id).join(Escalation, and_(
-                    Escalation.request_id == ProgressRequest.id,
-                    Escalation.round == ProgressRequest.ladder_round,
-                    Escalation.level == level.value)).where(
+                # by the (request, round, level) key, never from every plan's rungs. The
+                # plan's requests are materialised first: joined directly, PostgreSQL may
+                # merge the whole request table in key order with the day's rungs of
+                # every plan swept before (measured: 0.14-0.9 s a county plan at 1M)
+                mine = select(ProgressRequest.id, ProgressRequest.ladder_round).where(
                     ProgressRequest.period_id.in_(_plan_periods(plan)),
                     ProgressRequest.state == RequestState.OPEN.value,
-                    ProgressRequest.due_on == due_on,
+                    ProgressRequest.due_on == due_on).cte("mine").prefix_with("MATERIALIZED")
+                ids = select(mine.c.id).join(Escalation, and_(
+                    Escalation.request_id == mine.c.id,
+                    Escalation.round == mine.c.ladder_round,
+                    Escalation.level == level.value)).where(
                     Escalation.effective_on == fires_on)
                 if level == Level.CIRCULAR:
                     add_to_draft(session, plan_id=plan.id, request_ids=ids,
