@@ -19,6 +19,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    text,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -225,3 +226,33 @@ def insert_ignore_rows(session: Session, table: Table, rows: Iterable[dict[str, 
     it = iter(rows)
     while part := list(itertools.islice(it, chunk)):
         conn.execute(stmt, part)
+
+
+# a bulk write refreshes its table's planner statistics by PostgreSQL's own autovacuum rule
+# (autovacuum_analyze_threshold 50 + autovacuum_analyze_scale_factor 0.1 of the rows last
+# counted), at once rather than whenever autovacuum comes round
+STATISTICS_MIN_ROWS = 50
+STATISTICS_SHARE = 0.1
+
+
+def refresh_statistics(session: Session, table: Table, added: int) -> bool:
+    """Refresh the planner's statistics of `table` after a bulk write that added `added`
+    rows, when those and the changes not yet counted (`n_mod_since_analyze`) reach
+    STATISTICS_MIN_ROWS + STATISTICS_SHARE × the rows last counted (`pg_class.reltuples`):
+    autovacuum's rule, applied in the writer's transaction (its own new rows included), so
+    that the next job does not plan on a table the planner still believes empty and pick
+    an index that reads every plan's rows instead of the plan's own (issue 14: many plans).
+    `ANALYZE (SKIP_LOCKED)`: skipped when another transaction is analysing the table, so
+    plans opened side by side never wait on each other. PostgreSQL only (SQLite keeps no
+    statistics unless ANALYZE is run by hand); returns whether it ran."""
+    if added <= 0 or session.get_bind().dialect.name != "postgresql":
+        return False
+    row = session.execute(text(
+        "SELECT c.reltuples, coalesce(s.n_mod_since_analyze, 0) FROM pg_class c "
+        "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
+        "WHERE c.oid = CAST(:t AS regclass)"), {"t": table.name}).one()
+    counted, changed = max(float(row[0]), 0.0), int(row[1])
+    if added + changed < STATISTICS_MIN_ROWS + STATISTICS_SHARE * counted:
+        return False
+    session.execute(text(f'ANALYZE (SKIP_LOCKED) "{table.name}"'))
+    return True

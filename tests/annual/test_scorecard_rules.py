@@ -128,6 +128,64 @@ def test_an_issued_scorecard_stands_until_regenerated_on_purpose(db, plan, polic
         assert run.written_at.date() == dt.date(2018, 2, 13)
 
 
+def test_the_escalation_detail_is_stored_packed_and_streamed_never_whole(
+        db, plan, policy, overdue, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """Issue 14, item 3: the detail CSV of an issued card is stored gzip-packed and served
+    in chunks; a damaged or lost file is restored from the database byte for byte; a card
+    stored before packing (plain CSV) still serves and restores; a trial's CSV goes
+    through a temporary file that is removed once read; nothing temporary stays."""
+    import gzip
+
+    from sqlalchemy import update
+
+    from tracker.annual import checkpoint
+    from tracker.annual.scorecard import escalation_detail_csv
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    monkeypatch.setattr(checkpoint, "CHUNK", 64)  # many chunks even for a small year
+    _sweep_through(db, plan, policy, dt.date(2017, 4, 13), dt.date(2017, 4, 20))
+    with db() as s:
+        trial = list(escalation_detail_csv(s, s.get_one(Plan, plan.id), 2017,
+                                           rules=policy.rules, now=at("2017-05-10")))
+    assert len(trial) > 1 and b"".join(trial).startswith("\ufeff".encode())
+    assert list(scratch.iterdir()) == []  # the trial's file is gone once read
+    out = tmp_path / "cards"
+    with transaction(db) as s:
+        first = run_checkpoint(s, s.get_one(Plan, plan.id), 2017, at("2018-02-13"), policy, out)
+    assert first.detail_path is not None
+    written = first.detail_path.read_bytes()
+    assert written.startswith("\ufeff".encode()) and written.count(b"\r\n") > 1
+    with db() as s:
+        stored = s.scalars(select(ScorecardRun.detail_csv)).one()
+        assert stored[:2] == b"\x1f\x8b" and gzip.decompress(stored) == written
+        served = list(escalation_detail_csv(s, s.get_one(Plan, plan.id), 2017,
+                                            rules=policy.rules, now=at("2018-03-01")))
+    assert len(served) > 1 and b"".join(served) == written
+    first.detail_path.write_bytes(written[:-10] + b"0000000000")  # damaged: restored
+    with transaction(db) as s:
+        assert not run_checkpoint(s, s.get_one(Plan, plan.id), 2017, at("2018-02-14"), policy,
+                                  out).written
+    assert first.detail_path.read_bytes() == written
+    first.detail_path.unlink()  # lost: restored
+    with transaction(db) as s:
+        run_checkpoint(s, s.get_one(Plan, plan.id), 2017, at("2018-02-15"), policy, out)
+    assert first.detail_path.read_bytes() == written
+    plain = written
+    with transaction(db) as s:  # a card issued before packing kept the plain CSV
+        s.execute(update(ScorecardRun).values(detail_csv=plain))
+    first.detail_path.unlink()
+    with transaction(db) as s:
+        run_checkpoint(s, s.get_one(Plan, plan.id), 2017, at("2018-02-16"), policy, out)
+        assert b"".join(escalation_detail_csv(s, s.get_one(Plan, plan.id), 2017,
+                                              rules=policy.rules, now=at("2018-03-01"))) == plain
+    assert first.detail_path.read_bytes() == plain
+    left = sorted(p.name for p in out.iterdir())
+    assert not [n for n in left if n.startswith(".")], left  # no temporary file or folder
+    assert list(scratch.iterdir()) == []
+
+
 def test_no_card_is_issued_before_its_checkpoint_day(db, plan, policy, overdue, tmp_path):
     """The 2017 card is issued on the 30th working day of 2018 (11 February 2018, a
     make-up working Sunday), not earlier: before, the year is not over and its findings not

@@ -4,7 +4,8 @@ office (绩效办).
 It runs for year Y on or after the `checkpoint_working_day`-th working day of Y+1 (default
 30th), once the fourth quarter's ladder and the January indicator deadline have passed.
 The first run issues the scorecard: the workbook and the detail CSV are written beside
-each other and stored in the database with a copy of the scoring rules they used. Later
+each other and stored in the database (the CSV gzip-packed) with a copy of the scoring
+rules they used. Later
 runs change nothing, even when the data or the rules changed since: an issued scorecard is
 replaced only by a deliberate regeneration (`regenerate=True`), which says so in the card
 and in the audit log (issue 11, items 1 and 5).
@@ -13,10 +14,13 @@ and in the audit log (issue 11, items 1 and 5).
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import io
 import os
+import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,19 +92,70 @@ def figures_hash(figures: Figures) -> str:
     return h.hexdigest()
 
 
-def render_files(figures: Figures) -> tuple[bytes, bytes]:
-    """The workbook and the detail CSV of `figures`, as bytes."""
-    with tempfile.TemporaryDirectory() as folder:
-        book = write_scorecard(figures, Path(folder) / "card.xlsx")
-        csv = write_escalation_detail(figures, Path(folder) / "detail.csv")
-        return book.read_bytes(), csv.read_bytes()
+def render_files(figures: Figures, folder: Path) -> tuple[Path, Path]:
+    """Write the workbook and the detail CSV of `figures` into `folder` (`card.xlsx`,
+    `detail.csv`) and return their paths. The CSV is written row by row from
+    `figures.detail_records` (streamed from the database for a large year), so neither
+    file is ever held whole in memory here."""
+    return (write_scorecard(figures, folder / "card.xlsx"),
+            write_escalation_detail(figures, folder / "detail.csv"))
 
 
-def _put(path: Path, data: bytes) -> None:
+GZIP_MAGIC = b"\x1f\x8b"  # a stored detail CSV that starts so is gzip; plain ones start with a BOM
+CHUNK = 1 << 16  # bytes per chunk when a stored CSV is streamed
+
+
+def pack_csv(path: Path) -> bytes:
+    """The detail CSV at `path`, gzip-compressed for `ScorecardRun.detail_csv` (read in
+    chunks; `mtime=0`, so the same file always packs to the same bytes). A year's detail
+    of a million escalations is about a tenth of its size packed."""
+    out = io.BytesIO()
+    with path.open("rb") as src, gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as packed:
+        shutil.copyfileobj(src, packed, CHUNK)
+    return out.getvalue()
+
+
+def csv_chunks(stored: bytes | None) -> Iterator[bytes]:
+    """The detail CSV as stored in `ScorecardRun.detail_csv`, unpacked, in chunks of at most
+    `CHUNK` bytes: gzip (`pack_csv`) or, for a card issued before packing, the plain file.
+    Nothing for None (a card issued before the detail was stored)."""
+    if not stored:
+        return
+    if stored[:2] == GZIP_MAGIC:
+        with gzip.GzipFile(fileobj=io.BytesIO(stored), mode="rb") as packed:
+            while chunk := packed.read(CHUNK):
+                yield chunk
+        return
+    for start in range(0, len(stored), CHUNK):
+        yield stored[start:start + CHUNK]
+
+
+def _put(path: Path, chunks: Iterable[bytes]) -> None:
+    """Write `chunks` to `path` atomically (a temporary file beside it, then os.replace)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _same(path: Path, chunks: Iterable[bytes]) -> bool:
+    """Whether the file at `path` exists and holds exactly `chunks` (compared by sha256,
+    both sides read in chunks)."""
+    if not path.is_file():
+        return False
+    want, have = hashlib.sha256(), hashlib.sha256()
+    for chunk in chunks:
+        want.update(chunk)
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            have.update(chunk)
+    return want.digest() == have.digest()
 
 
 def issued_run(session: Session, plan_id: int, year: int) -> ScorecardRun | None:
@@ -146,9 +201,11 @@ def run_checkpoint(session: Session, plan: Plan, year: int, now: dt.datetime, po
     record_findings(session, plan, year, now)
     path, csv_path = scorecard_path(out_dir, plan, year), detail_path(out_dir, plan, year)
     if previous is not None and previous.workbook is not None and not regenerate:
-        for target, data in ((path, previous.workbook), (csv_path, previous.detail_csv)):
-            if data is not None and (not target.exists() or target.read_bytes() != data):
-                _put(target, data)
+        if not _same(path, [previous.workbook]):
+            _put(path, [previous.workbook])
+        stored = previous.detail_csv
+        if stored is not None and not _same(csv_path, csv_chunks(stored)):
+            _put(csv_path, csv_chunks(stored))
         return CheckpointResult(year, path, False, None, csv_path)
     if stored_rules and previous is not None and previous.rules:
         scoring = ScoringRules.model_validate(previous.rules)
@@ -161,23 +218,29 @@ def run_checkpoint(session: Session, plan: Plan, year: int, now: dt.datetime, po
                         f"首次印发于{cn_date(local_date(previous.written_at))}；上一版生成于"
                         f"{cn_date(local_date(before))}，所用规则版本 "
                         f"{previous.rules_version or '未记录'}")
-    book, csv = render_files(figures)
-    digest = figures_hash(figures)
-    values = dict(path=str(path), figures_hash=digest, rules_version=scoring.version,
-                  rules=scoring.model_dump(), workbook=book, detail_csv=csv,
-                  data_as_of=figures.data_as_of, tables=issued_tables(figures))
-    if previous is None:
-        inserted = insert_ignore_values(session, ScorecardRun.__table__, [dict(  # type: ignore[arg-type]
-            plan_id=plan.id, year=year, written_at=now, **values)])
-        if not inserted:  # another run issued it at the same moment: theirs stands
-            return CheckpointResult(year, path, False, None, csv_path)
-    else:
-        extra = dict(regenerated_at=now, regenerated_by=actor) if previous.workbook else \
-            dict(written_at=now)
-        session.execute(update(ScorecardRun).where(ScorecardRun.id == previous.id)
-                        .values(**values, **extra))
-    _put(path, book)
-    _put(csv_path, csv)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # the files are written in a folder beside their final place, moved there only once the
+    # card is stored; an interrupted run leaves nothing half-written under the final names
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".checkpoint-") as folder:
+        book_file, csv_file = render_files(figures, Path(folder))
+        book = book_file.read_bytes()
+        digest = figures_hash(figures)
+        values = dict(path=str(path), figures_hash=digest, rules_version=scoring.version,
+                      rules=scoring.model_dump(), workbook=book, detail_csv=pack_csv(csv_file),
+                      data_as_of=figures.data_as_of, tables=issued_tables(figures))
+        if previous is None:
+            inserted = insert_ignore_values(session, ScorecardRun.__table__, [dict(  # type: ignore[arg-type]
+                plan_id=plan.id, year=year, written_at=now, **values)])
+            if not inserted:  # another run issued it at the same moment: theirs stands
+                return CheckpointResult(year, path, False, None, csv_path)
+        else:
+            extra = dict(regenerated_at=now, regenerated_by=actor) if previous.workbook else \
+                dict(written_at=now)
+            session.execute(update(ScorecardRun).where(ScorecardRun.id == previous.id)
+                            .values(**values, **extra))
+        del values, book
+        os.replace(book_file, path)
+        os.replace(csv_file, csv_path)
     result = CheckpointResult(year, path, True, figures, csv_path)
     if soffice:
         try:

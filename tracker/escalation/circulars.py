@@ -51,7 +51,7 @@ from tracker.models import (
 )
 from tracker.outbox import enqueue_to_agencies
 from tracker.policy import Policy
-from tracker.requests.subjects import with_subject
+from tracker.requests.subjects import among, with_subject
 from tracker.sql import insert_ignore_values, json_list_ids
 
 
@@ -63,8 +63,8 @@ def add_to_draft(session: Session, *, plan_id: int, request_ids: list[int] | Sel
                  effective_on: dt.date, now: dt.datetime) -> Circular:
     """Add requests to the day's draft circular (created if missing). Does not commit.
 
-    `request_ids` is a list of ids or a SELECT of them (the sweep passes a query, so a
-    national batch never binds one parameter per id).
+    `request_ids` is a list of ids or a SELECT of distinct ids (the sweep passes a query,
+    so a national batch never binds one parameter per id; `requests.subjects.among`).
     """
     key = f"{plan_id}:{effective_on.isoformat()}"
     day = cn_date(effective_on)
@@ -75,11 +75,11 @@ def add_to_draft(session: Session, *, plan_id: int, request_ids: list[int] | Sel
     circular = session.scalars(select(Circular).where(Circular.key == key)).one()
     if circular.state != CircularState.DRAFT:
         return circular  # signed already; later items go to a new day's draft
-    rows = session.execute(
+    rows = session.execute(among(
         with_subject(select(ProgressRequest.id, ReportingPeriod.label, Agency.id, Agency.name,
                             Measure.code, Measure.title, Assignment.role, Indicator.code,
-                            Indicator.name, ProgressRequest.due_on))
-        .where(ProgressRequest.id.in_(request_ids))
+                            Indicator.name, ProgressRequest.due_on)),
+        request_ids).where(ReportingPeriod.plan_id == plan_id)  # the plan's own requests
     ).all()
     known = {i["request_id"] for i in circular.items}
     added = [

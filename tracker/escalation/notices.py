@@ -47,7 +47,7 @@ from tracker.models import (
 )
 from tracker.policy import Policy
 from tracker.requests.rules import ladder_dates
-from tracker.requests.subjects import with_subject
+from tracker.requests.subjects import among, with_subject
 from tracker.sql import insert_ignore_from_select
 
 KIND = "supervision_notice"
@@ -59,11 +59,11 @@ class NoticeError(DomainError):
 
 def draft_notices(session: Session, *, plan_id: int, effective_on: dt.date,
                   requests: Any, now: dt.datetime) -> int:
-    """Draft the day's 督办通知单: one per agency among `requests` (a SELECT of request ids
-    whose 督办 rung fired on `effective_on`). One INSERT … SELECT; idempotent (the key
+    """Draft the day's 督办通知单: one per agency among `requests` (a SELECT of distinct
+    request ids whose 督办 rung fired on `effective_on`, or a few ids). One INSERT … SELECT; idempotent (the key
     plan:agency:day is unique). Returns notices drafted. Does not commit."""
-    agencies = (select(ProgressRequest.agency_id.label("agency_id"))
-                .where(ProgressRequest.id.in_(requests)).distinct().subquery())
+    agencies = (among(select(ProgressRequest.agency_id.label("agency_id")), requests)
+                .distinct().subquery())
     key = (literal(f"{plan_id}:") + cast(agencies.c.agency_id, String)
            + literal(f":{effective_on.isoformat()}"))
     return insert_ignore_from_select(

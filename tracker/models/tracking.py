@@ -228,7 +228,9 @@ class ScorecardRun(Base):
     rules_version: Mapped[str] = mapped_column(String(40), default="")
     rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # ScoringRules.model_dump()
     workbook: Mapped[bytes | None] = mapped_column(LargeBinary)
-    detail_csv: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # the escalation detail CSV, gzip-packed (annual.checkpoint.pack_csv; plain before 2026-12);
+    # deferred: loaded only when the detail is asked for
+    detail_csv: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     data_as_of: Mapped[dt.date | None]
     # the issued card's own tables (summary, indicators), as pandas "split" JSON: the
     # plan's multi-year summary reprints them as issued, never recomputed from later data

@@ -19,7 +19,7 @@ from tracker.outbox import enqueue_for_requests
 from tracker.policy import Policy
 from tracker.requests.milestones import ensure_milestones, milestone_assignments
 from tracker.requests.rules import next_action_day
-from tracker.sql import insert_ignore_from_select
+from tracker.sql import insert_ignore_from_select, refresh_statistics
 
 REQUEST_COLUMNS = [
     "period_id", "agency_id", "assignment_id", "indicator_id", "issued_on", "original_due_on",
@@ -97,6 +97,7 @@ def open_due_requests(session: Session, plan: Plan, now: dt.datetime, policy: Po
             session.execute(update(ReportingPeriod).where(
                 ReportingPeriod.id == period.id, ReportingPeriod.opened_at.is_(None)
             ).values(opened_at=now))
+    refresh_statistics(session, ProgressRequest.__table__, result.requests_opened)  # type: ignore[arg-type]
     return result
 
 

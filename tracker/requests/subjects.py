@@ -6,7 +6,8 @@ assignment) or an indicator; the last three joins are outer joins for that reaso
 
 from __future__ import annotations
 
-from typing import TypeVarTuple
+from collections.abc import Collection
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -25,6 +26,19 @@ def with_subject(query: Select[*Ts]) -> Select[*Ts]:
         .outerjoin(Measure, Measure.id == Assignment.measure_id)
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
     )
+
+
+def among(query: Select[*Ts], request_ids: Collection[int] | Select[Any]) -> Select[*Ts]:
+    """`query` (over progress_request) kept to the requests `request_ids`: a few ids (an
+    office action's one request) are bound; a SELECT of distinct request ids (the sweep's
+    rung, any size) is joined as a derived table, so the database reads the chosen requests
+    first and looks up the rest by key. As `id IN (SELECT … FROM progress_request …)` the
+    planner may walk the whole table by its key instead (issue 14: 0.9 s per county plan of
+    1,000 in a deployment of 1M requests)."""
+    if isinstance(request_ids, Select):
+        chosen = request_ids.subquery()
+        return query.join(chosen, list(chosen.c)[0] == ProgressRequest.id)
+    return query.where(ProgressRequest.id.in_(list(request_ids)))
 
 
 def plan_of_request(session: Session, request_id: int) -> int:

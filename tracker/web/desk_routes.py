@@ -14,7 +14,7 @@ from typing import Annotated
 from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -99,8 +99,11 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def _attachment(data: bytes, media_type: str, filename: str) -> Response:
-    return Response(data, media_type=media_type, headers={
-        "Content-Disposition": "attachment; filename*=UTF-8''" + quote(filename)})
+    return Response(data, media_type=media_type, headers=_disposition(filename))
+
+
+def _disposition(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": "attachment; filename*=UTF-8''" + quote(filename)}
 
 
 def _safe_next(value: str) -> str:
@@ -221,10 +224,11 @@ def scorecard_detail(year: Annotated[int, Path(ge=2000, le=2100)], _desk: StaffV
                      session: DbSession, context: Context, now: Now,
                      plan: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> Response:
     """The per-escalation detail (CSV, UTF-8 with BOM) beside the year's scorecard."""
-    data = escalation_detail_csv(session, chosen_plan(session, plan), year,
-                                 rules=context.policy.rules, now=now)
+    chunks = escalation_detail_csv(session, chosen_plan(session, plan), year,
+                                   rules=context.policy.rules, now=now)
     session.commit()
-    return _attachment(data, "text/csv; charset=utf-8", f"考核记分卡-{year}-逾期督办明细.csv")
+    return StreamingResponse(chunks, media_type="text/csv; charset=utf-8",
+                             headers=_disposition(f"考核记分卡-{year}-逾期督办明细.csv"))
 
 
 @router.get("/desk/requests/{request_id}", response_class=HTMLResponse)
