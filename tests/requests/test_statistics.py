@@ -14,7 +14,7 @@ from tracker.catalog.schema import Catalog
 from tracker.db import make_engine, migrate, session_factory, transaction
 from tracker.directory.contacts import ensure_demo_contacts
 from tracker.escalation.sweep import sweep_overdue
-from tracker.models import Escalation, Plan, ProgressRequest
+from tracker.models import Plan, ProgressRequest
 from tracker.policy import Policy
 from tracker.requests.opening import open_due_requests
 from tracker.sql import refresh_statistics

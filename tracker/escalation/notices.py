@@ -60,8 +60,8 @@ class NoticeError(DomainError):
 def draft_notices(session: Session, *, plan_id: int, effective_on: dt.date,
                   requests: Any, now: dt.datetime) -> int:
     """Draft the day's 督办通知单: one per agency among `requests` (a SELECT of distinct
-    request ids whose 督办 rung fired on `effective_on`, or a few ids). One INSERT … SELECT; idempotent (the key
-    plan:agency:day is unique). Returns notices drafted. Does not commit."""
+    request ids whose 督办 rung fired on `effective_on`, or a few ids). One INSERT … SELECT;
+    idempotent (the key plan:agency:day is unique). Returns notices drafted. Does not commit."""
     agencies = (among(select(ProgressRequest.agency_id.label("agency_id")), requests)
                 .distinct().subquery())
     key = (literal(f"{plan_id}:") + cast(agencies.c.agency_id, String)
