@@ -1,7 +1,7 @@
 """One benchmark table over a synthetic deployment (issue 14, item 5; run on demand, not in CI).
 
     .venv/bin/python benchmarks/run.py [--assignments 10000 100000] [--plans 1]
-        [--db sqlite postgresql] [--rounds 5] [--pg-admin URL]
+        [--db sqlite postgresql] [--rounds 5] [--pg-admin URL] [--skip dispatch pages ...]
 
 For each database and size: a fresh database (a temporary SQLite file, or a PostgreSQL
 database made through --pg-admin and dropped after) gets `tracker.ops.synth` (national:
@@ -26,6 +26,10 @@ SQL floor of the same result in the same run:
   of --rounds. Floor: that agency's requests with their task and period, joined.
 - scorecard figures (2017, as of 13 February 2018): `annual.scorecard.figures.compute`
   per plan. Floor: per agency, requests by state and rungs by level (two GROUP BYs).
+
+`--skip NAME ...` leaves rows out (names: open, sweep, dispatch, board, lead, pages = board and
+lead, scorecard). A skipped open or sweep still runs the product's step, untimed and without its
+floor, since the later rows read its state.
 
 The floors of open and sweep run first on the same state, in a transaction rolled back
 (their work done, not kept); the product's run is committed. Peak MiB: the process's peak
@@ -227,7 +231,11 @@ def median_seconds(fn: Any, rounds: int) -> float:
 
 # --- one size on one database ----------------------------------------------------------------
 
-def measure(kind: str, assignments: int, plans: int, rounds: int, pg_admin: str) -> list[Row]:
+OPERATIONS = ("open", "sweep", "dispatch", "board", "lead", "pages", "scorecard")
+
+
+def measure(kind: str, assignments: int, plans: int, rounds: int, pg_admin: str,
+            skip: frozenset[str] = frozenset()) -> list[Row]:
     from starlette.testclient import TestClient
 
     from tests.web_helpers import Clock, make_settings, token_for
@@ -258,22 +266,27 @@ def measure(kind: str, assignments: int, plans: int, rounds: int, pg_admin: str)
                 conn.exec_driver_sql("ANALYZE")
                 conn.commit()
 
-            floor, _, n = timed(lambda: open_floor(engine, built.plan_ids, policy))
-            assert n == 2 * assignments, n
+            floor = None
+            if "open" not in skip:
+                floor, _, n = timed(lambda: open_floor(engine, built.plan_ids, policy))
+                assert n == 2 * assignments, n
             seconds, peak, opened = timed(lambda: _commit(factory, lambda s: open_all(
                 s, built.plan_ids, OPEN_AT, policy)))
             assert opened.requests_opened == assignments, opened
-            row("open", seconds, peak, floor)
+            if "open" not in skip:
+                row("open", seconds, peak, floor)
 
             with factory() as s:
                 office = s.scalar(select(Agency.id).where(Agency.government == spec.government,
                                                           Agency.name == OFFICE))
-            floor, _, _ = timed(lambda: sweep_floor(engine, built.plan_ids, office))
+            if "sweep" not in skip:
+                floor, _, _ = timed(lambda: sweep_floor(engine, built.plan_ids, office))
             seconds, peak, fired = timed(lambda: _commit(factory, lambda s: sum(
                 sum(sweep_overdue(s, s.get_one(Plan, p), SWEEP_AT, policy).fired.values())
                 for p in built.plan_ids)))
             assert fired == 3 * assignments, fired
-            row("sweep (3 rungs)", seconds, peak, floor)
+            if "sweep" not in skip:
+                row("sweep (3 rungs)", seconds, peak, floor)
 
             with factory() as s:
                 outbox = s.scalar(select(func.count()).select_from(OutboxMessage))
@@ -281,20 +294,21 @@ def measure(kind: str, assignments: int, plans: int, rounds: int, pg_admin: str)
                                     .group_by(ProgressRequest.agency_id)
                                     .order_by(func.count().desc(), ProgressRequest.agency_id)
                                     .limit(1)).one()
-            floor_url = copy_database(engine, url, pg_admin)
-            engine = make_engine(url)
-            factory = session_factory(engine)
-            channel = NullChannel()
-            seconds, peak, result = timed(lambda: dispatch(
-                factory, {ChannelKind.EMAIL: channel}, now=SWEEP_AT,  # type: ignore[dict-item]
-                calendar=policy.calendar, window=ANY_TIME, run_timeout=36_000,
-                max_batches=1_000_000))
-            assert result.sent == outbox and not result.errors, result
-            floor_engine = make_engine(floor_url)
-            floor, _, sent = timed(lambda: dispatch_floor(floor_engine))
-            assert sent == outbox, (sent, outbox)
-            floor_engine.dispose()
-            row(f"dispatch ({outbox:,} messages)", seconds, peak, floor)
+            if "dispatch" not in skip:
+                floor_url = copy_database(engine, url, pg_admin)
+                engine = make_engine(url)
+                factory = session_factory(engine)
+                channel = NullChannel()
+                seconds, peak, result = timed(lambda: dispatch(
+                    factory, {ChannelKind.EMAIL: channel}, now=SWEEP_AT,  # type: ignore[dict-item]
+                    calendar=policy.calendar, window=ANY_TIME, run_timeout=36_000,
+                    max_batches=1_000_000))
+                assert result.sent == outbox and not result.errors, result
+                floor_engine = make_engine(floor_url)
+                floor, _, sent = timed(lambda: dispatch_floor(floor_engine))
+                assert sent == outbox, (sent, outbox)
+                floor_engine.dispose()
+                row(f"dispatch ({outbox:,} messages)", seconds, peak, floor)
 
             settings = make_settings(tmp, url)
             with transaction(factory) as s:
@@ -314,11 +328,12 @@ def measure(kind: str, assignments: int, plans: int, rounds: int, pg_admin: str)
                 r = client.get("/desk", params={"plan": first})
                 assert r.status_code == 200, r.status_code
 
-            board()
-            seconds = median_seconds(board, rounds)
-            _, peak, _ = timed(board)
-            floor = median_seconds(lambda: read(engine, BOARD_FLOOR, plan=first), rounds)
-            row("board (median)", seconds, peak, floor)
+            if not skip & {"board", "pages"}:
+                board()
+                seconds = median_seconds(board, rounds)
+                _, peak, _ = timed(board)
+                floor = median_seconds(lambda: read(engine, BOARD_FLOOR, plan=first), rounds)
+                row("board (median)", seconds, peak, floor)
 
             token = token_for(settings, liaison, SWEEP_AT)
 
@@ -326,21 +341,23 @@ def measure(kind: str, assignments: int, plans: int, rounds: int, pg_admin: str)
                 r = client.get(f"/l/{token}")
                 assert r.status_code == 200, r.status_code
 
-            lead_page()
-            seconds = median_seconds(lead_page, rounds)
-            _, peak, _ = timed(lead_page)
-            floor = median_seconds(lambda: read(engine, LEAD_FLOOR, agency=lead), rounds)
-            row("lead page (median)", seconds, peak, floor)
+            if not skip & {"lead", "pages"}:
+                lead_page()
+                seconds = median_seconds(lead_page, rounds)
+                _, peak, _ = timed(lead_page)
+                floor = median_seconds(lambda: read(engine, LEAD_FLOOR, agency=lead), rounds)
+                row("lead page (median)", seconds, peak, floor)
 
             def figures() -> int:
                 with factory() as s:
                     return sum(len(compute(s, s.get_one(Plan, p), 2017, policy.rules.scoring,
                                            now=SCORE_AT).summary) for p in built.plan_ids)
 
-            seconds, peak, _ = timed(figures)
-            floor, _, _ = timed(lambda: sum(read(engine, SCORE_FLOOR, plan=p)
-                                            for p in built.plan_ids))
-            row("scorecard figures", seconds, peak, floor)
+            if "scorecard" not in skip:
+                seconds, peak, _ = timed(figures)
+                floor, _, _ = timed(lambda: sum(read(engine, SCORE_FLOOR, plan=p)
+                                                for p in built.plan_ids))
+                row("scorecard figures", seconds, peak, floor)
             client.close()
             engine.dispose()
     finally:
@@ -374,6 +391,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="requests per page (median)")
     parser.add_argument("--pg-admin", default=PG_ADMIN,
                         help="PostgreSQL URL allowed to create and drop databases")
+    parser.add_argument("--skip", nargs="+", choices=OPERATIONS, default=[],
+                        help="rows to leave out (pages = board and lead)")
     args = parser.parse_args()
     print(f"{platform.node()}: {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -381,7 +400,7 @@ def main() -> None:
     rows: list[Row] = []
     for kind in args.db:
         for n in args.assignments:
-            rows += measure(kind, n, args.plans, args.rounds, args.pg_admin)
+            rows += measure(kind, n, args.plans, args.rounds, args.pg_admin, frozenset(args.skip))
     print()
     print_table(rows)
 
