@@ -25,7 +25,13 @@ SQL floor of the same result in the same run:
 - lead page: GET /l/<token> of the liaison of the agency with the most requests, median
   of --rounds. Floor: that agency's requests with their task and period, joined.
 - scorecard figures (2017, as of 13 February 2018): `annual.scorecard.figures.compute`
-  per plan. Floor: per agency, requests by state and rungs by level (two GROUP BYs).
+  per plan, then its escalation detail streamed once (as the checkpoint's CSV reads it).
+  Floor: every figure compute reports by hand-written SQL, each statement read once
+  (SCORE_FLOOR: per agency counts, completeness and extensions; led measures with the
+  lead's latest report and their requests; indicators; meetings; delivered 督办 notices and
+  signed circulars; rungs per agency, per measure, per rung; the district governments'
+  requests), and the detail streamed once (SCORE_DETAIL); the run asserts that floor and
+  product give the same numbers (`score_floor`, `score_product`).
 
 `--skip NAME ...` leaves rows out (names: open, sweep, dispatch, board, lead, pages = board and
 lead, scorecard). A skipped open or sweep still runs the product's step, untimed and without its
@@ -54,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, bindparam, func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,7 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_dispatch import NullChannel, copy_database, databases, timed  # noqa: E402
 
 from notifications.dispatch import ANY_TIME, dispatch  # noqa: E402
-from tracker.annual.scorecard.figures import compute  # noqa: E402
+from tracker.annual.scorecard.figures import compute, detail_records  # noqa: E402
 from tracker.dates.periods import ensure_periods  # noqa: E402
 from tracker.dates.workdays import SHANGHAI, WorkCalendar  # noqa: E402
 from tracker.db import make_engine, migrate, session_factory, transaction  # noqa: E402
@@ -202,14 +208,145 @@ LEAD_FLOOR = [
      "JOIN measure m ON m.id = a.measure_id WHERE r.agency_id = :agency "
      "ORDER BY r.due_on, r.id", {}),
 ]
-SCORE_FLOOR = [
-    ("SELECT r.agency_id, r.state, count(*) FROM progress_request r JOIN reporting_period p "
-     "ON p.id = r.period_id WHERE p.plan_id = :plan AND p.year = 2017 "
-     "GROUP BY r.agency_id, r.state", {}),
-    ("SELECT r.agency_id, e.level, count(*) FROM escalation e JOIN progress_request r "
-     "ON r.id = e.request_id JOIN reporting_period p ON p.id = r.period_id "
-     "WHERE p.plan_id = :plan AND p.year = 2017 GROUP BY r.agency_id, e.level", {}),
-]
+# the scorecard's floor: every figure `compute` reports, by hand-written SQL, each statement
+# read once (the escalation detail streamed), then compared with the product's figures
+YEAR_REQ = ("SELECT r.* FROM progress_request r JOIN reporting_period p ON p.id = r.period_id "
+            "WHERE p.plan_id = :plan AND p.year = :year AND r.state <> 'waived'")
+DUE_REQ = YEAR_REQ + " AND (r.state = 'answered' OR r.due_on < :as_of)"
+LATEST_LEAD = (
+    "SELECT * FROM (SELECT a.measure_id, rp.status, rp.percent, rp.narrative, row_number() OVER "
+    "(PARTITION BY a.measure_id ORDER BY p.ends_on DESC, rp.submitted_at DESC, rp.version DESC) "
+    "AS rn FROM assignment a JOIN progress_request r ON r.assignment_id = a.id "
+    "JOIN reporting_period p ON p.id = r.period_id JOIN progress_report rp ON rp.request_id = r.id "
+    "WHERE a.role = 'lead' AND a.active = :t AND p.plan_id = :plan AND p.year = :year) x "
+    "WHERE rn = 1")
+SCORE_FLOOR = {
+    # agency_summary: per agency asked, its counts, completeness, extensions granted
+    "summary": (f"SELECT r.agency_id, g.name, g.kind, count(*), "
+                "sum(CASE WHEN r.answered_late = :f THEN 1 ELSE 0 END), "
+                "sum(CASE WHEN r.answered_late = :t THEN 1 ELSE 0 END), "
+                "sum(CASE WHEN f.narrative <> '' AND (f.next_steps <> '' OR f.status = 'completed') "
+                "THEN 1 ELSE 0 END) "
+                f"FROM ({DUE_REQ}) r JOIN agency g ON g.id = r.agency_id LEFT JOIN progress_report f "
+                "ON f.request_id = r.id AND f.version = 1 GROUP BY r.agency_id, g.name, g.kind"),
+    "granted": (f"SELECT r.agency_id, count(*) FROM ({DUE_REQ}) r JOIN extension_request x "
+                "ON x.request_id = r.id WHERE x.state = 'granted' GROUP BY r.agency_id"),
+    # the led measures with the lead's latest word (attainment) and each measure's requests
+    "measures": ("SELECT m.id, m.code, m.section, m.title, a.agency_id, g.name, l.status, l.percent, "
+                 "l.narrative, s.n, s.on_time, s.late, s.top FROM measure m JOIN assignment a "
+                 "ON a.measure_id = m.id AND a.role = 'lead' AND a.active = :t "
+                 "JOIN agency g ON g.id = a.agency_id "
+                 f"LEFT JOIN ({LATEST_LEAD}) l ON l.measure_id = m.id "
+                 "LEFT JOIN (SELECT a.measure_id, count(*) AS n, "
+                 "sum(CASE WHEN r.answered_late = :f THEN 1 ELSE 0 END) AS on_time, "
+                 "sum(CASE WHEN r.answered_late = :t THEN 1 ELSE 0 END) AS late, max(r.level) AS top "
+                 f"FROM ({DUE_REQ}) r JOIN assignment a ON a.id = r.assignment_id "
+                 "GROUP BY a.measure_id) s ON s.measure_id = m.id "
+                 "WHERE m.plan_id = :plan AND m.active = :t ORDER BY m.position"),
+    "indicators": ("SELECT i.id, i.code, g.name, v.value FROM indicator i JOIN agency g "
+                   "ON g.id = i.owner_agency_id LEFT JOIN indicator_value v ON v.indicator_id = i.id "
+                   "AND v.year = :year WHERE i.plan_id = :plan AND i.active = :t ORDER BY i.id"),
+    "meetings": ("SELECT government, held_on, name, state FROM executive_meeting "
+                 "WHERE plan_id = :plan AND held_on BETWEEN :jan1 AND :dec31 ORDER BY held_on, id"),
+    # deductions: delivered 督办 notices per agency, period and day; signed circulars
+    "notices": (f"SELECT r.agency_id, p.label, e.effective_on, min(e.notified_at), count(*) "
+                f"FROM ({YEAR_REQ}) r JOIN escalation e ON e.request_id = r.id "
+                "JOIN reporting_period p ON p.id = r.period_id WHERE e.level = 2 AND "
+                "e.notified_at IS NOT NULL GROUP BY r.agency_id, p.label, e.effective_on"),
+    "circulars": ("SELECT id, title, signed_at, items FROM circular WHERE plan_id = :plan AND "
+                  "state = 'signed' ORDER BY signed_at, id"),
+    # the escalation tables: per agency, per measure (or indicator), per rung
+    "by_agency": (f"SELECT r.agency_id, g.name, e.level, count(*) FROM ({YEAR_REQ}) r "
+                  "JOIN escalation e ON e.request_id = r.id JOIN agency g ON g.id = r.agency_id "
+                  "GROUP BY r.agency_id, g.name, e.level"),
+    "by_measure": ("SELECT m.code, m.title, g.name, i.code, i.name, o.name, x.level, x.n FROM "
+                   "(SELECT a.measure_id, r.indicator_id, e.level, count(*) AS n "
+                   f"FROM ({YEAR_REQ}) r JOIN escalation e ON e.request_id = r.id "
+                   "LEFT JOIN assignment a ON a.id = r.assignment_id "
+                   "GROUP BY a.measure_id, r.indicator_id, e.level) x "
+                   "LEFT JOIN measure m ON m.id = x.measure_id LEFT JOIN assignment la "
+                   "ON la.measure_id = m.id AND la.role = 'lead' LEFT JOIN agency g "
+                   "ON g.id = la.agency_id LEFT JOIN indicator i ON i.id = x.indicator_id "
+                   "LEFT JOIN agency o ON o.id = i.owner_agency_id"),
+    "by_rung": (f"SELECT e.level, count(*), count(DISTINCT r.agency_id), min(e.effective_on), "
+                f"max(e.effective_on) FROM ({YEAR_REQ}) r JOIN escalation e ON e.request_id = r.id "
+                "GROUP BY e.level ORDER BY e.level"),
+    # the district governments' sheets: their requests of the year, task by task
+}
+# the district governments' sheets: their requests of the year, task by task (the plan's
+# districts bound as the product binds them)
+SCORE_DISTRICTS = (
+    f"SELECT g.name, m.code, m.title, i.code, p.label, r.due_on, r.answered_late, r.state, r.level "
+    f"FROM ({YEAR_REQ}) r JOIN agency g ON g.id = r.agency_id JOIN reporting_period p "
+    "ON p.id = r.period_id LEFT JOIN assignment a ON a.id = r.assignment_id LEFT JOIN measure m "
+    "ON m.id = a.measure_id LEFT JOIN indicator i ON i.id = r.indicator_id "
+    "WHERE g.kind = 'district_government' AND g.name IN :districts")
+# the escalation detail (the CSV), streamed once in the product's order
+SCORE_DETAIL = (
+    "SELECT p.label, m.code, m.title, i.code, i.name, g.name, e.level, e.effective_on, r.due_on, "
+    f"r.answered_at FROM escalation e JOIN ({YEAR_REQ}) r ON r.id = e.request_id "
+    "JOIN reporting_period p ON p.id = r.period_id JOIN agency g ON g.id = r.agency_id "
+    "LEFT JOIN assignment a ON a.id = r.assignment_id LEFT JOIN measure m ON m.id = a.measure_id "
+    "LEFT JOIN indicator i ON i.id = r.indicator_id "
+    "ORDER BY e.effective_on, e.level, g.id, m.position, e.id")
+
+
+def score_floor(engine: Engine, plan_id: int) -> dict[str, Any]:
+    """The scorecard's figures by SCORE_FLOOR and the streamed SCORE_DETAIL, reduced to the
+    numbers `score_product` reads from `compute`'s figures."""
+    params = {"plan": plan_id, "year": 2017, "as_of": SCORE_AT.date(), "t": True, "f": False,
+              "jan1": dt.date(2017, 1, 1), "dec31": dt.date(2017, 12, 31)}
+    with engine.connect() as conn:
+        got = {name: conn.execute(text(sql), params).all() for name, sql in SCORE_FLOOR.items()}
+        districts = conn.execute(select(Plan.districts).where(Plan.id == plan_id)).scalar_one()
+        if districts:
+            conn.execute(text(SCORE_DISTRICTS).bindparams(bindparam("districts", expanding=True)),
+                         {**params, "districts": list(districts)}).all()
+        detail = conn.execution_options(stream_results=True, yield_per=5000).execute(
+            text(SCORE_DETAIL), params)
+        rows = sum(1 for _ in detail)
+    rungs: dict[str, dict[int, int]] = {}
+    for _aid, name, level, n in got["by_agency"]:
+        rungs.setdefault(name, {})[level] = n
+    by_measure: dict[int, int] = {}
+    for *_, level, n in got["by_measure"]:
+        by_measure[level] = by_measure.get(level, 0) + n
+    return {
+        "summary": sorted((aid, n, int(on or 0), int(late or 0), int(comp or 0))
+                          for aid, _name, _kind, n, on, late, comp in got["summary"]),
+        "granted": sum(n for _, n in got["granted"]),
+        "led": len(got["measures"]),
+        "notices": len(got["notices"]),
+        "by_agency": sorted((name, by.get(1, 0), by.get(2, 0), by.get(3, 0))
+                            for name, by in rungs.items()),
+        "by_measure": by_measure,
+        "by_rung": [(level, n, agencies) for level, n, agencies, *_ in got["by_rung"]],
+        "detail": rows,
+    }
+
+
+def score_product(figures: Any, detail: int) -> dict[str, Any]:
+    """The same numbers from `compute`'s figures and the count of its detail's rows."""
+    from tracker.enums import Level
+
+    s, by_agency = figures.summary, figures.escalations_by_agency
+    levels = {lv.label: lv.value for lv in Level}
+    return {
+        "summary": sorted((int(r["agency_id"]), int(r["应报"]), int(r["按时"]), int(r["逾期报送"]),
+                           int(r["完整"])) for _, r in s.iterrows()),
+        "granted": int(s["获批延期"].sum()),
+        "led": len(figures.measures),
+        "notices": int((figures.deductions["文书"] == "督办通知").sum()),
+        "by_agency": sorted((r["单位"], int(r["催办(项)"]), int(r["督办(项)"]), int(r["通报(项)"]))
+                            for _, r in by_agency.iterrows()),
+        "by_measure": {lv.value: int(figures.escalations_by_measure[c].sum())
+                       for lv, c in ((Level.REMINDER, "催办(项)"), (Level.SUPERVISION_NOTICE, "督办(项)"),
+                                     (Level.CIRCULAR, "通报(项)"))
+                       if int(figures.escalations_by_measure[c].sum())},
+        "by_rung": [(levels[r["级别"]], int(r["事项数"]), int(r["涉及单位数"]))
+                    for _, r in figures.escalations_by_rung.iterrows()],
+        "detail": detail,
+    }
 
 
 def read(engine: Engine, statements: list[tuple[str, dict[str, Any]]], **params: Any) -> int:
@@ -348,15 +485,22 @@ def measure(kind: str, assignments: int, plans: int, rounds: int, pg_admin: str,
                 floor = median_seconds(lambda: read(engine, LEAD_FLOOR, agency=lead), rounds)
                 row("lead page (median)", seconds, peak, floor)
 
-            def figures() -> int:
+            def figures() -> list[tuple[Any, int]]:
+                # compute, then the detail streamed once (as the checkpoint's CSV reads it)
+                out = []
                 with factory() as s:
-                    return sum(len(compute(s, s.get_one(Plan, p), 2017, policy.rules.scoring,
-                                           now=SCORE_AT).summary) for p in built.plan_ids)
+                    for p in built.plan_ids:
+                        got = compute(s, s.get_one(Plan, p), 2017, policy.rules.scoring,
+                                      now=SCORE_AT)
+                        out.append((got, sum(1 for _ in detail_records(got))))
+                return out
 
             if "scorecard" not in skip:
-                seconds, peak, _ = timed(figures)
-                floor, _, _ = timed(lambda: sum(read(engine, SCORE_FLOOR, plan=p)
-                                                for p in built.plan_ids))
+                seconds, peak, computed = timed(figures)
+                floor, _, floors = timed(lambda: [score_floor(engine, p) for p in built.plan_ids])
+                product = [score_product(f, n) for f, n in computed]
+                assert product == floors, ("the scorecard's floor and product disagree",
+                                           product, floors)
                 row("scorecard figures", seconds, peak, floor)
             client.close()
             engine.dispose()

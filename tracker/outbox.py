@@ -103,6 +103,11 @@ def enqueue_for_requests(
               MessageKind.DUE_CHANGED: "due"}.get(kind, "esc")
     columns = OUTBOX_COLUMNS + (["payload"] if payload is not None else [])
     total = 0
+    # the further addresses are read only if any is kept (most deployments keep none): an
+    # INSERT … SELECT that joins an empty table still walks the requests on SQLite
+    extras = (False, True) if session.scalar(
+        select(ContactAddress.id).where(ContactAddress.active.is_(True)).limit(1)) is not None \
+        else (False,)
     for agency_col, role, is_copy in groups:
         key = literal(f"{prefix}:") + _s(ProgressRequest.id)
         if kind == MessageKind.PRE_DUE_REMINDER:
@@ -115,7 +120,7 @@ def enqueue_for_requests(
             # a report returned and reopened starts a new round of the ladder
             key = key + literal(":r") + _s(ProgressRequest.ladder_round) + literal(f":{level}")
         key = key + literal(":") + _s(Contact.id)
-        for extra in (False, True):  # the primary address, then each further one (":x{id}")
+        for extra in extras:  # the primary address, then each further one (":x{id}")
             sel = (
                 select(
                     key + literal(":x") + _s(ContactAddress.id) if extra else key,

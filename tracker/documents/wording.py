@@ -52,8 +52,11 @@ def ordered(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     per: dict[int, int] = {}
     for i in items:
         per[i["agency_id"]] = per.get(i["agency_id"], 0) + 1
+    # a national list repeats a few dozen codes and periods: each key is computed once
+    codes = {c: code_key(c) for c in {i.get("code") for i in items}}
+    periods = {p: period_order(p) for p in {i.get("period") for i in items}}
     return sorted(items, key=lambda i: (-per[i["agency_id"]], i["agency_id"],
-                                        code_key(i.get("code")), period_order(i.get("period"))))
+                                        codes[i.get("code")], periods[i.get("period")]))
 
 
 def counts(items: Iterable[Mapping[str, Any]]) -> Counts:

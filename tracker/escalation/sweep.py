@@ -10,16 +10,20 @@ Set-based and scoped to one plan: every statement reads the plan's periods, thei
 requests and one due day through `ix_progress_request_plan_sweep` (period, state, due day,
 next action day), so a plan's sweep costs its own rows whatever the other plans hold; the
 requests are grouped by due day (a handful of distinct days), and each rung fires with one
-INSERT … SELECT. The circular and 督办 rungs hand their requests on as a SELECT (never a
-list of ids), so no statement grows with the number of requests.
+INSERT … SELECT; its notices go to the requests whose rung stands on its day (an EXISTS on
+the rung's key), and one UPDATE per due day raises the requests to the day's top rung and
+sets their next action day (no UPDATE per rung, none reading the rows back). The circular
+and 督办 rungs hand their requests on as a SELECT (never a list of ids), so no statement
+grows with the number of requests.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import and_, literal, select, update
+from sqlalchemy import and_, case, exists, literal, select, update
 from sqlalchemy.orm import Session
 
 from tracker.dates.workdays import local_date
@@ -58,16 +62,19 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
     ).all()
     result = SweepResult()
     for due_on in sorted(due_days):
-        rungs = ladder_dates(due_on, policy)
-        for level, fires_on in zip(Level, rungs, strict=True):
+        fired_on: list[tuple[Level, dt.date, int]] = []
+        for level, fires_on in zip(Level, ladder_dates(due_on, policy), strict=True):
             if fires_on > today:
                 break
             fired = _fire(session, plan, due_on, level, fires_on, now, policy)
             result.fired[level.value] += fired
-            # the rungs just written are read back below by (request, round, level): the
-            # planner must know they are there (else it scans every plan's rungs)
-            refresh_statistics(session, Escalation.__table__, fired)  # type: ignore[arg-type]
-            if level in (Level.SUPERVISION_NOTICE, Level.CIRCULAR) and fired:
+            fired_on.append((level, fires_on, fired))
+        # the rungs just written are read back below by (request, round, level): the planner
+        # must know they are there (else it scans every plan's rungs); once per due day
+        refresh_statistics(session, Escalation.__table__,  # type: ignore[arg-type]
+                           sum(n for _, _, n in fired_on))
+        for level, fires_on, _ in fired_on:
+            if level in (Level.SUPERVISION_NOTICE, Level.CIRCULAR):
                 # this plan's open requests of this due day that reached the rung on its
                 # day: read from the plan's requests (its index), each joined to its rung
                 # by the (request, round, level) key, never from every plan's rungs. The
@@ -89,22 +96,37 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
                 else:  # the 督办通知单 of each agency, beside the notices sent below
                     draft_notices(session, plan_id=plan.id, effective_on=fires_on,
                                   requests=ids, now=now)
+            # the notices of the requests whose rung `level` stands on `fires_on` in their
+            # round (a rerun finds them again, and the outbox's unique key sends nothing twice)
             result.messages_queued += enqueue_for_requests(
                 session,
                 and_(ProgressRequest.due_on == due_on,
                      ProgressRequest.state == RequestState.OPEN.value,
-                     ProgressRequest.level == level.value,
-                     ProgressRequest.period_id.in_(_plan_periods(plan))),
+                     ProgressRequest.period_id.in_(_plan_periods(plan)),
+                     exists().where(Escalation.request_id == ProgressRequest.id,
+                                    Escalation.round == ProgressRequest.ladder_round,
+                                    Escalation.level == level.value,
+                                    Escalation.effective_on == fires_on)),
                 kind=MessageKind.ESCALATION, level=level.value, now=now,
                 channel=policy.channel, supervision_office_id=office,
             )
-        # every rung up to today has fired for these requests: the next is the first after
+        # one UPDATE per due day: the requests the top rung of today fired for stand on it
+        # (whoever was eligible for a lower rung of today was eligible for the top one: its
+        # day is later and its level higher), and every rung up to today has fired for these
+        # requests, so the next action day is the first after today
+        values: dict[str, Any] = {"next_action_on": next_action_day(due_on, 0, policy, after=today)}
+        if fired_on:
+            top, top_on, _ = fired_on[-1]
+            raised = and_(ProgressRequest.next_action_on <= top_on,
+                          ProgressRequest.level < top.value)
+            values["level"] = case((raised, top.value), else_=ProgressRequest.level)
         session.execute(
             update(ProgressRequest)
             .where(ProgressRequest.due_on == due_on, ladder_live(policy),
                    ProgressRequest.state == RequestState.OPEN.value,
                    ProgressRequest.period_id.in_(_plan_periods(plan)))
-            .values(next_action_on=next_action_day(due_on, 0, policy, after=today))
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
     if any(result.fired.values()):
         session.add(AuditEvent(at=now, actor="system:overdue_sweep", action="ladder.fire",
@@ -114,15 +136,14 @@ def sweep_overdue(session: Session, plan: Plan, now: dt.datetime, policy: Policy
     return result
 
 
-
-
 def _plan_periods(plan: Plan):  # type: ignore[no-untyped-def]
     return select(ReportingPeriod.id).where(ReportingPeriod.plan_id == plan.id)
 
 
 def _fire(session: Session, plan: Plan, due_on: dt.date, level: Level, fires_on: dt.date,
           now: dt.datetime, policy: Policy) -> int:
-    """Insert the rung for open requests due on `due_on` below `level`; raise their level."""
+    """Insert the rung for open requests due on `due_on` below `level` (their level is raised
+    by the caller's one UPDATE per due day, after every rung of the day)."""
     # `next_action_on <= fires_on`: a rung fires for a request only once its next action
     # day has reached it, so a ladder resumed after a refused extension skips the rungs that
     # passed while it was held (tracker.requests.extensions) and a sweep that missed days
@@ -132,11 +153,9 @@ def _fire(session: Session, plan: Plan, due_on: dt.date, level: Level, fires_on:
                  ProgressRequest.state == RequestState.OPEN.value,
                  ProgressRequest.level < level.value,
                  ProgressRequest.period_id.in_(_plan_periods(plan)))
-    n = insert_ignore_from_select(
+    return insert_ignore_from_select(
         session, Escalation.__table__,  # type: ignore[arg-type]
         ["request_id", "round", "level", "effective_on", "created_at"],
         select(ProgressRequest.id, ProgressRequest.ladder_round, literal(level.value),
                literal(fires_on), literal(now, Escalation.created_at.type)).where(scope),
     )
-    session.execute(update(ProgressRequest).where(scope).values(level=level.value))
-    return n

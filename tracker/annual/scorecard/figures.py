@@ -205,6 +205,7 @@ def compute(session: Session, plan: Plan, year: int, scoring: ScoringRules, *,
     """All scorecard figures of `plan` for `year` as the database stands at `now` (aware).
     Raises nothing on an empty year (empty tables)."""
     deductions = deduction_list(session, plan, year, scoring)
+    by_rung = escalations_by_rung(session, plan, year)
     return Figures(
         plan_key=plan.key, plan_title=plan.title, year=year, generated=now,
         data_as_of=local_date(now), scoring=scoring,
@@ -213,8 +214,9 @@ def compute(session: Session, plan: Plan, year: int, scoring: ScoringRules, *,
         indicators=indicator_results(session, plan, year),
         escalations_by_agency=escalations_by_agency(session, plan, year, deductions),
         escalations_by_measure=escalations_by_measure(session, plan, year),
-        escalations_by_rung=escalations_by_rung(session, plan, year),
-        **_detail(session, plan, year),
+        escalations_by_rung=by_rung,
+        # the rungs per level add up to the detail's rows (`escalation_count`)
+        **_detail(session, plan, year, int(by_rung["事项数"].sum())),
         deductions=deductions,
         meetings=meeting_results(session, plan, year),
         districts=district_items(session, plan, year, local_date(now)),
@@ -226,10 +228,11 @@ def compute(session: Session, plan: Plan, year: int, scoring: ScoringRules, *,
 DETAIL_IN_MEMORY = 50_000
 
 
-def _detail(session: Session, plan: Plan, year: int) -> dict[str, Any]:
+def _detail(session: Session, plan: Plan, year: int, count: int) -> dict[str, Any]:
     """The detail fields of `Figures`: the DataFrame for a year of at most
-    DETAIL_IN_MEMORY escalations, else an empty one and a stream over the same session."""
-    if escalation_count(session, plan, year) <= DETAIL_IN_MEMORY:
+    DETAIL_IN_MEMORY escalations (`count`: the year's), else an empty one and a stream over
+    the same session."""
+    if count <= DETAIL_IN_MEMORY:
         return {"escalation_detail": escalation_detail(session, plan, year)}
     return {"escalation_detail": pd.DataFrame(columns=DETAIL_COLUMNS),
             "detail_source": lambda: escalation_detail_rows(session, plan, year)}
@@ -405,16 +408,18 @@ def rank_group(df: pd.DataFrame) -> pd.DataFrame:
     by name. Rule source: the scorecard's 说明 (ScoringRules.describe, 排名)."""
     if df.empty:
         return df
-    keys = pd.DataFrame({c: (df[c] if asc else -df[c].fillna(-1.0)) for c, asc in TIE_ORDER})
-    order = sorted(range(len(df)), key=lambda i: (tuple(keys.iloc[i]), df["单位"].iloc[i]))
+    names = [f"k{i}" for i in range(len(TIE_ORDER))]
+    keys = pd.DataFrame({k: (df[c] if asc else -df[c].fillna(-1.0)).to_numpy(dtype=float)
+                         for k, (c, asc) in zip(names, TIE_ORDER, strict=True)})
+    keys["单位"] = df["单位"].to_numpy()
+    order = keys.sort_values([*names, "单位"], kind="stable").index.to_numpy()
     out = df.iloc[order].reset_index(drop=True)
-    tuples = [tuple(keys.iloc[i]) for i in order]
-    ranks, rank = [], 0
-    for i, key in enumerate(tuples):
-        if i == 0 or key != tuples[i - 1]:
-            rank = i + 1
-        ranks.append(rank)
-    out["排名"] = ranks
+    ordered_keys = keys.iloc[order][names].reset_index(drop=True)
+    # a row whose keys differ from the row before starts a rank (its position); equal rows
+    # share the first one's, so the next rank skips
+    starts = (ordered_keys != ordered_keys.shift()).any(axis=1)
+    position = pd.Series(range(1, len(out) + 1), dtype=float)
+    out["排名"] = position.where(starts).ffill().astype(int).to_numpy()
     return out
 
 
@@ -492,22 +497,27 @@ def indicator_results(session: Session, plan: Plan, year: int) -> pd.DataFrame:
     return trajectory_table(session, plan, year)[INDICATOR_COLUMNS]
 
 
-def _rung_counts(session: Session, plan: Plan, year: int, *group: Any) -> list[Any]:
+def _rung_counts(session: Session, plan: Plan, year: int, *group: Any,
+                 join_agency: bool = False) -> list[Any]:
     req = _year_requests(plan, year)
-    return list(session.execute(
-        select(*[g(req) for g in group], Escalation.level, func.count())
-        .join(Escalation, Escalation.request_id == req.c.id)
-        .group_by(*[g(req) for g in group], Escalation.level)
-    ).all())
+    columns = [g(req) for g in group] + ([Agency.name, Agency.kind] if join_agency else [])
+    query = (select(*columns, Escalation.level, func.count()).select_from(req)
+             .join(Escalation, Escalation.request_id == req.c.id))
+    if join_agency:
+        query = query.join(Agency, Agency.id == req.c.agency_id)
+    return list(session.execute(query.group_by(*columns, Escalation.level)).all())
 
 
 def escalations_by_agency(session: Session, plan: Plan, year: int,
                           deductions: pd.DataFrame) -> pd.DataFrame:
     """Overdue items per agency and rung, with the documents issued (BY_AGENCY_COLUMNS)."""
     counts: dict[int, dict[str, int]] = {}
-    for aid, level, n in _rung_counts(session, plan, year, lambda r: r.c.agency_id):
+    names: dict[int, tuple[str, str]] = {}
+    # the agency named in the same GROUP BY (no second read of the agencies counted)
+    for aid, name, kind, level, n in _rung_counts(session, plan, year, lambda r: r.c.agency_id,
+                                                  join_agency=True):
         counts.setdefault(aid, {})[RUNG_COLUMN[Level(level)]] = n
-    names = _agencies(session, plan, list(counts)) if counts else {}
+        names[aid] = (name, group_of(plan, name, kind))
     docs = deductions.groupby(["单位", "文书"]).size().to_dict()
     rows = [{"单位": names[a][0], "组别": names[a][1],
              **{c: by.get(c, 0) for c in RUNG_COLUMN.values()},
@@ -526,19 +536,24 @@ def escalations_by_measure(session: Session, plan: Plan, year: int) -> pd.DataFr
     lead = aliased(Agency)
     owner = aliased(Agency)
     asg = aliased(Assignment)
-    columns = (Measure.code, Measure.title, Measure.position, lead.name, Indicator.id,
-               Indicator.code, Indicator.name, owner.name, Escalation.level)
-    rows = session.execute(
-        select(*columns, func.count())
+    # the rungs counted per measure (or indicator) and level first, then the few groups
+    # named: joined the other way round, each rung would meet every lead of its measure
+    rungs = (
+        select(asg.measure_id, req.c.indicator_id, Escalation.level, func.count().label("n"))
         .select_from(req)
         .join(Escalation, Escalation.request_id == req.c.id)
         .outerjoin(asg, asg.id == req.c.assignment_id)
-        .outerjoin(Measure, Measure.id == asg.measure_id)
+        .group_by(asg.measure_id, req.c.indicator_id, Escalation.level)
+        .subquery())
+    rows = session.execute(
+        select(Measure.code, Measure.title, Measure.position, lead.name, Indicator.id,
+               Indicator.code, Indicator.name, owner.name, rungs.c.level, rungs.c.n)
+        .select_from(rungs)
+        .outerjoin(Measure, Measure.id == rungs.c.measure_id)
         .outerjoin(lead_asg, and_(lead_asg.measure_id == Measure.id, lead_asg.role == Role.LEAD.value))
         .outerjoin(lead, lead.id == lead_asg.agency_id)
-        .outerjoin(Indicator, Indicator.id == req.c.indicator_id)
+        .outerjoin(Indicator, Indicator.id == rungs.c.indicator_id)
         .outerjoin(owner, owner.id == Indicator.owner_agency_id)
-        .group_by(*columns)
     ).all()
     table: dict[tuple[Any, ...], dict[str, Any]] = {}
     for mcode, mtitle, pos, lead_name, ind, icode, iname, owner_name, level, n in rows:
@@ -592,10 +607,16 @@ def escalation_detail_rows(session: Session, plan: Plan, year: int, *,
     """Every rung fired for the year's requests, as DETAIL_COLUMNS tuples in the detail's
     order, streamed from one statement `chunk` rows at a time (a server-side cursor on
     PostgreSQL): memory bounded by the chunk, whatever the number of escalations."""
+    # a year has a handful of periods and three rungs: each printed once, then looked up
+    periods: dict[str, str] = {}
+    rungs = {lv.value: lv.label for lv in Level}
     for (period, mcode, mtitle, icode, iname, agency, level, effective_on, due_on,
-         answered_at) in session.execute(_detail_query(plan, year)
-                                         .execution_options(yield_per=chunk)):
-        yield (cn_period(period), mcode or icode, mtitle or iname, agency, Level(level).label,
+         answered_at) in session.connection().execute(_detail_query(plan, year)
+                                                      .execution_options(yield_per=chunk)):
+        printed = periods.get(period)
+        if printed is None:
+            printed = periods[period] = cn_period(period)
+        yield (printed, mcode or icode, mtitle or iname, agency, rungs[level],
                due_on, effective_on, _local_day(answered_at) if answered_at else None)
 
 
