@@ -11,7 +11,16 @@ from tests.conftest import at
 from tracker.db import transaction
 from tracker.enums import ContactRole, MessageKind
 from tracker.escalation.sweep import sweep_overdue
-from tracker.models import Agency, Contact, Escalation, ExtensionRequest, OutboxMessage, ProgressRequest
+from tracker.models import (
+    Agency,
+    Circular,
+    Contact,
+    Escalation,
+    ExtensionRequest,
+    OutboxMessage,
+    ProgressRequest,
+    SupervisionNotice,
+)
 from tracker.requests.opening import open_due_requests
 from tracker.requests.reports import ReportInput, record_reports
 from tracker.requests.rules import ladder_dates
@@ -67,6 +76,42 @@ def test_missed_days_catch_up_with_rule_dates(db, small, policy):
         dates = s.scalars(select(Escalation.effective_on).distinct()
                           .order_by(Escalation.effective_on)).all()
     assert dates == [D("2017-04-11"), D("2017-04-17"), D("2017-04-24")]
+
+
+def test_one_run_raises_each_request_to_the_top_rung_it_reached(db, small, policy):
+    """Rungs caught up in one run (the 督办 and 通报 of a request already at 催办): each
+    request ends on the day's top rung with no next action day, every rung's notices are
+    queued once, the documents are drafted, and a rerun changes nothing."""
+    late = _setup(db, small, policy)
+    assert _sweep(db, small, policy, "2017-04-11").fired == {1: 3, 2: 0, 3: 0}
+    with db() as s:
+        assert [s.get_one(ProgressRequest, i).level for i in late] == [1, 1, 1]
+    assert _sweep(db, small, policy, "2017-04-25").fired == {1: 0, 2: 3, 3: 3}
+
+    def state():  # type: ignore[no-untyped-def]
+        with db() as s:
+            levels = [(s.get_one(ProgressRequest, i).level,
+                       s.get_one(ProgressRequest, i).next_action_on) for i in late]
+            notices = s.execute(select(OutboxMessage.level, OutboxMessage.is_copy, func.count())
+                                .where(OutboxMessage.kind == MessageKind.ESCALATION)
+                                .group_by(OutboxMessage.level, OutboxMessage.is_copy)
+                                .order_by(OutboxMessage.level, OutboxMessage.is_copy)).all()
+            drafts = (s.scalar(select(func.count()).select_from(SupervisionNotice)),
+                      [len(c.items) for c in s.scalars(select(Circular))])
+            answered = s.scalar(select(func.count()).select_from(ProgressRequest)
+                                .where(ProgressRequest.level > 0))
+        return levels, notices, drafts, answered
+
+    before = state()
+    assert before[0] == [(3, None)] * 3
+    # liaison (催办); deputy head and the office's copy (督办); the office (通报)
+    assert before[1] == [(1, False, 3), (2, False, 3), (2, True, 3), (3, True, 3)]
+    with db() as s:  # one 督办通知单 per agency of the late requests, one draft circular
+        agencies = {s.get_one(ProgressRequest, i).agency_id for i in late}
+    assert before[2] == (len(agencies), [3])
+    assert before[3] == 3  # the requests answered on time stay on no rung
+    assert _sweep(db, small, policy, "2017-04-25").fired == {1: 0, 2: 0, 3: 0}
+    assert state() == before
 
 
 def test_recipients_per_rung(db, small, policy):
