@@ -145,7 +145,8 @@ def enqueue_for_requests(
             total += insert_ignore_from_select(
                 session, OutboxMessage.__table__, columns, sel  # type: ignore[arg-type]
             )
-    if kind == MessageKind.PROGRESS_REQUEST or level == Level.REMINDER:
+    if (kind == MessageKind.PROGRESS_REQUEST or level == Level.REMINDER) and session.scalar(
+            select(ChatEndpoint.id).where(ChatEndpoint.active.is_(True)).limit(1)) is not None:
         total += _enqueue_bots_for_requests(session, request_filter, kind=kind, level=level,
                                             now=now, prefix=prefix)
     return total
