@@ -29,11 +29,13 @@ from notifications.templating import render_notice
 from tracker.dates.chinese import cn_date, cn_period
 from tracker.dates.workdays import WorkCalendar, local_date
 from tracker.directory.agencies import office_id
+from tracker.documents.wording import ordered
 from tracker.enums import ChannelKind, ContactRole, Level, MessageKind, NoticeKind, Role, role_label
 from tracker.models import (
     Agency,
     Assignment,
     Circular,
+    CircularItem,
     Contact,
     Indicator,
     Measure,
@@ -93,8 +95,10 @@ def message_rows(session: Session, ids: list[int] | ColumnElement[bool]) -> list
         .order_by(OutboxMessage.id)
     ).all()
     offices = _offices(session, {r[11] for r in rows if r[11] is not None})
-    circulars = _circulars(session, {
-        int(cid) for r in rows if (cid := (r[0].payload or {}).get("circular_id")) is not None})
+    named = [(int(cid), r[0].agency_id) for r in rows
+             if (cid := (r[0].payload or {}).get("circular_id")) is not None]
+    circulars = _circulars(session, {c for c, _ in named},
+                           {a for _, a in named if a is not None})
     out = []
     for (msg, period, due_on, provisional, mcode, mtitle, position, role, icode, iname, agency,
          plan_id, plan_title, recipient) in rows:
@@ -138,8 +142,10 @@ def _offices(session: Session, plan_ids: set[int]) -> dict[int, tuple[str, str]]
     return out
 
 
-def _circulars(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
-    """circular id -> its title, number, items and the .docx kept as signed (one query)."""
+def _circulars(session: Session, ids: set[int], agencies: set[int]) -> dict[int, dict[str, Any]]:
+    """circular id -> its title, number, the .docx kept as signed, and its items naming
+    `agencies` (the batch's recipients' agencies; a batch is bounded, so is this set) in
+    the documents' order: two queries, never the whole list of a national circular."""
     if not ids:
         return {}
     out: dict[int, dict[str, Any]] = {}
@@ -147,11 +153,15 @@ def _circulars(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
                                     .options(undefer(Circular.document))):
         name = f"{circular.number}　{circular.title}" if circular.number else circular.title
         out[circular.id] = dict(
-            id=circular.id, title=circular.title, number=circular.number or "",
-            items=list(circular.items),
+            id=circular.id, title=circular.title, number=circular.number or "", items=[],
             attachments=[] if circular.document is None else [
                 Attachment(filename=f"{name}.docx", media_type=DOCX,
                            content=circular.document)])
+    for item in session.scalars(select(CircularItem).where(
+            CircularItem.circular_id.in_(ids), CircularItem.agency_id.in_(agencies))):
+        out[item.circular_id]["items"].append(item.as_item())
+    for entry in out.values():
+        entry["items"] = ordered(entry["items"])
     return out
 
 

@@ -15,12 +15,8 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
-    cast,
-    func,
-    literal_column,
     select,
     text,
-    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
@@ -66,28 +62,6 @@ def insert_ignore_values(session: Session, table: Table, rows: list[dict[str, An
     stmt = ins.values(rows).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
     result = session.connection().execute(stmt)
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
-
-
-def json_list_ids(session: Session, table: Any, column: Any, key: str,
-                  *where: Any) -> Select[int]:
-    """A SELECT of the integers under `key` in each object of the JSON list `column` of
-    `table`'s rows matching `where` (e.g. the request ids of one circular's items), for
-    use as `x.in_(…)`: one statement of constant size, however long the list (no bound
-    parameter per id). SQLite: json_each; PostgreSQL: json_array_elements."""
-    if session.get_bind().dialect.name == "postgresql":
-        elem = func.json_array_elements(column).table_valued("value").alias("elem")
-        value: Any = cast(elem.c.value.op("->>")(literal_column(f"'{_json_key(key)}'")),
-                          Integer)
-    else:
-        elem = func.json_each(column).table_valued("value").alias("elem")
-        value = func.json_extract(elem.c.value, literal_column(f"'$.{_json_key(key)}'"))
-    return select(value).select_from(table).join(elem, true()).where(*where)
-
-
-def _json_key(key: str) -> str:
-    if not key.isidentifier():
-        raise ValueError(f"not a plain JSON key: {key!r}")
-    return key
 
 
 # A temporary table holding sets of ids that come from Python (an uploaded sheet's rows, a

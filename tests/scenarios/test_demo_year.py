@@ -175,9 +175,10 @@ def recompute_summary(db_path, year: int, weights: dict[str, float]) -> pd.DataF
                .groupby("agency_id").size())
     labels = set(periods[periods["year"] == year]["label"])
     circulars: dict[int, int] = {}
-    for items, in con.execute("SELECT items FROM circular WHERE state = 'signed'"):
-        for aid in {i["agency_id"] for i in json.loads(items) if i["period"] in labels}:
-            circulars[aid] = circulars.get(aid, 0) + 1
+    named = con.execute("SELECT DISTINCT c.id, i.agency_id, i.period FROM circular c "
+                        "JOIN circular_item i ON i.circular_id = c.id WHERE c.state = 'signed'")
+    for aid in [a for _, a in {(cid, a) for cid, a, period in named if period in labels}]:
+        circulars[aid] = circulars.get(aid, 0) + 1
     rows = []
     w = weights
     parts = ("按时报送得分", "完整性得分", "牵头任务进展得分", "常务会议得分")

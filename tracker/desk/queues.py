@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from tracker.documents.wording import counts as document_counts
 from tracker.enums import (
     CircularState,
     ContactRole,
@@ -34,7 +33,7 @@ from tracker.enums import (
     RequestState,
     ReviewState,
 )
-from tracker.escalation.circulars import circular_items
+from tracker.escalation.circulars import circular_counts
 from tracker.models import (
     Agency,
     Assignment,
@@ -269,7 +268,7 @@ def queue_page(session: Session, name: str, page: int = 1,
         # the counts its documents state (documents.wording.counts, the one function)
         return _page(session, name, query, counts.circulars, page, lambda r: QueueItem(
             None, r[1], "", "", r[0].title, _aware(r[0].drafted_at),
-            (r[0], document_counts(circular_items(session, r[0])))), per_page)
+            (r[0], circular_counts(session, r[0]))), per_page)
     if name == "agencies":
         open_requests = (select(func.count()).select_from(ProgressRequest)
                          .where(ProgressRequest.agency_id == Agency.id,

@@ -12,7 +12,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, delete, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from tracker.dates.chinese import cn_date
@@ -36,13 +36,14 @@ from tracker.documents.wording import (
     ordered,
     plan_issuer,
 )
-from tracker.enums import CircularState, ContactRole, MessageKind, RequestState, role_label
+from tracker.enums import CircularState, ContactRole, MessageKind, RequestState, Role, role_label
 from tracker.errors import DomainError, NotFound
 from tracker.models import (
     Agency,
     Assignment,
     AuditEvent,
     Circular,
+    CircularItem,
     Indicator,
     Measure,
     Plan,
@@ -52,7 +53,7 @@ from tracker.models import (
 from tracker.outbox import enqueue_to_agencies
 from tracker.policy import Policy
 from tracker.requests.subjects import among, with_subject
-from tracker.sql import insert_ignore_values, json_list_ids
+from tracker.sql import insert_ignore_from_select, insert_ignore_values
 
 
 class CircularError(DomainError):
@@ -70,30 +71,25 @@ def add_to_draft(session: Session, *, plan_id: int, request_ids: list[int] | Sel
     day = cn_date(effective_on)
     title = f"关于{day}逾期未报送进展情况的通报（稿）"
     insert_ignore_values(session, Circular.__table__, [dict(  # type: ignore[arg-type]
-        plan_id=plan_id, key=key, title=title, items=[], state=CircularState.DRAFT.value,
+        plan_id=plan_id, key=key, title=title, state=CircularState.DRAFT.value,
         drafted_at=now)])
     circular = session.scalars(select(Circular).where(Circular.key == key)).one()
     if circular.state != CircularState.DRAFT:
         return circular  # signed already; later items go to a new day's draft
-    # plain rows (no ORM row processing: a national rung lists 100,000 requests)
-    rows = session.connection().execute(among(
-        with_subject(select(ProgressRequest.id, ReportingPeriod.label, Agency.id, Agency.name,
-                            Measure.code, Measure.title, Assignment.role, Indicator.code,
-                            Indicator.name, ProgressRequest.due_on)),
-        request_ids).where(ReportingPeriod.plan_id == plan_id)  # the plan's own requests
-    ).all()
-    known = {i["request_id"] for i in circular.items}
-    roles = {r: role_label(r) for r in {row[6] for row in rows}}
-    added = [
-        {"request_id": rid, "period": period, "agency_id": aid, "agency": agency,
-         "code": code or icode, "title": title or iname,
-         "role": roles[role], "due_on": due.isoformat()}
-        for rid, period, aid, agency, code, title, role, icode, iname, due in rows
-        if rid not in known]
-    if added:  # rerunning the sweep changes nothing
-        # kept in the order found: whoever reads a draft orders it (`documents.wording.ordered`
-        # behind its counts and annex), and the sign-off stores it ordered
-        circular.items = list(circular.items) + added
+    role = case({r.value: r.label for r in Role}, value=Assignment.role, else_=role_label(None))
+    # one INSERT … SELECT of the plan's own requests; an item already listed is kept as it
+    # was (rerunning the sweep changes nothing)
+    insert_ignore_from_select(
+        session, CircularItem.__table__,  # type: ignore[arg-type]
+        ["circular_id", "request_id", "period", "agency_id", "agency", "code", "title", "role",
+         "due_on"],
+        among(with_subject(select(
+            literal(circular.id), ProgressRequest.id, ReportingPeriod.label, Agency.id,
+            Agency.name, func.coalesce(func.nullif(Measure.code, ""), Indicator.code, ""),
+            func.coalesce(func.nullif(Measure.title, ""), Indicator.name, ""), role,
+            ProgressRequest.due_on)),
+            request_ids).where(ReportingPeriod.plan_id == plan_id))
+    session.expire(circular, ["rows"])
     return circular
 
 
@@ -106,7 +102,23 @@ def circular_list(session: Session, plan_id: int | None = None
              .order_by(Circular.id.desc()))
     if plan_id is not None:
         query = query.where(Circular.plan_id == plan_id)
-    return [(c, title, counts(circular_items(session, c))) for c, title in session.execute(query)]
+    return [(c, title, circular_counts(session, c)) for c, title in session.execute(query)]
+
+
+def circular_counts(session: Session, circular: Circular) -> Counts:
+    """The counts the circular's documents state (the same as `documents.wording.counts`
+    over `circular_items`: a signed one's items, a draft's still-open items less those left
+    out), by one GROUP BY: a list page never loads a national circular's items."""
+    query = (select(CircularItem.agency_id, func.min(CircularItem.agency), func.count())
+             .where(CircularItem.circular_id == circular.id)
+             .group_by(CircularItem.agency_id))
+    if circular.state == CircularState.DRAFT:
+        query = (query.join(ProgressRequest, ProgressRequest.id == CircularItem.request_id)
+                 .where(ProgressRequest.state == RequestState.OPEN.value,
+                        CircularItem.request_id.not_in(excluded_ids(circular))))
+    groups = sorted(session.execute(query).all(), key=lambda r: (-r[2], r[0]))
+    return Counts(items=sum(n for *_, n in groups), agencies=len(groups),
+                  by_agency=[(name, n) for _, name, n in groups])
 
 
 def circular_by_id(session: Session, circular_id: int) -> tuple[Circular, str]:
@@ -119,14 +131,13 @@ def circular_by_id(session: Session, circular_id: int) -> tuple[Circular, str]:
 
 
 def still_overdue(session: Session, circular: Circular) -> list[dict[str, Any]]:
-    """The circular's items whose requests are still open (answered or waived drop out).
-    One query whatever the number of items: the ids are read from the stored list in SQL
-    (`tracker.sql.json_list_ids`), never bound one by one."""
-    listed = json_list_ids(session, Circular, Circular.items, "request_id",
-                           Circular.id == circular.id)
-    open_ids = set(session.scalars(select(ProgressRequest.id).where(
-        ProgressRequest.id.in_(listed), ProgressRequest.state == RequestState.OPEN.value)))
-    return [i for i in circular.items if i["request_id"] in open_ids]
+    """The circular's items whose requests are still open (answered or waived drop out),
+    in the documents' order. One query whatever the number of items."""
+    rows = session.scalars(
+        select(CircularItem).join(ProgressRequest, ProgressRequest.id == CircularItem.request_id)
+        .where(CircularItem.circular_id == circular.id,
+               ProgressRequest.state == RequestState.OPEN.value))
+    return [dict(i) for i in ordered(r.as_item() for r in rows)]
 
 
 def _body(plan: Plan, ladder_top: int) -> str:
@@ -160,7 +171,7 @@ def circular_items(session: Session, circular: Circular) -> list[dict[str, Any]]
     """What the circular lists: as signed, or (a draft) its still-open items less those the
     office left out."""
     if circular.state != CircularState.DRAFT:
-        return list(circular.items)
+        return [dict(i) for i in ordered(circular.items)]
     out = excluded_ids(circular)
     return [i for i in still_overdue(session, circular) if i["request_id"] not in out]
 
@@ -246,16 +257,20 @@ def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.date
         current=lambda: circular_view(session, circular_id, policy=policy, now=now),
         confirmed=confirmed, issuer=_issuer(plan, policy), actor=signed_by, now=now,
         names=("通报", "通报稿", "签发"), error=CircularError)
-    circular.items = [dict(i) for i in ordered(items)]
+    # a signed circular keeps exactly what it circulates: the items answered, waived or
+    # left out since they were drafted are deleted in one statement
+    session.execute(delete(CircularItem).where(
+        CircularItem.circular_id == circular.id,
+        or_(~exists().where(ProgressRequest.id == CircularItem.request_id,
+                            ProgressRequest.state == RequestState.OPEN.value),
+            CircularItem.request_id.in_(excluded_ids(circular)))))
+    session.expire(circular, ["rows"])
     circular.state, circular.signed_by, circular.signed_at = CircularState.SIGNED, signed_by, now
     circular.title = circular.title.removesuffix("（稿）")
     view = circular_view(session, circular.id, policy=policy, now=now)
     circular.document = render_docx(view.document, override_dir=document_templates(templates_dir))
     queued = 0
-    by_agency = {item["agency_id"] for item in circular.items}
-    session.flush()  # the signed items, read back in SQL as the agencies to notify
-    named = json_list_ids(session, Circular, Circular.items, "agency_id",
-                          Circular.id == circular.id)
+    named = select(CircularItem.agency_id).where(CircularItem.circular_id == circular.id)
     # the notice lists the agency's own items and carries the signed circular (.docx):
     # notifications.render reads both from the circular named here; one INSERT … SELECT
     # per role and address kind, however many agencies it names
@@ -267,6 +282,7 @@ def sign_off(session: Session, circular_id: int, *, signed_by: str, now: dt.date
             channel=policy.channel, role=role, plan_id=circular.plan_id)
     session.add(AuditEvent(at=now, actor=signed_by, action="circular.sign_off",
                            object_type="circular", object_id=str(circular.id),
-                           detail={"agencies": len(by_agency), "items": len(circular.items),
+                           detail={"agencies": len({i["agency_id"] for i in items}),
+                                   "items": len(items),
                                    "number": circular.number}))
     return queued

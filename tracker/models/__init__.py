@@ -25,6 +25,7 @@ from tracker.models.plan import (
 from tracker.models.scheduler import JobFire, SchedulerLease, scheduler_job
 from tracker.models.staff import (
     Circular,
+    CircularItem,
     FormToken,
     Note,
     SignInAddress,
@@ -54,6 +55,6 @@ __all__ = [
     "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue",
     "Measure",
     "MeetingCompliance", "OutboxMessage", "Plan", "ProgressReport", "ProgressRequest",
-    "ReportingPeriod", "ScorecardRun", "Circular", "FormToken", "Note", "SignInAddress",
+    "ReportingPeriod", "ScorecardRun", "Circular", "CircularItem", "FormToken", "Note", "SignInAddress",
     "StaffSession", "StaffUser", "DocumentNumber", "SupervisionNotice",
 ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.enums import CircularState, StaffRole
 from tracker.models.base import Base
@@ -82,8 +82,45 @@ class Circular(DocumentEdits, Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"))
     key: Mapped[str] = mapped_column(String(100), unique=True)  # plan:period:effective day
     title: Mapped[str] = mapped_column(Text)
-    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     state: Mapped[CircularState] = mapped_column(enum_column(CircularState))
     drafted_at: Mapped[dt.datetime]
     signed_by: Mapped[str | None] = mapped_column(String(200))
     signed_at: Mapped[dt.datetime | None]
+    rows: Mapped[list[CircularItem]] = relationship(
+        order_by="CircularItem.request_id", cascade="all, delete-orphan", passive_deletes=True)
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        """The listed items as dicts (request_id, period, agency_id, agency, code, title,
+        role, due_on as ISO date) by request id (`documents.wording.ordered` puts them in a
+        document's order). Loads every row: for a page or a document; set-based code reads
+        `CircularItem` in SQL."""
+        return [r.as_item() for r in self.rows]
+
+
+class CircularItem(Base):
+    """One item a circular lists: the request and, as it stood when the item was added to
+    the draft, its period, agency, code, title and role (issue 14: rows of their own, so a
+    national day of 1M items is one INSERT … SELECT, never a list held in memory). A draft
+    keeps every item ever added (answered ones drop out when read); a signed circular keeps
+    exactly what it circulated."""
+
+    __tablename__ = "circular_item"
+    __table_args__ = (Index("ix_circular_item_agency", "circular_id", "agency_id"),)
+    circular_id: Mapped[int] = mapped_column(
+        ForeignKey("circular.id", ondelete="CASCADE"), primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("progress_request.id"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(40), default="")
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    agency: Mapped[str] = mapped_column(String(200), default="")
+    code: Mapped[str] = mapped_column(String(20), default="")
+    title: Mapped[str] = mapped_column(Text, default="")
+    role: Mapped[str] = mapped_column(String(20), default="")  # 牵头 / 配合 / 指标
+    due_on: Mapped[dt.date | None]
+
+    def as_item(self) -> dict[str, Any]:
+        """The item as the documents and notices read it."""
+        return {"request_id": self.request_id, "period": self.period,
+                "agency_id": self.agency_id, "agency": self.agency, "code": self.code,
+                "title": self.title, "role": self.role,
+                "due_on": self.due_on.isoformat() if self.due_on else ""}

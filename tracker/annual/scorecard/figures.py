@@ -57,6 +57,7 @@ from tracker.models import (
     Agency,
     Assignment,
     Circular,
+    CircularItem,
     Escalation,
     ExtensionRequest,
     Indicator,
@@ -268,21 +269,19 @@ def deduction_list(session: Session, plan: Plan, year: int, scoring: ScoringRule
                Escalation.notified_at.is_not(None))
         .group_by(req.c.agency_id, ReportingPeriod.label, Escalation.effective_on)
     ).all()
-    labels = {label for (label,) in session.execute(
-        select(ReportingPeriod.label).where(ReportingPeriod.plan_id == plan.id,
-                                            ReportingPeriod.year == year))}
-    signed = session.execute(
-        select(Circular.id, Circular.title, Circular.signed_at, Circular.items)
-        .where(Circular.plan_id == plan.id, Circular.state == CircularState.SIGNED.value)
-        .order_by(Circular.signed_at, Circular.id)
-    ).all()
-    circulated: list[tuple[int, str, dt.datetime, int]] = []
-    for _cid, title, signed_at, items in signed:
-        per_agency: dict[int, int] = {}
-        for item in items:
-            if item.get("period") in labels:
-                per_agency[item["agency_id"]] = per_agency.get(item["agency_id"], 0) + 1
-        circulated += [(aid, title, signed_at, n) for aid, n in per_agency.items()]
+    labels = select(ReportingPeriod.label).where(ReportingPeriod.plan_id == plan.id,
+                                                 ReportingPeriod.year == year)
+    # per signed circular and agency, the items of the year's periods it named (SQL)
+    circulated: list[tuple[int, str, dt.datetime, int]] = [
+        (aid, title, signed_at, n) for _cid, title, signed_at, aid, n in session.execute(
+            select(Circular.id, Circular.title, Circular.signed_at, CircularItem.agency_id,
+                   func.count())
+            .join(CircularItem, CircularItem.circular_id == Circular.id)
+            .where(Circular.plan_id == plan.id, Circular.state == CircularState.SIGNED.value,
+                   CircularItem.period.in_(labels))
+            .group_by(Circular.id, Circular.title, Circular.signed_at, CircularItem.agency_id)
+            .order_by(Circular.signed_at, Circular.id, CircularItem.agency_id))
+        if signed_at is not None]  # always set once signed
     names = _agencies(session, plan, {a for a, *_ in notices} | {a for a, *_ in circulated})
     rows = []
     for aid, label, _day, first, n in notices:
