@@ -2,7 +2,10 @@
 
 The light of a request is `tracker.requests.rules.light` (as SQL: `light_sql`). Days overdue
 count working days after the due day. Everything is computed in SQL for the whole filtered
-set (one query for the rows, one for the count), never per row.
+set, never per row: the page of rows by keyset over the requests; the counts per light, the
+heat table and the on-time rate from the running tally (`tracker.desk.tally`, kept by
+triggers), which answers every filter of the board. `live=True` computes the same figures
+from the requests themselves (the definition; the tests compare the two).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from sqlalchemy import Select, case, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from tracker.dates.stored import next_year_warning
+from tracker.desk import tally
 from tracker.enums import CircularState, Light, RequestState
 from tracker.errors import NotFound
 from tracker.models import (
@@ -33,7 +37,7 @@ from tracker.requests.subjects import with_subject
 
 LIGHTS = tuple(light.value for light in Light)
 # the board's section of the headline indicators (a request about an indicator has no measure)
-INDICATORS = "主要指标"
+INDICATORS = tally.INDICATORS
 
 
 @dataclass
@@ -162,18 +166,22 @@ def _light_range(value: str, today: dt.date) -> tuple[Any, ...]:
     return ()
 
 
-def board_counts(session: Session, f: BoardFilter, today: dt.date, policy: Policy
-                 ) -> dict[str, int]:
+def board_counts(session: Session, f: BoardFilter, today: dt.date, policy: Policy, *,
+                 live: bool = False) -> dict[str, int]:
     """Requests per light (`requests.rules.light_sql`) for the filter, the light filter
-    included: one GROUP BY over the filtered requests, read from the index
+    included: one GROUP BY over the tally's rows (`tracker.desk.tally.counts`). `live`: one
+    GROUP BY over the filtered requests instead, read from the index
     `ix_progress_request_board` (state, due day, answered late, period, agency) without
     visiting the rows unless a filter needs the measure or the assignment."""
+    if not live:
+        return tally.counts(session, f, today, policy)
     light = light_sql(today, policy)
     return {str(k): int(n) for k, n in session.execute(
         _base(f, light, light, func.count(), today=today).group_by(light))}
 
 
-def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> Board:
+def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy, *,
+          live: bool = False) -> Board:
     """The filtered, sorted page of requests, with counts per light for the filter.
 
     `f.plan_id` None covers every loaded plan; each row names its plan. Rows are in
@@ -182,9 +190,10 @@ def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> B
     OFFSET; `next_key` / `prev_key` say whether more rows follow or come before. A row's
     `provisional` says its due day was counted over a year the calendar does not cover;
     `calendar_warning` (from 1 November, next year not covered) is the board's banner.
+    `live`: the counts from the requests, not the tally (`board_counts`).
     """
     light = light_sql(today, policy)
-    counts = board_counts(session, f, today, policy)
+    counts = board_counts(session, f, today, policy, live=live)
     total = sum(counts.values())
     severity = case((light == "red", 0), (light == "yellow", 1), (light == "green", 2), else_=3)
     position = func.coalesce(Measure.position, -1)
@@ -254,24 +263,20 @@ def _overdue_days(due_days: set[dt.date], today: dt.date, policy: Policy) -> dic
     return {d: max(policy.calendar.between(d, today), 0) for d in due_days}
 
 
-def heat_table(session: Session, f: BoardFilter, today: dt.date, policy: Policy
-               ) -> tuple[list[str], list[tuple[str, dict[str, int], int]]]:
+def heat_table(session: Session, f: BoardFilter, today: dt.date, policy: Policy, *,
+               live: bool = False) -> tuple[list[str], list[tuple[str, dict[str, int], int]]]:
     """Overdue (red) requests per agency and section: (sections, [(agency, cells, total)]).
 
     The board's filter applies as it does to the board's rows (plan, agency, section, role,
     period, ladder level, light: a light other than red leaves the table empty), so the
     table's cells add up to the board's red count for the same filter. `sections` are the
     chosen plan's sections in catalog order (every plan's when none is chosen, or only the
-    filtered one), then 主要指标; rows are sorted by their total, largest first. Two queries.
+    filtered one), then 主要指标; rows are sorted by their total, largest first. Two queries:
+    the cells from the tally (`tracker.desk.tally.red_cells`), or with `live` from one pass
+    over the filtered red requests.
     """
-    light = light_sql(today, policy)
-    # one pass over the filtered red requests (no IN over a subquery of them)
-    q = (_base(f, light, Agency.id, Agency.name,
-               func.coalesce(Measure.section, literal(INDICATORS)), func.count(), measure=True,
-               today=today)
-         .join(Agency, Agency.id == ProgressRequest.agency_id)
-         .where(light == Light.RED.value, *_light_range(Light.RED.value, today))
-         .group_by(Agency.id, Agency.name, Measure.section).order_by(Agency.id))
+    cells = tally.red_cells(session, f, today, policy) if not live else _red_cells_live(
+        session, f, today, policy)
     if f.section:
         sections = [f.section]
     else:
@@ -282,11 +287,26 @@ def heat_table(session: Session, f: BoardFilter, today: dt.date, policy: Policy
         sections = [*session.scalars(section_query), INDICATORS]
     # keyed by the agency's id: two cities' 市民政局 are two rows
     table: dict[tuple[int, str], dict[str, int]] = {}
-    for agency_id, agency, section, n in session.execute(q):
-        table.setdefault((agency_id, agency), {})[section] = n
+    for agency_id, agency, section, n in cells:
+        row = table.setdefault((agency_id, agency), {})
+        row[section] = row.get(section, 0) + n
     rows = sorted(((a, cells, sum(cells.values())) for (_, a), cells in table.items()),
                   key=lambda r: -r[2])
     return sections, rows
+
+
+def _red_cells_live(session: Session, f: BoardFilter, today: dt.date, policy: Policy
+                    ) -> list[tuple[int, str, str, int]]:
+    """(agency id, agency name, section, red requests), computed over the requests."""
+    light = light_sql(today, policy)
+    # one pass over the filtered red requests (no IN over a subquery of them)
+    q = (_base(f, light, Agency.id, Agency.name,
+               func.coalesce(Measure.section, literal(INDICATORS)), func.count(), measure=True,
+               today=today)
+         .join(Agency, Agency.id == ProgressRequest.agency_id)
+         .where(light == Light.RED.value, *_light_range(Light.RED.value, today))
+         .group_by(Agency.id, Agency.name, Measure.section).order_by(Agency.id))
+    return [(int(a), str(name), str(section), int(n)) for a, name, section, n in session.execute(q)]
 
 
 def heat_top(rows: list[tuple[str, dict[str, int], int]], limit: int
@@ -303,15 +323,18 @@ def heat_top(rows: list[tuple[str, dict[str, int], int]], limit: int
     return rows[:limit], (len(rows) - limit, cells, sum(t for _, _, t in rows[limit:]))
 
 
-def on_time_by_period(session: Session, f: BoardFilter, today: dt.date, policy: Policy
-                      ) -> list[tuple[str, int, int]]:
+def on_time_by_period(session: Session, f: BoardFilter, today: dt.date, policy: Policy, *,
+                      live: bool = False) -> list[tuple[str, int, int]]:
     """(period label, answered on time, requests) per period, in due order (waived excluded).
 
     The board's filter applies as it does to the board's rows (plan, agency, section, role,
     period, ladder level, light); with no plan chosen, periods of the same label in several
     plans are added up. "On time" is `answered_late` false (tracker.requests.rules); an
-    open request counts as not on time. One query.
+    open request counts as not on time. One query, over the tally
+    (`tracker.desk.tally.on_time`) or with `live` over the requests.
     """
+    if not live:
+        return tally.on_time(session, f, today, policy)
     light = light_sql(today, policy)
     base = _base(f, light, ReportingPeriod.label,
                  func.sum(case((ProgressRequest.answered_late.is_(False), 1), else_=0)),
