@@ -157,8 +157,8 @@ SQLITE_INSTALL = [
     "CREATE TRIGGER board_tally_request_delete AFTER DELETE ON progress_request BEGIN "
     f"{_upsert(_requests('(SELECT 1) one', '-1', 'OLD'))}; END",
     f"CREATE TRIGGER board_tally_request_update AFTER UPDATE ON progress_request WHEN {_ANY_COUNTED} "
-    f"BEGIN {_upsert(_requests('(SELECT 1) one', '-1', 'OLD') + ' UNION ALL '
-                     + _requests('(SELECT 1) one', '1', 'NEW'))}; END",
+    "BEGIN " + _upsert(_requests("(SELECT 1) one", "-1", "OLD") + " UNION ALL "
+                       + _requests("(SELECT 1) one", "1", "NEW")) + "; END",
     "CREATE TRIGGER board_tally_assignment_update AFTER UPDATE OF role, measure_id ON assignment "
     "WHEN OLD.role IS NOT NEW.role OR OLD.measure_id IS NOT NEW.measure_id BEGIN "
     + _upsert(_moved(
