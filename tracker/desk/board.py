@@ -352,7 +352,6 @@ class BoardOptions:
     """What the board's filters and forms offer, for the plan chosen (or all plans)."""
 
     plans: list[tuple[int, str]]
-    agencies: list[tuple[int, str]]
     periods: list[str]
     years: list[tuple[int, str, int]]  # (plan id, plan title, year) with a scorecard
     has_drafts: bool
@@ -360,11 +359,11 @@ class BoardOptions:
 
 
 def board_options(session: Session, plan_id: int | None) -> BoardOptions:
-    """The choices of the desk's filters: plans, agencies, periods, scorecard years, and
-    whether a circular waits for sign-off. A few small queries."""
+    """The choices of the desk's filters: plans, periods, scorecard years, and whether a
+    circular waits for sign-off. A few small queries (not the agencies: a national plan has
+    tens of thousands; the agency filter is a search box, `agencies_matching`)."""
     from tracker.annual.meetings import governments
     from tracker.annual.scorecard import years_with_data
-    from tracker.directory.agencies import plan_agencies
 
     plans = [(i, t) for i, t in session.execute(select(Plan.id, Plan.title).order_by(Plan.id))]
     period_query = select(ReportingPeriod.label).group_by(ReportingPeriod.label).order_by(
@@ -379,10 +378,31 @@ def board_options(session: Session, plan_id: int | None) -> BoardOptions:
     chosen = session.get(Plan, plan_id) if plan_id else (
         session.get(Plan, plans[0][0]) if len(plans) == 1 else None)
     return BoardOptions(
-        plans=plans, agencies=plan_agencies(session, plan_id),
+        plans=plans,
         periods=list(session.scalars(period_query)), years=years,
         has_drafts=session.scalar(drafts.limit(1)) is not None,
         governments=[g for g, _ in governments(session, chosen)] if chosen else [])
+
+
+def agencies_matching(session: Session, plan_id: int | None, name: str, limit: int = 20
+                      ) -> list[tuple[int, str]]:
+    """The agency filter's search: (id, name) of the plan's agencies (every loaded plan's
+    when None) named `name` exactly, else those whose name contains it, in directory order,
+    at most `limit`. One query; empty for a blank `name`."""
+    from tracker.directory.agencies import plan_agency_ids
+
+    name = name.strip()
+    if not name:
+        return []
+    involved = Agency.id.in_(plan_agency_ids(plan_id))
+    exact = list(session.execute(select(Agency.id, Agency.name).where(
+        involved, Agency.name == name).order_by(Agency.id).limit(limit)))
+    if exact:
+        return [(int(i), str(n)) for i, n in exact]
+    pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return [(int(i), str(n)) for i, n in session.execute(
+        select(Agency.id, Agency.name).where(involved, Agency.name.like(pattern, escape="\\"))
+        .order_by(Agency.id).limit(limit))]
 
 
 def plan_for_page(session: Session, plan_id: int | None) -> Plan | None:
