@@ -36,6 +36,8 @@ from tracker.requests.rules import light_sql
 from tracker.requests.subjects import with_subject
 
 LIGHTS = tuple(light.value for light in Light)
+# a row's severity in the board's order (`BoardKey`): its light
+SEVERITY_LIGHTS = (Light.RED.value, Light.YELLOW.value, Light.GREEN.value, Light.GREY.value)
 # the board's section of the headline indicators (a request about an indicator has no measure)
 INDICATORS = tally.INDICATORS
 
@@ -195,31 +197,41 @@ def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy, *,
     light = light_sql(today, policy)
     counts = board_counts(session, f, today, policy, live=live)
     total = sum(counts.values())
-    severity = case((light == "red", 0), (light == "yellow", 1), (light == "green", 2), else_=3)
     position = func.coalesce(Measure.position, -1)
-    key = (severity, ProgressRequest.due_on, ProgressRequest.agency_id, position,
-           ProgressRequest.id)
-    keyed = _base(f, light, ProgressRequest.id.label("id"), *(
-        k.label(n) for k, n in zip(key, ("sev", "due", "ag", "pos", "rid"), strict=True)),
-        measure=True, today=today)
+    key = (ProgressRequest.due_on, ProgressRequest.agency_id, position, ProgressRequest.id)
     backwards = f.before is not None and f.after is None
     cursor = f.before if backwards else f.after
-    if cursor is not None:
-        mark = tuple_(*(literal(v) for v in (cursor.severity, cursor.due_on, cursor.agency_id,
-                                              cursor.position, cursor.request_id)))
-        keyed = keyed.where(tuple_(*key) < mark if backwards else tuple_(*key) > mark)
     order = [k.desc() for k in key] if backwards else list(key)
-    page = keyed.order_by(*order).limit(f.per_page + 1).subquery()  # one more: a next page?
-    # one statement: the page's keys (the keyset query runs once) with each row's subject
-    found = session.execute(
-        with_subject(select(page.c.sev, page.c.due, page.c.ag, page.c.pos, page.c.rid,
-                            ProgressRequest, light.label("light"), ReportingPeriod.label,
-                            Plan.title, Agency.name, Assignment.role, Measure.id, Measure.code,
-                            Measure.title, Measure.section, Indicator.code, Indicator.name,
-                            Plan.id, Assignment.position)
-                     .select_from(page).join(ProgressRequest, ProgressRequest.id == page.c.id))
-        .join(Plan, Plan.id == ReportingPeriod.plan_id)
-    ).all()
+    # one severity (light) at a time, in the page's direction, skipping those the counts
+    # say are empty: within one light the order is (due day, agency, measure, request),
+    # which the index (state, due day, agency, id) nearly gives, so the first page of
+    # red rows is read in order, not sorted out of every filtered request
+    severities = [s for s in range(4) if cursor is None
+                  or (s <= cursor.severity if backwards else s >= cursor.severity)]
+    found: list[Any] = []
+    for sev in reversed(severities) if backwards else severities:
+        value = SEVERITY_LIGHTS[sev]
+        if len(found) > f.per_page or not counts.get(value):
+            continue
+        keyed = _base(f, light, ProgressRequest.id.label("id"), literal(sev).label("sev"), *(
+            k.label(n) for k, n in zip(key, ("due", "ag", "pos", "rid"), strict=True)),
+            measure=True, today=today).where(light == value, *_light_range(value, today))
+        if cursor is not None and cursor.severity == sev:
+            mark = tuple_(*(literal(v) for v in (cursor.due_on, cursor.agency_id,
+                                                  cursor.position, cursor.request_id)))
+            keyed = keyed.where(tuple_(*key) < mark if backwards else tuple_(*key) > mark)
+        # one more than a page: is there a next one?
+        page = keyed.order_by(*order).limit(f.per_page + 1 - len(found)).subquery()
+        # one statement: the keys (the keyset query runs once) with each row's subject
+        found += session.execute(
+            with_subject(select(page.c.sev, page.c.due, page.c.ag, page.c.pos, page.c.rid,
+                                ProgressRequest, light.label("light"), ReportingPeriod.label,
+                                Plan.title, Agency.name, Assignment.role, Measure.id,
+                                Measure.code, Measure.title, Measure.section, Indicator.code,
+                                Indicator.name, Plan.id, Assignment.position)
+                         .select_from(page).join(ProgressRequest, ProgressRequest.id == page.c.id))
+            .join(Plan, Plan.id == ReportingPeriod.plan_id)
+        ).all()
     keyed_rows = sorted(
         ((BoardKey(int(r[0]), _as_date(r[1]), int(r[2]), int(r[3]), int(r[4])), tuple(r[5:]))
          for r in found), key=lambda kr: (kr[0].severity, kr[0].due_on, kr[0].agency_id,

@@ -90,6 +90,8 @@ class ProgressRequest(Base):
         # the board's counts per light, read from the index alone (migration 0019)
         Index("ix_progress_request_board", "state", "due_on", "answered_late", "period_id",
               "agency_id", "level"),
+        # the board's page of one light in its order (due day, agency, …; migration 0020)
+        Index("ix_progress_request_board_order", "state", "due_on", "agency_id", "id"),
     )
 
 
