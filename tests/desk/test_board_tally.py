@@ -18,6 +18,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import at
+from tests.desk.test_board import year  # noqa: F401 (the fixture)
 from tracker.db import transaction
 from tracker.desk.board import BoardFilter, board, board_counts, heat_table, on_time_by_period
 from tracker.desk.tally import BACKFILL
@@ -174,3 +175,46 @@ def test_the_tally_follows_every_change(db: sessionmaker[Session], small: Plan, 
     _check(db, policy, plan_id)
     with db() as s:
         assert sum(board(s, BoardFilter(), dt.date(2018, 1, 23), policy).counts.values()) == 28 - gone
+
+
+def _walk(db: sessionmaker[Session], policy: Policy, f: BoardFilter, today: dt.date
+          ) -> tuple[list[int], list[int]]:
+    """The request ids of every page of 4, forward by `next_key`, then back by `prev_key`."""
+    forward: list[list[int]] = []
+    with db() as s:
+        page = board(s, BoardFilter(**{**f.__dict__, "per_page": 4}), today, policy)
+        forward.append([r["id"] for r in page.rows])
+        while page.next_key is not None:
+            page = board(s, BoardFilter(**{**f.__dict__, "per_page": 4, "after": page.next_key}),
+                         today, policy)
+            forward.append([r["id"] for r in page.rows])
+        backward = [[r["id"] for r in page.rows]]
+        while page.prev_key is not None:
+            page = board(s, BoardFilter(**{**f.__dict__, "per_page": 4, "before": page.prev_key}),
+                         today, policy)
+            backward.append([r["id"] for r in page.rows])
+    return ([i for p in forward for i in p], [i for p in reversed(backward) for i in p])
+
+
+def test_pages_one_light_at_a_time_keep_the_order(db, year, policy, monkeypatch):  # noqa: F811
+    """Past `SORT_WHOLE` filtered requests the page is read one light at a time; the rows,
+    pages forward and back, are those of the one sorted statement, in the same order."""
+    from tracker.desk import board as board_module
+
+    today = dt.date(2018, 1, 23)
+    with db() as s:  # a request of each light: one of the five red ones waived
+        waive(s, s.scalars(select(ProgressRequest.id).where(
+            ProgressRequest.state == "open").order_by(ProgressRequest.id)).first(),
+            reason="任务调整", actor="t", now=at("2018-01-23"), policy=policy)
+        s.commit()
+    for f in (BoardFilter(), BoardFilter(light="green"), BoardFilter(section=ONE)):
+        with db() as s:
+            whole = [r["id"] for r in board(s, BoardFilter(**{**f.__dict__, "per_page": 100}),
+                                            today, policy).rows]
+        assert whole and _walk(db, policy, f, today) == (whole, whole)
+        monkeypatch.setattr(board_module, "SORT_WHOLE", 0)
+        assert _walk(db, policy, f, today) == (whole, whole), f
+        monkeypatch.setattr(board_module, "SORT_WHOLE", 2000)
+    with db() as s:
+        lights = [r["light"] for r in board(s, BoardFilter(per_page=100), today, policy).rows]
+    assert lights == ["red"] * 4 + ["yellow"] * 2 + ["green"] * 12 + ["grey"]

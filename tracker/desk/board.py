@@ -38,6 +38,7 @@ from tracker.requests.subjects import with_subject
 LIGHTS = tuple(light.value for light in Light)
 # a row's severity in the board's order (`BoardKey`): its light
 SEVERITY_LIGHTS = (Light.RED.value, Light.YELLOW.value, Light.GREEN.value, Light.GREY.value)
+SORT_WHOLE = 2000  # the board's page: up to this many filtered requests, one sorted statement
 # the board's section of the headline indicators (a request about an indicator has no measure)
 INDICATORS = tally.INDICATORS
 
@@ -201,25 +202,40 @@ def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy, *,
     key = (ProgressRequest.due_on, ProgressRequest.agency_id, position, ProgressRequest.id)
     backwards = f.before is not None and f.after is None
     cursor = f.before if backwards else f.after
-    order = [k.desc() for k in key] if backwards else list(key)
+    order: list[Any] = [k.desc() for k in key] if backwards else list(key)
     # one severity (light) at a time, in the page's direction, skipping those the counts
     # say are empty: within one light the order is (due day, agency, measure, request),
     # which the index (state, due day, agency, id) nearly gives, so the first page of
     # red rows is read in order, not sorted out of every filtered request
-    severities = [s for s in range(4) if cursor is None
-                  or (s <= cursor.severity if backwards else s >= cursor.severity)]
+    # (a filter that keeps a few thousand requests at most is sorted whole: one statement
+    # to plan instead of up to four)
+    severities: list[int | None] = [None] if total <= SORT_WHOLE else [
+        s for s in range(4) if cursor is None
+        or (s <= cursor.severity if backwards else s >= cursor.severity)]
     found: list[Any] = []
     for sev in reversed(severities) if backwards else severities:
-        value = SEVERITY_LIGHTS[sev]
-        if len(found) > f.per_page or not counts.get(value):
+        value = SEVERITY_LIGHTS[sev] if sev is not None else None
+        if len(found) > f.per_page or (value is not None and not counts.get(value)):
             continue
-        keyed = _base(f, light, ProgressRequest.id.label("id"), literal(sev).label("sev"), *(
+        severity = literal(sev) if sev is not None else case(
+            *((light == lt, n) for n, lt in enumerate(SEVERITY_LIGHTS[:3])), else_=3)
+        keyed = _base(f, light, ProgressRequest.id.label("id"), severity.label("sev"), *(
             k.label(n) for k, n in zip(key, ("due", "ag", "pos", "rid"), strict=True)),
-            measure=True, today=today).where(light == value, *_light_range(value, today))
-        if cursor is not None and cursor.severity == sev:
+            measure=True, today=today)
+        if value is not None:
+            keyed = keyed.where(light == value, *_light_range(value, today))
+        if cursor is not None and sev is None:
+            mark = tuple_(*(literal(v) for v in (cursor.severity, cursor.due_on,
+                                                  cursor.agency_id, cursor.position,
+                                                  cursor.request_id)))
+            keyed = keyed.where(tuple_(severity, *key) < mark if backwards
+                                else tuple_(severity, *key) > mark)
+        elif cursor is not None and cursor.severity == sev:
             mark = tuple_(*(literal(v) for v in (cursor.due_on, cursor.agency_id,
                                                   cursor.position, cursor.request_id)))
             keyed = keyed.where(tuple_(*key) < mark if backwards else tuple_(*key) > mark)
+        if sev is None:
+            order = [severity.desc(), *(k.desc() for k in key)] if backwards else [severity, *key]
         # one more than a page: is there a next one?
         page = keyed.order_by(*order).limit(f.per_page + 1 - len(found)).subquery()
         # one statement: the keys (the keyset query runs once) with each row's subject
