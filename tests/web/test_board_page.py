@@ -61,3 +61,31 @@ def test_heat_table_and_chart_follow_the_agency_filter(client):
     page = c.get("/desk", params={"agency": agencies[HEPING], "light": "green"}).text
     assert "符合筛选条件的事项中没有逾期事项。" in page and _heat(page) == {}
     assert _rates(page) == [("2017年第一季度", "2", "2")]
+
+
+def test_agency_filter_is_a_search_box(client):
+    """The agency filter does not list the directory (tens of thousands at national scale):
+    a search box whose suggestions are the heat table's agencies; a name, or a part of one
+    that only one agency has, filters; a part several have lists them as links."""
+    c, agencies = client
+    page = c.get("/desk").text
+    assert 'name="agency_name" value=""' in page and "<select id=\"f-agency\"" not in page
+    suggested = re.findall(r'<option value="([^"]+)"></option>', page.split('id="f-agency-list"')[1]
+                           .split("</datalist>")[0])
+    assert suggested == [HRSS, CDPF, HEPING]
+
+    page = c.get("/desk", params={"agency_name": CDPF}).text
+    assert "共 4 项" in page and _heat(page) == {CDPF: "2"}
+    assert f'name="agency_name" value="{CDPF}"' in page
+    page = c.get("/desk", params={"agency_name": "残联"}).text  # a part only 市残联 has
+    assert "共 4 项" in page and 'id="agency-matches"' not in page
+    page = c.get("/desk", params={"agency": agencies[HEPING]}).text  # links keep the id
+    assert f'name="agency_name" value="{HEPING}"' in page
+
+    page = c.get("/desk", params={"agency_name": "区人民政府", "light": "red"}).text
+    assert "共 1 项" not in page and 'id="agency-matches"' in page
+    assert f'<a href="/desk?light=red&amp;agency={agencies[HEPING]}">{HEPING}</a>' in page
+    assert "河东区人民政府</a>" in page
+    page = c.get("/desk", params={"agency_name": "没有的单位"}).text
+    assert "没有名称含“没有的单位”的责任单位，未按责任单位筛选。" in page
+    assert "共 19 项" in page

@@ -2,7 +2,10 @@
 
 The light of a request is `tracker.requests.rules.light` (as SQL: `light_sql`). Days overdue
 count working days after the due day. Everything is computed in SQL for the whole filtered
-set (one query for the rows, one for the count), never per row.
+set, never per row: the page of rows by keyset over the requests; the counts per light, the
+heat table and the on-time rate from the running tally (`tracker.desk.tally`, kept by
+triggers), which answers every filter of the board. `live=True` computes the same figures
+from the requests themselves (the definition; the tests compare the two).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from sqlalchemy import Select, case, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from tracker.dates.stored import next_year_warning
+from tracker.desk import tally
 from tracker.enums import CircularState, Light, RequestState
 from tracker.errors import NotFound
 from tracker.models import (
@@ -32,8 +36,11 @@ from tracker.requests.rules import light_sql
 from tracker.requests.subjects import with_subject
 
 LIGHTS = tuple(light.value for light in Light)
+# a row's severity in the board's order (`BoardKey`): its light
+SEVERITY_LIGHTS = (Light.RED.value, Light.YELLOW.value, Light.GREEN.value, Light.GREY.value)
+SORT_WHOLE = 2000  # the board's page: up to this many filtered requests, one sorted statement
 # the board's section of the headline indicators (a request about an indicator has no measure)
-INDICATORS = "主要指标"
+INDICATORS = tally.INDICATORS
 
 
 @dataclass
@@ -162,18 +169,22 @@ def _light_range(value: str, today: dt.date) -> tuple[Any, ...]:
     return ()
 
 
-def board_counts(session: Session, f: BoardFilter, today: dt.date, policy: Policy
-                 ) -> dict[str, int]:
+def board_counts(session: Session, f: BoardFilter, today: dt.date, policy: Policy, *,
+                 live: bool = False) -> dict[str, int]:
     """Requests per light (`requests.rules.light_sql`) for the filter, the light filter
-    included: one GROUP BY over the filtered requests, read from the index
+    included: one GROUP BY over the tally's rows (`tracker.desk.tally.counts`). `live`: one
+    GROUP BY over the filtered requests instead, read from the index
     `ix_progress_request_board` (state, due day, answered late, period, agency) without
     visiting the rows unless a filter needs the measure or the assignment."""
+    if not live:
+        return tally.counts(session, f, today, policy)
     light = light_sql(today, policy)
     return {str(k): int(n) for k, n in session.execute(
         _base(f, light, light, func.count(), today=today).group_by(light))}
 
 
-def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> Board:
+def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy, *,
+          live: bool = False) -> Board:
     """The filtered, sorted page of requests, with counts per light for the filter.
 
     `f.plan_id` None covers every loaded plan; each row names its plan. Rows are in
@@ -182,35 +193,61 @@ def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy) -> B
     OFFSET; `next_key` / `prev_key` say whether more rows follow or come before. A row's
     `provisional` says its due day was counted over a year the calendar does not cover;
     `calendar_warning` (from 1 November, next year not covered) is the board's banner.
+    `live`: the counts from the requests, not the tally (`board_counts`).
     """
     light = light_sql(today, policy)
-    counts = board_counts(session, f, today, policy)
+    counts = board_counts(session, f, today, policy, live=live)
     total = sum(counts.values())
-    severity = case((light == "red", 0), (light == "yellow", 1), (light == "green", 2), else_=3)
     position = func.coalesce(Measure.position, -1)
-    key = (severity, ProgressRequest.due_on, ProgressRequest.agency_id, position,
-           ProgressRequest.id)
-    keyed = _base(f, light, ProgressRequest.id.label("id"), *(
-        k.label(n) for k, n in zip(key, ("sev", "due", "ag", "pos", "rid"), strict=True)),
-        measure=True, today=today)
+    key = (ProgressRequest.due_on, ProgressRequest.agency_id, position, ProgressRequest.id)
     backwards = f.before is not None and f.after is None
     cursor = f.before if backwards else f.after
-    if cursor is not None:
-        mark = tuple_(*(literal(v) for v in (cursor.severity, cursor.due_on, cursor.agency_id,
-                                              cursor.position, cursor.request_id)))
-        keyed = keyed.where(tuple_(*key) < mark if backwards else tuple_(*key) > mark)
-    order = [k.desc() for k in key] if backwards else list(key)
-    page = keyed.order_by(*order).limit(f.per_page + 1).subquery()  # one more: a next page?
-    # one statement: the page's keys (the keyset query runs once) with each row's subject
-    found = session.execute(
-        with_subject(select(page.c.sev, page.c.due, page.c.ag, page.c.pos, page.c.rid,
-                            ProgressRequest, light.label("light"), ReportingPeriod.label,
-                            Plan.title, Agency.name, Assignment.role, Measure.id, Measure.code,
-                            Measure.title, Measure.section, Indicator.code, Indicator.name,
-                            Plan.id, Assignment.position)
-                     .select_from(page).join(ProgressRequest, ProgressRequest.id == page.c.id))
-        .join(Plan, Plan.id == ReportingPeriod.plan_id)
-    ).all()
+    order: list[Any] = [k.desc() for k in key] if backwards else list(key)
+    # one severity (light) at a time, in the page's direction, skipping those the counts
+    # say are empty: within one light the order is (due day, agency, measure, request),
+    # which the index (state, due day, agency, id) nearly gives, so the first page of
+    # red rows is read in order, not sorted out of every filtered request
+    # (a filter that keeps a few thousand requests at most is sorted whole: one statement
+    # to plan instead of up to four)
+    severities: list[int | None] = [None] if total <= SORT_WHOLE else [
+        s for s in range(4) if cursor is None
+        or (s <= cursor.severity if backwards else s >= cursor.severity)]
+    found: list[Any] = []
+    for sev in reversed(severities) if backwards else severities:
+        value = SEVERITY_LIGHTS[sev] if sev is not None else None
+        if len(found) > f.per_page or (value is not None and not counts.get(value)):
+            continue
+        severity = literal(sev) if sev is not None else case(
+            *((light == lt, n) for n, lt in enumerate(SEVERITY_LIGHTS[:3])), else_=3)
+        keyed = _base(f, light, ProgressRequest.id.label("id"), severity.label("sev"), *(
+            k.label(n) for k, n in zip(key, ("due", "ag", "pos", "rid"), strict=True)),
+            measure=True, today=today)
+        if value is not None:
+            keyed = keyed.where(light == value, *_light_range(value, today))
+        if cursor is not None and sev is None:
+            mark = tuple_(*(literal(v) for v in (cursor.severity, cursor.due_on,
+                                                  cursor.agency_id, cursor.position,
+                                                  cursor.request_id)))
+            keyed = keyed.where(tuple_(severity, *key) < mark if backwards
+                                else tuple_(severity, *key) > mark)
+        elif cursor is not None and cursor.severity == sev:
+            mark = tuple_(*(literal(v) for v in (cursor.due_on, cursor.agency_id,
+                                                  cursor.position, cursor.request_id)))
+            keyed = keyed.where(tuple_(*key) < mark if backwards else tuple_(*key) > mark)
+        if sev is None:
+            order = [severity.desc(), *(k.desc() for k in key)] if backwards else [severity, *key]
+        # one more than a page: is there a next one?
+        page = keyed.order_by(*order).limit(f.per_page + 1 - len(found)).subquery()
+        # one statement: the keys (the keyset query runs once) with each row's subject
+        found += session.execute(
+            with_subject(select(page.c.sev, page.c.due, page.c.ag, page.c.pos, page.c.rid,
+                                ProgressRequest, light.label("light"), ReportingPeriod.label,
+                                Plan.title, Agency.name, Assignment.role, Measure.id,
+                                Measure.code, Measure.title, Measure.section, Indicator.code,
+                                Indicator.name, Plan.id, Assignment.position)
+                         .select_from(page).join(ProgressRequest, ProgressRequest.id == page.c.id))
+            .join(Plan, Plan.id == ReportingPeriod.plan_id)
+        ).all()
     keyed_rows = sorted(
         ((BoardKey(int(r[0]), _as_date(r[1]), int(r[2]), int(r[3]), int(r[4])), tuple(r[5:]))
          for r in found), key=lambda kr: (kr[0].severity, kr[0].due_on, kr[0].agency_id,
@@ -254,24 +291,20 @@ def _overdue_days(due_days: set[dt.date], today: dt.date, policy: Policy) -> dic
     return {d: max(policy.calendar.between(d, today), 0) for d in due_days}
 
 
-def heat_table(session: Session, f: BoardFilter, today: dt.date, policy: Policy
-               ) -> tuple[list[str], list[tuple[str, dict[str, int], int]]]:
+def heat_table(session: Session, f: BoardFilter, today: dt.date, policy: Policy, *,
+               live: bool = False) -> tuple[list[str], list[tuple[str, dict[str, int], int]]]:
     """Overdue (red) requests per agency and section: (sections, [(agency, cells, total)]).
 
     The board's filter applies as it does to the board's rows (plan, agency, section, role,
     period, ladder level, light: a light other than red leaves the table empty), so the
     table's cells add up to the board's red count for the same filter. `sections` are the
     chosen plan's sections in catalog order (every plan's when none is chosen, or only the
-    filtered one), then 主要指标; rows are sorted by their total, largest first. Two queries.
+    filtered one), then 主要指标; rows are sorted by their total, largest first. Two queries:
+    the cells from the tally (`tracker.desk.tally.red_cells`), or with `live` from one pass
+    over the filtered red requests.
     """
-    light = light_sql(today, policy)
-    # one pass over the filtered red requests (no IN over a subquery of them)
-    q = (_base(f, light, Agency.id, Agency.name,
-               func.coalesce(Measure.section, literal(INDICATORS)), func.count(), measure=True,
-               today=today)
-         .join(Agency, Agency.id == ProgressRequest.agency_id)
-         .where(light == Light.RED.value, *_light_range(Light.RED.value, today))
-         .group_by(Agency.id, Agency.name, Measure.section).order_by(Agency.id))
+    cells = tally.red_cells(session, f, today, policy) if not live else _red_cells_live(
+        session, f, today, policy)
     if f.section:
         sections = [f.section]
     else:
@@ -282,11 +315,26 @@ def heat_table(session: Session, f: BoardFilter, today: dt.date, policy: Policy
         sections = [*session.scalars(section_query), INDICATORS]
     # keyed by the agency's id: two cities' 市民政局 are two rows
     table: dict[tuple[int, str], dict[str, int]] = {}
-    for agency_id, agency, section, n in session.execute(q):
-        table.setdefault((agency_id, agency), {})[section] = n
+    for agency_id, agency, section, n in cells:
+        row = table.setdefault((agency_id, agency), {})
+        row[section] = row.get(section, 0) + n
     rows = sorted(((a, cells, sum(cells.values())) for (_, a), cells in table.items()),
                   key=lambda r: -r[2])
     return sections, rows
+
+
+def _red_cells_live(session: Session, f: BoardFilter, today: dt.date, policy: Policy
+                    ) -> list[tuple[int, str, str, int]]:
+    """(agency id, agency name, section, red requests), computed over the requests."""
+    light = light_sql(today, policy)
+    # one pass over the filtered red requests (no IN over a subquery of them)
+    q = (_base(f, light, Agency.id, Agency.name,
+               func.coalesce(Measure.section, literal(INDICATORS)), func.count(), measure=True,
+               today=today)
+         .join(Agency, Agency.id == ProgressRequest.agency_id)
+         .where(light == Light.RED.value, *_light_range(Light.RED.value, today))
+         .group_by(Agency.id, Agency.name, Measure.section).order_by(Agency.id))
+    return [(int(a), str(name), str(section), int(n)) for a, name, section, n in session.execute(q)]
 
 
 def heat_top(rows: list[tuple[str, dict[str, int], int]], limit: int
@@ -303,15 +351,18 @@ def heat_top(rows: list[tuple[str, dict[str, int], int]], limit: int
     return rows[:limit], (len(rows) - limit, cells, sum(t for _, _, t in rows[limit:]))
 
 
-def on_time_by_period(session: Session, f: BoardFilter, today: dt.date, policy: Policy
-                      ) -> list[tuple[str, int, int]]:
+def on_time_by_period(session: Session, f: BoardFilter, today: dt.date, policy: Policy, *,
+                      live: bool = False) -> list[tuple[str, int, int]]:
     """(period label, answered on time, requests) per period, in due order (waived excluded).
 
     The board's filter applies as it does to the board's rows (plan, agency, section, role,
     period, ladder level, light); with no plan chosen, periods of the same label in several
     plans are added up. "On time" is `answered_late` false (tracker.requests.rules); an
-    open request counts as not on time. One query.
+    open request counts as not on time. One query, over the tally
+    (`tracker.desk.tally.on_time`) or with `live` over the requests.
     """
+    if not live:
+        return tally.on_time(session, f, today, policy)
     light = light_sql(today, policy)
     base = _base(f, light, ReportingPeriod.label,
                  func.sum(case((ProgressRequest.answered_late.is_(False), 1), else_=0)),
@@ -329,7 +380,6 @@ class BoardOptions:
     """What the board's filters and forms offer, for the plan chosen (or all plans)."""
 
     plans: list[tuple[int, str]]
-    agencies: list[tuple[int, str]]
     periods: list[str]
     years: list[tuple[int, str, int]]  # (plan id, plan title, year) with a scorecard
     has_drafts: bool
@@ -337,11 +387,11 @@ class BoardOptions:
 
 
 def board_options(session: Session, plan_id: int | None) -> BoardOptions:
-    """The choices of the desk's filters: plans, agencies, periods, scorecard years, and
-    whether a circular waits for sign-off. A few small queries."""
+    """The choices of the desk's filters: plans, periods, scorecard years, and whether a
+    circular waits for sign-off. A few small queries (not the agencies: a national plan has
+    tens of thousands; the agency filter is a search box, `agencies_matching`)."""
     from tracker.annual.meetings import governments
     from tracker.annual.scorecard import years_with_data
-    from tracker.directory.agencies import plan_agencies
 
     plans = [(i, t) for i, t in session.execute(select(Plan.id, Plan.title).order_by(Plan.id))]
     period_query = select(ReportingPeriod.label).group_by(ReportingPeriod.label).order_by(
@@ -356,10 +406,31 @@ def board_options(session: Session, plan_id: int | None) -> BoardOptions:
     chosen = session.get(Plan, plan_id) if plan_id else (
         session.get(Plan, plans[0][0]) if len(plans) == 1 else None)
     return BoardOptions(
-        plans=plans, agencies=plan_agencies(session, plan_id),
+        plans=plans,
         periods=list(session.scalars(period_query)), years=years,
         has_drafts=session.scalar(drafts.limit(1)) is not None,
         governments=[g for g, _ in governments(session, chosen)] if chosen else [])
+
+
+def agencies_matching(session: Session, plan_id: int | None, name: str, limit: int = 20
+                      ) -> list[tuple[int, str]]:
+    """The agency filter's search: (id, name) of the plan's agencies (every loaded plan's
+    when None) named `name` exactly, else those whose name contains it, in directory order,
+    at most `limit`. One query; empty for a blank `name`."""
+    from tracker.directory.agencies import plan_agency_ids
+
+    name = name.strip()
+    if not name:
+        return []
+    involved = Agency.id.in_(plan_agency_ids(plan_id))
+    exact = list(session.execute(select(Agency.id, Agency.name).where(
+        involved, Agency.name == name).order_by(Agency.id).limit(limit)))
+    if exact:
+        return [(int(i), str(n)) for i, n in exact]
+    pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return [(int(i), str(n)) for i, n in session.execute(
+        select(Agency.id, Agency.name).where(involved, Agency.name.like(pattern, escape="\\"))
+        .order_by(Agency.id).limit(limit))]
 
 
 def plan_for_page(session: Session, plan_id: int | None) -> Plan | None:

@@ -33,6 +33,7 @@ from tracker.models.staff import (
     StaffUser,
 )
 from tracker.models.tracking import (
+    BoardTally,
     Escalation,
     Evidence,
     ExecutiveMeeting,
@@ -51,7 +52,7 @@ __all__ = [
     "AuditEvent", "Base", "CalendarDay", "CalendarYear", "DeliveryAttempt", "DeliveryReceipt",
     "DeliveryReceiptItem", "JobFire",
     "SchedulerLease", "scheduler_job",
-    "Escalation", "Evidence",
+    "BoardTally", "Escalation", "Evidence",
     "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue",
     "Measure",
     "MeetingCompliance", "OutboxMessage", "Plan", "ProgressReport", "ProgressRequest",

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -89,7 +90,36 @@ class ProgressRequest(Base):
         # the board's counts per light, read from the index alone (migration 0019)
         Index("ix_progress_request_board", "state", "due_on", "answered_late", "period_id",
               "agency_id", "level"),
+        # the board's page of one light in its order (due day, agency, …; migration 0020)
+        Index("ix_progress_request_board_order", "state", "due_on", "agency_id", "id"),
     )
+
+
+class BoardTally(Base):
+    """The overdue board's running counts of requests (issue 14, item 4): how many requests
+    of a period and agency, in a section (`section` "" and `indicator` true: an indicator's
+    request) and role ("" for an indicator), at a ladder level, in a state, answered late or
+    not (`late`: 1 true, 0 false, -1 not answered), due on a day. Every column the board's
+    filters and figures read, none that changes with the day: the light is computed from
+    state, due day and `late` on reading (`tracker.desk.tally`).
+
+    Kept by database triggers on progress_request, assignment and measure (migration 0020,
+    SQL in `tracker.desk.tally`), never written by the program; a row whose `n` fell to 0
+    stays (it counts nothing).
+    """
+
+    __tablename__ = "board_tally"
+    period_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    agency_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    indicator: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    section: Mapped[str] = mapped_column(String(100), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    level: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(32), primary_key=True)
+    late: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    due_on: Mapped[dt.date] = mapped_column(primary_key=True)
+    n: Mapped[int]
+    __table_args__ = (Index("ix_board_tally_agency", "agency_id"),)
 
 
 class ProgressReport(Base):

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -24,6 +25,7 @@ from tracker.annual.scorecard import escalation_detail_csv, scorecard_as_it_stan
 from tracker.dates.workdays import SHANGHAI, local_date
 from tracker.desk.board import (
     BoardFilter,
+    agencies_matching,
     board,
     board_options,
     chosen_plan,
@@ -41,6 +43,7 @@ from tracker.enums import StaffRole
 from tracker.errors import DomainError, NotFound
 from tracker.escalation.circulars import circular_list, sign_off
 from tracker.escalation.office_actions import add_note, escalate_now, waive
+from tracker.models import Agency
 from tracker.outbox import dead_letters, dead_letters_by_id, requeue_by_office
 from tracker.requests.close_out import close_out
 from tracker.requests.extensions import decide_extension, extension_request_id
@@ -93,6 +96,7 @@ router = APIRouter()
 # where each role lands after signing in: the office on its queues, the performance office
 # (绩效办) on its scorecards, administrators on the board
 LANDING = {StaffRole.OFFICE: "/desk/queues", StaffRole.PERFORMANCE: "/desk/scorecards"}
+AGENCY_MATCHES = 20  # the agency search's matches listed when the text names several
 HEAT_ROWS = 50  # the board's heat table: the agencies with most overdue, the rest as one row
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -173,7 +177,20 @@ def logout(who: StaffLeaving, session: DbSession, now: Now) -> Response:
 def desk(request: Request, viewer: StaffViewer, session: DbSession, context: Context,
          now: Now) -> HTMLResponse:
     today = local_date(now)
-    f = BoardFilter.from_query(dict(request.query_params))
+    params = {k: v for k, v in request.query_params.items() if v}
+    # the agency filter is a search box (a national plan has tens of thousands of agencies):
+    # one agency named or matched picks it; several or none are listed instead
+    agency_text = params.pop("agency_name", "").strip()[:100]
+    agency_matches: list[tuple[int, str]] = []
+    if agency_text:
+        params.pop("agency", None)
+        agency_matches = agencies_matching(session, BoardFilter.from_query(params).plan_id,
+                                           agency_text, limit=AGENCY_MATCHES + 1)
+        if len(agency_matches) == 1:
+            params["agency"] = str(agency_matches[0][0])
+    f = BoardFilter.from_query(params)
+    if f.agency_id and not agency_text:
+        agency_text = session.scalar(select(Agency.name).where(Agency.id == f.agency_id)) or ""
     opts = board_options(session, f.plan_id)
     policy = context.policy_in(session)
     result = board(session, f, today, policy)
@@ -183,13 +200,15 @@ def desk(request: Request, viewer: StaffViewer, session: DbSession, context: Con
     meeting_plan = plan_for_page(session, f.plan_id)
     meetings = board_meetings(session, meeting_plan, today) if meeting_plan else None
     session.commit()
-    query = {k: v for k, v in request.query_params.items()
-             if k not in ("page", "after", "before") and v}
+    query = {k: v for k, v in params.items() if k not in ("page", "after", "before")}
     return templates.TemplateResponse(request, "desk/board.html", {
         "desk": viewer, "board": result,
         "f": f, "opts": opts, "sections": sections, "heat": heat, "heat_rest": heat_rest,
         "several_plans": len(opts.plans) > 1 and not f.plan_id, "meeting_plan": meeting_plan,
         "meetings": meetings, "rates": rates, "today": today, "query": query,
+        "agency_text": agency_text, "agency_matches": agency_matches[:AGENCY_MATCHES],
+        "agency_more": len(agency_matches) > AGENCY_MATCHES,
+        "agency_qs": urlencode({k: v for k, v in query.items() if k != "agency"}),
         "qs": urlencode(query), "pages": max((result.total + f.per_page - 1) // f.per_page, 1),
         "notice": notice(context, request.query_params.get("m")),
         "error": read_flash(context.secret, request.query_params.get("error")),
