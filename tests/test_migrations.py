@@ -72,7 +72,7 @@ def test_0003_merges_one_agency_named_in_two_plans(tmp_path):
         row = conn.execute(text("SELECT agency_id, contact_id, plan_id FROM outbox_message "
                                 "WHERE key LIKE 'meet:2:%'")).one()
         assert tuple(row) == (civil, liaison, 2)
-        # 0020 moved the list into circular_item rows (keys an early list lacks left blank)
+        # 0021 moved the list into circular_item rows (keys an early list lacks left blank)
         item = conn.execute(text("SELECT i.request_id, i.agency_id, i.code, i.due_on "
                                  "FROM circular_item i JOIN circular c ON c.id = i.circular_id "
                                  "WHERE c.plan_id = 2")).one()

@@ -1,7 +1,7 @@
 """A circular's items as rows of their own (circular_item), not one JSON list
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-02
 
 Issue 14: on a national day a million requests reach the top rung; as one JSON list the
@@ -16,8 +16,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0020'
-down_revision = '0019'
+revision = '0021'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
