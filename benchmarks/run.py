@@ -55,7 +55,7 @@ from sqlalchemy import Engine, func, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_dispatch import NullChannel, copy_database, databases, timed  # noqa: E402
+from bench_dispatch import NullChannel, databases, timed  # noqa: E402
 
 from notifications.dispatch import ANY_TIME, dispatch  # noqa: E402
 from tracker.annual.scorecard.figures import compute  # noqa: E402
@@ -281,7 +281,7 @@ def measure(kind: str, assignments: int, plans: int, rounds: int, pg_admin: str)
                                     .group_by(ProgressRequest.agency_id)
                                     .order_by(func.count().desc(), ProgressRequest.agency_id)
                                     .limit(1)).one()
-            floor_url = copy_database(engine, url, pg_admin)
+            floor_url = make.copy(engine, url)
             engine = make_engine(url)
             factory = session_factory(engine)
             channel = NullChannel()
