@@ -362,9 +362,14 @@ def dispatch(
                         continue
                 error = _deliver(channels.get(kind), kind, digest)
                 rows_of = _params(token, digest_of, msg_ids)
+                # the next digest's re-check rides on this transaction (one commit a digest,
+                # as the floor's; on PostgreSQL in the very statement that records this one):
+                # the send that follows is still the next thing
+                then = (dict(_params(token, digest_of, digests[n + 1][2]), b_today=today)
+                        if _to_check(digests, n + 1, broken, rechecked) else None)
                 with session.begin():
-                    attempt = _settle(session, rows_of, digest_id, error, now, max_attempts,
-                                      result)
+                    attempt, stale_next = _settle(session, rows_of, digest_id, error, now,
+                                                  max_attempts, result, then)
                     if error is not None and error.setup:
                         # the server is unreachable or refuses our login: the others would
                         # only wait for the same failure; they are deferred, their attempts
@@ -374,9 +379,9 @@ def dispatch(
                             session, token, now + backoff(attempt), str(error), channel=kind,
                             address=digest.address
                             if isinstance(digest, Digest) and isinstance(scope, tuple) else None)
-                    # the next digest's re-check rides on this transaction (one commit a
-                    # digest, as the floor): the send that follows is still the next thing
-                    if _to_check(digests, n + 1, broken, rechecked):
+                    if stale_next is not None:
+                        prechecked[n + 1] = stale_next
+                    elif _to_check(digests, n + 1, broken, rechecked):
                         prechecked[n + 1] = digest_stale(
                             session, _params(token, digest_of, digests[n + 1][2]), today)
         with factory() as session, session.begin():
@@ -547,25 +552,37 @@ _RECIPIENT = and_(OutboxMessage.claim_token == bindparam("b_token"),
                   OutboxMessage.channel == bindparam("b_channel"),
                   OutboxMessage.address == bindparam("b_address"))
 _DIGEST = and_(_RECIPIENT, notice_kind_sql() == bindparam("b_kind"))
+# the same for the next digest of a batch (parameters n_channel, n_address, n_kind; the
+# token is b_token), checked in the statement that records the one before (`_settle`)
+_NEXT = and_(OutboxMessage.claim_token == bindparam("b_token"),
+             OutboxMessage.channel == bindparam("n_channel"),
+             OutboxMessage.address == bindparam("n_address"),
+             notice_kind_sql() == bindparam("n_kind"))
 
-# Whether any row of one digest no longer applies (the conditions of `_stale`, each row
-# joined once to its request, contact and further address): one scan of the digest's rows
-# through the claim index, never four. Parameters: `_DIGEST`'s and b_today.
-_DIGEST_STALE = select(exists(
-    select(OutboxMessage.id)
-    .outerjoin(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
-    .outerjoin(Contact, Contact.id == OutboxMessage.contact_id)
-    .outerjoin(ContactAddress, and_(ContactAddress.contact_id == OutboxMessage.contact_id,
-                                    ContactAddress.address == OutboxMessage.address))
-    .where(_DIGEST, or_(
-        and_(OutboxMessage.kind.in_([MessageKind.PROGRESS_REQUEST.value,
-                                     MessageKind.PRE_DUE_REMINDER.value,
-                                     MessageKind.ESCALATION.value,
-                                     MessageKind.DUE_CHANGED.value]),
-             ProgressRequest.state != RequestState.OPEN.value),
-        Contact.active.is_(False), ContactAddress.active.is_(False),
-        and_(OutboxMessage.kind == MessageKind.ESCALATION.value,
-             ProgressRequest.due_on >= bindparam("b_today", type_=Date))))))
+
+def _stale_exists(digest: ColumnElement[bool]) -> Any:
+    """EXISTS: a row of one digest (`digest`, a condition such as `_DIGEST`) that no longer
+    applies, by the conditions of `_stale`, each row joined once to its request, contact
+    and further address: one scan of the digest's rows through the claim index, never four.
+    Its own parameter: b_today."""
+    return exists(
+        select(OutboxMessage.id)
+        .outerjoin(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
+        .outerjoin(Contact, Contact.id == OutboxMessage.contact_id)
+        .outerjoin(ContactAddress, and_(ContactAddress.contact_id == OutboxMessage.contact_id,
+                                        ContactAddress.address == OutboxMessage.address))
+        .where(digest, or_(
+            and_(OutboxMessage.kind.in_([MessageKind.PROGRESS_REQUEST.value,
+                                         MessageKind.PRE_DUE_REMINDER.value,
+                                         MessageKind.ESCALATION.value,
+                                         MessageKind.DUE_CHANGED.value]),
+                 ProgressRequest.state != RequestState.OPEN.value),
+            Contact.active.is_(False), ContactAddress.active.is_(False),
+            and_(OutboxMessage.kind == MessageKind.ESCALATION.value,
+                 ProgressRequest.due_on >= bindparam("b_today", type_=Date)))))
+
+
+_DIGEST_STALE = select(_stale_exists(_DIGEST))
 
 
 def digest_stale(session: Session, digest: dict[str, Any], today: dt.date) -> bool:
@@ -600,20 +617,30 @@ _ATTEMPTS = select(func.max(OutboxMessage.attempts)).where(_DIGEST)
 
 def _settle(session: Session, digest: dict[str, Any], digest_id: str,
             error: DeliveryError | None, now: dt.datetime, max_attempts: int,
-            result: DispatchResult) -> int:
+            result: DispatchResult, then: dict[str, Any] | None = None) -> tuple[int, bool | None]:
     """Record one digest's outcome for its messages (`digest`: the parameters b_token,
     b_channel, b_address and b_kind of `_DIGEST`, see `digest_rows`) in a few set-based
     statements: one delivery attempt per message, the ladder rungs it notified, the
     messages' new state. Rows re-claimed by another run since are no longer ours and stay
     untouched. A setup failure never turns into a dead letter: it is the channel's, not
-    the recipient's. Returns the attempt number just spent (1-based; 0 when it succeeded,
-    as nothing waits on it then). Does not commit."""
+    the recipient's. `then`, the next digest's parameters (those of `_DIGEST` with b_today)
+    when it is to be re-checked: on PostgreSQL a delivered digest's statement answers that
+    check too. Returns the attempt number just spent (1-based; 0 when it succeeded, as
+    nothing waits on it then) and the next digest's check (None: not made). Does not
+    commit."""
     attempt = 0 if error is None else (session.connection().scalar(_ATTEMPTS, digest) or 0) + 1
     core = session.connection()  # prebuilt Core statements with their parameters
     if error is None:
         rung = NoticeKind(digest["b_kind"]) in RUNGS
+        stale: bool | None = None
         if core.dialect.name == "postgresql":  # one round trip: see _sent_statement
-            n = core.scalar(_SENT_PG[rung], dict(digest, b_now=now, b_digest=digest_id)) or 0
+            params = dict(digest, b_now=now, b_digest=digest_id)
+            if then is None:
+                n = core.scalar(_SENT_PG[rung, False], params) or 0
+            else:
+                params.update(b_today=then["b_today"], n_channel=then["b_channel"],
+                              n_address=then["b_address"], n_kind=then["b_kind"])
+                n, stale = core.execute(_SENT_PG[rung, True], params).one()
         else:
             core.execute(_RECORD, dict(digest, b_digest=digest_id, b_now=now, b_ok=True,
                                        b_permanent=False, b_error=None))
@@ -622,7 +649,7 @@ def _settle(session: Session, digest: dict[str, Any], digest_id: str,
             n = core.execute(_SENT, dict(digest, b_now=now)).rowcount or 0
         result.sent += n
         result.digests += 1 if n else 0
-        return attempt
+        return attempt, stale
     core.execute(_RECORD, dict(digest, b_digest=digest_id, b_now=now, b_ok=False,
                                b_permanent=error.permanent, b_error=str(error)))
     base = update(OutboxMessage.__table__).where(_DIGEST)  # type: ignore[arg-type]
@@ -638,7 +665,7 @@ def _settle(session: Session, digest: dict[str, Any], digest_id: str,
             next_attempt_at=literal(now + backoff(attempt), OutboxMessage.next_attempt_at.type),
         ), digest).rowcount or 0
         result.retrying += n
-    return attempt
+    return attempt, None
 
 
 def _rungs_notified() -> Any:
@@ -668,12 +695,15 @@ def _rungs_notified() -> Any:
 _RUNGS_NOTIFIED = _rungs_notified()
 
 
-def _sent_statement(rungs: bool) -> Any:
+def _sent_statement(rungs: bool, check: bool) -> Any:
     """PostgreSQL: a delivered digest recorded in one statement (one round trip, as the
     floor's): WITH sent AS (UPDATE its messages to sent … RETURNING them), an INSERT of one
     delivery attempt per returned message, and for a ladder rung (`rungs`) the UPDATE of the
     rungs it notified (the rule of `_rungs_notified`, read from the returned rows); returns
-    how many messages were sent. Parameters: `_DIGEST`'s, b_now and b_digest."""
+    how many messages were sent and, with `check`, whether the next digest (`_NEXT`) holds
+    a row that no longer applies (`_stale_exists`), so that its re-check costs no round
+    trip of its own. Parameters: `_DIGEST`'s, b_now and b_digest; with `check` also
+    n_channel, n_address, n_kind and b_today."""
     outbox = OutboxMessage.__table__
     sent = (update(outbox).where(_DIGEST)  # type: ignore[arg-type]
             .values(status=OutboxStatus.SENT.value, sent_at=bindparam("b_now", type_=_AT),
@@ -686,7 +716,8 @@ def _sent_statement(rungs: bool) -> Any:
                            select(sent.c.id, bindparam("b_digest", type_=String),
                                   bindparam("b_now", type_=_AT), literal(True), literal(False)))
               .cte("record"))
-    statement = select(func.count()).select_from(sent).add_cte(record)
+    statement = (select(func.count(), _stale_exists(_NEXT)) if check
+                 else select(func.count())).select_from(sent).add_cte(record)
     if rungs:
         notified = (select(sent.c.id)
                     .where(sent.c.is_copy.is_(False), sent.c.request_id == Escalation.request_id,
@@ -704,4 +735,5 @@ def _sent_statement(rungs: bool) -> Any:
     return statement
 
 
-_SENT_PG = {rungs: _sent_statement(rungs) for rungs in (False, True)}
+_SENT_PG = {(rungs, check): _sent_statement(rungs, check)
+            for rungs in (False, True) for check in (False, True)}
