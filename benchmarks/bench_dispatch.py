@@ -112,50 +112,65 @@ def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
 
 # --- databases ------------------------------------------------------------------------------
 
+class Databases:
+    """Makes databases (`make(name)` -> URL of a new empty one) and copies of them
+    (`copy(engine, url)`), and remembers every one of them so that `databases` drops them
+    all, copies included, however the benchmark ends."""
+
+    def __init__(self, kind: str, pg_admin: str, tmp: Path) -> None:
+        self.pg_admin, self.tmp = pg_admin, tmp
+        self.admin = (create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+                      if kind == "postgresql" else None)
+        self.made: list[str] = []
+
+    def __call__(self, name: str) -> str:
+        if self.admin is None:
+            return f"sqlite:///{self.tmp / f'{name}.db'}"
+        return self._create(f"bench_dispatch_{name}_{uuid.uuid4().hex[:8]}", None)
+
+    def _create(self, db: str, template: str | None) -> str:
+        assert self.admin is not None
+        self.made.append(db)  # before CREATE: a copy interrupted half-way is dropped too
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{db}"'
+                              + (f' TEMPLATE "{template}"' if template else "")))
+        return self.pg_admin.rsplit("/", 1)[0] + f"/{db}"
+
+    def copy(self, engine: Engine, url: str) -> str:
+        """A copy of the database at `url` (its engine is disposed first); returns its URL.
+        SQLite: an online backup into a file beside it (removed with the folder);
+        PostgreSQL: CREATE DATABASE … TEMPLATE, dropped with the others."""
+        engine.dispose()
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[1]
+            target = path.replace(".db", "-floor.db")
+            src, dst = sqlite3.connect(path), sqlite3.connect(target)
+            with dst:
+                src.backup(dst)
+            src.close()
+            dst.close()
+            return f"sqlite:///{target}"
+        return self._create(f"{url.rsplit('/', 1)[1]}_floor", url.rsplit("/", 1)[1])
+
+    def drop_all(self) -> None:
+        if self.admin is None:
+            return
+        with self.admin.connect() as conn:
+            for db in reversed(self.made):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        self.made.clear()
+        self.admin.dispose()
+
+
 @contextmanager
-def databases(kind: str, pg_admin: str, tmp: Path) -> Iterator[Callable[[str], str]]:
-    """Yields `make(name)` -> URL of a new empty database; all are removed afterwards."""
-    made: list[str] = []
-    admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT") if kind == "postgresql" else None
-
-    def make(name: str) -> str:
-        if admin is None:
-            return f"sqlite:///{tmp / f'{name}.db'}"
-        db = f"bench_dispatch_{name}_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{db}"'))
-        made.append(db)
-        return pg_admin.rsplit("/", 1)[0] + f"/{db}"
-
+def databases(kind: str, pg_admin: str, tmp: Path) -> Iterator[Databases]:
+    """Yields a `Databases` (call it with a name for a new empty database; `.copy` copies
+    one); every database it made or copied is dropped afterwards."""
+    made = Databases(kind, pg_admin, tmp)
     try:
-        yield make
+        yield made
     finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                for db in made:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-            admin.dispose()
-
-
-def copy_database(engine: Engine, url: str, pg_admin: str) -> str:
-    """A copy of the database at `url` (its engine is disposed first); returns its URL."""
-    engine.dispose()
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[1]
-        target = path.replace(".db", "-floor.db")
-        src, dst = sqlite3.connect(path), sqlite3.connect(target)
-        with dst:
-            src.backup(dst)
-        src.close()
-        dst.close()
-        return f"sqlite:///{target}"
-    name = url.rsplit("/", 1)[1]
-    copy = f"{name}_floor"
-    admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"'))
-    admin.dispose()
-    return url.rsplit("/", 1)[0] + f"/{copy}"
+        made.drop_all()
 
 
 def fill(engine: Engine, messages: int, per_recipient: int, sent: float) -> int:
@@ -248,7 +263,7 @@ def measure(kind: str, messages: int, per_recipient: int, sent: float, channel: 
             history = sent_count(engine)
             recipients = fill(engine, messages, per_recipient, sent)
             history = sent_count(engine)
-            floor_url = copy_database(engine, url, pg_admin)
+            floor_url = make.copy(engine, url)
             engine = make_engine(url)
             seconds, peak, (n, digests) = timed(lambda: run_dispatch(engine, channel, tmp / "eml"))
             assert (n, digests) == (messages, recipients), (n, digests, messages, recipients)

@@ -65,7 +65,7 @@ from sqlalchemy import Engine, bindparam, func, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_dispatch import NullChannel, copy_database, databases, timed  # noqa: E402
+from bench_dispatch import NullChannel, databases, timed  # noqa: E402
 
 from notifications.dispatch import ANY_TIME, dispatch  # noqa: E402
 from tracker.annual.scorecard.figures import compute, detail_records  # noqa: E402
@@ -432,7 +432,7 @@ def measure(kind: str, assignments: int, plans: int, rounds: int, pg_admin: str,
                                     .order_by(func.count().desc(), ProgressRequest.agency_id)
                                     .limit(1)).one()
             if "dispatch" not in skip:
-                floor_url = copy_database(engine, url, pg_admin)
+                floor_url = make.copy(engine, url)
                 engine = make_engine(url)
                 factory = session_factory(engine)
                 channel = NullChannel()

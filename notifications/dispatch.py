@@ -1,4 +1,4 @@
-"""The outbox dispatcher: claim recipients, re-check, render, send and record each digest.
+"""The outbox dispatcher: claim recipients, render, re-check, send and record each digest.
 
 Guarantees (issue 8, "Guarantees"):
 
@@ -19,6 +19,15 @@ Guarantees (issue 8, "Guarantees"):
   send and record re-sends at most that one digest, once, with the same Message-ID
   (`digest_id` depends only on the message keys). No transaction is open while a channel
   talks to a server.
+- Just before a digest is sent its rows are checked again (`digest_stale`: answered,
+  waived, extended, the contact or address withdrawn since it was queued); if anything no
+  longer applies, the recipient's stale rows are dropped with their reason and the rest
+  goes back to the queue, rendered afresh by a later batch. That check rides on the
+  previous digest's record transaction, so a digest costs one commit, as the floor's.
+- What a batch reads is bounded by its recipients, not by their items: each digest's
+  first `NoticeConfig.max_items` rows (TRACKER_NOTICE_MAX_ITEMS), its totals by aggregate
+  (notifications/render.py). On PostgreSQL a delivered digest is recorded in one
+  statement (`_sent_statement`).
 - The whole run is bounded by `run_timeout` seconds of an injectable monotonic clock: at
   the limit, the rows still claimed go back to pending untouched (no attempt counted).
 - Transient failures retry on a schedule spread over days (`BACKOFF`); a setup failure
@@ -46,13 +55,13 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
-    case,
     cast,
     exists,
     func,
     insert,
     literal,
     literal_column,
+    or_,
     select,
     union_all,
     update,
@@ -61,11 +70,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import tracker.sql  # noqa: F401  (SQLite: the claim's INDEXED BY hints)
 from notifications.channels.base import Channel, DeliveryError, Digest
-from notifications.render import NoticeConfig, message_rows, render_digests
+from notifications.render import NoticeConfig, message_rows, notice_kind_sql, render_digests
 from tracker.dates.workdays import SHANGHAI, WorkCalendar
 from tracker.directory.addresses import AddressError
 from tracker.directory.addresses import check as check_address
-from tracker.enums import ChannelKind, Level, MessageKind, NoticeKind, OutboxStatus, RequestState
+from tracker.enums import ChannelKind, MessageKind, NoticeKind, OutboxStatus, RequestState
 from tracker.models import (
     Contact,
     ContactAddress,
@@ -294,15 +303,16 @@ def dispatch(
         if batch is None:
             break
         token = batch.token
-        with factory() as session, session.begin():
-            result.dropped += drop_stale(session, token, today)
+        # no re-check of the whole claim here: each digest is checked just before its send
+        # (below), and a recipient with anything stale is dropped and given back then
         with factory() as session:
-            rows = message_rows(session, OutboxMessage.claim_token == token)
+            # each digest's first `max_items` rows only; its totals by aggregate
+            rows = message_rows(session, OutboxMessage.claim_token == token,
+                                max_items=(notices or NoticeConfig()).max_items)
             digests = render_digests(rows, now=now, calendar=calendar,
                                      link_for=link_for, config=notices)
         # each digest's rows, as SQL: the claim's rows of one recipient and notice kind
-        digest_of = {r["msg"].id: (ChannelKind(r["msg"].channel), r["msg"].address, r["kind"])
-                     for r in rows}
+        digest_of = {r["msg"].id: (r["msg"].channel, r["msg"].address, r["kind"]) for r in rows}
         del rows
         last_beat = clock()
         # channels whose setup failed in this run; a group bot's (its token, signature,
@@ -313,7 +323,10 @@ def dispatch(
         # each re-check and each record its own short transaction on it, none open while
         # a channel talks to its server
         with factory.kw["bind"].connect() as conn, factory(bind=conn) as session:
-            for kind, digest, msg_ids in digests:
+            # a digest's re-check made in the previous digest's record transaction (it is
+            # still the last thing before its send), by position in `digests`
+            prechecked: dict[int, bool] = {}
+            for n, (kind, digest, msg_ids) in enumerate(digests):
                 # a send starts only if its worst case (the channel's own timeout) fits the run
                 if clock() - start + float(getattr(channels.get(kind), "timeout", 0) or 0) \
                         > run_timeout or clock() - start >= run_timeout:
@@ -324,8 +337,7 @@ def dispatch(
                         renew(session, token, now + dt.timedelta(seconds=clock() - start) + lease)
                     last_beat = clock()
                 digest_id = digest.digest_id if isinstance(digest, Digest) else ""
-                scope: object = (kind, digest.address) \
-                    if kind.is_bot and isinstance(digest, Digest) else kind
+                scope = _scope(kind, digest)
                 if scope in broken:
                     continue  # already deferred with the failure's reason
                 if isinstance(digest, Digest):
@@ -336,8 +348,11 @@ def dispatch(
                     # this batch was sending): if anything of this recipient no longer
                     # applies, it is dropped and the rest goes back in the queue, rendered
                     # anew on the next run
-                    with session.begin():
-                        stale = any_stale(session, token, today, who)
+                    stale = prechecked.pop(n, None)
+                    if stale is None:
+                        with session.begin():
+                            stale = digest_stale(session, _params(token, digest_of, msg_ids),
+                                                 today)
                     if stale:
                         rechecked.add(who)
                         with session.begin():
@@ -346,12 +361,15 @@ def dispatch(
                                                         address=digest.address)
                         continue
                 error = _deliver(channels.get(kind), kind, digest)
-                channel, address, notice = digest_of[msg_ids[0]]
-                rows_of = dict(b_token=token, b_channel=channel.value, b_address=address,
-                               b_kind=notice.value)
+                rows_of = _params(token, digest_of, msg_ids)
+                # the next digest's re-check rides on this transaction (one commit a digest,
+                # as the floor's; on PostgreSQL in the very statement that records this one):
+                # the send that follows is still the next thing
+                then = (dict(_params(token, digest_of, digests[n + 1][2]), b_today=today)
+                        if _to_check(digests, n + 1, broken, rechecked) else None)
                 with session.begin():
-                    attempt = _settle(session, rows_of, digest_id, error, now, max_attempts,
-                                      result)
+                    attempt, stale_next = _settle(session, rows_of, digest_id, error, now,
+                                                  max_attempts, result, then)
                     if error is not None and error.setup:
                         # the server is unreachable or refuses our login: the others would
                         # only wait for the same failure; they are deferred, their attempts
@@ -361,11 +379,40 @@ def dispatch(
                             session, token, now + backoff(attempt), str(error), channel=kind,
                             address=digest.address
                             if isinstance(digest, Digest) and isinstance(scope, tuple) else None)
+                    if stale_next is not None:
+                        prechecked[n + 1] = stale_next
+                    elif _to_check(digests, n + 1, broken, rechecked):
+                        prechecked[n + 1] = digest_stale(
+                            session, _params(token, digest_of, digests[n + 1][2]), today)
         with factory() as session, session.begin():
             result.deferred += _release(session, token, now, None)  # time up: untouched
         if result.timed_out:
             break
     return result
+
+
+def _scope(kind: ChannelKind, digest: Digest | Exception) -> object:
+    """What a setup failure breaks: a channel, or for a group bot (its token, signature,
+    keyword are that bot's alone) the bot's address."""
+    return (kind, digest.address) if kind.is_bot and isinstance(digest, Digest) else kind
+
+
+def _to_check(digests: list[tuple[ChannelKind, Digest | Exception, list[int]]], n: int,
+              broken: set[object], rechecked: set[tuple[ChannelKind, str]]) -> bool:
+    """Whether digest `n` exists and will need its re-check before its send, as far as known
+    now: False if it could not be rendered or its channel or recipient is set aside."""
+    if n >= len(digests):
+        return False
+    kind, digest, _ = digests[n]
+    return (isinstance(digest, Digest) and _scope(kind, digest) not in broken
+            and (kind, digest.address) not in rechecked)
+
+
+def _params(token: str, digest_of: dict[int, tuple[ChannelKind, str, NoticeKind]],
+            msg_ids: list[int]) -> dict[str, Any]:
+    """The parameters of `_DIGEST` for the digest listing `msg_ids` (its first is enough)."""
+    channel, address, notice = digest_of[msg_ids[0]]
+    return dict(b_token=token, b_channel=channel.value, b_address=address, b_kind=notice.value)
 
 
 def renew(session: Session, token: str, until: dt.datetime) -> int:
@@ -498,17 +545,6 @@ def any_stale(session: Session, token: str, today: dt.date | None,
         b_token=token, b_channel=recipient[0].value, b_address=recipient[1], b_today=today)) is True
 
 
-def notice_kind_sql() -> ColumnElement[str]:
-    """`NoticeKind.of(kind, level)` as SQL: the notice kind a message is grouped under."""
-    rung = {Level.REMINDER.value: NoticeKind.REMINDER.value,
-            Level.SUPERVISION_NOTICE.value: NoticeKind.SUPERVISION.value}
-    others = {k.value: NoticeKind.of(k).value for k in MessageKind if k != MessageKind.ESCALATION}
-    return case(
-        (OutboxMessage.kind == MessageKind.ESCALATION.value,
-         case(rung, value=OutboxMessage.level, else_=NoticeKind.CIRCULAR.value)),
-        else_=case(others, value=OutboxMessage.kind))
-
-
 # One recipient's rows of a claim, and one digest's (recipient and notice kind), with their
 # values as named parameters (b_token, b_channel, b_address, b_kind): built once, so that each
 # digest's statements cost their execution, not their construction.
@@ -516,6 +552,45 @@ _RECIPIENT = and_(OutboxMessage.claim_token == bindparam("b_token"),
                   OutboxMessage.channel == bindparam("b_channel"),
                   OutboxMessage.address == bindparam("b_address"))
 _DIGEST = and_(_RECIPIENT, notice_kind_sql() == bindparam("b_kind"))
+# the same for the next digest of a batch (parameters n_channel, n_address, n_kind; the
+# token is b_token), checked in the statement that records the one before (`_settle`)
+_NEXT = and_(OutboxMessage.claim_token == bindparam("b_token"),
+             OutboxMessage.channel == bindparam("n_channel"),
+             OutboxMessage.address == bindparam("n_address"),
+             notice_kind_sql() == bindparam("n_kind"))
+
+
+def _stale_exists(digest: ColumnElement[bool]) -> Any:
+    """EXISTS: a row of one digest (`digest`, a condition such as `_DIGEST`) that no longer
+    applies, by the conditions of `_stale`, each row joined once to its request, contact
+    and further address: one scan of the digest's rows through the claim index, never four.
+    Its own parameter: b_today."""
+    return exists(
+        select(OutboxMessage.id)
+        .outerjoin(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
+        .outerjoin(Contact, Contact.id == OutboxMessage.contact_id)
+        .outerjoin(ContactAddress, and_(ContactAddress.contact_id == OutboxMessage.contact_id,
+                                        ContactAddress.address == OutboxMessage.address))
+        .where(digest, or_(
+            and_(OutboxMessage.kind.in_([MessageKind.PROGRESS_REQUEST.value,
+                                         MessageKind.PRE_DUE_REMINDER.value,
+                                         MessageKind.ESCALATION.value,
+                                         MessageKind.DUE_CHANGED.value]),
+                 ProgressRequest.state != RequestState.OPEN.value),
+            Contact.active.is_(False), ContactAddress.active.is_(False),
+            and_(OutboxMessage.kind == MessageKind.ESCALATION.value,
+                 ProgressRequest.due_on >= bindparam("b_today", type_=Date)))))
+
+
+_DIGEST_STALE = select(_stale_exists(_DIGEST))
+
+
+def digest_stale(session: Session, digest: dict[str, Any], today: dt.date) -> bool:
+    """Whether any claimed row of one digest (`digest`: the parameters b_token, b_channel,
+    b_address, b_kind of `digest_rows`) no longer applies, by the rules of `drop_stale`
+    (`today`: the dispatcher's local date): one read-only query, run just before the
+    digest is sent."""
+    return session.connection().scalar(_DIGEST_STALE, dict(digest, b_today=today)) is True
 
 
 def digest_rows(token: str, channel: ChannelKind, address: str,
@@ -542,26 +617,41 @@ _ATTEMPTS = select(func.max(OutboxMessage.attempts)).where(_DIGEST)
 
 def _settle(session: Session, digest: dict[str, Any], digest_id: str,
             error: DeliveryError | None, now: dt.datetime, max_attempts: int,
-            result: DispatchResult) -> int:
+            result: DispatchResult, then: dict[str, Any] | None = None) -> tuple[int, bool | None]:
     """Record one digest's outcome for its messages (`digest`: the parameters b_token,
     b_channel, b_address and b_kind of `_DIGEST`, see `digest_rows`) in a few set-based
     statements: one delivery attempt per message, the ladder rungs it notified, the
     messages' new state. Rows re-claimed by another run since are no longer ours and stay
     untouched. A setup failure never turns into a dead letter: it is the channel's, not
-    the recipient's. Returns the attempt number just spent (1-based; 0 when it succeeded,
-    as nothing waits on it then). Does not commit."""
+    the recipient's. `then`, the next digest's parameters (those of `_DIGEST` with b_today)
+    when it is to be re-checked: on PostgreSQL a delivered digest's statement answers that
+    check too. Returns the attempt number just spent (1-based; 0 when it succeeded, as
+    nothing waits on it then) and the next digest's check (None: not made). Does not
+    commit."""
     attempt = 0 if error is None else (session.connection().scalar(_ATTEMPTS, digest) or 0) + 1
     core = session.connection()  # prebuilt Core statements with their parameters
-    core.execute(_RECORD, dict(digest, b_digest=digest_id, b_now=now, b_ok=error is None,
-                               b_permanent=error is not None and error.permanent,
-                               b_error=str(error) if error else None))
     if error is None:
-        if NoticeKind(digest["b_kind"]) in RUNGS:
-            core.execute(_RUNGS_NOTIFIED, dict(digest, b_now=now))
-        n = core.execute(_SENT, dict(digest, b_now=now)).rowcount or 0
+        rung = NoticeKind(digest["b_kind"]) in RUNGS
+        stale: bool | None = None
+        if core.dialect.name == "postgresql":  # one round trip: see _sent_statement
+            params = dict(digest, b_now=now, b_digest=digest_id)
+            if then is None:
+                n = core.scalar(_SENT_PG[rung, False], params) or 0
+            else:
+                params.update(b_today=then["b_today"], n_channel=then["b_channel"],
+                              n_address=then["b_address"], n_kind=then["b_kind"])
+                n, stale = core.execute(_SENT_PG[rung, True], params).one()
+        else:
+            core.execute(_RECORD, dict(digest, b_digest=digest_id, b_now=now, b_ok=True,
+                                       b_permanent=False, b_error=None))
+            if rung:
+                core.execute(_RUNGS_NOTIFIED, dict(digest, b_now=now))
+            n = core.execute(_SENT, dict(digest, b_now=now)).rowcount or 0
         result.sent += n
         result.digests += 1 if n else 0
-        return attempt
+        return attempt, stale
+    core.execute(_RECORD, dict(digest, b_digest=digest_id, b_now=now, b_ok=False,
+                               b_permanent=error.permanent, b_error=str(error)))
     base = update(OutboxMessage.__table__).where(_DIGEST)  # type: ignore[arg-type]
     result.errors.append(str(error))
     if error.permanent or (attempt >= max_attempts and not error.setup):
@@ -575,7 +665,7 @@ def _settle(session: Session, digest: dict[str, Any], digest_id: str,
             next_attempt_at=literal(now + backoff(attempt), OutboxMessage.next_attempt_at.type),
         ), digest).rowcount or 0
         result.retrying += n
-    return attempt
+    return attempt, None
 
 
 def _rungs_notified() -> Any:
@@ -603,3 +693,39 @@ def _rungs_notified() -> Any:
 
 
 _RUNGS_NOTIFIED = _rungs_notified()
+
+
+def _sent_statement(rungs: bool, check: bool) -> Any:
+    """PostgreSQL: a delivered digest recorded in one statement (one round trip, as the
+    floor's): WITH sent AS (UPDATE its messages to sent … RETURNING them), an INSERT of one
+    delivery attempt per returned message, and for a ladder rung (`rungs`) the UPDATE of the
+    rungs it notified (`_rungs_notified`, on the table, in the same snapshot); returns
+    how many messages were sent and, with `check`, whether the next digest (`_NEXT`) holds
+    a row that no longer applies (`_stale_exists`), so that its re-check costs no round
+    trip of its own. Parameters: `_DIGEST`'s, b_now and b_digest; with `check` also
+    n_channel, n_address, n_kind and b_today."""
+    outbox = OutboxMessage.__table__
+    sent = (update(outbox).where(_DIGEST)  # type: ignore[arg-type]
+            .values(status=OutboxStatus.SENT.value, sent_at=bindparam("b_now", type_=_AT),
+                    claim_token=None, attempts=OutboxMessage.attempts + 1, last_error=None)
+            .returning(outbox.c.id, outbox.c.request_id, outbox.c.level, outbox.c.key,
+                       outbox.c.is_copy)
+            .cte("sent"))
+    record = (insert(DeliveryAttempt.__table__)  # type: ignore[arg-type]
+              .from_select(["message_id", "digest_id", "attempted_at", "ok", "permanent"],
+                           select(sent.c.id, bindparam("b_digest", type_=String),
+                                  bindparam("b_now", type_=_AT), literal(True), literal(False)))
+              .cte("record"))
+    statement = (select(func.count(), _stale_exists(_NEXT)) if check
+                 else select(func.count())).select_from(sent).add_cte(record)
+    if rungs:
+        # `_rungs_notified` as it stands: it reads the digest's rows from the table (the
+        # statement's snapshot, before `sent` changed them), whose statistics and indexes
+        # the planner knows; read from `sent` (estimated at one row) it chose a nested loop
+        # of the rungs over the returned rows, minutes for a digest of 100,000
+        statement = statement.add_cte(_RUNGS_NOTIFIED.cte("rung"))
+    return statement
+
+
+_SENT_PG = {(rungs, check): _sent_statement(rungs, check)
+            for rungs in (False, True) for check in (False, True)}

@@ -8,6 +8,12 @@ Every item names its plan in 《》, the measure's code and title (never an inte
 agency and its role, the period and the due date in Chinese; every notice ends with the
 sender office (the plan's supervision office) and a contact line (the office's liaison in
 the directory). The supervision office's copies link each item to its page on the desk.
+
+A notice lists at most `NoticeConfig.max_items` items (TRACKER_NOTICE_MAX_ITEMS, default
+200); the rest are summarised in one line, “（另有X项未列出，详见督查督办系统。）”, and every
+count a notice states is the digest's true total (`Listed.total`, from an aggregate in
+SQL). The items beyond the cap are never loaded (a window's row number in SQL), so the
+memory of a run does not grow with one recipient's items (issue 14, item 2).
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased, undefer
 
 from notifications.channels.base import Attachment, Digest
@@ -60,29 +67,107 @@ class NoticeConfig:
 
     base_url: str | None = None
     templates_dir: Path | None = None
+    max_items: int = 200  # items one notice lists (Settings.notice_max_items)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NoticeConfig:
-        return cls(base_url=settings.base_url, templates_dir=settings.templates_dir)
+        return cls(base_url=settings.base_url, templates_dir=settings.templates_dir,
+                   max_items=settings.notice_max_items)
 
 
-def message_rows(session: Session, ids: list[int] | ColumnElement[bool]) -> list[dict[str, Any]]:
+class Listed(list[Any]):
+    """The items a notice lists (at most the cap) and how many there are in all (`total`):
+    templates state `total`, never the length of the list, and `more` is how many are
+    summarised in the line “（另有X项未列出，详见督查督办系统。）”."""
+
+    def __init__(self, items: Any = (), total: int | None = None) -> None:
+        super().__init__(items)
+        self.total = len(self) if total is None else max(total, len(self))
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self)
+
+
+@dataclass
+class Group:
+    """What one digest (channel, address, notice kind) states about all its messages,
+    listed or not: the number of them and of copies among them, distinct subject agencies,
+    the plans' titles, the first and last due day of its own (not copied) items, the contact
+    whose answer link it carries, and its digest id when not every message was loaded."""
+
+    total: int
+    copies: int
+    agencies: int
+    plans: list[str]
+    first_due: dt.date | None
+    last_due: dt.date | None
+    liaison: Contact | None
+    digest_id: str | None = None
+
+
+class MessageRows(list[dict[str, Any]]):
+    """`message_rows`' rows, with `groups`: each digest's `Group` keyed by (channel value,
+    address, NoticeKind)."""
+
+    def __init__(self, rows: list[dict[str, Any]], groups: dict[tuple[str, str, NoticeKind], Group]
+                 ) -> None:
+        super().__init__(rows)
+        self.groups = groups
+
+
+def notice_kind_sql() -> ColumnElement[str]:
+    """`NoticeKind.of(kind, level)` as SQL: the notice kind a message is grouped under."""
+    rung = {Level.REMINDER.value: NoticeKind.REMINDER.value,
+            Level.SUPERVISION_NOTICE.value: NoticeKind.SUPERVISION.value}
+    others = {k.value: NoticeKind.of(k).value for k in MessageKind if k != MessageKind.ESCALATION}
+    return case(
+        (OutboxMessage.kind == MessageKind.ESCALATION.value,
+         case(rung, value=OutboxMessage.level, else_=NoticeKind.CIRCULAR.value)),
+        else_=case(others, value=OutboxMessage.kind))
+
+
+# the message's own columns, read as plain rows (attribute access like the mapped class):
+# no ORM object, identity map entry or change tracking per message
+_M = OutboxMessage.__table__.c
+_MSG = (_M.id, _M.key, _M.kind, _M.level, _M.channel, _M.address, _M.recipient_name,
+        _M.payload, _M.is_copy, _M.request_id, _M.agency_id, _M.contact_id, _M.plan_id)
+_NO_PLAN = "规划纲要"
+
+
+def _text_order(session: Session, column: Any) -> Any:
+    """A text sort key in code point order, as Python sorts (PostgreSQL's database
+    collation may order Chinese otherwise; SQLite's BINARY already is)."""
+    return column.collate("C") if session.get_bind().dialect.name == "postgresql" else column
+
+
+def message_rows(session: Session, ids: list[int] | ColumnElement[bool], *,
+                 max_items: int | None = None) -> MessageRows:
     """Each message with what its notice names: plan, period, due day, measure or indicator,
     agency, role, the plan's supervision office and contact line, and for a signed circular
-    its items and .docx. One query for the messages, one per plan and per circular in the
-    batch (a handful), never one per message.
+    its items and .docx; with `groups`, what each digest states about all its messages (see
+    `Group`). A handful of queries for the batch (messages, digests' aggregates, contacts,
+    plans, circulars), never one per message.
 
     `ids` are message ids (a short list: a preview, a test), or a SQL condition on
     OutboxMessage such as a dispatcher claim's token, so that a batch of any size travels
-    as a condition, never as a list of bound ids.
+    as a condition, never as a list of bound ids. With `max_items` only the first
+    `max_items` messages of each digest (channel, address, notice kind) in the order a
+    notice lists them (own items before copies; plan, due day, the measure's position and
+    code, agency) are read, by a window's row number in SQL; the digest id of a digest
+    with more is computed from its keys streamed in order, none kept.
     """
     where = OutboxMessage.id.in_(ids) if isinstance(ids, list) else ids
     subject_agency = aliased(Agency)
-    rows = session.execute(
-        select(OutboxMessage, ReportingPeriod.label, ProgressRequest.due_on,
-               ProgressRequest.due_provisional, Measure.code,
-               Measure.title, Measure.position, Assignment.role, Indicator.code,
-               Indicator.name, subject_agency.name, Plan.id, Plan.title, Contact)
+    code = func.coalesce(Measure.code, literal("指标") + Indicator.code, "")
+    plan_title = func.coalesce(Plan.title, _NO_PLAN)
+    query = (
+        select(*_MSG, notice_kind_sql().label("notice"), ReportingPeriod.label.label("period"),
+               ProgressRequest.due_on, ProgressRequest.due_provisional,
+               Measure.code.label("mcode"), Measure.title.label("mtitle"), Measure.position,
+               Assignment.role, Indicator.code.label("icode"), Indicator.name.label("iname"),
+               subject_agency.name.label("agency"), Plan.title.label("plan_title"))
+        .select_from(OutboxMessage)
         .outerjoin(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
         .outerjoin(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
@@ -90,31 +175,110 @@ def message_rows(session: Session, ids: list[int] | ColumnElement[bool]) -> list
         .outerjoin(Indicator, Indicator.id == ProgressRequest.indicator_id)
         .outerjoin(subject_agency, subject_agency.id == OutboxMessage.agency_id)
         .outerjoin(Plan, Plan.id == OutboxMessage.plan_id)
-        .outerjoin(Contact, Contact.id == OutboxMessage.contact_id)
-        .where(where)
-        .order_by(OutboxMessage.id)
-    ).all()
-    offices = _offices(session, {r[11] for r in rows if r[11] is not None})
-    named = [(int(cid), r[0].agency_id) for r in rows
-             if (cid := (r[0].payload or {}).get("circular_id")) is not None]
+        .where(where))
+    if max_items is None:
+        rows = session.execute(query.order_by(OutboxMessage.id)).all()
+    else:
+        # the listing order of `_render_one` (own items first; plan, due day, position,
+        # code, agency), so that the first max_items rows are those it would list
+        rank = func.row_number().over(
+            partition_by=(OutboxMessage.channel, OutboxMessage.address, notice_kind_sql()),
+            order_by=(OutboxMessage.is_copy, _text_order(session, plan_title),
+                      case((ProgressRequest.due_on.is_(None), 0), else_=1),
+                      ProgressRequest.due_on, func.coalesce(Measure.position, 0),
+                      func.length(code), _text_order(session, code),
+                      _text_order(session, subject_agency.name), OutboxMessage.id))
+        ranked = query.add_columns(rank.label("rank")).subquery("ranked")
+        rows = session.execute(select(ranked).where(ranked.c.rank <= max_items)
+                               .order_by(ranked.c.id)).all()
+    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(
+        select(OutboxMessage.contact_id).where(where).distinct().scalar_subquery())))}
+    groups = _groups(session, where, contacts)
+    offices = _offices(session, {r.plan_id for r in rows if r.plan_id is not None})
+    named = [(int(cid), r.agency_id) for r in rows
+             if (cid := (r.payload or {}).get("circular_id")) is not None]
     circulars = _circulars(session, {c for c, _ in named},
                            {a for _, a in named if a is not None})
     out = []
-    for (msg, period, due_on, provisional, mcode, mtitle, position, role, icode, iname, agency,
-         plan_id, plan_title, recipient) in rows:
-        code = mcode or (f"指标{icode}" if icode else "")
-        title = mtitle or (f"{iname}（年度数值）" if icode else "")
-        office, contact_line = offices.get(plan_id, ("", ""))
-        payload = msg.payload or {}
+    loaded: dict[tuple[str, str, NoticeKind], list[str]] = defaultdict(list)
+    for r in rows:
+        notice = NoticeKind(r.notice)
+        loaded[(r.channel, r.address, notice)].append(r.key)
+        code_text = r.mcode or (f"指标{r.icode}" if r.icode else "")
+        title = r.mtitle or (f"{r.iname}（年度数值）" if r.icode else "")
+        office, contact_line = offices.get(r.plan_id, ("", ""))
+        payload = r.payload or {}
         out.append(dict(
-            msg=msg, kind=NoticeKind.of(msg.kind, msg.level), period=period or "",
-            due_on=due_on, provisional=bool(provisional), code=code, title=title,
-            subject=f"{code} {title}".strip(),
-            position=position if position is not None else 0,
-            role=_notice_role(role, icode), agency=agency or "",
-            plan_title=plan_title or "规划纲要", office=office, contact_line=contact_line,
-            liaison=recipient, circular=circulars.get(payload.get("circular_id", -1))))
+            msg=r, kind=notice, period=r.period or "",
+            due_on=r.due_on, provisional=bool(r.due_provisional), code=code_text, title=title,
+            subject=f"{code_text} {title}".strip(),
+            position=r.position if r.position is not None else 0,
+            role=_notice_role(r.role, r.icode), agency=r.agency or "",
+            plan_title=r.plan_title or _NO_PLAN, office=office, contact_line=contact_line,
+            liaison=contacts.get(r.contact_id) if r.contact_id is not None else None,
+            circular=circulars.get(payload.get("circular_id", -1))))
+    for key, keys in loaded.items():
+        group = groups.get(key)
+        if group is not None and group.total > len(keys):
+            group.digest_id = _streamed_digest_id(session, where, *key)
+    return MessageRows(out, groups)
+
+
+def _groups(session: Session, where: ColumnElement[bool], contacts: dict[int, Contact]
+            ) -> dict[tuple[str, str, NoticeKind], Group]:
+    """Each digest's `Group`, by two aggregates over the messages `where` selects."""
+    notice = notice_kind_sql()
+    own = OutboxMessage.is_copy.is_(False)
+    answerable = and_(own, Contact.role == ContactRole.LIAISON.value,
+                      or_(OutboxMessage.kind != MessageKind.ESCALATION.value,
+                          OutboxMessage.level == Level.REMINDER.value))
+    out: dict[tuple[str, str, NoticeKind], Group] = {}
+    for channel, address, kind, total, copies, agencies, first, last, liaison in session.execute(
+            select(OutboxMessage.channel, OutboxMessage.address, notice, func.count(),
+                   func.count(case((OutboxMessage.is_copy.is_(True), 1))),
+                   func.count(OutboxMessage.agency_id.distinct()),
+                   func.min(case((own, ProgressRequest.due_on))),
+                   func.max(case((own, ProgressRequest.due_on))),
+                   func.min(case((answerable, OutboxMessage.contact_id))))
+            .select_from(OutboxMessage)
+            .outerjoin(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
+            .outerjoin(Contact, Contact.id == OutboxMessage.contact_id)
+            .where(where).group_by(OutboxMessage.channel, OutboxMessage.address, notice)):
+        out[(channel, address, NoticeKind(kind))] = Group(
+            total=total, copies=copies, agencies=agencies, plans=[], first_due=first,
+            last_due=last, liaison=contacts.get(liaison) if liaison is not None else None)
+    for channel, address, kind, title in session.execute(
+            select(OutboxMessage.channel, OutboxMessage.address, notice,
+                   func.coalesce(Plan.title, _NO_PLAN))
+            .select_from(OutboxMessage).outerjoin(Plan, Plan.id == OutboxMessage.plan_id)
+            .where(where).distinct()):
+        out[(channel, address, NoticeKind(kind))].plans.append(title)
+    for group in out.values():
+        group.plans.sort()
     return out
+
+
+def _streamed_digest_id(session: Session, where: ColumnElement[bool], channel: str,
+                        address: str, kind: NoticeKind) -> str:
+    """The digest id of one digest (see `digest_id`) from its keys read in code point order
+    and hashed as they come: a digest of any size, nothing kept but the hash."""
+    digest = hashlib.sha256()
+    first = True
+    for key in session.scalars(
+            select(OutboxMessage.key)
+            .where(where, OutboxMessage.channel == channel, OutboxMessage.address == address,
+                   notice_kind_sql() == kind.value)
+            .order_by(_text_order(session, OutboxMessage.key))
+            .execution_options(yield_per=5_000)):
+        digest.update(key.encode() if first else b"|" + key.encode())
+        first = False
+    return digest.hexdigest()[:32]
+
+
+def digest_id(keys: list[str]) -> str:
+    """A digest's id (its Message-ID's local part): a hash of its messages' keys in code
+    point order, so that a digest sent again after a crash carries the same id."""
+    return hashlib.sha256("|".join(sorted(keys)).encode()).hexdigest()[:32]
 
 
 def _offices(session: Session, plan_ids: set[int]) -> dict[int, tuple[str, str]]:
@@ -171,28 +335,53 @@ def render_digests(
     config: NoticeConfig | None = None,
 ) -> list[tuple[ChannelKind, Digest | Exception, list[int]]]:
     """Group rows (from `message_rows`) per (channel, address, notice kind) and render one
-    digest each: a list of (channel, digest, message ids).
+    digest each: a list of (channel, digest, ids of the messages it lists).
 
     `now` (aware) dates the notice (Asia/Shanghai) and counts working days overdue on
     `calendar`; `link_for(contact)` makes the liaison's answer link, called once per digest
-    with its first answerable contact; `config` gives the desk address and the template
-    override folder. A digest that cannot be rendered (a broken override, bad data) is
-    returned as the exception in place of the digest, so the dispatcher records that
-    failure for its messages alone and goes on.
+    with its first answerable contact; `config` gives the desk address, the template
+    override folder and the cap on listed items (`max_items`: the first of them in listing
+    order, the rest counted in the totals and summarised in one line). A digest that
+    cannot be rendered (a broken override, bad data) is returned as the exception in place
+    of the digest, so the dispatcher records that failure for its messages alone and goes on.
     """
     config = config or NoticeConfig()
+    facts: dict[tuple[str, str, NoticeKind], Group] = getattr(rows, "groups", {})
     groups: dict[tuple[str, str, NoticeKind], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         groups[(r["msg"].channel, r["msg"].address, r["kind"])].append(r)
     today = local_date(now)
+    between = lru_cache(maxsize=None)(calendar.between)  # the batch's few due days, counted once
     out: list[tuple[ChannelKind, Digest | Exception, list[int]]] = []
-    for (channel, address, kind), items in groups.items():
+    for key, items in groups.items():
+        channel, address, kind = key
         try:
-            out.append(_render_one(channel, address, kind, items, now=now, today=today,
-                                   calendar=calendar, link_for=link_for, config=config))
+            out.append(_render_one(channel, address, kind, items, facts.get(key) or _group(items),
+                                   now=now, today=today, between=between, link_for=link_for,
+                                   config=config))
         except Exception as exc:  # one recipient's failure is theirs alone
             out.append((ChannelKind(channel), exc, [i["msg"].id for i in items]))
     return out
+
+
+def _group(rows: list[dict[str, Any]]) -> Group:
+    """A digest's `Group` from all its rows, when they come without one."""
+    dues = sorted({r["due_on"] for r in rows if not r["msg"].is_copy and r["due_on"] is not None})
+    answerable = [r["liaison"] for r in rows if _answerable(r)]
+    return Group(total=len(rows), copies=sum(1 for r in rows if r["msg"].is_copy),
+                 agencies=len({r["msg"].agency_id for r in rows if r["msg"].agency_id is not None}),
+                 plans=sorted({r["plan_title"] for r in rows}),
+                 first_due=dues[0] if dues else None, last_due=dues[-1] if dues else None,
+                 liaison=min(answerable, key=lambda c: c.id) if answerable else None)
+
+
+def _answerable(r: dict[str, Any]) -> bool:
+    """Only a liaison's own copy carries the answer link (never a deputy's or a cc); a
+    meeting notice carries it too: the liaison records the meeting from the link."""
+    msg = r["msg"]
+    return (not msg.is_copy and r["liaison"] is not None
+            and r["liaison"].role == ContactRole.LIAISON
+            and (msg.kind != MessageKind.ESCALATION or msg.level == Level.REMINDER))
 
 
 def _natural(code: str) -> tuple[Any, ...]:
@@ -204,18 +393,23 @@ def _cn(iso: str | None) -> str:
     return cn_date(iso) if iso else ""
 
 
-def _item(r: dict[str, Any], *, today: dt.date, calendar: WorkCalendar,
+# a batch's items share a few periods and due days: each is worded and counted once
+_cn_period = lru_cache(maxsize=1024)(cn_period)
+_cn_date = lru_cache(maxsize=4096)(cn_date)
+
+
+def _item(r: dict[str, Any], *, today: dt.date, between: Callable[[dt.date, dt.date], int],
           config: NoticeConfig) -> dict[str, Any]:
     msg, payload = r["msg"], r["msg"].payload or {}
     due_on = r["due_on"]
     desk_url = (f"{config.base_url}/desk/requests/{msg.request_id}"
                 if msg.is_copy and config.base_url and msg.request_id is not None else None)
-    overdue = calendar.between(due_on, today) if due_on is not None else 0
+    overdue = between(due_on, today) if due_on is not None else 0
     return dict(
         plan=r["plan_title"], code=r["code"], title=r["title"], subject=r["subject"],
-        agency=r["agency"], role=r["role"], period=cn_period(r["period"]),
+        agency=r["agency"], role=r["role"], period=_cn_period(r["period"]),
         milestone=is_milestone_label(r["period"]),  # a task's own 完成时限: 完成情况报告
-        due=cn_date(due_on) if due_on else "", days_overdue=max(overdue, 0),
+        due=_cn_date(due_on) if due_on else "", days_overdue=max(overdue, 0),
         provisional=r.get("provisional", False),  # 暂定: counted over an uncovered year
         desk_url=desk_url, is_copy=msg.is_copy,
         # what the office decided, for 延期审批结果 / 退回修改 / 免报
@@ -237,15 +431,18 @@ def _item(r: dict[str, Any], *, today: dt.date, calendar: WorkCalendar,
     )
 
 
-def _render_one(channel: str, address: str, kind: NoticeKind, rows: list[dict[str, Any]], *,
-                now: dt.datetime, today: dt.date, calendar: WorkCalendar,
+def _render_one(channel: str, address: str, kind: NoticeKind, rows: list[dict[str, Any]],
+                group: Group, *, now: dt.datetime, today: dt.date,
+                between: Callable[[dt.date, dt.date], int],
                 link_for: Callable[[Contact], str | None] | None, config: NoticeConfig,
                 ) -> tuple[ChannelKind, Digest, list[int]]:
     msgs = [r["msg"] for r in rows]
-    items = sorted((_item(r, today=today, calendar=calendar, config=config) for r in rows),
-                   key=lambda i: i["_sort"])
-    own = [i for i in items if not i["is_copy"]]
-    copies = [i for i in items if i["is_copy"]]
+    items = sorted((_item(r, today=today, between=between, config=config) for r in rows),
+                   key=lambda i: (i["is_copy"], i["_sort"]))
+    # the cap: own items first, then copies (the order message_rows ranks them in SQL)
+    items = items[:config.max_items]
+    own = Listed((i for i in items if not i["is_copy"]), total=group.total - group.copies)
+    copies = Listed((i for i in items if i["is_copy"]), total=group.copies)
     # a signed circular: the recipient's own agencies' items, the document attached
     circulars: dict[int, dict[str, Any]] = {}
     for r in rows:
@@ -262,22 +459,19 @@ def _render_one(channel: str, address: str, kind: NoticeKind, rows: list[dict[st
                                 due=cn_date(i["due_on"]), days_overdue=0, desk_url=None,
                                 text="", provisional=False)
                            for i in c["items"] if i["agency_id"] == r["msg"].agency_id]
-    # Only a liaison's own copy carries the answer link (never a deputy's or a cc); a
-    # meeting notice carries it too: the liaison records the meeting from the link
-    answerable = [r for r in rows if not r["msg"].is_copy and r["liaison"] is not None
-                  and r["liaison"].role == ContactRole.LIAISON
-                  and (r["msg"].kind != MessageKind.ESCALATION or r["msg"].level == Level.REMINDER)]
-    link = link_for(answerable[0]["liaison"]) if link_for and answerable else None
-    plans = list(dict.fromkeys(sorted(r["plan_title"] for r in rows)))
+    for entry in circulars.values():
+        entry["items"] = Listed(entry["items"][:config.max_items], total=len(entry["items"]))
+    link = link_for(group.liaison) if link_for and group.liaison is not None else None
+    plans = group.plans
     offices = list(dict.fromkeys(r["office"] for r in rows if r["office"]))
-    dues = sorted({i["_sort"][1] for i in own} - {dt.date.min})
+    first, last = group.first_due, group.last_due
     ctx = dict(
         kind=kind.value, kind_label=kind.label, recipient_name=msgs[0].recipient_name,
         items=own, copies=copies, circulars=list(circulars.values()),
-        total=len(items), agencies=len({i["agency"] for i in items if i["agency"]}),
+        total=group.total, agencies=group.agencies,
         plans=plans, several_plans=len(plans) > 1,
         plan_phrase=f"《{plans[0]}》" + (f"等{len(plans)}项规划纲要" if len(plans) > 1 else ""),
-        earliest_due=cn_date(dues[0]) if dues else "", one_due=len(dues) == 1,
+        earliest_due=cn_date(first) if first else "", one_due=first is not None and first == last,
         link=link, sender="、".join(offices) or "督查室",
         contact_lines=list(dict.fromkeys(r["contact_line"] for r in rows if r["contact_line"])),
         today=cn_date(today),
@@ -285,11 +479,10 @@ def _render_one(channel: str, address: str, kind: NoticeKind, rows: list[dict[st
     )
     subject, body = render_notice(f"notices/{kind.value}.txt.j2", ctx,
                                   override_dir=config.templates_dir)
-    digest_id = hashlib.sha256("|".join(sorted(m.key for m in msgs)).encode()).hexdigest()[:32]
     return ChannelKind(channel), Digest(
-        digest_id=digest_id, address=address, recipient_name=msgs[0].recipient_name,
-        subject=subject, body=body, date=now, kind=kind.value,
-        attachments=[a for c in circulars.values() for a in c["attachments"]],
+        digest_id=group.digest_id or digest_id([m.key for m in msgs]), address=address,
+        recipient_name=msgs[0].recipient_name, subject=subject, body=body, date=now,
+        kind=kind.value, attachments=[a for c in circulars.values() for a in c["attachments"]],
     ), [m.id for m in msgs]
 
 

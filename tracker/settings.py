@@ -19,6 +19,8 @@
   TRACKER_CHAT_TIMEOUT / TRACKER_CHAT_MAX_WAIT  seconds per bot API call / a run may wait
                         for a bot's rate limit before deferring the digest
   TRACKER_TEMPLATES_DIR optional folder of notice templates searched before the packaged ones
+  TRACKER_NOTICE_MAX_ITEMS  items one notice lists (default 200); the others are counted in
+                        its totals and summarised as “（另有X项未列出，详见督查督办系统。）”
   TRACKER_SMTP_CA_FILE  PEM file of the CA(s) to trust for the mail server's TLS certificate
                         (default: the system's store; verification is never turned off)
   TRACKER_DISPATCH_RUN_TIMEOUT  seconds one dispatch run may last (default 240, < the 15-min
@@ -277,6 +279,8 @@ class Settings(BaseSettings):
     chat_timeout: float = Field(10.0, gt=0, le=120)  # seconds per bot API call
     chat_max_wait: float = Field(60.0, ge=0, le=600)  # seconds a run may wait for a bot's rate limit
     templates_dir: Path | None = None  # an administrator's notice templates (override ours)
+    # items one notice (digest) lists; the rest are counted and summarised in one line
+    notice_max_items: int = Field(200, ge=1, le=100_000)
     log_format: Literal["text", "json"] = "text"  # json: one JSON object per line on stderr
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     soffice: str = "soffice"  # LibreOffice for .xls/.et/Strict uploads; "" turns it off

@@ -24,6 +24,7 @@ from notifications.dispatch import (
     digest_rows,
     dispatch,
 )
+from notifications.render import digest_id
 from tests import smtp_server
 from tests.conftest import at
 from tests.notifications.outbox_rows import add_notices, message_ids
@@ -132,7 +133,8 @@ def test_each_digest_is_recorded_right_after_its_send_with_no_lock_held(db, plan
 
 def test_a_recipient_is_never_split_across_batches(db, policy, smtp):
     """5,000 messages for one recipient (and a few for others), 2 recipients per batch:
-    one digest each, the big one naming all 5,000 items."""
+    one digest each, the big one counting all 5,000 items and listing the first 200 (the
+    cap, TRACKER_NOTICE_MAX_ITEMS); its Message-ID is the hash of all 5,000 keys, streamed."""
     controller, recorder = smtp
     per = {"duchashi@tj.gov.cn": 5000, **{f"lly{i}@tj.gov.cn": 3 for i in range(5)}}
     add_notices(db, per, NOW)
@@ -142,11 +144,17 @@ def test_a_recipient_is_never_split_across_batches(db, policy, smtp):
     assert len(recorder.messages) == 6 and set(message_ids(recorder.messages).values()) == {1}
     big = next(m for m in recorder.messages if "duchashi@tj.gov.cn" in m["To"])
     assert "5000项" in str(big["Subject"])
-    assert "第5000项任务本期免报。" in big.get_content()
+    body = big.get_content()
+    assert "第200项任务本期免报。" in body and "第201项" not in body
+    assert body.count("本期免报。") == 200 and "（另有4800项未列出，详见督查督办系统。）\n" in body
     with db() as s:
         per_digest = dict(s.execute(select(DeliveryAttempt.digest_id, func.count())
                                     .group_by(DeliveryAttempt.digest_id)).all())
+        keys = list(s.scalars(select(OutboxMessage.key)
+                              .where(OutboxMessage.address == "duchashi@tj.gov.cn")))
     assert sorted(per_digest.values()) == [3] * 5 + [5000]
+    assert per_digest[digest_id(keys)] == 5000
+    assert big["Message-ID"] == f"<{digest_id(keys)}@plan-tracker>"
 
 
 def test_the_run_stops_at_its_timeout_and_gives_back_unsent_rows_untouched(db, policy, smtp):
