@@ -433,6 +433,11 @@ def agencies_matching(session: Session, plan_id: int | None, name: str, limit: i
         .order_by(Agency.id).limit(limit))]
 
 
+def agency_name(session: Session, agency_id: int) -> str:
+    """The name an `agency=` filter shows in the search box ("" for an unknown id)."""
+    return session.scalar(select(Agency.name).where(Agency.id == agency_id)) or ""
+
+
 def plan_for_page(session: Session, plan_id: int | None) -> Plan | None:
     """The plan a page is about: the one asked for, else the only one loaded (else None)."""
     if plan_id:

@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -26,6 +25,7 @@ from tracker.dates.workdays import SHANGHAI, local_date
 from tracker.desk.board import (
     BoardFilter,
     agencies_matching,
+    agency_name,
     board,
     board_options,
     chosen_plan,
@@ -43,7 +43,6 @@ from tracker.enums import StaffRole
 from tracker.errors import DomainError, NotFound
 from tracker.escalation.circulars import circular_list, sign_off
 from tracker.escalation.office_actions import add_note, escalate_now, waive
-from tracker.models import Agency
 from tracker.outbox import dead_letters, dead_letters_by_id, requeue_by_office
 from tracker.requests.close_out import close_out
 from tracker.requests.extensions import decide_extension, extension_request_id
@@ -190,7 +189,7 @@ def desk(request: Request, viewer: StaffViewer, session: DbSession, context: Con
             params["agency"] = str(agency_matches[0][0])
     f = BoardFilter.from_query(params)
     if f.agency_id and not agency_text:
-        agency_text = session.scalar(select(Agency.name).where(Agency.id == f.agency_id)) or ""
+        agency_text = agency_name(session, f.agency_id)
     opts = board_options(session, f.plan_id)
     policy = context.policy_in(session)
     result = board(session, f, today, policy)
