@@ -253,8 +253,11 @@ SCORE_FLOOR = {
                 f"FROM ({YEAR_REQ}) r JOIN escalation e ON e.request_id = r.id "
                 "JOIN reporting_period p ON p.id = r.period_id WHERE e.level = 2 AND "
                 "e.notified_at IS NOT NULL GROUP BY r.agency_id, p.label, e.effective_on"),
-    "circulars": ("SELECT id, title, signed_at, items FROM circular WHERE plan_id = :plan AND "
-                  "state = 'signed' ORDER BY signed_at, id"),
+    "circulars": ("SELECT c.id, c.title, c.signed_at, i.agency_id, count(*) FROM circular c "
+                  "JOIN circular_item i ON i.circular_id = c.id WHERE c.plan_id = :plan AND "
+                  "c.state = 'signed' AND i.period IN (SELECT label FROM reporting_period "
+                  "WHERE plan_id = :plan AND year = :year) "
+                  "GROUP BY c.id, c.title, c.signed_at, i.agency_id ORDER BY c.signed_at, c.id"),
     # the escalation tables: per agency, per measure (or indicator), per rung
     "by_agency": (f"SELECT r.agency_id, g.name, e.level, count(*) FROM ({YEAR_REQ}) r "
                   "JOIN escalation e ON e.request_id = r.id JOIN agency g ON g.id = r.agency_id "
