@@ -192,12 +192,11 @@ def dispatch_floor(engine: Engine) -> int:
             f"AND {NOTICE_KIND} = :notice")
     record = ("INSERT INTO delivery_attempt (message_id, digest_id, attempted_at, ok, permanent) "
               f"SELECT id, :digest, :now, :ok, :no FROM outbox_message WHERE {mine}")
-    rungs = ("UPDATE escalation SET notified_at = :now WHERE notified_at IS NULL AND EXISTS ("
-             "SELECT 1 FROM outbox_message m WHERE m.request_id = escalation.request_id "
-             "AND m.level = escalation.level AND m.kind = 'escalation' AND NOT m.is_copy "
-             "AND m.status IN ('pending', 'sending') AND m.channel = :channel "
-             "AND m.address = :address AND CASE m.level WHEN 1 THEN 'reminder' "
-             "WHEN 2 THEN 'supervision' ELSE 'circular' END = :notice)")
+    # driven by the digest's own requests through escalation's (request, round, level) index
+    rungs = ("UPDATE escalation SET notified_at = :now WHERE notified_at IS NULL "
+             "AND level = CASE :notice WHEN 'reminder' THEN 1 WHEN 'supervision' THEN 2 ELSE 3 END "
+             "AND request_id IN (SELECT request_id FROM outbox_message WHERE "
+             f"{mine} AND kind = 'escalation' AND NOT is_copy)")
     mark = ("UPDATE outbox_message SET status = 'sent', sent_at = :now, attempts = attempts + 1, "
             f"claim_token = NULL WHERE {mine}")
     sent = 0
