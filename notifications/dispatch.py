@@ -303,6 +303,7 @@ def dispatch(
         if batch is None:
             break
         token = batch.token
+        settled = _accounted(result)
         # no re-check of the whole claim here: each digest is checked just before its send
         # (below), and a recipient with anything stale is dropped and given back then
         with factory() as session:
@@ -384,11 +385,18 @@ def dispatch(
                     elif _to_check(digests, n + 1, broken, rechecked):
                         prechecked[n + 1] = digest_stale(
                             session, _params(token, digest_of, digests[n + 1][2]), today)
-        with factory() as session, session.begin():
-            result.deferred += _release(session, token, now, None)  # time up: untouched
+        if _accounted(result) - settled < len(batch.ids):  # time up: the rest untouched
+            with factory() as session, session.begin():
+                result.deferred += _release(session, token, now, None)
         if result.timed_out:
             break
     return result
+
+
+def _accounted(result: DispatchResult) -> int:
+    """Messages the run has settled so far, whatever their outcome: when a batch's share
+    equals what it claimed, none of its rows is still held and nothing is given back."""
+    return result.sent + result.retrying + result.failed + result.dropped + result.deferred
 
 
 def _scope(kind: ChannelKind, digest: Digest | Exception) -> object:

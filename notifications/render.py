@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased, undefer
 
 from notifications.channels.base import Attachment, Digest
@@ -121,10 +121,13 @@ def notice_kind_sql() -> ColumnElement[str]:
     rung = {Level.REMINDER.value: NoticeKind.REMINDER.value,
             Level.SUPERVISION_NOTICE.value: NoticeKind.SUPERVISION.value}
     others = {k.value: NoticeKind.of(k).value for k in MessageKind if k != MessageKind.ESCALATION}
+    def q(v: object) -> Any:
+        return literal_column(str(v) if isinstance(v, int) else f"'{v}'")
     return case(
-        (OutboxMessage.kind == MessageKind.ESCALATION.value,
-         case(rung, value=OutboxMessage.level, else_=NoticeKind.CIRCULAR.value)),
-        else_=case(others, value=OutboxMessage.kind))
+        (OutboxMessage.kind == q(MessageKind.ESCALATION.value),
+         case({q(k): q(v) for k, v in rung.items()}, value=OutboxMessage.level,
+              else_=q(NoticeKind.CIRCULAR.value))),
+        else_=case({q(k): q(v) for k, v in others.items()}, value=OutboxMessage.kind))
 
 
 # the message's own columns, read as plain rows (attribute access like the mapped class):
@@ -158,6 +161,8 @@ def message_rows(session: Session, ids: list[int] | ColumnElement[bool], *,
     with more is computed from its keys streamed in order, none kept.
     """
     where = OutboxMessage.id.in_(ids) if isinstance(ids, list) else ids
+    # plain rows through the session's connection: no ORM loading machinery per row
+    core = session.connection()
     subject_agency = aliased(Agency)
     code = func.coalesce(Measure.code, literal("指标") + Indicator.code, "")
     plan_title = func.coalesce(Plan.title, _NO_PLAN)
@@ -177,7 +182,7 @@ def message_rows(session: Session, ids: list[int] | ColumnElement[bool], *,
         .outerjoin(Plan, Plan.id == OutboxMessage.plan_id)
         .where(where))
     if max_items is None:
-        rows = session.execute(query.order_by(OutboxMessage.id)).all()
+        rows = core.execute(query.order_by(OutboxMessage.id)).all()
     else:
         # the listing order of `_render_one` (own items first; plan, due day, position,
         # code, agency), so that the first max_items rows are those it would list
@@ -189,8 +194,8 @@ def message_rows(session: Session, ids: list[int] | ColumnElement[bool], *,
                       func.length(code), _text_order(session, code),
                       _text_order(session, subject_agency.name), OutboxMessage.id))
         ranked = query.add_columns(rank.label("rank")).subquery("ranked")
-        rows = session.execute(select(ranked).where(ranked.c.rank <= max_items)
-                               .order_by(ranked.c.id)).all()
+        rows = core.execute(select(ranked).where(ranked.c.rank <= max_items)
+                            .order_by(ranked.c.id)).all()
     contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(
         select(OutboxMessage.contact_id).where(where).distinct().scalar_subquery())))}
     groups = _groups(session, where, contacts)
@@ -233,7 +238,7 @@ def _groups(session: Session, where: ColumnElement[bool], contacts: dict[int, Co
                       or_(OutboxMessage.kind != MessageKind.ESCALATION.value,
                           OutboxMessage.level == Level.REMINDER.value))
     out: dict[tuple[str, str, NoticeKind], Group] = {}
-    for channel, address, kind, total, copies, agencies, first, last, liaison in session.execute(
+    for channel, address, kind, total, copies, agencies, first, last, liaison in session.connection().execute(
             select(OutboxMessage.channel, OutboxMessage.address, notice, func.count(),
                    func.count(case((OutboxMessage.is_copy.is_(True), 1))),
                    func.count(OutboxMessage.agency_id.distinct()),
@@ -247,7 +252,7 @@ def _groups(session: Session, where: ColumnElement[bool], contacts: dict[int, Co
         out[(channel, address, NoticeKind(kind))] = Group(
             total=total, copies=copies, agencies=agencies, plans=[], first_due=first,
             last_due=last, liaison=contacts.get(liaison) if liaison is not None else None)
-    for channel, address, kind, title in session.execute(
+    for channel, address, kind, title in session.connection().execute(
             select(OutboxMessage.channel, OutboxMessage.address, notice,
                    func.coalesce(Plan.title, _NO_PLAN))
             .select_from(OutboxMessage).outerjoin(Plan, Plan.id == OutboxMessage.plan_id)
