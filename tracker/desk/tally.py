@@ -273,42 +273,38 @@ def red_top(conn: Any, f: Any, today: dt.date, policy: Policy, limit: int
     """The heat table cut to its first `limit` agencies in the database: (agency id, name,
     section, red requests) of the `limit` agencies with most red requests (ties by agency
     id), in that order; and the others added up as (agencies, red requests per section,
-    total), None when there are no others. `red_cells` ranked and cut as
-    `board.heat_top` does, without sending every agency's cells to the program (25,000
-    agencies at 1M requests): one statement, the cells ranked by window functions."""
+    total), None when there are no others. `red_cells` ranked and cut as `board.heat_top`
+    does, without sending every agency's cells to the program (25,000 agencies at 1M
+    requests).
+
+    Two aggregates over the filtered red rows, with no join between them, so that no plan
+    depends on the tally's statistics (the triggers fill it; nothing analyses it on the
+    way): the agencies' totals, cut by a top-N sort (and counted before the cut); then the
+    cells, the first agencies by their own id and the others in one group, by a hashed IN
+    over at most `limit` ids."""
     lt = light(today, policy)
     section = section_of()
-    red = (filtered(f, lt, T.agency_id.label("agency_id"), section.label("section"),
-                    T.n.label("n"))
-           .where(T.state == RequestState.OPEN.value, T.due_on < today)).cte("red")
-    # the agencies by their red total: one aggregate and a top-N sort, counted over the
-    # window before the cut (the agencies in all, for the rest's row)
-    total = func.sum(red.c.n)
-    top = (select(red.c.agency_id, total.label("total"), func.count().over().label("agencies"))
-           .group_by(red.c.agency_id).having(total > 0)
-           .order_by(total.desc(), red.c.agency_id).limit(limit).subquery("top"))
-    rank = (select(top.c.agency_id, Agency.name, top.c.agencies, func.row_number().over(
-        order_by=(top.c.total.desc(), top.c.agency_id)).label("rank"))
-        .join(Agency, Agency.id == top.c.agency_id).subquery("ranked"))
-    # every red row of one of the first `limit` agencies keeps its agency; the others
-    # fall into one NULL group per section
-    q = (select(rank.c.agency_id, rank.c.name, red.c.section, func.sum(red.c.n),
-                func.max(rank.c.agencies))
-         .select_from(red).outerjoin(rank, rank.c.agency_id == red.c.agency_id)
-         .group_by(rank.c.agency_id, rank.c.name, red.c.section).having(func.sum(red.c.n) > 0)
-         .order_by(func.min(rank.c.rank), red.c.section))
-    shown: list[tuple[int, str, str, int]] = []
-    rest_cells: dict[str, int] = {}
-    agencies = 0  # with a red request, in all
-    for agency_id, name, s, n, counted in conn.execute(q):
-        if agency_id is None:
-            rest_cells[str(s)] = int(n)
-        else:
-            shown.append((int(agency_id), str(name), str(s), int(n)))
-            agencies = int(counted)
-    rest = ((agencies - len({a for a, *_ in shown}), rest_cells, sum(rest_cells.values()))
-            if rest_cells else None)
-    return shown, rest
+    total = func.sum(T.n)
+    top = (filtered(f, lt, T.agency_id, total.label("total"), func.count().over())
+           .where(T.state == RequestState.OPEN.value, T.due_on < today)
+           .group_by(T.agency_id).having(total > 0)
+           .order_by(total.desc(), T.agency_id).limit(limit).subquery("top"))
+    ranked = [(int(a), str(name), int(n)) for a, name, n in conn.execute(
+        select(top.c.agency_id, Agency.name, top.c[2]).join(Agency, Agency.id == top.c.agency_id)
+        .order_by(top.c.total.desc(), top.c.agency_id))]
+    if not ranked:
+        return [], None
+    ids = [a for a, _, _ in ranked]
+    shown = case((T.agency_id.in_(ids), T.agency_id))  # NULL: one of the others
+    cells: dict[int | None, dict[str, int]] = {}
+    for agency_id, s, n in conn.execute(
+            filtered(f, lt, shown, section, func.sum(T.n))
+            .where(T.state == RequestState.OPEN.value, T.due_on < today)
+            .group_by(shown, section).having(func.sum(T.n) > 0)):
+        cells.setdefault(agency_id, {})[str(s)] = int(n)
+    rows = [(a, name, s, n) for a, name, _ in ranked for s, n in sorted(cells[a].items())]
+    rest = cells.get(None)
+    return rows, ((ranked[0][2] - len(ranked), rest, sum(rest.values())) if rest else None)
 
 
 def on_time(conn: Any, f: Any, today: dt.date, policy: Policy) -> list[tuple[str, int, int]]:
