@@ -14,12 +14,20 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import at
 from tracker.db import transaction
-from tracker.desk.board import BoardFilter, board, heat_table, on_time_by_period
+from tracker.desk.board import (
+    BoardFilter,
+    agencies_matching,
+    board,
+    heat_board,
+    heat_table,
+    on_time_by_period,
+)
+from tracker.enums import AgencyKind
 from tracker.models import (
     Agency,
     Indicator,
@@ -146,3 +154,52 @@ def test_measures_of_a_plan_without_parts_are_not_taken_for_indicators(db, polic
         ("1", ""), ("2", ""), ("3", ""), ("I1", "主要指标")]
     assert sections == ["", "主要指标"]
     assert sorted({(i.code, i.section) for i in items}) == [("1", ""), ("I1", "主要指标")]
+
+
+def test_the_board_cuts_its_heat_table_in_the_database(db, year, policy):
+    """`heat_board`: the first rows by total (a tie by the agency's id: 人社局 before 市残联),
+    the others added up as (agencies, cells, total), the same as `heat_top` cuts the table."""
+    with db() as s:
+        assert heat_board(s, BoardFilter(), TODAY, policy, 3) == (
+            [ONE, TWO, "主要指标"], [(HRSS, {ONE: 1, "主要指标": 1}, 2), (CDPF, {ONE: 1, TWO: 1}, 2),
+                                    (HEPING, {TWO: 1}, 1)], None)
+        assert heat_board(s, BoardFilter(), TODAY, policy, 2)[1:] == (
+            [(HRSS, {ONE: 1, "主要指标": 1}, 2), (CDPF, {ONE: 1, TWO: 1}, 2)], (1, {TWO: 1}, 1))
+        assert heat_board(s, BoardFilter(), TODAY, policy, 1)[1:] == (
+            [(HRSS, {ONE: 1, "主要指标": 1}, 2)], (2, {ONE: 1, TWO: 2}, 3))
+        assert heat_board(s, BoardFilter(section=TWO), TODAY, policy, 1) == (
+            [TWO], [(CDPF, {TWO: 1}, 1)], (1, {TWO: 1}, 1))
+        assert heat_board(s, BoardFilter(light="green"), TODAY, policy, 1)[1:] == ([], None)
+
+
+def test_scorecard_years_are_those_a_measure_was_asked_about(db, year, small, policy):
+    """`years_with_data`: a year with a measure's request; the indicator's alone is none."""
+    from tracker.annual.scorecard import years_with_data
+    from tracker.models import OutboxMessage, ProgressReport
+
+    with db() as s:
+        assert years_with_data(s) == {(small.id, 2017)}
+        assert years_with_data(s, small.id) == {(small.id, 2017)}
+        assert years_with_data(s, small.id + 999) == set()
+        measures = select(ProgressRequest.id).where(ProgressRequest.assignment_id.is_not(None))
+        for table in (OutboxMessage, ProgressReport):
+            s.execute(delete(table).where(table.request_id.in_(measures)))
+        s.execute(delete(ProgressRequest).where(ProgressRequest.assignment_id.is_not(None)))
+        assert s.scalar(select(func.count()).select_from(ProgressRequest)) == 1  # I1's
+        assert years_with_data(s) == set()
+        s.rollback()
+
+
+def test_the_agency_search_keeps_the_plans_agencies(db, year, small, policy):
+    """`agencies_matching`: exact name first, else a part of it, in directory order; an
+    agency of the directory that the plan does not involve is never offered."""
+    with transaction(db) as s:
+        s.add(Agency(government="天津市人民政府", name="市残联办公室", kind=AgencyKind.MASS_ORGANISATION))
+    with db() as s:
+        assert agencies_matching(s, small.id, CDPF) == [(year[CDPF], CDPF)]
+        assert agencies_matching(s, None, "残联") == [(year[CDPF], CDPF)]
+        assert agencies_matching(s, small.id, "市残联办公室") == []
+        assert agencies_matching(s, small.id + 999, "残联") == []
+        assert [n for _, n in agencies_matching(s, small.id, "区人民政府")] == [
+            HEPING, "河东区人民政府"]
+        assert agencies_matching(s, small.id, "区人民政府", limit=1) == [(year[HEPING], HEPING)]

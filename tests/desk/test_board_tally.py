@@ -5,7 +5,8 @@ opened (19 requests), then changed the ways requests change: answered on time an
 escalated by the sweep, waived, returned (reopened), moved by an extension's new due day,
 a measure's section renamed, an assignment's role changed, requests deleted. After each
 step the tally holds exactly the requests' GROUP BY, and the board's counts, heat table and
-on-time rate read from it equal the live ones for every filter and on days either side of
+on-time rate read from it equal the live ones (the heat table also cut to its top
+rows by the database, `heat_board`) for every filter and on days either side of
 the due days (the yellow window moves with the day; the tally does not).
 """
 
@@ -20,7 +21,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import at
 from tests.desk.test_board import year  # noqa: F401 (the fixture)
 from tracker.db import transaction
-from tracker.desk.board import BoardFilter, board, board_counts, heat_table, on_time_by_period
+from tracker.desk.board import (
+    BoardFilter,
+    board,
+    board_counts,
+    heat_board,
+    heat_table,
+    heat_top,
+    on_time_by_period,
+)
 from tracker.desk.tally import BACKFILL
 from tracker.escalation.office_actions import waive
 from tracker.escalation.sweep import sweep_overdue
@@ -76,6 +85,13 @@ def _check(db: sessionmaker[Session], policy: Policy, plan_id: int) -> None:
         for f, today in itertools.product(_filters(plan_id, agencies), DAYS):
             for name, fn in (("heat", heat_table), ("on time", on_time_by_period)):
                 assert fn(s, f, today, policy) == fn(s, f, today, policy, live=True), (name, f, today)
+            # the board's heat table cut in the database equals the live table cut in the
+            # program, for cuts below, at and above the number of agencies with a red request
+            for limit in (1, 2, 3, 50):
+                cut = heat_board(s, f, today, policy, limit)
+                assert cut == heat_board(s, f, today, policy, limit, live=True), (f, today, limit)
+                sections, rows = heat_table(s, f, today, policy)
+                assert cut == (sections, *heat_top(rows, limit)), (f, today, limit)
             counts = board_counts(s, f, today, policy)
             assert counts == board_counts(s, f, today, policy, live=True), (f, today)
 

@@ -209,7 +209,8 @@ def board(session: Session, f: BoardFilter, today: dt.date, policy: Policy, *,
     # red rows is read in order, not sorted out of every filtered request
     # (a filter that keeps a few thousand requests at most is sorted whole: one statement
     # to plan instead of up to four)
-    severities: list[int | None] = [None] if total <= SORT_WHOLE else [
+    # (none when the counts say no request passes the filter: no statement to find none)
+    severities: list[int | None] = [] if total == 0 else [None] if total <= SORT_WHOLE else [
         s for s in range(4) if cursor is None
         or (s <= cursor.severity if backwards else s >= cursor.severity)]
     found: list[Any] = []
@@ -305,22 +306,48 @@ def heat_table(session: Session, f: BoardFilter, today: dt.date, policy: Policy,
     """
     cells = tally.red_cells(session, f, today, policy) if not live else _red_cells_live(
         session, f, today, policy)
+    return _heat_sections(session, f), _heat_rows(cells)
+
+
+def heat_board(session: Session, f: BoardFilter, today: dt.date, policy: Policy, limit: int,
+               *, live: bool = False
+               ) -> tuple[list[str], list[tuple[str, dict[str, int], int]],
+                          tuple[int, dict[str, int], int] | None]:
+    """The board's heat table: `heat_table` cut by `heat_top` to its first `limit` rows
+    and the rest added up, (sections, rows, rest). From the tally the cut is made by the
+    database (`tracker.desk.tally.red_top`), so a national plan's 25,000 agencies are
+    ranked where they are counted and only the rows shown are read; `live` cuts the live
+    table in the program (the definition; the tests compare the two)."""
+    if live:
+        sections, rows = heat_table(session, f, today, policy, live=True)
+        return (sections, *heat_top(rows, limit))
+    cells, rest = tally.red_top(session, f, today, policy, limit)
+    return _heat_sections(session, f), _heat_rows(cells), rest
+
+
+def _heat_sections(session: Session, f: BoardFilter) -> list[str]:
+    """The heat table's columns: the filtered section, else the chosen plan's sections
+    (every plan's) in catalog order, then 主要指标."""
     if f.section:
-        sections = [f.section]
-    else:
-        section_query = select(Measure.section).group_by(Measure.section).order_by(
-            func.min(Measure.plan_id), func.min(Measure.position))
-        if f.plan_id:
-            section_query = section_query.where(Measure.plan_id == f.plan_id)
-        sections = [*session.scalars(section_query), INDICATORS]
+        return [f.section]
+    section_query = select(Measure.section).group_by(Measure.section).order_by(
+        func.min(Measure.plan_id), func.min(Measure.position))
+    if f.plan_id:
+        section_query = section_query.where(Measure.plan_id == f.plan_id)
+    return [*session.scalars(section_query), INDICATORS]
+
+
+def _heat_rows(cells: list[tuple[int, str, str, int]]
+               ) -> list[tuple[str, dict[str, int], int]]:
+    """(agency, cells per section, total) from (agency id, name, section, n) in agency
+    order, largest total first (ties keep the cells' order)."""
     # keyed by the agency's id: two cities' 市民政局 are two rows
     table: dict[tuple[int, str], dict[str, int]] = {}
     for agency_id, agency, section, n in cells:
         row = table.setdefault((agency_id, agency), {})
         row[section] = row.get(section, 0) + n
-    rows = sorted(((a, cells, sum(cells.values())) for (_, a), cells in table.items()),
+    return sorted(((a, cells, sum(cells.values())) for (_, a), cells in table.items()),
                   key=lambda r: -r[2])
-    return sections, rows
 
 
 def _red_cells_live(session: Session, f: BoardFilter, today: dt.date, policy: Policy
@@ -416,13 +443,14 @@ def agencies_matching(session: Session, plan_id: int | None, name: str, limit: i
                       ) -> list[tuple[int, str]]:
     """The agency filter's search: (id, name) of the plan's agencies (every loaded plan's
     when None) named `name` exactly, else those whose name contains it, in directory order,
-    at most `limit`. One query; empty for a blank `name`."""
-    from tracker.directory.agencies import plan_agency_ids
+    at most `limit`. One query; empty for a blank `name`. Whether an agency is the plan's is
+    probed for the agencies the name keeps (`involved_in_plan`)."""
+    from tracker.directory.agencies import involved_in_plan
 
     name = name.strip()
     if not name:
         return []
-    involved = Agency.id.in_(plan_agency_ids(plan_id))
+    involved = involved_in_plan(plan_id)
     exact = list(session.execute(select(Agency.id, Agency.name).where(
         involved, Agency.name == name).order_by(Agency.id).limit(limit)))
     if exact:

@@ -268,6 +268,45 @@ def red_cells(conn: Any, f: Any, today: dt.date, policy: Policy
     return [(int(a), str(name), str(s), int(n)) for a, name, s, n in conn.execute(q)]
 
 
+def red_top(conn: Any, f: Any, today: dt.date, policy: Policy, limit: int
+            ) -> tuple[list[tuple[int, str, str, int]], tuple[int, dict[str, int], int] | None]:
+    """The heat table cut to its first `limit` agencies in the database: (agency id, name,
+    section, red requests) of the `limit` agencies with most red requests (ties by agency
+    id), in that order; and the others added up as (agencies, red requests per section,
+    total), None when there are no others. `red_cells` ranked and cut as `board.heat_top`
+    does, without sending every agency's cells to the program (25,000 agencies at 1M
+    requests).
+
+    Two aggregates over the filtered red rows, with no join between them, so that no plan
+    depends on the tally's statistics (the triggers fill it; nothing analyses it on the
+    way): the agencies' totals, cut by a top-N sort (and counted before the cut); then the
+    cells, the first agencies by their own id and the others in one group, by a hashed IN
+    over at most `limit` ids."""
+    lt = light(today, policy)
+    section = section_of()
+    total = func.sum(T.n)
+    top = (filtered(f, lt, T.agency_id, total.label("total"), func.count().over())
+           .where(T.state == RequestState.OPEN.value, T.due_on < today)
+           .group_by(T.agency_id).having(total > 0)
+           .order_by(total.desc(), T.agency_id).limit(limit).subquery("top"))
+    ranked = [(int(a), str(name), int(n)) for a, name, n in conn.execute(
+        select(top.c.agency_id, Agency.name, top.c[2]).join(Agency, Agency.id == top.c.agency_id)
+        .order_by(top.c.total.desc(), top.c.agency_id))]
+    if not ranked:
+        return [], None
+    ids = [a for a, _, _ in ranked]
+    shown = case((T.agency_id.in_(ids), T.agency_id))  # NULL: one of the others
+    cells: dict[int | None, dict[str, int]] = {}
+    for agency_id, s, n in conn.execute(
+            filtered(f, lt, shown, section, func.sum(T.n))
+            .where(T.state == RequestState.OPEN.value, T.due_on < today)
+            .group_by(shown, section).having(func.sum(T.n) > 0)):
+        cells.setdefault(agency_id, {})[str(s)] = int(n)
+    rows = [(a, name, s, n) for a, name, _ in ranked for s, n in sorted(cells[a].items())]
+    rest = cells.get(None)
+    return rows, ((ranked[0][2] - len(ranked), rest, sum(rest.values())) if rest else None)
+
+
 def on_time(conn: Any, f: Any, today: dt.date, policy: Policy) -> list[tuple[str, int, int]]:
     """(period label, answered on time, requests) per period, waived excluded, in due
     order (`board.on_time_by_period`'s figures)."""

@@ -141,6 +141,22 @@ def plan_agency_ids(plan_id: int | None):  # type: ignore[no-untyped-def]
     return union(assignments, indicators)
 
 
+def involved_in_plan(plan_id: int | None):  # type: ignore[no-untyped-def]
+    """A condition on `Agency`: the agency is one of `plan_agency_ids(plan_id)` (an active
+    assignment of the plan's measures, or an active indicator of the plan it reports on),
+    as EXISTS probes by the agency's id, for a query that keeps a few agencies (a name
+    searched): the agency's assignments are read by their index, never the plan's
+    assignments (1M in a national plan) gathered and made distinct first."""
+    assignments = (select(Assignment.id).join(Measure, Measure.id == Assignment.measure_id)
+                   .where(Assignment.agency_id == Agency.id, Assignment.active.is_(True)))
+    indicators = select(Indicator.id).where(Indicator.owner_agency_id == Agency.id,
+                                            Indicator.active.is_(True))
+    if plan_id is not None:
+        assignments = assignments.where(Measure.plan_id == plan_id)
+        indicators = indicators.where(Indicator.plan_id == plan_id)
+    return or_(assignments.exists(), indicators.exists())
+
+
 def plan_agencies(session: Session, plan_id: int | None = None) -> list[tuple[int, str]]:
     """(id, name) of the agencies of one plan, or of every loaded plan (one subquery, not
     one term per plan), in directory order."""

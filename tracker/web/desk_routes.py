@@ -29,8 +29,7 @@ from tracker.desk.board import (
     board,
     board_options,
     chosen_plan,
-    heat_table,
-    heat_top,
+    heat_board,
     on_time_by_period,
     plan_for_page,
 )
@@ -193,8 +192,7 @@ def desk(request: Request, viewer: StaffViewer, session: DbSession, context: Con
     opts = board_options(session, f.plan_id)
     policy = context.policy_in(session)
     result = board(session, f, today, policy)
-    sections, heat = heat_table(session, f, today, policy)
-    heat, heat_rest = heat_top(heat, HEAT_ROWS)
+    sections, heat, heat_rest = heat_board(session, f, today, policy, HEAT_ROWS)
     rates = on_time_by_period(session, f, today, policy)
     meeting_plan = plan_for_page(session, f.plan_id)
     meetings = board_meetings(session, meeting_plan, today) if meeting_plan else None
