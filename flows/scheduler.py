@@ -20,15 +20,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
-from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.executors.pool import BasePoolExecutor
 from apscheduler.job import Job as APJob
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import STATE_RUNNING, BaseScheduler
+from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED, BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
@@ -85,13 +86,89 @@ def prefect_call(settings: Settings | None) -> Callable[[str, dt.datetime], Any]
     return call
 
 
-class ClaimingExecutor(ThreadPoolExecutor):
-    """APScheduler's thread pool executor, running each due job through `FireRunner.fire`
-    with its (coalesced) scheduled fire time instead of calling the stored function."""
+STOP_GRACE = 10.0  # seconds a running job gets to finish when the scheduler stops
+
+
+class DaemonPool:
+    """The pool `ClaimingExecutor` runs fires in: a daemon thread per fire, at most
+    `max_workers` running at once.
+
+    Not `concurrent.futures.ThreadPoolExecutor` (APScheduler's pool): the interpreter joins
+    its workers at exit whatever `shutdown(wait=False)` said, so Ctrl-C on `tracker serve`
+    waited for the job under way to end, however long it took (a Prefect flow on a loaded
+    machine: minutes). Here `stop_scheduler` waits `STOP_GRACE` at most (`join`); a job
+    still running then is abandoned when the process exits, its open transaction rolled
+    back, and its fire, left `running`, is run again by the next leader (as after a kill).
+    """
+
+    def __init__(self, max_workers: int) -> None:
+        self._slots = threading.BoundedSemaphore(max_workers)
+        self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+        self._closed = False
+
+    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+
+        def work() -> None:
+            try:
+                with self._slots:
+                    if future.set_running_or_notify_cancel():
+                        try:
+                            future.set_result(fn())
+                        except BaseException as exc:  # noqa: BLE001 - handed to the callback
+                            future.set_exception(exc)
+            finally:
+                with self._lock:
+                    self._threads.discard(threading.current_thread())
+
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the scheduler's pool is shut down")
+            thread = threading.Thread(target=work, daemon=True, name="tracker-scheduler-job")
+            self._threads.add(thread)
+        thread.start()
+        return future
+
+    def running(self) -> int:
+        """How many fires are still running (or waiting for a slot)."""
+        with self._lock:
+            return len(self._threads)
+
+    def join(self, timeout: float | None) -> bool:
+        """Wait up to `timeout` seconds (None: for ever) for the running fires; True if none
+        is left."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                threads = list(self._threads)
+            if not threads:
+                return True
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            threads[0].join(left)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Accept no more fires; with `wait`, wait for the running ones (APScheduler's call)."""
+        with self._lock:
+            self._closed = True
+        if wait:
+            self.join(None)
+
+
+class ClaimingExecutor(BasePoolExecutor):  # type: ignore[misc]
+    """APScheduler's pool executor, running each due job through `FireRunner.fire`
+    with its (coalesced) scheduled fire time instead of calling the stored function,
+    in daemon threads (`DaemonPool`)."""
 
     def __init__(self, runner: FireRunner, max_workers: int = 4) -> None:
-        super().__init__(max_workers)
+        super().__init__(DaemonPool(max_workers))
         self.runner = runner
+
+    @property
+    def pool(self) -> DaemonPool:
+        return self._pool  # type: ignore[no-any-return]
 
     def _do_submit_job(self, job: APJob, run_times: list[dt.datetime]) -> None:
         fire_at = run_times[-1]
@@ -108,7 +185,7 @@ class ClaimingExecutor(ThreadPoolExecutor):
             else:
                 self._run_job_success(job.id, f.result())
 
-        self._pool.submit(run).add_done_callback(done)
+        self.pool.submit(run).add_done_callback(done)
 
 
 class TrackerScheduler(BackgroundScheduler):
@@ -287,20 +364,35 @@ class LeaderLoop(threading.Thread):
                 except SQLAlchemyError:
                     log.exception("pruning old fire claims failed")
         if leading != self.leading:
+            stopping = self.scheduler.state == STATE_STOPPED  # `stop_scheduler` under way
             if leading:
                 log.info("本进程（%s）成为定时任务调度主节点", self.runner.holder)
-                # in a thread of its own: a job can outlast the lease, which we must renew
-                threading.Thread(target=self.runner.rerun_abandoned, daemon=True,
-                                 name="tracker-scheduler-rerun").start()
-                self.scheduler.resume()
+                if not stopping:
+                    self._rerun_abandoned()
+                    self.scheduler.resume()
             elif self.leading is not None:
                 log.info("本进程（%s）不再是定时任务调度主节点，暂停运行定时任务",
                             self.runner.holder)
-                self.scheduler.pause()
+                if not stopping:
+                    self.scheduler.pause()
             self.leading = leading
             if self.on_change:
                 self.on_change(leading)
         return leading
+
+    def _rerun_abandoned(self) -> None:
+        """`runner.rerun_abandoned` in a thread of its own (a job can outlast the lease,
+        which this loop must renew): the executor's pool, so that `stop_scheduler` gives it
+        the same grace as any job."""
+        executor = self.scheduler._executors.get("default")
+        if isinstance(executor, ClaimingExecutor):
+            try:
+                executor.pool.submit(self.runner.rerun_abandoned)
+            except RuntimeError:  # stopped meanwhile: the next leader reruns them
+                pass
+            return
+        threading.Thread(target=self.runner.rerun_abandoned, daemon=True,
+                         name="tracker-scheduler-rerun").start()
 
     def run(self) -> None:
         while True:
@@ -314,7 +406,8 @@ class LeaderLoop(threading.Thread):
         if self.is_alive():
             self.join(timeout=10)
         if self.leading:
-            self.scheduler.pause()
+            if self.scheduler.state != STATE_STOPPED:
+                self.scheduler.pause()
             try:
                 with transaction(self.runner.factory) as session:
                     release(session, self.runner.holder, self.runner.clock(),
@@ -342,10 +435,21 @@ def start_scheduler(settings: Settings, *, runner: FireRunner | None = None,
     return scheduler, loop
 
 
-def stop_scheduler(scheduler: BaseScheduler, loop: LeaderLoop) -> None:
-    """Release the lease (if held) and stop the scheduler without waiting for a running job."""
+def stop_scheduler(scheduler: BaseScheduler, loop: LeaderLoop, grace: float = STOP_GRACE) -> None:
+    """Stop the scheduler, give a job under way up to `grace` seconds to finish, then stop
+    renewing and release the lease (if held): a follower takes over at its next renewal.
+
+    A job still running after `grace` is left to the process's exit (`DaemonPool`): its
+    open transaction rolls back, and the next leader runs its fire again (the jobs are
+    idempotent and commit step by step). The lease is held during `grace`: a job that
+    finishes in time is not run again by the follower.
+    """
+    executor = scheduler._lookup_executor("default")
+    scheduler.shutdown(wait=False)  # no new fires
+    if isinstance(executor, ClaimingExecutor) and not executor.pool.join(grace):
+        log.warning("%d 个定时任务在 %.0f 秒内未结束，随进程退出而中止（未提交的数据库事务回滚）；"
+                    "下一主节点将重新运行", executor.pool.running(), grace)
     loop.stop()
-    scheduler.shutdown(wait=False)
 
 
 def serve_settings(settings: Settings, host: str, port: int) -> Settings:

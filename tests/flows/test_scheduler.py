@@ -172,19 +172,53 @@ def test_two_real_schedulers_follower_takes_over_after_kill(pg_urls, tmp_path):
             b.kill()
 
 
+# `tracker serve` whose dispatch job never ends: prints when it starts, then blocks
+STUCK_DISPATCH = """
+import dataclasses, threading
+from prefect import flow
+import flows.registry as registry
+
+@flow(name="dispatch")
+def stuck(now: str, settings: object = None) -> None:
+    print("dispatch under way", flush=True)
+    threading.Event().wait()
+
+registry.JOBS["dispatch"] = dataclasses.replace(registry.JOBS["dispatch"], flow=stuck)
+"""
+
+
 def test_tracker_serve_leads_follows_and_hands_over_on_ctrl_c(tmp_path):
     """Two `tracker serve --no-web` on one SQLite file: the first leads, the second waits;
-    Ctrl-C (SIGINT) on the first releases the lease, and the second leads at its next
-    renewal (5 s) after it exits, well before the lease's 30 s would have run out."""
+    Ctrl-C (SIGINT) on the first, while its dispatch job (a Prefect flow) hangs, stops it
+    within the stop grace (10 s) instead of waiting for the job: the interpreter must not
+    join the job's thread. The first holds the lease through the grace, then releases it:
+    the second leads at its next renewal (5 s) after the first exits, well before the
+    lease's 30 s would have run out, and runs the abandoned dispatch fire again."""
     import signal
+
+    from flows.leader import DONE
+    from flows.registry import JOBS
+    from flows.runtime import factory_for
+    from flows.scheduler import STOP_GRACE, register_jobs, utc_now
+    from tests.flows.sched_sim import sim_settings
+    from tracker.models import JobFire
+
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    due = (utc_now() - dt.timedelta(minutes=1)).replace(microsecond=0)
+    store = build_scheduler(sim_settings(tmp_path, url))
+    store.start(paused=True)
+    register_jobs(store, utc_now())
+    store.modify_job("dispatch", next_run_time=due)  # the first runs it as it starts leading
+    store.shutdown(wait=False)
+    assert "dispatch" in JOBS
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "COLUMNS": "200",
            "TRACKER_HOME": str(tmp_path), "TRACKER_ENV": "development"}
-    cmd = [sys.executable, "-c", "from tracker.cli import app; app(prog_name='tracker')",
-           "serve", "--no-web"]
+    cli = "from tracker.cli import app; app(prog_name='tracker')"
 
-    def start(name: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+    def start(name: str, prelude: str = "") -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-c", prelude + cli, "serve", "--no-web"],
+                                cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE,
                                 stderr=open(tmp_path / f"{name}.stderr", "w"),  # noqa: SIM115
                                 text=True)
@@ -204,18 +238,30 @@ def test_tracker_serve_leads_follows_and_hands_over_on_ctrl_c(tmp_path):
                     return time.monotonic()
         raise AssertionError(f"no {text!r} in {timeout} s; output: {''.join(seen)}")
 
-    first = start("first")
+    def dispatch_fire() -> JobFire:
+        with factory_for(url)() as s:
+            return s.query(JobFire).filter(JobFire.job == "dispatch", JobFire.fire_at == due).one()
+
+    first = start("first", STUCK_DISPATCH)
     second = None
     try:
         wait_line(first, "本进程为定时任务调度主节点", 120)
+        wait_line(first, "dispatch under way", 120)
         second = start("second")
         wait_line(second, "另一进程为定时任务调度主节点，本进程待命", 120)
         first.send_signal(signal.SIGINT)
-        # a job under way finishes first (on a loaded machine that has taken over 30 s)
-        assert first.wait(timeout=120) is not None
+        interrupted = time.monotonic()
+        # the grace, then the interpreter's exit (Prefect's services drain) on a loaded machine
+        assert first.wait(timeout=STOP_GRACE + 30) is not None
         exited = time.monotonic()
+        assert exited - interrupted >= STOP_GRACE - 1  # the job had its grace
         took = wait_line(second, "本进程为定时任务调度主节点", 25) - exited
         assert took < 20  # released: a lease left to run out takes 25 to 30 s more
+        # the abandoned fire (left running by the first) is the second's now, and done
+        wait_for("the second reruns the abandoned dispatch",
+                 lambda: dispatch_fire().status == DONE, 120)
+        fire = dispatch_fire()
+        assert f":{second.pid}:" in fire.holder
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
