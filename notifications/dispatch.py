@@ -94,6 +94,7 @@ from tracker.models import (
     ProgressRequest,
 )
 from tracker.models.outbox import DUE_STATES
+from tracker.sql import refresh_statistics
 
 # Waits after attempt 1, 2, … (then daily): 5 min, 15 min, 1 h, 3 h, 6 h, 12 h, 1 d, 1 d …
 # With MAX_ATTEMPTS = 10 the retries span 3 days 22 h 20 min, so an outage of a day (or a
@@ -276,6 +277,10 @@ def claim_batch(session: Session, now: dt.datetime, *, recipients: int = 500,
     """
     dialect = session.get_bind().dialect.name
     until = now + lease
+    # the planner must know how many messages are due (a sweep may have queued millions
+    # since the last ANALYZE): on stale statistics it joined every due message with its
+    # request before keeping the listed ones
+    refresh_statistics(session, OutboxMessage.__table__, 1)  # type: ignore[arg-type]
     expire_leases(session, now)
     for _ in range(5):
         token = uuid.uuid4().hex
@@ -376,12 +381,6 @@ class ListedIn(ColumnElement[bool]):
 def _listed_in(element: ListedIn, compiler: Any, **kw: Any) -> str:
     return (f"{compiler.process(element.column, **kw)} IN "
             f"{compiler.process(element.listed.scalar_subquery(), **kw)}")
-
-
-@compiles(ListedIn, "postgresql")
-def _listed_any(element: ListedIn, compiler: Any, **kw: Any) -> str:
-    return (f"{compiler.process(element.column, **kw)} = ANY(ARRAY"
-            f"{compiler.process(element.listed.scalar_subquery(), **kw)})")
 
 
 def dispatch(
