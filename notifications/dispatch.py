@@ -432,7 +432,9 @@ def dispatch(
         # (below), and a recipient with anything stale is dropped and given back then
         with factory() as session:
             # each digest's first `max_items` rows only; its totals by aggregate
-            rows = message_rows(session, claimed(token),
+            listed = (select(OutboxClaim.message_id).where(OutboxClaim.token == token)
+                      .subquery("listed"))
+            rows = message_rows(session, due_state(), drive=listed,
                                 max_items=(notices or NoticeConfig()).max_items)
             digests = render_digests(rows, now=now, calendar=calendar,
                                      link_for=link_for, config=notices)
