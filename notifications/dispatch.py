@@ -73,7 +73,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql import Select
 from sqlalchemy.sql.visitors import InternalTraversal
 
 import tracker.sql  # noqa: F401  (SQLite: the claim's INDEXED BY hints)
@@ -319,9 +318,10 @@ def claimed(token: Any, channel: Any = None, address: Any = None,
         listed = listed.where(OutboxClaim.address == address)
     if notice is not None:
         listed = listed.where(OutboxClaim.notice == notice)
+    # the batch's reads (notifications.render) are driven by the list itself, by key
     still_due = Unindexed(OutboxMessage.__table__.c.status).in_(  # type: ignore[attr-defined]
         [literal_column(f"'{state}'") for state in DUE_STATES])
-    return and_(ListedIn(_M_ID, listed), still_due)
+    return and_(_M_ID.in_(listed.scalar_subquery()), still_due)
 
 
 _M_ID = OutboxMessage.__table__.c.id  # type: ignore[attr-defined]
@@ -329,7 +329,7 @@ _M_ID = OutboxMessage.__table__.c.id  # type: ignore[attr-defined]
 
 class Unindexed(ColumnElement[Any]):
     """A column SQLite must not look up by index (written `+column`): the rows come from
-    a list (`ListedIn`), and given an index on the column SQLite would rather read every
+    a list (`claimed`), and given an index on the column SQLite would rather read every
     row of that state and test each against the list."""
 
     inherit_cache = True
@@ -352,35 +352,6 @@ def _unindexed(element: Unindexed, compiler: Any, **kw: Any) -> str:
 @compiles(Unindexed, "sqlite")
 def _unindexed_sqlite(element: Unindexed, compiler: Any, **kw: Any) -> str:
     return f"+{compiler.process(element.column, **kw)}"
-
-
-class ListedIn(ColumnElement[bool]):
-    """`column IN (SELECT …)`, on PostgreSQL written `column = ANY(ARRAY(SELECT …))`: the
-    list is read once (an InitPlan) and the rows are fetched by the column's index, from
-    the list, whatever the planner believes of the table's size. As `IN (SELECT …)`
-    PostgreSQL chose, on statistics taken before a sweep, to join every due message with
-    its request, measure and agency and only then keep those listed: minutes per batch.
-    SQLite reads `rowid IN (SELECT …)` from the list already."""
-
-    inherit_cache = True
-    type = Boolean()
-    _is_implicitly_boolean = True  # a predicate: never written `… = 1` on SQLite
-    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
-                           ("listed", InternalTraversal.dp_clauseelement)]
-
-    def __init__(self, column: ColumnElement[Any], listed: Select[Any]) -> None:
-        self.column = column
-        self.listed = listed
-
-    @property
-    def _from_objects(self) -> list[Any]:
-        return self.column._from_objects
-
-
-@compiles(ListedIn)
-def _listed_in(element: ListedIn, compiler: Any, **kw: Any) -> str:
-    return (f"{compiler.process(element.column, **kw)} IN "
-            f"{compiler.process(element.listed.scalar_subquery(), **kw)}")
 
 
 def dispatch(
