@@ -2,19 +2,22 @@
 
 Guarantees (issue 8, "Guarantees"):
 
-- Claim before you act (STYLE.md #6): one UPDATE … RETURNING stamps every due message of
-  up to `recipients` recipients (channel, address) with this run's token, so a recipient's
-  messages never split at a batch edge (one digest per recipient and kind per run). The
-  recipients are those of the oldest due rows, read in index order from a partial index of
-  the live rows (`ix_outbox_message_due_at`), and their due rows are found through another
-  (`ix_outbox_message_due_recipient`): a claim costs what its batch holds, whatever the
-  backlog or the number ever sent, and nothing sorts every due row. On PostgreSQL the rows
-  are locked FOR UPDATE SKIP LOCKED and each recipient is taken under a transaction-level
-  advisory lock tried without waiting, so concurrent runs take disjoint recipients
-  without waiting for each other. While a row is claimed its `next_attempt_at` holds the
-  end of the claim (the lease); the run renews it (heartbeat) for the rows it still holds,
-  so a claim never expires while its run is alive. A crashed run's rows are claimed again
-  once the lease has passed.
+- Claim before you act (STYLE.md #6): a batch leases up to `recipients` recipients
+  (channel, address; one `outbox_lease` row each, until the lease's end) and lists every
+  due message of theirs in `outbox_claim` under its digest (recipient and notice kind):
+  two INSERT … SELECT, and not one write to a message, so a message is written once, when
+  its outcome is recorded, as in the floor. A recipient's messages never split at a batch
+  edge (one digest per recipient and kind per run), and a digest's rows are exactly those
+  listed when it was rendered, whatever arrives for that recipient meanwhile. The
+  recipients are those of the oldest due rows not leased, read in index order from a
+  partial index of the live rows (`ix_outbox_message_due_at`), and their due rows are
+  found through another (`ix_outbox_message_due_recipient`): a claim costs what its batch
+  holds, whatever the backlog or the number ever sent, and nothing sorts every due row. On
+  PostgreSQL each recipient is taken under a transaction-level advisory lock tried without
+  waiting, so concurrent runs take disjoint recipients without waiting for each other. The
+  run renews its leases (heartbeat), so a claim never expires while its run is alive; a
+  crashed run's recipients are taken over once their lease has passed (its list dropped:
+  the messages themselves are still pending).
 - Each digest's outcome is committed right after the server answered, so a crash between
   send and record re-sends at most that one digest, once, with the same Message-ID
   (`digest_id` depends only on the message keys). No transaction is open while a channel
@@ -56,6 +59,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    delete,
     exists,
     func,
     insert,
@@ -66,7 +70,10 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.visitors import InternalTraversal
 
 import tracker.sql  # noqa: F401  (SQLite: the claim's INDEXED BY hints)
 from notifications.channels.base import Channel, DeliveryError, Digest
@@ -80,10 +87,13 @@ from tracker.models import (
     ContactAddress,
     DeliveryAttempt,
     Escalation,
+    OutboxClaim,
+    OutboxLease,
     OutboxMessage,
     ProgressRequest,
 )
 from tracker.models.outbox import DUE_STATES
+from tracker.sql import refresh_statistics
 
 # Waits after attempt 1, 2, … (then daily): 5 min, 15 min, 1 h, 3 h, 6 h, 12 h, 1 d, 1 d …
 # With MAX_ATTEMPTS = 10 the retries span 3 days 22 h 20 min, so an outage of a day (or a
@@ -167,87 +177,123 @@ def due_state() -> ColumnElement[bool]:
 
 
 def _due(now: dt.datetime) -> ColumnElement[bool]:
-    """Due: pending and its time has come, or claimed by a run whose lease has passed.
-    A range on the partial index of the live rows."""
+    """Due: pending and its time has come. A range on the partial index of the live rows."""
     return and_(due_state(), OutboxMessage.next_attempt_at <= now)
+
+
+def _free() -> ColumnElement[bool]:
+    """The message's recipient is not leased by a batch under way."""
+    return ~exists().where(OutboxLease.channel == OutboxMessage.channel,
+                           OutboxLease.address == OutboxMessage.address)
 
 
 def claim_query(now: dt.datetime, scan: int):  # type: ignore[no-untyped-def]
     """The head of the queue: the recipients (channel, address) of the `scan` oldest due
-    rows, read in the order of ix_outbox_message_due_at (next_attempt_at, id), so the read
-    stops after `scan` rows. SQLite is told the index (INDEXED BY): without statistics its
-    planner would rather sort the rows of the (status, time) index."""
-    return (select(OutboxMessage.channel, OutboxMessage.address).where(_due(now))
+    rows whose recipient no batch holds, read in the order of ix_outbox_message_due_at
+    (next_attempt_at, id), so the read stops after `scan` rows. SQLite is told the index
+    (INDEXED BY): without statistics its planner would rather sort the rows of the
+    (status, time) index."""
+    return (select(OutboxMessage.channel, OutboxMessage.address).where(_due(now), _free())
             .with_hint(OutboxMessage, "INDEXED BY ix_outbox_message_due_at", "sqlite")
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(scan))
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A batch claimed by one run: its token, the ids the UPDATE returned, the lease's end."""
+    """A batch claimed by one run: its token, how many messages it listed, the lease's end."""
 
     token: str
-    ids: list[int]
+    count: int
     until: dt.datetime
 
 
-def claim_statement(dialect: str, now: dt.datetime, *, recipients: int, until: dt.datetime,
+def lease_statement(dialect: str, now: dt.datetime, *, recipients: int, until: dt.datetime,
                     token: str):  # type: ignore[no-untyped-def]
-    """The claim as one statement (see `claim_batch`): WITH head (the oldest due rows, in
-    index order, `recipients` × SCAN_PER_RECIPIENT of them), who (their distinct recipients,
-    at most `recipients`; on PostgreSQL only those whose advisory lock was free) UPDATE every
-    due row of those recipients (found through the partial recipient index; PostgreSQL:
-    FOR UPDATE SKIP LOCKED) to sending, `token`, lease until `until` … RETURNING id.
-    `dialect` is "postgresql" or "sqlite"."""
-    postgres = dialect == "postgresql"
+    """The first half of a claim (see `claim_batch`): INSERT INTO outbox_lease the distinct
+    recipients of the oldest due rows not leased (`recipients` × SCAN_PER_RECIPIENT rows
+    read in index order, at most `recipients` recipients), with `token` and the lease's end
+    `until`. On PostgreSQL only recipients whose advisory lock was free, and ON CONFLICT DO
+    NOTHING (another run's lease committed meanwhile); on SQLite (BEGIN IMMEDIATE: one
+    writer at a time) the NOT EXISTS of the head suffices. `dialect`: "postgresql" or
+    "sqlite"."""
     head = claim_query(now, max(recipients * SCAN_PER_RECIPIENT, 100)).cte("head")
-    distinct = select(head.c.channel, head.c.address).distinct()
-    if postgres:
-        d = distinct.subquery("d")
-        who = (select(d.c.channel, d.c.address)
+    distinct = select(head.c.channel, head.c.address).distinct().subquery("d")
+    columns = (distinct.c.channel, distinct.c.address, literal(token, String),
+               literal(until, OutboxLease.until.type))
+    names = ["channel", "address", "token", "until"]
+    if dialect == "postgresql":
+        who = (select(*columns)
                .where(func.pg_try_advisory_xact_lock(
-                   ADVISORY_SPACE,
-                   func.hashtext(cast(d.c.channel, String) + literal(" ") + d.c.address)))
-               .limit(recipients).cte("who"))
-    else:  # BEGIN IMMEDIATE: one writer at a time
-        who = distinct.limit(recipients).cte("who")
-    # each chosen recipient's due rows, by the partial recipient index
-    rows = (select(OutboxMessage.id).select_from(who)
-            .join(OutboxMessage, and_(OutboxMessage.channel == who.c.channel,
-                                      OutboxMessage.address == who.c.address))
-            .where(_due(now))
+                   ADVISORY_SPACE, func.hashtext(cast(distinct.c.channel, String) + literal(" ")
+                                                 + distinct.c.address)))
+               .limit(recipients))
+        return (pg_insert(OutboxLease.__table__)  # type: ignore[arg-type]
+                .from_select(names, who).on_conflict_do_nothing())
+    return insert(OutboxLease.__table__).from_select(  # type: ignore[arg-type]
+        names, select(*columns).limit(recipients))
+
+
+def claim_rows_statement(now: dt.datetime, token: str):  # type: ignore[no-untyped-def]
+    """The second half of a claim: INSERT INTO outbox_claim every due message of the
+    recipients leased under `token`, each with its digest's notice kind (`notice_kind_sql`),
+    found through the partial recipient index."""
+    rows = (select(literal(token, String), OutboxMessage.channel, OutboxMessage.address,
+                   notice_kind_sql(), OutboxMessage.id)
+            .select_from(OutboxLease)
+            .join(OutboxMessage, and_(OutboxMessage.channel == OutboxLease.channel,
+                                      OutboxMessage.address == OutboxLease.address))
+            .where(OutboxLease.token == token, _due(now))
             .with_hint(OutboxMessage, "INDEXED BY ix_outbox_message_due_recipient", "sqlite"))
-    if postgres:
-        rows = rows.with_for_update(skip_locked=True, of=OutboxMessage)
-    return (update(OutboxMessage).where(OutboxMessage.id.in_(rows.scalar_subquery()))
-            .values(status=OutboxStatus.SENDING.value, claim_token=token, claimed_at=now,
-                    next_attempt_at=literal(until, OutboxMessage.next_attempt_at.type))
-            .returning(OutboxMessage.id)
-            .execution_options(synchronize_session=False))
+    return insert(OutboxClaim.__table__).from_select(  # type: ignore[arg-type]
+        ["token", "channel", "address", "notice", "message_id"], rows)
+
+
+def expire_leases(session: Session, now: dt.datetime) -> int:
+    """Leases whose end has passed (a crashed run's; a live run renews its own) are given
+    up, with the lists of messages they held: those messages were never changed by the
+    claim, so they are simply due again. Returns how many leases. Does not commit."""
+    passed = select(OutboxLease.token).where(OutboxLease.until <= now)
+    session.execute(delete(OutboxClaim).where(OutboxClaim.token.in_(passed.scalar_subquery()))
+                    .execution_options(synchronize_session=False))
+    return session.execute(delete(OutboxLease).where(OutboxLease.until <= now)
+                           .execution_options(synchronize_session=False)
+                           ).rowcount or 0  # type: ignore[attr-defined]
 
 
 def claim_batch(session: Session, now: dt.datetime, *, recipients: int = 500,
                 lease: dt.timedelta = LEASE) -> Claim | None:
     """Claim every due message of up to `recipients` recipients (those of the oldest due
-    rows) for a fresh token, until `now + lease`: one UPDATE … RETURNING
-    (`claim_statement`). Returns the claim, or None if nothing could be claimed. Does not
-    commit.
+    rows) for a fresh token, until `now + lease`: passed leases given up
+    (`expire_leases`), the recipients leased (`lease_statement`) and their messages listed
+    (`claim_rows_statement`); no message row is written. Returns the claim, or None if
+    nothing could be claimed. Does not commit.
 
     `now` is aware (any zone); `lease` a duration. On PostgreSQL a recipient another run is
-    claiming at the same moment is skipped (advisory lock tried, not awaited; its rows
-    locked FOR UPDATE SKIP LOCKED), so two runs never split one recipient nor wait for each
-    other; if every head recipient was taken, the claim is tried again (up to 5 times) while
-    due rows remain. Source: issue 8 ("Guarantees"), issue 14 (item 2).
+    claiming at the same moment is skipped (advisory lock tried, not awaited), so two runs
+    never split one recipient nor wait for each other; if every head recipient was taken,
+    the claim is tried again (up to 5 times) while due rows of free recipients remain.
+    Source: issue 8 ("Guarantees"), issue 14 (item 2).
     """
     dialect = session.get_bind().dialect.name
     until = now + lease
+    # the planner must know how many messages are due (a sweep may have queued millions
+    # since the last ANALYZE): on stale statistics it joined every due message with its
+    # request before keeping the listed ones
+    refresh_statistics(session, OutboxMessage.__table__, 1)  # type: ignore[arg-type]
+    expire_leases(session, now)
     for _ in range(5):
         token = uuid.uuid4().hex
-        ids = list(session.scalars(claim_statement(dialect, now, recipients=recipients,
-                                                   until=until, token=token)))
-        if ids:
-            return Claim(token, ids, until)
-        if not session.scalar(select(exists().where(_due(now)))):
+        # counted afterwards by key: an INSERT … SELECT's rowcount is -1 through psycopg
+        session.execute(lease_statement(dialect, now, recipients=recipients, until=until,
+                                        token=token))
+        if session.scalar(select(exists().where(OutboxLease.token == token))):
+            session.execute(claim_rows_statement(now, token))
+            n = session.scalar(select(func.count()).select_from(OutboxClaim)
+                               .where(OutboxClaim.token == token)) or 0
+            if n:
+                return Claim(token, n, until)
+            session.execute(delete(OutboxLease).where(OutboxLease.token == token))
+        if not session.scalar(select(exists().where(_due(now), _free()))):
             return None
     return None
 
@@ -257,6 +303,55 @@ def claim(session: Session, now: dt.datetime, *, recipients: int = 500,
     """`claim_batch`, returning only its token (None if nothing was claimed)."""
     batch = claim_batch(session, now, recipients=recipients, lease=lease)
     return None if batch is None else batch.token
+
+
+def claimed(token: Any, channel: Any = None, address: Any = None,
+            notice: Any = None) -> ColumnElement[bool]:
+    """The messages a batch (`token`) claimed and that are still due (not dropped or
+    settled since), of one recipient (`channel`, `address`) and notice kind if given; each
+    argument a value or a bound parameter. `channel` is ChannelKind's value; `notice`
+    NoticeKind's."""
+    listed = select(OutboxClaim.message_id).where(OutboxClaim.token == token)
+    if channel is not None:
+        listed = listed.where(OutboxClaim.channel == channel)
+    if address is not None:
+        listed = listed.where(OutboxClaim.address == address)
+    if notice is not None:
+        listed = listed.where(OutboxClaim.notice == notice)
+    # the batch's reads (notifications.render) are driven by the list itself, by key
+    still_due = Unindexed(OutboxMessage.__table__.c.status).in_(  # type: ignore[attr-defined]
+        [literal_column(f"'{state}'") for state in DUE_STATES])
+    return and_(_M_ID.in_(listed.scalar_subquery()), still_due)
+
+
+_M_ID = OutboxMessage.__table__.c.id  # type: ignore[attr-defined]
+
+
+class Unindexed(ColumnElement[Any]):
+    """A column SQLite must not look up by index (written `+column`): the rows come from
+    a list (`claimed`), and given an index on the column SQLite would rather read every
+    row of that state and test each against the list."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return self.column._from_objects
+
+
+@compiles(Unindexed)
+def _unindexed(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.column, **kw)  # type: ignore[no-any-return]
+
+
+@compiles(Unindexed, "sqlite")
+def _unindexed_sqlite(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    return f"+{compiler.process(element.column, **kw)}"
 
 
 def dispatch(
@@ -308,7 +403,9 @@ def dispatch(
         # (below), and a recipient with anything stale is dropped and given back then
         with factory() as session:
             # each digest's first `max_items` rows only; its totals by aggregate
-            rows = message_rows(session, OutboxMessage.claim_token == token,
+            listed = (select(OutboxClaim.message_id).where(OutboxClaim.token == token)
+                      .subquery("listed"))
+            rows = message_rows(session, due_state(), drive=listed,
                                 max_items=(notices or NoticeConfig()).max_items)
             digests = render_digests(rows, now=now, calendar=calendar,
                                      link_for=link_for, config=notices)
@@ -385,9 +482,10 @@ def dispatch(
                     elif _to_check(digests, n + 1, broken, rechecked):
                         prechecked[n + 1] = digest_stale(
                             session, _params(token, digest_of, digests[n + 1][2]), today)
-        if _accounted(result) - settled < len(batch.ids):  # time up: the rest untouched
-            with factory() as session, session.begin():
+        with factory() as session, session.begin():
+            if _accounted(result) - settled < batch.count:  # time up: the rest untouched
                 result.deferred += _release(session, token, now, None)
+            finish(session, token)
         if result.timed_out:
             break
     return result
@@ -424,30 +522,40 @@ def _params(token: str, digest_of: dict[int, tuple[ChannelKind, str, NoticeKind]
 
 
 def renew(session: Session, token: str, until: dt.datetime) -> int:
-    """Heartbeat: extend the claim of the rows `token` still holds to `until`. Does not
-    commit. Returns how many rows."""
+    """Heartbeat: extend the leases of the batch `token` to `until`. Does not commit.
+    Returns how many recipients it holds."""
     return session.execute(
-        update(OutboxMessage).where(OutboxMessage.claim_token == token,
-                                    OutboxMessage.status == OutboxStatus.SENDING.value)
-        .values(next_attempt_at=literal(until, OutboxMessage.next_attempt_at.type))
+        update(OutboxLease).where(OutboxLease.token == token)
+        .values(until=literal(until, OutboxLease.until.type))
     ).rowcount or 0  # type: ignore[attr-defined]
+
+
+def finish(session: Session, token: str) -> None:
+    """The batch `token` is over: its list of messages and its leases go. Does not commit."""
+    session.execute(delete(OutboxClaim).where(OutboxClaim.token == token))
+    session.execute(delete(OutboxLease).where(OutboxLease.token == token))
 
 
 def _release(session: Session, token: str, due: dt.datetime, reason: str | None,
              channel: ChannelKind | None = None, address: str | None = None) -> int:
-    """Give back the rows `token` still holds (of one channel, or one address of it, or
-    all): pending again, due at `due`, attempts untouched. Does not commit."""
-    query = update(OutboxMessage).where(OutboxMessage.claim_token == token,
-                                        OutboxMessage.status == OutboxStatus.SENDING.value)
+    """Give back the messages `token` still holds (of one channel, or one address of it, or
+    all), attempts untouched: with a `reason` (a setup failure) they are due again at `due`
+    with that reason recorded; without, they are left as they are (the claim never changed
+    them). Their entries leave the batch's list. Returns how many. Does not commit."""
+    mine = claimed(token, None if channel is None else channel.value, address)
+    if reason is None:
+        n = session.scalar(select(func.count()).select_from(OutboxMessage).where(mine)) or 0
+    else:
+        n = session.execute(update(OutboxMessage).where(mine).values(
+            next_attempt_at=literal(due, OutboxMessage.next_attempt_at.type), last_error=reason)
+            .execution_options(synchronize_session=False)).rowcount or 0  # type: ignore[attr-defined]
+    listed = delete(OutboxClaim).where(OutboxClaim.token == token)
     if channel is not None:
-        query = query.where(OutboxMessage.channel == channel.value)
+        listed = listed.where(OutboxClaim.channel == channel.value)
     if address is not None:
-        query = query.where(OutboxMessage.address == address)
-    values: dict[str, object] = dict(status=OutboxStatus.PENDING.value, claim_token=None,
-                                     next_attempt_at=literal(due, OutboxMessage.next_attempt_at.type))
-    if reason is not None:
-        values["last_error"] = reason
-    return session.execute(query.values(**values)).rowcount or 0  # type: ignore[attr-defined]
+        listed = listed.where(OutboxClaim.address == address)
+    session.execute(listed)
+    return int(n)
 
 
 def _deliver(channel: Channel | None, kind: ChannelKind, digest: Digest | Exception
@@ -505,16 +613,13 @@ def _stale(mine: Any, today: Any) -> list[tuple[Any, str]]:
 
 
 def _recipient(token: str, channel: ChannelKind, address: str) -> Any:
-    return and_(OutboxMessage.claim_token == token, OutboxMessage.channel == channel.value,
-                OutboxMessage.address == address)
+    return claimed(token, channel.value, address)
 
 
 # any_stale's query for one recipient, built once (parameters b_token, b_channel, b_address,
 # b_today)
 _ANY_STALE = select(exists(union_all(*(q for q, _ in _stale(
-    and_(OutboxMessage.claim_token == bindparam("b_token"),
-         OutboxMessage.channel == bindparam("b_channel"),
-         OutboxMessage.address == bindparam("b_address")),
+    claimed(bindparam("b_token"), bindparam("b_channel"), bindparam("b_address")),
     bindparam("b_today", type_=Date)))).subquery().select()))
 
 
@@ -530,13 +635,12 @@ def drop_stale(session: Session, token: str, today: dt.date | None = None, *,
     claim `token`, or only those of one `recipient` (channel, address).
     Each drop keeps its reason. Returns how many were dropped. Does not commit.
     """
-    mine = (OutboxMessage.claim_token == token if recipient is None
-            else _recipient(token, *recipient))
+    mine = claimed(token) if recipient is None else _recipient(token, *recipient)
     n = 0
     for query, reason in _stale(mine, today):
         n += session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_(query.scalar_subquery()))
-            .values(status=OutboxStatus.DROPPED.value, last_error=reason, claim_token=None)
+            .values(status=OutboxStatus.DROPPED.value, last_error=reason)
             .execution_options(synchronize_session=False)).rowcount or 0  # type: ignore[attr-defined]
     return n
 
@@ -556,16 +660,17 @@ def any_stale(session: Session, token: str, today: dt.date | None,
 # One recipient's rows of a claim, and one digest's (recipient and notice kind), with their
 # values as named parameters (b_token, b_channel, b_address, b_kind): built once, so that each
 # digest's statements cost their execution, not their construction.
-_RECIPIENT = and_(OutboxMessage.claim_token == bindparam("b_token"),
-                  OutboxMessage.channel == bindparam("b_channel"),
-                  OutboxMessage.address == bindparam("b_address"))
-_DIGEST = and_(_RECIPIENT, notice_kind_sql() == bindparam("b_kind"))
+# A digest's rows are still ours while the batch holds the recipient's lease (a lease that
+# passed and was taken over took the batch's list with it).
+_DIGEST = and_(claimed(bindparam("b_token"), bindparam("b_channel"), bindparam("b_address"),
+                       bindparam("b_kind")),
+               exists().where(OutboxLease.token == bindparam("b_token"),
+                              OutboxLease.channel == bindparam("b_channel"),
+                              OutboxLease.address == bindparam("b_address")))
 # the same for the next digest of a batch (parameters n_channel, n_address, n_kind; the
 # token is b_token), checked in the statement that records the one before (`_settle`)
-_NEXT = and_(OutboxMessage.claim_token == bindparam("b_token"),
-             OutboxMessage.channel == bindparam("n_channel"),
-             OutboxMessage.address == bindparam("n_address"),
-             notice_kind_sql() == bindparam("n_kind"))
+_NEXT = claimed(bindparam("b_token"), bindparam("n_channel"), bindparam("n_address"),
+                bindparam("n_kind"))
 
 
 def _stale_exists(digest: ColumnElement[bool]) -> Any:
@@ -605,10 +710,14 @@ def digest_rows(token: str, channel: ChannelKind, address: str,
                 kind: NoticeKind) -> ColumnElement[bool]:
     """The rows of one digest, as a condition: the claim's rows of one recipient (channel,
     address) and notice kind, exactly as `render_digests` grouped them. Served by the
-    index on (claim_token, channel, address); never a list of ids, whatever its size."""
-    return and_(_recipient(token, channel, address), notice_kind_sql() == kind.value)
+    claim list's key (token, channel, address, notice); never a list of ids, whatever its
+    size."""
+    return claimed(token, channel.value, address, kind.value)
 
 
+_UNLIST = delete(OutboxClaim).where(  # one digest's entries of the batch's list
+    OutboxClaim.token == bindparam("b_token"), OutboxClaim.channel == bindparam("b_channel"),
+    OutboxClaim.address == bindparam("b_address"), OutboxClaim.notice == bindparam("b_kind"))
 RUNGS = {NoticeKind.REMINDER, NoticeKind.SUPERVISION, NoticeKind.CIRCULAR}
 _AT = OutboxMessage.next_attempt_at.type
 _RECORD = insert(DeliveryAttempt.__table__).from_select(  # type: ignore[arg-type]
@@ -619,7 +728,7 @@ _RECORD = insert(DeliveryAttempt.__table__).from_select(  # type: ignore[arg-typ
     .where(_DIGEST))
 _SENT = (update(OutboxMessage.__table__).where(_DIGEST)  # type: ignore[arg-type]
          .values(status=OutboxStatus.SENT.value, sent_at=bindparam("b_now", type_=_AT),
-                 claim_token=None, attempts=OutboxMessage.attempts + 1, last_error=None))
+                 attempts=OutboxMessage.attempts + 1, last_error=None))
 _ATTEMPTS = select(func.max(OutboxMessage.attempts)).where(_DIGEST)
 
 
@@ -663,16 +772,17 @@ def _settle(session: Session, digest: dict[str, Any], digest_id: str,
     base = update(OutboxMessage.__table__).where(_DIGEST)  # type: ignore[arg-type]
     result.errors.append(str(error))
     if error.permanent or (attempt >= max_attempts and not error.setup):
-        n = core.execute(base.values(status=OutboxStatus.FAILED.value, claim_token=None,
+        n = core.execute(base.values(status=OutboxStatus.FAILED.value,
                                      last_error=str(error), attempts=attempt), digest).rowcount or 0
         result.failed += n
     else:
         n = core.execute(base.values(
             status=OutboxStatus.PENDING.value, last_error=str(error), attempts=attempt,
-            claim_token=None,
             next_attempt_at=literal(now + backoff(attempt), OutboxMessage.next_attempt_at.type),
         ), digest).rowcount or 0
         result.retrying += n
+    # settled: they leave the batch's list (still pending, their retry is a later batch's)
+    core.execute(_UNLIST, digest)
     return attempt, None
 
 
@@ -715,7 +825,7 @@ def _sent_statement(rungs: bool, check: bool) -> Any:
     outbox = OutboxMessage.__table__
     sent = (update(outbox).where(_DIGEST)  # type: ignore[arg-type]
             .values(status=OutboxStatus.SENT.value, sent_at=bindparam("b_now", type_=_AT),
-                    claim_token=None, attempts=OutboxMessage.attempts + 1, last_error=None)
+                    attempts=OutboxMessage.attempts + 1, last_error=None)
             .returning(outbox.c.id, outbox.c.request_id, outbox.c.level, outbox.c.key,
                        outbox.c.is_copy)
             .cte("sent"))

@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, or_, select, text
 from sqlalchemy.orm import Session, aliased, undefer
 
 from notifications.channels.base import Attachment, Digest
@@ -145,7 +145,7 @@ def _text_order(session: Session, column: Any) -> Any:
 
 
 def message_rows(session: Session, ids: list[int] | ColumnElement[bool], *,
-                 max_items: int | None = None) -> MessageRows:
+                 max_items: int | None = None, drive: Any = None) -> MessageRows:
     """Each message with what its notice names: plan, period, due day, measure or indicator,
     agency, role, the plan's supervision office and contact line, and for a signed circular
     its items and .docx; with `groups`, what each digest states about all its messages (see
@@ -161,6 +161,11 @@ def message_rows(session: Session, ids: list[int] | ColumnElement[bool], *,
     with more is computed from its keys streamed in order, none kept.
     """
     where = OutboxMessage.id.in_(ids) if isinstance(ids, list) else ids
+    if drive is not None and session.get_bind().dialect.name == "postgresql":
+        # the joins in the order written: from the claim's list to each message by its key,
+        # then its request, measure, agency; left to its statistics PostgreSQL joined every
+        # due message first and kept the listed ones last (1.3 s against 0.13 s a batch)
+        session.execute(text("SET LOCAL join_collapse_limit = 1"))
     # plain rows through the session's connection: no ORM loading machinery per row
     core = session.connection()
     subject_agency = aliased(Agency)
@@ -172,7 +177,7 @@ def message_rows(session: Session, ids: list[int] | ColumnElement[bool], *,
                Measure.code.label("mcode"), Measure.title.label("mtitle"), Measure.position,
                Assignment.role, Indicator.code.label("icode"), Indicator.name.label("iname"),
                subject_agency.name.label("agency"), Plan.title.label("plan_title"))
-        .select_from(OutboxMessage)
+        .select_from(_source(drive))
         .outerjoin(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
         .outerjoin(ReportingPeriod, ReportingPeriod.id == ProgressRequest.period_id)
         .outerjoin(Assignment, Assignment.id == ProgressRequest.assignment_id)
@@ -197,8 +202,9 @@ def message_rows(session: Session, ids: list[int] | ColumnElement[bool], *,
         rows = core.execute(select(ranked).where(ranked.c.rank <= max_items)
                             .order_by(ranked.c.id)).all()
     contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(
-        select(OutboxMessage.contact_id).where(where).distinct().scalar_subquery())))}
-    groups = _groups(session, where, contacts)
+        select(OutboxMessage.contact_id).select_from(_source(drive)).where(where)
+        .distinct().scalar_subquery())))}
+    groups = _groups(session, where, contacts, drive)
     offices = _offices(session, {r.plan_id for r in rows if r.plan_id is not None})
     named = [(int(cid), r.agency_id) for r in rows
              if (cid := (r.payload or {}).get("circular_id")) is not None]
@@ -225,12 +231,18 @@ def message_rows(session: Session, ids: list[int] | ColumnElement[bool], *,
     for key, keys in loaded.items():
         group = groups.get(key)
         if group is not None and group.total > len(keys):
-            group.digest_id = _streamed_digest_id(session, where, *key)
+            group.digest_id = _streamed_digest_id(session, where, *key, drive=drive)
     return MessageRows(out, groups)
 
 
-def _groups(session: Session, where: ColumnElement[bool], contacts: dict[int, Contact]
-            ) -> dict[tuple[str, str, NoticeKind], Group]:
+def _source(drive: Any) -> Any:
+    """The messages' FROM: the table, or the claim's list (`drive`) joined to it by key."""
+    return (OutboxMessage if drive is None
+            else drive.join(OutboxMessage, OutboxMessage.id == drive.c.message_id))
+
+
+def _groups(session: Session, where: ColumnElement[bool], contacts: dict[int, Contact],
+            drive: Any = None) -> dict[tuple[str, str, NoticeKind], Group]:
     """Each digest's `Group`, by two aggregates over the messages `where` selects."""
     notice = notice_kind_sql()
     own = OutboxMessage.is_copy.is_(False)
@@ -245,7 +257,7 @@ def _groups(session: Session, where: ColumnElement[bool], contacts: dict[int, Co
                    func.min(case((own, ProgressRequest.due_on))),
                    func.max(case((own, ProgressRequest.due_on))),
                    func.min(case((answerable, OutboxMessage.contact_id))))
-            .select_from(OutboxMessage)
+            .select_from(_source(drive))
             .outerjoin(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
             .outerjoin(Contact, Contact.id == OutboxMessage.contact_id)
             .where(where).group_by(OutboxMessage.channel, OutboxMessage.address, notice)):
@@ -255,7 +267,7 @@ def _groups(session: Session, where: ColumnElement[bool], contacts: dict[int, Co
     for channel, address, kind, title in session.connection().execute(
             select(OutboxMessage.channel, OutboxMessage.address, notice,
                    func.coalesce(Plan.title, _NO_PLAN))
-            .select_from(OutboxMessage).outerjoin(Plan, Plan.id == OutboxMessage.plan_id)
+            .select_from(_source(drive)).outerjoin(Plan, Plan.id == OutboxMessage.plan_id)
             .where(where).distinct()):
         out[(channel, address, NoticeKind(kind))].plans.append(title)
     for group in out.values():
@@ -264,13 +276,13 @@ def _groups(session: Session, where: ColumnElement[bool], contacts: dict[int, Co
 
 
 def _streamed_digest_id(session: Session, where: ColumnElement[bool], channel: str,
-                        address: str, kind: NoticeKind) -> str:
+                        address: str, kind: NoticeKind, drive: Any = None) -> str:
     """The digest id of one digest (see `digest_id`) from its keys read in code point order
     and hashed as they come: a digest of any size, nothing kept but the hash."""
     digest = hashlib.sha256()
     first = True
     for key in session.scalars(
-            select(OutboxMessage.key)
+            select(OutboxMessage.key).select_from(_source(drive))
             .where(where, OutboxMessage.channel == channel, OutboxMessage.address == address,
                    notice_kind_sql() == kind.value)
             .order_by(_text_order(session, OutboxMessage.key))

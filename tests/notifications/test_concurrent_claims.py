@@ -18,7 +18,7 @@ from tests.conftest import at
 from tests.notifications.outbox_rows import add_notices, message_ids
 from tracker.db import transaction
 from tracker.enums import ChannelKind
-from tracker.models import DeliveryAttempt, OutboxMessage
+from tracker.models import DeliveryAttempt, OutboxClaim, OutboxMessage
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -44,10 +44,14 @@ def test_a_claim_in_flight_is_skipped_not_awaited_and_no_recipient_is_split(db):
         a.close()
         b.close()
     assert first is not None and second is not None
-    assert len(first.ids) == len(second.ids) == 30
-    assert not set(first.ids) & set(second.ids)
+    assert first.count == second.count == 30
     with db() as s:
-        by_token = s.execute(select(OutboxMessage.address, OutboxMessage.claim_token)).all()
+        ids = {t: set(s.scalars(select(OutboxClaim.message_id).where(OutboxClaim.token == t)))
+               for t in (first.token, second.token)}
+        by_token = s.execute(select(OutboxMessage.address, OutboxClaim.token).outerjoin(
+            OutboxClaim, OutboxClaim.message_id == OutboxMessage.id)).all()
+    assert len(ids[first.token]) == len(ids[second.token]) == 30
+    assert not ids[first.token] & ids[second.token]
     owners: dict[str, set[str | None]] = {}
     for address, token in by_token:
         owners.setdefault(address, set()).add(token)

@@ -20,9 +20,10 @@ from notifications.dispatch import (
     backoff,
     claim,
     claim_batch,
-    claim_statement,
+    claim_rows_statement,
     digest_rows,
     dispatch,
+    lease_statement,
 )
 from notifications.render import digest_id
 from tests import smtp_server
@@ -30,7 +31,7 @@ from tests.conftest import at
 from tests.notifications.outbox_rows import add_notices, message_ids
 from tracker.db import transaction
 from tracker.enums import ChannelKind, NoticeKind
-from tracker.models import DeliveryAttempt, OutboxMessage
+from tracker.models import DeliveryAttempt, OutboxClaim, OutboxLease, OutboxMessage
 from tracker.requests.opening import open_due_requests
 from tracker.settings import Settings, SettingsError
 
@@ -303,31 +304,36 @@ def _plan(engine, query) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_the_claim_reads_partial_indexes_in_order_and_sorts_nothing(db, db_url):
-    """EXPLAIN of the whole claim (one UPDATE … RETURNING): the head of the queue is read
-    from the partial index of live rows in its own order (no sort of the due rows), the
-    chosen recipients' rows through the partial recipient index; on PostgreSQL rows are
-    locked SKIP LOCKED. A digest's rows (settle, re-check) are found by the token index."""
+    """EXPLAIN of the claim's two statements: the head of the queue is read from the
+    partial index of live rows in its own order (no sort of the due rows), the leased
+    recipients' rows through the partial recipient index. A digest's rows (settle,
+    re-check) are found by the claim list's key, each message by its primary key."""
     add_notices(db, {f"lly{i}@tj.gov.cn": 2 for i in range(50)}, NOW)
     engine = db.kw["bind"]
-    claim_plan = _plan(engine, claim_statement(engine.dialect.name, NOW, recipients=10,
+    lease_plan = _plan(engine, lease_statement(engine.dialect.name, NOW, recipients=10,
                                                until=NOW + LEASE, token="x"))
-    assert "ix_outbox_message_due_at" in claim_plan, claim_plan
-    assert "ix_outbox_message_due_recipient" in claim_plan, claim_plan
+    assert "ix_outbox_message_due_at" in lease_plan, lease_plan
+    rows_plan = _plan(engine, claim_rows_statement(NOW, "x"))
+    assert "ix_outbox_message_due_recipient" in rows_plan, rows_plan
     digest = _plan(engine, select(OutboxMessage.id).where(
         digest_rows("x", ChannelKind.EMAIL, "lly1@tj.gov.cn", NoticeKind.WAIVED)))
-    assert "ix_outbox_message_claim" in digest, digest
+    assert "pk_outbox_claim" in digest or "sqlite_autoindex_outbox_claim" in digest, digest
     if engine.dialect.name == "sqlite":
-        assert "TEMP B-TREE FOR ORDER BY" not in claim_plan, claim_plan
-        assert "ix_outbox_message_due (" not in claim_plan, claim_plan
+        assert "outbox_message USING INTEGER PRIMARY KEY (rowid=?)" in digest, digest
+        assert "TEMP B-TREE FOR ORDER BY" not in lease_plan, lease_plan
+        assert "ix_outbox_message_due (" not in lease_plan, lease_plan
     else:
-        assert "LockRows" in claim_plan and "Sort Key: outbox_message" not in claim_plan, claim_plan
-        assert "Seq Scan" not in claim_plan, claim_plan
+        assert "Sort Key: outbox_message" not in lease_plan, lease_plan
+        for plan in (lease_plan, rows_plan, digest):
+            assert "Seq Scan on outbox_message" not in plan, plan
 
 
 def test_the_claim_returns_its_rows_and_leaves_the_rest(db, policy):
-    """Two recipients per batch: the claim returns exactly the due rows of the two
-    recipients with the oldest due messages (all of them, however many), stamped with its
-    token and lease; a message not yet due and the other recipients stay pending."""
+    """Two recipients per batch: the claim lists exactly the due rows of the two
+    recipients with the oldest due messages (all of them, however many), each under its
+    digest's notice kind, and leases those two recipients under its token until the lease's
+    end; no message is written (still pending, due as before); a message not yet due and
+    the other recipients are not listed."""
     add_notices(db, {"late@tj.gov.cn": 1}, NOW + dt.timedelta(minutes=1))
     add_notices(db, {"b@tj.gov.cn": 3}, NOW - dt.timedelta(minutes=2))
     add_notices(db, {"a@tj.gov.cn": 2}, NOW - dt.timedelta(minutes=1))
@@ -336,18 +342,25 @@ def test_the_claim_returns_its_rows_and_leaves_the_rest(db, policy):
         s.add(OutboxMessage(key="t:b-newer", kind="waived", channel="email",
                             address="b@tj.gov.cn", recipient_name="联络员", status="pending",
                             attempts=0, next_attempt_at=NOW, created_at=NOW))
+    with db() as s:
+        before = {r.id: tuple(r) for r in s.execute(select(OutboxMessage.__table__))}
     with transaction(db) as s:
         batch = claim_batch(s, NOW, recipients=2)
     assert batch is not None and batch.until == NOW + LEASE
     with db() as s:
-        claimed = s.execute(select(OutboxMessage.id, OutboxMessage.address, OutboxMessage.status,
-                                   OutboxMessage.next_attempt_at)
-                            .where(OutboxMessage.claim_token == batch.token)
-                            .order_by(OutboxMessage.id)).all()
-        rest = dict(s.execute(select(OutboxMessage.address, func.count())
-                              .where(OutboxMessage.status == "pending")
-                              .group_by(OutboxMessage.address)).all())
-    assert sorted(batch.ids) == [r.id for r in claimed]
-    assert sorted(r.address for r in claimed) == ["a@tj.gov.cn"] * 2 + ["b@tj.gov.cn"] * 4
-    assert {(r.status, r.next_attempt_at) for r in claimed} == {("sending", (NOW + LEASE).astimezone(dt.UTC))}
-    assert rest == {"c@tj.gov.cn": 4, "late@tj.gov.cn": 1}
+        listed = s.execute(select(OutboxClaim.message_id, OutboxClaim.address,
+                                  OutboxClaim.channel, OutboxClaim.notice)
+                           .where(OutboxClaim.token == batch.token)
+                           .order_by(OutboxClaim.message_id)).all()
+        leases = s.execute(select(OutboxLease.address, OutboxLease.until)
+                           .where(OutboxLease.token == batch.token)).all()
+        after = {r.id: tuple(r) for r in s.execute(select(OutboxMessage.__table__))}
+        due_of = dict(s.execute(select(OutboxMessage.id, OutboxMessage.address)
+                                .where(OutboxMessage.address.in_(["a@tj.gov.cn", "b@tj.gov.cn"]))).all())
+    assert batch.count == len(listed) == 6
+    assert [r.message_id for r in listed] == sorted(due_of)
+    assert sorted(r.address for r in listed) == ["a@tj.gov.cn"] * 2 + ["b@tj.gov.cn"] * 4
+    assert {(r.channel, r.notice) for r in listed} == {("email", NoticeKind.WAIVED.value)}
+    assert sorted(leases) == [("a@tj.gov.cn", (NOW + LEASE).astimezone(dt.UTC)),
+                              ("b@tj.gov.cn", (NOW + LEASE).astimezone(dt.UTC))]
+    assert after == before  # the claim wrote no message

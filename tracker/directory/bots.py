@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from tracker.enums import BOT_KINDS, ChannelKind, OutboxStatus
 from tracker.errors import DomainError, NotFound
 from tracker.models import Agency, ChatEndpoint, OutboxMessage
+from tracker.models.outbox import in_claim
 
 ADDRESS_PREFIX = "bot:"  # an outbox row's address for a bot: "bot:{ChatEndpoint.id}"
 
@@ -144,7 +145,8 @@ def remove_bot(session: Session, endpoint_id: int) -> int:
         update(OutboxMessage)
         .where(OutboxMessage.address == address_of(endpoint_id),
                OutboxMessage.channel == bot.kind.value,
-               OutboxMessage.status == OutboxStatus.PENDING.value)
+               OutboxMessage.status == OutboxStatus.PENDING.value,
+               ~in_claim())  # being sent: its run's re-check drops it
         .values(status=OutboxStatus.DROPPED.value, last_error="群机器人已移除，不再发送")
     ).rowcount or 0, 0)  # type: ignore[attr-defined]
 

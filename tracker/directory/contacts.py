@@ -161,10 +161,12 @@ def hand_over(session: Session, old_id: int, new: Contact) -> int:
     """Re-address the old contact's pending and failed outbox rows to `new` (set-based;
     see `replace_contact`). Returns how many rows now go to the new contact."""
     from tracker.models import OutboxMessage
+    from tracker.models.outbox import in_claim
 
     suffix = f":{old_id}"
     waiting = (OutboxMessage.contact_id == old_id,
-               OutboxMessage.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value]))
+               OutboxMessage.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value]),
+               ~in_claim())  # being sent: left to its run
     # copies to the old person's further addresses are theirs, not the post's: dropped
     # (the new contact's own further addresses get copies below)
     session.execute(

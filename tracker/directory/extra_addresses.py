@@ -19,6 +19,7 @@ from tracker.directory.addresses import parse
 from tracker.directory.contacts import ContactError
 from tracker.enums import ChannelKind, OutboxStatus
 from tracker.models import Contact, ContactAddress, OutboxMessage
+from tracker.models.outbox import in_claim
 from tracker.sql import insert_ignore_values
 
 
@@ -97,7 +98,8 @@ def remove_address(session: Session, contact: Contact, text: str) -> AddressChan
     dropped = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.contact_id == contact.id, OutboxMessage.address == address,
-               OutboxMessage.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value]))
+               OutboxMessage.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value]),
+               ~in_claim())  # being sent: its run's re-check drops it
         .values(status=OutboxStatus.DROPPED.value, claim_token=None,
                 last_error=f"附加地址 {address} 已删除，不再发送")
         .execution_options(synchronize_session=False)).rowcount or 0  # type: ignore[attr-defined]

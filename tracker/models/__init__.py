@@ -9,6 +9,8 @@ from tracker.models.outbox import (
     DeliveryAttempt,
     DeliveryReceipt,
     DeliveryReceiptItem,
+    OutboxClaim,
+    OutboxLease,
     OutboxMessage,
 )
 from tracker.models.plan import (
@@ -55,7 +57,8 @@ __all__ = [
     "BoardTally", "Escalation", "Evidence",
     "ExecutiveMeeting", "ExtensionRequest", "ReportDraft", "Indicator", "IndicatorValue",
     "Measure",
-    "MeetingCompliance", "OutboxMessage", "Plan", "ProgressReport", "ProgressRequest",
+    "MeetingCompliance", "OutboxClaim", "OutboxLease", "OutboxMessage", "Plan", "ProgressReport",
+    "ProgressRequest",
     "ReportingPeriod", "ScorecardRun", "Circular", "CircularItem", "FormToken", "Note", "SignInAddress",
     "StaffSession", "StaffUser", "DocumentNumber", "SupervisionNotice",
 ]

@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, String, Text, exists, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker.enums import ChannelKind, MessageKind, OutboxStatus
 from tracker.models.base import Base
 from tracker.models.plan import enum_column
 
-# The states the dispatcher claims from: pending, or sending with its lease passed. Spelled
+# The states the dispatcher claims from: pending (and sending, a claim state of before
+# revision 0022, kept so that such a row is claimed again). Spelled
 # out as SQL so that the partial indexes' condition and the claim's are the same text
 # (SQLite uses a partial index only for a query that repeats its WHERE term).
 DUE_STATES = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
@@ -50,7 +51,8 @@ class OutboxMessage(Base):
     )
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime]
-    # while claimed (status sending), next_attempt_at holds the end of the claim's lease
+    # the archive's batch token (tracker.outbox.archive_settled); a dispatcher's claim is
+    # kept apart, in OutboxLease and OutboxClaim, and writes nothing here
     claim_token: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
@@ -75,6 +77,42 @@ class OutboxMessage(Base):
               postgresql_where=text("claim_token IS NOT NULL")),
         Index("ix_outbox_message_request_id", "request_id"),  # an item's history
     )
+
+
+class OutboxLease(Base):
+    """A recipient (channel, address) taken by one dispatcher batch (`token`) until `until`
+    (the lease, renewed by the run's heartbeat). While it holds, no other run claims that
+    recipient's messages; a crashed run's lease is taken over once it has passed. Rows
+    live only while a batch is under way (notifications.dispatch, issue 14 item 2)."""
+
+    __tablename__ = "outbox_lease"
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)  # ChannelKind's value
+    address: Mapped[str] = mapped_column(String(254), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), index=True)
+    until: Mapped[dt.datetime]
+
+
+class OutboxClaim(Base):
+    """The messages one dispatcher batch (`token`) took, each under the recipient and
+    notice kind of its digest: the claim as a set of its own, so that claiming writes
+    narrow rows here (an UNLOGGED table on PostgreSQL) and not a second version of every
+    message, and a digest's rows are exactly those read when it was rendered, whatever
+    arrives for that recipient meanwhile. Emptied when the batch ends."""
+
+    __tablename__ = "outbox_claim"
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)  # ChannelKind's value
+    address: Mapped[str] = mapped_column(String(254), primary_key=True)
+    notice: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # no foreign key: a claimed message archived meanwhile leaves a row that matches nothing
+    message_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+
+
+def in_claim(message: Any = None) -> ColumnElement[bool]:
+    """The message (OutboxMessage, or an alias of it) is listed by a dispatcher batch under
+    way: it is being sent. Changes of its recipient leave it to that run, whose re-check
+    just before the send drops what no longer applies."""
+    return exists().where(OutboxClaim.message_id == (message or OutboxMessage).id)
 
 
 class DeliveryAttempt(Base):

@@ -31,13 +31,20 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from tracker.dates.periods import year_specs
 from tracker.dates.workdays import local_date
 from tracker.enums import MessageKind, OutboxStatus, PeriodKind, RequestState
-from tracker.models import AuditEvent, OutboxMessage, Plan, ProgressRequest, ReportingPeriod
+from tracker.models import (
+    AuditEvent,
+    OutboxMessage,
+    Plan,
+    ProgressRequest,
+    ReportingPeriod,
+)
+from tracker.models.outbox import in_claim
 from tracker.outbox import enqueue_for_requests
 from tracker.policy import Policy
 from tracker.requests.milestones import milestone_spec
@@ -93,7 +100,8 @@ def recompute_due_dates(session: Session, now: dt.datetime, policy: Policy, *,
                 told = exists().where(
                     notice.request_id == ProgressRequest.id,
                     notice.kind == MessageKind.PROGRESS_REQUEST.value,
-                    notice.status.in_((OutboxStatus.SENT.value, OutboxStatus.SENDING.value)))
+                    or_(notice.status == OutboxStatus.SENT.value,  # or being sent now
+                        in_claim(notice)))
                 if spec.due_on >= local_date(now):  # a past deadline needs no notice
                     result.messages_queued += _tell(session, and_(same_as_period, told), old,
                                                     spec.due_on, now, policy, reason)
@@ -141,7 +149,8 @@ def _tell(session: Session, moved: Any, old: dt.date, new: dt.date, now: dt.date
     pending = (select(OutboxMessage.request_id, OutboxMessage.payload)
                .join(ProgressRequest, ProgressRequest.id == OutboxMessage.request_id)
                .where(moved, OutboxMessage.kind == MessageKind.DUE_CHANGED.value,
-                      OutboxMessage.status == OutboxStatus.PENDING.value))
+                      OutboxMessage.status == OutboxStatus.PENDING.value,
+                      ~in_claim()))  # one being sent is told: it stays
     known: dict[int, str] = {}
     for request_id, payload in session.execute(pending):
         first = (payload or {}).get("previous_due_on")
@@ -152,7 +161,7 @@ def _tell(session: Session, moved: Any, old: dt.date, new: dt.date, now: dt.date
             update(OutboxMessage)
             .where(OutboxMessage.request_id.in_(select(ProgressRequest.id).where(moved)),
                    OutboxMessage.kind == MessageKind.DUE_CHANGED.value,
-                   OutboxMessage.status == OutboxStatus.PENDING.value)
+                   OutboxMessage.status == OutboxStatus.PENDING.value, ~in_claim())
             .values(status=OutboxStatus.DROPPED.value, last_error="已被新的截止时间调整取代")
             .execution_options(synchronize_session=False))
     queued = 0
