@@ -349,7 +349,7 @@ def test_a_flow_run_killed_mid_batch_is_crashed_and_sends_nothing_twice(
     from flows.deploy import deploy_jobs
     from flows.runtime import prefect_context
     from flows.tracker_flows import progress_request_flow
-    from tracker.models import OutboxMessage
+    from tracker.models import OutboxClaim, OutboxMessage
     from tracker.settings import Settings
 
     home = tmp_path / "home"
@@ -403,8 +403,10 @@ def test_a_flow_run_killed_mid_batch_is_crashed_and_sends_nothing_twice(
                                   .where(OutboxMessage.address.in_(
                                       [m["To"].addresses[0].addr_spec
                                        for m in recorder.messages])))
+            # the rest still listed by the dead run's claim, untouched (pending)
             assert scalar(tracker_db, select(func.count()).select_from(OutboxMessage)
-                          .where(OutboxMessage.status == "sending")) == 798 - five
+                          .join(OutboxClaim, OutboxClaim.message_id == OutboxMessage.id)
+                          .where(OutboxMessage.status == "pending")) == 798 - five
 
             # run 2 five minutes later (the next cron slot): the dead run's claim still holds
             later = trigger("dispatch_flow/dispatch",
