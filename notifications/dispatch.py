@@ -71,11 +71,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.visitors import InternalTraversal
 
-import tracker.sql  # noqa: F401  (SQLite: the claim's INDEXED BY hints)
+import tracker.sql
 from notifications.channels.base import Channel, DeliveryError, Digest
 from notifications.render import NoticeConfig, message_rows, notice_kind_sql, render_digests
 from tracker.dates.workdays import SHANGHAI, WorkCalendar
@@ -319,39 +317,12 @@ def claimed(token: Any, channel: Any = None, address: Any = None,
     if notice is not None:
         listed = listed.where(OutboxClaim.notice == notice)
     # the batch's reads (notifications.render) are driven by the list itself, by key
-    still_due = Unindexed(OutboxMessage.__table__.c.status).in_(  # type: ignore[attr-defined]
+    still_due = tracker.sql.Unindexed(OutboxMessage.__table__.c.status).in_(  # type: ignore[attr-defined]
         [literal_column(f"'{state}'") for state in DUE_STATES])
     return and_(_M_ID.in_(listed.scalar_subquery()), still_due)
 
 
 _M_ID = OutboxMessage.__table__.c.id  # type: ignore[attr-defined]
-
-
-class Unindexed(ColumnElement[Any]):
-    """A column SQLite must not look up by index (written `+column`): the rows come from
-    a list (`claimed`), and given an index on the column SQLite would rather read every
-    row of that state and test each against the list."""
-
-    inherit_cache = True
-    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
-
-    def __init__(self, column: ColumnElement[Any]) -> None:
-        self.column = column
-        self.type = column.type
-
-    @property
-    def _from_objects(self) -> list[Any]:
-        return self.column._from_objects
-
-
-@compiles(Unindexed)
-def _unindexed(element: Unindexed, compiler: Any, **kw: Any) -> str:
-    return compiler.process(element.column, **kw)  # type: ignore[no-any-return]
-
-
-@compiles(Unindexed, "sqlite")
-def _unindexed_sqlite(element: Unindexed, compiler: Any, **kw: Any) -> str:
-    return f"+{compiler.process(element.column, **kw)}"
 
 
 def dispatch(

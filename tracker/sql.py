@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     Integer,
     MetaData,
     Select,
@@ -22,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 
 @compiles(Table, "sqlite")
@@ -230,3 +232,30 @@ def refresh_statistics(session: Session, table: Table, added: int) -> bool:
         return False
     session.execute(text(f'ANALYZE (SKIP_LOCKED) "{table.name}"'))
     return True
+
+
+class Unindexed(ColumnElement[Any]):
+    """A column SQLite must not look up by index (written `+column`): the rows come from
+    a list (`claimed`), and given an index on the column SQLite would rather read every
+    row of that state and test each against the list."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return self.column._from_objects
+
+
+@compiles(Unindexed)
+def _unindexed(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.column, **kw)  # type: ignore[no-any-return]
+
+
+@compiles(Unindexed, "sqlite")
+def _unindexed_sqlite(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    return f"+{compiler.process(element.column, **kw)}"

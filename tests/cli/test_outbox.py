@@ -26,7 +26,7 @@ def test_outbox_show_names_the_dead_letter_and_its_attempts(db, db_url, policy, 
     recorder.reject["nobody@tj.gov.cn"] = "550 no such mailbox"
     try:
         dispatch(db, {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port,
-                                                      "t@example.org", timeout=5)},
+                                                      "t@example.org")},
                  now=at("2017-03-17", 9, 5), calendar=policy.calendar)
     finally:
         controller.stop()

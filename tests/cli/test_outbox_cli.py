@@ -34,7 +34,7 @@ def test_failed_list_and_show_one(db, db_url, small, policy, tmp_path, monkeypat
     recorder.reject[victim.email] = "550 5.1.1 no such user"
     try:
         dispatch(db, {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port,
-                                                      "tracker@example.org", timeout=5)},
+                                                      "tracker@example.org")},
                  now=at("2017-03-17", 9, 5), calendar=policy.calendar)
     finally:
         controller.stop()

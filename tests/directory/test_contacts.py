@@ -38,7 +38,7 @@ def cli_env(db_url, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 
 
 def _channels(port: int) -> dict[ChannelKind, EmailChannel]:
-    return {ChannelKind.EMAIL: EmailChannel("127.0.0.1", port, "tracker@example.org", timeout=5)}
+    return {ChannelKind.EMAIL: EmailChannel("127.0.0.1", port, "tracker@example.org")}
 
 
 def _liaison(db, agency: str) -> Contact:  # type: ignore[no-untyped-def]

@@ -41,8 +41,7 @@ def cli_env(db_url, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 
 
 def _dispatch(db, port: int, policy, day: str = "2017-03-17"):  # type: ignore[no-untyped-def]
-    return dispatch(db, {ChannelKind.EMAIL: EmailChannel("127.0.0.1", port, "tracker@example.org",
-                                                         timeout=5)},
+    return dispatch(db, {ChannelKind.EMAIL: EmailChannel("127.0.0.1", port, "tracker@example.org")},
                     now=at(day, 9, 5), calendar=policy.calendar,
                     link_for=lambda c: f"{DESK}/l/{c.id}")
 

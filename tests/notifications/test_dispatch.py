@@ -26,7 +26,7 @@ def smtp():  # type: ignore[no-untyped-def]
 
 
 def _channels(port: int) -> dict[ChannelKind, EmailChannel]:
-    return {ChannelKind.EMAIL: EmailChannel("127.0.0.1", port, "tracker@example.org", timeout=5)}
+    return {ChannelKind.EMAIL: EmailChannel("127.0.0.1", port, "tracker@example.org")}
 
 
 def _queue(db, plan, policy) -> int:  # type: ignore[no-untyped-def]
@@ -270,7 +270,7 @@ def test_a_server_that_requires_login(db, plan, policy):
     try:
         _queue(db, plan, policy)
         anonymous = {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port,
-                                                     "tracker@example.org", timeout=5)}
+                                                     "tracker@example.org")}
         r = dispatch(db, anonymous, now=at("2017-03-17", 9, 5), calendar=policy.calendar)
         assert (r.sent, r.failed, r.retrying + r.deferred) == (0, 0, 798) and not recorder.messages
         assert "要求登录" in r.errors[0]

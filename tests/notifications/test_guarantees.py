@@ -71,7 +71,7 @@ class Probe:
 
 
 def _email(port: int) -> EmailChannel:
-    return EmailChannel("127.0.0.1", port, "tracker@example.org", timeout=5)
+    return EmailChannel("127.0.0.1", port, "tracker@example.org")
 
 
 def _status(db) -> dict[str, int]:  # type: ignore[no-untyped-def]

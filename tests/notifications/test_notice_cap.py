@@ -56,7 +56,7 @@ def test_an_email_lists_the_cap_and_states_the_true_total(db, plan, policy, smtp
     with transaction(db) as s:
         assert open_due_requests(s, plan, at("2017-03-17"), policy).messages_queued == 798
     r = dispatch(db, {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port,
-                                                      "tracker@example.org", timeout=5)},
+                                                      "tracker@example.org")},
                  now=at("2017-03-17", 9, 5), calendar=policy.calendar, notices=CAP)
     assert (r.sent, r.digests, r.failed) == (798, 52, 0)
     with db() as s:
@@ -102,8 +102,7 @@ def test_a_group_bot_text_lists_the_cap_and_states_the_true_total(db, plan, poli
 
     try:
         r = dispatch(db, {
-            ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port, "tracker@example.org",
-                                            timeout=5),
+            ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port, "tracker@example.org"),
             ChannelKind.DINGTALK: DingTalkChannel(endpoint_lookup(load), base_url=url,
                                                   pacer=Pacer(DingTalkChannel.rate_limits)),
         }, now=at("2017-03-17", 9, 5), calendar=policy.calendar, notices=CAP)

@@ -34,7 +34,7 @@ def site(db, db_url, overdue, policy, tmp_path):  # type: ignore[no-untyped-def]
         address = liaison_of(db, agency).email
         recorder.reject[address] = f"550 5.1.1 <{address}>: Recipient address rejected"
     channels = {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port,
-                                                "tracker@example.org", timeout=5)}
+                                                "tracker@example.org")}
     dispatch(db, channels, now=at("2017-04-12", 9, 30), calendar=policy.calendar)
     with transaction(db) as s:  # 市民政局's liaison also serves 市残联
         add_contact(s, agency="市残联", name="市民政局联络员", email=liaison_of(db, "市民政局").email)

@@ -548,7 +548,7 @@ def test_the_new_link_mail_carries_a_link_that_opens(site, db, policy):
     controller, recorder = smtp_server.start()
     try:
         dispatch(db, {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port,
-                                                      "tracker@example.org", timeout=5)},
+                                                      "tracker@example.org")},
                  now=at("2017-04-17", 10, 5), calendar=policy.calendar,
                  link_for=link_maker(settings, at("2017-04-17", 10, 5)))
     finally:

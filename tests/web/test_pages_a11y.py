@@ -133,7 +133,7 @@ def site(db, db_url, plan, overdue, policy, tmp_path):  # type: ignore[no-untype
         address = liaison_of(db, agency).email
         recorder.reject[address] = f"550 5.1.1 <{address}>: Recipient address rejected"
     channels = {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port,
-                                                "tracker@example.org", timeout=5)}
+                                                "tracker@example.org")}
     try:
         dispatch(db, channels, now=at("2017-04-12", 9, 30), calendar=policy.calendar)
     finally:

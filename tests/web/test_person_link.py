@@ -150,7 +150,7 @@ def test_the_link_in_the_persons_one_digest_opens_all_their_items(db, db_url, sm
     controller, recorder = smtp_server.start()
     try:
         dispatch(db, {ChannelKind.EMAIL: EmailChannel("127.0.0.1", controller.port,
-                                                      "tracker@example.org", timeout=5)},
+                                                      "tracker@example.org")},
                  now=at("2017-03-17", 9, 5), calendar=policy.calendar,
                  link_for=link_maker(settings, at("2017-03-17", 9, 5)))
     finally:

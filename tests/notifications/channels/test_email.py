@@ -106,7 +106,7 @@ def test_long_chinese_subject_and_names_decode_exactly_within_78_columns():
                "等二十三项任务逾期未报的督办通知（共23项）")
     name = "欧阳明（市残疾人联合会·联络员）"
     try:
-        EmailChannel("127.0.0.1", controller.port, "tracker@example.org", timeout=5).send(
+        EmailChannel("127.0.0.1", controller.port, "tracker@example.org").send(
             _digest(subject=subject, recipient_name=name))
     finally:
         controller.stop()
@@ -132,7 +132,7 @@ def test_a_chinese_name_that_fits_one_encoded_word_decodes_with_the_modern_parse
     controller, recorder = smtp_server.start()
     name = "欧阳明（市残联联络员）"
     try:
-        EmailChannel("127.0.0.1", controller.port, "tracker@example.org", timeout=5).send(
+        EmailChannel("127.0.0.1", controller.port, "tracker@example.org").send(
             _digest(recipient_name=name))
     finally:
         controller.stop()
@@ -143,7 +143,7 @@ def test_a_chinese_name_that_fits_one_encoded_word_decodes_with_the_modern_parse
 def test_a_line_break_in_a_name_neither_crashes_nor_injects_a_header():
     controller, recorder = smtp_server.start()
     try:
-        EmailChannel("127.0.0.1", controller.port, "tracker@example.org", timeout=5).send(
+        EmailChannel("127.0.0.1", controller.port, "tracker@example.org").send(
             _digest(recipient_name="张三\r\nBcc: spy@example.com"))
     finally:
         controller.stop()
@@ -179,7 +179,7 @@ def test_a_refused_recipient_is_permanent_only_for_5xx(reply, permanent):
     recorder.reject["lly@tj.gov.cn"] = reply
     try:
         with pytest.raises(DeliveryError) as refused:
-            EmailChannel("127.0.0.1", controller.port, "t@example.org", timeout=5).send(_digest())
+            EmailChannel("127.0.0.1", controller.port, "t@example.org").send(_digest())
     finally:
         controller.stop()
     assert refused.value.permanent is permanent and not refused.value.setup
