@@ -196,6 +196,8 @@ def test_tracker_serve_leads_follows_and_hands_over_on_ctrl_c(tmp_path):
     lease's 30 s would have run out, and runs the abandoned dispatch fire again."""
     import signal
 
+    from sqlalchemy import select as select_
+
     from flows.leader import DONE
     from flows.registry import JOBS
     from flows.runtime import factory_for
@@ -238,15 +240,25 @@ def test_tracker_serve_leads_follows_and_hands_over_on_ctrl_c(tmp_path):
                     return time.monotonic()
         raise AssertionError(f"no {text!r} in {timeout} s; output: {''.join(seen)}")
 
-    def dispatch_fire() -> JobFire:
+    def dispatch_fire(fire_at: dt.datetime) -> JobFire:
         with factory_for(url)() as s:
-            return s.query(JobFire).filter(JobFire.job == "dispatch", JobFire.fire_at == due).one()
+            return s.query(JobFire).filter(JobFire.job == "dispatch",
+                                           JobFire.fire_at == fire_at).one()
 
     first = start("first", STUCK_DISPATCH)
     second = None
     try:
         wait_line(first, "本进程为定时任务调度主节点", 120)
         wait_line(first, "dispatch under way", 120)
+        # the fire the first took: `due`, or the latest */5 boundary if one passed between
+        # `due` and the first's start (jobs coalesce to their latest due fire)
+        with factory_for(url)() as s:
+            abandoned = s.scalars(select_(JobFire.fire_at).where(
+                JobFire.job == "dispatch", JobFire.holder.contains(f":{first.pid}:"))).one()
+        abandoned = abandoned.replace(tzinfo=dt.UTC) if abandoned.tzinfo is None \
+            else abandoned
+        assert due <= abandoned <= utc_now()
+        assert abandoned == due or (abandoned.minute % 5, abandoned.second) == (0, 0)
         second = start("second")
         wait_line(second, "另一进程为定时任务调度主节点，本进程待命", 120)
         first.send_signal(signal.SIGINT)
@@ -259,8 +271,8 @@ def test_tracker_serve_leads_follows_and_hands_over_on_ctrl_c(tmp_path):
         assert took < 20  # released: a lease left to run out takes 25 to 30 s more
         # the abandoned fire (left running by the first) is the second's now, and done
         wait_for("the second reruns the abandoned dispatch",
-                 lambda: dispatch_fire().status == DONE, 120)
-        fire = dispatch_fire()
+                 lambda: dispatch_fire(abandoned).status == DONE, 120)
+        fire = dispatch_fire(abandoned)
         assert f":{second.pid}:" in fire.holder
     finally:
         for proc in (first, second):
