@@ -60,6 +60,7 @@ from tracker.models import (
     ProgressRequest,
     ReportingPeriod,
 )
+from tracker.ops.backup import remove_sqlite
 from tracker.policy import Policy
 from tracker.requests.reports import ReportInput, record_reports
 from tracker.requests.rules import ladder_dates
@@ -161,14 +162,13 @@ def run_demo(
     out = settings.home
     out.mkdir(parents=True, exist_ok=True)
     db_path = out / "tracker.db"
-    for stale in (db_path, out / "tracker.db-wal", out / "tracker.db-shm"):
-        stale.unlink(missing_ok=True)
+    remove_sqlite(db_path)
     shutil.rmtree(settings.outbox_dir, ignore_errors=True)
     # Prefect's local API keeps its database (OUT/prefect/prefect.db) from run to run: a
     # fresh one costs a migration at every start; the server prunes old runs itself.
     for stale_card in out.glob(f"scorecard-{year}-*"):  # the card, its CSV and pictures
         stale_card.unlink()
-    snapshot_path(settings, dt.date.fromisoformat(EXPLORE_DAY)).unlink(missing_ok=True)
+    remove_sqlite(snapshot_path(settings, dt.date.fromisoformat(EXPLORE_DAY)))
     url = settings.database_url
     engine = make_engine(url)
     migrate(engine)
@@ -468,7 +468,7 @@ def snapshot(settings: Settings, day: dt.date) -> Path:
     from tracker.ops.backup import backup
 
     target = snapshot_path(settings, day)
-    target.unlink(missing_ok=True)
+    remove_sqlite(target)
     backup(settings.database_url, target)
     return target
 

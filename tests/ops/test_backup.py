@@ -172,3 +172,40 @@ def test_an_older_postgresql_backup_restores_over_a_newer_schema(fresh_pg, tmp_p
     assert _scalar(new_url, "SELECT action FROM audit_event WHERE id = 7") == "旧版本的记录"
     r = run(app, ["doctor", "--now", "2026-06-01T09:00"])
     assert "正常：已连接，结构为最新版本" in r.output
+
+
+def test_a_copy_never_takes_an_old_journal_left_under_its_name(tmp_path):
+    """A server killed while it had `tracker-….db` open leaves its `-wal` and `-shm`; the
+    file is then deleted and a new copy written under the same name (the demo's snapshot):
+    SQLite would replay that old journal into the new copy at its first open."""
+    import sqlite3
+
+    from tracker.ops.backup import SIDECARS, backup
+
+    target = tmp_path / "tracker-2017-10-20.db"
+    old = sqlite3.connect(target)
+    old.execute("PRAGMA journal_mode=wal")
+    old.execute("PRAGMA wal_autocheckpoint=0")
+    old.execute("CREATE TABLE staff_session (id INTEGER PRIMARY KEY, token TEXT)")
+    old.execute("INSERT INTO staff_session (token) VALUES ('stale')")
+    old.commit()
+    kept = {s: target.with_name(target.name + s).read_bytes() for s in ("-wal", "-shm")}
+    old.close()  # closing checkpoints and removes the journal: put it back, as a kill leaves it
+    target.unlink()
+    for suffix, data in kept.items():
+        target.with_name(target.name + suffix).write_bytes(data)
+    assert len(kept["-wal"]) > 0
+
+    source = tmp_path / "live.db"
+    with sqlite3.connect(source) as live:
+        live.execute("CREATE TABLE staff_session (id INTEGER PRIMARY KEY, token TEXT)")
+    live.close()
+    backup(f"sqlite:///{source}", target)
+
+    assert [s for s in SIDECARS if target.with_name(target.name + s).exists()] == []
+    copy = sqlite3.connect(target)
+    try:
+        assert copy.execute("SELECT count(*) FROM staff_session").fetchone()[0] == 0
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        copy.close()

@@ -68,6 +68,10 @@ def backup(url: str, target: Path) -> BackupResult:
             kind = "postgresql"
             _run([_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={partial}",
                   _libpq(url)], "pg_dump", env=_pg_env(url))
+        if kind == "sqlite":
+            # a journal left beside the name by a file deleted before (a server killed
+            # while it had it open) would be replayed into this copy at its first open
+            _remove_sidecars(target)
         os.replace(partial, target)
     except OSError as exc:
         raise BackupError(f"无法写入备份文件 {target}：{os_reason(exc)}") from None
@@ -142,6 +146,23 @@ def prune(folder: Path, keep: int) -> list[Path]:
     for path in gone:
         path.unlink()
     return gone
+
+
+SIDECARS = ("-wal", "-shm", "-journal")  # SQLite's write-ahead log, its index, rollback journal
+
+
+def remove_sqlite(path: Path) -> None:
+    """Delete the SQLite database file `path` and its journal files (`SIDECARS`), so that a
+    new database written under the same name never replays an old journal (SQLite applies
+    a `-wal` found beside a database file at its first open). Missing files are fine;
+    raises OSError if one cannot be deleted."""
+    path.unlink(missing_ok=True)
+    _remove_sidecars(path)
+
+
+def _remove_sidecars(path: Path) -> None:
+    for suffix in SIDECARS:
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def _is_sqlite(url: str) -> bool:
