@@ -172,6 +172,16 @@ def test_overdue_level_by_name_or_number(db, db_url, overdue, tmp_path, monkeypa
     r = run(app, ["overdue", "--level", "五", "--now", "2017-04-12T10:00"])
     assert r.exit_code == 2
     assert "--level 的值“五”无效：应为 催办、督办、通报（或 1、2、3）" in r.output.replace("\n", "")
+    # a period as stored or as the table prints it; one that does not exist is an error,
+    # not an empty table that reads as "nothing overdue"
+    for period in ("2017Q1", "2017年第一季度"):
+        r = run(app, ["overdue", "--period", period, "--now", "2017-04-12T10:00"])
+        assert r.exit_code == 0 and "共 5 项" in r.output, (period, r.output)
+    r = run(app, ["overdue", "--period", "2017Q9", "--now", "2017-04-12T10:00"])
+    assert r.exit_code == 2
+    assert ("报送期 2017Q9 不存在；现有报送期：2017（2017年度）、2017Q1（2017年第一季度）、"
+            "2017Q2（2017年第二季度）、2017Q3（2017年第三季度）、2017Q4（2017年第四季度）"
+            ) in r.output.replace("\n", "")
     r = run(app, ["ledger", "-o", str(tmp_path / "l.xlsx"), "--level", "督办",
                   "--now", "2017-04-12T10:00"])
     assert r.exit_code == 0 and "l.xlsx: 0 行" in " ".join(r.output.split())  # long paths wrap

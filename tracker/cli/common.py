@@ -164,7 +164,33 @@ def board_filter(agency: str | None, period: str | None, level: str | None,
 
     agency_id = agency_or_fail(session, agency) if agency else None
     return BoardFilter(plan_id=plan.id if plan is not None else None, agency_id=agency_id,
-                       period=period, level=level_or_fail(level), light=light, per_page=1_000_000)
+                       period=period_or_fail(session, period, plan) if period else None,
+                       level=level_or_fail(level), light=light, per_page=1_000_000)
+
+
+def period_or_fail(session, period: str, plan=None) -> str:  # type: ignore[no-untyped-def]
+    """The stored label (`2017Q3`) of a reporting period given as stored or as the tables
+    print it (`2017年第三季度`, tracker.dates.chinese.cn_period), among the periods of
+    `plan` (default: every plan); exits with a clear error listing the periods there are
+    when none matches, instead of an empty table that reads as "nothing overdue"."""
+    from sqlalchemy import select
+
+    from tracker.dates.chinese import cn_period
+    from tracker.models import ReportingPeriod
+
+    q = select(ReportingPeriod.label).distinct()
+    if plan is not None:
+        q = q.where(ReportingPeriod.plan_id == plan.id)
+    labels = sorted(session.scalars(q))
+    wanted = period.strip()
+    for label in labels:
+        if wanted in (label, cn_period(label)):
+            return label
+    shown = "、".join(f"{label}（{cn_period(label)}）" if cn_period(label) != label else label
+                     for label in labels[:8])
+    more = f" 等 {len(labels)} 个" if len(labels) > 8 else ""
+    raise fail(f"报送期 {period} 不存在；现有报送期：{shown}{more}" if labels
+               else f"报送期 {period} 不存在：尚未开启任何报送期")
 
 
 def agency_or_fail(session, name: str, government: str | None = None) -> int:  # type: ignore[no-untyped-def]

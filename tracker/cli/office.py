@@ -147,13 +147,20 @@ def user_add(username: str, display_name: str,
     console.print(f"已添加账户 {username}（{staff_role.label}）")
 
 
+AGENCY_HELP = "agency, by its directory name or alias"
+PERIOD_HELP = "reporting period, as stored (2017Q3) or as printed (2017年第三季度)"
+NOW_HELP = "the day to count from, ISO (2017-10-20T18:00, Asia/Shanghai); default: now"
+
+
 @app.command("overdue")
-def overdue(agency: str | None = None, period: str | None = None,
+def overdue(agency: Annotated[str | None, typer.Option(help=AGENCY_HELP)] = None,
+            period: Annotated[str | None, typer.Option(help=PERIOD_HELP)] = None,
             level: Annotated[str | None, typer.Option(
                     help="at least this rung: 催办 | 督办 | 通报 (or 1 | 2 | 3)")] = None,
             plan: Annotated[str | None, typer.Option(help="plan id (default: every plan)")] = None,
             light: Annotated[str, typer.Option(help="red | yellow | green | grey | all")] = "red",
-            now: Annotated[str | None, typer.Option()] = None, limit: int = 100) -> None:
+            now: Annotated[str | None, typer.Option(help=NOW_HELP)] = None,
+            limit: int = 100) -> None:
     """The overdue board in the terminal (default: red items, most overdue first)."""
     from tracker.dates.chinese import cn_period
     from tracker.dates.workdays import local_date
@@ -180,12 +187,13 @@ def overdue(agency: str | None = None, period: str | None = None,
 
 @app.command("ledger")
 def ledger_cmd(output: Annotated[Path, typer.Option("-o", "--output")] = Path("督查台账.xlsx"),
-               agency: str | None = None, period: str | None = None,
+               agency: Annotated[str | None, typer.Option(help=AGENCY_HELP)] = None,
+               period: Annotated[str | None, typer.Option(help=PERIOD_HELP)] = None,
                level: Annotated[str | None, typer.Option(
                    help="at least this rung: 催办 | 督办 | 通报 (or 1 | 2 | 3)")] = None,
                plan: Annotated[str | None, typer.Option(help="plan id (default: every plan)")] = None,
                light: Annotated[str, typer.Option(help="red | yellow | green | grey | all")] = "all",
-               now: Annotated[str | None, typer.Option()] = None) -> None:
+               now: Annotated[str | None, typer.Option(help=NOW_HELP)] = None) -> None:
     """Export the ledger (台账) as Excel: one row per request, as filtered."""
     from tracker.dates.workdays import local_date
     from tracker.desk.ledger import ledger_count, ledger_title
